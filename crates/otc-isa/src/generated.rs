@@ -2167,6 +2167,108 @@ pub static FORMS: &[FormDef] = &[
         ],
     },
     FormDef {
+        mnemonic: "FRND",
+        opcode: 0x111,
+        form: 0,
+        unit: Unit::Conv,
+        summary: "Round fp32 to an integral fp32 value (default to nearest even; .CEIL, .FLOOR, .TRUNC)",
+        mods: &[
+            ModGroupDef { name: "ftz", options: &["", "FTZ"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "rnd", options: &["", "CEIL", "FLOOR", "TRUNC"], regs: &[], field: BitField { lo: 22, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "FRND",
+        opcode: 0x111,
+        form: 1,
+        unit: Unit::Conv,
+        summary: "Round fp32 to an integral fp32 value (default to nearest even; .CEIL, .FLOOR, .TRUNC)",
+        mods: &[
+            ModGroupDef { name: "ftz", options: &["", "FTZ"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "rnd", options: &["", "CEIL", "FLOOR", "TRUNC"], regs: &[], field: BitField { lo: 22, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::F32, write: false, regs_from: None, field: BitField { lo: 32, width: 32 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "FRND",
+        opcode: 0x111,
+        form: 2,
+        unit: Unit::Conv,
+        summary: "Round fp32 to an integral fp32 value (default to nearest even; .CEIL, .FLOOR, .TRUNC)",
+        mods: &[
+            ModGroupDef { name: "ftz", options: &["", "FTZ"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "rnd", options: &["", "CEIL", "FLOOR", "TRUNC"], regs: &[], field: BitField { lo: 22, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 32, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 53, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 54, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IDP",
+        opcode: 0x112,
+        form: 0,
+        unit: Unit::Fp32,
+        summary: "Integer dot product: 4A: d = c + sum of 4 byte products of a and b; 2A: d = c + sum of 2 products of the 16-bit halves of a and the low (.LO) or high (.HI) bytes of b",
+        mods: &[
+            ModGroupDef { name: "mode", options: &["4A", "2A"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "half", options: &["", "LO", "HI"], regs: &[], field: BitField { lo: 22, width: 2 } },
+            ModGroupDef { name: "atype", options: &["S8", "U8", "S16", "U16"], regs: &[], field: BitField { lo: 24, width: 2 } },
+            ModGroupDef { name: "btype", options: &["S8", "U8"], regs: &[], field: BitField { lo: 26, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 27, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 35, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 43, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 44, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 52, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 53, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 61, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IDP",
+        opcode: 0x112,
+        form: 1,
+        unit: Unit::Fp32,
+        summary: "Integer dot product: 4A: d = c + sum of 4 byte products of a and b; 2A: d = c + sum of 2 products of the 16-bit halves of a and the low (.LO) or high (.HI) bytes of b",
+        mods: &[
+            ModGroupDef { name: "mode", options: &["4A", "2A"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "half", options: &["", "LO", "HI"], regs: &[], field: BitField { lo: 22, width: 2 } },
+            ModGroupDef { name: "atype", options: &["S8", "U8", "S16", "U16"], regs: &[], field: BitField { lo: 24, width: 2 } },
+            ModGroupDef { name: "btype", options: &["S8", "U8"], regs: &[], field: BitField { lo: 26, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 27, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 35, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 43, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 44, width: 32 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 76, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 84, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IDP",
+        opcode: 0x112,
+        form: 2,
+        unit: Unit::Fp32,
+        summary: "Integer dot product: 4A: d = c + sum of 4 byte products of a and b; 2A: d = c + sum of 2 products of the 16-bit halves of a and the low (.LO) or high (.HI) bytes of b",
+        mods: &[
+            ModGroupDef { name: "mode", options: &["4A", "2A"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "half", options: &["", "LO", "HI"], regs: &[], field: BitField { lo: 22, width: 2 } },
+            ModGroupDef { name: "atype", options: &["S8", "U8", "S16", "U16"], regs: &[], field: BitField { lo: 24, width: 2 } },
+            ModGroupDef { name: "btype", options: &["S8", "U8"], regs: &[], field: BitField { lo: 26, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 27, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 35, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 43, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 44, width: 21 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 65, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 73, width: 1 } }] },
+        ],
+    },
+    FormDef {
         mnemonic: "F2I",
         opcode: 0x120,
         form: 0,
@@ -2754,6 +2856,42 @@ pub static FORMS: &[FormDef] = &[
         ],
     },
     FormDef {
+        mnemonic: "DSETP",
+        opcode: 0x163,
+        form: 0,
+        unit: Unit::Fp64,
+        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is the min/max of the pair (as fmin/fmax choose), q = !p",
+        mods: &[
+            ModGroupDef { name: "cmp", options: &["F", "LT", "EQ", "LE", "GT", "NE", "GE", "NUM", "NAN", "LTU", "EQU", "LEU", "GTU", "NEU", "GEU", "T", "MIN", "MAX"], regs: &[], field: BitField { lo: 21, width: 5 } },
+            ModGroupDef { name: "bop", options: &["AND", "OR", "XOR"], regs: &[], field: BitField { lo: 26, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 28, width: 3 }, flags: &[] },
+            OperandDef { name: "q", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 31, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 34, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 42, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 43, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 44, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 45, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 53, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 54, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 55, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 56, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 59, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "DSETP",
+        opcode: 0x163,
+        form: 1,
+        unit: Unit::Fp64,
+        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is the min/max of the pair (as fmin/fmax choose), q = !p",
+        mods: &[
+            ModGroupDef { name: "cmp", options: &["F", "LT", "EQ", "LE", "GT", "NE", "GE", "NUM", "NAN", "LTU", "EQU", "LEU", "GTU", "NEU", "GEU", "T", "MIN", "MAX"], regs: &[], field: BitField { lo: 21, width: 5 } },
+            ModGroupDef { name: "bop", options: &["AND", "OR", "XOR"], regs: &[], field: BitField { lo: 26, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 28, width: 3 }, flags: &[] },
+            OperandDef { name: "q", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 31, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 34, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 42, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 43, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 44, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 45, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 66, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 67, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 68, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 71, width: 1 } }] },
+        ],
+    },
+    FormDef {
         mnemonic: "LDG",
         opcode: 0x200,
         form: 0,
@@ -3012,11 +3150,11 @@ pub static FORMS: &[FormDef] = &[
         unit: Unit::Branch,
         summary: "Branch to target t for the lanes whose guard holds; the others continue (divergence)",
         mods: &[
-            ModGroupDef { name: "div", options: &["", "DIV"], regs: &[], field: BitField { lo: 21, width: 1 } },
-            ModGroupDef { name: "uni", options: &["", "U"], regs: &[], field: BitField { lo: 22, width: 1 } },
+            ModGroupDef { name: "div", options: &["", "DIV", "CONV"], regs: &[], field: BitField { lo: 21, width: 2 } },
+            ModGroupDef { name: "uni", options: &["", "U"], regs: &[], field: BitField { lo: 23, width: 1 } },
         ],
         operands: &[
-            OperandDef { name: "t", kind: Kind::T, write: false, regs_from: None, field: BitField { lo: 23, width: 24 }, flags: &[] },
+            OperandDef { name: "t", kind: Kind::T, write: false, regs_from: None, field: BitField { lo: 24, width: 24 }, flags: &[] },
         ],
     },
     FormDef {
@@ -3067,6 +3205,21 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 31, width: 1 } }] },
             OperandDef { name: "t", kind: Kind::T, write: false, regs_from: None, field: BitField { lo: 32, width: 24 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "BRA",
+        opcode: 0x305,
+        form: 0,
+        unit: Unit::Branch,
+        summary: "Conditional branch: lanes whose guard and condition p both hold go to t",
+        mods: &[
+            ModGroupDef { name: "div", options: &["", "DIV", "CONV"], regs: &[], field: BitField { lo: 21, width: 2 } },
+            ModGroupDef { name: "uni", options: &["", "U"], regs: &[], field: BitField { lo: 23, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 24, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 27, width: 1 } }] },
+            OperandDef { name: "t", kind: Kind::T, write: false, regs_from: None, field: BitField { lo: 28, width: 24 }, flags: &[] },
         ],
     },
     FormDef {

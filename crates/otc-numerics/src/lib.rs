@@ -1,0 +1,684 @@
+//! Bit-exact arithmetic of the NVIDIA V100 (Volta, sm_70) tensor core.
+//!
+//! This crate computes one tensor-core *dot step*
+//!
+//! ```text
+//! d = c + sum_{k < n} a_k * b_k
+//! ```
+//!
+//! with fp16 (IEEE binary16) multiplicands given as raw bits and an fp32 or fp16 accumulator,
+//! also given and returned as raw bits. `HMMA.884` uses `n = 4` ([`dot4_f32`], [`dot4_f16`]);
+//! the outer-product tensor core (`OHMMA.8161`) uses `n = 1` through the same adder
+//! ([`dot_f32`], [`dot_f16`]). A longer reduction (`K > 4`) is a chain of steps in which each
+//! step's rounded `d` is the next step's `c`; chaining is the caller's job.
+//!
+//! # Public API
+//!
+//! * [`TensorArith`]: which arithmetic to use, [`TensorArith::V100`] (bit-exact hardware model,
+//!   the default) or [`TensorArith::Ieee`] (exact sum, one rounding to nearest-even).
+//! * [`dot4_f32`] / [`dot_f32`]: fp16 products, fp32 accumulator and result.
+//! * [`dot4_f16`] / [`dot_f16`]: fp16 products, fp16 accumulator and result.
+//! * [`F32_CANONICAL_NAN`] / [`F16_CANONICAL_NAN`]: the NaN every NaN result is.
+//!
+//! All functions are total: every input bit pattern gives a result, nothing panics, and there
+//! is no `unsafe`. The finite arithmetic is integer-only (`u64`/`i64`/`u128`, plus a 320-bit
+//! fixed-point accumulator for the exact [`TensorArith::Ieee`] sum).
+//!
+//! # The V100 model, step by step
+//!
+//! The model is the one of Fasi, Higham, Mikaitis and Pranesh, *Numerical behavior of NVIDIA
+//! tensor cores*, PeerJ Computer Science 7:e330 (2021), in the refined, parameterised form
+//! published by Khattak and Mikaitis in the repository
+//! `north-numerical-computing/MATLAB-tensor-core` (`models/V100TC.m`, BSD-2 licence). This crate
+//! is an independent integer re-implementation of the description below; no code was copied.
+//!
+//! 1. **Drop zero products.** A product with a zero factor (either sign) contributes nothing,
+//!    not even to the choice of the alignment exponent.
+//! 2. **Decompose the factors without normalising the product.** A finite fp16 `x != 0` is
+//!    `s * 2^e` with `e = max(floor(log2|x|), -14)` and `s = |x| / 2^e`, so `s` is in `[1, 2)`
+//!    for normal numbers and in `(0, 1)` for subnormals. The product of `a = sa*2^ea` and
+//!    `b = sb*2^eb` is kept as the pair (`ea + eb`, `sa * sb`) with `sa * sb` in `(0, 4)`; it is
+//!    exact (22 significant bits) and is *not* renormalised.
+//! 3. **Decompose the accumulator.** For `c != 0`: `e_c = max(floor(log2|c|), -126)` and
+//!    `s_c = |c| / 2^e_c` (this is the fp32 exponent field; an fp16 accumulator is handled as
+//!    the fp32 number of the same value, so fp16 subnormal accumulators get their true
+//!    exponent, not -14). `c = ±0` is dropped like a zero product.
+//! 4. **Alignment exponent.** `E` is the largest exponent among the remaining terms; for fp16
+//!    output, `E = max(E, -19)`.
+//! 5. **Align by truncation.** Each term becomes the integer `m = floor(s * 2^23 / 2^(E - e))`:
+//!    bits shifted out below `2^(E - 23)` are lost, with no guard, round or sticky bit. A term
+//!    shifted past all its bits vanishes (the published model phrases this as "shifts over 31
+//!    bits give 0"; an aligned term has at most 25 bits, so any shift of 25 or more gives 0).
+//!    Truncation acts on the *magnitude*, so a negative term is rounded towards zero, i.e. up.
+//! 6. **Exact sum.** `S` is the exact signed sum of the `m` (a few bits wider than 24 suffice).
+//! 7. **Normalise and round.** `S = 0` gives `+0`. Otherwise the value `|S| * 2^(E - 23)` is
+//!    normalised, with the sign of `S`:
+//!    * fp32 output truncates (rounds towards zero) to 24 significant bits, with gradual
+//!      underflow down to `2^-149`;
+//!    * fp16 output rounds to nearest, ties to even, at 11 significant bits with minimum
+//!      exponent -14 (fp16 subnormals; a tiny non-zero value may round to a zero, which keeps
+//!      the sign of `S`, as in IEEE arithmetic and the published model).
+//!
+//!    A result too large for the format is infinite (even with truncation, unlike IEEE
+//!    round-towards-zero which would saturate to the largest finite number). With fp16 inputs
+//!    and an fp32 result this cannot actually happen; with an fp16 result it can (and the
+//!    products themselves may exceed the fp16 range and still cancel).
+//!
+//! Because every term is truncated separately, the V100 result can differ from any
+//! correctly rounded sum: four tiny products that each lose their bits may add up to several
+//! units in the last place, and a small negative product may vanish instead of pulling the
+//! result below `c`.
+//!
+//! The published hardware samples (5000 random 4-term dot steps on a V100, fp32 and fp16
+//! outputs) are reproduced bit-for-bit by this implementation: 0 mismatches for each output
+//! format (checked out of tree; the samples are not redistributed here). The samples are
+//! random normal numbers of moderate size, so they confirm the truncated fp32 output, the
+//! nearest-even fp16 output and the unnormalised products (changing any of these gives
+//! hundreds to thousands of mismatches), but not the subnormal clamps, the `E >= -19` floor,
+//! signed zeros, special values or overflow, which follow the published model.
+//!
+//! ## Special values (both modes)
+//!
+//! * Any NaN among the inputs (including a NaN multiplied by zero) gives the canonical NaN
+//!   [`F32_CANONICAL_NAN`] (`0x7fffffff`, the pattern NVIDIA GPUs produce) or
+//!   [`F16_CANONICAL_NAN`] (`0x7fff`).
+//! * `Inf * 0` gives NaN; `Inf * x` (`x != 0` finite or infinite) is an infinity with the
+//!   sign `sign(a) xor sign(b)`. If infinities of both signs occur among the products and `c`,
+//!   the result is NaN, otherwise it is the infinity that occurs. Finite terms never cause a
+//!   NaN.
+//!
+//! ## Signed zeros
+//!
+//! * [`TensorArith::V100`]: an exactly zero sum `S` is always `+0`. In particular, when every product has a
+//!   zero factor and `c = -0`, the result is `+0`, not `-0`: in the model a zero accumulator
+//!   has no term at all (step 3), so nothing carries its sign, and an empty or cancelling sum
+//!   is `+0` (step 7). This follows the published model (whose early exit for "no products and
+//!   `c == 0`" returns `+0`); the hardware samples contain no zeros, so this corner is not
+//!   confirmed by measurement.
+//! * [`TensorArith::Ieee`]: an exactly zero sum is `-0` if every term is a zero of negative
+//!   sign (each product `±0 * y` has the sign `sign(a) xor sign(b)`, and `c = -0`), as in an
+//!   IEEE 754 sum of signed zeros; any other exactly zero sum is `+0`.
+//!
+//! # The IEEE mode
+//!
+//! [`TensorArith::Ieee`] is a reference for "what an ideal tensor core would compute": every
+//! product is exact, the sum of all products and `c` is computed *exactly* (in a 320-bit
+//! fixed-point accumulator whose unit is `2^-149`), and that exact value is rounded *once* to
+//! the output format, round to nearest, ties to even, with gradual underflow and overflow to
+//! infinity. The result therefore does not depend on the order of the terms. Special values
+//! and NaN canonicalisation are as in the V100 mode. For `n = 1` and fp32 output this is
+//! exactly an IEEE fused multiply-add `fma(a, b, c)`.
+//!
+//! # Inputs of other lengths
+//!
+//! [`dot_f32`] and [`dot_f16`] pair `a[k]` with `b[k]`; if the slices differ in length, the
+//! extra elements of the longer one are ignored. The hardware uses `n = 4` (`HMMA.884`) and
+//! `n = 1` (`OHMMA.8161`); the functions also accept `n = 0` (the result is `c`, rounded as
+//! a one-term sum) and `n > 4`, for which they model a single, wider adder of the same kind
+//! (an extrapolation that no hardware sample covers).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(test)]
+mod tests;
+
+/// The arithmetic used by a tensor-core dot step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TensorArith {
+    /// Bit-exact model of the V100 tensor core: products aligned to the largest exponent by
+    /// truncation, exact integer sum, fp32 output truncated, fp16 output rounded to nearest
+    /// even (see the crate documentation for the full model).
+    #[default]
+    V100,
+    /// Ideal arithmetic: exact products, exact sum of all terms, one rounding to nearest, ties
+    /// to even, into the output format (order independent).
+    Ieee,
+}
+
+/// The NaN every fp32 NaN result is (`0x7fffffff`, the canonical NaN of NVIDIA GPUs).
+pub const F32_CANONICAL_NAN: u32 = 0x7fff_ffff;
+
+/// The NaN every fp16 NaN result is (`0x7fff`).
+pub const F16_CANONICAL_NAN: u16 = 0x7fff;
+
+/// One `HMMA.884`-style dot step with an fp32 accumulator: `d = c + sum_{k<4} a[k] * b[k]`.
+///
+/// `a` and `b` are fp16 bit patterns, `c` and the result fp32 bit patterns. Identical to
+/// [`dot_f32`] with four products.
+pub fn dot4_f32(arith: TensorArith, a: [u16; 4], b: [u16; 4], c: u32) -> u32 {
+    dot_f32(arith, &a, &b, c)
+}
+
+/// One `HMMA.884`-style dot step with an fp16 accumulator: `d = c + sum_{k<4} a[k] * b[k]`.
+///
+/// All operands and the result are fp16 bit patterns. Identical to [`dot_f16`] with four
+/// products.
+pub fn dot4_f16(arith: TensorArith, a: [u16; 4], b: [u16; 4], c: u16) -> u16 {
+    dot_f16(arith, &a, &b, c)
+}
+
+/// A tensor-core dot step with an fp32 accumulator and any number of products:
+/// `d = c + sum_k a[k] * b[k]`.
+///
+/// `a` and `b` are fp16 bit patterns paired element by element (extra elements of the longer
+/// slice are ignored); `c` and the result are fp32 bit patterns. Use `n = 4` for `HMMA.884`
+/// and `n = 1` for the outer-product `OHMMA.8161` (`d = c + a * b` through the same adder).
+/// See the crate documentation for the arithmetic, special values and signed zeros.
+pub fn dot_f32(arith: TensorArith, a: &[u16], b: &[u16], c: u32) -> u32 {
+    dot_generic(arith, &F32, a, b, decode_f32(c))
+}
+
+/// A tensor-core dot step with an fp16 accumulator and any number of products:
+/// `d = c + sum_k a[k] * b[k]`.
+///
+/// All operands and the result are fp16 bit patterns; `a` and `b` are paired element by
+/// element (extra elements of the longer slice are ignored). In the V100 model the
+/// alignment exponent is at least -19 and the result is rounded to nearest even with fp16
+/// subnormals. See the crate documentation for the arithmetic, special values and signed
+/// zeros.
+pub fn dot_f16(arith: TensorArith, a: &[u16], b: &[u16], c: u16) -> u16 {
+    // The result of `dot_generic` for the fp16 format fits in 16 bits by construction
+    // (sign bit 0x8000, magnitude at most 0x7fff).
+    (dot_generic(arith, &F16, a, b, decode_f16_accumulator(c)) & 0xffff) as u16
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formats and decoding
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of an output format.
+struct Format {
+    /// Significand precision in bits, hidden bit included (24 or 11).
+    prec: i32,
+    /// Minimum normal exponent (-126 or -14).
+    emin: i32,
+    /// Bit pattern of +infinity.
+    inf: u32,
+    /// The sign bit.
+    sign: u32,
+    /// The canonical NaN.
+    nan: u32,
+    /// V100 model: lower bound of the alignment exponent `E` (`None`: no bound).
+    v100_min_align_exp: Option<i32>,
+    /// V100 model: round to nearest even (`true`) or truncate (`false`) the final sum.
+    v100_round_nearest: bool,
+}
+
+/// fp32 output: truncation in the V100 model, no bound on `E`.
+const F32: Format = Format {
+    prec: 24,
+    emin: -126,
+    inf: 0x7f80_0000,
+    sign: 0x8000_0000,
+    nan: F32_CANONICAL_NAN,
+    v100_min_align_exp: None,
+    v100_round_nearest: false,
+};
+
+/// fp16 output: round to nearest even in the V100 model, `E >= -19`.
+const F16: Format = Format {
+    prec: 11,
+    emin: -14,
+    inf: 0x7c00,
+    sign: 0x8000,
+    nan: F16_CANONICAL_NAN as u32,
+    v100_min_align_exp: Some(-19),
+    v100_round_nearest: true,
+};
+
+/// A decoded operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Value {
+    /// Any NaN.
+    Nan,
+    /// An infinity; `true` when negative.
+    Inf(bool),
+    /// A zero; `true` when negative.
+    Zero(bool),
+    /// A finite non-zero number `(-1)^neg * sig * 2^lsb`, with the model exponent `e` of the
+    /// V100 decomposition (the exponent the number contributes to the choice of `E`).
+    Finite(Term),
+}
+
+/// A finite non-zero term `(-1)^neg * sig * 2^lsb` of the dot step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Term {
+    /// Sign, `true` when negative.
+    neg: bool,
+    /// Integer significand, non-zero.
+    sig: u64,
+    /// Weight of the least significant bit of `sig`.
+    lsb: i32,
+    /// Exponent of the V100 decomposition `s * 2^e` (`s` in `[1, 2)`, or below 1 for clamped
+    /// subnormals; in `[0, 4)` for a product).
+    e: i32,
+}
+
+/// Decodes an fp16 multiplicand: `e = max(floor(log2|x|), -14)`, significand with 10
+/// fraction bits (so `lsb = e - 10`).
+fn decode_f16_factor(h: u16) -> Value {
+    let neg = h & 0x8000 != 0;
+    let field = i32::from((h >> 10) & 0x1f);
+    let frac = u64::from(h & 0x3ff);
+    match field {
+        0x1f if frac == 0 => Value::Inf(neg),
+        0x1f => Value::Nan,
+        0 if frac == 0 => Value::Zero(neg),
+        // Subnormal: exponent clamped at -14, significand below 1.
+        0 => Value::Finite(Term {
+            neg,
+            sig: frac,
+            lsb: -24,
+            e: -14,
+        }),
+        _ => {
+            let e = field - 15;
+            Value::Finite(Term {
+                neg,
+                sig: frac | 0x400,
+                lsb: e - 10,
+                e,
+            })
+        }
+    }
+}
+
+/// Decodes an fp32 accumulator: `e_c = max(floor(log2|c|), -126)`, 23 fraction bits.
+fn decode_f32(c: u32) -> Value {
+    let neg = c & 0x8000_0000 != 0;
+    let field = ((c >> 23) & 0xff) as i32;
+    let frac = u64::from(c & 0x7f_ffff);
+    match field {
+        0xff if frac == 0 => Value::Inf(neg),
+        0xff => Value::Nan,
+        0 if frac == 0 => Value::Zero(neg),
+        0 => Value::Finite(Term {
+            neg,
+            sig: frac,
+            lsb: -149,
+            e: -126,
+        }),
+        _ => {
+            let e = field - 127;
+            Value::Finite(Term {
+                neg,
+                sig: frac | 0x80_0000,
+                lsb: e - 23,
+                e,
+            })
+        }
+    }
+}
+
+/// Decodes an fp16 accumulator as the fp32 number of the same value: the model exponent is
+/// the true `floor(log2|c|)`, also for fp16 subnormals (no clamp at -14).
+fn decode_f16_accumulator(h: u16) -> Value {
+    match decode_f16_factor(h) {
+        Value::Finite(t) => {
+            // `sig` is non-zero, so its bit length is between 1 and 11.
+            let top = 63 - t.sig.leading_zeros() as i32;
+            Value::Finite(Term {
+                e: t.lsb + top,
+                ..t
+            })
+        }
+        other => other,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dot step
+// ---------------------------------------------------------------------------------------------
+
+/// Shared driver: special values first, then the finite arithmetic of `arith`.
+fn dot_generic(arith: TensorArith, fmt: &Format, a: &[u16], b: &[u16], c: Value) -> u32 {
+    let pairs = a.iter().zip(b.iter());
+    // Cheap screen: an exponent field of all ones is an infinity or a NaN.
+    let special_factor = pairs
+        .clone()
+        .any(|(&x, &y)| x & 0x7c00 == 0x7c00 || y & 0x7c00 == 0x7c00);
+    if special_factor || matches!(c, Value::Nan | Value::Inf(_)) {
+        if let Some(result) = special_result(fmt, a, b, c) {
+            return result;
+        }
+    }
+
+    // Everything is finite; the terms are the non-zero products and a non-zero c.
+    let products = pairs.filter_map(|(&x, &y)| finite_product(x, y));
+    let acc = match c {
+        Value::Finite(t) => Some(t),
+        _ => None,
+    };
+    match arith {
+        TensorArith::V100 => v100_sum(fmt, a, b, acc),
+        TensorArith::Ieee => {
+            // An exactly zero sum is -0 only if every term is a negative zero: every product
+            // has a zero factor and factors of opposite signs, and c = -0.
+            let all_neg_zero = c == Value::Zero(true)
+                && a.iter()
+                    .zip(b.iter())
+                    .all(|(&x, &y)| (x & 0x7fff == 0 || y & 0x7fff == 0) && (x ^ y) & 0x8000 != 0);
+            ieee_sum(fmt, products.chain(acc), all_neg_zero)
+        }
+    }
+}
+
+/// The exact product of two finite fp16 numbers (exponent fields below 31), or `None` when a
+/// factor is zero. Kept unnormalised: exponent `ea + eb` with `e = max(floor(log2|x|), -14)`,
+/// significand `sa * sb` in `(0, 4)` as a 22-bit integer with 20 fraction bits.
+fn finite_product(x: u16, y: u16) -> Option<Term> {
+    let (sx, ex) = finite_factor(x);
+    let (sy, ey) = finite_factor(y);
+    let sig = sx * sy;
+    (sig != 0).then_some(Term {
+        neg: (x ^ y) & 0x8000 != 0,
+        sig,
+        lsb: ex + ey - 20,
+        e: ex + ey,
+    })
+}
+
+/// Significand (hidden bit included, 10 fraction bits) and clamped exponent
+/// `max(field, 1) - 15` of a finite fp16 number; the significand is 0 for a zero.
+fn finite_factor(h: u16) -> (u64, i32) {
+    let field = (h >> 10) & 0x1f;
+    let sig = u64::from(h & 0x3ff) | (u64::from(field != 0) << 10);
+    (sig, i32::from(field.max(1)) - 15)
+}
+
+/// Special values: `Some(NaN)` if any input is NaN, a product is `Inf * 0`, or infinities
+/// of both signs occur; `Some(±Inf)` if infinities of one sign occur; `None` when every
+/// product and `c` are finite.
+fn special_result(fmt: &Format, a: &[u16], b: &[u16], c: Value) -> Option<u32> {
+    let mut nan = false;
+    let mut pos_inf = false;
+    let mut neg_inf = false;
+    match c {
+        Value::Nan => nan = true,
+        Value::Inf(true) => neg_inf = true,
+        Value::Inf(false) => pos_inf = true,
+        Value::Zero(_) | Value::Finite(_) => {}
+    }
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        match (decode_f16_factor(x), decode_f16_factor(y)) {
+            (Value::Nan, _) | (_, Value::Nan) => nan = true,
+            (Value::Inf(_), Value::Zero(_)) | (Value::Zero(_), Value::Inf(_)) => nan = true,
+            (Value::Inf(sx), Value::Inf(sy))
+            | (Value::Inf(sx), Value::Finite(Term { neg: sy, .. }))
+            | (Value::Finite(Term { neg: sx, .. }), Value::Inf(sy)) => {
+                if sx != sy {
+                    neg_inf = true;
+                } else {
+                    pos_inf = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if nan || (pos_inf && neg_inf) {
+        Some(fmt.nan)
+    } else if pos_inf {
+        Some(fmt.inf)
+    } else if neg_inf {
+        Some(fmt.sign | fmt.inf)
+    } else {
+        None
+    }
+}
+
+/// The V100 model on finite inputs (no Inf or NaN among the paired factors): alignment of
+/// the non-zero products and the non-zero accumulator `acc` to `E` by truncation, exact
+/// integer sum, then truncation (fp32) or nearest-even rounding (fp16).
+///
+/// This is the hot path of tensor-core emulation, so it works on the raw fp16 fields in two
+/// tight passes (largest exponent, then sum) instead of building [`Term`]s.
+#[inline]
+fn v100_sum(fmt: &Format, a: &[u16], b: &[u16], acc: Option<Term>) -> u32 {
+    // Pass 1: the largest exponent among the non-zero terms (zero products do not count).
+    let mut max_e = acc.map_or(i32::MIN, |t| t.e);
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        let (sx, ex) = finite_factor(x);
+        let (sy, ey) = finite_factor(y);
+        let e = if sx * sy != 0 { ex + ey } else { i32::MIN };
+        max_e = max_e.max(e);
+    }
+    if max_e == i32::MIN {
+        // No term at all (every product has a zero factor and c = ±0): +0.
+        return 0;
+    }
+    let big_e = match fmt.v100_min_align_exp {
+        Some(floor) => max_e.max(floor),
+        None => max_e,
+    };
+    // Pass 2: m = floor(sig * 2^lsb * 2^(23 - E)). A product has lsb = e - 20, so
+    // m = floor((sig << 3) / 2^(E - e)) with E - e >= 0 and sig << 3 < 2^25; a zero product
+    // gives m = 0. Every m is below 2^25, so the sum cannot overflow for any realistic n
+    // (wrapping arithmetic keeps it panic-free regardless).
+    let mut sum: i64 = 0;
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        let (sx, ex) = finite_factor(x);
+        let (sy, ey) = finite_factor(y);
+        let shift = big_e.wrapping_sub(ex + ey).clamp(0, 64).unsigned_abs();
+        let m = ((sx * sy) << 3).checked_shr(shift).unwrap_or(0) as i64;
+        sum = if (x ^ y) & 0x8000 != 0 {
+            sum.wrapping_sub(m)
+        } else {
+            sum.wrapping_add(m)
+        };
+    }
+    if let Some(t) = acc {
+        let m = i64::try_from(shift_trunc(t.sig, t.lsb + 23 - big_e)).unwrap_or(i64::MAX);
+        sum = if t.neg {
+            sum.wrapping_sub(m)
+        } else {
+            sum.wrapping_add(m)
+        };
+    }
+    if sum == 0 {
+        return 0; // S = 0 gives +0
+    }
+    let rounding = if fmt.v100_round_nearest {
+        Rounding::NearestEven
+    } else {
+        Rounding::TowardZero
+    };
+    encode(
+        fmt,
+        sum < 0,
+        sum.unsigned_abs(),
+        big_e - 23,
+        false,
+        rounding,
+    )
+}
+
+/// `floor(x * 2^k)` for any shift `k`; shifts past the width give 0, left shifts are at most
+/// a few bits in practice and saturate rather than wrap if they were not.
+fn shift_trunc(x: u64, k: i32) -> u64 {
+    if k >= 0 {
+        let k = k.unsigned_abs();
+        if k >= 64 || x.leading_zeros() < k {
+            u64::MAX
+        } else {
+            x << k
+        }
+    } else {
+        x.checked_shr(k.unsigned_abs()).unwrap_or(0)
+    }
+}
+
+/// The IEEE mode on the finite non-zero terms: exact sum in a 320-bit fixed-point accumulator
+/// (unit `2^-149`), then one rounding to nearest even.
+fn ieee_sum<I: Iterator<Item = Term>>(fmt: &Format, terms: I, all_neg_zero: bool) -> u32 {
+    let mut pos = Wide::ZERO;
+    let mut neg = Wide::ZERO;
+    for t in terms {
+        // Every term has lsb >= -149 (fp32 subnormal unit), so the offset is non-negative.
+        let offset = (t.lsb - Wide::LSB).max(0).unsigned_abs();
+        if t.neg {
+            neg.add_shifted(t.sig, offset);
+        } else {
+            pos.add_shifted(t.sig, offset);
+        }
+    }
+    let (negative, diff) = match pos.cmp(&neg) {
+        std::cmp::Ordering::Equal => {
+            return if all_neg_zero { fmt.sign } else { 0 };
+        }
+        std::cmp::Ordering::Greater => (false, pos.sub(&neg)),
+        std::cmp::Ordering::Less => (true, neg.sub(&pos)),
+    };
+    let (mag, lsb, sticky) = diff.top_bits();
+    encode(fmt, negative, mag, lsb, sticky, Rounding::NearestEven)
+}
+
+/// How the final value is rounded into the output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rounding {
+    /// Truncate the magnitude (V100 fp32 output).
+    TowardZero,
+    /// Round to nearest, ties to even.
+    NearestEven,
+}
+
+/// Rounds the value `(-1)^neg * (mag + f) * 2^lsb` into `fmt`, where `f` is 0 when `sticky`
+/// is false and some unknown fraction in `(0, 1)` otherwise. Callers set `sticky` only with
+/// `mag >= 2^(prec + 1)`, so the fraction never reaches the rounding position.
+///
+/// Gives the bit pattern including the sign; overflow gives infinity, and a value that
+/// rounds to zero gives a zero with the sign `neg`. `mag == 0` gives a signed zero.
+fn encode(fmt: &Format, neg: bool, mag: u64, lsb: i32, sticky: bool, rnd: Rounding) -> u32 {
+    let sign = if neg { fmt.sign } else { 0 };
+    if mag == 0 {
+        return sign;
+    }
+    let p = fmt.prec;
+    // Weight of the last significand bit of the smallest subnormal.
+    let q_min = fmt.emin - (p - 1);
+    let top = 63 - mag.leading_zeros() as i32;
+    let exp = lsb + top; // exponent of the leading bit
+    let q = (exp - (p - 1)).max(q_min); // weight of the last kept bit
+    let k = q - lsb; // number of low bits of `mag` to drop (negative: exact, shift left)
+    let mag = u128::from(mag);
+    let m: u128 = if k <= 0 {
+        // Exact: the leading bit lands at most at position p - 1.
+        mag << k.unsigned_abs().min(127)
+    } else if k >= 128 {
+        // Everything is below half an ulp of the smallest subnormal.
+        0
+    } else {
+        let k = k.unsigned_abs();
+        let kept = mag >> k;
+        match rnd {
+            Rounding::TowardZero => kept,
+            Rounding::NearestEven => {
+                let rem = mag & ((1u128 << k) - 1);
+                let half = 1u128 << (k - 1);
+                let up = rem > half || (rem == half && (sticky || kept & 1 == 1));
+                kept + u128::from(up)
+            }
+        }
+    };
+    // Field arithmetic: (q - q_min) << (p - 1) plus the significand (whose hidden bit adds
+    // one to the exponent field, and whose rounding carry adds one more if it occurs).
+    let scale = u128::from((q - q_min).unsigned_abs());
+    let bits = (scale << (p - 1)) + m;
+    if bits >= u128::from(fmt.inf) {
+        return sign | fmt.inf;
+    }
+    // bits < fmt.inf, so it fits in 32 bits.
+    sign | (bits as u32)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small fixed-width unsigned integer for the exact IEEE sum
+// ---------------------------------------------------------------------------------------------
+
+/// A 320-bit unsigned integer, little-endian 64-bit limbs, counting units of `2^-149`.
+///
+/// The largest term is an fp32 accumulator below `2^128` (bit 277 of this integer); products
+/// of fp16 numbers are below `2^32` (bit 181), so the sum of `c` and up to `2^40` products
+/// fits without overflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wide([u64; 5]);
+
+impl Wide {
+    /// Zero.
+    const ZERO: Wide = Wide([0; 5]);
+    /// Weight of bit 0.
+    const LSB: i32 = -149;
+
+    /// Adds `v * 2^offset` (bits beyond the width are dropped, which cannot happen for the
+    /// terms of a dot step).
+    fn add_shifted(&mut self, v: u64, offset: u32) {
+        let limb = (offset / 64) as usize;
+        let bit = offset % 64;
+        let lo = v << bit;
+        let hi = if bit == 0 { 0 } else { v >> (64 - bit) };
+        let mut carry = 0u64;
+        for (i, word) in self.0.iter_mut().enumerate().skip(limb) {
+            let add = if i == limb {
+                lo
+            } else if i == limb + 1 {
+                hi
+            } else {
+                0
+            };
+            let (s1, c1) = word.overflowing_add(add);
+            let (s2, c2) = s1.overflowing_add(carry);
+            *word = s2;
+            carry = u64::from(c1) + u64::from(c2);
+        }
+    }
+
+    /// `self - other`, for `self >= other`.
+    fn sub(&self, other: &Wide) -> Wide {
+        let mut out = [0u64; 5];
+        let mut borrow = 0u64;
+        for (i, o) in out.iter_mut().enumerate() {
+            let (d1, b1) = self.0[i].overflowing_sub(other.0[i]);
+            let (d2, b2) = d1.overflowing_sub(borrow);
+            *o = d2;
+            borrow = u64::from(b1) + u64::from(b2);
+        }
+        Wide(out)
+    }
+
+    /// Numeric comparison.
+    fn cmp(&self, other: &Wide) -> std::cmp::Ordering {
+        self.0.iter().rev().cmp(other.0.iter().rev())
+    }
+
+    /// Number of significant bits (0 for zero).
+    fn bit_len(&self) -> u32 {
+        for (i, &w) in self.0.iter().enumerate().rev() {
+            if w != 0 {
+                return 64 * i as u32 + (64 - w.leading_zeros());
+            }
+        }
+        0
+    }
+
+    /// The leading 62 bits as `(mag, lsb, sticky)`: the value is `(mag + f) * 2^lsb` with
+    /// `f = 0` when `sticky` is false and `f` in `(0, 1)` otherwise.
+    fn top_bits(&self) -> (u64, i32, bool) {
+        let len = self.bit_len();
+        if len <= 62 {
+            return (self.0[0], Self::LSB, false);
+        }
+        let shift = len - 62;
+        let limb = (shift / 64) as usize;
+        let bit = shift % 64;
+        let lo = self.0[limb] >> bit;
+        let hi = if bit == 0 || limb + 1 >= self.0.len() {
+            0
+        } else {
+            self.0[limb + 1] << (64 - bit)
+        };
+        let mag = (lo | hi) & ((1u64 << 62) - 1);
+        let below_mask = if bit == 0 { 0 } else { (1u64 << bit) - 1 };
+        let sticky = self.0[..limb].iter().any(|&w| w != 0) || self.0[limb] & below_mask != 0;
+        (mag, Self::LSB + shift as i32, sticky)
+    }
+}

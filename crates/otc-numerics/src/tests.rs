@@ -1,0 +1,1043 @@
+//! Table-driven and property tests of the tensor-core dot step.
+//!
+//! Every expected value below is derived by hand in the comment next to it. Notation:
+//! `u = 2^-23` (the fp32 ulp of 1), `E` is the V100 alignment exponent, and a term `m` is the
+//! aligned, truncated integer `floor(|x| * 2^(23 - E))`.
+
+use super::*;
+use TensorArith::{Ieee, V100};
+
+// fp16 constants.
+const H_0: u16 = 0x0000;
+const H_NEG_0: u16 = 0x8000;
+const H_1: u16 = 0x3c00;
+const H_NEG_1: u16 = 0xbc00;
+const H_1P5: u16 = 0x3e00; // 1.5
+const H_2: u16 = 0x4000;
+const H_0P5: u16 = 0x3800;
+const H_MAX: u16 = 0x7bff; // 65504 = 2047 * 2^5
+const H_NEG_MAX: u16 = 0xfbff;
+const H_MIN_SUB: u16 = 0x0001; // 2^-24
+const H_MIN_NORMAL: u16 = 0x0400; // 2^-14
+const H_INF: u16 = 0x7c00;
+const H_NEG_INF: u16 = 0xfc00;
+const H_QNAN: u16 = 0x7e00;
+const H_SNAN: u16 = 0x7c01;
+const H_2M11: u16 = 0x1000; // 2^-11
+const H_2M12: u16 = 0x0c00; // 2^-12
+const H_NEG_2M12: u16 = 0x8c00; // -2^-12
+const H_2M13: u16 = 0x0800; // 2^-13
+const H_1P25_2M12: u16 = 0x0d00; // 1.25 * 2^-12
+const H_1P5_2M12: u16 = 0x0e00; // 1.5 * 2^-12
+const H_1P_2M10: u16 = 0x1401; // (1 + 2^-10) * 2^-10
+const H_256: u16 = 0x5c00;
+const H_NEG_256: u16 = 0xdc00;
+
+// fp32 constants.
+const F_0: u32 = 0x0000_0000;
+const F_NEG_0: u32 = 0x8000_0000;
+const F_1: u32 = 0x3f80_0000;
+const F_INF: u32 = 0x7f80_0000;
+const F_NEG_INF: u32 = 0xff80_0000;
+const F_NAN: u32 = F32_CANONICAL_NAN;
+const F_MAX: u32 = 0x7f7f_ffff;
+const F_NEG_MAX: u32 = 0xff7f_ffff;
+const F_2P24: u32 = 0x4b80_0000; // 2^24
+const F_2P100: u32 = 0x7180_0000; // 2^100
+const H_NAN: u16 = F16_CANONICAL_NAN;
+
+/// One fp32-output case with the expected result of each arithmetic.
+struct Case32 {
+    name: &'static str,
+    a: &'static [u16],
+    b: &'static [u16],
+    c: u32,
+    v100: u32,
+    ieee: u32,
+}
+
+/// One fp16-output case with the expected result of each arithmetic.
+struct Case16 {
+    name: &'static str,
+    a: &'static [u16],
+    b: &'static [u16],
+    c: u16,
+    v100: u16,
+    ieee: u16,
+}
+
+const F32_CASES: &[Case32] = &[
+    // 1*1 + 2*1 + 1.5*2 + 0.5*2 + 1 = 8: every term is exact, both modes give 8.0.
+    Case32 {
+        name: "exact small values",
+        a: &[H_1, H_2, H_1P5, H_0P5],
+        b: &[H_1, H_1, H_2, H_2],
+        c: F_1,
+        v100: 0x4100_0000,
+        ieee: 0x4100_0000,
+    },
+    // Four products 1.5*2^-12 * 2^-12 = 0.75u each, c = 1 so E = 0: each m = floor(0.75) = 0
+    // and V100 returns 1.0. The exact sum is 1 + 3u, representable, so IEEE returns 1 + 3u.
+    Case32 {
+        name: "four tiny products each truncated to zero",
+        a: &[H_1P5_2M12; 4],
+        b: &[H_2M12; 4],
+        c: F_1,
+        v100: F_1,
+        ieee: 0x3f80_0003,
+    },
+    // n = 1: c = 1, product -1.25*2^-24 = -0.625u. V100: m = -floor(0.625) = 0, so the
+    // result stays 1.0 (truncating the magnitude of a negative term rounds it up). IEEE:
+    // 1 - 1.25*2^-24 lies between 1 - 2^-24 and 1 - 2^-23 (ulp below 1 is 2^-24), nearest is
+    // 1 - 2^-24 = 0x3f7fffff.
+    Case32 {
+        name: "small negative product vanishes (V100) but rounds below 1 (IEEE)",
+        a: &[H_1P25_2M12],
+        b: &[H_NEG_2M12],
+        c: F_1,
+        v100: F_1,
+        ieee: 0x3f7f_ffff,
+    },
+    // c = 1 + 3u, product 1, E = 0: S = (2^23 + 3) + 2^23 = 2^24 + 3, value 2 + 3u. The ulp at 2
+    // is 2u: V100 truncates to 2 + 2u (0x40000001); IEEE sees 1.5 ulp, a tie, and rounds to
+    // the even 2 + 4u (0x40000002).
+    Case32 {
+        name: "carry-out sum truncated vs rounded",
+        a: &[H_1],
+        b: &[H_1],
+        c: 0x3f80_0003,
+        v100: 0x4000_0001,
+        ieee: 0x4000_0002,
+    },
+    // c = 2^24, product 1.5: E = 24, m = floor(1.5 * 2^-1) = 0, V100 gives 2^24. IEEE: the ulp
+    // at 2^24 is 2, 2^24 + 1.5 rounds to 2^24 + 2 = 0x4b800001.
+    Case32 {
+        name: "product below the last bit of c",
+        a: &[H_1P5],
+        b: &[H_1],
+        c: F_2P24,
+        v100: F_2P24,
+        ieee: 0x4b80_0001,
+    },
+    // c = 2^100 (E = 100), product -1 is shifted by 100 + 3 bits: 0. IEEE: 2^100 - 1 is within
+    // half an ulp (2^75) of 2^100. Both give 2^100.
+    Case32 {
+        name: "alignment shift far over 31 bits",
+        a: &[H_NEG_1],
+        b: &[H_1],
+        c: F_2P100,
+        v100: F_2P100,
+        ieee: F_2P100,
+    },
+    // The largest products (65504^2 < 2^32 each) cannot move 2^100.
+    Case32 {
+        name: "largest products vanish against 2^100",
+        a: &[H_MAX; 4],
+        b: &[H_MAX; 4],
+        c: F_2P100,
+        v100: F_2P100,
+        ieee: F_2P100,
+    },
+    // c = -2^-40 against a product 1: shifted out in V100; 1 - 2^-40 rounds to 1 in IEEE.
+    Case32 {
+        name: "tiny negative c shifted out",
+        a: &[H_1],
+        b: &[H_1],
+        c: 0xab80_0000,
+        v100: F_1,
+        ieee: F_1,
+    },
+    // c = 2^24, products 1 and 2^-48. V100: E = 24, both products truncate to 0 -> 2^24.
+    // IEEE: 2^24 + 1 alone is a tie (rounds to even 2^24), but the exact 2^-48 makes it
+    // larger than the tie, so the result is 2^24 + 2 = 0x4b800001 (the exact sum spans 73
+    // bits, exercising the sticky bit of the wide accumulator).
+    Case32 {
+        name: "far tiny product breaks an IEEE tie",
+        a: &[H_1, H_MIN_SUB],
+        b: &[H_1, H_MIN_SUB],
+        c: F_2P24,
+        v100: F_2P24,
+        ieee: 0x4b80_0001,
+    },
+    // Subnormal factor 2^-24 = 2^-10 * 2^-14 has model exponent -14 (clamped), so the product
+    // 2^-24 * 1 has exponent -14 and significand 2^-10. The other product
+    // ((1 + 2^-10) * 2^-10)^2 = (1 + 2^-9 + 2^-20) * 2^-20 has exponent -20. E = -14, so the
+    // second is shifted by 6 and loses its 2^-20 * 2^-20 = 2^-40 bit (weight below 2^-37).
+    // V100: 2^-20 + 2^-24 + 2^-29 = 2^-20 * (1 + 2^-4 + 2^-9): field 107, fraction bits 19 and
+    // 14 -> 0x35884000. IEEE keeps 2^-40 = 2^-20 * 2^-20 (fraction bit 3) -> 0x35884008.
+    Case32 {
+        name: "subnormal factor clamp raises E",
+        a: &[H_MIN_SUB, H_1P_2M10],
+        b: &[H_1, H_1P_2M10],
+        c: F_0,
+        v100: 0x3588_4000,
+        ieee: 0x3588_4008,
+    },
+    // 2^-24 * 2^-24 = 2^-48 (exponent -28, significand 2^-20, m = 8): exact, 0x27800000.
+    Case32 {
+        name: "subnormal times subnormal is exact",
+        a: &[H_MIN_SUB],
+        b: &[H_MIN_SUB],
+        c: F_0,
+        v100: 0x2780_0000,
+        ieee: 0x2780_0000,
+    },
+    // Only c is left (zero product dropped); c = 3 * 2^-149 has e_c = -126, m = 3 at E = -126:
+    // the fp32 subnormal comes back unchanged.
+    Case32 {
+        name: "fp32 subnormal c passes through",
+        a: &[H_0],
+        b: &[H_1],
+        c: 0x0000_0003,
+        v100: 0x0000_0003,
+        ieee: 0x0000_0003,
+    },
+    Case32 {
+        name: "negative fp32 subnormal c passes through",
+        a: &[H_1],
+        b: &[H_NEG_0],
+        c: 0x8000_0005,
+        v100: 0x8000_0005,
+        ieee: 0x8000_0005,
+    },
+    // Products 1 and -1 set E = 0 and cancel; c = 3 * 2^-149 is shifted by 126 bits to 0, so
+    // S = 0 and V100 gives +0. IEEE keeps c exactly.
+    Case32 {
+        name: "cancelling products erase a subnormal c (V100)",
+        a: &[H_1, H_NEG_1],
+        b: &[H_1, H_1],
+        c: 0x0000_0003,
+        v100: F_0,
+        ieee: 0x0000_0003,
+    },
+    Case32 {
+        name: "cancelling products erase a negative subnormal c (V100)",
+        a: &[H_1, H_NEG_1],
+        b: &[H_1, H_1],
+        c: 0x8000_0003,
+        v100: F_0,
+        ieee: 0x8000_0003,
+    },
+    // 2^-127 (subnormal c) against a 2^-48 product: c vanishes in both (IEEE ulp is 2^-71).
+    Case32 {
+        name: "subnormal c below a tiny product",
+        a: &[H_MIN_SUB],
+        b: &[H_MIN_SUB],
+        c: 0x0040_0000,
+        v100: 0x2780_0000,
+        ieee: 0x2780_0000,
+    },
+    // 0 * 65504 is dropped: it does not take part in E. If it did (with exponent 15) then
+    // c = 1 + u would lose its last bit; dropped, c comes back unchanged.
+    Case32 {
+        name: "zero-factor product is dropped",
+        a: &[H_0],
+        b: &[H_MAX],
+        c: 0x3f80_0001,
+        v100: 0x3f80_0001,
+        ieee: 0x3f80_0001,
+    },
+    Case32 {
+        name: "negative-zero-factor product is dropped",
+        a: &[H_NEG_0, H_0, H_NEG_0, H_0],
+        b: &[H_MAX, H_NEG_MAX, H_NEG_MAX, H_MAX],
+        c: 0x3f80_0001,
+        v100: 0x3f80_0001,
+        ieee: 0x3f80_0001,
+    },
+    // 65504^2 = 2047^2 * 2^10 = 4190209 * 2^10 (22 significant bits), exact in fp32:
+    // exponent 31 (field 158), fraction (4190209 << 2) - 2^23 = 0x7fc004 -> 0x4f7fc004.
+    Case32 {
+        name: "product beyond the fp16 range is exact",
+        a: &[H_MAX],
+        b: &[H_MAX],
+        c: F_0,
+        v100: 0x4f7f_c004,
+        ieee: 0x4f7f_c004,
+    },
+    // The largest possible sum cannot overflow fp32: c = MAX, products < 2^34 are far below
+    // the ulp 2^104 of MAX (truncated to 0 / rounded away).
+    Case32 {
+        name: "no fp32 overflow from the largest inputs",
+        a: &[H_MAX; 4],
+        b: &[H_MAX; 4],
+        c: F_MAX,
+        v100: F_MAX,
+        ieee: F_MAX,
+    },
+    Case32 {
+        name: "no fp32 overflow from the largest negative inputs",
+        a: &[H_MAX; 4],
+        b: &[H_MAX; 4],
+        c: F_NEG_MAX,
+        v100: F_NEG_MAX,
+        ieee: F_NEG_MAX,
+    },
+    // Signed zeros.
+    Case32 {
+        name: "cancellation gives +0",
+        a: &[H_1, H_NEG_1],
+        b: &[H_1, H_1],
+        c: F_NEG_0,
+        v100: F_0,
+        ieee: F_0,
+    },
+    // All products have a zero factor and c = -0: V100 has no term and returns +0; IEEE:
+    // the products are +0 (0 * 1), +0 + -0 = +0.
+    Case32 {
+        name: "positive zero products and c = -0",
+        a: &[H_0; 4],
+        b: &[H_1; 4],
+        c: F_NEG_0,
+        v100: F_0,
+        ieee: F_0,
+    },
+    // -0 * 1 = -0 and c = -0: IEEE gives -0; the V100 model gives +0.
+    Case32 {
+        name: "negative zero products and c = -0",
+        a: &[H_NEG_0, H_0],
+        b: &[H_1, H_NEG_1],
+        c: F_NEG_0,
+        v100: F_0,
+        ieee: F_NEG_0,
+    },
+    // -0 * -0 = +0: one positive zero term makes the IEEE sum +0.
+    Case32 {
+        name: "mixed zero products and c = -0",
+        a: &[H_NEG_0, H_NEG_0],
+        b: &[H_NEG_0, H_1],
+        c: F_NEG_0,
+        v100: F_0,
+        ieee: F_0,
+    },
+    // Outer product (n = 1): 1 + 1.5 * 2 = 4.
+    Case32 {
+        name: "outer product step",
+        a: &[H_1P5],
+        b: &[H_2],
+        c: F_1,
+        v100: 0x4080_0000,
+        ieee: 0x4080_0000,
+    },
+    // n = 1: 1 + 1.5*2^-24 = 1 + 0.75u: V100 truncates the term to 0, IEEE rounds up to 1 + u.
+    Case32 {
+        name: "outer product step truncated vs rounded",
+        a: &[H_1P5_2M12],
+        b: &[H_2M12],
+        c: F_1,
+        v100: F_1,
+        ieee: 0x3f80_0001,
+    },
+    // NaN and infinity.
+    Case32 {
+        name: "quiet NaN factor",
+        a: &[H_1, H_QNAN],
+        b: &[H_1, H_1],
+        c: F_1,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    Case32 {
+        name: "signalling NaN times zero",
+        a: &[H_SNAN],
+        b: &[H_0],
+        c: F_1,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    Case32 {
+        name: "NaN accumulator",
+        a: &[H_1],
+        b: &[H_1],
+        c: 0xffc0_0001,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    Case32 {
+        name: "NaN beats infinity",
+        a: &[H_INF, H_QNAN],
+        b: &[H_1, H_1],
+        c: F_1,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    Case32 {
+        name: "Inf times zero",
+        a: &[H_1, H_INF],
+        b: &[H_1, H_0],
+        c: F_1,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    Case32 {
+        name: "-Inf times -0",
+        a: &[H_NEG_INF],
+        b: &[H_NEG_0],
+        c: F_0,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    Case32 {
+        name: "Inf minus Inf among products",
+        a: &[H_INF, H_INF],
+        b: &[H_1, H_NEG_1],
+        c: F_0,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    Case32 {
+        name: "Inf accumulator minus Inf product",
+        a: &[H_NEG_INF],
+        b: &[H_1],
+        c: F_INF,
+        v100: F_NAN,
+        ieee: F_NAN,
+    },
+    // Finite products never turn an infinity into NaN, even huge ones of the other sign.
+    Case32 {
+        name: "Inf product with finite products",
+        a: &[H_INF, H_MAX],
+        b: &[H_1, H_NEG_MAX],
+        c: F_NEG_MAX,
+        v100: F_INF,
+        ieee: F_INF,
+    },
+    Case32 {
+        name: "-Inf times -1 is +Inf",
+        a: &[H_NEG_INF],
+        b: &[H_NEG_1],
+        c: F_1,
+        v100: F_INF,
+        ieee: F_INF,
+    },
+    Case32 {
+        name: "-Inf times a subnormal",
+        a: &[H_NEG_INF],
+        b: &[H_MIN_SUB],
+        c: F_1,
+        v100: F_NEG_INF,
+        ieee: F_NEG_INF,
+    },
+    Case32 {
+        name: "Inf times Inf plus Inf",
+        a: &[H_INF],
+        b: &[H_INF],
+        c: F_INF,
+        v100: F_INF,
+        ieee: F_INF,
+    },
+    Case32 {
+        name: "-Inf accumulator",
+        a: &[H_MAX],
+        b: &[H_MAX],
+        c: F_NEG_INF,
+        v100: F_NEG_INF,
+        ieee: F_NEG_INF,
+    },
+];
+
+const F16_CASES: &[Case16] = &[
+    // 1 + 2 + 3 + 1 + 1 = 8 = 2^3: field 18 -> 0x4800.
+    Case16 {
+        name: "exact small values",
+        a: &[H_1, H_2, H_1P5, H_0P5],
+        b: &[H_1, H_1, H_2, H_2],
+        c: H_1,
+        v100: 0x4800,
+        ieee: 0x4800,
+    },
+    // 1 + 2^-11 is half an fp16 ulp (2^-10) above 1: tie, even is 1.0.
+    Case16 {
+        name: "tie rounds down to even",
+        a: &[H_2M11],
+        b: &[H_1],
+        c: H_1,
+        v100: H_1,
+        ieee: H_1,
+    },
+    // (1 + 2^-10) + 2^-11: tie between 1 + 2^-10 (odd) and 1 + 2^-9 (even, 0x3c02).
+    Case16 {
+        name: "tie rounds up to even",
+        a: &[H_2M11],
+        b: &[H_1],
+        c: 0x3c01,
+        v100: 0x3c02,
+        ieee: 0x3c02,
+    },
+    // 1 + (1 + 2^-10) * 2^-11 is just above the tie: 1 + 2^-10 = 0x3c01.
+    Case16 {
+        name: "above the tie rounds up",
+        a: &[0x1001],
+        b: &[H_1],
+        c: H_1,
+        v100: 0x3c01,
+        ieee: 0x3c01,
+    },
+    // 1 + 2^-11 + 2^-24. V100: E = 0, the 2^-24 product (m = floor(2^-1) = 0) is truncated,
+    // the sum is an exact tie and rounds to 1.0. IEEE: above the tie, 1 + 2^-10.
+    Case16 {
+        name: "truncated tiny product cannot break a tie (V100)",
+        a: &[H_2M11, H_2M12],
+        b: &[H_1, H_2M12],
+        c: H_1,
+        v100: H_1,
+        ieee: 0x3c01,
+    },
+    // 2^-12 * 1.5*2^-12 = 1.5 * 2^-24: fp16 subnormal tie between 1 and 2 units, even is 2.
+    Case16 {
+        name: "subnormal result tie rounds up to even",
+        a: &[H_2M12],
+        b: &[H_1P5_2M12],
+        c: H_0,
+        v100: 0x0002,
+        ieee: 0x0002,
+    },
+    // 1.25*2^-12 * 2^-11 = 2.5 * 2^-24: tie between 2 and 3 units, even is 2.
+    Case16 {
+        name: "subnormal result tie rounds down to even",
+        a: &[H_1P25_2M12],
+        b: &[H_2M11],
+        c: H_0,
+        v100: 0x0002,
+        ieee: 0x0002,
+    },
+    // c = 2 * 2^-24 (exponent -23), products 2^-13 * 2^-12 = 2^-25 and 2^-24 * 2^-20 = 2^-44
+    // (both factors subnormal, model exponent -28). E = max(-23, -25, -28, -19) = -19, so terms
+    // are truncated below 2^(E - 23) = 2^-42: 2^-44 is lost and 2.5 * 2^-24 is an exact tie
+    // -> 2 units. Without the -19 floor, E = -23 would keep 2^-44 (cut-off 2^-46) and give 3
+    // units, as IEEE does (2.5 * 2^-24 + 2^-44 -> 3 units).
+    Case16 {
+        name: "E >= -19 truncates a 2^-44 product",
+        a: &[H_2M13, H_MIN_SUB],
+        b: &[H_2M12, 0x0010],
+        c: 0x0002,
+        v100: 0x0002,
+        ieee: 0x0003,
+    },
+    // As above but the second product is 2^-24 * 2^-14 = 2^-38 (model exponent -28, above the
+    // 2^-42 cut-off of E = -19), so it survives and breaks the tie upwards: 3 units. This
+    // also pins that the fp16 accumulator 2^-23 keeps its true exponent (-23): had it been
+    // clamped to -14 like a factor, E would be -14, the cut-off 2^-37, and 2^-38 would be
+    // lost (2 units).
+    Case16 {
+        name: "fp16 subnormal accumulator keeps its true exponent",
+        a: &[H_2M13, H_MIN_SUB],
+        b: &[H_2M12, H_MIN_NORMAL],
+        c: 0x0002,
+        v100: 0x0003,
+        ieee: 0x0003,
+    },
+    // 65504 + 16 = 65520 = 2047.5 * 2^5: a tie between 65504 (odd) and 2^16, which
+    // overflows: Inf.
+    Case16 {
+        name: "overflow to Inf at the rounding tie",
+        a: &[0x4c00],
+        b: &[H_1],
+        c: H_MAX,
+        v100: H_INF,
+        ieee: H_INF,
+    },
+    // 65504 + 8 = 65512 rounds down to 65504.
+    Case16 {
+        name: "just below overflow",
+        a: &[0x4800],
+        b: &[H_1],
+        c: H_MAX,
+        v100: H_MAX,
+        ieee: H_MAX,
+    },
+    Case16 {
+        name: "negative overflow",
+        a: &[0xcc00],
+        b: &[H_1],
+        c: H_NEG_MAX,
+        v100: H_NEG_INF,
+        ieee: H_NEG_INF,
+    },
+    // 256^2 = 65536 is beyond fp16, but the products are exact and cancel: 1 + 2^16 - 2^16.
+    Case16 {
+        name: "products beyond the fp16 range cancel",
+        a: &[H_256, H_256],
+        b: &[H_256, H_NEG_256],
+        c: H_1,
+        v100: H_1,
+        ieee: H_1,
+    },
+    Case16 {
+        name: "product beyond the fp16 range overflows",
+        a: &[H_256],
+        b: &[H_256],
+        c: H_0,
+        v100: H_INF,
+        ieee: H_INF,
+    },
+    // 2^-13 * -2^-12 = -2^-25: half the smallest subnormal, a tie with 0 -> zero, and the
+    // zero keeps the sign of the (non-zero) sum.
+    Case16 {
+        name: "tiny negative result rounds to -0",
+        a: &[H_2M13],
+        b: &[H_NEG_2M12],
+        c: H_0,
+        v100: H_NEG_0,
+        ieee: H_NEG_0,
+    },
+    // Outer product (n = 1): 1 + 1.5 * 2 = 4 = 0x4400.
+    Case16 {
+        name: "outer product step",
+        a: &[H_1P5],
+        b: &[H_2],
+        c: H_1,
+        v100: 0x4400,
+        ieee: 0x4400,
+    },
+    Case16 {
+        name: "cancellation gives +0",
+        a: &[H_1, H_1],
+        b: &[H_1, H_NEG_1],
+        c: H_NEG_0,
+        v100: H_0,
+        ieee: H_0,
+    },
+    Case16 {
+        name: "negative zero products and c = -0",
+        a: &[H_NEG_0],
+        b: &[H_1],
+        c: H_NEG_0,
+        v100: H_0,
+        ieee: H_NEG_0,
+    },
+    // An fp16 subnormal accumulator alone passes through.
+    Case16 {
+        name: "fp16 subnormal c passes through",
+        a: &[H_0],
+        b: &[H_MAX],
+        c: 0x8003,
+        v100: 0x8003,
+        ieee: 0x8003,
+    },
+    Case16 {
+        name: "NaN factor",
+        a: &[H_QNAN],
+        b: &[H_1],
+        c: H_1,
+        v100: H_NAN,
+        ieee: H_NAN,
+    },
+    Case16 {
+        name: "signalling NaN accumulator",
+        a: &[H_1],
+        b: &[H_1],
+        c: H_SNAN,
+        v100: H_NAN,
+        ieee: H_NAN,
+    },
+    Case16 {
+        name: "Inf times zero",
+        a: &[H_0],
+        b: &[H_NEG_INF],
+        c: H_1,
+        v100: H_NAN,
+        ieee: H_NAN,
+    },
+    Case16 {
+        name: "Inf accumulator minus Inf product",
+        a: &[H_INF],
+        b: &[H_NEG_1],
+        c: H_INF,
+        v100: H_NAN,
+        ieee: H_NAN,
+    },
+    Case16 {
+        name: "Inf accumulator plus finite",
+        a: &[H_MAX],
+        b: &[H_NEG_MAX],
+        c: H_INF,
+        v100: H_INF,
+        ieee: H_INF,
+    },
+    Case16 {
+        name: "-Inf product",
+        a: &[H_NEG_INF, H_1],
+        b: &[H_1, H_1],
+        c: H_1,
+        v100: H_NEG_INF,
+        ieee: H_NEG_INF,
+    },
+];
+
+/// Runs every fp32-output table case in both modes.
+#[test]
+fn f32_cases() {
+    let mut failures = Vec::new();
+    for case in F32_CASES {
+        for (arith, want) in [(V100, case.v100), (Ieee, case.ieee)] {
+            let got = dot_f32(arith, case.a, case.b, case.c);
+            if got != want {
+                failures.push(format!(
+                    "{} [{arith:?}]: got {got:#010x}, want {want:#010x}",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs every fp16-output table case in both modes.
+#[test]
+fn f16_cases() {
+    let mut failures = Vec::new();
+    for case in F16_CASES {
+        for (arith, want) in [(V100, case.v100), (Ieee, case.ieee)] {
+            let got = dot_f16(arith, case.a, case.b, case.c);
+            if got != want {
+                failures.push(format!(
+                    "{} [{arith:?}]: got {got:#06x}, want {want:#06x}",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The fixed-size entry points agree with the slice forms.
+#[test]
+fn dot4_matches_slice_form() {
+    let a = [H_1P5_2M12; 4];
+    let b = [H_2M12; 4];
+    assert_eq!(dot4_f32(V100, a, b, F_1), F_1);
+    assert_eq!(dot4_f32(Ieee, a, b, F_1), 0x3f80_0003);
+    assert_eq!(
+        dot4_f16(V100, [H_1, H_2, H_1P5, H_0P5], [H_1, H_1, H_2, H_2], H_1),
+        0x4800
+    );
+    assert_eq!(
+        dot4_f16(
+            Ieee,
+            [H_2M11, H_2M12, H_0, H_0],
+            [H_1, H_2M12, H_1, H_1],
+            H_1
+        ),
+        0x3c01
+    );
+    assert_eq!(
+        dot4_f16(
+            V100,
+            [H_2M11, H_2M12, H_0, H_0],
+            [H_1, H_2M12, H_1, H_1],
+            H_1
+        ),
+        H_1
+    );
+}
+
+/// An empty dot step returns `c` (and pins the sign of a lone `-0`).
+#[test]
+fn no_products() {
+    // n = 0: the result is c (rounded as a one-term sum, i.e. unchanged).
+    for arith in [V100, Ieee] {
+        assert_eq!(dot_f32(arith, &[], &[], 0x4049_0fdb), 0x4049_0fdb);
+        assert_eq!(dot_f32(arith, &[], &[], 0x0000_0001), 0x0000_0001);
+        assert_eq!(dot_f16(arith, &[], &[], 0xc248), 0xc248);
+        assert_eq!(dot_f32(arith, &[], &[], F_0), F_0);
+    }
+    // c = -0 alone: +0 in the V100 model, -0 in IEEE.
+    assert_eq!(dot_f32(V100, &[], &[], F_NEG_0), F_0);
+    assert_eq!(dot_f32(Ieee, &[], &[], F_NEG_0), F_NEG_0);
+    assert_eq!(dot_f16(V100, &[], &[], H_NEG_0), H_0);
+    assert_eq!(dot_f16(Ieee, &[], &[], H_NEG_0), H_NEG_0);
+}
+
+/// Slices of different lengths are paired up to the shorter one.
+#[test]
+fn mismatched_lengths_use_the_common_prefix() {
+    for arith in [V100, Ieee] {
+        assert_eq!(dot_f32(arith, &[H_2, H_QNAN], &[H_2], F_1), 0x40a0_0000); // 1 + 4 = 5
+        assert_eq!(dot_f16(arith, &[H_2], &[H_2, H_INF, H_INF], H_1), 0x4500); // 5
+    }
+}
+
+/// `n > 4` behaves as one wider adder of the same kind.
+#[test]
+fn more_than_four_products() {
+    // Eight products of 1 plus c = 1: 9 in both modes.
+    for arith in [V100, Ieee] {
+        assert_eq!(dot_f32(arith, &[H_1; 8], &[H_1; 8], F_1), 0x4110_0000);
+    }
+    // Eight products 1.5*2^-24 each against c = 1: V100 drops them all, IEEE adds 6u.
+    assert_eq!(dot_f32(V100, &[H_1P5_2M12; 8], &[H_2M12; 8], F_1), F_1);
+    assert_eq!(
+        dot_f32(Ieee, &[H_1P5_2M12; 8], &[H_2M12; 8], F_1),
+        0x3f80_0006
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property-style tests
+// ---------------------------------------------------------------------------------------------
+
+/// A tiny xorshift64* generator, deterministic.
+struct Rng(u64);
+
+impl Rng {
+    /// Next pseudo-random 64-bit value.
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform-ish integer in `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % ((hi - lo + 1) as u64)) as i64
+    }
+}
+
+/// `i * 2^s` as fp32 bits if it is exactly representable (no overflow, no lost bits).
+fn exact_f32(i: i64, s: i32) -> Option<u32> {
+    exact_bits(i, s, 24, -126, 127, 8).map(|b| b as u32)
+}
+
+/// `i * 2^s` as fp16 bits if it is exactly representable.
+fn exact_f16(i: i64, s: i32) -> Option<u16> {
+    exact_bits(i, s, 11, -14, 15, 5).map(|b| b as u16)
+}
+
+/// Independent exact encoder: `i * 2^s` in a binary format with precision `p` (hidden bit
+/// included), exponent range `emin..=emax` and `w` exponent bits; `None` if not exact.
+fn exact_bits(i: i64, s: i32, p: u32, emin: i32, emax: i32, w: u32) -> Option<u64> {
+    if i == 0 {
+        return Some(0);
+    }
+    let sign = u64::from(i < 0) << (p - 1 + w);
+    let mut mag = i.unsigned_abs();
+    let mut s = s;
+    let tz = mag.trailing_zeros();
+    mag >>= tz;
+    s += tz as i32;
+    let t = 63 - mag.leading_zeros(); // index of the leading bit
+    if t >= p {
+        return None;
+    }
+    let exp = s + t as i32;
+    if exp > emax {
+        return None;
+    }
+    let frac_bits = p - 1;
+    if exp >= emin {
+        let field = (exp + (1 - emin)) as u64; // bias = 1 - emin
+        let frac = (mag << (frac_bits - t)) & ((1 << frac_bits) - 1);
+        Some(sign | field << frac_bits | frac)
+    } else {
+        // Subnormal: value = frac * 2^(emin - frac_bits).
+        let shift = s - (emin - frac_bits as i32);
+        if shift < 0 {
+            return None;
+        }
+        Some(sign | (mag << shift))
+    }
+}
+
+/// fp16 bits to f32 (exact), independent of the crate's decoder.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let field = i32::from((h >> 10) & 0x1f);
+    let frac = f32::from(h & 0x3ff);
+    let mag = match field {
+        0 => frac * 2f32.powi(-24),
+        0x1f if frac == 0.0 => f32::INFINITY,
+        0x1f => f32::NAN,
+        _ => (1024.0 + frac) * 2f32.powi(field - 25),
+    };
+    sign * mag
+}
+
+/// When all products and c are exact in a common grid `2^(sa + sb)`, the terms need no
+/// alignment truncation, so V100 and IEEE must both give the exact sum whenever it is
+/// representable in the output format.
+#[test]
+fn exact_sums_agree_fp32() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut checked = 0;
+    for _ in 0..20_000 {
+        let n = rng.range(1, 4) as usize;
+        let sa = rng.range(-24, 5) as i32;
+        let sb = rng.range(-24, 5) as i32;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut sum: i64 = 0;
+        for _ in 0..n {
+            let ia = rng.range(-2047, 2047);
+            let ib = rng.range(-2047, 2047);
+            a.push(exact_f16(ia, sa).expect("fp16 factor"));
+            b.push(exact_f16(ib, sb).expect("fp16 factor"));
+            sum += ia * ib;
+        }
+        let ic = rng.range(-(1 << 24) + 1, (1 << 24) - 1);
+        let c = exact_f32(ic, sa + sb).expect("fp32 accumulator");
+        sum += ic;
+        let Some(want) = exact_f32(sum, sa + sb) else {
+            continue;
+        };
+        checked += 1;
+        assert_eq!(
+            dot_f32(V100, &a, &b, c),
+            want,
+            "V100 a={a:04x?} b={b:04x?} c={c:#x}"
+        );
+        assert_eq!(
+            dot_f32(Ieee, &a, &b, c),
+            want,
+            "Ieee a={a:04x?} b={b:04x?} c={c:#x}"
+        );
+    }
+    assert!(checked > 5_000, "only {checked} representable sums");
+}
+
+/// The fp16-output analogue; the grid must stay at or above `2^-42` (E >= -19 cuts at
+/// `2^(E - 23)`).
+#[test]
+fn exact_sums_agree_fp16() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut checked = 0;
+    for _ in 0..40_000 {
+        let n = rng.range(1, 4) as usize;
+        let sa = rng.range(-21, 5) as i32;
+        let sb = rng.range(-21, 5) as i32;
+        // Small integers so that the sum is often representable in 11 bits.
+        let bits = rng.range(1, 6);
+        let lim = (1i64 << bits) - 1;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut sum: i64 = 0;
+        for _ in 0..n {
+            let ia = rng.range(-lim, lim);
+            let ib = rng.range(-lim, lim);
+            a.push(exact_f16(ia, sa).expect("fp16 factor"));
+            b.push(exact_f16(ib, sb).expect("fp16 factor"));
+            sum += ia * ib;
+        }
+        let ic = rng.range(-2047, 2047);
+        let (c, ic) = match exact_f16(ic, sa + sb) {
+            Some(c) => (c, ic),
+            None => (H_0, 0),
+        };
+        sum += ic;
+        let Some(want) = exact_f16(sum, sa + sb) else {
+            continue;
+        };
+        checked += 1;
+        assert_eq!(
+            dot_f16(V100, &a, &b, c),
+            want,
+            "V100 a={a:04x?} b={b:04x?} c={c:#x}"
+        );
+        assert_eq!(
+            dot_f16(Ieee, &a, &b, c),
+            want,
+            "Ieee a={a:04x?} b={b:04x?} c={c:#x}"
+        );
+    }
+    assert!(checked > 10_000, "only {checked} representable sums");
+}
+
+/// For one product, the IEEE mode is a correctly rounded fused multiply-add (the fp16
+/// product is exact in fp32, so `f32::mul_add` rounds `a*b + c` once).
+#[test]
+fn ieee_single_product_is_fma() {
+    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    for i in 0..200_000 {
+        let a = rng.next() as u16;
+        let b = rng.next() as u16;
+        // Mix fully random accumulators with ones near the product's magnitude.
+        let c = if i % 2 == 0 {
+            rng.next() as u32
+        } else {
+            let p = f16_to_f32(a) * f16_to_f32(b);
+            (p.to_bits() ^ (rng.next() as u32 & 0x83ff_ffff)).wrapping_add(rng.range(-3, 3) as u32)
+        };
+        let want = f16_to_f32(a).mul_add(f16_to_f32(b), f32::from_bits(c));
+        let got = dot_f32(Ieee, &[a], &[b], c);
+        if want.is_nan() {
+            assert_eq!(got, F_NAN, "a={a:#x} b={b:#x} c={c:#x}");
+        } else {
+            assert_eq!(got, want.to_bits(), "a={a:#x} b={b:#x} c={c:#x}");
+        }
+    }
+}
+
+/// One product with c = 0: fp16 products are exact in fp32, so V100 gives the product
+/// itself (with +0 for a zero product).
+#[test]
+fn v100_single_product_is_exact() {
+    let mut rng = Rng(0x0bad_5eed_1234_4321);
+    for _ in 0..200_000 {
+        let a = rng.next() as u16;
+        let b = rng.next() as u16;
+        let p = f16_to_f32(a) * f16_to_f32(b);
+        let got = dot_f32(V100, &[a], &[b], F_0);
+        if p.is_nan() {
+            assert_eq!(got, F_NAN);
+        } else if p == 0.0 {
+            assert_eq!(got, F_0);
+        } else {
+            assert_eq!(got, p.to_bits(), "a={a:#x} b={b:#x}");
+        }
+    }
+}
+
+/// Random bit patterns: nothing panics, NaNs are canonical, the result does not depend on
+/// the order of the products or of the factors, and negating every `a` and `c` negates a
+/// non-zero result.
+#[test]
+fn random_bits_invariants() {
+    let mut rng = Rng(0x5151_7777_abcd_0001);
+    for _ in 0..100_000 {
+        let n = rng.range(0, 5) as usize;
+        // Bias towards interesting exponents: keep random bits but often force small fields.
+        let pick = |rng: &mut Rng| -> u16 {
+            let x = rng.next() as u16;
+            match rng.next() % 4 {
+                0 => x & 0x83ff,                    // zero or subnormal
+                1 => x & 0x8000 | 0x7c00 | (x & 1), // Inf or NaN
+                _ => x,
+            }
+        };
+        let a: Vec<u16> = (0..n).map(|_| pick(&mut rng)).collect();
+        let b: Vec<u16> = (0..n).map(|_| pick(&mut rng)).collect();
+        let c32 = rng.next() as u32;
+        let c16 = pick(&mut rng);
+        let rot = if n == 0 {
+            0
+        } else {
+            rng.range(0, n as i64 - 1) as usize
+        };
+        let mut ar = a.clone();
+        let mut br = b.clone();
+        ar.rotate_left(rot);
+        br.rotate_left(rot);
+        let an: Vec<u16> = a.iter().map(|x| x ^ 0x8000).collect();
+        for arith in [V100, Ieee] {
+            let d32 = dot_f32(arith, &a, &b, c32);
+            let d16 = dot_f16(arith, &a, &b, c16);
+            if f32::from_bits(d32).is_nan() {
+                assert_eq!(d32, F_NAN);
+            }
+            if d16 & 0x7c00 == 0x7c00 && d16 & 0x3ff != 0 {
+                assert_eq!(d16, H_NAN);
+            }
+            assert_eq!(dot_f32(arith, &ar, &br, c32), d32);
+            assert_eq!(dot_f32(arith, &b, &a, c32), d32);
+            assert_eq!(dot_f16(arith, &ar, &br, c16), d16);
+            assert_eq!(dot_f16(arith, &b, &a, c16), d16);
+            let n32 = dot_f32(arith, &an, &b, c32 ^ 0x8000_0000);
+            let n16 = dot_f16(arith, &an, &b, c16 ^ 0x8000);
+            if d32 & 0x7fff_ffff != 0 && d32 != F_NAN {
+                assert_eq!(n32, d32 ^ 0x8000_0000);
+            }
+            if d16 & 0x7fff != 0 && d16 != H_NAN {
+                assert_eq!(n16, d16 ^ 0x8000);
+            }
+        }
+    }
+}
