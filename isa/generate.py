@@ -188,6 +188,8 @@ def parse_mods(items: list[str], where: str) -> list[ModGroup]:
             else:
                 regs.append(None)
             options.append(o)
+        if "" in options and options[0] != "":
+            raise SpecError(f"{where}: modifier group {name!r}: the empty option must come first (it is the default)")
         if len(set(options)) != len(options):
             raise SpecError(f"{where}: modifier group {name!r} repeats an option")
         for o in options:

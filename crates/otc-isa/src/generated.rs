@@ -232,8 +232,8 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 25, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 43, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 51, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 52, width: 1 } }] },
-            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 53, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 61, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 62, width: 1 } }] },
-            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 63, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 66, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 53, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 61, width: 1 } }, FlagField { flag: Flag::Not, field: BitField { lo: 62, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 63, width: 1 } }] },
+            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 64, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 67, width: 1 } }] },
         ],
     },
     FormDef {
@@ -289,8 +289,8 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 25, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 43, width: 32 }, flags: &[] },
-            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 75, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 83, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 84, width: 1 } }] },
-            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 85, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 88, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 75, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 83, width: 1 } }, FlagField { flag: Flag::Not, field: BitField { lo: 84, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 85, width: 1 } }] },
+            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 86, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 89, width: 1 } }] },
         ],
     },
     FormDef {
@@ -308,8 +308,8 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 25, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 43, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 64, width: 1 } }] },
-            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 65, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 73, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 74, width: 1 } }] },
-            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 75, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 78, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 65, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 73, width: 1 } }, FlagField { flag: Flag::Not, field: BitField { lo: 74, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 75, width: 1 } }] },
+            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 76, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 79, width: 1 } }] },
         ],
     },
     FormDef {
@@ -582,7 +582,7 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 37, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
             OperandDef { name: "s", kind: Kind::U(5), write: false, regs_from: None, field: BitField { lo: 71, width: 5 }, flags: &[] },
         ],
     },
@@ -626,7 +626,7 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
             OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 29, width: 3 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 42, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 42, width: 32 }, flags: &[] },
             OperandDef { name: "s", kind: Kind::U(5), write: false, regs_from: None, field: BitField { lo: 74, width: 5 }, flags: &[] },
         ],
     },
@@ -674,7 +674,7 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 37, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
             OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
             OperandDef { name: "s", kind: Kind::U(5), write: false, regs_from: None, field: BitField { lo: 80, width: 5 }, flags: &[] },
         ],
@@ -728,7 +728,7 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 37, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
             OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
             OperandDef { name: "s", kind: Kind::U(5), write: false, regs_from: None, field: BitField { lo: 80, width: 5 }, flags: &[] },
             OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 85, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 88, width: 1 } }] },
@@ -783,7 +783,7 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 37, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
             OperandDef { name: "s", kind: Kind::U(5), write: false, regs_from: None, field: BitField { lo: 70, width: 5 }, flags: &[] },
         ],
     },
@@ -837,7 +837,7 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 37, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
             OperandDef { name: "s", kind: Kind::U(5), write: false, regs_from: None, field: BitField { lo: 70, width: 5 }, flags: &[] },
             OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 75, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 78, width: 1 } }] },
         ],
@@ -1230,7 +1230,7 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 37, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
             OperandDef { name: "c", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 70, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 73, width: 1 } }] },
         ],
     },
@@ -2283,7 +2283,7 @@ pub static FORMS: &[FormDef] = &[
         ],
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(1), field: BitField { lo: 31, width: 8 }, flags: &[] },
-            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 39, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 47, width: 1 } }] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 39, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 47, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 48, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 49, width: 1 } }] },
         ],
     },
     FormDef {
@@ -2301,7 +2301,7 @@ pub static FORMS: &[FormDef] = &[
         ],
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(1), field: BitField { lo: 31, width: 8 }, flags: &[] },
-            OperandDef { name: "a", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 39, width: 21 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 39, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 60, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 61, width: 1 } }] },
         ],
     },
     FormDef {
@@ -2774,6 +2774,21 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::F32, write: false, regs_from: None, field: BitField { lo: 43, width: 32 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "DADD",
+        opcode: 0x160,
+        form: 2,
+        unit: Unit::Fp64,
+        summary: "fp64 add d:d+1 = a:a+1 + b:b+1",
+        mods: &[
+            ModGroupDef { name: "rnd", options: &["", "RN", "RM", "RP", "RZ"], regs: &[], field: BitField { lo: 21, width: 3 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 43, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 64, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 65, width: 1 } }] },
         ],
     },
@@ -2796,6 +2811,21 @@ pub static FORMS: &[FormDef] = &[
         mnemonic: "DMUL",
         opcode: 0x161,
         form: 1,
+        unit: Unit::Fp64,
+        summary: "fp64 multiply",
+        mods: &[
+            ModGroupDef { name: "rnd", options: &["", "RN", "RM", "RP", "RZ"], regs: &[], field: BitField { lo: 21, width: 3 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::F32, write: false, regs_from: None, field: BitField { lo: 43, width: 32 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "DMUL",
+        opcode: 0x161,
+        form: 2,
         unit: Unit::Fp64,
         summary: "fp64 multiply",
         mods: &[
@@ -2836,13 +2866,45 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 43, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 51, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 52, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 53, width: 1 } }] },
-            OperandDef { name: "c", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 54, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 75, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 76, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::F32, write: false, regs_from: None, field: BitField { lo: 54, width: 32 }, flags: &[] },
         ],
     },
     FormDef {
         mnemonic: "DFMA",
         opcode: 0x162,
         form: 2,
+        unit: Unit::Fp64,
+        summary: "fp64 fused multiply-add",
+        mods: &[
+            ModGroupDef { name: "rnd", options: &["", "RN", "RM", "RP", "RZ"], regs: &[], field: BitField { lo: 21, width: 3 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 43, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 51, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 52, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 53, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 54, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 75, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 76, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "DFMA",
+        opcode: 0x162,
+        form: 3,
+        unit: Unit::Fp64,
+        summary: "fp64 fused multiply-add",
+        mods: &[
+            ModGroupDef { name: "rnd", options: &["", "RN", "RM", "RP", "RZ"], regs: &[], field: BitField { lo: 21, width: 3 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 40, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 41, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 42, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::F32, write: false, regs_from: None, field: BitField { lo: 43, width: 32 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 75, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 83, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 84, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 85, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "DFMA",
+        opcode: 0x162,
+        form: 4,
         unit: Unit::Fp64,
         summary: "fp64 fused multiply-add",
         mods: &[
@@ -2887,6 +2949,24 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 28, width: 3 }, flags: &[] },
             OperandDef { name: "q", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 31, width: 3 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 34, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 42, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 43, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 44, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::F32, write: false, regs_from: None, field: BitField { lo: 45, width: 32 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 77, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 80, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "DSETP",
+        opcode: 0x163,
+        form: 2,
+        unit: Unit::Fp64,
+        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is the min/max of the pair (as fmin/fmax choose), q = !p",
+        mods: &[
+            ModGroupDef { name: "cmp", options: &["F", "LT", "EQ", "LE", "GT", "NE", "GE", "NUM", "NAN", "LTU", "EQU", "LEU", "GTU", "NEU", "GEU", "T", "MIN", "MAX"], regs: &[], field: BitField { lo: 21, width: 5 } },
+            ModGroupDef { name: "bop", options: &["AND", "OR", "XOR"], regs: &[], field: BitField { lo: 26, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 28, width: 3 }, flags: &[] },
+            OperandDef { name: "q", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 31, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 34, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 42, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 43, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 44, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 45, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 66, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 67, width: 1 } }] },
             OperandDef { name: "c", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 68, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 71, width: 1 } }] },
         ],
@@ -2900,7 +2980,7 @@ pub static FORMS: &[FormDef] = &[
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA", "CONSTANT", "U"], regs: &[], field: BitField { lo: 21, width: 3 } },
-            ModGroupDef { name: "size", options: &["U8", "S8", "U16", "S16", "", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
             ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU", "STRONG"], regs: &[], field: BitField { lo: 27, width: 3 } },
         ],
         operands: &[
@@ -2917,7 +2997,7 @@ pub static FORMS: &[FormDef] = &[
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA"], regs: &[], field: BitField { lo: 21, width: 3 } },
-            ModGroupDef { name: "size", options: &["U8", "S8", "U16", "S16", "", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
             ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU", "STRONG"], regs: &[], field: BitField { lo: 27, width: 3 } },
         ],
         operands: &[
@@ -2933,7 +3013,7 @@ pub static FORMS: &[FormDef] = &[
         summary: "Load from shared memory: d = [a + offset] (32-bit shared address)",
         mods: &[
             ModGroupDef { name: "u", options: &["", "U"], regs: &[], field: BitField { lo: 21, width: 1 } },
-            ModGroupDef { name: "size", options: &["U8", "S8", "U16", "S16", "", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 22, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 22, width: 3 } },
         ],
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(1), field: BitField { lo: 25, width: 8 }, flags: &[] },
@@ -2947,7 +3027,7 @@ pub static FORMS: &[FormDef] = &[
         unit: Unit::Mem,
         summary: "Store to shared memory: [a + offset] = b",
         mods: &[
-            ModGroupDef { name: "size", options: &["U8", "S8", "U16", "S16", "", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
         ],
         operands: &[
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 24, width: 32 }, flags: &[] },
@@ -2962,7 +3042,7 @@ pub static FORMS: &[FormDef] = &[
         summary: "Load from the thread's local memory: d = [a + offset]",
         mods: &[
             ModGroupDef { name: "cache", options: &["", "LU", "EF", "EL", "EU", "NA"], regs: &[], field: BitField { lo: 21, width: 3 } },
-            ModGroupDef { name: "size", options: &["U8", "S8", "U16", "S16", "", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
         ],
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(1), field: BitField { lo: 27, width: 8 }, flags: &[] },
@@ -2977,7 +3057,7 @@ pub static FORMS: &[FormDef] = &[
         summary: "Store to the thread's local memory: [a + offset] = b",
         mods: &[
             ModGroupDef { name: "cache", options: &["", "EF", "EL", "EU", "NA"], regs: &[], field: BitField { lo: 21, width: 3 } },
-            ModGroupDef { name: "size", options: &["U8", "S8", "U16", "S16", "", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
         ],
         operands: &[
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 27, width: 32 }, flags: &[] },
@@ -2991,7 +3071,7 @@ pub static FORMS: &[FormDef] = &[
         unit: Unit::Mem,
         summary: "Load from a constant bank with a register index: d = c[bank][a + offset]",
         mods: &[
-            ModGroupDef { name: "size", options: &["U8", "S8", "U16", "S16", "", "64"], regs: &[1, 1, 1, 1, 1, 2], field: BitField { lo: 21, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64"], regs: &[1, 1, 1, 1, 1, 2], field: BitField { lo: 21, width: 3 } },
         ],
         operands: &[
             OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(0), field: BitField { lo: 24, width: 8 }, flags: &[] },

@@ -45,7 +45,11 @@ pub fn f32_text(bits: u32) -> String {
         };
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+INF".into() } else { "-INF".into() };
+        return if v > 0.0 {
+            "+INF".into()
+        } else {
+            "-INF".into()
+        };
     }
     let s = format!("{v:?}");
     s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
@@ -62,7 +66,11 @@ pub fn f16_text(bits: u16) -> String {
         };
     }
     if v.is_infinite() {
-        return if bits & 0x8000 == 0 { "+INF".into() } else { "-INF".into() };
+        return if bits & 0x8000 == 0 {
+            "+INF".into()
+        } else {
+            "-INF".into()
+        };
     }
     // The f32 value of an fp16 is exact, and its shortest f32 text reads back to the same fp16.
     f32_text(v.to_f32().to_bits())
@@ -78,26 +86,13 @@ fn suffix_text(od: &OperandDef, op: &Operand) -> Option<&'static str> {
         .and_then(|f| suffix_options(f.flag).get(op.suffix as usize).copied())
 }
 
-/// Wrap `inner` in the operand's negation / absolute-value / not prefixes.
-fn wrap(op: &Operand, inner: String) -> String {
-    let mut s = inner;
-    if op.abs {
-        s = format!("|{s}|");
-    }
-    if op.neg {
-        s = format!("-{s}");
-    }
-    if op.not {
-        s = format!("~{s}");
-    }
-    s
-}
-
 /// Text of one operand of an instruction.
 pub fn operand_text(od: &OperandDef, op: &Operand) -> String {
     let mut core = match (od.kind, op.value) {
         (Kind::L(n), Value::Reg(r)) if r != RZ => {
-            let regs: Vec<String> = (0..n as u16).map(|i| reg_name((r as u16 + i).min(255) as u8)).collect();
+            let regs: Vec<String> = (0..n as u16)
+                .map(|i| reg_name((r as u16 + i).min(255) as u8))
+                .collect();
             format!("{{{}}}", regs.join(", "))
         }
         (_, Value::Reg(r)) => reg_name(r),
@@ -125,12 +120,18 @@ pub fn operand_text(od: &OperandDef, op: &Operand) -> String {
                 format!("[{}+{}]", reg_name(base), signed_hex(offset as i64))
             }
         }
-        (_, Value::SReg(s)) => special_register_name(s).map(str::to_string).unwrap_or(format!("SR{s}")),
+        (_, Value::SReg(s)) => special_register_name(s)
+            .map(str::to_string)
+            .unwrap_or(format!("SR{s}")),
         (_, Value::Barrier(b)) => format!("B{b}"),
         (_, Value::Scoreboard(b)) => format!("SB{b}"),
         (_, Value::PredFile) => "PR".into(),
     };
-    // cuobjdump prints `.reuse` before the other suffixes (`R24.reuse.ROW`).
+    // cuobjdump puts the suffixes outside the bars and `.reuse` first: `|R2|.reuse`,
+    // `R24.reuse.ROW`, `-R7.reuse.H0_H0`.
+    if op.abs {
+        core = format!("|{core}|");
+    }
     if op.reuse {
         core.push_str(".reuse");
     }
@@ -138,7 +139,13 @@ pub fn operand_text(od: &OperandDef, op: &Operand) -> String {
         core.push('.');
         core.push_str(s);
     }
-    wrap(op, core)
+    if op.neg {
+        core = format!("-{core}");
+    }
+    if op.not {
+        core = format!("~{core}");
+    }
+    core
 }
 
 /// `[B------:R-:W-:Y:S04]`, CuAssembler's form of the control bits.
@@ -151,7 +158,13 @@ pub fn control_text(c: &Control) -> String {
             s.push('-');
         }
     }
-    let bar = |b: u8| if b >= 7 { "-".to_string() } else { b.to_string() };
+    let bar = |b: u8| {
+        if b >= 7 {
+            "-".to_string()
+        } else {
+            b.to_string()
+        }
+    };
     let _ = write!(
         s,
         ":R{}:W{}:{}:S{:02}]",
@@ -182,7 +195,12 @@ impl Instruction {
     pub fn text(&self) -> String {
         let mut s = String::new();
         if !(self.guard.index == PT && !self.guard.not) {
-            let _ = write!(s, "@{}{} ", if self.guard.not { "!" } else { "" }, crate::text::pred_name(self.guard.index));
+            let _ = write!(
+                s,
+                "@{}{} ",
+                if self.guard.not { "!" } else { "" },
+                crate::text::pred_name(self.guard.index)
+            );
         }
         s.push_str(&self.opcode_text());
         let def = self.def();

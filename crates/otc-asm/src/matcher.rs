@@ -1,0 +1,604 @@
+//! Choose the instruction form that a mnemonic, its modifiers and its operands select, and build
+//! the decoded [`Instruction`]. Driven entirely by the generated table `otc_isa::FORMS`.
+
+use otc_isa::spec::{Flag, FormDef, Kind, OperandDef};
+use otc_isa::{forms_of, suffix_options, Control, Instruction, Operand, Pred, Value, FORMS, RZ};
+
+use crate::error::{AsmErrorKind as K, LineError};
+use crate::operand::{Ast, Prefix};
+
+/// An operand as written, with its byte offset in the line.
+#[derive(Clone, Debug)]
+pub(crate) struct SrcOperand {
+    pub ast: Ast,
+    pub at: usize,
+}
+
+/// Resolves a label to a byte offset (None = unknown label).
+pub(crate) type LabelLookup<'a> = &'a dyn Fn(&str) -> Option<u32>;
+
+/// Match the modifier tokens against a form's groups, in order. Returns the option per group.
+fn match_mods(def: &FormDef, tokens: &[&str]) -> Result<Vec<u8>, usize> {
+    let mut chosen: Vec<Option<u8>> = vec![None; def.mods.len()];
+    let mut next = 0;
+    for (ti, tok) in tokens.iter().enumerate() {
+        let found = (next..def.mods.len()).find(|&g| {
+            def.mods[g]
+                .options
+                .iter()
+                .any(|o| !o.is_empty() && o == tok)
+        });
+        match found {
+            Some(g) => {
+                chosen[g] = Some(
+                    def.mods[g]
+                        .options
+                        .iter()
+                        .position(|o| o == tok)
+                        .unwrap_or(0) as u8,
+                );
+                next = g + 1;
+            }
+            None => return Err(ti),
+        }
+    }
+    let mut out = Vec::with_capacity(def.mods.len());
+    for (g, c) in def.mods.iter().zip(chosen) {
+        match c {
+            Some(v) => out.push(v),
+            None if !g.required() => out.push(0),
+            None => return Err(tokens.len()),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether an AST could be an operand of this kind at all (ignoring ranges and flags).
+fn kind_accepts(kind: Kind, ast: &Ast) -> bool {
+    matches!(
+        (kind, ast),
+        (Kind::R, Ast::Reg { .. })
+            | (Kind::G(_) | Kind::L(_), Ast::Reg { .. } | Ast::List { .. })
+            | (Kind::P, Ast::Pred { .. })
+            | (Kind::U(_) | Kind::S(_), Ast::Int(_))
+            | (Kind::F32 | Kind::F16, Ast::Int(_) | Ast::Float(_))
+            | (Kind::C, Ast::Const { .. })
+            | (Kind::CX, Ast::ConstX { .. })
+            | (Kind::M, Ast::Mem { .. })
+            | (Kind::SR, Ast::SReg(_))
+            | (Kind::B, Ast::Barrier(_))
+            | (Kind::SB, Ast::Scoreboard(_))
+            | (Kind::T, Ast::Int(_) | Ast::Label(_))
+            | (Kind::PR, Ast::PredFile)
+    )
+}
+
+fn parse_f32(text: &str) -> Option<u32> {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let sign = if neg { 0x8000_0000u32 } else { 0 };
+    let up = body.to_ascii_uppercase();
+    match up.as_str() {
+        "INF" => return Some(sign | 0x7f80_0000),
+        "QNAN" | "NAN" => return Some(sign | 0x7fff_ffff),
+        "SNAN" => return Some(sign | 0x7fbf_ffff),
+        _ => {}
+    }
+    if let Some(h) = body.strip_prefix("0f") {
+        return u32::from_str_radix(h, 16)
+            .ok()
+            .filter(|_| h.len() <= 8)
+            .map(|b| b ^ sign);
+    }
+    body.parse::<f32>().ok().map(|v| v.to_bits() ^ sign)
+}
+
+fn parse_f16(text: &str) -> Option<u16> {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let sign = if neg { 0x8000u16 } else { 0 };
+    let up = body.to_ascii_uppercase();
+    match up.as_str() {
+        "INF" => return Some(sign | 0x7c00),
+        "QNAN" | "NAN" => return Some(sign | 0x7fff),
+        "SNAN" => return Some(sign | 0x7dff),
+        _ => {}
+    }
+    if let Some(h) = body.strip_prefix("0h") {
+        return u16::from_str_radix(h, 16)
+            .ok()
+            .filter(|_| h.len() <= 4)
+            .map(|b| b ^ sign);
+    }
+    // decimal -> f64 (correctly rounded) -> f16 (round to nearest even)
+    body.parse::<f64>()
+        .ok()
+        .map(|v| half::f16::from_f64(v).to_bits() ^ sign)
+}
+
+fn suffix_index(od: &OperandDef, suffix: &Option<String>, at: usize) -> Result<u8, LineError> {
+    let Some(s) = suffix else { return Ok(0) };
+    for f in od.flags {
+        let opts = suffix_options(f.flag);
+        if let Some(i) = opts.iter().position(|o| !o.is_empty() && o == s) {
+            return Ok(i as u8);
+        }
+    }
+    let allowed: Vec<String> = od
+        .flags
+        .iter()
+        .flat_map(|f| {
+            suffix_options(f.flag)
+                .iter()
+                .filter(|o| !o.is_empty())
+                .map(|o| format!(".{o}"))
+        })
+        .collect();
+    Err(LineError::new(
+        K::OperandKind,
+        at,
+        if allowed.is_empty() {
+            format!("operand `{}` takes no suffix, got `.{s}`", od.name)
+        } else {
+            format!(
+                "operand `{}` takes the suffix {}, got `.{s}`",
+                od.name,
+                allowed.join(" or ")
+            )
+        },
+    ))
+}
+
+fn check_prefix(od: &OperandDef, p: Prefix, at: usize) -> Result<(), LineError> {
+    let bad = |what: &str| {
+        Err(LineError::new(
+            K::OperandKind,
+            at,
+            format!("operand `{}` cannot be {what}", od.name),
+        ))
+    };
+    if p.neg && !od.allows(Flag::Neg) {
+        return bad("negated with `-`");
+    }
+    if p.abs && !od.allows(Flag::Abs) {
+        return bad("an absolute value `|...|`");
+    }
+    if p.not && !od.allows(Flag::Not) {
+        return bad("inverted with `~`");
+    }
+    Ok(())
+}
+
+fn fits(kind: Kind, v: i128) -> bool {
+    match kind {
+        // Unsigned fields also take the negative spelling of the same bits (`-0x1` for 0xffffffff).
+        Kind::U(n) => {
+            (0..(1i128 << n)).contains(&v) || (n == 32 && (-(1i128 << 31)..0).contains(&v))
+        }
+        // Signed 32-bit fields also take the unsigned spelling (`0xffffffff` for -1).
+        Kind::S(n) => {
+            (-(1i128 << (n - 1))..(1i128 << (n - 1))).contains(&v)
+                || (n == 32 && (0..(1i128 << 32)).contains(&v))
+        }
+        _ => false,
+    }
+}
+
+/// Build one operand; Err means this form does not accept it (with the reason).
+fn build_operand(
+    def: &FormDef,
+    index: usize,
+    src: &SrcOperand,
+    mods: &[u8],
+    labels: LabelLookup<'_>,
+    code_bytes: u32,
+) -> Result<Operand, LineError> {
+    let od = &def.operands[index];
+    let at = src.at;
+    let range = |m: String| Err(LineError::new(K::OutOfRange, at, m));
+    let mut op = Operand::plain(Value::PredFile);
+    match (&src.ast, od.kind) {
+        (
+            Ast::Reg {
+                index: r,
+                prefix,
+                reuse,
+                suffix,
+            },
+            kind,
+        ) => {
+            check_prefix(od, *prefix, at)?;
+            op.neg = prefix.neg;
+            op.abs = prefix.abs;
+            op.not = prefix.not;
+            op.reuse = *reuse;
+            op.suffix = suffix_index(od, suffix, at)?;
+            let count = match od.regs_from {
+                Some(g) => def.mods[g].regs[mods[g] as usize],
+                None => kind.group_size(),
+            };
+            check_group(*r, count, matches!(kind, Kind::L(_)), at)?;
+            op.value = Value::Reg(*r);
+        }
+        (
+            Ast::List {
+                base,
+                count,
+                reuse,
+                suffix,
+            },
+            kind,
+        ) => {
+            let want = kind.group_size();
+            if *count != want {
+                return Err(LineError::new(
+                    K::BadRegisterGroup,
+                    at,
+                    format!(
+                        "operand `{}` is a group of {want} registers, the list has {count}",
+                        od.name
+                    ),
+                ));
+            }
+            op.reuse = *reuse;
+            op.suffix = suffix_index(od, suffix, at)?;
+            check_group(*base, want, matches!(kind, Kind::L(_)), at)?;
+            op.value = Value::Reg(*base);
+        }
+        (Ast::Pred { index: p, not }, _) => {
+            if *not && !od.allows(Flag::Not) {
+                return Err(LineError::new(
+                    K::OperandKind,
+                    at,
+                    format!("operand `{}` cannot be negated with `!`", od.name),
+                ));
+            }
+            op.not = *not;
+            op.value = Value::Pred(*p);
+        }
+        (Ast::Int(v), k @ (Kind::U(_) | Kind::S(_))) => {
+            if !fits(k, *v) {
+                return range(format!(
+                    "immediate {} does not fit operand `{}` ({})",
+                    fmt_int(*v),
+                    od.name,
+                    k.describe()
+                ));
+            }
+            op.value = Value::Imm(*v as u32);
+        }
+        (Ast::Int(v), Kind::T) => {
+            if *v < 0 || *v % 16 != 0 || *v >= code_bytes as i128 {
+                return Err(LineError::new(
+                    K::BadTarget,
+                    at,
+                    format!("branch target {} is not the address of an instruction (multiples of 0x10 below {:#x})", fmt_int(*v), code_bytes),
+                ));
+            }
+            op.value = Value::Imm(*v as u32);
+        }
+        (Ast::Label(name), Kind::T) => match labels(name) {
+            Some(addr) => op.value = Value::Imm(addr),
+            None => {
+                return Err(LineError::new(
+                    K::Label,
+                    at,
+                    format!("undefined label `{name}`"),
+                ))
+            }
+        },
+        (Ast::Int(v), Kind::F32) => op.value = Value::F32((*v as f64 as f32).to_bits()),
+        (Ast::Int(v), Kind::F16) => op.value = Value::F16(half::f16::from_f64(*v as f64).to_bits()),
+        (Ast::Float(t), Kind::F32) => match parse_f32(t) {
+            Some(b) => op.value = Value::F32(b),
+            None => return range(format!("cannot read `{t}` as an fp32 value")),
+        },
+        (Ast::Float(t), Kind::F16) => match parse_f16(t) {
+            Some(b) => op.value = Value::F16(b),
+            None => return range(format!("cannot read `{t}` as an fp16 value")),
+        },
+        (
+            Ast::Const {
+                bank,
+                offset,
+                prefix,
+                suffix,
+            },
+            Kind::C,
+        ) => {
+            check_prefix(od, *prefix, at)?;
+            op.neg = prefix.neg;
+            op.abs = prefix.abs;
+            op.suffix = suffix_index(od, suffix, at)?;
+            if !(0..32).contains(bank) {
+                return range(format!(
+                    "constant bank {} out of range 0..0x1f",
+                    fmt_int(*bank)
+                ));
+            }
+            if !(0..0x10000).contains(offset) {
+                return range(format!(
+                    "constant offset {} out of range 0..0xffff",
+                    fmt_int(*offset)
+                ));
+            }
+            op.value = Value::Const {
+                bank: *bank as u8,
+                offset: *offset as u16,
+            };
+        }
+        (Ast::ConstX { bank, reg, offset }, Kind::CX) => {
+            if !(0..32).contains(bank) {
+                return range(format!(
+                    "constant bank {} out of range 0..0x1f",
+                    fmt_int(*bank)
+                ));
+            }
+            if !(0..0x10000).contains(offset) {
+                return range(format!(
+                    "constant offset {} out of range 0..0xffff",
+                    fmt_int(*offset)
+                ));
+            }
+            op.value = Value::ConstX {
+                bank: *bank as u8,
+                reg: *reg,
+                offset: *offset as u16,
+            };
+        }
+        (Ast::Mem { base, offset }, Kind::M) => {
+            if !(-(1i128 << 23)..(1i128 << 23)).contains(offset) {
+                return range(format!(
+                    "memory offset {} does not fit 24 signed bits",
+                    fmt_int(*offset)
+                ));
+            }
+            op.value = Value::Mem {
+                base: *base,
+                offset: *offset as i32,
+            };
+        }
+        (Ast::SReg(s), Kind::SR) => op.value = Value::SReg(*s),
+        (Ast::Barrier(b), Kind::B) => {
+            if !(0..16).contains(b) {
+                return range(format!("convergence barrier B{b} does not exist (B0..B15)"));
+            }
+            op.value = Value::Barrier(*b as u8);
+        }
+        (Ast::Scoreboard(b), Kind::SB) => {
+            if !(0..6).contains(b) {
+                return range(format!("scoreboard SB{b} does not exist (SB0..SB5)"));
+            }
+            op.value = Value::Scoreboard(*b as u8);
+        }
+        (Ast::PredFile, Kind::PR) => op.value = Value::PredFile,
+        (ast, kind) => {
+            return Err(LineError::new(
+                K::OperandKind,
+                at,
+                format!(
+                    "operand `{}` must be {}, got {}",
+                    od.name,
+                    kind.describe(),
+                    ast.describe()
+                ),
+            ))
+        }
+    }
+    Ok(op)
+}
+
+fn fmt_int(v: i128) -> String {
+    if v < 0 {
+        format!("-{:#x}", -v)
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+fn check_group(base: u8, count: u8, unaligned_ok: bool, at: usize) -> Result<(), LineError> {
+    if count <= 1 || base == RZ {
+        return Ok(());
+    }
+    if base as u16 + count as u16 - 1 > 254 {
+        return Err(LineError::new(
+            K::OutOfRange,
+            at,
+            format!(
+                "register group R{base}..R{} runs past R254",
+                base as u16 + count as u16 - 1
+            ),
+        ));
+    }
+    if !unaligned_ok && base % count != 0 {
+        return Err(LineError::new(
+            K::BadRegisterGroup,
+            at,
+            format!(
+                "a group of {count} registers must start at a multiple of {count}, got R{base}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Assemble one instruction. `opcode_text` is e.g. `IMAD.WIDE.U32`, `opcode_at` its offset.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build(
+    opcode_text: &str,
+    opcode_at: usize,
+    guard: Pred,
+    operands: &[SrcOperand],
+    control: Option<Control>,
+    labels: LabelLookup<'_>,
+    code_bytes: u32,
+    line_end: usize,
+) -> Result<Instruction, LineError> {
+    let mut parts = opcode_text.split('.');
+    let mnemonic = parts.next().unwrap_or("");
+    let tokens: Vec<&str> = parts.collect();
+    let candidates = forms_of(mnemonic);
+    if candidates.is_empty() {
+        let hint = crate::suggest::nearest(mnemonic, &otc_isa::mnemonics())
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        return Err(LineError::new(
+            K::UnknownMnemonic,
+            opcode_at,
+            format!("unknown instruction `{mnemonic}`{hint}"),
+        ));
+    }
+    // Best failure so far: (score, error). Higher score = the form got further.
+    let mut best: Option<(usize, LineError)> = None;
+    let mut consider = |score: usize, e: LineError| {
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, e));
+        }
+    };
+    let mut mods_ok_any = false;
+    for &fi in candidates {
+        let def = &FORMS[fi];
+        let mods = match match_mods(def, &tokens) {
+            Ok(m) => m,
+            Err(_) => continue,
+        };
+        mods_ok_any = true;
+        if def.operands.len() != operands.len() {
+            let at = operands
+                .get(def.operands.len())
+                .map(|o| o.at)
+                .unwrap_or(line_end);
+            consider(
+                1,
+                LineError::new(
+                    K::OperandCount,
+                    at,
+                    format!(
+                        "{opcode_text} takes {} operand{} ({}), got {}",
+                        def.operands.len(),
+                        if def.operands.len() == 1 { "" } else { "s" },
+                        signature(def),
+                        operands.len()
+                    ),
+                ),
+            );
+            continue;
+        }
+        let mut built = Vec::with_capacity(operands.len());
+        let mut failed = None;
+        for (i, src) in operands.iter().enumerate() {
+            if !kind_accepts(def.operands[i].kind, &src.ast) {
+                failed = Some((
+                    2 + 2 * i,
+                    build_operand(def, i, src, &mods, labels, code_bytes).err(),
+                ));
+                break;
+            }
+            match build_operand(def, i, src, &mods, labels, code_bytes) {
+                Ok(op) => built.push(op),
+                Err(e) => {
+                    failed = Some((3 + 2 * i, Some(e)));
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => {
+                return Ok(Instruction {
+                    form: fi as u16,
+                    guard,
+                    mods,
+                    operands: built,
+                    control,
+                });
+            }
+            Some((score, Some(e))) => consider(score, e),
+            Some((_, None)) => {}
+        }
+    }
+    if !mods_ok_any {
+        return Err(modifier_error(mnemonic, &tokens, candidates, opcode_at));
+    }
+    Err(best.map(|(_, e)| e).unwrap_or_else(|| {
+        LineError::new(
+            K::OperandKind,
+            opcode_at,
+            format!("no form of {opcode_text} takes these operands"),
+        )
+    }))
+}
+
+fn signature(def: &FormDef) -> String {
+    def.operands
+        .iter()
+        .map(|o| o.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn modifier_error(mnemonic: &str, tokens: &[&str], candidates: &[usize], at: usize) -> LineError {
+    // Find the first token that no form accepts at that point, for the message.
+    let mut all_opts: Vec<&str> = Vec::new();
+    for &fi in candidates {
+        for g in FORMS[fi].mods {
+            for o in g.options {
+                if !o.is_empty() && !all_opts.contains(o) {
+                    all_opts.push(o);
+                }
+            }
+        }
+    }
+    let bad = tokens.iter().find(|t| !all_opts.contains(t));
+    let mut offset = at + mnemonic.len();
+    if let Some(b) = bad {
+        for t in tokens {
+            offset += 1;
+            if t == b {
+                break;
+            }
+            offset += t.len();
+        }
+        let hint = crate::suggest::nearest(b, &all_opts)
+            .map(|s| format!("; did you mean `.{s}`?"))
+            .unwrap_or_default();
+        LineError::new(
+            K::BadModifier,
+            offset,
+            format!("{mnemonic} does not take the modifier `.{b}`{hint}"),
+        )
+    } else {
+        // Every token exists somewhere, but not in this order or combination, or one is missing.
+        let forms: Vec<String> = candidates
+            .iter()
+            .map(|&fi| {
+                let d = &FORMS[fi];
+                let mut s = d.mnemonic.to_string();
+                for g in d.mods {
+                    if g.required() {
+                        s.push_str(&format!(".{}", g.options.join("|")));
+                    } else {
+                        s.push_str(&format!("[.{}]", g.options[1..].join("|")));
+                    }
+                }
+                s
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        LineError::new(
+            K::BadModifier,
+            at,
+            format!(
+                "modifiers `.{}` do not form a valid {mnemonic}; expected one of: {}",
+                tokens.join("."),
+                forms.join(", ")
+            ),
+        )
+    }
+}

@@ -1,0 +1,418 @@
+//! Assembled programs and their versioned binary format.
+//!
+//! Binary layout (all integers little-endian):
+//! ```text
+//! magic      8 bytes  "OTCPROG\0"
+//! version    u32      otc_isa::FORMAT_VERSION
+//! kernels    u32      count
+//! per kernel:
+//!   name         str (u32 byte length + UTF-8)
+//!   num_regs     u32
+//!   regs_declared u8
+//!   shared_bytes u32  (0xffffffff = unknown)
+//!   local_bytes  u32  (0xffffffff = unknown)
+//!   params       u32  count (0xffffffff = undeclared), then per param: str name, u8 type, u32 offset
+//!   count        u32  instructions
+//!   words        count x 16 bytes (the 128-bit instruction words)
+//!   lines        count x u32 (source line of each instruction, 0 = none)
+//! checksum   u64      FNV-1a of every byte before it
+//! ```
+//! Every word is decoded on load, so a corrupted word is rejected, not executed.
+
+use otc_isa::{Instruction, Kind, Value};
+
+use crate::error::{AsmError, AsmErrorKind};
+
+/// Parameter types of the own dialect's `.param` directive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamType {
+    U8,
+    S8,
+    U16,
+    S16,
+    U32,
+    S32,
+    U64,
+    S64,
+    F16,
+    F32,
+    F64,
+    /// A 64-bit device pointer.
+    Ptr,
+}
+
+impl ParamType {
+    pub const ALL: [ParamType; 12] = [
+        ParamType::U8,
+        ParamType::S8,
+        ParamType::U16,
+        ParamType::S16,
+        ParamType::U32,
+        ParamType::S32,
+        ParamType::U64,
+        ParamType::S64,
+        ParamType::F16,
+        ParamType::F32,
+        ParamType::F64,
+        ParamType::Ptr,
+    ];
+
+    /// Name as written in `.param` (`u32`, `ptr`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::U8 => "u8",
+            ParamType::S8 => "s8",
+            ParamType::U16 => "u16",
+            ParamType::S16 => "s16",
+            ParamType::U32 => "u32",
+            ParamType::S32 => "s32",
+            ParamType::U64 => "u64",
+            ParamType::S64 => "s64",
+            ParamType::F16 => "f16",
+            ParamType::F32 => "f32",
+            ParamType::F64 => "f64",
+            ParamType::Ptr => "ptr",
+        }
+    }
+
+    /// Size in bytes (also the alignment).
+    pub fn size(self) -> u32 {
+        match self {
+            ParamType::U8 | ParamType::S8 => 1,
+            ParamType::U16 | ParamType::S16 | ParamType::F16 => 2,
+            ParamType::U32 | ParamType::S32 | ParamType::F32 => 4,
+            ParamType::U64 | ParamType::S64 | ParamType::F64 | ParamType::Ptr => 8,
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<ParamType> {
+        ParamType::ALL.into_iter().find(|t| t.name() == s)
+    }
+
+    fn code(self) -> u8 {
+        ParamType::ALL.iter().position(|&t| t == self).unwrap_or(0) as u8
+    }
+}
+
+/// A kernel parameter: name, type and offset in constant bank 0.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub ty: ParamType,
+    /// Byte offset in constant bank 0 (parameters start at 0x160).
+    pub offset: u32,
+}
+
+/// First parameter byte in constant bank 0 on sm_70.
+pub const PARAM_BASE: u32 = 0x160;
+
+/// One kernel: its code and what a launch needs to know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kernel {
+    pub name: String,
+    /// Declared parameters (None = undeclared, e.g. a `cuobjdump` listing).
+    pub params: Option<Vec<Param>>,
+    /// Registers per thread: declared (`.regs`, or REG of a `-res-usage` listing) or inferred
+    /// from the highest register the code uses.
+    pub num_regs: u32,
+    pub regs_declared: bool,
+    /// Static shared memory per CTA (None = unknown).
+    pub shared_bytes: Option<u32>,
+    /// Local memory per thread (None = unknown).
+    pub local_bytes: Option<u32>,
+    pub instructions: Vec<Instruction>,
+    /// Source line of each instruction (0 = none).
+    pub lines: Vec<u32>,
+}
+
+impl Kernel {
+    /// Bytes of parameters (end of the last declared parameter), if declared.
+    pub fn param_bytes(&self) -> Option<u32> {
+        self.params.as_ref().map(|ps| {
+            ps.iter()
+                .map(|p| p.offset + p.ty.size() - PARAM_BASE)
+                .max()
+                .unwrap_or(0)
+        })
+    }
+
+    /// Highest register the code touches, plus one (at least 1).
+    pub fn inferred_regs(instructions: &[Instruction]) -> u32 {
+        let mut top: u32 = 0;
+        for inst in instructions {
+            for (i, op) in inst.operands.iter().enumerate() {
+                let reg = match op.value {
+                    Value::Reg(r) => Some(r),
+                    Value::ConstX { reg, .. } => Some(reg),
+                    Value::Mem { base, .. } => Some(base),
+                    _ => None,
+                };
+                if let Some(r) = reg {
+                    if r == otc_isa::RZ {
+                        continue;
+                    }
+                    let count = match (inst.def().operands[i].kind, op.value) {
+                        (_, Value::Reg(_)) => inst.operand_regs(i) as u32,
+                        (Kind::M, _) => 2, // 64-bit addresses use a pair; harmless for 32-bit ones
+                        _ => 1,
+                    };
+                    top = top.max(r as u32 + count);
+                }
+            }
+        }
+        top.clamp(1, 255)
+    }
+
+    /// Code size in bytes.
+    pub fn code_bytes(&self) -> u32 {
+        self.instructions.len() as u32 * 16
+    }
+}
+
+/// An assembled program: one or more kernels.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Program {
+    pub kernels: Vec<Kernel>,
+}
+
+const MAGIC: &[u8; 8] = b"OTCPROG\0";
+const UNKNOWN: u32 = u32::MAX;
+
+fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    source: &'a str,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, msg: impl Into<String>) -> AsmError {
+        AsmError::new(
+            AsmErrorKind::BinaryFormat,
+            self.source,
+            0,
+            0,
+            format!("{} (at byte {})", msg.into(), self.pos),
+        )
+    }
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], AsmError> {
+        if self.data.len() - self.pos < n {
+            return Err(self.err(format!(
+                "truncated program: {what} needs {n} bytes, {} left",
+                self.data.len() - self.pos
+            )));
+        }
+        let s = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self, what: &str) -> Result<u8, AsmError> {
+        Ok(self.take(1, what)?[0])
+    }
+    fn u32(&mut self, what: &str) -> Result<u32, AsmError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn str(&mut self, what: &str) -> Result<String, AsmError> {
+        let n = self.u32(what)? as usize;
+        if n > 4096 {
+            return Err(self.err(format!("{what} is {n} bytes long (corrupted?)")));
+        }
+        let b = self.take(n, what)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.err(format!("{what} is not UTF-8")))
+    }
+    /// A count of items of `item_bytes` each that must fit in what is left.
+    fn count(&mut self, item_bytes: usize, what: &str) -> Result<usize, AsmError> {
+        let n = self.u32(what)? as usize;
+        if n.saturating_mul(item_bytes) > self.data.len() - self.pos {
+            return Err(self.err(format!(
+                "truncated program: {n} {what} do not fit in the {} bytes left",
+                self.data.len() - self.pos
+            )));
+        }
+        Ok(n)
+    }
+}
+
+impl Program {
+    /// Serialize to the binary format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        w.0.extend_from_slice(MAGIC);
+        w.u32(otc_isa::FORMAT_VERSION);
+        w.u32(self.kernels.len() as u32);
+        for k in &self.kernels {
+            w.str(&k.name);
+            w.u32(k.num_regs);
+            w.u8(k.regs_declared as u8);
+            w.u32(k.shared_bytes.unwrap_or(UNKNOWN));
+            w.u32(k.local_bytes.unwrap_or(UNKNOWN));
+            match &k.params {
+                None => w.u32(UNKNOWN),
+                Some(ps) => {
+                    w.u32(ps.len() as u32);
+                    for p in ps {
+                        w.str(&p.name);
+                        w.u8(p.ty.code());
+                        w.u32(p.offset);
+                    }
+                }
+            }
+            w.u32(k.instructions.len() as u32);
+            for inst in &k.instructions {
+                // Instructions in a Program were built by the assembler or decoded, so they encode.
+                let word = inst.encode().unwrap_or(0);
+                w.0.extend_from_slice(&word.to_le_bytes());
+            }
+            for &l in &k.lines {
+                w.u32(l);
+            }
+        }
+        let sum = fnv1a(&w.0);
+        w.0.extend_from_slice(&sum.to_le_bytes());
+        w.0
+    }
+
+    /// Whether `data` starts like a binary program.
+    pub fn is_binary(data: &[u8]) -> bool {
+        data.starts_with(&MAGIC[..7])
+    }
+
+    /// Read the binary format; any truncation, corruption or version mismatch is an error.
+    pub fn from_bytes(data: &[u8], source: &str) -> Result<Program, AsmError> {
+        let mut r = Reader {
+            data,
+            pos: 0,
+            source,
+        };
+        if data.len() < 8 || &data[..8] != MAGIC {
+            return Err(r.err("not an otc-emu binary program (bad magic; expected \"OTCPROG\")"));
+        }
+        if data.len() < 8 + 4 + 4 + 8 {
+            return Err(r.err(format!("truncated program: {} bytes", data.len())));
+        }
+        let (body, sum) = data.split_at(data.len() - 8);
+        let stored = u64::from_le_bytes(sum.try_into().unwrap_or([0; 8]));
+        r.pos = 8;
+        let version = r.u32("version")?;
+        if version != otc_isa::FORMAT_VERSION {
+            return Err(r.err(format!(
+                "program format version {version}, this otc-emu reads version {}",
+                otc_isa::FORMAT_VERSION
+            )));
+        }
+        if fnv1a(body) != stored {
+            return Err(AsmError::new(
+                AsmErrorKind::BinaryFormat,
+                source,
+                0,
+                0,
+                "checksum mismatch: the program file is corrupted or truncated",
+            ));
+        }
+        let mut r = Reader {
+            data: body,
+            pos: 12,
+            source,
+        };
+        let nk = r.count(4, "kernels")?;
+        let mut kernels = Vec::with_capacity(nk);
+        for _ in 0..nk {
+            let name = r.str("kernel name")?;
+            let num_regs = r.u32("register count")?;
+            let regs_declared = r.u8("register flag")? != 0;
+            let shared = r.u32("shared size")?;
+            let local = r.u32("local size")?;
+            let np = r.u32("parameter count")?;
+            let params = if np == UNKNOWN {
+                None
+            } else {
+                if (np as usize).saturating_mul(9) > body.len() - r.pos {
+                    return Err(r.err(format!("truncated program: {np} parameters do not fit")));
+                }
+                let mut ps = Vec::with_capacity(np as usize);
+                for _ in 0..np {
+                    let pname = r.str("parameter name")?;
+                    let code = r.u8("parameter type")?;
+                    let ty = *ParamType::ALL
+                        .get(code as usize)
+                        .ok_or_else(|| r.err(format!("unknown parameter type code {code}")))?;
+                    let offset = r.u32("parameter offset")?;
+                    ps.push(Param {
+                        name: pname,
+                        ty,
+                        offset,
+                    });
+                }
+                Some(ps)
+            };
+            let n = r.count(20, "instructions")?;
+            let mut instructions = Vec::with_capacity(n);
+            for i in 0..n {
+                let b = r.take(16, "instruction")?;
+                let word = u128::from_le_bytes(b.try_into().unwrap_or([0; 16]));
+                let inst = Instruction::decode(word).map_err(|e| {
+                    r.err(format!(
+                        "kernel {name} instruction {i} (pc {:#06x}): {e}",
+                        i * 16
+                    ))
+                })?;
+                instructions.push(inst);
+            }
+            let mut lines = Vec::with_capacity(n);
+            for _ in 0..n {
+                lines.push(r.u32("line")?);
+            }
+            if !(1..=255).contains(&num_regs) {
+                return Err(r.err(format!(
+                    "kernel {name}: register count {num_regs} out of range 1..255"
+                )));
+            }
+            kernels.push(Kernel {
+                name,
+                params,
+                num_regs,
+                regs_declared,
+                shared_bytes: (shared != UNKNOWN).then_some(shared),
+                local_bytes: (local != UNKNOWN).then_some(local),
+                instructions,
+                lines,
+            });
+        }
+        if r.pos != body.len() {
+            return Err(r.err(format!(
+                "{} unexpected bytes after the last kernel",
+                body.len() - r.pos
+            )));
+        }
+        Ok(Program { kernels })
+    }
+
+    /// Find a kernel by name.
+    pub fn kernel(&self, name: &str) -> Option<&Kernel> {
+        self.kernels.iter().find(|k| k.name == name)
+    }
+}
