@@ -108,10 +108,10 @@ fn parse_control(text: &str) -> Result<Control, String> {
         let v = f.strip_prefix(p).ok_or_else(bad)?;
         match v {
             "-" => Ok(7),
-            d if d.len() == 1 && ('0'..='5').contains(&d.chars().next().unwrap_or('x')) => {
+            d if d.len() == 1 && ('0'..='6').contains(&d.chars().next().unwrap_or('x')) => {
                 Ok(d.as_bytes()[0] - b'0')
             }
-            _ => Err(format!("{}: scoreboard must be 0..5 or -", bad())),
+            _ => Err(format!("{}: scoreboard must be 0..6 or -", bad())),
         }
     };
     let read_barrier = bar(fields[1], 'R')?;
@@ -869,7 +869,7 @@ mod tests {
         ("[----:B------:R-:W-:Y:S00]", Some((0, true, 7, 7, 0))),
         ("[B------:R-:W-:Y:S16]", None),
         ("[B1-----:R-:W-:Y:S01]", None),
-        ("[B------:R6:W-:Y:S01]", None),
+        ("[B------:R7:W-:Y:S01]", None),
         ("[B------]", None),
     ];
 
