@@ -4,6 +4,7 @@
 //! This crate knows nothing about execution or assembly syntax beyond one instruction's text;
 //! the assembler lives in `otc-asm`, the semantics in `otc-sim`.
 
+pub mod fragments;
 pub mod generated;
 pub mod inst;
 pub mod spec;
