@@ -205,11 +205,32 @@ def parse_mods(items: list[str], where: str) -> list[ModGroup]:
     return groups
 
 
+@dataclass
+class Macro:
+    name: str
+    syntax: str
+    summary: str
+    doc: str
+    source: str
+
+
+MACROS: list[Macro] = []
+
+
 def load(enc: dict) -> list[Inst]:
     insts: list[Inst] = []
+    MACROS.clear()
     files = sorted(p for p in ISA_DIR.glob("*.toml") if p.name != "encoding.toml")
     for path in files:
         data = tomllib.loads(path.read_text())
+        unknown_tables = set(data) - {"inst", "macro"}
+        if unknown_tables:
+            raise SpecError(f"{path.name}: unknown top-level keys {sorted(unknown_tables)}")
+        for raw in data.get("macro", []):
+            missing = {"name", "syntax", "summary", "doc"} - set(raw)
+            if missing or set(raw) - {"name", "syntax", "summary", "doc"}:
+                raise SpecError(f"{path.name} macro {raw.get('name', '?')}: needs exactly name, syntax, summary, doc")
+            MACROS.append(Macro(raw["name"], raw["syntax"], raw["summary"].strip(), raw["doc"].strip(), path.name))
         for i, raw in enumerate(data.get("inst", [])):
             where = f"{path.name} inst #{i + 1} ({raw.get('name', '?')})"
             unknown = set(raw) - {"name", "opcode", "unit", "summary", "doc", "mods", "operands"}
@@ -470,6 +491,11 @@ def docs(insts: list[Inst], enc: dict) -> str:
                 mods = ", ".join(f"{g.name}@{g.lo}..{g.lo + g.width - 1}" for g in inst.mods if g.width)
                 out.append(f"| {f.index} | {'; '.join(([mods] if mods else []) + parts) or '(none)'} |")
             out.append("")
+    if MACROS:
+        out += ["## Assembler macros", "",
+                "Macros expand into the instructions above when assembled; the disassembly shows the expansion.", ""]
+        for m in MACROS:
+            out += [f"### {m.name}", "", m.summary, "", f"`{m.syntax}` (from `isa/{m.source}`)", "", m.doc, ""]
     return "\n".join(out) + "\n"
 
 

@@ -16,13 +16,7 @@ pub fn disassemble_kernel(k: &Kernel) -> String {
         None => s.push_str(".params unknown\n"),
         Some(ps) => {
             for p in ps {
-                let _ = writeln!(
-                    s,
-                    ".param {} {}    // c[0x0][{:#x}]",
-                    p.ty.name(),
-                    p.name,
-                    p.offset
-                );
+                let _ = writeln!(s, ".param {} {}    // c[0x0][{:#x}]", p.ty.name(), p.name, p.offset);
             }
         }
     }

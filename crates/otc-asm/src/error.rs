@@ -67,20 +67,8 @@ pub struct AsmError {
 }
 
 impl AsmError {
-    pub fn new(
-        kind: AsmErrorKind,
-        source_name: &str,
-        line: usize,
-        column: usize,
-        message: impl Into<String>,
-    ) -> Self {
-        AsmError {
-            kind,
-            source_name: source_name.to_string(),
-            line,
-            column,
-            message: message.into(),
-        }
+    pub fn new(kind: AsmErrorKind, source_name: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+        AsmError { kind, source_name: source_name.to_string(), line, column, message: message.into() }
     }
 }
 
@@ -107,10 +95,6 @@ pub(crate) struct LineError {
 
 impl LineError {
     pub fn new(kind: AsmErrorKind, offset: usize, message: impl Into<String>) -> Self {
-        LineError {
-            kind,
-            offset,
-            message: message.into(),
-        }
+        LineError { kind, offset, message: message.into() }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod disasm;
 pub mod error;
+mod macros;
 mod matcher;
 mod operand;
 pub mod parse;

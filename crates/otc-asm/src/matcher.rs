@@ -22,21 +22,10 @@ fn match_mods(def: &FormDef, tokens: &[&str]) -> Result<Vec<u8>, usize> {
     let mut chosen: Vec<Option<u8>> = vec![None; def.mods.len()];
     let mut next = 0;
     for (ti, tok) in tokens.iter().enumerate() {
-        let found = (next..def.mods.len()).find(|&g| {
-            def.mods[g]
-                .options
-                .iter()
-                .any(|o| !o.is_empty() && o == tok)
-        });
+        let found = (next..def.mods.len()).find(|&g| def.mods[g].options.iter().any(|o| !o.is_empty() && o == tok));
         match found {
             Some(g) => {
-                chosen[g] = Some(
-                    def.mods[g]
-                        .options
-                        .iter()
-                        .position(|o| o == tok)
-                        .unwrap_or(0) as u8,
-                );
+                chosen[g] = Some(def.mods[g].options.iter().position(|o| o == tok).unwrap_or(0) as u8);
                 next = g + 1;
             }
             None => return Err(ti),
@@ -88,10 +77,7 @@ fn parse_f32(text: &str) -> Option<u32> {
         _ => {}
     }
     if let Some(h) = body.strip_prefix("0f") {
-        return u32::from_str_radix(h, 16)
-            .ok()
-            .filter(|_| h.len() <= 8)
-            .map(|b| b ^ sign);
+        return u32::from_str_radix(h, 16).ok().filter(|_| h.len() <= 8).map(|b| b ^ sign);
     }
     body.parse::<f32>().ok().map(|v| v.to_bits() ^ sign)
 }
@@ -111,15 +97,10 @@ fn parse_f16(text: &str) -> Option<u16> {
         _ => {}
     }
     if let Some(h) = body.strip_prefix("0h") {
-        return u16::from_str_radix(h, 16)
-            .ok()
-            .filter(|_| h.len() <= 4)
-            .map(|b| b ^ sign);
+        return u16::from_str_radix(h, 16).ok().filter(|_| h.len() <= 4).map(|b| b ^ sign);
     }
     // decimal -> f64 (correctly rounded) -> f16 (round to nearest even)
-    body.parse::<f64>()
-        .ok()
-        .map(|v| half::f16::from_f64(v).to_bits() ^ sign)
+    body.parse::<f64>().ok().map(|v| half::f16::from_f64(v).to_bits() ^ sign)
 }
 
 fn suffix_index(od: &OperandDef, suffix: &Option<String>, at: usize) -> Result<u8, LineError> {
@@ -133,12 +114,7 @@ fn suffix_index(od: &OperandDef, suffix: &Option<String>, at: usize) -> Result<u
     let allowed: Vec<String> = od
         .flags
         .iter()
-        .flat_map(|f| {
-            suffix_options(f.flag)
-                .iter()
-                .filter(|o| !o.is_empty())
-                .map(|o| format!(".{o}"))
-        })
+        .flat_map(|f| suffix_options(f.flag).iter().filter(|o| !o.is_empty()).map(|o| format!(".{o}")))
         .collect();
     Err(LineError::new(
         K::OperandKind,
@@ -146,23 +122,13 @@ fn suffix_index(od: &OperandDef, suffix: &Option<String>, at: usize) -> Result<u
         if allowed.is_empty() {
             format!("operand `{}` takes no suffix, got `.{s}`", od.name)
         } else {
-            format!(
-                "operand `{}` takes the suffix {}, got `.{s}`",
-                od.name,
-                allowed.join(" or ")
-            )
+            format!("operand `{}` takes the suffix {}, got `.{s}`", od.name, allowed.join(" or "))
         },
     ))
 }
 
 fn check_prefix(od: &OperandDef, p: Prefix, at: usize) -> Result<(), LineError> {
-    let bad = |what: &str| {
-        Err(LineError::new(
-            K::OperandKind,
-            at,
-            format!("operand `{}` cannot be {what}", od.name),
-        ))
-    };
+    let bad = |what: &str| Err(LineError::new(K::OperandKind, at, format!("operand `{}` cannot be {what}", od.name)));
     if p.neg && !od.allows(Flag::Neg) {
         return bad("negated with `-`");
     }
@@ -178,13 +144,10 @@ fn check_prefix(od: &OperandDef, p: Prefix, at: usize) -> Result<(), LineError> 
 fn fits(kind: Kind, v: i128) -> bool {
     match kind {
         // Unsigned fields also take the negative spelling of the same bits (`-0x1` for 0xffffffff).
-        Kind::U(n) => {
-            (0..(1i128 << n)).contains(&v) || (n == 32 && (-(1i128 << 31)..0).contains(&v))
-        }
+        Kind::U(n) => (0..(1i128 << n)).contains(&v) || (n == 32 && (-(1i128 << 31)..0).contains(&v)),
         // Signed 32-bit fields also take the unsigned spelling (`0xffffffff` for -1).
         Kind::S(n) => {
-            (-(1i128 << (n - 1))..(1i128 << (n - 1))).contains(&v)
-                || (n == 32 && (0..(1i128 << 32)).contains(&v))
+            (-(1i128 << (n - 1))..(1i128 << (n - 1))).contains(&v) || (n == 32 && (0..(1i128 << 32)).contains(&v))
         }
         _ => false,
     }
@@ -204,15 +167,7 @@ fn build_operand(
     let range = |m: String| Err(LineError::new(K::OutOfRange, at, m));
     let mut op = Operand::plain(Value::PredFile);
     match (&src.ast, od.kind) {
-        (
-            Ast::Reg {
-                index: r,
-                prefix,
-                reuse,
-                suffix,
-            },
-            kind,
-        ) => {
+        (Ast::Reg { index: r, prefix, reuse, suffix }, kind) => {
             check_prefix(od, *prefix, at)?;
             op.neg = prefix.neg;
             op.abs = prefix.abs;
@@ -226,24 +181,13 @@ fn build_operand(
             check_group(*r, count, matches!(kind, Kind::L(_)), at)?;
             op.value = Value::Reg(*r);
         }
-        (
-            Ast::List {
-                base,
-                count,
-                reuse,
-                suffix,
-            },
-            kind,
-        ) => {
+        (Ast::List { base, count, reuse, suffix }, kind) => {
             let want = kind.group_size();
             if *count != want {
                 return Err(LineError::new(
                     K::BadRegisterGroup,
                     at,
-                    format!(
-                        "operand `{}` is a group of {want} registers, the list has {count}",
-                        od.name
-                    ),
+                    format!("operand `{}` is a group of {want} registers, the list has {count}", od.name),
                 ));
             }
             op.reuse = *reuse;
@@ -278,20 +222,18 @@ fn build_operand(
                 return Err(LineError::new(
                     K::BadTarget,
                     at,
-                    format!("branch target {} is not the address of an instruction (multiples of 0x10 below {:#x})", fmt_int(*v), code_bytes),
+                    format!(
+                        "branch target {} is not the address of an instruction (multiples of 0x10 below {:#x})",
+                        fmt_int(*v),
+                        code_bytes
+                    ),
                 ));
             }
             op.value = Value::Imm(*v as u32);
         }
         (Ast::Label(name), Kind::T) => match labels(name) {
             Some(addr) => op.value = Value::Imm(addr),
-            None => {
-                return Err(LineError::new(
-                    K::Label,
-                    at,
-                    format!("undefined label `{name}`"),
-                ))
-            }
+            None => return Err(LineError::new(K::Label, at, format!("undefined label `{name}`"))),
         },
         (Ast::Int(v), Kind::F32) => op.value = Value::F32((*v as f64 as f32).to_bits()),
         (Ast::Int(v), Kind::F16) => op.value = Value::F16(half::f16::from_f64(*v as f64).to_bits()),
@@ -303,66 +245,33 @@ fn build_operand(
             Some(b) => op.value = Value::F16(b),
             None => return range(format!("cannot read `{t}` as an fp16 value")),
         },
-        (
-            Ast::Const {
-                bank,
-                offset,
-                prefix,
-                suffix,
-            },
-            Kind::C,
-        ) => {
+        (Ast::Const { bank, offset, prefix, suffix }, Kind::C) => {
             check_prefix(od, *prefix, at)?;
             op.neg = prefix.neg;
             op.abs = prefix.abs;
             op.suffix = suffix_index(od, suffix, at)?;
             if !(0..32).contains(bank) {
-                return range(format!(
-                    "constant bank {} out of range 0..0x1f",
-                    fmt_int(*bank)
-                ));
+                return range(format!("constant bank {} out of range 0..0x1f", fmt_int(*bank)));
             }
             if !(0..0x10000).contains(offset) {
-                return range(format!(
-                    "constant offset {} out of range 0..0xffff",
-                    fmt_int(*offset)
-                ));
+                return range(format!("constant offset {} out of range 0..0xffff", fmt_int(*offset)));
             }
-            op.value = Value::Const {
-                bank: *bank as u8,
-                offset: *offset as u16,
-            };
+            op.value = Value::Const { bank: *bank as u8, offset: *offset as u16 };
         }
         (Ast::ConstX { bank, reg, offset }, Kind::CX) => {
             if !(0..32).contains(bank) {
-                return range(format!(
-                    "constant bank {} out of range 0..0x1f",
-                    fmt_int(*bank)
-                ));
+                return range(format!("constant bank {} out of range 0..0x1f", fmt_int(*bank)));
             }
             if !(0..0x10000).contains(offset) {
-                return range(format!(
-                    "constant offset {} out of range 0..0xffff",
-                    fmt_int(*offset)
-                ));
+                return range(format!("constant offset {} out of range 0..0xffff", fmt_int(*offset)));
             }
-            op.value = Value::ConstX {
-                bank: *bank as u8,
-                reg: *reg,
-                offset: *offset as u16,
-            };
+            op.value = Value::ConstX { bank: *bank as u8, reg: *reg, offset: *offset as u16 };
         }
         (Ast::Mem { base, offset }, Kind::M) => {
             if !(-(1i128 << 23)..(1i128 << 23)).contains(offset) {
-                return range(format!(
-                    "memory offset {} does not fit 24 signed bits",
-                    fmt_int(*offset)
-                ));
+                return range(format!("memory offset {} does not fit 24 signed bits", fmt_int(*offset)));
             }
-            op.value = Value::Mem {
-                base: *base,
-                offset: *offset as i32,
-            };
+            op.value = Value::Mem { base: *base, offset: *offset as i32 };
         }
         (Ast::SReg(s), Kind::SR) => op.value = Value::SReg(*s),
         (Ast::Barrier(b), Kind::B) => {
@@ -382,12 +291,7 @@ fn build_operand(
             return Err(LineError::new(
                 K::OperandKind,
                 at,
-                format!(
-                    "operand `{}` must be {}, got {}",
-                    od.name,
-                    kind.describe(),
-                    ast.describe()
-                ),
+                format!("operand `{}` must be {}, got {}", od.name, kind.describe(), ast.describe()),
             ))
         }
     }
@@ -410,19 +314,14 @@ fn check_group(base: u8, count: u8, unaligned_ok: bool, at: usize) -> Result<(),
         return Err(LineError::new(
             K::OutOfRange,
             at,
-            format!(
-                "register group R{base}..R{} runs past R254",
-                base as u16 + count as u16 - 1
-            ),
+            format!("register group R{base}..R{} runs past R254", base as u16 + count as u16 - 1),
         ));
     }
     if !unaligned_ok && base % count != 0 {
         return Err(LineError::new(
             K::BadRegisterGroup,
             at,
-            format!(
-                "a group of {count} registers must start at a multiple of {count}, got R{base}"
-            ),
+            format!("a group of {count} registers must start at a multiple of {count}, got R{base}"),
         ));
     }
     Ok(())
@@ -448,11 +347,7 @@ pub(crate) fn build(
         let hint = crate::suggest::nearest(mnemonic, &otc_isa::mnemonics())
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_default();
-        return Err(LineError::new(
-            K::UnknownMnemonic,
-            opcode_at,
-            format!("unknown instruction `{mnemonic}`{hint}"),
-        ));
+        return Err(LineError::new(K::UnknownMnemonic, opcode_at, format!("unknown instruction `{mnemonic}`{hint}")));
     }
     // Best failure so far: (score, error). Higher score = the form got further.
     let mut best: Option<(usize, LineError)> = None;
@@ -470,10 +365,7 @@ pub(crate) fn build(
         };
         mods_ok_any = true;
         if def.operands.len() != operands.len() {
-            let at = operands
-                .get(def.operands.len())
-                .map(|o| o.at)
-                .unwrap_or(line_end);
+            let at = operands.get(def.operands.len()).map(|o| o.at).unwrap_or(line_end);
             consider(
                 1,
                 LineError::new(
@@ -494,10 +386,7 @@ pub(crate) fn build(
         let mut failed = None;
         for (i, src) in operands.iter().enumerate() {
             if !kind_accepts(def.operands[i].kind, &src.ast) {
-                failed = Some((
-                    2 + 2 * i,
-                    build_operand(def, i, src, &mods, labels, code_bytes).err(),
-                ));
+                failed = Some((2 + 2 * i, build_operand(def, i, src, &mods, labels, code_bytes).err()));
                 break;
             }
             match build_operand(def, i, src, &mods, labels, code_bytes) {
@@ -510,13 +399,7 @@ pub(crate) fn build(
         }
         match failed {
             None => {
-                return Ok(Instruction {
-                    form: fi as u16,
-                    guard,
-                    mods,
-                    operands: built,
-                    control,
-                });
+                return Ok(Instruction { form: fi as u16, guard, mods, operands: built, control });
             }
             Some((score, Some(e))) => consider(score, e),
             Some((_, None)) => {}
@@ -526,20 +409,12 @@ pub(crate) fn build(
         return Err(modifier_error(mnemonic, &tokens, candidates, opcode_at));
     }
     Err(best.map(|(_, e)| e).unwrap_or_else(|| {
-        LineError::new(
-            K::OperandKind,
-            opcode_at,
-            format!("no form of {opcode_text} takes these operands"),
-        )
+        LineError::new(K::OperandKind, opcode_at, format!("no form of {opcode_text} takes these operands"))
     }))
 }
 
 fn signature(def: &FormDef) -> String {
-    def.operands
-        .iter()
-        .map(|o| o.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    def.operands.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
 }
 
 fn modifier_error(mnemonic: &str, tokens: &[&str], candidates: &[usize], at: usize) -> LineError {
@@ -564,14 +439,8 @@ fn modifier_error(mnemonic: &str, tokens: &[&str], candidates: &[usize], at: usi
             }
             offset += t.len();
         }
-        let hint = crate::suggest::nearest(b, &all_opts)
-            .map(|s| format!("; did you mean `.{s}`?"))
-            .unwrap_or_default();
-        LineError::new(
-            K::BadModifier,
-            offset,
-            format!("{mnemonic} does not take the modifier `.{b}`{hint}"),
-        )
+        let hint = crate::suggest::nearest(b, &all_opts).map(|s| format!("; did you mean `.{s}`?")).unwrap_or_default();
+        LineError::new(K::BadModifier, offset, format!("{mnemonic} does not take the modifier `.{b}`{hint}"))
     } else {
         // Every token exists somewhere, but not in this order or combination, or one is missing.
         let forms: Vec<String> = candidates

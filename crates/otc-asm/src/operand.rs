@@ -6,19 +6,9 @@ use crate::error::{AsmErrorKind as K, LineError};
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Ast {
     /// `R4`, `-|R4|.reuse`, `~R4`, `R4.H0_H0`, `RZ`.
-    Reg {
-        index: u8,
-        prefix: Prefix,
-        reuse: bool,
-        suffix: Option<String>,
-    },
+    Reg { index: u8, prefix: Prefix, reuse: bool, suffix: Option<String> },
     /// `{R4, R5}` (consecutive registers).
-    List {
-        base: u8,
-        count: u8,
-        reuse: bool,
-        suffix: Option<String>,
-    },
+    List { base: u8, count: u8, reuse: bool, suffix: Option<String> },
     /// `P0`, `!PT`.
     Pred { index: u8, not: bool },
     /// Integer literal (decimal or hex, signed).
@@ -26,12 +16,7 @@ pub(crate) enum Ast {
     /// Float literal, kept as text for the form to round to fp32 or fp16.
     Float(String),
     /// `c[0x0][0x160]`, `-c[0x0][0x160]`, `c[0x0][0x160].H0_H0`.
-    Const {
-        bank: i128,
-        offset: i128,
-        prefix: Prefix,
-        suffix: Option<String>,
-    },
+    Const { bank: i128, offset: i128, prefix: Prefix, suffix: Option<String> },
     /// `c[0x3][R0+0x10]`.
     ConstX { bank: i128, reg: u8, offset: i128 },
     /// `[R2]`, `[R2+0x10]`, `[R2+-0x10]`, `[R2-0x10]`, `[0x10]`.
@@ -114,9 +99,7 @@ fn is_float_text(s: &str) -> bool {
         return true;
     }
     body.parse::<f64>().is_ok()
-        && body
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+        && body.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
 }
 
 /// Register name to index: `R0`..`R254`, `RZ`. Err for a number past R254.
@@ -130,9 +113,7 @@ pub(crate) fn parse_reg(s: &str) -> Option<Result<u8, String>> {
     }
     Some(match digits.parse::<u32>() {
         Ok(n) if n <= 254 => Ok(n as u8),
-        _ => Err(format!(
-            "register {s} does not exist (registers are R0..R254 and RZ)"
-        )),
+        _ => Err(format!("register {s} does not exist (registers are R0..R254 and RZ)")),
     })
 }
 
@@ -174,27 +155,18 @@ pub(crate) fn parse_operand(text: &str, at: usize) -> Result<Ast, LineError> {
     let err = |kind, msg: String| Err(LineError::new(kind, at, msg));
     let t = text.trim();
     if t.is_empty() {
-        return err(
-            K::Syntax,
-            "empty operand (two commas in a row, or a trailing comma?)".into(),
-        );
+        return err(K::Syntax, "empty operand (two commas in a row, or a trailing comma?)".into());
     }
     // Register lists {R4, R5, ...}
     if let Some(rest) = t.strip_prefix('{') {
         let Some(close) = rest.find('}') else {
-            return err(
-                K::Syntax,
-                format!("unbalanced brace in `{t}`: expected `}}`"),
-            );
+            return err(K::Syntax, format!("unbalanced brace in `{t}`: expected `}}`"));
         };
         let inner = &rest[..close];
         let after = &rest[close + 1..];
         let (_, reuse, suffix, extra) = split_suffixes(&format!("X{after}"));
         if extra.is_some() || (!after.is_empty() && !after.starts_with('.')) {
-            return err(
-                K::Syntax,
-                format!("unexpected text `{after}` after a register list"),
-            );
+            return err(K::Syntax, format!("unexpected text `{after}` after a register list"));
         }
         let mut regs = Vec::new();
         for item in inner.split(',') {
@@ -202,34 +174,18 @@ pub(crate) fn parse_operand(text: &str, at: usize) -> Result<Ast, LineError> {
             match parse_reg(item) {
                 Some(Ok(r)) => regs.push(r),
                 Some(Err(m)) => return err(K::OutOfRange, m),
-                None => {
-                    return err(
-                        K::Syntax,
-                        format!("expected a register in the list, got `{item}`"),
-                    )
-                }
+                None => return err(K::Syntax, format!("expected a register in the list, got `{item}`")),
             }
         }
         if regs.is_empty() || regs.len() > 32 {
-            return err(
-                K::BadRegisterGroup,
-                format!("a register list holds 1..32 registers, got {}", regs.len()),
-            );
+            return err(K::BadRegisterGroup, format!("a register list holds 1..32 registers, got {}", regs.len()));
         }
         for w in regs.windows(2) {
             if w[0] == 255 || w[1] != w[0].wrapping_add(1) {
-                return err(
-                    K::BadRegisterGroup,
-                    format!("registers in `{t}` must be consecutive (R4, R5, R6, ...)"),
-                );
+                return err(K::BadRegisterGroup, format!("registers in `{t}` must be consecutive (R4, R5, R6, ...)"));
             }
         }
-        return Ok(Ast::List {
-            base: regs[0],
-            count: regs.len() as u8,
-            reuse,
-            suffix,
-        });
+        return Ok(Ast::List { base: regs[0], count: regs.len() as u8, reuse, suffix });
     }
     if t.contains('}') {
         return err(K::Syntax, format!("unbalanced brace in `{t}`"));
@@ -237,10 +193,7 @@ pub(crate) fn parse_operand(text: &str, at: usize) -> Result<Ast, LineError> {
     // Memory operands [R2+0x10]
     if let Some(rest) = t.strip_prefix('[') {
         let Some(inner) = rest.strip_suffix(']') else {
-            return err(
-                K::Syntax,
-                format!("unbalanced bracket in `{t}`: expected `]` at the end"),
-            );
+            return err(K::Syntax, format!("unbalanced bracket in `{t}`: expected `]` at the end"));
         };
         let inner: String = inner.chars().filter(|c| !c.is_whitespace()).collect();
         return parse_address(&inner)
@@ -254,21 +207,12 @@ pub(crate) fn parse_operand(text: &str, at: usize) -> Result<Ast, LineError> {
     // Predicates
     if let Some(p) = t.strip_prefix('!') {
         return match parse_pred_name(p.trim()) {
-            Some(i) => Ok(Ast::Pred {
-                index: i,
-                not: true,
-            }),
-            None => err(
-                K::Syntax,
-                format!("`!` must be followed by a predicate (P0..P6, PT), got `{p}`"),
-            ),
+            Some(i) => Ok(Ast::Pred { index: i, not: true }),
+            None => err(K::Syntax, format!("`!` must be followed by a predicate (P0..P6, PT), got `{p}`")),
         };
     }
     if let Some(i) = parse_pred_name(t) {
-        return Ok(Ast::Pred {
-            index: i,
-            not: false,
-        });
+        return Ok(Ast::Pred { index: i, not: false });
     }
     // Numbers
     if let Some(v) = parse_int(t) {
@@ -310,20 +254,12 @@ pub(crate) fn parse_operand(text: &str, at: usize) -> Result<Ast, LineError> {
     }
     if let Some(r) = parse_reg(base) {
         return match r {
-            Ok(index) => Ok(Ast::Reg {
-                index,
-                prefix,
-                reuse,
-                suffix,
-            }),
+            Ok(index) => Ok(Ast::Reg { index, prefix, reuse, suffix }),
             Err(m) => err(K::OutOfRange, m),
         };
     }
     if prefix != Prefix::default() {
-        return err(
-            K::Syntax,
-            format!("`{t}`: only registers and constants take -, ~ or |...|"),
-        );
+        return err(K::Syntax, format!("`{t}`: only registers and constants take -, ~ or |...|"));
     }
     if t == "PR" {
         return Ok(Ast::PredFile);
@@ -334,21 +270,16 @@ pub(crate) fn parse_operand(text: &str, at: usize) -> Result<Ast, LineError> {
     if let Some(n) = t.strip_prefix("SB").and_then(parse_int) {
         return Ok(Ast::Scoreboard(n));
     }
-    if let Some(n) = t.strip_prefix('B').and_then(|d| {
-        if d.bytes().all(|c| c.is_ascii_digit()) {
-            parse_int(d)
-        } else {
-            None
-        }
-    }) {
+    if let Some(n) =
+        t.strip_prefix('B').and_then(|d| if d.bytes().all(|c| c.is_ascii_digit()) { parse_int(d) } else { None })
+    {
         return Ok(Ast::Barrier(n));
     }
     if t.starts_with("SR_") {
         return err(K::OperandKind, format!("unknown special register `{t}`"));
     }
     if t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '.' || c == '$')
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'))
+        && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'))
     {
         return Ok(Ast::Label(t.to_string()));
     }
@@ -387,11 +318,7 @@ fn parse_address(inner: &str) -> Result<(u8, i128), String> {
         let o = off_part.strip_prefix('+').unwrap_or(off_part);
         match parse_int(o) {
             Some(v) => v,
-            None => {
-                return Err(format!(
-                    "expected an offset after the register in `[{inner}]`, got `{off_part}`"
-                ))
-            }
+            None => return Err(format!("expected an offset after the register in `[{inner}]`, got `{off_part}`")),
         }
     };
     Ok((base, off))
@@ -416,9 +343,7 @@ fn parse_const(t: &str, at: usize) -> Result<Ast, LineError> {
         tail = &r[close + 1..];
     }
     let Some(rest) = inner.strip_prefix("c[") else {
-        return err(format!(
-            "cannot read operand `{t}` (constants are written c[bank][offset])"
-        ));
+        return err(format!("cannot read operand `{t}` (constants are written c[bank][offset])"));
     };
     let Some(close1) = rest.find(']') else {
         return err(format!("unbalanced bracket in `{t}`"));
@@ -431,42 +356,24 @@ fn parse_const(t: &str, at: usize) -> Result<Ast, LineError> {
     let Some(close2) = rest2.find(']') else {
         return err(format!("unbalanced bracket in `{t}`"));
     };
-    let off_text: String = rest2[..close2]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let off_text: String = rest2[..close2].chars().filter(|c| !c.is_whitespace()).collect();
     let after = format!("{}{}", &rest2[close2 + 1..], tail);
     let Some(bank) = parse_int(bank_text.trim()) else {
-        return err(format!(
-            "expected a bank number in `{t}`, got `{bank_text}`"
-        ));
+        return err(format!("expected a bank number in `{t}`, got `{bank_text}`"));
     };
     let suffix = match after.strip_prefix('.') {
         Some(sfx) if !sfx.is_empty() && !sfx.contains('.') => Some(sfx.to_string()),
         None if after.is_empty() => None,
-        _ => {
-            return err(format!(
-                "unexpected text `{after}` after the constant `{t}`"
-            ))
-        }
+        _ => return err(format!("unexpected text `{after}` after the constant `{t}`")),
     };
     if let Some(v) = parse_int(&off_text) {
-        return Ok(Ast::Const {
-            bank,
-            offset: v,
-            prefix,
-            suffix,
-        });
+        return Ok(Ast::Const { bank, offset: v, prefix, suffix });
     }
     if prefix != Prefix::default() || suffix.is_some() {
-        return err(format!(
-            "an indexed constant takes no prefix or suffix: `{t}`"
-        ));
+        return err(format!("an indexed constant takes no prefix or suffix: `{t}`"));
     }
     match parse_address(&off_text) {
-        Ok((reg, offset)) if reg != 255 || off_text.starts_with("RZ") => {
-            Ok(Ast::ConstX { bank, reg, offset })
-        }
+        Ok((reg, offset)) if reg != 255 || off_text.starts_with("RZ") => Ok(Ast::ConstX { bank, reg, offset }),
         Ok(_) => err(format!("cannot read the offset of `{t}`")),
         Err(m) => err(m),
     }

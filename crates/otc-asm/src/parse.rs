@@ -29,14 +29,14 @@ pub const MAX_SOURCE_BYTES: usize = 256 << 20;
 pub const MAX_INSTRUCTIONS: usize = 1 << 20;
 
 /// One instruction statement before label resolution.
-struct Stmt {
-    line: usize,
-    line_text: String,
-    control: Option<Control>,
-    guard: Pred,
-    opcode: String,
-    opcode_at: usize,
-    operands: Vec<SrcOperand>,
+pub(crate) struct Stmt {
+    pub line: usize,
+    pub line_text: String,
+    pub control: Option<Control>,
+    pub guard: Pred,
+    pub opcode: String,
+    pub opcode_at: usize,
+    pub operands: Vec<SrcOperand>,
 }
 
 /// A kernel being built.
@@ -96,21 +96,14 @@ fn parse_control(text: &str) -> Result<Control, String> {
         match c {
             '-' => {}
             d if d.to_digit(10) == Some(i as u32) => wait_mask |= 1 << i,
-            _ => {
-                return Err(format!(
-                    "{}: wait-mask position {i} must be `-` or `{i}`",
-                    bad()
-                ))
-            }
+            _ => return Err(format!("{}: wait-mask position {i} must be `-` or `{i}`", bad())),
         }
     }
     let bar = |f: &str, p: char| -> Result<u8, String> {
         let v = f.strip_prefix(p).ok_or_else(bad)?;
         match v {
             "-" => Ok(7),
-            d if d.len() == 1 && ('0'..='6').contains(&d.chars().next().unwrap_or('x')) => {
-                Ok(d.as_bytes()[0] - b'0')
-            }
+            d if d.len() == 1 && ('0'..='6').contains(&d.chars().next().unwrap_or('x')) => Ok(d.as_bytes()[0] - b'0'),
             _ => Err(format!("{}: scoreboard must be 0..6 or -", bad())),
         }
     };
@@ -126,13 +119,7 @@ fn parse_control(text: &str) -> Result<Control, String> {
         .and_then(|s| s.parse().ok())
         .filter(|&s: &u8| s <= 15)
         .ok_or_else(|| format!("{}: stall must be S00..S15", bad()))?;
-    Ok(Control {
-        stall,
-        yield_,
-        write_barrier,
-        read_barrier,
-        wait_mask,
-    })
+    Ok(Control { stall, yield_, write_barrier, read_barrier, wait_mask })
 }
 
 /// Split the operand text at top-level commas. Returns (text, byte offset in the line).
@@ -154,26 +141,14 @@ fn split_operands(text: &str, base: usize) -> Result<Vec<(String, usize)>, LineE
             _ => {}
         }
         if depth_sq < 0 || depth_br < 0 {
-            return Err(LineError::new(
-                K::Syntax,
-                base + i,
-                format!("unbalanced `{c}`"),
-            ));
+            return Err(LineError::new(K::Syntax, base + i, format!("unbalanced `{c}`")));
         }
     }
     if depth_sq != 0 {
-        return Err(LineError::new(
-            K::Syntax,
-            base + text.len(),
-            "unbalanced `[`: expected `]`",
-        ));
+        return Err(LineError::new(K::Syntax, base + text.len(), "unbalanced `[`: expected `]`"));
     }
     if depth_br != 0 {
-        return Err(LineError::new(
-            K::Syntax,
-            base + text.len(),
-            "unbalanced `{`: expected `}`",
-        ));
+        return Err(LineError::new(K::Syntax, base + text.len(), "unbalanced `{`: expected `}`"));
     }
     out.push((text[start..].to_string(), base + start));
     Ok(out)
@@ -191,18 +166,13 @@ fn parse_piece(piece: &str, at: usize, out: &mut Vec<SrcOperand>) -> Result<(), 
             Ok(())
         }
         Err(e) => {
-            let words: Vec<(usize, &str)> = t
-                .split_whitespace()
-                .map(|w| (w.as_ptr() as usize - t.as_ptr() as usize, w))
-                .collect();
+            let words: Vec<(usize, &str)> =
+                t.split_whitespace().map(|w| (w.as_ptr() as usize - t.as_ptr() as usize, w)).collect();
             if words.len() < 2 {
                 return Err(e);
             }
             for (off, w) in words {
-                out.push(SrcOperand {
-                    ast: parse_operand(w, at + off)?,
-                    at: at + off,
-                });
+                out.push(SrcOperand { ast: parse_operand(w, at + off)?, at: at + off });
             }
             Ok(())
         }
@@ -210,7 +180,7 @@ fn parse_piece(piece: &str, at: usize, out: &mut Vec<SrcOperand>) -> Result<(), 
 }
 
 /// Parse an instruction statement (comments already removed). `text` starts at `base` in the line.
-fn parse_stmt(text: &str, base: usize, line: usize, line_text: &str) -> Result<Stmt, LineError> {
+pub(crate) fn parse_stmt(text: &str, base: usize, line: usize, line_text: &str) -> Result<Stmt, LineError> {
     let mut rest = text;
     let mut pos = base;
     let skip_ws = |r: &mut &str, p: &mut usize| {
@@ -222,14 +192,9 @@ fn parse_stmt(text: &str, base: usize, line: usize, line_text: &str) -> Result<S
     let mut control = None;
     if rest.starts_with('[') {
         let Some(end) = rest.find(']') else {
-            return Err(LineError::new(
-                K::Syntax,
-                pos,
-                "unbalanced `[` in the control code",
-            ));
+            return Err(LineError::new(K::Syntax, pos, "unbalanced `[` in the control code"));
         };
-        control =
-            Some(parse_control(&rest[..=end]).map_err(|m| LineError::new(K::Syntax, pos, m))?);
+        control = Some(parse_control(&rest[..=end]).map_err(|m| LineError::new(K::Syntax, pos, m))?);
         rest = &rest[end + 1..];
         pos += end + 1;
         skip_ws(&mut rest, &mut pos);
@@ -260,30 +225,17 @@ fn parse_stmt(text: &str, base: usize, line: usize, line_text: &str) -> Result<S
         pos += 1 + end;
         skip_ws(&mut rest, &mut pos);
         if rest.is_empty() {
-            return Err(LineError::new(
-                K::Syntax,
-                pos,
-                "a guard must be followed by an instruction",
-            ));
+            return Err(LineError::new(K::Syntax, pos, "a guard must be followed by an instruction"));
         }
     }
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == ';')
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| c.is_whitespace() || c == ';').unwrap_or(rest.len());
     let opcode = rest[..end].to_string();
     let opcode_at = pos;
-    if opcode.is_empty()
-        || !opcode
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
-    {
+    if opcode.is_empty() || !opcode.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
         return Err(LineError::new(
             K::Syntax,
             pos,
-            format!(
-                "expected an instruction mnemonic, got `{}`",
-                if opcode.is_empty() { rest } else { &opcode }
-            ),
+            format!("expected an instruction mnemonic, got `{}`", if opcode.is_empty() { rest } else { &opcode }),
         ));
     }
     rest = &rest[end..];
@@ -298,10 +250,7 @@ fn parse_stmt(text: &str, base: usize, line: usize, line_text: &str) -> Result<S
         return Err(LineError::new(
             K::Syntax,
             off,
-            format!(
-                "unexpected text after `;`: `{}` (one instruction per line)",
-                tail.trim()
-            ),
+            format!("unexpected text after `;`: `{}` (one instruction per line)", tail.trim()),
         ));
     }
     let mut operands = Vec::new();
@@ -310,15 +259,7 @@ fn parse_stmt(text: &str, base: usize, line: usize, line_text: &str) -> Result<S
             parse_piece(&piece, at, &mut operands)?;
         }
     }
-    Ok(Stmt {
-        line,
-        line_text: line_text.to_string(),
-        control,
-        guard,
-        opcode,
-        opcode_at,
-        operands,
-    })
+    Ok(Stmt { line, line_text: line_text.to_string(), control, guard, opcode, opcode_at, operands })
 }
 
 /// Remove comments, keeping byte offsets (comment text becomes blanks).
@@ -366,20 +307,15 @@ impl CommentStripper {
 fn is_ident(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 1024
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))
 }
 
 fn parse_size(v: &str) -> Option<Option<u32>> {
     if v == "unknown" {
         return Some(None);
     }
-    parse_int(v)
-        .filter(|&n| (0..=u32::MAX as i128 - 1).contains(&n))
-        .map(|n| Some(n as u32))
+    parse_int(v).filter(|&n| (0..=u32::MAX as i128 - 1).contains(&n)).map(|n| Some(n as u32))
 }
 
 /// Assemble source text: the own dialect, or a `cuobjdump -sass` listing (detected by its
@@ -391,32 +327,18 @@ pub fn assemble(text: &str, source: &str) -> Result<Program, AsmError> {
             source,
             0,
             0,
-            format!(
-                "source is {} bytes; the limit is {} bytes",
-                text.len(),
-                MAX_SOURCE_BYTES
-            ),
+            format!("source is {} bytes; the limit is {} bytes", text.len(), MAX_SOURCE_BYTES),
         ));
     }
     if text.contains('\0') {
         let line = text[..text.find('\0').unwrap_or(0)].matches('\n').count() + 1;
-        return Err(AsmError::new(
-            K::Syntax,
-            source,
-            line,
-            0,
-            "source contains NUL bytes (is this a binary file?)",
-        ));
+        return Err(AsmError::new(K::Syntax, source, line, 0, "source contains NUL bytes (is this a binary file?)"));
     }
     let listing = text.lines().any(|l| {
         let t = l.trim_start();
         t.starts_with("code for sm_") || t.starts_with("Function : ")
     });
-    let kernels = if listing {
-        read_listing(text, source)?
-    } else {
-        read_dialect(text, source)?
-    };
+    let kernels = if listing { read_listing(text, source)? } else { read_dialect(text, source)? };
     finish(kernels, source)
 }
 
@@ -431,12 +353,8 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
         if !stripper.in_block {
             block_start = line_no;
         }
-        let err = |off: usize, kind: K, msg: String| {
-            AsmError::new(kind, source, line_no, column(raw, off), msg)
-        };
-        let clean = stripper
-            .strip(raw)
-            .map_err(|o| err(o, K::Syntax, "bad comment".into()))?;
+        let err = |off: usize, kind: K, msg: String| AsmError::new(kind, source, line_no, column(raw, off), msg);
+        let clean = stripper.strip(raw).map_err(|o| err(o, K::Syntax, "bad comment".into()))?;
         let mut body: &str = &clean;
         let mut off = 0usize;
         let lead = body.len() - body.trim_start().len();
@@ -451,11 +369,7 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             let args = &words[1.min(words.len())..];
             let need_kernel = |ks: &mut Vec<KernelSrc>| -> Result<(), AsmError> {
                 if ks.is_empty() || implicit {
-                    return Err(err(
-                        off,
-                        K::Directive,
-                        format!("`.{name}` must follow a `.kernel NAME` directive"),
-                    ));
+                    return Err(err(off, K::Directive, format!("`.{name}` must follow a `.kernel NAME` directive")));
                 }
                 Ok(())
             };
@@ -536,9 +450,8 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
         // labels: `name:` (possibly followed by an instruction)
         loop {
             let t = body.trim_start();
-            let word_end = t
-                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.')))
-                .unwrap_or(t.len());
+            let word_end =
+                t.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))).unwrap_or(t.len());
             if word_end > 0 && t[word_end..].starts_with(':') && is_ident(&t[..word_end]) {
                 let label = &t[..word_end];
                 let lead = body.len() - t.len();
@@ -568,38 +481,26 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             kernels.push(KernelSrc::new("main".into(), line_no, false));
             implicit = true;
         }
-        let stmt =
-            parse_stmt(body, off, line_no, raw).map_err(|e| place(source, line_no, raw, e))?;
+        let stmt = parse_stmt(body, off, line_no, raw).map_err(|e| place(source, line_no, raw, e))?;
+        let stmts = match crate::macros::expand(&stmt) {
+            None => vec![stmt],
+            Some(expanded) => expanded.map_err(|e| place(source, line_no, raw, e))?,
+        };
         let k = kernels.last_mut().expect("nonempty");
-        if k.stmts.len() >= MAX_INSTRUCTIONS {
+        if k.stmts.len() + stmts.len() > MAX_INSTRUCTIONS {
             return Err(err(
                 off,
                 K::Other,
-                format!(
-                    "kernel `{}` has more than {MAX_INSTRUCTIONS} instructions",
-                    k.name
-                ),
+                format!("kernel `{}` has more than {MAX_INSTRUCTIONS} instructions", k.name),
             ));
         }
-        k.stmts.push(stmt);
+        k.stmts.extend(stmts);
     }
     if stripper.in_block {
-        return Err(AsmError::new(
-            K::Syntax,
-            source,
-            block_start,
-            0,
-            "unterminated `/*` comment",
-        ));
+        return Err(AsmError::new(K::Syntax, source, block_start, 0, "unterminated `/*` comment"));
     }
     if kernels.is_empty() {
-        return Err(AsmError::new(
-            K::Syntax,
-            source,
-            0,
-            0,
-            "no instructions: the source is empty",
-        ));
+        return Err(AsmError::new(K::Syntax, source, 0, 0, "no instructions: the source is empty"));
     }
     Ok(kernels)
 }
@@ -636,10 +537,7 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
         if let Some(name) = t.strip_prefix("Function : ") {
             let name = name.trim();
             if !is_ident(name) {
-                return Err(err(
-                    0,
-                    format!("function name `{name}` is not an identifier"),
-                ));
+                return Err(err(0, format!("function name `{name}` is not an identifier")));
             }
             if kernels.iter().any(|k| k.name == name) {
                 return Err(err(0, format!("function `{name}` appears twice")));
@@ -649,19 +547,13 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             continue;
         }
         // -res-usage: "Function NAME:" then "REG:12 STACK:0 SHARED:0 LOCAL:0 ..."
-        if let Some(name) = t
-            .strip_prefix("Function ")
-            .and_then(|n| n.strip_suffix(':'))
-        {
+        if let Some(name) = t.strip_prefix("Function ").and_then(|n| n.strip_suffix(':')) {
             usage_fn = Some(name.trim().to_string());
             continue;
         }
         if t.starts_with("REG:") {
             let Some(name) = usage_fn.take() else {
-                return Err(err(
-                    0,
-                    "resource usage line without a `Function NAME:` line before it".into(),
-                ));
+                return Err(err(0, "resource usage line without a `Function NAME:` line before it".into()));
             };
             let mut reg = None;
             let mut shared = None;
@@ -691,62 +583,40 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
         // second word of an instruction: `/* 0x000fc40000000f00 */`
         if let Some(word) = t.strip_prefix("/* 0x").and_then(|r| r.strip_suffix(" */")) {
             let Some((ki, si)) = pending.take() else {
-                return Err(err(
-                    lead + 1,
-                    "encoding word without an instruction before it".into(),
-                ));
+                return Err(err(lead + 1, "encoding word without an instruction before it".into()));
             };
-            let hi = u64::from_str_radix(word, 16).map_err(|_| {
-                err(
-                    lead + 1,
-                    format!("cannot read the encoding word `0x{word}`"),
-                )
-            })?;
+            let hi = u64::from_str_radix(word, 16)
+                .map_err(|_| err(lead + 1, format!("cannot read the encoding word `0x{word}`")))?;
             kernels[ki].stmts[si].control = Some(Control::from_nvidia_high_word(hi));
             continue;
         }
         // instruction: `/*0040*/   @P0 IADD3 R0, R1, R2, RZ ;   /* 0x... */`
         let Some(rest) = t.strip_prefix("/*") else {
-            return Err(err(
-                lead + 1,
-                format!("unexpected line in a cuobjdump listing: `{t}`"),
-            ));
+            return Err(err(lead + 1, format!("unexpected line in a cuobjdump listing: `{t}`")));
         };
         let Some(close) = rest.find("*/") else {
             return Err(err(lead + 1, "unterminated address comment".into()));
         };
         let addr_text = &rest[..close];
         let Ok(addr) = u32::from_str_radix(addr_text.trim(), 16) else {
-            return Err(err(
-                lead + 1,
-                format!("cannot read the address `/*{addr_text}*/`"),
-            ));
+            return Err(err(lead + 1, format!("cannot read the address `/*{addr_text}*/`")));
         };
         if pending.is_some() {
-            return Err(err(
-                lead + 1,
-                "instruction without its second encoding line before it".into(),
-            ));
+            return Err(err(lead + 1, "instruction without its second encoding line before it".into()));
         }
         let Some(ki) = kernels.len().checked_sub(1) else {
-            return Err(err(
-                lead + 1,
-                "instruction before any `Function :` line".into(),
-            ));
+            return Err(err(lead + 1, "instruction before any `Function :` line".into()));
         };
         let k = &mut kernels[ki];
         let expect = k.stmts.len() as u32 * 16;
         if addr != expect {
-            return Err(err(lead + 1, format!("instruction address {addr:#06x}, expected {expect:#06x} (instructions are 16 bytes apart)")));
-        }
-        if k.stmts.len() >= MAX_INSTRUCTIONS {
             return Err(err(
                 lead + 1,
-                format!(
-                    "function `{}` has more than {MAX_INSTRUCTIONS} instructions",
-                    k.name
-                ),
+                format!("instruction address {addr:#06x}, expected {expect:#06x} (instructions are 16 bytes apart)"),
             ));
+        }
+        if k.stmts.len() >= MAX_INSTRUCTIONS {
+            return Err(err(lead + 1, format!("function `{}` has more than {MAX_INSTRUCTIONS} instructions", k.name)));
         }
         let body_start = lead + 2 + close + 2;
         let body = &raw[body_start..];
@@ -754,24 +624,14 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
         let body_len = body.find("/*").unwrap_or(body.len());
         let stmt = parse_stmt(&body[..body_len], body_start, line_no, raw).map_err(|e| {
             let mut a = place(source, line_no, raw, e);
-            a.kind = if a.kind == K::Syntax {
-                K::Listing
-            } else {
-                a.kind
-            };
+            a.kind = if a.kind == K::Syntax { K::Listing } else { a.kind };
             a
         })?;
         k.stmts.push(stmt);
         pending = Some((ki, k.stmts.len() - 1));
     }
     if kernels.is_empty() {
-        return Err(AsmError::new(
-            K::Listing,
-            source,
-            0,
-            0,
-            "the listing has no `Function :` sections",
-        ));
+        return Err(AsmError::new(K::Listing, source, 0, 0, "the listing has no `Function :` sections"));
     }
     for k in &mut kernels {
         if let Some(&(reg, shared, local)) = usage.get(&k.name) {
@@ -810,32 +670,19 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
         let mut lines = Vec::with_capacity(k.stmts.len());
         for s in &k.stmts {
             let line_end = s.line_text.len();
-            let inst = build(
-                &s.opcode,
-                s.opcode_at,
-                s.guard,
-                &s.operands,
-                s.control,
-                &lookup,
-                code_bytes,
-                line_end,
-            )
-            .map_err(|e| {
-                let mut a = place(source, s.line, &s.line_text, e);
-                if a.kind == K::Label {
-                    let names: Vec<&str> = k.labels.keys().map(|x| x.as_str()).collect();
-                    if let Some(n) = a
-                        .message
-                        .strip_prefix("undefined label `")
-                        .and_then(|m| m.strip_suffix('`'))
-                    {
-                        if let Some(sug) = crate::suggest::nearest(n, &names) {
-                            a.message.push_str(&format!("; did you mean `{sug}`?"));
+            let inst = build(&s.opcode, s.opcode_at, s.guard, &s.operands, s.control, &lookup, code_bytes, line_end)
+                .map_err(|e| {
+                    let mut a = place(source, s.line, &s.line_text, e);
+                    if a.kind == K::Label {
+                        let names: Vec<&str> = k.labels.keys().map(|x| x.as_str()).collect();
+                        if let Some(n) = a.message.strip_prefix("undefined label `").and_then(|m| m.strip_suffix('`')) {
+                            if let Some(sug) = crate::suggest::nearest(n, &names) {
+                                a.message.push_str(&format!("; did you mean `{sug}`?"));
+                            }
                         }
                     }
-                }
-                a
-            })?;
+                    a
+                })?;
             instructions.push(inst);
             lines.push(s.line as u32);
         }
@@ -876,15 +723,8 @@ mod tests {
     #[test]
     fn control_codes() {
         for (text, want) in CONTROL {
-            let got = parse_control(text).ok().map(|c| {
-                (
-                    c.stall,
-                    c.yield_,
-                    c.write_barrier,
-                    c.read_barrier,
-                    c.wait_mask,
-                )
-            });
+            let got =
+                parse_control(text).ok().map(|c| (c.stall, c.yield_, c.write_barrier, c.read_barrier, c.wait_mask));
             assert_eq!(got, *want, "{text}");
         }
     }

@@ -128,12 +128,7 @@ pub struct Kernel {
 impl Kernel {
     /// Bytes of parameters (end of the last declared parameter), if declared.
     pub fn param_bytes(&self) -> Option<u32> {
-        self.params.as_ref().map(|ps| {
-            ps.iter()
-                .map(|p| p.offset + p.ty.size() - PARAM_BASE)
-                .max()
-                .unwrap_or(0)
-        })
+        self.params.as_ref().map(|ps| ps.iter().map(|p| p.offset + p.ty.size() - PARAM_BASE).max().unwrap_or(0))
     }
 
     /// Highest register the code touches, plus one (at least 1).
@@ -210,20 +205,13 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn err(&self, msg: impl Into<String>) -> AsmError {
-        AsmError::new(
-            AsmErrorKind::BinaryFormat,
-            self.source,
-            0,
-            0,
-            format!("{} (at byte {})", msg.into(), self.pos),
-        )
+        AsmError::new(AsmErrorKind::BinaryFormat, self.source, 0, 0, format!("{} (at byte {})", msg.into(), self.pos))
     }
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], AsmError> {
         if self.data.len() - self.pos < n {
-            return Err(self.err(format!(
-                "truncated program: {what} needs {n} bytes, {} left",
-                self.data.len() - self.pos
-            )));
+            return Err(
+                self.err(format!("truncated program: {what} needs {n} bytes, {} left", self.data.len() - self.pos))
+            );
         }
         let s = &self.data[self.pos..self.pos + n];
         self.pos += n;
@@ -303,11 +291,7 @@ impl Program {
 
     /// Read the binary format; any truncation, corruption or version mismatch is an error.
     pub fn from_bytes(data: &[u8], source: &str) -> Result<Program, AsmError> {
-        let mut r = Reader {
-            data,
-            pos: 0,
-            source,
-        };
+        let mut r = Reader { data, pos: 0, source };
         if data.len() < 8 || &data[..8] != MAGIC {
             return Err(r.err("not an otc-emu binary program (bad magic; expected \"OTCPROG\")"));
         }
@@ -333,11 +317,7 @@ impl Program {
                 "checksum mismatch: the program file is corrupted or truncated",
             ));
         }
-        let mut r = Reader {
-            data: body,
-            pos: 12,
-            source,
-        };
+        let mut r = Reader { data: body, pos: 12, source };
         let nk = r.count(4, "kernels")?;
         let mut kernels = Vec::with_capacity(nk);
         for _ in 0..nk {
@@ -361,11 +341,7 @@ impl Program {
                         .get(code as usize)
                         .ok_or_else(|| r.err(format!("unknown parameter type code {code}")))?;
                     let offset = r.u32("parameter offset")?;
-                    ps.push(Param {
-                        name: pname,
-                        ty,
-                        offset,
-                    });
+                    ps.push(Param { name: pname, ty, offset });
                 }
                 Some(ps)
             };
@@ -374,12 +350,8 @@ impl Program {
             for i in 0..n {
                 let b = r.take(16, "instruction")?;
                 let word = u128::from_le_bytes(b.try_into().unwrap_or([0; 16]));
-                let inst = Instruction::decode(word).map_err(|e| {
-                    r.err(format!(
-                        "kernel {name} instruction {i} (pc {:#06x}): {e}",
-                        i * 16
-                    ))
-                })?;
+                let inst = Instruction::decode(word)
+                    .map_err(|e| r.err(format!("kernel {name} instruction {i} (pc {:#06x}): {e}", i * 16)))?;
                 instructions.push(inst);
             }
             let mut lines = Vec::with_capacity(n);
@@ -387,9 +359,7 @@ impl Program {
                 lines.push(r.u32("line")?);
             }
             if !(1..=255).contains(&num_regs) {
-                return Err(r.err(format!(
-                    "kernel {name}: register count {num_regs} out of range 1..255"
-                )));
+                return Err(r.err(format!("kernel {name}: register count {num_regs} out of range 1..255")));
             }
             kernels.push(Kernel {
                 name,
@@ -403,10 +373,7 @@ impl Program {
             });
         }
         if r.pos != body.len() {
-            return Err(r.err(format!(
-                "{} unexpected bytes after the last kernel",
-                body.len() - r.pos
-            )));
+            return Err(r.err(format!("{} unexpected bytes after the last kernel", body.len() - r.pos)));
         }
         Ok(Program { kernels })
     }

@@ -14,9 +14,7 @@ fn distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = (a[i - 1] != b[j - 1]) as usize;
-            d[i][j] = (d[i - 1][j - 1] + cost)
-                .min(d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1);
+            d[i][j] = (d[i - 1][j - 1] + cost).min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -30,10 +28,7 @@ pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
     if word.is_empty() || word.len() > 64 {
         return None;
     }
-    let (best, d) = candidates
-        .iter()
-        .map(|c| (*c, distance(word, c)))
-        .min_by_key(|&(c, d)| (d, c.len()))?;
+    let (best, d) = candidates.iter().map(|c| (*c, distance(word, c))).min_by_key(|&(c, d)| (d, c.len()))?;
     let limit = (word.len().max(best.len()) / 3).max(1);
     (d <= limit).then_some(best)
 }

@@ -19,9 +19,21 @@ fn value(kind: Kind, regs: u8, v: usize) -> Value {
         Kind::T => Value::Imm([0x10, 0x0, 0x10][v]),
         Kind::F32 => Value::F32([1.5f32.to_bits(), 0xff80_0000, 0x0000_0001][v]),
         Kind::F16 => Value::F16([0x3e00, 0x7c00, 0x8001][v]),
-        Kind::C => [Value::Const { bank: 0, offset: 0x160 }, Value::Const { bank: 31, offset: 0xfffc }, Value::Const { bank: 3, offset: 0 }][v],
-        Kind::CX => [Value::ConstX { bank: 0, reg: 4, offset: 0x160 }, Value::ConstX { bank: 31, reg: 254, offset: 0xffff }, Value::ConstX { bank: 3, reg: 255, offset: 0 }][v],
-        Kind::M => [Value::Mem { base: 6, offset: -16 }, Value::Mem { base: 254, offset: (1 << 23) - 1 }, Value::Mem { base: 255, offset: 0x30 }][v],
+        Kind::C => [
+            Value::Const { bank: 0, offset: 0x160 },
+            Value::Const { bank: 31, offset: 0xfffc },
+            Value::Const { bank: 3, offset: 0 },
+        ][v],
+        Kind::CX => [
+            Value::ConstX { bank: 0, reg: 4, offset: 0x160 },
+            Value::ConstX { bank: 31, reg: 254, offset: 0xffff },
+            Value::ConstX { bank: 3, reg: 255, offset: 0 },
+        ][v],
+        Kind::M => [
+            Value::Mem { base: 6, offset: -16 },
+            Value::Mem { base: 254, offset: (1 << 23) - 1 },
+            Value::Mem { base: 255, offset: 0x30 },
+        ][v],
         Kind::SR => Value::SReg([4, 0, 15][v]),
         Kind::B => Value::Barrier([1, 15, 0][v]),
         Kind::SB => Value::Scoreboard([0, 5, 2][v]),
@@ -55,7 +67,9 @@ fn variants() -> Vec<Instruction> {
                     op.neg = false;
                     op.abs = false;
                 }
-                if matches!(op.value, Value::Const { .. } | Value::ConstX { .. }) || !matches!(od.kind, Kind::R | Kind::G(_) | Kind::L(_)) {
+                if matches!(op.value, Value::Const { .. } | Value::ConstX { .. })
+                    || !matches!(od.kind, Kind::R | Kind::G(_) | Kind::L(_))
+                {
                     if !matches!(op.value, Value::Pred(_)) {
                         op.not = false;
                     }
@@ -65,7 +79,13 @@ fn variants() -> Vec<Instruction> {
                 }
                 operands.push(op);
             }
-            let control = (v % 2 == 1).then_some(Control { stall: (v % 16) as u8, yield_: v % 3 == 0, write_barrier: (v % 8) as u8, read_barrier: 7 - (v % 8) as u8, wait_mask: (v * 7 % 64) as u8 });
+            let control = (v % 2 == 1).then_some(Control {
+                stall: (v % 16) as u8,
+                yield_: v % 3 == 0,
+                write_barrier: (v % 8) as u8,
+                read_barrier: 7 - (v % 8) as u8,
+                wait_mask: (v * 7 % 64) as u8,
+            });
             let guard = Pred { index: (v % 8) as u8, not: v % 2 == 0 };
             out.push(Instruction { form: fi as u16, guard, mods, operands, control });
         }

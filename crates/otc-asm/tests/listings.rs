@@ -22,11 +22,7 @@ fn fixtures() -> Vec<(String, String)> {
         }
     }
     out.sort();
-    assert!(
-        out.len() >= 10,
-        "expected the nvcc fixtures, found {}",
-        out.len()
-    );
+    assert!(out.len() >= 10, "expected the nvcc fixtures, found {}", out.len());
     out
 }
 
@@ -77,11 +73,7 @@ fn every_listing_assembles() {
         };
         assert!(!p.kernels.is_empty(), "{name}");
         for k in &p.kernels {
-            assert!(
-                k.regs_declared,
-                "{name}: {} has a res-usage REG count",
-                k.name
-            );
+            assert!(k.regs_declared, "{name}: {} has a res-usage REG count", k.name);
             total += k.instructions.len();
         }
     }
@@ -95,29 +87,16 @@ fn canonical_text_matches_nvcc() {
     for (name, text) in fixtures() {
         let p = assemble(&text, &name).unwrap();
         let expected: Vec<String> = text.lines().filter_map(listing_text).collect();
-        let got: Vec<String> = p
-            .kernels
-            .iter()
-            .flat_map(|k| k.instructions.iter().map(|i| i.text()))
-            .collect();
+        let got: Vec<String> = p.kernels.iter().flat_map(|k| k.instructions.iter().map(|i| i.text())).collect();
         assert_eq!(expected.len(), got.len(), "{name}: instruction count");
         for (e, g) in expected.iter().zip(&got) {
-            let e = if e.starts_with("RET") || e.contains(" RET") {
-                e.replacen(" 0x", ", 0x", 1)
-            } else {
-                e.clone()
-            };
+            let e = if e.starts_with("RET") || e.contains(" RET") { e.replacen(" 0x", ", 0x", 1) } else { e.clone() };
             if !same_text(&e, g) {
                 mismatches.push(format!("{name}:\n  nvcc: {e}\n  ours: {g}"));
             }
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
 }
 
 #[test]
@@ -126,21 +105,13 @@ fn words_round_trip_and_disassembly_reassembles() {
         let p = assemble(&text, &name).unwrap();
         for k in &p.kernels {
             for inst in &k.instructions {
-                let w = inst
-                    .encode()
-                    .unwrap_or_else(|e| panic!("{name}: {}: {e}", inst.text()));
-                assert_eq!(
-                    &Instruction::decode(w).unwrap(),
-                    inst,
-                    "{name}: {}",
-                    inst.text()
-                );
+                let w = inst.encode().unwrap_or_else(|e| panic!("{name}: {}: {e}", inst.text()));
+                assert_eq!(&Instruction::decode(w).unwrap(), inst, "{name}: {}", inst.text());
                 assert!(inst.control.is_some(), "listing control bits kept");
             }
         }
         let dis = disassemble(&p);
-        let q = assemble(&dis, "disassembly")
-            .unwrap_or_else(|e| panic!("{name} disassembly: {e}\n{dis}"));
+        let q = assemble(&dis, "disassembly").unwrap_or_else(|e| panic!("{name} disassembly: {e}\n{dis}"));
         assert_eq!(p.kernels.len(), q.kernels.len());
         for (a, b) in p.kernels.iter().zip(&q.kernels) {
             assert_eq!(a.instructions, b.instructions, "{name}/{}", a.name);
