@@ -110,13 +110,7 @@ pub struct Shape {
 pub fn shape(inst: FragInst, op: FragOperand) -> Shape {
     use FragInst::*;
     use FragOperand::*;
-    let s = |matrices, rows, cols, bits, regs| Shape {
-        matrices,
-        rows,
-        cols,
-        bits,
-        regs,
-    };
+    let s = |matrices, rows, cols, bits, regs| Shape { matrices, rows, cols, bits, regs };
     match (inst, op) {
         (Hmma884F32 | Hmma884F16, A) => s(4, 8, 4, 16, 2),
         (Hmma884F32 | Hmma884F16, B) => s(4, 4, 8, 16, 2),
@@ -159,14 +153,7 @@ pub fn slots(inst: FragInst, op: FragOperand, layout: Layout) -> Vec<Slot> {
                         (C | D, Hmma884F32) => (i, 0),
                         _ => (i / 2, i % 2),
                     };
-                    out.push(Slot {
-                        lane,
-                        reg,
-                        half,
-                        matrix: q,
-                        row,
-                        col,
-                    });
+                    out.push(Slot { lane, reg, half, matrix: q, row, col });
                 }
             }
             Ohmma8161F32 | Ohmma8161F16 => {
@@ -184,14 +171,7 @@ pub fn slots(inst: FragInst, op: FragOperand, layout: Layout) -> Vec<Slot> {
                         (C | D, Ohmma8161F32) => (i, 0),
                         _ => (i / 2, i % 2),
                     };
-                    out.push(Slot {
-                        lane,
-                        reg,
-                        half,
-                        matrix: 0,
-                        row,
-                        col,
-                    });
+                    out.push(Slot { lane, reg, half, matrix: 0, row, col });
                 }
             }
             Bohmma32321 => {
@@ -201,14 +181,7 @@ pub fn slots(inst: FragInst, op: FragOperand, layout: Layout) -> Vec<Slot> {
                         B => (0, bit),
                         C | D => (lane, bit),
                     };
-                    out.push(Slot {
-                        lane,
-                        reg: 0,
-                        half: bit,
-                        matrix: 0,
-                        row,
-                        col,
-                    });
+                    out.push(Slot { lane, reg: 0, half: bit, matrix: 0, row, col });
                 }
             }
         }
@@ -250,23 +223,11 @@ mod tests {
                 let mut places = HashSet::new();
                 for s in &all {
                     assert!(s.row < sh.rows && s.col < sh.cols && s.matrix < sh.matrices);
-                    assert!(
-                        s.reg < sh.regs,
-                        "{inst:?} {op:?}: reg {} >= {}",
-                        s.reg,
-                        sh.regs
-                    );
-                    assert!(
-                        places.insert((s.lane, s.reg, s.half)),
-                        "{inst:?} {op:?}: slot used twice"
-                    );
+                    assert!(s.reg < sh.regs, "{inst:?} {op:?}: reg {} >= {}", s.reg, sh.regs);
+                    assert!(places.insert((s.lane, s.reg, s.half)), "{inst:?} {op:?}: slot used twice");
                 }
                 let distinct: HashSet<_> = all.iter().map(|s| (s.matrix, s.row, s.col)).collect();
-                assert_eq!(
-                    distinct.len(),
-                    elems,
-                    "{inst:?} {op:?}: some element is missing"
-                );
+                assert_eq!(distinct.len(), elems, "{inst:?} {op:?}: some element is missing");
             }
         }
     }
@@ -282,10 +243,7 @@ mod tests {
     fn hmma_f32_accumulator_layout_matches_ptx() {
         let all = slots(FragInst::Hmma884F32, FragOperand::C, Layout::Row);
         for &(lane, i, row, col) in HMMA_F32_CD {
-            let s = all
-                .iter()
-                .find(|s| s.lane == lane && s.reg == i)
-                .expect("slot");
+            let s = all.iter().find(|s| s.lane == lane && s.reg == i).expect("slot");
             assert_eq!((s.row, s.col), (row, col), "lane {lane} element {i}");
         }
     }

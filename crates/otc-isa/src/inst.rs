@@ -21,10 +21,7 @@ pub struct Pred {
 
 impl Pred {
     /// `PT`, the always-true predicate.
-    pub const TRUE: Pred = Pred {
-        index: PT,
-        not: false,
-    };
+    pub const TRUE: Pred = Pred { index: PT, not: false };
 }
 
 /// The value part of an operand.
@@ -72,14 +69,7 @@ pub struct Operand {
 impl Operand {
     /// An operand with no flags.
     pub const fn plain(value: Value) -> Operand {
-        Operand {
-            value,
-            neg: false,
-            abs: false,
-            not: false,
-            reuse: false,
-            suffix: 0,
-        }
+        Operand { value, neg: false, abs: false, not: false, reuse: false, suffix: 0 }
     }
 }
 
@@ -100,13 +90,7 @@ pub struct Control {
 
 impl Default for Control {
     fn default() -> Self {
-        Control {
-            stall: 1,
-            yield_: true,
-            write_barrier: 7,
-            read_barrier: 7,
-            wait_mask: 0,
-        }
+        Control { stall: 1, yield_: true, write_barrier: 7, read_barrier: 7, wait_mask: 0 }
     }
 }
 
@@ -176,10 +160,7 @@ impl Instruction {
     /// Whether any modifier group has the option `option` selected.
     pub fn has_modifier(&self, option: &str) -> bool {
         let def = self.def();
-        def.mods
-            .iter()
-            .zip(&self.mods)
-            .any(|(g, &i)| g.options[i as usize] == option)
+        def.mods.iter().zip(&self.mods).any(|(g, &i)| g.options[i as usize] == option)
     }
 
     /// Number of registers operand `i` covers (groups, `R*group` operands, 1 otherwise).
@@ -198,20 +179,11 @@ impl Instruction {
         OPCODE_FIELD.put(&mut w, def.opcode as u64);
         FORM_FIELD.put(&mut w, def.form as u64);
         if self.guard.index > 7 {
-            return Err(IsaError::Field(format!(
-                "guard predicate P{} out of range",
-                self.guard.index
-            )));
+            return Err(IsaError::Field(format!("guard predicate P{} out of range", self.guard.index)));
         }
-        GUARD_FIELD.put(
-            &mut w,
-            (self.guard.index as u64) | ((self.guard.not as u64) << 3),
-        );
+        GUARD_FIELD.put(&mut w, (self.guard.index as u64) | ((self.guard.not as u64) << 3));
         if self.mods.len() != def.mods.len() || self.operands.len() != def.operands.len() {
-            return Err(IsaError::Field(format!(
-                "{}: wrong number of modifiers or operands",
-                def.mnemonic
-            )));
+            return Err(IsaError::Field(format!("{}: wrong number of modifiers or operands", def.mnemonic)));
         }
         for (g, &opt) in def.mods.iter().zip(&self.mods) {
             if opt as usize >= g.options.len() {
@@ -223,16 +195,11 @@ impl Instruction {
             g.field.put(&mut w, opt as u64);
         }
         for (od, op) in def.operands.iter().zip(&self.operands) {
-            let bad = |what: &str| {
-                IsaError::Field(format!("{} operand {}: {what}", def.mnemonic, od.name))
-            };
+            let bad = |what: &str| IsaError::Field(format!("{} operand {}: {what}", def.mnemonic, od.name));
             let f = od.field;
             let put = |w: &mut u128, sub: BitField, v: u64| -> Result<(), IsaError> {
                 if !sub.fits(v) {
-                    return Err(bad(&format!(
-                        "value {v:#x} does not fit {} bits",
-                        sub.width
-                    )));
+                    return Err(bad(&format!("value {v:#x} does not fit {} bits", sub.width)));
                 }
                 sub.put(w, v);
                 Ok(())
@@ -240,15 +207,11 @@ impl Instruction {
             match (od.kind, op.value) {
                 (Kind::R | Kind::G(_) | Kind::L(_), Value::Reg(r)) => put(&mut w, f, r as u64)?,
                 (Kind::P, Value::Pred(p)) => put(&mut w, f, p as u64)?,
-                (Kind::U(n), Value::Imm(v)) => {
-                    put(&mut w, BitField { lo: f.lo, width: n }, v as u64)?
-                }
+                (Kind::U(n), Value::Imm(v)) => put(&mut w, BitField { lo: f.lo, width: n }, v as u64)?,
                 (Kind::S(n), Value::Imm(v)) => {
                     let s = v as i32 as i64;
                     if n < 32 && (s < -(1i64 << (n - 1)) || s >= (1i64 << (n - 1))) {
-                        return Err(bad(&format!(
-                            "value {s} does not fit a signed {n}-bit field"
-                        )));
+                        return Err(bad(&format!("value {s} does not fit a signed {n}-bit field")));
                     }
                     let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
                     put(&mut w, BitField { lo: f.lo, width: n }, (s as u64) & mask)?
@@ -258,49 +221,19 @@ impl Instruction {
                 (Kind::F16, Value::F16(v)) => put(&mut w, f, v as u64)?,
                 (Kind::C, Value::Const { bank, offset }) => {
                     put(&mut w, BitField { lo: f.lo, width: 5 }, bank as u64)?;
-                    put(
-                        &mut w,
-                        BitField {
-                            lo: f.lo + 5,
-                            width: 16,
-                        },
-                        offset as u64,
-                    )?;
+                    put(&mut w, BitField { lo: f.lo + 5, width: 16 }, offset as u64)?;
                 }
                 (Kind::CX, Value::ConstX { bank, reg, offset }) => {
                     put(&mut w, BitField { lo: f.lo, width: 5 }, bank as u64)?;
-                    put(
-                        &mut w,
-                        BitField {
-                            lo: f.lo + 5,
-                            width: 8,
-                        },
-                        reg as u64,
-                    )?;
-                    put(
-                        &mut w,
-                        BitField {
-                            lo: f.lo + 13,
-                            width: 16,
-                        },
-                        offset as u64,
-                    )?;
+                    put(&mut w, BitField { lo: f.lo + 5, width: 8 }, reg as u64)?;
+                    put(&mut w, BitField { lo: f.lo + 13, width: 16 }, offset as u64)?;
                 }
                 (Kind::M, Value::Mem { base, offset }) => {
                     if !(-(1 << 23)..(1 << 23)).contains(&offset) {
-                        return Err(bad(&format!(
-                            "offset {offset} does not fit a signed 24-bit field"
-                        )));
+                        return Err(bad(&format!("offset {offset} does not fit a signed 24-bit field")));
                     }
                     put(&mut w, BitField { lo: f.lo, width: 8 }, base as u64)?;
-                    put(
-                        &mut w,
-                        BitField {
-                            lo: f.lo + 8,
-                            width: 24,
-                        },
-                        (offset as u32 & 0xff_ffff) as u64,
-                    )?;
+                    put(&mut w, BitField { lo: f.lo + 8, width: 24 }, (offset as u32 & 0xff_ffff) as u64)?;
                 }
                 (Kind::SR, Value::SReg(s)) => put(&mut w, f, s as u64)?,
                 (Kind::B, Value::Barrier(b)) => put(&mut w, f, b as u64)?,
@@ -323,8 +256,7 @@ impl Instruction {
                 || (op.abs && !has(Flag::Abs))
                 || (op.not && !has(Flag::Not))
                 || (op.reuse && !has(Flag::Reuse))
-                || (op.suffix != 0
-                    && !(has(Flag::Swz) || has(Flag::Hsel) || has(Flag::Bsel) || has(Flag::Layout)))
+                || (op.suffix != 0 && !(has(Flag::Swz) || has(Flag::Hsel) || has(Flag::Bsel) || has(Flag::Layout)))
             {
                 return Err(bad("flag not allowed on this operand"));
             }
@@ -340,17 +272,13 @@ impl Instruction {
     pub fn decode(w: u128) -> Result<Instruction, IsaError> {
         let opcode = OPCODE_FIELD.get(w) as u16;
         let form = FORM_FIELD.get(w) as u8;
-        let index =
-            crate::form_index(opcode, form).ok_or(IsaError::UnknownEncoding { opcode, form })?;
+        let index = crate::form_index(opcode, form).ok_or(IsaError::UnknownEncoding { opcode, form })?;
         let def = &FORMS[index];
         if (w >> 127) != 0 {
             return Err(IsaError::Field("reserved bit 127 is set".into()));
         }
         let g = GUARD_FIELD.get(w) as u8;
-        let guard = Pred {
-            index: g & 7,
-            not: g & 8 != 0,
-        };
+        let guard = Pred { index: g & 7, not: g & 8 != 0 };
         let mut mods = Vec::with_capacity(def.mods.len());
         for grp in def.mods {
             let v = grp.field.get(w) as usize;
@@ -365,13 +293,7 @@ impl Instruction {
         let mut operands = Vec::with_capacity(def.operands.len());
         for od in def.operands {
             let f = od.field;
-            let sub = |lo: u8, width: u8| {
-                BitField {
-                    lo: f.lo + lo,
-                    width,
-                }
-                .get(w)
-            };
+            let sub = |lo: u8, width: u8| BitField { lo: f.lo + lo, width }.get(w);
             let value = match od.kind {
                 Kind::R | Kind::G(_) | Kind::L(_) => Value::Reg(f.get(w) as u8),
                 Kind::P => Value::Pred(f.get(w) as u8),
@@ -380,19 +302,9 @@ impl Instruction {
                 Kind::T => Value::Imm(f.get(w) as u32),
                 Kind::F32 => Value::F32(f.get(w) as u32),
                 Kind::F16 => Value::F16(f.get(w) as u16),
-                Kind::C => Value::Const {
-                    bank: sub(0, 5) as u8,
-                    offset: sub(5, 16) as u16,
-                },
-                Kind::CX => Value::ConstX {
-                    bank: sub(0, 5) as u8,
-                    reg: sub(5, 8) as u8,
-                    offset: sub(13, 16) as u16,
-                },
-                Kind::M => Value::Mem {
-                    base: sub(0, 8) as u8,
-                    offset: sign_extend(sub(8, 24), 24) as i32,
-                },
+                Kind::C => Value::Const { bank: sub(0, 5) as u8, offset: sub(5, 16) as u16 },
+                Kind::CX => Value::ConstX { bank: sub(0, 5) as u8, reg: sub(5, 8) as u8, offset: sub(13, 16) as u16 },
+                Kind::M => Value::Mem { base: sub(0, 8) as u8, offset: sign_extend(sub(8, 24), 24) as i32 },
                 Kind::SR => Value::SReg(f.get(w) as u8),
                 Kind::B => Value::Barrier(f.get(w) as u8),
                 Kind::SB => Value::Scoreboard(f.get(w) as u8),
@@ -424,25 +336,14 @@ impl Instruction {
             Some(Control::from_bits(CONTROL_FIELD.get(w) as u32))
         } else {
             if CONTROL_FIELD.get(w) != 0 {
-                return Err(IsaError::Field(
-                    "control bits set but not marked present".into(),
-                ));
+                return Err(IsaError::Field("control bits set but not marked present".into()));
             }
             None
         };
-        let inst = Instruction {
-            form: index as u16,
-            guard,
-            mods,
-            operands,
-            control,
-        };
+        let inst = Instruction { form: index as u16, guard, mods, operands, control };
         // Unused bits must be zero, so that every word has exactly one meaning.
         if inst.encode()? != w {
-            return Err(IsaError::Field(format!(
-                "{}: unused bits are set",
-                def.mnemonic
-            )));
+            return Err(IsaError::Field(format!("{}: unused bits are set", def.mnemonic)));
         }
         Ok(inst)
     }

@@ -28,9 +28,7 @@ pub enum IsaError {
 
 /// Index into [`FORMS`] of the form with this opcode and form number.
 pub fn form_index(opcode: u16, form: u8) -> Option<usize> {
-    FORMS
-        .binary_search_by(|f| (f.opcode, f.form).cmp(&(opcode, form)))
-        .ok()
+    FORMS.binary_search_by(|f| (f.opcode, f.form).cmp(&(opcode, form))).ok()
 }
 
 /// Indices into [`FORMS`] of every form of a mnemonic (`"HMMA"`), in table order.
@@ -56,18 +54,12 @@ pub fn mnemonics() -> Vec<&'static str> {
 
 /// Code of a special register by name (`SR_TID.X`).
 pub fn special_register(name: &str) -> Option<u8> {
-    SPECIAL_REGISTERS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, c)| c)
+    SPECIAL_REGISTERS.iter().find(|(n, _)| *n == name).map(|&(_, c)| c)
 }
 
 /// Name of a special register code.
 pub fn special_register_name(code: u8) -> Option<&'static str> {
-    SPECIAL_REGISTERS
-        .iter()
-        .find(|&&(_, c)| c == code)
-        .map(|&(n, _)| n)
+    SPECIAL_REGISTERS.iter().find(|&&(_, c)| c == code).map(|&(n, _)| n)
 }
 
 /// The text options of a suffix flag (index 0 = no suffix).

@@ -36,10 +36,7 @@ impl BitField {
 
     /// Offset a field given relative to another field (used for control sub-fields).
     pub const fn within(self, outer: BitField) -> BitField {
-        BitField {
-            lo: outer.lo + self.lo,
-            width: self.width,
-        }
+        BitField { lo: outer.lo + self.lo, width: self.width }
     }
 }
 

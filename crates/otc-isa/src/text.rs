@@ -45,11 +45,7 @@ pub fn f32_text(bits: u32) -> String {
         };
     }
     if v.is_infinite() {
-        return if v > 0.0 {
-            "+INF".into()
-        } else {
-            "-INF".into()
-        };
+        return if v > 0.0 { "+INF".into() } else { "-INF".into() };
     }
     let s = format!("{v:?}");
     s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
@@ -66,11 +62,7 @@ pub fn f16_text(bits: u16) -> String {
         };
     }
     if v.is_infinite() {
-        return if bits & 0x8000 == 0 {
-            "+INF".into()
-        } else {
-            "-INF".into()
-        };
+        return if bits & 0x8000 == 0 { "+INF".into() } else { "-INF".into() };
     }
     // The f32 value of an fp16 is exact, and its shortest f32 text reads back to the same fp16.
     f32_text(v.to_f32().to_bits())
@@ -90,9 +82,7 @@ fn suffix_text(od: &OperandDef, op: &Operand) -> Option<&'static str> {
 pub fn operand_text(od: &OperandDef, op: &Operand) -> String {
     let mut core = match (od.kind, op.value) {
         (Kind::L(n), Value::Reg(r)) if r != RZ => {
-            let regs: Vec<String> = (0..n as u16)
-                .map(|i| reg_name((r as u16 + i).min(255) as u8))
-                .collect();
+            let regs: Vec<String> = (0..n as u16).map(|i| reg_name((r as u16 + i).min(255) as u8)).collect();
             format!("{{{}}}", regs.join(", "))
         }
         (_, Value::Reg(r)) => reg_name(r),
@@ -120,9 +110,7 @@ pub fn operand_text(od: &OperandDef, op: &Operand) -> String {
                 format!("[{}+{}]", reg_name(base), signed_hex(offset as i64))
             }
         }
-        (_, Value::SReg(s)) => special_register_name(s)
-            .map(str::to_string)
-            .unwrap_or(format!("SR{s}")),
+        (_, Value::SReg(s)) => special_register_name(s).map(str::to_string).unwrap_or(format!("SR{s}")),
         (_, Value::Barrier(b)) => format!("B{b}"),
         (_, Value::Scoreboard(b)) => format!("SB{b}"),
         (_, Value::PredFile) => "PR".into(),
@@ -195,12 +183,8 @@ impl Instruction {
     pub fn text(&self) -> String {
         let mut s = String::new();
         if !(self.guard.index == PT && !self.guard.not) {
-            let _ = write!(
-                s,
-                "@{}{} ",
-                if self.guard.not { "!" } else { "" },
-                crate::text::pred_name(self.guard.index)
-            );
+            let _ =
+                write!(s, "@{}{} ", if self.guard.not { "!" } else { "" }, crate::text::pred_name(self.guard.index));
         }
         s.push_str(&self.opcode_text());
         let def = self.def();
