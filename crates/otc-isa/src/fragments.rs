@@ -248,3 +248,106 @@ mod tests {
         }
     }
 }
+
+/// Markdown tables of every fragment layout (written to `docs/fragments.md`).
+pub fn markdown() -> String {
+    use std::fmt::Write;
+    let mut s = String::from(
+        "<!-- @generated from otc_isa::fragments by `OTC_BLESS=1 cargo test -p otc-isa`. DO NOT EDIT. -->\n\n\
+         # Fragment layouts\n\n\
+         Which lane and register holds which element of each tensor-instruction operand. A cell \
+         `q:r,c` is element (row r, column c) of quad pair q's matrix (HMMA.884); `r,c` for the \
+         single-matrix OHMMA tiles. `.lo`/`.hi` are the halves of a register holding two fp16 values. \
+         BOHMMA needs no table: A and B are 32-bit bitmaps in every lane, and lane i of D holds row i \
+         of the product bitmap (bit j = column j).\n",
+    );
+    let cases: [(FragInst, FragOperand, Layout); 12] = [
+        (FragInst::Hmma884F32, FragOperand::A, Layout::Row),
+        (FragInst::Hmma884F32, FragOperand::A, Layout::Col),
+        (FragInst::Hmma884F32, FragOperand::B, Layout::Row),
+        (FragInst::Hmma884F32, FragOperand::B, Layout::Col),
+        (FragInst::Hmma884F32, FragOperand::C, Layout::Row),
+        (FragInst::Hmma884F16, FragOperand::C, Layout::Row),
+        (FragInst::Ohmma8161F32, FragOperand::A, Layout::Row),
+        (FragInst::Ohmma8161F32, FragOperand::B, Layout::Row),
+        (FragInst::Ohmma8161F32, FragOperand::C, Layout::Row),
+        (FragInst::Ohmma8161F16, FragOperand::A, Layout::Row),
+        (FragInst::Ohmma8161F16, FragOperand::B, Layout::Row),
+        (FragInst::Ohmma8161F16, FragOperand::C, Layout::Row),
+    ];
+    for (inst, op, layout) in cases {
+        let sh = shape(inst, op);
+        let all = slots(inst, op, layout);
+        let lay = if matches!(inst, FragInst::Hmma884F32 | FragInst::Hmma884F16)
+            && matches!(op, FragOperand::A | FragOperand::B)
+        {
+            format!(" ({} layout)", if layout == Layout::Row { "row" } else { "col" })
+        } else {
+            String::new()
+        };
+        let what = if op == FragOperand::C {
+            "C and D"
+        } else if op == FragOperand::A {
+            "A"
+        } else {
+            "B"
+        };
+        let _ = write!(s, "\n## {} {what}{lay}\n\n", inst.name());
+        let per_reg = if sh.bits == 16 { 2 } else { 1 };
+        let mut head = String::from("| lane |");
+        let mut rule = String::from("|---|");
+        for r in 0..sh.regs {
+            for h in 0..per_reg {
+                let _ = write!(
+                    head,
+                    " R+{r}{} |",
+                    if per_reg == 2 {
+                        if h == 0 {
+                            ".lo"
+                        } else {
+                            ".hi"
+                        }
+                    } else {
+                        ""
+                    }
+                );
+                rule.push_str("---|");
+            }
+        }
+        let _ = writeln!(s, "{head}\n{rule}");
+        for lane in 0..32u8 {
+            let _ = write!(s, "| {lane} |");
+            for r in 0..sh.regs {
+                for h in 0..per_reg {
+                    let slot = all.iter().find(|x| x.lane == lane && x.reg == r && x.half == h);
+                    match slot {
+                        Some(x) if sh.matrices > 1 => {
+                            let _ = write!(s, " {}:{},{} |", x.matrix, x.row, x.col);
+                        }
+                        Some(x) => {
+                            let _ = write!(s, " {},{} |", x.row, x.col);
+                        }
+                        None => s.push_str(" |"),
+                    }
+                }
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod docs_tests {
+    /// docs/fragments.md is generated from the tables above; `OTC_BLESS=1` rewrites it.
+    #[test]
+    fn fragment_docs_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/fragments.md");
+        let want = super::markdown();
+        if std::env::var_os("OTC_BLESS").is_some() {
+            std::fs::write(&path, &want).expect("write docs/fragments.md");
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(have == want, "docs/fragments.md is stale: run `OTC_BLESS=1 cargo test -p otc-isa`");
+    }
+}
