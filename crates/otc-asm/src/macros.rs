@@ -106,6 +106,7 @@ fn spwmma(stmt: &Stmt) -> Result<Vec<Stmt>, LineError> {
             let mut s = crate::parse::parse_stmt(text, 0, stmt.line, text)?;
             s.line_text = stmt.line_text.clone();
             s.opcode_at = at;
+            s.operands_end = stmt.operands_end;
             for o in &mut s.operands {
                 o.at = at;
             }

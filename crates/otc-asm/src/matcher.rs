@@ -167,7 +167,7 @@ fn build_operand(
     let range = |m: String| Err(LineError::new(K::OutOfRange, at, m));
     let mut op = Operand::plain(Value::PredFile);
     match (&src.ast, od.kind) {
-        (Ast::Reg { index: r, prefix, reuse, suffix }, kind) => {
+        (Ast::Reg { index: r, prefix, reuse, suffix }, kind @ (Kind::R | Kind::G(_) | Kind::L(_))) => {
             check_prefix(od, *prefix, at)?;
             op.neg = prefix.neg;
             op.abs = prefix.abs;
@@ -181,7 +181,7 @@ fn build_operand(
             check_group(*r, count, matches!(kind, Kind::L(_)), at)?;
             op.value = Value::Reg(*r);
         }
-        (Ast::List { base, count, reuse, suffix }, kind) => {
+        (Ast::List { base, count, reuse, suffix }, kind @ (Kind::G(_) | Kind::L(_))) => {
             let want = kind.group_size();
             if *count != want {
                 return Err(LineError::new(
@@ -195,7 +195,7 @@ fn build_operand(
             check_group(*base, want, matches!(kind, Kind::L(_)), at)?;
             op.value = Value::Reg(*base);
         }
-        (Ast::Pred { index: p, not }, _) => {
+        (Ast::Pred { index: p, not }, Kind::P) => {
             if *not && !od.allows(Flag::Not) {
                 return Err(LineError::new(
                     K::OperandKind,
@@ -337,7 +337,7 @@ pub(crate) fn build(
     control: Option<Control>,
     labels: LabelLookup<'_>,
     code_bytes: u32,
-    line_end: usize,
+    operands_end: usize,
 ) -> Result<Instruction, LineError> {
     let mut parts = opcode_text.split('.');
     let mnemonic = parts.next().unwrap_or("");
@@ -365,7 +365,7 @@ pub(crate) fn build(
         };
         mods_ok_any = true;
         if def.operands.len() != operands.len() {
-            let at = operands.get(def.operands.len()).map(|o| o.at).unwrap_or(line_end);
+            let at = operands.get(def.operands.len()).map(|o| o.at).unwrap_or(operands_end);
             consider(
                 1,
                 LineError::new(

@@ -37,6 +37,8 @@ pub(crate) struct Stmt {
     pub opcode: String,
     pub opcode_at: usize,
     pub operands: Vec<SrcOperand>,
+    /// Byte offset just after the last operand (where a missing operand would go).
+    pub operands_end: usize,
 }
 
 /// A kernel being built.
@@ -165,17 +167,15 @@ fn parse_piece(piece: &str, at: usize, out: &mut Vec<SrcOperand>) -> Result<(), 
             out.push(SrcOperand { ast, at });
             Ok(())
         }
-        Err(e) => {
-            let words: Vec<(usize, &str)> =
-                t.split_whitespace().map(|w| (w.as_ptr() as usize - t.as_ptr() as usize, w)).collect();
-            if words.len() < 2 {
-                return Err(e);
-            }
-            for (off, w) in words {
+        // nvcc writes `RET.REL.NODEC R2 0x0`: two operands separated by blanks
+        Err(e) if e.kind == K::Syntax && !t.contains(['{', '[', '|']) && t.split_whitespace().count() > 1 => {
+            for w in t.split_whitespace() {
+                let off = w.as_ptr() as usize - t.as_ptr() as usize;
                 out.push(SrcOperand { ast: parse_operand(w, at + off)?, at: at + off });
             }
             Ok(())
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -259,7 +259,8 @@ pub(crate) fn parse_stmt(text: &str, base: usize, line: usize, line_text: &str) 
             parse_piece(&piece, at, &mut operands)?;
         }
     }
-    Ok(Stmt { line, line_text: line_text.to_string(), control, guard, opcode, opcode_at, operands })
+    let operands_end = pos + ops_text.trim_end().len();
+    Ok(Stmt { line, line_text: line_text.to_string(), control, guard, opcode, opcode_at, operands, operands_end })
 }
 
 /// Remove comments, keeping byte offsets (comment text becomes blanks).
@@ -669,20 +670,22 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
         let mut instructions = Vec::with_capacity(k.stmts.len());
         let mut lines = Vec::with_capacity(k.stmts.len());
         for s in &k.stmts {
-            let line_end = s.line_text.len();
-            let inst = build(&s.opcode, s.opcode_at, s.guard, &s.operands, s.control, &lookup, code_bytes, line_end)
-                .map_err(|e| {
-                    let mut a = place(source, s.line, &s.line_text, e);
-                    if a.kind == K::Label {
-                        let names: Vec<&str> = k.labels.keys().map(|x| x.as_str()).collect();
-                        if let Some(n) = a.message.strip_prefix("undefined label `").and_then(|m| m.strip_suffix('`')) {
-                            if let Some(sug) = crate::suggest::nearest(n, &names) {
-                                a.message.push_str(&format!("; did you mean `{sug}`?"));
+            let inst =
+                build(&s.opcode, s.opcode_at, s.guard, &s.operands, s.control, &lookup, code_bytes, s.operands_end)
+                    .map_err(|e| {
+                        let mut a = place(source, s.line, &s.line_text, e);
+                        if a.kind == K::Label {
+                            let names: Vec<&str> = k.labels.keys().map(|x| x.as_str()).collect();
+                            if let Some(n) =
+                                a.message.strip_prefix("undefined label `").and_then(|m| m.strip_suffix('`'))
+                            {
+                                if let Some(sug) = crate::suggest::nearest(n, &names) {
+                                    a.message.push_str(&format!("; did you mean `{sug}`?"));
+                                }
                             }
                         }
-                    }
-                    a
-                })?;
+                        a
+                    })?;
             instructions.push(inst);
             lines.push(s.line as u32);
         }
