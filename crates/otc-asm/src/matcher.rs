@@ -408,9 +408,47 @@ pub(crate) fn build(
     if !mods_ok_any {
         return Err(modifier_error(mnemonic, &tokens, candidates, opcode_at));
     }
+    if let Some(e) = two_wide_slots(opcode_text, &tokens, candidates, operands) {
+        return Err(e);
+    }
     Err(best.map(|(_, e)| e).unwrap_or_else(|| {
         LineError::new(K::OperandKind, opcode_at, format!("no form of {opcode_text} takes these operands"))
     }))
+}
+
+fn is_wide(kind: Kind) -> bool {
+    matches!(kind, Kind::F32 | Kind::C | Kind::CX) || matches!(kind, Kind::U(n) | Kind::S(n) if n > 16)
+}
+
+/// Volta has one 32-bit slot per instruction: two immediates/constants where the instruction
+/// takes either in each place is a specific mistake with a specific message.
+fn two_wide_slots(
+    opcode_text: &str,
+    tokens: &[&str],
+    candidates: &[usize],
+    operands: &[SrcOperand],
+) -> Option<LineError> {
+    let forms: Vec<&FormDef> = candidates
+        .iter()
+        .map(|&fi| &FORMS[fi])
+        .filter(|d| d.operands.len() == operands.len() && match_mods(d, tokens).is_ok())
+        .collect();
+    let wide_at: Vec<&SrcOperand> = operands
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| {
+            matches!(o.ast, Ast::Const { .. } | Ast::ConstX { .. } | Ast::Int(_) | Ast::Float(_))
+                && forms.iter().any(|d| is_wide(d.operands[*i].kind))
+        })
+        .map(|(_, o)| o)
+        .collect();
+    (wide_at.len() >= 2).then(|| {
+        LineError::new(
+            K::OperandKind,
+            wide_at[1].at,
+            format!("{opcode_text} can hold only one 32-bit immediate or constant (Volta has one 32-bit slot per instruction); put one of them in a register"),
+        )
+    })
 }
 
 fn signature(def: &FormDef) -> String {

@@ -14,6 +14,7 @@ const CASES: &[(&str, K, usize, usize, &str)] = &[
     ("IADD3 R0, [R1], R2, RZ ;", K::OperandKind, 1, 11, "operand `a` must be a register"),
     ("MOV R0, P1 ;", K::OperandKind, 1, 9, "operand `a`"),
     ("FADD R0, ~R1, R2 ;", K::OperandKind, 1, 10, "cannot be inverted"),
+    ("IMAD.WIDE.U32 R6, R25, 0x4, c[0x0][0x170] ;", K::OperandKind, 1, 29, "only one 32-bit immediate or constant"),
     ("MOV R255, R1 ;", K::OutOfRange, 1, 5, "R255 does not exist"),
     ("IADD3 R0, R1, 0x100000000, RZ ;", K::OutOfRange, 1, 15, "does not fit"),
     ("LDG.E.SYS R0, [R2+0x1000000] ;", K::OutOfRange, 1, 15, "24 signed bits"),

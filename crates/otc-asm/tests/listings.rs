@@ -125,3 +125,25 @@ fn words_round_trip_and_disassembly_reassembles() {
         assert_eq!(back, p, "{name}: binary round trip");
     }
 }
+
+#[test]
+fn every_program_assembles_and_its_disassembly_reassembles() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../programs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).expect("programs dir") {
+        let p = e.expect("entry").path();
+        if p.extension().is_none_or(|x| x != "sass") {
+            continue;
+        }
+        let name = p.display().to_string();
+        let text = std::fs::read_to_string(&p).expect("read");
+        let prog = assemble(&text, &name).unwrap_or_else(|e| panic!("{e}"));
+        let again = assemble(&disassemble(&prog), "dis").unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (a, b) in prog.kernels.iter().zip(&again.kernels) {
+            assert_eq!(a.instructions, b.instructions, "{name}");
+            assert_eq!(a.params, b.params, "{name}");
+        }
+        n += 1;
+    }
+    assert!(n >= 1, "no programs found");
+}
