@@ -1,0 +1,1218 @@
+//! One streaming multiprocessor: CTA residency, four sub-cores with their schedulers, operand
+//! collectors, pipelines and tensor cores, and the SM's memory pipe and L1.
+//!
+//! The loop is event-driven: every constraint on an instruction (register results, unit
+//! occupancy, memory returns, barrier releases) resolves at a cycle that is known when it is
+//! created, so when no sub-core can issue the clock jumps to the earliest cycle at which one can.
+
+use std::collections::VecDeque;
+
+use otc_isa::FORMS;
+
+use crate::accbuf::AccBuf;
+use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
+use crate::forms::{form_info, unit_index, Class, TensorClass, NUM_UNITS};
+use crate::memory::{shared_wavefronts, Lookup, SectorCache};
+use crate::stats::{Reason, SmStats, NUM_REASONS};
+use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, TensorOp, INSTRUCTION_BYTES};
+
+/// Milli-cycles: the bandwidth queues count in thousandths of a cycle.
+const MC: u64 = 1000;
+const NO_REUSE: u8 = 255;
+const NEVER: u64 = u64::MAX;
+
+/// Configuration resolved for the simulation of one kernel.
+pub(crate) struct Resolved {
+    pub cfg: TimingConfig,
+    pub form_timing: Vec<UnitTiming>,
+    /// Milli-cycles one SM's share of the L2 / DRAM bandwidth needs per sector.
+    pub l2_mc_per_sector: u64,
+    pub dram_mc_per_sector: u64,
+    /// Shared memory available to CTAs per SM (the carve-out) and the L1 capacity beside it.
+    pub shared_capacity: u32,
+    pub l1_bytes: u64,
+}
+
+/// A CTA with the results of the global pre-pass (coalesced sectors and their L2 outcome).
+pub(crate) struct PreparedCta {
+    pub trace: CtaTrace,
+    /// Per warp: for each executed global/local memory event in order, its sectors
+    /// (`sector << 1 | l2_hit`), delimited by `starts`.
+    pub sectors: Vec<Vec<u64>>,
+    pub starts: Vec<Vec<u32>>,
+    pub regs_per_warp: u32,
+    /// Shared memory the CTA takes (rounded to the allocation unit).
+    pub smem: u32,
+    /// Warp slots the CTA takes: max(ceil(threads / 32), traced warps).
+    pub nwarps: u32,
+}
+
+struct CtaSlot {
+    p: PreparedCta,
+    warp_slots: Vec<usize>,
+    live_warps: u32,
+    bar_count: [u32; 16],
+    bar_threads: [u16; 16],
+    done_at: u64,
+    regs: u32,
+    smem: u32,
+    threads: u32,
+    nwarps: u32,
+}
+
+struct Warp {
+    /// The slot belongs to a resident CTA.
+    reserved: bool,
+    /// The warp still has instructions to issue.
+    live: bool,
+    cta: usize,
+    w: usize,
+    pos: usize,
+    gmem_ord: usize,
+    age: u64,
+    sub: usize,
+    next_issue: u64,
+    next_reason: Reason,
+    reg_ready: Box<[u64; 256]>,
+    /// When a tensor instruction may consume the register as its accumulator (forwarding).
+    reg_fwd: Box<[u64; 256]>,
+    reg_mem: [u64; 4],
+    pred_ready: [u64; 8],
+    pred_mem: u8,
+    sb: [Vec<u64>; 6],
+    sb_mem: u8,
+    reuse: [u8; 4],
+    at_barrier: Option<u8>,
+    accbuf_ready: u64,
+    mem_done: u64,
+    last_write: u64,
+    /// Cached [`SmSim::own_ready`] of the next event, with its unit and unit cycles.
+    own: Option<Own>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Own {
+    at: u64,
+    reason: Reason,
+    unit: usize,
+    cycles: u64,
+}
+
+impl Warp {
+    fn new() -> Warp {
+        Warp {
+            reserved: false,
+            live: false,
+            cta: 0,
+            w: 0,
+            pos: 0,
+            gmem_ord: 0,
+            age: 0,
+            sub: 0,
+            next_issue: 0,
+            next_reason: Reason::Control,
+            reg_ready: Box::new([0; 256]),
+            reg_fwd: Box::new([0; 256]),
+            reg_mem: [0; 4],
+            pred_ready: [0; 8],
+            pred_mem: 0,
+            sb: Default::default(),
+            sb_mem: 0,
+            reuse: [NO_REUSE; 4],
+            at_barrier: None,
+            accbuf_ready: 0,
+            mem_done: 0,
+            last_write: 0,
+            own: None,
+        }
+    }
+
+    fn reset(&mut self, cta: usize, w: usize, age: u64, sub: usize, t: u64) {
+        self.reserved = true;
+        self.live = true;
+        self.cta = cta;
+        self.w = w;
+        self.pos = 0;
+        self.gmem_ord = 0;
+        self.age = age;
+        self.sub = sub;
+        self.next_issue = t;
+        self.next_reason = Reason::Control;
+        self.reg_ready.fill(0);
+        self.reg_fwd.fill(0);
+        self.reg_mem = [0; 4];
+        self.pred_ready = [0; 8];
+        self.pred_mem = 0;
+        for s in &mut self.sb {
+            s.clear();
+        }
+        self.sb_mem = 0;
+        self.reuse = [NO_REUSE; 4];
+        self.at_barrier = None;
+        self.accbuf_ready = 0;
+        self.mem_done = 0;
+        self.last_write = 0;
+        self.own = None;
+    }
+
+    fn is_mem_reg(&self, r: u8) -> bool {
+        self.reg_mem[(r >> 6) as usize] & (1 << (r & 63)) != 0
+    }
+
+    fn set_reg(&mut self, r: u8, ready: u64, fwd: u64, mem: bool) {
+        self.reg_ready[r as usize] = ready;
+        self.reg_fwd[r as usize] = fwd;
+        let bit = 1u64 << (r & 63);
+        if mem {
+            self.reg_mem[(r >> 6) as usize] |= bit;
+        } else {
+            self.reg_mem[(r >> 6) as usize] &= !bit;
+        }
+    }
+}
+
+struct SubCore {
+    /// Warp slots, oldest first.
+    warps: Vec<usize>,
+    last: Option<usize>,
+    unit_issue_free: [u64; NUM_UNITS],
+    unit_exec_free: [u64; NUM_UNITS],
+    /// Why the unit's execution side is late (UnitBusy, or AccBuf for the tensor unit).
+    unit_exec_reason: [Reason; NUM_UNITS],
+    /// Operand collector units: cycle each becomes free and why it is held.
+    cu: Vec<(u64, Reason)>,
+    accbuf: AccBuf,
+    /// No warp can issue before this cycle (cache; reset whenever the sub-core's warps change).
+    wake: (u64, Reason),
+}
+
+/// Why [`SmSim::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunStatus {
+    /// Its CTA queue is empty and more CTAs may come.
+    NeedCta,
+    Finished,
+}
+
+pub(crate) struct SmSim {
+    pub t: u64,
+    pub queue: VecDeque<PreparedCta>,
+    pub stream_done: bool,
+    ctas: Vec<Option<CtaSlot>>,
+    warps: Vec<Warp>,
+    subs: Vec<SubCore>,
+    l1: SectorCache,
+    l1_ready: bool,
+    mio_free: u64,
+    l2_free_mc: u64,
+    dram_free_mc: u64,
+    free_regs: u32,
+    free_smem: u32,
+    free_warps: u32,
+    free_threads: u32,
+    resident: u32,
+    launch_ready: u64,
+    /// Earliest `done_at` of the CTAs whose warps have all finished.
+    next_done: u64,
+    age: u64,
+    pub end: u64,
+    pub stats: SmStats,
+    scratch: Vec<u64>,
+    outcome: Vec<(bool, u64, Reason)>,
+    pub log: Option<Vec<IssueRecord>>,
+}
+
+/// One issued warp-instruction (see [`crate::issue_timeline`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssueRecord {
+    /// Warp index in its CTA.
+    pub warp: u32,
+    /// Index of the event in the warp's trace.
+    pub event: usize,
+    pub pc: u32,
+    /// Cycle of issue.
+    pub cycle: u64,
+    /// Cycle from which its results can be used (for stores: when the data left the SM's
+    /// pipe; for instructions without results: issue + latency).
+    pub complete: u64,
+    pub sub_core: u32,
+}
+
+impl SmSim {
+    pub fn new(r: &Resolved) -> SmSim {
+        let c = &r.cfg;
+        let subs = (0..c.sm.sub_cores)
+            .map(|_| SubCore {
+                warps: Vec::new(),
+                last: None,
+                unit_issue_free: [0; NUM_UNITS],
+                unit_exec_free: [0; NUM_UNITS],
+                unit_exec_reason: [Reason::UnitBusy; NUM_UNITS],
+                cu: vec![(0, Reason::RegisterBank); c.scheduler.collector_units as usize],
+                accbuf: AccBuf::new(
+                    c.accbuf.bank_rows,
+                    c.accbuf.bank_cols,
+                    c.accbuf.ports_per_bank,
+                    c.accbuf.collector_window,
+                ),
+                wake: (0, Reason::Idle),
+            })
+            .collect();
+        SmSim {
+            t: 0,
+            queue: VecDeque::new(),
+            stream_done: false,
+            ctas: Vec::new(),
+            warps: (0..c.sm.max_warps).map(|_| Warp::new()).collect(),
+            subs,
+            l1: SectorCache::disabled(),
+            l1_ready: false,
+            mio_free: 0,
+            l2_free_mc: 0,
+            dram_free_mc: 0,
+            free_regs: c.sm.registers,
+            free_smem: r.shared_capacity,
+            free_warps: c.sm.max_warps,
+            free_threads: c.sm.max_threads,
+            resident: 0,
+            launch_ready: 0,
+            next_done: NEVER,
+            age: 0,
+            end: 0,
+            stats: SmStats::new(FORMS.len()),
+            scratch: Vec::new(),
+            outcome: Vec::new(),
+            log: None,
+        }
+    }
+
+    fn fits(&self, r: &Resolved, p: &PreparedCta) -> bool {
+        let c = &r.cfg.sm;
+        let nwarps = p.nwarps;
+        self.resident < c.max_ctas
+            && nwarps <= self.free_warps
+            && p.trace.threads <= self.free_threads
+            && p.regs_per_warp * nwarps <= self.free_regs
+            && p.smem <= self.free_smem
+    }
+
+    fn launch(&mut self, r: &Resolved, p: PreparedCta) {
+        if !self.l1_ready {
+            let m = &r.cfg.memory;
+            self.l1 = SectorCache::new(r.l1_bytes, m.line_bytes, m.sector_bytes, m.l1_ways);
+            self.l1_ready = true;
+        }
+        let t = self.t;
+        let nwarps = p.nwarps;
+        let regs = p.regs_per_warp * nwarps;
+        let slot = match self.ctas.iter().position(|c| c.is_none()) {
+            Some(i) => i,
+            None => {
+                self.ctas.push(None);
+                self.ctas.len() - 1
+            }
+        };
+        let mut warp_slots = Vec::with_capacity(p.trace.warps.len());
+        let mut live = 0;
+        let nsub = self.subs.len();
+        for (wi, wt) in p.trace.warps.iter().enumerate() {
+            let ws = self.warps.iter().position(|w| !w.reserved).expect("a free warp slot (checked by fits)");
+            let sub = ws % nsub;
+            self.age += 1;
+            self.warps[ws].reset(slot, wi, self.age, sub, t);
+            if wt.events.is_empty() {
+                self.warps[ws].live = false;
+            } else {
+                self.subs[sub].warps.push(ws);
+                self.subs[sub].wake = (0, Reason::Idle);
+                live += 1;
+            }
+            warp_slots.push(ws);
+        }
+        self.free_regs -= regs;
+        self.free_smem -= p.smem;
+        self.free_warps -= nwarps;
+        self.free_threads -= p.trace.threads;
+        self.resident += 1;
+        self.stats.ctas += 1;
+        self.stats.warps += p.trace.warps.len() as u64;
+        self.stats.max_resident = self.stats.max_resident.max(self.resident as u64);
+        let threads = p.trace.threads;
+        let smem = p.smem;
+        if live == 0 {
+            self.next_done = self.next_done.min(t);
+        }
+        self.ctas[slot] = Some(CtaSlot {
+            p,
+            warp_slots,
+            live_warps: live,
+            bar_count: [0; 16],
+            bar_threads: [0; 16],
+            done_at: if live == 0 { t } else { NEVER },
+            regs,
+            smem,
+            threads,
+            nwarps,
+        });
+    }
+
+    fn retire_ctas(&mut self, r: &Resolved) {
+        if self.t < self.next_done {
+            return;
+        }
+        self.next_done = NEVER;
+        for i in 0..self.ctas.len() {
+            let done = match &self.ctas[i] {
+                Some(c) => c.live_warps == 0 && c.done_at <= self.t,
+                None => false,
+            };
+            if done {
+                let c = self.ctas[i].take().unwrap();
+                for &ws in &c.warp_slots {
+                    self.warps[ws].live = false;
+                    self.warps[ws].reserved = false;
+                    self.warps[ws].own = None;
+                }
+                self.free_regs += c.regs;
+                self.free_smem += c.smem;
+                self.free_warps += c.nwarps;
+                self.free_threads += c.threads;
+                self.resident -= 1;
+                self.end = self.end.max(c.done_at);
+                self.launch_ready = self.launch_ready.max(c.done_at + r.cfg.sm.cta_launch_cycles as u64);
+            } else if let Some(c) = &self.ctas[i] {
+                if c.live_warps == 0 {
+                    self.next_done = self.next_done.min(c.done_at);
+                }
+            }
+        }
+    }
+
+    /// Simulate until the CTA queue runs dry (and more may come) or everything is done.
+    pub fn run(&mut self, r: &Resolved) -> RunStatus {
+        loop {
+            self.retire_ctas(r);
+            while let Some(p) = self.queue.front() {
+                if self.t >= self.launch_ready && self.fits(r, p) {
+                    let p = self.queue.pop_front().unwrap();
+                    self.launch(r, p);
+                } else {
+                    break;
+                }
+            }
+            if self.queue.is_empty() && !self.stream_done && self.resident < r.cfg.sm.max_ctas && self.free_warps > 0 {
+                return RunStatus::NeedCta;
+            }
+            if self.resident == 0 && self.queue.is_empty() {
+                if self.stream_done {
+                    return RunStatus::Finished;
+                }
+                return RunStatus::NeedCta;
+            }
+            let t = self.t;
+            let mut next = NEVER;
+            let mut outcome = std::mem::take(&mut self.outcome);
+            outcome.clear();
+            for s in 0..self.subs.len() {
+                let o = self.schedule(r, s);
+                outcome.push(o);
+                if o.0 {
+                    next = next.min(t + 1);
+                } else {
+                    next = next.min(o.1);
+                }
+            }
+            // CTA completions and launches also wake the SM.
+            if self.next_done != NEVER {
+                next = next.min(self.next_done.max(t + 1));
+            }
+            if !self.queue.is_empty() && self.launch_ready > t {
+                next = next.min(self.launch_ready);
+            }
+            if next == NEVER || next <= t {
+                // Nothing can make progress by itself: warps wait on a barrier that no live warp
+                // will reach. Release them (the hardware would hang; the model counts it and
+                // moves on).
+                self.outcome = outcome;
+                if !self.break_deadlock() {
+                    self.t = t + 1;
+                }
+                continue;
+            }
+            for (s, &(issued, _, reason)) in outcome.iter().enumerate() {
+                if issued {
+                    self.stats.issue_cycles += 1;
+                } else {
+                    let span = next - t;
+                    if self.subs[s].warps.is_empty() {
+                        self.stats.stalls[Reason::Idle as usize] += span;
+                    } else {
+                        self.stats.stalls[reason as usize] += span;
+                    }
+                }
+            }
+            self.outcome = outcome;
+            self.t = next;
+        }
+    }
+
+    fn break_deadlock(&mut self) -> bool {
+        let mut released = false;
+        for ci in 0..self.ctas.len() {
+            let Some(c) = self.ctas[ci].as_ref() else { continue };
+            let slots = c.warp_slots.clone();
+            let waiting: Vec<usize> = slots.iter().copied().filter(|&ws| self.warps[ws].at_barrier.is_some()).collect();
+            if !waiting.is_empty() {
+                for ws in waiting {
+                    let w = &mut self.warps[ws];
+                    self.subs[w.sub].wake = (0, Reason::Idle);
+                    w.at_barrier = None;
+                    w.next_issue = w.next_issue.max(self.t + 1);
+                    w.own = None;
+                }
+                if let Some(c) = self.ctas[ci].as_mut() {
+                    c.bar_count = [0; 16];
+                    c.bar_threads = [0; 16];
+                }
+                self.stats.barrier_deadlocks += 1;
+                released = true;
+            }
+        }
+        released
+    }
+
+    fn event(&self, ws: usize) -> Option<&Event> {
+        let w = &self.warps[ws];
+        let c = self.ctas[w.cta].as_ref()?;
+        c.p.trace.warps[w.w].events.get(w.pos)
+    }
+
+    /// The cycle from which warp `ws` could issue its next instruction as far as its own state
+    /// goes (dependencies, stall counts, barrier), and the binding reason.
+    fn own_ready(&mut self, r: &Resolved, ws: usize) -> Own {
+        if let Some(o) = self.warps[ws].own {
+            return o;
+        }
+        let e = *self.event(ws).expect("live warp has an event");
+        let w = &self.warps[ws];
+        let mut best = (w.next_issue, w.next_reason);
+        let mut upd = |time: u64, reason: Reason| {
+            if time > best.0 {
+                best = (time, reason);
+            }
+        };
+        if w.at_barrier.is_some() {
+            upd(NEVER, Reason::Barrier);
+        }
+        let control = if r.cfg.scheduler.use_control_bits { e.control } else { None };
+        if let Some(ctl) = control {
+            for sb in 0..6 {
+                if ctl.wait_mask & (1 << sb) != 0 {
+                    if let Some(&m) = w.sb[sb].iter().max() {
+                        upd(m, if w.sb_mem & (1 << sb) != 0 { Reason::Memory } else { Reason::Dependency });
+                    }
+                }
+            }
+            if let EventKind::DepBar { sb, le } = e.kind {
+                let sb = (sb as usize).min(5);
+                let mut v = w.sb[sb].clone();
+                if v.len() > le as usize {
+                    v.sort_unstable();
+                    let time = v[v.len() - le as usize - 1];
+                    upd(time, if w.sb_mem & (1 << sb) != 0 { Reason::Memory } else { Reason::Dependency });
+                }
+            }
+        } else {
+            // The accumulator (source slot 2) of HMMA.884 and dense OHMMA may be forwarded from
+            // the tensor instruction that produces it.
+            let acc_slot = match form_info(e.form as usize).class {
+                Class::Tensor(
+                    TensorClass::Hmma884F32 | TensorClass::Hmma884F16 | TensorClass::OhmmaF32 | TensorClass::OhmmaF16,
+                ) if r.cfg.tensor.accumulator_forwarding => 2,
+                _ => usize::MAX,
+            };
+            for (slot, g) in e.srcs.iter().chain(e.dsts.iter()).enumerate() {
+                for reg in g.regs() {
+                    // Slots 4.. are destinations: the in-order tensor pipe writes them in order.
+                    let fwd = slot == acc_slot || (acc_slot != usize::MAX && slot >= 4);
+                    let rt = if fwd { w.reg_fwd[reg as usize] } else { w.reg_ready[reg as usize] };
+                    if rt > w.next_issue {
+                        upd(rt, if w.is_mem_reg(reg) { Reason::Memory } else { Reason::Dependency });
+                    }
+                }
+            }
+            let preds = (e.pred_reads | e.pred_writes) & 0x7f;
+            if preds != 0 {
+                for p in 0..7 {
+                    if preds & (1 << p) != 0 {
+                        upd(
+                            w.pred_ready[p],
+                            if w.pred_mem & (1 << p) != 0 { Reason::Memory } else { Reason::Dependency },
+                        );
+                    }
+                }
+            }
+        }
+        match e.kind {
+            EventKind::MemBar => upd(w.mem_done, Reason::Memory),
+            EventKind::Tensor(TensorOp::Accb(op)) if op != AccbOp::Bmap => upd(w.accbuf_ready, Reason::AccBuf),
+            _ => {}
+        }
+        let (unit, cycles) = Self::occupancy(r, &e);
+        let own = Own { at: best.0, reason: best.1, unit, cycles };
+        self.warps[ws].own = Some(own);
+        own
+    }
+
+    /// Whether the unit is needed at all (a skipped tensor instruction may take no tensor cycle).
+    fn occupancy(r: &Resolved, e: &Event) -> (usize, u64) {
+        let info = form_info(e.form as usize);
+        let u = unit_index(info.unit);
+        let t = &r.cfg.tensor;
+        let cycles = match info.class {
+            Class::Tensor(tc) => {
+                if e.executed == 0 {
+                    t.skipped_cycles as u64
+                } else {
+                    match tc {
+                        TensorClass::Hmma884F32 => t.hmma884_f32_cycles as u64,
+                        TensorClass::Hmma884F16 => t.hmma884_f16_cycles as u64,
+                        TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => {
+                            t.ohmma_cycles as u64
+                        }
+                        TensorClass::Bohmma => t.bohmma_cycles as u64,
+                        TensorClass::Accb(_) => t.accb_cycles as u64,
+                    }
+                }
+            }
+            _ => r.form_timing[e.form as usize].ii as u64,
+        };
+        (u, cycles)
+    }
+
+    /// Readiness of warp `ws` at the current cycle including the sub-core's shared resources.
+    #[inline]
+    fn ready(&mut self, r: &Resolved, ws: usize) -> (u64, Reason) {
+        let Own { mut at, mut reason, unit: u, cycles } = self.own_ready(r, ws);
+        if at == NEVER {
+            return (at, reason);
+        }
+        let sub = &self.subs[self.warps[ws].sub];
+        if cycles > 0 && sub.unit_issue_free[u] > at {
+            at = sub.unit_issue_free[u];
+            reason =
+                if sub.unit_exec_free[u] > sub.unit_issue_free[u] { sub.unit_exec_reason[u] } else { Reason::UnitBusy };
+        }
+        let (cu_free, cu_reason) = sub.cu.iter().copied().min_by_key(|c| c.0).unwrap_or((0, Reason::RegisterBank));
+        if cu_free > at {
+            at = cu_free;
+            reason = cu_reason;
+        }
+        (at, reason)
+    }
+
+    /// Pick and issue one instruction on sub-core `s`. Returns (issued, next ready cycle if not,
+    /// reason if not).
+    fn schedule(&mut self, r: &Resolved, s: usize) -> (bool, u64, Reason) {
+        let t = self.t;
+        let n = self.subs[s].warps.len();
+        if n == 0 {
+            return (false, NEVER, Reason::Idle);
+        }
+        // Nothing on this sub-core changed since it last found no warp ready before `wake`.
+        if t < self.subs[s].wake.0 {
+            return (false, self.subs[s].wake.0, self.subs[s].wake.1);
+        }
+        let mut best: (u64, Reason) = (NEVER, Reason::Idle);
+        let mut chosen: Option<usize> = None;
+        // Candidates in priority order: GTO = the last warp, then oldest first; LRR = the warps
+        // after the last one (by age), wrapping around.
+        let (first, start) = match (r.cfg.scheduler.policy, self.subs[s].last) {
+            (SchedulerPolicy::Gto, Some(last)) => (Some(last), 0),
+            (SchedulerPolicy::Lrr, Some(last)) => {
+                let age = self.warps[last].age;
+                (None, self.subs[s].warps.iter().position(|&w| self.warps[w].age > age).unwrap_or(0))
+            }
+            _ => (None, 0),
+        };
+        let mut consider = |this: &mut SmSim, ws: usize| -> bool {
+            let (at, reason) = this.ready(r, ws);
+            if at <= t {
+                chosen = Some(ws);
+                return true;
+            }
+            if at < best.0 {
+                best = (at, reason);
+            }
+            false
+        };
+        let mut done = false;
+        if let Some(l) = first {
+            done = consider(self, l);
+        }
+        let mut k = 0;
+        while !done && k < n {
+            let ws = self.subs[s].warps[(start + k) % n];
+            k += 1;
+            if Some(ws) == first {
+                continue;
+            }
+            done = consider(self, ws);
+        }
+        match chosen {
+            Some(ws) => {
+                self.issue(r, s, ws);
+                self.subs[s].wake = (0, Reason::Idle);
+                (true, t + 1, Reason::Idle)
+            }
+            None => {
+                self.subs[s].wake = best;
+                (false, best.0, best.1)
+            }
+        }
+    }
+
+    fn issue(&mut self, r: &Resolved, s: usize, ws: usize) {
+        let t = self.t;
+        let c = &r.cfg;
+        let e = *self.event(ws).unwrap();
+        let info = form_info(e.form as usize);
+        let timing = r.form_timing[e.form as usize];
+        let executed = e.executed != 0;
+        let event_index = self.warps[ws].pos;
+        self.stats.warp_instructions += 1;
+        self.stats.thread_instructions += e.executed.count_ones() as u64;
+        self.stats.per_form[e.form as usize] += 1;
+
+        // Operand collection: register-bank conflicts and the reuse cache.
+        let banks = c.regfile.banks as usize;
+        let mut load = [0u32; 64];
+        {
+            let w = &mut self.warps[ws];
+            for (i, g) in e.srcs.iter().enumerate() {
+                if g.count == 0 {
+                    continue;
+                }
+                let hit = w.reuse[i] == g.base;
+                if !hit {
+                    for reg in g.regs() {
+                        load[reg as usize % banks] += 1;
+                    }
+                } else {
+                    self.stats.reuse_hits += 1;
+                }
+                w.reuse[i] = if e.reuse & (1 << i) != 0 { g.base } else { NO_REUSE };
+            }
+        }
+        let read_cycles =
+            load[..banks].iter().map(|&l| l.div_ceil(c.regfile.reads_per_bank) as u64).max().unwrap_or(0).max(1);
+        let extra = read_cycles - 1;
+        self.stats.bank_conflict_cycles += extra;
+
+        let (u, cycles) = Self::occupancy(r, &e);
+        let sub = &mut self.subs[s];
+        let exec_start = (t + extra).max(if cycles > 0 { sub.unit_exec_free[u] } else { 0 });
+        let waited_unit = exec_start > t + extra;
+        if cycles > 0 {
+            sub.unit_issue_free[u] = t + cycles;
+            sub.unit_exec_free[u] = exec_start + cycles;
+            if !waited_unit {
+                sub.unit_exec_reason[u] = Reason::UnitBusy;
+            }
+        }
+        let cu_reason = if waited_unit { sub.unit_exec_reason[u] } else { Reason::RegisterBank };
+        if let Some(cu) = sub.cu.iter_mut().min_by_key(|c| c.0) {
+            *cu = (exec_start + 1, cu_reason);
+        }
+        sub.last = Some(ws);
+
+        // Results.
+        let mut result = exec_start + timing.latency as u64;
+        let mut fwd = None;
+        let mut is_mem = false;
+        match info.class {
+            Class::Mem { space, op } => {
+                is_mem = true;
+                result = if executed { self.memory(r, ws, &e, space, op, exec_start) } else { exec_start + 1 };
+            }
+            Class::Shfl => {
+                let start = exec_start.max(self.mio_free);
+                self.mio_free = start + 1;
+                result = start + timing.latency as u64;
+            }
+            Class::Tensor(tc) => {
+                result = self.tensor(r, s, ws, &e, tc, exec_start, cycles);
+                if matches!(
+                    tc,
+                    TensorClass::Hmma884F32 | TensorClass::Hmma884F16 | TensorClass::OhmmaF32 | TensorClass::OhmmaF16
+                ) {
+                    fwd = Some(exec_start + cycles.max(1));
+                }
+            }
+            Class::Bar => {}
+            _ => {}
+        }
+
+        let control = if c.scheduler.use_control_bits { e.control } else { None };
+        {
+            let w = &mut self.warps[ws];
+            if executed {
+                for g in e.dsts {
+                    for reg in g.regs() {
+                        w.set_reg(reg, result, fwd.unwrap_or(result).min(result), is_mem);
+                    }
+                }
+                for p in 0..7 {
+                    if e.pred_writes & (1 << p) != 0 {
+                        w.pred_ready[p] = result;
+                        if is_mem {
+                            w.pred_mem |= 1 << p;
+                        } else {
+                            w.pred_mem &= !(1 << p);
+                        }
+                    }
+                }
+                if e.dsts.iter().any(|g| g.count > 0) || e.pred_writes != 0 {
+                    w.last_write = w.last_write.max(result);
+                }
+            }
+            if let Some(ctl) = control {
+                for sb in w.sb.iter_mut() {
+                    sb.retain(|&x| x > t);
+                }
+                if ctl.write_barrier < 6 {
+                    let b = ctl.write_barrier as usize;
+                    w.sb[b].push(if executed { result } else { t + 1 });
+                    if is_mem {
+                        w.sb_mem |= 1 << b;
+                    } else {
+                        w.sb_mem &= !(1 << b);
+                    }
+                }
+                if ctl.read_barrier < 6 {
+                    let b = ctl.read_barrier as usize;
+                    w.sb[b].push(t + read_cycles);
+                }
+                w.next_issue = t + (ctl.stall as u64).max(1);
+                w.next_reason = Reason::Control;
+            } else {
+                w.next_issue = t + 1;
+                w.next_reason = Reason::Control;
+            }
+            w.own = None;
+            w.pos += 1;
+        }
+
+        if let Some(log) = self.log.as_mut() {
+            let wt = self.warps[ws].w;
+            let warp = self.ctas[self.warps[ws].cta].as_ref().map(|c| c.p.trace.warps[wt].warp_in_cta).unwrap_or(0);
+            log.push(IssueRecord {
+                warp,
+                event: event_index,
+                pc: e.pc,
+                cycle: t,
+                complete: result,
+                sub_core: s as u32,
+            });
+        }
+
+        // Barriers.
+        if let (Class::Bar, EventKind::Barrier { op, id, threads }) = (info.class, e.kind) {
+            if executed {
+                let id = (id & 15) as usize;
+                let cta = self.warps[ws].cta;
+                if op == BarOp::Sync || op == BarOp::Red {
+                    self.warps[ws].at_barrier = Some(id as u8);
+                }
+                if let Some(cs) = self.ctas[cta].as_mut() {
+                    cs.bar_count[id] += 1;
+                    if threads != 0 {
+                        cs.bar_threads[id] = threads;
+                    }
+                }
+                self.stats.barriers += 1;
+                self.check_barrier(r, cta, id);
+            }
+        }
+
+        // Next instruction: a taken control transfer refills the instruction buffer.
+        let cta = self.warps[ws].cta;
+        let wi = self.warps[ws].w;
+        let pos = self.warps[ws].pos;
+        let next_pc = self.ctas[cta].as_ref().and_then(|cs| cs.p.trace.warps[wi].events.get(pos)).map(|n| n.pc);
+        match next_pc {
+            Some(pc) => {
+                if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
+                    let w = &mut self.warps[ws];
+                    let at = t + 1 + c.sm.branch_refill_cycles as u64;
+                    if at > w.next_issue {
+                        w.next_issue = at;
+                        w.next_reason = Reason::Frontend;
+                    }
+                }
+            }
+            None => self.finish_warp(r, ws),
+        }
+    }
+
+    fn finish_warp(&mut self, r: &Resolved, ws: usize) {
+        let s = self.warps[ws].sub;
+        self.subs[s].warps.retain(|&w| w != ws);
+        if self.subs[s].last == Some(ws) {
+            self.subs[s].last = None;
+        }
+        let w = &mut self.warps[ws];
+        let drain = w.last_write.max(w.mem_done).max(w.accbuf_ready).max(self.t + 1);
+        w.live = false;
+        w.own = Some(Own { at: NEVER, reason: Reason::Idle, unit: 0, cycles: 0 });
+        let cta = w.cta;
+        if let Some(c) = self.ctas[cta].as_mut() {
+            c.live_warps -= 1;
+            c.done_at = if c.done_at == NEVER { drain } else { c.done_at.max(drain) };
+            if c.live_warps == 0 {
+                self.next_done = self.next_done.min(c.done_at);
+            }
+        }
+        // A warp that ends no longer counts towards the barriers its CTA waits on.
+        for id in 0..16 {
+            if self.ctas[cta].as_ref().is_some_and(|c| c.live_warps > 0 && c.bar_count[id] > 0) {
+                self.check_barrier(r, cta, id);
+            }
+        }
+    }
+
+    fn check_barrier(&mut self, r: &Resolved, cta: usize, id: usize) {
+        let Some(c) = self.ctas[cta].as_ref() else { return };
+        let threads = c.bar_threads[id];
+        let expected = if threads == 0 { c.live_warps } else { (threads as u32).div_ceil(32).min(c.live_warps.max(1)) };
+        if c.bar_count[id] < expected {
+            return;
+        }
+        let release = self.t + r.cfg.sm.barrier_cycles as u64;
+        let slots = c.warp_slots.clone();
+        for ws in slots {
+            let w = &mut self.warps[ws];
+            if w.live && w.at_barrier == Some(id as u8) {
+                self.subs[w.sub].wake = (0, Reason::Idle);
+                w.at_barrier = None;
+                if release > w.next_issue {
+                    w.next_issue = release;
+                    w.next_reason = Reason::Barrier;
+                }
+                w.own = None;
+            }
+        }
+        if let Some(c) = self.ctas[cta].as_mut() {
+            c.bar_count[id] = 0;
+            c.bar_threads[id] = 0;
+        }
+    }
+
+    /// Timing of an executed memory instruction that starts at `s`; returns its result cycle.
+    fn memory(&mut self, r: &Resolved, ws: usize, e: &Event, space: MemSpace, op: MemOp, s: u64) -> u64 {
+        let m = &r.cfg.memory;
+        let (cta, wi) = (self.warps[ws].cta, self.warps[ws].w);
+        let bytes = match e.kind {
+            EventKind::Mem { bytes, .. } => bytes as u32,
+            _ => 4,
+        };
+        let lanes = e.executed.count_ones() as u64;
+        let result;
+        match space {
+            MemSpace::Shared => {
+                let c = self.ctas[cta].as_ref().unwrap();
+                let wt = &c.p.trace.warps[wi];
+                let addrs = wt.addresses(e);
+                let mut lanes_v = [(0u32, 0u64); 32];
+                let mut mask = e.executed;
+                for (slot, &a) in lanes_v.iter_mut().zip(addrs) {
+                    let lane = mask.trailing_zeros();
+                    mask &= mask - 1;
+                    *slot = (lane, a);
+                }
+                let (wave, phases) = shared_wavefronts(
+                    &lanes_v[..addrs.len().min(32)],
+                    bytes,
+                    m.shared_banks,
+                    m.shared_bank_bytes,
+                    op == MemOp::Atomic,
+                );
+                let wave = wave.max(1) as u64;
+                self.stats.smem_instructions += 1;
+                self.stats.smem_wavefronts += wave;
+                self.stats.smem_conflicts += wave - phases.max(1) as u64;
+                let start = s.max(self.mio_free);
+                self.mio_free = start + wave;
+                result = start + wave - 1 + m.shared_latency as u64;
+                match op {
+                    MemOp::Load => self.stats.smem_read_bytes += lanes * bytes as u64,
+                    MemOp::Store => self.stats.smem_write_bytes += lanes * bytes as u64,
+                    _ => {
+                        self.stats.smem_read_bytes += lanes * bytes as u64;
+                        self.stats.smem_write_bytes += lanes * bytes as u64
+                    }
+                }
+            }
+            MemSpace::Const => {
+                let c = self.ctas[cta].as_ref().unwrap();
+                let addrs = c.p.trace.warps[wi].addresses(e);
+                let mut v: Vec<u64> = addrs.to_vec();
+                v.sort_unstable();
+                v.dedup();
+                result = s + m.const_latency as u64 + v.len().saturating_sub(1) as u64;
+                self.stats.const_loads += 1;
+            }
+            MemSpace::Global | MemSpace::Local => {
+                let ord = self.warps[ws].gmem_ord;
+                self.warps[ws].gmem_ord += 1;
+                let mut sectors = std::mem::take(&mut self.scratch);
+                {
+                    let c = self.ctas[cta].as_ref().unwrap();
+                    let st = &c.p.starts[wi];
+                    let (a, b) = (st[ord] as usize, st[ord + 1] as usize);
+                    sectors.clear();
+                    sectors.extend_from_slice(&c.p.sectors[wi][a..b]);
+                }
+                let n = sectors.len() as u64;
+                let local = space == MemSpace::Local;
+                let useful = lanes * bytes as u64;
+                let start = s.max(self.mio_free);
+                self.mio_free = start + n.div_ceil(m.l1_sectors_per_cycle as u64).max(1);
+                let mut done = start + 1;
+                let l2_send = |sm: &mut SmSim, sector_hit: u64, write: bool| -> u64 {
+                    let l2hit = sector_hit & 1 != 0;
+                    let q = sm.l2_free_mc.max(start * MC);
+                    sm.l2_free_mc = q + r.l2_mc_per_sector;
+                    let mut arrive = q.div_ceil(MC) + m.l2_latency as u64;
+                    if l2hit {
+                        sm.stats.l2_hits += 1;
+                    } else {
+                        sm.stats.l2_misses += 1;
+                        let d = sm.dram_free_mc.max(q);
+                        sm.dram_free_mc = d + r.dram_mc_per_sector;
+                        if write {
+                            sm.stats.dram_write_bytes += m.sector_bytes as u64;
+                        } else {
+                            sm.stats.dram_read_bytes += m.sector_bytes as u64;
+                            arrive = arrive.max(d.div_ceil(MC) + m.dram_latency as u64);
+                        }
+                    }
+                    arrive
+                };
+                match op {
+                    MemOp::Load => {
+                        if local {
+                            self.stats.lmem_read_bytes += useful;
+                        } else {
+                            self.stats.gmem_read_bytes += useful;
+                            self.stats.gmem_read_sectors += n;
+                        }
+                        for &sh in &sectors {
+                            let sector = sh >> 1;
+                            match self.l1.lookup(sector) {
+                                Lookup::Hit(rt) => {
+                                    self.stats.l1_hits += 1;
+                                    done = done.max(rt.max(start + m.l1_latency as u64));
+                                }
+                                Lookup::Miss => {
+                                    self.stats.l1_misses += 1;
+                                    let arrive = l2_send(self, sh, false);
+                                    self.l1.fill(sector, arrive);
+                                    done = done.max(arrive);
+                                }
+                            }
+                        }
+                        result = done;
+                    }
+                    MemOp::Store => {
+                        if local {
+                            self.stats.lmem_write_bytes += useful;
+                        } else {
+                            self.stats.gmem_write_bytes += useful;
+                            self.stats.gmem_write_sectors += n;
+                        }
+                        for &sh in &sectors {
+                            // Write-through, no allocation; a present sector stays valid (updated).
+                            self.l1.lookup(sh >> 1);
+                            let arrive = l2_send(self, sh, true);
+                            done = done.max(arrive);
+                        }
+                        result = start + 1;
+                        let w = &mut self.warps[ws];
+                        w.mem_done = w.mem_done.max(done);
+                    }
+                    MemOp::Atomic | MemOp::Reduction => {
+                        self.stats.gmem_read_bytes += useful;
+                        self.stats.gmem_write_bytes += useful;
+                        self.stats.atomics += 1;
+                        // Same-address lanes serialise at the L2.
+                        let c = self.ctas[cta].as_ref().unwrap();
+                        let mut v: Vec<u64> = c.p.trace.warps[wi].addresses(e).to_vec();
+                        v.sort_unstable();
+                        let mut worst = 0u64;
+                        let mut i = 0;
+                        while i < v.len() {
+                            let mut j = i;
+                            while j < v.len() && v[j] == v[i] {
+                                j += 1;
+                            }
+                            worst = worst.max((j - i) as u64);
+                            i = j;
+                        }
+                        for &sh in &sectors {
+                            let arrive = l2_send(self, sh, true);
+                            done = done.max(arrive);
+                        }
+                        done += m.atomic_latency as u64 + worst.saturating_sub(1);
+                        if op == MemOp::Atomic {
+                            result = done;
+                        } else {
+                            result = start + 1;
+                        }
+                        let w = &mut self.warps[ws];
+                        w.mem_done = w.mem_done.max(done);
+                    }
+                }
+                self.scratch = sectors;
+            }
+        }
+        if matches!(op, MemOp::Load | MemOp::Atomic) {
+            let w = &mut self.warps[ws];
+            w.mem_done = w.mem_done.max(result);
+        }
+        result
+    }
+
+    /// Timing of a tensor instruction whose execution starts at `s`; returns its result cycle.
+    #[allow(clippy::too_many_arguments)]
+    fn tensor(&mut self, r: &Resolved, sub: usize, ws: usize, e: &Event, tc: TensorClass, s: u64, cycles: u64) -> u64 {
+        let tcfg = &r.cfg.tensor;
+        let executed = e.executed != 0;
+        let st = &mut self.stats;
+        st.tensor_busy += cycles;
+        let class_slot = match tc {
+            TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => 0,
+            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => 1,
+            TensorClass::Bohmma => 2,
+            TensorClass::Accb(_) => 3,
+        };
+        st.tensor_busy_by[class_slot] += cycles;
+        let macs: u64 = match tc {
+            TensorClass::Hmma884F32 => 256,
+            TensorClass::Hmma884F16 => 512,
+            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => 128,
+            TensorClass::Bohmma => 1024,
+            TensorClass::Accb(_) => 0,
+        };
+        let binary = matches!(tc, TensorClass::Bohmma);
+        if !binary {
+            st.macs_issued += macs;
+            if executed {
+                st.macs_executed += macs;
+            }
+        }
+        match tc {
+            TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => {
+                st.hmma_issued += 1;
+                if executed {
+                    st.hmma_executed += 1;
+                    st.macs_useful += macs;
+                }
+                s + tcfg.hmma884_latency as u64
+            }
+            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 => {
+                st.ohmma_issued += 1;
+                if executed {
+                    st.ohmma_executed += 1;
+                    st.macs_useful += macs;
+                    st.accbuf_accesses += 128;
+                } else {
+                    st.ohmma_skipped += 1;
+                }
+                s + tcfg.ohmma_latency as u64
+            }
+            TensorClass::OhmmaSparse => {
+                st.ohmma_issued += 1;
+                st.ohmma_sparse_issued += 1;
+                if !executed {
+                    st.ohmma_skipped += 1;
+                    return s + 1;
+                }
+                st.ohmma_executed += 1;
+                st.ohmma_sparse_executed += 1;
+                let (rows, cols) = match e.kind {
+                    EventKind::Tensor(TensorOp::OhmmaSparse { rows, cols }) => (rows, cols),
+                    _ => (0xff, 0xffff),
+                };
+                let lat = r.cfg.accbuf.latency as u64;
+                let arrive = s + lat;
+                let res = self.subs[sub].accbuf.access(arrive, rows, cols, 1);
+                let st = &mut self.stats;
+                st.macs_useful += res.accesses;
+                st.accbuf_accesses += res.accesses;
+                st.accbuf_conflicts += res.conflicts;
+                // The multiplier holds the instruction until the collector takes its products.
+                let hold = res.enter - arrive;
+                if hold > 0 {
+                    st.accbuf_stall += hold;
+                    let subc = &mut self.subs[sub];
+                    let u = unit_index(otc_isa::Unit::Tensor);
+                    let free = s + cycles.max(1) + hold;
+                    if free > subc.unit_exec_free[u] {
+                        subc.unit_exec_free[u] = free;
+                        subc.unit_exec_reason[u] = Reason::AccBuf;
+                    }
+                }
+                let w = &mut self.warps[ws];
+                w.accbuf_ready = w.accbuf_ready.max(res.done);
+                res.done
+            }
+            TensorClass::Bohmma => {
+                st.bohmma_issued += 1;
+                if executed {
+                    st.bohmma_executed += 1;
+                }
+                s + tcfg.bohmma_latency as u64
+            }
+            TensorClass::Accb(op) => {
+                st.accb[op as usize] += 1;
+                if !executed {
+                    return s + 1;
+                }
+                let m = &r.cfg.memory;
+                match op {
+                    AccbOp::Clear | AccbOp::Bmap => s + cycles.max(1),
+                    AccbOp::Mov => {
+                        // Rows 8q..8q+7, all 32 columns.
+                        let res = self.subs[sub].accbuf.access(s, 0xff, u32::MAX, 1);
+                        self.stats.accbuf_accesses += res.accesses;
+                        self.stats.accbuf_conflicts += res.conflicts;
+                        res.done + tcfg.accb_latency as u64
+                    }
+                    AccbOp::Sts | AccbOp::Lds => {
+                        let res = self.subs[sub].accbuf.access(s, u32::MAX, u32::MAX, 1);
+                        self.stats.accbuf_accesses += res.accesses;
+                        self.stats.accbuf_conflicts += res.conflicts;
+                        // 4096 bytes through the shared-memory pipe, conflict-free rows.
+                        let wave = (4096 / (m.shared_banks * m.shared_bank_bytes).max(1)) as u64;
+                        let start = s.max(self.mio_free);
+                        self.mio_free = start + wave;
+                        self.stats.smem_wavefronts += wave;
+                        if op == AccbOp::Sts {
+                            self.stats.smem_write_bytes += 4096;
+                        } else {
+                            self.stats.smem_read_bytes += 4096;
+                        }
+                        let done = res.done.max(start + wave - 1 + m.shared_latency as u64);
+                        let w = &mut self.warps[ws];
+                        w.mem_done = w.mem_done.max(done);
+                        w.accbuf_ready = w.accbuf_ready.max(done);
+                        done
+                    }
+                }
+            }
+        }
+    }
+}
+
+const _: () = assert!(NUM_REASONS <= 16);

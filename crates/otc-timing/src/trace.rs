@@ -1,0 +1,459 @@
+//! The trace interface between the functional executor and the cycle model.
+//!
+//! The functional run (crates/otc-sim) records, for every warp of every CTA, the sequence of
+//! warp-instructions it issued, in program order, **including predicated-off ones**. The cycle
+//! model never sees values: everything that timing depends on (active and executed lanes,
+//! addresses, barrier ids, which sparse products land where) is in the trace.
+//!
+//! # How the functional engine fills a trace
+//!
+//! 1. Once per kernel instruction, build an [`EventTemplate`] with [`EventTemplate::new`]. It
+//!    holds everything that is static: the form, register sources and destinations (groups with
+//!    their widths, the 64-bit address pair of `.E` memory operands, `RZ` dropped), predicate
+//!    reads (guard included) and writes, `.reuse` flags, control bits, the memory space / kind /
+//!    bytes per lane, the tensor operation, and immediate barrier operands.
+//! 2. Each time a warp issues the instruction, push one [`Event`] into that warp's
+//!    [`WarpTrace`]:
+//!    - plain instructions: `trace.push(tpl.event(pc, active, executed))`;
+//!    - memory instructions (`LDG STG LDS STS LDL STL LDC ATOMG RED ATOMS`):
+//!      `trace.push_mem(&tpl, pc, active, executed, addrs)` where `addrs` yields one byte address
+//!      per **executed** lane, in ascending lane order (global: the 64-bit device address; shared:
+//!      the shared-window offset; local: the thread's local offset; constant: the offset in the
+//!      bank). Addresses are stored out of line in [`WarpTrace::addrs`]. A predicated-off memory
+//!      instruction may be pushed with `push_mem(.., executed = 0, [])` or as `tpl.event(..)`.
+//!      `ACCB.STS` / `ACCB.LDS` need no addresses (the model moves 4096 contiguous bytes);
+//!    - sparse OHMMA (`HMMA.OHMMA.8161...SP.Mm.Nn`): `trace.push(tpl.sparse_ohmma(pc, active,
+//!      executed, rows, cols))` with the landing masks from [`sparse_landing`] (the A and B
+//!      bitmaps of the last `ACCB.BMAP`, and m, n of the instruction);
+//!    - `BAR` with register operands: `trace.push(tpl.barrier(pc, active, executed, id, threads))`
+//!      with the values read at run time (the template already holds immediate operands).
+//!    - `pc` is the byte offset of the instruction in the kernel; `active` the lanes active at
+//!      issue; `executed` the active lanes whose guard predicate held (0 for a predicated-off
+//!      instruction, which is still pushed: it costs an issue slot).
+//! 3. Collect the warps of a CTA into a [`CtaTrace`] with the CTA's resource usage
+//!    (`shared_bytes` = static + dynamic shared memory, `regs_per_thread`, `threads`), and hand
+//!    CTAs to [`crate::simulate`] or [`crate::Simulator::push`] in linear CTA order.
+//!
+//! A warp's trace ends after its last issued instruction (normally the `EXIT` of its last lanes).
+//! Control flow needs no payload: a taken branch shows as the next event's `pc` differing from
+//! `pc + 16`.
+
+use otc_isa::{Control, Instruction, Kind, Value, FORMS, PT, RZ};
+
+use crate::forms::{form_info, Class};
+
+/// Bytes of one instruction (the distance between consecutive `pc`s).
+pub const INSTRUCTION_BYTES: u32 = 16;
+
+/// A group of consecutive registers read or written by one operand (`count == 0`: unused slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RegGroup {
+    pub base: u8,
+    pub count: u8,
+}
+
+impl RegGroup {
+    pub const NONE: RegGroup = RegGroup { base: 0, count: 0 };
+
+    /// The registers of the group (RZ never appears: groups are clipped below it).
+    pub fn regs(self) -> impl Iterator<Item = u8> {
+        (self.base as u16..self.base as u16 + self.count as u16).map(|r| r as u8)
+    }
+}
+
+/// Memory space of a memory instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemSpace {
+    Global,
+    Shared,
+    Local,
+    Const,
+}
+
+/// What a memory instruction does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemOp {
+    Load,
+    Store,
+    /// Read-modify-write returning the old value (`ATOMG`, `ATOMS`).
+    Atomic,
+    /// Read-modify-write without a result (`RED`).
+    Reduction,
+}
+
+/// Accumulation-buffer instructions (`ACCB.*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccbOp {
+    Clear,
+    Bmap,
+    Mov,
+    Sts,
+    Lds,
+}
+
+/// Tensor-core operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TensorOp {
+    /// Volta inner-product step `HMMA.884.*.STEPs` (`f16`: fp16 accumulators).
+    Hmma884 {
+        step: u8,
+        f16: bool,
+    },
+    /// Dense outer product `HMMA.OHMMA.8161` (registers in, registers out).
+    Ohmma {
+        f16: bool,
+    },
+    /// Sparse-mode OHMMA: the products land in the accumulation buffer at the cross product of
+    /// `rows` x `cols` (bit r of `rows`: buffer row r, bit c of `cols`: buffer column c, both
+    /// 0..32). At most 8 rows and 16 columns are set; see [`sparse_landing`].
+    OhmmaSparse {
+        rows: u32,
+        cols: u32,
+    },
+    /// Binary outer product `HMMA.BOHMMA.32321`.
+    Bohmma,
+    Accb(AccbOp),
+}
+
+/// `BAR` flavours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BarOp {
+    Sync,
+    Arrive,
+    Red,
+}
+
+/// The per-event payload that timing needs beyond registers and masks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// Nothing more (ALU, branch, conversion, ... instructions).
+    Plain,
+    /// A memory access. `addrs` indexes [`WarpTrace::addrs`]: `executed.count_ones()` addresses
+    /// follow, one per executed lane in ascending lane order. `bytes`: bytes per lane.
+    Mem {
+        space: MemSpace,
+        op: MemOp,
+        bytes: u8,
+        addrs: u32,
+    },
+    /// `BAR`: barrier `id`, expected `threads` (0 = all threads of the CTA).
+    Barrier {
+        op: BarOp,
+        id: u8,
+        threads: u16,
+    },
+    /// `DEPBAR.LE SBsb, le` (only used with control bits).
+    DepBar {
+        sb: u8,
+        le: u8,
+    },
+    /// `MEMBAR`: wait for this warp's outstanding memory operations.
+    MemBar,
+    /// `EXIT` (the executed lanes end).
+    Exit,
+    Tensor(TensorOp),
+}
+
+/// One warp-instruction issued by a warp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Event {
+    /// Byte offset of the instruction in the kernel.
+    pub pc: u32,
+    /// Lanes active at issue.
+    pub active: u32,
+    /// Active lanes whose guard predicate held (0: predicated off).
+    pub executed: u32,
+    /// Index into [`otc_isa::FORMS`].
+    pub form: u16,
+    /// Register groups read, in operand order (slot i is the i-th register-reading operand; the
+    /// `.reuse` cache is per slot). Unused slots have `count == 0`.
+    pub srcs: [RegGroup; 4],
+    /// Register groups written.
+    pub dsts: [RegGroup; 2],
+    /// Predicates read (bit p = Pp; the guard included; PT never set).
+    pub pred_reads: u8,
+    /// Predicates written.
+    pub pred_writes: u8,
+    /// Bit i: source slot i carries `.reuse` (keep it in the operand reuse cache).
+    pub reuse: u8,
+    /// Volta control bits, when the program carried them (real listings).
+    pub control: Option<Control>,
+    pub kind: EventKind,
+}
+
+/// The static part of an [`Event`], computed once per kernel instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventTemplate {
+    proto: Event,
+}
+
+impl EventTemplate {
+    /// Static timing information of an instruction.
+    pub fn new(inst: &Instruction) -> EventTemplate {
+        let def = inst.def();
+        let info = form_info(inst.form as usize);
+        let mut srcs = [RegGroup::NONE; 4];
+        let mut dsts = [RegGroup::NONE; 2];
+        let (mut ns, mut nd) = (0usize, 0usize);
+        let mut pred_reads = 0u8;
+        let mut pred_writes = 0u8;
+        let mut reuse = 0u8;
+        if inst.guard.index != PT {
+            pred_reads |= 1 << inst.guard.index;
+        }
+        let mut push_src = |g: RegGroup, re: bool, srcs: &mut [RegGroup; 4], reuse: &mut u8| {
+            if g.count == 0 {
+                return;
+            }
+            if ns < srcs.len() {
+                if re {
+                    *reuse |= 1 << ns;
+                }
+                srcs[ns] = g;
+                ns += 1;
+            } else {
+                // More register operands than slots (no current form): widen the last slot.
+                debug_assert!(false, "more than 4 register sources");
+            }
+        };
+        let global_pair = def.group("e").map(|g| def.mods[g].options[inst.mods[g] as usize] == "E").unwrap_or(false);
+        for (i, (od, op)) in def.operands.iter().zip(&inst.operands).enumerate() {
+            match (od.kind, op.value) {
+                (Kind::R | Kind::G(_) | Kind::L(_), Value::Reg(r)) => {
+                    let g = group(r, inst.operand_regs(i));
+                    if od.write {
+                        if g.count > 0 && nd < dsts.len() {
+                            dsts[nd] = g;
+                            nd += 1;
+                        }
+                    } else {
+                        push_src(g, op.reuse, &mut srcs, &mut reuse);
+                    }
+                }
+                (Kind::M, Value::Mem { base, .. }) => {
+                    push_src(group(base, if global_pair { 2 } else { 1 }), op.reuse, &mut srcs, &mut reuse)
+                }
+                (Kind::CX, Value::ConstX { reg, .. }) => push_src(group(reg, 1), op.reuse, &mut srcs, &mut reuse),
+                (Kind::P, Value::Pred(p)) if p != PT => {
+                    if od.write {
+                        pred_writes |= 1 << p;
+                    } else {
+                        pred_reads |= 1 << p;
+                    }
+                }
+                (Kind::PR, _) => {
+                    if od.write {
+                        pred_writes |= 0x7f;
+                    } else {
+                        pred_reads |= 0x7f;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let kind = match info.class {
+            Class::Mem { space, op } => {
+                let bytes = mem_bytes(inst);
+                EventKind::Mem { space, op, bytes, addrs: 0 }
+            }
+            Class::Bar => {
+                let op = match inst.modifier("op") {
+                    "ARV" => BarOp::Arrive,
+                    "RED" => BarOp::Red,
+                    _ => BarOp::Sync,
+                };
+                let imm = |name: &str| {
+                    def.operands.iter().position(|o| o.name == name).and_then(|i| match inst.operands[i].value {
+                        Value::Imm(v) => Some(v),
+                        _ => None,
+                    })
+                };
+                EventKind::Barrier { op, id: imm("a").unwrap_or(0) as u8, threads: imm("b").unwrap_or(0) as u16 }
+            }
+            Class::DepBar => {
+                let sb = inst.operands.iter().find_map(|o| match o.value {
+                    Value::Scoreboard(s) => Some(s),
+                    _ => None,
+                });
+                let le = inst.operands.iter().find_map(|o| match o.value {
+                    Value::Imm(v) => Some(v),
+                    _ => None,
+                });
+                EventKind::DepBar { sb: sb.unwrap_or(0), le: le.unwrap_or(0) as u8 }
+            }
+            Class::MemBar => EventKind::MemBar,
+            Class::Exit => EventKind::Exit,
+            Class::Tensor(t) => EventKind::Tensor(t.to_op(step_of(inst))),
+            _ => EventKind::Plain,
+        };
+        EventTemplate {
+            proto: Event {
+                pc: 0,
+                active: 0,
+                executed: 0,
+                form: inst.form,
+                srcs,
+                dsts,
+                pred_reads,
+                pred_writes,
+                reuse,
+                control: inst.control,
+                kind,
+            },
+        }
+    }
+
+    /// The event of one issue of a non-memory instruction.
+    #[inline]
+    pub fn event(&self, pc: u32, active: u32, executed: u32) -> Event {
+        Event { pc, active, executed, ..self.proto }
+    }
+
+    /// The event of a sparse OHMMA whose products land at `rows` x `cols` of the buffer.
+    #[inline]
+    pub fn sparse_ohmma(&self, pc: u32, active: u32, executed: u32, rows: u32, cols: u32) -> Event {
+        Event { pc, active, executed, kind: EventKind::Tensor(TensorOp::OhmmaSparse { rows, cols }), ..self.proto }
+    }
+
+    /// The event of a `BAR` whose operands were read at run time.
+    #[inline]
+    pub fn barrier(&self, pc: u32, active: u32, executed: u32, id: u8, threads: u16) -> Event {
+        let op = match self.proto.kind {
+            EventKind::Barrier { op, .. } => op,
+            _ => BarOp::Sync,
+        };
+        Event { pc, active, executed, kind: EventKind::Barrier { op, id, threads }, ..self.proto }
+    }
+
+    /// The static event (pc, masks zero).
+    pub fn proto(&self) -> &Event {
+        &self.proto
+    }
+}
+
+fn group(base: u8, count: u8) -> RegGroup {
+    if base == RZ || count == 0 {
+        return RegGroup::NONE;
+    }
+    let count = count.min(RZ - base);
+    RegGroup { base, count }
+}
+
+/// Bytes per lane of a memory instruction (from its `size` or `type` modifier).
+fn mem_bytes(inst: &Instruction) -> u8 {
+    let def = inst.def();
+    for name in ["size", "type"] {
+        if let Some(g) = def.group(name) {
+            let grp = &def.mods[g];
+            let i = inst.mods[g] as usize;
+            return match grp.options[i] {
+                "U8" | "S8" => 1,
+                "U16" | "S16" => 2,
+                _ => grp.regs.get(i).copied().unwrap_or(1) * 4,
+            };
+        }
+    }
+    4
+}
+
+fn step_of(inst: &Instruction) -> u8 {
+    match inst.modifier("step") {
+        "STEP1" => 1,
+        "STEP2" => 2,
+        "STEP3" => 3,
+        _ => 0,
+    }
+}
+
+/// Rows and columns of the accumulation buffer where the products of sparse OHMMA (m, n) land:
+/// the positions of the set bits of rank 8m..8m+7 of the A column bitmap and of rank
+/// 16n..16n+15 of the B row bitmap (isa/otc.toml, opcode 0x513).
+pub fn sparse_landing(a_bitmap: u32, b_bitmap: u32, m: u8, n: u8) -> (u32, u32) {
+    (ranks(a_bitmap, 8 * m as u32, 8), ranks(b_bitmap, 16 * n as u32, 16))
+}
+
+fn ranks(bitmap: u32, first: u32, count: u32) -> u32 {
+    let mut out = 0u32;
+    let mut rank = 0u32;
+    let mut rest = bitmap;
+    while rest != 0 {
+        let bit = rest.trailing_zeros();
+        rest &= rest - 1;
+        if rank >= first && rank < first + count {
+            out |= 1 << bit;
+        }
+        rank += 1;
+    }
+    out
+}
+
+/// The instructions issued by one warp.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WarpTrace {
+    /// Warp index inside the CTA (threads 32w..32w+31).
+    pub warp_in_cta: u32,
+    pub events: Vec<Event>,
+    /// Per-lane addresses of memory events (see [`EventKind::Mem`]).
+    pub addrs: Vec<u64>,
+}
+
+impl WarpTrace {
+    pub fn new(warp_in_cta: u32) -> WarpTrace {
+        WarpTrace { warp_in_cta, events: Vec::new(), addrs: Vec::new() }
+    }
+
+    #[inline]
+    pub fn push(&mut self, e: Event) {
+        self.events.push(e);
+    }
+
+    /// Push a memory event; `addrs` yields one address per executed lane, ascending lanes.
+    /// Panics (debug) when the count differs from the executed lanes.
+    pub fn push_mem(
+        &mut self,
+        tpl: &EventTemplate,
+        pc: u32,
+        active: u32,
+        executed: u32,
+        addrs: impl IntoIterator<Item = u64>,
+    ) {
+        let start = self.addrs.len();
+        self.addrs.extend(addrs);
+        debug_assert_eq!(self.addrs.len() - start, executed.count_ones() as usize, "one address per executed lane");
+        let mut e = tpl.event(pc, active, executed);
+        if let EventKind::Mem { addrs, .. } = &mut e.kind {
+            *addrs = start as u32;
+        }
+        self.events.push(e);
+    }
+
+    /// The addresses of a memory event (empty for other events).
+    pub fn addresses(&self, e: &Event) -> &[u64] {
+        match e.kind {
+            EventKind::Mem { addrs, .. } => {
+                let s = addrs as usize;
+                &self.addrs[s..s + e.executed.count_ones() as usize]
+            }
+            _ => &[],
+        }
+    }
+}
+
+/// The warps of one CTA with its resource usage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CtaTrace {
+    /// CTA index in the grid (x, y, z); informational (placement uses the push order).
+    pub cta: [u32; 3],
+    pub warps: Vec<WarpTrace>,
+    /// Shared memory per CTA in bytes (static + dynamic).
+    pub shared_bytes: u32,
+    /// Registers per thread.
+    pub regs_per_thread: u32,
+    /// Threads per CTA.
+    pub threads: u32,
+}
+
+/// Name of the form's mnemonic, for messages.
+pub fn mnemonic(form: u16) -> &'static str {
+    FORMS.get(form as usize).map(|f| f.mnemonic).unwrap_or("?")
+}
