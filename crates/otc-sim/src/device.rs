@@ -1,0 +1,376 @@
+//! The device: global memory, constant banks, and kernel launches.
+//!
+//! Constant bank 0 of a launch: blockDim at 0x0/0x4/0x8, gridDim at 0xc/0x10/0x14, the stack
+//! pointer (top of the thread's local window) at 0x28, the number of SMs (`%nsmid`) at 0x10c,
+//! the parameters from 0x160; everything else reads zero. The bank ends with the parameters: a
+//! constant operand past them faults.
+//!
+//! # Determinism: the CTA-order rule
+//!
+//! **Every launch has the result of running its CTAs one after another, in linear CTA order
+//! (x fastest, then y, then z), each CTA to completion.** Global memory, atomics (their final
+//! values *and* the old values they return), faults, the watchdog and the statistics are
+//! exactly those of that sequential execution, whatever the number of host threads.
+//! Inside a CTA, warps interleave as described in `cta.rs`; inside a warp instruction, lanes
+//! apply atomics in ascending lane order. So the order of all atomics of a launch is: CTA order,
+//! then the deterministic warp schedule inside the CTA, then lane order.
+//!
+//! How that stays fast on many threads: CTAs run speculatively in rounds. In a round, a batch
+//! of consecutive CTAs runs in parallel, each against the global memory as it was at the start
+//! of the round, with its writes kept in private copy-on-write pages and every byte it reads
+//! (without having written it first) recorded (`memory::SpecView`). The round is then committed
+//! in CTA order: a CTA that read no byte written by an earlier CTA of the same round saw exactly
+//! what the sequential execution would have shown it, so its writes are applied as they are; a
+//! CTA that did (e.g. every CTA incrementing one global counter) is discarded and run again,
+//! directly against the committed memory. The result equals the sequential one, byte for byte.
+//! When most CTAs of a round conflict, the rest of the launch runs sequentially (that only
+//! changes speed). With one host thread, or one CTA, everything runs sequentially from the start.
+//!
+//! A consequence of the rule: a CTA that waits for a later CTA (inter-CTA spin locks, grid-wide
+//! barriers) never sees it run, and ends in the watchdog. nvcc emits no such code for the
+//! kernels this emulator targets.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::config::{
+    DeviceConfig, KernelImage, CONST_BANK_BYTES, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE, REGISTERS_PER_SM,
+};
+use crate::cta::{run_cta, CtaOutcome, Launch};
+use crate::decode::{decode_all, DecodeCtx};
+use crate::fault::{GuestFault, RawFault, SimError};
+use crate::memory::{GlobalMemory, PageMask, SpecView};
+use crate::stats::{Counters, LaunchStats};
+
+/// Number of constant banks (`c[0x0]` .. `c[0x11]`).
+pub const CONST_BANKS: usize = 18;
+
+/// An emulated GPU: memory plus the ability to launch kernels.
+pub struct Device {
+    config: DeviceConfig,
+    memory: GlobalMemory,
+    /// User constant banks 1..17 (bank 0 is built by each launch).
+    banks: Vec<Vec<u8>>,
+    pool: Option<rayon::ThreadPool>,
+    launches: u32,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("config", &self.config)
+            .field("allocations", &self.memory.allocations().len())
+            .field("launches", &self.launches)
+            .finish()
+    }
+}
+
+impl Device {
+    /// A device with the given configuration and empty memory.
+    pub fn new(config: DeviceConfig) -> Device {
+        Device { config, memory: GlobalMemory::new(), banks: vec![Vec::new(); CONST_BANKS], pool: None, launches: 0 }
+    }
+
+    pub fn config(&self) -> &DeviceConfig {
+        &self.config
+    }
+
+    /// Change the configuration (memory is kept).
+    pub fn set_config(&mut self, config: DeviceConfig) {
+        if config.threads != self.config.threads {
+            self.pool = None;
+        }
+        self.config = config;
+    }
+
+    /// Allocate `bytes` of zeroed global memory aligned to `align` (a power of two; at least
+    /// 256 is used). Never returns 0; allocations are separated by unmapped guard gaps.
+    pub fn alloc(&mut self, bytes: u64, align: u64) -> Result<u64, SimError> {
+        self.memory.alloc(bytes, align).map_err(SimError::Memory)
+    }
+
+    /// Free an allocation (its addresses are never handed out again).
+    pub fn free(&mut self, addr: u64) -> Result<(), SimError> {
+        self.memory.free(addr).map_err(SimError::Memory)
+    }
+
+    /// Copy bytes into global memory (the range must lie inside one allocation).
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), SimError> {
+        self.memory.write(addr, data).map_err(SimError::Memory)
+    }
+
+    /// Copy bytes out of global memory (the range must lie inside one allocation).
+    pub fn read(&mut self, addr: u64, len: usize) -> Result<Vec<u8>, SimError> {
+        self.memory.read(addr, len).map_err(SimError::Memory)
+    }
+
+    /// The allocations as (address, size).
+    pub fn allocations(&self) -> Vec<(u64, u64)> {
+        self.memory.allocations()
+    }
+
+    /// Write user constant bank `bank` (1..17; `__constant__` data of nvcc lives in bank 3) at
+    /// `offset`; the bank grows as needed (64 KiB at most).
+    pub fn write_constant(&mut self, bank: u8, offset: u32, data: &[u8]) -> Result<(), SimError> {
+        if bank == 0 || bank as usize >= CONST_BANKS {
+            return Err(SimError::Memory(format!(
+                "constant bank {bank} cannot be written (bank 0 holds the launch parameters; banks are 1..{})",
+                CONST_BANKS - 1
+            )));
+        }
+        let end = offset as u64 + data.len() as u64;
+        if end > CONST_BANK_BYTES as u64 {
+            return Err(SimError::Memory(format!("constant bank write ends at {end:#x}, past 64 KiB")));
+        }
+        let b = &mut self.banks[bank as usize];
+        if b.len() < end as usize {
+            b.resize(end as usize, 0);
+        }
+        b[offset as usize..end as usize].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn threads(&self) -> usize {
+        match (&self.pool, self.config.threads) {
+            (Some(p), _) => p.current_num_threads(),
+            (None, Some(n)) => n.max(1),
+            (None, None) => rayon::current_num_threads(),
+        }
+    }
+
+    /// Launch `kernel` on a `grid` of CTAs of `block` threads with the parameter block `params`
+    /// (laid out as nvcc expects at `c[0x0][0x160]`) and `dynamic_shared` bytes of dynamic
+    /// shared memory. Runs to completion; see the module docs for the ordering rule.
+    pub fn launch(
+        &mut self,
+        kernel: &KernelImage,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &[u8],
+        dynamic_shared: u32,
+    ) -> Result<LaunchStats, SimError> {
+        let cfg = self.config.clone();
+        let bad = |m: String| Err(SimError::Launch(format!("kernel `{}`: {m}", kernel.name)));
+        // ---------------------------------------------------------------- validation
+        if grid.contains(&0) {
+            return bad(format!("grid {grid:?} has a zero dimension"));
+        }
+        if grid[0] > i32::MAX as u32 || grid[1] > 65535 || grid[2] > 65535 {
+            return bad(format!("grid {grid:?} exceeds (2^31-1, 65535, 65535)"));
+        }
+        if block.contains(&0) {
+            return bad(format!("block {block:?} has a zero dimension"));
+        }
+        let threads = block[0] as u64 * block[1] as u64 * block[2] as u64;
+        if block[0] > 1024 || block[1] > 1024 || block[2] > 64 || threads > MAX_THREADS_PER_CTA as u64 {
+            return bad(format!("block {block:?} has {threads} threads; at most 1024 (x, y <= 1024, z <= 64)"));
+        }
+        if kernel.instructions.is_empty() {
+            return bad("has no instructions".into());
+        }
+        if kernel.num_regs == 0 || kernel.num_regs > 255 {
+            return bad(format!("uses {} registers per thread; 1..255 are possible", kernel.num_regs));
+        }
+        let warps = threads.div_ceil(32) as u32;
+        let regs_needed = kernel.num_regs.div_ceil(8) * 8 * warps * 32;
+        if regs_needed > REGISTERS_PER_SM {
+            return bad(format!(
+                "needs {regs_needed} registers per CTA ({} per thread x {} threads); an SM has {REGISTERS_PER_SM}",
+                kernel.num_regs, threads
+            ));
+        }
+        let shared = match kernel.shared_bytes {
+            Some(s) => s as u64 + dynamic_shared as u64,
+            None => (cfg.max_shared_per_cta as u64).max(dynamic_shared as u64),
+        };
+        if shared > cfg.max_shared_per_cta as u64 {
+            return bad(format!(
+                "needs {shared} bytes of shared memory ({} static + {dynamic_shared} dynamic); the limit is {}",
+                kernel.shared_bytes.unwrap_or(0),
+                cfg.max_shared_per_cta
+            ));
+        }
+        if params.len() > MAX_PARAM_BYTES as usize {
+            return bad(format!("{} bytes of parameters; at most {MAX_PARAM_BYTES}", params.len()));
+        }
+        if let Some(n) = kernel.param_bytes {
+            if params.len() != n as usize {
+                return bad(format!("expects {n} bytes of parameters, got {}", params.len()));
+            }
+        }
+        let local = kernel.local_bytes.unwrap_or(cfg.default_local_bytes) as u64 + cfg.stack_bytes as u64;
+        if local > 512 * 1024 {
+            return bad(format!("{local} bytes of local memory per thread; at most 512 KiB"));
+        }
+        let local = (local.div_ceil(16) * 16) as u32;
+
+        // ---------------------------------------------------------------- constant bank 0
+        let plen = params.len().max(kernel.param_bytes.unwrap_or(0) as usize);
+        let mut bank0 = vec![0u8; (PARAM_BASE as usize + plen).div_ceil(4) * 4];
+        let put = |b: &mut Vec<u8>, off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        put(&mut bank0, 0x0, block[0]);
+        put(&mut bank0, 0x4, block[1]);
+        put(&mut bank0, 0x8, block[2]);
+        put(&mut bank0, 0xc, grid[0]);
+        put(&mut bank0, 0x10, grid[1]);
+        put(&mut bank0, 0x14, grid[2]);
+        put(&mut bank0, 0x28, local);
+        put(&mut bank0, 0x10c, cfg.num_sms.max(1));
+        bank0[PARAM_BASE as usize..PARAM_BASE as usize + params.len()].copy_from_slice(params);
+        let mut banks = self.banks.clone();
+        banks[0] = bank0;
+
+        // ---------------------------------------------------------------- decode
+        let cx =
+            DecodeCtx { num_regs: kernel.num_regs, banks: &banks, len: kernel.instructions.len(), end_exits: false };
+        let ops = decode_all(&kernel.instructions, &cx);
+        self.launches = self.launches.wrapping_add(1);
+        let launch = Launch {
+            ops: &ops,
+            banks: &banks,
+            block,
+            grid,
+            num_regs: kernel.num_regs,
+            shared_bytes: shared as u32,
+            local_bytes: local,
+            nsm: cfg.num_sms.max(1),
+            grid_id: self.launches,
+            arith: cfg.tensor_arith,
+            max_cycles: cfg.max_cycles,
+        };
+        let total = grid[0] as u64 * grid[1] as u64 * grid[2] as u64;
+        let budget = cfg.max_instructions.unwrap_or(u64::MAX);
+
+        let mut counters = Counters::new(ops.len());
+        let nthreads = self.threads();
+        let result = if nthreads <= 1 || total == 1 {
+            run_sequential(&launch, 0, total, &mut self.memory, &mut counters, budget)
+        } else {
+            if self.pool.is_none() {
+                if let Some(n) = cfg.threads {
+                    self.pool = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().ok();
+                }
+            }
+            let batch = if cfg.parallel_batch > 0 { cfg.parallel_batch } else { 8 * nthreads };
+            let mem = &mut self.memory;
+            match &self.pool {
+                Some(p) => p.install(|| run_parallel(&launch, total, mem, &mut counters, budget, batch)),
+                None => run_parallel(&launch, total, mem, &mut counters, budget, batch),
+            }
+        };
+        counters.ctas = total;
+        counters.warps = total * warps as u64;
+        counters.threads = total * threads;
+        match result {
+            Ok(()) => {
+                let names: Vec<String> = kernel.instructions.iter().map(|i| i.opcode_text()).collect();
+                Ok(counters.to_stats(&names))
+            }
+            Err((linear, f)) => Err(SimError::Fault(guest_fault(kernel, launch.cta_index(linear), f))),
+        }
+    }
+}
+
+/// Attach the kernel and CTA to a raw fault.
+pub(crate) fn guest_fault(kernel: &KernelImage, cta: [u32; 3], f: RawFault) -> GuestFault {
+    let idx = (f.pc / 16) as usize;
+    GuestFault {
+        kernel: kernel.name.clone(),
+        pc: f.pc,
+        cta,
+        warp: f.warp,
+        lanes: f.lanes,
+        instruction: kernel.instructions.get(idx).map(|i| i.text()).unwrap_or_default(),
+        kind: f.kind,
+        message: f.message,
+        address: f.address,
+    }
+}
+
+type RunResult = Result<(), (u64, RawFault)>;
+
+/// Run CTAs `from..to` one after another, directly against memory.
+fn run_sequential(
+    l: &Launch<'_>,
+    from: u64,
+    to: u64,
+    mem: &mut GlobalMemory,
+    counters: &mut Counters,
+    mut budget: u64,
+) -> RunResult {
+    for linear in from..to {
+        let out = run_cta(l, linear, mem, &mut counters.per_inst, budget);
+        budget -= out.executed.min(budget);
+        if let Some(f) = out.fault {
+            return Err((linear, f));
+        }
+    }
+    Ok(())
+}
+
+/// Speculative parallel rounds, committed in CTA order (see the module docs).
+fn run_parallel(
+    l: &Launch<'_>,
+    total: u64,
+    mem: &mut GlobalMemory,
+    counters: &mut Counters,
+    mut budget: u64,
+    batch: usize,
+) -> RunResult {
+    let n_ops = l.ops.len();
+    let mut start = 0u64;
+    while start < total {
+        let end = (start + batch as u64).min(total);
+        // ------------------------------------------------------------ run the round
+        let base: &GlobalMemory = mem;
+        let results: Vec<(crate::memory::SpecPages, Counters, CtaOutcome)> = (start..end)
+            .into_par_iter()
+            .map(|linear| {
+                let mut view = SpecView::new(base);
+                let mut c = Counters::new(n_ops);
+                let out = run_cta(l, linear, &mut view, &mut c.per_inst, budget);
+                (view.pages, c, out)
+            })
+            .collect();
+        // ------------------------------------------------------------ commit in CTA order
+        let mut written: HashMap<u64, PageMask> = HashMap::new();
+        let mut conflicts = 0usize;
+        for (i, (pages, c, out)) in results.into_iter().enumerate() {
+            let linear = start + i as u64;
+            let stale = SpecView::pages_conflict(&pages, &written);
+            let over =
+                out.executed > budget || matches!(&out.fault, Some(f) if f.kind == crate::fault::FaultKind::Watchdog);
+            if stale || over {
+                if stale {
+                    conflicts += 1;
+                }
+                // run again against the committed memory, recording its writes
+                let mut view = SpecView::new(mem);
+                let mut c2 = Counters::new(n_ops);
+                let out2 = run_cta(l, linear, &mut view, &mut c2.per_inst, budget);
+                let pages2 = view.pages;
+                SpecView::commit_pages(pages2, mem, &mut written);
+                counters.add(&c2);
+                budget -= out2.executed.min(budget);
+                if let Some(f) = out2.fault {
+                    return Err((linear, f));
+                }
+            } else {
+                SpecView::commit_pages(pages, mem, &mut written);
+                counters.add(&c);
+                budget -= out.executed.min(budget);
+                if let Some(f) = out.fault {
+                    return Err((linear, f));
+                }
+            }
+        }
+        let round = (end - start) as usize;
+        start = end;
+        if conflicts * 2 > round && start < total {
+            // mostly conflicting: the rest runs sequentially (same result, less wasted work)
+            return run_sequential(l, start, total, mem, counters, budget);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,454 @@
+//! Memory instructions: LDG/STG (64-bit addresses), LDS/STS (CTA shared memory), LDL/STL
+//! (per-thread local memory), LDC (constant banks with a register index) and the atomics
+//! ATOMG/RED/ATOMS.
+//!
+//! Every lane's address is checked before anything is read or written: an unmapped or
+//! out-of-range address, or one that is not a multiple of the access size, faults the whole
+//! instruction (the fault names every faulting lane and the first address) with no partial
+//! effect. Atomics of one instruction are applied lane by lane in ascending lane order.
+
+use crate::decode::{AtomOp, AtomTy, MSize, OpKind, Space, R};
+use crate::fault::{FaultKind, MemorySpace, RawFault};
+use crate::fp::{self, Rnd, F16, F64};
+use crate::memory::GlobalMem;
+use crate::state::{lanes, Warp};
+
+use super::{fault, ExResult, Exec, Flow};
+
+/// Addresses of the lanes of `exec`.
+#[inline(always)]
+fn addresses(w: &Warp, base: R, wide: bool, off: i32) -> [u64; 32] {
+    let lo = &w.regs[base as usize];
+    let mut a = [0u64; 32];
+    if wide {
+        let hi = &w.regs[base as usize + 1];
+        for l in 0..32 {
+            a[l] = (((hi[l] as u64) << 32) | lo[l] as u64).wrapping_add(off as i64 as u64);
+        }
+    } else {
+        for l in 0..32 {
+            a[l] = (lo[l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
+        }
+    }
+    a
+}
+
+/// Check the lanes' addresses; `valid(addr, len)` tells whether `[addr, addr + len)` is in
+/// range. Fast path: every address aligned and the span from the lowest to the highest access
+/// valid as a whole (inside one allocation / the window), checked once.
+#[inline(always)]
+fn check(
+    w: &Warp,
+    exec: u32,
+    addr: &[u64; 32],
+    size: usize,
+    space: MemorySpace,
+    mut valid: impl FnMut(u64, usize) -> bool,
+) -> Result<(), RawFault> {
+    let (mut lo, mut hi, mut bits) = (u64::MAX, 0u64, 0u64);
+    for l in lanes(exec) {
+        lo = lo.min(addr[l]);
+        hi = hi.max(addr[l]);
+        bits |= addr[l];
+    }
+    if bits.is_multiple_of(size as u64) {
+        if let Some(span) = (hi - lo).checked_add(size as u64) {
+            if span <= u32::MAX as u64 && valid(lo, span as usize) {
+                return Ok(());
+            }
+        }
+    }
+    check_lanes(w, exec, addr, size, space, valid)
+}
+
+#[inline(never)]
+fn check_lanes(
+    w: &Warp,
+    exec: u32,
+    addr: &[u64; 32],
+    size: usize,
+    space: MemorySpace,
+    mut valid: impl FnMut(u64, usize) -> bool,
+) -> Result<(), RawFault> {
+    let mut mis = 0u32;
+    let mut oob = 0u32;
+    for l in lanes(exec) {
+        if !addr[l].is_multiple_of(size as u64) {
+            mis |= 1 << l;
+        } else if !valid(addr[l], size) {
+            oob |= 1 << l;
+        }
+    }
+    if mis != 0 {
+        let l = mis.trailing_zeros() as usize;
+        return Err(fault(
+            w,
+            mis,
+            FaultKind::Misaligned(space),
+            format!("{size}-byte {space} access at {:#x} (lane {l}) is not {size}-byte aligned", addr[l]),
+            Some(addr[l]),
+        ));
+    }
+    if oob != 0 {
+        let l = oob.trailing_zeros() as usize;
+        let what = match space {
+            MemorySpace::Global => "is not inside an allocation".to_string(),
+            _ => "is out of range".to_string(),
+        };
+        return Err(fault(
+            w,
+            oob,
+            FaultKind::OutOfBounds(space),
+            format!("{size}-byte {space} access at {:#x} (lane {l}) {what}", addr[l]),
+            Some(addr[l]),
+        ));
+    }
+    Ok(())
+}
+
+/// Little-endian value of up to 16 bytes into 4 words.
+#[inline(always)]
+fn load_words(bytes: &[u8], size: MSize) -> [u32; 4] {
+    let mut r = [0u32; 4];
+    match size {
+        MSize::U8 => r[0] = bytes[0] as u32,
+        MSize::S8 => r[0] = bytes[0] as i8 as i32 as u32,
+        MSize::U16 => r[0] = u16::from_le_bytes([bytes[0], bytes[1]]) as u32,
+        MSize::S16 => r[0] = i16::from_le_bytes([bytes[0], bytes[1]]) as i32 as u32,
+        _ => {
+            for (i, c) in bytes.chunks_exact(4).enumerate() {
+                r[i] = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+    }
+    r
+}
+
+#[inline(always)]
+fn store_words(dst: &mut [u8], w: &[u32; 4], size: MSize) {
+    match size {
+        MSize::U8 | MSize::S8 => dst[0] = w[0] as u8,
+        MSize::U16 | MSize::S16 => dst.copy_from_slice(&(w[0] as u16).to_le_bytes()),
+        _ => {
+            for (i, c) in dst.chunks_exact_mut(4).enumerate() {
+                c.copy_from_slice(&w[i].to_le_bytes());
+            }
+        }
+    }
+}
+
+fn local_size<G: GlobalMem>(x: &Exec<'_, G>) -> u64 {
+    x.env.local_bytes as u64
+}
+
+fn ensure_local<G: GlobalMem>(w: &mut Warp, x: &Exec<'_, G>) {
+    let need = 32 * x.env.local_bytes as usize;
+    if w.local.len() < need {
+        w.local.resize(need, 0);
+    }
+}
+
+pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
+    match *k {
+        OpKind::Ld { space, d, base, wide, off, size } => {
+            let addr = addresses(w, base, wide, off);
+            let n = size.bytes();
+            let regs = size.regs();
+            let mut out = [[0u32; 32]; 4];
+            match space {
+                Space::Global => {
+                    let g = &mut *x.global;
+                    check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
+                    for l in lanes(exec) {
+                        let bytes = g.load(addr[l], n).expect("checked");
+                        let v = load_words(bytes, size);
+                        for r in 0..regs {
+                            out[r][l] = v[r];
+                        }
+                    }
+                }
+                Space::Shared => {
+                    let len = x.shared.len() as u64;
+                    check(w, exec, &addr, n, MemorySpace::Shared, |a, n| {
+                        a.checked_add(n as u64).is_some_and(|e| e <= len)
+                    })?;
+                    for l in lanes(exec) {
+                        let a = addr[l] as usize;
+                        let v = load_words(&x.shared[a..a + n], size);
+                        for r in 0..regs {
+                            out[r][l] = v[r];
+                        }
+                    }
+                }
+                Space::Local => {
+                    let len = local_size(x);
+                    check(w, exec, &addr, n, MemorySpace::Local, |a, n| {
+                        a.checked_add(n as u64).is_some_and(|e| e <= len)
+                    })?;
+                    ensure_local(w, x);
+                    for l in lanes(exec) {
+                        let a = l * len as usize + addr[l] as usize;
+                        let v = load_words(&w.local[a..a + n], size);
+                        for r in 0..regs {
+                            out[r][l] = v[r];
+                        }
+                    }
+                }
+            }
+            for (r, o) in out.iter().enumerate().take(regs) {
+                w.write(d + r as u16, o, exec);
+            }
+        }
+        OpKind::St { space, base, wide, off, src, size } => {
+            let addr = addresses(w, base, wide, off);
+            let n = size.bytes();
+            let regs = size.regs();
+            let val = |w: &Warp, l: usize| -> [u32; 4] {
+                let mut v = [0u32; 4];
+                for (r, x) in v.iter_mut().enumerate().take(regs) {
+                    *x = w.regs[src as usize + r][l];
+                }
+                v
+            };
+            match space {
+                Space::Global => {
+                    let g = &mut *x.global;
+                    check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
+                    for l in lanes(exec) {
+                        let v = val(w, l);
+                        store_words(g.store(addr[l], n).expect("checked"), &v, size);
+                    }
+                }
+                Space::Shared => {
+                    let len = x.shared.len() as u64;
+                    check(w, exec, &addr, n, MemorySpace::Shared, |a, n| {
+                        a.checked_add(n as u64).is_some_and(|e| e <= len)
+                    })?;
+                    for l in lanes(exec) {
+                        let a = addr[l] as usize;
+                        let v = val(w, l);
+                        store_words(&mut x.shared[a..a + n], &v, size);
+                    }
+                }
+                Space::Local => {
+                    let len = local_size(x);
+                    check(w, exec, &addr, n, MemorySpace::Local, |a, n| {
+                        a.checked_add(n as u64).is_some_and(|e| e <= len)
+                    })?;
+                    ensure_local(w, x);
+                    for l in lanes(exec) {
+                        let a = l * len as usize + addr[l] as usize;
+                        let v = val(w, l);
+                        store_words(&mut w.local[a..a + n], &v, size);
+                    }
+                }
+            }
+        }
+        OpKind::Ldc { d, bank, reg, off, size } => {
+            let n = size.bytes();
+            let regs = size.regs();
+            let b = x.banks.get(bank as usize).map(Vec::as_slice).unwrap_or(&[]);
+            let rv = w.regs[reg as usize];
+            let mut addr = [0u64; 32];
+            for l in 0..32 {
+                addr[l] = rv[l] as u64 + off as u64;
+            }
+            let len = b.len() as u64;
+            check(w, exec, &addr, n, MemorySpace::Constant, |a, n| a.checked_add(n as u64).is_some_and(|e| e <= len))?;
+            let mut out = [[0u32; 32]; 2];
+            for l in lanes(exec) {
+                let a = addr[l] as usize;
+                let v = load_words(&b[a..a + n], size);
+                for r in 0..regs {
+                    out[r][l] = v[r];
+                }
+            }
+            for (r, o) in out.iter().enumerate().take(regs) {
+                w.write(d + r as u16, o, exec);
+            }
+        }
+        OpKind::Atom { space, op, ty, d, base, off, b, c, ftz } => {
+            let wide_addr = space == Space::Global;
+            let addr = addresses(w, base, wide_addr, off);
+            let n = ty.bytes();
+            let two = n == 8;
+            let mut ret = [[0u32; 32]; 2];
+            match space {
+                Space::Global => {
+                    let g = &mut *x.global;
+                    check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
+                    for l in lanes(exec) {
+                        let (bv, cv) = operands(w, b, c, two, l);
+                        let cell = g.store(addr[l], n).expect("checked");
+                        let old = read_le(cell);
+                        let (new, r) = atom_apply(op, ty, old, bv, cv, ftz);
+                        write_le(cell, new);
+                        ret[0][l] = r as u32;
+                        ret[1][l] = (r >> 32) as u32;
+                    }
+                }
+                Space::Shared => {
+                    let len = x.shared.len() as u64;
+                    check(w, exec, &addr, n, MemorySpace::Shared, |a, n| {
+                        a.checked_add(n as u64).is_some_and(|e| e <= len)
+                    })?;
+                    for l in lanes(exec) {
+                        let (bv, cv) = operands(w, b, c, two, l);
+                        let a = addr[l] as usize;
+                        let cell = &mut x.shared[a..a + n];
+                        let old = read_le(cell);
+                        let (new, r) = atom_apply(op, ty, old, bv, cv, ftz);
+                        write_le(cell, new);
+                        ret[0][l] = r as u32;
+                        ret[1][l] = (r >> 32) as u32;
+                    }
+                }
+                Space::Local => {}
+            }
+            if let Some(d) = d {
+                let wide_ret = two && op != AtomOp::Cast;
+                w.write(d, &ret[0], exec);
+                if wide_ret {
+                    w.write(d + 1, &ret[1], exec);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(Flow::Next)
+}
+
+#[inline(always)]
+fn operands(w: &Warp, b: R, c: R, two: bool, l: usize) -> (u64, u64) {
+    let rd = |r: R| -> u64 {
+        let lo = w.regs[r as usize][l] as u64;
+        if two {
+            lo | ((w.regs[r as usize + 1][l] as u64) << 32)
+        } else {
+            lo
+        }
+    };
+    (rd(b), rd(c))
+}
+
+#[inline(always)]
+fn read_le(b: &[u8]) -> u64 {
+    let mut v = 0u64;
+    for (i, &x) in b.iter().enumerate() {
+        v |= (x as u64) << (8 * i);
+    }
+    v
+}
+
+#[inline(always)]
+fn write_le(b: &mut [u8], v: u64) {
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = (v >> (8 * i)) as u8;
+    }
+}
+
+/// Apply an atomic operation: returns (new memory value, value returned to the thread).
+pub(crate) fn atom_apply(op: AtomOp, ty: AtomTy, old: u64, b: u64, c: u64, ftz: bool) -> (u64, u64) {
+    let mask = if ty.bytes() == 8 { u64::MAX } else { 0xffff_ffff };
+    let (old, b, c) = (old & mask, b & mask, c & mask);
+    let signed = matches!(ty, AtomTy::S32 | AtomTy::S64);
+    let sx = |v: u64| -> i64 {
+        if ty.bytes() == 8 {
+            v as i64
+        } else {
+            v as u32 as i32 as i64
+        }
+    };
+    let new = match op {
+        AtomOp::Add => match ty {
+            AtomTy::F32 => {
+                let (x, y) = if ftz { (fp::ftz32(old as u32), fp::ftz32(b as u32)) } else { (old as u32, b as u32) };
+                let r = fp::fadd32(x, y, Rnd::Rn);
+                (if ftz { fp::ftz32(r) } else { r }) as u64
+            }
+            AtomTy::F16x2 => {
+                let mut r = 0u64;
+                for i in 0..2 {
+                    let (x, y) = ((old >> (16 * i)) & 0xffff, (b >> (16 * i)) & 0xffff);
+                    r |= fp::add(x, y, &F16, &F16, Rnd::Rn) << (16 * i);
+                }
+                r
+            }
+            AtomTy::F64 => {
+                let r = f64::from_bits(old) + f64::from_bits(b);
+                if r.is_nan() {
+                    F64.nan
+                } else {
+                    r.to_bits()
+                }
+            }
+            _ => old.wrapping_add(b) & mask,
+        },
+        AtomOp::Min => {
+            if signed {
+                (sx(old).min(sx(b)) as u64) & mask
+            } else {
+                old.min(b)
+            }
+        }
+        AtomOp::Max => {
+            if signed {
+                (sx(old).max(sx(b)) as u64) & mask
+            } else {
+                old.max(b)
+            }
+        }
+        AtomOp::Inc => {
+            if old >= b {
+                0
+            } else {
+                old + 1
+            }
+        }
+        AtomOp::Dec => {
+            if old == 0 || old > b {
+                b
+            } else {
+                old - 1
+            }
+        }
+        AtomOp::And => old & b,
+        AtomOp::Or => old | b,
+        AtomOp::Xor => old ^ b,
+        AtomOp::Exch => b,
+        AtomOp::Cas | AtomOp::Cast => {
+            if old == b {
+                c
+            } else {
+                old
+            }
+        }
+    };
+    let ret = if op == AtomOp::Cast { (old == b) as u64 } else { old };
+    (new, ret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_semantics() {
+        assert_eq!(atom_apply(AtomOp::Inc, AtomTy::U32, 9, 9, 0, false), (0, 9));
+        assert_eq!(atom_apply(AtomOp::Inc, AtomTy::U32, 3, 9, 0, false), (4, 3));
+        assert_eq!(atom_apply(AtomOp::Dec, AtomTy::U32, 0, 9, 0, false), (9, 0));
+        assert_eq!(atom_apply(AtomOp::Dec, AtomTy::U32, 12, 9, 0, false), (9, 12));
+        assert_eq!(atom_apply(AtomOp::Dec, AtomTy::U32, 5, 9, 0, false), (4, 5));
+        assert_eq!(atom_apply(AtomOp::Min, AtomTy::S32, 5, 0xffff_ffff, 0, false), (0xffff_ffff, 5));
+        assert_eq!(atom_apply(AtomOp::Min, AtomTy::U32, 5, 0xffff_ffff, 0, false), (5, 5));
+        assert_eq!(atom_apply(AtomOp::Cas, AtomTy::U32, 5, 5, 7, false), (7, 5));
+        assert_eq!(atom_apply(AtomOp::Cas, AtomTy::U32, 6, 5, 7, false), (6, 6));
+        assert_eq!(atom_apply(AtomOp::Cast, AtomTy::U32, 5, 5, 7, false), (7, 1));
+        assert_eq!(atom_apply(AtomOp::Cast, AtomTy::U32, 6, 5, 7, false), (6, 0));
+        let f = |x: f32| x.to_bits() as u64;
+        assert_eq!(atom_apply(AtomOp::Add, AtomTy::F32, f(1.5), f(0.25), 0, true).0, f(1.75));
+        assert_eq!(atom_apply(AtomOp::Add, AtomTy::U64, u64::MAX, 2, 0, false).0, 1);
+        assert_eq!(atom_apply(AtomOp::Add, AtomTy::U32, 0xffff_ffff, 2, 0, false).0, 1);
+        assert_eq!(atom_apply(AtomOp::Add, AtomTy::F16x2, 0x3c00_3c00, 0x3c00_4000, 0, false).0, 0x4000_4200);
+    }
+}

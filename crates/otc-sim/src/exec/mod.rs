@@ -1,0 +1,213 @@
+//! The instruction interpreter: [`run_warp`] runs one warp until it blocks, ends, faults or uses
+//! up its time slice; the semantics of each instruction family live in the submodules.
+
+use otc_numerics::TensorArith;
+
+use crate::decode::{Op, OpKind, GUARD_ALWAYS, GUARD_NEVER};
+use crate::fault::{FaultKind, RawFault};
+use crate::memory::GlobalMem;
+use crate::state::Warp;
+
+mod control;
+mod float;
+mod half;
+mod integer;
+mod memory;
+mod tensor;
+mod warp;
+
+/// What a CTA knows that its warps read (special registers, sizes).
+#[derive(Clone, Debug)]
+pub(crate) struct Env {
+    pub ctaid: [u32; 3],
+    pub ntid: [u32; 3],
+    pub num_regs: u32,
+    pub shared_bytes: u32,
+    pub local_bytes: u32,
+    pub smid: u32,
+    pub nsm: u32,
+    pub grid_id: u32,
+    pub arith: TensorArith,
+}
+
+/// Everything an executing warp touches besides itself.
+pub(crate) struct Exec<'a, G: GlobalMem> {
+    pub ops: &'a [Op],
+    pub env: &'a Env,
+    pub banks: &'a [Vec<u8>],
+    pub global: &'a mut G,
+    pub shared: &'a mut [u8],
+    /// [warp issues, active lanes, guard-true lanes] per instruction.
+    pub counters: &'a mut [[u64; 3]],
+    /// Warp-instructions the CTA has executed (the clock of `SR_CLOCKLO`).
+    pub clock: u64,
+}
+
+/// Why `run_warp` returned.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// No lane can run now (waiting at BAR.SYNC, or deadlocked: the CTA decides).
+    Blocked,
+    /// Every lane has exited.
+    Done,
+    /// Lanes arrived at BAR barrier `id` (`wait` = BAR.SYNC, else BAR.ARV with `lanes` arriving).
+    Bar {
+        id: usize,
+        count: Option<u32>,
+        wait: bool,
+        lanes: u32,
+    },
+    /// The time slice is used up (the warp can still run).
+    Slice,
+    /// The watchdog budget is used up before the instruction at the warp's pc.
+    Watchdog,
+    Fault(RawFault),
+}
+
+/// What an instruction did to the control flow.
+pub(crate) enum Flow {
+    /// Continue at pc + 1 with the same group.
+    Next,
+    /// The instruction set the pc / group itself.
+    Jumped,
+    /// Return to the CTA after this instruction.
+    Stop(Stop),
+}
+
+pub(crate) type ExResult = Result<Flow, RawFault>;
+
+/// A fault of the instruction at the warp's pc.
+#[inline(never)]
+pub(crate) fn fault(w: &Warp, lanes: u32, kind: FaultKind, message: String, address: Option<u64>) -> RawFault {
+    RawFault { pc: w.pc * 16, warp: w.id, lanes, kind, message, address }
+}
+
+/// Run the warp for at most `slice` warp-instructions (and at most `*budget`).
+pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+    if w.active == 0 && !w.select_after_block() {
+        return if w.done() { Stop::Done } else { Stop::Blocked };
+    }
+    let mut n = 0u32;
+    loop {
+        if *budget == 0 {
+            return Stop::Watchdog;
+        }
+        if n >= slice {
+            return Stop::Slice;
+        }
+        n += 1;
+        *budget -= 1;
+        let pc = w.pc as usize;
+        let op = &x.ops[pc];
+        let active = w.active;
+        let exec = match op.guard {
+            GUARD_ALWAYS => active,
+            GUARD_NEVER => 0,
+            g => w.pred(g & 7, g & 8 != 0) & active,
+        };
+        let c = &mut x.counters[pc];
+        c[0] += 1;
+        c[1] += active.count_ones() as u64;
+        c[2] += exec.count_ones() as u64;
+        x.clock += 1;
+        let flow = match step(w, x, op, exec) {
+            Ok(f) => f,
+            Err(f) => return Stop::Fault(f),
+        };
+        match flow {
+            Flow::Next => w.pc += 1,
+            Flow::Jumped => {}
+            Flow::Stop(s) => {
+                if w.active != 0 && w.pc >= w.parked_min {
+                    w.reconcile();
+                }
+                return s;
+            }
+        }
+        if w.active == 0 {
+            if !w.select_after_block() {
+                return if w.done() { Stop::Done } else { Stop::Blocked };
+            }
+        } else if w.pc >= w.parked_min {
+            w.reconcile();
+        }
+    }
+}
+
+/// Execute one instruction for the lanes `exec` of the running group.
+#[inline(always)]
+fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> ExResult {
+    use OpKind::*;
+    // Control flow is executed even with no guarded lane (the branch is then not taken).
+    match &op.kind {
+        Bra { .. }
+        | Brx { .. }
+        | Exit
+        | Call { .. }
+        | Ret { .. }
+        | Bssy { .. }
+        | Bsync { .. }
+        | Break { .. }
+        | BmovR { .. }
+        | BmovB { .. }
+        | Warpsync { .. }
+        | Bar { .. }
+        | Yield
+        | Trap
+        | End { .. }
+        | Fault(..) => {
+            return control::exec(w, x, op, exec);
+        }
+        _ => {}
+    }
+    if exec == 0 {
+        return Ok(Flow::Next);
+    }
+    match &op.kind {
+        Nop => {}
+        Mov { .. }
+        | Imad { .. }
+        | ImadWide { .. }
+        | Iadd3 { .. }
+        | Lea { .. }
+        | Shf { .. }
+        | Lop3 { .. }
+        | Plop3 { .. }
+        | Isetp { .. }
+        | Sel { .. }
+        | Prmt { .. }
+        | Iabs { .. }
+        | Imnmx { .. }
+        | Vabsdiff { .. }
+        | Popc { .. }
+        | Flo { .. }
+        | Brev { .. }
+        | Bmsk { .. }
+        | P2r { .. }
+        | R2p { .. }
+        | S2r { .. }
+        | Cs2r { .. }
+        | Idp { .. } => integer::exec(w, x, &op.kind, exec),
+        Fadd { .. }
+        | Fmul { .. }
+        | Ffma { .. }
+        | Fsetp { .. }
+        | Fsel { .. }
+        | Fmnmx { .. }
+        | Fchk { .. }
+        | Mufu { .. }
+        | Frnd { .. }
+        | F2i { .. }
+        | I2f { .. }
+        | F2f { .. }
+        | I2i { .. }
+        | Dop { .. }
+        | Dsetp { .. } => float::exec(w, &op.kind, exec),
+        H2 { .. } | Hsetp2 { .. } | Hset2 { .. } | Hmnmx2 { .. } => half::exec(w, &op.kind, exec),
+        Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return memory::exec(w, x, &op.kind, exec),
+        Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
+        Hmma { .. } | Bohmma { .. } => tensor::exec(w, x.env.arith, &op.kind, exec),
+        _ => {}
+    }
+    Ok(Flow::Next)
+}

@@ -1,0 +1,430 @@
+//! Device memory: the 64-bit global address space with its allocations, and the two ways a CTA
+//! sees it while it runs.
+//!
+//! - [`GlobalMemory`] itself (direct access): used when CTAs run one after another.
+//! - `SpecView` (speculative access): a CTA that runs in parallel with others reads the
+//!   memory as it was when its round started and keeps its writes in private copy-on-write
+//!   pages, recording which bytes it read and wrote. See `device.rs` for how rounds are
+//!   committed so that the result is that of running the CTAs one after another.
+//!
+//! Addresses: allocations start at [`GLOBAL_BASE`] (so 0 and every small or 32-bit-truncated
+//! pointer is unmapped), are aligned to at least 256 bytes, never reuse a freed range, and are
+//! separated by an unmapped guard gap of [`GUARD_BYTES`], so out-of-bounds accesses fault.
+
+use std::collections::HashMap;
+
+/// First address handed out.
+pub const GLOBAL_BASE: u64 = 0x0000_0001_0000_0000;
+/// Unmapped gap after every allocation.
+pub const GUARD_BYTES: u64 = 16 << 20;
+/// Minimum alignment of an allocation.
+pub const MIN_ALIGN: u64 = 256;
+/// Largest single allocation (64 GiB; the host must still have the memory).
+pub const MAX_ALLOC: u64 = 64 << 30;
+
+/// One allocation.
+#[derive(Clone, Debug)]
+pub(crate) struct Allocation {
+    pub base: u64,
+    pub data: Vec<u8>,
+}
+
+impl Allocation {
+    #[inline]
+    fn end(&self) -> u64 {
+        self.base + self.data.len() as u64
+    }
+}
+
+/// The global address space.
+#[derive(Clone, Debug)]
+pub struct GlobalMemory {
+    allocs: Vec<Allocation>,
+    next: u64,
+    cache: usize,
+}
+
+impl Default for GlobalMemory {
+    fn default() -> Self {
+        GlobalMemory { allocs: Vec::new(), next: GLOBAL_BASE, cache: 0 }
+    }
+}
+
+impl GlobalMemory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allocate `bytes` (zeroed) aligned to `align` (a power of two; at least 256 is used).
+    pub fn alloc(&mut self, bytes: u64, align: u64) -> Result<u64, String> {
+        if align == 0 || !align.is_power_of_two() {
+            return Err(format!("alignment {align} is not a power of two"));
+        }
+        if bytes > MAX_ALLOC {
+            return Err(format!("allocation of {bytes} bytes is larger than the {MAX_ALLOC}-byte limit"));
+        }
+        let align = align.max(MIN_ALIGN);
+        let base = self.next.checked_add(align - 1).ok_or("address space exhausted")? & !(align - 1);
+        let end = base.checked_add(bytes).ok_or("address space exhausted")?;
+        let next = end.checked_add(GUARD_BYTES + MIN_ALIGN - 1).ok_or("address space exhausted")? & !(MIN_ALIGN - 1);
+        let mut data = Vec::new();
+        data.try_reserve_exact(bytes as usize)
+            .map_err(|_| format!("host memory exhausted allocating {bytes} bytes"))?;
+        data.resize(bytes as usize, 0);
+        self.allocs.push(Allocation { base, data });
+        self.next = next;
+        Ok(base)
+    }
+
+    /// Free the allocation that starts at `addr`.
+    pub fn free(&mut self, addr: u64) -> Result<(), String> {
+        match self.allocs.binary_search_by_key(&addr, |a| a.base) {
+            Ok(i) => {
+                self.allocs.remove(i);
+                self.cache = 0;
+                Ok(())
+            }
+            Err(_) => Err(format!("{addr:#x} is not the start of an allocation")),
+        }
+    }
+
+    /// Index of the allocation holding `[addr, addr + len)`.
+    #[inline]
+    pub(crate) fn find(&mut self, addr: u64, len: u64) -> Option<usize> {
+        if let Some(a) = self.allocs.get(self.cache) {
+            if addr >= a.base && addr.wrapping_add(len) <= a.end() && addr.checked_add(len).is_some() {
+                return Some(self.cache);
+            }
+        }
+        let i = self.find_nocache(addr, len)?;
+        self.cache = i;
+        Some(i)
+    }
+
+    #[inline]
+    pub(crate) fn find_nocache(&self, addr: u64, len: u64) -> Option<usize> {
+        let i = self.allocs.partition_point(|a| a.base <= addr);
+        if i == 0 {
+            return None;
+        }
+        let a = &self.allocs[i - 1];
+        let end = addr.checked_add(len)?;
+        if end <= a.end() {
+            Some(i - 1)
+        } else {
+            None
+        }
+    }
+
+    /// Host write (must lie inside one allocation).
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), String> {
+        let i = self
+            .find(addr, data.len() as u64)
+            .ok_or_else(|| format!("{} bytes at {addr:#x} are not inside one allocation", data.len()))?;
+        let a = &mut self.allocs[i];
+        let off = (addr - a.base) as usize;
+        a.data[off..off + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    /// Host read (must lie inside one allocation).
+    pub fn read(&mut self, addr: u64, len: usize) -> Result<Vec<u8>, String> {
+        let i = self
+            .find(addr, len as u64)
+            .ok_or_else(|| format!("{len} bytes at {addr:#x} are not inside one allocation"))?;
+        let a = &self.allocs[i];
+        let off = (addr - a.base) as usize;
+        Ok(a.data[off..off + len].to_vec())
+    }
+
+    /// The allocations as (base, size), in address order.
+    pub fn allocations(&self) -> Vec<(u64, u64)> {
+        self.allocs.iter().map(|a| (a.base, a.data.len() as u64)).collect()
+    }
+
+    #[inline]
+    pub(crate) fn alloc_data_mut(&mut self, i: usize) -> &mut Vec<u8> {
+        &mut self.allocs[i].data
+    }
+}
+
+/// How an executing CTA accesses global memory. Accesses never cross a 4 KiB boundary relative
+/// to their allocation's base (they are at most 16 bytes and naturally aligned; callers check
+/// alignment first).
+pub(crate) trait GlobalMem {
+    /// Bytes to read, or `None` if `[addr, addr+len)` is not inside one allocation.
+    fn load(&mut self, addr: u64, len: usize) -> Option<&[u8]>;
+    /// Bytes to write (read-modify-write allowed), or `None` if unmapped.
+    fn store(&mut self, addr: u64, len: usize) -> Option<&mut [u8]>;
+    /// Whether `[addr, addr+len)` is inside one allocation.
+    fn mapped(&mut self, addr: u64, len: usize) -> bool;
+}
+
+impl GlobalMem for GlobalMemory {
+    #[inline]
+    fn load(&mut self, addr: u64, len: usize) -> Option<&[u8]> {
+        let i = self.find(addr, len as u64)?;
+        let a = &self.allocs[i];
+        let off = (addr - a.base) as usize;
+        Some(&a.data[off..off + len])
+    }
+
+    #[inline]
+    fn store(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
+        let i = self.find(addr, len as u64)?;
+        let a = &mut self.allocs[i];
+        let off = (addr - a.base) as usize;
+        Some(&mut a.data[off..off + len])
+    }
+
+    #[inline]
+    fn mapped(&mut self, addr: u64, len: usize) -> bool {
+        self.find(addr, len as u64).is_some()
+    }
+}
+
+/// Page size of the speculative view.
+pub(crate) const PAGE: usize = 4096;
+const WORDS: usize = PAGE / 64;
+
+/// Bit mask over the bytes of a page.
+pub(crate) type PageMask = [u64; WORDS];
+
+/// A private page of a speculative CTA.
+pub(crate) struct SpecPage {
+    /// Private copy (made on the first write).
+    pub data: Option<Box<[u8]>>,
+    pub written: PageMask,
+    pub read: PageMask,
+}
+
+/// Page key: allocation index and page number inside the allocation.
+#[inline]
+fn key(alloc: usize, page: usize) -> u64 {
+    ((alloc as u64) << 40) | page as u64
+}
+
+/// Private pages of a speculative CTA: (key, page).
+pub(crate) type SpecPages = Vec<(u64, SpecPage)>;
+
+/// A CTA's speculative view of global memory (see the module docs).
+pub(crate) struct SpecView<'a> {
+    base: &'a GlobalMemory,
+    index: HashMap<u64, usize>,
+    pub pages: SpecPages,
+    /// Allocation of the last access.
+    cache: usize,
+    /// (key, index in `pages`) of the last page touched.
+    last: (u64, usize),
+}
+
+#[inline]
+fn set_bits(mask: &mut PageMask, off: usize, len: usize) {
+    // len <= 16 and the range does not cross a 64-byte word when aligned; handle generally.
+    let mut o = off;
+    let end = off + len;
+    while o < end {
+        let w = o / 64;
+        let b = o % 64;
+        let n = (end - o).min(64 - b);
+        let bits = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << b };
+        mask[w] |= bits;
+        o += n;
+    }
+}
+
+#[inline]
+fn range_bits(mask: &PageMask, off: usize, len: usize) -> bool {
+    let mut o = off;
+    let end = off + len;
+    while o < end {
+        let w = o / 64;
+        let b = o % 64;
+        let n = (end - o).min(64 - b);
+        let bits = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << b };
+        if mask[w] & bits != bits {
+            return false;
+        }
+        o += n;
+    }
+    true
+}
+
+impl<'a> SpecView<'a> {
+    pub fn new(base: &'a GlobalMemory) -> Self {
+        SpecView { base, index: HashMap::new(), pages: Vec::new(), cache: 0, last: (u64::MAX, 0) }
+    }
+
+    /// Index of the page with `key` in `pages` (created on first use).
+    #[inline]
+    fn page(&mut self, key: u64) -> usize {
+        if self.last.0 == key {
+            return self.last.1;
+        }
+        let pages = &mut self.pages;
+        let i = *self.index.entry(key).or_insert_with(|| {
+            pages.push((key, SpecPage { data: None, written: [0; WORDS], read: [0; WORDS] }));
+            pages.len() - 1
+        });
+        self.last = (key, i);
+        i
+    }
+
+    #[inline]
+    fn locate(&mut self, addr: u64, len: usize) -> Option<(usize, usize)> {
+        let allocs = &self.base.allocs;
+        let hit = allocs
+            .get(self.cache)
+            .is_some_and(|a| addr >= a.base && addr.checked_add(len as u64).is_some_and(|e| e <= a.end()));
+        if !hit {
+            self.cache = self.base.find_nocache(addr, len as u64)?;
+        }
+        Some((self.cache, (addr - allocs[self.cache].base) as usize))
+    }
+
+    /// Whether this CTA read a byte that `written` (bytes written by CTAs committed before it in
+    /// the same round) covers.
+    #[allow(dead_code)]
+    pub fn conflicts(&self, written: &HashMap<u64, PageMask>) -> bool {
+        Self::pages_conflict(&self.pages, written)
+    }
+
+    /// [`SpecView::conflicts`] on the pages of a finished view.
+    pub fn pages_conflict(pages: &SpecPages, written: &HashMap<u64, PageMask>) -> bool {
+        for (k, p) in pages {
+            if let Some(w) = written.get(k) {
+                if p.read.iter().zip(w.iter()).any(|(r, w)| r & w != 0) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Apply this CTA's writes to `mem` and add them to `written`.
+    #[allow(dead_code)]
+    pub fn commit(self, mem: &mut GlobalMemory, written: &mut HashMap<u64, PageMask>) {
+        Self::commit_pages(self.pages, mem, written)
+    }
+
+    /// [`SpecView::commit`] of the pages of a finished view.
+    pub fn commit_pages(pages: SpecPages, mem: &mut GlobalMemory, written: &mut HashMap<u64, PageMask>) {
+        for (k, p) in pages {
+            let Some(data) = p.data else { continue };
+            let alloc = (k >> 40) as usize;
+            let page = (k & ((1 << 40) - 1)) as usize;
+            let dst = mem.alloc_data_mut(alloc);
+            let start = page * PAGE;
+            for (w, &bits) in p.written.iter().enumerate() {
+                if bits == 0 {
+                    continue;
+                }
+                let o = w * 64;
+                if bits == u64::MAX {
+                    let n = 64.min(data.len() - o);
+                    dst[start + o..start + o + n].copy_from_slice(&data[o..o + n]);
+                } else {
+                    let mut b = bits;
+                    while b != 0 {
+                        let i = b.trailing_zeros() as usize;
+                        dst[start + o + i] = data[o + i];
+                        b &= b - 1;
+                    }
+                }
+            }
+            let e = written.entry(k).or_insert([0; WORDS]);
+            for (a, b) in e.iter_mut().zip(p.written.iter()) {
+                *a |= b;
+            }
+        }
+    }
+}
+
+impl GlobalMem for SpecView<'_> {
+    #[inline]
+    fn load(&mut self, addr: u64, len: usize) -> Option<&[u8]> {
+        let (ai, off) = self.locate(addr, len)?;
+        let page = off / PAGE;
+        let po = off % PAGE;
+        let i = self.page(key(ai, page));
+        let p = &mut self.pages[i].1;
+        if !range_bits(&p.written, po, len) {
+            set_bits(&mut p.read, po, len);
+        }
+        match &p.data {
+            Some(d) => Some(&d[po..po + len]),
+            None => Some(&self.base.allocs[ai].data[off..off + len]),
+        }
+    }
+
+    #[inline]
+    fn store(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
+        let (ai, off) = self.locate(addr, len)?;
+        let page = off / PAGE;
+        let po = off % PAGE;
+        let i = self.page(key(ai, page));
+        let base = &self.base.allocs[ai].data;
+        let p = &mut self.pages[i].1;
+        // a store slice may be read-modify-written (atomics): count it as read too unless the
+        // bytes are already this CTA's own
+        if !range_bits(&p.written, po, len) {
+            set_bits(&mut p.read, po, len);
+        }
+        set_bits(&mut p.written, po, len);
+        let d = p.data.get_or_insert_with(|| {
+            let start = page * PAGE;
+            let end = (start + PAGE).min(base.len());
+            base[start..end].to_vec().into_boxed_slice()
+        });
+        Some(&mut d[po..po + len])
+    }
+
+    #[inline]
+    fn mapped(&mut self, addr: u64, len: usize) -> bool {
+        self.locate(addr, len).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocations_are_apart_and_nonzero() {
+        let mut m = GlobalMemory::new();
+        let a = m.alloc(100, 4).unwrap();
+        let b = m.alloc(100, 4096).unwrap();
+        assert!(a >= GLOBAL_BASE && a.is_multiple_of(256));
+        assert!(b >= a + 100 + GUARD_BYTES && b.is_multiple_of(4096));
+        assert!(m.load(a + 96, 4).is_some());
+        assert!(m.load(a + 97, 4).is_none());
+        assert!(m.load(a - 4, 4).is_none());
+        assert!(m.load(0, 4).is_none());
+        m.free(a).unwrap();
+        assert!(m.load(a, 4).is_none());
+        assert!(m.free(a).is_err());
+        let c = m.alloc(0, 1).unwrap();
+        assert!(c > b && m.load(c, 1).is_none());
+    }
+
+    #[test]
+    fn spec_view_copy_on_write_and_conflicts() {
+        let mut m = GlobalMemory::new();
+        let a = m.alloc(8192, 256).unwrap();
+        m.write(a, &[1, 2, 3, 4]).unwrap();
+        let (v1_pages, v2_conflict) = {
+            let mut v1 = SpecView::new(&m);
+            v1.store(a + 4, 4).unwrap().copy_from_slice(&[9, 9, 9, 9]);
+            assert_eq!(v1.load(a + 4, 4).unwrap(), &[9, 9, 9, 9]);
+            assert_eq!(v1.load(a, 4).unwrap(), &[1, 2, 3, 4]);
+            let mut v2 = SpecView::new(&m);
+            assert_eq!(v2.load(a + 4, 4).unwrap(), &[0, 0, 0, 0]);
+            let mut written = HashMap::new();
+            let mut mm = m.clone();
+            v1.commit(&mut mm, &mut written);
+            (mm, v2.conflicts(&written))
+        };
+        assert!(v2_conflict);
+        assert_eq!(v1_pages.clone().read(a, 8).unwrap(), vec![1, 2, 3, 4, 9, 9, 9, 9]);
+    }
+}

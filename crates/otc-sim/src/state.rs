@@ -1,0 +1,167 @@
+//! Architectural state of a warp: registers (lane-major, one `[u32; 32]` per register),
+//! predicates (one 32-bit lane mask per predicate), per-lane program counters and the SIMT
+//! bookkeeping of `simt.rs`, and the thread's local memory.
+
+use crate::decode::{Src, R};
+
+pub(crate) const FULL: u32 = u32::MAX;
+
+/// One warp.
+pub(crate) struct Warp {
+    /// Register slots (see `decode.rs`: R0.., 8 zero slots, 8 sink slots).
+    pub regs: Vec<[u32; 32]>,
+    /// P0..P6, PT (all ones), sink.
+    pub preds: [u32; 9],
+    /// Warp index in the CTA.
+    pub id: u32,
+    /// Lanes that exist (a partial last warp has fewer).
+    pub launched: u32,
+    /// Lanes that have exited (lanes that do not exist count as exited).
+    pub exited: u32,
+
+    // --- SIMT (see simt.rs)
+    /// Program counter (instruction index) of the running group.
+    pub pc: u32,
+    /// Lanes of the running group (0 = none is running).
+    pub active: u32,
+    /// Program counter of each lane that is not in the running group.
+    pub lane_pc: [u32; 32],
+    /// Ready lanes that wait for their turn (their pc is in `lane_pc`).
+    pub parked: u32,
+    /// Smallest `lane_pc` among parked lanes (`u32::MAX` if none).
+    pub parked_min: u32,
+    /// Lanes waiting at a BSYNC of each convergence barrier.
+    pub bsync_wait: [u32; 16],
+    /// Lanes waiting at a WARPSYNC, and the mask each waits for.
+    pub ws_wait: u32,
+    pub ws_need: [u32; 32],
+    /// Lanes waiting at BAR.SYNC, per barrier id.
+    pub bar_wait: [u32; 16],
+    /// Convergence barrier masks B0..B15.
+    pub barriers: [u32; 16],
+    /// Min-pc preemption is on (off after a fairness yield until the group blocks).
+    pub preempt: bool,
+    /// Consecutive backward branches of the running group while others were ready.
+    pub backedges: u32,
+
+    /// threadIdx.x/y/z of each lane.
+    pub tid: [[u32; 32]; 3],
+    /// Local memory of the warp's threads (lane l at `l * local_bytes`), allocated on first use.
+    pub local: Vec<u8>,
+}
+
+impl Warp {
+    pub fn new(num_slots: usize, id: u32, launched: u32, tid: [[u32; 32]; 3]) -> Self {
+        let mut preds = [0u32; 9];
+        preds[7] = FULL;
+        Warp {
+            regs: vec![[0u32; 32]; num_slots],
+            preds,
+            id,
+            launched,
+            exited: !launched,
+            pc: 0,
+            active: launched,
+            lane_pc: [0; 32],
+            parked: 0,
+            parked_min: u32::MAX,
+            bsync_wait: [0; 16],
+            ws_wait: 0,
+            ws_need: [0; 32],
+            bar_wait: [0; 16],
+            barriers: [0; 16],
+            preempt: true,
+            backedges: 0,
+            tid,
+            local: Vec::new(),
+        }
+    }
+
+    /// Reset the control state for a new run from pc 0 with the given lanes (registers and
+    /// predicates are kept).
+    pub fn restart(&mut self, launched: u32) {
+        self.launched = launched;
+        self.exited = !launched;
+        self.pc = 0;
+        self.active = launched;
+        self.lane_pc = [0; 32];
+        self.parked = 0;
+        self.parked_min = u32::MAX;
+        self.bsync_wait = [0; 16];
+        self.ws_wait = 0;
+        self.ws_need = [0; 32];
+        self.bar_wait = [0; 16];
+        self.barriers = [0; 16];
+        self.preempt = true;
+        self.backedges = 0;
+        self.preds[7] = FULL;
+        self.preds[8] = 0;
+    }
+
+    /// Lanes that have not exited.
+    #[inline]
+    pub fn live(&self) -> u32 {
+        !self.exited & self.launched
+    }
+
+    /// Value of a source for every lane.
+    #[inline(always)]
+    pub fn read(&self, s: Src) -> [u32; 32] {
+        match s {
+            Src::R(r) => self.regs[r as usize],
+            Src::I(x) => [x; 32],
+        }
+    }
+
+    /// Value of a source for one lane.
+    #[inline(always)]
+    pub fn lane(&self, s: Src, l: usize) -> u32 {
+        match s {
+            Src::R(r) => self.regs[r as usize][l],
+            Src::I(x) => x,
+        }
+    }
+
+    /// Write `v` to register slot `d` in the lanes of `mask`.
+    #[inline(always)]
+    pub fn write(&mut self, d: R, v: &[u32; 32], mask: u32) {
+        let dst = &mut self.regs[d as usize];
+        if mask == FULL {
+            *dst = *v;
+        } else {
+            for (l, (o, n)) in dst.iter_mut().zip(v.iter()).enumerate() {
+                if (mask >> l) & 1 != 0 {
+                    *o = *n;
+                }
+            }
+        }
+    }
+
+    /// Write predicate `p` (8 = sink) in the lanes of `mask`.
+    #[inline(always)]
+    pub fn write_pred(&mut self, p: u8, bits: u32, mask: u32) {
+        let old = self.preds[p as usize];
+        self.preds[p as usize] = (old & !mask) | (bits & mask);
+        self.preds[7] = FULL;
+    }
+
+    /// Predicate value (with negation) as a lane mask.
+    #[inline(always)]
+    pub fn pred(&self, i: u8, not: bool) -> u32 {
+        self.preds[i as usize] ^ if not { FULL } else { 0 }
+    }
+}
+
+/// Iterate over the set bits of a mask.
+#[inline(always)]
+pub(crate) fn lanes(mut m: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        if m == 0 {
+            None
+        } else {
+            let l = m.trailing_zeros() as usize;
+            m &= m - 1;
+            Some(l)
+        }
+    })
+}

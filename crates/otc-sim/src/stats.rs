@@ -1,0 +1,107 @@
+//! Execution statistics of a launch.
+//!
+//! Counting rules (the same as Nsight's `inst_executed` / `thread_inst_executed`):
+//! - a *warp-instruction* is one issue of one instruction by one group of converged lanes (a
+//!   diverged warp that runs both sides of a branch issues the instructions of each side);
+//!   instructions whose guard is false in every lane (`@!PT ...`, `@P0 ...` with P0 clear) count
+//!   as issued;
+//! - a *thread-instruction* counts every lane of the issuing group, guard true or not;
+//!   `predicated_thread_instructions` counts only the lanes whose guard held.
+//!
+//! `by_opcode` is keyed by [`otc_isa::Instruction::opcode_text`] (mnemonic plus every
+//! non-empty modifier, e.g. `IMAD.WIDE.U32`, `LDG.E.64.SYS`); `by_pc` holds the warp-instruction
+//! count of every instruction of the kernel, indexed by `pc / 16`.
+
+use std::collections::BTreeMap;
+
+/// Warp- and thread-instruction counts of one opcode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpcodeCount {
+    pub warp: u64,
+    pub thread: u64,
+}
+
+/// What a launch executed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LaunchStats {
+    pub warp_instructions: u64,
+    pub thread_instructions: u64,
+    pub predicated_thread_instructions: u64,
+    /// Per opcode text (see the module docs): (warp, thread) instruction counts.
+    pub by_opcode: BTreeMap<String, (u64, u64)>,
+    /// Warp-instructions per instruction (index = pc / 16).
+    pub by_pc: Vec<u64>,
+    pub ctas: u64,
+    pub warps: u64,
+    pub threads: u64,
+}
+
+impl LaunchStats {
+    /// Add another launch's counts (for accumulating over several launches).
+    pub fn merge(&mut self, other: &LaunchStats) {
+        self.warp_instructions += other.warp_instructions;
+        self.thread_instructions += other.thread_instructions;
+        self.predicated_thread_instructions += other.predicated_thread_instructions;
+        for (k, v) in &other.by_opcode {
+            let e = self.by_opcode.entry(k.clone()).or_default();
+            e.0 += v.0;
+            e.1 += v.1;
+        }
+        if self.by_pc.len() < other.by_pc.len() {
+            self.by_pc.resize(other.by_pc.len(), 0);
+        }
+        for (a, b) in self.by_pc.iter_mut().zip(&other.by_pc) {
+            *a += b;
+        }
+        self.ctas += other.ctas;
+        self.warps += other.warps;
+        self.threads += other.threads;
+    }
+}
+
+/// Raw per-instruction counters of one CTA (or a whole launch), indexed by instruction.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Counters {
+    /// [warp issues, active lanes, lanes with the guard true] per instruction.
+    pub per_inst: Vec<[u64; 3]>,
+    pub warps: u64,
+    pub threads: u64,
+    pub ctas: u64,
+}
+
+impl Counters {
+    pub fn new(n: usize) -> Self {
+        Counters { per_inst: vec![[0; 3]; n], ..Default::default() }
+    }
+
+    pub fn add(&mut self, o: &Counters) {
+        for (a, b) in self.per_inst.iter_mut().zip(&o.per_inst) {
+            a[0] += b[0];
+            a[1] += b[1];
+            a[2] += b[2];
+        }
+        self.warps += o.warps;
+        self.threads += o.threads;
+        self.ctas += o.ctas;
+    }
+
+    /// Turn into public statistics; `names[i]` is the opcode text of instruction i (the counter
+    /// vector may be one longer than `names`: the synthetic end-of-code instruction).
+    pub fn to_stats(&self, names: &[String]) -> LaunchStats {
+        let mut s = LaunchStats { ctas: self.ctas, warps: self.warps, threads: self.threads, ..Default::default() };
+        s.by_pc = self.per_inst.iter().take(names.len()).map(|c| c[0]).collect();
+        for (i, c) in self.per_inst.iter().enumerate() {
+            if c[0] == 0 {
+                continue;
+            }
+            s.warp_instructions += c[0];
+            s.thread_instructions += c[1];
+            s.predicated_thread_instructions += c[2];
+            let name = names.get(i).map(String::as_str).unwrap_or("<end>");
+            let e = s.by_opcode.entry(name.to_string()).or_default();
+            e.0 += c[0];
+            e.1 += c[1];
+        }
+        s
+    }
+}
