@@ -99,8 +99,28 @@ fn parse_f16(text: &str) -> Option<u16> {
     if let Some(h) = body.strip_prefix("0h") {
         return u16::from_str_radix(h, 16).ok().filter(|_| h.len() <= 4).map(|b| b ^ sign);
     }
-    // decimal -> f64 (correctly rounded) -> f16 (round to nearest even)
-    body.parse::<f64>().ok().map(|v| half::f16::from_f64(v).to_bits() ^ sign)
+    // decimal -> f64 (correctly rounded) -> f16 (round to nearest even, once)
+    body.parse::<f64>().ok().map(|v| f16_from_f64(v) ^ sign)
+}
+
+/// Round an f64 to the nearest fp16 (ties to even) in one step; `half::f16::from_f64` goes
+/// through f32 and can round twice.
+pub(crate) fn f16_from_f64(v: f64) -> u16 {
+    let sign = if v.is_sign_negative() { 0x8000u16 } else { 0 };
+    let a = v.abs();
+    if a.is_nan() {
+        return sign | 0x7fff;
+    }
+    if a >= 65520.0 {
+        return sign | 0x7c00; // 65520 is the tie between 65504 and 2^16; even rounds up to Inf
+    }
+    if a == 0.0 {
+        return sign;
+    }
+    let e = ((a.to_bits() >> 52) as i64 - 1023).max(-14);
+    let ulp = 2f64.powi(e as i32 - 10);
+    let rounded = (a / ulp).round_ties_even() * ulp; // exact: a power-of-two scaling
+    sign | half::f16::from_f64(rounded).to_bits() // exactly representable, so no second rounding
 }
 
 fn suffix_index(od: &OperandDef, suffix: &Option<String>, at: usize) -> Result<u8, LineError> {
@@ -236,7 +256,7 @@ fn build_operand(
             None => return Err(LineError::new(K::Label, at, format!("undefined label `{name}`"))),
         },
         (Ast::Int(v), Kind::F32) => op.value = Value::F32((*v as f64 as f32).to_bits()),
-        (Ast::Int(v), Kind::F16) => op.value = Value::F16(half::f16::from_f64(*v as f64).to_bits()),
+        (Ast::Int(v), Kind::F16) => op.value = Value::F16(f16_from_f64(*v as f64)),
         (Ast::Float(t), Kind::F32) => match parse_f32(t) {
             Some(b) => op.value = Value::F32(b),
             None => return range(format!("cannot read `{t}` as an fp32 value")),
@@ -296,6 +316,28 @@ fn build_operand(
         }
     }
     Ok(op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f16_from_f64;
+
+    #[rustfmt::skip]
+    const F16: &[(f64, u16)] = &[
+        (1.0, 0x3c00), (1.5, 0x3e00), (65504.0, 0x7bff), (65519.99, 0x7bff), (65520.0, 0x7c00),
+        (5.960464477539063e-8, 0x0001), (2.9802322387695312e-8, 0x0000), (2.980233e-8, 0x0001),
+        (-0.0, 0x8000), (0.1, 0x2e66), (1.0009765625, 0x3c01), (1.00048828125, 0x3c00), (1.00146484375, 0x3c02),
+        // 1 + 2^-11 + 2^-40: above the tie in f64, but f64 -> f32 rounding lands on the tie and
+        // then ties-to-even goes down; one rounding goes up
+        (1.0004882812509095, 0x3c01),
+    ];
+
+    #[test]
+    fn f16_rounds_once_to_nearest_even() {
+        for &(v, bits) in F16 {
+            assert_eq!(f16_from_f64(v), bits, "{v}");
+        }
+    }
 }
 
 fn fmt_int(v: i128) -> String {

@@ -1,0 +1,111 @@
+//! The Python exception tree and the one mapping from core errors to it.
+//!
+//! ```text
+//! OtcError(Exception)          base of everything otc-emu raises on purpose
+//! ├── AssemblyError            bad source text or binary program (.kind .line .column .source_name)
+//! ├── GuestFault               the emulated program did something illegal (raised by the Device)
+//! └── LaunchError              a launch that cannot start (raised by the Device)
+//! ```
+//!
+//! A Rust panic never reaches Python as `PanicException`: every entry point that calls into the
+//! core runs inside [`guard`], which turns a panic into `OtcError("internal error: ...")`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use otc_asm::AsmError;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyOSError};
+use pyo3::prelude::*;
+
+create_exception!(otc_emu, OtcError, PyException, "Base class of every error otc-emu raises.");
+create_exception!(
+    otc_emu,
+    AssemblyError,
+    OtcError,
+    "Source text or a binary program that cannot be read. Attributes: kind (str, e.g. \
+     'unknown-mnemonic'), source_name (str), line and column (int, 1-based; 0 when unknown), \
+     message (str, without the location)."
+);
+create_exception!(
+    otc_emu,
+    GuestFault,
+    OtcError,
+    "The emulated program did something illegal (bad address, misaligned access, ...)."
+);
+create_exception!(
+    otc_emu,
+    LaunchError,
+    OtcError,
+    "A launch that cannot start: bad grid, block, arguments or resources."
+);
+
+/// Everything the binding can fail with; converted to a Python exception in one place.
+#[derive(Debug)]
+pub enum Error {
+    /// Assembler or binary-format error, with its place.
+    Asm(AsmError),
+    /// An operating-system error on a file.
+    Io { path: String, err: std::io::Error },
+    /// A panic in the core (a bug).
+    Internal(String),
+}
+
+impl From<AsmError> for Error {
+    fn from(e: AsmError) -> Self {
+        Error::Asm(e)
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::Asm(e) => Python::attach(|py| assembly_error(py, &e)),
+            Error::Io { path, err } => match err.raw_os_error() {
+                // OSError(errno, strerror, filename) picks the subclass (FileNotFoundError, ...)
+                Some(code) => PyOSError::new_err((code, os_message(&err), path)),
+                None => PyOSError::new_err(format!("{path}: {err}")),
+            },
+            Error::Internal(msg) => {
+                OtcError::new_err(format!("internal error: {msg} (this is a bug in otc-emu; please report it)"))
+            }
+        }
+    }
+}
+
+/// The strerror text of an io::Error without Rust's ` (os error N)` suffix.
+fn os_message(err: &std::io::Error) -> String {
+    let s = err.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `AssemblyError(str(e))` with the structured fields as attributes.
+fn assembly_error(py: Python<'_>, e: &AsmError) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let value = py.get_type::<AssemblyError>().call1((e.to_string(),))?;
+        value.setattr("kind", e.kind.name())?;
+        value.setattr("source_name", &e.source_name)?;
+        value.setattr("line", e.line)?;
+        value.setattr("column", e.column)?;
+        value.setattr("message", &e.message)?;
+        Ok(PyErr::from_value(value))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a Rust panic with no message".to_string()
+    }
+}
+
+/// Run `f`, turning a panic into [`Error::Internal`].
+pub fn guard<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(Error::Internal(panic_message(&*p))))
+}

@@ -1,0 +1,201 @@
+//! `Program`, `Kernel` and `Param`: read-only views of an assembled `otc_asm::Program`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use otc_asm::{Kernel, Program};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyMappingProxy};
+
+use crate::errors::{guard, Error};
+
+/// An assembled program: one or more kernels. Immutable.
+#[pyclass(module = "otc_emu._core", name = "Program", frozen)]
+pub struct PyProgram {
+    pub(crate) inner: Arc<Program>,
+    /// `kernels`, built on first use so that each Kernel object is created once.
+    kernels: PyOnceLock<Py<PyMappingProxy>>,
+}
+
+impl PyProgram {
+    pub(crate) fn new(p: Program) -> Self {
+        PyProgram { inner: Arc::new(p), kernels: PyOnceLock::new() }
+    }
+}
+
+#[pymethods]
+impl PyProgram {
+    /// The binary format (versioned, checksummed).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyBytes>, Error> {
+        let p = Arc::clone(&self.inner);
+        let bytes = py.detach(|| guard(|| Ok(p.to_bytes())))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Read the binary format; `name` is used in error messages.
+    #[staticmethod]
+    #[pyo3(signature = (data, name = "<bytes>"))]
+    fn from_bytes(py: Python<'_>, data: PyBackedBytes, name: &str) -> Result<Self, Error> {
+        let p = py.detach(|| guard(|| Ok(Program::from_bytes(&data, name)?)))?;
+        Ok(PyProgram::new(p))
+    }
+
+    /// Canonical text (the own dialect) that assembles back to the same code.
+    fn disassemble(&self, py: Python<'_>) -> Result<String, Error> {
+        let p = Arc::clone(&self.inner);
+        py.detach(|| guard(|| Ok(otc_asm::disassemble(&p))))
+    }
+
+    /// Write the binary format to `path`.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> Result<(), Error> {
+        let p = Arc::clone(&self.inner);
+        py.detach(|| {
+            let bytes = guard(|| Ok(p.to_bytes()))?;
+            std::fs::write(&path, bytes).map_err(|err| Error::Io { path: path.display().to_string(), err })
+        })
+    }
+
+    /// Read-only mapping kernel name -> Kernel, in source order.
+    #[getter]
+    fn kernels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMappingProxy>> {
+        let proxy = self.kernels.get_or_try_init(py, || -> PyResult<_> {
+            let dict = PyDict::new(py);
+            for (index, k) in self.inner.kernels.iter().enumerate() {
+                let kernel = PyKernel { program: Arc::clone(&self.inner), index };
+                dict.set_item(&k.name, Bound::new(py, kernel)?)?;
+            }
+            Ok(PyMappingProxy::new(py, dict.as_mapping()).unbind())
+        })?;
+        Ok(proxy.bind(py).clone())
+    }
+
+    /// Equal when kernels, code, metadata and source line numbers are all equal.
+    fn __eq__(&self, other: &Bound<'_, PyProgram>) -> bool {
+        *self.inner == *other.get().inner
+    }
+
+    fn __repr__(&self) -> String {
+        let names: Vec<String> = self.inner.kernels.iter().map(|k| format!("'{}'", k.name)).collect();
+        let n: usize = self.inner.kernels.iter().map(|k| k.instructions.len()).sum();
+        format!("<Program kernels=[{}] instructions={n}>", names.join(", "))
+    }
+}
+
+/// One kernel of a Program. Immutable.
+#[pyclass(module = "otc_emu._core", name = "Kernel", frozen)]
+pub struct PyKernel {
+    program: Arc<Program>,
+    index: usize,
+}
+
+impl PyKernel {
+    fn k(&self) -> &Kernel {
+        &self.program.kernels[self.index]
+    }
+}
+
+#[pymethods]
+impl PyKernel {
+    #[getter]
+    fn name(&self) -> &str {
+        &self.k().name
+    }
+
+    /// Declared parameters in order, or None when undeclared (a cuobjdump listing).
+    #[getter]
+    fn params(&self) -> Option<Vec<PyParam>> {
+        self.k().params.as_ref().map(|ps| {
+            ps.iter()
+                .map(|p| PyParam { name: p.name.clone(), ty: p.ty.name(), offset: p.offset, size: p.ty.size() })
+                .collect()
+        })
+    }
+
+    /// Registers per thread: declared (`.regs`, listing REG count) or inferred from the code.
+    #[getter]
+    fn num_regs(&self) -> u32 {
+        self.k().num_regs
+    }
+
+    /// Whether `num_regs` was declared rather than inferred.
+    #[getter]
+    fn regs_declared(&self) -> bool {
+        self.k().regs_declared
+    }
+
+    /// Static shared memory per CTA in bytes, or None when unknown.
+    #[getter]
+    fn shared_bytes(&self) -> Option<u32> {
+        self.k().shared_bytes
+    }
+
+    /// Local memory per thread in bytes, or None when unknown.
+    #[getter]
+    fn local_bytes(&self) -> Option<u32> {
+        self.k().local_bytes
+    }
+
+    /// Number of instructions.
+    fn __len__(&self) -> usize {
+        self.k().instructions.len()
+    }
+
+    /// Canonical text of each instruction (guard, opcode with modifiers, operands; no control
+    /// code, no `;`). Instruction i is at byte offset 16*i.
+    fn instructions(&self, py: Python<'_>) -> Result<Vec<String>, Error> {
+        let p = Arc::clone(&self.program);
+        let i = self.index;
+        py.detach(|| guard(|| Ok(p.kernels[i].instructions.iter().map(|x| x.text()).collect())))
+    }
+
+    /// Source line of each instruction (0 = none).
+    fn source_lines(&self) -> Vec<u32> {
+        self.k().lines.clone()
+    }
+
+    /// Canonical text of this kernel alone.
+    fn disassemble(&self, py: Python<'_>) -> Result<String, Error> {
+        let p = Arc::clone(&self.program);
+        let i = self.index;
+        py.detach(|| guard(|| Ok(otc_asm::disassemble_kernel(&p.kernels[i]))))
+    }
+
+    fn __repr__(&self) -> String {
+        let k = self.k();
+        let params = match &k.params {
+            None => "None".to_string(),
+            Some(ps) => {
+                format!("[{}]", ps.iter().map(|p| format!("{} {}", p.ty.name(), p.name)).collect::<Vec<_>>().join(", "))
+            }
+        };
+        format!("<Kernel '{}' instructions={} num_regs={} params={params}>", k.name, k.instructions.len(), k.num_regs)
+    }
+}
+
+/// A declared kernel parameter: name, type and byte offset in constant bank 0.
+#[pyclass(module = "otc_emu._core", name = "Param", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyParam {
+    #[pyo3(get)]
+    name: String,
+    ty: &'static str,
+    #[pyo3(get)]
+    offset: u32,
+    #[pyo3(get)]
+    size: u32,
+}
+
+#[pymethods]
+impl PyParam {
+    /// Type name as written in `.param`: u8 s8 u16 s16 u32 s32 u64 s64 f16 f32 f64 ptr.
+    #[getter]
+    fn r#type(&self) -> &'static str {
+        self.ty
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Param(name='{}', type='{}', offset={:#x})", self.name, self.ty, self.offset)
+    }
+}

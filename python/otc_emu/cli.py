@@ -1,0 +1,185 @@
+"""The ``otc-emu`` command line (also ``python -m otc_emu``).
+
+Exit status: 0 on success, 1 with a one-line ``otc-emu: error: ...`` on stderr when the input is
+bad (any :class:`~otc_emu.OtcError`, or a file that cannot be read or written), 2 on usage errors
+(argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import OtcError, Program, __version__, load
+
+PROG = "otc-emu"
+
+#: The example programs shipped with the package (the repository's ``programs/`` links here).
+PROGRAMS_DIR = Path(__file__).resolve().parent / "programs"
+
+#: What ``otc-emu demo`` assembles.
+DEMO_PROGRAM = "saxpy.sass"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# ---------------------------------------------------------------------------------- asm / disasm
+
+
+def cmd_asm(args: argparse.Namespace) -> int:
+    program = load(args.file)
+    program.save(args.output)
+    return 0
+
+
+def cmd_disasm(args: argparse.Namespace) -> int:
+    text = load(args.file).disassemble()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- demo
+
+
+@dataclass(frozen=True)
+class KernelSummary:
+    """Plain data about one kernel, computed before anything is rendered."""
+
+    name: str
+    instructions: int
+    code_bytes: int
+    num_regs: int
+    regs_declared: bool
+    shared_bytes: int | None
+    params: list[tuple[str, str, int]]  # (type, name, offset)
+
+
+def summarize(program: Program) -> list[KernelSummary]:
+    out = []
+    for k in program.kernels.values():
+        params = [(p.type, p.name, p.offset) for p in (k.params or [])]
+        out.append(
+            KernelSummary(
+                name=k.name,
+                instructions=len(k),
+                code_bytes=16 * len(k),
+                num_regs=k.num_regs,
+                regs_declared=k.regs_declared,
+                shared_bytes=k.shared_bytes,
+                params=params,
+            )
+        )
+    return out
+
+
+def render_summary(summaries: list[KernelSummary], console) -> None:  # console: rich Console
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title="Kernels", box=box.MINIMAL_HEAVY_HEAD, title_justify="left")
+    table.add_column("Kernel")
+    table.add_column("Instructions", justify="right")
+    table.add_column("Code bytes", justify="right")
+    table.add_column("Registers", justify="right")
+    table.add_column("Shared bytes", justify="right")
+    for s in summaries:
+        regs = f"{s.num_regs}" + ("" if s.regs_declared else " (inferred)")
+        shared = "unknown" if s.shared_bytes is None else f"{s.shared_bytes:,}"
+        table.add_row(s.name, f"{s.instructions:,}", f"{s.code_bytes:,}", regs, shared)
+    console.print(table)
+    for s in summaries:
+        if not s.params:
+            continue
+        params = Table(title=f"Parameters of {s.name}", box=box.MINIMAL_HEAVY_HEAD, title_justify="left")
+        params.add_column("Name")
+        params.add_column("Type")
+        params.add_column("Constant", justify="right")
+        for t, n, off in s.params:
+            params.add_row(n, t, f"c[0x0][{off:#x}]")
+        console.print(params)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    path = Path(args.program) if args.program else PROGRAMS_DIR / DEMO_PROGRAM
+    console = Console()
+    program = load(path)
+    console.rule(f"[bold]{path.name}[/bold]: assembled, then disassembled to canonical text")
+    console.print(Syntax(program.disassemble(), "c", theme="ansi_dark", background_color="default"))
+    render_summary(summarize(program), console)
+    # Running the program on the emulator goes here once the Device binding exists:
+    # allocate x and y with NumPy, launch, compare with a NumPy reference, print the report.
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="otc-emu: a V100 (sm_70) SM emulator with outer-product tensor cores.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "asm",
+        help="assemble source text or a cuobjdump -sass listing to a binary program",
+        description="Assemble FILE (own dialect or a cuobjdump -sass listing; a binary program "
+        "is accepted too) and write the binary program to OUT.",
+    )
+    p.add_argument("file", metavar="FILE", help="source text, listing or binary program")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="binary program to write")
+    p.set_defaults(func=cmd_asm)
+
+    p = sub.add_parser(
+        "disasm",
+        help="print a program as canonical text",
+        description="Read FILE (binary program, source text or listing, decided by content) and "
+        "print its canonical text, which assembles back to the same code.",
+    )
+    p.add_argument("file", metavar="FILE", help="binary program, source text or listing")
+    p.add_argument("-o", "--output", metavar="OUT", help="write the text to OUT instead of stdout")
+    p.set_defaults(func=cmd_disasm)
+
+    p = sub.add_parser(
+        "demo",
+        help=f"assemble an example program ({DEMO_PROGRAM}) and summarize it",
+        description=f"Assemble an example program (default: {DEMO_PROGRAM} from the programs "
+        "shipped with otc-emu), print its disassembly and a summary of its kernels.",
+    )
+    p.add_argument("--program", metavar="FILE", help="assemble FILE instead of the default")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `otc-emu disasm x | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OtcError as e:
+        message = str(e)
+    except OSError as e:
+        where = e.filename if e.filename is not None else ""
+        message = f"{where}: {e.strerror or e}" if where else str(e)
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

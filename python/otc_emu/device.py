@@ -1,0 +1,263 @@
+"""The emulated GPU: device memory, kernel launches and a one-warp harness for instruction tests.
+
+    dev = otc_emu.Device()
+    x = dev.to_device(np.arange(1024, dtype=np.float32))
+    y = dev.zeros(1024, np.float32)
+    res = dev.launch(prog, "saxpy", grid=4, block=256, args=[x, y, np.float32(2.0), np.uint32(1024)])
+    y.numpy(), res.stats.counters["warp_instructions"]
+
+Arguments are :class:`DeviceArray` (passed as 8-byte pointers) or NumPy scalars; a bare Python
+int or float is refused, because its width would be a guess.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from . import _core
+from ._core import LaunchError, OtcError
+
+__all__ = ["Device", "DeviceArray", "LaunchResult", "Stats", "Warp"]
+
+# Parameter type of `.param` -> the NumPy scalar types accepted for it.
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "u8": (np.uint8,), "s8": (np.int8,), "u16": (np.uint16,), "s16": (np.int16,),
+    "u32": (np.uint32,), "s32": (np.int32,), "u64": (np.uint64,), "s64": (np.int64,),
+    "f16": (np.float16,), "f32": (np.float32,), "f64": (np.float64,),
+}
+_SCALARS = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
+            np.float16, np.float32, np.float64)
+
+
+class Stats:
+    """Statistics of a launch or a warp run: ``counters`` (name -> number) and ``by_opcode``
+    (opcode text -> {"warp": n, "thread": n})."""
+
+    def __init__(self, data: dict[str, Any]):
+        self._data = data
+        self.counters: dict[str, float] = dict(data.get("counters", {}))
+        self.by_opcode: dict[str, dict[str, int]] = {k: dict(v) for k, v in data.get("by_opcode", {}).items()}
+
+    def __getitem__(self, key: str):
+        return self.counters[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counters": dict(self.counters), "by_opcode": {k: dict(v) for k, v in self.by_opcode.items()},
+                **{k: v for k, v in self._data.items() if k not in ("counters", "by_opcode")}}
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, **kwargs)
+
+    def __repr__(self) -> str:
+        c = self.counters
+        return f"Stats(warp_instructions={c.get('warp_instructions')}, thread_instructions={c.get('thread_instructions')})"
+
+
+@dataclass
+class LaunchResult:
+    """What a launch returns: its statistics."""
+
+    kernel: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    stats: Stats
+
+
+@dataclass(eq=False)
+class DeviceArray:
+    """An allocation in device global memory with a NumPy shape and dtype."""
+
+    device: "Device"
+    address: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    _freed: bool = field(default=False, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def numpy(self) -> np.ndarray:
+        """Copy the array back to the host."""
+        self._check()
+        data = self.device._dev.read(self.address, self.nbytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(self.shape).copy()
+
+    def write(self, array) -> None:
+        """Overwrite the array's contents from the host (same shape; converted to its dtype)."""
+        self._check()
+        a = np.ascontiguousarray(np.asarray(array, dtype=self.dtype))
+        if a.shape != self.shape:
+            raise ValueError(f"shape {a.shape} does not match the device array's {self.shape}")
+        self.device._dev.write(self.address, a.tobytes())
+
+    def free(self) -> None:
+        if not self._freed:
+            self.device._dev.free(self.address)
+            self._freed = True
+
+    def _check(self) -> None:
+        if self._freed:
+            raise OtcError(f"device array at {self.address:#x} was freed")
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 1
+
+
+def _dim3(v, what: str) -> tuple[int, int, int]:
+    if isinstance(v, (int, np.integer)):
+        t = (int(v), 1, 1)
+    else:
+        t = tuple(int(x) for x in v)
+        if not 1 <= len(t) <= 3:
+            raise LaunchError(f"{what} must be an int or a tuple of 1 to 3 ints, got {v!r}")
+        t = t + (1,) * (3 - len(t))
+    if any(x < 1 for x in t):
+        raise LaunchError(f"{what} {t} has a zero or negative dimension")
+    return t  # type: ignore[return-value]
+
+
+def _pack_args(kernel, args: Sequence[Any], kernel_name: str) -> bytes:
+    params = kernel.params
+    if params is not None and len(args) != len(params):
+        names = ", ".join(f"{p.type} {p.name}" for p in params)
+        raise LaunchError(f"kernel {kernel_name} takes {len(params)} arguments ({names}), got {len(args)}")
+    buf = bytearray()
+    for i, a in enumerate(args):
+        p = params[i] if params is not None else None
+        where = f"argument {i}" + (f" ({p.name}: {p.type})" if p else "")
+        if isinstance(a, DeviceArray):
+            a._check()
+            if p is not None and p.type not in ("ptr", "u64", "s64"):
+                raise TypeError(f"{where}: a device array is a pointer, the kernel expects {p.type}")
+            raw, size = int(a.address).to_bytes(8, "little"), 8
+        elif isinstance(a, (bool, int, float)) and not isinstance(a, np.generic):
+            hint = "np.int32 / np.uint32 / np.int64" if isinstance(a, int) else "np.float32 / np.float64"
+            if p is not None and p.type in _PARAM_TYPES:
+                hint = f"np.{_PARAM_TYPES[p.type][0].__name__}"
+            raise TypeError(f"{where}: a bare Python {type(a).__name__} has no width; pass a NumPy scalar such as {hint}({a!r})")
+        elif isinstance(a, _SCALARS):
+            if p is not None:
+                if p.type == "ptr":
+                    raise TypeError(f"{where}: expects a device array (pointer), got {type(a).__name__}")
+                if not isinstance(a, _PARAM_TYPES[p.type]):
+                    raise TypeError(f"{where}: expects np.{_PARAM_TYPES[p.type][0].__name__}, got np.{type(a).__name__}")
+            raw = np.asarray(a).tobytes()
+            size = len(raw)
+        else:
+            raise TypeError(f"{where}: expected a DeviceArray or a NumPy scalar, got {type(a).__name__}")
+        offset = p.offset - 0x160 if p is not None else -(-len(buf) // size) * size
+        if len(buf) < offset:
+            buf.extend(b"\0" * (offset - len(buf)))
+        buf[offset:offset + size] = raw
+    return bytes(buf)
+
+
+class Device:
+    """An emulated V100-like GPU with its own global memory.
+
+    ``config`` is None (the V100 defaults) or a dict of settings; keyword ``overrides`` set
+    individual settings (e.g. ``tensor_arith="ieee"``, ``max_instructions=10_000_000``,
+    ``threads=1``). Unknown settings are rejected with their name.
+    """
+
+    def __init__(self, config: dict | None = None, **overrides):
+        settings = dict(config or {})
+        settings.update(overrides)
+        self._dev = _core.Device(settings)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self._dev.config())
+
+    def empty(self, shape, dtype=np.float32) -> DeviceArray:
+        shp = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        if any(s < 0 for s in shp):
+            raise ValueError(f"negative dimension in shape {shp}")
+        dt = np.dtype(dtype)
+        nbytes = int(np.prod(shp, dtype=np.int64)) * dt.itemsize
+        addr = self._dev.alloc(max(nbytes, 1), max(dt.itemsize, 16))
+        return DeviceArray(self, addr, shp, dt)
+
+    def zeros(self, shape, dtype=np.float32) -> DeviceArray:
+        arr = self.empty(shape, dtype)
+        self._dev.write(arr.address, bytes(arr.nbytes))
+        return arr
+
+    def to_device(self, array) -> DeviceArray:
+        a = np.ascontiguousarray(np.asarray(array))
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"cannot copy an array of dtype {a.dtype} to the device")
+        arr = self.empty(a.shape, a.dtype)
+        self._dev.write(arr.address, a.tobytes())
+        return arr
+
+    def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None) -> LaunchResult:
+        """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``shared_bytes`` is
+        dynamic shared memory added to the kernel's static size. Raises :class:`LaunchError` for
+        bad launch parameters (before anything runs) and :class:`GuestFault` for faults."""
+        kernels = program.kernels
+        if kernel_name not in kernels:
+            raise LaunchError(f"program has no kernel {kernel_name!r}; it has {', '.join(sorted(kernels)) or 'none'}")
+        g, b = _dim3(grid, "grid"), _dim3(block, "block")
+        params = _pack_args(kernels[kernel_name], list(args), kernel_name)
+        dyn = 0 if shared_bytes is None else int(shared_bytes)
+        if dyn < 0:
+            raise LaunchError(f"shared_bytes must be >= 0, got {dyn}")
+        stats = self._dev.launch(program._program, kernel_name, g, b, params, dyn)
+        return LaunchResult(kernel_name, g, b, Stats(stats))
+
+
+class Warp:
+    """One warp (32 lanes, all active) on a fresh SM, for instruction-level tests.
+
+        w = otc_emu.Warp()
+        w.write_reg(1, np.arange(32, dtype=np.uint32))
+        w.run("IADD3 R0, R1, 0x5, RZ ;")
+        w.read_reg(0)
+    """
+
+    def __init__(self, config: dict | None = None, **overrides):
+        settings = dict(config or {})
+        settings.update(overrides)
+        self._warp = _core.Warp(settings)
+
+    def write_reg(self, index: int, values) -> None:
+        v = np.asarray(values)
+        if v.shape != (32,):
+            raise ValueError(f"write_reg takes 32 lane values, got shape {v.shape}")
+        if v.dtype.kind == "f":
+            v = v.astype({2: np.float16, 4: np.float32}.get(v.dtype.itemsize, np.float32))
+            v = v.view(np.uint16).astype(np.uint32) if v.dtype == np.float16 else v.view(np.uint32)
+        self._warp.write_reg(int(index), np.ascontiguousarray(v.astype(np.uint64) & 0xFFFFFFFF, dtype=np.uint32))
+
+    def read_reg(self, index: int) -> np.ndarray:
+        return np.asarray(self._warp.read_reg(int(index)), dtype=np.uint32)
+
+    def write_pred(self, index: int, values) -> None:
+        v = np.asarray(values)
+        if v.ndim == 0:
+            mask = int(v) & 0xFFFFFFFF
+        else:
+            if v.shape != (32,):
+                raise ValueError(f"write_pred takes a 32-bit lane mask or 32 booleans, got shape {v.shape}")
+            mask = int(sum(1 << i for i, x in enumerate(v.astype(bool)) if x))
+        self._warp.write_pred(int(index), mask)
+
+    def read_pred(self, index: int) -> np.ndarray:
+        mask = int(self._warp.read_pred(int(index)))
+        return np.array([(mask >> i) & 1 for i in range(32)], dtype=bool)
+
+    def run(self, source_or_program) -> Stats:
+        """Run instructions (source text or a Program with one kernel) until EXIT or the end."""
+        from . import assemble
+
+        prog = assemble(source_or_program, "<warp>") if isinstance(source_or_program, str) else source_or_program
+        return Stats(self._warp.run(prog._program))
