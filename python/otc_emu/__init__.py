@@ -9,12 +9,21 @@ The public API::
     k.params, k.num_regs, k.instructions()
     prog.to_bytes(); prog.save(path); otc_emu.Program.from_bytes(data)
 
+Running kernels::
+
+    dev = otc_emu.Device()                         # V100 defaults; Device(tensor_arith="ieee", ...)
+    x = dev.to_device(np.arange(n, dtype=np.float32)); y = dev.zeros(n, np.float32)
+    res = dev.launch(prog, "saxpy", grid=4, block=256, args=[x, y, np.float32(2), np.uint32(n)])
+    y.numpy(); res.stats.counters["warp_instructions"]; res.stats.by_opcode
+    w = otc_emu.Warp(); w.write_reg(1, lanes); w.run("IADD3 R0, R1, 0x5, RZ ;"); w.read_reg(0)
+
 Every error raised on purpose is an :class:`OtcError`; bad source or binary input raises
 :class:`AssemblyError` with ``.kind``, ``.line``, ``.column`` and ``.source_name``.
 """
 
 from ._core import (
     AssemblyError,
+    ConfigError,
     GuestFault,
     Kernel,
     LaunchError,
@@ -25,6 +34,8 @@ from ._core import (
     assemble,
     load,
 )
+from . import fragments, sparse
+from .device import Device, DeviceArray, LaunchResult, Stats, Warp
 
 __all__ = [
     "assemble",
@@ -36,5 +47,13 @@ __all__ = [
     "AssemblyError",
     "GuestFault",
     "LaunchError",
+    "ConfigError",
+    "Device",
+    "DeviceArray",
+    "LaunchResult",
+    "Stats",
+    "Warp",
+    "fragments",
+    "sparse",
     "__version__",
 ]

@@ -2,7 +2,10 @@
 
 import os
 from collections.abc import Mapping
-from typing import final
+from typing import Any, final
+
+import numpy as np
+import numpy.typing as npt
 
 __version__: str
 
@@ -27,10 +30,72 @@ class AssemblyError(OtcError):
     """The message without the location."""
 
 class GuestFault(OtcError):
-    """The emulated program did something illegal (bad address, misaligned access, ...)."""
+    """The emulated program did something illegal (bad address, misaligned access, ...).
+    Device memory stays readable afterwards."""
+
+    kind: str
+    """out_of_bounds, misaligned, illegal_instruction, unsupported_instruction,
+    register_out_of_range, barrier_deadlock, watchdog, trap, pc_out_of_range, ..."""
+    kernel: str
+    pc: int
+    """Byte offset of the faulting instruction."""
+    cta: tuple[int, int, int]
+    warp: int
+    """Warp index inside the CTA."""
+    lanes: list[int]
+    lane_mask: int
+    instruction: str
+    """Canonical text of the faulting instruction."""
+    message: str
+    address: int | None
 
 class LaunchError(OtcError):
     """A launch that cannot start: bad grid, block, arguments or resources."""
+
+class ConfigError(OtcError):
+    """An unknown or ill-typed setting; the message names it."""
+
+class Device:
+    """The emulated GPU and its global memory (wrapped by otc_emu.Device)."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None: ...
+    def config(self) -> dict[str, Any]: ...
+    @staticmethod
+    def settings() -> dict[str, str]:
+        """Every setting with its description."""
+    def alloc(self, nbytes: int, align: int) -> int: ...
+    def free(self, address: int) -> None: ...
+    def write(self, address: int, data: bytes) -> None: ...
+    def read(self, address: int, nbytes: int) -> bytes: ...
+    def write_constant(self, bank: int, offset: int, data: bytes) -> None: ...
+    def launch(
+        self,
+        program: Program,
+        name: str,
+        grid: tuple[int, int, int],
+        block: tuple[int, int, int],
+        params: bytes,
+        dynamic_shared: int = 0,
+    ) -> dict[str, Any]:
+        """Run a kernel; returns {"counters", "by_opcode", "by_pc"}."""
+
+class Warp:
+    """One warp on a fresh SM, for instruction-level tests (wrapped by otc_emu.Warp)."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None: ...
+    def write_reg(self, index: int, values: npt.NDArray[np.uint32]) -> None: ...
+    def read_reg(self, index: int) -> npt.NDArray[np.uint32]: ...
+    def write_pred(self, index: int, mask: int) -> None: ...
+    def read_pred(self, index: int) -> int: ...
+    def set_lanes(self, mask: int) -> None: ...
+    def write_shared(self, offset: int, data: bytes) -> None: ...
+    def read_shared(self, offset: int, nbytes: int) -> bytes: ...
+    def run(self, program: Program) -> dict[str, Any]: ...
+
+def fragment_layout(
+    instruction: str, operand: str, layout: str
+) -> tuple[dict[str, int], list[tuple[int, int, int, int, int, int]]]:
+    """({matrices, rows, cols, bits, regs}, [(lane, reg, half, matrix, row, col), ...])."""
 
 @final
 class Param:

@@ -108,18 +108,55 @@ def render_summary(summaries: list[KernelSummary], console) -> None:  # console:
         console.print(params)
 
 
+def run_saxpy_demo(program: Program, n: int):
+    """Run the saxpy kernel on the emulator and check it against NumPy. Returns plain data."""
+    import numpy as np
+
+    from .device import Device
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n).astype(np.float32)
+    y = rng.standard_normal(n).astype(np.float32)
+    a = np.float32(2.5)
+    dev = Device()
+    dx, dy = dev.to_device(x), dev.to_device(y)
+    res = dev.launch(program, "saxpy", grid=(n + 255) // 256, block=256, args=[np.uint32(n), a, dx, dy])
+    expected = (np.float64(a) * x.astype(np.float64) + y.astype(np.float64)).astype(np.float32)  # one rounding, like FFMA
+    got = dy.numpy()
+    return {"n": n, "exact": bool(np.array_equal(got, expected)), "max_abs_err": float(np.max(np.abs(got - expected))),
+            "stats": res.stats}
+
+
+def render_run(run: dict, console) -> None:
+    from rich import box
+    from rich.table import Table
+
+    verdict = "[green]bit-exact[/green]" if run["exact"] else f"[red]differs (max |err| {run['max_abs_err']:g})[/red]"
+    console.print(f"saxpy on {run['n']:,} elements: emulated result vs NumPy: {verdict}")
+    counters = run["stats"].counters
+    t = Table(title="Instruction mix", box=box.MINIMAL_HEAVY_HEAD)
+    t.add_column("opcode")
+    t.add_column("warp-instr", justify="right")
+    t.add_column("thread-instr", justify="right")
+    for op, c in sorted(run["stats"].by_opcode.items(), key=lambda kv: -kv[1]["warp"]):
+        t.add_row(op, f"{c['warp']:,}", f"{c['thread']:,}")
+    t.add_row("[bold]total[/bold]", f"[bold]{counters['warp_instructions']:,}[/bold]",
+              f"[bold]{counters['thread_instructions']:,}[/bold]")
+    console.print(t)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.syntax import Syntax
 
     path = Path(args.program) if args.program else PROGRAMS_DIR / DEMO_PROGRAM
-    console = Console()
+    console = Console(no_color=args.no_color or None)
     program = load(path)
-    console.rule(f"[bold]{path.name}[/bold]: assembled, then disassembled to canonical text")
-    console.print(Syntax(program.disassemble(), "c", theme="ansi_dark", background_color="default"))
+    console.rule(f"[bold]{path.name}[/bold] on the emulated V100 SM")
     render_summary(summarize(program), console)
-    # Running the program on the emulator goes here once the Device binding exists:
-    # allocate x and y with NumPy, launch, compare with a NumPy reference, print the report.
+    if "saxpy" in program.kernels:
+        run = run_saxpy_demo(program, args.n)
+        render_run(run, console)
+        return 0 if run["exact"] else 1
     return 0
 
 
@@ -156,11 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help=f"assemble an example program ({DEMO_PROGRAM}) and summarize it",
-        description=f"Assemble an example program (default: {DEMO_PROGRAM} from the programs "
-        "shipped with otc-emu), print its disassembly and a summary of its kernels.",
+        help=f"run an example program ({DEMO_PROGRAM}) on the emulated SM and check it against NumPy",
+        description=f"Assemble an example program (default: {DEMO_PROGRAM} from the programs shipped "
+        "with otc-emu), summarize its kernels, run its saxpy kernel on the emulated V100 SM, compare "
+        "the result with NumPy and print the instruction mix. Exit code 1 if the result differs.",
     )
     p.add_argument("--program", metavar="FILE", help="assemble FILE instead of the default")
+    p.add_argument("-n", type=int, default=100_000, help="elements for saxpy (default 100000)")
+    p.add_argument("--no-color", action="store_true", help="plain output without colour")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -211,7 +211,7 @@ class Device:
         dyn = 0 if shared_bytes is None else int(shared_bytes)
         if dyn < 0:
             raise LaunchError(f"shared_bytes must be >= 0, got {dyn}")
-        stats = self._dev.launch(program._program, kernel_name, g, b, params, dyn)
+        stats = self._dev.launch(program, kernel_name, g, b, params, dyn)
         return LaunchResult(kernel_name, g, b, Stats(stats))
 
 
@@ -260,4 +260,4 @@ class Warp:
         from . import assemble
 
         prog = assemble(source_or_program, "<warp>") if isinstance(source_or_program, str) else source_or_program
-        return Stats(self._warp.run(prog._program))
+        return Stats(self._warp.run(prog))

@@ -11,16 +11,21 @@ import pytest
 import otc_emu
 from otc_emu import _core
 
+# Names re-exported unchanged from the compiled module.
 PUBLIC = {
     "assemble", "load", "Program", "Kernel", "Param",
-    "OtcError", "AssemblyError", "GuestFault", "LaunchError", "__version__",
+    "OtcError", "AssemblyError", "GuestFault", "LaunchError", "ConfigError", "__version__",
 }
+# Names defined in Python on top of it.
+PYTHON = {"Device", "DeviceArray", "LaunchResult", "Stats", "Warp", "fragments", "sparse"}
 
 
 def test_all_is_the_public_api():
-    assert set(otc_emu.__all__) == PUBLIC
+    assert set(otc_emu.__all__) == PUBLIC | PYTHON
     for name in PUBLIC:
         assert getattr(otc_emu, name) is getattr(_core, name)
+    for name in PYTHON:
+        assert getattr(otc_emu, name) is not None
 
 
 def test_version_matches_the_package_metadata():
@@ -36,6 +41,7 @@ def test_version_matches_the_package_metadata():
         (otc_emu.AssemblyError, otc_emu.OtcError),
         (otc_emu.GuestFault, otc_emu.OtcError),
         (otc_emu.LaunchError, otc_emu.OtcError),
+        (otc_emu.ConfigError, otc_emu.OtcError),
     ],
 )
 def test_exception_tree(cls, base):

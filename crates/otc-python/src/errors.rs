@@ -3,8 +3,10 @@
 //! ```text
 //! OtcError(Exception)          base of everything otc-emu raises on purpose
 //! ├── AssemblyError            bad source text or binary program (.kind .line .column .source_name)
-//! ├── GuestFault               the emulated program did something illegal (raised by the Device)
-//! └── LaunchError              a launch that cannot start (raised by the Device)
+//! ├── GuestFault               the emulated program did something illegal (.kind .kernel .pc
+//! │                            .cta .warp .lanes .instruction .address); device memory stays readable
+//! ├── LaunchError              a launch that cannot start (bad grid, block, arguments, resources)
+//! └── ConfigError              an unknown or ill-typed setting (names the setting)
 //! ```
 //!
 //! A Rust panic never reaches Python as `PanicException`: every entry point that calls into the
@@ -39,6 +41,8 @@ create_exception!(
     "A launch that cannot start: bad grid, block, arguments or resources."
 );
 
+create_exception!(otc_emu, ConfigError, OtcError, "An unknown or ill-typed setting; the message names it.");
+
 /// Everything the binding can fail with; converted to a Python exception in one place.
 #[derive(Debug)]
 pub enum Error {
@@ -46,8 +50,28 @@ pub enum Error {
     Asm(AsmError),
     /// An operating-system error on a file.
     Io { path: String, err: std::io::Error },
+    /// An error of the emulated device: a guest fault, a launch error or a memory error.
+    Sim(otc_sim::SimError),
+    /// An unknown or ill-typed setting.
+    Config(String),
+    /// A bad argument value (ValueError).
+    Value(String),
+    /// A Python error raised while converting values.
+    Py(PyErr),
     /// A panic in the core (a bug).
     Internal(String),
+}
+
+impl From<PyErr> for Error {
+    fn from(e: PyErr) -> Self {
+        Error::Py(e)
+    }
+}
+
+impl From<otc_sim::SimError> for Error {
+    fn from(e: otc_sim::SimError) -> Self {
+        Error::Sim(e)
+    }
 }
 
 impl From<AsmError> for Error {
@@ -65,6 +89,12 @@ impl From<Error> for PyErr {
                 Some(code) => PyOSError::new_err((code, os_message(&err), path)),
                 None => PyOSError::new_err(format!("{path}: {err}")),
             },
+            Error::Sim(otc_sim::SimError::Fault(f)) => Python::attach(|py| guest_fault(py, &f)),
+            Error::Sim(otc_sim::SimError::Launch(m)) => LaunchError::new_err(m),
+            Error::Sim(otc_sim::SimError::Memory(m)) => OtcError::new_err(format!("device memory: {m}")),
+            Error::Config(m) => ConfigError::new_err(m),
+            Error::Value(m) => pyo3::exceptions::PyValueError::new_err(m),
+            Error::Py(e) => e,
             Error::Internal(msg) => {
                 OtcError::new_err(format!("internal error: {msg} (this is a bug in otc-emu; please report it)"))
             }
@@ -90,6 +120,25 @@ fn assembly_error(py: Python<'_>, e: &AsmError) -> PyErr {
         value.setattr("line", e.line)?;
         value.setattr("column", e.column)?;
         value.setattr("message", &e.message)?;
+        Ok(PyErr::from_value(value))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+/// `GuestFault(str(f))` with the fault's fields as attributes.
+fn guest_fault(py: Python<'_>, f: &otc_sim::GuestFault) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let value = py.get_type::<GuestFault>().call1((f.to_string(),))?;
+        value.setattr("kind", f.kind.name())?;
+        value.setattr("kernel", &f.kernel)?;
+        value.setattr("pc", f.pc)?;
+        value.setattr("cta", (f.cta[0], f.cta[1], f.cta[2]))?;
+        value.setattr("warp", f.warp)?;
+        value.setattr("lane_mask", f.lanes)?;
+        value.setattr("lanes", (0..32).filter(|i| f.lanes >> i & 1 == 1).collect::<Vec<u32>>())?;
+        value.setattr("instruction", &f.instruction)?;
+        value.setattr("message", &f.message)?;
+        value.setattr("address", f.address)?;
         Ok(PyErr::from_value(value))
     };
     build().unwrap_or_else(|err| err)

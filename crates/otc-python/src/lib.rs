@@ -4,6 +4,7 @@
 //! Every call into the core releases the GIL and runs under [`errors::guard`], so a panic becomes
 //! `OtcError("internal error: ...")`, never a `PanicException`.
 
+mod device;
 mod errors;
 mod program;
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 
-use errors::{guard, AssemblyError, Error, GuestFault, LaunchError, OtcError};
+use errors::{guard, AssemblyError, ConfigError, Error, GuestFault, LaunchError, OtcError};
 use program::{PyKernel, PyParam, PyProgram};
 
 /// Assemble source text: the own dialect, or a `cuobjdump -sass` listing for sm_70.
@@ -51,6 +52,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(assemble, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_class::<device::PyDevice>()?;
+    m.add_class::<device::PyWarp>()?;
+    m.add_function(wrap_pyfunction!(device::fragment_layout, m)?)?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("OtcError", py.get_type::<OtcError>())?;
     m.add("AssemblyError", py.get_type::<AssemblyError>())?;
     m.add("GuestFault", py.get_type::<GuestFault>())?;

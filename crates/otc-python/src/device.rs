@@ -1,0 +1,322 @@
+//! `Device` and `Warp`: the emulated GPU (`otc_sim::Device`) and the one-warp instruction harness
+//! (`otc_sim::WarpHarness`). Conversions only; the Python layer (`otc_emu.device`) adds NumPy
+//! arrays, argument packing and statistics objects.
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use otc_asm::Kernel;
+use otc_sim::{DeviceConfig, KernelImage, LaunchStats, SimError, TensorArith, WarpHarness};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::errors::{guard, Error};
+use crate::program::PyProgram;
+
+/// The settings a `Device` takes, with their meaning (also what `Device.config` returns).
+const SETTINGS: &[(&str, &str)] = &[
+    ("tensor_arith", "tensor-core arithmetic: 'v100' (bit-exact V100 model) or 'ieee'"),
+    ("num_sms", "number of SMs"),
+    ("max_shared_per_cta", "most shared memory per CTA, bytes"),
+    ("max_instructions", "watchdog: most warp-instructions per launch (None = no limit)"),
+    ("max_cycles", "watchdog: most issue cycles per CTA (None = no limit)"),
+    ("threads", "host threads running CTAs (None = all cores); results never depend on it"),
+    ("default_local_bytes", "local memory per thread when the kernel does not say, bytes"),
+    ("stack_bytes", "stack per thread added to local memory, bytes"),
+    ("parallel_batch", "CTAs run speculatively in parallel per round (0 = automatic); speed only"),
+];
+
+fn bad(key: &str, want: &str, got: &Bound<'_, PyAny>) -> Error {
+    let ty = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    Error::Config(format!("setting `{key}` must be {want}, got {ty} {}", got.repr().map(|r| r.to_string()).unwrap_or_default()))
+}
+
+fn int_of(key: &str, v: &Bound<'_, PyAny>, min: u64, max: u64) -> Result<u64, Error> {
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(bad(key, "an integer", v));
+    }
+    let n: u64 = v.extract().map_err(|_| bad(key, &format!("an integer in {min}..={max}"), v))?;
+    if n < min || n > max {
+        return Err(bad(key, &format!("an integer in {min}..={max}"), v));
+    }
+    Ok(n)
+}
+
+fn opt_int_of(key: &str, v: &Bound<'_, PyAny>, min: u64, max: u64) -> Result<Option<u64>, Error> {
+    if v.is_none() {
+        Ok(None)
+    } else {
+        int_of(key, v, min, max).map(Some)
+    }
+}
+
+/// Build a `DeviceConfig` from a settings dict, rejecting unknown or ill-typed keys by name.
+pub(crate) fn config_from(settings: Option<&Bound<'_, PyDict>>) -> Result<DeviceConfig, Error> {
+    let mut c = DeviceConfig::default();
+    let Some(d) = settings else { return Ok(c) };
+    for (k, v) in d.iter() {
+        let key: String = k.extract().map_err(|_| Error::Config("setting names must be strings".into()))?;
+        match key.as_str() {
+            "tensor_arith" => {
+                let s: String = v.extract().map_err(|_| bad(&key, "'v100' or 'ieee'", &v))?;
+                c.tensor_arith = match s.to_ascii_lowercase().as_str() {
+                    "v100" => TensorArith::V100,
+                    "ieee" => TensorArith::Ieee,
+                    _ => return Err(bad(&key, "'v100' or 'ieee'", &v)),
+                }
+            }
+            "num_sms" => c.num_sms = int_of(&key, &v, 1, 4096)? as u32,
+            "max_shared_per_cta" => c.max_shared_per_cta = int_of(&key, &v, 0, 1 << 30)? as u32,
+            "max_instructions" => c.max_instructions = opt_int_of(&key, &v, 1, u64::MAX)?,
+            "max_cycles" => c.max_cycles = opt_int_of(&key, &v, 1, u64::MAX)?,
+            "threads" => c.threads = opt_int_of(&key, &v, 1, 4096)?.map(|n| n as usize),
+            "default_local_bytes" => c.default_local_bytes = int_of(&key, &v, 0, 1 << 24)? as u32,
+            "stack_bytes" => c.stack_bytes = int_of(&key, &v, 0, 1 << 24)? as u32,
+            "parallel_batch" => c.parallel_batch = int_of(&key, &v, 0, 1 << 20)? as usize,
+            _ => {
+                let names: Vec<&str> = SETTINGS.iter().map(|(n, _)| *n).collect();
+                return Err(Error::Config(format!("unknown setting `{key}`; the settings are {}", names.join(", "))));
+            }
+        }
+    }
+    Ok(c)
+}
+
+fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("tensor_arith", if c.tensor_arith == TensorArith::V100 { "v100" } else { "ieee" })?;
+    d.set_item("num_sms", c.num_sms)?;
+    d.set_item("max_shared_per_cta", c.max_shared_per_cta)?;
+    d.set_item("max_instructions", c.max_instructions)?;
+    d.set_item("max_cycles", c.max_cycles)?;
+    d.set_item("threads", c.threads)?;
+    d.set_item("default_local_bytes", c.default_local_bytes)?;
+    d.set_item("stack_bytes", c.stack_bytes)?;
+    d.set_item("parallel_batch", c.parallel_batch)?;
+    Ok(d)
+}
+
+/// The launch image of an assembled kernel.
+pub(crate) fn image(k: &Kernel) -> KernelImage {
+    KernelImage {
+        name: k.name.clone(),
+        instructions: k.instructions.clone(),
+        num_regs: k.num_regs,
+        shared_bytes: k.shared_bytes,
+        local_bytes: k.local_bytes,
+        param_bytes: k.param_bytes(),
+    }
+}
+
+/// Statistics as plain Python data: {"counters": {...}, "by_opcode": {...}, "by_pc": [...]}.
+pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &LaunchStats) -> PyResult<Bound<'py, PyDict>> {
+    let counters = PyDict::new(py);
+    counters.set_item("warp_instructions", s.warp_instructions)?;
+    counters.set_item("thread_instructions", s.thread_instructions)?;
+    counters.set_item("predicated_thread_instructions", s.predicated_thread_instructions)?;
+    counters.set_item("ctas", s.ctas)?;
+    counters.set_item("warps", s.warps)?;
+    counters.set_item("threads", s.threads)?;
+    let by_op = PyDict::new(py);
+    for (op, (w, t)) in &s.by_opcode {
+        let e = PyDict::new(py);
+        e.set_item("warp", w)?;
+        e.set_item("thread", t)?;
+        by_op.set_item(op, e)?;
+    }
+    let d = PyDict::new(py);
+    d.set_item("counters", counters)?;
+    d.set_item("by_opcode", by_op)?;
+    d.set_item("by_pc", PyList::new(py, &s.by_pc)?)?;
+    Ok(d)
+}
+
+/// The emulated GPU with its global memory.
+#[pyclass(module = "otc_emu._core", name = "Device")]
+pub struct PyDevice {
+    inner: otc_sim::Device,
+}
+
+#[pymethods]
+impl PyDevice {
+    #[new]
+    #[pyo3(signature = (settings = None))]
+    fn new(settings: Option<&Bound<'_, PyDict>>) -> Result<Self, Error> {
+        Ok(PyDevice { inner: otc_sim::Device::new(config_from(settings)?) })
+    }
+
+    /// The settings in force, as a dict.
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        config_dict(py, self.inner.config())
+    }
+
+    /// Descriptions of the settings, as a dict name -> text.
+    #[staticmethod]
+    fn settings<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in SETTINGS {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    /// Allocate `nbytes` of global memory aligned to `align`; returns the address.
+    fn alloc(&mut self, py: Python<'_>, nbytes: u64, align: u64) -> Result<u64, Error> {
+        let dev = &mut self.inner;
+        py.detach(|| guard(|| Ok(dev.alloc(nbytes, align)?)))
+    }
+
+    fn free(&mut self, address: u64) -> Result<(), Error> {
+        guard(|| Ok(self.inner.free(address)?))
+    }
+
+    fn write(&mut self, py: Python<'_>, address: u64, data: &[u8]) -> Result<(), Error> {
+        let dev = &mut self.inner;
+        py.detach(|| guard(|| Ok(dev.write(address, data)?)))
+    }
+
+    fn read<'py>(&mut self, py: Python<'py>, address: u64, nbytes: usize) -> Result<Bound<'py, PyBytes>, Error> {
+        let dev = &mut self.inner;
+        let data = py.detach(|| guard(|| Ok(dev.read(address, nbytes)?)))?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Write `data` into constant bank `bank` (1..17; `__constant__` data lives in bank 3).
+    fn write_constant(&mut self, bank: u8, offset: u32, data: &[u8]) -> Result<(), Error> {
+        guard(|| Ok(self.inner.write_constant(bank, offset, data)?))
+    }
+
+    /// Launch kernel `name` of `program`; `params` is the packed parameter block.
+    #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0))]
+    fn launch<'py>(
+        &mut self,
+        py: Python<'py>,
+        program: &PyProgram,
+        name: &str,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        params: &[u8],
+        dynamic_shared: u32,
+    ) -> Result<Bound<'py, PyDict>, Error> {
+        let Some(k) = program.inner.kernel(name) else {
+            return Err(Error::Sim(SimError::Launch(format!("the program has no kernel `{name}`"))));
+        };
+        let img = image(k);
+        let dev = &mut self.inner;
+        let stats = py.detach(|| {
+            guard(|| Ok(dev.launch(&img, [grid.0, grid.1, grid.2], [block.0, block.1, block.2], params, dynamic_shared)?))
+        })?;
+        Ok(stats_dict(py, &stats)?)
+    }
+}
+
+/// One warp on a fresh SM, for instruction-level tests.
+#[pyclass(module = "otc_emu._core", name = "Warp")]
+pub struct PyWarp {
+    inner: WarpHarness,
+}
+
+#[pymethods]
+impl PyWarp {
+    #[new]
+    #[pyo3(signature = (settings = None))]
+    fn new(settings: Option<&Bound<'_, PyDict>>) -> Result<Self, Error> {
+        let c = config_from(settings)?;
+        let mut w = WarpHarness::new();
+        w.set_tensor_arith(c.tensor_arith);
+        if c.max_instructions.is_some() {
+            w.set_max_instructions(c.max_instructions);
+        }
+        Ok(PyWarp { inner: w })
+    }
+
+    fn write_reg(&mut self, index: u8, values: PyReadonlyArray1<'_, u32>) -> Result<(), Error> {
+        if index == 255 {
+            return Err(Error::Value("RZ cannot be written".into()));
+        }
+        let v = values.as_slice().map_err(|_| Error::Value("register values must be a contiguous array".into()))?;
+        let lanes: [u32; 32] =
+            v.try_into().map_err(|_| Error::Value(format!("a register holds 32 lane values, got {}", v.len())))?;
+        guard(|| {
+            self.inner.write_reg(index, lanes);
+            Ok(())
+        })
+    }
+
+    fn read_reg<'py>(&self, py: Python<'py>, index: u8) -> Result<Bound<'py, PyArray1<u32>>, Error> {
+        let v = guard(|| Ok(self.inner.read_reg(index)))?;
+        Ok(PyArray1::from_slice(py, &v))
+    }
+
+    fn write_pred(&mut self, index: u8, mask: u32) -> Result<(), Error> {
+        if index >= 7 {
+            return Err(Error::Value(format!("predicates are P0..P6, got P{index}")));
+        }
+        guard(|| {
+            self.inner.write_pred(index, mask);
+            Ok(())
+        })
+    }
+
+    fn read_pred(&self, index: u8) -> Result<u32, Error> {
+        if index > 7 {
+            return Err(Error::Value(format!("predicates are P0..P6 and PT, got P{index}")));
+        }
+        guard(|| Ok(self.inner.read_pred(index)))
+    }
+
+    /// Lanes launched by the next runs (bit i = lane i; default all 32).
+    fn set_lanes(&mut self, mask: u32) -> Result<(), Error> {
+        guard(|| {
+            self.inner.set_lanes(mask);
+            Ok(())
+        })
+    }
+
+    fn write_shared(&mut self, offset: usize, data: &[u8]) -> Result<(), Error> {
+        guard(|| Ok(self.inner.write_shared(offset, data)?))
+    }
+
+    fn read_shared<'py>(&self, py: Python<'py>, offset: usize, nbytes: usize) -> Result<Bound<'py, PyBytes>, Error> {
+        let d = guard(|| Ok(self.inner.read_shared(offset, nbytes)?))?;
+        Ok(PyBytes::new(py, &d))
+    }
+
+    /// Run the single kernel of `program` on the warp; returns statistics.
+    fn run<'py>(&mut self, py: Python<'py>, program: &PyProgram) -> Result<Bound<'py, PyDict>, Error> {
+        if program.inner.kernels.len() != 1 {
+            return Err(Error::Value(format!("Warp.run takes a program with one kernel, got {}", program.inner.kernels.len())));
+        }
+        let code = &program.inner.kernels[0].instructions;
+        let w = &mut self.inner;
+        let stats = py.detach(|| guard(|| Ok(w.run(code)?)))?;
+        Ok(stats_dict(py, &stats)?)
+    }
+}
+
+/// The fragment layout of a tensor instruction operand: ({matrices, rows, cols, bits, regs},
+/// [(lane, reg, half, matrix, row, col), ...]). See `otc_isa::fragments`.
+#[pyfunction]
+pub(crate) fn fragment_layout<'py>(
+    py: Python<'py>,
+    instruction: &str,
+    operand: &str,
+    layout: &str,
+) -> Result<(Bound<'py, PyDict>, Vec<(u8, u8, u8, u8, u8, u8)>), Error> {
+    use otc_isa::fragments::{shape, slots, FragInst, FragOperand, Layout};
+    let inst = FragInst::from_name(instruction)
+        .ok_or_else(|| Error::Value(format!("no fragment layout for `{instruction}`")))?;
+    let op = FragOperand::from_name(operand).ok_or_else(|| Error::Value(format!("no operand `{operand}`")))?;
+    let lay = match layout {
+        "row" => Layout::Row,
+        "col" => Layout::Col,
+        _ => return Err(Error::Value(format!("layout must be 'row' or 'col', got `{layout}`"))),
+    };
+    let sh = shape(inst, op);
+    let d = PyDict::new(py);
+    d.set_item("matrices", sh.matrices)?;
+    d.set_item("rows", sh.rows)?;
+    d.set_item("cols", sh.cols)?;
+    d.set_item("bits", sh.bits)?;
+    d.set_item("regs", sh.regs)?;
+    let s = slots(inst, op, lay).into_iter().map(|x| (x.lane, x.reg, x.half, x.matrix, x.row, x.col)).collect();
+    Ok((d, s))
+}
