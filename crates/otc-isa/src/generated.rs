@@ -2922,7 +2922,7 @@ pub static FORMS: &[FormDef] = &[
         opcode: 0x163,
         form: 0,
         unit: Unit::Fp64,
-        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is the min/max of the pair (as fmin/fmax choose), q = !p",
+        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is what fmin/fmax return, q = both operands are NaN",
         mods: &[
             ModGroupDef { name: "cmp", options: &["F", "LT", "EQ", "LE", "GT", "NE", "GE", "NUM", "NAN", "LTU", "EQU", "LEU", "GTU", "NEU", "GEU", "T", "MIN", "MAX"], regs: &[], field: BitField { lo: 21, width: 5 } },
             ModGroupDef { name: "bop", options: &["AND", "OR", "XOR"], regs: &[], field: BitField { lo: 26, width: 2 } },
@@ -2940,7 +2940,7 @@ pub static FORMS: &[FormDef] = &[
         opcode: 0x163,
         form: 1,
         unit: Unit::Fp64,
-        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is the min/max of the pair (as fmin/fmax choose), q = !p",
+        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is what fmin/fmax return, q = both operands are NaN",
         mods: &[
             ModGroupDef { name: "cmp", options: &["F", "LT", "EQ", "LE", "GT", "NE", "GE", "NUM", "NAN", "LTU", "EQU", "LEU", "GTU", "NEU", "GEU", "T", "MIN", "MAX"], regs: &[], field: BitField { lo: 21, width: 5 } },
             ModGroupDef { name: "bop", options: &["AND", "OR", "XOR"], regs: &[], field: BitField { lo: 26, width: 2 } },
@@ -2958,7 +2958,7 @@ pub static FORMS: &[FormDef] = &[
         opcode: 0x163,
         form: 2,
         unit: Unit::Fp64,
-        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is the min/max of the pair (as fmin/fmax choose), q = !p",
+        summary: "fp64 compare: p = (a cmp b) bop c, q = !(a cmp b) bop c; MIN/MAX: p = a is what fmin/fmax return, q = both operands are NaN",
         mods: &[
             ModGroupDef { name: "cmp", options: &["F", "LT", "EQ", "LE", "GT", "NE", "GE", "NUM", "NAN", "LTU", "EQU", "LEU", "GTU", "NEU", "GEU", "T", "MIN", "MAX"], regs: &[], field: BitField { lo: 21, width: 5 } },
             ModGroupDef { name: "bop", options: &["AND", "OR", "XOR"], regs: &[], field: BitField { lo: 26, width: 2 } },
