@@ -38,35 +38,16 @@ def check_error(e: AssemblyError, source_name: str, text: str | None = None) -> 
             assert e.column <= len(line) + 1, (e.column, line)
 
 
-# Known bugs in the Rust crates, each pinned by a strict xfail test, that the properties below step
-# around so that fuzzing keeps looking for new ones:
-# - `-0.0` float immediates print as `-0`, which reads back as +0 (KNOWN-BUG_negative_zero_immediate);
-# - `.reuse` on a destination register assembles but does not encode, and `Program.to_bytes` then
-#   writes a zero word (test_destination_reuse_is_rejected);
-# - the binary loader accepts what the assembler rejects: names that are not identifiers or are
-#   declared twice, misaligned register groups, prefix flags on RZ (test_binary_* below), so the
-#   disassembly of a loaded program need not assemble.
-NEG_ZERO = re.compile(r"(?<![\w.])-0(?![\w.])")
-DEST_REUSE = re.compile(r"^(@!?P[0-6T] )?[A-Z0-9_.]+ [^ ,]*\.reuse")
-
-
-def check_assembles_or_errors(text: str, step_around_known_bugs: bool = True) -> None:
+def check_assembles_or_errors(text: str) -> None:
     """The property: a program that round trips (binary and text), or a well-formed error."""
     try:
         prog = otc_emu.assemble(text, "fuzz.sass")
     except AssemblyError as e:
         check_error(e, "fuzz.sass", text)
         return
-    known = step_around_known_bugs
-    if known and any(DEST_REUSE.match(i) for k in prog.kernels.values() for i in k.instructions()):
-        return  # known bug: test_destination_reuse_is_rejected
     assert Program.from_bytes(prog.to_bytes()) == prog
     dis = prog.disassemble()
-    again = otc_emu.assemble(dis, "disassembly").disassemble()
-    if known and again != dis:  # known bug: -0.0 immediates
-        assert NEG_ZERO.sub("0", dis) == again
-    else:
-        assert again == dis
+    assert otc_emu.assemble(dis, "disassembly").disassemble() == dis
 
 
 def check_loads_or_errors(data: bytes) -> None:
@@ -86,11 +67,6 @@ def _word_at(data: bytes, word: bytes) -> int:
     return data.index(word)
 
 
-KNOWN_GAP = dict(strict=True, raises=pytest.fail.Exception)
-
-
-@pytest.mark.xfail(reason="otc-asm: Program::from_bytes does not check that kernel and parameter "
-                   "names are identifiers, so the disassembly of such a program does not assemble", **KNOWN_GAP)
 def test_binary_names_must_be_identifiers():
     good = otc_emu.assemble(".kernel kern\n.param u32 n\nEXIT ;").to_bytes()
     bad = with_checksum(good[:-8].replace(b"kern", b"k\x7frn"))
@@ -103,8 +79,6 @@ def test_binary_names_must_be_identifiers():
     pytest.fail("a kernel name that is not an identifier was accepted")
 
 
-@pytest.mark.xfail(reason="otc-asm: the assembler accepts `.reuse` on a destination register, the "
-                   "instruction does not encode, and Program::to_bytes writes a zero word", **KNOWN_GAP)
 def test_destination_reuse_is_rejected():
     try:
         prog = otc_emu.assemble("MOV R1.reuse, R2 ;")
@@ -116,7 +90,6 @@ def test_destination_reuse_is_rejected():
     pytest.fail("`.reuse` on a destination assembled into a program that does not load back")
 
 
-@pytest.mark.xfail(reason="otc-asm: Program::from_bytes accepts a parameter declared twice", **KNOWN_GAP)
 def test_binary_duplicate_parameter_names_are_rejected():
     good = otc_emu.assemble(".kernel k\n.param u32 pa\n.param u32 pb\nEXIT ;").to_bytes()
     bad = with_checksum(good[:-8].replace(b"pb", b"pa"))
@@ -135,8 +108,6 @@ def _ldg64_word(reg: int) -> bytes:
     return data[-8 - 4 - 16:-8 - 4]
 
 
-@pytest.mark.xfail(reason="otc-isa/otc-asm: decoding does not check register-group alignment, so a "
-                   "binary can hold `LDG.E.64.SYS R5, [R2]`, which the assembler rejects", **KNOWN_GAP)
 def test_binary_register_groups_are_checked_like_the_assembler_does():
     w4, w6 = (int.from_bytes(_ldg64_word(r), "little") for r in (4, 6))
     diff = w4 ^ w6
@@ -338,4 +309,4 @@ def test_corpus_replay(path: Path):
             otc_emu.load(path)
         check_error(info.value, str(path))
         return
-    check_assembles_or_errors(text, step_around_known_bugs=False)
+    check_assembles_or_errors(text)

@@ -1,11 +1,14 @@
 //! Choose the instruction form that a mnemonic, its modifiers and its operands select, and build
 //! the decoded [`Instruction`]. Driven entirely by the generated table `otc_isa::FORMS`.
 
-use otc_isa::spec::{Flag, FormDef, Kind, OperandDef};
-use otc_isa::{forms_of, suffix_options, Control, Instruction, Operand, Pred, Value, FORMS, RZ};
+use otc_isa::spec::{FormDef, Kind, OperandDef};
+use otc_isa::{
+    forms_of, suffix_options, validate_operand, Control, Defect, Instruction, Invalid, Operand, Pred, Value, FORMS,
+};
 
 use crate::error::{AsmErrorKind as K, LineError};
-use crate::operand::{Ast, Prefix};
+use crate::operand::Ast;
+use crate::program::check_target;
 
 /// An operand as written, with its byte offset in the line.
 #[derive(Clone, Debug)]
@@ -49,17 +52,24 @@ fn kind_accepts(kind: Kind, ast: &Ast) -> bool {
         (Kind::R, Ast::Reg { .. })
             | (Kind::G(_) | Kind::L(_), Ast::Reg { .. } | Ast::List { .. })
             | (Kind::P, Ast::Pred { .. })
-            | (Kind::U(_) | Kind::S(_), Ast::Int(_))
-            | (Kind::F32 | Kind::F16, Ast::Int(_) | Ast::Float(_))
+            | (Kind::U(_) | Kind::S(_), Ast::Int { .. })
+            | (Kind::F32 | Kind::F16, Ast::Int { .. } | Ast::Float(_))
             | (Kind::C, Ast::Const { .. })
             | (Kind::CX, Ast::ConstX { .. })
             | (Kind::M, Ast::Mem { .. })
             | (Kind::SR, Ast::SReg(_))
             | (Kind::B, Ast::Barrier(_))
             | (Kind::SB, Ast::Scoreboard(_))
-            | (Kind::T, Ast::Int(_) | Ast::Label(_))
+            | (Kind::T, Ast::Int { .. } | Ast::Label(_))
             | (Kind::PR, Ast::PredFile)
     )
+}
+
+/// Whether float text names its value by bits or infinity (`+INF`, `0f7f800000`), so that an
+/// infinite result is what the text says, not an overflow.
+fn names_bits_or_infinity(text: &str) -> bool {
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    body.eq_ignore_ascii_case("INF") || body.starts_with("0f") || body.starts_with("0h")
 }
 
 fn parse_f32(text: &str) -> Option<u32> {
@@ -147,18 +157,14 @@ fn suffix_index(od: &OperandDef, suffix: &Option<String>, at: usize) -> Result<u
     ))
 }
 
-fn check_prefix(od: &OperandDef, p: Prefix, at: usize) -> Result<(), LineError> {
-    let bad = |what: &str| Err(LineError::new(K::OperandKind, at, format!("operand `{}` cannot be {what}", od.name)));
-    if p.neg && !od.allows(Flag::Neg) {
-        return bad("negated with `-`");
-    }
-    if p.abs && !od.allows(Flag::Abs) {
-        return bad("an absolute value `|...|`");
-    }
-    if p.not && !od.allows(Flag::Not) {
-        return bad("inverted with `~`");
-    }
-    Ok(())
+/// An operand that fails `otc_isa::validate_operand`, as an error at the operand.
+fn invalid(e: Invalid, at: usize) -> LineError {
+    let kind = match e.defect {
+        Defect::Flag => K::OperandKind,
+        Defect::GroupRange | Defect::Value => K::OutOfRange,
+        Defect::GroupAlignment => K::BadRegisterGroup,
+    };
+    LineError::new(kind, at, e.message)
 }
 
 fn fits(kind: Kind, v: i128) -> bool {
@@ -173,12 +179,12 @@ fn fits(kind: Kind, v: i128) -> bool {
     }
 }
 
-/// Build one operand; Err means this form does not accept it (with the reason).
+/// Build one operand; Err means this form does not accept it (with the reason). The structural
+/// checks (flags, register groups) are `otc_isa::validate_operand`'s, run by the caller.
 fn build_operand(
     def: &FormDef,
     index: usize,
     src: &SrcOperand,
-    mods: &[u8],
     labels: LabelLookup<'_>,
     code_bytes: u32,
 ) -> Result<Operand, LineError> {
@@ -187,18 +193,12 @@ fn build_operand(
     let range = |m: String| Err(LineError::new(K::OutOfRange, at, m));
     let mut op = Operand::plain(Value::PredFile);
     match (&src.ast, od.kind) {
-        (Ast::Reg { index: r, prefix, reuse, suffix }, kind @ (Kind::R | Kind::G(_) | Kind::L(_))) => {
-            check_prefix(od, *prefix, at)?;
+        (Ast::Reg { index: r, prefix, reuse, suffix }, Kind::R | Kind::G(_) | Kind::L(_)) => {
             op.neg = prefix.neg;
             op.abs = prefix.abs;
             op.not = prefix.not;
             op.reuse = *reuse;
             op.suffix = suffix_index(od, suffix, at)?;
-            let count = match od.regs_from {
-                Some(g) => def.mods[g].regs[mods[g] as usize],
-                None => kind.group_size(),
-            };
-            check_group(*r, count, matches!(kind, Kind::L(_)), at)?;
             op.value = Value::Reg(*r);
         }
         (Ast::List { base, count, reuse, suffix }, kind @ (Kind::G(_) | Kind::L(_))) => {
@@ -212,21 +212,13 @@ fn build_operand(
             }
             op.reuse = *reuse;
             op.suffix = suffix_index(od, suffix, at)?;
-            check_group(*base, want, matches!(kind, Kind::L(_)), at)?;
             op.value = Value::Reg(*base);
         }
         (Ast::Pred { index: p, not }, Kind::P) => {
-            if *not && !od.allows(Flag::Not) {
-                return Err(LineError::new(
-                    K::OperandKind,
-                    at,
-                    format!("operand `{}` cannot be negated with `!`", od.name),
-                ));
-            }
             op.not = *not;
             op.value = Value::Pred(*p);
         }
-        (Ast::Int(v), k @ (Kind::U(_) | Kind::S(_))) => {
+        (Ast::Int { value: v, .. }, k @ (Kind::U(_) | Kind::S(_))) => {
             if !fits(k, *v) {
                 return range(format!(
                     "immediate {} does not fit operand `{}` ({})",
@@ -237,38 +229,60 @@ fn build_operand(
             }
             op.value = Value::Imm(*v as u32);
         }
-        (Ast::Int(v), Kind::T) => {
-            if *v < 0 || *v % 16 != 0 || *v >= code_bytes as i128 {
-                return Err(LineError::new(
-                    K::BadTarget,
-                    at,
-                    format!(
-                        "branch target {} is not the address of an instruction (multiples of 0x10 below {:#x})",
-                        fmt_int(*v),
-                        code_bytes
-                    ),
-                ));
-            }
+        (Ast::Int { value: v, .. }, Kind::T) => {
+            check_target(*v, code_bytes).map_err(|m| LineError::new(K::BadTarget, at, m))?;
             op.value = Value::Imm(*v as u32);
         }
         (Ast::Label(name), Kind::T) => match labels(name) {
+            // a label after the last instruction is no instruction's address
+            Some(addr) if addr >= code_bytes => {
+                return Err(LineError::new(
+                    K::BadTarget,
+                    at,
+                    format!("label `{name}` ({addr:#x}) follows the last instruction: a branch target must be the address of an instruction"),
+                ))
+            }
             Some(addr) => op.value = Value::Imm(addr),
             None => return Err(LineError::new(K::Label, at, format!("undefined label `{name}`"))),
         },
-        (Ast::Int(v), Kind::F32) => op.value = Value::F32((*v as f64 as f32).to_bits()),
-        (Ast::Int(v), Kind::F16) => op.value = Value::F16(f16_from_f64(*v as f64)),
+        // `-0` is the integer 0, but in a float operand it keeps its sign
+        (Ast::Int { value: v, minus }, Kind::F32) => {
+            op.value = Value::F32((*v as f32).to_bits() | if *minus { 0x8000_0000 } else { 0 })
+        }
+        (Ast::Int { value: v, minus }, Kind::F16) => {
+            let b = f16_from_f64(*v as f64) | if *minus { 0x8000 } else { 0 };
+            if b & 0x7fff == 0x7c00 {
+                return range(format!(
+                    "immediate {v} does not fit operand `{}` (an fp16 immediate: the largest finite fp16 is 65504)",
+                    od.name
+                ));
+            }
+            op.value = Value::F16(b)
+        }
         (Ast::Float(t), Kind::F32) => match parse_f32(t) {
+            Some(b) if b & 0x7fff_ffff == 0x7f80_0000 && !names_bits_or_infinity(t) => {
+                return range(format!(
+                    "`{t}` does not fit operand `{}` (an fp32 immediate: the largest finite fp32 is 3.4028235e38; write +INF or -INF for infinity)",
+                    od.name
+                ))
+            }
             Some(b) => op.value = Value::F32(b),
             None => return range(format!("cannot read `{t}` as an fp32 value")),
         },
         (Ast::Float(t), Kind::F16) => match parse_f16(t) {
+            Some(b) if b & 0x7fff == 0x7c00 && !names_bits_or_infinity(t) => {
+                return range(format!(
+                    "`{t}` does not fit operand `{}` (an fp16 immediate: the largest finite fp16 is 65504; write +INF or -INF for infinity)",
+                    od.name
+                ))
+            }
             Some(b) => op.value = Value::F16(b),
             None => return range(format!("cannot read `{t}` as an fp16 value")),
         },
         (Ast::Const { bank, offset, prefix, suffix }, Kind::C) => {
-            check_prefix(od, *prefix, at)?;
             op.neg = prefix.neg;
             op.abs = prefix.abs;
+            op.not = prefix.not;
             op.suffix = suffix_index(od, suffix, at)?;
             if !(0..32).contains(bank) {
                 return range(format!("constant bank {} out of range 0..0x1f", fmt_int(*bank)));
@@ -318,55 +332,12 @@ fn build_operand(
     Ok(op)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::f16_from_f64;
-
-    #[rustfmt::skip]
-    const F16: &[(f64, u16)] = &[
-        (1.0, 0x3c00), (1.5, 0x3e00), (65504.0, 0x7bff), (65519.99, 0x7bff), (65520.0, 0x7c00),
-        (5.960464477539063e-8, 0x0001), (2.9802322387695312e-8, 0x0000), (2.980233e-8, 0x0001),
-        (-0.0, 0x8000), (0.1, 0x2e66), (1.0009765625, 0x3c01), (1.00048828125, 0x3c00), (1.00146484375, 0x3c02),
-        // 1 + 2^-11 + 2^-40: above the tie in f64, but f64 -> f32 rounding lands on the tie and
-        // then ties-to-even goes down; one rounding goes up
-        (1.0004882812509095, 0x3c01),
-    ];
-
-    #[test]
-    fn f16_rounds_once_to_nearest_even() {
-        for &(v, bits) in F16 {
-            assert_eq!(f16_from_f64(v), bits, "{v}");
-        }
-    }
-}
-
 fn fmt_int(v: i128) -> String {
     if v < 0 {
         format!("-{:#x}", -v)
     } else {
         format!("{v:#x}")
     }
-}
-
-fn check_group(base: u8, count: u8, unaligned_ok: bool, at: usize) -> Result<(), LineError> {
-    if count <= 1 || base == RZ {
-        return Ok(());
-    }
-    if base as u16 + count as u16 - 1 > 254 {
-        return Err(LineError::new(
-            K::OutOfRange,
-            at,
-            format!("register group R{base}..R{} runs past R254", base as u16 + count as u16 - 1),
-        ));
-    }
-    if !unaligned_ok && base % count != 0 {
-        return Err(LineError::new(
-            K::BadRegisterGroup,
-            at,
-            format!("a group of {count} registers must start at a multiple of {count}, got R{base}"),
-        ));
-    }
-    Ok(())
 }
 
 /// Assemble one instruction. `opcode_text` is e.g. `IMAD.WIDE.U32`, `opcode_at` its offset.
@@ -428,10 +399,12 @@ pub(crate) fn build(
         let mut failed = None;
         for (i, src) in operands.iter().enumerate() {
             if !kind_accepts(def.operands[i].kind, &src.ast) {
-                failed = Some((2 + 2 * i, build_operand(def, i, src, &mods, labels, code_bytes).err()));
+                failed = Some((2 + 2 * i, build_operand(def, i, src, labels, code_bytes).err()));
                 break;
             }
-            match build_operand(def, i, src, &mods, labels, code_bytes) {
+            let op = build_operand(def, i, src, labels, code_bytes)
+                .and_then(|op| validate_operand(def, &mods, i, &op).map(|()| op).map_err(|e| invalid(e, src.at)));
+            match op {
                 Ok(op) => built.push(op),
                 Err(e) => {
                     failed = Some((3 + 2 * i, Some(e)));
@@ -479,7 +452,7 @@ fn two_wide_slots(
         .iter()
         .enumerate()
         .filter(|(i, o)| {
-            matches!(o.ast, Ast::Const { .. } | Ast::ConstX { .. } | Ast::Int(_) | Ast::Float(_))
+            matches!(o.ast, Ast::Const { .. } | Ast::ConstX { .. } | Ast::Int { .. } | Ast::Float(_))
                 && forms.iter().any(|d| is_wide(d.operands[*i].kind))
         })
         .map(|(_, o)| o)
@@ -549,5 +522,27 @@ fn modifier_error(mnemonic: &str, tokens: &[&str], candidates: &[usize], at: usi
                 forms.join(", ")
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f16_from_f64;
+
+    #[rustfmt::skip]
+    const F16: &[(f64, u16)] = &[
+        (1.0, 0x3c00), (1.5, 0x3e00), (65504.0, 0x7bff), (65519.99, 0x7bff), (65520.0, 0x7c00),
+        (5.960464477539063e-8, 0x0001), (2.9802322387695312e-8, 0x0000), (2.980233e-8, 0x0001),
+        (-0.0, 0x8000), (0.1, 0x2e66), (1.0009765625, 0x3c01), (1.00048828125, 0x3c00), (1.00146484375, 0x3c02),
+        // 1 + 2^-11 + 2^-40: above the tie in f64, but f64 -> f32 rounding lands on the tie and
+        // then ties-to-even goes down; one rounding goes up
+        (1.0004882812509095, 0x3c01),
+    ];
+
+    #[test]
+    fn f16_rounds_once_to_nearest_even() {
+        for &(v, bits) in F16 {
+            assert_eq!(f16_from_f64(v), bits, "{v}");
+        }
     }
 }

@@ -11,8 +11,9 @@ pub(crate) enum Ast {
     List { base: u8, count: u8, reuse: bool, suffix: Option<String> },
     /// `P0`, `!PT`.
     Pred { index: u8, not: bool },
-    /// Integer literal (decimal or hex, signed).
-    Int(i128),
+    /// Integer literal (decimal or hex, signed). `minus`: written with a leading `-`, which keeps
+    /// the sign of `-0` in a float operand (the value alone cannot).
+    Int { value: i128, minus: bool },
     /// Float literal, kept as text for the form to round to fp32 or fp16.
     Float(String),
     /// `c[0x0][0x160]`, `-c[0x0][0x160]`, `c[0x0][0x160].H0_H0`.
@@ -48,7 +49,7 @@ impl Ast {
             Ast::Reg { .. } => "a register",
             Ast::List { .. } => "a register list",
             Ast::Pred { .. } => "a predicate",
-            Ast::Int(_) => "an integer",
+            Ast::Int { .. } => "an integer",
             Ast::Float(_) => "a float",
             Ast::Const { .. } => "a constant",
             Ast::ConstX { .. } => "an indexed constant",
@@ -87,7 +88,11 @@ pub(crate) fn parse_int(s: &str) -> Option<i128> {
 }
 
 fn is_float_text(s: &str) -> bool {
-    let body = s.trim_start_matches(['+', '-']);
+    // one sign at most: `--1.5` is not a number
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if body.starts_with(['+', '-']) {
+        return false;
+    }
     let upper = body.to_ascii_uppercase();
     if matches!(upper.as_str(), "INF" | "QNAN" | "NAN" | "SNAN") {
         return true;
@@ -215,8 +220,8 @@ pub(crate) fn parse_operand(text: &str, at: usize) -> Result<Ast, LineError> {
         return Ok(Ast::Pred { index: i, not: false });
     }
     // Numbers
-    if let Some(v) = parse_int(t) {
-        return Ok(Ast::Int(v));
+    if let Some(value) = parse_int(t) {
+        return Ok(Ast::Int { value, minus: t.starts_with('-') });
     }
     if is_float_text(t) {
         return Ok(Ast::Float(t.to_string()));
@@ -393,8 +398,10 @@ mod tests {
         ("{R9, R10, R11, R12}", "List { base: 9, count: 4, reuse: false, suffix: None }"),
         ("!PT", "Pred { index: 7, not: true }"),
         ("P6", "Pred { index: 6, not: false }"),
-        ("-0x1", "Int(-1)"),
-        ("0xfffffffe", "Int(4294967294)"),
+        ("-0x1", "Int { value: -1, minus: true }"),
+        ("0xfffffffe", "Int { value: 4294967294, minus: false }"),
+        ("-0", "Int { value: 0, minus: true }"),
+        ("-0.0", "Float(\"-0.0\")"),
         ("1.5", "Float(\"1.5\")"),
         ("+INF", "Float(\"+INF\")"),
         ("-QNAN", "Float(\"-QNAN\")"),
@@ -439,6 +446,8 @@ mod tests {
         ("|R2", K::Syntax),
         ("SR_BOGUS", K::OperandKind),
         ("R4.reuse.H0_H0.ROW", K::Syntax),
+        ("--1.5", K::Syntax),
+        ("+-1.5", K::Syntax),
         ("", K::Syntax),
         ("@#$", K::Syntax),
     ];

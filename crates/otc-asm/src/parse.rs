@@ -21,7 +21,7 @@ use otc_isa::{Control, Pred, PT};
 use crate::error::{AsmError, AsmErrorKind as K, LineError};
 use crate::matcher::{build, SrcOperand};
 use crate::operand::{parse_int, parse_operand};
-use crate::program::{Kernel, Param, ParamType, Program, PARAM_BASE};
+use crate::program::{is_identifier, next_param_offset, Kernel, Param, ParamType, Program};
 
 /// Largest source accepted (bytes).
 pub const MAX_SOURCE_BYTES: usize = 256 << 20;
@@ -305,13 +305,6 @@ impl CommentStripper {
     }
 }
 
-fn is_ident(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 1024
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))
-}
-
 fn parse_size(v: &str) -> Option<Option<u32>> {
     if v == "unknown" {
         return Some(None);
@@ -347,7 +340,6 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
     let mut kernels: Vec<KernelSrc> = Vec::new();
     let mut stripper = CommentStripper { in_block: false };
     let mut implicit = false;
-    let mut param_end = PARAM_BASE;
     let mut block_start = 0;
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
@@ -379,14 +371,13 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
                     if implicit {
                         return Err(err(off, K::Directive, "`.kernel` after instructions that belong to no kernel; put `.kernel NAME` first".into()));
                     }
-                    if args.len() != 1 || !is_ident(args[0]) {
+                    if args.len() != 1 || !is_identifier(args[0]) {
                         return Err(err(off, K::Directive, "expected `.kernel NAME` with NAME an identifier".into()));
                     }
                     if kernels.iter().any(|k| k.name == args[0]) {
                         return Err(err(off, K::Directive, format!("kernel `{}` is defined twice", args[0])));
                     }
                     kernels.push(KernelSrc::new(args[0].to_string(), line_no, false));
-                    param_end = PARAM_BASE;
                 }
                 "param" => {
                     need_kernel(&mut kernels)?;
@@ -398,19 +389,16 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
                         let names: Vec<&str> = ParamType::ALL.iter().map(|t| t.name()).collect();
                         return Err(err(off, K::Directive, format!("unknown parameter type `{}`; expected one of {}", args[0], names.join(", "))));
                     };
-                    if !is_ident(args[1]) {
+                    if !is_identifier(args[1]) {
                         return Err(err(off, K::Directive, format!("parameter name `{}` is not an identifier", args[1])));
                     }
                     let ps = k.params.get_or_insert_with(Vec::new);
                     if ps.iter().any(|p| p.name == args[1]) {
                         return Err(err(off, K::Directive, format!("parameter `{}` is declared twice", args[1])));
                     }
-                    let size = ty.size();
-                    let offset = param_end.div_ceil(size) * size;
-                    if offset + size > PARAM_BASE + 4096 {
+                    let Some(offset) = next_param_offset(ps, ty) else {
                         return Err(err(off, K::Directive, "parameters exceed the 4 KB parameter space".into()));
-                    }
-                    param_end = offset + size;
+                    };
                     ps.push(Param { name: args[1].to_string(), ty, offset });
                 }
                 "params" => {
@@ -453,7 +441,7 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             let t = body.trim_start();
             let word_end =
                 t.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))).unwrap_or(t.len());
-            if word_end > 0 && t[word_end..].starts_with(':') && is_ident(&t[..word_end]) {
+            if word_end > 0 && t[word_end..].starts_with(':') && is_identifier(&t[..word_end]) {
                 let label = &t[..word_end];
                 let lead = body.len() - t.len();
                 if kernels.is_empty() {
@@ -537,7 +525,7 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
         }
         if let Some(name) = t.strip_prefix("Function : ") {
             let name = name.trim();
-            if !is_ident(name) {
+            if !is_identifier(name) {
                 return Err(err(0, format!("function name `{name}` is not an identifier")));
             }
             if kernels.iter().any(|k| k.name == name) {
@@ -686,6 +674,17 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
                         }
                         a
                     })?;
+            // Defence in depth: the matcher checked every operand, so this cannot fail; if it did,
+            // the program could not be written (`Program::to_bytes`) and loaded back.
+            if let Err(e) = inst.encode() {
+                return Err(AsmError::new(
+                    K::Other,
+                    source,
+                    s.line,
+                    column(&s.line_text, s.opcode_at),
+                    format!("`{}` cannot be encoded: {e}", s.opcode),
+                ));
+            }
             instructions.push(inst);
             lines.push(s.line as u32);
         }
@@ -694,7 +693,7 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
             Some(r) => (r, true),
             None => (inferred, false),
         };
-        out.push(Kernel {
+        let kernel = Kernel {
             name: k.name,
             params: k.params,
             num_regs,
@@ -703,7 +702,11 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
             local_bytes: k.local,
             instructions,
             lines,
-        });
+        };
+        // The checks the loader makes (the directives and the matcher made them already, with
+        // the place of the mistake): what assembles, loads.
+        kernel.check().map_err(|m| AsmError::new(K::Other, source, k.line, 0, m))?;
+        out.push(kernel);
     }
     Ok(Program { kernels: out })
 }
@@ -712,8 +715,11 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
 mod tests {
     use super::*;
 
+    /// (stall, yield, write barrier, read barrier, wait mask)
+    type Fields = (u8, bool, u8, u8, u8);
+
     #[rustfmt::skip]
-    const CONTROL: &[(&str, Option<(u8, bool, u8, u8, u8)>)] = &[
+    const CONTROL: &[(&str, Option<Fields>)] = &[
         ("[B------:R-:W-:Y:S04]", Some((4, true, 7, 7, 0))),
         ("[B0-2---:R1:W5:-:S15]", Some((15, false, 5, 1, 0b101))),
         ("[----:B------:R-:W-:Y:S00]", Some((0, true, 7, 7, 0))),

@@ -17,7 +17,11 @@
 //!   lines        count x u32 (source line of each instruction, 0 = none)
 //! checksum   u64      FNV-1a of every byte before it
 //! ```
-//! Every word is decoded on load, so a corrupted word is rejected, not executed.
+//! Every word is decoded on load, so a corrupted word is rejected, not executed; and a loaded
+//! program passes the same checks as an assembled one ([`Program::check`]), so its disassembly
+//! assembles back to it.
+
+use std::collections::HashSet;
 
 use otc_isa::{Instruction, Kind, Value};
 
@@ -106,6 +110,39 @@ pub struct Param {
 /// First parameter byte in constant bank 0 on sm_70.
 pub const PARAM_BASE: u32 = 0x160;
 
+/// Bytes of parameter space after [`PARAM_BASE`].
+pub const PARAM_SPACE: u32 = 4096;
+
+/// Whether `s` may name a kernel, a parameter or a label: `[A-Za-z_$][A-Za-z0-9_$.]*`, at most
+/// 1024 bytes.
+pub fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 1024
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.'))
+}
+
+/// Offset of a parameter of type `ty` declared after `params`: the end of the last one rounded up
+/// to the type's size (natural alignment), the layout `.param` directives give. None when it does
+/// not fit the 4 KB parameter space.
+pub fn next_param_offset(params: &[Param], ty: ParamType) -> Option<u32> {
+    let end = params.last().map_or(PARAM_BASE, |p| p.offset + p.ty.size());
+    let offset = end.div_ceil(ty.size()) * ty.size();
+    (offset + ty.size() <= PARAM_BASE + PARAM_SPACE).then_some(offset)
+}
+
+/// Check a branch target (a byte offset from the kernel start): it must be the address of one of
+/// the kernel's `code_bytes / 16` instructions.
+pub fn check_target(target: i128, code_bytes: u32) -> Result<(), String> {
+    if target < 0 || target % 16 != 0 || target >= code_bytes as i128 {
+        let t = if target < 0 { format!("-{:#x}", -target) } else { format!("{target:#x}") };
+        return Err(format!(
+            "branch target {t} is not the address of an instruction (multiples of 0x10 below {code_bytes:#x})"
+        ));
+    }
+    Ok(())
+}
+
 /// One kernel: its code and what a launch needs to know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Kernel {
@@ -161,6 +198,79 @@ impl Kernel {
     /// Code size in bytes.
     pub fn code_bytes(&self) -> u32 {
         self.instructions.len() as u32 * 16
+    }
+
+    /// What the assembler guarantees of a kernel it builds, checked again for a loaded one: the
+    /// name and parameter names are identifiers, parameters are declared once and laid out as
+    /// `.param` lays them out, the register count is declared or the inferred one, there are
+    /// 1..=[`MAX_INSTRUCTIONS`](crate::parse::MAX_INSTRUCTIONS) instructions, each passes
+    /// [`Instruction::validate`] and branches to an instruction of the kernel. The message names
+    /// the kernel (and the instruction index and pc).
+    pub fn check(&self) -> Result<(), String> {
+        let name = &self.name;
+        if !is_identifier(name) {
+            return Err(format!("kernel name {name:?} is not an identifier"));
+        }
+        if let Some(ps) = &self.params {
+            for (i, p) in ps.iter().enumerate() {
+                if !is_identifier(&p.name) {
+                    return Err(format!("kernel {name}: parameter name {:?} is not an identifier", p.name));
+                }
+                if ps[..i].iter().any(|q| q.name == p.name) {
+                    return Err(format!("kernel {name}: parameter `{}` is declared twice", p.name));
+                }
+                match next_param_offset(&ps[..i], p.ty) {
+                    Some(want) if want == p.offset => {}
+                    Some(want) => {
+                        return Err(format!(
+                            "kernel {name}: parameter `{}` is at c[0x0][{:#x}], but a {} declared after the \
+                             parameters before it is at c[0x0][{want:#x}]",
+                            p.name,
+                            p.offset,
+                            p.ty.name()
+                        ))
+                    }
+                    None => return Err(format!("kernel {name}: parameters exceed the 4 KB parameter space")),
+                }
+            }
+        }
+        if !(1..=255).contains(&self.num_regs) {
+            return Err(format!("kernel {name}: register count {} out of range 1..255", self.num_regs));
+        }
+        let n = self.instructions.len();
+        if n == 0 {
+            return Err(format!("kernel {name} has no instructions"));
+        }
+        if n > crate::parse::MAX_INSTRUCTIONS {
+            return Err(format!("kernel {name} has more than {} instructions", crate::parse::MAX_INSTRUCTIONS));
+        }
+        if self.lines.len() != n {
+            return Err(format!("kernel {name}: {} source lines for {n} instructions", self.lines.len()));
+        }
+        let code_bytes = self.code_bytes();
+        for (i, inst) in self.instructions.iter().enumerate() {
+            let at = |m: String| format!("kernel {name} instruction {i} (pc {:#06x}): {m}", i * 16);
+            if inst.form as usize >= otc_isa::FORMS.len() {
+                return Err(at(format!("no form {}", inst.form)));
+            }
+            inst.encode().map_err(|e| at(e.to_string()))?;
+            for (od, op) in inst.def().operands.iter().zip(&inst.operands) {
+                if let (Kind::T, Value::Imm(t)) = (od.kind, op.value) {
+                    check_target(t as i128, code_bytes).map_err(|m| at(format!("{}: {m}", inst.def().mnemonic)))?;
+                }
+            }
+        }
+        // (after the instructions: counting registers needs well-formed instructions)
+        if !self.regs_declared {
+            let inferred = Kernel::inferred_regs(&self.instructions);
+            if self.num_regs != inferred {
+                return Err(format!(
+                    "kernel {name}: the register count {} is not declared and is not the {inferred} the code uses",
+                    self.num_regs
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -271,7 +381,9 @@ impl Program {
             }
             w.u32(k.instructions.len() as u32);
             for inst in &k.instructions {
-                // Instructions in a Program were built by the assembler or decoded, so they encode.
+                // The assembler and the loader only make programs that pass `Program::check`, so
+                // every instruction encodes; a hand-built one that does not is written as the zero
+                // word, which no instruction has, so loading the bytes fails.
                 let word = inst.encode().unwrap_or(0);
                 w.0.extend_from_slice(&word.to_le_bytes());
             }
@@ -358,9 +470,6 @@ impl Program {
             for _ in 0..n {
                 lines.push(r.u32("line")?);
             }
-            if !(1..=255).contains(&num_regs) {
-                return Err(r.err(format!("kernel {name}: register count {num_regs} out of range 1..255")));
-            }
             kernels.push(Kernel {
                 name,
                 params,
@@ -375,7 +484,27 @@ impl Program {
         if r.pos != body.len() {
             return Err(r.err(format!("{} unexpected bytes after the last kernel", body.len() - r.pos)));
         }
-        Ok(Program { kernels })
+        let program = Program { kernels };
+        // what decodes must also be a program the assembler could have made
+        program.check().map_err(|m| AsmError::new(AsmErrorKind::BinaryFormat, source, 0, 0, m))?;
+        Ok(program)
+    }
+
+    /// The checks of [`Kernel::check`] for every kernel, and: at least one kernel, no two with the
+    /// same name. Every program the assembler builds passes; [`Program::from_bytes`] rejects one
+    /// that does not.
+    pub fn check(&self) -> Result<(), String> {
+        if self.kernels.is_empty() {
+            return Err("the program has no kernels".into());
+        }
+        let mut names = HashSet::new();
+        for k in &self.kernels {
+            k.check()?;
+            if !names.insert(k.name.as_str()) {
+                return Err(format!("kernel {} is defined twice", k.name));
+            }
+        }
+        Ok(())
     }
 
     /// Find a kernel by name.

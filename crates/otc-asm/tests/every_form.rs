@@ -56,7 +56,7 @@ fn variants() -> Vec<Instruction> {
                     match f.flag {
                         Flag::Neg => op.neg = on,
                         Flag::Abs => op.abs = on,
-                        Flag::Not => op.not = on && !matches!(op.value, Value::Reg(_)) || (on && !od.allows(Flag::Neg)),
+                        Flag::Not => op.not = on && (!matches!(op.value, Value::Reg(_)) || !od.allows(Flag::Neg)),
                         Flag::Reuse => op.reuse = !on && matches!(op.value, Value::Reg(r) if r != 255),
                         Flag::Swz | Flag::Hsel | Flag::Bsel | Flag::Layout => {
                             op.suffix = (v % suffix_options(f.flag).len()) as u8
@@ -67,12 +67,11 @@ fn variants() -> Vec<Instruction> {
                     op.neg = false;
                     op.abs = false;
                 }
-                if matches!(op.value, Value::Const { .. } | Value::ConstX { .. })
-                    || !matches!(od.kind, Kind::R | Kind::G(_) | Kind::L(_))
+                if (matches!(op.value, Value::Const { .. } | Value::ConstX { .. })
+                    || !matches!(od.kind, Kind::R | Kind::G(_) | Kind::L(_)))
+                    && !matches!(op.value, Value::Pred(_))
                 {
-                    if !matches!(op.value, Value::Pred(_)) {
-                        op.not = false;
-                    }
+                    op.not = false;
                 }
                 if matches!(op.value, Value::ConstX { .. }) {
                     op.suffix = 0;

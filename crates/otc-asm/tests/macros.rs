@@ -55,7 +55,7 @@ const BAD: &[(&str, AsmErrorKind, usize)] = &[
 fn spwmma_misuse_is_reported_at_the_right_place() {
     for (line, kind, col) in BAD {
         let src = format!(".kernel k\n    {line} ;\n");
-        let e = assemble(&src, "bad.sass").expect_err(&line);
+        let e = assemble(&src, "bad.sass").expect_err(line);
         assert_eq!(e.kind, *kind, "{line}: {e}");
         assert_eq!(e.line, 2, "{line}");
         assert_eq!(e.column, *col, "{line}: {e}");

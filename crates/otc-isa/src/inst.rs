@@ -137,6 +137,92 @@ pub struct Instruction {
     pub control: Option<Control>,
 }
 
+/// The kind of defect [`Instruction::validate`] finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Defect {
+    /// A flag the operand does not take (`.reuse` on a destination), or `-` together with `~`.
+    Flag,
+    /// A register group that runs past R254.
+    GroupRange,
+    /// A register group that does not start at a multiple of its size (G kinds, `R*group`).
+    GroupAlignment,
+    /// A value the text has no name for (an unknown special register, SB6).
+    Value,
+}
+
+/// An operand that fails [`Instruction::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// Index of the operand.
+    pub operand: usize,
+    pub defect: Defect,
+    pub message: String,
+}
+
+/// The checks of [`Instruction::validate`] for operand `i` of form `def` with modifier options
+/// `mods` (the assembler runs them on each operand as it matches a form).
+pub fn validate_operand(def: &FormDef, mods: &[u8], i: usize, op: &Operand) -> Result<(), Invalid> {
+    let od = &def.operands[i];
+    let fail = |defect, message: String| Err(Invalid { operand: i, defect, message });
+    let name = od.name;
+    if op.neg && !od.allows(Flag::Neg) {
+        return fail(Defect::Flag, format!("operand `{name}` cannot be negated with `-`"));
+    }
+    if op.abs && !od.allows(Flag::Abs) {
+        return fail(Defect::Flag, format!("operand `{name}` cannot be an absolute value `|...|`"));
+    }
+    if op.not && !od.allows(Flag::Not) {
+        return match op.value {
+            Value::Pred(_) => fail(Defect::Flag, format!("operand `{name}` cannot be negated with `!`")),
+            _ => fail(Defect::Flag, format!("operand `{name}` cannot be inverted with `~`")),
+        };
+    }
+    if op.reuse && !od.allows(Flag::Reuse) {
+        let why = if od.write { ": it is written, and only source registers take `.reuse`" } else { "" };
+        return fail(Defect::Flag, format!("operand `{name}` cannot take `.reuse`{why}"));
+    }
+    if op.neg && op.not {
+        return fail(Defect::Flag, format!("operand `{name}` cannot be both negated (`-`) and inverted (`~`)"));
+    }
+    if op.suffix != 0 {
+        let options = od
+            .flags
+            .iter()
+            .find(|f| matches!(f.flag, Flag::Swz | Flag::Hsel | Flag::Bsel | Flag::Layout))
+            .map(|f| crate::suffix_options(f.flag).len())
+            .unwrap_or(0);
+        if op.suffix as usize >= options {
+            return fail(Defect::Flag, format!("operand `{name}` has no suffix number {}", op.suffix));
+        }
+    }
+    match op.value {
+        Value::Reg(base) if base != RZ => {
+            let count = def.operand_regs(mods, i);
+            if count > 1 {
+                let last = base as u16 + count as u16 - 1;
+                if last > 254 {
+                    return fail(Defect::GroupRange, format!("register group R{base}..R{last} runs past R254"));
+                }
+                if !matches!(od.kind, Kind::L(_)) && base % count != 0 {
+                    return fail(
+                        Defect::GroupAlignment,
+                        format!("a group of {count} registers must start at a multiple of {count}, got R{base}"),
+                    );
+                }
+            }
+        }
+        Value::SReg(code) if crate::special_register_name(code).is_none() => {
+            return fail(Defect::Value, format!("special register code {code} does not exist"));
+        }
+        Value::Scoreboard(b) if b > 5 => {
+            return fail(Defect::Value, format!("scoreboard SB{b} does not exist (SB0..SB5)"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn sign_extend(v: u64, bits: u8) -> i64 {
     let shift = 64 - bits as u32;
     ((v << shift) as i64) >> shift
@@ -165,14 +251,24 @@ impl Instruction {
 
     /// Number of registers operand `i` covers (groups, `R*group` operands, 1 otherwise).
     pub fn operand_regs(&self, i: usize) -> u8 {
-        let od = &self.def().operands[i];
-        match od.regs_from {
-            Some(g) => self.def().mods[g].regs[self.mods[g] as usize],
-            None => od.kind.group_size(),
-        }
+        self.def().operand_regs(&self.mods, i)
     }
 
-    /// Encode into the 128-bit word. Fails if a value does not fit its field.
+    /// The structural checks that the bit fields alone do not make: register groups aligned and
+    /// inside R0..R254, only the flags the operand takes and never `-` with `~`, values that have
+    /// a name in the text. An instruction that passes prints as text that assembles back to it;
+    /// [`Instruction::encode`] (and so [`Instruction::decode`]) rejects one that does not, and the
+    /// assembler reports the same defects at the operand.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let def = self.def();
+        for (i, op) in self.operands.iter().enumerate().take(def.operands.len()) {
+            validate_operand(def, &self.mods, i, op)?;
+        }
+        Ok(())
+    }
+
+    /// Encode into the 128-bit word. Fails if a value does not fit its field or the instruction
+    /// fails [`Instruction::validate`].
     pub fn encode(&self) -> Result<u128, IsaError> {
         let def = self.def();
         let mut w: u128 = 0;
@@ -194,6 +290,13 @@ impl Instruction {
             }
             g.field.put(&mut w, opt as u64);
         }
+        self.validate().map_err(|e| {
+            let od = &def.operands[e.operand];
+            IsaError::Field(match e.defect {
+                Defect::Flag => format!("{}: {e}", def.mnemonic), // the message names the operand
+                _ => format!("{} operand {}: {e}", def.mnemonic, od.name),
+            })
+        })?;
         for (od, op) in def.operands.iter().zip(&self.operands) {
             let bad = |what: &str| IsaError::Field(format!("{} operand {}: {what}", def.mnemonic, od.name));
             let f = od.field;
@@ -250,15 +353,6 @@ impl Instruction {
                     Flag::Swz | Flag::Hsel | Flag::Bsel | Flag::Layout => op.suffix as u64,
                 };
                 put(&mut w, ff.field, v)?;
-            }
-            let has = |fl: Flag| od.allows(fl);
-            if (op.neg && !has(Flag::Neg))
-                || (op.abs && !has(Flag::Abs))
-                || (op.not && !has(Flag::Not))
-                || (op.reuse && !has(Flag::Reuse))
-                || (op.suffix != 0 && !(has(Flag::Swz) || has(Flag::Hsel) || has(Flag::Bsel) || has(Flag::Layout)))
-            {
-                return Err(bad("flag not allowed on this operand"));
             }
         }
         if let Some(c) = self.control {

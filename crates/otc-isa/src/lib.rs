@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub use generated::{FORMAT_VERSION, FORMS, SPECIAL_REGISTERS};
-pub use inst::{Control, Instruction, Operand, Pred, Value, PT, RZ};
+pub use inst::{validate_operand, Control, Defect, Instruction, Invalid, Operand, Pred, Value, PT, RZ};
 pub use spec::{BitField, Flag, FormDef, Kind, ModGroupDef, OperandDef, Unit};
 
 /// Errors of encoding and decoding.

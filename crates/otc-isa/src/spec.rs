@@ -220,4 +220,14 @@ impl FormDef {
     pub fn group(&self, name: &str) -> Option<usize> {
         self.mods.iter().position(|g| g.name == name)
     }
+
+    /// Number of registers operand `i` covers with the modifier options `mods`: the option's count
+    /// for `R*group` operands, the group size of G and L kinds, 1 otherwise.
+    pub fn operand_regs(&self, mods: &[u8], i: usize) -> u8 {
+        let od = &self.operands[i];
+        match od.regs_from {
+            Some(g) => mods.get(g).and_then(|&o| self.mods[g].regs.get(o as usize)).copied().unwrap_or(1),
+            None => od.kind.group_size(),
+        }
+    }
 }

@@ -47,6 +47,10 @@ pub fn f32_text(bits: u32) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "+INF".into() } else { "-INF".into() };
     }
+    if bits == 0x8000_0000 {
+        // `-0` would read back as the integer 0, i.e. +0.0
+        return "-0.0".into();
+    }
     let s = format!("{v:?}");
     s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }
@@ -182,7 +186,7 @@ impl Instruction {
     /// Canonical text without control bits and without the trailing ` ;`.
     pub fn text(&self) -> String {
         let mut s = String::new();
-        if !(self.guard.index == PT && !self.guard.not) {
+        if self.guard.index != PT || self.guard.not {
             let _ =
                 write!(s, "@{}{} ", if self.guard.not { "!" } else { "" }, crate::text::pred_name(self.guard.index));
         }
