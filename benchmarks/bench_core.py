@@ -2,7 +2,9 @@
 FP32 mix with divergence) and for nvcc's wmma GEMM (HMMA.884), with NumPy on the same data beside
 it. Run by hand (not in CI):
 
-    python benchmarks/bench_core.py [--threads N] [--json out.json]
+    python benchmarks/bench_core.py [--threads N] [--timing] [--json out.json]
+
+The cycle model is off unless --timing is given (then the time includes it).
 
 Numbers depend on the host; the table prints ratios measured in the same process.
 """
@@ -73,9 +75,10 @@ def bench(fn, repeat=3):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=None, help="host threads (default: all)")
+    ap.add_argument("--timing", action="store_true", help="run the cycle model beside the launches")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
-    dev = otc_emu.Device(threads=args.threads)
+    dev = otc_emu.Device(threads=args.threads, timing=args.timing)
     rows = []
 
     # ALU-bound kernel

@@ -15,6 +15,8 @@ Running kernels::
     x = dev.to_device(np.arange(n, dtype=np.float32)); y = dev.zeros(n, np.float32)
     res = dev.launch(prog, "saxpy", grid=4, block=256, args=[x, y, np.float32(2), np.uint32(n)])
     y.numpy(); res.stats.counters["warp_instructions"]; res.stats.by_opcode
+    res.stats.counters["cycles"]; res.stats.metrics["ipc"]  # the cycle model (Device(timing=False): off)
+    otc_emu.Device(config="my_gpu.toml", **{"tensor.skipped_cycles": 1})
     w = otc_emu.Warp(); w.write_reg(1, lanes); w.run("IADD3 R0, R1, 0x5, RZ ;"); w.read_reg(0)
 
 Every error raised on purpose is an :class:`OtcError`; bad source or binary input raises
@@ -30,6 +32,7 @@ from ._core import (
     OtcError,
     Param,
     Program,
+    V100_TOML,
     __version__,
     assemble,
     load,
@@ -55,5 +58,6 @@ __all__ = [
     "Warp",
     "fragments",
     "sparse",
+    "V100_TOML",
     "__version__",
 ]

@@ -60,6 +60,8 @@ class Device:
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None: ...
     def config(self) -> dict[str, Any]: ...
+    def timing_config(self) -> dict[str, Any] | None:
+        """The cycle model's configuration (dotted key -> value), or None when timing is off."""
     @staticmethod
     def settings() -> dict[str, str]:
         """Every setting with its description."""
@@ -77,7 +79,8 @@ class Device:
         params: bytes,
         dynamic_shared: int = 0,
     ) -> dict[str, Any]:
-        """Run a kernel; returns {"counters", "by_opcode", "by_pc"}."""
+        """Run a kernel; returns {"counters", "by_opcode", "by_pc"} and, when the cycle model
+        ran, "metrics" and "sm_cycles"."""
 
 class Warp:
     """One warp on a fresh SM, for instruction-level tests (wrapped by otc_emu.Warp)."""
@@ -91,6 +94,13 @@ class Warp:
     def write_shared(self, offset: int, data: bytes) -> None: ...
     def read_shared(self, offset: int, nbytes: int) -> bytes: ...
     def run(self, program: Program) -> dict[str, Any]: ...
+
+def read_config(text: str, name: str) -> dict[str, Any]:
+    """The keys of a TOML configuration file as a flat dict of dotted names (the [device] table
+    as ``device.<name>``); raises ConfigError for bad TOML."""
+
+V100_TOML: str
+"""The shipped V100 machine description of the cycle model (crates/otc-timing/configs/v100.toml)."""
 
 def fragment_layout(
     instruction: str, operand: str, layout: str

@@ -143,6 +143,10 @@ def render_run(run: dict, console) -> None:
     t.add_row("[bold]total[/bold]", f"[bold]{counters['warp_instructions']:,}[/bold]",
               f"[bold]{counters['thread_instructions']:,}[/bold]")
     console.print(t)
+    st = run["stats"]
+    if st.timed:
+        console.print(f"cycle model (V100): {st.cycles:,} cycles = {st.metrics['time_us']:.2f} us, "
+                      f"IPC {st.metrics['ipc']:.2f} on {counters['sms_used']} SMs")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

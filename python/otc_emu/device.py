@@ -4,21 +4,24 @@
     x = dev.to_device(np.arange(1024, dtype=np.float32))
     y = dev.zeros(1024, np.float32)
     res = dev.launch(prog, "saxpy", grid=4, block=256, args=[x, y, np.float32(2.0), np.uint32(1024)])
-    y.numpy(), res.stats.counters["warp_instructions"]
+    y.numpy(), res.stats.counters["warp_instructions"], res.stats.counters["cycles"]
 
-Arguments are :class:`DeviceArray` (passed as 8-byte pointers) or NumPy scalars; a bare Python
+The cycle model (docs/timing.md) runs beside every launch unless ``timing=False``; it never
+changes a result. Arguments are :class:`DeviceArray` (passed as 8-byte pointers) or NumPy scalars; a bare Python
 int or float is refused, because its width would be a guess.
 """
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
 
 from . import _core
-from ._core import LaunchError, OtcError
+from ._core import ConfigError, LaunchError, OtcError
 
 __all__ = ["Device", "DeviceArray", "LaunchResult", "Stats", "Warp"]
 
@@ -33,27 +36,104 @@ _SCALARS = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int6
 
 
 class Stats:
-    """Statistics of a launch or a warp run: ``counters`` (name -> number) and ``by_opcode``
-    (opcode text -> {"warp": n, "thread": n})."""
+    """Statistics of a launch or a warp run.
+
+    - ``counters`` (name -> int): always the functional counts ``warp_instructions``,
+      ``thread_instructions`` (active lanes), ``predicated_thread_instructions`` (lanes whose guard
+      held), ``ctas``, ``warps``, ``threads``, ``ohmma.executed``, ``ohmma.skipped``,
+      ``hmma.executed``, ``bohmma.executed``; when the cycle model ran, also its counters:
+      ``cycles`` (the kernel: the slowest SM), ``tensor.busy_cycles``, ``accbuf.accesses``,
+      ``accbuf.bank_conflicts``, ``smem.bank_conflicts``, ``gmem.read_bytes``,
+      ``gmem.write_bytes``, ``ohmma.issued``, ``stall.<reason>``, ``l1.hits``, ... (docs/timing.md).
+    - ``metrics`` (name -> float): the model's derived values (``ipc``, ``time_us``,
+      ``l1.hit_rate``, ``tensor.utilization``, ``stall_fraction.<reason>``, ...); empty without it.
+    - ``sm_cycles``: the cycles of every SM of the model, or None without it.
+    - ``by_opcode`` (opcode text -> {"warp": n, "thread": n}) and ``by_pc`` (warp-instructions
+      per instruction).
+
+    ``stats["key"]`` looks up counters, then metrics. ``to_dict()`` / ``to_json()`` hold everything.
+    """
 
     def __init__(self, data: dict[str, Any]):
         self._data = data
-        self.counters: dict[str, float] = dict(data.get("counters", {}))
+        self.counters: dict[str, int] = dict(data.get("counters", {}))
+        self.metrics: dict[str, float] = dict(data.get("metrics", {}))
+        self.sm_cycles: list[int] | None = list(data["sm_cycles"]) if "sm_cycles" in data else None
         self.by_opcode: dict[str, dict[str, int]] = {k: dict(v) for k, v in data.get("by_opcode", {}).items()}
+        self.by_pc: list[int] = list(data.get("by_pc", []))
+
+    @property
+    def timed(self) -> bool:
+        """Whether the cycle model ran (its counters, metrics and sm_cycles are present)."""
+        return self.sm_cycles is not None
+
+    @property
+    def cycles(self) -> int | None:
+        """Kernel cycles from the cycle model (None when it did not run)."""
+        return self.counters.get("cycles")
 
     def __getitem__(self, key: str):
-        return self.counters[key]
+        if key in self.counters:
+            return self.counters[key]
+        return self.metrics[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.counters or key in self.metrics
 
     def to_dict(self) -> dict[str, Any]:
-        return {"counters": dict(self.counters), "by_opcode": {k: dict(v) for k, v in self.by_opcode.items()},
-                **{k: v for k, v in self._data.items() if k not in ("counters", "by_opcode")}}
+        """{"counters", "by_opcode", "by_pc"} and, when the cycle model ran, "metrics" and "sm_cycles"."""
+        d: dict[str, Any] = {"counters": dict(self.counters), "by_opcode": {k: dict(v) for k, v in self.by_opcode.items()},
+                             "by_pc": list(self.by_pc)}
+        if self.timed:
+            d["metrics"] = dict(self.metrics)
+            d["sm_cycles"] = list(self.sm_cycles or [])
+        d.update({k: v for k, v in self._data.items() if k not in d})
+        return d
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, **kwargs)
 
     def __repr__(self) -> str:
         c = self.counters
-        return f"Stats(warp_instructions={c.get('warp_instructions')}, thread_instructions={c.get('thread_instructions')})"
+        timed = f", cycles={c.get('cycles')}" if self.timed else ""
+        return (f"Stats(warp_instructions={c.get('warp_instructions')}, "
+                f"thread_instructions={c.get('thread_instructions')}{timed})")
+
+
+ConfigSource = Union[None, str, "os.PathLike[str]", Mapping[str, Any]]
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if not isinstance(k, str):
+            raise ConfigError(f"setting names must be strings, got {k!r}")
+        key = prefix + k
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _settings(config: ConfigSource, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """One flat dict of settings: the config source's, then the overrides' (later wins)."""
+    flat: dict[str, Any] = {}
+    if config is None:
+        pass
+    elif isinstance(config, Mapping):
+        flat.update(_flatten(config))
+    elif isinstance(config, str) and config.strip().lower() == "v100":
+        pass  # the built-in description (_core.V100_TOML), the default
+    elif isinstance(config, (str, os.PathLike)):
+        path = os.fspath(config)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        flat.update(_core.read_config(text, str(path)))
+    else:
+        raise ConfigError(f"config must be None, 'v100', the path of a TOML file or a dict, got {type(config).__name__}")
+    flat.update(_flatten(overrides))
+    return flat
 
 
 @dataclass
@@ -161,21 +241,36 @@ def _pack_args(kernel, args: Sequence[Any], kernel_name: str) -> bytes:
 
 
 class Device:
-    """An emulated V100-like GPU with its own global memory.
+    """An emulated V100-like GPU with its own global memory, and the cycle model beside it.
 
-    ``config`` is None (the V100 defaults) or a dict of settings; keyword ``overrides`` set
-    individual settings (e.g. ``tensor_arith="ieee"``, ``max_instructions=10_000_000``,
-    ``threads=1``). Unknown settings are rejected with their name.
+    ``config`` is None or ``"v100"`` (the V100 description, built in), the path of a TOML file
+    (the cycle model's format, crates/otc-timing/configs/v100.toml, giving only the keys to
+    change, plus an optional ``[device]`` table with the functional settings), or a dict.
+    Keyword ``overrides`` (and the dict) take the functional settings (``tensor_arith="ieee"``,
+    ``num_sms``, ``threads=1``, ``max_instructions=10_000_000``, ... see ``Device.settings()``),
+    ``timing=False`` to switch the cycle model off, and cycle-model keys, dotted or nested:
+    ``Device(**{"tensor.skipped_cycles": 1})``, ``Device(tensor={"skipped_cycles": 1})``.
+    ``num_sms`` also sets the model's ``gpu.num_sms`` unless that is given. Unknown or ill-typed
+    settings raise :class:`ConfigError` naming the setting.
     """
 
-    def __init__(self, config: dict | None = None, **overrides):
-        settings = dict(config or {})
-        settings.update(overrides)
-        self._dev = _core.Device(settings)
+    def __init__(self, config: ConfigSource = None, **overrides):
+        self._dev = _core.Device(_settings(config, overrides))
 
     @property
     def config(self) -> dict[str, Any]:
+        """The functional settings in force, and ``timing`` (whether the cycle model runs)."""
         return dict(self._dev.config())
+
+    @property
+    def timing_config(self) -> dict[str, Any] | None:
+        """Every key of the cycle model's configuration with its value, or None when it is off."""
+        return self._dev.timing_config()
+
+    @staticmethod
+    def settings() -> dict[str, str]:
+        """The functional settings with their descriptions."""
+        return dict(_core.Device.settings())
 
     def empty(self, shape, dtype=np.float32) -> DeviceArray:
         shp = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
@@ -224,10 +319,8 @@ class Warp:
         w.read_reg(0)
     """
 
-    def __init__(self, config: dict | None = None, **overrides):
-        settings = dict(config or {})
-        settings.update(overrides)
-        self._warp = _core.Warp(settings)
+    def __init__(self, config: Mapping[str, Any] | None = None, **overrides):
+        self._warp = _core.Warp(_settings(config, overrides))
 
     def write_reg(self, index: int, values) -> None:
         v = np.asarray(values)

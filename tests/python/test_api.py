@@ -14,7 +14,7 @@ from otc_emu import _core
 # Names re-exported unchanged from the compiled module.
 PUBLIC = {
     "assemble", "load", "Program", "Kernel", "Param",
-    "OtcError", "AssemblyError", "GuestFault", "LaunchError", "ConfigError", "__version__",
+    "OtcError", "AssemblyError", "GuestFault", "LaunchError", "ConfigError", "__version__", "V100_TOML",
 }
 # Names defined in Python on top of it.
 PYTHON = {"Device", "DeviceArray", "LaunchResult", "Stats", "Warp", "fragments", "sparse"}

@@ -5,8 +5,9 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use otc_asm::Kernel;
 use otc_sim::{DeviceConfig, KernelImage, LaunchStats, SimError, TensorArith, WarpHarness};
+use otc_timing::{ConfigValue, TimingConfig};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::{guard, Error};
 use crate::program::PyProgram;
@@ -22,7 +23,54 @@ const SETTINGS: &[(&str, &str)] = &[
     ("default_local_bytes", "local memory per thread when the kernel does not say, bytes"),
     ("stack_bytes", "stack per thread added to local memory, bytes"),
     ("parallel_batch", "CTAs run speculatively in parallel per round (0 = automatic); speed only"),
+    ("timing", "run the cycle model beside every launch (True, default) or not (False); results never change"),
 ];
+
+/// A Python value as a timing configuration value (bool, int, float, str, or a list of them).
+fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<ConfigValue, Error> {
+    if v.is_instance_of::<PyBool>() {
+        return Ok(ConfigValue::Bool(v.extract()?));
+    }
+    if v.is_instance_of::<PyInt>() {
+        return v.extract::<i64>().map(ConfigValue::Int).map_err(|_| bad(key, "an integer that fits 64 bits", v));
+    }
+    if v.is_instance_of::<PyFloat>() {
+        return Ok(ConfigValue::Float(v.extract()?));
+    }
+    if v.is_instance_of::<PyString>() {
+        return Ok(ConfigValue::Str(v.extract()?));
+    }
+    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        let items: Vec<Bound<'_, PyAny>> = v.try_iter()?.collect::<PyResult<_>>()?;
+        return items.iter().map(|x| config_value(key, x)).collect::<Result<_, _>>().map(ConfigValue::List);
+    }
+    // NumPy scalars and other numbers
+    if let Ok(i) = v.extract::<i64>() {
+        return Ok(ConfigValue::Int(i));
+    }
+    if let Ok(x) = v.extract::<f64>() {
+        return Ok(ConfigValue::Float(x));
+    }
+    Err(bad(key, "a bool, int, float, str or list", v))
+}
+
+/// A timing configuration value as a Python object.
+fn py_value<'py>(py: Python<'py>, v: &ConfigValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        ConfigValue::Int(i) => i.into_pyobject(py)?.into_any(),
+        ConfigValue::Float(x) => x.into_pyobject(py)?.into_any(),
+        ConfigValue::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        ConfigValue::Str(s) => PyString::new(py, s).into_any(),
+        ConfigValue::List(l) => {
+            let items = l.iter().map(|x| py_value(py, x)).collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+    })
+}
+
+fn timing_error(e: otc_timing::ConfigError) -> Error {
+    Error::Config(e.to_string())
+}
 
 fn bad(key: &str, want: &str, got: &Bound<'_, PyAny>) -> Error {
     let ty = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
@@ -48,12 +96,32 @@ fn opt_int_of(key: &str, v: &Bound<'_, PyAny>, min: u64, max: u64) -> Result<Opt
     }
 }
 
-/// Build a `DeviceConfig` from a settings dict, rejecting unknown or ill-typed keys by name.
+/// Build a `DeviceConfig` from a flat settings dict, rejecting unknown or ill-typed keys by name.
+///
+/// Keys: the functional settings of [`SETTINGS`] (also as `device.<name>`, the `[device]` table
+/// of a configuration file), `timing` (bool: the cycle model on or off), and dotted timing keys
+/// (`tensor.skipped_cycles`, `ops.IMAD.latency`, ...) applied to the V100 description with
+/// `TimingConfig::set_many`. `num_sms` also sets the model's `gpu.num_sms` unless that is given.
 pub(crate) fn config_from(settings: Option<&Bound<'_, PyDict>>) -> Result<DeviceConfig, Error> {
     let mut c = DeviceConfig::default();
     let Some(d) = settings else { return Ok(c) };
+    let mut timing_on = true;
+    let mut timing_pairs: Vec<(String, ConfigValue)> = Vec::new();
     for (k, v) in d.iter() {
         let key: String = k.extract().map_err(|_| Error::Config("setting names must be strings".into()))?;
+        let name = key.strip_prefix("device.").unwrap_or(&key).to_string();
+        if name == "timing" {
+            if !v.is_instance_of::<PyBool>() {
+                return Err(bad(&key, "True or False", &v));
+            }
+            timing_on = v.extract()?;
+            continue;
+        }
+        if name.contains('.') {
+            timing_pairs.push((key.clone(), config_value(&key, &v)?));
+            continue;
+        }
+        let key = name;
         match key.as_str() {
             "tensor_arith" => {
                 let s: String = v.extract().map_err(|_| bad(&key, "'v100' or 'ieee'", &v))?;
@@ -73,11 +141,53 @@ pub(crate) fn config_from(settings: Option<&Bound<'_, PyDict>>) -> Result<Device
             "parallel_batch" => c.parallel_batch = int_of(&key, &v, 0, 1 << 20)? as usize,
             _ => {
                 let names: Vec<&str> = SETTINGS.iter().map(|(n, _)| *n).collect();
-                return Err(Error::Config(format!("unknown setting `{key}`; the settings are {}", names.join(", "))));
+                return Err(Error::Config(format!(
+                    "unknown setting `{key}`; the settings are {}, and dotted cycle-model keys such as \
+                     `tensor.skipped_cycles` (crates/otc-timing/configs/v100.toml)",
+                    names.join(", ")
+                )));
             }
         }
     }
+    let mut tc = TimingConfig::v100();
+    let sms_given = d.contains("num_sms")? || d.contains("device.num_sms")?;
+    if sms_given && !timing_pairs.iter().any(|(k, _)| k == "gpu.num_sms") {
+        timing_pairs.insert(0, ("gpu.num_sms".into(), ConfigValue::Int(c.num_sms as i64)));
+    }
+    // Checked even when timing is off, so that a typo is never silently ignored.
+    tc.set_many(timing_pairs).map_err(timing_error)?;
+    c.timing = if timing_on { Some(tc) } else { None };
     Ok(c)
+}
+
+/// The keys of a TOML configuration file as a flat dict (dotted names; the `[device]` table as
+/// `device.<name>`), checked only for syntax; `Device` checks the keys.
+#[pyfunction]
+pub(crate) fn read_config<'py>(py: Python<'py>, text: &str, name: &str) -> Result<Bound<'py, PyDict>, Error> {
+    let pairs = TimingConfig::toml_pairs(text).map_err(|e| Error::Config(format!("{name}: {e}")))?;
+    let d = PyDict::new(py);
+    for (k, v) in &pairs {
+        d.set_item(k, py_value(py, v)?)?;
+    }
+    Ok(d)
+}
+
+/// Every key of a timing configuration with its value (the fixed keys, then the `ops.*`
+/// overrides that are set).
+fn timing_dict<'py>(py: Python<'py>, t: &TimingConfig) -> Result<Bound<'py, PyDict>, Error> {
+    let d = PyDict::new(py);
+    for k in otc_timing::KEYS {
+        d.set_item(*k, py_value(py, &t.get(k).map_err(timing_error)?)?)?;
+    }
+    for (m, o) in &t.ops {
+        for (field, set) in [("latency", o.latency), ("ii", o.ii)] {
+            if set.is_some() {
+                let key = format!("ops.{m}.{field}");
+                d.set_item(&key, py_value(py, &t.get(&key).map_err(timing_error)?)?)?;
+            }
+        }
+    }
+    Ok(d)
 }
 
 fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, PyDict>> {
@@ -91,6 +201,7 @@ fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, Py
     d.set_item("default_local_bytes", c.default_local_bytes)?;
     d.set_item("stack_bytes", c.stack_bytes)?;
     d.set_item("parallel_batch", c.parallel_batch)?;
+    d.set_item("timing", c.timing.is_some())?;
     Ok(d)
 }
 
@@ -106,8 +217,16 @@ pub(crate) fn image(k: &Kernel) -> KernelImage {
     }
 }
 
-/// Statistics as plain Python data: {"counters": {...}, "by_opcode": {...}, "by_pc": [...]}.
-pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &LaunchStats) -> PyResult<Bound<'py, PyDict>> {
+/// Statistics as plain Python data: {"counters": {...}, "by_opcode": {...}, "by_pc": [...]},
+/// plus "metrics": {...} and "sm_cycles": [...] when the cycle model ran. The counters are the
+/// functional ones, then the model's (`cycles`, `tensor.busy_cycles`, `stall.*`, ...); a key
+/// both have (`warp_instructions`, `ohmma.executed`, ...) counts the same thing and keeps the
+/// functional value.
+pub(crate) fn stats_dict<'py>(
+    py: Python<'py>,
+    s: &LaunchStats,
+    timing: Option<&otc_timing::Stats>,
+) -> PyResult<Bound<'py, PyDict>> {
     let counters = PyDict::new(py);
     counters.set_item("warp_instructions", s.warp_instructions)?;
     counters.set_item("thread_instructions", s.thread_instructions)?;
@@ -115,6 +234,17 @@ pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &LaunchStats) -> PyResult<Boun
     counters.set_item("ctas", s.ctas)?;
     counters.set_item("warps", s.warps)?;
     counters.set_item("threads", s.threads)?;
+    counters.set_item("ohmma.executed", s.ohmma_executed)?;
+    counters.set_item("ohmma.skipped", s.ohmma_skipped)?;
+    counters.set_item("hmma.executed", s.hmma_executed)?;
+    counters.set_item("bohmma.executed", s.bohmma_executed)?;
+    if let Some(t) = timing {
+        for (k, v) in &t.counters {
+            if !counters.contains(k)? {
+                counters.set_item(k, v)?;
+            }
+        }
+    }
     let by_op = PyDict::new(py);
     for (op, (w, t)) in &s.by_opcode {
         let e = PyDict::new(py);
@@ -126,6 +256,14 @@ pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &LaunchStats) -> PyResult<Boun
     d.set_item("counters", counters)?;
     d.set_item("by_opcode", by_op)?;
     d.set_item("by_pc", PyList::new(py, &s.by_pc)?)?;
+    if let Some(t) = timing {
+        let metrics = PyDict::new(py);
+        for (k, v) in &t.metrics {
+            metrics.set_item(k, v)?;
+        }
+        d.set_item("metrics", metrics)?;
+        d.set_item("sm_cycles", PyList::new(py, &t.sm_cycles)?)?;
+    }
     Ok(d)
 }
 
@@ -146,6 +284,11 @@ impl PyDevice {
     /// The settings in force, as a dict.
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         config_dict(py, self.inner.config())
+    }
+
+    /// The cycle model's configuration (dotted key -> value), or None when timing is off.
+    fn timing_config<'py>(&self, py: Python<'py>) -> Result<Option<Bound<'py, PyDict>>, Error> {
+        self.inner.config().timing.as_ref().map(|t| timing_dict(py, t)).transpose()
     }
 
     /// Descriptions of the settings, as a dict name -> text.
@@ -201,10 +344,10 @@ impl PyDevice {
         };
         let img = image(k);
         let dev = &mut self.inner;
-        let stats = py.detach(|| {
-            guard(|| Ok(dev.launch(&img, [grid.0, grid.1, grid.2], [block.0, block.1, block.2], params, dynamic_shared)?))
-        })?;
-        Ok(stats_dict(py, &stats)?)
+        let (grid, block) = ([grid.0, grid.1, grid.2], [block.0, block.1, block.2]);
+        let (stats, timing) =
+            py.detach(|| guard(|| Ok(dev.launch_timed(&img, grid, block, params, dynamic_shared)?)))?;
+        Ok(stats_dict(py, &stats, timing.as_ref())?)
     }
 }
 
@@ -288,7 +431,7 @@ impl PyWarp {
         let code = &program.inner.kernels[0].instructions;
         let w = &mut self.inner;
         let stats = py.detach(|| guard(|| Ok(w.run(code)?)))?;
-        Ok(stats_dict(py, &stats)?)
+        Ok(stats_dict(py, &stats, None)?)
     }
 }
 

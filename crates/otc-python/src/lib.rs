@@ -12,6 +12,10 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 
+/// `crates/otc-timing/configs/v100.toml`, so that `Device(config="v100")` works wherever the
+/// extension module is installed.
+const V100_TOML: &str = include_str!("../../otc-timing/configs/v100.toml");
+
 use errors::{guard, AssemblyError, ConfigError, Error, GuestFault, LaunchError, OtcError};
 use program::{PyKernel, PyParam, PyProgram};
 
@@ -55,6 +59,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<device::PyDevice>()?;
     m.add_class::<device::PyWarp>()?;
     m.add_function(wrap_pyfunction!(device::fragment_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(device::read_config, m)?)?;
+    // The shipped V100 machine description (crates/otc-timing/configs/v100.toml), compiled in.
+    m.add("V100_TOML", V100_TOML)?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("OtcError", py.get_type::<OtcError>())?;
     m.add("AssemblyError", py.get_type::<AssemblyError>())?;

@@ -1,6 +1,6 @@
 //! Rough single-thread throughput of the functional core (warp-instructions per second) on a
-//! few kernels (64 CTAs of 256 threads each, independent of each other). Run with
-//! `cargo run --release -p otc-sim --example throughput`.
+//! few kernels (64 CTAs of 256 threads each, independent of each other), with the cycle model
+//! off and on. Run with `cargo run --release -p otc-sim --example throughput`.
 
 use std::time::Instant;
 
@@ -84,15 +84,17 @@ top:
 fn main() {
     for (name, text) in [("int_loop", INT_LOOP), ("ffma_loop", FFMA_LOOP), ("mem_loop", MEM_LOOP)] {
         let k = kernel(text);
-        for threads in [1usize, 2] {
-            let mut d = Device::new(DeviceConfig { threads: Some(threads), ..DeviceConfig::default() });
+        for (threads, timing) in [(1usize, false), (2, false), (1, true), (2, true)] {
+            let timing = if timing { DeviceConfig::default().timing } else { None };
+            let on = if timing.is_some() { "on " } else { "off" };
+            let mut d = Device::new(DeviceConfig { threads: Some(threads), timing, ..DeviceConfig::default() });
             let buf = d.alloc(4 * 256 * 64, 256).unwrap();
             let params = buf.to_le_bytes();
             let t = Instant::now();
             let st = d.launch(&k, [64, 1, 1], [256, 1, 1], &params, 0).unwrap();
             let s = t.elapsed().as_secs_f64();
             println!(
-                "{name:10} threads={threads}: {:>10} warp-instructions in {:.3} s = {:.1} M warp-inst/s",
+                "{name:10} threads={threads} timing {on}: {:>10} warp-instructions in {:.3} s = {:.1} M warp-inst/s",
                 st.warp_instructions,
                 s,
                 st.warp_instructions as f64 / s / 1e6

@@ -4,8 +4,9 @@ use otc_numerics::TensorArith;
 
 /// Configuration of the emulated device. `Default` is a V100 (SXM2): 80 SMs, 48 KiB of shared
 /// memory per CTA without opt-in (the carve-out allows up to 96 KiB: set `max_shared_per_cta`
-/// to 98304 to allow that), bit-exact V100 tensor-core arithmetic.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// to 98304 to allow that), bit-exact V100 tensor-core arithmetic, and the cycle model on with
+/// the V100 description. (Not `Eq`: the timing description holds floating-point values.)
+#[derive(Clone, Debug, PartialEq)]
 pub struct DeviceConfig {
     /// Arithmetic of the tensor cores (`HMMA`): the bit-exact V100 model or ideal IEEE.
     pub tensor_arith: TensorArith,
@@ -35,6 +36,13 @@ pub struct DeviceConfig {
     /// Number of CTAs run speculatively in parallel per round (0 = 8 per host thread). Only
     /// affects speed.
     pub parallel_batch: usize,
+    /// The cycle model (`otc-timing`) run beside every launch: `None` = off. When on, each warp's
+    /// issued instructions are recorded and the committed CTAs are fed, in linear CTA order, to
+    /// an `otc_timing::Simulator` with this description; [`crate::Device::launch_timed`] returns
+    /// its statistics. Timing never changes a result, only how long a launch takes to emulate.
+    /// The model places CTAs on its own `gpu.num_sms` SMs (independent of `num_sms`, which is
+    /// what the program sees in `SR_SMID` and `c[0x0][0x10c]`).
+    pub timing: Option<otc_timing::TimingConfig>,
 }
 
 impl Default for DeviceConfig {
@@ -49,6 +57,7 @@ impl Default for DeviceConfig {
             default_local_bytes: 1024,
             stack_bytes: 1024,
             parallel_batch: 0,
+            timing: Some(otc_timing::TimingConfig::v100()),
         }
     }
 }

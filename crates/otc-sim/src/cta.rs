@@ -16,6 +16,7 @@ use crate::exec::{run_warp, Env, Exec, Stop};
 use crate::fault::{FaultKind, RawFault};
 use crate::memory::GlobalMem;
 use crate::state::Warp;
+use crate::timing::Tracer;
 
 /// Warp-instructions a warp may issue before the next warp gets its turn.
 pub(crate) const WARP_SLICE: u32 = 4096;
@@ -34,6 +35,8 @@ pub(crate) struct Launch<'a> {
     pub arith: otc_numerics::TensorArith,
     /// Per-CTA issue-cycle limit (`DeviceConfig::max_cycles`).
     pub max_cycles: Option<u64>,
+    /// One cycle-model event template per instruction when timing is on (`timing.rs`).
+    pub templates: Option<&'a [otc_timing::EventTemplate]>,
 }
 
 impl Launch<'_> {
@@ -53,10 +56,11 @@ impl Launch<'_> {
 }
 
 /// Result of running a CTA: instructions executed, or a fault (with the instructions executed
-/// before it).
+/// before it), and the CTA's trace for the cycle model when timing is on.
 pub(crate) struct CtaOutcome {
     pub executed: u64,
     pub fault: Option<RawFault>,
+    pub trace: Option<otc_timing::CtaTrace>,
 }
 
 /// Build the warps of a CTA.
@@ -88,7 +92,7 @@ pub(crate) fn run_cta<G: GlobalMem>(
     l: &Launch<'_>,
     linear: u64,
     global: &mut G,
-    counters: &mut [[u64; 3]],
+    counters: &mut [[u64; 4]],
     budget: u64,
 ) -> CtaOutcome {
     let ctaid = l.cta_index(linear);
@@ -105,7 +109,8 @@ pub(crate) fn run_cta<G: GlobalMem>(
     };
     let mut warps = make_warps(l);
     let mut shared = vec![0u8; l.shared_bytes as usize];
-    let mut x = Exec { ops: l.ops, env: &env, banks: l.banks, global, shared: &mut shared, counters, clock: 0 };
+    let tracer = l.templates.map(|t| Tracer::new(t, l.warps_per_cta()));
+    let mut x = Exec { ops: l.ops, env: &env, banks: l.banks, global, shared: &mut shared, counters, clock: 0, tracer };
     let limit = match l.max_cycles {
         Some(c) if c < budget => c,
         _ => budget,
@@ -117,7 +122,11 @@ pub(crate) fn run_cta<G: GlobalMem>(
             f.message = format!("the CTA ran its limit of {limit} issue cycles (max_cycles)");
         }
     }
-    CtaOutcome { executed: limit - left, fault }
+    let trace = match (fault.is_none(), x.tracer.take()) {
+        (true, Some(t)) => Some(t.finish(ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta())),
+        _ => None,
+    };
+    CtaOutcome { executed: limit - left, fault, trace }
 }
 
 /// The scheduling loop of a CTA (also used by the warp harness with a single warp).

@@ -791,6 +791,36 @@ pub(crate) enum OpKind {
         a: Src,
         b: Src,
     },
+    /// Dense `HMMA.OHMMA.8161` (fp32 or fp16 accumulators).
+    Ohmma {
+        d: R,
+        a: R,
+        b: R,
+        c: R,
+        f32: bool,
+    },
+    /// Sparse-mode `HMMA.OHMMA.8161.F32.F32.SP.Mm.Nn`.
+    OhmmaSp {
+        a: R,
+        b: R,
+        m: u8,
+        n: u8,
+    },
+    AccbClear,
+    AccbBmap {
+        a: Src,
+        b: Src,
+    },
+    AccbMov {
+        d: R,
+        q: u8,
+    },
+    /// `ACCB.STS` (`load` = false) / `ACCB.LDS` (`load` = true).
+    AccbShared {
+        base: R,
+        off: i32,
+        load: bool,
+    },
 }
 
 /// What the decoder needs to know about the launch.
@@ -891,23 +921,38 @@ impl Dec<'_, '_> {
 
     /// Check a register (group) and return its read slot.
     fn read_slot(&self, r: u8, n: usize) -> DResult<R> {
-        if r == RZ {
-            return Ok(self.cx.zero());
-        }
-        self.check_group(r, n)?;
-        Ok(r as R)
+        self.read_slot_in(r, n, true)
     }
 
     fn write_slot(&self, r: u8, n: usize) -> DResult<R> {
+        self.write_slot_in(r, n, true)
+    }
+
+    /// `aligned`: a group of 2 or 4 must start at a multiple of its size (not for the paper's
+    /// list groups `{R9, R10, ...}`, kind `L`).
+    fn read_slot_in(&self, r: u8, n: usize, aligned: bool) -> DResult<R> {
         if r == RZ {
-            return Ok(self.cx.sink());
+            return Ok(self.cx.zero());
         }
-        self.check_group(r, n)?;
+        self.check_group(r, n, aligned)?;
         Ok(r as R)
     }
 
-    fn check_group(&self, r: u8, n: usize) -> DResult<()> {
-        if n > 1 && !(r as usize).is_multiple_of(n) && n <= 4 {
+    fn write_slot_in(&self, r: u8, n: usize, aligned: bool) -> DResult<R> {
+        if r == RZ {
+            return Ok(self.cx.sink());
+        }
+        self.check_group(r, n, aligned)?;
+        Ok(r as R)
+    }
+
+    /// Whether operand `i` is a list group (kind `L`), which needs no alignment.
+    fn is_list(&self, i: usize) -> bool {
+        matches!(self.def().operands.get(i).map(|o| o.kind), Some(Kind::L(_)))
+    }
+
+    fn check_group(&self, r: u8, n: usize, aligned: bool) -> DResult<()> {
+        if aligned && n > 1 && !(r as usize).is_multiple_of(n) && n <= 4 {
             return illegal(format!("register group R{r} of {n} registers is not aligned to {n}"));
         }
         let last = r as u32 + n as u32 - 1;
@@ -931,7 +976,7 @@ impl Dec<'_, '_> {
     fn dst(&self, name: &str) -> DResult<R> {
         let (i, o) = self.op(name)?;
         match o.value {
-            Value::Reg(r) => self.write_slot(r, self.group_count(i)),
+            Value::Reg(r) => self.write_slot_in(r, self.group_count(i), !self.is_list(i)),
             v => illegal(format!("operand `{name}` is {v:?}, not a register")),
         }
     }
@@ -940,7 +985,7 @@ impl Dec<'_, '_> {
     fn reg(&self, name: &str) -> DResult<R> {
         let (i, o) = self.op(name)?;
         match o.value {
-            Value::Reg(r) => self.read_slot(r, self.group_count(i)),
+            Value::Reg(r) => self.read_slot_in(r, self.group_count(i), !self.is_list(i)),
             v => illegal(format!("operand `{name}` is {v:?}, not a register")),
         }
     }
@@ -1560,6 +1605,7 @@ impl Dec<'_, '_> {
                 OpKind::Match { p: self.opt_pdst("p")?, d: self.dst1("d")?, a, wide, all: self.m("mode") == "ALL" }
             }
             "HMMA" => self.hmma()?,
+            "ACCB" => self.accb()?,
             other => {
                 return unsupported(format!("`{}` ({other}) is not executed by this emulator", self.inst.opcode_text()))
             }
@@ -1813,15 +1859,37 @@ impl Dec<'_, '_> {
         Ok(OpKind::Atom { space, op, ty, d, base, off, b, c, ftz: self.has("FTZ") })
     }
 
+    /// The outer-product forms are told apart by opcode (`isa/otc.toml`).
     fn hmma(&self) -> DResult<OpKind> {
-        if self.m("shape") != "884" {
-            if self.m("shape") == "BOHMMA" {
-                return Ok(OpKind::Bohmma { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")? });
+        match self.def().opcode {
+            0x510 | 0x511 => {
+                return Ok(OpKind::Ohmma {
+                    d: self.dst("d")?,
+                    a: self.reg("a")?,
+                    b: self.reg("b")?,
+                    c: self.reg("c")?,
+                    f32: self.def().opcode == 0x510,
+                })
             }
-            return unsupported(format!(
-                "`{}` (outer-product tensor core) is not executed yet",
-                self.inst.opcode_text()
-            ));
+            0x512 => return Ok(OpKind::Bohmma { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")? }),
+            0x513 => {
+                let idx = |s: &str, max: u8| -> DResult<u8> {
+                    match s.get(1..).and_then(|x| x.parse::<u8>().ok()) {
+                        Some(v) if v < max => Ok(v),
+                        _ => illegal(format!("sparse OHMMA block `{s}`")),
+                    }
+                };
+                return Ok(OpKind::OhmmaSp {
+                    a: self.reg("a")?,
+                    b: self.reg("b")?,
+                    m: idx(self.m("m"), 4)?,
+                    n: idx(self.m("n"), 2)?,
+                });
+            }
+            _ => {}
+        }
+        if self.m("shape") != "884" {
+            return unsupported(format!("`{}` is not executed by this emulator", self.inst.opcode_text()));
         }
         let f32 = self.m("dtype") == "F32";
         let step = match self.m("step") {
@@ -1843,6 +1911,27 @@ impl Dec<'_, '_> {
             step,
             a_col: ao.suffix == 2,
             b_col: bo.suffix != 1,
+        })
+    }
+}
+
+impl Dec<'_, '_> {
+    fn accb(&self) -> DResult<OpKind> {
+        Ok(match self.def().opcode {
+            0x520 => OpKind::AccbClear,
+            0x521 => OpKind::AccbBmap { a: self.src("a")?, b: self.src("b")? },
+            0x522 => {
+                let q = self.imm("q")?;
+                if q > 3 {
+                    return illegal(format!("ACCB.MOV block {q} (0..3)"));
+                }
+                OpKind::AccbMov { d: self.dst("d")?, q: q as u8 }
+            }
+            0x523 | 0x524 => {
+                let (base, off) = self.mem("a")?;
+                OpKind::AccbShared { base, off, load: self.def().opcode == 0x524 }
+            }
+            _ => return unsupported(format!("`{}` is not executed by this emulator", self.inst.opcode_text())),
         })
     }
 }

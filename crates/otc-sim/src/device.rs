@@ -42,6 +42,7 @@ use crate::decode::{decode_all, DecodeCtx};
 use crate::fault::{GuestFault, RawFault, SimError};
 use crate::memory::{GlobalMemory, PageMask, SpecView};
 use crate::stats::{Counters, LaunchStats};
+use otc_timing::{EventTemplate, Simulator, Stats as TimingStats, TimingError};
 
 /// Number of constant banks (`c[0x0]` .. `c[0x11]`).
 pub const CONST_BANKS: usize = 18;
@@ -142,6 +143,10 @@ impl Device {
     /// Launch `kernel` on a `grid` of CTAs of `block` threads with the parameter block `params`
     /// (laid out as nvcc expects at `c[0x0][0x160]`) and `dynamic_shared` bytes of dynamic
     /// shared memory. Runs to completion; see the module docs for the ordering rule.
+    ///
+    /// When the cycle model is on ([`DeviceConfig::timing`]) it runs too, and its statistics
+    /// are dropped: use [`Device::launch_timed`] to get them (or switch timing off to save the
+    /// time).
     pub fn launch(
         &mut self,
         kernel: &KernelImage,
@@ -150,6 +155,28 @@ impl Device {
         params: &[u8],
         dynamic_shared: u32,
     ) -> Result<LaunchStats, SimError> {
+        self.launch_timed(kernel, grid, block, params, dynamic_shared).map(|(s, _)| s)
+    }
+
+    /// [`Device::launch`], also returning the cycle model's statistics (`None` when
+    /// [`DeviceConfig::timing`] is off).
+    ///
+    /// Timing runs beside the functional core: every warp's issued instructions are recorded
+    /// (`timing.rs`), each committed CTA's trace is handed to an [`otc_timing::Simulator`] in
+    /// linear CTA order (a speculatively run CTA that is discarded and re-run contributes only
+    /// its final run), and only the traces of the current parallel batch are held. Memory,
+    /// faults and [`LaunchStats`] are identical with timing on or off, for any number of host
+    /// threads, and so are the timing statistics for any number of host threads. A CTA that the
+    /// model cannot place on an SM (or a bad timing configuration) is a `SimError::Launch`
+    /// before anything runs.
+    pub fn launch_timed(
+        &mut self,
+        kernel: &KernelImage,
+        grid: [u32; 3],
+        block: [u32; 3],
+        params: &[u8],
+        dynamic_shared: u32,
+    ) -> Result<(LaunchStats, Option<TimingStats>), SimError> {
         let cfg = self.config.clone();
         let bad = |m: String| Err(SimError::Launch(format!("kernel `{}`: {m}", kernel.name)));
         // ---------------------------------------------------------------- validation
@@ -204,6 +231,28 @@ impl Device {
             return bad(format!("{local} bytes of local memory per thread; at most 512 KiB"));
         }
         let local = (local.div_ceil(16) * 16) as u32;
+        let total = grid[0] as u64 * grid[1] as u64 * grid[2] as u64;
+        let nthreads = self.threads();
+        let batch = if cfg.parallel_batch > 0 { cfg.parallel_batch } else { 8 * nthreads };
+
+        // ---------------------------------------------------------------- cycle model
+        let mut sink = match &cfg.timing {
+            None => None,
+            Some(tc) => {
+                let timing_err = |e: TimingError| bad(format!("cycle model: {e}"));
+                let mut sim = match Simulator::new(tc, total) {
+                    Ok(s) => s,
+                    Err(e) => return timing_err(e),
+                };
+                if let Err(e) = sim.check_fits(threads as u32, kernel.num_regs, shared as u32) {
+                    return timing_err(e);
+                }
+                sim.set_batch(batch);
+                Some(TimingSink { sim, err: None })
+            }
+        };
+        let templates: Option<Vec<EventTemplate>> =
+            cfg.timing.as_ref().map(|_| kernel.instructions.iter().map(EventTemplate::new).collect());
 
         // ---------------------------------------------------------------- constant bank 0
         let plen = params.len().max(kernel.param_bytes.unwrap_or(0) as usize);
@@ -238,34 +287,52 @@ impl Device {
             grid_id: self.launches,
             arith: cfg.tensor_arith,
             max_cycles: cfg.max_cycles,
+            templates: templates.as_deref(),
         };
-        let total = grid[0] as u64 * grid[1] as u64 * grid[2] as u64;
         let budget = cfg.max_instructions.unwrap_or(u64::MAX);
 
         let mut counters = Counters::new(ops.len());
-        let nthreads = self.threads();
-        let result = if nthreads <= 1 || total == 1 {
-            run_sequential(&launch, 0, total, &mut self.memory, &mut counters, budget)
-        } else {
-            if self.pool.is_none() {
-                if let Some(n) = cfg.threads {
+        let sequential = nthreads <= 1 || total == 1;
+        // The launch (and the cycle model, which is parallel over SMs) runs in the device's
+        // pool when a thread count is configured.
+        if self.pool.is_none() {
+            if let Some(n) = cfg.threads {
+                if !sequential || sink.is_some() {
                     self.pool = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().ok();
                 }
             }
-            let batch = if cfg.parallel_batch > 0 { cfg.parallel_batch } else { 8 * nthreads };
-            let mem = &mut self.memory;
-            match &self.pool {
-                Some(p) => p.install(|| run_parallel(&launch, total, mem, &mut counters, budget, batch)),
-                None => run_parallel(&launch, total, mem, &mut counters, budget, batch),
-            }
+        }
+        let mem = &mut self.memory;
+        let counters_ref = &mut counters;
+        let launch_ref = &launch;
+        let run = move || {
+            let result = if sequential {
+                run_sequential(launch_ref, 0, total, mem, counters_ref, budget, &mut sink)
+            } else {
+                run_parallel(launch_ref, total, mem, counters_ref, budget, batch, &mut sink)
+            };
+            let timing = match (&result, sink) {
+                (Ok(()), Some(s)) => Some(s.finish()),
+                _ => None,
+            };
+            (result, timing)
+        };
+        let (result, timing) = match &self.pool {
+            Some(p) => p.install(run),
+            None => run(),
         };
         counters.ctas = total;
         counters.warps = total * warps as u64;
         counters.threads = total * threads;
         match result {
             Ok(()) => {
-                let names: Vec<String> = kernel.instructions.iter().map(|i| i.opcode_text()).collect();
-                Ok(counters.to_stats(&names))
+                let timing = match timing {
+                    None => None,
+                    Some(Ok(t)) => Some(t),
+                    // Not reachable for traces this crate records (the CTA was checked above).
+                    Some(Err(e)) => return bad(format!("cycle model: {e}")),
+                };
+                Ok((counters.to_stats(&kernel.instructions), timing))
             }
             Err((linear, f)) => Err(SimError::Fault(guest_fault(kernel, launch.cta_index(linear), f))),
         }
@@ -290,6 +357,29 @@ pub(crate) fn guest_fault(kernel: &KernelImage, cta: [u32; 3], f: RawFault) -> G
 
 type RunResult = Result<(), (u64, RawFault)>;
 
+/// The cycle model of a launch: committed CTA traces go in, in linear CTA order.
+struct TimingSink {
+    sim: Simulator,
+    err: Option<TimingError>,
+}
+
+impl TimingSink {
+    fn push(&mut self, trace: Option<otc_timing::CtaTrace>) {
+        if let (None, Some(t)) = (&self.err, trace) {
+            if let Err(e) = self.sim.push(t) {
+                self.err = Some(e);
+            }
+        }
+    }
+
+    fn finish(self) -> Result<TimingStats, TimingError> {
+        match self.err {
+            Some(e) => Err(e),
+            None => self.sim.finish(),
+        }
+    }
+}
+
 /// Run CTAs `from..to` one after another, directly against memory.
 fn run_sequential(
     l: &Launch<'_>,
@@ -298,12 +388,16 @@ fn run_sequential(
     mem: &mut GlobalMemory,
     counters: &mut Counters,
     mut budget: u64,
+    sink: &mut Option<TimingSink>,
 ) -> RunResult {
     for linear in from..to {
         let out = run_cta(l, linear, mem, &mut counters.per_inst, budget);
         budget -= out.executed.min(budget);
         if let Some(f) = out.fault {
             return Err((linear, f));
+        }
+        if let Some(s) = sink {
+            s.push(out.trace);
         }
     }
     Ok(())
@@ -317,6 +411,7 @@ fn run_parallel(
     counters: &mut Counters,
     mut budget: u64,
     batch: usize,
+    sink: &mut Option<TimingSink>,
 ) -> RunResult {
     let n_ops = l.ops.len();
     let mut start = 0u64;
@@ -356,6 +451,9 @@ fn run_parallel(
                 if let Some(f) = out2.fault {
                     return Err((linear, f));
                 }
+                if let Some(s) = sink.as_mut() {
+                    s.push(out2.trace);
+                }
             } else {
                 SpecView::commit_pages(pages, mem, &mut written);
                 counters.add(&c);
@@ -363,13 +461,16 @@ fn run_parallel(
                 if let Some(f) = out.fault {
                     return Err((linear, f));
                 }
+                if let Some(s) = sink.as_mut() {
+                    s.push(out.trace);
+                }
             }
         }
         let round = (end - start) as usize;
         start = end;
         if conflicts * 2 > round && start < total {
             // mostly conflicting: the rest runs sequentially (same result, less wasted work)
-            return run_sequential(l, start, total, mem, counters, budget);
+            return run_sequential(l, start, total, mem, counters, budget, sink);
         }
     }
     Ok(())

@@ -47,6 +47,14 @@ pub enum FaultKind {
     Trap,
     /// Execution ran past the last instruction of the kernel.
     PcOutOfRange,
+    /// A warp-collective instruction whose operand (ACCB.BMAP bitmaps, ACCB.STS/LDS address) or
+    /// guard (sparse OHMMA, ACCB.*) is not the same in every active lane; the fault names the
+    /// lanes that differ.
+    NonUniformOperand,
+    /// The accumulation buffer used in a state that does not allow it: read (ACCB.MOV / STS) or
+    /// accumulated into (sparse OHMMA) before any ACCB.CLEAR / ACCB.LDS since the warp started,
+    /// or a sparse OHMMA with no ACCB.BMAP since the last ACCB.CLEAR / ACCB.LDS.
+    AccumulatorState,
 }
 
 impl FaultKind {
@@ -62,6 +70,8 @@ impl FaultKind {
             FaultKind::Watchdog => "watchdog",
             FaultKind::Trap => "trap",
             FaultKind::PcOutOfRange => "pc_out_of_range",
+            FaultKind::NonUniformOperand => "non_uniform_operand",
+            FaultKind::AccumulatorState => "accumulator_state",
         }
     }
 
@@ -86,6 +96,8 @@ impl fmt::Display for FaultKind {
             FaultKind::Watchdog => f.write_str("watchdog"),
             FaultKind::Trap => f.write_str("trap"),
             FaultKind::PcOutOfRange => f.write_str("pc out of range"),
+            FaultKind::NonUniformOperand => f.write_str("non-uniform operand of a warp-collective instruction"),
+            FaultKind::AccumulatorState => f.write_str("accumulation buffer not ready"),
         }
     }
 }

@@ -206,15 +206,15 @@ impl WarpHarness {
                 shared: &mut self.shared,
                 counters: &mut self.counters.per_inst,
                 clock: 0,
+                tracer: None,
             };
             run_warps(std::slice::from_mut(&mut self.warp), &mut x, &mut left, budget)
         };
         self.counters.ctas = 1;
         self.counters.warps = 1;
         self.counters.threads = self.lanes.count_ones() as u64;
-        let names: Vec<String> = code.iter().map(|i| i.opcode_text()).collect();
         match fault {
-            None => Ok(self.counters.to_stats(&names)),
+            None => Ok(self.counters.to_stats(code)),
             Some(f) => {
                 let k = KernelImage::new("harness", code.to_vec());
                 Err(SimError::Fault(guest_fault(&k, [0; 3], f)))

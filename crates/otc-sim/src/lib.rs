@@ -7,15 +7,20 @@
 //! * [`Device`] — `Device::new(DeviceConfig)`; global memory with [`Device::alloc`] /
 //!   [`Device::free`] / [`Device::write`] / [`Device::read`] (64-bit addresses, never 0, unmapped
 //!   guard gaps between allocations), user constant banks ([`Device::write_constant`]), and
-//!   [`Device::launch`]`(kernel, grid, block, params, dynamic_shared) -> LaunchStats`.
+//!   [`Device::launch`]`(kernel, grid, block, params, dynamic_shared) -> LaunchStats`;
+//!   [`Device::launch_timed`] also returns the cycle model's `otc_timing::Stats`.
 //! * [`DeviceConfig`] — `Default` is a V100: 80 SMs, 48 KiB shared memory per CTA
 //!   (96 KiB with opt-in), V100 tensor arithmetic ([`TensorArith::V100`], or `Ieee`), watchdogs
 //!   `max_instructions` (per launch) and `max_cycles` (per CTA), host `threads`, per-thread
-//!   local memory and stack sizes.
+//!   local memory and stack sizes, and `timing`: the cycle model (`otc-timing`) run beside
+//!   every launch (`Some(TimingConfig::v100())` by default, `None` = off; it never changes a
+//!   result). How the warps' traces are recorded: `timing.rs`.
 //! * [`KernelImage`] — name, decoded [`otc_isa::Instruction`]s (pc = byte offset = index * 16;
 //!   branch targets are byte offsets), registers per thread, static shared / local / parameter
 //!   sizes where known.
-//! * [`LaunchStats`] — warp- and thread-instruction counts, per opcode text and per pc.
+//! * [`LaunchStats`] — warp- and thread-instruction counts, per opcode text and per pc, and
+//!   tensor-core instruction counts (`ohmma_executed`, `ohmma_skipped`, `bohmma_executed`,
+//!   `hmma_executed`).
 //! * [`SimError`] — `Launch` (bad launch parameters, checked before anything runs), `Fault`
 //!   ([`GuestFault`]: kernel, pc, CTA, warp, lanes, instruction text, [`FaultKind`], message,
 //!   address), `Memory` (host-side memory errors). Nothing panics on bad input: every problem of
@@ -66,10 +71,35 @@
 //! single-thread rate (about 25-30 million warp-instructions per second for ALU loops on the
 //! development machine).
 //!
+//! # Outer-product tensor core (`isa/otc.toml`)
+//!
+//! `HMMA.OHMMA.8161` (dense, fp32 and fp16 accumulators), `HMMA.BOHMMA.32321`, sparse-mode
+//! `HMMA.OHMMA.8161.F32.F32.SP.Mm.Nn` and `ACCB.CLEAR/BMAP/MOV/STS/LDS` are executed as
+//! `isa/otc.toml` defines them (`exec/tensor.rs`). Decisions:
+//!
+//! * OHMMA: each lane computes its four accumulator elements (row, col) from the A element `row`
+//!   and the B element `col` of its *own* A and B pairs (the layout replicates A in 16 lanes and B
+//!   in 8; each lane holds exactly the factors it needs), one product per adder step. The sparse
+//!   form computes the same products from the same lanes, reading all 32 lanes (active or not),
+//!   and lands product (k, j) of the condensed tile at buffer (row_of(k), col_of(j)).
+//! * The accumulation buffer (32x32 fp32 and the bitmaps of the last ACCB.BMAP) belongs to the
+//!   warp; it does not exist until the first ACCB.CLEAR or ACCB.LDS (reading or accumulating
+//!   into it before is an `AccumulatorState` fault). ACCB.CLEAR and ACCB.LDS forget the bitmaps;
+//!   a sparse OHMMA needs an ACCB.BMAP after them (else `AccumulatorState`). The warp harness
+//!   keeps the buffer across runs, like the registers.
+//! * Warp-collective instructions (sparse OHMMA, ACCB.CLEAR/BMAP/STS/LDS): the guard must hold
+//!   in every active lane (the instruction executes) or in none (it does nothing); a mixed guard
+//!   is a `NonUniformOperand` fault. ACCB.BMAP values and ACCB.STS/LDS addresses must be the
+//!   same in every active lane (`NonUniformOperand`, naming the lanes that differ from the lowest
+//!   active lane). ACCB.STS/LDS move 4096 bytes at a 4-byte-aligned address that must lie inside
+//!   the CTA's shared memory (`Misaligned` / `OutOfBounds` shared faults). ACCB.MOV writes the
+//!   executing lanes only.
+//! * Statistics: [`LaunchStats`] counts `ohmma_executed` / `ohmma_skipped` (guard false in every
+//!   lane), `bohmma_executed` and `hmma_executed`.
+//!
 //! # Not implemented (raise an `UnsupportedInstruction` guest fault when executed)
 //!
-//! The outer-product tensor-core instructions other than `HMMA.BOHMMA.32321` (`OHMMA.8161`,
-//! `ACCB`), `BAR.RED`, and any instruction of the ISA table this crate does not know.
+//! `BAR.RED`, and any instruction of the ISA table this crate does not know.
 
 mod config;
 mod cta;
@@ -83,6 +113,7 @@ pub mod memory;
 pub mod simt;
 mod state;
 mod stats;
+mod timing;
 
 pub use config::{
     DeviceConfig, KernelImage, CONST_BANK_BYTES, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE,

@@ -48,6 +48,16 @@ pub(crate) struct Warp {
     pub tid: [[u32; 32]; 3],
     /// Local memory of the warp's threads (lane l at `l * local_bytes`), allocated on first use.
     pub local: Vec<u8>,
+    /// The warp's OTC accumulation buffer; `None` until the first `ACCB.CLEAR` / `ACCB.LDS`.
+    pub accb: Option<Box<AccBuffer>>,
+}
+
+/// The accumulation buffer of a warp context (`isa/otc.toml`): 32x32 fp32 partial sums
+/// (row-major bits) and the scatter bitmaps of the last `ACCB.BMAP` since it was cleared.
+pub(crate) struct AccBuffer {
+    pub data: [u32; 1024],
+    /// (A column bitmap, B row bitmap); `None` after `ACCB.CLEAR` / `ACCB.LDS` until `ACCB.BMAP`.
+    pub bitmaps: Option<(u32, u32)>,
 }
 
 impl Warp {
@@ -74,11 +84,12 @@ impl Warp {
             backedges: 0,
             tid,
             local: Vec::new(),
+            accb: None,
         }
     }
 
-    /// Reset the control state for a new run from pc 0 with the given lanes (registers and
-    /// predicates are kept).
+    /// Reset the control state for a new run from pc 0 with the given lanes (registers,
+    /// predicates and the accumulation buffer are kept).
     pub fn restart(&mut self, launched: u32) {
         self.launched = launched;
         self.exited = !launched;

@@ -11,8 +11,16 @@
 //! `by_opcode` is keyed by [`otc_isa::Instruction::opcode_text`] (mnemonic plus every
 //! non-empty modifier, e.g. `IMAD.WIDE.U32`, `LDG.E.64.SYS`); `by_pc` holds the warp-instruction
 //! count of every instruction of the kernel, indexed by `pc / 16`.
+//!
+//! Tensor-core counts (warp-instructions): `ohmma_executed` counts the `HMMA.OHMMA.8161` issues
+//! (dense and sparse forms) whose guard held in at least one lane and `ohmma_skipped` those whose
+//! guard held in none (for a sparse OHMMA of the SPWMMA macro: the blocks of padding it skips);
+//! `bohmma_executed` and `hmma_executed` (`HMMA.884`, each STEP counts) count issues with a
+//! guard-true lane likewise.
 
 use std::collections::BTreeMap;
+
+use otc_isa::Instruction;
 
 /// Warp- and thread-instruction counts of one opcode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,6 +42,14 @@ pub struct LaunchStats {
     pub ctas: u64,
     pub warps: u64,
     pub threads: u64,
+    /// `HMMA.OHMMA.8161` issues (dense and sparse) with the guard true in some lane.
+    pub ohmma_executed: u64,
+    /// `HMMA.OHMMA.8161` issues with the guard false in every lane.
+    pub ohmma_skipped: u64,
+    /// `HMMA.BOHMMA.32321` issues with the guard true in some lane.
+    pub bohmma_executed: u64,
+    /// `HMMA.884` issues with the guard true in some lane.
+    pub hmma_executed: u64,
 }
 
 impl LaunchStats {
@@ -56,14 +72,39 @@ impl LaunchStats {
         self.ctas += other.ctas;
         self.warps += other.warps;
         self.threads += other.threads;
+        self.ohmma_executed += other.ohmma_executed;
+        self.ohmma_skipped += other.ohmma_skipped;
+        self.bohmma_executed += other.bohmma_executed;
+        self.hmma_executed += other.hmma_executed;
+    }
+}
+
+/// Which tensor-core counter an instruction feeds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TensorClass {
+    Hmma,
+    Ohmma,
+    Bohmma,
+}
+
+fn tensor_class(i: &Instruction) -> Option<TensorClass> {
+    if i.def().mnemonic != "HMMA" {
+        return None;
+    }
+    match i.modifier("shape") {
+        "884" => Some(TensorClass::Hmma),
+        "OHMMA" => Some(TensorClass::Ohmma),
+        "BOHMMA" => Some(TensorClass::Bohmma),
+        _ => None,
     }
 }
 
 /// Raw per-instruction counters of one CTA (or a whole launch), indexed by instruction.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Counters {
-    /// [warp issues, active lanes, lanes with the guard true] per instruction.
-    pub per_inst: Vec<[u64; 3]>,
+    /// [warp issues, active lanes, lanes with the guard true, issues with a guard-true lane]
+    /// per instruction.
+    pub per_inst: Vec<[u64; 4]>,
     pub warps: u64,
     pub threads: u64,
     pub ctas: u64,
@@ -71,7 +112,7 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub fn new(n: usize) -> Self {
-        Counters { per_inst: vec![[0; 3]; n], ..Default::default() }
+        Counters { per_inst: vec![[0; 4]; n], ..Default::default() }
     }
 
     pub fn add(&mut self, o: &Counters) {
@@ -79,15 +120,17 @@ impl Counters {
             a[0] += b[0];
             a[1] += b[1];
             a[2] += b[2];
+            a[3] += b[3];
         }
         self.warps += o.warps;
         self.threads += o.threads;
         self.ctas += o.ctas;
     }
 
-    /// Turn into public statistics; `names[i]` is the opcode text of instruction i (the counter
-    /// vector may be one longer than `names`: the synthetic end-of-code instruction).
-    pub fn to_stats(&self, names: &[String]) -> LaunchStats {
+    /// Turn into public statistics; `code[i]` is instruction i (the counter vector may be one
+    /// longer than `code`: the synthetic end-of-code instruction).
+    pub fn to_stats(&self, code: &[Instruction]) -> LaunchStats {
+        let names: Vec<String> = code.iter().map(|i| i.opcode_text()).collect();
         let mut s = LaunchStats { ctas: self.ctas, warps: self.warps, threads: self.threads, ..Default::default() };
         s.by_pc = self.per_inst.iter().take(names.len()).map(|c| c[0]).collect();
         for (i, c) in self.per_inst.iter().enumerate() {
@@ -101,6 +144,15 @@ impl Counters {
             let e = s.by_opcode.entry(name.to_string()).or_default();
             e.0 += c[0];
             e.1 += c[1];
+            match code.get(i).and_then(tensor_class) {
+                Some(TensorClass::Ohmma) => {
+                    s.ohmma_executed += c[3];
+                    s.ohmma_skipped += c[0] - c[3];
+                }
+                Some(TensorClass::Bohmma) => s.bohmma_executed += c[3],
+                Some(TensorClass::Hmma) => s.hmma_executed += c[3],
+                None => {}
+            }
         }
         s
     }

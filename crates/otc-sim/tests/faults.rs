@@ -35,7 +35,10 @@ const HARNESS_FAULTS: &[(&str, FaultKind)] = &[
     ("BPT.TRAP 0x1 ;\nEXIT ;", FaultKind::Trap),
     ("MOV R1, 0x8 ;\nBRX R1, 0x0 ;\nEXIT ;", FaultKind::IllegalInstruction),
     ("MOV R1, 0x1000 ;\nRET.REL.NODEC R1 0x0 ;\nEXIT ;", FaultKind::IllegalInstruction),
-    ("ACCB.CLEAR ;\nEXIT ;", FaultKind::UnsupportedInstruction),
+    ("BAR.RED 0x0 ;\nEXIT ;", FaultKind::UnsupportedInstruction),
+    ("ACCB.MOV.F32 {R8, R9, R10, R11, R12, R13, R14, R15}, 0x0 ;\nEXIT ;", FaultKind::AccumulatorState),
+    ("ACCB.CLEAR ;\nHMMA.OHMMA.8161.F32.F32.SP.M0.N0 {R2, R3}, {R4, R5} ;\nEXIT ;", FaultKind::AccumulatorState),
+    ("S2R R2, SR_LANEID ;\nACCB.BMAP R2, RZ ;\nEXIT ;", FaultKind::NonUniformOperand),
     ("top:\nBRA top ;", FaultKind::Watchdog),
     ("BAR.SYNC 0x0 ;\nEXIT ;", FaultKind::BarrierDeadlock),
 ];

@@ -542,6 +542,32 @@ impl TimingConfig {
         Ok(())
     }
 
+    /// Change several keys at once (in order), validating only the result, so that keys that
+    /// constrain each other can be changed together. On error the configuration is unchanged.
+    pub fn set_many<K: AsRef<str>>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (K, ConfigValue)>,
+    ) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        for (k, v) in pairs {
+            next.set_unchecked(k.as_ref(), &v)?;
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// The keys TOML text gives, flattened to dotted names (sorted), without
+    /// checking them against [`KEYS`] (for callers that route some tables elsewhere, like the
+    /// `[device]` table of otc-emu's configuration files; pass the rest to
+    /// [`TimingConfig::set_many`]).
+    pub fn toml_pairs(text: &str) -> Result<Vec<(String, ConfigValue)>, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+        let mut pairs = Vec::new();
+        flatten("", &table, &mut pairs)?;
+        Ok(pairs)
+    }
+
     /// Change one key from text as written in TOML (`"16"`, `"true"`, `"\"lrr\""`); a bare word
     /// that is not TOML is taken as a string (`lrr`).
     pub fn set_text(&mut self, key: &str, text: &str) -> Result<(), ConfigError> {

@@ -157,6 +157,14 @@ impl Simulator {
         Ok((nwarps, regs_per_warp, smem))
     }
 
+    /// Check that a CTA of `threads` threads, `regs_per_thread` registers and `shared_bytes`
+    /// bytes of shared memory can be resident on an SM (the check [`Simulator::push`] makes),
+    /// without pushing anything: lets a caller reject a launch before running it.
+    pub fn check_fits(&self, threads: u32, regs_per_thread: u32, shared_bytes: u32) -> Result<(), TimingError> {
+        let cta = CtaTrace { cta: [0; 3], warps: Vec::new(), shared_bytes, regs_per_thread, threads };
+        self.sizes(self.pushed, &cta).map(|_| ())
+    }
+
     /// Decide the shared-memory carve-out from the first CTA: the smallest carve-out that holds
     /// the shared memory of as many CTAs as the other limits allow; the rest is L1.
     fn resolve(&mut self, nwarps: u32, threads: u32, regs_per_warp: u32, smem: u32) {

@@ -681,7 +681,8 @@ impl SmSim {
         let executed = e.executed != 0;
         let event_index = self.warps[ws].pos;
         self.stats.warp_instructions += 1;
-        self.stats.thread_instructions += e.executed.count_ones() as u64;
+        self.stats.thread_instructions += e.active.count_ones() as u64;
+        self.stats.predicated_thread_instructions += e.executed.count_ones() as u64;
         self.stats.per_form[e.form as usize] += 1;
 
         // Operand collection: register-bank conflicts and the reuse cache.

@@ -65,7 +65,10 @@ impl Reason {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SmStats {
     pub warp_instructions: u64,
+    /// Active lanes of issued warp-instructions (guard true or not; otc-sim's counting rule).
     pub thread_instructions: u64,
+    /// Lanes whose guard held.
+    pub predicated_thread_instructions: u64,
     pub per_form: Vec<u64>,
     pub issue_cycles: u64,
     pub stalls: [u64; NUM_REASONS],
@@ -128,6 +131,7 @@ impl SmStats {
         sum!(
             warp_instructions,
             thread_instructions,
+            predicated_thread_instructions,
             issue_cycles,
             reuse_hits,
             bank_conflict_cycles,
@@ -218,6 +222,7 @@ impl Stats {
         put("cycles", cycles);
         put("warp_instructions", s.warp_instructions);
         put("thread_instructions", s.thread_instructions);
+        put("predicated_thread_instructions", s.predicated_thread_instructions);
         put("ctas", s.ctas);
         put("warps", s.warps);
         put("sms_used", sm_cycles.iter().filter(|&&c| c > 0).count() as u64);

@@ -37,10 +37,13 @@ pub(crate) struct Exec<'a, G: GlobalMem> {
     pub banks: &'a [Vec<u8>],
     pub global: &'a mut G,
     pub shared: &'a mut [u8],
-    /// [warp issues, active lanes, guard-true lanes] per instruction.
-    pub counters: &'a mut [[u64; 3]],
+    /// [warp issues, active lanes, guard-true lanes, issues with a guard-true lane] per
+    /// instruction.
+    pub counters: &'a mut [[u64; 4]],
     /// Warp-instructions the CTA has executed (the clock of `SR_CLOCKLO`).
     pub clock: u64,
+    /// Records the issued instructions for the cycle model (`None`: timing is off).
+    pub tracer: Option<crate::timing::Tracer<'a>>,
 }
 
 /// Why `run_warp` returned.
@@ -109,7 +112,11 @@ pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u
         c[0] += 1;
         c[1] += active.count_ones() as u64;
         c[2] += exec.count_ones() as u64;
+        c[3] += (exec != 0) as u64;
         x.clock += 1;
+        if let Some(t) = &mut x.tracer {
+            t.record(w, op, pc, active, exec);
+        }
         let flow = match step(w, x, op, exec) {
             Ok(f) => f,
             Err(f) => return Stop::Fault(f),
@@ -207,6 +214,9 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return memory::exec(w, x, &op.kind, exec),
         Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
         Hmma { .. } | Bohmma { .. } => tensor::exec(w, x.env.arith, &op.kind, exec),
+        Ohmma { .. } | OhmmaSp { .. } | AccbClear | AccbBmap { .. } | AccbMov { .. } | AccbShared { .. } => {
+            return tensor::exec_otc(w, x, &op.kind, exec)
+        }
         _ => {}
     }
     Ok(Flow::Next)

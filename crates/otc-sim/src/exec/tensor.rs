@@ -1,5 +1,7 @@
-//! Tensor cores: `HMMA.884` (Volta `mma.m8n8k4`, fp32 or fp16 accumulators) and the binary
-//! outer product `HMMA.BOHMMA.32321`.
+//! Tensor cores: `HMMA.884` (Volta `mma.m8n8k4`, fp32 or fp16 accumulators), and the
+//! outer-product tensor core of `isa/otc.toml`: dense `HMMA.OHMMA.8161`, the binary outer product
+//! `HMMA.BOHMMA.32321`, sparse-mode `HMMA.OHMMA.8161.F32.F32.SP.Mm.Nn` and the accumulation
+//! buffer instructions `ACCB.*`.
 //!
 //! HMMA.884: the four quad pairs of the warp (lanes 4q..4q+3 and 4q+16..4q+19) each compute
 //! their own 8x8x4 product D = A*B + C. The fragment layouts come from `otc_isa::fragments`
@@ -12,10 +14,14 @@
 use std::sync::OnceLock;
 
 use otc_isa::fragments::{slots, FragInst, FragOperand, Layout};
-use otc_numerics::{dot4_f16, dot4_f32, TensorArith};
+use otc_numerics::{dot4_f16, dot4_f32, dot_f16, dot_f32, TensorArith};
 
 use crate::decode::OpKind;
-use crate::state::{lanes, Warp};
+use crate::fault::{FaultKind, MemorySpace};
+use crate::memory::GlobalMem;
+use crate::state::{lanes, AccBuffer, Warp};
+
+use super::{fault, ExResult, Exec, Flow};
 
 /// Where an fp16 element lives: (lane, register in the pair, half).
 type Place = (u8, u8, u8);
@@ -114,4 +120,305 @@ pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
         }
         _ => {}
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Outer-product tensor core (isa/otc.toml)
+//
+// OHMMA.8161: lane l is one four-element outer-product unit. Its accumulator element i is tile
+// element (row, col) (the C/D slots of `otc_isa::fragments`); the lane multiplies the A element
+// `row` and the B element `col` of ITS OWN A and B pairs (the layout replicates A in 16 lanes and
+// B in 8 lanes; each lane holds exactly the A and B elements its own accumulators need) and adds
+// the product to its C element through the tensor-core adder, one product per step
+// (`dot_f32` / `dot_f16` with n = 1). The sparse form computes the same products of the same
+// lanes' operands but lands them in the warp's accumulation buffer at the positions the bitmaps
+// give, so both paths give the same bits on the same data.
+
+/// Lane l's accumulator element i: where its A and B factors are in the lane's own pairs
+/// (register, half) and which tile element (row, col) it is.
+#[derive(Clone, Copy, Default)]
+struct OElem {
+    a: (u8, u8),
+    b: (u8, u8),
+    row: u8,
+    col: u8,
+    /// Register and half of the element in the C/D group (half = 0 for fp32).
+    reg: u8,
+    half: u8,
+}
+
+struct OTables {
+    /// [F32, F16][lane][element]
+    e: [[[OElem; 4]; 32]; 2],
+}
+
+fn otables() -> &'static OTables {
+    static T: OnceLock<OTables> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = OTables { e: [[[OElem::default(); 4]; 32]; 2] };
+        for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
+            let a = slots(inst, FragOperand::A, Layout::Row);
+            let b = slots(inst, FragOperand::B, Layout::Row);
+            let mut n = [0usize; 32];
+            for s in slots(inst, FragOperand::C, Layout::Row) {
+                let l = s.lane as usize;
+                let sa = a.iter().find(|x| x.lane == s.lane && x.row == s.row).expect("lane holds its A element");
+                let sb = b.iter().find(|x| x.lane == s.lane && x.col == s.col).expect("lane holds its B element");
+                t.e[fi][l][n[l]] = OElem {
+                    a: (sa.reg, sa.half),
+                    b: (sb.reg, sb.half),
+                    row: s.row,
+                    col: s.col,
+                    reg: s.reg,
+                    half: s.half,
+                };
+                n[l] += 1;
+            }
+            assert!(n.iter().all(|&k| k == 4), "OHMMA accumulators: 4 elements per lane");
+        }
+        t
+    })
+}
+
+#[inline(always)]
+fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
+    (w.regs[base as usize + p.0 as usize][l] >> (16 * p.1 as u32)) as u16
+}
+
+/// Position of every set bit of `m`, in ascending order, and their count.
+fn bit_positions(m: u32) -> ([u8; 32], usize) {
+    let mut p = [0u8; 32];
+    let mut n = 0;
+    for b in 0..32u8 {
+        if (m >> b) & 1 != 0 {
+            p[n] = b;
+            n += 1;
+        }
+    }
+    (p, n)
+}
+
+/// The name of a warp-collective OTC instruction, for messages.
+fn otc_name(k: &OpKind) -> &'static str {
+    match k {
+        OpKind::OhmmaSp { .. } => "sparse OHMMA",
+        OpKind::AccbClear => "ACCB.CLEAR",
+        OpKind::AccbBmap { .. } => "ACCB.BMAP",
+        OpKind::AccbShared { load: false, .. } => "ACCB.STS",
+        OpKind::AccbShared { load: true, .. } => "ACCB.LDS",
+        OpKind::AccbMov { .. } => "ACCB.MOV",
+        _ => "OHMMA",
+    }
+}
+
+/// The accumulation buffer, or a fault if it was never cleared (or loaded) since the warp
+/// started.
+fn ready<'w>(w: &'w mut Warp, exec: u32, what: &str) -> Result<&'w mut AccBuffer, crate::fault::RawFault> {
+    if w.accb.is_none() {
+        return Err(fault(
+            w,
+            exec,
+            FaultKind::AccumulatorState,
+            format!("{what} uses the accumulation buffer, which was never cleared (ACCB.CLEAR) or loaded (ACCB.LDS) since the warp started"),
+            None,
+        ));
+    }
+    Ok(w.accb.as_mut().expect("checked"))
+}
+
+/// The OTC instructions with an accumulation buffer or a dense OHMMA (`exec` != 0).
+pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
+    let arith = x.env.arith;
+    // Warp-collective instructions (everything but the dense OHMMA and ACCB.MOV, whose results
+    // are per lane): the guard must hold in every active lane or in none (none never gets here).
+    let collective = !matches!(k, OpKind::Ohmma { .. } | OpKind::AccbMov { .. });
+    if collective && exec != w.active {
+        let off = w.active & !exec;
+        return Err(fault(
+            w,
+            off,
+            FaultKind::NonUniformOperand,
+            format!(
+                "{} is warp-collective: its guard must hold in every active lane or in none, but it holds in lanes {exec:#010x} and not in lanes {off:#010x}",
+                otc_name(k)
+            ),
+            None,
+        ));
+    }
+    match *k {
+        OpKind::Ohmma { d, a, b, c, f32 } => {
+            let t = &otables().e[if f32 { 0 } else { 1 }];
+            if f32 {
+                let mut out = [[0u32; 32]; 4];
+                for l in lanes(exec) {
+                    for e in &t[l] {
+                        let av = own_half(w, a, l, e.a);
+                        let bv = own_half(w, b, l, e.b);
+                        let cv = w.regs[c as usize + e.reg as usize][l];
+                        out[e.reg as usize][l] = dot_f32(arith, &[av], &[bv], cv);
+                    }
+                }
+                for (i, o) in out.iter().enumerate() {
+                    w.write(d + i as u16, o, exec);
+                }
+            } else {
+                let mut out = [[0u32; 32]; 2];
+                for l in lanes(exec) {
+                    for e in &t[l] {
+                        let av = own_half(w, a, l, e.a);
+                        let bv = own_half(w, b, l, e.b);
+                        let cv = own_half(w, c, l, (e.reg, e.half));
+                        let r = dot_f16(arith, &[av], &[bv], cv) as u32;
+                        out[e.reg as usize][l] |= r << (16 * e.half as u32);
+                    }
+                }
+                for (i, o) in out.iter().enumerate() {
+                    w.write(d + i as u16, o, exec);
+                }
+            }
+        }
+        OpKind::OhmmaSp { a, b, m, n } => {
+            let Some((abm, bbm)) = ready(w, exec, "sparse OHMMA")?.bitmaps else {
+                return Err(fault(
+                    w,
+                    exec,
+                    FaultKind::AccumulatorState,
+                    "sparse OHMMA without scatter bitmaps: no ACCB.BMAP since the last ACCB.CLEAR / ACCB.LDS".into(),
+                    None,
+                ));
+            };
+            let (rows, na) = bit_positions(abm);
+            let (cols, nb) = bit_positions(bbm);
+            let t = &otables().e[0];
+            // Gather every landing product first (operands are read from all 32 lanes, active
+            // or not), then accumulate: each buffer element receives at most one product.
+            let mut prods: Vec<(usize, u16, u16)> = Vec::with_capacity(128);
+            for (l, te) in t.iter().enumerate() {
+                for e in te {
+                    let kk = 8 * m as usize + e.row as usize;
+                    let jj = 16 * n as usize + e.col as usize;
+                    if kk < na && jj < nb {
+                        let pos = rows[kk] as usize * 32 + cols[jj] as usize;
+                        prods.push((pos, own_half(w, a, l, e.a), own_half(w, b, l, e.b)));
+                    }
+                }
+            }
+            let buf = w.accb.as_mut().expect("checked");
+            for (pos, av, bv) in prods {
+                buf.data[pos] = dot_f32(arith, &[av], &[bv], buf.data[pos]);
+            }
+        }
+        OpKind::AccbClear => match &mut w.accb {
+            Some(buf) => {
+                buf.data = [0; 1024];
+                buf.bitmaps = None;
+            }
+            None => w.accb = Some(Box::new(AccBuffer { data: [0; 1024], bitmaps: None })),
+        },
+        OpKind::AccbBmap { a, b } => {
+            let l0 = exec.trailing_zeros() as usize;
+            let (a0, b0) = (w.lane(a, l0), w.lane(b, l0));
+            let mut differ = 0u32;
+            for l in lanes(exec) {
+                if w.lane(a, l) != a0 || w.lane(b, l) != b0 {
+                    differ |= 1 << l;
+                }
+            }
+            if differ != 0 {
+                let l1 = differ.trailing_zeros() as usize;
+                return Err(fault(
+                    w,
+                    differ,
+                    FaultKind::NonUniformOperand,
+                    format!(
+                        "ACCB.BMAP bitmaps must be the same in every active lane: lane {l0} has a = {a0:#010x}, b = {b0:#010x}, but lane {l1} has a = {:#010x}, b = {:#010x} (lanes {differ:#010x} differ from lane {l0})",
+                        w.lane(a, l1),
+                        w.lane(b, l1)
+                    ),
+                    None,
+                ));
+            }
+            // On a buffer that was never cleared this has no effect: the clear that must come
+            // before any sparse OHMMA forgets the bitmaps anyway.
+            if let Some(buf) = &mut w.accb {
+                buf.bitmaps = Some((a0, b0));
+            }
+        }
+        OpKind::AccbMov { d, q } => {
+            let buf = ready(w, exec, "ACCB.MOV")?;
+            let mut out = [[0u32; 32]; 8];
+            for l in lanes(exec) {
+                let row = 8 * q as usize + l / 4;
+                for (i, o) in out.iter_mut().enumerate() {
+                    o[l] = buf.data[row * 32 + 8 * (l % 4) + i];
+                }
+            }
+            for (i, o) in out.iter().enumerate() {
+                w.write(d + i as u16, o, exec);
+            }
+        }
+        OpKind::AccbShared { base, off, load } => {
+            let what = if load { "ACCB.LDS" } else { "ACCB.STS" };
+            let addr_of = |l: usize| (w.regs[base as usize][l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
+            let l0 = exec.trailing_zeros() as usize;
+            let addr = addr_of(l0);
+            let mut differ = 0u32;
+            for l in lanes(exec) {
+                if addr_of(l) != addr {
+                    differ |= 1 << l;
+                }
+            }
+            if differ != 0 {
+                let l1 = differ.trailing_zeros() as usize;
+                return Err(fault(
+                    w,
+                    differ,
+                    FaultKind::NonUniformOperand,
+                    format!(
+                        "{what} needs the same address in every active lane: lane {l0} has {addr:#x}, lane {l1} has {:#x} (lanes {differ:#010x} differ from lane {l0})",
+                        addr_of(l1)
+                    ),
+                    Some(addr),
+                ));
+            }
+            if !addr.is_multiple_of(4) {
+                return Err(fault(
+                    w,
+                    exec,
+                    FaultKind::Misaligned(MemorySpace::Shared),
+                    format!("{what} of 4096 bytes at shared {addr:#x} is not 4-byte aligned"),
+                    Some(addr),
+                ));
+            }
+            let len = x.shared.len() as u64;
+            if addr + 4096 > len {
+                return Err(fault(
+                    w,
+                    exec,
+                    FaultKind::OutOfBounds(MemorySpace::Shared),
+                    format!(
+                        "{what} of 4096 bytes at shared {addr:#x} runs past the CTA's {len} bytes of shared memory"
+                    ),
+                    Some(addr),
+                ));
+            }
+            let a = addr as usize;
+            let mem = &mut x.shared[a..a + 4096];
+            if load {
+                let mut data = [0u32; 1024];
+                for (v, c) in data.iter_mut().zip(mem.chunks_exact(4)) {
+                    *v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                // loading counts as a clear: the bitmaps are forgotten
+                w.accb = Some(Box::new(AccBuffer { data, bitmaps: None }));
+            } else {
+                let buf = ready(w, exec, "ACCB.STS")?;
+                for (v, c) in buf.data.iter().zip(mem.chunks_exact_mut(4)) {
+                    c.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(Flow::Next)
 }
