@@ -1008,6 +1008,11 @@ impl Dec<'_, '_> {
         }
     }
 
+    /// The 64-bit constant at `c[bank][offset]` as (low, high) words.
+    fn const_pair(&self, bank: u8, offset: u32) -> DResult<(Src, Src)> {
+        Ok((Src::I(self.const_word(bank, offset)?), Src::I(self.const_word(bank, offset + 4)?)))
+    }
+
     fn value_src(&self, v: Value, n: usize) -> DResult<Src> {
         Ok(match v {
             Value::Reg(r) => Src::R(self.read_slot(r, n)?),
@@ -1032,7 +1037,8 @@ impl Dec<'_, '_> {
     fn fsrc(&self, name: &str) -> DResult<FSrc> {
         let (i, o) = self.op(name)?;
         let s = self.value_src(o.value, self.group_count(i))?;
-        Ok(FSrc { s, and: if o.abs { 0x7fff_ffff } else { u32::MAX }, xor: if o.neg { 0x8000_0000 } else { 0 } })
+        let (and, xor) = sign_masks(&o);
+        Ok(FSrc { s, and, xor })
     }
 
     fn hsrc(&self, name: &str) -> DResult<HSrc> {
@@ -1043,14 +1049,11 @@ impl Dec<'_, '_> {
 
     /// Half2 source from a pair of fp16 immediates.
     fn hpair(&self, n0: &str, n1: &str) -> DResult<HSrc> {
-        let lo = match self.op(n0)?.1.value {
-            Value::F16(h) => h as u32,
-            v => return illegal(format!("{v:?} is not an fp16 immediate")),
+        let half = |name: &str| match self.op(name)?.1.value {
+            Value::F16(h) => Ok(h as u32),
+            v => illegal(format!("{v:?} is not an fp16 immediate")),
         };
-        let hi = match self.op(n1)?.1.value {
-            Value::F16(h) => h as u32,
-            v => return illegal(format!("{v:?} is not an fp16 immediate")),
-        };
+        let (lo, hi) = (half(n0)?, half(n1)?);
         Ok(HSrc { s: Src::I(lo | (hi << 16)), swz: 0, neg: false, abs: false })
     }
 
@@ -1070,12 +1073,11 @@ impl Dec<'_, '_> {
                 // hardware's 20-bit fp64 immediates are)
                 (Src::I(0), Src::I(x))
             }
-            Value::Const { bank, offset } => {
-                (Src::I(self.const_word(bank, offset as u32)?), Src::I(self.const_word(bank, offset as u32 + 4)?))
-            }
+            Value::Const { bank, offset } => self.const_pair(bank, offset as u32)?,
             v => return illegal(format!("operand {v:?} is not an fp64 value")),
         };
-        Ok(DSrc { lo, hi, and: if o.abs { 0x7fff_ffff } else { u32::MAX }, xor: if o.neg { 0x8000_0000 } else { 0 } })
+        let (and, xor) = sign_masks(&o);
+        Ok(DSrc { lo, hi, and, xor })
     }
 
     fn psrc(&self, name: &str) -> DResult<PSrc> {
@@ -1129,17 +1131,10 @@ impl Dec<'_, '_> {
         Ok(t / 16)
     }
 
-    fn mem(&self, name: &str) -> DResult<(R, i32)> {
+    /// Memory operand; `wide`: a 64-bit address (register pair).
+    fn mem(&self, name: &str, wide: bool) -> DResult<(R, i32)> {
         match self.op(name)?.1.value {
-            Value::Mem { base, offset } => Ok((self.read_slot(base, 1)?, offset)),
-            v => illegal(format!("operand `{name}` is {v:?}, not a memory operand")),
-        }
-    }
-
-    /// Memory operand with a 64-bit address (register pair).
-    fn mem64(&self, name: &str) -> DResult<(R, i32)> {
-        match self.op(name)?.1.value {
-            Value::Mem { base, offset } => Ok((self.read_slot(base, 2)?, offset)),
+            Value::Mem { base, offset } => Ok((self.read_slot(base, if wide { 2 } else { 1 })?, offset)),
             v => illegal(format!("operand `{name}` is {v:?}, not a memory operand")),
         }
     }
@@ -1499,23 +1494,15 @@ impl Dec<'_, '_> {
                 bop: self.bop(),
             },
             "LDG" | "LDS" | "LDL" => {
-                let space = match mn {
-                    "LDG" => Space::Global,
-                    "LDS" => Space::Shared,
-                    _ => Space::Local,
-                };
+                let space = ldst_space(mn);
                 let wide = space == Space::Global;
-                let (base, off) = if wide { self.mem64("a")? } else { self.mem("a")? };
+                let (base, off) = self.mem("a", wide)?;
                 OpKind::Ld { space, d: self.dst("d")?, base, wide, off, size: self.msize()? }
             }
             "STG" | "STS" | "STL" => {
-                let space = match mn {
-                    "STG" => Space::Global,
-                    "STS" => Space::Shared,
-                    _ => Space::Local,
-                };
+                let space = ldst_space(mn);
                 let wide = space == Space::Global;
-                let (base, off) = if wide { self.mem64("a")? } else { self.mem("a")? };
+                let (base, off) = self.mem("a", wide)?;
                 OpKind::St { space, base, wide, off, src: self.reg("b")?, size: self.msize()? }
             }
             "LDC" => {
@@ -1669,9 +1656,7 @@ impl Dec<'_, '_> {
                     let s = self.read_slot(r, self.group_count(ci).max(2))?;
                     (Src::R(s), Src::R(s + 1))
                 }
-                Value::Const { bank, offset } => {
-                    (Src::I(self.const_word(bank, offset as u32)?), Src::I(self.const_word(bank, offset as u32 + 4)?))
-                }
+                Value::Const { bank, offset } => self.const_pair(bank, offset as u32)?,
                 Value::Imm(x) => (Src::I(x), Src::I(0)),
                 v => return illegal(format!("IMAD.WIDE operand {v:?}")),
             };
@@ -1697,11 +1682,7 @@ impl Dec<'_, '_> {
 
     fn f2i(&self) -> DResult<OpKind> {
         let (_, ao) = self.op("a")?;
-        let sty = match self.m("stype") {
-            "F64" => FTy::F64,
-            "F16" => FTy::F16,
-            _ => FTy::F32,
-        };
+        let sty = float_ty(self.m("stype"));
         let (lo, hi) = self.wide_src(ao.value, if sty == FTy::F64 { 2 } else { 1 })?;
         Ok(OpKind::F2i {
             d: self.dst("d")?,
@@ -1729,11 +1710,7 @@ impl Dec<'_, '_> {
             lo,
             hi,
             bsel: ao.suffix,
-            dty: match self.m("dtype") {
-                "F64" => FTy::F64,
-                "F16" => FTy::F16,
-                _ => FTy::F32,
-            },
+            dty: float_ty(self.m("dtype")),
             sty,
             rnd: self.rnd(),
         })
@@ -1741,13 +1718,8 @@ impl Dec<'_, '_> {
 
     fn f2f(&self) -> DResult<OpKind> {
         let (_, ao) = self.op("a")?;
-        let fty = |s: &str| match s {
-            "F64" => FTy::F64,
-            "F16" => FTy::F16,
-            _ => FTy::F32,
-        };
-        let sty = fty(self.m("stype"));
-        let dty = fty(self.m("dtype"));
+        let sty = float_ty(self.m("stype"));
+        let dty = float_ty(self.m("dtype"));
         let (lo, hi) = self.wide_src(ao.value, if sty == FTy::F64 { 2 } else { 1 })?;
         Ok(OpKind::F2f {
             d: self.dst("d")?,
@@ -1789,15 +1761,15 @@ impl Dec<'_, '_> {
             _ => HOp::Fma,
         };
         let a = self.hsrc("a")?;
-        let (b, c) = match op {
-            HOp::Add | HOp::Mul => {
-                let b = if self.has_op("b0") { self.hpair("b0", "b1")? } else { self.hsrc("b")? };
-                (b, HSrc { s: Src::I(0), swz: 0, neg: false, abs: false })
-            }
+        let b = if self.has_op("b0") { self.hpair("b0", "b1")? } else { self.hsrc("b")? };
+        let c = match op {
+            HOp::Add | HOp::Mul => HSrc { s: Src::I(0), swz: 0, neg: false, abs: false },
             HOp::Fma => {
-                let b = if self.has_op("b0") { self.hpair("b0", "b1")? } else { self.hsrc("b")? };
-                let c = if self.has_op("c0") { self.hpair("c0", "c1")? } else { self.hsrc("c")? };
-                (b, c)
+                if self.has_op("c0") {
+                    self.hpair("c0", "c1")?
+                } else {
+                    self.hsrc("c")?
+                }
             }
         };
         Ok(OpKind::H2 {
@@ -1852,7 +1824,7 @@ impl Dec<'_, '_> {
         if !ok {
             return unsupported(format!("{} is not a valid atomic", self.inst.opcode_text()));
         }
-        let (base, off) = if space == Space::Global { self.mem64("a")? } else { self.mem("a")? };
+        let (base, off) = self.mem("a", space == Space::Global)?;
         let d = if self.has_op("d") { Some(self.dst("d")?) } else { None };
         let b = self.reg("b")?;
         let c = if self.has_op("c") { self.reg("c")? } else { self.cx.zero() };
@@ -1928,11 +1900,35 @@ impl Dec<'_, '_> {
                 OpKind::AccbMov { d: self.dst("d")?, q: q as u8 }
             }
             0x523 | 0x524 => {
-                let (base, off) = self.mem("a")?;
+                let (base, off) = self.mem("a", false)?;
                 OpKind::AccbShared { base, off, load: self.def().opcode == 0x524 }
             }
             _ => return unsupported(format!("`{}` is not executed by this emulator", self.inst.opcode_text())),
         })
+    }
+}
+
+/// `.abs` and `.neg` of a float operand as the masks applied to its (high) word: `and` clears
+/// the sign bit, `xor` flips it.
+fn sign_masks(o: &Operand) -> (u32, u32) {
+    (if o.abs { 0x7fff_ffff } else { u32::MAX }, if o.neg { 0x8000_0000 } else { 0 })
+}
+
+/// The space of LDG/LDS/LDL and STG/STS/STL.
+fn ldst_space(mnemonic: &str) -> Space {
+    match mnemonic {
+        "LDG" | "STG" => Space::Global,
+        "LDS" | "STS" => Space::Shared,
+        _ => Space::Local,
+    }
+}
+
+/// A float type modifier (`F64`, `F16`; anything else is F32).
+fn float_ty(s: &str) -> FTy {
+    match s {
+        "F64" => FTy::F64,
+        "F16" => FTy::F16,
+        _ => FTy::F32,
     }
 }
 

@@ -61,6 +61,20 @@ fn check(
     check_lanes(w, exec, addr, size, space, valid)
 }
 
+/// `check` for a window of `len` bytes from address 0 (shared memory, a thread's local memory,
+/// a constant bank).
+#[inline(always)]
+fn check_window(
+    w: &Warp,
+    exec: u32,
+    addr: &[u64; 32],
+    size: usize,
+    space: MemorySpace,
+    len: u64,
+) -> Result<(), RawFault> {
+    check(w, exec, addr, size, space, |a, n| a.checked_add(n as u64).is_some_and(|e| e <= len))
+}
+
 #[inline(never)]
 fn check_lanes(
     w: &Warp,
@@ -169,9 +183,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 }
                 Space::Shared => {
                     let len = x.shared.len() as u64;
-                    check(w, exec, &addr, n, MemorySpace::Shared, |a, n| {
-                        a.checked_add(n as u64).is_some_and(|e| e <= len)
-                    })?;
+                    check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
                     for l in lanes(exec) {
                         let a = addr[l] as usize;
                         let v = load_words(&x.shared[a..a + n], size);
@@ -182,9 +194,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 }
                 Space::Local => {
                     let len = local_size(x);
-                    check(w, exec, &addr, n, MemorySpace::Local, |a, n| {
-                        a.checked_add(n as u64).is_some_and(|e| e <= len)
-                    })?;
+                    check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
                     ensure_local(w, x);
                     for l in lanes(exec) {
                         let a = l * len as usize + addr[l] as usize;
@@ -221,9 +231,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 }
                 Space::Shared => {
                     let len = x.shared.len() as u64;
-                    check(w, exec, &addr, n, MemorySpace::Shared, |a, n| {
-                        a.checked_add(n as u64).is_some_and(|e| e <= len)
-                    })?;
+                    check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
                     for l in lanes(exec) {
                         let a = addr[l] as usize;
                         let v = val(w, l);
@@ -232,9 +240,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 }
                 Space::Local => {
                     let len = local_size(x);
-                    check(w, exec, &addr, n, MemorySpace::Local, |a, n| {
-                        a.checked_add(n as u64).is_some_and(|e| e <= len)
-                    })?;
+                    check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
                     ensure_local(w, x);
                     for l in lanes(exec) {
                         let a = l * len as usize + addr[l] as usize;
@@ -254,7 +260,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 addr[l] = rv[l] as u64 + off as u64;
             }
             let len = b.len() as u64;
-            check(w, exec, &addr, n, MemorySpace::Constant, |a, n| a.checked_add(n as u64).is_some_and(|e| e <= len))?;
+            check_window(w, exec, &addr, n, MemorySpace::Constant, len)?;
             let mut out = [[0u32; 32]; 2];
             for l in lanes(exec) {
                 let a = addr[l] as usize;
@@ -289,9 +295,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 }
                 Space::Shared => {
                     let len = x.shared.len() as u64;
-                    check(w, exec, &addr, n, MemorySpace::Shared, |a, n| {
-                        a.checked_add(n as u64).is_some_and(|e| e <= len)
-                    })?;
+                    check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
                     for l in lanes(exec) {
                         let (bv, cv) = operands(w, b, c, two, l);
                         let a = addr[l] as usize;
