@@ -266,20 +266,10 @@ fn decode_f16_factor(h: u16) -> Value {
         0x1f => Value::Nan,
         0 if frac == 0 => Value::Zero(neg),
         // Subnormal: exponent clamped at -14, significand below 1.
-        0 => Value::Finite(Term {
-            neg,
-            sig: frac,
-            lsb: -24,
-            e: -14,
-        }),
+        0 => Value::Finite(Term { neg, sig: frac, lsb: -24, e: -14 }),
         _ => {
             let e = field - 15;
-            Value::Finite(Term {
-                neg,
-                sig: frac | 0x400,
-                lsb: e - 10,
-                e,
-            })
+            Value::Finite(Term { neg, sig: frac | 0x400, lsb: e - 10, e })
         }
     }
 }
@@ -293,20 +283,10 @@ fn decode_f32(c: u32) -> Value {
         0xff if frac == 0 => Value::Inf(neg),
         0xff => Value::Nan,
         0 if frac == 0 => Value::Zero(neg),
-        0 => Value::Finite(Term {
-            neg,
-            sig: frac,
-            lsb: -149,
-            e: -126,
-        }),
+        0 => Value::Finite(Term { neg, sig: frac, lsb: -149, e: -126 }),
         _ => {
             let e = field - 127;
-            Value::Finite(Term {
-                neg,
-                sig: frac | 0x80_0000,
-                lsb: e - 23,
-                e,
-            })
+            Value::Finite(Term { neg, sig: frac | 0x80_0000, lsb: e - 23, e })
         }
     }
 }
@@ -318,10 +298,7 @@ fn decode_f16_accumulator(h: u16) -> Value {
         Value::Finite(t) => {
             // `sig` is non-zero, so its bit length is between 1 and 11.
             let top = 63 - t.sig.leading_zeros() as i32;
-            Value::Finite(Term {
-                e: t.lsb + top,
-                ..t
-            })
+            Value::Finite(Term { e: t.lsb + top, ..t })
         }
         other => other,
     }
@@ -335,9 +312,7 @@ fn decode_f16_accumulator(h: u16) -> Value {
 fn dot_generic(arith: TensorArith, fmt: &Format, a: &[u16], b: &[u16], c: Value) -> u32 {
     let pairs = a.iter().zip(b.iter());
     // Cheap screen: an exponent field of all ones is an infinity or a NaN.
-    let special_factor = pairs
-        .clone()
-        .any(|(&x, &y)| x & 0x7c00 == 0x7c00 || y & 0x7c00 == 0x7c00);
+    let special_factor = pairs.clone().any(|(&x, &y)| x & 0x7c00 == 0x7c00 || y & 0x7c00 == 0x7c00);
     if special_factor || matches!(c, Value::Nan | Value::Inf(_)) {
         if let Some(result) = special_result(fmt, a, b, c) {
             return result;
@@ -356,9 +331,7 @@ fn dot_generic(arith: TensorArith, fmt: &Format, a: &[u16], b: &[u16], c: Value)
             // An exactly zero sum is -0 only if every term is a negative zero: every product
             // has a zero factor and factors of opposite signs, and c = -0.
             let all_neg_zero = c == Value::Zero(true)
-                && a.iter()
-                    .zip(b.iter())
-                    .all(|(&x, &y)| (x & 0x7fff == 0 || y & 0x7fff == 0) && (x ^ y) & 0x8000 != 0);
+                && a.iter().zip(b.iter()).all(|(&x, &y)| (x & 0x7fff == 0 || y & 0x7fff == 0) && (x ^ y) & 0x8000 != 0);
             ieee_sum(fmt, products.chain(acc), all_neg_zero)
         }
     }
@@ -371,12 +344,7 @@ fn finite_product(x: u16, y: u16) -> Option<Term> {
     let (sx, ex) = finite_factor(x);
     let (sy, ey) = finite_factor(y);
     let sig = sx * sy;
-    (sig != 0).then_some(Term {
-        neg: (x ^ y) & 0x8000 != 0,
-        sig,
-        lsb: ex + ey - 20,
-        e: ex + ey,
-    })
+    (sig != 0).then_some(Term { neg: (x ^ y) & 0x8000 != 0, sig, lsb: ex + ey - 20, e: ex + ey })
 }
 
 /// Significand (hidden bit included, 10 fraction bits) and clamped exponent
@@ -461,36 +429,17 @@ fn v100_sum(fmt: &Format, a: &[u16], b: &[u16], acc: Option<Term>) -> u32 {
         let (sy, ey) = finite_factor(y);
         let shift = big_e.wrapping_sub(ex + ey).clamp(0, 64).unsigned_abs();
         let m = ((sx * sy) << 3).checked_shr(shift).unwrap_or(0) as i64;
-        sum = if (x ^ y) & 0x8000 != 0 {
-            sum.wrapping_sub(m)
-        } else {
-            sum.wrapping_add(m)
-        };
+        sum = if (x ^ y) & 0x8000 != 0 { sum.wrapping_sub(m) } else { sum.wrapping_add(m) };
     }
     if let Some(t) = acc {
         let m = i64::try_from(shift_trunc(t.sig, t.lsb + 23 - big_e)).unwrap_or(i64::MAX);
-        sum = if t.neg {
-            sum.wrapping_sub(m)
-        } else {
-            sum.wrapping_add(m)
-        };
+        sum = if t.neg { sum.wrapping_sub(m) } else { sum.wrapping_add(m) };
     }
     if sum == 0 {
         return 0; // S = 0 gives +0
     }
-    let rounding = if fmt.v100_round_nearest {
-        Rounding::NearestEven
-    } else {
-        Rounding::TowardZero
-    };
-    encode(
-        fmt,
-        sum < 0,
-        sum.unsigned_abs(),
-        big_e - 23,
-        false,
-        rounding,
-    )
+    let rounding = if fmt.v100_round_nearest { Rounding::NearestEven } else { Rounding::TowardZero };
+    encode(fmt, sum < 0, sum.unsigned_abs(), big_e - 23, false, rounding)
 }
 
 /// `floor(x * 2^k)` for any shift `k`; shifts past the width give 0, left shifts are at most
@@ -671,11 +620,7 @@ impl Wide {
         let limb = (shift / 64) as usize;
         let bit = shift % 64;
         let lo = self.0[limb] >> bit;
-        let hi = if bit == 0 || limb + 1 >= self.0.len() {
-            0
-        } else {
-            self.0[limb + 1] << (64 - bit)
-        };
+        let hi = if bit == 0 || limb + 1 >= self.0.len() { 0 } else { self.0[limb + 1] << (64 - bit) };
         let mag = (lo | hi) & ((1u64 << 62) - 1);
         let below_mask = if bit == 0 { 0 } else { (1u64 << bit) - 1 };
         let sticky = self.0[..limb].iter().any(|&w| w != 0) || self.0[limb] & below_mask != 0;

@@ -139,14 +139,7 @@ const F32_CASES: &[Case32] = &[
         ieee: F_2P100,
     },
     // c = -2^-40 against a product 1: shifted out in V100; 1 - 2^-40 rounds to 1 in IEEE.
-    Case32 {
-        name: "tiny negative c shifted out",
-        a: &[H_1],
-        b: &[H_1],
-        c: 0xab80_0000,
-        v100: F_1,
-        ieee: F_1,
-    },
+    Case32 { name: "tiny negative c shifted out", a: &[H_1], b: &[H_1], c: 0xab80_0000, v100: F_1, ieee: F_1 },
     // c = 2^24, products 1 and 2^-48. V100: E = 24, both products truncate to 0 -> 2^24.
     // IEEE: 2^24 + 1 alone is a tie (rounds to even 2^24), but the exact 2^-48 makes it
     // larger than the tie, so the result is 2^24 + 2 = 0x4b800001 (the exact sum spans 73
@@ -274,24 +267,10 @@ const F32_CASES: &[Case32] = &[
         ieee: F_NEG_MAX,
     },
     // Signed zeros.
-    Case32 {
-        name: "cancellation gives +0",
-        a: &[H_1, H_NEG_1],
-        b: &[H_1, H_1],
-        c: F_NEG_0,
-        v100: F_0,
-        ieee: F_0,
-    },
+    Case32 { name: "cancellation gives +0", a: &[H_1, H_NEG_1], b: &[H_1, H_1], c: F_NEG_0, v100: F_0, ieee: F_0 },
     // All products have a zero factor and c = -0: V100 has no term and returns +0; IEEE:
     // the products are +0 (0 * 1), +0 + -0 = +0.
-    Case32 {
-        name: "positive zero products and c = -0",
-        a: &[H_0; 4],
-        b: &[H_1; 4],
-        c: F_NEG_0,
-        v100: F_0,
-        ieee: F_0,
-    },
+    Case32 { name: "positive zero products and c = -0", a: &[H_0; 4], b: &[H_1; 4], c: F_NEG_0, v100: F_0, ieee: F_0 },
     // -0 * 1 = -0 and c = -0: IEEE gives -0; the V100 model gives +0.
     Case32 {
         name: "negative zero products and c = -0",
@@ -311,14 +290,7 @@ const F32_CASES: &[Case32] = &[
         ieee: F_0,
     },
     // Outer product (n = 1): 1 + 1.5 * 2 = 4.
-    Case32 {
-        name: "outer product step",
-        a: &[H_1P5],
-        b: &[H_2],
-        c: F_1,
-        v100: 0x4080_0000,
-        ieee: 0x4080_0000,
-    },
+    Case32 { name: "outer product step", a: &[H_1P5], b: &[H_2], c: F_1, v100: 0x4080_0000, ieee: 0x4080_0000 },
     // n = 1: 1 + 1.5*2^-24 = 1 + 0.75u: V100 truncates the term to 0, IEEE rounds up to 1 + u.
     Case32 {
         name: "outer product step truncated vs rounded",
@@ -329,54 +301,12 @@ const F32_CASES: &[Case32] = &[
         ieee: 0x3f80_0001,
     },
     // NaN and infinity.
-    Case32 {
-        name: "quiet NaN factor",
-        a: &[H_1, H_QNAN],
-        b: &[H_1, H_1],
-        c: F_1,
-        v100: F_NAN,
-        ieee: F_NAN,
-    },
-    Case32 {
-        name: "signalling NaN times zero",
-        a: &[H_SNAN],
-        b: &[H_0],
-        c: F_1,
-        v100: F_NAN,
-        ieee: F_NAN,
-    },
-    Case32 {
-        name: "NaN accumulator",
-        a: &[H_1],
-        b: &[H_1],
-        c: 0xffc0_0001,
-        v100: F_NAN,
-        ieee: F_NAN,
-    },
-    Case32 {
-        name: "NaN beats infinity",
-        a: &[H_INF, H_QNAN],
-        b: &[H_1, H_1],
-        c: F_1,
-        v100: F_NAN,
-        ieee: F_NAN,
-    },
-    Case32 {
-        name: "Inf times zero",
-        a: &[H_1, H_INF],
-        b: &[H_1, H_0],
-        c: F_1,
-        v100: F_NAN,
-        ieee: F_NAN,
-    },
-    Case32 {
-        name: "-Inf times -0",
-        a: &[H_NEG_INF],
-        b: &[H_NEG_0],
-        c: F_0,
-        v100: F_NAN,
-        ieee: F_NAN,
-    },
+    Case32 { name: "quiet NaN factor", a: &[H_1, H_QNAN], b: &[H_1, H_1], c: F_1, v100: F_NAN, ieee: F_NAN },
+    Case32 { name: "signalling NaN times zero", a: &[H_SNAN], b: &[H_0], c: F_1, v100: F_NAN, ieee: F_NAN },
+    Case32 { name: "NaN accumulator", a: &[H_1], b: &[H_1], c: 0xffc0_0001, v100: F_NAN, ieee: F_NAN },
+    Case32 { name: "NaN beats infinity", a: &[H_INF, H_QNAN], b: &[H_1, H_1], c: F_1, v100: F_NAN, ieee: F_NAN },
+    Case32 { name: "Inf times zero", a: &[H_1, H_INF], b: &[H_1, H_0], c: F_1, v100: F_NAN, ieee: F_NAN },
+    Case32 { name: "-Inf times -0", a: &[H_NEG_INF], b: &[H_NEG_0], c: F_0, v100: F_NAN, ieee: F_NAN },
     Case32 {
         name: "Inf minus Inf among products",
         a: &[H_INF, H_INF],
@@ -402,14 +332,7 @@ const F32_CASES: &[Case32] = &[
         v100: F_INF,
         ieee: F_INF,
     },
-    Case32 {
-        name: "-Inf times -1 is +Inf",
-        a: &[H_NEG_INF],
-        b: &[H_NEG_1],
-        c: F_1,
-        v100: F_INF,
-        ieee: F_INF,
-    },
+    Case32 { name: "-Inf times -1 is +Inf", a: &[H_NEG_INF], b: &[H_NEG_1], c: F_1, v100: F_INF, ieee: F_INF },
     Case32 {
         name: "-Inf times a subnormal",
         a: &[H_NEG_INF],
@@ -418,22 +341,8 @@ const F32_CASES: &[Case32] = &[
         v100: F_NEG_INF,
         ieee: F_NEG_INF,
     },
-    Case32 {
-        name: "Inf times Inf plus Inf",
-        a: &[H_INF],
-        b: &[H_INF],
-        c: F_INF,
-        v100: F_INF,
-        ieee: F_INF,
-    },
-    Case32 {
-        name: "-Inf accumulator",
-        a: &[H_MAX],
-        b: &[H_MAX],
-        c: F_NEG_INF,
-        v100: F_NEG_INF,
-        ieee: F_NEG_INF,
-    },
+    Case32 { name: "Inf times Inf plus Inf", a: &[H_INF], b: &[H_INF], c: F_INF, v100: F_INF, ieee: F_INF },
+    Case32 { name: "-Inf accumulator", a: &[H_MAX], b: &[H_MAX], c: F_NEG_INF, v100: F_NEG_INF, ieee: F_NEG_INF },
 ];
 
 const F16_CASES: &[Case16] = &[
@@ -447,32 +356,11 @@ const F16_CASES: &[Case16] = &[
         ieee: 0x4800,
     },
     // 1 + 2^-11 is half an fp16 ulp (2^-10) above 1: tie, even is 1.0.
-    Case16 {
-        name: "tie rounds down to even",
-        a: &[H_2M11],
-        b: &[H_1],
-        c: H_1,
-        v100: H_1,
-        ieee: H_1,
-    },
+    Case16 { name: "tie rounds down to even", a: &[H_2M11], b: &[H_1], c: H_1, v100: H_1, ieee: H_1 },
     // (1 + 2^-10) + 2^-11: tie between 1 + 2^-10 (odd) and 1 + 2^-9 (even, 0x3c02).
-    Case16 {
-        name: "tie rounds up to even",
-        a: &[H_2M11],
-        b: &[H_1],
-        c: 0x3c01,
-        v100: 0x3c02,
-        ieee: 0x3c02,
-    },
+    Case16 { name: "tie rounds up to even", a: &[H_2M11], b: &[H_1], c: 0x3c01, v100: 0x3c02, ieee: 0x3c02 },
     // 1 + (1 + 2^-10) * 2^-11 is just above the tie: 1 + 2^-10 = 0x3c01.
-    Case16 {
-        name: "above the tie rounds up",
-        a: &[0x1001],
-        b: &[H_1],
-        c: H_1,
-        v100: 0x3c01,
-        ieee: 0x3c01,
-    },
+    Case16 { name: "above the tie rounds up", a: &[0x1001], b: &[H_1], c: H_1, v100: 0x3c01, ieee: 0x3c01 },
     // 1 + 2^-11 + 2^-24. V100: E = 0, the 2^-24 product (m = floor(2^-1) = 0) is truncated,
     // the sum is an exact tie and rounds to 1.0. IEEE: above the tie, 1 + 2^-10.
     Case16 {
@@ -529,31 +417,10 @@ const F16_CASES: &[Case16] = &[
     },
     // 65504 + 16 = 65520 = 2047.5 * 2^5: a tie between 65504 (odd) and 2^16, which
     // overflows: Inf.
-    Case16 {
-        name: "overflow to Inf at the rounding tie",
-        a: &[0x4c00],
-        b: &[H_1],
-        c: H_MAX,
-        v100: H_INF,
-        ieee: H_INF,
-    },
+    Case16 { name: "overflow to Inf at the rounding tie", a: &[0x4c00], b: &[H_1], c: H_MAX, v100: H_INF, ieee: H_INF },
     // 65504 + 8 = 65512 rounds down to 65504.
-    Case16 {
-        name: "just below overflow",
-        a: &[0x4800],
-        b: &[H_1],
-        c: H_MAX,
-        v100: H_MAX,
-        ieee: H_MAX,
-    },
-    Case16 {
-        name: "negative overflow",
-        a: &[0xcc00],
-        b: &[H_1],
-        c: H_NEG_MAX,
-        v100: H_NEG_INF,
-        ieee: H_NEG_INF,
-    },
+    Case16 { name: "just below overflow", a: &[0x4800], b: &[H_1], c: H_MAX, v100: H_MAX, ieee: H_MAX },
+    Case16 { name: "negative overflow", a: &[0xcc00], b: &[H_1], c: H_NEG_MAX, v100: H_NEG_INF, ieee: H_NEG_INF },
     // 256^2 = 65536 is beyond fp16, but the products are exact and cancel: 1 + 2^16 - 2^16.
     Case16 {
         name: "products beyond the fp16 range cancel",
@@ -582,22 +449,8 @@ const F16_CASES: &[Case16] = &[
         ieee: H_NEG_0,
     },
     // Outer product (n = 1): 1 + 1.5 * 2 = 4 = 0x4400.
-    Case16 {
-        name: "outer product step",
-        a: &[H_1P5],
-        b: &[H_2],
-        c: H_1,
-        v100: 0x4400,
-        ieee: 0x4400,
-    },
-    Case16 {
-        name: "cancellation gives +0",
-        a: &[H_1, H_1],
-        b: &[H_1, H_NEG_1],
-        c: H_NEG_0,
-        v100: H_0,
-        ieee: H_0,
-    },
+    Case16 { name: "outer product step", a: &[H_1P5], b: &[H_2], c: H_1, v100: 0x4400, ieee: 0x4400 },
+    Case16 { name: "cancellation gives +0", a: &[H_1, H_1], b: &[H_1, H_NEG_1], c: H_NEG_0, v100: H_0, ieee: H_0 },
     Case16 {
         name: "negative zero products and c = -0",
         a: &[H_NEG_0],
@@ -607,38 +460,10 @@ const F16_CASES: &[Case16] = &[
         ieee: H_NEG_0,
     },
     // An fp16 subnormal accumulator alone passes through.
-    Case16 {
-        name: "fp16 subnormal c passes through",
-        a: &[H_0],
-        b: &[H_MAX],
-        c: 0x8003,
-        v100: 0x8003,
-        ieee: 0x8003,
-    },
-    Case16 {
-        name: "NaN factor",
-        a: &[H_QNAN],
-        b: &[H_1],
-        c: H_1,
-        v100: H_NAN,
-        ieee: H_NAN,
-    },
-    Case16 {
-        name: "signalling NaN accumulator",
-        a: &[H_1],
-        b: &[H_1],
-        c: H_SNAN,
-        v100: H_NAN,
-        ieee: H_NAN,
-    },
-    Case16 {
-        name: "Inf times zero",
-        a: &[H_0],
-        b: &[H_NEG_INF],
-        c: H_1,
-        v100: H_NAN,
-        ieee: H_NAN,
-    },
+    Case16 { name: "fp16 subnormal c passes through", a: &[H_0], b: &[H_MAX], c: 0x8003, v100: 0x8003, ieee: 0x8003 },
+    Case16 { name: "NaN factor", a: &[H_QNAN], b: &[H_1], c: H_1, v100: H_NAN, ieee: H_NAN },
+    Case16 { name: "signalling NaN accumulator", a: &[H_1], b: &[H_1], c: H_SNAN, v100: H_NAN, ieee: H_NAN },
+    Case16 { name: "Inf times zero", a: &[H_0], b: &[H_NEG_INF], c: H_1, v100: H_NAN, ieee: H_NAN },
     Case16 {
         name: "Inf accumulator minus Inf product",
         a: &[H_INF],
@@ -647,22 +472,8 @@ const F16_CASES: &[Case16] = &[
         v100: H_NAN,
         ieee: H_NAN,
     },
-    Case16 {
-        name: "Inf accumulator plus finite",
-        a: &[H_MAX],
-        b: &[H_NEG_MAX],
-        c: H_INF,
-        v100: H_INF,
-        ieee: H_INF,
-    },
-    Case16 {
-        name: "-Inf product",
-        a: &[H_NEG_INF, H_1],
-        b: &[H_1, H_1],
-        c: H_1,
-        v100: H_NEG_INF,
-        ieee: H_NEG_INF,
-    },
+    Case16 { name: "Inf accumulator plus finite", a: &[H_MAX], b: &[H_NEG_MAX], c: H_INF, v100: H_INF, ieee: H_INF },
+    Case16 { name: "-Inf product", a: &[H_NEG_INF, H_1], b: &[H_1, H_1], c: H_1, v100: H_NEG_INF, ieee: H_NEG_INF },
 ];
 
 /// Runs every fp32-output table case in both modes.
@@ -673,10 +484,7 @@ fn f32_cases() {
         for (arith, want) in [(V100, case.v100), (Ieee, case.ieee)] {
             let got = dot_f32(arith, case.a, case.b, case.c);
             if got != want {
-                failures.push(format!(
-                    "{} [{arith:?}]: got {got:#010x}, want {want:#010x}",
-                    case.name
-                ));
+                failures.push(format!("{} [{arith:?}]: got {got:#010x}, want {want:#010x}", case.name));
             }
         }
     }
@@ -691,10 +499,7 @@ fn f16_cases() {
         for (arith, want) in [(V100, case.v100), (Ieee, case.ieee)] {
             let got = dot_f16(arith, case.a, case.b, case.c);
             if got != want {
-                failures.push(format!(
-                    "{} [{arith:?}]: got {got:#06x}, want {want:#06x}",
-                    case.name
-                ));
+                failures.push(format!("{} [{arith:?}]: got {got:#06x}, want {want:#06x}", case.name));
             }
         }
     }
@@ -708,28 +513,9 @@ fn dot4_matches_slice_form() {
     let b = [H_2M12; 4];
     assert_eq!(dot4_f32(V100, a, b, F_1), F_1);
     assert_eq!(dot4_f32(Ieee, a, b, F_1), 0x3f80_0003);
-    assert_eq!(
-        dot4_f16(V100, [H_1, H_2, H_1P5, H_0P5], [H_1, H_1, H_2, H_2], H_1),
-        0x4800
-    );
-    assert_eq!(
-        dot4_f16(
-            Ieee,
-            [H_2M11, H_2M12, H_0, H_0],
-            [H_1, H_2M12, H_1, H_1],
-            H_1
-        ),
-        0x3c01
-    );
-    assert_eq!(
-        dot4_f16(
-            V100,
-            [H_2M11, H_2M12, H_0, H_0],
-            [H_1, H_2M12, H_1, H_1],
-            H_1
-        ),
-        H_1
-    );
+    assert_eq!(dot4_f16(V100, [H_1, H_2, H_1P5, H_0P5], [H_1, H_1, H_2, H_2], H_1), 0x4800);
+    assert_eq!(dot4_f16(Ieee, [H_2M11, H_2M12, H_0, H_0], [H_1, H_2M12, H_1, H_1], H_1), 0x3c01);
+    assert_eq!(dot4_f16(V100, [H_2M11, H_2M12, H_0, H_0], [H_1, H_2M12, H_1, H_1], H_1), H_1);
 }
 
 /// An empty dot step returns `c` (and pins the sign of a lone `-0`).
@@ -767,10 +553,7 @@ fn more_than_four_products() {
     }
     // Eight products 1.5*2^-24 each against c = 1: V100 drops them all, IEEE adds 6u.
     assert_eq!(dot_f32(V100, &[H_1P5_2M12; 8], &[H_2M12; 8], F_1), F_1);
-    assert_eq!(
-        dot_f32(Ieee, &[H_1P5_2M12; 8], &[H_2M12; 8], F_1),
-        0x3f80_0006
-    );
+    assert_eq!(dot_f32(Ieee, &[H_1P5_2M12; 8], &[H_2M12; 8], F_1), 0x3f80_0006);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -881,16 +664,8 @@ fn exact_sums_agree_fp32() {
             continue;
         };
         checked += 1;
-        assert_eq!(
-            dot_f32(V100, &a, &b, c),
-            want,
-            "V100 a={a:04x?} b={b:04x?} c={c:#x}"
-        );
-        assert_eq!(
-            dot_f32(Ieee, &a, &b, c),
-            want,
-            "Ieee a={a:04x?} b={b:04x?} c={c:#x}"
-        );
+        assert_eq!(dot_f32(V100, &a, &b, c), want, "V100 a={a:04x?} b={b:04x?} c={c:#x}");
+        assert_eq!(dot_f32(Ieee, &a, &b, c), want, "Ieee a={a:04x?} b={b:04x?} c={c:#x}");
     }
     assert!(checked > 5_000, "only {checked} representable sums");
 }
@@ -927,16 +702,8 @@ fn exact_sums_agree_fp16() {
             continue;
         };
         checked += 1;
-        assert_eq!(
-            dot_f16(V100, &a, &b, c),
-            want,
-            "V100 a={a:04x?} b={b:04x?} c={c:#x}"
-        );
-        assert_eq!(
-            dot_f16(Ieee, &a, &b, c),
-            want,
-            "Ieee a={a:04x?} b={b:04x?} c={c:#x}"
-        );
+        assert_eq!(dot_f16(V100, &a, &b, c), want, "V100 a={a:04x?} b={b:04x?} c={c:#x}");
+        assert_eq!(dot_f16(Ieee, &a, &b, c), want, "Ieee a={a:04x?} b={b:04x?} c={c:#x}");
     }
     assert!(checked > 10_000, "only {checked} representable sums");
 }
@@ -1007,11 +774,7 @@ fn random_bits_invariants() {
         let b: Vec<u16> = (0..n).map(|_| pick(&mut rng)).collect();
         let c32 = rng.next() as u32;
         let c16 = pick(&mut rng);
-        let rot = if n == 0 {
-            0
-        } else {
-            rng.range(0, n as i64 - 1) as usize
-        };
+        let rot = if n == 0 { 0 } else { rng.range(0, n as i64 - 1) as usize };
         let mut ar = a.clone();
         let mut br = b.clone();
         ar.rotate_left(rot);

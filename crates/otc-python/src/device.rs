@@ -74,7 +74,10 @@ fn timing_error(e: otc_timing::ConfigError) -> Error {
 
 fn bad(key: &str, want: &str, got: &Bound<'_, PyAny>) -> Error {
     let ty = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-    Error::Config(format!("setting `{key}` must be {want}, got {ty} {}", got.repr().map(|r| r.to_string()).unwrap_or_default()))
+    Error::Config(format!(
+        "setting `{key}` must be {want}, got {ty} {}",
+        got.repr().map(|r| r.to_string()).unwrap_or_default()
+    ))
 }
 
 fn int_of(key: &str, v: &Bound<'_, PyAny>, min: u64, max: u64) -> Result<u64, Error> {
@@ -426,7 +429,10 @@ impl PyWarp {
     /// Run the single kernel of `program` on the warp; returns statistics.
     fn run<'py>(&mut self, py: Python<'py>, program: &PyProgram) -> Result<Bound<'py, PyDict>, Error> {
         if program.inner.kernels.len() != 1 {
-            return Err(Error::Value(format!("Warp.run takes a program with one kernel, got {}", program.inner.kernels.len())));
+            return Err(Error::Value(format!(
+                "Warp.run takes a program with one kernel, got {}",
+                program.inner.kernels.len()
+            )));
         }
         let code = &program.inner.kernels[0].instructions;
         let w = &mut self.inner;
