@@ -332,6 +332,7 @@ impl PyDevice {
 
     /// Launch kernel `name` of `program`; `params` is the packed parameter block.
     #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and six launch arguments
     fn launch<'py>(
         &mut self,
         py: Python<'py>,
@@ -441,6 +442,9 @@ impl PyWarp {
     }
 }
 
+/// One fragment slot as Python sees it: (lane, reg, half, matrix, row, col).
+type SlotTuple = (u8, u8, u8, u8, u8, u8);
+
 /// The fragment layout of a tensor instruction operand: ({matrices, rows, cols, bits, regs},
 /// [(lane, reg, half, matrix, row, col), ...]). See `otc_isa::fragments`.
 #[pyfunction]
@@ -449,7 +453,7 @@ pub(crate) fn fragment_layout<'py>(
     instruction: &str,
     operand: &str,
     layout: &str,
-) -> Result<(Bound<'py, PyDict>, Vec<(u8, u8, u8, u8, u8, u8)>), Error> {
+) -> Result<(Bound<'py, PyDict>, Vec<SlotTuple>), Error> {
     use otc_isa::fragments::{shape, slots, FragInst, FragOperand, Layout};
     let inst = FragInst::from_name(instruction)
         .ok_or_else(|| Error::Value(format!("no fragment layout for `{instruction}`")))?;
