@@ -39,6 +39,7 @@ from ._core import (
 )
 from . import fragments, sparse
 from .device import Device, DeviceArray, LaunchResult, Stats, Warp
+from . import kernels  # noqa: E402  (needs load and Device above)
 
 __all__ = [
     "assemble",
@@ -57,6 +58,7 @@ __all__ = [
     "Stats",
     "Warp",
     "fragments",
+    "kernels",
     "sparse",
     "V100_TOML",
     "__version__",

@@ -1,0 +1,94 @@
+"""Workloads on the emulated SM, written in the project's assembly (``programs/``).
+
+    res = otc_emu.kernels.gemm(a, b, mode="owmma")   # C = A x B on the outer-product tensor core
+    res.c, res.stats.counters["cycles"], res.stats.counters["ohmma.executed"]
+
+Modes available so far:
+
+- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): one warp per 16x16 tile
+  of C, two OHMMA.8161 per k (paper Section V).
+
+Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
+inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
+other dtypes are refused. M and N are padded to multiples of 16 inside; K needs no padding.
+
+Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
+V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
+sum of the fp16 inputs by at most about ``K * 2**-23 * sum_k |a[i,k] * b[k,j]|``; with
+``Device(tensor_arith="ieee")`` each step rounds to nearest instead.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import load
+from .device import Device, Stats
+
+__all__ = ["gemm", "GemmResult", "GEMM_MODES"]
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+#: Modes of :func:`gemm` that exist, with the program and kernel that run them.
+GEMM_MODES = {"owmma": ("owmma_gemm.sass", "owmma_gemm")}
+
+
+@dataclass
+class GemmResult:
+    """``c``: the M x N float32 product; ``stats``: the launch statistics."""
+
+    c: np.ndarray
+    stats: Stats
+    mode: str
+
+
+def _fp16(x, name: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, got shape {a.shape}")
+    if a.dtype == np.float16:
+        return a
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float matrix (fp16 is the tensor-core input type), got dtype {a.dtype}")
+    with np.errstate(over="ignore"):
+        h = a.astype(np.float16)
+    if not np.array_equal(h.astype(a.dtype), a, equal_nan=True):
+        warnings.warn(f"{name} ({a.dtype}) was rounded to float16, the tensor-core input type", UserWarning, stacklevel=3)
+    return h
+
+
+def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    out = np.zeros((rows, cols), dtype=x.dtype)
+    out[: x.shape[0], : x.shape[1]] = x
+    return out
+
+
+def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
+    """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
+    if mode not in GEMM_MODES:
+        raise ValueError(f"unknown GEMM mode {mode!r}; available: {', '.join(GEMM_MODES)}")
+    a16, b16 = _fp16(a, "a"), _fp16(b, "b")
+    m, k = a16.shape
+    k2, n = b16.shape
+    if k != k2:
+        raise ValueError(f"inner dimensions differ: a is {m}x{k}, b is {k2}x{n}")
+    if min(m, n) == 0:
+        raise ValueError(f"empty product: a is {m}x{k}, b is {k2}x{n}")
+    dev = device if device is not None else Device()
+    file, kernel = GEMM_MODES[mode]
+    prog = load(PROGRAMS / file)
+    mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
+    da = dev.to_device(np.ascontiguousarray(_pad(a16, mp, k).T))  # column-major A
+    db = dev.to_device(_pad(b16, k, np_))  # row-major B
+    dc = dev.zeros((mp, np_), np.float32)
+    try:
+        res = dev.launch(prog, kernel, grid=(np_ // 16, mp // 16), block=32,
+                         args=[da, db, dc, np.uint32(mp), np.uint32(np_), np.uint32(k)])
+        c = dc.numpy()[:m, :n].copy()
+    finally:
+        for arr in (da, db, dc):
+            arr.free()
+    return GemmResult(c, res.stats, mode)
