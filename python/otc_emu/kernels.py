@@ -5,12 +5,16 @@
 
 Modes available so far:
 
+- ``"hmma"``: dense inner-product baseline on Volta's tensor cores (``programs/hmma_gemm.sass``):
+  one warp per 16x16 tile of C, one HMMA.884 set (4 STEPs) per 4 values of k, operands read from
+  global memory (no shared-memory staging yet).
 - ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): one warp per 16x16 tile
   of C, two OHMMA.8161 per k (paper Section V).
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
-other dtypes are refused. M and N are padded to multiples of 16 inside; K needs no padding.
+other dtypes are refused. M and N are padded to multiples of 16 inside; K to a multiple of 4 for "hmma" (an OHMMA step is
+k = 1, so "owmma" needs no K padding).
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -33,7 +37,7 @@ __all__ = ["gemm", "GemmResult", "GEMM_MODES"]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 #: Modes of :func:`gemm` that exist, with the program and kernel that run them.
-GEMM_MODES = {"owmma": ("owmma_gemm.sass", "owmma_gemm")}
+GEMM_MODES = {"owmma": ("owmma_gemm.sass", "owmma_gemm"), "hmma": ("hmma_gemm.sass", "hmma_gemm")}
 
 
 @dataclass
@@ -81,8 +85,13 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     file, kernel = GEMM_MODES[mode]
     prog = load(PROGRAMS / file)
     mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
-    da = dev.to_device(np.ascontiguousarray(_pad(a16, mp, k).T))  # column-major A
-    db = dev.to_device(_pad(b16, k, np_))  # row-major B
+    if mode == "hmma":
+        k = -(-k // 4) * 4  # one HMMA set per 4 values of k
+        da = dev.to_device(_pad(a16, mp, k))  # row-major A
+        db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
+    else:
+        da = dev.to_device(np.ascontiguousarray(_pad(a16, mp, k).T))  # column-major A
+        db = dev.to_device(_pad(b16, k, np_))  # row-major B
     dc = dev.zeros((mp, np_), np.float32)
     try:
         res = dev.launch(prog, kernel, grid=(np_ // 16, mp // 16), block=32,
