@@ -10,6 +10,12 @@ Modes available so far:
   global memory (no shared-memory staging yet).
 - ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): one warp per 16x16 tile
   of C, two OHMMA.8161 per k (paper Section V).
+- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``): one warp per 32x32
+  tile accumulated in the accumulation buffer, one SPWMMA set per k on the condensed A column
+  slice and B row slice, a k whose A or B slice is empty skipped by one branch. The executed
+  OHMMAs are exactly the sum over tiles and k of ceil(nnzA / 8) * ceil(nnzB / 16). The host
+  condenses the operands (:func:`condense_slices`); the kernel reads the bitmaps and sets the
+  predicates on the emulated SM.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
@@ -32,12 +38,16 @@ import numpy as np
 from . import load
 from .device import Device, Stats
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES"]
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices"]
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 #: Modes of :func:`gemm` that exist, with the program and kernel that run them.
-GEMM_MODES = {"owmma": ("owmma_gemm.sass", "owmma_gemm"), "hmma": ("hmma_gemm.sass", "hmma_gemm")}
+GEMM_MODES = {
+    "owmma": ("owmma_gemm.sass", "owmma_gemm"),
+    "hmma": ("hmma_gemm.sass", "hmma_gemm"),
+    "spgemm": ("spgemm.sass", "spgemm"),
+}
 
 
 @dataclass
@@ -70,6 +80,22 @@ def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return out
 
 
+def condense_slices(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Condense every 32-long slice of ``x`` along ``axis`` (0: column slices of A, 1: row slices
+    of B; the length along ``axis`` must be a multiple of 32): the non-zeros first in order, zero
+    padded. Returns (values, bitmaps): values fp16 of shape (slices along axis / 32, other length,
+    32), bitmaps uint32 of shape (slices, other length) with bit i = element i non-zero."""
+    v = x if axis == 0 else x.T  # (32 * tiles, other)
+    tiles, other = v.shape[0] // 32, v.shape[1]
+    blocks = v.reshape(tiles, 32, other).transpose(0, 2, 1)  # (tiles, other, 32)
+    nz = blocks != 0
+    order = np.argsort(~nz, axis=2, kind="stable")  # non-zeros first, in order
+    values = np.take_along_axis(blocks, order, axis=2).astype(np.float16)
+    weights = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+    bitmaps = (nz.astype(np.uint64) * weights).sum(axis=2).astype(np.uint32)
+    return np.ascontiguousarray(values), np.ascontiguousarray(bitmaps)
+
+
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
     if mode not in GEMM_MODES:
@@ -84,6 +110,20 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     dev = device if device is not None else Device()
     file, kernel = GEMM_MODES[mode]
     prog = load(PROGRAMS / file)
+    if mode == "spgemm":
+        mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
+        acond, abmp = condense_slices(_pad(a16, mp, k), 0)
+        bcond, bbmp = condense_slices(_pad(b16, k, np_), 1)
+        arrays = [dev.to_device(x) for x in (acond, abmp, bcond, bbmp)]
+        dc = dev.zeros((mp, np_), np.float32)
+        try:
+            res = dev.launch(prog, kernel, grid=(np_ // 32, mp // 32), block=32,
+                             args=[*arrays, dc, np.uint32(np_), np.uint32(k)])
+            c = dc.numpy()[:m, :n].copy()
+        finally:
+            for arr in (*arrays, dc):
+                arr.free()
+        return GemmResult(c, res.stats, mode)
     mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
     if mode == "hmma":
         k = -(-k // 4) * 4  # one HMMA set per 4 values of k

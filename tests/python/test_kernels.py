@@ -45,11 +45,68 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
 
 
 def test_gemm_input_checks():
-    with pytest.raises(ValueError, match="unknown GEMM mode 'spgemm'"):
-        kernels.gemm(np.zeros((2, 2), np.float16), np.zeros((2, 2), np.float16), mode="spgemm")
+    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm"):
+        kernels.gemm(np.zeros((2, 2), np.float16), np.zeros((2, 2), np.float16), mode="sparse")
     with pytest.raises(ValueError, match="inner dimensions differ"):
         kernels.gemm(np.zeros((2, 3), np.float16), np.zeros((2, 2), np.float16))
     with pytest.raises(TypeError, match="dtype int32"):
         kernels.gemm(np.zeros((2, 2), np.int32), np.zeros((2, 2), np.float16))
     with pytest.warns(UserWarning, match="rounded to float16"):
         kernels.gemm(np.full((2, 2), 0.1, np.float32), np.zeros((2, 2), np.float16))
+
+
+def expected_ohmmas(a, b):
+    """Sum over 32x32 output tiles and k of ceil(nnz of A's 32-row column slice / 8) *
+    ceil(nnz of B's 32-column row slice / 16) (the issue's formula, computed independently)."""
+    mp, np_ = -(-a.shape[0] // 32) * 32, -(-b.shape[1] // 32) * 32
+    ap = np.zeros((mp, a.shape[1])); ap[: a.shape[0]] = a
+    bp = np.zeros((b.shape[0], np_)); bp[:, : b.shape[1]] = b
+    nza = (ap != 0).reshape(mp // 32, 32, -1).sum(axis=1)  # (tile rows, k)
+    nzb = (bp != 0).reshape(b.shape[0], np_ // 32, 32).sum(axis=2)  # (k, tile cols)
+    return int((np.ceil(nza / 8) @ np.ceil(nzb / 16)).sum())
+
+
+@pytest.mark.parametrize("sa", [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0])
+@pytest.mark.parametrize("sb", [0.0, 0.5, 0.99, 1.0])
+@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (64, 32, 16)])
+def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb):
+    rng = np.random.default_rng(int(sa * 1000) + int(sb * 10))
+    a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=3)
+    b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=4)
+    dev = otc_emu.Device(timing=False)
+    sp = kernels.gemm(a, b, mode="spgemm", device=dev)
+    dense = kernels.gemm(a, b, mode="owmma", device=dev)
+    # zero products leave the V100 adder's sum unchanged, so the sparse path gives the dense bits
+    np.testing.assert_array_equal(sp.c, dense.c)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    bound = k * 2.0 ** -22 * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))) + 1e-30
+    assert np.all(np.abs(sp.c - exact) <= bound)
+    assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["zero_rows", "zero_cols", "zero_tile"],
+)
+def test_spgemm_all_zero_rows_columns_and_tiles(case):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((64, 40)).astype(np.float16)
+    b = rng.standard_normal((40, 64)).astype(np.float16)
+    if case == "zero_rows":
+        a[3:40] = 0
+    elif case == "zero_cols":
+        b[:, 10:50] = 0
+    else:
+        a[:32, :] = 0  # the whole first tile row of C is empty: every set skipped by the warp bitmap
+    sp = kernels.gemm(a, b, mode="spgemm")
+    np.testing.assert_array_equal(sp.c, kernels.gemm(a, b, mode="owmma").c)
+    assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
+
+
+def test_condense_slices_pushes_non_zeros_to_the_front():
+    x = np.zeros((32, 2), np.float16)
+    x[[3, 7, 30], 0] = [1, 2, 3]
+    values, bitmaps = kernels.condense_slices(x, 0)
+    assert values.shape == (1, 2, 32) and bitmaps.shape == (1, 2)
+    np.testing.assert_array_equal(values[0, 0, :4], np.array([1, 2, 3, 0], np.float16))
+    assert int(bitmaps[0, 0]) == (1 << 3) | (1 << 7) | (1 << 30) and int(bitmaps[0, 1]) == 0
