@@ -16,6 +16,9 @@ Modes available so far:
   OHMMAs are exactly the sum over tiles and k of ceil(nnzA / 8) * ceil(nnzB / 16). The host
   condenses the operands (:func:`condense_slices`); the kernel reads the bitmaps and sets the
   predicates on the emulated SM.
+- ``"spgemm_a"``: single-side sparse, for the paper's comparison: the same kernel with B passed
+  dense (every B row slice full, bitmap all ones), so only A's zeros skip OHMMAs:
+  sum of ceil(nnzA / 8) * 2 per tile and k.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
@@ -47,6 +50,7 @@ GEMM_MODES = {
     "owmma": ("owmma_gemm.sass", "owmma_gemm"),
     "hmma": ("hmma_gemm.sass", "hmma_gemm"),
     "spgemm": ("spgemm.sass", "spgemm"),
+    "spgemm_a": ("spgemm.sass", "spgemm"),
 }
 
 
@@ -110,10 +114,14 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     dev = device if device is not None else Device()
     file, kernel = GEMM_MODES[mode]
     prog = load(PROGRAMS / file)
-    if mode == "spgemm":
+    if mode in ("spgemm", "spgemm_a"):
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
         acond, abmp = condense_slices(_pad(a16, mp, k), 0)
-        bcond, bbmp = condense_slices(_pad(b16, k, np_), 1)
+        if mode == "spgemm":
+            bcond, bbmp = condense_slices(_pad(b16, k, np_), 1)
+        else:  # B's zeros are not exploited: its slices go in as they are, all marked non-zero
+            bcond = np.ascontiguousarray(_pad(b16, k, np_).reshape(k, np_ // 32, 32).transpose(1, 0, 2))
+            bbmp = np.full((np_ // 32, k), 0xFFFFFFFF, np.uint32)
         arrays = [dev.to_device(x) for x in (acond, abmp, bcond, bbmp)]
         dc = dev.zeros((mp, np_), np.float32)
         try:

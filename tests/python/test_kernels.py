@@ -45,7 +45,7 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
 
 
 def test_gemm_input_checks():
-    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm"):
+    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm, spgemm_a"):
         kernels.gemm(np.zeros((2, 2), np.float16), np.zeros((2, 2), np.float16), mode="sparse")
     with pytest.raises(ValueError, match="inner dimensions differ"):
         kernels.gemm(np.zeros((2, 3), np.float16), np.zeros((2, 2), np.float16))
@@ -82,6 +82,10 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
     bound = k * 2.0 ** -22 * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))) + 1e-30
     assert np.all(np.abs(sp.c - exact) <= bound)
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
+    single = kernels.gemm(a, b, mode="spgemm_a", device=dev)
+    np.testing.assert_array_equal(single.c, dense.c)
+    padded_n = -(-n // 32) * 32  # B goes in dense, its padding columns included
+    assert single.stats.counters["ohmma.executed"] == expected_ohmmas(a, np.ones((k, padded_n)))
 
 
 @pytest.mark.parametrize(
