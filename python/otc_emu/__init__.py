@@ -39,7 +39,7 @@ from ._core import (
 )
 from . import fragments, sparse
 from .device import Device, DeviceArray, LaunchResult, Stats, Warp
-from . import kernels  # noqa: E402  (needs load and Device above)
+from . import kernels, report  # noqa: E402  (need load and Device above)
 
 __all__ = [
     "assemble",
@@ -59,6 +59,7 @@ __all__ = [
     "Warp",
     "fragments",
     "kernels",
+    "report",
     "sparse",
     "V100_TOML",
     "__version__",

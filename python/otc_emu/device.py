@@ -93,6 +93,13 @@ class Stats:
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, **kwargs)
 
+    def report(self, console=None, title: str | None = None) -> None:
+        """Print an Nsight-Compute-like report (otc_emu.report) to ``console`` (a rich Console;
+        default: the terminal)."""
+        from .report import render
+
+        render(self, console, title)
+
     def __repr__(self) -> str:
         c = self.counters
         timed = f", cycles={c.get('cycles')}" if self.timed else ""
