@@ -167,6 +167,63 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------ main
 
 
+def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: list[str], seed: int = 0) -> dict:
+    """Run kernels.gemm for each mode on the same pruned random operands; plain data out."""
+    import numpy as np
+
+    from . import kernels, sparse
+
+    rng = np.random.default_rng(seed)
+    a = sparse.prune_random(rng.standard_normal((m, k)), sparsity_a, seed=seed + 1)
+    b = sparse.prune_random(rng.standard_normal((k, n)), sparsity_b, seed=seed + 2)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    bound = k * 2.0 ** -22 * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))) + 1e-30
+    out = {}
+    for mode in modes:
+        res = kernels.gemm(a, b, mode=mode)
+        out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - exact) <= bound)),
+                     "max_abs_err": float(np.max(np.abs(res.c - exact))) if res.c.size else 0.0}
+    return out
+
+
+def cmd_gemm(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+
+    from .kernels import GEMM_MODES
+    from .report import comparison, render_comparison
+
+    modes = [x.strip() for x in args.modes.split(",") if x.strip()]
+    unknown = [x for x in modes if x not in GEMM_MODES]
+    if unknown or not modes:
+        raise OtcError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; available: {', '.join(GEMM_MODES)}")
+    for name, v in (("sparsity-a", args.sparsity_a), ("sparsity-b", args.sparsity_b)):
+        if not 0.0 <= v <= 1.0:
+            raise OtcError(f"--{name} must be in [0, 1], got {v}")
+    if min(args.m, args.n, args.k) < 1:
+        raise OtcError("-m, -n and -k must be at least 1")
+    runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed)
+    stats = {mode: r["stats"] for mode, r in runs.items()}
+    if args.json:
+        rows = comparison(stats, modes[0])
+        for r in rows:
+            r["within_bound"] = runs[r["mode"]]["within_bound"]
+            r["max_abs_err"] = runs[r["mode"]]["max_abs_err"]
+        print(json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a,
+                          "sparsity_b": args.sparsity_b, "baseline": modes[0], "modes": rows}, indent=2))
+    else:
+        console = Console(no_color=args.no_color or None)
+        console.rule(f"[bold]GEMM {args.m}x{args.n}x{args.k}[/bold], A {args.sparsity_a:.1%} and B {args.sparsity_b:.1%} zeros")
+        render_comparison(stats, modes[0], console)
+        for mode, r in runs.items():
+            verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
+            console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
+        if args.report:
+            stats[args.report].report(console, title=f"{args.report} report")
+    return 0 if all(r["within_bound"] for r in runs.values()) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -206,7 +263,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=100_000, help="elements for saxpy (default 100000)")
     p.add_argument("--no-color", action="store_true", help="plain output without colour")
     p.set_defaults(func=cmd_demo)
+    _add_gemm(sub)
     return parser
+
+
+def _add_gemm(sub) -> None:
+    p = sub.add_parser(
+        "gemm",
+        help="run a GEMM in several modes on the same data and compare cycles",
+        description="Prune random fp16 operands to the given sparsities, run C = A x B in each mode "
+        "on the emulated SM, check every result against NumPy and print the cycle comparison "
+        "(speedups over the first mode). Exit code 1 if a result is outside the documented bound.",
+    )
+    p.add_argument("-m", type=int, default=128, help="rows of A and C (default 128)")
+    p.add_argument("-n", type=int, default=128, help="columns of B and C (default 128)")
+    p.add_argument("-k", type=int, default=128, help="columns of A, rows of B (default 128)")
+    p.add_argument("--sparsity-a", type=float, default=0.9, help="fraction of zeros in A (default 0.9)")
+    p.add_argument("--sparsity-b", type=float, default=0.99, help="fraction of zeros in B (default 0.99)")
+    p.add_argument("--modes", default="hmma,owmma,spgemm", help="comma-separated modes; the first is the baseline")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--report", metavar="MODE", help="also print the full report of MODE")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--no-color", action="store_true", help="plain output without colour")
+    p.set_defaults(func=cmd_gemm)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,3 +53,21 @@ def test_comparison_speedups(runs):
     assert "Speedup [x]" in text and "spgemm" in text and "1.00" in text
     with pytest.raises(ValueError, match="baseline 'cusparse'"):
         report.comparison(runs, baseline="cusparse")
+
+
+def test_cli_gemm_compares_modes_and_checks_results(capsys):
+    import json
+
+    from otc_emu.cli import main
+
+    assert main(["gemm", "-m", "40", "-n", "33", "-k", "20", "--modes", "owmma,spgemm,spgemm_a", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    modes = {r["mode"]: r for r in out["modes"]}
+    assert out["baseline"] == "owmma" and modes["owmma"]["speedup"] == 1.0
+    assert all(r["within_bound"] for r in modes.values())
+    issued = modes["spgemm"]["ohmma_executed"] + modes["spgemm"]["ohmma_skipped"]
+    assert issued % 8 == 0 and issued <= 8 * 2 * 2 * 20  # 8 per set that runs; empty slices skip sets
+    assert main(["gemm", "--modes", "spgemm,bogus"]) == 1
+    assert "unknown mode(s) bogus" in capsys.readouterr().err
+    assert main(["gemm", "--sparsity-a", "1.5"]) == 1
+    assert "--sparsity-a must be in [0, 1]" in capsys.readouterr().err
