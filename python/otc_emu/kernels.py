@@ -22,8 +22,8 @@ Modes available so far:
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
-other dtypes are refused. M and N are padded to multiples of 16 inside; K to a multiple of 4 for "hmma" (an OHMMA step is
-k = 1, so "owmma" needs no K padding).
+other dtypes are refused. M and N are padded to multiples of 16 inside (32 for the sparse modes), K to a multiple of 4 for the
+dense modes (zero products change no sum).
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -133,8 +133,8 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
                 arr.free()
         return GemmResult(c, res.stats, mode)
     mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
+    k = -(-k // 4) * 4  # hmma: one HMMA set per 4 values of k; owmma: four k-steps per iteration
     if mode == "hmma":
-        k = -(-k // 4) * 4  # one HMMA set per 4 values of k
         da = dev.to_device(_pad(a16, mp, k))  # row-major A
         db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
     else:
