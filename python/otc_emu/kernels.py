@@ -116,6 +116,7 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     prog = load(PROGRAMS / file)
     if mode in ("spgemm", "spgemm_a"):
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
+        k = -(-k // 4) * 4  # four k per loop iteration; padding slices are empty and skipped
         acond, abmp = condense_slices(_pad(a16, mp, k), 0)
         if mode == "spgemm":
             bcond, bbmp = condense_slices(_pad(b16, k, np_), 1)
