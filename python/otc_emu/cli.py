@@ -177,7 +177,7 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
     a = sparse.prune_random(rng.standard_normal((m, k)), sparsity_a, seed=seed + 1)
     b = sparse.prune_random(rng.standard_normal((k, n)), sparsity_b, seed=seed + 2)
     exact = a.astype(np.float64) @ b.astype(np.float64)
-    bound = k * 2.0 ** -22 * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))) + 1e-30
+    bound = kernels.error_bound(a, b)
     out = {}
     for mode in modes:
         res = kernels.gemm(a, b, mode=mode)

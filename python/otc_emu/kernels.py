@@ -41,7 +41,7 @@ import numpy as np
 from . import load
 from .device import Device, Stats
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices"]
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "error_bound"]
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
@@ -82,6 +82,14 @@ def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     out = np.zeros((rows, cols), dtype=x.dtype)
     out[: x.shape[0], : x.shape[1]] = x
     return out
+
+
+def error_bound(a, b) -> np.ndarray:
+    """The documented accuracy bound of every mode, per output element:
+    ``K * 2**-22 * sum_k |a[i,k] * b[k,j]|`` (twice the per-step truncation of the V100 adder, so
+    it holds for both tensor arithmetics), computed in float64 from the fp16 operands."""
+    a64, b64 = np.asarray(a).astype(np.float64), np.asarray(b).astype(np.float64)
+    return a64.shape[1] * 2.0 ** -22 * (np.abs(a64) @ np.abs(b64)) + 1e-30
 
 
 def condense_slices(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
