@@ -120,11 +120,12 @@ def lowered_operands(x, w, stride: int = 1, padding: int = 0) -> tuple[np.ndarra
 def error_bound(x, w, stride: int = 1, padding: int = 0) -> np.ndarray:
     """The documented accuracy bound per output element, (N, K, P, Q) float64:
     ``C*R*S * 2**-22 * sum_k |a[m,k] * b[k,j]|`` (as :func:`otc_emu.kernels.error_bound`)."""
+    _, _, _, _, p, q = _check(x, w, stride, padding)
     a, b = lowered_operands(x, w, stride, padding)
     n, k = np.asarray(x).shape[0], np.asarray(w).shape[0]
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     bound = a.shape[1] * 2.0 ** -22 * (np.abs(a64) @ np.abs(b64)) + 1e-30
-    return _to_nchw(bound, n, k, a.shape[0] // n)
+    return _to_nchw(bound, n, k, p * q, (p, q))
 
 
 def _to_nchw(rows: np.ndarray, n: int, k: int, pq: int, shape_pq: tuple[int, int] | None = None) -> np.ndarray:
@@ -220,7 +221,7 @@ def _dense_implicit(dev, x16, w16, stride, padding, p, q):
     crs_p, k_p = -(-crs // 4) * 4, -(-k // 16) * 16
     wmat = _pad2(w16.reshape(k, crs), k_p, crs_p)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    ktab = np.zeros(crs_p, np.int64)
+    ktab = np.zeros(crs_p + 4, np.int64)  # 4 more entries for the kernel's last prefetch
     ktab[:crs] = (cc * hp * wp + rr * wp + ss).ravel()  # padding k: any valid offset (weight 0)
     m = n * p * q
     tiles = -(-m // 16)
@@ -240,10 +241,12 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q):
     fmap = encode_feature_map(x16, stride, padding)
     hp = fmap.padded_height
     crs = c * r * s
-    k_p = -(-k // 32) * 32
-    bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs, k_p))
+    crs_p, k_p = -(-crs // 4) * 4, -(-k // 32) * 32  # four k per loop iteration
+    bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    ktab = np.stack([((cc * stride + ss % stride) * hp + rr).ravel(), (ss // stride).ravel()], axis=1)
+    # padding k: the tile's own window, but an empty B slice; 4 more entries for the last prefetch
+    ktab = np.zeros((crs_p + 4, 2), np.int64)
+    ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel(), (ss // stride).ravel()], axis=1)
     qtiles = -(-q // 32)
     nn, pp, tt = np.meshgrid(np.arange(n), np.arange(p), np.arange(qtiles), indexing="ij")
     q0 = (tt * 32).ravel()
@@ -255,7 +258,7 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q):
     y, stats = _run(dev, *CONV_MODES["sparse_implicit"],
                     [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bcond, bbmp],
                     (n * p * q, k_p), (k_p // 32, ttab.shape[0]),
-                    [np.uint32(k_p), np.uint32(crs), np.uint32(fmap.bits.shape[1])])
+                    [np.uint32(k_p), np.uint32(crs_p), np.uint32(fmap.bits.shape[1])])
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 

@@ -1,0 +1,90 @@
+"""Model cycles of otc_emu.kernels.conv2d: dense_implicit (HMMA.884) vs sparse_implicit (bitmap
+im2col + SPWMMA) on ResNet-18 convolution layers (batch 1; channel counts reduced to keep the
+emulation affordable, spatial sizes as in the network), at stated feature-map / weight sparsities.
+Run by hand (not in CI); takes a few minutes on one core:
+
+    PYTHONPATH=python python benchmarks/conv_speedups.py [--quick] [--json out.json]
+
+Every number is measured: the cycle model runs the kernels on the emulated V100 (80 SMs, defaults
+of configs/v100.toml); each sparse result is checked against the dense one within the documented
+bound before it is reported. Feature maps are ReLU-like (``sparse.prune_relu``), weights pruned at
+random (``sparse.prune_random``), both from fixed seeds, so the output is reproducible.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+import otc_emu
+from otc_emu import conv, sparse
+
+# name, (N, C, H, W, K, R, S, stride, padding), what it stands for
+LAYERS = [
+    ("conv2_x", (1, 64, 56, 56, 64, 3, 3, 1, 1), "ResNet-18 conv2_x 3x3 (full size)"),
+    ("conv3_1", (1, 64, 56, 56, 64, 3, 3, 2, 1), "ResNet-18 conv3_1 3x3/2 (K 128 -> 64)"),
+    ("conv3_x", (1, 64, 28, 28, 64, 3, 3, 1, 1), "ResNet-18 conv3_x 3x3 (C, K 128 -> 64)"),
+    ("conv4_x", (1, 64, 14, 14, 64, 3, 3, 1, 1), "ResNet-18 conv4_x 3x3 (C, K 256 -> 64)"),
+    ("conv5_x", (1, 64, 7, 7, 64, 3, 3, 1, 1), "ResNet-18 conv5_x 3x3 (C, K 512 -> 64)"),
+    ("down4", (1, 64, 28, 28, 64, 1, 1, 2, 0), "ResNet-18 conv4_1 1x1/2 shortcut (C 128, K 256 -> 64)"),
+]
+# (feature-map sparsity, weight sparsity)
+SPARSITIES = [(0.0, 0.0), (0.5, 0.5), (0.5, 0.8), (0.7, 0.9), (0.9, 0.95)]
+QUICK_LAYERS = {"conv3_x", "conv4_x", "conv5_x"}
+
+
+def operands(shape, sx, sw, seed=0):
+    n, c, h, w, k, r, s, _, _ = shape
+    rng = np.random.default_rng(seed)
+    x = sparse.prune_relu(rng.standard_normal((n * c, h * w)), sx).reshape(n, c, h, w)
+    wt = sparse.prune_random(rng.standard_normal((k, c * r * s)), sw, seed=seed + 1).reshape(k, c, r, s)
+    return x, wt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="only the three smallest layers")
+    ap.add_argument("--json", help="also write the rows as JSON to this file")
+    args = ap.parse_args()
+    dev = otc_emu.Device()
+    rows = []
+    print("| layer | shape N,C,H,W -> K,RxS/stride | x sparsity | w sparsity | dense_implicit cycles | "
+          "sparse_implicit cycles | speedup | OHMMAs executed / issued | warp-instr dense / sparse |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, shape, _what in LAYERS:
+        if args.quick and name not in QUICK_LAYERS:
+            continue
+        n, c, h, w, k, r, s, stride, pad = shape
+        dense_cycles = None
+        for sx, sw in SPARSITIES:
+            x, wt = operands(shape, sx, sw)
+            t0 = time.time()
+            dense = conv.conv2d(x, wt, stride, pad, mode="dense_implicit", device=dev)
+            sp = conv.conv2d(x, wt, stride, pad, mode="sparse_implicit", device=dev)
+            wall = time.time() - t0
+            bound = conv.error_bound(x, wt, stride, pad)
+            exact = dense.y.astype(np.float64)
+            # both are within `bound` of the exact result, so within 2 * bound of each other
+            assert np.all(np.abs(sp.y - exact) <= 2 * bound), name
+            dc, sc = dense.stats.counters["cycles"], sp.stats.counters["cycles"]
+            if dense_cycles is not None:
+                assert dc == dense_cycles  # the dense kernel skips nothing: the same cycles at any sparsity
+            dense_cycles = dc
+            row = dict(layer=name, shape=list(shape), x_sparsity=sx, w_sparsity=sw, dense_cycles=dc, sparse_cycles=sc,
+                       speedup=dc / sc, ohmma_executed=sp.stats.counters["ohmma.executed"],
+                       ohmma_issued=sp.stats.counters["ohmma.issued"],
+                       dense_warp_instructions=dense.stats.counters["warp_instructions"],
+                       sparse_warp_instructions=sp.stats.counters["warp_instructions"], wall_s=round(wall, 1))
+            rows.append(row)
+            print(f"| {name} | {n},{c},{h},{w} -> {k},{r}x{s}/{stride} | {sx:.2f} | {sw:.2f} | {dc} | {sc} | "
+                  f"{dc / sc:.2f}x | {row['ohmma_executed']} / {row['ohmma_issued']} | "
+                  f"{row['dense_warp_instructions']} / {row['sparse_warp_instructions']} |", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
