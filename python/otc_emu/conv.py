@@ -39,9 +39,9 @@ import numpy as np
 
 from . import load
 from .device import Device, Stats
-from .sparse import conv_output_size, im2col_dense
+from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2col_dense
 
-__all__ = ["conv2d", "ConvResult", "CONV_MODES", "lowered_operands", "error_bound", "encode_feature_map"]
+__all__ = ["conv2d", "ConvResult", "CONV_MODES", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
@@ -133,51 +133,6 @@ def _to_nchw(rows: np.ndarray, n: int, k: int, pq: int, shape_pq: tuple[int, int
     if shape_pq is not None:
         out = out.reshape(n, k, *shape_pq)
     return out
-
-
-@dataclass(frozen=True)
-class BitmapFeatureMap:
-    """A zero-padded NCHW feature map bitmap-encoded per input row and stride phase (Fig. 11b).
-
-    Row ``((n * C + c) * stride + phase) * Hp + y`` holds padded columns ``phase, phase + stride,
-    ...`` of padded row ``y`` (``Hp = H + 2 * padding``): ``bits[row, w]`` bit i is column
-    ``32 w + i`` of the phase (zero where the map is zero or padded), ``word_offsets[row, w]`` the
-    index in ``values`` of the first non-zero at or after bit ``32 w`` (the paper's row offset, per
-    32-bit word), ``values`` the non-zeros row by row. Every row has one extra all-zero word so that
-    a 32-bit window starting anywhere in the row can be read as two words."""
-
-    stride: int
-    padded_height: int
-    bits: np.ndarray  # uint32 (rows, nwords)
-    word_offsets: np.ndarray  # int32 (rows, nwords)
-    values: np.ndarray  # float16 (nnz,)
-
-
-def encode_feature_map(x, stride: int = 1, padding: int = 0) -> BitmapFeatureMap:
-    """Bitmap-encode an NCHW feature map for ``sparse_implicit`` (see :class:`BitmapFeatureMap`)."""
-    x16 = _fp16_tensor(x, "x", "NCHW")
-    stride = _int_arg(stride, "stride", 1)
-    padding = _int_arg(padding, "padding", 0)
-    n, c, h, wd = x16.shape
-    hp, wp = h + 2 * padding, wd + 2 * padding
-    xp = np.zeros((n, c, hp, wp), np.float16)
-    xp[:, :, padding:padding + h, padding:padding + wd] = x16
-    phase_width = -(-wp // stride)
-    nwords = -(-phase_width // 32) + 1
-    phases = np.zeros((n, c, stride, hp, nwords * 32), np.float16)
-    for ph in range(stride):
-        cols = xp[:, :, :, ph::stride]
-        phases[:, :, ph, :, : cols.shape[3]] = cols
-    rows = phases.reshape(-1, nwords * 32)
-    nz = rows != 0
-    weights = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
-    bits = (nz.reshape(rows.shape[0], nwords, 32).astype(np.uint64) * weights).sum(axis=2).astype(np.uint32)
-    counts = nz.reshape(rows.shape[0], nwords, 32).sum(axis=2).ravel()
-    offsets = np.zeros(counts.size, np.int64)
-    offsets[1:] = np.cumsum(counts)[:-1]
-    if counts.sum() >= 2 ** 31:
-        raise ValueError("feature map too large: more than 2**31 non-zeros")
-    return BitmapFeatureMap(stride, hp, bits, offsets.reshape(bits.shape).astype(np.int32), rows[nz].astype(np.float16))
 
 
 def _pad2(m: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -38,6 +38,8 @@ __all__ = [
     "im2col_csr",
     "im2col_bitmap",
     "conv_output_size",
+    "BitmapFeatureMap",
+    "encode_feature_map",
 ]
 
 Order = Literal["col", "row"]
@@ -296,6 +298,58 @@ def _check_fmap(x: np.ndarray) -> np.ndarray:
     return a.astype(np.float16)
 
 
+@dataclass(frozen=True)
+class BitmapFeatureMap:
+    """A zero-padded NCHW feature map bitmap-encoded per input row and stride phase (Fig. 11b).
+
+    Row ``((n * C + c) * stride + phase) * Hp + y`` holds padded columns ``phase, phase + stride,
+    ...`` of padded row ``y`` (``Hp = H + 2 * padding``): ``bits[row, w]`` bit i is column
+    ``32 w + i`` of the phase (zero where the map is zero or padded), ``word_offsets[row, w]`` the
+    index in ``values`` of the first non-zero at or after bit ``32 w`` (the paper's row offset, per
+    32-bit word), ``values`` the non-zeros row by row. Every row has one extra all-zero word so that
+    a 32-bit window starting anywhere in the row can be read as two words."""
+
+    stride: int
+    padded_height: int
+    bits: np.ndarray  # uint32 (rows, nwords)
+    word_offsets: np.ndarray  # int32 (rows, nwords)
+    values: np.ndarray  # float16 (nnz,)
+
+
+def encode_feature_map(x, stride: int = 1, padding: int = 0) -> BitmapFeatureMap:
+    """Bitmap-encode an NCHW feature map for ``sparse_implicit`` (see :class:`BitmapFeatureMap`)."""
+    x16 = np.asarray(x)
+    if x16.dtype.kind not in "fiub":
+        raise TypeError(f"feature map must hold real numbers, got dtype {x16.dtype}")
+    if x16.ndim != 4:
+        raise ValueError(f"feature map must be (N, C, H, W), got shape {x16.shape}")
+    x16 = x16.astype(np.float16)
+    if int(stride) != stride or stride < 1 or int(padding) != padding or padding < 0:
+        raise ValueError(f"need an integer stride >= 1 and padding >= 0, got {stride} and {padding}")
+    stride, padding = int(stride), int(padding)
+    n, c, h, wd = x16.shape
+    hp, wp = h + 2 * padding, wd + 2 * padding
+    xp = np.zeros((n, c, hp, wp), np.float16)
+    xp[:, :, padding:padding + h, padding:padding + wd] = x16
+    phase_width = -(-wp // stride)
+    nwords = -(-phase_width // 32) + 1
+    phases = np.zeros((n, c, stride, hp, nwords * 32), np.float16)
+    for ph in range(stride):
+        cols = xp[:, :, :, ph::stride]
+        phases[:, :, ph, :, : cols.shape[3]] = cols
+    rows = phases.reshape(-1, nwords * 32)
+    nz = rows != 0
+    weights = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+    bits = (nz.reshape(rows.shape[0], nwords, 32).astype(np.uint64) * weights).sum(axis=2).astype(np.uint32)
+    counts = nz.reshape(rows.shape[0], nwords, 32).sum(axis=2).ravel()
+    offsets = np.zeros(counts.size, np.int64)
+    offsets[1:] = np.cumsum(counts)[:-1]
+    if counts.sum() >= 2 ** 31:
+        raise ValueError("feature map too large: more than 2**31 non-zeros")
+    return BitmapFeatureMap(stride, hp, bits, offsets.reshape(bits.shape).astype(np.int32), rows[nz].astype(np.float16))
+
+
+
 def im2col_dense(x: np.ndarray, r: int, s: int, stride: int = 1, padding: int = 0) -> np.ndarray:
     """Dense im2col of a (C, H, W) feature map for an r x s kernel: a (C*r*s, P*Q) matrix whose
     column p*Q + q holds the receptive field of output (p, q) in (c, i, j) order -- the B operand
@@ -339,29 +393,38 @@ def im2col_csr(x: np.ndarray, r: int, s: int, stride: int = 1, padding: int = 0)
 
 
 def im2col_bitmap(x: np.ndarray, r: int, s: int, stride: int = 1, padding: int = 0) -> np.ndarray:
-    """Bitmap-based im2col of the paper (Section IV-B, Fig. 11): each feature-map row is a bitmap
-    plus packed values; for every kernel column j the row bitmap is masked to the receptive field,
-    the bits shifted out before it are counted (POPC) to find the first value's offset, and the
-    masked bits select the packed values. Returns the same matrix as :func:`im2col_dense`."""
+    """Bitmap-based im2col of the paper (Section IV-B, Fig. 11), step for step as the
+    ``sparse_implicit`` kernel does it in registers, on the encoding of :func:`encode_feature_map`.
+    For kernel position (c, i, j) and output row p, the lowered slice of up to 32 consecutive
+    outputs q0.. is a window of the row bitmap of padded row ``p * stride + i``, stride phase
+    ``j % stride``, starting at bit ``b = q0 + j // stride``:
+
+    - S1: read the two bitmap words ``w0, w1`` holding the window and the first word's value offset;
+    - S2: shift: ``window = (w1:w0) >> (b % 32)``, masked to the valid outputs;
+    - S3: POPC of the bits shifted out of ``w0`` + the offset = the window's first value;
+    - S4: POPC of the window = its number of values, which are consecutive in ``values``: the
+      slice comes out condensed; scattering it by the window's set bits gives the dense column.
+
+    Returns the same matrix as :func:`im2col_dense`."""
     a = _check_fmap(x)
     c, h, w = a.shape
     p, q = conv_output_size(h, r, stride, padding), conv_output_size(w, s, stride, padding)
-    wp = w + 2 * padding
-    padded = np.zeros((c, h + 2 * padding, wp), dtype=np.float16)
-    padded[:, padding:padding + h, padding:padding + w] = a
-    bits = padded != 0  # the row bitmaps
-    prefix = np.concatenate([np.zeros((c, h + 2 * padding, 1), np.int64), np.cumsum(bits, axis=2)], axis=2)  # POPC of the shifted-out bits
+    fm = encode_feature_map(a[None], stride, padding)
+    hp = fm.padded_height
     out = np.zeros((c * r * s, p * q), dtype=np.float16)
+    lanes = np.arange(32, dtype=np.uint64)
     for ch in range(c):
         for i in range(r):
-            for pi in range(p):
-                row = pi * stride + i
-                rb = bits[ch, row]
-                vals = padded[ch, row][rb]  # packed non-zeros of the row
-                for j in range(s):
-                    cols = np.arange(q) * stride + j  # the mask: receptive-field columns
-                    m = rb[cols]
-                    offs = prefix[ch, row, cols]  # popc of the bits before each column
-                    dst = out[(ch * r + i) * s + j, pi * q:(pi + 1) * q]
-                    dst[m] = vals[offs[m]]
+            for j in range(s):
+                col = (ch * r + i) * s + j
+                for pi in range(p):
+                    row = (ch * stride + j % stride) * hp + pi * stride + i
+                    for q0 in range(0, q, 32):
+                        b = q0 + j // stride
+                        w0, w1 = int(fm.bits[row, b >> 5]), int(fm.bits[row, (b >> 5) + 1])  # S1
+                        window = ((w1 << 32 | w0) >> (b & 31)) & ((1 << min(32, q - q0)) - 1)  # S2
+                        start = int(fm.word_offsets[row, b >> 5]) + bin(w0 & ((1 << (b & 31)) - 1)).count("1")  # S3
+                        count = bin(window).count("1")  # S4
+                        hit = ((np.uint64(window) >> lanes) & np.uint64(1)).astype(bool)
+                        out[col, pi * q + q0 + lanes[hit].astype(np.int64)] = fm.values[start:start + count]
     return out
