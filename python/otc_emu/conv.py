@@ -201,19 +201,21 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q):
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
     # padding k: the tile's own window, but an empty B slice; 4 more entries for the last prefetch
     ktab = np.zeros((crs_p + 4, 2), np.int64)
-    ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel(), (ss // stride).ravel()], axis=1)
+    nwords = fmap.bits.shape[1]
+    d = (ss // stride).ravel()  # the window's first bit, relative to the tile's first output column
+    ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel() * nwords + d // 32, d % 32], axis=1)
     qtiles = -(-q // 32)
     nn, pp, tt = np.meshgrid(np.arange(n), np.arange(p), np.arange(qtiles), indexing="ij")
     q0 = (tt * 32).ravel()
     valid = np.minimum(32, q - q0)
-    ttab = np.stack([(nn * c * stride * hp + pp * stride).ravel(), q0,
+    ttab = np.stack([(nn * c * stride * hp + pp * stride).ravel() * nwords + q0 // 32, q0,
                      ((np.uint64(1) << valid.astype(np.uint64)) - np.uint64(1)).astype(np.uint32).view(np.int32),
                      ((nn * p + pp) * q).ravel() + q0], axis=1)
     values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the value loads may read past the end
     y, stats = _run(dev, *CONV_MODES["sparse_implicit"],
                     [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bcond, bbmp],
                     (n * p * q, k_p), (k_p // 32, ttab.shape[0]),
-                    [np.uint32(k_p), np.uint32(crs_p), np.uint32(fmap.bits.shape[1])])
+                    [np.uint32(k_p), np.uint32(crs_p)])
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 
