@@ -103,6 +103,29 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     assert dense.stats.counters["hmma.executed"] == pixel_tiles * channel_tiles * k_blocks * 4
 
 
+@pytest.mark.parametrize("sw", [0.0, 0.5, 0.9, 0.99, 1.0])
+@pytest.mark.parametrize("sx", [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0])
+def test_sparsity_grid_on_a_small_layer(sx, sw):
+    shape = (2, 3, 6, 9, 20, 3, 3, 1, 1)
+    x, wt = operands(shape, sx, sw, seed=int(1000 * sx) + int(100 * sw))
+    a, b = conv.lowered_operands(x, wt, 1, 1)
+    sp = kernels.conv2d(x, wt, 1, 1, "sparse_implicit", FAST)
+    dense = kernels.conv2d(x, wt, 1, 1, "dense_implicit", FAST)
+    exact, bound = direct_conv(x, wt, 1, 1), direct_bound(x, wt, 1, 1)
+    assert np.all(np.abs(sp.y - exact) <= bound) and np.all(np.abs(dense.y - exact) <= bound)
+    np.testing.assert_array_equal(to_rows(sp.y), kernels.gemm(a, b, mode="owmma", device=FAST).c)
+    assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b, 2, 6, 9)
+
+
+@pytest.mark.parametrize("impl", [sparse.im2col_csr, sparse.im2col_bitmap])
+@pytest.mark.parametrize("w, r, s, stride, padding", [(70, 3, 3, 1, 1), (67, 3, 3, 2, 1), (100, 1, 5, 3, 2), (33, 3, 1, 1, 0)])
+def test_im2col_references_on_wide_maps(impl, w, r, s, stride, padding):
+    """Rows longer than 32 columns: windows that straddle bitmap words and several pixel tiles."""
+    rng = np.random.default_rng(w)
+    x = sparse.prune_relu(rng.standard_normal((2, 4 * w)), 0.5).reshape(2, 4, w)
+    np.testing.assert_array_equal(impl(x, r, s, stride, padding), sparse.im2col_dense(x, r, s, stride, padding))
+
+
 def test_dense_and_sparse_agree_bit_for_bit_when_each_k_block_has_one_product():
     """HMMA.884 adds four products per step and OHMMA one, so the modes round differently in
     general; with one non-zero weight per block of four k (and exact sums), both orders give
