@@ -194,6 +194,8 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q):
     n, c, h, wd = x16.shape
     k, _, r, s = w16.shape
     fmap = encode_feature_map(x16, stride, padding)
+    if fmap.bits.size >= 2 ** 31:
+        raise ValueError("feature map too large for 32-bit word indices")
     hp = fmap.padded_height
     crs = c * r * s
     crs_p, k_p = -(-crs // 4) * 4, -(-k // 32) * 32  # four k per loop iteration
@@ -226,7 +228,11 @@ def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit"
     with float32 ``y`` of shape (N, K, P, Q). See the module docs for modes and accuracy."""
     if mode not in CONV_MODES:
         raise ValueError(f"unknown convolution mode {mode!r}; available: {', '.join(CONV_MODES)}")
+    if device is not None and not isinstance(device, Device):
+        raise TypeError(f"device must be an otc_emu.Device or None, got {type(device).__name__}")
     x16, w16, stride, padding, p, q = _check(x, w, stride, padding)
+    if x16.shape[0] * p * q * (-(-w16.shape[0] // 32) * 32) >= 2 ** 31:
+        raise ValueError("output too large for the kernels' 32-bit indices (N*P*Q*K must stay below 2**31)")
     dev = device if device is not None else Device()
     run = _dense_implicit if mode == "dense_implicit" else _sparse_implicit
     y, stats = run(dev, x16, w16, stride, padding, p, q)

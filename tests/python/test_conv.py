@@ -184,13 +184,16 @@ def test_feature_map_encoding_round_trips(stride, padding):
         ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"stride": 1.5}, TypeError, "stride must be an integer"),
         ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"padding": -1}, ValueError, "padding must be >= 0"),
         ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"padding": True}, TypeError, "padding must be an integer"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"device": "gpu"}, TypeError,
+         "device must be an otc_emu.Device or None, got str"),
         ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"mode": "winograd"}, ValueError,
          "unknown convolution mode 'winograd'; available: dense_implicit, sparse_implicit"),
     ],
 )
 def test_bad_input_gets_a_clear_error(args, kwargs, exc, phrase):
+    kwargs = {"device": FAST, **kwargs}
     with pytest.raises(exc) as info:
-        kernels.conv2d(*args, **kwargs, device=FAST)
+        kernels.conv2d(*args, **kwargs)
     assert phrase in str(info.value)
 
 
