@@ -21,6 +21,9 @@ Modes (``CONV_MODES``):
   (``programs/conv_sparse_implicit.sass``). One warp per 32 output pixels of one output row x 32
   output channels. Executed OHMMAs: the sum over tiles and k of
   ceil(nnz(A column slice) / 8) * ceil(nnz(B row slice) / 16).
+- ``"single_sparse_implicit"``: the paper's *Single Sparse Implicit*: the same kernel with every
+  position of the feature map marked present (``encode_feature_map(mark_all=True)``), so only the
+  weights' zeros are skipped: ceil(valid outputs of the tile / 8) * ceil(nnz(B row slice) / 16).
 
 Accuracy: like :func:`otc_emu.kernels.gemm` (the same tensor-core adders):
 ``|y - exact| <= C*R*S * 2**-22 * sum_k |a[m,k] * b[k,j]|`` (:func:`error_bound`). The tensor
@@ -49,6 +52,7 @@ PROGRAMS = Path(__file__).resolve().parent / "programs"
 CONV_MODES = {
     "dense_implicit": ("conv_dense_implicit.sass", "conv_dense_implicit"),
     "sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
+    "single_sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
 }
 
 _PROGRAM_CACHE: dict[str, object] = {}
@@ -190,10 +194,10 @@ def _dense_implicit(dev, x16, w16, stride, padding, p, q):
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 
-def _sparse_implicit(dev, x16, w16, stride, padding, p, q):
+def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     n, c, h, wd = x16.shape
     k, _, r, s = w16.shape
-    fmap = encode_feature_map(x16, stride, padding)
+    fmap = encode_feature_map(x16, stride, padding, mark_all=weights_only)
     if fmap.bits.size >= 2 ** 31:
         raise ValueError("feature map too large for 32-bit word indices")
     hp = fmap.padded_height
@@ -234,6 +238,8 @@ def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit"
     if x16.shape[0] * p * q * (-(-w16.shape[0] // 32) * 32) >= 2 ** 31:
         raise ValueError("output too large for the kernels' 32-bit indices (N*P*Q*K must stay below 2**31)")
     dev = device if device is not None else Device()
-    run = _dense_implicit if mode == "dense_implicit" else _sparse_implicit
-    y, stats = run(dev, x16, w16, stride, padding, p, q)
+    if mode == "dense_implicit":
+        y, stats = _dense_implicit(dev, x16, w16, stride, padding, p, q)
+    else:
+        y, stats = _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=mode == "single_sparse_implicit")
     return ConvResult(np.ascontiguousarray(y), stats, mode)

@@ -316,8 +316,11 @@ class BitmapFeatureMap:
     values: np.ndarray  # float16 (nnz,)
 
 
-def encode_feature_map(x, stride: int = 1, padding: int = 0) -> BitmapFeatureMap:
-    """Bitmap-encode an NCHW feature map for ``sparse_implicit`` (see :class:`BitmapFeatureMap`)."""
+def encode_feature_map(x, stride: int = 1, padding: int = 0, mark_all: bool = False) -> BitmapFeatureMap:
+    """Bitmap-encode an NCHW feature map for ``sparse_implicit`` (see :class:`BitmapFeatureMap`).
+    ``mark_all=True`` marks every position of the padded map as present (its zeros and padding
+    become stored values): the dense map in the same format, for single-side (weight-only)
+    sparsity."""
     x16 = np.asarray(x)
     if x16.dtype.kind not in "fiub":
         raise TypeError(f"feature map must hold real numbers, got dtype {x16.dtype}")
@@ -339,6 +342,11 @@ def encode_feature_map(x, stride: int = 1, padding: int = 0) -> BitmapFeatureMap
         phases[:, :, ph, :, : cols.shape[3]] = cols
     rows = phases.reshape(-1, nwords * 32)
     nz = rows != 0
+    if mark_all:
+        nz = np.zeros((n, c, stride, hp, nwords * 32), bool)
+        for ph in range(stride):
+            nz[:, :, ph, :, : -(-(wp - ph) // stride)] = True
+        nz = nz.reshape(rows.shape)
     weights = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
     bits = (nz.reshape(rows.shape[0], nwords, 32).astype(np.uint64) * weights).sum(axis=2).astype(np.uint32)
     counts = nz.reshape(rows.shape[0], nwords, 32).sum(axis=2).ravel()

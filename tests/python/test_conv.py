@@ -98,6 +98,10 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "dense_implicit", IEEE).y), ieee_model(a, b, 4))
     np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "sparse_implicit", IEEE).y), ieee_model(a, b, 1))
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b, n, p, q)
+    # weights-only sparsity: every lowered element counts as present, the bits stay the same
+    single = kernels.conv2d(x, wt, stride, padding, mode="single_sparse_implicit", device=FAST)
+    np.testing.assert_array_equal(single.y, sp.y)
+    assert single.stats.counters["ohmma.executed"] == expected_ohmmas(np.ones(a.shape), b, n, p, q)
     assert dense.stats.counters.get("ohmma.executed", 0) == 0
     pixel_tiles, channel_tiles, k_blocks = -(-n * p * q // 16), -(-k // 16), -(-c * r * s // 4)
     assert dense.stats.counters["hmma.executed"] == pixel_tiles * channel_tiles * k_blocks * 4
@@ -150,14 +154,15 @@ def test_timed_launch_sparsity_saves_ohmmas_and_cycles():
     assert dense["cycles"] > 0
     assert runs[0.9]["ohmma.executed"] < runs[0.0]["ohmma.executed"] // 2
     assert runs[0.9]["cycles"] < runs[0.0]["cycles"]
-    assert set(kernels.CONV_MODES) == {"dense_implicit", "sparse_implicit"}
+    assert set(kernels.CONV_MODES) == {"dense_implicit", "sparse_implicit", "single_sparse_implicit"}
 
 
+@pytest.mark.parametrize("mark_all", [False, True])
 @pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 1), (3, 2)])
-def test_feature_map_encoding_round_trips(stride, padding):
+def test_feature_map_encoding_round_trips(stride, padding, mark_all):
     rng = np.random.default_rng(stride * 10 + padding)
     x = sparse.prune_relu(rng.standard_normal((6, 45)), 0.6).reshape(2, 3, 5, 9)
-    fm = conv.encode_feature_map(x, stride, padding)
+    fm = conv.encode_feature_map(x, stride, padding, mark_all=mark_all)
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     hp = xp.shape[2]
     for row in range(fm.bits.shape[0]):
@@ -165,10 +170,11 @@ def test_feature_map_encoding_round_trips(stride, padding):
         nc = row // (hp * stride)
         line = xp.reshape(-1, hp, xp.shape[3])[nc, y_, ph::stride]
         bits = [(int(fm.bits[row, i // 32]) >> (i % 32)) & 1 for i in range(32 * fm.bits.shape[1])]
-        assert bits[: line.size] == list((line != 0).astype(int)) and not any(bits[line.size:])
+        present = np.ones(line.size, bool) if mark_all else line != 0
+        assert bits[: line.size] == list(present.astype(int)) and not any(bits[line.size:])
         start = int(fm.word_offsets[row, 0])
-        np.testing.assert_array_equal(fm.values[start:start + np.count_nonzero(line)], line[line != 0])
-    assert fm.values.size == np.count_nonzero(x)
+        np.testing.assert_array_equal(fm.values[start:start + np.count_nonzero(present)], line[present])
+    assert fm.values.size == (xp.size if mark_all else np.count_nonzero(x))
 
 
 @pytest.mark.parametrize(
@@ -187,7 +193,7 @@ def test_feature_map_encoding_round_trips(stride, padding):
         ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"device": "gpu"}, TypeError,
          "device must be an otc_emu.Device or None, got str"),
         ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"mode": "winograd"}, ValueError,
-         "unknown convolution mode 'winograd'; available: dense_implicit, sparse_implicit"),
+         "unknown convolution mode 'winograd'; available: dense_implicit, sparse_implicit, single_sparse_implicit"),
     ],
 )
 def test_bad_input_gets_a_clear_error(args, kwargs, exc, phrase):
