@@ -1,15 +1,17 @@
-"""Model cycles of otc_emu.kernels.conv2d: dense_implicit (HMMA.884) vs sparse_implicit (bitmap
-im2col + SPWMMA) on ResNet-18 convolution layers (batch 1; channel counts reduced to keep the
-emulation affordable, spatial sizes as in the network), at stated feature-map / weight sparsities.
-Run by hand (not in CI); takes a few minutes on one core:
+"""Model cycles of otc_emu.kernels.conv2d: dense_implicit (HMMA.884) against
+single_sparse_implicit (weight zeros skipped) and sparse_implicit (dual side: bitmap im2col +
+SpWMMA) on ResNet-18 layers (batch 1; channel counts reduced to keep the emulation affordable,
+spatial sizes as in the network), at stated feature-map / weight sparsities. Run by hand (not in
+CI); takes about ten minutes on one core:
 
     PYTHONPATH=python python benchmarks/conv_speedups.py [--quick] [--json out.json]
 
 Every number is measured: the cycle model runs the kernels on the emulated V100 (defaults of
 configs/v100.toml), once with its 80 SMs (batch 1: few warps per SM) and once with 8 SMs (the
 per-SM load of a batch of 10); each sparse result is checked against the dense one within the
-documented bound before it is reported. Feature maps are ReLU-like (``sparse.prune_relu``), weights pruned at
-random (``sparse.prune_random``), both from fixed seeds, so the output is reproducible.
+documented bound before it is reported. Feature maps are ReLU-like (``sparse.prune_relu``),
+weights pruned at random (``sparse.prune_random``), both from fixed seeds, so the output is
+reproducible.
 """
 from __future__ import annotations
 
@@ -53,10 +55,11 @@ def main() -> None:
     # 8 SMs, i.e. the per-SM load of a batch of 10 images on 80 SMs (throughput-bound)
     devices = {80: otc_emu.Device(), 8: otc_emu.Device(**{"gpu.num_sms": 8})}
     rows = []
-    print("| layer | N,C,H,W -> K,RxS/stride | x sp. | w sp. | dense cycles (80 SMs) | sparse cycles (80 SMs) | "
-          "speedup (80 SMs) | dense cycles (8 SMs) | sparse cycles (8 SMs) | speedup (8 SMs) | "
-          "OHMMAs executed | warp-instr dense / sparse |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    modes = ("dense_implicit", "single_sparse_implicit", "sparse_implicit")
+    print("| layer | N,C,H,W -> K,RxS/stride | x sp. | w sp. | 80 SMs: dense / single / dual cycles | "
+          "80 SMs: single, dual speedup | 8 SMs: dense / single / dual cycles | 8 SMs: single, dual speedup | "
+          "dual: OHMMAs executed | warp-instr dense / dual |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, shape, _what in LAYERS:
         if args.quick and name not in QUICK_LAYERS:
             continue
@@ -66,20 +69,27 @@ def main() -> None:
             bound = conv.error_bound(x, wt, stride, pad)
             row = dict(layer=name, shape=list(shape), x_sparsity=sx, w_sparsity=sw)
             t0 = time.time()
+            cells = []
             for sms, dev in devices.items():
-                dense = conv.conv2d(x, wt, stride, pad, mode="dense_implicit", device=dev)
-                sp = conv.conv2d(x, wt, stride, pad, mode="sparse_implicit", device=dev)
-                # each is within `bound` of the exact result, so they are within 2 * bound of each other
-                assert np.all(np.abs(sp.y - dense.y.astype(np.float64)) <= 2 * bound), name
-                dc, sc = dense.stats.counters["cycles"], sp.stats.counters["cycles"]
-                row.update({f"dense_cycles_{sms}": dc, f"sparse_cycles_{sms}": sc, f"speedup_{sms}": dc / sc})
+                res = {m: conv.conv2d(x, wt, stride, pad, mode=m, device=dev) for m in modes}
+                for m in modes[1:]:
+                    # each is within `bound` of the exact result, so they are within 2 * bound of each other
+                    assert np.all(np.abs(res[m].y - res["dense_implicit"].y.astype(np.float64)) <= 2 * bound), name
+                cyc = {m: res[m].stats.counters["cycles"] for m in modes}
+                for m in modes:
+                    row[f"{m}_cycles_{sms}"] = cyc[m]
+                row[f"single_speedup_{sms}"] = cyc["dense_implicit"] / cyc["single_sparse_implicit"]
+                row[f"dual_speedup_{sms}"] = cyc["dense_implicit"] / cyc["sparse_implicit"]
+                cells.append(" / ".join(str(cyc[m]) for m in modes))
+                cells.append(f"{row[f'single_speedup_{sms}']:.2f}x, {row[f'dual_speedup_{sms}']:.2f}x")
+            sp, dense = res["sparse_implicit"], res["dense_implicit"]
             row.update(ohmma_executed=sp.stats.counters["ohmma.executed"],
                        dense_warp_instructions=dense.stats.counters["warp_instructions"],
                        sparse_warp_instructions=sp.stats.counters["warp_instructions"], wall_s=round(time.time() - t0, 1))
             rows.append(row)
-            print(f"| {name} | {n},{c},{h},{w} -> {k},{r}x{s}/{stride} | {sx:.2f} | {sw:.2f} | "
-                  + " | ".join(f"{row[f'dense_cycles_{m}']} | {row[f'sparse_cycles_{m}']} | {row[f'speedup_{m}']:.2f}x" for m in devices)
-                  + f" | {row['ohmma_executed']} | {row['dense_warp_instructions']} / {row['sparse_warp_instructions']} |", flush=True)
+            print(f"| {name} | {n},{c},{h},{w} -> {k},{r}x{s}/{stride} | {sx:.2f} | {sw:.2f} | " + " | ".join(cells)
+                  + f" | {row['ohmma_executed']} | {row['dense_warp_instructions']} / {row['sparse_warp_instructions']} |",
+                  flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
