@@ -9,7 +9,8 @@ from otc_emu import conv, kernels, sparse
 
 # (N, C, H, W, K, R, S, stride, padding): ResNet-like 3x3 and 1x1, and awkward shapes: C = 1,
 # H or W smaller than R (only padding makes them fit), odd sizes, stride 2 with padding, Q > 32
-# (two pixel tiles per output row), K not a multiple of 16 / 32.
+# (two pixel tiles per output row), K not a multiple of 16 / 32, a 1x1x1 map, padding wider than
+# the kernel (output rows whose windows are all padding).
 SHAPES = [
     (1, 4, 8, 8, 16, 3, 3, 1, 1),
     (2, 3, 9, 7, 33, 3, 3, 2, 1),
@@ -19,6 +20,8 @@ SHAPES = [
     (1, 3, 3, 37, 17, 3, 3, 1, 1),
     (1, 6, 11, 13, 40, 1, 1, 2, 0),
     (1, 2, 6, 70, 9, 3, 5, 2, 2),
+    (1, 1, 1, 1, 1, 1, 1, 1, 0),
+    (1, 2, 3, 4, 6, 3, 3, 1, 3),
 ]
 SPARSITY = [(0.0, 0.0), (0.5, 0.5), (0.9, 0.5), (0.5, 0.9), (0.99, 0.0), (0.0, 0.99), (1.0, 0.5), (0.5, 1.0)]
 FAST = otc_emu.Device(timing=False)
@@ -28,7 +31,8 @@ IEEE = otc_emu.Device(tensor_arith="ieee", timing=False)
 def operands(shape, sx, sw, seed):
     n, c, h, w, k, r, s, _, _ = shape
     rng = np.random.default_rng(seed)
-    x = sparse.prune_relu(rng.standard_normal((n * c, h * w)), sx).reshape(n, c, h, w)
+    # non-negative like a ReLU output, with exactly round(sx * size) zeros
+    x = sparse.prune_random(np.abs(rng.standard_normal((n * c, h * w))), sx, seed=seed).reshape(n, c, h, w)
     wt = sparse.prune_random(rng.standard_normal((k, c * r * s)), sw, seed=seed + 1).reshape(k, c, r, s)
     return x, wt
 
