@@ -10,7 +10,7 @@ from otc_emu import conv, kernels, sparse
 # (N, C, H, W, K, R, S, stride, padding): ResNet-like 3x3 and 1x1, and awkward shapes: C = 1,
 # H or W smaller than R (only padding makes them fit), odd sizes, stride 2 with padding, Q > 32
 # (two pixel tiles per output row), K not a multiple of 16 / 32, a 1x1x1 map, padding wider than
-# the kernel (output rows whose windows are all padding).
+# the kernel (output rows whose windows are all padding), stride 3 with a 2x5 kernel.
 SHAPES = [
     (1, 4, 8, 8, 16, 3, 3, 1, 1),
     (2, 3, 9, 7, 33, 3, 3, 2, 1),
@@ -20,6 +20,7 @@ SHAPES = [
     (1, 3, 3, 37, 17, 3, 3, 1, 1),
     (1, 6, 11, 13, 40, 1, 1, 2, 0),
     (1, 2, 6, 70, 9, 3, 5, 2, 2),
+    (1, 2, 7, 40, 5, 2, 5, 3, 2),
     (1, 1, 1, 1, 1, 1, 1, 1, 0),
     (1, 2, 3, 4, 6, 3, 3, 1, 3),
 ]
