@@ -323,7 +323,7 @@ def _render_run_line(run: dict, console) -> None:
         line += f", {st.cycles:,} cycles = {st.metrics['time_us']:.2f} us at the model's clock, IPC {st.metrics['ipc']:.2f}"
     console.print(line)
     for label, path in run["outputs"].items():
-        console.print(f"wrote {label} -> {path}")
+        console.print(f"wrote {label} -> {path}", soft_wrap=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -500,7 +500,8 @@ class _ExperimentProgress:
 
     def start(self, total: int, todo: int, path: Path) -> None:
         if not self.quiet:
-            self.console.print(f"{total} points: {total - todo} already done in {path} (skipped), {todo} to run")
+            self.console.print(f"{total} points: {total - todo} already done in {path} (skipped), {todo} to run",
+                               soft_wrap=True)
         self._cm = progress_bar(self.console, todo, self.name)
         self._bar = self._cm.__enter__()
 
@@ -525,7 +526,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     exp = experiments.get(args.name, options)
     quiet = args.json or args.markdown
     if not quiet:
-        console.rule(f"[bold]experiment {exp.name}[/bold]: {exp.title}")
+        console.rule(f"[bold]experiment {exp.name}[/bold]")
+        console.print(exp.title[0].upper() + exp.title[1:])
     progress = _ExperimentProgress(console, exp.name, quiet)
     try:
         outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot)
@@ -541,7 +543,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     else:
         outcome.experiment.render(outcome.columns, outcome.rows, console)
         for f in outcome.files:
-            console.print(f"wrote {f}")
+            console.print(f"wrote {f}", soft_wrap=True)
     return 0 if ok else 1
 
 
@@ -673,7 +675,7 @@ def _add_experiment(sub) -> None:
     p.add_argument("--emulate", action="store_true",
                    help="table3: also run the emulated convolution (dense_implicit vs sparse_implicit) per sparsity")
     p.add_argument("--channels", type=int, default=None, help="table3: channels (default 128)")
-    p.add_argument("--tokens", type=int, default=128, help="layers: BERT-base sequence length (default 128)")
+    p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")
     p.add_argument("--markdown", action="store_true", help="print the result table as Markdown (for the README)")

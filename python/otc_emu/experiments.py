@@ -135,7 +135,7 @@ class Experiment:
         if self.renderer is not None:  # its own view; the flat table is in the CSV, JSON and --markdown
             self.renderer(rows, console)
         else:
-            render_table(self.title, columns, rows, console)
+            render_table(None, columns, rows, console)
         for note in self.notes(rows) if self.notes else []:
             console.print(note)
 
@@ -152,7 +152,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def render_table(title: str, columns: list[tuple[str, str]], rows: list[dict], console: "Console") -> None:
+def render_table(title: str | None, columns: list[tuple[str, str]], rows: list[dict], console: "Console") -> None:
     """A rich table: numbers right-aligned with thousands separators, the largest speedup bold."""
     from rich import box
     from rich.markup import escape
@@ -164,9 +164,10 @@ def render_table(title: str, columns: list[tuple[str, str]], rows: list[dict], c
         t.add_column(escape(header), justify="right" if numeric else "left")
     best = {key: max((r[key] for r in rows if isinstance(r.get(key), (int, float))), default=None)
             for key, header in columns if "speedup" in key}
-    for col, (key, _) in zip(t.columns, columns):
-        if col.justify == "right":  # numbers never shrink to an ellipsis; headers and names wrap
-            col.min_width = max((len(_fmt(r.get(key))) for r in rows), default=1)
+    for col, (key, header) in zip(t.columns, columns):
+        # numbers and header words never shrink to an ellipsis; headers and names wrap between words
+        longest_word = max(len(w) for w in header.split())
+        col.min_width = max([longest_word, *(len(w) for r in rows for w in _fmt(r.get(key)).split())])
     for r in rows:
         cells = []
         for key, _ in columns:
@@ -276,7 +277,7 @@ def _fig21_table(points: list[dict], results: list[dict]):
     columns = [("size", "M=N=K"), ("sparsity_a_pct", "A zeros [%]"), ("sparsity_b_pct", "B zeros [%]")]
     columns += [(f"{m}_cycles", f"{m} [cycle]") for m in modes]
     columns += [(f"speedup_{m}", f"{m} speedup [x]") for m in modes if m != base]
-    columns += [("ok", "checked")]
+    columns += [("ok", "ok")]
     return columns, list(cells.values())
 
 
@@ -292,8 +293,8 @@ def _fig21_render(rows: list[dict], console) -> None:
     index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in rows}
     for mode in modes:
         best = max(r.get(f"speedup_{mode}", 0) for r in rows)
-        t = Table(title=escape(f"{mode}: speedup over hmma [x], {rows[0]['size']}^3, model cycles (rows: A zeros, columns: B zeros)"),
-                  title_justify="left", box=box.MINIMAL_HEAVY_HEAD)
+        console.print(escape(f"{mode}: speedup over hmma [x], {rows[0]['size']}^3, model cycles (rows: A zeros, columns: B zeros)"))
+        t = Table(box=box.MINIMAL_HEAVY_HEAD)
         t.add_column(escape("A zeros [%]"), justify="right")
         for sb in sbs:
             t.add_column(escape(f"B {sb:g}%"), justify="right")
@@ -392,8 +393,8 @@ def _table3_table(points: list[dict], results: list[dict]):
         if s in TABLE3_SPARSITY:
             j = TABLE3_SPARSITY.index(s)
             row["paper_csr_norm"], row["paper_bitmap_norm"] = PAPER_TABLE3["csr"][j], PAPER_TABLE3["bitmap"][j]
-    columns = [("sparsity_pct", "Sparsity [%]"), ("dense_norm", "Dense im2col [x dense]"), ("csr_norm", "CSR im2col [x dense]"),
-               ("bitmap_norm", "Bitmap im2col [x dense]"), ("paper_csr_norm", "paper CSR [x]"), ("paper_bitmap_norm", "paper bitmap [x]"),
+    columns = [("sparsity_pct", "Sparsity [%]"), ("csr_norm", "CSR [x dense]"), ("bitmap_norm", "Bitmap [x dense]"),
+               ("paper_csr_norm", "paper CSR [x]"), ("paper_bitmap_norm", "paper bitmap [x]"),
                ("dense_ms", "dense [ms]"), ("csr_ms", "CSR [ms]"), ("bitmap_ms", "bitmap [ms]")]
     modes = list(dict.fromkeys(emulated))
     if modes:
@@ -404,7 +405,7 @@ def _table3_table(points: list[dict], results: list[dict]):
                     row[f"{m}_norm_cycles"] = row[f"{m}_cycles"] / row[f"{base}_cycles"]
         columns += [(f"{m}_cycles", f"{m} conv [cycle]") for m in modes]
         columns += [(f"{m}_norm_cycles", f"{m} [x {base}]") for m in modes[1:]]
-    columns.append(("ok", "same result"))
+    columns.append(("ok", "same"))
     return columns, [rows[s] for s in sorted(rows)]
 
 
@@ -546,7 +547,7 @@ LAYER_GEMM_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
 
 
 def _layers_points(o: dict) -> list[dict]:
-    tokens = int(o.get("tokens") or 128)
+    tokens = o.get("tokens")  # None: each GEMM layer's own sequence length
     layers = o.get("layers", LAYERS)
     try:
         _, conv_modes = conv_api()
@@ -554,8 +555,10 @@ def _layers_points(o: dict) -> list[dict]:
         conv_modes = ()
     pts = []
     for layer in layers:
-        if isinstance(layer, GemmLayer) and tokens != layer.tokens:
-            layer = GemmLayer(layer.name, tokens, layer.d_in, layer.d_out, layer.sparsity_x, layer.sparsity_w)
+        if isinstance(layer, GemmLayer) and tokens is not None and int(tokens) != layer.tokens:
+            if int(tokens) < 1:
+                raise OtcError(f"--tokens must be at least 1, got {tokens}")
+            layer = GemmLayer(layer.name, int(tokens), layer.d_in, layer.d_out, layer.sparsity_x, layer.sparsity_w)
         kind = "conv" if isinstance(layer, ConvLayer) else "gemm"
         modes = list(o.get("modes", LAYER_GEMM_MODES)) + (list(conv_modes) if kind == "conv" else [])
         pts += [{"kind": kind, "layer": layer.as_dict(), "mode": mode, "seed": int(o.get("seed", 0))} for mode in modes]
@@ -612,14 +615,15 @@ def _layers_table(points: list[dict], results: list[dict]):
                 row[f"speedup_{m}"] = row["hmma_cycles"] / row[f"{m}_cycles"]
     columns = [("layer", "Layer"), ("shape", "Shape"), ("sparsity_x_pct", "Act. zeros [%]"), ("sparsity_w_pct", "Wt. zeros [%]"),
                ("hmma_cycles", "hmma [cycle]")]
-    columns += [(f"speedup_{m}", f"{m} [x hmma]") for m in modes if m != "hmma"]
-    columns.append(("ok", "checked"))
+    columns += [(f"speedup_{m}", f"{m} [x]") for m in modes if m != "hmma"]
+    columns.append(("ok", "ok"))
     return columns, list(rows.values())
 
 
 def _layers_notes(rows: list[dict]) -> list[str]:
     notes = ["Convolutions run as explicit-im2col GEMMs in the GEMM modes (A = weights K x CRS, B = im2col of the "
-             "feature map), BERT layers as C = W x X^T; speedups are model cycles of hmma (dense) over each mode. "
+             "feature map), BERT layers as C = W x X^T; [x]: model cycles of hmma (dense) over each mode's; ok: every "
+             "result within the documented bound of NumPy. "
              "Sparsities are assumptions (docs/experiments.md)."]
     try:
         conv_api()
@@ -656,7 +660,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         points=_fig21_points, measure=_fig21_measure, describe=_describe_gemm, table=_fig21_table,
         sources=lambda o: _emulator_files() + [Path(__file__)], plotter=_fig21_plot, renderer=_fig21_render,
         notes=lambda rows: ["Speedup = hmma cycles / mode cycles from the cycle model on the same pruned random operands; "
-                            "every result checked against NumPy within the documented bound ('checked')."]),
+                            "every result checked against NumPy within the documented bound ('ok')."]),
     "table3": Experiment(
         "table3", "im2col time of dense, CSR and bitmap im2col, normalised to dense (paper Table III)",
         points=_table3_points, measure=_table3_measure, describe=lambda p: f"{p['sparsity']:.1%} {p['what']}",

@@ -129,7 +129,8 @@ def render_comparison(results: Mapping[str, "Stats"], baseline: str, console: "C
         body.append([r["mode"], _fmt(r["cycles"]), sp, _fmt(r["warp_instructions"]), _fmt(r["tensor_busy_cycles"]),
                      _fmt(r["ohmma_executed"]), _fmt(r["ohmma_skipped"])])
     for col, cells in zip(t.columns, zip(*body)):
-        col.min_width = max(len(c) for c in cells)  # numbers never shrink to an ellipsis; headers wrap
+        # numbers and header words never shrink to an ellipsis; headers wrap between words
+        col.min_width = max([len(c) for c in cells] + [len(w) for w in str(col.header).split()])
     for r, cells in zip(rows, body):
         if r["speedup"] is not None and r["speedup"] == best:
             cells[2] = f"[bold green]{cells[2]}[/bold green]"
