@@ -41,7 +41,7 @@ import numpy as np
 from . import load
 from .device import Device, Stats
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "error_bound"]
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "error_bound", "conv2d", "ConvResult", "CONV_MODES"]
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
@@ -158,3 +158,6 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         for arr in (da, db, dc):
             arr.free()
     return GemmResult(c, res.stats, mode)
+
+
+from .conv import CONV_MODES, ConvResult, conv2d  # noqa: E402  (convolution lives in conv.py)

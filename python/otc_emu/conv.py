@@ -1,0 +1,273 @@
+"""2-D convolution on the emulated SM: dense and dual-side sparse implicit im2col (paper Section IV).
+
+    res = otc_emu.kernels.conv2d(x, w, stride=1, padding=1, mode="sparse_implicit")
+    res.y                                  # float32 (N, K, P, Q)
+    res.stats.counters["cycles"], res.stats.counters["ohmma.executed"]
+
+``x`` is NCHW, ``w`` is KCRS; the convolution is the GEMM ``Y = A x B`` of the lowered feature map
+``A`` (N*P*Q output pixels x C*R*S, row m = (n, p, q), column k = (c, r, s)) and the flattened
+weights ``B`` (C*R*S x K). Neither mode stores ``A``: see docs/conv.md.
+
+Modes (``CONV_MODES``):
+
+- ``"dense_implicit"``: the V100 baseline (cuDNN's implicit GEMM on the inner-product tensor core,
+  the paper's *Dense Implicit*): HMMA.884, one warp per 16x16 tile of Y, each lane gathering its
+  row of ``A`` from the zero-padded feature map through host-built offset tables
+  (``programs/conv_dense_implicit.sass``).
+- ``"sparse_implicit"``: the paper's *Dual Sparse Implicit*: the feature map is bitmap-encoded in
+  global memory (per padded input row and stride phase: bitmap words, word value offsets, the
+  condensed values, Fig. 11b); each warp builds the lowered column slices by shift / mask / POPC
+  in registers and runs one SPWMMA set per k on them and the host-condensed weights
+  (``programs/conv_sparse_implicit.sass``). One warp per 32 output pixels of one output row x 32
+  output channels. Executed OHMMAs: the sum over tiles and k of
+  ceil(nnz(A column slice) / 8) * ceil(nnz(B row slice) / 16).
+
+Accuracy: like :func:`otc_emu.kernels.gemm` (the same tensor-core adders):
+``|y - exact| <= C*R*S * 2**-22 * sum_k |a[m,k] * b[k,j]|`` (:func:`error_bound`). The tensor
+arithmetic is the V100 model by default, IEEE with ``Device(tensor_arith="ieee")``; in IEEE mode
+dense_implicit rounds once per k-block of four (HMMA.884) and sparse_implicit once per product
+(OHMMA), both in k = (c, r, s) order.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import load
+from .device import Device, Stats
+from .sparse import conv_output_size, im2col_dense
+
+__all__ = ["conv2d", "ConvResult", "CONV_MODES", "lowered_operands", "error_bound", "encode_feature_map"]
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+#: Modes of :func:`conv2d`, with the program and kernel that run them.
+CONV_MODES = {
+    "dense_implicit": ("conv_dense_implicit.sass", "conv_dense_implicit"),
+    "sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
+}
+
+_PROGRAM_CACHE: dict[str, object] = {}
+
+
+@dataclass
+class ConvResult:
+    """``y``: the float32 (N, K, P, Q) output; ``stats``: the launch statistics; ``mode``."""
+
+    y: np.ndarray
+    stats: Stats
+    mode: str
+
+
+def _program(file: str):
+    if file not in _PROGRAM_CACHE:
+        _PROGRAM_CACHE[file] = load(PROGRAMS / file)
+    return _PROGRAM_CACHE[file]
+
+
+def _fp16_tensor(v, name: str, layout: str) -> np.ndarray:
+    a = np.asarray(v)
+    if a.ndim != 4:
+        raise ValueError(f"{name} must be a 4-D {layout} array, got shape {a.shape}")
+    if a.dtype == np.float16:
+        return a
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float array (fp16 is the tensor-core input type), got dtype {a.dtype}")
+    with np.errstate(over="ignore"):
+        h = a.astype(np.float16)
+    if not np.array_equal(h.astype(a.dtype), a, equal_nan=True):
+        warnings.warn(f"{name} ({a.dtype}) was rounded to float16, the tensor-core input type", UserWarning, stacklevel=3)
+    return h
+
+
+def _int_arg(v, name: str, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
+    if int(v) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return int(v)
+
+
+def _check(x, w, stride, padding):
+    x16 = _fp16_tensor(x, "x", "NCHW")
+    w16 = _fp16_tensor(w, "w", "KCRS")
+    stride = _int_arg(stride, "stride", 1)
+    padding = _int_arg(padding, "padding", 0)
+    n, c, h, wd = x16.shape
+    k, c2, r, s = w16.shape
+    if min(n, c, h, wd) == 0 or min(k, c2, r, s) == 0:
+        raise ValueError(f"empty tensor: x is {x16.shape}, w is {w16.shape}")
+    if c != c2:
+        raise ValueError(f"channels differ: x has C={c}, w (KCRS) has C={c2}")
+    p = conv_output_size(h, r, stride, padding)
+    q = conv_output_size(wd, s, stride, padding)
+    return x16, w16, stride, padding, p, q
+
+
+def lowered_operands(x, w, stride: int = 1, padding: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The GEMM operands of the convolution, as fp16: ``A`` (N*P*Q x C*R*S, row (n, p, q), column
+    (c, r, s), from :func:`otc_emu.sparse.im2col_dense`) and ``B`` (C*R*S x K). ``A @ B`` reshaped
+    to (N, P, Q, K) and transposed is the NCHW output."""
+    x16, w16, stride, padding, p, q = _check(x, w, stride, padding)
+    a = np.concatenate([im2col_dense(img, w16.shape[2], w16.shape[3], stride, padding).T for img in x16])
+    return np.ascontiguousarray(a), np.ascontiguousarray(w16.reshape(w16.shape[0], -1).T)
+
+
+def error_bound(x, w, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """The documented accuracy bound per output element, (N, K, P, Q) float64:
+    ``C*R*S * 2**-22 * sum_k |a[m,k] * b[k,j]|`` (as :func:`otc_emu.kernels.error_bound`)."""
+    a, b = lowered_operands(x, w, stride, padding)
+    n, k = np.asarray(x).shape[0], np.asarray(w).shape[0]
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    bound = a.shape[1] * 2.0 ** -22 * (np.abs(a64) @ np.abs(b64)) + 1e-30
+    return _to_nchw(bound, n, k, a.shape[0] // n)
+
+
+def _to_nchw(rows: np.ndarray, n: int, k: int, pq: int, shape_pq: tuple[int, int] | None = None) -> np.ndarray:
+    out = rows[: n * pq, :k].reshape(n, pq, k).transpose(0, 2, 1)
+    if shape_pq is not None:
+        out = out.reshape(n, k, *shape_pq)
+    return out
+
+
+@dataclass(frozen=True)
+class BitmapFeatureMap:
+    """A zero-padded NCHW feature map bitmap-encoded per input row and stride phase (Fig. 11b).
+
+    Row ``((n * C + c) * stride + phase) * Hp + y`` holds padded columns ``phase, phase + stride,
+    ...`` of padded row ``y`` (``Hp = H + 2 * padding``): ``bits[row, w]`` bit i is column
+    ``32 w + i`` of the phase (zero where the map is zero or padded), ``word_offsets[row, w]`` the
+    index in ``values`` of the first non-zero at or after bit ``32 w`` (the paper's row offset, per
+    32-bit word), ``values`` the non-zeros row by row. Every row has one extra all-zero word so that
+    a 32-bit window starting anywhere in the row can be read as two words."""
+
+    stride: int
+    padded_height: int
+    bits: np.ndarray  # uint32 (rows, nwords)
+    word_offsets: np.ndarray  # int32 (rows, nwords)
+    values: np.ndarray  # float16 (nnz,)
+
+
+def encode_feature_map(x, stride: int = 1, padding: int = 0) -> BitmapFeatureMap:
+    """Bitmap-encode an NCHW feature map for ``sparse_implicit`` (see :class:`BitmapFeatureMap`)."""
+    x16 = _fp16_tensor(x, "x", "NCHW")
+    stride = _int_arg(stride, "stride", 1)
+    padding = _int_arg(padding, "padding", 0)
+    n, c, h, wd = x16.shape
+    hp, wp = h + 2 * padding, wd + 2 * padding
+    xp = np.zeros((n, c, hp, wp), np.float16)
+    xp[:, :, padding:padding + h, padding:padding + wd] = x16
+    phase_width = -(-wp // stride)
+    nwords = -(-phase_width // 32) + 1
+    phases = np.zeros((n, c, stride, hp, nwords * 32), np.float16)
+    for ph in range(stride):
+        cols = xp[:, :, :, ph::stride]
+        phases[:, :, ph, :, : cols.shape[3]] = cols
+    rows = phases.reshape(-1, nwords * 32)
+    nz = rows != 0
+    weights = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+    bits = (nz.reshape(rows.shape[0], nwords, 32).astype(np.uint64) * weights).sum(axis=2).astype(np.uint32)
+    counts = nz.reshape(rows.shape[0], nwords, 32).sum(axis=2).ravel()
+    offsets = np.zeros(counts.size, np.int64)
+    offsets[1:] = np.cumsum(counts)[:-1]
+    if counts.sum() >= 2 ** 31:
+        raise ValueError("feature map too large: more than 2**31 non-zeros")
+    return BitmapFeatureMap(stride, hp, bits, offsets.reshape(bits.shape).astype(np.int32), rows[nz].astype(np.float16))
+
+
+def _pad2(m: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    out = np.zeros((rows, cols), m.dtype)
+    out[: m.shape[0], : m.shape[1]] = m
+    return out
+
+
+def _condense_rows(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Condense every 32-column row slice of B (crs x kout, kout % 32 == 0): values fp16
+    (kout / 32, crs, 32), non-zeros first, and bitmaps uint32 (kout / 32, crs)."""
+    crs, kout = b.shape
+    blocks = b.reshape(crs, kout // 32, 32).transpose(1, 0, 2)
+    nz = blocks != 0
+    order = np.argsort(~nz, axis=2, kind="stable")
+    values = np.take_along_axis(blocks, order, axis=2).astype(np.float16)
+    weights = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+    bitmaps = (nz.astype(np.uint64) * weights).sum(axis=2).astype(np.uint32)
+    return np.ascontiguousarray(values), np.ascontiguousarray(bitmaps)
+
+
+def _run(dev: Device, file: str, kernel: str, inputs: list[np.ndarray], out_shape, grid, scalars):
+    arrays = [dev.to_device(np.ascontiguousarray(a)) for a in inputs]
+    out = dev.zeros(out_shape, np.float32)
+    try:
+        res = dev.launch(_program(file), kernel, grid=grid, block=32, args=[*arrays, out, *scalars])
+        y = out.numpy().copy()
+    finally:
+        for arr in (*arrays, out):
+            arr.free()
+    return y, res.stats
+
+
+def _dense_implicit(dev, x16, w16, stride, padding, p, q):
+    n, c, h, wd = x16.shape
+    k, _, r, s = w16.shape
+    hp, wp = h + 2 * padding, wd + 2 * padding
+    xp = np.zeros((n, c, hp, wp), np.float16)
+    xp[:, :, padding:padding + h, padding:padding + wd] = x16
+    crs = c * r * s
+    crs_p, k_p = -(-crs // 4) * 4, -(-k // 16) * 16
+    wmat = _pad2(w16.reshape(k, crs), k_p, crs_p)
+    cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
+    ktab = np.zeros(crs_p, np.int64)
+    ktab[:crs] = (cc * hp * wp + rr * wp + ss).ravel()  # padding k: any valid offset (weight 0)
+    m = n * p * q
+    tiles = -(-m // 16)
+    nn, pp, qq = np.meshgrid(np.arange(n), np.arange(p), np.arange(q), indexing="ij")
+    mtab = np.zeros(tiles * 16, np.int64)
+    mtab[:m] = (nn * c * hp * wp + pp * stride * wp + qq * stride).ravel()  # past the end: pixel 0
+    if xp.size >= 2 ** 31:
+        raise ValueError("feature map too large for 32-bit offsets")
+    y, stats = _run(dev, *CONV_MODES["dense_implicit"], [xp, wmat, ktab.astype(np.int32), mtab.astype(np.int32)],
+                    (tiles * 16, k_p), (k_p // 16, tiles), [np.uint32(k_p), np.uint32(crs_p)])
+    return _to_nchw(y, n, k, p * q, (p, q)), stats
+
+
+def _sparse_implicit(dev, x16, w16, stride, padding, p, q):
+    n, c, h, wd = x16.shape
+    k, _, r, s = w16.shape
+    fmap = encode_feature_map(x16, stride, padding)
+    hp = fmap.padded_height
+    crs = c * r * s
+    k_p = -(-k // 32) * 32
+    bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs, k_p))
+    cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
+    ktab = np.stack([((cc * stride + ss % stride) * hp + rr).ravel(), (ss // stride).ravel()], axis=1)
+    qtiles = -(-q // 32)
+    nn, pp, tt = np.meshgrid(np.arange(n), np.arange(p), np.arange(qtiles), indexing="ij")
+    q0 = (tt * 32).ravel()
+    valid = np.minimum(32, q - q0)
+    ttab = np.stack([(nn * c * stride * hp + pp * stride).ravel(), q0,
+                     ((np.uint64(1) << valid.astype(np.uint64)) - np.uint64(1)).astype(np.uint32).view(np.int32),
+                     ((nn * p + pp) * q).ravel() + q0], axis=1)
+    values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the value loads may read past the end
+    y, stats = _run(dev, *CONV_MODES["sparse_implicit"],
+                    [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bcond, bbmp],
+                    (n * p * q, k_p), (k_p // 32, ttab.shape[0]),
+                    [np.uint32(k_p), np.uint32(crs), np.uint32(fmap.bits.shape[1])])
+    return _to_nchw(y, n, k, p * q, (p, q)), stats
+
+
+def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit", device: Device | None = None) -> ConvResult:
+    """Convolve the NCHW ``x`` with the KCRS ``w`` on the emulated SM (cross-correlation, as in
+    deep learning): ``y[n, k, p, q] = sum_{c,r,s} x[n, c, p*stride + r - padding,
+    q*stride + s - padding] * w[k, c, r, s]``, zero outside the map. Returns a :class:`ConvResult`
+    with float32 ``y`` of shape (N, K, P, Q). See the module docs for modes and accuracy."""
+    if mode not in CONV_MODES:
+        raise ValueError(f"unknown convolution mode {mode!r}; available: {', '.join(CONV_MODES)}")
+    x16, w16, stride, padding, p, q = _check(x, w, stride, padding)
+    dev = device if device is not None else Device()
+    run = _dense_implicit if mode == "dense_implicit" else _sparse_implicit
+    y, stats = run(dev, x16, w16, stride, padding, p, q)
+    return ConvResult(np.ascontiguousarray(y), stats, mode)

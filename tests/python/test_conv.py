@@ -1,0 +1,173 @@
+"""otc_emu.kernels.conv2d (dense and dual-side sparse implicit im2col) against NumPy, an exact
+model of each kernel's accumulation order, the dense OTC GEMM on the lowered operands, and the
+executed-OHMMA formula."""
+import numpy as np
+import pytest
+
+import otc_emu
+from otc_emu import conv, kernels, sparse
+
+# (N, C, H, W, K, R, S, stride, padding): ResNet-like 3x3 and 1x1, and awkward shapes: C = 1,
+# H or W smaller than R (only padding makes them fit), odd sizes, stride 2 with padding, Q > 32
+# (two pixel tiles per output row), K not a multiple of 16 / 32.
+SHAPES = [
+    (1, 4, 8, 8, 16, 3, 3, 1, 1),
+    (2, 3, 9, 7, 33, 3, 3, 2, 1),
+    (1, 1, 5, 5, 3, 3, 3, 1, 0),
+    (1, 2, 2, 2, 5, 3, 3, 1, 1),
+    (2, 5, 7, 1, 7, 1, 1, 1, 0),
+    (1, 3, 3, 37, 17, 3, 3, 1, 1),
+    (1, 6, 11, 13, 40, 1, 1, 2, 0),
+    (1, 2, 6, 70, 9, 3, 5, 2, 2),
+]
+SPARSITY = [(0.0, 0.0), (0.5, 0.5), (0.9, 0.5), (0.5, 0.9), (0.99, 0.0), (0.0, 0.99), (1.0, 0.5), (0.5, 1.0)]
+FAST = otc_emu.Device(timing=False)
+IEEE = otc_emu.Device(tensor_arith="ieee", timing=False)
+
+
+def operands(shape, sx, sw, seed):
+    n, c, h, w, k, r, s, _, _ = shape
+    rng = np.random.default_rng(seed)
+    x = sparse.prune_relu(rng.standard_normal((n * c, h * w)), sx).reshape(n, c, h, w)
+    wt = sparse.prune_random(rng.standard_normal((k, c * r * s)), sw, seed=seed + 1).reshape(k, c, r, s)
+    return x, wt
+
+
+def direct_conv(x, w, stride, padding):
+    """float64 convolution by sliding windows over the zero-padded map (no im2col)."""
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    r, s = w.shape[2:]
+    win = np.lib.stride_tricks.sliding_window_view(xp, (r, s), axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("ncpqrs,kcrs->nkpq", win, w.astype(np.float64))
+
+
+def direct_bound(x, w, stride, padding):
+    crs = w.shape[1] * w.shape[2] * w.shape[3]
+    return crs * 2.0 ** -22 * direct_conv(np.abs(x), np.abs(w), stride, padding) + 1e-30
+
+
+def ieee_model(a, b, step):
+    """Each tensor step rounds c + (the exact sum of `step` products, k in order) once to fp32:
+    HMMA.884 sums four products per step, OHMMA one (fp16 products and these sums are exact in fp64)."""
+    c = np.zeros((a.shape[0], b.shape[1]), np.float32)
+    kp = -(-a.shape[1] // step) * step
+    a64 = np.zeros((a.shape[0], kp)); a64[:, : a.shape[1]] = a
+    b64 = np.zeros((kp, b.shape[1])); b64[: b.shape[0]] = b
+    for k in range(0, kp, step):
+        c = (c.astype(np.float64) + a64[:, k:k + step] @ b64[k:k + step]).astype(np.float32)
+    return c
+
+
+def to_rows(y):
+    """(N, K, P, Q) -> (N*P*Q, K), the GEMM's row order."""
+    return y.transpose(0, 2, 3, 1).reshape(-1, y.shape[1])
+
+
+def expected_ohmmas(a, b, n, p, q):
+    """Sum over pixel tiles (32 consecutive q of one output row) x 32-channel tiles and k of
+    ceil(nnz(A column slice) / 8) * ceil(nnz(B row slice) / 16), from the lowered operands."""
+    qt = -(-q // 32)
+    ap = np.zeros((n * p, qt * 32, a.shape[1]))
+    ap[:, :q] = a.reshape(n * p, q, -1)
+    nza = (ap != 0).reshape(n * p * qt, 32, -1).sum(axis=1)  # (pixel tiles, k)
+    kp = -(-b.shape[1] // 32) * 32
+    bp = np.zeros((b.shape[0], kp)); bp[:, : b.shape[1]] = b
+    nzb = (bp != 0).reshape(b.shape[0], kp // 32, 32).sum(axis=2)  # (k, channel tiles)
+    return int((np.ceil(nza / 8) @ np.ceil(nzb / 16)).sum())
+
+
+@pytest.mark.parametrize("sx, sw", SPARSITY)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw):
+    n, c, h, w, k, r, s, stride, padding = shape
+    x, wt = operands(shape, sx, sw, seed=sum(shape) + int(100 * sx) + int(10 * sw))
+    exact, bound = direct_conv(x, wt, stride, padding), direct_bound(x, wt, stride, padding)
+    a, b = conv.lowered_operands(x, wt, stride, padding)
+    p, q = exact.shape[2:]
+    dense = kernels.conv2d(x, wt, stride, padding, mode="dense_implicit", device=FAST)
+    sp = kernels.conv2d(x, wt, stride, padding, mode="sparse_implicit", device=FAST)
+    for res in (dense, sp):
+        assert res.y.shape == (n, k, p, q) and res.y.dtype == np.float32
+        assert np.all(np.abs(res.y - exact) <= bound), res.mode
+    # V100 arithmetic, bit for bit: the implicit kernels equal the GEMM kernels on the explicit
+    # lowered operands (HMMA.884: the same k-blocks of 4; OHMMA: one product per step, k in order,
+    # and zero products leave the V100 adder's sum unchanged, so skipping them changes no bit)
+    np.testing.assert_array_equal(to_rows(dense.y), kernels.gemm(a, b, mode="hmma", device=FAST).c)
+    np.testing.assert_array_equal(to_rows(sp.y), kernels.gemm(a, b, mode="owmma", device=FAST).c)
+    # IEEE tensor arithmetic, bit for bit against a Python model of each kernel's order
+    np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "dense_implicit", IEEE).y), ieee_model(a, b, 4))
+    np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "sparse_implicit", IEEE).y), ieee_model(a, b, 1))
+    assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b, n, p, q)
+    assert dense.stats.counters.get("ohmma.executed", 0) == 0
+    pixel_tiles, channel_tiles, k_blocks = -(-n * p * q // 16), -(-k // 16), -(-c * r * s // 4)
+    assert dense.stats.counters["hmma.executed"] == pixel_tiles * channel_tiles * k_blocks * 4
+
+
+def test_dense_and_sparse_agree_bit_for_bit_when_each_k_block_has_one_product():
+    """HMMA.884 adds four products per step and OHMMA one, so the modes round differently in
+    general; with one non-zero weight per block of four k (and exact sums), both orders give
+    the same bits, which pins down that they see the same lowered operands."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-8, 8, (2, 4, 6, 6)).astype(np.float16)
+    w = np.zeros((8, 4, 2, 2), np.float16)
+    w[:, :, 0, 0] = rng.integers(-4, 4, (8, 4))
+    d = kernels.conv2d(x, w, 1, 1, "dense_implicit", FAST)
+    s = kernels.conv2d(x, w, 1, 1, "sparse_implicit", FAST)
+    np.testing.assert_array_equal(d.y, s.y)
+    np.testing.assert_array_equal(d.y, direct_conv(x, w, 1, 1).astype(np.float32))
+
+
+def test_timed_launch_reports_cycles_and_the_sparse_kernel_skips_work():
+    shape = (1, 8, 8, 8, 32, 3, 3, 1, 1)
+    x, wt = operands(shape, 0.9, 0.9, seed=3)
+    dense = kernels.conv2d(x, wt, 1, 1, "dense_implicit")
+    sp = kernels.conv2d(x, wt, 1, 1, "sparse_implicit")
+    assert dense.stats.counters["cycles"] > 0 and sp.stats.counters["cycles"] > 0
+    assert sp.stats.counters["ohmma.skipped"] > 0
+    assert set(kernels.CONV_MODES) == {"dense_implicit", "sparse_implicit"}
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 1), (3, 2)])
+def test_feature_map_encoding_round_trips(stride, padding):
+    rng = np.random.default_rng(stride * 10 + padding)
+    x = sparse.prune_relu(rng.standard_normal((6, 45)), 0.6).reshape(2, 3, 5, 9)
+    fm = conv.encode_feature_map(x, stride, padding)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    hp = xp.shape[2]
+    for row in range(fm.bits.shape[0]):
+        y_, ph = row % hp, (row // hp) % stride
+        nc = row // (hp * stride)
+        line = xp.reshape(-1, hp, xp.shape[3])[nc, y_, ph::stride]
+        bits = [(int(fm.bits[row, i // 32]) >> (i % 32)) & 1 for i in range(32 * fm.bits.shape[1])]
+        assert bits[: line.size] == list((line != 0).astype(int)) and not any(bits[line.size:])
+        start = int(fm.word_offsets[row, 0])
+        np.testing.assert_array_equal(fm.values[start:start + np.count_nonzero(line)], line[line != 0])
+    assert fm.values.size == np.count_nonzero(x)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, exc, phrase",
+    [
+        ((np.zeros((1, 2, 4)), np.zeros((1, 2, 3, 3))), {}, ValueError, "x must be a 4-D NCHW array"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((2, 3, 3))), {}, ValueError, "w must be a 4-D KCRS array"),
+        ((np.zeros((1, 2, 4, 4), np.int32), np.zeros((1, 2, 3, 3))), {}, TypeError, "dtype int32"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((1, 3, 3, 3))), {}, ValueError, "channels differ: x has C=2, w (KCRS) has C=3"),
+        ((np.zeros((1, 2, 2, 4)), np.zeros((1, 2, 3, 3))), {}, ValueError, "does not fit"),
+        ((np.zeros((0, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {}, ValueError, "empty tensor"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"stride": 0}, ValueError, "stride must be >= 1"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"stride": 1.5}, TypeError, "stride must be an integer"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"padding": -1}, ValueError, "padding must be >= 0"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"padding": True}, TypeError, "padding must be an integer"),
+        ((np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 3, 3))), {"mode": "winograd"}, ValueError,
+         "unknown convolution mode 'winograd'; available: dense_implicit, sparse_implicit"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(args, kwargs, exc, phrase):
+    with pytest.raises(exc) as info:
+        kernels.conv2d(*args, **kwargs, device=FAST)
+    assert phrase in str(info.value)
+
+
+def test_float32_input_that_is_not_fp16_warns():
+    with pytest.warns(UserWarning, match="x .float32. was rounded to float16"):
+        kernels.conv2d(np.full((1, 1, 3, 3), 0.1, np.float32), np.ones((1, 1, 1, 1), np.float16), device=FAST)
