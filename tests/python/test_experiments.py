@@ -102,8 +102,13 @@ def test_layers_in_every_gemm_mode(tmp_path: Path):
     con = Console(record=True, width=100)
     out.experiment.render(out.columns, out.rows, con)
     text = con.export_text()
-    assert "Act." in text and "zeros" in text and "tiny conv" in text
-    if not hasattr(kernels, "conv2d"):
+    assert "Zeros act." in text and "tiny conv" in text and "50% / 70%" in text
+    if hasattr(kernels, "conv2d"):  # the conv layer also runs as implicit-im2col convolutions
+        conv = out.rows[0]
+        assert {"dense_implicit_cycles", "sparse_implicit_cycles"} <= set(conv) and "dense_implicit_cycles" not in out.rows[1]
+        assert conv["sparse_over_dense_implicit"] == pytest.approx(conv["dense_implicit_cycles"] / conv["sparse_implicit_cycles"])
+        assert "sparse_implicit" in text
+    else:
         assert "Implicit convolution modes not run: conv kernels not available" in text
 
 
@@ -174,3 +179,15 @@ def test_cli_conv(capsys):
     else:
         assert main(args) == 1
         assert capsys.readouterr().err.startswith("otc-emu: error: conv kernels not available")
+
+
+def test_table3_emulated_convolution_column(tmp_path: Path):
+    if not hasattr(kernels, "conv2d"):
+        with pytest.raises(otc_emu.OtcError, match="conv kernels not available"):
+            experiments.run("table3", tmp_path, {**SMALL_TABLE3, "emulate": True})
+        return
+    out = experiments.run("table3", tmp_path, {**SMALL_TABLE3, "emulate": True})
+    assert out.ran == 3 * 3  # host timings and the two conv modes per sparsity
+    for r in out.rows:
+        assert r["ok"] and r["dense_implicit_cycles"] > 0
+        assert r["sparse_implicit_norm_cycles"] == pytest.approx(r["sparse_implicit_cycles"] / r["dense_implicit_cycles"])
