@@ -390,6 +390,11 @@ def _check_gemm_args(modes: list[str], m: int, n: int, k: int, sparsity_a: float
         raise OtcError("-m, -n and -k must be at least 1")
 
 
+def _check_report(report: str | None, modes: Sequence[str]) -> None:
+    if report is not None and report not in modes:
+        raise OtcError(f"--report {report}: that mode does not run; choose one of {', '.join(modes)}")
+
+
 def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
     from .report import comparison
 
@@ -405,6 +410,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
 
     modes = [x.strip() for x in args.modes.split(",") if x.strip()]
     _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
+    _check_report(args.report, modes)
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar:
         runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar)
@@ -419,8 +425,6 @@ def cmd_gemm(args: argparse.Namespace) -> int:
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
             console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
-            if args.report not in modes:
-                raise OtcError(f"--report {args.report}: that mode did not run; choose one of {', '.join(modes)}")
             runs[args.report]["stats"].report(console, title=f"{args.report} report")
     return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
 
@@ -720,6 +724,7 @@ def cmd_conv(args: argparse.Namespace) -> int:
             raise OtcError(f"--{name} must be in [0, 1], got {v}")
     if min(args.c, args.k, args.hw, args.r, args.stride) < 1 or args.padding < 0:
         raise OtcError("-c, -k, --hw, -r and --stride must be at least 1, --padding at least 0")
+    _check_report(args.report, modes)
     layer = experiments.ConvLayer("cli", args.c, args.k, args.hw, args.r, args.stride, args.padding,
                                   args.sparsity_x, args.sparsity_w)
     console = _console(args)
@@ -736,8 +741,6 @@ def cmd_conv(args: argparse.Namespace) -> int:
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
             console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
-            if args.report not in modes:
-                raise OtcError(f"--report {args.report}: that mode did not run; choose one of {', '.join(modes)}")
             stats[args.report].report(console, title=f"{args.report} report")
     return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
 

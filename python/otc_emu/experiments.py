@@ -249,8 +249,14 @@ def _gemm_point(a: np.ndarray, b: np.ndarray, mode: str) -> dict:
             "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
 
 
+def _option(o: dict, key: str, default):
+    """``o[key]``, or ``default`` when it is absent or None (0 is a value, and is checked)."""
+    v = o.get(key)
+    return default if v is None else v
+
+
 def _fig21_points(o: dict) -> list[dict]:
-    size = int(o.get("size") or FIG21_DEFAULT_SIZE)
+    size = int(_option(o, "size", FIG21_DEFAULT_SIZE))
     if size < 1:
         raise OtcError(f"--size must be at least 1, got {size}")
     sa_list = o.get("sparsity_a", FIG21_SPARSITY_A)
@@ -334,9 +340,9 @@ def _fig21_plot(rows: list[dict], path: Path) -> None:
 
 
 def _table3_points(o: dict) -> list[dict]:
-    hw = int(o.get("size") or 56)
-    channels = int(o.get("channels") or 128)
-    repeats = int(o.get("repeats") or 3)
+    hw = int(_option(o, "size", 56))
+    channels = int(_option(o, "channels", 128))
+    repeats = int(_option(o, "repeats", 3))
     if hw < 3 or channels < 1 or repeats < 1:
         raise OtcError(f"table3 needs a feature map of at least 3x3, 1 channel and 1 repeat (got {hw}, {channels}, {repeats})")
     pts = [{"hw": hw, "channels": channels, "r": 3, "padding": 1, "sparsity": s, "repeats": repeats, "what": "host",

@@ -342,3 +342,21 @@ def test_main_in_process(capsys, tmp_path: Path):
     bad.write_text("MOV R1, R256 ;\n")
     assert main(["asm", str(bad), "-o", str(tmp_path / "x.otc")]) == 1
     assert capsys.readouterr().err == f"otc-emu: error: {bad}:1:9: register R256 does not exist (registers are R0..R254 and RZ)\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["gemm", "--modes", "hmma,spgemm", "--report", "owmma"], "--report owmma: that mode does not run; choose one of hmma, spgemm"),
+    (["conv", "--modes", "dense_implicit", "--report", "sparse_implicit"],
+     "--report sparse_implicit: that mode does not run; choose one of dense_implicit"),
+    (["conv", "--modes", "im2col"], "unknown mode(s) im2col; available: dense_implicit, sparse_implicit"),
+    (["conv", "--sparsity-w", "-0.1"], "--sparsity-w must be in [0, 1], got -0.1"),
+    (["experiment", "fig21", "--out", "unused", "--size", "0"], "--size must be at least 1, got 0"),
+], ids=["gemm-report", "conv-report", "conv-mode", "conv-sparsity", "fig21-size"])
+def test_workload_bad_values_exit_1_before_running(args, message, capsys):
+    from otc_emu import kernels
+    from otc_emu.cli import main
+
+    if args[0] == "conv" and not hasattr(kernels, "conv2d"):
+        message = "conv kernels not available"
+    assert main(args) == 1
+    assert capsys.readouterr().err.startswith(f"otc-emu: error: {message}")

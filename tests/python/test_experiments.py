@@ -191,3 +191,16 @@ def test_table3_emulated_convolution_column(tmp_path: Path):
     for r in out.rows:
         assert r["ok"] and r["dense_implicit_cycles"] > 0
         assert r["sparse_implicit_norm_cycles"] == pytest.approx(r["sparse_implicit_cycles"] / r["dense_implicit_cycles"])
+
+
+@pytest.mark.parametrize("name, options, error", [
+    ("fig21", {"size": 0}, "--size must be at least 1, got 0"),
+    ("table3", {"size": 2}, "table3 needs a feature map of at least 3x3"),
+    ("table3", {"channels": 0}, "table3 needs a feature map of at least 3x3, 1 channel and 1 repeat"),
+    ("table3", {"repeats": 0}, "table3 needs a feature map of at least 3x3, 1 channel and 1 repeat"),
+    ("layers", {"tokens": 0}, "--tokens must be at least 1, got 0"),
+])
+def test_bad_options_are_refused_before_any_work(name, options, error, tmp_path: Path):
+    with pytest.raises(otc_emu.OtcError, match=error):
+        experiments.run(name, tmp_path, options)
+    assert not list(tmp_path.iterdir())
