@@ -674,7 +674,6 @@ def _layers_notes(rows: list[dict]) -> list[str]:
 
 def _layers_plot(rows: list[dict], path: Path) -> None:
     plt = require_matplotlib()
-    keys = [k for k in rows[0] if k.startswith("speedup_")] if rows else []
     keys = list(dict.fromkeys(k for r in rows for k in r if k.startswith("speedup_")))
     fig, ax = plt.subplots(figsize=(8, 3.8))
     xs = np.arange(len(rows))
