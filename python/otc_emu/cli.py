@@ -543,7 +543,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                           "columns": [k for k, _ in outcome.columns], "rows": outcome.rows,
                           "files": [str(f) for f in outcome.files]}, indent=2))
     elif args.markdown:
-        print(experiments.markdown(outcome.columns, outcome.rows))
+        sys.stdout.write(experiments.markdown_for(exp.name, outcome.columns, outcome.rows))
     else:
         outcome.experiment.render(outcome.columns, outcome.rows, console)
         for f in outcome.files:

@@ -191,6 +191,29 @@ def markdown(columns: list[tuple[str, str]], rows: list[dict]) -> str:
     return "\n".join([head, align, *body])
 
 
+def fig21_markdown(rows: list[dict]) -> str:
+    """fig21 as the paper draws it: per mode, a matrix of speedups over hmma, A zeros down, B zeros across."""
+    out = []
+    modes = list(dict.fromkeys(k[len("speedup_"):] for r in rows for k in r if k.startswith("speedup_")))
+    sbs = sorted({r["sparsity_b_pct"] for r in rows})
+    sas = sorted({r["sparsity_a_pct"] for r in rows})
+    index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in rows}
+    for mode in modes:
+        out.append(f"{mode} speedup over hmma [x], {rows[0]['size']}^3, model cycles:\n")
+        out.append("| A zeros \\ B zeros | " + " | ".join(f"{sb:g}%" for sb in sbs) + " |")
+        out.append("|---:|" + "---:|" * len(sbs))
+        for sa in sas:
+            cells = [index.get((sa, sb), {}).get(f"speedup_{mode}") for sb in sbs]
+            out.append(f"| {sa:g}% | " + " | ".join("" if c is None else f"{c:.2f}" for c in cells) + " |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def markdown_for(name: str, columns: list[tuple[str, str]], rows: list[dict]) -> str:
+    """What ``--markdown`` prints: fig21 as speedup matrices, the others as their table."""
+    return fig21_markdown(rows) if name == "fig21" and rows else markdown(columns, rows) + "\n"
+
+
 def write_outputs(name: str, columns: list[tuple[str, str]], rows: list[dict], directory: Path, extra: dict | None = None) -> list[Path]:
     """``DIR/NAME.csv`` (the table) and ``DIR/NAME.json`` (the table and ``extra``)."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -204,3 +204,13 @@ def test_bad_options_are_refused_before_any_work(name, options, error, tmp_path:
     with pytest.raises(otc_emu.OtcError, match=error):
         experiments.run(name, tmp_path, options)
     assert not list(tmp_path.iterdir())
+
+
+def test_fig21_markdown_matrices(tmp_path: Path):
+    out = experiments.run("fig21", tmp_path, SMALL_FIG21)
+    text = experiments.markdown_for("fig21", out.columns, out.rows)
+    lines = text.splitlines()
+    i = lines.index("spgemm speedup over hmma [x], 32^3, model cycles:")
+    assert lines[i + 2] == "| A zeros \\ B zeros | 0% | 99% |"
+    row = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r["speedup_spgemm"] for r in out.rows}
+    assert lines[i + 5] == f"| 90% | {row[(90, 0)]:.2f} | {row[(90, 99)]:.2f} |"
