@@ -446,9 +446,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(
             "C = A x B runs on the emulated SM in four ways: [bold]hmma[/bold] (Volta's inner-product tensor cores, "
             "dense), [bold]owmma[/bold] (the outer-product tensor core, dense), [bold]spgemm_a[/bold] (single-side: "
-            "A's zeros skipped) and [bold]spgemm[/bold] (dual-side: a 32x32 warp tile skips every OHMMA whose A "
-            "column slice or B row slice is empty, from the bitmaps). Cycles come from the cycle model running "
-            "each program.")
+            "A's zeros skipped) and [bold]spgemm[/bold] (dual-side: per k, a warp's 32x32 tile runs OHMMAs only for "
+            "the 8-row groups of A's condensed column slice and 16-column groups of B's condensed row slice that "
+            "hold non-zeros, found from the bitmaps). Cycles come from the cycle model running each program.")
     with progress_bar(console, len(modes), "GEMM") as bar:
         runs = run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar)
     a, b = runs["_operands"]
