@@ -443,7 +443,7 @@ def _table3_table(points: list[dict], results: list[dict]):
 
 
 def _table3_view(columns, rows):
-    return [c for c in columns if not c[0].endswith("_ms")], rows
+    return [c for c in columns if not c[0].endswith(("_ms", "_cycles"))], rows  # times and cycles: CSV, --markdown
 
 
 def _table3_notes(rows: list[dict]) -> list[str]:
