@@ -360,3 +360,22 @@ def test_workload_bad_values_exit_1_before_running(args, message, capsys):
         message = "conv kernels not available"
     assert main(args) == 1
     assert capsys.readouterr().err.startswith(f"otc-emu: error: {message}")
+
+
+def test_run_a_real_listing_names_outputs_by_position(tmp_path: Path, capsys):
+    """An nvcc listing declares no parameters: scalars carry their type, outputs are arg<i>.npy."""
+    import numpy as np
+
+    from otc_emu.cli import main
+
+    rng = np.random.default_rng(3)
+    a, b = (rng.integers(-1000, 1000, 1000, dtype=np.int32) for _ in range(2))
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    out = tmp_path / "out"
+    assert main(["run", str(FIXTURES / "vecadd.sass"), "--kernel", "vadd_i32", "--grid", "8", "--block", "128",
+                 "--arg", str(tmp_path / "a.npy"), "--arg", str(tmp_path / "b.npy"), "--arg", "zeros:i32:1000",
+                 "--arg", "i32:1000", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["arg0.npy", "arg1.npy", "arg2.npy"]
+    assert np.array_equal(np.load(out / "arg2.npy"), a + b)
+    assert f"wrote arg2 -> {out / 'arg2.npy'}" in capsys.readouterr().out
