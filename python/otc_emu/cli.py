@@ -441,8 +441,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _check_gemm_args(modes, m, n, k, args.sparsity_a, args.sparsity_b)
     console = _console(args)
     if not args.json:
-        console.rule(f"[bold]Dual-side sparse GEMM on the emulated V100[/bold]: {m}x{n}x{k}, "
-                     f"A {args.sparsity_a:.1%} and B {args.sparsity_b:.1%} zeros")
+        console.rule(f"[bold]Dual-side sparse GEMM[/bold] {m}x{n}x{k}, A {args.sparsity_a:.1%} / B {args.sparsity_b:.1%} zeros")
+        console.print("On the emulated V100 SM with outer-product tensor cores.")
         console.print(
             "C = A x B runs on the emulated SM in four ways: [bold]hmma[/bold] (Volta's inner-product tensor cores, "
             "dense), [bold]owmma[/bold] (the outer-product tensor core, dense), [bold]spgemm_a[/bold] (single-side: "
