@@ -426,6 +426,13 @@ def cmd_gemm(args: argparse.Namespace) -> int:
             console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
             runs[args.report]["stats"].report(console, title=f"{args.report} report")
+            if args.report in ("spgemm", "spgemm_a"):  # the sparse kernels' work per output tile
+                from . import heatmap
+
+                a, b = runs["_operands"]
+                if not heatmap.render(heatmap.tile_ohmmas(a, b, args.report), args.k,
+                                      executed=runs[args.report]["stats"].counters["ohmma.executed"], console=console):
+                    return 1
     return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
 
 
@@ -649,7 +656,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sparsity-b", type=float, default=0.99, help="fraction of zeros in B (default 0.99)")
     p.add_argument("--modes", default="hmma,owmma,spgemm", help="comma-separated modes; the first is the baseline")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--report", metavar="MODE", help="also print the full report of MODE")
+    p.add_argument("--report", metavar="MODE", help="also print the full report of MODE (and, for spgemm and "
+                   "spgemm_a, the heatmap of OHMMAs per output tile)")
     _add_output_options(p, "print the comparison as JSON")
     p.set_defaults(func=cmd_gemm)
 

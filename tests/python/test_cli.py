@@ -379,3 +379,14 @@ def test_run_a_real_listing_names_outputs_by_position(tmp_path: Path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["arg0.npy", "arg1.npy", "arg2.npy"]
     assert np.array_equal(np.load(out / "arg2.npy"), a + b)
     assert f"wrote arg2 -> {out / 'arg2.npy'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode, heatmap_shown", [("spgemm", True), ("spgemm_a", True), ("owmma", False)])
+def test_gemm_report_of_a_sparse_mode_adds_the_heatmap(mode, heatmap_shown, capsys):
+    from otc_emu.cli import main
+
+    assert main(["gemm", "-m", "64", "-n", "96", "-k", "32", "--modes", f"hmma,{mode}", "--report", mode]) == 0
+    out = capsys.readouterr().out
+    assert f"{mode} report" in out and "Section: Tensor core" in out
+    assert ("OHMMAs executed per 32x32 output tile" in out) is heatmap_shown
+    assert ("= the emulator's ohmma.executed counter" in out) is heatmap_shown
