@@ -34,8 +34,8 @@ from . import OtcError
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-__all__ = ["EXPERIMENTS", "get", "Store", "code_version", "write_outputs", "markdown", "plot", "ConvLayer", "LAYERS",
-           "conv_api", "run_conv"]
+__all__ = ["EXPERIMENTS", "Experiment", "Outcome", "run", "get", "Store", "code_version", "write_outputs", "markdown",
+           "markdown_for", "fig21_markdown", "plot", "ConvLayer", "GemmLayer", "LAYERS", "conv_api", "run_conv"]
 
 PACKAGE = Path(__file__).resolve().parent
 

@@ -159,7 +159,7 @@ def test_demo_in_a_child_process_from_any_directory(tmp_path: Path):
 def test_demo_json_counts_match_the_bitmaps(size, sparsity_a, sparsity_b, capsys):
     import numpy as np
 
-    from otc_emu import heatmap, sparse
+    from otc_emu import sparse
     from otc_emu.cli import main
 
     assert main(["demo", "--size", str(size), "--sparsity-a", str(sparsity_a), "--sparsity-b", str(sparsity_b), "--json"]) == 0
