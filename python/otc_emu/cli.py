@@ -1,32 +1,72 @@
-"""The ``otc-emu`` command line (also ``python -m otc_emu``).
+"""The ``otc-emu`` command line (also ``python -m otc_emu``); docs/cli.md describes every command.
 
 Exit status: 0 on success, 1 with a one-line ``otc-emu: error: ...`` on stderr when the input is
-bad (any :class:`~otc_emu.OtcError`, or a file that cannot be read or written), 2 on usage errors
-(argparse).
+bad (any :class:`~otc_emu.OtcError`, or a file that cannot be read or written) or a result fails
+its check, 2 on usage errors (argparse).
+
+Output is rendered with ``rich``: colour and transient progress bars on a terminal, plain text
+(no escape sequences) when stdout is not a terminal or with ``--no-color``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import OtcError, Program, __version__, load
+from . import LaunchError, OtcError, Program, __version__, load
 
 PROG = "otc-emu"
 
 #: The example programs shipped with the package (the repository's ``programs/`` links here).
 PROGRAMS_DIR = Path(__file__).resolve().parent / "programs"
 
-#: What ``otc-emu demo`` assembles.
-DEMO_PROGRAM = "saxpy.sass"
+#: What ``otc-emu demo`` runs by default: a GEMM with A 90% and B 99% zeros, the dual-side sparse
+#: kernel against the dense baselines (about 5 s on one core here).
+DEMO_SIZE = 512
+DEMO_SPARSITY_A = 0.9
+DEMO_SPARSITY_B = 0.99
+DEMO_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def _console(args: argparse.Namespace):
+    """The console for human output: plain when --no-color or when stdout is not a terminal."""
+    from rich.console import Console
+
+    no_color = bool(getattr(args, "no_color", False))
+    return Console(no_color=no_color or None, highlight=not no_color, emoji=False)
+
+
+@contextmanager
+def progress_bar(console, total: int, description: str) -> Iterator[Any]:
+    """A transient rich progress bar with ``advance(description=...)``; a no-op off a terminal
+    and with --no-color (``console.no_color``), so captured output stays plain."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    enabled = console.is_terminal and not console.no_color
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console, transient=True, disable=not enabled)
+    with progress:
+        task = progress.add_task(description, total=total)
+
+        class _Handle:
+            def advance(self, description: str | None = None) -> None:
+                progress.update(task, advance=1, **({"description": description} if description else {}))
+
+            def describe(self, description: str) -> None:
+                progress.update(task, description=description)
+
+        yield _Handle()
 
 
 # ---------------------------------------------------------------------------------- asm / disasm
@@ -47,7 +87,7 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------- demo
+# ---------------------------------------------------------------------------------- run / profile
 
 
 @dataclass(frozen=True)
@@ -67,21 +107,12 @@ def summarize(program: Program) -> list[KernelSummary]:
     out = []
     for k in program.kernels.values():
         params = [(p.type, p.name, p.offset) for p in (k.params or [])]
-        out.append(
-            KernelSummary(
-                name=k.name,
-                instructions=len(k),
-                code_bytes=16 * len(k),
-                num_regs=k.num_regs,
-                regs_declared=k.regs_declared,
-                shared_bytes=k.shared_bytes,
-                params=params,
-            )
-        )
+        out.append(KernelSummary(name=k.name, instructions=len(k), code_bytes=16 * len(k), num_regs=k.num_regs,
+                                 regs_declared=k.regs_declared, shared_bytes=k.shared_bytes, params=params))
     return out
 
 
-def render_summary(summaries: list[KernelSummary], console) -> None:  # console: rich Console
+def render_summary(summaries: list[KernelSummary], console) -> None:
     from rich import box
     from rich.table import Table
 
@@ -108,67 +139,222 @@ def render_summary(summaries: list[KernelSummary], console) -> None:  # console:
         console.print(params)
 
 
-def run_saxpy_demo(program: Program, n: int):
-    """Run the saxpy kernel on the emulator and check it against NumPy. Returns plain data."""
+#: Scalar type names of ``--arg TYPE:VALUE`` -> the .param type they are (``iN`` is ``sN``).
+SCALAR_TYPES = {"u8": "u8", "s8": "s8", "i8": "s8", "u16": "u16", "s16": "s16", "i16": "s16", "u32": "u32",
+                "s32": "s32", "i32": "s32", "u64": "u64", "s64": "s64", "i64": "s64", "f16": "f16", "f32": "f32",
+                "f64": "f64"}
+_NUMPY = {"u8": "uint8", "s8": "int8", "u16": "uint16", "s16": "int16", "u32": "uint32", "s32": "int32",
+          "u64": "uint64", "s64": "int64", "f16": "float16", "f32": "float32", "f64": "float64"}
+
+
+@dataclass
+class ArgSpec:
+    """One parsed ``--arg``: a scalar (``kind="scalar"``, ``value`` a NumPy scalar) or a device
+    array (``kind="array"``, ``value`` the host array to copy in, ``source`` its file or zeros spec)."""
+
+    kind: str
+    value: Any
+    source: str
+
+
+def _scalar(text: str, ptype: str, where: str):
     import numpy as np
 
+    dtype = np.dtype(_NUMPY[ptype])
+    try:
+        number = float(text) if ptype.startswith("f") else int(text, 0)
+    except ValueError:
+        kind = "a number" if ptype.startswith("f") else "an integer"
+        raise LaunchError(f"{where}: expected {kind} for {ptype}, got {text!r}") from None
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not info.min <= number <= info.max:
+            raise LaunchError(f"{where}: {number} is out of range for {ptype} ({info.min}..{info.max})")
+        return dtype.type(number)
+    with np.errstate(over="ignore"):
+        value = dtype.type(number)
+    if np.isfinite(number) and not np.isfinite(value):
+        raise LaunchError(f"{where}: {text} overflows {ptype}")
+    return value
+
+
+def parse_arg(spec: str, index: int, param=None) -> ArgSpec:
+    """Parse ``--arg`` number ``index`` against the kernel's ``.param`` (None for listings):
+    ``TYPE:VALUE`` (u32:128, i32:-1, f32:2.5, f16, u64, i64, ...), a bare number when the kernel
+    declares the parameter's type, ``FILE.npy`` (copied to the device, passed as a pointer) or
+    ``zeros:DTYPE:SHAPE`` (``zeros:f32:1024``, ``zeros:f16:64x64``)."""
+    import numpy as np
+
+    where = f"argument {index}" + (f" ({param.name}: {param.type})" if param is not None else "")
+    ptype = param.type if param is not None else None
+    head, _, rest = spec.partition(":")
+    if spec.endswith(".npy") or head == "zeros":
+        if ptype is not None and ptype not in ("ptr", "u64", "s64"):
+            raise LaunchError(f"{where}: {spec!r} is an array (a pointer), the kernel expects a {ptype} scalar "
+                              f"such as {ptype}:1")
+        if head == "zeros":
+            parts = rest.split(":")
+            if len(parts) != 2 or parts[0] not in SCALAR_TYPES:
+                raise LaunchError(f"{where}: expected zeros:DTYPE:SHAPE such as zeros:f32:1024, got {spec!r}")
+            try:
+                shape = tuple(int(d) for d in parts[1].lower().split("x"))
+            except ValueError:
+                raise LaunchError(f"{where}: bad shape {parts[1]!r} in {spec!r}; expected numbers joined by x, "
+                                  "such as 1024 or 64x64") from None
+            if any(d < 1 for d in shape):
+                raise LaunchError(f"{where}: shape {parts[1]!r} has a dimension below 1")
+            return ArgSpec("array", np.zeros(shape, _NUMPY[SCALAR_TYPES[parts[0]]]), spec)
+        try:
+            array = np.load(spec, allow_pickle=False)
+        except ValueError as e:  # not a .npy file, or one holding Python objects
+            raise LaunchError(f"{where}: cannot read {spec} as a NumPy array: {e}") from None
+        if array.dtype.kind not in "biuf":
+            raise LaunchError(f"{where}: {spec} holds dtype {array.dtype}; expected numbers")
+        return ArgSpec("array", array, spec)
+    if head in SCALAR_TYPES and rest:
+        stype = SCALAR_TYPES[head]
+        if ptype == "ptr":
+            raise LaunchError(f"{where}: the kernel expects a pointer (FILE.npy or zeros:DTYPE:SHAPE), got {spec!r}")
+        if ptype is not None and stype != ptype:
+            raise LaunchError(f"{where}: the kernel expects {ptype}, got {head} ({spec!r}); write {ptype}:{rest}")
+        return ArgSpec("scalar", _scalar(rest, stype, where), spec)
+    if ptype is None:
+        raise LaunchError(f"{where}: {spec!r} is not TYPE:VALUE (u32:128, f32:2.5, ...), FILE.npy or zeros:DTYPE:SHAPE; "
+                          "the kernel declares no parameter types, so every scalar needs its type")
+    if ptype == "ptr":
+        raise LaunchError(f"{where}: the kernel expects a pointer (FILE.npy or zeros:DTYPE:SHAPE), got {spec!r}")
+    return ArgSpec("scalar", _scalar(spec, ptype, where), spec)
+
+
+def _dims(text: str, what: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(","))
+    except ValueError:
+        raise LaunchError(f"--{what} must be 1 to 3 positive integers such as 4 or 4,2 or 4x2x1, got {text!r}") from None
+    if not 1 <= len(dims) <= 3 or any(d < 1 for d in dims):
+        raise LaunchError(f"--{what} must be 1 to 3 positive integers such as 4 or 4,2 or 4x2x1, got {text!r}")
+    return dims
+
+
+def _setting_value(text: str):
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def device_from_args(args: argparse.Namespace):
+    """A Device from --config FILE, --set key=value (repeatable, dotted cycle-model keys or
+    functional settings) and --no-timing."""
+    from . import ConfigError
     from .device import Device
 
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(n).astype(np.float32)
-    y = rng.standard_normal(n).astype(np.float32)
-    a = np.float32(2.5)
-    dev = Device()
-    dx, dy = dev.to_device(x), dev.to_device(y)
-    res = dev.launch(program, "saxpy", grid=(n + 255) // 256, block=256, args=[np.uint32(n), a, dx, dy])
-    expected = (np.float64(a) * x.astype(np.float64) + y.astype(np.float64)).astype(np.float32)  # one rounding, like FFMA
-    got = dy.numpy()
-    return {"n": n, "exact": bool(np.array_equal(got, expected)), "max_abs_err": float(np.max(np.abs(got - expected))),
-            "stats": res.stats}
+    overrides: dict[str, Any] = {}
+    for item in getattr(args, "set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes key=value (such as tensor.skipped_cycles=1), got {item!r}")
+        overrides[key.strip()] = _setting_value(value)
+    if getattr(args, "no_timing", False):
+        overrides["timing"] = False
+    return Device(config=getattr(args, "config", None), **overrides)
 
 
-def render_run(run: dict, console) -> None:
-    from rich import box
-    from rich.table import Table
+def run_program(args: argparse.Namespace) -> dict:
+    """Load, launch and save outputs for ``run`` / ``profile``; plain data out."""
+    import numpy as np
 
-    verdict = "[green]bit-exact[/green]" if run["exact"] else f"[red]differs (max |err| {run['max_abs_err']:g})[/red]"
-    console.print(f"saxpy on {run['n']:,} elements: emulated result vs NumPy: {verdict}")
-    counters = run["stats"].counters
-    t = Table(title="Instruction mix", box=box.MINIMAL_HEAVY_HEAD)
-    t.add_column("opcode")
-    t.add_column("warp-instr", justify="right")
-    t.add_column("thread-instr", justify="right")
-    for op, c in sorted(run["stats"].by_opcode.items(), key=lambda kv: -kv[1]["warp"]):
-        t.add_row(op, f"{c['warp']:,}", f"{c['thread']:,}")
-    t.add_row("[bold]total[/bold]", f"[bold]{counters['warp_instructions']:,}[/bold]",
-              f"[bold]{counters['thread_instructions']:,}[/bold]")
-    console.print(t)
+    program = load(args.program)
+    kernels = program.kernels
+    name = args.kernel
+    if name is None:
+        if len(kernels) != 1:
+            raise LaunchError(f"{args.program} has {len(kernels)} kernels ({', '.join(kernels)}); choose one with --kernel")
+        name = next(iter(kernels))
+    if name not in kernels:
+        raise LaunchError(f"{args.program} has no kernel {name!r}; it has {', '.join(kernels) or 'none'}")
+    params = kernels[name].params
+    specs = args.arg or []
+    if params is not None and len(specs) != len(params):
+        declared = ", ".join(f"{p.type} {p.name}" for p in params) or "none"
+        raise LaunchError(f"kernel {name} takes {len(params)} arguments ({declared}), got {len(specs)} --arg")
+    parsed = [parse_arg(spec, i, params[i] if params is not None else None) for i, spec in enumerate(specs)]
+    dev = device_from_args(args)
+    launch_args, arrays = [], {}
+    for i, a in enumerate(parsed):
+        if a.kind == "array":
+            arr = dev.to_device(a.value)
+            label = params[i].name if params is not None else f"arg{i}"
+            arrays[label] = arr
+            launch_args.append(arr)
+        else:
+            launch_args.append(a.value)
+    res = dev.launch(program, name, grid=_dims(args.grid, "grid"), block=_dims(args.block, "block"), args=launch_args,
+                     shared_bytes=args.shared)
+    outputs = {}
+    if args.out is not None:
+        out_dir = Path(args.out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for label, arr in arrays.items():  # every pointer argument, as the kernel left it
+            path = out_dir / f"{label}.npy"
+            np.save(path, arr.numpy())
+            outputs[label] = str(path)
+    return {"program": str(args.program), "kernel": name, "grid": list(res.grid), "block": list(res.block),
+            "args": specs, "outputs": outputs, "stats": res.stats, "summary": summarize(program)}
+
+
+def _run_json(run: dict) -> str:
+    data = {k: v for k, v in run.items() if k not in ("stats", "summary")}
+    data["stats"] = run["stats"].to_dict()
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def _render_run_line(run: dict, console) -> None:
     st = run["stats"]
+    c = st.counters
+    line = (f"{run['kernel']}: grid {tuple(run['grid'])}, block {tuple(run['block'])}: "
+            f"{c['warp_instructions']:,} warp instructions")
     if st.timed:
-        console.print(f"cycle model (V100): {st.cycles:,} cycles = {st.metrics['time_us']:.2f} us, "
-                      f"IPC {st.metrics['ipc']:.2f} on {counters['sms_used']} SMs")
+        line += f", {st.cycles:,} cycles = {st.metrics['time_us']:.2f} us at the model's clock, IPC {st.metrics['ipc']:.2f}"
+    console.print(line)
+    for label, path in run["outputs"].items():
+        console.print(f"wrote {label} -> {path}", soft_wrap=True)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    path = Path(args.program) if args.program else PROGRAMS_DIR / DEMO_PROGRAM
-    console = Console(no_color=args.no_color or None)
-    program = load(path)
-    console.rule(f"[bold]{path.name}[/bold] on the emulated V100 SM")
-    render_summary(summarize(program), console)
-    if "saxpy" in program.kernels:
-        run = run_saxpy_demo(program, args.n)
-        render_run(run, console)
-        return 0 if run["exact"] else 1
+def cmd_run(args: argparse.Namespace) -> int:
+    run = run_program(args)
+    if args.json:
+        print(_run_json(run))
+        return 0
+    _render_run_line(run, _console(args))
     return 0
 
 
-# ------------------------------------------------------------------------------------------ main
+def cmd_profile(args: argparse.Namespace) -> int:
+    run = run_program(args)
+    if args.json:
+        print(_run_json(run))
+        return 0
+    console = _console(args)
+    console.rule(f"[bold]{run['kernel']}[/bold] from {Path(run['program']).name} on the emulated V100 SM")
+    render_summary([s for s in run["summary"] if s.name == run["kernel"]], console)
+    _render_run_line(run, console)
+    run["stats"].report(console, title=f"{run['kernel']} report")
+    return 0
 
 
-def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: list[str], seed: int = 0) -> dict:
-    """Run kernels.gemm for each mode on the same pruned random operands; plain data out."""
+# ------------------------------------------------------------------------------------------ gemm
+
+
+def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: Sequence[str], seed: int = 0,
+             progress=None) -> dict:
+    """Run kernels.gemm for each mode on the same pruned random operands; plain data out
+    (``runs[mode]`` with stats and the NumPy check, and the operands under ``"_operands"``)."""
     import numpy as np
 
     from . import kernels, sparse
@@ -178,56 +364,222 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
     b = sparse.prune_random(rng.standard_normal((k, n)), sparsity_b, seed=seed + 2)
     exact = a.astype(np.float64) @ b.astype(np.float64)
     bound = kernels.error_bound(a, b)
-    out = {}
+    out: dict[str, Any] = {}
     for mode in modes:
+        if progress is not None:
+            progress.describe(f"running {mode}")
         res = kernels.gemm(a, b, mode=mode)
         out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - exact) <= bound)),
                      "max_abs_err": float(np.max(np.abs(res.c - exact))) if res.c.size else 0.0}
+        if progress is not None:
+            progress.advance()
+    out["_operands"] = (a, b)
     return out
 
 
-def cmd_gemm(args: argparse.Namespace) -> int:
-    import json
-
-    from rich.console import Console
-
+def _check_gemm_args(modes: list[str], m: int, n: int, k: int, sparsity_a: float, sparsity_b: float) -> None:
     from .kernels import GEMM_MODES
-    from .report import comparison, render_comparison
 
-    modes = [x.strip() for x in args.modes.split(",") if x.strip()]
     unknown = [x for x in modes if x not in GEMM_MODES]
     if unknown or not modes:
         raise OtcError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; available: {', '.join(GEMM_MODES)}")
-    for name, v in (("sparsity-a", args.sparsity_a), ("sparsity-b", args.sparsity_b)):
+    for name, v in (("sparsity-a", sparsity_a), ("sparsity-b", sparsity_b)):
         if not 0.0 <= v <= 1.0:
             raise OtcError(f"--{name} must be in [0, 1], got {v}")
-    if min(args.m, args.n, args.k) < 1:
+    if min(m, n, k) < 1:
         raise OtcError("-m, -n and -k must be at least 1")
-    runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed)
-    stats = {mode: r["stats"] for mode, r in runs.items()}
+
+
+def _check_report(report: str | None, modes: Sequence[str]) -> None:
+    if report is not None and report not in modes:
+        raise OtcError(f"--report {report}: that mode does not run; choose one of {', '.join(modes)}")
+
+
+def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
+    from .report import comparison
+
+    rows = comparison({mode: runs[mode]["stats"] for mode in modes}, modes[0])
+    for r in rows:
+        r["within_bound"] = runs[r["mode"]]["within_bound"]
+        r["max_abs_err"] = runs[r["mode"]]["max_abs_err"]
+    return rows
+
+
+def cmd_gemm(args: argparse.Namespace) -> int:
+    from .report import render_comparison
+
+    modes = [x.strip() for x in args.modes.split(",") if x.strip()]
+    _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
+    _check_report(args.report, modes)
+    console = _console(args)
+    with progress_bar(console, len(modes), "GEMM") as bar:
+        runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar)
     if args.json:
-        rows = comparison(stats, modes[0])
-        for r in rows:
-            r["within_bound"] = runs[r["mode"]]["within_bound"]
-            r["max_abs_err"] = runs[r["mode"]]["max_abs_err"]
         print(json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a,
-                          "sparsity_b": args.sparsity_b, "baseline": modes[0], "modes": rows}, indent=2))
+                          "sparsity_b": args.sparsity_b, "baseline": modes[0], "modes": _gemm_rows(runs, modes)}, indent=2))
     else:
-        console = Console(no_color=args.no_color or None)
         console.rule(f"[bold]GEMM {args.m}x{args.n}x{args.k}[/bold], A {args.sparsity_a:.1%} and B {args.sparsity_b:.1%} zeros")
-        render_comparison(stats, modes[0], console)
-        for mode, r in runs.items():
+        render_comparison({mode: runs[mode]["stats"] for mode in modes}, modes[0], console)
+        for mode in modes:
+            r = runs[mode]
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
             console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
-            stats[args.report].report(console, title=f"{args.report} report")
-    return 0 if all(r["within_bound"] for r in runs.values()) else 1
+            runs[args.report]["stats"].report(console, title=f"{args.report} report")
+            if args.report in ("spgemm", "spgemm_a"):  # the sparse kernels' work per output tile
+                from . import heatmap
+
+                a, b = runs["_operands"]
+                if not heatmap.render(heatmap.tile_ohmmas(a, b, args.report), args.k,
+                                      executed=runs[args.report]["stats"].counters["ohmma.executed"], console=console):
+                    return 1
+    return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
+
+
+# ------------------------------------------------------------------------------------------- demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import heatmap
+    from .report import render_comparison
+
+    modes = list(DEMO_MODES)
+    m = n = k = args.size
+    _check_gemm_args(modes, m, n, k, args.sparsity_a, args.sparsity_b)
+    console = _console(args)
+    if not args.json:
+        console.rule(f"[bold]Dual-side sparse GEMM[/bold] {m}x{n}x{k}, A {args.sparsity_a:.1%} / B {args.sparsity_b:.1%} zeros")
+        console.print("On the emulated V100 SM with outer-product tensor cores.")
+        console.print(
+            "C = A x B runs on the emulated SM in four ways: [bold]hmma[/bold] (Volta's inner-product tensor cores, "
+            "dense), [bold]owmma[/bold] (the outer-product tensor core, dense), [bold]spgemm_a[/bold] (single-side: "
+            "A's zeros skipped) and [bold]spgemm[/bold] (dual-side: per k, a warp's 32x32 tile runs OHMMAs only for "
+            "the 8-row groups of A's condensed column slice and 16-column groups of B's condensed row slice that "
+            "hold non-zeros, found from the bitmaps). Cycles come from the cycle model running each program.")
+    with progress_bar(console, len(modes), "GEMM") as bar:
+        runs = run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar)
+    a, b = runs["_operands"]
+    tiles = heatmap.tile_ohmmas(a, b, "spgemm")
+    stats = {mode: runs[mode]["stats"] for mode in modes}
+    executed = stats["spgemm"].counters["ohmma.executed"]
+    ok = all(runs[mode]["within_bound"] for mode in modes) and int(tiles.sum()) == executed
+    if args.json:
+        print(json.dumps({"m": m, "n": n, "k": k, "sparsity_a": args.sparsity_a, "sparsity_b": args.sparsity_b,
+                          "baseline": "hmma", "modes": _gemm_rows(runs, modes),
+                          "tiles": {"shape": list(tiles.shape), "ohmma_executed_from_bitmaps": int(tiles.sum()),
+                                    "ohmma_executed_counter": executed, "dense_ohmmas_per_tile": heatmap.DENSE_OHMMAS_PER_K * k},
+                          "ok": ok}, indent=2))
+        return 0 if ok else 1
+    render_comparison(stats, "hmma", console)
+    for mode in modes:
+        r = runs[mode]
+        verdict = "[green]within the documented bound[/green]" if r["within_bound"] else "[bold red]OUTSIDE the documented bound[/bold red]"
+        console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
+    console.print(_verdict(stats))
+    stats["spgemm"].report(console, title="spgemm (dual-side sparse) report")
+    heatmap.render(tiles, k, executed=executed, console=console)
+    return 0 if ok else 1
+
+
+def _verdict(stats: dict) -> str:
+    """One sentence from the measured numbers: how spgemm compares with the dense baselines."""
+    sp, base = stats["spgemm"].counters, stats["hmma"].counters
+    words = []
+    for other in ("hmma", "owmma"):
+        ratio = stats[other].counters["cycles"] / sp["cycles"]
+        words.append(f"{ratio:.2f}x faster than {other}" if ratio >= 1 else f"{1 / ratio:.2f}x slower than {other}")
+    dense_tensor = stats["owmma"].counters.get("tensor.busy_cycles") or 0
+    tensor = sp.get("tensor.busy_cycles") or 0
+    share = f"{100.0 * tensor / dense_tensor:.1f}%" if dense_tensor else "n/a"
+    issued = sp["ohmma.executed"] + sp["ohmma.skipped"]
+    return (f"[bold]spgemm[/bold] is {' and '.join(words)} in model cycles ({sp['cycles']:,} vs {base['cycles']:,} for hmma); "
+            f"it executed {sp['ohmma.executed']:,} OHMMAs where dense owmma needs {stats['owmma'].counters['ohmma.executed']:,}, "
+            f"and kept the tensor core busy {share} of dense owmma's cycles ({issued - sp['ohmma.executed']:,} OHMMAs "
+            "skipped inside the sets that ran).")
+
+
+# ------------------------------------------------------------------------------------- experiment
+
+
+class _ExperimentProgress:
+    """Says how many points are done already, then shows a progress bar over the rest."""
+
+    def __init__(self, console, name: str, quiet: bool):
+        self.console, self.name, self.quiet = console, name, quiet
+        self._bar = None
+        self._cm = None
+
+    def start(self, total: int, todo: int, path: Path) -> None:
+        if not self.quiet:
+            self.console.print(f"{total} points: {total - todo} already done in {path} (skipped), {todo} to run",
+                               soft_wrap=True)
+        self._cm = progress_bar(self.console, todo, self.name)
+        self._bar = self._cm.__enter__()
+
+    def describe(self, text: str) -> None:
+        self._bar.describe(text)
+
+    def advance(self) -> None:
+        self._bar.advance()
+
+    def close(self) -> None:
+        if self._cm is not None:
+            self._cm.__exit__(None, None, None)
+            self._cm = None
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from . import experiments
+
+    console = _console(args)
+    options = {"size": args.size, "repeats": args.repeats, "emulate": args.emulate, "seed": args.seed,
+               "tokens": args.tokens, "channels": args.channels}
+    exp = experiments.get(args.name, options)
+    quiet = args.json or args.markdown
+    if not quiet:
+        console.rule(f"[bold]experiment {exp.name}[/bold]")
+        console.print(exp.title[0].upper() + exp.title[1:])
+    progress = _ExperimentProgress(console, exp.name, quiet)
+    try:
+        outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot)
+    finally:
+        progress.close()
+    ok = all(r.get("ok", True) for r in outcome.rows)
+    if args.json:
+        print(json.dumps({"experiment": exp.name, "ran": outcome.ran, "skipped": outcome.skipped, "ok": ok,
+                          "columns": [k for k, _ in outcome.columns], "rows": outcome.rows,
+                          "files": [str(f) for f in outcome.files]}, indent=2))
+    elif args.markdown:
+        sys.stdout.write(experiments.markdown_for(exp.name, outcome.columns, outcome.rows))
+    else:
+        outcome.experiment.render(outcome.columns, outcome.rows, console)
+        for f in outcome.files:
+            console.print(f"wrote {f}", soft_wrap=True)
+    return 0 if ok else 1
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def _add_output_options(p: argparse.ArgumentParser, json_help: str | None = "print the results as JSON") -> None:
+    if json_help:
+        p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--no-color", action="store_true", help="plain output: no colour, no progress bars")
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="machine description (TOML, the keys to change; default: V100)")
+    p.add_argument("--set", metavar="KEY=VALUE", action="append",
+                   help="override one setting (dotted cycle-model key such as tensor.skipped_cycles=1, or a "
+                        "functional setting such as tensor_arith=ieee); repeatable")
+    p.add_argument("--no-timing", action="store_true", help="switch the cycle model off (faster, same results, no cycles)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="otc-emu: a V100 (sm_70) SM emulator with outer-product tensor cores.",
+        description="otc-emu: a V100 (sm_70) SM emulator with outer-product tensor cores. "
+        "Start with `otc-emu demo`.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -252,22 +604,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="write the text to OUT instead of stdout")
     p.set_defaults(func=cmd_disasm)
 
+    for name, func, summary in (("run", cmd_run, "run a kernel on the emulated GPU and save its output arrays"),
+                                ("profile", cmd_profile, "run a kernel and print the full profiling report")):
+        p = sub.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. Arguments follow the kernel's .param list, one --arg "
+            "each: TYPE:VALUE for scalars (u8 s8/i8 u16 s16/i16 u32 s32/i32 u64 s64/i64 f16 f32 f64, e.g. u32:128, "
+            "i32:-1, f32:2.5; a bare number takes the declared type), FILE.npy for an array copied to the device "
+            "and passed as a pointer, zeros:DTYPE:SHAPE for a zeroed array (zeros:f32:1024, zeros:f16:64x64). "
+            "With --out DIR every array argument is written back after the launch to DIR/<param name>.npy "
+            "(arg<i>.npy when the kernel declares no names).",
+        )
+        p.add_argument("program", metavar="PROGRAM", help="source text, cuobjdump listing or binary program")
+        p.add_argument("--kernel", metavar="NAME", help="kernel to launch (default: the only one)")
+        p.add_argument("--grid", default="1", metavar="X[,Y[,Z]]", help="CTAs (default 1)")
+        p.add_argument("--block", default="32", metavar="X[,Y[,Z]]", help="threads per CTA (default 32)")
+        p.add_argument("--shared", type=int, default=None, metavar="BYTES", help="dynamic shared memory per CTA")
+        p.add_argument("--arg", action="append", metavar="SPEC", help="one kernel argument (repeat, in order)")
+        p.add_argument("--out", metavar="DIR", help="write every array argument to DIR/<name>.npy after the launch")
+        _add_device_options(p)
+        _add_output_options(p, "print the launch and its statistics as JSON (stats.to_dict())")
+        p.set_defaults(func=func)
+
     p = sub.add_parser(
         "demo",
-        help=f"run an example program ({DEMO_PROGRAM}) on the emulated SM and check it against NumPy",
-        description=f"Assemble an example program (default: {DEMO_PROGRAM} from the programs shipped "
-        "with otc-emu), summarize its kernels, run its saxpy kernel on the emulated V100 SM, compare "
-        "the result with NumPy and print the instruction mix. Exit code 1 if the result differs.",
+        help="a dual-side sparse GEMM against the dense baselines, with the full report (start here)",
+        description=f"Prune random fp16 operands (default {DEMO_SIZE}^3, A {DEMO_SPARSITY_A:.0%} and B "
+        f"{DEMO_SPARSITY_B:.0%} zeros), run C = A x B as {', '.join(DEMO_MODES)} on the emulated V100 SM, check "
+        "every result against NumPy, and print the cycle comparison, the dual-side kernel's full report and "
+        "a heatmap of the OHMMAs it executed per 32x32 output tile. Exit code 1 if a check fails.",
     )
-    p.add_argument("--program", metavar="FILE", help="assemble FILE instead of the default")
-    p.add_argument("-n", type=int, default=100_000, help="elements for saxpy (default 100000)")
-    p.add_argument("--no-color", action="store_true", help="plain output without colour")
+    p.add_argument("--size", type=int, default=DEMO_SIZE, help=f"M = N = K (default {DEMO_SIZE})")
+    p.add_argument("--sparsity-a", type=float, default=DEMO_SPARSITY_A, help=f"fraction of zeros in A (default {DEMO_SPARSITY_A})")
+    p.add_argument("--sparsity-b", type=float, default=DEMO_SPARSITY_B, help=f"fraction of zeros in B (default {DEMO_SPARSITY_B})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_output_options(p)
     p.set_defaults(func=cmd_demo)
-    _add_gemm(sub)
-    return parser
 
-
-def _add_gemm(sub) -> None:
     p = sub.add_parser(
         "gemm",
         help="run a GEMM in several modes on the same data and compare cycles",
@@ -282,10 +656,101 @@ def _add_gemm(sub) -> None:
     p.add_argument("--sparsity-b", type=float, default=0.99, help="fraction of zeros in B (default 0.99)")
     p.add_argument("--modes", default="hmma,owmma,spgemm", help="comma-separated modes; the first is the baseline")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--report", metavar="MODE", help="also print the full report of MODE")
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    p.add_argument("--no-color", action="store_true", help="plain output without colour")
+    p.add_argument("--report", metavar="MODE", help="also print the full report of MODE (and, for spgemm and "
+                   "spgemm_a, the heatmap of OHMMAs per output tile)")
+    _add_output_options(p, "print the comparison as JSON")
     p.set_defaults(func=cmd_gemm)
+
+    _add_conv(sub)
+    _add_experiment(sub)
+    return parser
+
+
+def _add_experiment(sub) -> None:
+    from .experiments import EXPERIMENTS
+
+    p = sub.add_parser(
+        "experiment",
+        help="reproduce the paper's experiments (fig21, table3, layers); resumable",
+        description="Run one of the paper's experiments on the emulator: "
+        + "; ".join(f"{e.name}: {e.title}" for e in EXPERIMENTS.values())
+        + ". Every finished point is stored in DIR as it completes (NAME.points.jsonl), keyed by its "
+        "parameters and a hash of the programs and the emulator, so re-running skips finished points and "
+        "never reuses stale ones. Results: a table, DIR/NAME.csv and DIR/NAME.json (and DIR/NAME.png with "
+        "--plot, which needs matplotlib: pip install 'otc-emu[plot]'). docs/experiments.md has the details.",
+    )
+    p.add_argument("name", choices=sorted(EXPERIMENTS), metavar="NAME", help="fig21, table3 or layers")
+    p.add_argument("--out", metavar="DIR", required=True, help="directory for the points and the results")
+    p.add_argument("--size", type=int, default=None,
+                   help="fig21: M = N = K (default 256; the paper used 4096); table3: feature map H = W (default 56)")
+    p.add_argument("--repeats", type=int, default=3, help="table3: timings per point, the median is kept (default 3)")
+    p.add_argument("--emulate", action="store_true",
+                   help="table3: also run the emulated convolution (dense_implicit vs sparse_implicit) per sparsity")
+    p.add_argument("--channels", type=int, default=None, help="table3: channels (default 128)")
+    p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")
+    p.add_argument("--markdown", action="store_true", help="print the result table as Markdown (for the README)")
+    _add_output_options(p)
+    p.set_defaults(func=cmd_experiment)
+
+
+def _add_conv(sub) -> None:
+    p = sub.add_parser(
+        "conv",
+        help="run a convolution in several modes on the same data and compare cycles",
+        description="Make a ReLU-like (C, H, W) feature map and pruned K x C x R x S weights at the given "
+        "sparsities, run the convolution in each mode (kernels.CONV_MODES) on the emulated SM, check every "
+        "result against NumPy and print the cycle comparison (speedups over the first mode).",
+    )
+    p.add_argument("-c", type=int, default=64, help="input channels (default 64)")
+    p.add_argument("-k", type=int, default=64, help="output channels (default 64)")
+    p.add_argument("--hw", type=int, default=14, help="feature map height = width (default 14)")
+    p.add_argument("-r", type=int, default=3, help="filter height = width (default 3)")
+    p.add_argument("--stride", type=int, default=1, help="stride (default 1)")
+    p.add_argument("--padding", type=int, default=1, help="zero padding (default 1)")
+    p.add_argument("--sparsity-x", type=float, default=0.5, help="fraction of zeros in the feature map (default 0.5)")
+    p.add_argument("--sparsity-w", type=float, default=0.8, help="fraction of zeros in the weights (default 0.8)")
+    p.add_argument("--modes", default=None, help="comma-separated modes; the first is the baseline (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--report", metavar="MODE", help="also print the full report of MODE")
+    _add_output_options(p, "print the comparison as JSON")
+    p.set_defaults(func=cmd_conv)
+
+
+def cmd_conv(args: argparse.Namespace) -> int:
+    from . import experiments
+    from .report import render_comparison
+
+    conv2d, conv_modes = experiments.conv_api()
+    modes = [x.strip() for x in args.modes.split(",") if x.strip()] if args.modes else list(conv_modes)
+    unknown = [x for x in modes if x not in conv_modes]
+    if unknown or not modes:
+        raise OtcError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; available: {', '.join(conv_modes)}")
+    for name, v in (("sparsity-x", args.sparsity_x), ("sparsity-w", args.sparsity_w)):
+        if not 0.0 <= v <= 1.0:
+            raise OtcError(f"--{name} must be in [0, 1], got {v}")
+    if min(args.c, args.k, args.hw, args.r, args.stride) < 1 or args.padding < 0:
+        raise OtcError("-c, -k, --hw, -r and --stride must be at least 1, --padding at least 0")
+    _check_report(args.report, modes)
+    layer = experiments.ConvLayer("cli", args.c, args.k, args.hw, args.r, args.stride, args.padding,
+                                  args.sparsity_x, args.sparsity_w)
+    console = _console(args)
+    with progress_bar(console, len(modes), "conv") as bar:
+        runs = experiments.run_conv(layer, modes, seed=args.seed, progress=bar)
+    stats = {mode: runs[mode]["stats"] for mode in modes}
+    if args.json:
+        print(json.dumps({"layer": layer.as_dict(), "baseline": modes[0], "modes": _gemm_rows(runs, modes)}, indent=2))
+    else:
+        console.rule(f"[bold]conv {layer.describe()}[/bold]")
+        render_comparison(stats, modes[0], console)
+        for mode in modes:
+            r = runs[mode]
+            verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
+            console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
+        if args.report:
+            stats[args.report].report(console, title=f"{args.report} report")
+    return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -123,10 +123,16 @@ def render_comparison(results: Mapping[str, "Stats"], baseline: str, console: "C
     for col, just in (("Mode", "left"), ("Cycles [cycle]", "right"), ("Speedup [x]", "right"), ("Warp inst [inst]", "right"),
                       ("Tensor busy [cycle]", "right"), ("OHMMA exec [inst]", "right"), ("OHMMA skip [inst]", "right")):
         t.add_column(escape(col), justify=just)  # units in brackets are text, not markup
+    body = []
     for r in rows:
         sp = "" if r["speedup"] is None else f"{r['speedup']:.2f}"
+        body.append([r["mode"], _fmt(r["cycles"]), sp, _fmt(r["warp_instructions"]), _fmt(r["tensor_busy_cycles"]),
+                     _fmt(r["ohmma_executed"]), _fmt(r["ohmma_skipped"])])
+    for col, cells in zip(t.columns, zip(*body)):
+        # numbers and header words never shrink to an ellipsis; headers wrap between words
+        col.min_width = max([len(c) for c in cells] + [len(w) for w in str(col.header).split()])
+    for r, cells in zip(rows, body):
         if r["speedup"] is not None and r["speedup"] == best:
-            sp = f"[bold green]{sp}[/bold green]"
-        t.add_row(r["mode"], _fmt(r["cycles"]), sp, _fmt(r["warp_instructions"]), _fmt(r["tensor_busy_cycles"]),
-                  _fmt(r["ohmma_executed"]), _fmt(r["ohmma_skipped"]))
+            cells[2] = f"[bold green]{cells[2]}[/bold green]"
+        t.add_row(*cells)
     (console or Console()).print(t)

@@ -1,0 +1,215 @@
+"""The paper's experiments (otc_emu.experiments, `otc-emu experiment`) at small sizes: measured
+points, resumability, stale points, outputs, and the CLI around them."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+import otc_emu
+from otc_emu import experiments, kernels
+from otc_emu.cli import main
+
+SMALL_FIG21 = {"size": 32, "sparsity_a": (0.0, 0.9), "sparsity_b": (0.0, 0.99)}
+SMALL_TABLE3 = {"size": 6, "channels": 2, "repeats": 1, "sparsities": (0.0, 0.5, 0.999)}
+SMALL_LAYERS = {
+    "layers": (experiments.ConvLayer("tiny conv", 4, 8, 6, 3, 1, 1, sparsity_x=0.5, sparsity_w=0.7),
+               experiments.GemmLayer("tiny gemm", 16, 40, 24, sparsity_x=0.0, sparsity_w=0.9)),
+}
+
+
+def test_fig21_points_are_measured_and_resumed(tmp_path: Path):
+    out = experiments.run("fig21", tmp_path, SMALL_FIG21)
+    assert (out.ran, out.skipped) == (16, 0)  # 2 x 2 sparsities x 4 modes
+    assert [(r["sparsity_a_pct"], r["sparsity_b_pct"]) for r in out.rows] == [(0, 0), (0, 99), (90, 0), (90, 99)]
+    for r in out.rows:
+        assert r["ok"]
+        for mode in ("owmma", "spgemm_a", "spgemm"):
+            assert r[f"speedup_{mode}"] == pytest.approx(r["hmma_cycles"] / r[f"{mode}_cycles"])
+    # the stored cycles are what the emulator gives for the same operands
+    a, b = experiments._operands(32, 32, 32, 0.9, 0.99, 0)
+    assert out.rows[3]["spgemm_cycles"] == kernels.gemm(a, b, mode="spgemm").stats.cycles
+    # a re-run measures nothing and gives the same table
+    again = experiments.run("fig21", tmp_path, SMALL_FIG21)
+    assert (again.ran, again.skipped) == (0, 16) and again.rows == out.rows
+    # another size is other points
+    bigger = experiments.run("fig21", tmp_path, {**SMALL_FIG21, "size": 48})
+    assert (bigger.ran, bigger.skipped) == (16, 0)
+    assert len((tmp_path / "fig21.points.jsonl").read_text().splitlines()) == 32
+
+
+def test_outputs_csv_and_json(tmp_path: Path):
+    out = experiments.run("fig21", tmp_path, SMALL_FIG21)
+    assert [f.name for f in out.files] == ["fig21.csv", "fig21.json"]
+    with open(tmp_path / "fig21.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 4 and float(table[3]["spgemm_cycles"]) == out.rows[3]["spgemm_cycles"]
+    data = json.loads((tmp_path / "fig21.json").read_text())
+    assert data["rows"] == json.loads(json.dumps(out.rows)) and len(data["points"]) == 16
+    assert {c["key"] for c in data["columns"]} >= {"speedup_spgemm", "hmma_cycles"}
+
+
+def test_changed_code_makes_points_stale(tmp_path: Path, monkeypatch):
+    experiments.run("table3", tmp_path, SMALL_TABLE3)
+    assert experiments.run("table3", tmp_path, SMALL_TABLE3).ran == 0
+    monkeypatch.setattr(experiments, "code_version", lambda files: "a-newer-program")
+    assert experiments.run("table3", tmp_path, SMALL_TABLE3).ran == 3
+
+
+def test_code_version_follows_the_files(tmp_path: Path):
+    f = tmp_path / "k.sass"
+    f.write_text("EXIT ;\n")
+    v1 = experiments.code_version([f])
+    f.write_text("NOP ;\nEXIT ;\n")
+    assert experiments.code_version([f]) != v1
+    # the GEMM experiments hash the kernel programs and the compiled emulator
+    files = {p.name for p in experiments.EXPERIMENTS["fig21"].sources({})}
+    assert {"spgemm.sass", "hmma_gemm.sass", "kernels.py", Path(otc_emu._core.__file__).name} <= files
+
+
+def test_an_interrupted_line_is_run_again(tmp_path: Path):
+    experiments.run("table3", tmp_path, SMALL_TABLE3)
+    store = tmp_path / "table3.points.jsonl"
+    lines = store.read_text().splitlines()
+    store.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])  # cut mid-write
+    out = experiments.run("table3", tmp_path, SMALL_TABLE3)
+    assert (out.ran, out.skipped) == (1, 2)
+
+
+def test_table3_normalises_to_dense(tmp_path: Path):
+    out = experiments.run("table3", tmp_path, SMALL_TABLE3)
+    assert [r["sparsity_pct"] for r in out.rows] == [0, 50, 99.9]
+    for r in out.rows:
+        assert r["ok"] and r["dense_norm"] == 1.0
+        assert r["csr_norm"] == pytest.approx(r["csr_ms"] / r["dense_ms"])
+        assert r["bitmap_ms"] > 0
+    # the paper's Table III beside ours, where the sparsity is one of its columns
+    assert (out.rows[0]["paper_csr_norm"], out.rows[2]["paper_bitmap_norm"]) == (101.3, 1.1)
+    assert "paper_csr_norm" not in out.rows[1] or out.rows[1]["paper_csr_norm"] == 45.2
+
+
+def test_layers_in_every_gemm_mode(tmp_path: Path):
+    out = experiments.run("layers", tmp_path, SMALL_LAYERS)
+    assert [r["layer"] for r in out.rows] == ["tiny conv", "tiny gemm"]
+    assert out.rows[0]["shape"] == "4->8, 6x6, 3x3" and out.rows[1]["shape"] == "16x40->24"
+    for r in out.rows:
+        assert r["ok"]
+        assert r["speedup_spgemm"] == pytest.approx(r["hmma_cycles"] / r["spgemm_cycles"])
+    con = Console(record=True, width=100)
+    out.experiment.render(out.columns, out.rows, con)
+    text = con.export_text()
+    assert "Zeros act." in text and "tiny conv" in text and "50% / 70%" in text
+    if hasattr(kernels, "conv2d"):  # the conv layer also runs as implicit-im2col convolutions
+        conv = out.rows[0]
+        assert {"dense_implicit_cycles", "sparse_implicit_cycles"} <= set(conv) and "dense_implicit_cycles" not in out.rows[1]
+        assert conv["sparse_over_dense_implicit"] == pytest.approx(conv["dense_implicit_cycles"] / conv["sparse_implicit_cycles"])
+        assert "sparse_implicit" in text
+    else:
+        assert "Implicit convolution modes not run: conv kernels not available" in text
+
+
+def test_plot_needs_matplotlib_and_says_so_before_running(tmp_path: Path):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with pytest.raises(otc_emu.OtcError, match=r"--plot needs matplotlib.*pip install 'otc-emu\[plot\]'"):
+            experiments.run("table3", tmp_path, SMALL_TABLE3, plot_png=True)
+        assert not (tmp_path / "table3.points.jsonl").exists()
+    else:
+        out = experiments.run("table3", tmp_path, SMALL_TABLE3, plot_png=True)
+        assert (tmp_path / "table3.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.files[-1].name == "table3.png"
+
+
+@pytest.mark.parametrize("name, options, error", [
+    ("fig22", {}, "unknown experiment 'fig22'; available: fig21, table3, layers"),
+])
+def test_unknown_experiment(name, options, error):
+    with pytest.raises(ValueError, match=error):
+        experiments.get(name, options)
+
+
+def test_markdown_table():
+    columns = [("name", "Layer"), ("cycles", "Cycles [cycle]"), ("ok", "checked")]
+    text = experiments.markdown(columns, [{"name": "a", "cycles": 12345, "ok": True}, {"name": "b", "cycles": 1.5, "ok": False}])
+    assert text.splitlines() == ["| Layer | Cycles [cycle] | checked |", "|---|---:|---|", "| a | 12,345 | yes |", "| b | 1.5 | NO |"]
+
+
+# ---------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_experiment_resumes_and_prints(tmp_path: Path, capsys):
+    argv = ["experiment", "table3", "--out", str(tmp_path), "--size", "6", "--channels", "2", "--repeats", "1"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert "6 points: 0 already done" in first and "6 to run" in first
+    assert "Sparsity" in first and "99.9" in first and f"wrote {tmp_path / 'table3.csv'}" in first
+    assert "normalised to the dense im2col at the same sparsity" in " ".join(first.split())
+    assert "\x1b" not in first
+    assert main(argv) == 0
+    assert "6 points: 6 already done" in capsys.readouterr().out
+    assert main(argv + ["--markdown"]) == 0
+    md = capsys.readouterr().out.splitlines()
+    assert md[0].startswith("| Sparsity [%] | CSR [x dense] | Bitmap [x dense] |") and len(md) == 2 + 6
+    assert main(argv + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["ran"], data["skipped"], data["ok"]) == (0, 6, True) and len(data["rows"]) == 6
+
+
+def test_cli_fig21_matrices(tmp_path: Path, capsys):
+    assert main(["experiment", "fig21", "--out", str(tmp_path), "--size", "32", "--no-color"]) == 0
+    text = capsys.readouterr().out
+    for mode in ("owmma", "spgemm_a", "spgemm"):
+        assert f"{mode}: speedup over hmma [x], 32^3" in text
+    rows = json.loads((tmp_path / "fig21.json").read_text())["rows"]
+    assert len(rows) == 7 * 4
+    best = max(r["speedup_spgemm"] for r in rows)
+    assert f"{best:.2f}" in text
+
+
+def test_cli_conv(capsys):
+    args = ["conv", "-c", "4", "-k", "8", "--hw", "6", "--json"]
+    if hasattr(kernels, "conv2d"):
+        assert main(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["modes"][0]["speedup"] == 1.0 and all(r["within_bound"] for r in out["modes"])
+    else:
+        assert main(args) == 1
+        assert capsys.readouterr().err.startswith("otc-emu: error: conv kernels not available")
+
+
+def test_table3_emulated_convolution_column(tmp_path: Path):
+    if not hasattr(kernels, "conv2d"):
+        with pytest.raises(otc_emu.OtcError, match="conv kernels not available"):
+            experiments.run("table3", tmp_path, {**SMALL_TABLE3, "emulate": True})
+        return
+    out = experiments.run("table3", tmp_path, {**SMALL_TABLE3, "emulate": True})
+    assert out.ran == 3 * 3  # host timings and the two conv modes per sparsity
+    for r in out.rows:
+        assert r["ok"] and r["dense_implicit_cycles"] > 0
+        assert r["sparse_implicit_norm_cycles"] == pytest.approx(r["sparse_implicit_cycles"] / r["dense_implicit_cycles"])
+
+
+@pytest.mark.parametrize("name, options, error", [
+    ("fig21", {"size": 0}, "--size must be at least 1, got 0"),
+    ("table3", {"size": 2}, "table3 needs a feature map of at least 3x3"),
+    ("table3", {"channels": 0}, "table3 needs a feature map of at least 3x3, 1 channel and 1 repeat"),
+    ("table3", {"repeats": 0}, "table3 needs a feature map of at least 3x3, 1 channel and 1 repeat"),
+    ("layers", {"tokens": 0}, "--tokens must be at least 1, got 0"),
+])
+def test_bad_options_are_refused_before_any_work(name, options, error, tmp_path: Path):
+    with pytest.raises(otc_emu.OtcError, match=error):
+        experiments.run(name, tmp_path, options)
+    assert not list(tmp_path.iterdir())
+
+
+def test_fig21_markdown_matrices(tmp_path: Path):
+    out = experiments.run("fig21", tmp_path, SMALL_FIG21)
+    text = experiments.markdown_for("fig21", out.columns, out.rows)
+    lines = text.splitlines()
+    i = lines.index("spgemm speedup over hmma [x], 32^3, model cycles:")
+    assert lines[i + 2] == "| A zeros \\ B zeros | 0% | 99% |"
+    row = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r["speedup_spgemm"] for r in out.rows}
+    assert lines[i + 5] == f"| 90% | {row[(90, 0)]:.2f} | {row[(90, 99)]:.2f} |"
