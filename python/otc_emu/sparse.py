@@ -239,12 +239,12 @@ def prune_relu(x: np.ndarray, sparsity: float) -> np.ndarray:
     smallest ``sparsity`` fraction of values become exactly 0 (ties can make it slightly more)."""
     s = _check_sparsity(sparsity)
     a = _as_matrix(x).astype(np.float32)
-    if s == 0.0:
-        return np.maximum(a - a.min(), 0).astype(np.float16) if a.size and a.min() < 0 else a.astype(np.float16)
     k = int(round(s * a.size))
     if k >= a.size:
         return np.zeros_like(a, dtype=np.float16)
-    threshold = np.partition(a.ravel(), k - 1)[k - 1] if k > 0 else -np.inf
+    # k == 0 (sparsity 0, or too small to zero one element): a threshold one below the minimum
+    # keeps every value positive, so no element becomes zero.
+    threshold = np.partition(a.ravel(), k - 1)[k - 1] if k > 0 else a.min() - 1.0
     out = np.where(a > threshold, a - threshold, 0).astype(np.float16)
     return out
 

@@ -93,6 +93,24 @@ def test_relu_activations_have_the_requested_zero_fraction(sparsity):
     assert abs(np.mean(y == 0) - sparsity) < 0.01
 
 
+@pytest.mark.parametrize(
+    "x, sparsity, zeros",
+    [
+        ([[0.5, -0.2]], 0.25, 0),  # rounds to no zero: every value must stay finite and positive
+        ([[0.5, -0.2]], 0.0, 0),
+        ([[0.5, -0.2, 3.0, -7.0]], 0.5, 2),
+        ([[1.0, 1.0, 1.0]], 0.0, 0),
+        ([[0.5, -0.2]], 1.0, 2),
+    ],
+)
+def test_prune_relu_zeros_the_smallest_fraction_and_keeps_the_rest_finite_positive(x, sparsity, zeros):
+    y = sparse.prune_relu(np.array(x), sparsity)
+    assert np.isfinite(y).all() and (y >= 0).all()
+    assert np.count_nonzero(y == 0) == zeros
+    order = np.argsort(np.array(x).ravel(), kind="stable")
+    assert (y.ravel()[order[:zeros]] == 0).all()
+
+
 def test_prune_2_4_keeps_the_two_largest_of_every_four():
     x = np.array([[1, -5, 3, 2, 0.5, 0.25, -8, 7]], np.float16)
     np.testing.assert_array_equal(sparse.prune_2_4(x), np.array([[0, -5, 3, 0, 0, 0, -8, 7]], np.float16))
