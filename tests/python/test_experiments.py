@@ -102,13 +102,10 @@ def test_layers_in_every_gemm_mode(tmp_path: Path):
     out.experiment.render(out.columns, out.rows, con)
     text = con.export_text()
     assert "Zeros act." in text and "tiny conv" in text and "50% / 70%" in text
-    if hasattr(kernels, "conv2d"):  # the conv layer also runs as implicit-im2col convolutions
-        conv = out.rows[0]
-        assert {"dense_implicit_cycles", "sparse_implicit_cycles"} <= set(conv) and "dense_implicit_cycles" not in out.rows[1]
-        assert conv["sparse_over_dense_implicit"] == pytest.approx(conv["dense_implicit_cycles"] / conv["sparse_implicit_cycles"])
-        assert "sparse_implicit" in text
-    else:
-        assert "Implicit convolution modes not run: conv kernels not available" in text
+    conv = out.rows[0]  # the conv layer also runs as implicit-im2col convolutions
+    assert {"dense_implicit_cycles", "sparse_implicit_cycles"} <= set(conv) and "dense_implicit_cycles" not in out.rows[1]
+    assert conv["sparse_over_dense_implicit"] == pytest.approx(conv["dense_implicit_cycles"] / conv["sparse_implicit_cycles"])
+    assert "sparse_implicit" in text
 
 
 def test_plot_needs_matplotlib_and_says_so_before_running(tmp_path: Path):
@@ -171,22 +168,14 @@ def test_cli_fig21_matrices(tmp_path: Path, capsys):
 
 def test_cli_conv(capsys):
     args = ["conv", "-c", "4", "-k", "8", "--hw", "6", "--json"]
-    if hasattr(kernels, "conv2d"):
-        assert main(args) == 0
-        out = json.loads(capsys.readouterr().out)
-        assert out["modes"][0]["speedup"] == 1.0 and all(r["within_bound"] for r in out["modes"])
-    else:
-        assert main(args) == 1
-        assert capsys.readouterr().err.startswith("otc-emu: error: conv kernels not available")
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["modes"][0]["speedup"] == 1.0 and all(r["within_bound"] for r in out["modes"])
 
 
 def test_table3_emulated_convolution_column(tmp_path: Path):
-    if not hasattr(kernels, "conv2d"):
-        with pytest.raises(otc_emu.OtcError, match="conv kernels not available"):
-            experiments.run("table3", tmp_path, {**SMALL_TABLE3, "emulate": True})
-        return
     out = experiments.run("table3", tmp_path, {**SMALL_TABLE3, "emulate": True})
-    assert out.ran == 3 * 3  # host timings and the two conv modes per sparsity
+    assert out.ran == 3 * (1 + len(kernels.CONV_MODES))  # host timings and each conv mode per sparsity
     for r in out.rows:
         assert r["ok"] and r["dense_implicit_cycles"] > 0
         assert r["sparse_implicit_norm_cycles"] == pytest.approx(r["sparse_implicit_cycles"] / r["dense_implicit_cycles"])
