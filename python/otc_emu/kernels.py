@@ -41,7 +41,7 @@ import numpy as np
 from . import load
 from .device import Device, Stats
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "error_bound"]
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "error_bound"]
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
@@ -108,6 +108,44 @@ def condense_slices(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(values), np.ascontiguousarray(bitmaps)
 
 
+#: Position of each condensed element in a slice as the spgemm kernel stores it, so that a lane's
+#: OHMMA pairs are contiguous (programs/spgemm.sass): A position 16h + 4m + i holds condensed
+#: element 8m + 4h + i (h = half of the row block, m = row block); B position 8q + 4n + i holds
+#: condensed element 16n + 4q + i (q = quarter of the column block, n = column block).
+SPGEMM_A_ORDER = np.array([8 * ((p % 16) // 4) + 4 * (p // 16) + p % 4 for p in range(32)])
+SPGEMM_B_ORDER = np.array([16 * ((p % 8) // 4) + 4 * (p // 8) + p % 4 for p in range(32)])
+
+
+def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two-level bitmap format the spgemm kernel reads, for an A (M x K) or B (K x N) operand
+    whose M or N is a multiple of 32 and K a multiple of 32 (tiles of 32 rows of A / 32 columns of
+    B; chunks of 32 values of k). Returns (warp_bitmaps, element_bitmaps, values):
+
+    - warp_bitmaps uint32 (tiles, K / 32): bit l of word c = the slice at k = 32c + l is non-empty;
+    - element_bitmaps uint32 (tiles, K): bit i = element i of the slice is non-zero;
+    - values fp16 (tiles, K, 32): each slice condensed (:func:`condense_slices`), in the kernel's
+      order (``SPGEMM_A_ORDER`` / ``SPGEMM_B_ORDER``).
+
+    ``dense=True`` (B of spgemm_a): every slice is taken as full (bitmaps all ones, values as they
+    are), so none of its zeros is skipped."""
+    if operand not in ("A", "B"):
+        raise ValueError(f"operand must be 'A' or 'B', got {operand!r}")
+    axis = 0 if operand == "A" else 1
+    if x.shape[axis] % 32 or x.shape[1 - axis] % 32:
+        raise ValueError(f"spgemm operands must be padded to multiples of 32, got shape {x.shape}")
+    if dense:
+        v = x if axis == 0 else x.T
+        values = np.ascontiguousarray(v.reshape(v.shape[0] // 32, 32, v.shape[1]).transpose(0, 2, 1)).astype(np.float16)
+        bitmaps = np.full(values.shape[:2], 0xFFFFFFFF, np.uint32)
+    else:
+        values, bitmaps = condense_slices(x, axis)
+    order = SPGEMM_A_ORDER if operand == "A" else SPGEMM_B_ORDER
+    values = np.ascontiguousarray(values[:, :, order])
+    nonempty = (bitmaps != 0).reshape(bitmaps.shape[0], -1, 32).astype(np.uint64)
+    warp = (nonempty << np.arange(32, dtype=np.uint64)).sum(axis=2).astype(np.uint32)
+    return np.ascontiguousarray(warp), np.ascontiguousarray(bitmaps), values
+
+
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
     if mode not in GEMM_MODES:
@@ -124,18 +162,16 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     prog = load(PROGRAMS / file)
     if mode in ("spgemm", "spgemm_a"):
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
-        k = -(-k // 4) * 4  # four k per loop iteration; padding slices are empty and skipped
-        acond, abmp = condense_slices(_pad(a16, mp, k), 0)
-        if mode == "spgemm":
-            bcond, bbmp = condense_slices(_pad(b16, k, np_), 1)
-        else:  # B's zeros are not exploited: its slices go in as they are, all marked non-zero
-            bcond = np.ascontiguousarray(_pad(b16, k, np_).reshape(k, np_ // 32, 32).transpose(1, 0, 2))
-            bbmp = np.full((np_ // 32, k), 0xFFFFFFFF, np.uint32)
-        arrays = [dev.to_device(x) for x in (acond, abmp, bcond, bbmp)]
+        k = -(-k // 32) * 32  # k runs in chunks of 32; padding slices are empty and skipped
+        a_ops = spgemm_operand(_pad(a16, mp, k), "A")
+        # spgemm_a: B's zeros are not exploited: its slices go in as they are, all marked non-zero
+        b_ops = spgemm_operand(_pad(b16, k, np_), "B", dense=(mode == "spgemm_a"))
+        arrays = [dev.to_device(x) for x in (*a_ops, *b_ops)]
         dc = dev.zeros((mp, np_), np.float32)
+        tm, tn = mp // 32, np_ // 32
         try:
-            res = dev.launch(prog, kernel, grid=(np_ // 32, mp // 32), block=32,
-                             args=[*arrays, dc, np.uint32(np_), np.uint32(k)])
+            res = dev.launch(prog, kernel, grid=(-(-tn // 2), -(-tm // 2)), block=128,
+                             args=[*arrays, dc, np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)])
             c = dc.numpy()[:m, :n].copy()
         finally:
             for arr in (*arrays, dc):
