@@ -177,17 +177,20 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
             for arr in (*arrays, dc):
                 arr.free()
         return GemmResult(c, res.stats, mode)
-    mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
-    k = -(-k // 4) * 4  # hmma: one HMMA set per 4 values of k; owmma: four k-steps per iteration
-    if mode == "hmma":
+    if mode == "hmma":  # 64x64 blocks of C, k in slices of 32 staged through shared memory
+        mp, np_, k = -(-m // 64) * 64, -(-n // 64) * 64, -(-k // 32) * 32
         da = dev.to_device(_pad(a16, mp, k))  # row-major A
         db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
+        grid, block = (np_ // 64, mp // 64), 128
     else:
+        mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
+        k = -(-k // 4) * 4  # four k-steps per iteration
         da = dev.to_device(np.ascontiguousarray(_pad(a16, mp, k).T))  # column-major A
         db = dev.to_device(_pad(b16, k, np_))  # row-major B
+        grid, block = (np_ // 16, mp // 16), 32
     dc = dev.zeros((mp, np_), np.float32)
     try:
-        res = dev.launch(prog, kernel, grid=(np_ // 16, mp // 16), block=32,
+        res = dev.launch(prog, kernel, grid=grid, block=block,
                          args=[da, db, dc, np.uint32(mp), np.uint32(np_), np.uint32(k)])
         c = dc.numpy()[:m, :n].copy()
     finally:

@@ -41,7 +41,8 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
     if mode == "owmma":  # K is padded to a multiple of 4: four k-steps per loop iteration
         assert res.stats.counters["ohmma.executed"] == tiles * 2 * -(-k // 4) * 4
     else:
-        assert res.stats.counters["hmma.executed"] == tiles * 4 * -(-k // 4)
+        blocks = -(-m // 64) * -(-n // 64)  # 64x64 blocks of C, K padded to a multiple of 32
+        assert res.stats.counters["hmma.executed"] == blocks * 16 * 4 * -(-k // 32) * 8
 
 
 def test_gemm_input_checks():
