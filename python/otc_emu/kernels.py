@@ -116,7 +116,7 @@ SPGEMM_A_ORDER = np.array([8 * ((p % 16) // 4) + 4 * (p // 16) + p % 4 for p in 
 SPGEMM_B_ORDER = np.array([16 * ((p % 8) // 4) + 4 * (p // 8) + p % 4 for p in range(32)])
 
 
-def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False, k_multiple: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The two-level bitmap format the spgemm kernel reads, for an A (M x K) or B (K x N) operand
     whose M or N is a multiple of 32 and K a multiple of 32 (tiles of 32 rows of A / 32 columns of
     B; chunks of 32 values of k). Returns (warp_bitmaps, element_bitmaps, values):
@@ -131,8 +131,8 @@ def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False) -> tuple[np
     if operand not in ("A", "B"):
         raise ValueError(f"operand must be 'A' or 'B', got {operand!r}")
     axis = 0 if operand == "A" else 1
-    if x.shape[axis] % 32 or x.shape[1 - axis] % 32:
-        raise ValueError(f"spgemm operands must be padded to multiples of 32, got shape {x.shape}")
+    if x.shape[axis] % 32 or x.shape[1 - axis] % k_multiple:
+        raise ValueError(f"the {operand} operand must be padded to 32 along {'M' if axis == 0 else 'N'} and to {k_multiple} along K, got shape {x.shape}")
     if dense:
         v = x if axis == 0 else x.T
         values = np.ascontiguousarray(v.reshape(v.shape[0] // 32, 32, v.shape[1]).transpose(0, 2, 1)).astype(np.float16)
@@ -141,7 +141,10 @@ def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False) -> tuple[np
         values, bitmaps = condense_slices(x, axis)
     order = SPGEMM_A_ORDER if operand == "A" else SPGEMM_B_ORDER
     values = np.ascontiguousarray(values[:, :, order])
-    nonempty = (bitmaps != 0).reshape(bitmaps.shape[0], -1, 32).astype(np.uint64)
+    kp = -(-bitmaps.shape[1] // 32) * 32  # warp bitmaps cover whole chunks (owmma's K may stop inside one)
+    nonempty = np.zeros((bitmaps.shape[0], kp), np.uint64)
+    nonempty[:, : bitmaps.shape[1]] = bitmaps != 0
+    nonempty = nonempty.reshape(bitmaps.shape[0], -1, 32)
     warp = (nonempty << np.arange(32, dtype=np.uint64)).sum(axis=2).astype(np.uint32)
     return np.ascontiguousarray(warp), np.ascontiguousarray(bitmaps), values
 
@@ -182,16 +185,18 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         da = dev.to_device(_pad(a16, mp, k))  # row-major A
         db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
         grid, block = (np_ // 64, mp // 64), 128
-    else:
-        mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
-        k = -(-k // 4) * 4  # four k-steps per iteration
-        da = dev.to_device(np.ascontiguousarray(_pad(a16, mp, k).T))  # column-major A
-        db = dev.to_device(_pad(b16, k, np_))  # row-major B
-        grid, block = (np_ // 16, mp // 16), 32
+    else:  # owmma: 32x32 warp tiles, 64x64 blocks; the operands in the spgemm value layout, all slices full
+        mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
+        k = -(-k // 4) * 4  # k in groups of 4
+        da = dev.to_device(spgemm_operand(_pad(a16, mp, k), "A", dense=True, k_multiple=4)[2])
+        db = dev.to_device(spgemm_operand(_pad(b16, k, np_), "B", dense=True, k_multiple=4)[2])
+        tm, tn = mp // 32, np_ // 32
+        grid, block = (-(-tn // 2), -(-tm // 2)), 128
     dc = dev.zeros((mp, np_), np.float32)
     try:
         res = dev.launch(prog, kernel, grid=grid, block=block,
-                         args=[da, db, dc, np.uint32(mp), np.uint32(np_), np.uint32(k)])
+                         args=[da, db, dc, *([np.uint32(mp), np.uint32(np_), np.uint32(k)] if mode == "hmma"
+                                              else [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)])])
         c = dc.numpy()[:m, :n].copy()
     finally:
         for arr in (da, db, dc):

@@ -37,9 +37,8 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
     assert np.all(np.abs(res.c - exact) <= bound)
     ieee = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(tensor_arith="ieee", timing=False))
     np.testing.assert_array_equal(ieee.c, ieee_model(a, b, STEP[mode]))
-    tiles = -(-m // 16) * -(-n // 16)
-    if mode == "owmma":  # K is padded to a multiple of 4: four k-steps per loop iteration
-        assert res.stats.counters["ohmma.executed"] == tiles * 2 * -(-k // 4) * 4
+    if mode == "owmma":  # 8 OHMMAs per 32x32 tile and k, K padded to a multiple of 4 (groups of 4 k)
+        assert res.stats.counters["ohmma.executed"] == -(-m // 32) * -(-n // 32) * 8 * -(-k // 4) * 4
     else:
         blocks = -(-m // 64) * -(-n // 64)  # 64x64 blocks of C, K padded to a multiple of 32
         assert res.stats.counters["hmma.executed"] == blocks * 16 * 4 * -(-k // 32) * 8
