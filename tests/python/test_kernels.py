@@ -114,3 +114,57 @@ def test_condense_slices_pushes_non_zeros_to_the_front():
     assert values.shape == (1, 2, 32) and bitmaps.shape == (1, 2)
     np.testing.assert_array_equal(values[0, 0, :4], np.array([1, 2, 3, 0], np.float16))
     assert int(bitmaps[0, 0]) == (1 << 3) | (1 << 7) | (1 << 30) and int(bitmaps[0, 1]) == 0
+
+
+def decode_spgemm_operand(warp, element, values, operand):
+    """Dense matrix back from the spgemm kernel's format (the inverse of kernels.spgemm_operand)."""
+    order = kernels.SPGEMM_A_ORDER if operand == "A" else kernels.SPGEMM_B_ORDER
+    tiles, k = element.shape
+    condensed = np.zeros_like(values)
+    condensed[:, :, order] = values  # back to non-zeros first
+    out = np.zeros((tiles, k, 32), np.float16)
+    for t in range(tiles):
+        for kk in range(k):
+            bits = [i for i in range(32) if int(element[t, kk]) >> i & 1]
+            assert bool(int(warp[t, kk // 32]) >> (kk % 32) & 1) == bool(bits)  # first level agrees
+            out[t, kk, bits] = condensed[t, kk, : len(bits)]
+            assert not condensed[t, kk, len(bits):].any()  # the padding is zero
+    slices = out.transpose(0, 2, 1).reshape(tiles * 32, k)  # (rows of A | columns of B, k)
+    return slices if operand == "A" else slices.T
+
+
+@pytest.mark.parametrize("operand", ["A", "B"])
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.99, 1.0])
+def test_spgemm_operand_round_trip_and_warp_bitmaps(operand, sparsity):
+    rng = np.random.default_rng(7)
+    shape = (64, 96) if operand == "A" else (96, 64)  # K = 96: three chunks of 32
+    x = sparse.prune_random(rng.standard_normal(shape), sparsity, seed=8)
+    if operand == "A":
+        x[:, 40:72] = 0  # a whole chunk (and more) empty: its warp-bitmap word has no bits
+    else:
+        x[40:72, :] = 0
+    warp, element, values = kernels.spgemm_operand(x, operand)
+    assert warp.shape == (2, 3) and element.shape == (2, 96) and values.shape == (2, 96, 32)
+    assert all(int(w) >> b & 1 == 0 for w in warp[:, 1] for b in range(8, 32))  # k = 40..63 empty
+    np.testing.assert_array_equal(decode_spgemm_operand(warp, element, values, operand), x)
+
+
+def test_spgemm_operand_orders_are_permutations_and_checks_shapes():
+    assert sorted(kernels.SPGEMM_A_ORDER) == list(range(32)) and sorted(kernels.SPGEMM_B_ORDER) == list(range(32))
+    with pytest.raises(ValueError, match="operand must be 'A' or 'B'"):
+        kernels.spgemm_operand(np.zeros((32, 32), np.float16), "C")
+    with pytest.raises(ValueError, match="padded to 32 along M"):
+        kernels.spgemm_operand(np.zeros((33, 32), np.float16), "A")
+
+
+@pytest.mark.parametrize("empty", ["a", "b", "both"])
+def test_spgemm_reads_only_the_warp_bitmaps_of_an_empty_operand(empty):
+    # 64x64 C = 4 warps, K = 96 = 3 chunks: each warp reads one A and one B warp-bitmap word per
+    # chunk (lane-parallel) and, every chunk being empty on one side, nothing else
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((64, 96)).astype(np.float16) * (empty == "b")
+    b = rng.standard_normal((96, 64)).astype(np.float16) * (empty == "a")
+    res = kernels.gemm(a, b, mode="spgemm")
+    np.testing.assert_array_equal(res.c, np.zeros((64, 64), np.float32))
+    assert res.stats.counters["gmem.read_bytes"] == 4 * 2 * 3 * 4
+    assert res.stats.counters["ohmma.executed"] == 0
