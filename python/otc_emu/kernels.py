@@ -3,27 +3,30 @@
     res = otc_emu.kernels.gemm(a, b, mode="owmma")   # C = A x B on the outer-product tensor core
     res.c, res.stats.counters["cycles"], res.stats.counters["ohmma.executed"]
 
-Modes available so far:
+Modes (docs/kernels.md has the designs, instruction counts per k and the model's cycles). All
+three programs use the same blocking: a CTA of 4 warps over a 64x64 block of C, each warp a 32x32
+tile.
 
-- ``"hmma"``: dense inner-product baseline on Volta's tensor cores (``programs/hmma_gemm.sass``):
-  one warp per 16x16 tile of C, one HMMA.884 set (4 STEPs) per 4 values of k, operands read from
-  global memory (no shared-memory staging yet).
-- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): one warp per 16x16 tile
-  of C, two OHMMA.8161 per k (paper Section V).
-- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``): one warp per 32x32
-  tile accumulated in the accumulation buffer, one SPWMMA set per k on the condensed A column
-  slice and B row slice, a k whose A or B slice is empty skipped by one branch. The executed
-  OHMMAs are exactly the sum over tiles and k of ceil(nnzA / 8) * ceil(nnzB / 16). The host
-  condenses the operands (:func:`condense_slices`); the kernel reads the bitmaps and sets the
-  predicates on the emulated SM.
+- ``"hmma"``: dense inner-product baseline on Volta's tensor cores (``programs/hmma_gemm.sass``),
+  CUTLASS-like: 2x2 HMMA.884 sets per warp and 4 values of k, k slices of 32 staged global ->
+  shared two slices ahead, fragments read from conflict-free padded shared rows.
+- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): 8 OHMMA.8161 per warp and
+  k into register accumulators (paper Section V), operands in the spgemm value layout with every
+  slice full (three LDG.128 per k), software-pipelined.
+- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``) on the two-level
+  bitmap format of :func:`spgemm_operand`: warp bitmaps skip chunks of k with no work unloaded,
+  lane-parallel POPC derives each k's OHMMA guards, a list of the k with work on both sides runs
+  with one R2P and 8 guarded sparse OHMMAs per k, gather-accumulate-scatter in the accumulation
+  buffer, dense fp32 output. The executed OHMMAs are exactly the sum over 32x32 tiles and k of
+  ceil(nnzA / 8) * ceil(nnzB / 16).
 - ``"spgemm_a"``: single-side sparse, for the paper's comparison: the same kernel with B passed
   dense (every B row slice full, bitmap all ones), so only A's zeros skip OHMMAs:
   sum of ceil(nnzA / 8) * 2 per tile and k.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
-other dtypes are refused. M and N are padded to multiples of 16 inside (32 for the sparse modes), K to a multiple of 4 for the
-dense modes (zero products change no sum).
+other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
+to multiples of 64 and K to 32; owmma M and N to 32 and K to 4; spgemm M and N to 32 and K to 32.
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
