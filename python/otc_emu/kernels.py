@@ -183,11 +183,11 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
             for arr in (*arrays, dc):
                 arr.free()
         return GemmResult(c, res.stats, mode)
-    if mode == "hmma":  # 64x64 blocks of C, k in slices of 32 staged through shared memory
-        mp, np_, k = -(-m // 64) * 64, -(-n // 64) * 64, -(-k // 32) * 32
+    if mode == "hmma":  # 128x128 blocks of C, k in slices of 32 staged through shared memory
+        mp, np_, k = -(-m // 128) * 128, -(-n // 128) * 128, -(-k // 32) * 32
         da = dev.to_device(_pad(a16, mp, k))  # row-major A
         db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
-        grid, block = (np_ // 64, mp // 64), 128
+        grid, block = (np_ // 128, mp // 128), 256
     else:  # owmma: 32x32 warp tiles, 64x64 blocks; the operands in the spgemm value layout, all slices full
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
         k = -(-k // 4) * 4  # k in groups of 4

@@ -40,8 +40,10 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
     if mode == "owmma":  # 8 OHMMAs per 32x32 tile and k, K padded to a multiple of 4 (groups of 4 k)
         assert res.stats.counters["ohmma.executed"] == -(-m // 32) * -(-n // 32) * 8 * -(-k // 4) * 4
     else:
-        blocks = -(-m // 64) * -(-n // 64)  # 64x64 blocks of C, K padded to a multiple of 32
-        assert res.stats.counters["hmma.executed"] == blocks * 16 * 4 * -(-k // 32) * 8
+        # 128x128 blocks of C (64 16x16 tiles), 4 HMMA.884 steps per tile and 4 values of k, K
+        # padded to a multiple of 32
+        blocks = -(-m // 128) * -(-n // 128)
+        assert res.stats.counters["hmma.executed"] == blocks * 64 * 4 * (-(-k // 32) * 32 // 4)
 
 
 def test_gemm_input_checks():
