@@ -3,17 +3,17 @@
     res = otc_emu.kernels.gemm(a, b, mode="owmma")   # C = A x B on the outer-product tensor core
     res.c, res.stats.counters["cycles"], res.stats.counters["ohmma.executed"]
 
-Modes (docs/kernels.md has the designs, instruction counts per k and the model's cycles). All
-three programs use the same blocking: a CTA of 4 warps over a 64x64 block of C, each warp a 32x32
-tile.
+Modes (docs/kernels.md has the designs, instruction counts per k and the model's cycles):
 
 - ``"hmma"``: dense inner-product baseline on Volta's tensor cores (``programs/hmma_gemm.sass``),
-  CUTLASS-like: 2x2 HMMA.884 sets per warp and 4 values of k, k slices of 32 staged global ->
-  shared two slices ahead, fragments read from conflict-free padded shared rows.
-- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): 8 OHMMA.8161 per warp and
-  k into register accumulators (paper Section V), operands in the spgemm value layout with every
-  slice full (three LDG.128 per k), software-pipelined.
-- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``) on the two-level
+  CUTLASS-like: CTAs of 8 warps over 128x128 blocks of C, 64x32 warp tiles (4x2 HMMA.884 sets per
+  4 values of k), k slices of 32 staged global -> shared one slice ahead, fragments read from
+  conflict-free padded shared rows between the HMMAs.
+- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): CTAs of 4 warps over 64x64
+  blocks, 32x32 warp tiles, 8 OHMMA.8161 per warp and k into register accumulators (paper Section
+  V), operands in the spgemm value layout with every slice full (three LDG.128 per k),
+  software-pipelined.
+- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``), blocked like owmma, on the two-level
   bitmap format of :func:`spgemm_operand`: warp bitmaps skip chunks of k with no work unloaded,
   lane-parallel POPC derives each k's OHMMA guards, a list of the k with work on both sides runs
   with one R2P and 8 guarded sparse OHMMAs per k, gather-accumulate-scatter in the accumulation
@@ -26,7 +26,7 @@ tile.
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
 other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
-to multiples of 64 and K to 32; owmma M and N to 32 and K to 4; spgemm M and N to 32 and K to 32.
+to multiples of 128 and K to 32; owmma M and N to 32 and K to 4; spgemm M and N to 32 and K to 32.
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -121,7 +121,7 @@ SPGEMM_B_ORDER = np.array([16 * ((p % 8) // 4) + 4 * (p // 8) + p % 4 for p in r
 
 def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False, k_multiple: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The two-level bitmap format the spgemm kernel reads, for an A (M x K) or B (K x N) operand
-    whose M or N is a multiple of 32 and K a multiple of 32 (tiles of 32 rows of A / 32 columns of
+    whose M or N is a multiple of 32 and K a multiple of ``k_multiple`` (tiles of 32 rows of A / 32 columns of
     B; chunks of 32 values of k). Returns (warp_bitmaps, element_bitmaps, values):
 
     - warp_bitmaps uint32 (tiles, K / 32): bit l of word c = the slice at k = 32c + l is non-empty;
@@ -129,8 +129,9 @@ def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False, k_multiple:
     - values fp16 (tiles, K, 32): each slice condensed (:func:`condense_slices`), in the kernel's
       order (``SPGEMM_A_ORDER`` / ``SPGEMM_B_ORDER``).
 
-    ``dense=True`` (B of spgemm_a): every slice is taken as full (bitmaps all ones, values as they
-    are), so none of its zeros is skipped."""
+    ``dense=True`` (B of spgemm_a, both operands of owmma): every slice is taken as full (bitmaps
+    all ones, values as they are), so none of its zeros is skipped. ``k_multiple``: what K must be
+    a multiple of (owmma pads K to 4 only)."""
     if operand not in ("A", "B"):
         raise ValueError(f"operand must be 'A' or 'B', got {operand!r}")
     axis = 0 if operand == "A" else 1
@@ -197,9 +198,8 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         grid, block = (-(-tn // 2), -(-tm // 2)), 128
     dc = dev.zeros((mp, np_), np.float32)
     try:
-        res = dev.launch(prog, kernel, grid=grid, block=block,
-                         args=[da, db, dc, *([np.uint32(mp), np.uint32(np_), np.uint32(k)] if mode == "hmma"
-                                              else [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)])])
+        sizes = [mp, np_, k] if mode == "hmma" else [np_, k, tm, tn]
+        res = dev.launch(prog, kernel, grid=grid, block=block, args=[da, db, dc, *map(np.uint32, sizes)])
         c = dc.numpy()[:m, :n].copy()
     finally:
         for arr in (da, db, dc):
