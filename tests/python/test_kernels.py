@@ -5,7 +5,7 @@ import pytest
 import otc_emu
 from otc_emu import kernels, sparse
 
-SHAPES = [(16, 16, 16), (1, 1, 1), (33, 47, 65), (16, 32, 7), (48, 16, 0)]
+SHAPES = [(16, 16, 16), (1, 1, 1), (33, 47, 65), (16, 32, 7), (48, 16, 0), (200, 300, 40)]  # the last: several CTAs both ways
 
 
 def ieee_model(a, b, step):
@@ -70,7 +70,7 @@ def expected_ohmmas(a, b):
 
 @pytest.mark.parametrize("sa", [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0])
 @pytest.mark.parametrize("sb", [0.0, 0.5, 0.99, 1.0])
-@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (64, 32, 16)])
+@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (64, 32, 16), (150, 100, 40)])
 def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb):
     rng = np.random.default_rng(int(sa * 1000) + int(sb * 10))
     a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=3)
@@ -181,3 +181,16 @@ def test_spgemm_model_cycles_drop_when_slices_are_empty(sa, sb):
     dense = kernels.gemm(a.astype(np.float16), b.astype(np.float16), mode="spgemm").stats.counters["cycles"]
     sparse_ = kernels.gemm(sparse.prune_random(a, sa, seed=1), sparse.prune_random(b, sb, seed=2), mode="spgemm")
     assert sparse_.stats.counters["cycles"] * 2 < dense
+
+
+@pytest.mark.parametrize("k, sa, sb", [(1100, 0.0, 0.0), (1100, 0.5, 0.9), (2080, 0.99, 0.5)])
+def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb):
+    # K > 1024: more than one super-chunk of warp bitmaps (32 chunks), and dense chunks fill the
+    # 256-record list several times, so the kernel runs a list and goes on building the next
+    rng = np.random.default_rng(k)
+    a = sparse.prune_random(rng.standard_normal((40, k)), sa, seed=5)
+    b = sparse.prune_random(rng.standard_normal((k, 33)), sb, seed=6)
+    dev = otc_emu.Device(timing=False)
+    sp = kernels.gemm(a, b, mode="spgemm", device=dev)
+    np.testing.assert_array_equal(sp.c, kernels.gemm(a, b, mode="owmma", device=dev).c)
+    assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
