@@ -194,3 +194,16 @@ def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb):
     sp = kernels.gemm(a, b, mode="spgemm", device=dev)
     np.testing.assert_array_equal(sp.c, kernels.gemm(a, b, mode="owmma", device=dev).c)
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
+
+
+@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm"])
+def test_gemm_programs_are_their_generators_output(program, tmp_path):
+    # the three GEMM programs are generated (programs/generators/); the committed text must not drift
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    generator = kernels.PROGRAMS / "generators" / f"{program}.py"
+    out = tmp_path / f"{program}.sass"
+    subprocess.run([sys.executable, str(generator), str(out)], check=True)
+    assert out.read_text() == Path(kernels.PROGRAMS / f"{program}.sass").read_text()
