@@ -1,4 +1,8 @@
 """otc_emu.kernels.gemm on the emulated SM against NumPy and an exact model of its arithmetic order."""
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -199,10 +203,6 @@ def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb):
 @pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm"])
 def test_gemm_programs_are_their_generators_output(program, tmp_path):
     # the three GEMM programs are generated (programs/generators/); the committed text must not drift
-    import subprocess
-    import sys
-    from pathlib import Path
-
     generator = kernels.PROGRAMS / "generators" / f"{program}.py"
     out = tmp_path / f"{program}.sass"
     subprocess.run([sys.executable, str(generator), str(out)], check=True)
