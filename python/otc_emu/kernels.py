@@ -3,27 +3,30 @@
     res = otc_emu.kernels.gemm(a, b, mode="owmma")   # C = A x B on the outer-product tensor core
     res.c, res.stats.counters["cycles"], res.stats.counters["ohmma.executed"]
 
-Modes available so far:
+Modes (docs/kernels.md has the designs, instruction counts per k and the model's cycles):
 
-- ``"hmma"``: dense inner-product baseline on Volta's tensor cores (``programs/hmma_gemm.sass``):
-  one warp per 16x16 tile of C, one HMMA.884 set (4 STEPs) per 4 values of k, operands read from
-  global memory (no shared-memory staging yet).
-- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): one warp per 16x16 tile
-  of C, two OHMMA.8161 per k (paper Section V).
-- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``): one warp per 32x32
-  tile accumulated in the accumulation buffer, one SPWMMA set per k on the condensed A column
-  slice and B row slice, a k whose A or B slice is empty skipped by one branch. The executed
-  OHMMAs are exactly the sum over tiles and k of ceil(nnzA / 8) * ceil(nnzB / 16). The host
-  condenses the operands (:func:`condense_slices`); the kernel reads the bitmaps and sets the
-  predicates on the emulated SM.
+- ``"hmma"``: dense inner-product baseline on Volta's tensor cores (``programs/hmma_gemm.sass``),
+  CUTLASS-like: CTAs of 8 warps over 128x128 blocks of C, 64x32 warp tiles (4x2 HMMA.884 sets per
+  4 values of k), k slices of 32 staged global -> shared one slice ahead, fragments read from
+  conflict-free padded shared rows between the HMMAs.
+- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): CTAs of 4 warps over 64x64
+  blocks, 32x32 warp tiles, 8 OHMMA.8161 per warp and k into register accumulators (paper Section
+  V), operands in the spgemm value layout with every slice full (three LDG.128 per k),
+  software-pipelined.
+- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``), blocked like owmma, on the two-level
+  bitmap format of :func:`spgemm_operand`: warp bitmaps skip chunks of k with no work unloaded,
+  lane-parallel POPC derives each k's OHMMA guards, a list of the k with work on both sides runs
+  with one R2P and 8 guarded sparse OHMMAs per k, gather-accumulate-scatter in the accumulation
+  buffer, dense fp32 output. The executed OHMMAs are exactly the sum over 32x32 tiles and k of
+  ceil(nnzA / 8) * ceil(nnzB / 16).
 - ``"spgemm_a"``: single-side sparse, for the paper's comparison: the same kernel with B passed
   dense (every B row slice full, bitmap all ones), so only A's zeros skip OHMMAs:
   sum of ceil(nnzA / 8) * 2 per tile and k.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
-other dtypes are refused. M and N are padded to multiples of 16 inside (32 for the sparse modes), K to a multiple of 4 for the
-dense modes (zero products change no sum).
+other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
+to multiples of 128 and K to 32; owmma M and N to 32 and K to 4; spgemm M and N to 32 and K to 32.
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -41,7 +44,8 @@ import numpy as np
 from . import load
 from .device import Device, Stats
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "error_bound", "conv2d", "ConvResult", "CONV_MODES"]
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "error_bound", "conv2d",
+           "ConvResult", "CONV_MODES"]
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
@@ -108,6 +112,48 @@ def condense_slices(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(values), np.ascontiguousarray(bitmaps)
 
 
+#: Position of each condensed element in a slice as the spgemm kernel stores it, so that a lane's
+#: OHMMA pairs are contiguous (programs/spgemm.sass): A position 16h + 4m + i holds condensed
+#: element 8m + 4h + i (h = half of the row block, m = row block); B position 8q + 4n + i holds
+#: condensed element 16n + 4q + i (q = quarter of the column block, n = column block).
+SPGEMM_A_ORDER = np.array([8 * ((p % 16) // 4) + 4 * (p // 16) + p % 4 for p in range(32)])
+SPGEMM_B_ORDER = np.array([16 * ((p % 8) // 4) + 4 * (p // 8) + p % 4 for p in range(32)])
+
+
+def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False, k_multiple: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two-level bitmap format the spgemm kernel reads, for an A (M x K) or B (K x N) operand
+    whose M or N is a multiple of 32 and K a multiple of ``k_multiple`` (tiles of 32 rows of A / 32 columns of
+    B; chunks of 32 values of k). Returns (warp_bitmaps, element_bitmaps, values):
+
+    - warp_bitmaps uint32 (tiles, K / 32): bit l of word c = the slice at k = 32c + l is non-empty;
+    - element_bitmaps uint32 (tiles, K): bit i = element i of the slice is non-zero;
+    - values fp16 (tiles, K, 32): each slice condensed (:func:`condense_slices`), in the kernel's
+      order (``SPGEMM_A_ORDER`` / ``SPGEMM_B_ORDER``).
+
+    ``dense=True`` (B of spgemm_a, both operands of owmma): every slice is taken as full (bitmaps
+    all ones, values as they are), so none of its zeros is skipped. ``k_multiple``: what K must be
+    a multiple of (owmma pads K to 4 only)."""
+    if operand not in ("A", "B"):
+        raise ValueError(f"operand must be 'A' or 'B', got {operand!r}")
+    axis = 0 if operand == "A" else 1
+    if x.shape[axis] % 32 or x.shape[1 - axis] % k_multiple:
+        raise ValueError(f"the {operand} operand must be padded to 32 along {'M' if axis == 0 else 'N'} and to {k_multiple} along K, got shape {x.shape}")
+    if dense:
+        v = x if axis == 0 else x.T
+        values = np.ascontiguousarray(v.reshape(v.shape[0] // 32, 32, v.shape[1]).transpose(0, 2, 1)).astype(np.float16)
+        bitmaps = np.full(values.shape[:2], 0xFFFFFFFF, np.uint32)
+    else:
+        values, bitmaps = condense_slices(x, axis)
+    order = SPGEMM_A_ORDER if operand == "A" else SPGEMM_B_ORDER
+    values = np.ascontiguousarray(values[:, :, order])
+    kp = -(-bitmaps.shape[1] // 32) * 32  # warp bitmaps cover whole chunks (owmma's K may stop inside one)
+    nonempty = np.zeros((bitmaps.shape[0], kp), np.uint64)
+    nonempty[:, : bitmaps.shape[1]] = bitmaps != 0
+    nonempty = nonempty.reshape(bitmaps.shape[0], -1, 32)
+    warp = (nonempty << np.arange(32, dtype=np.uint64)).sum(axis=2).astype(np.uint32)
+    return np.ascontiguousarray(warp), np.ascontiguousarray(bitmaps), values
+
+
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
     if mode not in GEMM_MODES:
@@ -124,35 +170,37 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     prog = load(PROGRAMS / file)
     if mode in ("spgemm", "spgemm_a"):
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
-        k = -(-k // 4) * 4  # four k per loop iteration; padding slices are empty and skipped
-        acond, abmp = condense_slices(_pad(a16, mp, k), 0)
-        if mode == "spgemm":
-            bcond, bbmp = condense_slices(_pad(b16, k, np_), 1)
-        else:  # B's zeros are not exploited: its slices go in as they are, all marked non-zero
-            bcond = np.ascontiguousarray(_pad(b16, k, np_).reshape(k, np_ // 32, 32).transpose(1, 0, 2))
-            bbmp = np.full((np_ // 32, k), 0xFFFFFFFF, np.uint32)
-        arrays = [dev.to_device(x) for x in (acond, abmp, bcond, bbmp)]
+        k = -(-k // 32) * 32  # k runs in chunks of 32; padding slices are empty and skipped
+        a_ops = spgemm_operand(_pad(a16, mp, k), "A")
+        # spgemm_a: B's zeros are not exploited: its slices go in as they are, all marked non-zero
+        b_ops = spgemm_operand(_pad(b16, k, np_), "B", dense=(mode == "spgemm_a"))
+        arrays = [dev.to_device(x) for x in (*a_ops, *b_ops)]
         dc = dev.zeros((mp, np_), np.float32)
+        tm, tn = mp // 32, np_ // 32
         try:
-            res = dev.launch(prog, kernel, grid=(np_ // 32, mp // 32), block=32,
-                             args=[*arrays, dc, np.uint32(np_), np.uint32(k)])
+            res = dev.launch(prog, kernel, grid=(-(-tn // 2), -(-tm // 2)), block=128,
+                             args=[*arrays, dc, np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)])
             c = dc.numpy()[:m, :n].copy()
         finally:
             for arr in (*arrays, dc):
                 arr.free()
         return GemmResult(c, res.stats, mode)
-    mp, np_ = -(-m // 16) * 16, -(-n // 16) * 16
-    k = -(-k // 4) * 4  # hmma: one HMMA set per 4 values of k; owmma: four k-steps per iteration
-    if mode == "hmma":
+    if mode == "hmma":  # 128x128 blocks of C, k in slices of 32 staged through shared memory
+        mp, np_, k = -(-m // 128) * 128, -(-n // 128) * 128, -(-k // 32) * 32
         da = dev.to_device(_pad(a16, mp, k))  # row-major A
         db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
-    else:
-        da = dev.to_device(np.ascontiguousarray(_pad(a16, mp, k).T))  # column-major A
-        db = dev.to_device(_pad(b16, k, np_))  # row-major B
+        grid, block = (np_ // 128, mp // 128), 256
+    else:  # owmma: 32x32 warp tiles, 64x64 blocks; the operands in the spgemm value layout, all slices full
+        mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
+        k = -(-k // 4) * 4  # k in groups of 4
+        da = dev.to_device(spgemm_operand(_pad(a16, mp, k), "A", dense=True, k_multiple=4)[2])
+        db = dev.to_device(spgemm_operand(_pad(b16, k, np_), "B", dense=True, k_multiple=4)[2])
+        tm, tn = mp // 32, np_ // 32
+        grid, block = (-(-tn // 2), -(-tm // 2)), 128
     dc = dev.zeros((mp, np_), np.float32)
     try:
-        res = dev.launch(prog, kernel, grid=(np_ // 16, mp // 16), block=32,
-                         args=[da, db, dc, np.uint32(mp), np.uint32(np_), np.uint32(k)])
+        sizes = [mp, np_, k] if mode == "hmma" else [np_, k, tm, tn]
+        res = dev.launch(prog, kernel, grid=grid, block=block, args=[da, db, dc, *map(np.uint32, sizes)])
         c = dc.numpy()[:m, :n].copy()
     finally:
         for arr in (da, db, dc):

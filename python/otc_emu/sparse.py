@@ -11,6 +11,10 @@ Formats follow "Dual-side Sparse Tensor Core" (Wang et al., ISCA 2021), Section 
   (A: bit r = row r of that column is non-zero; B: bit c = column c of that row), and the values
   of each tile are stored condensed (A: column by column, non-zeros top to bottom; B: row by row,
   left to right).
+  The spgemm kernel reads the same two levels at slice granularity
+  (:func:`otc_emu.kernels.spgemm_operand`: one warp-bitmap bit per 32-element slice of A's
+  column / B's row, packed 32 values of k to a word, then the element bitmaps and the condensed
+  values in the kernel's register order; docs/kernels.md).
 - :class:`CsrMatrix` -- compressed sparse rows, for comparison.
 
 All encoders take a 2-D array, keep values as float16 (the tensor-core input type) and decode

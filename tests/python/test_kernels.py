@@ -1,11 +1,15 @@
 """otc_emu.kernels.gemm on the emulated SM against NumPy and an exact model of its arithmetic order."""
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import otc_emu
 from otc_emu import kernels, sparse
 
-SHAPES = [(16, 16, 16), (1, 1, 1), (33, 47, 65), (16, 32, 7), (48, 16, 0)]
+SHAPES = [(16, 16, 16), (1, 1, 1), (33, 47, 65), (16, 32, 7), (48, 16, 0), (200, 300, 40)]  # the last: several CTAs both ways
 
 
 def ieee_model(a, b, step):
@@ -37,11 +41,13 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
     assert np.all(np.abs(res.c - exact) <= bound)
     ieee = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(tensor_arith="ieee", timing=False))
     np.testing.assert_array_equal(ieee.c, ieee_model(a, b, STEP[mode]))
-    tiles = -(-m // 16) * -(-n // 16)
-    if mode == "owmma":  # K is padded to a multiple of 4: four k-steps per loop iteration
-        assert res.stats.counters["ohmma.executed"] == tiles * 2 * -(-k // 4) * 4
+    if mode == "owmma":  # 8 OHMMAs per 32x32 tile and k, K padded to a multiple of 4 (groups of 4 k)
+        assert res.stats.counters["ohmma.executed"] == -(-m // 32) * -(-n // 32) * 8 * -(-k // 4) * 4
     else:
-        assert res.stats.counters["hmma.executed"] == tiles * 4 * -(-k // 4)
+        # 128x128 blocks of C (64 16x16 tiles), 4 HMMA.884 steps per tile and 4 values of k, K
+        # padded to a multiple of 32
+        blocks = -(-m // 128) * -(-n // 128)
+        assert res.stats.counters["hmma.executed"] == blocks * 64 * 4 * (-(-k // 32) * 32 // 4)
 
 
 def test_gemm_input_checks():
@@ -68,7 +74,7 @@ def expected_ohmmas(a, b):
 
 @pytest.mark.parametrize("sa", [0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0])
 @pytest.mark.parametrize("sb", [0.0, 0.5, 0.99, 1.0])
-@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (64, 32, 16)])
+@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (64, 32, 16), (150, 100, 40)])
 def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb):
     rng = np.random.default_rng(int(sa * 1000) + int(sb * 10))
     a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=3)
@@ -114,3 +120,90 @@ def test_condense_slices_pushes_non_zeros_to_the_front():
     assert values.shape == (1, 2, 32) and bitmaps.shape == (1, 2)
     np.testing.assert_array_equal(values[0, 0, :4], np.array([1, 2, 3, 0], np.float16))
     assert int(bitmaps[0, 0]) == (1 << 3) | (1 << 7) | (1 << 30) and int(bitmaps[0, 1]) == 0
+
+
+def decode_spgemm_operand(warp, element, values, operand):
+    """Dense matrix back from the spgemm kernel's format (the inverse of kernels.spgemm_operand)."""
+    order = kernels.SPGEMM_A_ORDER if operand == "A" else kernels.SPGEMM_B_ORDER
+    tiles, k = element.shape
+    condensed = np.zeros_like(values)
+    condensed[:, :, order] = values  # back to non-zeros first
+    out = np.zeros((tiles, k, 32), np.float16)
+    for t in range(tiles):
+        for kk in range(k):
+            bits = [i for i in range(32) if int(element[t, kk]) >> i & 1]
+            assert bool(int(warp[t, kk // 32]) >> (kk % 32) & 1) == bool(bits)  # first level agrees
+            out[t, kk, bits] = condensed[t, kk, : len(bits)]
+            assert not condensed[t, kk, len(bits):].any()  # the padding is zero
+    slices = out.transpose(0, 2, 1).reshape(tiles * 32, k)  # (rows of A | columns of B, k)
+    return slices if operand == "A" else slices.T
+
+
+@pytest.mark.parametrize("operand", ["A", "B"])
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.99, 1.0])
+def test_spgemm_operand_round_trip_and_warp_bitmaps(operand, sparsity):
+    rng = np.random.default_rng(7)
+    shape = (64, 96) if operand == "A" else (96, 64)  # K = 96: three chunks of 32
+    x = sparse.prune_random(rng.standard_normal(shape), sparsity, seed=8)
+    if operand == "A":
+        x[:, 40:72] = 0  # a whole chunk (and more) empty: its warp-bitmap word has no bits
+    else:
+        x[40:72, :] = 0
+    warp, element, values = kernels.spgemm_operand(x, operand)
+    assert warp.shape == (2, 3) and element.shape == (2, 96) and values.shape == (2, 96, 32)
+    assert all(int(w) >> b & 1 == 0 for w in warp[:, 1] for b in range(8, 32))  # k = 40..63 empty
+    np.testing.assert_array_equal(decode_spgemm_operand(warp, element, values, operand), x)
+
+
+def test_spgemm_operand_orders_are_permutations_and_checks_shapes():
+    assert sorted(kernels.SPGEMM_A_ORDER) == list(range(32)) and sorted(kernels.SPGEMM_B_ORDER) == list(range(32))
+    with pytest.raises(ValueError, match="operand must be 'A' or 'B'"):
+        kernels.spgemm_operand(np.zeros((32, 32), np.float16), "C")
+    with pytest.raises(ValueError, match="padded to 32 along M"):
+        kernels.spgemm_operand(np.zeros((33, 32), np.float16), "A")
+
+
+@pytest.mark.parametrize("empty", ["a", "b", "both"])
+def test_spgemm_reads_only_the_warp_bitmaps_of_an_empty_operand(empty):
+    # 64x64 C = 4 warps, K = 96 = 3 chunks: each warp reads one A and one B warp-bitmap word per
+    # chunk (lane-parallel) and, every chunk being empty on one side, nothing else
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((64, 96)).astype(np.float16) * (empty == "b")
+    b = rng.standard_normal((96, 64)).astype(np.float16) * (empty == "a")
+    res = kernels.gemm(a, b, mode="spgemm")
+    np.testing.assert_array_equal(res.c, np.zeros((64, 64), np.float32))
+    assert res.stats.counters["gmem.read_bytes"] == 4 * 2 * 3 * 4
+    assert res.stats.counters["ohmma.executed"] == 0
+
+
+@pytest.mark.parametrize("sa, sb", [(0.999, 0.99), (0.99, 0.999), (1.0, 0.0)])
+def test_spgemm_model_cycles_drop_when_slices_are_empty(sa, sb):
+    # with the sparsities where most 32-element slices are empty, the warp bitmaps skip most of
+    # the work: the model must show it (it runs the program; nothing here is a formula)
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal((64, 256)), rng.standard_normal((256, 64))
+    dense = kernels.gemm(a.astype(np.float16), b.astype(np.float16), mode="spgemm").stats.counters["cycles"]
+    sparse_ = kernels.gemm(sparse.prune_random(a, sa, seed=1), sparse.prune_random(b, sb, seed=2), mode="spgemm")
+    assert sparse_.stats.counters["cycles"] * 2 < dense
+
+
+@pytest.mark.parametrize("k, sa, sb", [(1100, 0.0, 0.0), (1100, 0.5, 0.9), (2080, 0.99, 0.5)])
+def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb):
+    # K > 1024: more than one super-chunk of warp bitmaps (32 chunks), and dense chunks fill the
+    # 256-record list several times, so the kernel runs a list and goes on building the next
+    rng = np.random.default_rng(k)
+    a = sparse.prune_random(rng.standard_normal((40, k)), sa, seed=5)
+    b = sparse.prune_random(rng.standard_normal((k, 33)), sb, seed=6)
+    dev = otc_emu.Device(timing=False)
+    sp = kernels.gemm(a, b, mode="spgemm", device=dev)
+    np.testing.assert_array_equal(sp.c, kernels.gemm(a, b, mode="owmma", device=dev).c)
+    assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
+
+
+@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm"])
+def test_gemm_programs_are_their_generators_output(program, tmp_path):
+    # the three GEMM programs are generated (programs/generators/); the committed text must not drift
+    generator = kernels.PROGRAMS / "generators" / f"{program}.py"
+    out = tmp_path / f"{program}.sass"
+    subprocess.run([sys.executable, str(generator), str(out)], check=True)
+    assert out.read_text() == Path(kernels.PROGRAMS / f"{program}.sass").read_text()
