@@ -52,10 +52,7 @@ V100_SMS = 80
 
 def device(sms: int) -> otc_emu.Device:
     """The shipped V100 description on ``sms`` SMs, L2 and DRAM bandwidth scaled to keep each SM's share."""
-    cfg = otc_emu.Device().timing_config
-    scale = sms / V100_SMS
-    return otc_emu.Device(num_sms=sms, **{"memory.l2_bandwidth_gbs": cfg["memory.l2_bandwidth_gbs"] * scale,
-                                          "memory.dram_bandwidth_gbs": cfg["memory.dram_bandwidth_gbs"] * scale})
+    return otc_emu.Device.v100_slice(sms)
 
 
 def run(a: np.ndarray, b: np.ndarray, mode: str, sms: int) -> dict:

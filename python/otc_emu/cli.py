@@ -30,9 +30,11 @@ PROGRAMS_DIR = Path(__file__).resolve().parent / "programs"
 #: What ``otc-emu demo`` runs by default: a GEMM with A 90% and B 99% zeros, the dual-side sparse
 #: kernel against the dense baselines (about 5 s on one core here).
 DEMO_SIZE = 512
-DEMO_SPARSITY_A = 0.9
+DEMO_SPARSITY_A = 0.99
 DEMO_SPARSITY_B = 0.99
 DEMO_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
+#: The demo runs on a slice of the V100 (Device.v100_slice) so that the SMs are loaded as in a large GEMM.
+DEMO_SMS = 4
 
 
 def _one_line(text: str) -> str:
@@ -352,7 +354,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: Sequence[str], seed: int = 0,
-             progress=None) -> dict:
+             progress=None, sms: int = 80) -> dict:
     """Run kernels.gemm for each mode on the same pruned random operands; plain data out
     (``runs[mode]`` with stats and the NumPy check, and the operands under ``"_operands"``)."""
     import numpy as np
@@ -368,13 +370,38 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
     for mode in modes:
         if progress is not None:
             progress.describe(f"running {mode}")
-        res = kernels.gemm(a, b, mode=mode)
+        res = kernels.gemm(a, b, mode=mode, device=_slice_device(sms))
         out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - exact) <= bound)),
                      "max_abs_err": float(np.max(np.abs(res.c - exact))) if res.c.size else 0.0}
         if progress is not None:
             progress.advance()
     out["_operands"] = (a, b)
     return out
+
+
+def _slice_device(sms: int):
+    """None (the default V100) for all 80 SMs, else Device.v100_slice(sms)."""
+    from .device import V100_SMS, Device
+
+    return None if sms == V100_SMS else Device.v100_slice(sms)
+
+
+def _on_sms(sms: int) -> str:
+    return "" if sms == 80 else f", on {sms} of the V100's 80 SMs"
+
+
+def _check_sms(sms: int | None) -> None:
+    from .device import V100_SMS
+
+    if sms is not None and not 1 <= sms <= V100_SMS:
+        raise OtcError(f"--sms must be in 1..{V100_SMS}, got {sms}")
+
+
+def _add_sms(p: argparse.ArgumentParser, default: int | None, default_text: str) -> None:
+    p.add_argument("--sms", type=int, default=default, metavar="N",
+                   help="run on N of the V100's 80 SMs with the L2 and DRAM bandwidth scaled by N/80 "
+                   "(Device.v100_slice), so each SM carries the load of a problem about 80/N times larger "
+                   f"on the whole GPU (default {default_text})")
 
 
 def _check_gemm_args(modes: list[str], m: int, n: int, k: int, sparsity_a: float, sparsity_b: float) -> None:
@@ -411,14 +438,17 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     modes = [x.strip() for x in args.modes.split(",") if x.strip()]
     _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
     _check_report(args.report, modes)
+    _check_sms(args.sms)
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar:
-        runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar)
+        runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
+                        sms=args.sms)
     if args.json:
-        print(json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a,
+        print(json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
                           "sparsity_b": args.sparsity_b, "baseline": modes[0], "modes": _gemm_rows(runs, modes)}, indent=2))
     else:
-        console.rule(f"[bold]GEMM {args.m}x{args.n}x{args.k}[/bold], A {args.sparsity_a:.1%} and B {args.sparsity_b:.1%} zeros")
+        console.rule(f"[bold]GEMM {args.m}x{args.n}x{args.k}[/bold], A {args.sparsity_a:.1%} and B {args.sparsity_b:.1%} "
+                     f"zeros{_on_sms(args.sms)}")
         render_comparison({mode: runs[mode]["stats"] for mode in modes}, modes[0], console)
         for mode in modes:
             r = runs[mode]
@@ -446,10 +476,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     modes = list(DEMO_MODES)
     m = n = k = args.size
     _check_gemm_args(modes, m, n, k, args.sparsity_a, args.sparsity_b)
+    _check_sms(args.sms)
     console = _console(args)
     if not args.json:
         console.rule(f"[bold]Dual-side sparse GEMM[/bold] {m}x{n}x{k}, A {args.sparsity_a:.1%} / B {args.sparsity_b:.1%} zeros")
-        console.print("On the emulated V100 SM with outer-product tensor cores.")
+        console.print("On the emulated V100 with outer-product tensor cores" + (
+            "." if args.sms == 80 else f", on {args.sms} of its 80 SMs with their share of the L2 and DRAM "
+            "bandwidth, so each SM runs several CTAs one after another as in a large GEMM on the whole GPU."))
         console.print(
             "C = A x B runs on the emulated SM in four ways: [bold]hmma[/bold] (Volta's inner-product tensor cores, "
             "dense), [bold]owmma[/bold] (the outer-product tensor core, dense), [bold]spgemm_a[/bold] (single-side: "
@@ -457,14 +490,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "the 8-row groups of A's condensed column slice and 16-column groups of B's condensed row slice that "
             "hold non-zeros, found from the bitmaps). Cycles come from the cycle model running each program.")
     with progress_bar(console, len(modes), "GEMM") as bar:
-        runs = run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar)
+        runs = run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar, sms=args.sms)
     a, b = runs["_operands"]
     tiles = heatmap.tile_ohmmas(a, b, "spgemm")
     stats = {mode: runs[mode]["stats"] for mode in modes}
     executed = stats["spgemm"].counters["ohmma.executed"]
     ok = all(runs[mode]["within_bound"] for mode in modes) and int(tiles.sum()) == executed
     if args.json:
-        print(json.dumps({"m": m, "n": n, "k": k, "sparsity_a": args.sparsity_a, "sparsity_b": args.sparsity_b,
+        print(json.dumps({"m": m, "n": n, "k": k, "sparsity_a": args.sparsity_a, "sparsity_b": args.sparsity_b, "sms": args.sms,
                           "baseline": "hmma", "modes": _gemm_rows(runs, modes),
                           "tiles": {"shape": list(tiles.shape), "ohmma_executed_from_bitmaps": int(tiles.sum()),
                                     "ohmma_executed_counter": executed, "dense_ohmmas_per_tile": heatmap.DENSE_OHMMAS_PER_K * k},
@@ -533,7 +566,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
     console = _console(args)
     options = {"size": args.size, "repeats": args.repeats, "emulate": args.emulate, "seed": args.seed,
-               "tokens": args.tokens, "channels": args.channels}
+               "tokens": args.tokens, "channels": args.channels, "sms": args.sms}
     exp = experiments.get(args.name, options)
     quiet = args.json or args.markdown
     if not quiet:
@@ -639,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sparsity-a", type=float, default=DEMO_SPARSITY_A, help=f"fraction of zeros in A (default {DEMO_SPARSITY_A})")
     p.add_argument("--sparsity-b", type=float, default=DEMO_SPARSITY_B, help=f"fraction of zeros in B (default {DEMO_SPARSITY_B})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_sms(p, DEMO_SMS, str(DEMO_SMS))
     _add_output_options(p)
     p.set_defaults(func=cmd_demo)
 
@@ -658,6 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--report", metavar="MODE", help="also print the full report of MODE (and, for spgemm and "
                    "spgemm_a, the heatmap of OHMMAs per output tile)")
+    _add_sms(p, 80, "80, the whole V100")
     _add_output_options(p, "print the comparison as JSON")
     p.set_defaults(func=cmd_gemm)
 
@@ -682,12 +717,13 @@ def _add_experiment(sub) -> None:
     p.add_argument("name", choices=sorted(EXPERIMENTS), metavar="NAME", help="fig21, table3 or layers")
     p.add_argument("--out", metavar="DIR", required=True, help="directory for the points and the results")
     p.add_argument("--size", type=int, default=None,
-                   help="fig21: M = N = K (default 256; the paper used 4096); table3: feature map H = W (default 56)")
+                   help="fig21: M = N = K (default 512; the paper used 4096); table3: feature map H = W (default 56)")
     p.add_argument("--repeats", type=int, default=3, help="table3: timings per point, the median is kept (default 3)")
     p.add_argument("--emulate", action="store_true",
                    help="table3: also run the emulated convolution (dense_implicit vs sparse_implicit) per sparsity")
     p.add_argument("--channels", type=int, default=None, help="table3: channels (default 128)")
     p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
+    _add_sms(p, None, "fig21: 4, layers: 80")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")
     p.add_argument("--markdown", action="store_true", help="print the result table as Markdown (for the README)")

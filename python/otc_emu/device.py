@@ -247,6 +247,10 @@ def _pack_args(kernel, args: Sequence[Any], kernel_name: str) -> bytes:
     return bytes(buf)
 
 
+#: Streaming multiprocessors of the V100 (the shipped cycle-model description).
+V100_SMS = 80
+
+
 class Device:
     """An emulated V100-like GPU with its own global memory, and the cycle model beside it.
 
@@ -263,6 +267,20 @@ class Device:
 
     def __init__(self, config: ConfigSource = None, **overrides):
         self._dev = _core.Device(_settings(config, overrides))
+
+    @classmethod
+    def v100_slice(cls, sms: int, **overrides) -> "Device":
+        """The V100 on ``sms`` of its 80 SMs, with the L2 and DRAM bandwidth scaled by ``sms / 80``
+        so that each SM keeps its share. A problem on a few SMs then sees the per-SM load (CTAs one
+        after another, bandwidth per SM) of an 80-times larger problem on the whole GPU, at a
+        fraction of the emulation time; the L2's capacity is not scaled. ``overrides`` as for
+        :class:`Device`; ``sms=80`` is the plain V100."""
+        if isinstance(sms, bool) or not isinstance(sms, (int, np.integer)) or not 1 <= sms <= V100_SMS:
+            raise ValueError(f"sms must be an integer in 1..{V100_SMS}, got {sms!r}")
+        timing = cls(timing=True).timing_config
+        scale = int(sms) / V100_SMS
+        scaled = {key: timing[key] * scale for key in ("memory.l2_bandwidth_gbs", "memory.dram_bandwidth_gbs")}
+        return cls(num_sms=int(sms), **{**scaled, **overrides})
 
     @property
     def config(self) -> dict[str, Any]:

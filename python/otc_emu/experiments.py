@@ -42,7 +42,10 @@ PACKAGE = Path(__file__).resolve().parent
 FIG21_SPARSITY_A = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999)
 FIG21_SPARSITY_B = (0.0, 0.5, 0.9, 0.99)
 FIG21_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
-FIG21_DEFAULT_SIZE = 256
+FIG21_DEFAULT_SIZE = 512
+#: fig21 runs on a slice of the V100 by default (Device.v100_slice): 512^3 on 4 SMs gives each SM
+#: about the CTAs and bandwidth share of 2048^3 on all 80, in minutes of emulation.
+FIG21_DEFAULT_SMS = 4
 TABLE3_SPARSITY = (0.0, 0.25, 0.5, 0.75, 0.99, 0.999)
 
 # The paper's Table III (normalised im2col time), printed beside ours.
@@ -199,7 +202,7 @@ def fig21_markdown(rows: list[dict]) -> str:
     sas = sorted({r["sparsity_a_pct"] for r in rows})
     index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in rows}
     for mode in modes:
-        out.append(f"{mode} speedup over hmma [x], {rows[0]['size']}^3, model cycles:\n")
+        out.append(f"{mode} speedup over hmma [x], {_fig21_where(rows[0])}, model cycles:\n")
         out.append("| A zeros \\ B zeros | " + " | ".join(f"{sb:g}%" for sb in sbs) + " |")
         out.append("|---:|" + "---:|" * len(sbs))
         for sa in sas:
@@ -261,10 +264,26 @@ def _operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, seed
     return a, b
 
 
-def _gemm_point(a: np.ndarray, b: np.ndarray, mode: str) -> dict:
+def _device(sms: int):
+    """The V100 (sms = 80) or a slice of it with the per-SM bandwidth kept (Device.v100_slice)."""
+    from .device import V100_SMS, Device
+
+    return None if sms == V100_SMS else Device.v100_slice(sms)
+
+
+def _sms(o: dict, default: int) -> int:
+    from .device import V100_SMS
+
+    sms = int(_option(o, "sms", default))
+    if not 1 <= sms <= V100_SMS:
+        raise OtcError(f"--sms must be in 1..{V100_SMS}, got {sms}")
+    return sms
+
+
+def _gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80) -> dict:
     from . import kernels
 
-    res = kernels.gemm(a, b, mode=mode)
+    res = kernels.gemm(a, b, mode=mode, device=_device(sms))
     exact = a.astype(np.float64) @ b.astype(np.float64)
     ok = bool(np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)))
     c = res.stats.counters
@@ -282,22 +301,23 @@ def _fig21_points(o: dict) -> list[dict]:
     size = int(_option(o, "size", FIG21_DEFAULT_SIZE))
     if size < 1:
         raise OtcError(f"--size must be at least 1, got {size}")
+    sms = _sms(o, FIG21_DEFAULT_SMS)
     sa_list = o.get("sparsity_a", FIG21_SPARSITY_A)
     sb_list = o.get("sparsity_b", FIG21_SPARSITY_B)
-    return [{"size": size, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": int(o.get("seed", 0))}
+    return [{"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": int(o.get("seed", 0))}
             for sa in sa_list for sb in sb_list for mode in o.get("modes", FIG21_MODES)]
 
 
 def _fig21_measure(p: dict) -> dict:
     a, b = _operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
-    return _gemm_point(a, b, p["mode"])
+    return _gemm_point(a, b, p["mode"], p["sms"])
 
 
 def _fig21_table(points: list[dict], results: list[dict]):
     modes = list(dict.fromkeys(p["mode"] for p in points))
     cells: dict[tuple, dict] = {}
     for p, r in zip(points, results):
-        row = cells.setdefault((p["sparsity_a"], p["sparsity_b"]), {"size": p["size"], "sparsity_a_pct": 100 * p["sparsity_a"],
+        row = cells.setdefault((p["sparsity_a"], p["sparsity_b"]), {"size": p["size"], "sms": p["sms"], "sparsity_a_pct": 100 * p["sparsity_a"],
                                                                      "sparsity_b_pct": 100 * p["sparsity_b"], "ok": True})
         row[f"{p['mode']}_cycles"] = r["cycles"]
         row["ok"] = row["ok"] and r["ok"]
@@ -306,11 +326,19 @@ def _fig21_table(points: list[dict], results: list[dict]):
         for mode in modes:
             if row.get(f"{base}_cycles") and row.get(f"{mode}_cycles") and mode != base:
                 row[f"speedup_{mode}"] = row[f"{base}_cycles"] / row[f"{mode}_cycles"]
-    columns = [("size", "M=N=K"), ("sparsity_a_pct", "A zeros [%]"), ("sparsity_b_pct", "B zeros [%]")]
+    columns = [("size", "M=N=K"), ("sms", "SMs"), ("sparsity_a_pct", "A zeros [%]"), ("sparsity_b_pct", "B zeros [%]")]
     columns += [(f"{m}_cycles", f"{m} [cycle]") for m in modes]
     columns += [(f"speedup_{m}", f"{m} speedup [x]") for m in modes if m != base]
     columns += [("ok", "ok")]
     return columns, list(cells.values())
+
+
+def _fig21_where(row: dict) -> str:
+    """"512^3 on 4 SMs" (a V100 slice, Device.v100_slice) or "512^3" (the whole V100)."""
+    from .device import V100_SMS
+
+    sms = row.get("sms", V100_SMS)
+    return f"{row['size']}^3" + ("" if sms == V100_SMS else f" on {sms} SMs")
 
 
 def _fig21_render(rows: list[dict], console) -> None:
@@ -325,7 +353,7 @@ def _fig21_render(rows: list[dict], console) -> None:
     index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in rows}
     for mode in modes:
         best = max(r.get(f"speedup_{mode}", 0) for r in rows)
-        console.print(escape(f"{mode}: speedup over hmma [x], {rows[0]['size']}^3, model cycles (rows: A zeros, columns: B zeros)"))
+        console.print(escape(f"{mode}: speedup over hmma [x], {_fig21_where(rows[0])}, model cycles (rows: A zeros, columns: B zeros)"))
         t = Table(box=box.MINIMAL_HEAVY_HEAD)
         t.add_column(escape("A zeros [%]"), justify="right")
         for sb in sbs:
@@ -349,7 +377,7 @@ def _fig21_plot(rows: list[dict], path: Path) -> None:
             pts = sorted((r["sparsity_a_pct"], r[f"speedup_{mode}"]) for r in rows if r["sparsity_b_pct"] == sb)
             ax.plot([str(x) for x, _ in pts], [y for _, y in pts], marker="o", label=f"B {sb:g}% zeros")
         ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_title(f"{mode} over hmma, {rows[0]['size']}^3")
+        ax.set_title(f"{mode} over hmma, {_fig21_where(rows[0])}")
         ax.set_xlabel("A zeros [%]")
         ax.set_yscale("log")
     axes[0][0].set_ylabel("speedup [x] (model cycles)")
@@ -532,11 +560,11 @@ def _conv_operands(layer: ConvLayer, seed: int):
     return x, w
 
 
-def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str) -> dict:
+def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80) -> dict:
     from . import kernels, sparse
 
     conv2d, _ = conv_api()
-    res = conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode)  # batch 1, NCHW
+    res = conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode, device=_device(sms))  # batch 1
     cols = sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
     wm = w.reshape(layer.k, -1)
     exact = wm.astype(np.float64) @ cols.astype(np.float64)
@@ -548,14 +576,14 @@ def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str) -> di
             "stats": res.stats, "max_abs_err": float(np.max(np.abs(y - exact))) if y.size else 0.0}
 
 
-def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None) -> dict:
+def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80) -> dict:
     """Run the layer in each implicit convolution mode on the same operands; for the CLI."""
     x, w = _conv_operands(layer, seed)
     out = {}
     for mode in modes:
         if progress is not None:
             progress.describe(f"running {mode}")
-        r = _conv_point(layer, x, w, mode)
+        r = _conv_point(layer, x, w, mode, sms)
         out[mode] = {"stats": r["stats"], "within_bound": r["ok"], "max_abs_err": r["max_abs_err"]}
         if progress is not None:
             progress.advance()
@@ -582,10 +610,8 @@ LAYER_GEMM_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
 def _layers_points(o: dict) -> list[dict]:
     tokens = o.get("tokens")  # None: each GEMM layer's own sequence length
     layers = o.get("layers", LAYERS)
-    try:
-        _, conv_modes = conv_api()
-    except OtcError:
-        conv_modes = ()
+    sms = _sms(o, 80)
+    _, conv_modes = conv_api()
     pts = []
     for layer in layers:
         if isinstance(layer, GemmLayer) and tokens is not None and int(tokens) != layer.tokens:
@@ -594,7 +620,8 @@ def _layers_points(o: dict) -> list[dict]:
             layer = GemmLayer(layer.name, int(tokens), layer.d_in, layer.d_out, layer.sparsity_x, layer.sparsity_w)
         kind = "conv" if isinstance(layer, ConvLayer) else "gemm"
         modes = list(o.get("modes", LAYER_GEMM_MODES)) + (list(conv_modes) if kind == "conv" else [])
-        pts += [{"kind": kind, "layer": layer.as_dict(), "mode": mode, "seed": int(o.get("seed", 0))} for mode in modes]
+        pts += [{"kind": kind, "layer": layer.as_dict(), "mode": mode, "sms": sms, "seed": int(o.get("seed", 0))}
+                for mode in modes]
     return pts
 
 
@@ -617,12 +644,12 @@ def _layers_measure(p: dict) -> dict:
     if p["kind"] == "conv" and p["mode"] not in LAYER_GEMM_MODES:
         layer = ConvLayer(**p["layer"])
         x, w = _conv_operands(layer, p["seed"])
-        r = _conv_point(layer, x, w, p["mode"])
+        r = _conv_point(layer, x, w, p["mode"], p["sms"])
         r.pop("stats")
         r.pop("max_abs_err")
         return r
     a, b = _layer_gemm_operands(p)
-    return _gemm_point(a, b, p["mode"])
+    return _gemm_point(a, b, p["mode"], p["sms"])
 
 
 def _layer_shape(L: dict) -> str:

@@ -147,7 +147,7 @@ def test_demo_in_a_child_process_from_any_directory(tmp_path: Path):
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "\x1b" not in out  # not a terminal: no colour, no progress bar
-    for text in ("Dual-side sparse GEMM 64x64x64, A 90.0% / B 99.0% zeros", "On the emulated V100 SM", "Comparison (speedup over hmma)", "Section: Tensor core",
+    for text in ("Dual-side sparse GEMM 64x64x64, A 99.0% / B 99.0% zeros", "On the emulated V100 with outer-product tensor cores, on 4 of its 80 SMs", "Comparison (speedup over hmma)", "Section: Tensor core",
                  "Section: Accumulation buffer", "OHMMAs executed per 32x32 output tile",
                  "computed from the operands' bitmaps", "= the emulator's ohmma.executed counter"):
         assert text in out, text

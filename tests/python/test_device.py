@@ -189,3 +189,20 @@ def test_device_arrays_round_trip_and_free(dev):
         a.numpy()
     with pytest.raises(TypeError):
         dev.to_device(np.array(["x"]))
+
+
+@pytest.mark.parametrize("sms", [1, 4, 80])
+def test_v100_slice_keeps_each_sms_share_of_the_bandwidth(sms):
+    whole = otc_emu.Device().timing_config
+    part = otc_emu.Device.v100_slice(sms)
+    cfg = part.timing_config
+    assert cfg["gpu.num_sms"] == sms and part.config["num_sms"] == sms
+    for key in ("memory.l2_bandwidth_gbs", "memory.dram_bandwidth_gbs"):
+        assert cfg[key] / sms == pytest.approx(whole[key] / 80)
+    assert otc_emu.Device.v100_slice(sms, timing=False).timing_config is None
+
+
+@pytest.mark.parametrize("sms", [0, 81, 2.5, True, "4"])
+def test_v100_slice_refuses_what_is_not_a_slice(sms):
+    with pytest.raises(ValueError, match="sms must be an integer in 1..80"):
+        otc_emu.Device.v100_slice(sms)

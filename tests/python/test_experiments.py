@@ -29,9 +29,11 @@ def test_fig21_points_are_measured_and_resumed(tmp_path: Path):
         assert r["ok"]
         for mode in ("owmma", "spgemm_a", "spgemm"):
             assert r[f"speedup_{mode}"] == pytest.approx(r["hmma_cycles"] / r[f"{mode}_cycles"])
-    # the stored cycles are what the emulator gives for the same operands
+    # the stored cycles are what the emulator gives for the same operands on the default V100 slice
     a, b = experiments._operands(32, 32, 32, 0.9, 0.99, 0)
-    assert out.rows[3]["spgemm_cycles"] == kernels.gemm(a, b, mode="spgemm").stats.cycles
+    slice_ = otc_emu.Device.v100_slice(experiments.FIG21_DEFAULT_SMS)
+    assert out.rows[3]["sms"] == experiments.FIG21_DEFAULT_SMS
+    assert out.rows[3]["spgemm_cycles"] == kernels.gemm(a, b, mode="spgemm", device=slice_).stats.cycles
     # a re-run measures nothing and gives the same table
     again = experiments.run("fig21", tmp_path, SMALL_FIG21)
     assert (again.ran, again.skipped) == (0, 16) and again.rows == out.rows
@@ -39,6 +41,10 @@ def test_fig21_points_are_measured_and_resumed(tmp_path: Path):
     bigger = experiments.run("fig21", tmp_path, {**SMALL_FIG21, "size": 48})
     assert (bigger.ran, bigger.skipped) == (16, 0)
     assert len((tmp_path / "fig21.points.jsonl").read_text().splitlines()) == 32
+    # so is another slice of the GPU; all 80 SMs is the plain V100
+    whole = experiments.run("fig21", tmp_path, {**SMALL_FIG21, "sms": 80})
+    assert (whole.ran, whole.skipped) == (16, 0)
+    assert whole.rows[3]["spgemm_cycles"] == kernels.gemm(a, b, mode="spgemm").stats.cycles
 
 
 def test_outputs_csv_and_json(tmp_path: Path):
@@ -159,7 +165,7 @@ def test_cli_fig21_matrices(tmp_path: Path, capsys):
     assert main(["experiment", "fig21", "--out", str(tmp_path), "--size", "32", "--no-color"]) == 0
     text = capsys.readouterr().out
     for mode in ("owmma", "spgemm_a", "spgemm"):
-        assert f"{mode}: speedup over hmma [x], 32^3" in text
+        assert f"{mode}: speedup over hmma [x], 32^3 on 4 SMs" in text
     rows = json.loads((tmp_path / "fig21.json").read_text())["rows"]
     assert len(rows) == 7 * 4
     best = max(r["speedup_spgemm"] for r in rows)
@@ -187,6 +193,8 @@ def test_table3_emulated_convolution_column(tmp_path: Path):
     ("table3", {"channels": 0}, "table3 needs a feature map of at least 3x3, 1 channel and 1 repeat"),
     ("table3", {"repeats": 0}, "table3 needs a feature map of at least 3x3, 1 channel and 1 repeat"),
     ("layers", {"tokens": 0}, "--tokens must be at least 1, got 0"),
+    ("fig21", {"sms": 0}, "--sms must be in 1..80, got 0"),
+    ("layers", {"sms": 81}, "--sms must be in 1..80, got 81"),
 ])
 def test_bad_options_are_refused_before_any_work(name, options, error, tmp_path: Path):
     with pytest.raises(otc_emu.OtcError, match=error):
@@ -198,7 +206,7 @@ def test_fig21_markdown_matrices(tmp_path: Path):
     out = experiments.run("fig21", tmp_path, SMALL_FIG21)
     text = experiments.markdown_for("fig21", out.columns, out.rows)
     lines = text.splitlines()
-    i = lines.index("spgemm speedup over hmma [x], 32^3, model cycles:")
+    i = lines.index("spgemm speedup over hmma [x], 32^3 on 4 SMs, model cycles:")
     assert lines[i + 2] == "| A zeros \\ B zeros | 0% | 99% |"
     row = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r["speedup_spgemm"] for r in out.rows}
     assert lines[i + 5] == f"| 90% | {row[(90, 0)]:.2f} | {row[(90, 99)]:.2f} |"
