@@ -57,6 +57,9 @@ CONV_MODES = {
 
 _PROGRAM_CACHE: dict[str, object] = {}
 
+#: Warps per CTA of sparse_implicit: they share one pixel tile's im2col, each on its own 32 channels.
+SPARSE_WARPS = 4
+
 
 @dataclass
 class ConvResult:
@@ -158,11 +161,11 @@ def _condense_rows(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(values), np.ascontiguousarray(bitmaps)
 
 
-def _run(dev: Device, file: str, kernel: str, inputs: list[np.ndarray], out_shape, grid, scalars):
+def _run(dev: Device, file: str, kernel: str, inputs: list[np.ndarray], out_shape, grid, scalars, block: int = 32):
     arrays = [dev.to_device(np.ascontiguousarray(a)) for a in inputs]
     out = dev.zeros(out_shape, np.float32)
     try:
-        res = dev.launch(_program(file), kernel, grid=grid, block=32, args=[*arrays, out, *scalars])
+        res = dev.launch(_program(file), kernel, grid=grid, block=block, args=[*arrays, out, *scalars])
         y = out.numpy().copy()
     finally:
         for arr in (*arrays, out):
@@ -202,11 +205,16 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
         raise ValueError("feature map too large for 32-bit word indices")
     hp = fmap.padded_height
     crs = c * r * s
-    crs_p, k_p = -(-crs // 4) * 4, -(-k // 32) * 32  # four k per loop iteration
+    crs_p, k_p = -(-crs // 32) * 32, -(-k // 32) * 32  # k runs in chunks of 32
+    tiles_n = k_p // 32
     bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
+    # the lane's B pairs n = 0, 1 contiguous: condensed element 16n + 4q + i at position 8q + 4n + i
+    bval = bcond.reshape(tiles_n, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(tiles_n, crs_p, 32)
+    # warp bitmaps (the first level): bit l of word (tile, chunk) = slice 32 chunk + l is non-empty
+    bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+    bwbm = ((bbmp.reshape(tiles_n, crs_p // 32, 32) != 0) * bits).sum(axis=2).astype(np.uint32)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    # padding k: the tile's own window, but an empty B slice; 4 more entries for the last prefetch
-    ktab = np.zeros((crs_p + 4, 2), np.int64)
+    ktab = np.zeros((crs_p, 2), np.int64)  # padding k: the tile's own window, but an empty B slice
     nwords = fmap.bits.shape[1]
     d = (ss // stride).ravel()  # the window's first bit, relative to the tile's first output column
     ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel() * nwords + d // 32, d % 32], axis=1)
@@ -217,11 +225,11 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     ttab = np.stack([(nn * c * stride * hp + pp * stride).ravel() * nwords + q0 // 32, q0,
                      ((np.uint64(1) << valid.astype(np.uint64)) - np.uint64(1)).astype(np.uint32).view(np.int32),
                      ((nn * p + pp) * q).ravel() + q0], axis=1)
-    values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the value loads may read past the end
+    values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the staging loads may read past the end
     y, stats = _run(dev, *CONV_MODES["sparse_implicit"],
-                    [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bcond, bbmp],
-                    (n * p * q, k_p), (k_p // 32, ttab.shape[0]),
-                    [np.uint32(k_p), np.uint32(crs_p)])
+                    [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bwbm, bbmp, bval],
+                    (n * p * q, k_p), (-(-tiles_n // SPARSE_WARPS), ttab.shape[0]),
+                    [np.uint32(k_p), np.uint32(crs_p), np.uint32(tiles_n)], block=32 * SPARSE_WARPS)
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 
