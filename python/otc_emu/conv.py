@@ -57,7 +57,8 @@ CONV_MODES = {
 
 _PROGRAM_CACHE: dict[str, object] = {}
 
-#: Warps per CTA of sparse_implicit: they share one pixel tile's im2col, each on its own 32 channels.
+#: Warps per CTA of sparse_implicit (fewer when K has fewer 32-channel tiles): they share one pixel
+#: tile's im2col, each on its own 32 output channels.
 SPARSE_WARPS = 4
 
 
@@ -207,6 +208,7 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     crs = c * r * s
     crs_p, k_p = -(-crs // 32) * 32, -(-k // 32) * 32  # k runs in chunks of 32
     tiles_n = k_p // 32
+    warps = 1 if tiles_n == 1 else 2 if tiles_n == 2 else SPARSE_WARPS  # warps per CTA: 1, 2 or 4
     bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
     # the lane's B pairs n = 0, 1 contiguous: condensed element 16n + 4q + i at position 8q + 4n + i
     bval = bcond.reshape(tiles_n, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(tiles_n, crs_p, 32)
@@ -214,7 +216,8 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
     bwbm = ((bbmp.reshape(tiles_n, crs_p // 32, 32) != 0) * bits).sum(axis=2).astype(np.uint32)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    ktab = np.zeros((crs_p, 2), np.int64)  # padding k: the tile's own window, but an empty B slice
+    # padding k: the tile's own window, but an empty B slice; 32 more entries for the last prefetch
+    ktab = np.zeros((crs_p + 32, 2), np.int64)
     nwords = fmap.bits.shape[1]
     d = (ss // stride).ravel()  # the window's first bit, relative to the tile's first output column
     ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel() * nwords + d // 32, d % 32], axis=1)
@@ -228,8 +231,8 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the staging loads may read past the end
     y, stats = _run(dev, *CONV_MODES["sparse_implicit"],
                     [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bwbm, bbmp, bval],
-                    (n * p * q, k_p), (-(-tiles_n // SPARSE_WARPS), ttab.shape[0]),
-                    [np.uint32(k_p), np.uint32(crs_p), np.uint32(tiles_n)], block=32 * SPARSE_WARPS)
+                    (n * p * q, k_p), (-(-tiles_n // warps), ttab.shape[0]),
+                    [np.uint32(k_p), np.uint32(crs_p), np.uint32(tiles_n)], block=32 * warps)
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 
