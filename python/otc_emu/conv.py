@@ -181,20 +181,20 @@ def _dense_implicit(dev, x16, w16, stride, padding, p, q):
     xp = np.zeros((n, c, hp, wp), np.float16)
     xp[:, :, padding:padding + h, padding:padding + wd] = x16
     crs = c * r * s
-    crs_p, k_p = -(-crs // 4) * 4, -(-k // 16) * 16
+    crs_p, k_p = -(-crs // 32) * 32, -(-k // 64) * 64  # k slices of 32; 64x64 blocks of Y
     wmat = _pad2(w16.reshape(k, crs), k_p, crs_p)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    ktab = np.zeros(crs_p + 4, np.int64)  # 4 more entries for the kernel's last prefetch
+    ktab = np.zeros(crs_p + 32, np.int64)  # 32 more entries for the kernel's last prefetch
     ktab[:crs] = (cc * hp * wp + rr * wp + ss).ravel()  # padding k: any valid offset (weight 0)
     m = n * p * q
-    tiles = -(-m // 16)
+    blocks = -(-m // 64)
     nn, pp, qq = np.meshgrid(np.arange(n), np.arange(p), np.arange(q), indexing="ij")
-    mtab = np.zeros(tiles * 16, np.int64)
+    mtab = np.zeros(blocks * 64, np.int64)
     mtab[:m] = (nn * c * hp * wp + pp * stride * wp + qq * stride).ravel()  # past the end: pixel 0
     if xp.size >= 2 ** 31:
         raise ValueError("feature map too large for 32-bit offsets")
     y, stats = _run(dev, *CONV_MODES["dense_implicit"], [xp, wmat, ktab.astype(np.int32), mtab.astype(np.int32)],
-                    (tiles * 16, k_p), (k_p // 16, tiles), [np.uint32(k_p), np.uint32(crs_p)])
+                    (blocks * 64, k_p), (k_p // 64, blocks), [np.uint32(k_p), np.uint32(crs_p)], block=128)
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 

@@ -108,7 +108,8 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     np.testing.assert_array_equal(single.y, sp.y)
     assert single.stats.counters["ohmma.executed"] == expected_ohmmas(np.ones(a.shape), b, n, p, q)
     assert dense.stats.counters.get("ohmma.executed", 0) == 0
-    pixel_tiles, channel_tiles, k_blocks = -(-n * p * q // 16), -(-k // 16), -(-c * r * s // 4)
+    # dense: 64x64 CTA blocks of 4x4 16x16 tiles, k in slices of 32 (8 sets of 4 STEPs), zeros included
+    pixel_tiles, channel_tiles, k_blocks = 4 * -(-n * p * q // 64), 4 * -(-k // 64), 8 * -(-c * r * s // 32)
     assert dense.stats.counters["hmma.executed"] == pixel_tiles * channel_tiles * k_blocks * 4
 
 
