@@ -11,15 +11,18 @@ weights ``B`` (C*R*S x K). Neither mode stores ``A``: see docs/conv.md.
 Modes (``CONV_MODES``):
 
 - ``"dense_implicit"``: the V100 baseline (cuDNN's implicit GEMM on the inner-product tensor core,
-  the paper's *Dense Implicit*): HMMA.884, one warp per 16x16 tile of Y, each lane gathering its
-  row of ``A`` from the zero-padded feature map through host-built offset tables
-  (``programs/conv_dense_implicit.sass``).
+  the paper's *Dense Implicit*), CUTLASS-like: HMMA.884, CTAs of 4 warps over 64x64 blocks of Y,
+  32x32 warp tiles, k slices of 32 staged through shared memory; the lowered rows of ``A`` are
+  gathered from the zero-padded feature map through host-built offset tables in the global ->
+  shared copy (``programs/conv_dense_implicit.sass``).
 - ``"sparse_implicit"``: the paper's *Dual Sparse Implicit*: the feature map is bitmap-encoded in
   global memory (per padded input row and stride phase: bitmap words, word value offsets, the
-  condensed values, Fig. 11b); each warp builds the lowered column slices by shift / mask / POPC
-  in registers and runs one SPWMMA set per k on them and the host-condensed weights
-  (``programs/conv_sparse_implicit.sass``). One warp per 32 output pixels of one output row x 32
-  output channels. Executed OHMMAs: the sum over tiles and k of
+  condensed values, Fig. 11b), the weights in a two-level bitmap format. A CTA of up to 4 warps
+  takes one pixel tile (up to 32 consecutive q of one output row); per chunk of 32 k the lanes
+  build the tile's lowered column slices by shift / mask / POPC (one lane per k), the CTA stages
+  their values in shared memory once for all its warps, and each warp (32 output channels) lists
+  the k with work on both sides and runs one SpWMMA set per listed k
+  (``programs/conv_sparse_implicit.sass``). Executed OHMMAs: the sum over tiles and k of
   ceil(nnz(A column slice) / 8) * ceil(nnz(B row slice) / 16).
 - ``"single_sparse_implicit"``: the paper's *Single Sparse Implicit*: the same kernel with every
   position of the feature map marked present (``encode_feature_map(mark_all=True)``), so only the
