@@ -2,7 +2,7 @@
 single_sparse_implicit (weight zeros skipped) and sparse_implicit (dual side: bitmap im2col +
 SpWMMA) on ResNet-18 layers (batch 1; channel counts reduced to keep the emulation affordable,
 spatial sizes as in the network), at stated feature-map / weight sparsities. Run by hand (not in
-CI); takes about ten minutes on one core:
+CI); the full table takes about four minutes on a shared core:
 
     PYTHONPATH=python python benchmarks/conv_speedups.py [--quick] [--json out.json]
         [--layer conv3_x ...] [--sparsity 0.97:0.99 ...]
