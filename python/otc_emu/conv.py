@@ -219,8 +219,8 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
     bwbm = ((bbmp.reshape(tiles_n, crs_p // 32, 32) != 0) * bits).sum(axis=2).astype(np.uint32)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    # padding k: the tile's own window, but an empty B slice; 32 more entries for the last prefetch
-    ktab = np.zeros((crs_p + 32, 2), np.int64)
+    # padding k: the tile's own window, but an empty B slice; 64 more entries for the prefetches
+    ktab = np.zeros((crs_p + 64, 2), np.int64)
     nwords = fmap.bits.shape[1]
     d = (ss // stride).ravel()  # the window's first bit, relative to the tile's first output column
     ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel() * nwords + d // 32, d % 32], axis=1)
