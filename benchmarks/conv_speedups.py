@@ -2,9 +2,10 @@
 single_sparse_implicit (weight zeros skipped) and sparse_implicit (dual side: bitmap im2col +
 SpWMMA) on ResNet-18 layers (batch 1; channel counts reduced to keep the emulation affordable,
 spatial sizes as in the network), at stated feature-map / weight sparsities. Run by hand (not in
-CI); takes about ten minutes on one core:
+CI); the full table takes about four minutes on a shared core:
 
     PYTHONPATH=python python benchmarks/conv_speedups.py [--quick] [--json out.json]
+        [--layer conv3_x ...] [--sparsity 0.97:0.99 ...]
 
 Every number is measured: the cycle model runs the kernels on the emulated V100 (defaults of
 configs/v100.toml), once with its 80 SMs (batch 1: few warps per SM) and once with 8 SMs (the
@@ -50,7 +51,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="only the three smallest layers")
     ap.add_argument("--json", help="also write the rows as JSON to this file")
+    ap.add_argument("--sparsity", action="append", metavar="SX:SW",
+                    help="feature-map:weight sparsity pair to run instead of the default list (repeatable)")
+    ap.add_argument("--layer", action="append", choices=[name for name, _, _ in LAYERS],
+                    help="run only this layer (repeatable)")
     args = ap.parse_args()
+    sparsities = [tuple(float(v) for v in pair.split(":")) for pair in args.sparsity] if args.sparsity else SPARSITIES
     # batch 1 on the whole V100 (80 SMs: few warps per SM, latency-bound), and the same layer on
     # 8 SMs, i.e. the per-SM load of a batch of 10 images on 80 SMs (throughput-bound)
     devices = {80: otc_emu.Device(), 8: otc_emu.Device(**{"gpu.num_sms": 8})}
@@ -61,10 +67,10 @@ def main() -> None:
           "dual: OHMMAs executed | warp-instr dense / dual |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, shape, _what in LAYERS:
-        if args.quick and name not in QUICK_LAYERS:
+        if (args.quick and name not in QUICK_LAYERS) or (args.layer and name not in args.layer):
             continue
         n, c, h, w, k, r, s, stride, pad = shape
-        for sx, sw in SPARSITIES:
+        for sx, sw in sparsities:
             x, wt = operands(shape, sx, sw)
             bound = conv.error_bound(x, wt, stride, pad)
             row = dict(layer=name, shape=list(shape), x_sparsity=sx, w_sparsity=sw)

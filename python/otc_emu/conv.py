@@ -11,15 +11,18 @@ weights ``B`` (C*R*S x K). Neither mode stores ``A``: see docs/conv.md.
 Modes (``CONV_MODES``):
 
 - ``"dense_implicit"``: the V100 baseline (cuDNN's implicit GEMM on the inner-product tensor core,
-  the paper's *Dense Implicit*): HMMA.884, one warp per 16x16 tile of Y, each lane gathering its
-  row of ``A`` from the zero-padded feature map through host-built offset tables
-  (``programs/conv_dense_implicit.sass``).
+  the paper's *Dense Implicit*), CUTLASS-like: HMMA.884, CTAs of 4 warps over 64x64 blocks of Y,
+  32x32 warp tiles, k slices of 32 staged through shared memory; the lowered rows of ``A`` are
+  gathered from the zero-padded feature map through host-built offset tables in the global ->
+  shared copy (``programs/conv_dense_implicit.sass``).
 - ``"sparse_implicit"``: the paper's *Dual Sparse Implicit*: the feature map is bitmap-encoded in
   global memory (per padded input row and stride phase: bitmap words, word value offsets, the
-  condensed values, Fig. 11b); each warp builds the lowered column slices by shift / mask / POPC
-  in registers and runs one SPWMMA set per k on them and the host-condensed weights
-  (``programs/conv_sparse_implicit.sass``). One warp per 32 output pixels of one output row x 32
-  output channels. Executed OHMMAs: the sum over tiles and k of
+  condensed values, Fig. 11b), the weights in a two-level bitmap format. A CTA of up to 4 warps
+  takes one pixel tile (up to 32 consecutive q of one output row); per chunk of 32 k the lanes
+  build the tile's lowered column slices by shift / mask / POPC (one lane per k), the CTA stages
+  their values in shared memory once for all its warps, and each warp (32 output channels) lists
+  the k with work on both sides and runs one SpWMMA set per listed k
+  (``programs/conv_sparse_implicit.sass``). Executed OHMMAs: the sum over tiles and k of
   ceil(nnz(A column slice) / 8) * ceil(nnz(B row slice) / 16).
 - ``"single_sparse_implicit"``: the paper's *Single Sparse Implicit*: the same kernel with every
   position of the feature map marked present (``encode_feature_map(mark_all=True)``), so only the
@@ -56,6 +59,10 @@ CONV_MODES = {
 }
 
 _PROGRAM_CACHE: dict[str, object] = {}
+
+#: Warps per CTA of sparse_implicit (fewer when K has fewer 32-channel tiles): they share one pixel
+#: tile's im2col, each on its own 32 output channels.
+SPARSE_WARPS = 4
 
 
 @dataclass
@@ -158,11 +165,11 @@ def _condense_rows(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(values), np.ascontiguousarray(bitmaps)
 
 
-def _run(dev: Device, file: str, kernel: str, inputs: list[np.ndarray], out_shape, grid, scalars):
+def _run(dev: Device, file: str, kernel: str, inputs: list[np.ndarray], out_shape, grid, scalars, block: int = 32):
     arrays = [dev.to_device(np.ascontiguousarray(a)) for a in inputs]
     out = dev.zeros(out_shape, np.float32)
     try:
-        res = dev.launch(_program(file), kernel, grid=grid, block=32, args=[*arrays, out, *scalars])
+        res = dev.launch(_program(file), kernel, grid=grid, block=block, args=[*arrays, out, *scalars])
         y = out.numpy().copy()
     finally:
         for arr in (*arrays, out):
@@ -177,20 +184,20 @@ def _dense_implicit(dev, x16, w16, stride, padding, p, q):
     xp = np.zeros((n, c, hp, wp), np.float16)
     xp[:, :, padding:padding + h, padding:padding + wd] = x16
     crs = c * r * s
-    crs_p, k_p = -(-crs // 4) * 4, -(-k // 16) * 16
+    crs_p, k_p = -(-crs // 32) * 32, -(-k // 64) * 64  # k slices of 32; 64x64 blocks of Y
     wmat = _pad2(w16.reshape(k, crs), k_p, crs_p)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    ktab = np.zeros(crs_p + 4, np.int64)  # 4 more entries for the kernel's last prefetch
+    ktab = np.zeros(crs_p + 32, np.int64)  # 32 more entries for the kernel's last prefetch
     ktab[:crs] = (cc * hp * wp + rr * wp + ss).ravel()  # padding k: any valid offset (weight 0)
     m = n * p * q
-    tiles = -(-m // 16)
+    blocks = -(-m // 64)
     nn, pp, qq = np.meshgrid(np.arange(n), np.arange(p), np.arange(q), indexing="ij")
-    mtab = np.zeros(tiles * 16, np.int64)
+    mtab = np.zeros(blocks * 64, np.int64)
     mtab[:m] = (nn * c * hp * wp + pp * stride * wp + qq * stride).ravel()  # past the end: pixel 0
     if xp.size >= 2 ** 31:
         raise ValueError("feature map too large for 32-bit offsets")
     y, stats = _run(dev, *CONV_MODES["dense_implicit"], [xp, wmat, ktab.astype(np.int32), mtab.astype(np.int32)],
-                    (tiles * 16, k_p), (k_p // 16, tiles), [np.uint32(k_p), np.uint32(crs_p)])
+                    (blocks * 64, k_p), (k_p // 64, blocks), [np.uint32(k_p), np.uint32(crs_p)], block=128)
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 
@@ -202,11 +209,18 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
         raise ValueError("feature map too large for 32-bit word indices")
     hp = fmap.padded_height
     crs = c * r * s
-    crs_p, k_p = -(-crs // 4) * 4, -(-k // 32) * 32  # four k per loop iteration
+    crs_p, k_p = -(-crs // 32) * 32, -(-k // 32) * 32  # k runs in chunks of 32
+    tiles_n = k_p // 32
+    warps = 1 if tiles_n == 1 else 2 if tiles_n == 2 else SPARSE_WARPS  # warps per CTA: 1, 2 or 4
     bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
+    # the lane's B pairs n = 0, 1 contiguous: condensed element 16n + 4q + i at position 8q + 4n + i
+    bval = bcond.reshape(tiles_n, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(tiles_n, crs_p, 32)
+    # warp bitmaps (the first level): bit l of word (tile, chunk) = slice 32 chunk + l is non-empty
+    bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+    bwbm = ((bbmp.reshape(tiles_n, crs_p // 32, 32) != 0) * bits).sum(axis=2).astype(np.uint32)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    # padding k: the tile's own window, but an empty B slice; 4 more entries for the last prefetch
-    ktab = np.zeros((crs_p + 4, 2), np.int64)
+    # padding k: the tile's own window, but an empty B slice; 64 more entries for the prefetches
+    ktab = np.zeros((crs_p + 64, 2), np.int64)
     nwords = fmap.bits.shape[1]
     d = (ss // stride).ravel()  # the window's first bit, relative to the tile's first output column
     ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel() * nwords + d // 32, d % 32], axis=1)
@@ -217,11 +231,11 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     ttab = np.stack([(nn * c * stride * hp + pp * stride).ravel() * nwords + q0 // 32, q0,
                      ((np.uint64(1) << valid.astype(np.uint64)) - np.uint64(1)).astype(np.uint32).view(np.int32),
                      ((nn * p + pp) * q).ravel() + q0], axis=1)
-    values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the value loads may read past the end
+    values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the staging loads may read past the end
     y, stats = _run(dev, *CONV_MODES["sparse_implicit"],
-                    [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bcond, bbmp],
-                    (n * p * q, k_p), (k_p // 32, ttab.shape[0]),
-                    [np.uint32(k_p), np.uint32(crs_p)])
+                    [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bwbm, bbmp, bval],
+                    (n * p * q, k_p), (-(-tiles_n // warps), ttab.shape[0]),
+                    [np.uint32(k_p), np.uint32(crs_p), np.uint32(tiles_n)], block=32 * warps)
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 

@@ -10,7 +10,10 @@ from otc_emu import conv, kernels, sparse
 # (N, C, H, W, K, R, S, stride, padding): ResNet-like 3x3 and 1x1, and awkward shapes: C = 1,
 # H or W smaller than R (only padding makes them fit), odd sizes, stride 2 with padding, Q > 32
 # (two pixel tiles per output row), K not a multiple of 16 / 32, a 1x1x1 map, padding wider than
-# the kernel (output rows whose windows are all padding), stride 3 with a 2x5 kernel.
+# the kernel (output rows whose windows are all padding), stride 3 with a 2x5 kernel. The sparse
+# kernel's CTA has 1, 2 or 4 warps (K <= 32, <= 64, more: the last shape has 5 channel tiles, so
+# its second CTA has 3 idle warps), C*R*S runs in chunks of 32 (the last shape: 3 chunks); the
+# dense kernel's 64x64 blocks are partial in every shape.
 SHAPES = [
     (1, 4, 8, 8, 16, 3, 3, 1, 1),
     (2, 3, 9, 7, 33, 3, 3, 2, 1),
@@ -23,6 +26,7 @@ SHAPES = [
     (1, 2, 7, 40, 5, 2, 5, 3, 2),
     (1, 1, 1, 1, 1, 1, 1, 1, 0),
     (1, 2, 3, 4, 6, 3, 3, 1, 3),
+    (1, 8, 6, 5, 130, 3, 3, 1, 1),
 ]
 SPARSITY = [(0.0, 0.0), (0.5, 0.5), (0.9, 0.5), (0.5, 0.9), (0.99, 0.0), (0.0, 0.99), (1.0, 0.5), (0.5, 1.0)]
 FAST = otc_emu.Device(timing=False)
@@ -108,7 +112,8 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     np.testing.assert_array_equal(single.y, sp.y)
     assert single.stats.counters["ohmma.executed"] == expected_ohmmas(np.ones(a.shape), b, n, p, q)
     assert dense.stats.counters.get("ohmma.executed", 0) == 0
-    pixel_tiles, channel_tiles, k_blocks = -(-n * p * q // 16), -(-k // 16), -(-c * r * s // 4)
+    # dense: 64x64 CTA blocks of 4x4 16x16 tiles, k in slices of 32 (8 sets of 4 STEPs), zeros included
+    pixel_tiles, channel_tiles, k_blocks = 4 * -(-n * p * q // 64), 4 * -(-k // 64), 8 * -(-c * r * s // 32)
     assert dense.stats.counters["hmma.executed"] == pixel_tiles * channel_tiles * k_blocks * 4
 
 
