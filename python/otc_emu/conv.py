@@ -37,13 +37,13 @@ dense_implicit rounds once per k-block of four (HMMA.884) and sparse_implicit on
 from __future__ import annotations
 
 import numbers
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import load
+from ._operands import as_fp16
 from .device import Device, Stats
 from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2col_dense
 
@@ -80,21 +80,6 @@ def _program(file: str):
     return _PROGRAM_CACHE[file]
 
 
-def _fp16_tensor(v, name: str, layout: str) -> np.ndarray:
-    a = np.asarray(v)
-    if a.ndim != 4:
-        raise ValueError(f"{name} must be a 4-D {layout} array, got shape {a.shape}")
-    if a.dtype == np.float16:
-        return a
-    if a.dtype.kind != "f":
-        raise TypeError(f"{name} must be a float array (fp16 is the tensor-core input type), got dtype {a.dtype}")
-    with np.errstate(over="ignore"):
-        h = a.astype(np.float16)
-    if not np.array_equal(h.astype(a.dtype), a, equal_nan=True):
-        warnings.warn(f"{name} ({a.dtype}) was rounded to float16, the tensor-core input type", UserWarning, stacklevel=3)
-    return h
-
-
 def _int_arg(v, name: str, minimum: int) -> int:
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
@@ -104,8 +89,8 @@ def _int_arg(v, name: str, minimum: int) -> int:
 
 
 def _check(x, w, stride, padding):
-    x16 = _fp16_tensor(x, "x", "NCHW")
-    w16 = _fp16_tensor(w, "w", "KCRS")
+    x16 = as_fp16(x, "x", 4, "4-D NCHW array")
+    w16 = as_fp16(w, "w", 4, "4-D KCRS array")
     stride = _int_arg(stride, "stride", 1)
     padding = _int_arg(padding, "padding", 0)
     n, c, h, wd = x16.shape

@@ -35,13 +35,13 @@ sum of the fp16 inputs by at most about ``K * 2**-23 * sum_k |a[i,k] * b[k,j]|``
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import load
+from ._operands import as_fp16
 from .device import Device, Stats
 
 __all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "error_bound", "conv2d",
@@ -65,21 +65,6 @@ class GemmResult:
     c: np.ndarray
     stats: Stats
     mode: str
-
-
-def _fp16(x, name: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D matrix, got shape {a.shape}")
-    if a.dtype == np.float16:
-        return a
-    if a.dtype.kind != "f":
-        raise TypeError(f"{name} must be a float matrix (fp16 is the tensor-core input type), got dtype {a.dtype}")
-    with np.errstate(over="ignore"):
-        h = a.astype(np.float16)
-    if not np.array_equal(h.astype(a.dtype), a, equal_nan=True):
-        warnings.warn(f"{name} ({a.dtype}) was rounded to float16, the tensor-core input type", UserWarning, stacklevel=3)
-    return h
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -158,7 +143,7 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
     if mode not in GEMM_MODES:
         raise ValueError(f"unknown GEMM mode {mode!r}; available: {', '.join(GEMM_MODES)}")
-    a16, b16 = _fp16(a, "a"), _fp16(b, "b")
+    a16, b16 = as_fp16(a, "a", 2, "2-D matrix", 3), as_fp16(b, "b", 2, "2-D matrix", 3)
     m, k = a16.shape
     k2, n = b16.shape
     if k != k2:

@@ -1,0 +1,26 @@
+"""Checks and conversions shared by the kernels' Python wrappers (GEMM and convolution)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+
+def as_fp16(value, name: str, ndim: int, shape_name: str, stacklevel: int = 4) -> np.ndarray:
+    """``value`` as an fp16 array of ``ndim`` dimensions, the tensor-core input type: fp16 as it is,
+    other float dtypes converted (a ``UserWarning`` names ``name`` when that changes a value),
+    anything else refused with a TypeError; a wrong rank is a ValueError naming ``shape_name``
+    (e.g. "2-D matrix", "4-D NCHW array")."""
+    a = np.asarray(value)
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be a {shape_name}, got shape {a.shape}")
+    if a.dtype == np.float16:
+        return a
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float array (fp16 is the tensor-core input type), got dtype {a.dtype}")
+    with np.errstate(over="ignore"):
+        h = a.astype(np.float16)
+    if not np.array_equal(h.astype(a.dtype), a, equal_nan=True):
+        warnings.warn(f"{name} ({a.dtype}) was rounded to float16, the tensor-core input type", UserWarning,
+                      stacklevel=stacklevel)
+    return h
