@@ -804,3 +804,153 @@ fn random_bits_invariants() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fast paths (`v100_finite`, `encode_u64`) against the reference (`dot_generic`)
+// ---------------------------------------------------------------------------------------------
+
+/// fp16 patterns that exercise every branch: zeros, subnormals, the normal range ends, values
+/// near 1, infinities and NaNs, each with both signs.
+fn f16_corners() -> Vec<u16> {
+    let mags = [
+        0x0000, 0x0001, 0x0002, 0x01ff, 0x0200, 0x03ff, 0x0400, 0x0401, 0x07ff, 0x0800, 0x1000, 0x2e66, 0x37ff, 0x3800,
+        0x3bff, 0x3c00, 0x3c01, 0x3e00, 0x3fff, 0x4000, 0x5c00, 0x7800, 0x7bfe, 0x7bff, 0x7c00, 0x7c01, 0x7e00, 0x7fff,
+    ];
+    mags.iter().flat_map(|&m| [m, m | 0x8000]).collect()
+}
+
+/// fp32 accumulators at the corners: zeros, subnormals, the smallest and largest normals,
+/// values near the fp16 products' range, infinities and NaNs.
+fn f32_corners() -> Vec<u32> {
+    let mags = [
+        0x0000_0000,
+        0x0000_0001,
+        0x0040_0000,
+        0x007f_ffff,
+        0x0080_0000,
+        0x0080_0001,
+        0x1800_0000,
+        0x2f80_0000,
+        0x3000_0001,
+        0x3380_0000,
+        0x3f7f_ffff,
+        0x3f80_0000,
+        0x3f80_0001,
+        0x4b80_0000,
+        0x4f80_0000,
+        0x7180_0000,
+        0x7f7f_ffff,
+        0x7f80_0000,
+        0x7f80_0001,
+        0x7fc0_0000,
+        0x7fff_ffff,
+    ];
+    mags.iter().flat_map(|&m| [m, m | 0x8000_0000]).collect()
+}
+
+fn ref_f32(arith: TensorArith, a: &[u16], b: &[u16], c: u32) -> u32 {
+    dot_generic(arith, &F32, a, b, decode_f32(c))
+}
+
+fn ref_f16(arith: TensorArith, a: &[u16], b: &[u16], c: u16) -> u16 {
+    (dot_generic(arith, &F16, a, b, decode_f16_accumulator(c)) & 0xffff) as u16
+}
+
+/// A random fp16 pattern, half the time with a corner exponent field and significand.
+fn corner_f16(rng: &mut Rng) -> u16 {
+    let x = rng.next();
+    if x & 1 == 0 {
+        return (x >> 16) as u16;
+    }
+    let fields = [0u64, 1, 2, 13, 14, 15, 16, 17, 28, 29, 30, 31];
+    let fracs = [0u64, 1, 2, 0x1ff, 0x200, 0x3fe, 0x3ff, (x >> 40) & 0x3ff];
+    let field = fields[((x >> 8) % fields.len() as u64) as usize];
+    let frac = fracs[((x >> 16) % fracs.len() as u64) as usize];
+    (((x >> 1) & 1) << 15 | field << 10 | frac) as u16
+}
+
+/// A random fp32 accumulator: random bits, corners, or close to minus a product's value (so
+/// that the sum cancels), with exponents over the whole range.
+fn corner_f32(rng: &mut Rng, near: f32) -> u32 {
+    let x = rng.next();
+    match x % 4 {
+        0 => (x >> 32) as u32,
+        1 => {
+            let fields = [0u64, 1, 2, 50, 100, 110, 120, 126, 127, 128, 140, 150, 200, 253, 254, 255];
+            let fracs = [0u64, 1, 2, 0x3f_ffff, 0x40_0000, 0x7f_fffe, 0x7f_ffff, (x >> 40) & 0x7f_ffff];
+            let field = fields[((x >> 8) % fields.len() as u64) as usize];
+            let frac = fracs[((x >> 16) % fracs.len() as u64) as usize];
+            (((x >> 2) & 1) << 31 | field << 23 | frac) as u32
+        }
+        _ => {
+            let delta = ((x >> 8) % 9) as i64 - 4;
+            ((-near).to_bits() as i64 + delta) as u32
+        }
+    }
+}
+
+#[test]
+fn fast_paths_equal_the_reference_on_every_fp16_factor() {
+    // Every fp16 pattern as a against corner b and c (and the reverse). Debug builds (CI) take
+    // every 5th corner b and c to stay within seconds; release builds take them all.
+    let step = if cfg!(debug_assertions) { 5 } else { 1 };
+    let hc: Vec<u16> = f16_corners().into_iter().step_by(step).collect();
+    let fc: Vec<u32> = f32_corners().into_iter().step_by(step).collect();
+    for a in 0..=u16::MAX {
+        for &b in &hc {
+            for &c in &fc {
+                assert_eq!(dot1_f32(V100, a, b, c), ref_f32(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#010x}");
+                assert_eq!(dot1_f32(V100, b, a, c), ref_f32(V100, &[b], &[a], c), "a={b:#06x} b={a:#06x} c={c:#010x}");
+            }
+            for &c in &hc {
+                assert_eq!(
+                    dot1_f16(V100, a, b, c),
+                    ref_f16(V100, &[a], &[b], c),
+                    "f16 a={a:#06x} b={b:#06x} c={c:#06x}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fast_paths_equal_the_reference_on_random_corners() {
+    let mut rng = Rng(0x5eed_0ffa_57);
+    let cases = if cfg!(debug_assertions) { 300_000 } else { 5_000_000 };
+    for _ in 0..cases {
+        let a: [u16; 4] = std::array::from_fn(|_| corner_f16(&mut rng));
+        let b: [u16; 4] = std::array::from_fn(|_| corner_f16(&mut rng));
+        let near = f16_to_f32(a[0]) * f16_to_f32(b[0]);
+        let c = corner_f32(&mut rng, near);
+        let c16 = corner_f16(&mut rng);
+        assert_eq!(dot1_f32(V100, a[0], b[0], c), ref_f32(V100, &a[..1], &b[..1], c), "{a:?} {b:?} {c:#x}");
+        assert_eq!(dot_f32(V100, &a[..1], &b[..1], c), ref_f32(V100, &a[..1], &b[..1], c));
+        assert_eq!(dot4_f32(V100, a, b, c), ref_f32(V100, &a, &b, c), "{a:?} {b:?} {c:#x}");
+        assert_eq!(dot1_f16(V100, a[0], b[0], c16), ref_f16(V100, &a[..1], &b[..1], c16), "{a:?} {b:?} {c16:#x}");
+        assert_eq!(dot4_f16(V100, a, b, c16), ref_f16(V100, &a, &b, c16), "{a:?} {b:?} {c16:#x}");
+        // the public entry points of the IEEE mode are untouched
+        assert_eq!(dot1_f32(Ieee, a[0], b[0], c), ref_f32(Ieee, &a[..1], &b[..1], c));
+        assert_eq!(dot4_f32(Ieee, a, b, c), ref_f32(Ieee, &a, &b, c));
+    }
+}
+
+/// Every pair of fp16 factors with a few accumulators (4.3 billion pairs each): run by hand,
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair`.
+#[test]
+#[ignore]
+fn fast_paths_equal_the_reference_on_every_fp16_pair() {
+    for c in [0u32, 0x8000_0000, 0x3f80_0000, 0xb380_0001] {
+        for a in 0..=u16::MAX {
+            for b in 0..=u16::MAX {
+                assert_eq!(dot1_f32(V100, a, b, c), ref_f32(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#010x}");
+            }
+        }
+    }
+    for c in [0u16, 0x8000, 0x3c00, 0x0001] {
+        for a in 0..=u16::MAX {
+            for b in 0..=u16::MAX {
+                assert_eq!(dot1_f16(V100, a, b, c), ref_f16(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#06x}");
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@
 use std::sync::OnceLock;
 
 use otc_isa::fragments::{slots, FragInst, FragOperand, Layout};
-use otc_numerics::{dot4_f16, dot4_f32, dot_f16, dot_f32, TensorArith};
+use otc_numerics::{dot1_f16, dot1_f32, dot4_f16, dot4_f32, TensorArith};
 
 use crate::decode::OpKind;
 use crate::fault::{FaultKind, MemorySpace};
@@ -255,7 +255,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                         let av = own_half(w, a, l, e.a);
                         let bv = own_half(w, b, l, e.b);
                         let cv = w.regs[c as usize + e.reg as usize][l];
-                        out[e.reg as usize][l] = dot_f32(arith, &[av], &[bv], cv);
+                        out[e.reg as usize][l] = dot1_f32(arith, av, bv, cv);
                     }
                 }
                 for (i, o) in out.iter().enumerate() {
@@ -268,7 +268,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                         let av = own_half(w, a, l, e.a);
                         let bv = own_half(w, b, l, e.b);
                         let cv = own_half(w, c, l, (e.reg, e.half));
-                        let r = dot_f16(arith, &[av], &[bv], cv) as u32;
+                        let r = dot1_f16(arith, av, bv, cv) as u32;
                         out[e.reg as usize][l] |= r << (16 * e.half as u32);
                     }
                 }
@@ -305,7 +305,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             }
             let buf = w.accb.as_mut().expect("checked");
             for (pos, av, bv) in prods {
-                buf.data[pos] = dot_f32(arith, &[av], &[bv], buf.data[pos]);
+                buf.data[pos] = dot1_f32(arith, av, bv, buf.data[pos]);
             }
         }
         OpKind::AccbClear => match &mut w.accb {
