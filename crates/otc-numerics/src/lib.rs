@@ -487,6 +487,60 @@ fn v100_sum(fmt: &Format, a: &[u16], b: &[u16], acc: Option<Term>) -> u32 {
     encode(fmt, sum < 0, sum.unsigned_abs(), big_e - 23, false, rounding)
 }
 
+/// Many independent `OHMMA.8161` fp32 steps at once, V100 model: `out[i] = c[i] + a[i] * b[i]`
+/// for every `i` whose inputs are finite; returns a mask (bit `i` of word `i / 64`) of the
+/// elements with an infinity or a NaN among their inputs, whose `out` is left unspecified: the
+/// caller computes those with [`dot1_f32`].
+///
+/// The same steps as [`dot1_f32`]'s fast path, in 32-bit integers and without branches, so that
+/// the compiler can vectorise the loop (the aligned terms are below `2^25` and their sum below
+/// `2^26`). `otc-sim` calls it from a function compiled for AVX2 when the host has it (variable
+/// per-lane shifts); elsewhere it runs as plain scalar code. Equality with the reference is
+/// tested like the other fast paths.
+#[inline(always)]
+pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2] {
+    const { assert!(L <= 128, "at most 128 elements per call") };
+    let mut special = [0u64; 2];
+    let mut flag = [0u8; L];
+    for i in 0..L {
+        let (a, b, c) = (u32::from(a[i]), u32::from(b[i]), c[i]);
+        let fa = (a >> 10) & 0x1f;
+        let fb = (b >> 10) & 0x1f;
+        let fc = (c >> 23) & 0xff;
+        flag[i] = u8::from((fa == 0x1f) | (fb == 0x1f) | (fc == 0xff));
+        let sa = (a & 0x3ff) | (u32::from(fa != 0) << 10);
+        let sb = (b & 0x3ff) | (u32::from(fb != 0) << 10);
+        let sig_p = sa * sb; // exact, below 2^22
+        let e_p = fa.max(1) as i32 + fb.max(1) as i32 - 30;
+        let sig_c = (c & 0x7f_ffff) | (u32::from(fc != 0) << 23);
+        let e_c = fc.max(1) as i32 - 127;
+        // An absent term (zero product, zero accumulator) does not take part in E.
+        const NONE: i32 = -1000;
+        let big_e = (if sig_p != 0 { e_p } else { NONE }).max(if sig_c != 0 { e_c } else { NONE });
+        // Shifts of 31 clear every bit of these values (below 2^25), like any larger shift.
+        let m_p = ((sig_p << 3) >> (big_e - e_p).clamp(0, 31) as u32) as i32;
+        let m_c = (sig_c >> (big_e - e_c).clamp(0, 31) as u32) as i32;
+        let neg_p = -(((a ^ b) >> 15) as i32);
+        let neg_c = -((c >> 31) as i32);
+        let sum = ((m_p ^ neg_p) - neg_p) + ((m_c ^ neg_c) - neg_c);
+        let mag = sum.unsigned_abs();
+        // Truncate to 24 bits with gradual underflow (the fp32 branch of `encode`).
+        let top = 31 - (mag | 1).leading_zeros() as i32;
+        let lsb = big_e - 23;
+        let q = (lsb + top - 23).max(-149);
+        let k = q - lsb;
+        let m = if k <= 0 { mag << (-k).clamp(0, 31) as u32 } else { mag >> k.clamp(0, 31) as u32 };
+        let bits = (((q + 149) as u32) << 23).wrapping_add(m);
+        let bits = if bits >= 0x7f80_0000 { 0x7f80_0000 } else { bits };
+        let sign = (sum as u32) & 0x8000_0000;
+        out[i] = if sum == 0 { 0 } else { sign | bits };
+    }
+    for (i, &f) in flag.iter().enumerate() {
+        special[(i / 64) & 1] |= u64::from(f) << (i % 64);
+    }
+    special
+}
+
 /// The V100 model of `N` products with all inputs finite (`None` when a factor or the accumulator
 /// is an infinity or a NaN: the caller falls back to [`dot_generic`]), in fixed-size arrays and
 /// 64-bit integers only, for the tensor-core hot paths. `c` is an fp32 pattern, or an fp16 one

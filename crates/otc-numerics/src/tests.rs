@@ -889,6 +889,33 @@ fn corner_f32(rng: &mut Rng, near: f32) -> u32 {
     }
 }
 
+/// Checks `dot1_f32_v100_lanes` on 128 elements against the reference, element by element.
+fn check_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128]) {
+    let mut out = [0u32; 128];
+    let special = dot1_f32_v100_lanes(a, b, c, &mut out);
+    for i in 0..128 {
+        let is_special = a[i] & 0x7c00 == 0x7c00 || b[i] & 0x7c00 == 0x7c00 || c[i] & 0x7f80_0000 == 0x7f80_0000;
+        assert_eq!(
+            special[i / 64] >> (i % 64) & 1 == 1,
+            is_special,
+            "special flag of {:#06x} {:#06x} {:#010x}",
+            a[i],
+            b[i],
+            c[i]
+        );
+        if !is_special {
+            assert_eq!(
+                out[i],
+                ref_f32(V100, &[a[i]], &[b[i]], c[i]),
+                "lanes: a={:#06x} b={:#06x} c={:#010x}",
+                a[i],
+                b[i],
+                c[i]
+            );
+        }
+    }
+}
+
 #[test]
 fn fast_paths_equal_the_reference_on_every_fp16_factor() {
     // Every fp16 pattern as a against corner b and c (and the reverse). Debug builds (CI) take
@@ -928,6 +955,17 @@ fn fast_paths_equal_the_reference_on_random_corners() {
         assert_eq!(dot4_f32(V100, a, b, c), ref_f32(V100, &a, &b, c), "{a:?} {b:?} {c:#x}");
         assert_eq!(dot1_f16(V100, a[0], b[0], c16), ref_f16(V100, &a[..1], &b[..1], c16), "{a:?} {b:?} {c16:#x}");
         assert_eq!(dot4_f16(V100, a, b, c16), ref_f16(V100, &a, &b, c16), "{a:?} {b:?} {c16:#x}");
+        // the lane batch, one element per case
+        let k = (rng.next() % 128) as usize;
+        let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u32; 128]);
+        (la[k], lb[k], lc[k]) = (a[0], b[0], c);
+        let mut out = [0u32; 128];
+        let special = dot1_f32_v100_lanes(&la, &lb, &lc, &mut out);
+        if special[k / 64] >> (k % 64) & 1 == 0 {
+            assert_eq!(out[k], ref_f32(V100, &a[..1], &b[..1], c), "lanes {a:?} {b:?} {c:#x}");
+        } else {
+            assert!(a[0] & 0x7c00 == 0x7c00 || b[0] & 0x7c00 == 0x7c00 || c & 0x7f80_0000 == 0x7f80_0000);
+        }
         // the public entry points of the IEEE mode are untouched
         assert_eq!(dot1_f32(Ieee, a[0], b[0], c), ref_f32(Ieee, &a[..1], &b[..1], c));
         assert_eq!(dot4_f32(Ieee, a, b, c), ref_f32(Ieee, &a, &b, c));
@@ -943,6 +981,23 @@ fn fast_paths_equal_the_reference_on_every_fp16_pair() {
         for a in 0..=u16::MAX {
             for b in 0..=u16::MAX {
                 assert_eq!(dot1_f32(V100, a, b, c), ref_f32(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#010x}");
+            }
+            // the lane batch on the same pairs, 128 values of b at a time
+            for chunk in 0..512u32 {
+                let la = [a; 128];
+                let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
+                let mut out = [0u32; 128];
+                let special = dot1_f32_v100_lanes(&la, &lb, &[c; 128], &mut out);
+                for i in 0..128 {
+                    if special[i / 64] >> (i % 64) & 1 == 0 {
+                        assert_eq!(
+                            out[i],
+                            dot1_f32(V100, a, lb[i], c),
+                            "lanes a={a:#06x} b={:#06x} c={c:#010x}",
+                            lb[i]
+                        );
+                    }
+                }
             }
         }
     }

@@ -175,6 +175,13 @@ fn otables() -> &'static OTables {
                 n[l] += 1;
             }
             assert!(n.iter().all(|&k| k == 4), "OHMMA accumulators: 4 elements per lane");
+            if fi == 0 {
+                // The fp32 path indexes element (lane, register) directly.
+                for te in &t.e[0] {
+                    let regs = te.iter().fold(0u32, |m, e| m | 1 << e.reg);
+                    assert!(regs == 0b1111 && te.iter().all(|e| e.half == 0), "fp32 OHMMA: one element per C register");
+                }
+            }
         }
         t
     })
@@ -183,6 +190,26 @@ fn otables() -> &'static OTables {
 #[inline(always)]
 fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
     (w.regs[base as usize + p.0 as usize][l] >> (16 * p.1 as u32)) as u16
+}
+
+/// [`otc_numerics::dot1_f32_v100_lanes`] on the 128 elements of a dense OHMMA, compiled for AVX2
+/// when the host has it (the per-lane variable shifts vectorise there; the bits are the same
+/// either way, the function being the same integer code).
+fn ohmma_f32_v100_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the host supports AVX2, checked just above.
+            return unsafe { ohmma_f32_v100_lanes_avx2(a, b, c, out) };
+        }
+    }
+    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn ohmma_f32_v100_lanes_avx2(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
+    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
 }
 
 /// Position of every set bit of `m`, in ascending order, and their count.
@@ -246,6 +273,38 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
         ));
     }
     match *k {
+        OpKind::Ohmma { d, a, b, c, f32: true } if arith == TensorArith::V100 => {
+            // All 128 products of the warp at once (lanes outside `exec` are computed and not
+            // written), vectorised where the host allows; elements with an infinity or a NaN
+            // among their inputs go through the scalar reference path.
+            // Element j = 32 * r + l is lane l's accumulator register r.
+            let t = &otables().e[0];
+            let (mut av, mut bv, mut cv) = ([0u16; 128], [0u16; 128], [0u32; 128]);
+            for r in 0..4 {
+                cv[32 * r..32 * r + 32].copy_from_slice(&w.regs[c as usize + r]);
+            }
+            for (l, te) in t.iter().enumerate() {
+                for e in te {
+                    let j = 32 * e.reg as usize + l;
+                    av[j] = own_half(w, a, l, e.a);
+                    bv[j] = own_half(w, b, l, e.b);
+                }
+            }
+            let mut res = [0u32; 128];
+            let special = ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+            for half in 0..2 {
+                let mut m = special[half];
+                while m != 0 {
+                    let j = 64 * half + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    res[j] = dot1_f32(arith, av[j], bv[j], cv[j]);
+                }
+            }
+            for r in 0..4 {
+                let o: &[u32; 32] = res[32 * r..32 * r + 32].try_into().expect("32 lanes");
+                w.write(d + r as u16, o, exec);
+            }
+        }
         OpKind::Ohmma { d, a, b, c, f32 } => {
             let t = &otables().e[if f32 { 0 } else { 1 }];
             if f32 {
