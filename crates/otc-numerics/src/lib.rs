@@ -523,22 +523,85 @@ pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32;
         let neg_p = -(((a ^ b) >> 15) as i32);
         let neg_c = -((c >> 31) as i32);
         let sum = ((m_p ^ neg_p) - neg_p) + ((m_c ^ neg_c) - neg_c);
-        let mag = sum.unsigned_abs();
-        // Truncate to 24 bits with gradual underflow (the fp32 branch of `encode`).
-        let top = 31 - (mag | 1).leading_zeros() as i32;
-        let lsb = big_e - 23;
-        let q = (lsb + top - 23).max(-149);
-        let k = q - lsb;
-        let m = if k <= 0 { mag << (-k).clamp(0, 31) as u32 } else { mag >> k.clamp(0, 31) as u32 };
-        let bits = (((q + 149) as u32) << 23).wrapping_add(m);
-        let bits = if bits >= 0x7f80_0000 { 0x7f80_0000 } else { bits };
-        let sign = (sum as u32) & 0x8000_0000;
-        out[i] = if sum == 0 { 0 } else { sign | bits };
+        out[i] = encode_f32_trunc_i32(sum, big_e);
     }
     for (i, &f) in flag.iter().enumerate() {
         special[(i / 64) & 1] |= u64::from(f) << (i % 64);
     }
     special
+}
+
+/// Many independent `HMMA.884` fp32 dot steps at once, V100 model: `out[i] = c[i] + sum_k
+/// a[k][i] * b[k][i]` (four products) for every `i` whose inputs are finite; the returned mask
+/// marks the elements with an infinity or a NaN among their inputs (their `out` is unspecified:
+/// use [`dot4_f32`]). Branch-free 32-bit integer code like [`dot1_f32_v100_lanes`] (the aligned
+/// sum is below `2^28`).
+#[inline(always)]
+pub fn dot4_f32_v100_lanes<const L: usize>(
+    a: &[[u16; L]; 4],
+    b: &[[u16; L]; 4],
+    c: &[u32; L],
+    out: &mut [u32; L],
+) -> [u64; 2] {
+    const { assert!(L <= 128, "at most 128 elements per call") };
+    const NONE: i32 = -1000;
+    let mut special = [0u64; 2];
+    let mut flag = [0u8; L];
+    for i in 0..L {
+        let c = c[i];
+        let fc = (c >> 23) & 0xff;
+        let mut any = fc == 0xff;
+        let sig_c = (c & 0x7f_ffff) | (u32::from(fc != 0) << 23);
+        let e_c = fc.max(1) as i32 - 127;
+        let mut big_e = if sig_c != 0 { e_c } else { NONE };
+        let mut sig_p = [0u32; 4];
+        let mut e_p = [0i32; 4];
+        for k in 0..4 {
+            let (x, y) = (u32::from(a[k][i]), u32::from(b[k][i]));
+            let fa = (x >> 10) & 0x1f;
+            let fb = (y >> 10) & 0x1f;
+            any |= (fa == 0x1f) | (fb == 0x1f);
+            sig_p[k] = ((x & 0x3ff) | (u32::from(fa != 0) << 10)) * ((y & 0x3ff) | (u32::from(fb != 0) << 10));
+            e_p[k] = fa.max(1) as i32 + fb.max(1) as i32 - 30;
+            big_e = big_e.max(if sig_p[k] != 0 { e_p[k] } else { NONE });
+        }
+        flag[i] = u8::from(any);
+        let mut sum = 0i32;
+        for k in 0..4 {
+            let m = ((sig_p[k] << 3) >> (big_e - e_p[k]).clamp(0, 31) as u32) as i32;
+            let neg = -((u32::from(a[k][i] ^ b[k][i]) >> 15) as i32);
+            sum += (m ^ neg) - neg;
+        }
+        let m_c = (sig_c >> (big_e - e_c).clamp(0, 31) as u32) as i32;
+        let neg_c = -((c >> 31) as i32);
+        sum += (m_c ^ neg_c) - neg_c;
+        out[i] = encode_f32_trunc_i32(sum, big_e);
+    }
+    for (i, &f) in flag.iter().enumerate() {
+        special[(i / 64) & 1] |= u64::from(f) << (i % 64);
+    }
+    special
+}
+
+/// The fp32 result of the V100 model from the exact aligned sum `sum` (units of `2^(E - 23)`,
+/// `|sum| < 2^31`): truncated to 24 bits with gradual underflow, overflow to infinity, `+0`
+/// for a zero sum (the fp32 branch of [`encode`], branch-free in 32 bits).
+#[inline(always)]
+fn encode_f32_trunc_i32(sum: i32, big_e: i32) -> u32 {
+    let mag = sum.unsigned_abs();
+    let top = 31 - (mag | 1).leading_zeros() as i32;
+    let lsb = big_e - 23;
+    let q = (lsb + top - 23).max(-149);
+    let k = q - lsb;
+    let m = if k <= 0 { mag << (-k).clamp(0, 31) as u32 } else { mag >> k.clamp(0, 31) as u32 };
+    let bits = (((q + 149) as u32) << 23).wrapping_add(m);
+    let bits = if bits >= 0x7f80_0000 { 0x7f80_0000 } else { bits };
+    let sign = (sum as u32) & 0x8000_0000;
+    if sum == 0 {
+        0
+    } else {
+        sign | bits
+    }
 }
 
 /// The V100 model of `N` products with all inputs finite (`None` when a factor or the accumulator

@@ -955,6 +955,22 @@ fn fast_paths_equal_the_reference_on_random_corners() {
         assert_eq!(dot4_f32(V100, a, b, c), ref_f32(V100, &a, &b, c), "{a:?} {b:?} {c:#x}");
         assert_eq!(dot1_f16(V100, a[0], b[0], c16), ref_f16(V100, &a[..1], &b[..1], c16), "{a:?} {b:?} {c16:#x}");
         assert_eq!(dot4_f16(V100, a, b, c16), ref_f16(V100, &a, &b, c16), "{a:?} {b:?} {c16:#x}");
+        // the four-product lane batch, one element per case
+        let k4 = (rng.next() % 64) as usize;
+        let mut qa = [[0u16; 64]; 4];
+        let mut qb = [[0u16; 64]; 4];
+        for kk in 0..4 {
+            (qa[kk][k4], qb[kk][k4]) = (a[kk], b[kk]);
+        }
+        let mut qc = [0u32; 64];
+        qc[k4] = c;
+        let mut out4 = [0u32; 64];
+        let special = dot4_f32_v100_lanes(&qa, &qb, &qc, &mut out4);
+        let any_special = a.iter().chain(&b).any(|&x| x & 0x7c00 == 0x7c00) || c & 0x7f80_0000 == 0x7f80_0000;
+        assert_eq!(special[k4 / 64] >> (k4 % 64) & 1 == 1, any_special);
+        if !any_special {
+            assert_eq!(out4[k4], ref_f32(V100, &a, &b, c), "lanes4 {a:?} {b:?} {c:#x}");
+        }
         // the lane batch, one element per case
         let k = (rng.next() % 128) as usize;
         let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u32; 128]);

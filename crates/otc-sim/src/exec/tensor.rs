@@ -72,6 +72,37 @@ fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
 
 pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
     match *k {
+        OpKind::Hmma { d, a, b, c, f32: true, step, a_col, b_col } if arith == TensorArith::V100 => {
+            // The 64 dot steps of the warp at once (element j = 32 * r + l: lane l's destination
+            // register r), like the dense OHMMA; lanes outside `exec` are computed, not written.
+            let t = tables();
+            let (ta, tb) = (&t.a[a_col as usize], &t.b[b_col as usize]);
+            let (mut av, mut bv) = ([[0u16; 64]; 4], [[0u16; 64]; 4]);
+            let mut cv = [0u32; 64];
+            for r in 0..2 {
+                cv[32 * r..32 * r + 32].copy_from_slice(&w.regs[c as usize + r]);
+                for l in 0..32 {
+                    let q = (l % 16) / 4;
+                    let (row, col) = t.d32[l][2 * step as usize + r];
+                    for kk in 0..4 {
+                        av[kk][32 * r + l] = half_of(w, a, ta[q][row as usize][kk]);
+                        bv[kk][32 * r + l] = half_of(w, b, tb[q][kk][col as usize]);
+                    }
+                }
+            }
+            let mut res = [0u32; 64];
+            let special = hmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+            let mut m = special[0];
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                m &= m - 1;
+                res[j] = dot4_f32(arith, std::array::from_fn(|k| av[k][j]), std::array::from_fn(|k| bv[k][j]), cv[j]);
+            }
+            for r in 0..2 {
+                let o: &[u32; 32] = res[32 * r..32 * r + 32].try_into().expect("32 lanes");
+                w.write(d + r as u16, o, exec);
+            }
+        }
         OpKind::Hmma { d, a, b, c, f32, step, a_col, b_col } => {
             let t = tables();
             let (ta, tb) = (&t.a[a_col as usize], &t.b[b_col as usize]);
@@ -212,6 +243,30 @@ unsafe fn ohmma_f32_v100_lanes_avx2(a: &[u16; 128], b: &[u16; 128], c: &[u32; 12
     otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
 }
 
+/// [`otc_numerics::dot4_f32_v100_lanes`] on the 64 dot steps of an `HMMA.884` fp32 STEP,
+/// compiled for AVX2 when the host has it (same integer code either way).
+fn hmma_f32_v100_lanes(a: &[[u16; 64]; 4], b: &[[u16; 64]; 4], c: &[u32; 64], out: &mut [u32; 64]) -> [u64; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the host supports AVX2, checked just above.
+            return unsafe { hmma_f32_v100_lanes_avx2(a, b, c, out) };
+        }
+    }
+    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn hmma_f32_v100_lanes_avx2(
+    a: &[[u16; 64]; 4],
+    b: &[[u16; 64]; 4],
+    c: &[u32; 64],
+    out: &mut [u32; 64],
+) -> [u64; 2] {
+    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
+}
+
 /// Position of every set bit of `m`, in ascending order, and their count.
 fn bit_positions(m: u32) -> ([u8; 32], usize) {
     let mut p = [0u8; 32];
@@ -292,10 +347,10 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             }
             let mut res = [0u32; 128];
             let special = ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
-            for half in 0..2 {
-                let mut m = special[half];
+            for (word, &bits) in special.iter().enumerate() {
+                let mut m = bits;
                 while m != 0 {
-                    let j = 64 * half + m.trailing_zeros() as usize;
+                    let j = 64 * word + m.trailing_zeros() as usize;
                     m &= m - 1;
                     res[j] = dot1_f32(arith, av[j], bv[j], cv[j]);
                 }
@@ -351,20 +406,38 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             let t = &otables().e[0];
             // Gather every landing product first (operands are read from all 32 lanes, active
             // or not), then accumulate: each buffer element receives at most one product.
-            let mut prods: Vec<(usize, u16, u16)> = Vec::with_capacity(128);
+            let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
+            let mut count = 0;
             for (l, te) in t.iter().enumerate() {
                 for e in te {
                     let kk = 8 * m as usize + e.row as usize;
                     let jj = 16 * n as usize + e.col as usize;
                     if kk < na && jj < nb {
-                        let pos = rows[kk] as usize * 32 + cols[jj] as usize;
-                        prods.push((pos, own_half(w, a, l, e.a), own_half(w, b, l, e.b)));
+                        pos[count] = rows[kk] as u16 * 32 + cols[jj] as u16;
+                        av[count] = own_half(w, a, l, e.a);
+                        bv[count] = own_half(w, b, l, e.b);
+                        count += 1;
                     }
                 }
             }
             let buf = w.accb.as_mut().expect("checked");
-            for (pos, av, bv) in prods {
-                buf.data[pos] = dot1_f32(arith, av, bv, buf.data[pos]);
+            if arith == TensorArith::V100 && count > 8 {
+                // Distinct positions: the batch reads every accumulator before any is written.
+                let cv: [u32; 128] = std::array::from_fn(|j| buf.data[pos[j] as usize & 1023]);
+                let mut res = [0u32; 128];
+                let special = ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+                for j in 0..count {
+                    buf.data[pos[j] as usize] = if special[j / 64] >> (j % 64) & 1 != 0 {
+                        dot1_f32(arith, av[j], bv[j], cv[j])
+                    } else {
+                        res[j]
+                    };
+                }
+            } else {
+                for j in 0..count {
+                    let p = pos[j] as usize;
+                    buf.data[p] = dot1_f32(arith, av[j], bv[j], buf.data[p]);
+                }
             }
         }
         OpKind::AccbClear => match &mut w.accb {
