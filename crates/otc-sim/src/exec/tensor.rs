@@ -181,12 +181,19 @@ struct OElem {
 struct OTables {
     /// [F32, F16][lane][element]
     e: [[[OElem; 4]; 32]; 2],
+    /// fp32 layout as isa/otc.toml states it: lane l's four elements share one A value (register
+    /// `a_reg[l]`, half `a_half[l]`), and its element in C register r takes B from register
+    /// r / 2, half r % 2 (checked against the fragment tables when they are built).
+    f32_regular: bool,
+    a_reg: [u8; 32],
+    a_half: [u8; 32],
 }
 
 fn otables() -> &'static OTables {
     static T: OnceLock<OTables> = OnceLock::new();
     T.get_or_init(|| {
-        let mut t = OTables { e: [[[OElem::default(); 4]; 32]; 2] };
+        let mut t =
+            OTables { e: [[[OElem::default(); 4]; 32]; 2], f32_regular: false, a_reg: [0; 32], a_half: [0; 32] };
         for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
             let a = slots(inst, FragOperand::A, Layout::Row);
             let b = slots(inst, FragOperand::B, Layout::Row);
@@ -208,10 +215,14 @@ fn otables() -> &'static OTables {
             assert!(n.iter().all(|&k| k == 4), "OHMMA accumulators: 4 elements per lane");
             if fi == 0 {
                 // The fp32 path indexes element (lane, register) directly.
-                for te in &t.e[0] {
+                let mut regular = true;
+                for (l, te) in t.e[0].iter().enumerate() {
                     let regs = te.iter().fold(0u32, |m, e| m | 1 << e.reg);
                     assert!(regs == 0b1111 && te.iter().all(|e| e.half == 0), "fp32 OHMMA: one element per C register");
+                    (t.a_reg[l], t.a_half[l]) = te[0].a;
+                    regular &= te.iter().all(|e| e.a == te[0].a && e.b == (e.reg / 2, e.reg % 2));
                 }
+                t.f32_regular = regular;
             }
         }
         t
@@ -333,16 +344,32 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             // written), vectorised where the host allows; elements with an infinity or a NaN
             // among their inputs go through the scalar reference path.
             // Element j = 32 * r + l is lane l's accumulator register r.
-            let t = &otables().e[0];
+            let ot = otables();
+            let t = &ot.e[0];
             let (mut av, mut bv, mut cv) = ([0u16; 128], [0u16; 128], [0u32; 128]);
             for r in 0..4 {
                 cv[32 * r..32 * r + 32].copy_from_slice(&w.regs[c as usize + r]);
             }
-            for (l, te) in t.iter().enumerate() {
-                for e in te {
-                    let j = 32 * e.reg as usize + l;
-                    av[j] = own_half(w, a, l, e.a);
-                    bv[j] = own_half(w, b, l, e.b);
+            if ot.f32_regular {
+                for l in 0..32 {
+                    let v = own_half(w, a, l, (ot.a_reg[l], ot.a_half[l]));
+                    for r in 0..4 {
+                        av[32 * r + l] = v;
+                    }
+                }
+                for r in 0..4 {
+                    let src = &w.regs[b as usize + r / 2];
+                    for l in 0..32 {
+                        bv[32 * r + l] = (src[l] >> (16 * (r % 2))) as u16;
+                    }
+                }
+            } else {
+                for (l, te) in t.iter().enumerate() {
+                    for e in te {
+                        let j = 32 * e.reg as usize + l;
+                        av[j] = own_half(w, a, l, e.a);
+                        bv[j] = own_half(w, b, l, e.b);
+                    }
                 }
             }
             let mut res = [0u32; 128];
