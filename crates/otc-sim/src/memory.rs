@@ -158,6 +158,14 @@ pub(crate) trait GlobalMem {
     fn store(&mut self, addr: u64, len: usize) -> Option<&mut [u8]>;
     /// Whether `[addr, addr+len)` is inside one allocation.
     fn mapped(&mut self, addr: u64, len: usize) -> bool;
+    /// `load` of `len` bytes at the address of every lane of `exec`, in ascending lane order,
+    /// each handed to `f(lane, bytes)`. The caller has checked every access (mapped, aligned).
+    #[inline]
+    fn load_lanes(&mut self, exec: u32, addr: &[u64; 32], len: usize, mut f: impl FnMut(usize, &[u8])) {
+        for l in crate::state::lanes(exec) {
+            f(l, self.load(addr[l], len).expect("checked by the caller"));
+        }
+    }
 }
 
 impl GlobalMem for GlobalMemory {
@@ -340,7 +348,67 @@ impl<'a> SpecView<'a> {
     }
 }
 
+/// `set_bits` for an aligned access of at most 16 bytes, which never crosses a 64-byte word.
+#[inline(always)]
+fn set_bits_aligned(mask: &mut PageMask, off: usize, len: usize) {
+    mask[off / 64] |= ((1u64 << len) - 1) << (off % 64);
+}
+
+/// `range_bits` for an aligned access of at most 16 bytes.
+#[inline(always)]
+fn range_bits_aligned(mask: &PageMask, off: usize, len: usize) -> bool {
+    let bits = ((1u64 << len) - 1) << (off % 64);
+    mask[off / 64] & bits == bits
+}
+
 impl GlobalMem for SpecView<'_> {
+    /// Lanes that hit the page of the previous lane skip the allocation and page look-ups (a
+    /// warp's accesses usually fall in one or two pages).
+    #[inline]
+    fn load_lanes(&mut self, exec: u32, addr: &[u64; 32], len: usize, mut f: impl FnMut(usize, &[u8])) {
+        if !(len.is_power_of_two() && len <= 16) {
+            for l in crate::state::lanes(exec) {
+                f(l, self.load(addr[l], len).expect("checked by the caller"));
+            }
+            return;
+        }
+        // (first address of the page, end of the page inside its allocation, allocation, page slot)
+        let mut cur = (u64::MAX, 0u64, 0usize, 0usize);
+        // The previous lane's address and bytes: lanes that share an address (operands
+        // replicated across a warp) repeat neither the look-up nor the read bookkeeping.
+        let (mut prev, mut prev_bytes) = (u64::MAX, [0u8; 16]);
+        for l in crate::state::lanes(exec) {
+            let a = addr[l];
+            if a == prev {
+                f(l, &prev_bytes[..len]);
+                continue;
+            }
+            if a < cur.0 || a.saturating_add(len as u64) > cur.1 {
+                let (ai, off) = self.locate(a, len).expect("checked by the caller");
+                let page = off / PAGE;
+                let i = self.page(key(ai, page));
+                let alloc = &self.base.allocs[ai];
+                let start = alloc.base + (page * PAGE) as u64;
+                cur = (start, (start + PAGE as u64).min(alloc.end()), ai, i);
+            }
+            let po = (a - cur.0) as usize;
+            let p = &mut self.pages[cur.3].1;
+            if !range_bits_aligned(&p.written, po, len) {
+                set_bits_aligned(&mut p.read, po, len);
+            }
+            let bytes = match &p.data {
+                Some(d) => &d[po..po + len],
+                None => {
+                    let off = (a - self.base.allocs[cur.2].base) as usize;
+                    &self.base.allocs[cur.2].data[off..off + len]
+                }
+            };
+            prev = a;
+            prev_bytes[..len].copy_from_slice(bytes);
+            f(l, bytes);
+        }
+    }
+
     #[inline]
     fn load(&mut self, addr: u64, len: usize) -> Option<&[u8]> {
         let (ai, off) = self.locate(addr, len)?;
