@@ -101,6 +101,8 @@ pub struct Simulator {
     batch: usize,
     sectors_scratch: Vec<u64>,
     log_issues: bool,
+    /// Advance the SMs in parallel (rayon) rather than one after another.
+    parallel: bool,
 }
 
 /// Local memory is interleaved by 4-byte words across the 32 lanes of a warp (like the hardware's
@@ -122,6 +124,7 @@ impl Simulator {
             batch: (config.gpu.num_sms as usize * 8).max(8),
             sectors_scratch: Vec::new(),
             log_issues: false,
+            parallel: true,
         })
     }
 
@@ -334,9 +337,22 @@ impl Simulator {
     fn advance(&mut self) {
         self.buffered = 0;
         let Some(r) = self.resolved.as_ref() else { return };
-        self.sms.par_iter_mut().for_each(|sm| {
-            let _: RunStatus = sm.run(r);
-        });
+        if self.parallel {
+            self.sms.par_iter_mut().for_each(|sm| {
+                let _: RunStatus = sm.run(r);
+            });
+        } else {
+            for sm in &mut self.sms {
+                let _: RunStatus = sm.run(r);
+            }
+        }
+    }
+
+    /// Advance the SMs on the rayon pool of the caller (`true`, the default) or one after
+    /// another on the calling thread (for a model that runs on a thread of its own beside the
+    /// functional run). Results do not depend on it.
+    pub fn set_parallel(&mut self, parallel: bool) {
+        self.parallel = parallel;
     }
 
     /// How many CTAs are buffered before the SMs are advanced (default 8 per SM). Results do
