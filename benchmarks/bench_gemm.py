@@ -80,12 +80,21 @@ def device_bytes(mode: str, m: int, n: int, k: int) -> int:
     return 2 * mp * kp + 2 * kp * np_ + 4 * mp * np_
 
 
+def peak_rss() -> int:
+    """Peak resident bytes of this process image (VmHWM; unlike ru_maxrss it is not inherited
+    from the parent across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def memory_probe(mode: str, size: int, threads: int | None, timing: bool) -> dict:
     """In this (fresh) process: peak RSS before and after one GEMM."""
     a, b = operands(size, size, size)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = peak_rss()
     run_gemm(a, b, mode, threads, timing)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    after = peak_rss()
     return {"peak_before": before, "peak_after": after}
 
 

@@ -315,7 +315,7 @@ impl Device {
             let mut model: Option<std::thread::ScopedJoinHandle<'_, Result<TimingStats, TimingError>>> = None;
             let mut sink = match sink {
                 Some(mut sim) if !sequential => {
-                    let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::CtaTrace>(2 * batch);
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::CtaTrace>(batch);
                     sim.set_parallel(false);
                     model = Some(scope.spawn(move || {
                         let mut err = None;
