@@ -202,8 +202,11 @@ pub(crate) type PageMask = [u64; WORDS];
 pub(crate) struct SpecPage {
     /// Private copy (made on the first write).
     pub data: Option<Box<[u8]>>,
-    pub written: PageMask,
-    pub read: PageMask,
+    /// Bytes this CTA wrote (allocated on the first write: most pages are only read).
+    pub written: Option<Box<PageMask>>,
+    /// Bytes this CTA read before writing them. Boxed, so that growing the page list moves
+    /// small entries.
+    pub read: Box<PageMask>,
 }
 
 /// Page key: allocation index and page number inside the allocation.
@@ -271,7 +274,7 @@ impl<'a> SpecView<'a> {
         }
         let pages = &mut self.pages;
         let i = *self.index.entry(key).or_insert_with(|| {
-            pages.push((key, SpecPage { data: None, written: [0; WORDS], read: [0; WORDS] }));
+            pages.push((key, SpecPage { data: None, written: None, read: Box::new([0; WORDS]) }));
             pages.len() - 1
         });
         self.last = (key, i);
@@ -318,12 +321,12 @@ impl<'a> SpecView<'a> {
     /// [`SpecView::commit`] of the pages of a finished view.
     pub fn commit_pages(pages: SpecPages, mem: &mut GlobalMemory, written: &mut HashMap<u64, PageMask>) {
         for (k, p) in pages {
-            let Some(data) = p.data else { continue };
+            let (Some(data), Some(p_written)) = (p.data, p.written) else { continue };
             let alloc = (k >> 40) as usize;
             let page = (k & ((1 << 40) - 1)) as usize;
             let dst = mem.alloc_data_mut(alloc);
             let start = page * PAGE;
-            for (w, &bits) in p.written.iter().enumerate() {
+            for (w, &bits) in p_written.iter().enumerate() {
                 if bits == 0 {
                     continue;
                 }
@@ -341,7 +344,7 @@ impl<'a> SpecView<'a> {
                 }
             }
             let e = written.entry(k).or_insert([0; WORDS]);
-            for (a, b) in e.iter_mut().zip(p.written.iter()) {
+            for (a, b) in e.iter_mut().zip(p_written.iter()) {
                 *a |= b;
             }
         }
@@ -374,15 +377,11 @@ impl GlobalMem for SpecView<'_> {
         }
         // (first address of the page, end of the page inside its allocation, allocation, page slot)
         let mut cur = (u64::MAX, 0u64, 0usize, 0usize);
-        // The previous lane's address and bytes: lanes that share an address (operands
-        // replicated across a warp) repeat neither the look-up nor the read bookkeeping.
-        let (mut prev, mut prev_bytes) = (u64::MAX, [0u8; 16]);
+        // The previous lane's address: lanes that share an address (operands replicated across
+        // a warp) repeat neither the look-up nor the read bookkeeping.
+        let mut prev = u64::MAX;
         for l in crate::state::lanes(exec) {
             let a = addr[l];
-            if a == prev {
-                f(l, &prev_bytes[..len]);
-                continue;
-            }
             if a < cur.0 || a.saturating_add(len as u64) > cur.1 {
                 let (ai, off) = self.locate(a, len).expect("checked by the caller");
                 let page = off / PAGE;
@@ -393,7 +392,7 @@ impl GlobalMem for SpecView<'_> {
             }
             let po = (a - cur.0) as usize;
             let p = &mut self.pages[cur.3].1;
-            if !range_bits_aligned(&p.written, po, len) {
+            if a != prev && !p.written.as_ref().is_some_and(|w| range_bits_aligned(w, po, len)) {
                 set_bits_aligned(&mut p.read, po, len);
             }
             let bytes = match &p.data {
@@ -404,7 +403,6 @@ impl GlobalMem for SpecView<'_> {
                 }
             };
             prev = a;
-            prev_bytes[..len].copy_from_slice(bytes);
             f(l, bytes);
         }
     }
@@ -416,7 +414,7 @@ impl GlobalMem for SpecView<'_> {
         let po = off % PAGE;
         let i = self.page(key(ai, page));
         let p = &mut self.pages[i].1;
-        if !range_bits(&p.written, po, len) {
+        if !p.written.as_ref().is_some_and(|w| range_bits(w, po, len)) {
             set_bits(&mut p.read, po, len);
         }
         match &p.data {
@@ -435,10 +433,10 @@ impl GlobalMem for SpecView<'_> {
         let p = &mut self.pages[i].1;
         // a store slice may be read-modify-written (atomics): count it as read too unless the
         // bytes are already this CTA's own
-        if !range_bits(&p.written, po, len) {
+        if !p.written.as_ref().is_some_and(|w| range_bits(w, po, len)) {
             set_bits(&mut p.read, po, len);
         }
-        set_bits(&mut p.written, po, len);
+        set_bits(p.written.get_or_insert_with(|| Box::new([0; WORDS])), po, len);
         let d = p.data.get_or_insert_with(|| {
             let start = page * PAGE;
             let end = (start + PAGE).min(base.len());
