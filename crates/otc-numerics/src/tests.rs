@@ -938,6 +938,50 @@ fn fast_paths_equal_the_reference_on_every_fp16_factor() {
             }
         }
     }
+    // The lane batches on the same inputs, 128 (64 for four products) elements at a time; the
+    // four-product form sums x*y, -x*y, y*x and x*x, which cancel and shift in every way.
+    let mut i = 0;
+    let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u32; 128]);
+    for x in 0..=u16::MAX {
+        for &y in &hc {
+            for &z in &fc {
+                (la[i], lb[i], lc[i]) = (x, y, z);
+                i += 1;
+                if i == 128 {
+                    check_lanes(&la, &lb, &lc);
+                    check_lanes(&lb, &la, &lc);
+                    let qa: [[u16; 64]; 4] = [
+                        la[..64].try_into().unwrap(),
+                        la[..64].try_into().unwrap(),
+                        lb[..64].try_into().unwrap(),
+                        la[64..].try_into().unwrap(),
+                    ];
+                    let qb: [[u16; 64]; 4] = [
+                        lb[..64].try_into().unwrap(),
+                        lb[..64].map(|v| v ^ 0x8000),
+                        la[..64].try_into().unwrap(),
+                        la[64..].try_into().unwrap(),
+                    ];
+                    let qc: [u32; 64] = lc[..64].try_into().unwrap();
+                    let mut out = [0u32; 64];
+                    let special = dot4_f32_v100_lanes(&qa, &qb, &qc, &mut out);
+                    for j in 0..64 {
+                        let (av, bv): ([u16; 4], [u16; 4]) =
+                            (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
+                        let want = ref_f32(V100, &av, &bv, qc[j]);
+                        let any =
+                            av.iter().chain(&bv).any(|&h| h & 0x7c00 == 0x7c00) || qc[j] & 0x7f80_0000 == 0x7f80_0000;
+                        assert_eq!(special[0] >> j & 1 == 1, any);
+                        if !any {
+                            assert_eq!(out[j], want, "lanes4 {av:?} {bv:?} {:#x}", qc[j]);
+                        }
+                        assert_eq!(dot4_f32(V100, av, bv, qc[j]), want, "dot4 {av:?} {bv:?} {:#x}", qc[j]);
+                    }
+                    i = 0;
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -316,19 +316,23 @@ impl Device {
             let mut sink = match sink {
                 Some(mut sim) if !sequential => {
                     let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::CtaTrace>(batch);
-                    sim.set_parallel(false);
                     model = Some(scope.spawn(move || {
+                        // Each push runs in the device's pool (the SMs advance in parallel
+                        // there); this thread only waits for the next committed CTA.
                         let mut err = None;
                         for t in rx {
                             if err.is_none() {
-                                if let Err(e) = sim.push(t) {
-                                    err = Some(e);
-                                }
+                                let pushed = match pool {
+                                    Some(p) => p.install(|| sim.push(t)),
+                                    None => sim.push(t),
+                                };
+                                err = pushed.err();
                             }
                         }
-                        match err {
-                            Some(e) => Err(e),
-                            None => sim.finish(),
+                        match (err, pool) {
+                            (Some(e), _) => Err(e),
+                            (None, Some(p)) => p.install(move || sim.finish()),
+                            (None, None) => sim.finish(),
                         }
                     }));
                     Some(TimingSink::Threaded(tx))

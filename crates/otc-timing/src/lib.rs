@@ -101,8 +101,6 @@ pub struct Simulator {
     batch: usize,
     sectors_scratch: Vec<u64>,
     log_issues: bool,
-    /// Advance the SMs in parallel (rayon) rather than one after another.
-    parallel: bool,
 }
 
 /// After the L2 pre-pass a plain global or local load or store is timed from its sectors alone;
@@ -151,7 +149,6 @@ impl Simulator {
             batch: (config.gpu.num_sms as usize * 8).max(8),
             sectors_scratch: Vec::new(),
             log_issues: false,
-            parallel: true,
         })
     }
 
@@ -367,22 +364,9 @@ impl Simulator {
     fn advance(&mut self) {
         self.buffered = 0;
         let Some(r) = self.resolved.as_ref() else { return };
-        if self.parallel {
-            self.sms.par_iter_mut().for_each(|sm| {
-                let _: RunStatus = sm.run(r);
-            });
-        } else {
-            for sm in &mut self.sms {
-                let _: RunStatus = sm.run(r);
-            }
-        }
-    }
-
-    /// Advance the SMs on the rayon pool of the caller (`true`, the default) or one after
-    /// another on the calling thread (for a model that runs on a thread of its own beside the
-    /// functional run). Results do not depend on it.
-    pub fn set_parallel(&mut self, parallel: bool) {
-        self.parallel = parallel;
+        self.sms.par_iter_mut().for_each(|sm| {
+            let _: RunStatus = sm.run(r);
+        });
     }
 
     /// How many CTAs are buffered before the SMs are advanced (default 8 per SM). Results do
