@@ -581,3 +581,66 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
     }
     Ok(Flow::Next)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batches as the simulator calls them (the AVX2 build where the host has it) give the
+    /// scalar reference's bits, special values included.
+    #[test]
+    fn lane_batches_equal_the_scalar_dot_steps() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for round in 0..2000 {
+            // Half the rounds with exponents near each other (cancellation), half raw bits.
+            let mut h = |x: u64| -> u16 {
+                if round % 2 == 0 {
+                    x as u16
+                } else {
+                    (x as u16 & 0x83ff) | (((12 + (x >> 20) % 8) as u16) << 10)
+                }
+            };
+            let a: [u16; 128] = std::array::from_fn(|_| h(next()));
+            let b: [u16; 128] = std::array::from_fn(|_| h(next()));
+            let c: [u32; 128] = std::array::from_fn(|i| {
+                let x = next();
+                if x % 3 == 0 {
+                    x as u32
+                } else {
+                    (-(f32::from_bits(((a[i] as u32) << 13) ^ 0x3800_0000))).to_bits() ^ (x as u32 & 7)
+                }
+            });
+            let mut out = [0u32; 128];
+            let special = ohmma_f32_v100_lanes(&a, &b, &c, &mut out);
+            for i in 0..128 {
+                if special[i / 64] >> (i % 64) & 1 == 0 {
+                    assert_eq!(
+                        out[i],
+                        dot1_f32(TensorArith::V100, a[i], b[i], c[i]),
+                        "{:#x} {:#x} {:#x}",
+                        a[i],
+                        b[i],
+                        c[i]
+                    );
+                }
+            }
+            let qa: [[u16; 64]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| a[(j + 32 * k) % 128]));
+            let qb: [[u16; 64]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| b[(j + 16 * k) % 128]));
+            let qc: [u32; 64] = std::array::from_fn(|j| c[j]);
+            let mut out4 = [0u32; 64];
+            let special = hmma_f32_v100_lanes(&qa, &qb, &qc, &mut out4);
+            for j in 0..64 {
+                let (av, bv) = (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
+                if special[0] >> j & 1 == 0 {
+                    assert_eq!(out4[j], dot4_f32(TensorArith::V100, av, bv, qc[j]), "{av:?} {bv:?} {:#x}", qc[j]);
+                }
+            }
+        }
+    }
+}
