@@ -599,7 +599,7 @@ mod tests {
         };
         for round in 0..2000 {
             // Half the rounds with exponents near each other (cancellation), half raw bits.
-            let mut h = |x: u64| -> u16 {
+            let h = |x: u64| -> u16 {
                 if round % 2 == 0 {
                     x as u16
                 } else {
