@@ -146,15 +146,27 @@ pub const F16_CANONICAL_NAN: u16 = 0x7fff;
 ///
 /// `a` and `b` are fp16 bit patterns, `c` and the result fp32 bit patterns. Identical to
 /// [`dot_f32`] with four products.
+#[inline]
 pub fn dot4_f32(arith: TensorArith, a: [u16; 4], b: [u16; 4], c: u32) -> u32 {
-    dot_f32(arith, &a, &b, c)
+    if arith == TensorArith::V100 {
+        if let Some(d) = v100_finite::<4, false>(&a, &b, c) {
+            return d;
+        }
+    }
+    dot_generic(arith, &F32, &a, &b, decode_f32(c))
 }
 
 /// One `HMMA.884`-style dot step with an fp16 accumulator: `d = c + sum_{k<4} a[k] * b[k]`.
 ///
 /// All operands and the result are fp16 bit patterns. Identical to [`dot_f16`] with four
 /// products.
+#[inline]
 pub fn dot4_f16(arith: TensorArith, a: [u16; 4], b: [u16; 4], c: u16) -> u16 {
+    if arith == TensorArith::V100 {
+        if let Some(d) = v100_finite::<4, true>(&a, &b, u32::from(c)) {
+            return d as u16;
+        }
+    }
     dot_f16(arith, &a, &b, c)
 }
 
@@ -165,8 +177,40 @@ pub fn dot4_f16(arith: TensorArith, a: [u16; 4], b: [u16; 4], c: u16) -> u16 {
 /// slice are ignored); `c` and the result are fp32 bit patterns. Use `n = 4` for `HMMA.884`
 /// and `n = 1` for the outer-product `OHMMA.8161` (`d = c + a * b` through the same adder).
 /// See the crate documentation for the arithmetic, special values and signed zeros.
+#[inline]
 pub fn dot_f32(arith: TensorArith, a: &[u16], b: &[u16], c: u32) -> u32 {
+    if arith == TensorArith::V100 {
+        if let (Some(&x), Some(&y), 1) = (a.first(), b.first(), a.len().min(b.len())) {
+            if let Some(d) = v100_finite::<1, false>(&[x], &[y], c) {
+                return d;
+            }
+        }
+    }
     dot_generic(arith, &F32, a, b, decode_f32(c))
+}
+
+/// `OHMMA.8161` with an fp32 accumulator: `d = c + a * b` through the tensor-core adder; the
+/// same as [`dot_f32`] with one product (the hot path of the outer-product tensor core).
+#[inline]
+pub fn dot1_f32(arith: TensorArith, a: u16, b: u16, c: u32) -> u32 {
+    if arith == TensorArith::V100 {
+        if let Some(d) = v100_finite::<1, false>(&[a], &[b], c) {
+            return d;
+        }
+    }
+    dot_generic(arith, &F32, &[a], &[b], decode_f32(c))
+}
+
+/// `OHMMA.8161` with an fp16 accumulator: `d = c + a * b`; the same as [`dot_f16`] with one
+/// product.
+#[inline]
+pub fn dot1_f16(arith: TensorArith, a: u16, b: u16, c: u16) -> u16 {
+    if arith == TensorArith::V100 {
+        if let Some(d) = v100_finite::<1, true>(&[a], &[b], u32::from(c)) {
+            return d as u16;
+        }
+    }
+    dot_f16(arith, &[a], &[b], c)
 }
 
 /// A tensor-core dot step with an fp16 accumulator and any number of products:
@@ -349,6 +393,7 @@ fn finite_product(x: u16, y: u16) -> Option<Term> {
 
 /// Significand (hidden bit included, 10 fraction bits) and clamped exponent
 /// `max(field, 1) - 15` of a finite fp16 number; the significand is 0 for a zero.
+#[inline(always)]
 fn finite_factor(h: u16) -> (u64, i32) {
     let field = (h >> 10) & 0x1f;
     let sig = u64::from(h & 0x3ff) | (u64::from(field != 0) << 10);
@@ -440,6 +485,231 @@ fn v100_sum(fmt: &Format, a: &[u16], b: &[u16], acc: Option<Term>) -> u32 {
     }
     let rounding = if fmt.v100_round_nearest { Rounding::NearestEven } else { Rounding::TowardZero };
     encode(fmt, sum < 0, sum.unsigned_abs(), big_e - 23, false, rounding)
+}
+
+/// Many independent `OHMMA.8161` fp32 steps at once, V100 model: `out[i] = c[i] + a[i] * b[i]`
+/// for every `i` whose inputs are finite; returns a mask (bit `i` of word `i / 64`) of the
+/// elements with an infinity or a NaN among their inputs, whose `out` is left unspecified: the
+/// caller computes those with [`dot1_f32`].
+///
+/// The same steps as [`dot1_f32`]'s fast path, in 32-bit integers and without branches, so that
+/// the compiler can vectorise the loop (the aligned terms are below `2^25` and their sum below
+/// `2^26`). `otc-sim` calls it from a function compiled for AVX2 when the host has it (variable
+/// per-lane shifts); elsewhere it runs as plain scalar code. Equality with the reference is
+/// tested like the other fast paths.
+#[inline(always)]
+pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2] {
+    const { assert!(L <= 128, "at most 128 elements per call") };
+    let mut special = [0u64; 2];
+    let mut flag = [0u8; L];
+    for i in 0..L {
+        let (a, b, c) = (u32::from(a[i]), u32::from(b[i]), c[i]);
+        let fa = (a >> 10) & 0x1f;
+        let fb = (b >> 10) & 0x1f;
+        let fc = (c >> 23) & 0xff;
+        flag[i] = u8::from((fa == 0x1f) | (fb == 0x1f) | (fc == 0xff));
+        let sa = (a & 0x3ff) | (u32::from(fa != 0) << 10);
+        let sb = (b & 0x3ff) | (u32::from(fb != 0) << 10);
+        let sig_p = sa * sb; // exact, below 2^22
+        let e_p = fa.max(1) as i32 + fb.max(1) as i32 - 30;
+        let sig_c = (c & 0x7f_ffff) | (u32::from(fc != 0) << 23);
+        let e_c = fc.max(1) as i32 - 127;
+        // An absent term (zero product, zero accumulator) does not take part in E.
+        const NONE: i32 = -1000;
+        let big_e = (if sig_p != 0 { e_p } else { NONE }).max(if sig_c != 0 { e_c } else { NONE });
+        // Shifts of 31 clear every bit of these values (below 2^25), like any larger shift.
+        let m_p = ((sig_p << 3) >> (big_e - e_p).clamp(0, 31) as u32) as i32;
+        let m_c = (sig_c >> (big_e - e_c).clamp(0, 31) as u32) as i32;
+        let neg_p = -(((a ^ b) >> 15) as i32);
+        let neg_c = -((c >> 31) as i32);
+        let sum = ((m_p ^ neg_p) - neg_p) + ((m_c ^ neg_c) - neg_c);
+        out[i] = encode_f32_trunc_i32(sum, big_e);
+    }
+    for (i, &f) in flag.iter().enumerate() {
+        special[(i / 64) & 1] |= u64::from(f) << (i % 64);
+    }
+    special
+}
+
+/// Many independent `HMMA.884` fp32 dot steps at once, V100 model: `out[i] = c[i] + sum_k
+/// a[k][i] * b[k][i]` (four products) for every `i` whose inputs are finite; the returned mask
+/// marks the elements with an infinity or a NaN among their inputs (their `out` is unspecified:
+/// use [`dot4_f32`]). Branch-free 32-bit integer code like [`dot1_f32_v100_lanes`] (the aligned
+/// sum is below `2^28`).
+#[inline(always)]
+pub fn dot4_f32_v100_lanes<const L: usize>(
+    a: &[[u16; L]; 4],
+    b: &[[u16; L]; 4],
+    c: &[u32; L],
+    out: &mut [u32; L],
+) -> [u64; 2] {
+    const { assert!(L <= 128, "at most 128 elements per call") };
+    const NONE: i32 = -1000;
+    let mut special = [0u64; 2];
+    let mut flag = [0u8; L];
+    for i in 0..L {
+        let c = c[i];
+        let fc = (c >> 23) & 0xff;
+        let mut any = fc == 0xff;
+        let sig_c = (c & 0x7f_ffff) | (u32::from(fc != 0) << 23);
+        let e_c = fc.max(1) as i32 - 127;
+        let mut big_e = if sig_c != 0 { e_c } else { NONE };
+        let mut sig_p = [0u32; 4];
+        let mut e_p = [0i32; 4];
+        for k in 0..4 {
+            let (x, y) = (u32::from(a[k][i]), u32::from(b[k][i]));
+            let fa = (x >> 10) & 0x1f;
+            let fb = (y >> 10) & 0x1f;
+            any |= (fa == 0x1f) | (fb == 0x1f);
+            sig_p[k] = ((x & 0x3ff) | (u32::from(fa != 0) << 10)) * ((y & 0x3ff) | (u32::from(fb != 0) << 10));
+            e_p[k] = fa.max(1) as i32 + fb.max(1) as i32 - 30;
+            big_e = big_e.max(if sig_p[k] != 0 { e_p[k] } else { NONE });
+        }
+        flag[i] = u8::from(any);
+        let mut sum = 0i32;
+        for k in 0..4 {
+            let m = ((sig_p[k] << 3) >> (big_e - e_p[k]).clamp(0, 31) as u32) as i32;
+            let neg = -((u32::from(a[k][i] ^ b[k][i]) >> 15) as i32);
+            sum += (m ^ neg) - neg;
+        }
+        let m_c = (sig_c >> (big_e - e_c).clamp(0, 31) as u32) as i32;
+        let neg_c = -((c >> 31) as i32);
+        sum += (m_c ^ neg_c) - neg_c;
+        out[i] = encode_f32_trunc_i32(sum, big_e);
+    }
+    for (i, &f) in flag.iter().enumerate() {
+        special[(i / 64) & 1] |= u64::from(f) << (i % 64);
+    }
+    special
+}
+
+/// The fp32 result of the V100 model from the exact aligned sum `sum` (units of `2^(E - 23)`,
+/// `|sum| < 2^31`): truncated to 24 bits with gradual underflow, overflow to infinity, `+0`
+/// for a zero sum (the fp32 branch of [`encode`], branch-free in 32 bits).
+#[inline(always)]
+fn encode_f32_trunc_i32(sum: i32, big_e: i32) -> u32 {
+    let mag = sum.unsigned_abs();
+    let top = 31 - (mag | 1).leading_zeros() as i32;
+    let lsb = big_e - 23;
+    let q = (lsb + top - 23).max(-149);
+    let k = q - lsb;
+    let m = if k <= 0 { mag << (-k).clamp(0, 31) as u32 } else { mag >> k.clamp(0, 31) as u32 };
+    let bits = (((q + 149) as u32) << 23).wrapping_add(m);
+    let bits = if bits >= 0x7f80_0000 { 0x7f80_0000 } else { bits };
+    let sign = (sum as u32) & 0x8000_0000;
+    if sum == 0 {
+        0
+    } else {
+        sign | bits
+    }
+}
+
+/// The V100 model of `N` products with all inputs finite (`None` when a factor or the accumulator
+/// is an infinity or a NaN: the caller falls back to [`dot_generic`]), in fixed-size arrays and
+/// 64-bit integers only, for the tensor-core hot paths. `c` is an fp32 pattern, or an fp16 one
+/// in its low 16 bits when `F16` (fp16 accumulator and result, `E >= -19`, nearest-even).
+///
+/// It is [`v100_sum`] and [`encode`] specialised: the same steps on the same integers, with the
+/// accumulator decoded from its fields and the final rounding done in `u64` (every aligned sum
+/// is below `2^28`, and a left shift only brings the leading bit up to the output precision).
+/// Equality with the reference is tested exhaustively over fp16 pairs and by tens of millions of
+/// random cases biased to the corners (crate tests, `fast_paths_equal_the_reference_*`).
+#[inline(always)]
+fn v100_finite<const N: usize, const F16: bool>(a: &[u16; N], b: &[u16; N], c: u32) -> Option<u32> {
+    let mut any_special = false;
+    for i in 0..N {
+        any_special |= (a[i] & 0x7c00 == 0x7c00) | (b[i] & 0x7c00 == 0x7c00);
+    }
+    // Accumulator: significand (hidden bit included) with its lsb, and the model exponent.
+    let (c_neg, c_sig, c_e, c_lsb) = if F16 {
+        let h = c & 0xffff;
+        any_special |= h & 0x7c00 == 0x7c00;
+        let field = ((h >> 10) & 0x1f) as i32;
+        let sig = u64::from(h & 0x3ff) | (u64::from(field != 0) << 10);
+        let lsb = field.max(1) - 25;
+        // The fp16 accumulator's model exponent is its true floor(log2|c|) (no clamp at -14).
+        let e = if sig != 0 { lsb + 63 - sig.leading_zeros() as i32 } else { i32::MIN };
+        (h & 0x8000 != 0, sig, e, lsb)
+    } else {
+        any_special |= c & 0x7f80_0000 == 0x7f80_0000;
+        let field = ((c >> 23) & 0xff) as i32;
+        let sig = u64::from(c & 0x7f_ffff) | (u64::from(field != 0) << 23);
+        let e = field.max(1) - 127;
+        (c & 0x8000_0000 != 0, sig, if sig != 0 { e } else { i32::MIN }, e - 23)
+    };
+    if any_special {
+        return None;
+    }
+    let mut sig = [0u64; N];
+    let mut exp = [0i32; N];
+    let mut max_e = c_e;
+    for i in 0..N {
+        let (sx, ex) = finite_factor(a[i]);
+        let (sy, ey) = finite_factor(b[i]);
+        sig[i] = sx * sy;
+        exp[i] = ex + ey;
+        if sig[i] != 0 {
+            max_e = max_e.max(exp[i]);
+        }
+    }
+    if max_e == i32::MIN {
+        return Some(0); // no term: +0
+    }
+    let big_e = if F16 { max_e.max(-19) } else { max_e };
+    let mut sum: i64 = 0;
+    for i in 0..N {
+        // E - e >= 0 for a non-zero product; a zero product has sig 0 whatever the shift.
+        let shift = (big_e - exp[i]).clamp(0, 63) as u32;
+        let m = ((sig[i] << 3) >> shift) as i64;
+        let neg = i64::from((a[i] ^ b[i]) >> 15);
+        sum += (m ^ -neg) + neg;
+    }
+    if c_sig != 0 {
+        // floor(sig * 2^(lsb + 23 - E)): a right shift for fp32 (lsb + 23 = e <= E); for an fp16
+        // accumulator (10 fraction bits) a left shift of at most 23 bits, or a right shift.
+        let k = c_lsb + 23 - big_e;
+        let m = if F16 && k >= 0 { c_sig << k.min(40) } else { c_sig >> (-k).clamp(0, 63) };
+        // branch-free sign: the magnitudes of the hot path are unpredictable
+        let m = m as i64;
+        sum += (m ^ -i64::from(c_neg)) + i64::from(c_neg);
+    }
+    if sum == 0 {
+        return Some(0);
+    }
+    Some(encode_u64::<F16>(sum < 0, sum.unsigned_abs(), big_e - 23))
+}
+
+/// [`encode`] for the V100 outputs on a magnitude below `2^40` without sticky bits: fp32
+/// truncation or fp16 nearest-even, gradual underflow, overflow to infinity.
+#[inline(always)]
+fn encode_u64<const F16: bool>(neg: bool, mag: u64, lsb: i32) -> u32 {
+    let (p, emin, inf, sign) =
+        if F16 { (11, -14, 0x7c00u64, 0x8000u32) } else { (24, -126, 0x7f80_0000u64, 0x8000_0000u32) };
+    let sign = if neg { sign } else { 0 };
+    let q_min = emin - (p - 1);
+    let top = 63 - mag.leading_zeros() as i32;
+    let q = (lsb + top - (p - 1)).max(q_min);
+    let k = q - lsb;
+    // Both shift directions computed and selected without branches (the direction depends on
+    // the data); a right shift of 64 or more gives 0.
+    let left = mag << (-k).clamp(0, 63);
+    let kr = k.clamp(0, 63) as u32;
+    let kept = if k >= 64 { 0 } else { mag >> kr };
+    let right = if F16 && kr > 0 {
+        let rem = mag & ((1u64 << kr) - 1);
+        let half = 1u64 << (kr - 1);
+        let rem = if k >= 64 { 0 } else { rem };
+        kept + u64::from(rem > half || (rem == half && kept & 1 == 1))
+    } else {
+        kept
+    };
+    let m = if k <= 0 { left } else { right };
+    let bits = (((q - q_min) as u64) << (p - 1)) + m;
+    if bits >= inf {
+        sign | inf as u32
+    } else {
+        sign | bits as u32
+    }
 }
 
 /// `floor(x * 2^k)` for any shift `k`; shifts past the width give 0, left shifts are at most

@@ -804,3 +804,269 @@ fn random_bits_invariants() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fast paths (`v100_finite`, `encode_u64`) against the reference (`dot_generic`)
+// ---------------------------------------------------------------------------------------------
+
+/// fp16 patterns that exercise every branch: zeros, subnormals, the normal range ends, values
+/// near 1, infinities and NaNs, each with both signs.
+fn f16_corners() -> Vec<u16> {
+    let mags = [
+        0x0000, 0x0001, 0x0002, 0x01ff, 0x0200, 0x03ff, 0x0400, 0x0401, 0x07ff, 0x0800, 0x1000, 0x2e66, 0x37ff, 0x3800,
+        0x3bff, 0x3c00, 0x3c01, 0x3e00, 0x3fff, 0x4000, 0x5c00, 0x7800, 0x7bfe, 0x7bff, 0x7c00, 0x7c01, 0x7e00, 0x7fff,
+    ];
+    mags.iter().flat_map(|&m| [m, m | 0x8000]).collect()
+}
+
+/// fp32 accumulators at the corners: zeros, subnormals, the smallest and largest normals,
+/// values near the fp16 products' range, infinities and NaNs.
+fn f32_corners() -> Vec<u32> {
+    let mags = [
+        0x0000_0000,
+        0x0000_0001,
+        0x0040_0000,
+        0x007f_ffff,
+        0x0080_0000,
+        0x0080_0001,
+        0x1800_0000,
+        0x2f80_0000,
+        0x3000_0001,
+        0x3380_0000,
+        0x3f7f_ffff,
+        0x3f80_0000,
+        0x3f80_0001,
+        0x4b80_0000,
+        0x4f80_0000,
+        0x7180_0000,
+        0x7f7f_ffff,
+        0x7f80_0000,
+        0x7f80_0001,
+        0x7fc0_0000,
+        0x7fff_ffff,
+    ];
+    mags.iter().flat_map(|&m| [m, m | 0x8000_0000]).collect()
+}
+
+fn ref_f32(arith: TensorArith, a: &[u16], b: &[u16], c: u32) -> u32 {
+    dot_generic(arith, &F32, a, b, decode_f32(c))
+}
+
+fn ref_f16(arith: TensorArith, a: &[u16], b: &[u16], c: u16) -> u16 {
+    (dot_generic(arith, &F16, a, b, decode_f16_accumulator(c)) & 0xffff) as u16
+}
+
+/// A random fp16 pattern, half the time with a corner exponent field and significand.
+fn corner_f16(rng: &mut Rng) -> u16 {
+    let x = rng.next();
+    if x & 1 == 0 {
+        return (x >> 16) as u16;
+    }
+    let fields = [0u64, 1, 2, 13, 14, 15, 16, 17, 28, 29, 30, 31];
+    let fracs = [0u64, 1, 2, 0x1ff, 0x200, 0x3fe, 0x3ff, (x >> 40) & 0x3ff];
+    let field = fields[((x >> 8) % fields.len() as u64) as usize];
+    let frac = fracs[((x >> 16) % fracs.len() as u64) as usize];
+    (((x >> 1) & 1) << 15 | field << 10 | frac) as u16
+}
+
+/// A random fp32 accumulator: random bits, corners, or close to minus a product's value (so
+/// that the sum cancels), with exponents over the whole range.
+fn corner_f32(rng: &mut Rng, near: f32) -> u32 {
+    let x = rng.next();
+    match x % 4 {
+        0 => (x >> 32) as u32,
+        1 => {
+            let fields = [0u64, 1, 2, 50, 100, 110, 120, 126, 127, 128, 140, 150, 200, 253, 254, 255];
+            let fracs = [0u64, 1, 2, 0x3f_ffff, 0x40_0000, 0x7f_fffe, 0x7f_ffff, (x >> 40) & 0x7f_ffff];
+            let field = fields[((x >> 8) % fields.len() as u64) as usize];
+            let frac = fracs[((x >> 16) % fracs.len() as u64) as usize];
+            (((x >> 2) & 1) << 31 | field << 23 | frac) as u32
+        }
+        _ => {
+            let delta = ((x >> 8) % 9) as i64 - 4;
+            ((-near).to_bits() as i64 + delta) as u32
+        }
+    }
+}
+
+/// Checks `dot1_f32_v100_lanes` on 128 elements against the reference, element by element.
+fn check_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128]) {
+    let mut out = [0u32; 128];
+    let special = dot1_f32_v100_lanes(a, b, c, &mut out);
+    for i in 0..128 {
+        let is_special = a[i] & 0x7c00 == 0x7c00 || b[i] & 0x7c00 == 0x7c00 || c[i] & 0x7f80_0000 == 0x7f80_0000;
+        assert_eq!(
+            special[i / 64] >> (i % 64) & 1 == 1,
+            is_special,
+            "special flag of {:#06x} {:#06x} {:#010x}",
+            a[i],
+            b[i],
+            c[i]
+        );
+        if !is_special {
+            assert_eq!(
+                out[i],
+                ref_f32(V100, &[a[i]], &[b[i]], c[i]),
+                "lanes: a={:#06x} b={:#06x} c={:#010x}",
+                a[i],
+                b[i],
+                c[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn fast_paths_equal_the_reference_on_every_fp16_factor() {
+    // Every fp16 pattern as a against corner b and c (and the reverse). Debug builds (CI) take
+    // every 5th corner b and c to stay within seconds; release builds take them all.
+    let step = if cfg!(debug_assertions) { 5 } else { 1 };
+    let hc: Vec<u16> = f16_corners().into_iter().step_by(step).collect();
+    let fc: Vec<u32> = f32_corners().into_iter().step_by(step).collect();
+    for a in 0..=u16::MAX {
+        for &b in &hc {
+            for &c in &fc {
+                assert_eq!(dot1_f32(V100, a, b, c), ref_f32(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#010x}");
+                assert_eq!(dot1_f32(V100, b, a, c), ref_f32(V100, &[b], &[a], c), "a={b:#06x} b={a:#06x} c={c:#010x}");
+            }
+            for &c in &hc {
+                assert_eq!(
+                    dot1_f16(V100, a, b, c),
+                    ref_f16(V100, &[a], &[b], c),
+                    "f16 a={a:#06x} b={b:#06x} c={c:#06x}"
+                );
+            }
+        }
+    }
+    // The lane batches on the same inputs (every 5th a in debug builds), 128 (64 for four
+    // products) elements at a time; the
+    // four-product form sums x*y, -x*y, y*x and x*x, which cancel and shift in every way.
+    let mut i = 0;
+    let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u32; 128]);
+    for x in (0..=u16::MAX).step_by(step) {
+        for &y in &hc {
+            for &z in &fc {
+                (la[i], lb[i], lc[i]) = (x, y, z);
+                i += 1;
+                if i == 128 {
+                    check_lanes(&la, &lb, &lc);
+                    check_lanes(&lb, &la, &lc);
+                    let qa: [[u16; 64]; 4] = [
+                        la[..64].try_into().unwrap(),
+                        la[..64].try_into().unwrap(),
+                        lb[..64].try_into().unwrap(),
+                        la[64..].try_into().unwrap(),
+                    ];
+                    let qb: [[u16; 64]; 4] = [
+                        lb[..64].try_into().unwrap(),
+                        std::array::from_fn(|j| lb[j] ^ 0x8000),
+                        la[..64].try_into().unwrap(),
+                        la[64..].try_into().unwrap(),
+                    ];
+                    let qc: [u32; 64] = lc[..64].try_into().unwrap();
+                    let mut out = [0u32; 64];
+                    let special = dot4_f32_v100_lanes(&qa, &qb, &qc, &mut out);
+                    for j in 0..64 {
+                        let (av, bv): ([u16; 4], [u16; 4]) =
+                            (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
+                        let want = ref_f32(V100, &av, &bv, qc[j]);
+                        let any =
+                            av.iter().chain(&bv).any(|&h| h & 0x7c00 == 0x7c00) || qc[j] & 0x7f80_0000 == 0x7f80_0000;
+                        assert_eq!(special[0] >> j & 1 == 1, any);
+                        if !any {
+                            assert_eq!(out[j], want, "lanes4 {av:?} {bv:?} {:#x}", qc[j]);
+                        }
+                        assert_eq!(dot4_f32(V100, av, bv, qc[j]), want, "dot4 {av:?} {bv:?} {:#x}", qc[j]);
+                    }
+                    i = 0;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fast_paths_equal_the_reference_on_random_corners() {
+    let mut rng = Rng(0x005e_ed0f_fa57);
+    let cases = if cfg!(debug_assertions) { 100_000 } else { 5_000_000 };
+    for _ in 0..cases {
+        let a: [u16; 4] = std::array::from_fn(|_| corner_f16(&mut rng));
+        let b: [u16; 4] = std::array::from_fn(|_| corner_f16(&mut rng));
+        let near = f16_to_f32(a[0]) * f16_to_f32(b[0]);
+        let c = corner_f32(&mut rng, near);
+        let c16 = corner_f16(&mut rng);
+        assert_eq!(dot1_f32(V100, a[0], b[0], c), ref_f32(V100, &a[..1], &b[..1], c), "{a:?} {b:?} {c:#x}");
+        assert_eq!(dot_f32(V100, &a[..1], &b[..1], c), ref_f32(V100, &a[..1], &b[..1], c));
+        assert_eq!(dot4_f32(V100, a, b, c), ref_f32(V100, &a, &b, c), "{a:?} {b:?} {c:#x}");
+        assert_eq!(dot1_f16(V100, a[0], b[0], c16), ref_f16(V100, &a[..1], &b[..1], c16), "{a:?} {b:?} {c16:#x}");
+        assert_eq!(dot4_f16(V100, a, b, c16), ref_f16(V100, &a, &b, c16), "{a:?} {b:?} {c16:#x}");
+        // the four-product lane batch, one element per case
+        let k4 = (rng.next() % 64) as usize;
+        let mut qa = [[0u16; 64]; 4];
+        let mut qb = [[0u16; 64]; 4];
+        for kk in 0..4 {
+            (qa[kk][k4], qb[kk][k4]) = (a[kk], b[kk]);
+        }
+        let mut qc = [0u32; 64];
+        qc[k4] = c;
+        let mut out4 = [0u32; 64];
+        let special = dot4_f32_v100_lanes(&qa, &qb, &qc, &mut out4);
+        let any_special = a.iter().chain(&b).any(|&x| x & 0x7c00 == 0x7c00) || c & 0x7f80_0000 == 0x7f80_0000;
+        assert_eq!(special[k4 / 64] >> (k4 % 64) & 1 == 1, any_special);
+        if !any_special {
+            assert_eq!(out4[k4], ref_f32(V100, &a, &b, c), "lanes4 {a:?} {b:?} {c:#x}");
+        }
+        // the lane batch, one element per case
+        let k = (rng.next() % 128) as usize;
+        let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u32; 128]);
+        (la[k], lb[k], lc[k]) = (a[0], b[0], c);
+        let mut out = [0u32; 128];
+        let special = dot1_f32_v100_lanes(&la, &lb, &lc, &mut out);
+        if special[k / 64] >> (k % 64) & 1 == 0 {
+            assert_eq!(out[k], ref_f32(V100, &a[..1], &b[..1], c), "lanes {a:?} {b:?} {c:#x}");
+        } else {
+            assert!(a[0] & 0x7c00 == 0x7c00 || b[0] & 0x7c00 == 0x7c00 || c & 0x7f80_0000 == 0x7f80_0000);
+        }
+        // the public entry points of the IEEE mode are untouched
+        assert_eq!(dot1_f32(Ieee, a[0], b[0], c), ref_f32(Ieee, &a[..1], &b[..1], c));
+        assert_eq!(dot4_f32(Ieee, a, b, c), ref_f32(Ieee, &a, &b, c));
+    }
+}
+
+/// Every pair of fp16 factors with a few accumulators (4.3 billion pairs each): run by hand,
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair`.
+#[test]
+#[ignore]
+fn fast_paths_equal_the_reference_on_every_fp16_pair() {
+    for c in [0u32, 0x8000_0000, 0x3f80_0000, 0xb380_0001] {
+        for a in 0..=u16::MAX {
+            for b in 0..=u16::MAX {
+                assert_eq!(dot1_f32(V100, a, b, c), ref_f32(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#010x}");
+            }
+            // the lane batch on the same pairs, 128 values of b at a time
+            for chunk in 0..512u32 {
+                let la = [a; 128];
+                let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
+                let mut out = [0u32; 128];
+                let special = dot1_f32_v100_lanes(&la, &lb, &[c; 128], &mut out);
+                for i in 0..128 {
+                    if special[i / 64] >> (i % 64) & 1 == 0 {
+                        assert_eq!(
+                            out[i],
+                            dot1_f32(V100, a, lb[i], c),
+                            "lanes a={a:#06x} b={:#06x} c={c:#010x}",
+                            lb[i]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for c in [0u16, 0x8000, 0x3c00, 0x0001] {
+        for a in 0..=u16::MAX {
+            for b in 0..=u16::MAX {
+                assert_eq!(dot1_f16(V100, a, b, c), ref_f16(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#06x}");
+            }
+        }
+    }
+}

@@ -236,7 +236,7 @@ impl Device {
         let batch = if cfg.parallel_batch > 0 { cfg.parallel_batch } else { 8 * nthreads };
 
         // ---------------------------------------------------------------- cycle model
-        let mut sink = match &cfg.timing {
+        let sink = match &cfg.timing {
             None => None,
             Some(tc) => {
                 let timing_err = |e: TimingError| bad(format!("cycle model: {e}"));
@@ -248,7 +248,7 @@ impl Device {
                     return timing_err(e);
                 }
                 sim.set_batch(batch);
-                Some(TimingSink { sim, err: None })
+                Some(sim)
             }
         };
         let templates: Option<Vec<EventTemplate>> =
@@ -275,6 +275,7 @@ impl Device {
             DecodeCtx { num_regs: kernel.num_regs, banks: &banks, len: kernel.instructions.len(), end_exits: false };
         let ops = decode_all(&kernel.instructions, &cx);
         self.launches = self.launches.wrapping_add(1);
+        let trace_hint = crate::timing::TraceHint::default();
         let launch = Launch {
             ops: &ops,
             banks: &banks,
@@ -288,6 +289,7 @@ impl Device {
             arith: cfg.tensor_arith,
             max_cycles: cfg.max_cycles,
             templates: templates.as_deref(),
+            trace_hint: &trace_hint,
         };
         let budget = cfg.max_instructions.unwrap_or(u64::MAX);
 
@@ -303,24 +305,64 @@ impl Device {
             }
         }
         let mem = &mut self.memory;
+        let pool = &self.pool;
         let counters_ref = &mut counters;
         let launch_ref = &launch;
-        let run = move || {
-            let result = if sequential {
-                run_sequential(launch_ref, 0, total, mem, counters_ref, budget, &mut sink)
-            } else {
-                run_parallel(launch_ref, total, mem, counters_ref, budget, batch, &mut sink)
+        // With several host threads the cycle model runs on a thread of its own, fed the
+        // committed CTAs in order through a bounded channel, so that it overlaps the functional
+        // rounds instead of running between them (same pushes in the same order: same result).
+        let (result, timing) = std::thread::scope(|scope| {
+            let mut model: Option<std::thread::ScopedJoinHandle<'_, Result<TimingStats, TimingError>>> = None;
+            let mut sink = match sink {
+                Some(mut sim) if !sequential => {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::CtaTrace>(batch);
+                    model = Some(scope.spawn(move || {
+                        // Each push runs in the device's pool (the SMs advance in parallel
+                        // there); this thread only waits for the next committed CTA.
+                        let mut err = None;
+                        for t in rx {
+                            if err.is_none() {
+                                let pushed = match pool {
+                                    Some(p) => p.install(|| sim.push(t)),
+                                    None => sim.push(t),
+                                };
+                                err = pushed.err();
+                            }
+                        }
+                        match (err, pool) {
+                            (Some(e), _) => Err(e),
+                            (None, Some(p)) => p.install(move || sim.finish()),
+                            (None, None) => sim.finish(),
+                        }
+                    }));
+                    Some(TimingSink::Threaded(tx))
+                }
+                Some(sim) => Some(TimingSink::Inline { sim: Box::new(sim), err: None }),
+                None => None,
             };
-            let timing = match (&result, sink) {
-                (Ok(()), Some(s)) => Some(s.finish()),
-                _ => None,
+            let run = move || {
+                let result = if sequential {
+                    run_sequential(launch_ref, 0, total, mem, counters_ref, budget, &mut sink)
+                } else {
+                    run_parallel(launch_ref, total, mem, counters_ref, budget, batch, &mut sink)
+                };
+                let timing = match (&result, sink) {
+                    (Ok(()), Some(s @ TimingSink::Inline { .. })) => Some(s.finish()),
+                    _ => None, // a threaded sink is dropped here, which ends the model's input
+                };
+                (result, timing)
+            };
+            let (result, timing) = match pool {
+                Some(p) => p.install(run),
+                None => run(),
+            };
+            let joined = model.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            let timing = match (&result, joined) {
+                (Ok(()), Some(t)) => Some(t),
+                _ => timing,
             };
             (result, timing)
-        };
-        let (result, timing) = match &self.pool {
-            Some(p) => p.install(run),
-            None => run(),
-        };
+        });
         counters.ctas = total;
         counters.warps = total * warps as u64;
         counters.threads = total * threads;
@@ -358,24 +400,37 @@ pub(crate) fn guest_fault(kernel: &KernelImage, cta: [u32; 3], f: RawFault) -> G
 type RunResult = Result<(), (u64, RawFault)>;
 
 /// The cycle model of a launch: committed CTA traces go in, in linear CTA order.
-struct TimingSink {
-    sim: Simulator,
-    err: Option<TimingError>,
+enum TimingSink {
+    /// The model runs in the launching thread.
+    Inline { sim: Box<Simulator>, err: Option<TimingError> },
+    /// The model runs on its own thread (see `Device::launch_timed`); a failed send means that
+    /// thread is gone, which its join reports.
+    Threaded(std::sync::mpsc::SyncSender<otc_timing::CtaTrace>),
 }
 
 impl TimingSink {
     fn push(&mut self, trace: Option<otc_timing::CtaTrace>) {
-        if let (None, Some(t)) = (&self.err, trace) {
-            if let Err(e) = self.sim.push(t) {
-                self.err = Some(e);
+        match self {
+            TimingSink::Inline { sim, err } => {
+                if let (None, Some(t)) = (&err, trace) {
+                    if let Err(e) = sim.push(t) {
+                        *err = Some(e);
+                    }
+                }
+            }
+            TimingSink::Threaded(tx) => {
+                if let Some(t) = trace {
+                    let _ = tx.send(t);
+                }
             }
         }
     }
 
     fn finish(self) -> Result<TimingStats, TimingError> {
-        match self.err {
-            Some(e) => Err(e),
-            None => self.sim.finish(),
+        match self {
+            TimingSink::Inline { err: Some(e), .. } => Err(e),
+            TimingSink::Inline { sim, err: None } => sim.finish(),
+            TimingSink::Threaded(_) => unreachable!("a threaded model is finished by its thread"),
         }
     }
 }

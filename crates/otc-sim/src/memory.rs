@@ -158,6 +158,14 @@ pub(crate) trait GlobalMem {
     fn store(&mut self, addr: u64, len: usize) -> Option<&mut [u8]>;
     /// Whether `[addr, addr+len)` is inside one allocation.
     fn mapped(&mut self, addr: u64, len: usize) -> bool;
+    /// `load` of `len` bytes at the address of every lane of `exec`, in ascending lane order,
+    /// each handed to `f(lane, bytes)`. The caller has checked every access (mapped, aligned).
+    #[inline]
+    fn load_lanes(&mut self, exec: u32, addr: &[u64; 32], len: usize, mut f: impl FnMut(usize, &[u8])) {
+        for l in crate::state::lanes(exec) {
+            f(l, self.load(addr[l], len).expect("checked by the caller"));
+        }
+    }
 }
 
 impl GlobalMem for GlobalMemory {
@@ -194,8 +202,11 @@ pub(crate) type PageMask = [u64; WORDS];
 pub(crate) struct SpecPage {
     /// Private copy (made on the first write).
     pub data: Option<Box<[u8]>>,
-    pub written: PageMask,
-    pub read: PageMask,
+    /// Bytes this CTA wrote (allocated on the first write: most pages are only read).
+    pub written: Option<Box<PageMask>>,
+    /// Bytes this CTA read before writing them. Boxed, so that growing the page list moves
+    /// small entries.
+    pub read: Box<PageMask>,
 }
 
 /// Page key: allocation index and page number inside the allocation.
@@ -263,7 +274,7 @@ impl<'a> SpecView<'a> {
         }
         let pages = &mut self.pages;
         let i = *self.index.entry(key).or_insert_with(|| {
-            pages.push((key, SpecPage { data: None, written: [0; WORDS], read: [0; WORDS] }));
+            pages.push((key, SpecPage { data: None, written: None, read: Box::new([0; WORDS]) }));
             pages.len() - 1
         });
         self.last = (key, i);
@@ -310,12 +321,12 @@ impl<'a> SpecView<'a> {
     /// [`SpecView::commit`] of the pages of a finished view.
     pub fn commit_pages(pages: SpecPages, mem: &mut GlobalMemory, written: &mut HashMap<u64, PageMask>) {
         for (k, p) in pages {
-            let Some(data) = p.data else { continue };
+            let (Some(data), Some(p_written)) = (p.data, p.written) else { continue };
             let alloc = (k >> 40) as usize;
             let page = (k & ((1 << 40) - 1)) as usize;
             let dst = mem.alloc_data_mut(alloc);
             let start = page * PAGE;
-            for (w, &bits) in p.written.iter().enumerate() {
+            for (w, &bits) in p_written.iter().enumerate() {
                 if bits == 0 {
                     continue;
                 }
@@ -333,14 +344,69 @@ impl<'a> SpecView<'a> {
                 }
             }
             let e = written.entry(k).or_insert([0; WORDS]);
-            for (a, b) in e.iter_mut().zip(p.written.iter()) {
+            for (a, b) in e.iter_mut().zip(p_written.iter()) {
                 *a |= b;
             }
         }
     }
 }
 
+/// `set_bits` for an aligned access of at most 16 bytes, which never crosses a 64-byte word.
+#[inline(always)]
+fn set_bits_aligned(mask: &mut PageMask, off: usize, len: usize) {
+    mask[off / 64] |= ((1u64 << len) - 1) << (off % 64);
+}
+
+/// `range_bits` for an aligned access of at most 16 bytes.
+#[inline(always)]
+fn range_bits_aligned(mask: &PageMask, off: usize, len: usize) -> bool {
+    let bits = ((1u64 << len) - 1) << (off % 64);
+    mask[off / 64] & bits == bits
+}
+
 impl GlobalMem for SpecView<'_> {
+    /// Lanes that hit the page of the previous lane skip the allocation and page look-ups (a
+    /// warp's accesses usually fall in one or two pages).
+    #[inline]
+    fn load_lanes(&mut self, exec: u32, addr: &[u64; 32], len: usize, mut f: impl FnMut(usize, &[u8])) {
+        if !(len.is_power_of_two() && len <= 16) {
+            for l in crate::state::lanes(exec) {
+                f(l, self.load(addr[l], len).expect("checked by the caller"));
+            }
+            return;
+        }
+        // (first address of the page, end of the page inside its allocation, allocation, page slot)
+        let mut cur = (u64::MAX, 0u64, 0usize, 0usize);
+        // The previous lane's address: lanes that share an address (operands replicated across
+        // a warp) repeat neither the look-up nor the read bookkeeping.
+        let mut prev = u64::MAX;
+        for l in crate::state::lanes(exec) {
+            let a = addr[l];
+            if a < cur.0 || a.saturating_add(len as u64) > cur.1 {
+                let (ai, off) = self.locate(a, len).expect("checked by the caller");
+                let page = off / PAGE;
+                let i = self.page(key(ai, page));
+                let alloc = &self.base.allocs[ai];
+                let start = alloc.base + (page * PAGE) as u64;
+                cur = (start, (start + PAGE as u64).min(alloc.end()), ai, i);
+            }
+            let po = (a - cur.0) as usize;
+            let p = &mut self.pages[cur.3].1;
+            if a != prev && !p.written.as_ref().is_some_and(|w| range_bits_aligned(w, po, len)) {
+                set_bits_aligned(&mut p.read, po, len);
+            }
+            let bytes = match &p.data {
+                Some(d) => &d[po..po + len],
+                None => {
+                    let off = (a - self.base.allocs[cur.2].base) as usize;
+                    &self.base.allocs[cur.2].data[off..off + len]
+                }
+            };
+            prev = a;
+            f(l, bytes);
+        }
+    }
+
     #[inline]
     fn load(&mut self, addr: u64, len: usize) -> Option<&[u8]> {
         let (ai, off) = self.locate(addr, len)?;
@@ -348,7 +414,7 @@ impl GlobalMem for SpecView<'_> {
         let po = off % PAGE;
         let i = self.page(key(ai, page));
         let p = &mut self.pages[i].1;
-        if !range_bits(&p.written, po, len) {
+        if !p.written.as_ref().is_some_and(|w| range_bits(w, po, len)) {
             set_bits(&mut p.read, po, len);
         }
         match &p.data {
@@ -367,10 +433,10 @@ impl GlobalMem for SpecView<'_> {
         let p = &mut self.pages[i].1;
         // a store slice may be read-modify-written (atomics): count it as read too unless the
         // bytes are already this CTA's own
-        if !range_bits(&p.written, po, len) {
+        if !p.written.as_ref().is_some_and(|w| range_bits(w, po, len)) {
             set_bits(&mut p.read, po, len);
         }
-        set_bits(&mut p.written, po, len);
+        set_bits(p.written.get_or_insert_with(|| Box::new([0; WORDS])), po, len);
         let d = p.data.get_or_insert_with(|| {
             let start = page * PAGE;
             let end = (start + PAGE).min(base.len());

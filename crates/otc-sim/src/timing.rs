@@ -21,6 +21,8 @@
 //! The CTA's traces become one [`CtaTrace`]; the device hands the committed CTAs to an
 //! `otc_timing::Simulator` in linear CTA order (`device.rs`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use otc_timing::{sparse_landing, CtaTrace, EventKind, EventTemplate, WarpTrace};
 
 use crate::decode::{Op, OpKind, Space, R};
@@ -33,13 +35,38 @@ pub(crate) struct Tracer<'a> {
     warps: Vec<WarpTrace>,
 }
 
+/// The largest warp trace of a launch so far (events, addresses), shared by the CTAs of a
+/// launch without locks: a new warp trace reserves that much at once, which saves the copies
+/// and page faults of growing large buffers step by step. Only a capacity hint: what is
+/// recorded does not depend on it.
+#[derive(Default)]
+pub(crate) struct TraceHint {
+    events: AtomicUsize,
+    addrs: AtomicUsize,
+}
+
 impl<'a> Tracer<'a> {
-    pub fn new(templates: &'a [EventTemplate], warps: u32) -> Self {
-        Tracer { templates, warps: (0..warps).map(WarpTrace::new).collect() }
+    pub fn new(templates: &'a [EventTemplate], warps: u32, hint: &TraceHint) -> Self {
+        let (events, addrs) = (hint.events.load(Ordering::Relaxed), hint.addrs.load(Ordering::Relaxed));
+        let warps = (0..warps)
+            .map(|w| WarpTrace { warp_in_cta: w, events: Vec::with_capacity(events), addrs: Vec::with_capacity(addrs) })
+            .collect();
+        Tracer { templates, warps }
     }
 
-    /// The CTA's trace.
-    pub fn finish(self, cta: [u32; 3], shared_bytes: u32, regs_per_thread: u32, threads: u32) -> CtaTrace {
+    /// The CTA's trace (and its sizes go into the hint).
+    pub fn finish(
+        self,
+        cta: [u32; 3],
+        shared_bytes: u32,
+        regs_per_thread: u32,
+        threads: u32,
+        hint: &TraceHint,
+    ) -> CtaTrace {
+        for wt in &self.warps {
+            hint.events.fetch_max(wt.events.len(), Ordering::Relaxed);
+            hint.addrs.fetch_max(wt.addrs.len(), Ordering::Relaxed);
+        }
         CtaTrace { cta, warps: self.warps, shared_bytes, regs_per_thread, threads }
     }
 

@@ -103,6 +103,33 @@ pub struct Simulator {
     log_issues: bool,
 }
 
+/// After the L2 pre-pass a plain global or local load or store is timed from its sectors alone;
+/// only shared, constant and atomic accesses still read their lanes' addresses. Keep just
+/// those (a resident CTA's trace is held until the CTA completes, and the addresses are about
+/// half of a GEMM's trace); a dropped event's [`WarpTrace::addresses`] is empty.
+fn keep_needed_addresses(wt: &mut WarpTrace) {
+    let mut kept: Vec<u64> = Vec::new();
+    for e in wt.events.iter_mut() {
+        let needed = match forms::form_info(e.form as usize).class {
+            forms::Class::Mem { space, op } => {
+                matches!(space, MemSpace::Shared | MemSpace::Const) || matches!(op, MemOp::Atomic | MemOp::Reduction)
+            }
+            _ => false,
+        };
+        let n = e.executed.count_ones() as usize;
+        if let EventKind::Mem { addrs, .. } = &mut e.kind {
+            let start = *addrs as usize;
+            if needed {
+                *addrs = kept.len() as u32;
+                kept.extend_from_slice(wt.addrs.get(start..start + n).unwrap_or(&[]));
+            } else {
+                *addrs = u32::MAX;
+            }
+        }
+    }
+    wt.addrs = kept;
+}
+
 /// Local memory is interleaved by 4-byte words across the 32 lanes of a warp (like the hardware's
 /// local-memory layout) in a private region per warp, so same-offset accesses coalesce.
 const LOCAL_BASE: u64 = 0xC000_0000_0000_0000;
@@ -229,6 +256,9 @@ impl Simulator {
             cta.threads = cta.warps.len() as u32 * 32;
         }
         let (sectors, starts) = self.l2_pass(index, &cta);
+        for wt in &mut cta.warps {
+            keep_needed_addresses(wt);
+        }
         let p = PreparedCta { trace: cta, sectors, starts, regs_per_warp, smem, nwarps };
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
         self.sms[sm].queue.push_back(p);

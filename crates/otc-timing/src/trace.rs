@@ -432,7 +432,9 @@ impl WarpTrace {
         match e.kind {
             EventKind::Mem { addrs, .. } => {
                 let s = addrs as usize;
-                &self.addrs[s..s + e.executed.count_ones() as usize]
+                // Empty for an event whose addresses the simulator dropped after the L2 pre-pass
+                // (see `Simulator::push`).
+                self.addrs.get(s..s + e.executed.count_ones() as usize).unwrap_or(&[])
             }
             _ => &[],
         }

@@ -173,13 +173,12 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 Space::Global => {
                     let g = &mut *x.global;
                     check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
-                    for l in lanes(exec) {
-                        let bytes = g.load(addr[l], n).expect("checked");
+                    g.load_lanes(exec, &addr, n, |l, bytes| {
                         let v = load_words(bytes, size);
                         for r in 0..regs {
                             out[r][l] = v[r];
                         }
-                    }
+                    });
                 }
                 Space::Shared => {
                     let len = x.shared.len() as u64;

@@ -14,7 +14,7 @@
 use std::sync::OnceLock;
 
 use otc_isa::fragments::{slots, FragInst, FragOperand, Layout};
-use otc_numerics::{dot4_f16, dot4_f32, dot_f16, dot_f32, TensorArith};
+use otc_numerics::{dot1_f16, dot1_f32, dot4_f16, dot4_f32, TensorArith};
 
 use crate::decode::OpKind;
 use crate::fault::{FaultKind, MemorySpace};
@@ -72,6 +72,37 @@ fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
 
 pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
     match *k {
+        OpKind::Hmma { d, a, b, c, f32: true, step, a_col, b_col } if arith == TensorArith::V100 => {
+            // The 64 dot steps of the warp at once (element j = 32 * r + l: lane l's destination
+            // register r), like the dense OHMMA; lanes outside `exec` are computed, not written.
+            let t = tables();
+            let (ta, tb) = (&t.a[a_col as usize], &t.b[b_col as usize]);
+            let (mut av, mut bv) = ([[0u16; 64]; 4], [[0u16; 64]; 4]);
+            let mut cv = [0u32; 64];
+            for r in 0..2 {
+                cv[32 * r..32 * r + 32].copy_from_slice(&w.regs[c as usize + r]);
+                for l in 0..32 {
+                    let q = (l % 16) / 4;
+                    let (row, col) = t.d32[l][2 * step as usize + r];
+                    for kk in 0..4 {
+                        av[kk][32 * r + l] = half_of(w, a, ta[q][row as usize][kk]);
+                        bv[kk][32 * r + l] = half_of(w, b, tb[q][kk][col as usize]);
+                    }
+                }
+            }
+            let mut res = [0u32; 64];
+            let special = hmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+            let mut m = special[0];
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                m &= m - 1;
+                res[j] = dot4_f32(arith, std::array::from_fn(|k| av[k][j]), std::array::from_fn(|k| bv[k][j]), cv[j]);
+            }
+            for r in 0..2 {
+                let o: &[u32; 32] = res[32 * r..32 * r + 32].try_into().expect("32 lanes");
+                w.write(d + r as u16, o, exec);
+            }
+        }
         OpKind::Hmma { d, a, b, c, f32, step, a_col, b_col } => {
             let t = tables();
             let (ta, tb) = (&t.a[a_col as usize], &t.b[b_col as usize]);
@@ -150,12 +181,19 @@ struct OElem {
 struct OTables {
     /// [F32, F16][lane][element]
     e: [[[OElem; 4]; 32]; 2],
+    /// fp32 layout as isa/otc.toml states it: lane l's four elements share one A value (register
+    /// `a_reg[l]`, half `a_half[l]`), and its element in C register r takes B from register
+    /// r / 2, half r % 2 (checked against the fragment tables when they are built).
+    f32_regular: bool,
+    a_reg: [u8; 32],
+    a_half: [u8; 32],
 }
 
 fn otables() -> &'static OTables {
     static T: OnceLock<OTables> = OnceLock::new();
     T.get_or_init(|| {
-        let mut t = OTables { e: [[[OElem::default(); 4]; 32]; 2] };
+        let mut t =
+            OTables { e: [[[OElem::default(); 4]; 32]; 2], f32_regular: false, a_reg: [0; 32], a_half: [0; 32] };
         for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
             let a = slots(inst, FragOperand::A, Layout::Row);
             let b = slots(inst, FragOperand::B, Layout::Row);
@@ -175,6 +213,17 @@ fn otables() -> &'static OTables {
                 n[l] += 1;
             }
             assert!(n.iter().all(|&k| k == 4), "OHMMA accumulators: 4 elements per lane");
+            if fi == 0 {
+                // The fp32 path indexes element (lane, register) directly.
+                let mut regular = true;
+                for (l, te) in t.e[0].iter().enumerate() {
+                    let regs = te.iter().fold(0u32, |m, e| m | 1 << e.reg);
+                    assert!(regs == 0b1111 && te.iter().all(|e| e.half == 0), "fp32 OHMMA: one element per C register");
+                    (t.a_reg[l], t.a_half[l]) = te[0].a;
+                    regular &= te.iter().all(|e| e.a == te[0].a && e.b == (e.reg / 2, e.reg % 2));
+                }
+                t.f32_regular = regular;
+            }
         }
         t
     })
@@ -183,6 +232,50 @@ fn otables() -> &'static OTables {
 #[inline(always)]
 fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
     (w.regs[base as usize + p.0 as usize][l] >> (16 * p.1 as u32)) as u16
+}
+
+/// [`otc_numerics::dot1_f32_v100_lanes`] on the 128 elements of a dense OHMMA, compiled for AVX2
+/// when the host has it (the per-lane variable shifts vectorise there; the bits are the same
+/// either way, the function being the same integer code).
+fn ohmma_f32_v100_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the host supports AVX2, checked just above.
+            return unsafe { ohmma_f32_v100_lanes_avx2(a, b, c, out) };
+        }
+    }
+    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn ohmma_f32_v100_lanes_avx2(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
+    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
+}
+
+/// [`otc_numerics::dot4_f32_v100_lanes`] on the 64 dot steps of an `HMMA.884` fp32 STEP,
+/// compiled for AVX2 when the host has it (same integer code either way).
+fn hmma_f32_v100_lanes(a: &[[u16; 64]; 4], b: &[[u16; 64]; 4], c: &[u32; 64], out: &mut [u32; 64]) -> [u64; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the host supports AVX2, checked just above.
+            return unsafe { hmma_f32_v100_lanes_avx2(a, b, c, out) };
+        }
+    }
+    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn hmma_f32_v100_lanes_avx2(
+    a: &[[u16; 64]; 4],
+    b: &[[u16; 64]; 4],
+    c: &[u32; 64],
+    out: &mut [u32; 64],
+) -> [u64; 2] {
+    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
 }
 
 /// Position of every set bit of `m`, in ascending order, and their count.
@@ -246,6 +339,54 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
         ));
     }
     match *k {
+        OpKind::Ohmma { d, a, b, c, f32: true } if arith == TensorArith::V100 => {
+            // All 128 products of the warp at once (lanes outside `exec` are computed and not
+            // written), vectorised where the host allows; elements with an infinity or a NaN
+            // among their inputs go through the scalar reference path.
+            // Element j = 32 * r + l is lane l's accumulator register r.
+            let ot = otables();
+            let t = &ot.e[0];
+            let (mut av, mut bv, mut cv) = ([0u16; 128], [0u16; 128], [0u32; 128]);
+            for r in 0..4 {
+                cv[32 * r..32 * r + 32].copy_from_slice(&w.regs[c as usize + r]);
+            }
+            if ot.f32_regular {
+                for l in 0..32 {
+                    let v = own_half(w, a, l, (ot.a_reg[l], ot.a_half[l]));
+                    for r in 0..4 {
+                        av[32 * r + l] = v;
+                    }
+                }
+                for r in 0..4 {
+                    let src = &w.regs[b as usize + r / 2];
+                    for l in 0..32 {
+                        bv[32 * r + l] = (src[l] >> (16 * (r % 2))) as u16;
+                    }
+                }
+            } else {
+                for (l, te) in t.iter().enumerate() {
+                    for e in te {
+                        let j = 32 * e.reg as usize + l;
+                        av[j] = own_half(w, a, l, e.a);
+                        bv[j] = own_half(w, b, l, e.b);
+                    }
+                }
+            }
+            let mut res = [0u32; 128];
+            let special = ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+            for (word, &bits) in special.iter().enumerate() {
+                let mut m = bits;
+                while m != 0 {
+                    let j = 64 * word + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    res[j] = dot1_f32(arith, av[j], bv[j], cv[j]);
+                }
+            }
+            for r in 0..4 {
+                let o: &[u32; 32] = res[32 * r..32 * r + 32].try_into().expect("32 lanes");
+                w.write(d + r as u16, o, exec);
+            }
+        }
         OpKind::Ohmma { d, a, b, c, f32 } => {
             let t = &otables().e[if f32 { 0 } else { 1 }];
             if f32 {
@@ -255,7 +396,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                         let av = own_half(w, a, l, e.a);
                         let bv = own_half(w, b, l, e.b);
                         let cv = w.regs[c as usize + e.reg as usize][l];
-                        out[e.reg as usize][l] = dot_f32(arith, &[av], &[bv], cv);
+                        out[e.reg as usize][l] = dot1_f32(arith, av, bv, cv);
                     }
                 }
                 for (i, o) in out.iter().enumerate() {
@@ -268,7 +409,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                         let av = own_half(w, a, l, e.a);
                         let bv = own_half(w, b, l, e.b);
                         let cv = own_half(w, c, l, (e.reg, e.half));
-                        let r = dot_f16(arith, &[av], &[bv], cv) as u32;
+                        let r = dot1_f16(arith, av, bv, cv) as u32;
                         out[e.reg as usize][l] |= r << (16 * e.half as u32);
                     }
                 }
@@ -292,20 +433,38 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             let t = &otables().e[0];
             // Gather every landing product first (operands are read from all 32 lanes, active
             // or not), then accumulate: each buffer element receives at most one product.
-            let mut prods: Vec<(usize, u16, u16)> = Vec::with_capacity(128);
+            let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
+            let mut count = 0;
             for (l, te) in t.iter().enumerate() {
                 for e in te {
                     let kk = 8 * m as usize + e.row as usize;
                     let jj = 16 * n as usize + e.col as usize;
                     if kk < na && jj < nb {
-                        let pos = rows[kk] as usize * 32 + cols[jj] as usize;
-                        prods.push((pos, own_half(w, a, l, e.a), own_half(w, b, l, e.b)));
+                        pos[count] = rows[kk] as u16 * 32 + cols[jj] as u16;
+                        av[count] = own_half(w, a, l, e.a);
+                        bv[count] = own_half(w, b, l, e.b);
+                        count += 1;
                     }
                 }
             }
             let buf = w.accb.as_mut().expect("checked");
-            for (pos, av, bv) in prods {
-                buf.data[pos] = dot_f32(arith, &[av], &[bv], buf.data[pos]);
+            if arith == TensorArith::V100 && count > 8 {
+                // Distinct positions: the batch reads every accumulator before any is written.
+                let cv: [u32; 128] = std::array::from_fn(|j| buf.data[pos[j] as usize & 1023]);
+                let mut res = [0u32; 128];
+                let special = ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+                for j in 0..count {
+                    buf.data[pos[j] as usize] = if special[j / 64] >> (j % 64) & 1 != 0 {
+                        dot1_f32(arith, av[j], bv[j], cv[j])
+                    } else {
+                        res[j]
+                    };
+                }
+            } else {
+                for j in 0..count {
+                    let p = pos[j] as usize;
+                    buf.data[p] = dot1_f32(arith, av[j], bv[j], buf.data[p]);
+                }
             }
         }
         OpKind::AccbClear => match &mut w.accb {
@@ -421,4 +580,67 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
         _ => {}
     }
     Ok(Flow::Next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The batches as the simulator calls them (the AVX2 build where the host has it) give the
+    /// scalar reference's bits, special values included.
+    #[test]
+    fn lane_batches_equal_the_scalar_dot_steps() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for round in 0..2000 {
+            // Half the rounds with exponents near each other (cancellation), half raw bits.
+            let h = |x: u64| -> u16 {
+                if round % 2 == 0 {
+                    x as u16
+                } else {
+                    (x as u16 & 0x83ff) | (((12 + (x >> 20) % 8) as u16) << 10)
+                }
+            };
+            let a: [u16; 128] = std::array::from_fn(|_| h(next()));
+            let b: [u16; 128] = std::array::from_fn(|_| h(next()));
+            let c: [u32; 128] = std::array::from_fn(|i| {
+                let x = next();
+                if x % 3 == 0 {
+                    x as u32
+                } else {
+                    (-(f32::from_bits(((a[i] as u32) << 13) ^ 0x3800_0000))).to_bits() ^ (x as u32 & 7)
+                }
+            });
+            let mut out = [0u32; 128];
+            let special = ohmma_f32_v100_lanes(&a, &b, &c, &mut out);
+            for i in 0..128 {
+                if special[i / 64] >> (i % 64) & 1 == 0 {
+                    assert_eq!(
+                        out[i],
+                        dot1_f32(TensorArith::V100, a[i], b[i], c[i]),
+                        "{:#x} {:#x} {:#x}",
+                        a[i],
+                        b[i],
+                        c[i]
+                    );
+                }
+            }
+            let qa: [[u16; 64]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| a[(j + 32 * k) % 128]));
+            let qb: [[u16; 64]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| b[(j + 16 * k) % 128]));
+            let qc: [u32; 64] = std::array::from_fn(|j| c[j]);
+            let mut out4 = [0u32; 64];
+            let special = hmma_f32_v100_lanes(&qa, &qb, &qc, &mut out4);
+            for j in 0..64 {
+                let (av, bv) = (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
+                if special[0] >> j & 1 == 0 {
+                    assert_eq!(out4[j], dot4_f32(TensorArith::V100, av, bv, qc[j]), "{av:?} {bv:?} {:#x}", qc[j]);
+                }
+            }
+        }
+    }
 }
