@@ -1,0 +1,16 @@
+"""Rewrites every generated program in python/otc_emu/programs/ from its script here (one command):
+
+    python3 python/otc_emu/programs/generators/regenerate.py
+
+tests/python/test_kernels.py checks that the committed programs are the scripts' output."""
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GENERATORS = ("hmma_gemm", "owmma_gemm", "spgemm")
+
+if __name__ == "__main__":
+    for name in GENERATORS:
+        subprocess.run([sys.executable, str(HERE / f"{name}.py"), str(HERE.parent / f"{name}.sass")], check=True)
+        print(f"wrote {HERE.parent / f'{name}.sass'}")
