@@ -35,6 +35,7 @@ pub mod accbuf;
 pub mod config;
 mod forms;
 pub mod memory;
+mod packed;
 mod sm;
 pub mod stats;
 pub mod trace;
@@ -101,6 +102,8 @@ pub struct Simulator {
     batch: usize,
     sectors_scratch: Vec<u64>,
     log_issues: bool,
+    /// The static event of each instruction seen so far (see [`packed`]).
+    protos: packed::Protos,
 }
 
 /// After the L2 pre-pass a plain global or local load or store is timed from its sectors alone;
@@ -149,6 +152,7 @@ impl Simulator {
             batch: (config.gpu.num_sms as usize * 8).max(8),
             sectors_scratch: Vec::new(),
             log_issues: false,
+            protos: Default::default(),
         })
     }
 
@@ -256,10 +260,13 @@ impl Simulator {
             cta.threads = cta.warps.len() as u32 * 32;
         }
         let (sectors, starts) = self.l2_pass(index, &cta);
+        let mut packed = Vec::with_capacity(cta.warps.len());
         for wt in &mut cta.warps {
             keep_needed_addresses(wt);
+            packed.push(packed::Packed::pack(wt, &mut self.protos));
         }
-        let p = PreparedCta { trace: cta, sectors, starts, regs_per_warp, smem, nwarps };
+        let protos = self.protos.clone();
+        let p = PreparedCta { trace: cta, packed, protos, sectors, starts, regs_per_warp, smem, nwarps };
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
         self.sms[sm].queue.push_back(p);
         self.pushed += 1;

@@ -13,6 +13,7 @@ use crate::accbuf::AccBuf;
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::forms::{form_info, unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
+use crate::packed::{Cursor, Packed, Protos};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
 use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, TensorOp, INSTRUCTION_BYTES};
 
@@ -35,7 +36,12 @@ pub(crate) struct Resolved {
 
 /// A CTA with the results of the global pre-pass (coalesced sectors and their L2 outcome).
 pub(crate) struct PreparedCta {
+    /// The CTA with its warps' `events` emptied (moved into `packed`); the addresses that the
+    /// model still reads stay in [`crate::WarpTrace::addrs`].
     pub trace: CtaTrace,
+    /// Per warp: its events, packed against `protos`.
+    pub packed: Vec<Packed>,
+    pub protos: Protos,
     /// Per warp: for each executed global/local memory event in order, its sectors
     /// (`sector << 1 | l2_hit`), delimited by `starts`.
     pub sectors: Vec<Vec<u64>>,
@@ -68,6 +74,8 @@ struct Warp {
     cta: usize,
     w: usize,
     pos: usize,
+    /// Where event `pos` is in the packed trace.
+    cur: Cursor,
     gmem_ord: usize,
     age: u64,
     sub: usize,
@@ -106,6 +114,7 @@ impl Warp {
             cta: 0,
             w: 0,
             pos: 0,
+            cur: Cursor::default(),
             gmem_ord: 0,
             age: 0,
             sub: 0,
@@ -133,6 +142,7 @@ impl Warp {
         self.cta = cta;
         self.w = w;
         self.pos = 0;
+        self.cur = Cursor::default();
         self.gmem_ord = 0;
         self.age = age;
         self.sub = sub;
@@ -315,12 +325,12 @@ impl SmSim {
         let mut warp_slots = Vec::with_capacity(p.trace.warps.len());
         let mut live = 0;
         let nsub = self.subs.len();
-        for (wi, wt) in p.trace.warps.iter().enumerate() {
+        for wi in 0..p.trace.warps.len() {
             let ws = self.warps.iter().position(|w| !w.reserved).expect("a free warp slot (checked by fits)");
             let sub = ws % nsub;
             self.age += 1;
             self.warps[ws].reset(slot, wi, self.age, sub, t);
-            if wt.events.is_empty() {
+            if p.packed[wi].len() == 0 {
                 self.warps[ws].live = false;
             } else {
                 self.subs[sub].warps.push(ws);
@@ -481,10 +491,11 @@ impl SmSim {
         released
     }
 
-    fn event(&self, ws: usize) -> Option<&Event> {
+    #[inline]
+    fn event(&self, ws: usize) -> Option<Event> {
         let w = &self.warps[ws];
         let c = self.ctas[w.cta].as_ref()?;
-        c.p.trace.warps[w.w].events.get(w.pos)
+        c.p.packed[w.w].get(&c.p.protos, w.cur)
     }
 
     /// The cycle from which warp `ws` could issue its next instruction as far as its own state
@@ -493,7 +504,7 @@ impl SmSim {
         if let Some(o) = self.warps[ws].own {
             return o;
         }
-        let e = *self.event(ws).expect("live warp has an event");
+        let e = self.event(ws).expect("live warp has an event");
         let w = &self.warps[ws];
         let mut best = (w.next_issue, w.next_reason);
         let mut upd = |time: u64, reason: Reason| {
@@ -675,7 +686,7 @@ impl SmSim {
     fn issue(&mut self, r: &Resolved, s: usize, ws: usize) {
         let t = self.t;
         let c = &r.cfg;
-        let e = *self.event(ws).unwrap();
+        let e = self.event(ws).unwrap();
         let info = form_info(e.form as usize);
         let timing = r.form_timing[e.form as usize];
         let executed = e.executed != 0;
@@ -802,6 +813,9 @@ impl SmSim {
             }
             w.own = None;
             w.pos += 1;
+            if let Some(c) = self.ctas[w.cta].as_ref() {
+                w.cur = c.p.packed[w.w].step(w.cur);
+            }
         }
 
         if let Some(log) = self.log.as_mut() {
@@ -839,8 +853,8 @@ impl SmSim {
         // Next instruction: a taken control transfer refills the instruction buffer.
         let cta = self.warps[ws].cta;
         let wi = self.warps[ws].w;
-        let pos = self.warps[ws].pos;
-        let next_pc = self.ctas[cta].as_ref().and_then(|cs| cs.p.trace.warps[wi].events.get(pos)).map(|n| n.pc);
+        let next_pc =
+            self.ctas[cta].as_ref().and_then(|cs| cs.p.packed[wi].get(&cs.p.protos, self.warps[ws].cur)).map(|n| n.pc);
         match next_pc {
             Some(pc) => {
                 if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
