@@ -357,6 +357,9 @@ impl Simulator {
             });
         }
         self.l2_lookup(&mut ready.sectors, &ready.starts);
+        ready.gmem = ready.sectors.iter().zip(&ready.starts).map(|(s, st)| packed::encode_sectors(s, st)).collect();
+        ready.sectors = Vec::new();
+        ready.starts = Vec::new();
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
         self.sms[sm].queue.push_back(ready);
         self.pushed += 1;
@@ -388,7 +391,7 @@ impl Simulator {
             packed.push(packed::Packed::pack(wt, protos));
         }
         let protos = protos.clone();
-        Ok(PreparedCta { trace: cta, packed, protos, sectors, starts, regs_per_warp, smem, nwarps })
+        Ok(PreparedCta { trace: cta, packed, protos, sectors, starts, gmem: Vec::new(), regs_per_warp, smem, nwarps })
     }
 
     fn check_trace(index: u64, cta: &CtaTrace) -> Result<(), TimingError> {

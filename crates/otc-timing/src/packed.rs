@@ -127,6 +127,64 @@ impl Packed {
     }
 }
 
+/// The sectors of a warp's global/local accesses after the L2 lookup (`sector << 1 | l2_hit`,
+/// delimited by `starts`), as a byte stream: per access its sector count, then each value as
+/// the zigzag varint of its difference to the previous value of the warp (consecutive sectors
+/// take one byte). Read back in order with [`next_access`].
+pub(crate) fn encode_sectors(sectors: &[u64], starts: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(sectors.len() + starts.len());
+    let mut prev = 0u64;
+    for k in 0..starts.len().saturating_sub(1) {
+        let s = &sectors[starts[k] as usize..starts[k + 1] as usize];
+        put(&mut out, s.len() as u64);
+        for &v in s {
+            let d = v.wrapping_sub(prev) as i64;
+            put(&mut out, ((d << 1) ^ (d >> 63)) as u64);
+            prev = v;
+        }
+    }
+    out.shrink_to_fit();
+    out
+}
+
+/// Decode the access at byte `*pos` of a stream from [`encode_sectors`] into `out` (cleared);
+/// `*prev` is the warp's last value (0 at the start) and `*pos` moves past the access.
+#[inline]
+pub(crate) fn next_access(buf: &[u8], pos: &mut usize, prev: &mut u64, out: &mut Vec<u64>) {
+    out.clear();
+    let n = get(buf, pos);
+    for _ in 0..n {
+        let z = get(buf, pos);
+        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        *prev = prev.wrapping_add(d as u64);
+        out.push(*prev);
+    }
+}
+
+#[inline]
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[inline]
+fn get(buf: &[u8], pos: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = buf[*pos];
+        *pos += 1;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +224,18 @@ mod tests {
         }
         assert_eq!(back, events);
         assert_eq!(p.runs.len(), 6);
+    }
+
+    #[test]
+    fn sector_streams_give_back_every_access() {
+        let sectors = vec![7u64, 8, 10, u64::MAX, 0, 1 << 40, (1 << 40) + 3, 5];
+        let starts = vec![0u32, 3, 3, 5, 8];
+        let buf = encode_sectors(&sectors, &starts);
+        let (mut pos, mut prev, mut out) = (0usize, 0u64, Vec::new());
+        for k in 0..starts.len() - 1 {
+            next_access(&buf, &mut pos, &mut prev, &mut out);
+            assert_eq!(out, &sectors[starts[k] as usize..starts[k + 1] as usize]);
+        }
+        assert_eq!(pos, buf.len());
     }
 }

@@ -13,7 +13,7 @@ use crate::accbuf::AccBuf;
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::forms::{form_info, unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
-use crate::packed::{Cursor, Packed, Protos};
+use crate::packed::{next_access, Cursor, Packed, Protos};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
 use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, TensorOp, INSTRUCTION_BYTES};
 
@@ -43,9 +43,12 @@ pub(crate) struct PreparedCta {
     pub packed: Vec<Packed>,
     pub protos: Protos,
     /// Per warp: for each executed global/local memory event in order, its sectors
-    /// (`sector << 1 | l2_hit`), delimited by `starts`.
+    /// (`sector << 1 | l2_hit` once looked up in the L2), delimited by `starts`; emptied when
+    /// the CTA is pushed, after the lookup, for the compact `gmem`.
     pub sectors: Vec<Vec<u64>>,
     pub starts: Vec<Vec<u32>>,
+    /// Per warp: the same, encoded by [`crate::packed::encode_sectors`].
+    pub gmem: Vec<Vec<u8>>,
     pub regs_per_warp: u32,
     /// Shared memory the CTA takes (rounded to the allocation unit).
     pub smem: u32,
@@ -76,7 +79,9 @@ struct Warp {
     pos: usize,
     /// Where event `pos` is in the packed trace.
     cur: Cursor,
-    gmem_ord: usize,
+    /// Read position and last value in the warp's `gmem` stream.
+    gmem_off: usize,
+    gmem_prev: u64,
     age: u64,
     sub: usize,
     next_issue: u64,
@@ -115,7 +120,8 @@ impl Warp {
             w: 0,
             pos: 0,
             cur: Cursor::default(),
-            gmem_ord: 0,
+            gmem_off: 0,
+            gmem_prev: 0,
             age: 0,
             sub: 0,
             next_issue: 0,
@@ -143,7 +149,8 @@ impl Warp {
         self.w = w;
         self.pos = 0;
         self.cur = Cursor::default();
-        self.gmem_ord = 0;
+        self.gmem_off = 0;
+        self.gmem_prev = 0;
         self.age = age;
         self.sub = sub;
         self.next_issue = t;
@@ -978,15 +985,11 @@ impl SmSim {
                 self.stats.const_loads += 1;
             }
             MemSpace::Global | MemSpace::Local => {
-                let ord = self.warps[ws].gmem_ord;
-                self.warps[ws].gmem_ord += 1;
                 let mut sectors = std::mem::take(&mut self.scratch);
                 {
                     let c = self.ctas[cta].as_ref().unwrap();
-                    let st = &c.p.starts[wi];
-                    let (a, b) = (st[ord] as usize, st[ord + 1] as usize);
-                    sectors.clear();
-                    sectors.extend_from_slice(&c.p.sectors[wi][a..b]);
+                    let w = &mut self.warps[ws];
+                    next_access(&c.p.gmem[wi], &mut w.gmem_off, &mut w.gmem_prev, &mut sectors);
                 }
                 let n = sectors.len() as u64;
                 let local = space == MemSpace::Local;
