@@ -4,8 +4,9 @@
 //! thousands of warp-instructions per warp, 48 bytes each as [`Event`]s. Almost all of them are
 //! the static event of their instruction (the [`EventTemplate`](crate::EventTemplate)) with only
 //! `pc`, `active` and `executed` filled in, and they come in straight-line stretches with the
-//! same masks. [`Packed`] keeps such a stretch as one [`Run`] (first instruction, length, the two
-//! masks: 16 bytes) and looks the rest up in [`Protos`], the first event seen at each `pc` of the
+//! same masks. [`Packed`] keeps such a stretch as one run in a byte stream (length, first
+//! instruction, masks when they changed: 2-3 bytes, [`Packed::pack`]) and looks the rest up in
+//! [`Protos`], the static event of each `pc` of the
 //! launch. Any event that is not exactly its `pc`'s proto with other masks (sparse OHMMA landing
 //! masks, `BAR` operands read at run time, memory events whose addresses are kept, a `pc` that is
 //! not a multiple of 16 or beyond [`MAX_PCS`] instructions) is kept whole, out of line. Decoding
@@ -17,43 +18,58 @@ use crate::trace::{Event, WarpTrace, INSTRUCTION_BYTES};
 
 /// Instructions (pc / 16) the proto table covers; events beyond are stored whole.
 const MAX_PCS: usize = 1 << 20;
-/// Flag in [`Run::len`]: the run is one event stored whole at index `first` of
-/// [`Packed::whole`].
-const WHOLE: u32 = 1 << 31;
 
 /// The static event of every instruction seen so far in a launch (index = pc / 16; `active`
 /// and `executed` zero). Shared by the packed CTAs; only grows (copy on write while shared).
 pub(crate) type Protos = Arc<Vec<Option<Event>>>;
 
-/// A stretch of consecutive instructions issued with the same masks, or one whole event.
-#[derive(Clone, Copy, Debug)]
-struct Run {
-    first: u32,
-    len: u32,
-    active: u32,
-    executed: u32,
-}
-
-/// One warp's events, packed.
+/// One warp's events, packed: a byte stream of runs (see [`Packed::pack`]) and the events kept
+/// whole.
 #[derive(Debug, Default)]
 pub(crate) struct Packed {
-    runs: Vec<Run>,
+    runs: Vec<u8>,
     whole: Vec<Event>,
     len: usize,
 }
 
-/// Where a warp stands in its [`Packed`] trace: the run and the offset in it.
+/// Where a warp stands in its [`Packed`] trace: the run being read (decoded) and the offset in
+/// it. Made by [`Packed::start`], moved by [`Packed::step`].
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Cursor {
-    run: usize,
+    /// Byte offset of the next run in the stream.
+    at: usize,
+    /// 0: past the end, 1: in a run, 2: at a whole event (`whole`).
+    state: u8,
+    first: u32,
+    len: u32,
     off: u32,
+    active: u32,
+    executed: u32,
+    /// End (first + len) of the last run, the base of the next run's `first`.
+    prev_end: u32,
+    /// The whole event at the cursor, and the next one.
+    whole: u32,
+    next_whole: u32,
 }
+
+/// Run tag bits: the event is kept whole / the run has the previous run's masks; the length is
+/// the tag shifted right by 2.
+const TAG_WHOLE: u64 = 1;
+const TAG_SAME_MASKS: u64 = 2;
 
 impl Packed {
     /// Pack `wt.events` (and empty it); `protos` gains the instructions seen for the first time.
+    ///
+    /// Consecutive events at consecutive instructions with the same masks, each equal to its
+    /// instruction's proto apart from `active` / `executed`, are one run, written as a tag
+    /// (length, whether the masks are the previous run's), the zigzag varint of its first
+    /// instruction minus the previous run's end, and, when they changed, the two masks as
+    /// varints. Any other event is a tag alone and goes whole into `whole`.
     pub fn pack(wt: &mut WarpTrace, protos: &mut Protos) -> Packed {
         let events = std::mem::take(&mut wt.events);
-        let mut p = Packed { runs: Vec::new(), whole: Vec::new(), len: events.len() };
+        let mut whole = Vec::new();
+        // (first, len, active, executed) of the runs, or None for a whole event.
+        let mut runs: Vec<Option<(u32, u32, u32, u32)>> = Vec::new();
         for e in &events {
             let key = Event { active: 0, executed: 0, ..*e };
             let idx = (e.pc / INSTRUCTION_BYTES) as usize;
@@ -72,26 +88,40 @@ impl Packed {
             };
             if fits {
                 let idx = idx as u32;
-                if let Some(last) = p.runs.last_mut() {
-                    if last.len & WHOLE == 0
-                        && last.first + last.len == idx
-                        && last.active == e.active
-                        && last.executed == e.executed
-                        && last.len < WHOLE - 1
-                    {
-                        last.len += 1;
+                if let Some(Some(last)) = runs.last_mut() {
+                    if last.0 + last.1 == idx && last.2 == e.active && last.3 == e.executed && last.1 < u32::MAX >> 4 {
+                        last.1 += 1;
                         continue;
                     }
                 }
-                p.runs.push(Run { first: idx, len: 1, active: e.active, executed: e.executed });
+                runs.push(Some((idx, 1, e.active, e.executed)));
             } else {
-                p.runs.push(Run { first: p.whole.len() as u32, len: WHOLE | 1, active: 0, executed: 0 });
-                p.whole.push(*e);
+                runs.push(None);
+                whole.push(*e);
             }
         }
-        p.runs.shrink_to_fit();
-        p.whole.shrink_to_fit();
-        p
+        let mut out = Vec::new();
+        let (mut prev_end, mut masks) = (0u32, (0u32, 0u32));
+        for r in runs {
+            match r {
+                None => put(&mut out, TAG_WHOLE),
+                Some((first, len, active, executed)) => {
+                    let same = (active, executed) == masks;
+                    put(&mut out, (len as u64) << 2 | if same { TAG_SAME_MASKS } else { 0 });
+                    let d = first.wrapping_sub(prev_end) as i32 as i64;
+                    put(&mut out, ((d << 1) ^ (d >> 63)) as u64);
+                    if !same {
+                        put(&mut out, active as u64);
+                        put(&mut out, executed as u64);
+                        masks = (active, executed);
+                    }
+                    prev_end = first + len;
+                }
+            }
+        }
+        out.shrink_to_fit();
+        whole.shrink_to_fit();
+        Packed { runs: out, whole, len: events.len() }
     }
 
     /// Number of events.
@@ -99,31 +129,67 @@ impl Packed {
         self.len
     }
 
+    /// The cursor of the first event.
+    pub fn start(&self) -> Cursor {
+        let mut c = Cursor::default();
+        self.load(&mut c);
+        c
+    }
+
+    /// Decode the run at `c.at` into `c` (or mark the end).
+    fn load(&self, c: &mut Cursor) {
+        if c.at >= self.runs.len() {
+            c.state = 0;
+            return;
+        }
+        let tag = get(&self.runs, &mut c.at);
+        if tag & TAG_WHOLE != 0 {
+            c.state = 2;
+            c.whole = c.next_whole;
+            c.next_whole += 1;
+            return;
+        }
+        let z = get(&self.runs, &mut c.at);
+        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        c.state = 1;
+        c.len = (tag >> 2) as u32;
+        c.first = c.prev_end.wrapping_add(d as i32 as u32);
+        c.off = 0;
+        if tag & TAG_SAME_MASKS == 0 {
+            c.active = get(&self.runs, &mut c.at) as u32;
+            c.executed = get(&self.runs, &mut c.at) as u32;
+        }
+        c.prev_end = c.first + c.len;
+    }
+
     /// The event at `c` (None past the end).
     #[inline]
     pub fn get(&self, protos: &[Option<Event>], c: Cursor) -> Option<Event> {
-        let r = self.runs.get(c.run)?;
-        if r.len & WHOLE != 0 {
-            return self.whole.get(r.first as usize).copied();
+        match c.state {
+            1 => {
+                let proto = protos[(c.first + c.off) as usize].as_ref().expect("packed event has a proto");
+                Some(Event { active: c.active, executed: c.executed, ..*proto })
+            }
+            2 => self.whole.get(c.whole as usize).copied(),
+            _ => None,
         }
-        let idx = (r.first + c.off) as usize;
-        let proto = protos[idx].as_ref().expect("packed event has a proto");
-        Some(Event { active: r.active, executed: r.executed, ..*proto })
     }
 
     /// The cursor of the next event.
     #[inline]
-    pub fn step(&self, c: Cursor) -> Cursor {
-        match self.runs.get(c.run) {
-            Some(r) if c.off + 1 < r.len & !WHOLE => Cursor { run: c.run, off: c.off + 1 },
-            _ => Cursor { run: c.run + 1, off: 0 },
+    pub fn step(&self, mut c: Cursor) -> Cursor {
+        if c.state == 1 && c.off + 1 < c.len {
+            c.off += 1;
+        } else if c.state != 0 {
+            self.load(&mut c);
         }
+        c
     }
 
     /// Heap bytes held.
     #[allow(dead_code)]
     pub fn heap_bytes(&self) -> usize {
-        self.runs.capacity() * std::mem::size_of::<Run>() + self.whole.capacity() * std::mem::size_of::<Event>()
+        self.runs.capacity() + self.whole.capacity() * std::mem::size_of::<Event>()
     }
 }
 
@@ -216,14 +282,15 @@ mod tests {
         let p = Packed::pack(&mut wt, &mut protos);
         assert!(wt.events.is_empty());
         assert_eq!(p.len(), events.len());
-        let mut c = Cursor::default();
+        let mut c = p.start();
         let mut back = Vec::new();
         while let Some(e) = p.get(&protos, c) {
             back.push(e);
             c = p.step(c);
         }
         assert_eq!(back, events);
-        assert_eq!(p.runs.len(), 6);
+        assert_eq!(p.whole.len(), 2);
+        assert_eq!(Packed::default().get(&protos, Packed::default().start()), None);
     }
 
     #[test]

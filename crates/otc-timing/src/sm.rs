@@ -337,6 +337,7 @@ impl SmSim {
             let sub = ws % nsub;
             self.age += 1;
             self.warps[ws].reset(slot, wi, self.age, sub, t);
+            self.warps[ws].cur = p.packed[wi].start();
             if p.packed[wi].len() == 0 {
                 self.warps[ws].live = false;
             } else {
