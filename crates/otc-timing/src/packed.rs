@@ -12,6 +12,7 @@
 //! not a multiple of 16 or beyond [`MAX_PCS`] instructions) is kept whole, out of line. Decoding
 //! gives back the very [`Event`] that was pushed: the packing checks equality when it packs.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::trace::{Event, WarpTrace, INSTRUCTION_BYTES};
@@ -194,13 +195,20 @@ impl Packed {
 }
 
 /// The sectors of a warp's global/local accesses after the L2 lookup (`sector << 1 | l2_hit`,
-/// delimited by `starts`), as a byte stream: per access its sector count, then each value as
+/// delimited by `starts`), as byte streams: per access its sector count, then each value as
 /// the zigzag varint of its difference to the previous value of the warp (consecutive sectors
-/// take one byte). Read back in order with [`next_access`].
-pub(crate) fn encode_sectors(sectors: &[u64], starts: &[u32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(sectors.len() + starts.len());
+/// take one byte). A new chunk starts at the first access boundary after [`SECTOR_CHUNK`] bytes,
+/// so that a reader can free each chunk it has read. Read back in order with [`next_access`]
+/// (the difference chain runs across chunks).
+pub(crate) fn encode_sectors(sectors: &[u64], starts: &[u32]) -> VecDeque<Vec<u8>> {
+    let mut chunks = VecDeque::new();
+    let mut out = Vec::new();
     let mut prev = 0u64;
     for k in 0..starts.len().saturating_sub(1) {
+        if out.len() >= SECTOR_CHUNK {
+            out.shrink_to_fit();
+            chunks.push_back(std::mem::take(&mut out));
+        }
         let s = &sectors[starts[k] as usize..starts[k + 1] as usize];
         put(&mut out, s.len() as u64);
         for &v in s {
@@ -209,9 +217,15 @@ pub(crate) fn encode_sectors(sectors: &[u64], starts: &[u32]) -> Vec<u8> {
             prev = v;
         }
     }
-    out.shrink_to_fit();
-    out
+    if !out.is_empty() {
+        out.shrink_to_fit();
+        chunks.push_back(out);
+    }
+    chunks
 }
+
+/// Bytes of a sector chunk (at least; it ends at an access boundary).
+pub(crate) const SECTOR_CHUNK: usize = 4096;
 
 /// Decode the access at byte `*pos` of a stream from [`encode_sectors`] into `out` (cleared);
 /// `*prev` is the warp's last value (0 at the start) and `*pos` moves past the access.
@@ -297,12 +311,29 @@ mod tests {
     fn sector_streams_give_back_every_access() {
         let sectors = vec![7u64, 8, 10, u64::MAX, 0, 1 << 40, (1 << 40) + 3, 5];
         let starts = vec![0u32, 3, 3, 5, 8];
-        let buf = encode_sectors(&sectors, &starts);
+        let chunks = encode_sectors(&sectors, &starts);
+        assert_eq!(chunks.len(), 1);
+        let buf = &chunks[0];
         let (mut pos, mut prev, mut out) = (0usize, 0u64, Vec::new());
         for k in 0..starts.len() - 1 {
-            next_access(&buf, &mut pos, &mut prev, &mut out);
+            next_access(buf, &mut pos, &mut prev, &mut out);
             assert_eq!(out, &sectors[starts[k] as usize..starts[k + 1] as usize]);
         }
         assert_eq!(pos, buf.len());
+        // Many accesses: several chunks, each ending at an access boundary.
+        let sectors: Vec<u64> = (0..20_000u64).map(|i| i * 7919 % 100_003).collect();
+        let starts: Vec<u32> = (0..=10_000u32).map(|k| 2 * k).collect();
+        let mut chunks = encode_sectors(&sectors, &starts);
+        assert!(chunks.len() > 2);
+        let (mut pos, mut prev) = (0usize, 0u64);
+        for k in 0..10_000 {
+            next_access(&chunks[0], &mut pos, &mut prev, &mut out);
+            assert_eq!(out, &sectors[2 * k..2 * k + 2]);
+            if pos >= chunks[0].len() {
+                chunks.pop_front();
+                pos = 0;
+            }
+        }
+        assert!(chunks.is_empty());
     }
 }

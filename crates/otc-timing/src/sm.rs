@@ -47,8 +47,9 @@ pub(crate) struct PreparedCta {
     /// the CTA is pushed, after the lookup, for the compact `gmem`.
     pub sectors: Vec<Vec<u64>>,
     pub starts: Vec<Vec<u32>>,
-    /// Per warp: the same, encoded by [`crate::packed::encode_sectors`].
-    pub gmem: Vec<Vec<u8>>,
+    /// Per warp: the same, encoded by [`crate::packed::encode_sectors`] in chunks that the
+    /// warp frees as it reads past them.
+    pub gmem: Vec<VecDeque<Vec<u8>>>,
     pub regs_per_warp: u32,
     /// Shared memory the CTA takes (rounded to the allocation unit).
     pub smem: u32,
@@ -988,9 +989,20 @@ impl SmSim {
             MemSpace::Global | MemSpace::Local => {
                 let mut sectors = std::mem::take(&mut self.scratch);
                 {
-                    let c = self.ctas[cta].as_ref().unwrap();
+                    // Read the access from the warp's first chunk; a chunk read to its end is freed.
+                    let c = self.ctas[cta].as_mut().unwrap();
                     let w = &mut self.warps[ws];
-                    next_access(&c.p.gmem[wi], &mut w.gmem_off, &mut w.gmem_prev, &mut sectors);
+                    let chunks = &mut c.p.gmem[wi];
+                    match chunks.front() {
+                        Some(front) => {
+                            next_access(front, &mut w.gmem_off, &mut w.gmem_prev, &mut sectors);
+                            if w.gmem_off >= front.len() {
+                                chunks.pop_front();
+                                w.gmem_off = 0;
+                            }
+                        }
+                        None => sectors.clear(),
+                    }
                 }
                 let n = sectors.len() as u64;
                 let local = space == MemSpace::Local;
