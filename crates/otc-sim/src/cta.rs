@@ -40,6 +40,9 @@ pub(crate) struct Launch<'a> {
     /// Sizes of the largest warp trace recorded so far (events, addresses): the next CTAs
     /// reserve that much up front instead of growing their buffers (only a speed hint).
     pub trace_hint: &'a crate::timing::TraceHint,
+    /// Turns a finished CTA's trace into the cycle model's compact form on the thread that ran
+    /// it (timing on).
+    pub preparer: Option<&'a otc_timing::Preparer>,
 }
 
 impl Launch<'_> {
@@ -63,7 +66,7 @@ impl Launch<'_> {
 pub(crate) struct CtaOutcome {
     pub executed: u64,
     pub fault: Option<RawFault>,
-    pub trace: Option<otc_timing::CtaTrace>,
+    pub trace: Option<otc_timing::PreparedTrace>,
 }
 
 /// Build the warps of a CTA.
@@ -126,7 +129,10 @@ pub(crate) fn run_cta<G: GlobalMem>(
         }
     }
     let trace = match (fault.is_none(), x.tracer.take()) {
-        (true, Some(t)) => Some(t.finish(ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta(), l.trace_hint)),
+        (true, Some(t)) => {
+            let trace = t.finish(ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta(), l.trace_hint);
+            l.preparer.map(|p| p.prepare(linear, trace))
+        }
         _ => None,
     };
     CtaOutcome { executed: limit - left, fault, trace }

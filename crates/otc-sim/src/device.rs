@@ -253,6 +253,10 @@ impl Device {
         };
         let templates: Option<Vec<EventTemplate>> =
             cfg.timing.as_ref().map(|_| kernel.instructions.iter().map(EventTemplate::new).collect());
+        let preparer = match (&sink, &templates) {
+            (Some(sim), Some(t)) => Some(sim.preparer(t)),
+            _ => None,
+        };
 
         // ---------------------------------------------------------------- constant bank 0
         let plen = params.len().max(kernel.param_bytes.unwrap_or(0) as usize);
@@ -290,6 +294,7 @@ impl Device {
             max_cycles: cfg.max_cycles,
             templates: templates.as_deref(),
             trace_hint: &trace_hint,
+            preparer: preparer.as_ref(),
         };
         let budget = cfg.max_instructions.unwrap_or(u64::MAX);
 
@@ -315,7 +320,7 @@ impl Device {
             let mut model: Option<std::thread::ScopedJoinHandle<'_, Result<TimingStats, TimingError>>> = None;
             let mut sink = match sink {
                 Some(mut sim) if !sequential => {
-                    let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::CtaTrace>(batch);
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::PreparedTrace>(batch);
                     model = Some(scope.spawn(move || {
                         // Each push runs in the device's pool (the SMs advance in parallel
                         // there); this thread only waits for the next committed CTA.
@@ -323,8 +328,8 @@ impl Device {
                         for t in rx {
                             if err.is_none() {
                                 let pushed = match pool {
-                                    Some(p) => p.install(|| sim.push(t)),
-                                    None => sim.push(t),
+                                    Some(p) => p.install(|| sim.push_prepared(t)),
+                                    None => sim.push_prepared(t),
                                 };
                                 err = pushed.err();
                             }
@@ -405,15 +410,15 @@ enum TimingSink {
     Inline { sim: Box<Simulator>, err: Option<TimingError> },
     /// The model runs on its own thread (see `Device::launch_timed`); a failed send means that
     /// thread is gone, which its join reports.
-    Threaded(std::sync::mpsc::SyncSender<otc_timing::CtaTrace>),
+    Threaded(std::sync::mpsc::SyncSender<otc_timing::PreparedTrace>),
 }
 
 impl TimingSink {
-    fn push(&mut self, trace: Option<otc_timing::CtaTrace>) {
+    fn push(&mut self, trace: Option<otc_timing::PreparedTrace>) {
         match self {
             TimingSink::Inline { sim, err } => {
                 if let (None, Some(t)) = (&err, trace) {
-                    if let Err(e) = sim.push(t) {
+                    if let Err(e) = sim.push_prepared(t) {
                         *err = Some(e);
                     }
                 }

@@ -35,6 +35,7 @@ pub mod accbuf;
 pub mod config;
 mod forms;
 pub mod memory;
+mod packed;
 mod sm;
 pub mod stats;
 pub mod trace;
@@ -99,8 +100,9 @@ pub struct Simulator {
     pushed: u64,
     buffered: usize,
     batch: usize,
-    sectors_scratch: Vec<u64>,
     log_issues: bool,
+    /// The static event of each instruction seen so far (see [`packed`]).
+    protos: packed::Protos,
 }
 
 /// After the L2 pre-pass a plain global or local load or store is timed from its sectors alone;
@@ -110,12 +112,7 @@ pub struct Simulator {
 fn keep_needed_addresses(wt: &mut WarpTrace) {
     let mut kept: Vec<u64> = Vec::new();
     for e in wt.events.iter_mut() {
-        let needed = match forms::form_info(e.form as usize).class {
-            forms::Class::Mem { space, op } => {
-                matches!(space, MemSpace::Shared | MemSpace::Const) || matches!(op, MemOp::Atomic | MemOp::Reduction)
-            }
-            _ => false,
-        };
+        let needed = addresses_needed(e.form);
         let n = e.executed.count_ones() as usize;
         if let EventKind::Mem { addrs, .. } = &mut e.kind {
             let start = *addrs as usize;
@@ -128,6 +125,83 @@ fn keep_needed_addresses(wt: &mut WarpTrace) {
         }
     }
     wt.addrs = kept;
+}
+
+/// Whether the model reads the lanes' addresses of a memory form after the L2 pre-pass.
+fn addresses_needed(form: u16) -> bool {
+    match forms::form_info(form as usize).class {
+        forms::Class::Mem { space, op } => {
+            matches!(space, MemSpace::Shared | MemSpace::Const) || matches!(op, MemOp::Atomic | MemOp::Reduction)
+        }
+        _ => false,
+    }
+}
+
+/// Per warp: the sectors of each executed global/local access in order (coalesced), delimited
+/// by the returned starts (one per access, then the end).
+fn cta_sectors(sector_bytes: u32, index: u64, cta: &CtaTrace) -> (Vec<Vec<u64>>, Vec<Vec<u32>>) {
+    let mut sectors = Vec::with_capacity(cta.warps.len());
+    let mut starts = Vec::with_capacity(cta.warps.len());
+    let mut addrs_buf: Vec<u64> = Vec::new();
+    let mut scratch: Vec<u64> = Vec::new();
+    for wt in &cta.warps {
+        let (mut sec, mut st) = (Vec::new(), Vec::new());
+        for e in &wt.events {
+            if e.executed == 0 {
+                continue;
+            }
+            let EventKind::Mem { space, bytes, .. } = e.kind else { continue };
+            if !matches!(space, MemSpace::Global | MemSpace::Local) {
+                continue;
+            }
+            let addrs = wt.addresses(e);
+            let addrs: &[u64] = if space == MemSpace::Local {
+                let gw = index.wrapping_mul(1024).wrapping_add(wt.warp_in_cta as u64);
+                let base = LOCAL_BASE ^ gw.wrapping_shl(32);
+                addrs_buf.clear();
+                let mut mask = e.executed;
+                for &o in addrs {
+                    let lane = mask.trailing_zeros() as u64;
+                    mask &= mask - 1;
+                    addrs_buf.push(base.wrapping_add((o / 4) * 128 + lane * 4 + (o % 4)));
+                }
+                &addrs_buf
+            } else {
+                addrs
+            };
+            coalesce(addrs, bytes as u32, sector_bytes, &mut scratch);
+            st.push(sec.len() as u32);
+            sec.extend_from_slice(&scratch);
+        }
+        st.push(sec.len() as u32);
+        sec.shrink_to_fit();
+        sectors.push(sec);
+        starts.push(st);
+    }
+    (sectors, starts)
+}
+
+/// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
+/// to run where the trace is made (e.g. on the functional run's worker threads), so that only
+/// the compact form travels and waits. Made by [`Simulator::preparer`].
+#[derive(Clone)]
+pub struct Preparer {
+    cfg: TimingConfig,
+    protos: packed::Protos,
+}
+
+/// A CTA trace made ready by [`Preparer::prepare`], for [`Simulator::push_prepared`].
+pub struct PreparedTrace {
+    index: u64,
+    ready: Result<PreparedCta, TimingError>,
+}
+
+impl Preparer {
+    /// Prepare the CTA that will be pushed `index`-th (its linear CTA index).
+    pub fn prepare(&self, index: u64, cta: CtaTrace) -> PreparedTrace {
+        let mut protos = self.protos.clone();
+        PreparedTrace { index, ready: Simulator::prepare_with(&self.cfg, &mut protos, index, cta) }
+    }
 }
 
 /// Local memory is interleaved by 4-byte words across the 32 lanes of a warp (like the hardware's
@@ -147,14 +221,18 @@ impl Simulator {
             pushed: 0,
             buffered: 0,
             batch: (config.gpu.num_sms as usize * 8).max(8),
-            sectors_scratch: Vec::new(),
             log_issues: false,
+            protos: Default::default(),
         })
     }
 
     /// Occupancy-relevant sizes of a CTA: (warp slots, registers per warp, shared bytes).
     fn sizes(&self, index: u64, cta: &CtaTrace) -> Result<(u32, u32, u32), TimingError> {
-        let c = &self.cfg.sm;
+        Self::sizes_of(&self.cfg, index, cta)
+    }
+
+    fn sizes_of(cfg: &TimingConfig, index: u64, cta: &CtaTrace) -> Result<(u32, u32, u32), TimingError> {
+        let c = &cfg.sm;
         let too = |reason: String| TimingError::CtaTooLarge { index, cta: cta.cta, reason };
         let threads = if cta.threads == 0 { cta.warps.len() as u32 * 32 } else { cta.threads };
         let nwarps = threads.div_ceil(32).max(cta.warps.len() as u32);
@@ -237,31 +315,53 @@ impl Simulator {
     /// Add the next CTA (in linear CTA order).
     pub fn push(&mut self, cta: CtaTrace) -> Result<(), TimingError> {
         let index = self.pushed;
-        let (nwarps, regs_per_warp, smem) = self.sizes(index, &cta)?;
-        self.check_trace(index, &cta)?;
+        let ready = Self::prepare_with(&self.cfg, &mut self.protos, index, cta);
+        self.push_prepared(PreparedTrace { index, ready })
+    }
+
+    /// A [`Preparer`] for this simulator: it does the part of [`Simulator::push`] that depends
+    /// on one CTA alone, on any thread; `templates` are the launch's instructions (index =
+    /// pc / 16), against which traces are packed.
+    pub fn preparer(&self, templates: &[EventTemplate]) -> Preparer {
+        let protos = templates
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut e = Event { pc: (i as u32).wrapping_mul(trace::INSTRUCTION_BYTES), ..*t.proto() };
+                if let EventKind::Mem { addrs, .. } = &mut e.kind {
+                    if !addresses_needed(e.form) {
+                        *addrs = u32::MAX;
+                    }
+                }
+                Some(e)
+            })
+            .collect();
+        Preparer { cfg: self.cfg.clone(), protos: std::sync::Arc::new(protos) }
+    }
+
+    /// Add the next CTA, prepared by [`Preparer::prepare`] with its index in linear CTA order
+    /// (the same result as [`Simulator::push`] of its trace).
+    pub fn push_prepared(&mut self, p: PreparedTrace) -> Result<(), TimingError> {
+        let index = self.pushed;
+        assert_eq!(p.index, index, "CTAs are pushed in linear CTA order");
+        let mut ready = p.ready?;
         if self.resolved.is_none() {
-            let threads = if cta.threads == 0 { cta.warps.len() as u32 * 32 } else { cta.threads };
-            self.resolve(nwarps, threads, regs_per_warp, smem);
+            self.resolve(ready.nwarps, ready.trace.threads, ready.regs_per_warp, ready.smem);
         }
         let r = self.resolved.as_ref().unwrap();
-        if smem > r.shared_capacity {
+        if ready.smem > r.shared_capacity {
             return Err(TimingError::CtaTooLarge {
                 index,
-                cta: cta.cta,
-                reason: format!("{smem} bytes of shared memory > the carve-out of {} bytes", r.shared_capacity),
+                cta: ready.trace.cta,
+                reason: format!("{} bytes of shared memory > the carve-out of {} bytes", ready.smem, r.shared_capacity),
             });
         }
-        let mut cta = cta;
-        if cta.threads == 0 {
-            cta.threads = cta.warps.len() as u32 * 32;
-        }
-        let (sectors, starts) = self.l2_pass(index, &cta);
-        for wt in &mut cta.warps {
-            keep_needed_addresses(wt);
-        }
-        let p = PreparedCta { trace: cta, sectors, starts, regs_per_warp, smem, nwarps };
+        self.l2_lookup(&mut ready.sectors, &ready.starts);
+        ready.gmem = ready.sectors.iter().zip(&ready.starts).map(|(s, st)| packed::encode_sectors(s, st)).collect();
+        ready.sectors = Vec::new();
+        ready.starts = Vec::new();
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
-        self.sms[sm].queue.push_back(p);
+        self.sms[sm].queue.push_back(ready);
         self.pushed += 1;
         self.buffered += 1;
         if self.buffered >= self.batch {
@@ -270,7 +370,31 @@ impl Simulator {
         Ok(())
     }
 
-    fn check_trace(&self, index: u64, cta: &CtaTrace) -> Result<(), TimingError> {
+    /// Everything of a push that depends on the CTA alone: checks, coalescing into sectors,
+    /// dropping the addresses the model no longer reads, packing the events.
+    fn prepare_with(
+        cfg: &TimingConfig,
+        protos: &mut packed::Protos,
+        index: u64,
+        cta: CtaTrace,
+    ) -> Result<PreparedCta, TimingError> {
+        let (nwarps, regs_per_warp, smem) = Self::sizes_of(cfg, index, &cta)?;
+        Self::check_trace(index, &cta)?;
+        let mut cta = cta;
+        if cta.threads == 0 {
+            cta.threads = cta.warps.len() as u32 * 32;
+        }
+        let (sectors, starts) = cta_sectors(cfg.memory.sector_bytes, index, &cta);
+        let mut packed = Vec::with_capacity(cta.warps.len());
+        for wt in &mut cta.warps {
+            keep_needed_addresses(wt);
+            packed.push(packed::Packed::pack(wt, protos));
+        }
+        let protos = protos.clone();
+        Ok(PreparedCta { trace: cta, packed, protos, sectors, starts, gmem: Vec::new(), regs_per_warp, smem, nwarps })
+    }
+
+    fn check_trace(index: u64, cta: &CtaTrace) -> Result<(), TimingError> {
         let nforms = otc_isa::FORMS.len();
         for wt in &cta.warps {
             for (i, e) in wt.events.iter().enumerate() {
@@ -299,65 +423,22 @@ impl Simulator {
         Ok(())
     }
 
-    /// The L2 pre-pass: coalesce every executed global/local access of the CTA and look its
-    /// sectors up in the GPU-wide L2, warps interleaved access by access, CTAs in push order.
-    fn l2_pass(&mut self, index: u64, cta: &CtaTrace) -> (Vec<Vec<u64>>, Vec<Vec<u32>>) {
-        let m = &self.cfg.memory;
-        let (sector_bytes, line_bytes) = (m.sector_bytes, m.line_bytes);
-        let lists: Vec<Vec<usize>> = cta
-            .warps
-            .iter()
-            .map(|wt| {
-                wt.events
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| {
-                        e.executed != 0
-                            && matches!(e.kind, EventKind::Mem { space: MemSpace::Global | MemSpace::Local, .. })
-                    })
-                    .map(|(i, _)| i)
-                    .collect()
-            })
-            .collect();
-        let mut sectors: Vec<Vec<u64>> = vec![Vec::new(); cta.warps.len()];
-        let mut starts: Vec<Vec<u32>> = lists.iter().map(|l| Vec::with_capacity(l.len() + 1)).collect();
-        let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0);
-        let mut addrs_buf: Vec<u64> = Vec::new();
-        let mut scratch = std::mem::take(&mut self.sectors_scratch);
+    /// The L2 pre-pass: look the sectors of every executed global/local access of the CTA (from
+    /// [`cta_sectors`]) up in the GPU-wide L2, warps interleaved access by access, CTAs in push
+    /// order; each sector becomes `sector << 1 | l2_hit`.
+    fn l2_lookup(&mut self, sectors: &mut [Vec<u64>], starts: &[Vec<u32>]) {
+        let longest = starts.iter().map(|s| s.len().saturating_sub(1)).max().unwrap_or(0);
         for k in 0..longest {
-            for (w, wt) in cta.warps.iter().enumerate() {
-                let Some(&ei) = lists[w].get(k) else { continue };
-                let e = &wt.events[ei];
-                let EventKind::Mem { space, bytes, .. } = e.kind else { continue };
-                let addrs = wt.addresses(e);
-                let addrs: &[u64] = if space == MemSpace::Local {
-                    let gw = index.wrapping_mul(1024).wrapping_add(wt.warp_in_cta as u64);
-                    let base = LOCAL_BASE ^ gw.wrapping_shl(32);
-                    addrs_buf.clear();
-                    let mut mask = e.executed;
-                    for &o in addrs {
-                        let lane = mask.trailing_zeros() as u64;
-                        mask &= mask - 1;
-                        addrs_buf.push(base.wrapping_add((o / 4) * 128 + lane * 4 + (o % 4)));
-                    }
-                    &addrs_buf
-                } else {
-                    addrs
-                };
-                coalesce(addrs, bytes as u32, sector_bytes, &mut scratch);
-                starts[w].push(sectors[w].len() as u32);
-                for &s in &scratch {
-                    let hit = self.l2.access(s);
-                    sectors[w].push(s << 1 | hit as u64);
+            for (sec, st) in sectors.iter_mut().zip(starts) {
+                if k + 1 >= st.len() {
+                    continue;
+                }
+                for s in &mut sec[st[k] as usize..st[k + 1] as usize] {
+                    let hit = self.l2.access(*s);
+                    *s = *s << 1 | hit as u64;
                 }
             }
         }
-        for w in 0..cta.warps.len() {
-            starts[w].push(sectors[w].len() as u32);
-        }
-        let _ = line_bytes;
-        self.sectors_scratch = scratch;
-        (sectors, starts)
     }
 
     /// Run every SM as far as the CTAs pushed so far allow.

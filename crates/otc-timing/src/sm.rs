@@ -13,6 +13,7 @@ use crate::accbuf::AccBuf;
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::forms::{form_info, unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
+use crate::packed::{next_access, Cursor, Packed, Protos};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
 use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, TensorOp, INSTRUCTION_BYTES};
 
@@ -35,11 +36,20 @@ pub(crate) struct Resolved {
 
 /// A CTA with the results of the global pre-pass (coalesced sectors and their L2 outcome).
 pub(crate) struct PreparedCta {
+    /// The CTA with its warps' `events` emptied (moved into `packed`); the addresses that the
+    /// model still reads stay in [`crate::WarpTrace::addrs`].
     pub trace: CtaTrace,
+    /// Per warp: its events, packed against `protos`.
+    pub packed: Vec<Packed>,
+    pub protos: Protos,
     /// Per warp: for each executed global/local memory event in order, its sectors
-    /// (`sector << 1 | l2_hit`), delimited by `starts`.
+    /// (`sector << 1 | l2_hit` once looked up in the L2), delimited by `starts`; emptied when
+    /// the CTA is pushed, after the lookup, for the compact `gmem`.
     pub sectors: Vec<Vec<u64>>,
     pub starts: Vec<Vec<u32>>,
+    /// Per warp: the same, encoded by [`crate::packed::encode_sectors`] in chunks that the
+    /// warp frees as it reads past them.
+    pub gmem: Vec<VecDeque<Vec<u8>>>,
     pub regs_per_warp: u32,
     /// Shared memory the CTA takes (rounded to the allocation unit).
     pub smem: u32,
@@ -68,7 +78,11 @@ struct Warp {
     cta: usize,
     w: usize,
     pos: usize,
-    gmem_ord: usize,
+    /// Where event `pos` is in the packed trace.
+    cur: Cursor,
+    /// Read position and last value in the warp's `gmem` stream.
+    gmem_off: usize,
+    gmem_prev: u64,
     age: u64,
     sub: usize,
     next_issue: u64,
@@ -106,7 +120,9 @@ impl Warp {
             cta: 0,
             w: 0,
             pos: 0,
-            gmem_ord: 0,
+            cur: Cursor::default(),
+            gmem_off: 0,
+            gmem_prev: 0,
             age: 0,
             sub: 0,
             next_issue: 0,
@@ -133,7 +149,9 @@ impl Warp {
         self.cta = cta;
         self.w = w;
         self.pos = 0;
-        self.gmem_ord = 0;
+        self.cur = Cursor::default();
+        self.gmem_off = 0;
+        self.gmem_prev = 0;
         self.age = age;
         self.sub = sub;
         self.next_issue = t;
@@ -315,12 +333,13 @@ impl SmSim {
         let mut warp_slots = Vec::with_capacity(p.trace.warps.len());
         let mut live = 0;
         let nsub = self.subs.len();
-        for (wi, wt) in p.trace.warps.iter().enumerate() {
+        for wi in 0..p.trace.warps.len() {
             let ws = self.warps.iter().position(|w| !w.reserved).expect("a free warp slot (checked by fits)");
             let sub = ws % nsub;
             self.age += 1;
             self.warps[ws].reset(slot, wi, self.age, sub, t);
-            if wt.events.is_empty() {
+            self.warps[ws].cur = p.packed[wi].start();
+            if p.packed[wi].len() == 0 {
                 self.warps[ws].live = false;
             } else {
                 self.subs[sub].warps.push(ws);
@@ -481,10 +500,11 @@ impl SmSim {
         released
     }
 
-    fn event(&self, ws: usize) -> Option<&Event> {
+    #[inline]
+    fn event(&self, ws: usize) -> Option<Event> {
         let w = &self.warps[ws];
         let c = self.ctas[w.cta].as_ref()?;
-        c.p.trace.warps[w.w].events.get(w.pos)
+        c.p.packed[w.w].get(&c.p.protos, w.cur)
     }
 
     /// The cycle from which warp `ws` could issue its next instruction as far as its own state
@@ -493,7 +513,7 @@ impl SmSim {
         if let Some(o) = self.warps[ws].own {
             return o;
         }
-        let e = *self.event(ws).expect("live warp has an event");
+        let e = self.event(ws).expect("live warp has an event");
         let w = &self.warps[ws];
         let mut best = (w.next_issue, w.next_reason);
         let mut upd = |time: u64, reason: Reason| {
@@ -675,7 +695,7 @@ impl SmSim {
     fn issue(&mut self, r: &Resolved, s: usize, ws: usize) {
         let t = self.t;
         let c = &r.cfg;
-        let e = *self.event(ws).unwrap();
+        let e = self.event(ws).unwrap();
         let info = form_info(e.form as usize);
         let timing = r.form_timing[e.form as usize];
         let executed = e.executed != 0;
@@ -802,6 +822,9 @@ impl SmSim {
             }
             w.own = None;
             w.pos += 1;
+            if let Some(c) = self.ctas[w.cta].as_ref() {
+                w.cur = c.p.packed[w.w].step(w.cur);
+            }
         }
 
         if let Some(log) = self.log.as_mut() {
@@ -839,8 +862,8 @@ impl SmSim {
         // Next instruction: a taken control transfer refills the instruction buffer.
         let cta = self.warps[ws].cta;
         let wi = self.warps[ws].w;
-        let pos = self.warps[ws].pos;
-        let next_pc = self.ctas[cta].as_ref().and_then(|cs| cs.p.trace.warps[wi].events.get(pos)).map(|n| n.pc);
+        let next_pc =
+            self.ctas[cta].as_ref().and_then(|cs| cs.p.packed[wi].get(&cs.p.protos, self.warps[ws].cur)).map(|n| n.pc);
         match next_pc {
             Some(pc) => {
                 if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
@@ -964,15 +987,22 @@ impl SmSim {
                 self.stats.const_loads += 1;
             }
             MemSpace::Global | MemSpace::Local => {
-                let ord = self.warps[ws].gmem_ord;
-                self.warps[ws].gmem_ord += 1;
                 let mut sectors = std::mem::take(&mut self.scratch);
                 {
-                    let c = self.ctas[cta].as_ref().unwrap();
-                    let st = &c.p.starts[wi];
-                    let (a, b) = (st[ord] as usize, st[ord + 1] as usize);
-                    sectors.clear();
-                    sectors.extend_from_slice(&c.p.sectors[wi][a..b]);
+                    // Read the access from the warp's first chunk; a chunk read to its end is freed.
+                    let c = self.ctas[cta].as_mut().unwrap();
+                    let w = &mut self.warps[ws];
+                    let chunks = &mut c.p.gmem[wi];
+                    match chunks.front() {
+                        Some(front) => {
+                            next_access(front, &mut w.gmem_off, &mut w.gmem_prev, &mut sectors);
+                            if w.gmem_off >= front.len() {
+                                chunks.pop_front();
+                                w.gmem_off = 0;
+                            }
+                        }
+                        None => sectors.clear(),
+                    }
                 }
                 let n = sectors.len() as u64;
                 let local = space == MemSpace::Local;
