@@ -40,6 +40,8 @@ mod sm;
 pub mod stats;
 pub mod trace;
 
+use std::collections::VecDeque;
+
 use rayon::prelude::*;
 
 pub use config::{ConfigError, ConfigValue, SchedulerPolicy, TimingConfig, KEYS};
@@ -137,11 +139,11 @@ fn addresses_needed(form: u16) -> bool {
     }
 }
 
-/// Per warp: the sectors of each executed global/local access in order (coalesced), delimited
-/// by the returned starts (one per access, then the end).
-fn cta_sectors(sector_bytes: u32, index: u64, cta: &CtaTrace) -> (Vec<Vec<u64>>, Vec<Vec<u32>>) {
+/// Per warp: the sectors of each executed global/local access in order (coalesced), encoded
+/// by [`packed::encode_sectors`], and the number of those accesses.
+fn cta_sectors(sector_bytes: u32, index: u64, cta: &CtaTrace) -> (Vec<VecDeque<Vec<u8>>>, Vec<usize>) {
     let mut sectors = Vec::with_capacity(cta.warps.len());
-    let mut starts = Vec::with_capacity(cta.warps.len());
+    let mut accesses = Vec::with_capacity(cta.warps.len());
     let mut addrs_buf: Vec<u64> = Vec::new();
     let mut scratch: Vec<u64> = Vec::new();
     for wt in &cta.warps {
@@ -175,10 +177,10 @@ fn cta_sectors(sector_bytes: u32, index: u64, cta: &CtaTrace) -> (Vec<Vec<u64>>,
         }
         st.push(sec.len() as u32);
         sec.shrink_to_fit();
-        sectors.push(sec);
-        starts.push(st);
+        sectors.push(packed::encode_sectors(&sec, &st));
+        accesses.push(st.len() - 1);
     }
-    (sectors, starts)
+    (sectors, accesses)
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -356,10 +358,9 @@ impl Simulator {
                 reason: format!("{} bytes of shared memory > the carve-out of {} bytes", ready.smem, r.shared_capacity),
             });
         }
-        self.l2_lookup(&mut ready.sectors, &ready.starts);
-        ready.gmem = ready.sectors.iter().zip(&ready.starts).map(|(s, st)| packed::encode_sectors(s, st)).collect();
+        ready.gmem = self.l2_lookup(&mut ready.sectors, &ready.accesses);
         ready.sectors = Vec::new();
-        ready.starts = Vec::new();
+        ready.accesses = Vec::new();
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
         self.sms[sm].queue.push_back(ready);
         self.pushed += 1;
@@ -384,14 +385,14 @@ impl Simulator {
         if cta.threads == 0 {
             cta.threads = cta.warps.len() as u32 * 32;
         }
-        let (sectors, starts) = cta_sectors(cfg.memory.sector_bytes, index, &cta);
+        let (sectors, accesses) = cta_sectors(cfg.memory.sector_bytes, index, &cta);
         let mut packed = Vec::with_capacity(cta.warps.len());
         for wt in &mut cta.warps {
             keep_needed_addresses(wt);
             packed.push(packed::Packed::pack(wt, protos));
         }
         let protos = protos.clone();
-        Ok(PreparedCta { trace: cta, packed, protos, sectors, starts, gmem: Vec::new(), regs_per_warp, smem, nwarps })
+        Ok(PreparedCta { trace: cta, packed, protos, sectors, accesses, gmem: Vec::new(), regs_per_warp, smem, nwarps })
     }
 
     fn check_trace(index: u64, cta: &CtaTrace) -> Result<(), TimingError> {
@@ -426,19 +427,25 @@ impl Simulator {
     /// The L2 pre-pass: look the sectors of every executed global/local access of the CTA (from
     /// [`cta_sectors`]) up in the GPU-wide L2, warps interleaved access by access, CTAs in push
     /// order; each sector becomes `sector << 1 | l2_hit`.
-    fn l2_lookup(&mut self, sectors: &mut [Vec<u64>], starts: &[Vec<u32>]) {
-        let longest = starts.iter().map(|s| s.len().saturating_sub(1)).max().unwrap_or(0);
+    fn l2_lookup(&mut self, sectors: &mut [VecDeque<Vec<u8>>], accesses: &[usize]) -> Vec<VecDeque<Vec<u8>>> {
+        let longest = accesses.iter().copied().max().unwrap_or(0);
+        let mut readers = vec![packed::SectorReader::default(); sectors.len()];
+        let mut out: Vec<packed::SectorEncoder> = (0..sectors.len()).map(|_| Default::default()).collect();
+        let mut buf = Vec::new();
         for k in 0..longest {
-            for (sec, st) in sectors.iter_mut().zip(starts) {
-                if k + 1 >= st.len() {
+            for w in 0..sectors.len() {
+                if k >= accesses[w] {
                     continue;
                 }
-                for s in &mut sec[st[k] as usize..st[k + 1] as usize] {
+                readers[w].next(&mut sectors[w], &mut buf);
+                for s in &mut buf {
                     let hit = self.l2.access(*s);
                     *s = *s << 1 | hit as u64;
                 }
+                out[w].push(&buf);
             }
         }
+        out.into_iter().map(|e| e.finish()).collect()
     }
 
     /// Run every SM as far as the CTAs pushed so far allow.

@@ -201,27 +201,68 @@ impl Packed {
 /// so that a reader can free each chunk it has read. Read back in order with [`next_access`]
 /// (the difference chain runs across chunks).
 pub(crate) fn encode_sectors(sectors: &[u64], starts: &[u32]) -> VecDeque<Vec<u8>> {
-    let mut chunks = VecDeque::new();
-    let mut out = Vec::new();
-    let mut prev = 0u64;
+    let mut enc = SectorEncoder::default();
     for k in 0..starts.len().saturating_sub(1) {
-        if out.len() >= SECTOR_CHUNK {
-            out.shrink_to_fit();
-            chunks.push_back(std::mem::take(&mut out));
+        enc.push(&sectors[starts[k] as usize..starts[k + 1] as usize]);
+    }
+    enc.finish()
+}
+
+/// Writes a stream of [`encode_sectors`] access by access.
+#[derive(Default)]
+pub(crate) struct SectorEncoder {
+    chunks: VecDeque<Vec<u8>>,
+    out: Vec<u8>,
+    prev: u64,
+}
+
+impl SectorEncoder {
+    /// Append one access.
+    pub fn push(&mut self, s: &[u64]) {
+        if self.out.len() >= SECTOR_CHUNK {
+            self.out.shrink_to_fit();
+            self.chunks.push_back(std::mem::take(&mut self.out));
         }
-        let s = &sectors[starts[k] as usize..starts[k + 1] as usize];
-        put(&mut out, s.len() as u64);
+        put(&mut self.out, s.len() as u64);
         for &v in s {
-            let d = v.wrapping_sub(prev) as i64;
-            put(&mut out, ((d << 1) ^ (d >> 63)) as u64);
-            prev = v;
+            let d = v.wrapping_sub(self.prev) as i64;
+            put(&mut self.out, ((d << 1) ^ (d >> 63)) as u64);
+            self.prev = v;
         }
     }
-    if !out.is_empty() {
-        out.shrink_to_fit();
-        chunks.push_back(out);
+
+    /// The chunks.
+    pub fn finish(mut self) -> VecDeque<Vec<u8>> {
+        if !self.out.is_empty() {
+            self.out.shrink_to_fit();
+            self.chunks.push_back(self.out);
+        }
+        self.chunks
     }
-    chunks
+}
+
+/// Reads a stream of [`encode_sectors`] access by access, freeing each chunk once read.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SectorReader {
+    pub pos: usize,
+    pub prev: u64,
+}
+
+impl SectorReader {
+    /// The next access of `chunks` into `out` (empty past the end).
+    #[inline]
+    pub fn next(&mut self, chunks: &mut VecDeque<Vec<u8>>, out: &mut Vec<u64>) {
+        match chunks.front() {
+            Some(front) => {
+                next_access(front, &mut self.pos, &mut self.prev, out);
+                if self.pos >= front.len() {
+                    chunks.pop_front();
+                    self.pos = 0;
+                }
+            }
+            None => out.clear(),
+        }
+    }
 }
 
 /// Bytes of a sector chunk (at least; it ends at an access boundary).

@@ -13,7 +13,7 @@ use crate::accbuf::AccBuf;
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::forms::{form_info, unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
-use crate::packed::{next_access, Cursor, Packed, Protos};
+use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
 use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, TensorOp, INSTRUCTION_BYTES};
 
@@ -42,13 +42,13 @@ pub(crate) struct PreparedCta {
     /// Per warp: its events, packed against `protos`.
     pub packed: Vec<Packed>,
     pub protos: Protos,
-    /// Per warp: for each executed global/local memory event in order, its sectors
-    /// (`sector << 1 | l2_hit` once looked up in the L2), delimited by `starts`; emptied when
-    /// the CTA is pushed, after the lookup, for the compact `gmem`.
-    pub sectors: Vec<Vec<u64>>,
-    pub starts: Vec<Vec<u32>>,
-    /// Per warp: the same, encoded by [`crate::packed::encode_sectors`] in chunks that the
-    /// warp frees as it reads past them.
+    /// Per warp: for each executed global/local memory event in order, its sectors (coalesced),
+    /// encoded by [`crate::packed::encode_sectors`], and the number of those accesses; emptied
+    /// when the CTA is pushed, after the L2 lookup, for `gmem`.
+    pub sectors: Vec<VecDeque<Vec<u8>>>,
+    pub accesses: Vec<usize>,
+    /// Per warp: the same sectors as `sector << 1 | l2_hit`, encoded the same way, in chunks
+    /// that the warp frees as it reads past them.
     pub gmem: Vec<VecDeque<Vec<u8>>>,
     pub regs_per_warp: u32,
     /// Shared memory the CTA takes (rounded to the allocation unit).
@@ -80,9 +80,8 @@ struct Warp {
     pos: usize,
     /// Where event `pos` is in the packed trace.
     cur: Cursor,
-    /// Read position and last value in the warp's `gmem` stream.
-    gmem_off: usize,
-    gmem_prev: u64,
+    /// Where the warp is in its `gmem` stream.
+    gmem: SectorReader,
     age: u64,
     sub: usize,
     next_issue: u64,
@@ -121,8 +120,7 @@ impl Warp {
             w: 0,
             pos: 0,
             cur: Cursor::default(),
-            gmem_off: 0,
-            gmem_prev: 0,
+            gmem: SectorReader::default(),
             age: 0,
             sub: 0,
             next_issue: 0,
@@ -150,8 +148,7 @@ impl Warp {
         self.w = w;
         self.pos = 0;
         self.cur = Cursor::default();
-        self.gmem_off = 0;
-        self.gmem_prev = 0;
+        self.gmem = SectorReader::default();
         self.age = age;
         self.sub = sub;
         self.next_issue = t;
@@ -991,18 +988,7 @@ impl SmSim {
                 {
                     // Read the access from the warp's first chunk; a chunk read to its end is freed.
                     let c = self.ctas[cta].as_mut().unwrap();
-                    let w = &mut self.warps[ws];
-                    let chunks = &mut c.p.gmem[wi];
-                    match chunks.front() {
-                        Some(front) => {
-                            next_access(front, &mut w.gmem_off, &mut w.gmem_prev, &mut sectors);
-                            if w.gmem_off >= front.len() {
-                                chunks.pop_front();
-                                w.gmem_off = 0;
-                            }
-                        }
-                        None => sectors.clear(),
-                    }
+                    self.warps[ws].gmem.next(&mut c.p.gmem[wi], &mut sectors);
                 }
                 let n = sectors.len() as u64;
                 let local = space == MemSpace::Local;
