@@ -496,7 +496,7 @@ fn run_parallel(
             let stale = SpecView::pages_conflict(&pages, &written);
             let over =
                 out.executed > budget || matches!(&out.fault, Some(f) if f.kind == crate::fault::FaultKind::Watchdog);
-            if stale || over {
+            let (pages, c, out) = if stale || over {
                 if stale {
                     conflicts += 1;
                 }
@@ -504,26 +504,18 @@ fn run_parallel(
                 let mut view = SpecView::new(mem);
                 let mut c2 = Counters::new(n_ops);
                 let out2 = run_cta(l, linear, &mut view, &mut c2.per_inst, budget);
-                let pages2 = view.pages;
-                SpecView::commit_pages(pages2, mem, &mut written);
-                counters.add(&c2);
-                budget -= out2.executed.min(budget);
-                if let Some(f) = out2.fault {
-                    return Err((linear, f));
-                }
-                if let Some(s) = sink.as_mut() {
-                    s.push(out2.trace);
-                }
+                (view.pages, c2, out2)
             } else {
-                SpecView::commit_pages(pages, mem, &mut written);
-                counters.add(&c);
-                budget -= out.executed.min(budget);
-                if let Some(f) = out.fault {
-                    return Err((linear, f));
-                }
-                if let Some(s) = sink.as_mut() {
-                    s.push(out.trace);
-                }
+                (pages, c, out)
+            };
+            SpecView::commit_pages(pages, mem, &mut written);
+            counters.add(&c);
+            budget -= out.executed.min(budget);
+            if let Some(f) = out.fault {
+                return Err((linear, f));
+            }
+            if let Some(s) = sink.as_mut() {
+                s.push(out.trace);
             }
         }
         let round = (end - start) as usize;

@@ -376,6 +376,23 @@ pub fn from_int(neg: bool, mag: u64, mode: Rnd, fmt: &Fmt) -> u64 {
     round(neg, mag as u128, 0, false, mode, fmt)
 }
 
+/// `m / 2^s` rounded to an integer in `mode` (the sign `neg` matters for the directed modes).
+fn shift_round(m: u128, s: u32, neg: bool, mode: Rnd) -> u128 {
+    let (q, rem, half) =
+        if s >= 128 { (0u128, m, None) } else { (m >> s, m & ((1u128 << s) - 1), Some(1u128 << (s - 1))) };
+    let nonzero = rem != 0;
+    let up = match mode {
+        Rnd::Rn => match half {
+            Some(h) => rem > h || (rem == h && q & 1 == 1),
+            None => false,
+        },
+        Rnd::Rz => false,
+        Rnd::Rp => !neg && nonzero,
+        Rnd::Rm => neg && nonzero,
+    };
+    q + up as u128
+}
+
 /// Round a float value to an integral value of the same format (FRND, F2F with integer
 /// rounding). NaN gives the canonical NaN.
 pub fn round_integral(bits: u64, fmt: &Fmt, mode: Rnd) -> u64 {
@@ -386,27 +403,8 @@ pub fn round_integral(bits: u64, fmt: &Fmt, mode: Rnd) -> u64 {
             if t.e >= 0 {
                 return bits;
             }
-            // integer part with rounding: reuse `round` into a format with enough precision by
-            // computing the integer directly.
-            let s = (-t.e) as u32;
-            let (q, rem, half) = if s >= 128 {
-                (0u128, t.m, None)
-            } else {
-                let q = t.m >> s;
-                let rem = t.m & ((1u128 << s) - 1);
-                (q, rem, Some(1u128 << (s - 1)))
-            };
-            let nonzero = rem != 0;
-            let up = match mode {
-                Rnd::Rn => match half {
-                    Some(h) => rem > h || (rem == h && q & 1 == 1),
-                    None => false,
-                },
-                Rnd::Rz => false,
-                Rnd::Rp => !t.neg && nonzero,
-                Rnd::Rm => t.neg && nonzero,
-            };
-            let q = q + up as u128;
+            // integer part with rounding, computed directly
+            let q = shift_round(t.m, (-t.e) as u32, t.neg, mode);
             if q == 0 {
                 signed_zero(t.neg, fmt)
             } else {
@@ -436,23 +434,7 @@ pub fn to_int(bits: u64, fmt: &Fmt, mode: Rnd, lo: i128, hi: i128) -> i128 {
                     t.m << t.e
                 }
             } else {
-                let s = (-t.e) as u32;
-                let (q, rem, half) = if s >= 128 {
-                    (0u128, t.m, None)
-                } else {
-                    (t.m >> s, t.m & ((1u128 << s) - 1), Some(1u128 << (s - 1)))
-                };
-                let nonzero = rem != 0;
-                let up = match mode {
-                    Rnd::Rn => match half {
-                        Some(h) => rem > h || (rem == h && q & 1 == 1),
-                        None => false,
-                    },
-                    Rnd::Rz => false,
-                    Rnd::Rp => !t.neg && nonzero,
-                    Rnd::Rm => t.neg && nonzero,
-                };
-                q + up as u128
+                shift_round(t.m, (-t.e) as u32, t.neg, mode)
             };
             let mag = mag.min(u128::MAX >> 2) as i128;
             let v = if t.neg { -mag } else { mag };

@@ -229,36 +229,33 @@ pub(crate) struct SpecView<'a> {
     last: (u64, usize),
 }
 
+/// The (word, bits) pairs of a page mask that cover bytes `[off, off + len)`. An aligned access
+/// of at most 16 bytes stays in one word; other ranges are handled generally.
+#[inline]
+fn mask_words(off: usize, len: usize) -> impl Iterator<Item = (usize, u64)> {
+    let end = off + len;
+    let mut o = off;
+    std::iter::from_fn(move || {
+        if o >= end {
+            return None;
+        }
+        let (w, b) = (o / 64, o % 64);
+        let n = (end - o).min(64 - b);
+        o += n;
+        Some((w, if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << b }))
+    })
+}
+
 #[inline]
 fn set_bits(mask: &mut PageMask, off: usize, len: usize) {
-    // len <= 16 and the range does not cross a 64-byte word when aligned; handle generally.
-    let mut o = off;
-    let end = off + len;
-    while o < end {
-        let w = o / 64;
-        let b = o % 64;
-        let n = (end - o).min(64 - b);
-        let bits = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << b };
+    for (w, bits) in mask_words(off, len) {
         mask[w] |= bits;
-        o += n;
     }
 }
 
 #[inline]
 fn range_bits(mask: &PageMask, off: usize, len: usize) -> bool {
-    let mut o = off;
-    let end = off + len;
-    while o < end {
-        let w = o / 64;
-        let b = o % 64;
-        let n = (end - o).min(64 - b);
-        let bits = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << b };
-        if mask[w] & bits != bits {
-            return false;
-        }
-        o += n;
-    }
-    true
+    mask_words(off, len).all(|(w, bits)| mask[w] & bits == bits)
 }
 
 impl<'a> SpecView<'a> {
