@@ -360,6 +360,7 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
     import numpy as np
 
     from . import kernels, sparse
+    from .device import Device
 
     rng = np.random.default_rng(seed)
     a = sparse.prune_random(rng.standard_normal((m, k)), sparsity_a, seed=seed + 1)
@@ -370,7 +371,7 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
     for mode in modes:
         if progress is not None:
             progress.describe(f"running {mode}")
-        res = kernels.gemm(a, b, mode=mode, device=_slice_device(sms))
+        res = kernels.gemm(a, b, mode=mode, device=Device.v100_slice(sms))
         out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - exact) <= bound)),
                      "max_abs_err": float(np.max(np.abs(res.c - exact))) if res.c.size else 0.0}
         if progress is not None:
@@ -379,22 +380,8 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
     return out
 
 
-def _slice_device(sms: int):
-    """None (the default V100) for all 80 SMs, else Device.v100_slice(sms)."""
-    from .device import V100_SMS, Device
-
-    return None if sms == V100_SMS else Device.v100_slice(sms)
-
-
 def _on_sms(sms: int) -> str:
     return "" if sms == 80 else f", on {sms} of the V100's 80 SMs"
-
-
-def _check_sms(sms: int | None) -> None:
-    from .device import V100_SMS
-
-    if sms is not None and not 1 <= sms <= V100_SMS:
-        raise OtcError(f"--sms must be in 1..{V100_SMS}, got {sms}")
 
 
 def _add_sms(p: argparse.ArgumentParser, default: int | None, default_text: str) -> None:
@@ -433,12 +420,13 @@ def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
 
 
 def cmd_gemm(args: argparse.Namespace) -> int:
+    from . import experiments
     from .report import render_comparison
 
     modes = [x.strip() for x in args.modes.split(",") if x.strip()]
     _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
     _check_report(args.report, modes)
-    _check_sms(args.sms)
+    experiments.check_sms(args.sms)
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar:
         runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
@@ -470,13 +458,13 @@ def cmd_gemm(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import heatmap
+    from . import experiments, heatmap
     from .report import render_comparison
 
     modes = list(DEMO_MODES)
     m = n = k = args.size
     _check_gemm_args(modes, m, n, k, args.sparsity_a, args.sparsity_b)
-    _check_sms(args.sms)
+    experiments.check_sms(args.sms)
     console = _console(args)
     if not args.json:
         console.rule(f"[bold]Dual-side sparse GEMM[/bold] {m}x{n}x{k}, A {args.sparsity_a:.1%} / B {args.sparsity_b:.1%} zeros")
@@ -750,6 +738,7 @@ def _add_conv(sub) -> None:
     p.add_argument("--modes", default=None, help="comma-separated modes; the first is the baseline (default: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--report", metavar="MODE", help="also print the full report of MODE")
+    _add_sms(p, 80, "80, the whole V100")
     _add_output_options(p, "print the comparison as JSON")
     p.set_defaults(func=cmd_conv)
 
@@ -769,16 +758,18 @@ def cmd_conv(args: argparse.Namespace) -> int:
     if min(args.c, args.k, args.hw, args.r, args.stride) < 1 or args.padding < 0:
         raise OtcError("-c, -k, --hw, -r and --stride must be at least 1, --padding at least 0")
     _check_report(args.report, modes)
+    experiments.check_sms(args.sms)
     layer = experiments.ConvLayer("cli", args.c, args.k, args.hw, args.r, args.stride, args.padding,
                                   args.sparsity_x, args.sparsity_w)
     console = _console(args)
     with progress_bar(console, len(modes), "conv") as bar:
-        runs = experiments.run_conv(layer, modes, seed=args.seed, progress=bar)
+        runs = experiments.run_conv(layer, modes, seed=args.seed, progress=bar, sms=args.sms)
     stats = {mode: runs[mode]["stats"] for mode in modes}
     if args.json:
-        print(json.dumps({"layer": layer.as_dict(), "baseline": modes[0], "modes": _gemm_rows(runs, modes)}, indent=2))
+        print(json.dumps({"layer": layer.as_dict(), "sms": args.sms, "baseline": modes[0],
+                          "modes": _gemm_rows(runs, modes)}, indent=2))
     else:
-        console.rule(f"[bold]conv {layer.describe()}[/bold]")
+        console.rule(f"[bold]conv {layer.describe()}{_on_sms(args.sms)}[/bold]")
         render_comparison(stats, modes[0], console)
         for mode in modes:
             r = runs[mode]

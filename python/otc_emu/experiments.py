@@ -265,19 +265,24 @@ def _operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, seed
 
 
 def _device(sms: int):
-    """The V100 (sms = 80) or a slice of it with the per-SM bandwidth kept (Device.v100_slice)."""
-    from .device import V100_SMS, Device
+    """The V100 on ``sms`` of its SMs with the per-SM bandwidth kept (all 80: the plain V100)."""
+    from .device import Device
 
-    return None if sms == V100_SMS else Device.v100_slice(sms)
+    return Device.v100_slice(sms)
 
 
-def _sms(o: dict, default: int) -> int:
+def check_sms(sms) -> int:
+    """``--sms`` as an int, or OtcError before any work when it is not 1..80."""
     from .device import V100_SMS
 
-    sms = int(_option(o, "sms", default))
+    sms = int(sms)
     if not 1 <= sms <= V100_SMS:
         raise OtcError(f"--sms must be in 1..{V100_SMS}, got {sms}")
     return sms
+
+
+def _sms(o: dict, default: int) -> int:
+    return check_sms(_option(o, "sms", default))
 
 
 def _gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80) -> dict:

@@ -351,7 +351,10 @@ def test_main_in_process(capsys, tmp_path: Path):
     (["conv", "--modes", "im2col"], "unknown mode(s) im2col; available: dense_implicit, sparse_implicit"),
     (["conv", "--sparsity-w", "-0.1"], "--sparsity-w must be in [0, 1], got -0.1"),
     (["experiment", "fig21", "--out", "unused", "--size", "0"], "--size must be at least 1, got 0"),
-], ids=["gemm-report", "conv-report", "conv-mode", "conv-sparsity", "fig21-size"])
+    (["gemm", "--sms", "81"], "--sms must be in 1..80, got 81"),
+    (["conv", "--sms", "0"], "--sms must be in 1..80, got 0"),
+    (["demo", "--sms", "0"], "--sms must be in 1..80, got 0"),
+], ids=["gemm-report", "conv-report", "conv-mode", "conv-sparsity", "fig21-size", "gemm-sms", "conv-sms", "demo-sms"])
 def test_workload_bad_values_exit_1_before_running(args, message, capsys):
     from otc_emu.cli import main
 

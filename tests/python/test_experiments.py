@@ -172,11 +172,19 @@ def test_cli_fig21_matrices(tmp_path: Path, capsys):
     assert f"{best:.2f}" in text
 
 
-def test_cli_conv(capsys):
-    args = ["conv", "-c", "4", "-k", "8", "--hw", "6", "--json"]
+@pytest.mark.parametrize("sms", [80, 4])
+def test_cli_conv(sms, capsys):
+    args = ["conv", "-c", "4", "-k", "8", "--hw", "6", "--sms", str(sms), "--json"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["sms"] == sms
     assert out["modes"][0]["speedup"] == 1.0 and all(r["within_bound"] for r in out["modes"])
+    # the cycles are those of the same layer on that slice of the V100
+    layer = experiments.ConvLayer("cli", 4, 8, 6, 3, 1, 1, 0.5, 0.8)
+    x, w = experiments._conv_operands(layer, 0)
+    res = kernels.conv2d(x[None], w, stride=1, padding=1, mode=out["modes"][0]["mode"],
+                         device=otc_emu.Device.v100_slice(sms))
+    assert out["modes"][0]["cycles"] == res.stats.cycles
 
 
 def test_table3_emulated_convolution_column(tmp_path: Path):
