@@ -285,15 +285,20 @@ def _sms(o: dict, default: int) -> int:
     return check_sms(_option(o, "sms", default))
 
 
+def _point(stats, ok: bool) -> dict:
+    """What a stored point keeps of a launch: cycles, instruction and tensor counts, the check."""
+    c = stats.counters
+    return {"cycles": c.get("cycles"), "warp_instructions": c["warp_instructions"], "ohmma_executed": c["ohmma.executed"],
+            "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
+
+
 def _gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80) -> dict:
     from . import kernels
 
     res = kernels.gemm(a, b, mode=mode, device=_device(sms))
     exact = a.astype(np.float64) @ b.astype(np.float64)
     ok = bool(np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)))
-    c = res.stats.counters
-    return {"cycles": c.get("cycles"), "warp_instructions": c["warp_instructions"], "ohmma_executed": c["ohmma.executed"],
-            "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
+    return _point(res.stats, ok)
 
 
 def _option(o: dict, key: str, default):
@@ -575,10 +580,7 @@ def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: 
     exact = wm.astype(np.float64) @ cols.astype(np.float64)
     y = np.asarray(res.y, dtype=np.float64).reshape(exact.shape)
     ok = bool(np.all(np.abs(y - exact) <= kernels.error_bound(wm, cols)))
-    c = res.stats.counters
-    return {"cycles": c.get("cycles"), "warp_instructions": c["warp_instructions"], "ohmma_executed": c["ohmma.executed"],
-            "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok,
-            "stats": res.stats, "max_abs_err": float(np.max(np.abs(y - exact))) if y.size else 0.0}
+    return {**_point(res.stats, ok), "stats": res.stats, "max_abs_err": float(np.max(np.abs(y - exact))) if y.size else 0.0}
 
 
 def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80) -> dict:
