@@ -745,9 +745,9 @@ def _add_conv(sub) -> None:
 
 def cmd_conv(args: argparse.Namespace) -> int:
     from . import experiments
+    from .kernels import CONV_MODES as conv_modes
     from .report import render_comparison
 
-    conv2d, conv_modes = experiments.conv_api()
     modes = [x.strip() for x in args.modes.split(",") if x.strip()] if args.modes else list(conv_modes)
     unknown = [x for x in modes if x not in conv_modes]
     if unknown or not modes:

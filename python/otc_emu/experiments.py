@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
 __all__ = ["EXPERIMENTS", "Experiment", "Outcome", "run", "get", "Store", "code_version", "write_outputs", "markdown",
-           "markdown_for", "fig21_markdown", "plot", "ConvLayer", "GemmLayer", "LAYERS", "conv_api", "run_conv"]
+           "markdown_for", "fig21_markdown", "plot", "ConvLayer", "GemmLayer", "LAYERS", "run_conv"]
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -409,8 +409,9 @@ def _table3_points(o: dict) -> list[dict]:
     pts = [{"hw": hw, "channels": channels, "r": 3, "padding": 1, "sparsity": s, "repeats": repeats, "what": "host",
             "seed": int(o.get("seed", 0))} for s in o.get("sparsities", TABLE3_SPARSITY)]
     if o.get("emulate"):
-        _, modes = conv_api()
-        pts += [{**p, "what": mode, "repeats": 1} for p in pts for mode in modes]
+        from .kernels import CONV_MODES
+
+        pts += [{**p, "what": mode, "repeats": 1} for p in pts for mode in CONV_MODES]
     return pts
 
 
@@ -554,13 +555,6 @@ class GemmLayer:
                 f"weights {self.sparsity_w:.0%} zeros")
 
 
-def conv_api():
-    """(kernels.conv2d, the names of kernels.CONV_MODES)."""
-    from . import kernels
-
-    return kernels.conv2d, tuple(kernels.CONV_MODES)
-
-
 def _conv_operands(layer: ConvLayer, seed: int):
     from . import sparse
 
@@ -573,8 +567,7 @@ def _conv_operands(layer: ConvLayer, seed: int):
 def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80) -> dict:
     from . import kernels, sparse
 
-    conv2d, _ = conv_api()
-    res = conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode, device=_device(sms))  # batch 1
+    res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode, device=_device(sms))  # batch 1
     cols = sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
     wm = w.reshape(layer.k, -1)
     exact = wm.astype(np.float64) @ cols.astype(np.float64)
@@ -615,10 +608,11 @@ LAYER_GEMM_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
 
 
 def _layers_points(o: dict) -> list[dict]:
+    from .kernels import CONV_MODES as conv_modes
+
     tokens = o.get("tokens")  # None: each GEMM layer's own sequence length
     layers = o.get("layers", LAYERS)
     sms = _sms(o, 80)
-    _, conv_modes = conv_api()
     pts = []
     for layer in layers:
         if isinstance(layer, GemmLayer) and tokens is not None and int(tokens) != layer.tokens:
