@@ -1,9 +1,23 @@
-"""Checks and conversions shared by the kernels' Python wrappers (GEMM and convolution)."""
+"""What the kernels' Python wrappers (GEMM and convolution) share: the shipped programs and the
+operand checks and conversions."""
 from __future__ import annotations
 
+import functools
 import warnings
+from pathlib import Path
 
 import numpy as np
+
+#: The shipped assembly programs (python/otc_emu/programs; the top-level programs/ links here).
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_program(file: str):
+    """The shipped program ``file``, assembled once per process (a Program is immutable)."""
+    from . import load
+
+    return load(PROGRAMS / file)
 
 
 def as_fp16(value, name: str, ndim: int, shape_name: str, stacklevel: int = 4) -> np.ndarray:

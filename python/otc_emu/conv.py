@@ -38,18 +38,14 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from . import load
-from ._operands import as_fp16
+from ._operands import as_fp16, shipped_program
 from .device import Device, Stats
 from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2col_dense
 
 __all__ = ["conv2d", "ConvResult", "CONV_MODES", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
-
-PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 #: Modes of :func:`conv2d`, with the program and kernel that run them.
 CONV_MODES = {
@@ -57,8 +53,6 @@ CONV_MODES = {
     "sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
     "single_sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
 }
-
-_PROGRAM_CACHE: dict[str, object] = {}
 
 #: Warps per CTA of sparse_implicit (fewer when K has fewer 32-channel tiles): they share one pixel
 #: tile's im2col, each on its own 32 output channels.
@@ -74,10 +68,6 @@ class ConvResult:
     mode: str
 
 
-def _program(file: str):
-    if file not in _PROGRAM_CACHE:
-        _PROGRAM_CACHE[file] = load(PROGRAMS / file)
-    return _PROGRAM_CACHE[file]
 
 
 def _int_arg(v, name: str, minimum: int) -> int:
@@ -154,7 +144,7 @@ def _run(dev: Device, file: str, kernel: str, inputs: list[np.ndarray], out_shap
     arrays = [dev.to_device(np.ascontiguousarray(a)) for a in inputs]
     out = dev.zeros(out_shape, np.float32)
     try:
-        res = dev.launch(_program(file), kernel, grid=grid, block=block, args=[*arrays, out, *scalars])
+        res = dev.launch(shipped_program(file), kernel, grid=grid, block=block, args=[*arrays, out, *scalars])
         y = out.numpy().copy()
     finally:
         for arr in (*arrays, out):

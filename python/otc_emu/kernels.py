@@ -36,18 +36,15 @@ sum of the fp16 inputs by at most about ``K * 2**-23 * sum_k |a[i,k] * b[k,j]|``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from . import load
-from ._operands import as_fp16
+from ._operands import PROGRAMS, as_fp16, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats
 
 __all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
-PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 #: Modes of :func:`gemm` that exist, with the program and kernel that run them.
 GEMM_MODES = {
@@ -152,7 +149,7 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         raise ValueError(f"empty product: a is {m}x{k}, b is {k2}x{n}")
     dev = device if device is not None else Device()
     file, kernel = GEMM_MODES[mode]
-    prog = load(PROGRAMS / file)
+    prog = shipped_program(file)
     if mode in ("spgemm", "spgemm_a"):
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
         k = -(-k // 32) * 32  # k runs in chunks of 32; padding slices are empty and skipped
