@@ -500,7 +500,6 @@ fn v100_sum(fmt: &Format, a: &[u16], b: &[u16], acc: Option<Term>) -> u32 {
 #[inline(always)]
 pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2] {
     const { assert!(L <= 128, "at most 128 elements per call") };
-    let mut special = [0u64; 2];
     let mut flag = [0u8; L];
     for i in 0..L {
         let (a, b, c) = (u32::from(a[i]), u32::from(b[i]), c[i]);
@@ -525,6 +524,17 @@ pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32;
         let sum = ((m_p ^ neg_p) - neg_p) + ((m_c ^ neg_c) - neg_c);
         out[i] = encode_f32_trunc_i32(sum, big_e);
     }
+    special_mask(&flag)
+}
+
+/// The flags (0 or 1) of a batch as a bit mask; all-zero flags, the usual case, are found by a
+/// vectorised OR before any bit is packed (packing bit by bit costs as much as the arithmetic).
+#[inline(always)]
+fn special_mask<const L: usize>(flag: &[u8; L]) -> [u64; 2] {
+    let mut special = [0u64; 2];
+    if flag.iter().fold(0u8, |acc, &f| acc | f) == 0 {
+        return special;
+    }
     for (i, &f) in flag.iter().enumerate() {
         special[(i / 64) & 1] |= u64::from(f) << (i % 64);
     }
@@ -545,7 +555,6 @@ pub fn dot4_f32_v100_lanes<const L: usize>(
 ) -> [u64; 2] {
     const { assert!(L <= 128, "at most 128 elements per call") };
     const NONE: i32 = -1000;
-    let mut special = [0u64; 2];
     let mut flag = [0u8; L];
     for i in 0..L {
         let c = c[i];
@@ -577,10 +586,7 @@ pub fn dot4_f32_v100_lanes<const L: usize>(
         sum += (m_c ^ neg_c) - neg_c;
         out[i] = encode_f32_trunc_i32(sum, big_e);
     }
-    for (i, &f) in flag.iter().enumerate() {
-        special[(i / 64) & 1] |= u64::from(f) << (i % 64);
-    }
-    special
+    special_mask(&flag)
 }
 
 /// The fp32 result of the V100 model from the exact aligned sum `sum` (units of `2^(E - 23)`,

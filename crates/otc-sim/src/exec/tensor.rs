@@ -234,17 +234,43 @@ fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
     (w.regs[base as usize + p.0 as usize][l] >> (16 * p.1 as u32)) as u16
 }
 
-/// [`otc_numerics::dot1_f32_v100_lanes`] on the 128 elements of a dense OHMMA, compiled for AVX2
-/// when the host has it (the per-lane variable shifts vectorise there; the bits are the same
+/// [`otc_numerics::dot1_f32_v100_lanes`] on the 128 elements of a dense OHMMA, compiled for AVX-512
+/// or AVX2 when the host has it (the per-lane variable shifts vectorise there; the bits are the same
 /// either way, the function being the same integer code).
 fn ohmma_f32_v100_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
     #[cfg(target_arch = "x86_64")]
     {
+        if avx512() {
+            // SAFETY: the host supports these AVX-512 subsets, checked just above.
+            return unsafe { ohmma_f32_v100_lanes_avx512(a, b, c, out) };
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the host supports AVX2, checked just above.
             return unsafe { ohmma_f32_v100_lanes_avx2(a, b, c, out) };
         }
     }
+    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
+}
+
+/// Whether the host has the AVX-512 subsets the batches are compiled for (16 lanes of 32 bits and a
+/// vector leading-zero count, which the final normalisation needs).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512cd")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
+unsafe fn ohmma_f32_v100_lanes_avx512(
+    a: &[u16; 128],
+    b: &[u16; 128],
+    c: &[u32; 128],
+    out: &mut [u32; 128],
+) -> [u64; 2] {
     otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
 }
 
@@ -255,15 +281,30 @@ unsafe fn ohmma_f32_v100_lanes_avx2(a: &[u16; 128], b: &[u16; 128], c: &[u32; 12
 }
 
 /// [`otc_numerics::dot4_f32_v100_lanes`] on the 64 dot steps of an `HMMA.884` fp32 STEP,
-/// compiled for AVX2 when the host has it (same integer code either way).
+/// compiled for AVX-512 or AVX2 when the host has it (same integer code either way).
 fn hmma_f32_v100_lanes(a: &[[u16; 64]; 4], b: &[[u16; 64]; 4], c: &[u32; 64], out: &mut [u32; 64]) -> [u64; 2] {
     #[cfg(target_arch = "x86_64")]
     {
+        if avx512() {
+            // SAFETY: the host supports these AVX-512 subsets, checked just above.
+            return unsafe { hmma_f32_v100_lanes_avx512(a, b, c, out) };
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the host supports AVX2, checked just above.
             return unsafe { hmma_f32_v100_lanes_avx2(a, b, c, out) };
         }
     }
+    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
+unsafe fn hmma_f32_v100_lanes_avx512(
+    a: &[[u16; 64]; 4],
+    b: &[[u16; 64]; 4],
+    c: &[u32; 64],
+    out: &mut [u32; 64],
+) -> [u64; 2] {
     otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
 }
 
