@@ -1,5 +1,6 @@
 //! Speed of the tensor-core dot step: nanoseconds per call of the one-product (`OHMMA.8161`) and
-//! four-product (`HMMA.884`) forms, V100 model, on random finite fp16 data with fp32 chains.
+//! four-product (`HMMA.884`) forms, V100 model, on random finite fp16 data with fp32 chains, and
+//! of the lane batch that runs a dense `OHMMA.8161`.
 //! Run with `cargo run --release -p otc-numerics --example adder_speed`.
 
 use std::hint::black_box;
@@ -56,4 +57,46 @@ fn main() {
     let dt = t.elapsed().as_secs_f64();
     println!("dot4_f32 (chained): {:.2} ns/call", dt * 1e9 / (reps / 4 * n / 4) as f64);
     black_box(acc);
+    lane_batches();
+}
+
+/// One dense fp32 OHMMA's worth of the one-product lane batch (4 x 32 elements), in the host's
+/// widest vectors, as otc-sim runs it.
+fn ohmma_batch(a: &[u16; 32], b: &[[u16; 32]; 4], c: &mut [[u32; 32]; 4]) -> u64 {
+    let mut special = 0;
+    for r in 0..4 {
+        let mut out = [0u32; 32];
+        special |= otc_numerics::dot1_f32_v100_lanes_host(a, &b[r], &c[r], &mut out)[0];
+        c[r] = out;
+    }
+    special
+}
+
+fn lane_batches() {
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let x = s as u16;
+        (x & 0x83ff) | ((8 + (x >> 10) % 15) << 10)
+    };
+    let sets = 64;
+    let a: Vec<[u16; 32]> = (0..sets).map(|_| std::array::from_fn(|_| next())).collect();
+    let b: Vec<[[u16; 32]; 4]> = (0..sets).map(|_| std::array::from_fn(|_| std::array::from_fn(|_| next()))).collect();
+    let mut c = [[0u32; 32]; 4];
+    let reps = 40_000;
+    let t = Instant::now();
+    let mut special = 0;
+    for _ in 0..reps {
+        for i in 0..sets {
+            special |= ohmma_batch(&a[i], &b[i], &mut c);
+        }
+    }
+    let dt = t.elapsed().as_secs_f64();
+    println!(
+        "dot1_f32_v100_lanes_host, one dense OHMMA (4 x 32 elements): {:.1} ns  ({special:#x}, {:#x})",
+        dt * 1e9 / (reps * sets) as f64,
+        black_box(c)[0][0]
+    );
 }

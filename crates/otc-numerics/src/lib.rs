@@ -117,7 +117,9 @@
 //! a one-term sum) and `n > 4`, for which they model a single, wider adder of the same kind
 //! (an extrapolation that no hardware sample covers).
 
-#![forbid(unsafe_code)]
+// Unsafe code only to call the lane batches compiled for the host's vectors after checking that
+// the host has them (`host_vectors`, allowed there alone).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(test)]
@@ -494,9 +496,9 @@ fn v100_sum(fmt: &Format, a: &[u16], b: &[u16], acc: Option<Term>) -> u32 {
 ///
 /// The same steps as [`dot1_f32`]'s fast path, in 32-bit integers and without branches, so that
 /// the compiler can vectorise the loop (the aligned terms are below `2^25` and their sum below
-/// `2^26`). `otc-sim` calls it from a function compiled for AVX2 when the host has it (variable
-/// per-lane shifts); elsewhere it runs as plain scalar code. Equality with the reference is
-/// tested like the other fast paths.
+/// `2^26`). [`dot1_f32_v100_lanes_host`] is the same function compiled for the host's widest
+/// vectors (AVX-512 or AVX2, chosen at run time). Equality with the reference is tested like
+/// the other fast paths, for both.
 #[inline(always)]
 pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2] {
     const { assert!(L <= 128, "at most 128 elements per call") };
@@ -516,15 +518,199 @@ pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32;
         // An absent term (zero product, zero accumulator) does not take part in E.
         const NONE: i32 = -1000;
         let big_e = (if sig_p != 0 { e_p } else { NONE }).max(if sig_c != 0 { e_c } else { NONE });
-        // Shifts of 31 clear every bit of these values (below 2^25), like any larger shift.
-        let m_p = ((sig_p << 3) >> (big_e - e_p).clamp(0, 31) as u32) as i32;
-        let m_c = (sig_c >> (big_e - e_c).clamp(0, 31) as u32) as i32;
+        // An absent term may have a negative shift, and a far smaller one a shift of 32 or more:
+        // both give 0 (the absent term is 0; the small one lies wholly below the kept bits).
+        let m_p = shr_or_zero(sig_p << 3, big_e - e_p) as i32;
+        let m_c = shr_or_zero(sig_c, big_e - e_c) as i32;
         let neg_p = -(((a ^ b) >> 15) as i32);
         let neg_c = -((c >> 31) as i32);
         let sum = ((m_p ^ neg_p) - neg_p) + ((m_c ^ neg_c) - neg_c);
         out[i] = encode_f32_trunc_i32(sum, big_e);
     }
     special_mask(&flag)
+}
+
+/// [`dot1_f32_v100_lanes`] compiled for AVX-512 (16 lanes and a vector leading-zero count) or
+/// AVX2 (variable per-lane shifts) when the host has them, chosen at run time; the same integer
+/// code, so the same bits, on every host.
+#[inline]
+#[allow(unsafe_code)]
+pub fn dot1_f32_v100_lanes_host<const L: usize>(
+    a: &[u16; L],
+    b: &[u16; L],
+    c: &[u32; L],
+    out: &mut [u32; L],
+) -> [u64; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if host_vectors::avx512() {
+            // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
+            return unsafe { host_vectors::dot1_avx512(a, b, c, out) };
+        }
+        if host_vectors::avx2() {
+            // SAFETY: the host supports AVX2.
+            return unsafe { host_vectors::dot1_avx2(a, b, c, out) };
+        }
+    }
+    dot1_f32_v100_lanes(a, b, c, out)
+}
+
+/// [`dot1_f32_v100_lanes`] on `R` rows that share their `a` (a dense `OHMMA.8161`: each lane's A
+/// value meets the B values of its `R` accumulators): `out[r][i] = c[r][i] + a[i] * b[r][i]`;
+/// returns each row's special mask.
+#[inline(always)]
+pub fn dot1_f32_v100_rows<const L: usize, const R: usize>(
+    a: &[u16; L],
+    b: &[[u16; L]; R],
+    c: &[[u32; L]; R],
+    out: &mut [[u32; L]; R],
+) -> [[u64; 2]; R] {
+    let mut special = [[0u64; 2]; R];
+    for r in 0..R {
+        special[r] = dot1_f32_v100_lanes(a, &b[r], &c[r], &mut out[r]);
+    }
+    special
+}
+
+/// [`dot1_f32_v100_rows`] compiled for the host's widest vectors, like
+/// [`dot1_f32_v100_lanes_host`] (one call for all rows keeps the vector constants in registers).
+#[inline]
+#[allow(unsafe_code)]
+pub fn dot1_f32_v100_rows_host<const L: usize, const R: usize>(
+    a: &[u16; L],
+    b: &[[u16; L]; R],
+    c: &[[u32; L]; R],
+    out: &mut [[u32; L]; R],
+) -> [[u64; 2]; R] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if host_vectors::avx512() {
+            // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
+            return unsafe { host_vectors::rows_avx512(a, b, c, out) };
+        }
+        if host_vectors::avx2() {
+            // SAFETY: the host supports AVX2.
+            return unsafe { host_vectors::rows_avx2(a, b, c, out) };
+        }
+    }
+    dot1_f32_v100_rows(a, b, c, out)
+}
+
+/// [`dot4_f32_v100_lanes`] compiled for the host's widest vectors, like
+/// [`dot1_f32_v100_lanes_host`].
+#[inline]
+#[allow(unsafe_code)]
+pub fn dot4_f32_v100_lanes_host<const L: usize>(
+    a: &[[u16; L]; 4],
+    b: &[[u16; L]; 4],
+    c: &[u32; L],
+    out: &mut [u32; L],
+) -> [u64; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if host_vectors::avx512() {
+            // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
+            return unsafe { host_vectors::dot4_avx512(a, b, c, out) };
+        }
+        if host_vectors::avx2() {
+            // SAFETY: the host supports AVX2.
+            return unsafe { host_vectors::dot4_avx2(a, b, c, out) };
+        }
+    }
+    dot4_f32_v100_lanes(a, b, c, out)
+}
+
+/// The lane batches compiled for wider vectors than the baseline target (x86-64 hosts only).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod host_vectors {
+    use super::{dot1_f32_v100_lanes, dot1_f32_v100_rows, dot4_f32_v100_lanes};
+
+    #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
+    pub(super) unsafe fn rows_avx512<const L: usize, const R: usize>(
+        a: &[u16; L],
+        b: &[[u16; L]; R],
+        c: &[[u32; L]; R],
+        out: &mut [[u32; L]; R],
+    ) -> [[u64; 2]; R] {
+        dot1_f32_v100_rows(a, b, c, out)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn rows_avx2<const L: usize, const R: usize>(
+        a: &[u16; L],
+        b: &[[u16; L]; R],
+        c: &[[u32; L]; R],
+        out: &mut [[u32; L]; R],
+    ) -> [[u64; 2]; R] {
+        dot1_f32_v100_rows(a, b, c, out)
+    }
+
+    #[inline(always)]
+    pub(super) fn avx512() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512cd")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+
+    #[inline(always)]
+    pub(super) fn avx2() -> bool {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+
+    #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
+    pub(super) unsafe fn dot1_avx512<const L: usize>(
+        a: &[u16; L],
+        b: &[u16; L],
+        c: &[u32; L],
+        out: &mut [u32; L],
+    ) -> [u64; 2] {
+        dot1_f32_v100_lanes(a, b, c, out)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn dot1_avx2<const L: usize>(
+        a: &[u16; L],
+        b: &[u16; L],
+        c: &[u32; L],
+        out: &mut [u32; L],
+    ) -> [u64; 2] {
+        dot1_f32_v100_lanes(a, b, c, out)
+    }
+
+    #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
+    pub(super) unsafe fn dot4_avx512<const L: usize>(
+        a: &[[u16; L]; 4],
+        b: &[[u16; L]; 4],
+        c: &[u32; L],
+        out: &mut [u32; L],
+    ) -> [u64; 2] {
+        dot4_f32_v100_lanes(a, b, c, out)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn dot4_avx2<const L: usize>(
+        a: &[[u16; L]; 4],
+        b: &[[u16; L]; 4],
+        c: &[u32; L],
+        out: &mut [u32; L],
+    ) -> [u64; 2] {
+        dot4_f32_v100_lanes(a, b, c, out)
+    }
+}
+
+/// `x >> n`, or 0 when `n` is negative or 32 or more (one vector shift: x86's variable shifts
+/// give 0 for such counts, so no clamp or select is left after optimisation).
+#[inline(always)]
+fn shr_or_zero(x: u32, n: i32) -> u32 {
+    x.checked_shr(n as u32).unwrap_or(0)
+}
+
+/// `x << n`, or 0 when `n` is negative or 32 or more (see [`shr_or_zero`]).
+#[inline(always)]
+fn shl_or_zero(x: u32, n: i32) -> u32 {
+    x.checked_shl(n as u32).unwrap_or(0)
 }
 
 /// The flags (0 or 1) of a batch as a bit mask; all-zero flags, the usual case, are found by a
@@ -577,11 +763,11 @@ pub fn dot4_f32_v100_lanes<const L: usize>(
         flag[i] = u8::from(any);
         let mut sum = 0i32;
         for k in 0..4 {
-            let m = ((sig_p[k] << 3) >> (big_e - e_p[k]).clamp(0, 31) as u32) as i32;
+            let m = shr_or_zero(sig_p[k] << 3, big_e - e_p[k]) as i32;
             let neg = -((u32::from(a[k][i] ^ b[k][i]) >> 15) as i32);
             sum += (m ^ neg) - neg;
         }
-        let m_c = (sig_c >> (big_e - e_c).clamp(0, 31) as u32) as i32;
+        let m_c = shr_or_zero(sig_c, big_e - e_c) as i32;
         let neg_c = -((c >> 31) as i32);
         sum += (m_c ^ neg_c) - neg_c;
         out[i] = encode_f32_trunc_i32(sum, big_e);
@@ -599,9 +785,10 @@ fn encode_f32_trunc_i32(sum: i32, big_e: i32) -> u32 {
     let lsb = big_e - 23;
     let q = (lsb + top - 23).max(-149);
     let k = q - lsb;
-    let m = if k <= 0 { mag << (-k).clamp(0, 31) as u32 } else { mag >> k.clamp(0, 31) as u32 };
+    // one of the two shifts is by a negative amount, which gives 0; k = 0 gives mag twice
+    let m = shl_or_zero(mag, -k) | shr_or_zero(mag, k);
     let bits = (((q + 149) as u32) << 23).wrapping_add(m);
-    let bits = if bits >= 0x7f80_0000 { 0x7f80_0000 } else { bits };
+    let bits = bits.min(0x7f80_0000);
     let sign = (sum as u32) & 0x8000_0000;
     if sum == 0 {
         0

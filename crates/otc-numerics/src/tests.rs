@@ -889,10 +889,37 @@ fn corner_f32(rng: &mut Rng, near: f32) -> u32 {
     }
 }
 
-/// Checks `dot1_f32_v100_lanes` on 128 elements against the reference, element by element.
+/// The same flags, and the same bits wherever no flag is set: a lane batch compiled for the host's
+/// vectors ([`dot1_f32_v100_lanes_host`], [`dot4_f32_v100_lanes_host`]) against the baseline build.
+fn assert_same_batch<const L: usize>(special: [u64; 2], out: &[u32; L], host_special: [u64; 2], host_out: &[u32; L]) {
+    assert_eq!(special, host_special, "special flags of the host build");
+    for i in 0..L {
+        if special[i / 64] >> (i % 64) & 1 == 0 {
+            assert_eq!(out[i], host_out[i], "element {i} of the host build");
+        }
+    }
+}
+
+/// Checks `dot1_f32_v100_lanes` (and its host build) on 128 elements against the reference,
+/// element by element.
 fn check_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128]) {
     let mut out = [0u32; 128];
     let special = dot1_f32_v100_lanes(a, b, c, &mut out);
+    let mut host_out = [0u32; 128];
+    assert_same_batch(special, &out, dot1_f32_v100_lanes_host(a, b, c, &mut host_out), &host_out);
+    // as four rows of 32 sharing the first 32 a values, baseline and host builds
+    let a32: &[u16; 32] = a[..32].try_into().unwrap();
+    let rows_b: [[u16; 32]; 4] = std::array::from_fn(|r| b[32 * r..32 * r + 32].try_into().unwrap());
+    let rows_c: [[u32; 32]; 4] = std::array::from_fn(|r| c[32 * r..32 * r + 32].try_into().unwrap());
+    let (mut rows_out, mut rows_host) = ([[0u32; 32]; 4], [[0u32; 32]; 4]);
+    let rows_special = dot1_f32_v100_rows(a32, &rows_b, &rows_c, &mut rows_out);
+    let host_special = dot1_f32_v100_rows_host(a32, &rows_b, &rows_c, &mut rows_host);
+    for r in 0..4 {
+        let mut one = [0u32; 32];
+        let one_special = dot1_f32_v100_lanes(a32, &rows_b[r], &rows_c[r], &mut one);
+        assert_same_batch(one_special, &one, rows_special[r], &rows_out[r]);
+        assert_same_batch(one_special, &one, host_special[r], &rows_host[r]);
+    }
     for i in 0..128 {
         let is_special = a[i] & 0x7c00 == 0x7c00 || b[i] & 0x7c00 == 0x7c00 || c[i] & 0x7f80_0000 == 0x7f80_0000;
         assert_eq!(
@@ -966,6 +993,9 @@ fn fast_paths_equal_the_reference_on_every_fp16_factor() {
                     let qc: [u32; 64] = lc[..64].try_into().unwrap();
                     let mut out = [0u32; 64];
                     let special = dot4_f32_v100_lanes(&qa, &qb, &qc, &mut out);
+                    let mut host_out = [0u32; 64];
+                    let host_special = dot4_f32_v100_lanes_host(&qa, &qb, &qc, &mut host_out);
+                    assert_same_batch(special, &out, host_special, &host_out);
                     for j in 0..64 {
                         let (av, bv): ([u16; 4], [u16; 4]) =
                             (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
@@ -1011,6 +1041,8 @@ fn fast_paths_equal_the_reference_on_random_corners() {
         qc[k4] = c;
         let mut out4 = [0u32; 64];
         let special = dot4_f32_v100_lanes(&qa, &qb, &qc, &mut out4);
+        let mut host_out4 = [0u32; 64];
+        assert_same_batch(special, &out4, dot4_f32_v100_lanes_host(&qa, &qb, &qc, &mut host_out4), &host_out4);
         let any_special = a.iter().chain(&b).any(|&x| x & 0x7c00 == 0x7c00) || c & 0x7f80_0000 == 0x7f80_0000;
         assert_eq!(special[k4 / 64] >> (k4 % 64) & 1 == 1, any_special);
         if !any_special {
@@ -1022,6 +1054,8 @@ fn fast_paths_equal_the_reference_on_random_corners() {
         (la[k], lb[k], lc[k]) = (a[0], b[0], c);
         let mut out = [0u32; 128];
         let special = dot1_f32_v100_lanes(&la, &lb, &lc, &mut out);
+        let mut host_out = [0u32; 128];
+        assert_same_batch(special, &out, dot1_f32_v100_lanes_host(&la, &lb, &lc, &mut host_out), &host_out);
         if special[k / 64] >> (k % 64) & 1 == 0 {
             assert_eq!(out[k], ref_f32(V100, &a[..1], &b[..1], c), "lanes {a:?} {b:?} {c:#x}");
         } else {

@@ -91,7 +91,7 @@ pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
                 }
             }
             let mut res = [0u32; 64];
-            let special = hmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+            let special = otc_numerics::dot4_f32_v100_lanes_host(&av, &bv, &cv, &mut res);
             let mut m = special[0];
             while m != 0 {
                 let j = m.trailing_zeros() as usize;
@@ -234,89 +234,20 @@ fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
     (w.regs[base as usize + p.0 as usize][l] >> (16 * p.1 as u32)) as u16
 }
 
-/// [`otc_numerics::dot1_f32_v100_lanes`] on the 128 elements of a dense OHMMA, compiled for AVX-512
-/// or AVX2 when the host has it (the per-lane variable shifts vectorise there; the bits are the same
-/// either way, the function being the same integer code).
+/// The one-product lane batch on up to 128 gathered elements (sparse OHMMA, irregular layouts).
+#[inline]
 fn ohmma_f32_v100_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if avx512() {
-            // SAFETY: the host supports these AVX-512 subsets, checked just above.
-            return unsafe { ohmma_f32_v100_lanes_avx512(a, b, c, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the host supports AVX2, checked just above.
-            return unsafe { ohmma_f32_v100_lanes_avx2(a, b, c, out) };
-        }
-    }
-    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
+    otc_numerics::dot1_f32_v100_lanes_host(a, b, c, out)
 }
 
-/// Whether the host has the AVX-512 subsets the batches are compiled for (16 lanes of 32 bits and a
-/// vector leading-zero count, which the final normalisation needs).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512cd")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
-unsafe fn ohmma_f32_v100_lanes_avx512(
-    a: &[u16; 128],
-    b: &[u16; 128],
-    c: &[u32; 128],
-    out: &mut [u32; 128],
-) -> [u64; 2] {
-    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn ohmma_f32_v100_lanes_avx2(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
-    otc_numerics::dot1_f32_v100_lanes(a, b, c, out)
-}
-
-/// [`otc_numerics::dot4_f32_v100_lanes`] on the 64 dot steps of an `HMMA.884` fp32 STEP,
-/// compiled for AVX-512 or AVX2 when the host has it (same integer code either way).
-fn hmma_f32_v100_lanes(a: &[[u16; 64]; 4], b: &[[u16; 64]; 4], c: &[u32; 64], out: &mut [u32; 64]) -> [u64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if avx512() {
-            // SAFETY: the host supports these AVX-512 subsets, checked just above.
-            return unsafe { hmma_f32_v100_lanes_avx512(a, b, c, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the host supports AVX2, checked just above.
-            return unsafe { hmma_f32_v100_lanes_avx2(a, b, c, out) };
-        }
-    }
-    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
-unsafe fn hmma_f32_v100_lanes_avx512(
-    a: &[[u16; 64]; 4],
-    b: &[[u16; 64]; 4],
-    c: &[u32; 64],
-    out: &mut [u32; 64],
-) -> [u64; 2] {
-    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn hmma_f32_v100_lanes_avx2(
-    a: &[[u16; 64]; 4],
-    b: &[[u16; 64]; 4],
-    c: &[u32; 64],
-    out: &mut [u32; 64],
-) -> [u64; 2] {
-    otc_numerics::dot4_f32_v100_lanes(a, b, c, out)
+/// A dense fp32 OHMMA in the regular layout (`OTables::f32_regular`), whole warp, V100 model:
+/// `out[r][l] = c[r][l] + a[l] * (half r % 2 of b[r / 2][l])`, reading C in place (no
+/// 128-element gather). Returns, per accumulator register, the lanes with an infinity or NaN
+/// input (their `out` is unspecified).
+#[inline]
+fn ohmma_f32_v100_regular(a: &[u16; 32], b: &[[u32; 32]; 2], c: &[[u32; 32]; 4], out: &mut [[u32; 32]; 4]) -> [u32; 4] {
+    let bv: [[u16; 32]; 4] = std::array::from_fn(|r| std::array::from_fn(|l| (b[r / 2][l] >> (16 * (r % 2))) as u16));
+    otc_numerics::dot1_f32_v100_rows_host(a, &bv, c, out).map(|s| s[0] as u32)
 }
 
 /// Position of every set bit of `m`, in ascending order, and their count.
@@ -386,31 +317,38 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             // among their inputs go through the scalar reference path.
             // Element j = 32 * r + l is lane l's accumulator register r.
             let ot = otables();
+            if ot.f32_regular {
+                // Lane l's A value serves its four accumulators; B comes from two registers.
+                let av: [u16; 32] = std::array::from_fn(|l| own_half(w, a, l, (ot.a_reg[l], ot.a_half[l])));
+                let (b, c) = (b as usize, c as usize);
+                let bregs: &[[u32; 32]; 2] = w.regs[b..b + 2].try_into().expect("two B registers");
+                let cregs: &[[u32; 32]; 4] = w.regs[c..c + 4].try_into().expect("four C registers");
+                let mut res = [[0u32; 32]; 4];
+                let special = ohmma_f32_v100_regular(&av, bregs, cregs, &mut res);
+                for r in 0..4 {
+                    let mut m = special[r];
+                    while m != 0 {
+                        let l = m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        let bv = (bregs[r / 2][l] >> (16 * (r % 2))) as u16;
+                        res[r][l] = dot1_f32(arith, av[l], bv, cregs[r][l]);
+                    }
+                }
+                for (r, o) in res.iter().enumerate() {
+                    w.write(d + r as u16, o, exec);
+                }
+                return Ok(Flow::Next);
+            }
             let t = &ot.e[0];
             let (mut av, mut bv, mut cv) = ([0u16; 128], [0u16; 128], [0u32; 128]);
             for r in 0..4 {
                 cv[32 * r..32 * r + 32].copy_from_slice(&w.regs[c as usize + r]);
             }
-            if ot.f32_regular {
-                for l in 0..32 {
-                    let v = own_half(w, a, l, (ot.a_reg[l], ot.a_half[l]));
-                    for r in 0..4 {
-                        av[32 * r + l] = v;
-                    }
-                }
-                for r in 0..4 {
-                    let src = &w.regs[b as usize + r / 2];
-                    for l in 0..32 {
-                        bv[32 * r + l] = (src[l] >> (16 * (r % 2))) as u16;
-                    }
-                }
-            } else {
-                for (l, te) in t.iter().enumerate() {
-                    for e in te {
-                        let j = 32 * e.reg as usize + l;
-                        av[j] = own_half(w, a, l, e.a);
-                        bv[j] = own_half(w, b, l, e.b);
-                    }
+            for (l, te) in t.iter().enumerate() {
+                for e in te {
+                    let j = 32 * e.reg as usize + l;
+                    av[j] = own_half(w, a, l, e.a);
+                    bv[j] = own_half(w, b, l, e.b);
                 }
             }
             let mut res = [0u32; 128];
@@ -675,7 +613,7 @@ mod tests {
             let qb: [[u16; 64]; 4] = std::array::from_fn(|k| std::array::from_fn(|j| b[(j + 16 * k) % 128]));
             let qc: [u32; 64] = std::array::from_fn(|j| c[j]);
             let mut out4 = [0u32; 64];
-            let special = hmma_f32_v100_lanes(&qa, &qb, &qc, &mut out4);
+            let special = otc_numerics::dot4_f32_v100_lanes_host(&qa, &qb, &qc, &mut out4);
             for j in 0..64 {
                 let (av, bv) = (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
                 if special[0] >> j & 1 == 0 {
