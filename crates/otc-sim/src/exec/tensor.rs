@@ -64,6 +64,112 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// Where each factor of the fp32 `HMMA.884` lane batch comes from, per (A layout, B layout,
+/// STEP): `a[k][j]` / `b[k][j]` index the 128 halves of the A / B register pair (see
+/// [`pair_halves`]) for product `k` of element `j = 32 * r + l` (lane l's destination register
+/// r). Built from the fragment tables, so a gather is one table lookup per factor.
+struct HmmaGather {
+    a: [[u16; 64]; 4],
+    b: [[u16; 64]; 4],
+}
+
+struct Gathers {
+    /// f32[a_col][b_col][step]
+    f32: [[[HmmaGather; 4]; 2]; 2],
+}
+
+fn gathers() -> &'static Gathers {
+    static G: OnceLock<Gathers> = OnceLock::new();
+    G.get_or_init(|| {
+        let t = tables();
+        let index = |p: Place| {
+            assert!(p.1 < 2 && p.2 < 2 && p.0 < 32, "HMMA.884 operands are register pairs");
+            u16::from(p.1) * 64 + u16::from(p.0) * 2 + u16::from(p.2)
+        };
+        let build = |a_col: usize, b_col: usize, step: usize| {
+            let (ta, tb) = (&t.a[a_col], &t.b[b_col]);
+            let mut g = HmmaGather { a: [[0; 64]; 4], b: [[0; 64]; 4] };
+            for r in 0..2 {
+                for l in 0..32 {
+                    let q = (l % 16) / 4;
+                    let (row, col) = t.d32[l][2 * step + r];
+                    for kk in 0..4 {
+                        g.a[kk][32 * r + l] = index(ta[q][row as usize][kk]);
+                        g.b[kk][32 * r + l] = index(tb[q][kk][col as usize]);
+                    }
+                }
+            }
+            g
+        };
+        Gathers { f32: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build(ac, bc, st)))) }
+    })
+}
+
+/// The register pair `base`, `base + 1` (an `HMMA.884` A or B operand).
+#[inline(always)]
+fn pair(w: &Warp, base: u16) -> &[[u32; 32]; 2] {
+    w.regs[base as usize..base as usize + 2].try_into().expect("a register pair")
+}
+
+/// `out[k][j]` = half `idx[k][j]` of the pair, where half `reg * 64 + lane * 2 + half` is half
+/// `half` of lane `lane` of register `reg` (the pair's little-endian memory order). Two word
+/// permutes per 32 halves with AVX-512BW, a table lookup per half elsewhere; the same values.
+#[inline]
+fn gather_pair(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]; 4] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the host supports AVX-512F/BW, checked just above.
+            return unsafe { gather_pair_avx512(pair, idx) };
+        }
+    }
+    gather_pair_scalar(pair, idx)
+}
+
+#[inline(always)]
+fn gather_pair_scalar(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]; 4] {
+    let mut h = [0u16; 128];
+    for (r, reg) in pair.iter().enumerate() {
+        for (l, &v) in reg.iter().enumerate() {
+            h[r * 64 + 2 * l] = v as u16;
+            h[r * 64 + 2 * l + 1] = (v >> 16) as u16;
+        }
+    }
+    std::array::from_fn(|k| std::array::from_fn(|j| h[idx[k][j] as usize & 127]))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn gather_pair_avx512(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]; 4] {
+    use std::arch::x86_64::*;
+    let mut out = [[0u16; 64]; 4];
+    // The pair is 256 contiguous bytes: four vectors of 32 halves (indices 0..32, 32..64, ...).
+    let src = pair.as_ptr() as *const __m512i;
+    // SAFETY: `pair` is 256 bytes; unaligned loads.
+    let (z0, z1, z2, z3) = unsafe {
+        (
+            _mm512_loadu_si512(src),
+            _mm512_loadu_si512(src.add(1)),
+            _mm512_loadu_si512(src.add(2)),
+            _mm512_loadu_si512(src.add(3)),
+        )
+    };
+    let high = _mm512_set1_epi16(64);
+    for k in 0..4 {
+        for h in 0..2 {
+            // SAFETY: 32 halves (64 bytes) at offset 32 * h of a 64-element row, in and out.
+            unsafe {
+                let ix = _mm512_loadu_si512(idx[k].as_ptr().add(32 * h) as *const __m512i);
+                let lo = _mm512_permutex2var_epi16(z0, ix, z1);
+                let hi = _mm512_permutex2var_epi16(z2, ix, z3);
+                let v = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(ix, high), lo, hi);
+                _mm512_storeu_si512(out[k].as_mut_ptr().add(32 * h) as *mut __m512i, v);
+            }
+        }
+    }
+    out
+}
+
 #[inline(always)]
 fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
     let v = w.regs[base as usize + p.1 as usize][p.0 as usize];
@@ -75,20 +181,12 @@ pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
         OpKind::Hmma { d, a, b, c, f32: true, step, a_col, b_col } if arith == TensorArith::V100 => {
             // The 64 dot steps of the warp at once (element j = 32 * r + l: lane l's destination
             // register r), like the dense OHMMA; lanes outside `exec` are computed, not written.
-            let t = tables();
-            let (ta, tb) = (&t.a[a_col as usize], &t.b[b_col as usize]);
-            let (mut av, mut bv) = ([[0u16; 64]; 4], [[0u16; 64]; 4]);
+            let g = &gathers().f32[a_col as usize][b_col as usize][step as usize & 3];
+            let av = gather_pair(pair(w, a), &g.a);
+            let bv = gather_pair(pair(w, b), &g.b);
             let mut cv = [0u32; 64];
             for r in 0..2 {
                 cv[32 * r..32 * r + 32].copy_from_slice(&w.regs[c as usize + r]);
-                for l in 0..32 {
-                    let q = (l % 16) / 4;
-                    let (row, col) = t.d32[l][2 * step as usize + r];
-                    for kk in 0..4 {
-                        av[kk][32 * r + l] = half_of(w, a, ta[q][row as usize][kk]);
-                        bv[kk][32 * r + l] = half_of(w, b, tb[q][kk][col as usize]);
-                    }
-                }
             }
             let mut res = [0u32; 64];
             let special = otc_numerics::dot4_f32_v100_lanes_host(&av, &bv, &cv, &mut res);
@@ -563,6 +661,40 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hmma_gathers_agree_with_the_fragment_tables() {
+        // Every gather table, on registers whose halves are all distinct: the vector gather (where
+        // the host has it) and the scalar one give the half the fragment tables name.
+        let mut w = super::Warp::new(8, 0, u32::MAX, [[0; 32]; 3]);
+        for r in 0..4 {
+            for l in 0..32 {
+                w.regs[r][l] = (0x1000 * r + 2 * l) as u32 | ((0x1000 * r + 2 * l + 1) as u32) << 16;
+            }
+        }
+        let t = super::tables();
+        for ac in 0..2 {
+            for bc in 0..2 {
+                for step in 0..4 {
+                    let g = &super::gathers().f32[ac][bc][step];
+                    let (av, bv) =
+                        (super::gather_pair(super::pair(&w, 0), &g.a), super::gather_pair(super::pair(&w, 2), &g.b));
+                    assert_eq!(av, super::gather_pair_scalar(super::pair(&w, 0), &g.a));
+                    assert_eq!(bv, super::gather_pair_scalar(super::pair(&w, 2), &g.b));
+                    for r in 0..2 {
+                        for l in 0..32 {
+                            let q = (l % 16) / 4;
+                            let (row, col) = t.d32[l][2 * step + r];
+                            for kk in 0..4 {
+                                assert_eq!(av[kk][32 * r + l], super::half_of(&w, 0, t.a[ac][q][row as usize][kk]));
+                                assert_eq!(bv[kk][32 * r + l], super::half_of(&w, 2, t.b[bc][q][kk][col as usize]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     use super::*;
 
     /// The batches as the simulator calls them (the AVX2 build where the host has it) give the
