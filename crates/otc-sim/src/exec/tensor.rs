@@ -352,11 +352,11 @@ fn ohmma_f32_v100_regular(a: &[u16; 32], b: &[[u32; 32]; 2], c: &[[u32; 32]; 4],
 fn bit_positions(m: u32) -> ([u8; 32], usize) {
     let mut p = [0u8; 32];
     let mut n = 0;
-    for b in 0..32u8 {
-        if (m >> b) & 1 != 0 {
-            p[n] = b;
-            n += 1;
-        }
+    let mut m = m;
+    while m != 0 {
+        p[n & 31] = m.trailing_zeros() as u8;
+        m &= m - 1;
+        n += 1;
     }
     (p, n)
 }
