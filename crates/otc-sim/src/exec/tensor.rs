@@ -112,10 +112,11 @@ fn pair(w: &Warp, base: u16) -> &[[u32; 32]; 2] {
 }
 
 /// `out[k][j]` = half `idx[k][j]` of the pair, where half `reg * 64 + lane * 2 + half` is half
-/// `half` of lane `lane` of register `reg` (the pair's little-endian memory order). Two word
-/// permutes per 32 halves with AVX-512BW, a table lookup per half elsewhere; the same values.
+/// `half` of lane `lane` of register `reg` (the pair's little-endian memory order); `L` is a
+/// multiple of 32. Two word permutes per 32 halves with AVX-512BW, a table lookup per half
+/// elsewhere; the same values.
 #[inline]
-fn gather_pair(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]; 4] {
+fn gather_pair<const L: usize, const R: usize>(pair: &[[u32; 32]; 2], idx: &[[u16; L]; R]) -> [[u16; L]; R] {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512bw") {
@@ -127,7 +128,7 @@ fn gather_pair(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]; 4] {
 }
 
 #[inline(always)]
-fn gather_pair_scalar(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]; 4] {
+fn gather_pair_scalar<const L: usize, const R: usize>(pair: &[[u32; 32]; 2], idx: &[[u16; L]; R]) -> [[u16; L]; R] {
     let mut h = [0u16; 128];
     for (r, reg) in pair.iter().enumerate() {
         for (l, &v) in reg.iter().enumerate() {
@@ -140,9 +141,13 @@ fn gather_pair_scalar(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn gather_pair_avx512(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u16; 64]; 4] {
+unsafe fn gather_pair_avx512<const L: usize, const R: usize>(
+    pair: &[[u32; 32]; 2],
+    idx: &[[u16; L]; R],
+) -> [[u16; L]; R] {
     use std::arch::x86_64::*;
-    let mut out = [[0u16; 64]; 4];
+    const { assert!(L.is_multiple_of(32), "rows of whole vectors") };
+    let mut out = [[0u16; L]; R];
     // The pair is 256 contiguous bytes: four vectors of 32 halves (indices 0..32, 32..64, ...).
     let src = pair.as_ptr() as *const __m512i;
     // SAFETY: `pair` is 256 bytes; unaligned loads.
@@ -155,9 +160,9 @@ unsafe fn gather_pair_avx512(pair: &[[u32; 32]; 2], idx: &[[u16; 64]; 4]) -> [[u
         )
     };
     let high = _mm512_set1_epi16(64);
-    for k in 0..4 {
-        for h in 0..2 {
-            // SAFETY: 32 halves (64 bytes) at offset 32 * h of a 64-element row, in and out.
+    for k in 0..R {
+        for h in 0..L / 32 {
+            // SAFETY: 32 halves (64 bytes) at offset 32 * h of an L-element row, in and out.
             unsafe {
                 let ix = _mm512_loadu_si512(idx[k].as_ptr().add(32 * h) as *const __m512i);
                 let lo = _mm512_permutex2var_epi16(z0, ix, z1);
@@ -285,13 +290,23 @@ struct OTables {
     f32_regular: bool,
     a_reg: [u8; 32],
     a_half: [u8; 32],
+    /// The regular layout as [`gather_pair`] indices: lane l's A value, and the B value of its
+    /// accumulator in C register r.
+    a_idx: [[u16; 32]; 1],
+    b_idx: [[u16; 32]; 4],
 }
 
 fn otables() -> &'static OTables {
     static T: OnceLock<OTables> = OnceLock::new();
     T.get_or_init(|| {
-        let mut t =
-            OTables { e: [[[OElem::default(); 4]; 32]; 2], f32_regular: false, a_reg: [0; 32], a_half: [0; 32] };
+        let mut t = OTables {
+            e: [[[OElem::default(); 4]; 32]; 2],
+            f32_regular: false,
+            a_reg: [0; 32],
+            a_half: [0; 32],
+            a_idx: [[0; 32]; 1],
+            b_idx: std::array::from_fn(|r| std::array::from_fn(|l| (r / 2 * 64 + 2 * l + r % 2) as u16)),
+        };
         for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
             let a = slots(inst, FragOperand::A, Layout::Row);
             let b = slots(inst, FragOperand::B, Layout::Row);
@@ -320,7 +335,10 @@ fn otables() -> &'static OTables {
                     (t.a_reg[l], t.a_half[l]) = te[0].a;
                     regular &= te.iter().all(|e| e.a == te[0].a && e.b == (e.reg / 2, e.reg % 2));
                 }
-                t.f32_regular = regular;
+                t.f32_regular = regular && t.a_reg.iter().all(|&r| r < 2);
+                for l in 0..32 {
+                    t.a_idx[0][l] = u16::from(t.a_reg[l]) * 64 + 2 * l as u16 + u16::from(t.a_half[l]);
+                }
             }
         }
         t
@@ -336,16 +354,6 @@ fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
 #[inline]
 fn ohmma_f32_v100_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
     otc_numerics::dot1_f32_v100_lanes_host(a, b, c, out)
-}
-
-/// A dense fp32 OHMMA in the regular layout (`OTables::f32_regular`), whole warp, V100 model:
-/// `out[r][l] = c[r][l] + a[l] * (half r % 2 of b[r / 2][l])`, reading C in place (no
-/// 128-element gather). Returns, per accumulator register, the lanes with an infinity or NaN
-/// input (their `out` is unspecified).
-#[inline]
-fn ohmma_f32_v100_regular(a: &[u16; 32], b: &[[u32; 32]; 2], c: &[[u32; 32]; 4], out: &mut [[u32; 32]; 4]) -> [u32; 4] {
-    let bv: [[u16; 32]; 4] = std::array::from_fn(|r| std::array::from_fn(|l| (b[r / 2][l] >> (16 * (r % 2))) as u16));
-    otc_numerics::dot1_f32_v100_rows_host(a, &bv, c, out).map(|s| s[0] as u32)
 }
 
 /// Position of every set bit of `m`, in ascending order, and their count.
@@ -417,19 +425,18 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             let ot = otables();
             if ot.f32_regular {
                 // Lane l's A value serves its four accumulators; B comes from two registers.
-                let av: [u16; 32] = std::array::from_fn(|l| own_half(w, a, l, (ot.a_reg[l], ot.a_half[l])));
-                let (b, c) = (b as usize, c as usize);
-                let bregs: &[[u32; 32]; 2] = w.regs[b..b + 2].try_into().expect("two B registers");
+                let [av] = gather_pair(pair(w, a), &ot.a_idx);
+                let bv = gather_pair(pair(w, b), &ot.b_idx);
+                let c = c as usize;
                 let cregs: &[[u32; 32]; 4] = w.regs[c..c + 4].try_into().expect("four C registers");
                 let mut res = [[0u32; 32]; 4];
-                let special = ohmma_f32_v100_regular(&av, bregs, cregs, &mut res);
+                let special = otc_numerics::dot1_f32_v100_rows_host(&av, &bv, cregs, &mut res).map(|s| s[0] as u32);
                 for r in 0..4 {
                     let mut m = special[r];
                     while m != 0 {
                         let l = m.trailing_zeros() as usize;
                         m &= m - 1;
-                        let bv = (bregs[r / 2][l] >> (16 * (r % 2))) as u16;
-                        res[r][l] = dot1_f32(arith, av[l], bv, cregs[r][l]);
+                        res[r][l] = dot1_f32(arith, av[l], bv[r][l], cregs[r][l]);
                     }
                 }
                 for (r, o) in res.iter().enumerate() {
@@ -661,6 +668,28 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ohmma_gathers_agree_with_the_fragment_tables() {
+        let mut w = super::Warp::new(8, 0, u32::MAX, [[0; 32]; 3]);
+        for r in 0..4 {
+            for l in 0..32 {
+                w.regs[r][l] = (0x1000 * r + 2 * l) as u32 | ((0x1000 * r + 2 * l + 1) as u32) << 16;
+            }
+        }
+        let ot = super::otables();
+        assert!(ot.f32_regular, "isa/otc.toml states the regular fp32 layout");
+        let [av] = super::gather_pair(super::pair(&w, 0), &ot.a_idx);
+        let bv = super::gather_pair(super::pair(&w, 2), &ot.b_idx);
+        assert_eq!([av], super::gather_pair_scalar(super::pair(&w, 0), &ot.a_idx));
+        assert_eq!(bv, super::gather_pair_scalar(super::pair(&w, 2), &ot.b_idx));
+        for (l, elems) in ot.e[0].iter().enumerate() {
+            for e in elems {
+                assert_eq!(av[l], super::own_half(&w, 0, l, e.a), "A of lane {l}");
+                assert_eq!(bv[e.reg as usize][l], super::own_half(&w, 2, l, e.b), "B of lane {l}, register {}", e.reg);
+            }
+        }
+    }
+
     #[test]
     fn hmma_gathers_agree_with_the_fragment_tables() {
         // Every gather table, on registers whose halves are all distinct: the vector gather (where
