@@ -350,6 +350,17 @@ fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
     (w.regs[base as usize + p.0 as usize][l] >> (16 * p.1 as u32)) as u16
 }
 
+/// The first `N` elements of a batch array.
+#[inline(always)]
+fn prefix<T, const N: usize>(x: &[T; 128]) -> &[T; N] {
+    x[..N].try_into().expect("N <= 128")
+}
+
+#[inline(always)]
+fn prefix_mut<T, const N: usize>(x: &mut [T; 128]) -> &mut [T; N] {
+    (&mut x[..N]).try_into().expect("N <= 128")
+}
+
 /// The one-product lane batch on up to 128 gathered elements (sparse OHMMA, irregular layouts).
 #[inline]
 fn ohmma_f32_v100_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
@@ -514,19 +525,29 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             };
             let (rows, na) = bit_positions(abm);
             let (cols, nb) = bit_positions(bbm);
-            let t = &otables().e[0];
+            let ot = otables();
             // Gather every landing product first (operands are read from all 32 lanes, active
             // or not), then accumulate: each buffer element receives at most one product.
             let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
             let mut count = 0;
-            for (l, te) in t.iter().enumerate() {
+            // the lanes' A and B values in the regular layout, all at once
+            let (a32, b32) = if ot.f32_regular {
+                let [a32] = gather_pair(pair(w, a), &ot.a_idx);
+                (a32, gather_pair(pair(w, b), &ot.b_idx))
+            } else {
+                ([0u16; 32], [[0u16; 32]; 4])
+            };
+            for (l, te) in ot.e[0].iter().enumerate() {
                 for e in te {
                     let kk = 8 * m as usize + e.row as usize;
                     let jj = 16 * n as usize + e.col as usize;
                     if kk < na && jj < nb {
                         pos[count] = rows[kk] as u16 * 32 + cols[jj] as u16;
-                        av[count] = own_half(w, a, l, e.a);
-                        bv[count] = own_half(w, b, l, e.b);
+                        (av[count], bv[count]) = if ot.f32_regular {
+                            (a32[l], b32[e.reg as usize & 3][l])
+                        } else {
+                            (own_half(w, a, l, e.a), own_half(w, b, l, e.b))
+                        };
                         count += 1;
                     }
                 }
@@ -534,9 +555,21 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             let buf = w.accb.as_mut().expect("checked");
             if arith == TensorArith::V100 && count > 8 {
                 // Distinct positions: the batch reads every accumulator before any is written.
-                let cv: [u32; 128] = std::array::from_fn(|j| buf.data[pos[j] as usize & 1023]);
+                let mut cv = [0u32; 128];
+                for j in 0..count {
+                    cv[j] = buf.data[pos[j] as usize & 1023];
+                }
                 let mut res = [0u32; 128];
-                let special = ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+                // the smallest batch that holds the products (the same bits at any size)
+                let special = if count <= 32 {
+                    let (a, b, c, o) = (prefix(&av), prefix(&bv), prefix(&cv), prefix_mut(&mut res));
+                    otc_numerics::dot1_f32_v100_lanes_host::<32>(a, b, c, o)
+                } else if count <= 64 {
+                    let (a, b, c, o) = (prefix(&av), prefix(&bv), prefix(&cv), prefix_mut(&mut res));
+                    otc_numerics::dot1_f32_v100_lanes_host::<64>(a, b, c, o)
+                } else {
+                    ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res)
+                };
                 for j in 0..count {
                     buf.data[pos[j] as usize] = if special[j / 64] >> (j % 64) & 1 != 0 {
                         dot1_f32(arith, av[j], bv[j], cv[j])
