@@ -297,9 +297,13 @@ impl Simulator {
         let cap = c.memory.sm_max_bytes_per_cycle as f64;
         let bytes_per_cycle = |gbs: f64| (gbs * 1000.0 / c.gpu.clock_mhz / active).min(cap);
         let mc = |gbs: f64| ((c.memory.sector_bytes as f64 * 1000.0 / bytes_per_cycle(gbs)).round() as u64).max(1);
+        let form_timing = c.form_timings();
         let resolved = Resolved {
             cfg: c.clone(),
-            form_timing: c.form_timings(),
+            forms: sm::FormStatic::table(c, &form_timing),
+            bank_of: sm::bank_tables(c.regfile.banks).0,
+            bank_split: sm::bank_tables(c.regfile.banks).1,
+            read_cycles: sm::read_cycles_table(c.regfile.reads_per_bank),
             l2_mc_per_sector: mc(c.memory.l2_bandwidth_gbs),
             dram_mc_per_sector: mc(c.memory.dram_bandwidth_gbs),
             shared_capacity: carve as u32,
