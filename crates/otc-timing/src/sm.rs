@@ -707,15 +707,9 @@ impl SmSim {
             }
         }
         match e.kind {
-            EventKind::MemBar => {
-                if w.mem_done > best.0 {
-                    best = (w.mem_done, Reason::Memory);
-                }
-            }
-            EventKind::Tensor(TensorOp::Accb(op)) if op != AccbOp::Bmap => {
-                if w.accbuf_ready > best.0 {
-                    best = (w.accbuf_ready, Reason::AccBuf);
-                }
+            EventKind::MemBar if w.mem_done > best.0 => best = (w.mem_done, Reason::Memory),
+            EventKind::Tensor(TensorOp::Accb(op)) if op != AccbOp::Bmap && w.accbuf_ready > best.0 => {
+                best = (w.accbuf_ready, Reason::AccBuf)
             }
             _ => {}
         }
