@@ -682,18 +682,19 @@ impl SmSim {
             // tensor pipe writes them in order.
             let fwd_mask: u8 = if fs.fwd_class && r.cfg.tensor.accumulator_forwarding { 0b110100 } else { 0 };
             let groups = [e.srcs[0], e.srcs[1], e.srcs[2], e.srcs[3], e.dsts[0], e.dsts[1]];
+            // Branch-free: which register binds is data-dependent (unpredictable).
+            let (mut at, mut reason) = best;
             for (slot, g) in groups.iter().enumerate() {
-                if g.count == 0 {
-                    continue;
-                }
                 let table: &[u64; 256] = if fwd_mask & (1 << slot) != 0 { &w.reg_fwd } else { &w.reg_ready };
                 for reg in g.base as usize..g.base as usize + g.count as usize {
                     let rt = table[reg & 255];
-                    if rt > best.0 {
-                        best = (rt, if w.is_mem_reg(reg as u8) { Reason::Memory } else { Reason::Dependency });
-                    }
+                    let why = if w.is_mem_reg(reg as u8) { Reason::Memory } else { Reason::Dependency };
+                    let later = rt > at;
+                    reason = std::hint::select_unpredictable(later, why, reason);
+                    at = std::hint::select_unpredictable(later, rt, at);
                 }
             }
+            best = (at, reason);
             let preds = (e.pred_reads | e.pred_writes) & 0x7f;
             if preds != 0 {
                 for p in 0..7 {
