@@ -80,15 +80,25 @@ fn max_per_bank(keys: &mut [u64], atomic: bool, banks: u32) -> u32 {
 pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>) {
     out.clear();
     let shift = sector_bytes.trailing_zeros();
-    // Fast path: the lanes touch one contiguous ascending range (a warp reading consecutive
-    // elements): its sectors in order.
-    let b = bytes.max(1) as u64;
-    if let (Some(&first), Some(&last)) = (addrs.first(), addrs.last()) {
-        if let Some(end) = last.checked_add(b - 1) {
-            if addrs.windows(2).all(|w| w[0].checked_add(b) == Some(w[1])) {
-                out.extend(first >> shift..=end >> shift);
-                return;
+    // Fast path (a warp's access nearly always takes it): every lane's sectors lie within 31
+    // below to 32 above the first lane's: mark them in a bitmap, read it in order. One pass,
+    // no branches per lane; an address range that wraps or leaves the window falls through.
+    let b1 = bytes.max(1) as u64 - 1;
+    if let Some(&a0) = addrs.first() {
+        let base = (a0 >> shift).wrapping_sub(31);
+        let (mut map, mut ok) = (0u64, true);
+        for &a in addrs {
+            let first = (a >> shift).wrapping_sub(base);
+            let last = (a.wrapping_add(b1) >> shift).wrapping_sub(base);
+            ok &= (last < 64) & (first <= last);
+            map |= (2u64 << (last.wrapping_sub(first) & 63)).wrapping_sub(1).wrapping_shl(first as u32);
+        }
+        if ok {
+            while map != 0 {
+                out.push(base.wrapping_add(map.trailing_zeros() as u64));
+                map &= map - 1;
             }
+            return;
         }
     }
     let mut sorted = true;
@@ -328,6 +338,16 @@ mod tests {
             (vec![7], 0),
             (vec![], 4),
             (vec![100, 101, 102], 1),
+            ((0..32).map(|l| 0x1000 + 32 * (l % 8) + 16 * (l / 16)).collect(), 16),
+            ((0..32).map(|l| 0x1000 + 64 * l).collect(), 4),
+            ((0..32).map(|l| 0x1000 + 62 * l).collect(), 4),
+            (vec![0x1000, 0x1000 + 63 * 32, 0x1000 + 32], 4),
+            (vec![u64::MAX - 40, u64::MAX - 100], 8),
+            (vec![5, 3, 0x1000], 4),
+            (vec![40 * 32, 9 * 32, 72 * 32 - 1], 2),
+            (vec![40 * 32, 8 * 32], 4),
+            (vec![40 * 32 + 31, 71 * 32], 2),
+            (vec![0x400, 0x400 + 32 * 32 - 16], 64),
         ];
         for (addrs, bytes) in cases {
             coalesce(&addrs, bytes, 32, &mut out);
