@@ -302,14 +302,17 @@ impl Warp {
         self.reg_mem[(r >> 6) as usize] & (1 << (r & 63)) != 0
     }
 
-    fn set_reg(&mut self, r: u8, ready: u64, fwd: u64, mem: bool) {
-        self.reg_ready[r as usize] = ready;
-        self.reg_fwd[r as usize] = fwd;
-        let bit = 1u64 << (r & 63);
-        if mem {
-            self.reg_mem[(r >> 6) as usize] |= bit;
-        } else {
-            self.reg_mem[(r >> 6) as usize] &= !bit;
+    /// Registers `base..base + count` (within the 256) are written at `ready` (forwardable to a
+    /// tensor accumulator at `fwd`); `mem`: by a memory instruction.
+    #[inline]
+    fn set_group(&mut self, base: usize, count: usize, ready: u64, fwd: u64, mem: bool) {
+        let end = (base + count).min(256);
+        self.reg_ready[base..end].fill(ready);
+        self.reg_fwd[base..end].fill(fwd);
+        for r in base..end {
+            let bit = 1u64 << (r & 63);
+            let word = &mut self.reg_mem[r >> 6];
+            *word = if mem { *word | bit } else { *word & !bit };
         }
     }
 }
@@ -890,20 +893,18 @@ impl SmSim {
             if executed {
                 let fwd = fwd.unwrap_or(result).min(result);
                 for g in e.dsts {
-                    for reg in g.regs() {
-                        w.set_reg(reg, result, fwd, is_mem);
+                    if g.count > 0 {
+                        w.set_group(g.base as usize, g.count as usize, result, fwd, is_mem);
                     }
                 }
-                for p in 0..7 {
-                    if e.pred_writes & (1 << p) != 0 {
-                        w.pred_ready[p] = result;
-                        if is_mem {
-                            w.pred_mem |= 1 << p;
-                        } else {
-                            w.pred_mem &= !(1 << p);
-                        }
-                    }
+                let mut preds = e.pred_writes & 0x7f;
+                while preds != 0 {
+                    let p = preds.trailing_zeros() as usize;
+                    preds &= preds - 1;
+                    w.pred_ready[p] = result;
                 }
+                let pw = e.pred_writes & 0x7f;
+                w.pred_mem = if is_mem { w.pred_mem | pw } else { w.pred_mem & !pw };
                 if e.dsts.iter().any(|g| g.count > 0) || e.pred_writes != 0 {
                     w.last_write = w.last_write.max(result);
                 }
