@@ -153,7 +153,7 @@ pub(crate) struct PreparedCta {
     pub packed: Vec<Packed>,
     pub protos: Protos,
     /// Per warp: for each executed global/local memory event in order, its sectors (coalesced),
-    /// encoded by [`crate::packed::encode_sectors`], and the number of those accesses; emptied
+    /// encoded by a [`crate::packed::SectorEncoder`], and the number of those accesses; emptied
     /// when the CTA is pushed, after the L2 lookup, for `gmem`.
     pub sectors: Vec<VecDeque<Vec<u8>>>,
     pub accesses: Vec<usize>,
