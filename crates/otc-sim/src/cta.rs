@@ -37,11 +37,8 @@ pub(crate) struct Launch<'a> {
     pub max_cycles: Option<u64>,
     /// One cycle-model event template per instruction when timing is on (`timing.rs`).
     pub templates: Option<&'a [otc_timing::EventTemplate]>,
-    /// Sizes of the largest warp trace recorded so far (events, addresses): the next CTAs
-    /// reserve that much up front instead of growing their buffers (only a speed hint).
-    pub trace_hint: &'a crate::timing::TraceHint,
-    /// Turns a finished CTA's trace into the cycle model's compact form on the thread that ran
-    /// it (timing on).
+    /// Records each CTA's trace straight into the cycle model's compact form on the thread that
+    /// runs it (timing on; `timing.rs`).
     pub preparer: Option<&'a otc_timing::Preparer>,
 }
 
@@ -115,7 +112,10 @@ pub(crate) fn run_cta<G: GlobalMem>(
     };
     let mut warps = make_warps(l);
     let mut shared = vec![0u8; l.shared_bytes as usize];
-    let tracer = l.templates.map(|t| Tracer::new(t, l.warps_per_cta(), l.trace_hint));
+    let tracer = match (l.templates, l.preparer) {
+        (Some(t), Some(p)) => Some(Tracer::new(t, p, linear, l.warps_per_cta())),
+        _ => None,
+    };
     let mut x = Exec { ops: l.ops, env: &env, banks: l.banks, global, shared: &mut shared, counters, clock: 0, tracer };
     let limit = match l.max_cycles {
         Some(c) if c < budget => c,
@@ -129,10 +129,7 @@ pub(crate) fn run_cta<G: GlobalMem>(
         }
     }
     let trace = match (fault.is_none(), x.tracer.take()) {
-        (true, Some(t)) => {
-            let trace = t.finish(ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta(), l.trace_hint);
-            l.preparer.map(|p| p.prepare(linear, trace))
-        }
+        (true, Some(t)) => Some(t.finish(ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta())),
         _ => None,
     };
     CtaOutcome { executed: limit - left, fault, trace }

@@ -279,7 +279,6 @@ impl Device {
             DecodeCtx { num_regs: kernel.num_regs, banks: &banks, len: kernel.instructions.len(), end_exits: false };
         let ops = decode_all(&kernel.instructions, &cx);
         self.launches = self.launches.wrapping_add(1);
-        let trace_hint = crate::timing::TraceHint::default();
         let launch = Launch {
             ops: &ops,
             banks: &banks,
@@ -293,7 +292,6 @@ impl Device {
             arith: cfg.tensor_arith,
             max_cycles: cfg.max_cycles,
             templates: templates.as_deref(),
-            trace_hint: &trace_hint,
             preparer: preparer.as_ref(),
         };
         let budget = cfg.max_instructions.unwrap_or(u64::MAX);

@@ -7,7 +7,9 @@
 //! from the registers the instruction itself reads (a load may overwrite its own base). The
 //! tracer reads the warp's state and never changes it: results are the same with timing off.
 //!
-//! Per issue the tracer pushes into the warp's [`WarpTrace`]:
+//! Per issue the tracer records into the CTA's [`CtaRecorder`] (made by the launch's
+//! `otc_timing::Preparer`), which keeps only the model's compact form (runs of template events,
+//! coalesced sectors, the addresses the model still reads) instead of a full `CtaTrace`:
 //! - memory instructions (`LDG STG LDS STS LDL STL LDC ATOMG RED ATOMS`): one address per
 //!   executed lane, ascending lanes: global = the 64-bit device address (the `.E` pair plus the
 //!   offset), shared = the offset in the CTA's shared window, local = the thread's local offset,
@@ -18,56 +20,32 @@
 //!   lane, like `exec/control.rs`);
 //! - everything else: the template's event with the pc and the active / executed masks.
 //!
-//! The CTA's traces become one [`CtaTrace`]; the device hands the committed CTAs to an
-//! `otc_timing::Simulator` in linear CTA order (`device.rs`).
+//! The result is what `Preparer::prepare` makes of the same events as a `CtaTrace`; the device
+//! hands the committed CTAs to an `otc_timing::Simulator` in linear CTA order (`device.rs`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use otc_timing::{sparse_landing, CtaTrace, EventKind, EventTemplate, WarpTrace};
+use otc_timing::{sparse_landing, CtaRecorder, EventKind, EventTemplate, PreparedTrace, Preparer};
 
 use crate::decode::{Op, OpKind, Space, R};
 use crate::state::{lanes, Warp};
 
-/// The warp traces of one CTA being recorded.
+/// The warp traces of one CTA being recorded, straight into the form the model holds
+/// ([`otc_timing::CtaRecorder`]: no per-issue event or lane addresses are stored).
 pub(crate) struct Tracer<'a> {
     /// One template per kernel instruction (index = pc / 16).
     templates: &'a [EventTemplate],
-    warps: Vec<WarpTrace>,
-}
-
-/// The largest warp trace of a launch so far (events, addresses), shared by the CTAs of a
-/// launch without locks: a new warp trace reserves that much at once, which saves the copies
-/// and page faults of growing large buffers step by step. Only a capacity hint: what is
-/// recorded does not depend on it.
-#[derive(Default)]
-pub(crate) struct TraceHint {
-    events: AtomicUsize,
-    addrs: AtomicUsize,
+    rec: CtaRecorder<'a>,
+    warps: u32,
 }
 
 impl<'a> Tracer<'a> {
-    pub fn new(templates: &'a [EventTemplate], warps: u32, hint: &TraceHint) -> Self {
-        let (events, addrs) = (hint.events.load(Ordering::Relaxed), hint.addrs.load(Ordering::Relaxed));
-        let warps = (0..warps)
-            .map(|w| WarpTrace { warp_in_cta: w, events: Vec::with_capacity(events), addrs: Vec::with_capacity(addrs) })
-            .collect();
-        Tracer { templates, warps }
+    /// A tracer for the CTA of linear index `linear` (its push order), of `warps` warps.
+    pub fn new(templates: &'a [EventTemplate], preparer: &'a Preparer, linear: u64, warps: u32) -> Self {
+        Tracer { templates, rec: preparer.recorder(linear, warps), warps }
     }
 
-    /// The CTA's trace (and its sizes go into the hint).
-    pub fn finish(
-        self,
-        cta: [u32; 3],
-        shared_bytes: u32,
-        regs_per_thread: u32,
-        threads: u32,
-        hint: &TraceHint,
-    ) -> CtaTrace {
-        for wt in &self.warps {
-            hint.events.fetch_max(wt.events.len(), Ordering::Relaxed);
-            hint.addrs.fetch_max(wt.addrs.len(), Ordering::Relaxed);
-        }
-        CtaTrace { cta, warps: self.warps, shared_bytes, regs_per_thread, threads }
+    /// The CTA's prepared trace.
+    pub fn finish(self, cta: [u32; 3], shared_bytes: u32, regs_per_thread: u32, threads: u32) -> PreparedTrace {
+        self.rec.finish(cta, shared_bytes, regs_per_thread, threads)
     }
 
     /// Record one issue of `op` (instruction index `pc`) by warp `w` with the lanes `active`,
@@ -76,19 +54,22 @@ impl<'a> Tracer<'a> {
     pub fn record(&mut self, w: &Warp, op: &Op, pc: usize, active: u32, exec: u32) {
         // The synthetic end-of-code op has no template (and ends the launch with a fault).
         let Some(tpl) = self.templates.get(pc) else { return };
-        let Some(wt) = self.warps.get_mut(w.id as usize) else { return };
+        if w.id >= self.warps {
+            return;
+        }
+        let (rec, wid) = (&mut self.rec, w.id);
         let bpc = (pc * 16) as u32;
         let is_mem = matches!(tpl.proto().kind, EventKind::Mem { .. });
         match op.kind {
             OpKind::Ld { base, wide, off, .. } | OpKind::St { base, wide, off, .. } if is_mem => {
-                push_addresses(wt, tpl, w, bpc, active, exec, base, wide, off);
+                push_addresses(rec, wid, pc, w, active, exec, base, wide, off);
             }
             OpKind::Atom { space, base, off, .. } if is_mem => {
-                push_addresses(wt, tpl, w, bpc, active, exec, base, space == Space::Global, off);
+                push_addresses(rec, wid, pc, w, active, exec, base, space == Space::Global, off);
             }
             OpKind::Ldc { reg, off, .. } if is_mem => {
                 let r = &w.regs[reg as usize];
-                wt.push_mem(tpl, bpc, active, exec, lanes(exec).map(|l| r[l] as u64 + off as u64));
+                rec.mem(wid, pc, active, exec, lanes(exec).map(|l| r[l] as u64 + off as u64));
             }
             OpKind::OhmmaSp { m, n, .. } => {
                 // Without bitmaps the instruction faults (AccumulatorState) and nothing is timed.
@@ -96,20 +77,24 @@ impl<'a> Tracer<'a> {
                     Some((a, b)) if exec != 0 => sparse_landing(a, b, m, n),
                     _ => (0, 0),
                 };
-                wt.push(tpl.sparse_ohmma(bpc, active, exec, rows, cols));
+                rec.push(wid, tpl.sparse_ohmma(bpc, active, exec, rows, cols), &[]);
             }
             OpKind::Bar { id, count, .. } if exec != 0 => {
                 let l = exec.trailing_zeros() as usize;
                 let id = w.lane(id, l);
                 let threads = count.map(|c| w.lane(c, l)).unwrap_or(0);
-                wt.push(tpl.barrier(bpc, active, exec, id.min(255) as u8, threads.min(u16::MAX as u32) as u16));
+                rec.push(
+                    wid,
+                    tpl.barrier(bpc, active, exec, id.min(255) as u8, threads.min(u16::MAX as u32) as u16),
+                    &[],
+                );
             }
             _ if is_mem => {
                 // A memory form that did not decode to a memory op faults when it runs; keep
                 // the trace well-formed anyway (no lane accesses memory).
-                wt.push_mem(tpl, bpc, active, 0, std::iter::empty());
+                rec.mem(wid, pc, active, 0, std::iter::empty());
             }
-            _ => wt.push(tpl.event(bpc, active, exec)),
+            _ => rec.event(wid, pc, active, exec),
         }
     }
 }
@@ -119,10 +104,10 @@ impl<'a> Tracer<'a> {
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn push_addresses(
-    wt: &mut WarpTrace,
-    tpl: &EventTemplate,
+    rec: &mut CtaRecorder<'_>,
+    wid: u32,
+    pc: usize,
     w: &Warp,
-    bpc: u32,
     active: u32,
     exec: u32,
     base: R,
@@ -133,9 +118,9 @@ fn push_addresses(
     if wide {
         let hi = &w.regs[base as usize + 1];
         let addr = |l: usize| (((hi[l] as u64) << 32) | lo[l] as u64).wrapping_add(off as i64 as u64);
-        wt.push_mem(tpl, bpc, active, exec, lanes(exec).map(addr));
+        rec.mem(wid, pc, active, exec, lanes(exec).map(addr));
     } else {
         let addr = |l: usize| (lo[l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
-        wt.push_mem(tpl, bpc, active, exec, lanes(exec).map(addr));
+        rec.mem(wid, pc, active, exec, lanes(exec).map(addr));
     }
 }

@@ -36,6 +36,7 @@ pub mod config;
 mod forms;
 pub mod memory;
 mod packed;
+mod record;
 mod sm;
 pub mod stats;
 pub mod trace;
@@ -51,7 +52,9 @@ pub use trace::{
     WarpTrace,
 };
 
-use memory::{coalesce, SectorCache};
+use memory::SectorCache;
+pub use record::CtaRecorder;
+use record::{addresses_needed, record_trace};
 pub use sm::IssueRecord;
 use sm::{PreparedCta, Resolved, RunStatus, SmSim};
 use stats::SmStats;
@@ -107,82 +110,6 @@ pub struct Simulator {
     protos: packed::Protos,
 }
 
-/// After the L2 pre-pass a plain global or local load or store is timed from its sectors alone;
-/// only shared, constant and atomic accesses still read their lanes' addresses. Keep just
-/// those (a resident CTA's trace is held until the CTA completes, and the addresses are about
-/// half of a GEMM's trace); a dropped event's [`WarpTrace::addresses`] is empty.
-fn keep_needed_addresses(wt: &mut WarpTrace) {
-    let mut kept: Vec<u64> = Vec::new();
-    for e in wt.events.iter_mut() {
-        let needed = addresses_needed(e.form);
-        let n = e.executed.count_ones() as usize;
-        if let EventKind::Mem { addrs, .. } = &mut e.kind {
-            let start = *addrs as usize;
-            if needed {
-                *addrs = kept.len() as u32;
-                kept.extend_from_slice(wt.addrs.get(start..start + n).unwrap_or(&[]));
-            } else {
-                *addrs = u32::MAX;
-            }
-        }
-    }
-    wt.addrs = kept;
-}
-
-/// Whether the model reads the lanes' addresses of a memory form after the L2 pre-pass.
-fn addresses_needed(form: u16) -> bool {
-    match forms::form_info(form as usize).class {
-        forms::Class::Mem { space, op } => {
-            matches!(space, MemSpace::Shared | MemSpace::Const) || matches!(op, MemOp::Atomic | MemOp::Reduction)
-        }
-        _ => false,
-    }
-}
-
-/// Per warp: the sectors of each executed global/local access in order (coalesced), encoded
-/// by [`packed::encode_sectors`], and the number of those accesses.
-fn cta_sectors(sector_bytes: u32, index: u64, cta: &CtaTrace) -> (Vec<VecDeque<Vec<u8>>>, Vec<usize>) {
-    let mut sectors = Vec::with_capacity(cta.warps.len());
-    let mut accesses = Vec::with_capacity(cta.warps.len());
-    let mut addrs_buf: Vec<u64> = Vec::new();
-    let mut scratch: Vec<u64> = Vec::new();
-    for wt in &cta.warps {
-        let (mut sec, mut st) = (Vec::new(), Vec::new());
-        for e in &wt.events {
-            if e.executed == 0 {
-                continue;
-            }
-            let EventKind::Mem { space, bytes, .. } = e.kind else { continue };
-            if !matches!(space, MemSpace::Global | MemSpace::Local) {
-                continue;
-            }
-            let addrs = wt.addresses(e);
-            let addrs: &[u64] = if space == MemSpace::Local {
-                let gw = index.wrapping_mul(1024).wrapping_add(wt.warp_in_cta as u64);
-                let base = LOCAL_BASE ^ gw.wrapping_shl(32);
-                addrs_buf.clear();
-                let mut mask = e.executed;
-                for &o in addrs {
-                    let lane = mask.trailing_zeros() as u64;
-                    mask &= mask - 1;
-                    addrs_buf.push(base.wrapping_add((o / 4) * 128 + lane * 4 + (o % 4)));
-                }
-                &addrs_buf
-            } else {
-                addrs
-            };
-            coalesce(addrs, bytes as u32, sector_bytes, &mut scratch);
-            st.push(sec.len() as u32);
-            sec.extend_from_slice(&scratch);
-        }
-        st.push(sec.len() as u32);
-        sec.shrink_to_fit();
-        sectors.push(packed::encode_sectors(&sec, &st));
-        accesses.push(st.len() - 1);
-    }
-    (sectors, accesses)
-}
-
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
 /// to run where the trace is made (e.g. on the functional run's worker threads), so that only
 /// the compact form travels and waits. Made by [`Simulator::preparer`].
@@ -204,11 +131,14 @@ impl Preparer {
         let mut protos = self.protos.clone();
         PreparedTrace { index, ready: Simulator::prepare_with(&self.cfg, &mut protos, index, cta) }
     }
-}
 
-/// Local memory is interleaved by 4-byte words across the 32 lanes of a warp (like the hardware's
-/// local-memory layout) in a private region per warp, so same-offset accesses coalesce.
-const LOCAL_BASE: u64 = 0xC000_0000_0000_0000;
+    /// A recorder for the CTA that will be pushed `index`-th, of `warps` warps: the events it
+    /// records give the [`PreparedTrace`] that [`Preparer::prepare`] gives for a [`CtaTrace`]
+    /// of the same events, without storing them.
+    pub fn recorder(&self, index: u64, warps: u32) -> CtaRecorder<'_> {
+        CtaRecorder::new(&self.cfg, self.protos.clone(), index, warps)
+    }
+}
 
 impl Simulator {
     pub fn new(config: &TimingConfig, num_ctas: u64) -> Result<Simulator, TimingError> {
@@ -297,9 +227,13 @@ impl Simulator {
         let cap = c.memory.sm_max_bytes_per_cycle as f64;
         let bytes_per_cycle = |gbs: f64| (gbs * 1000.0 / c.gpu.clock_mhz / active).min(cap);
         let mc = |gbs: f64| ((c.memory.sector_bytes as f64 * 1000.0 / bytes_per_cycle(gbs)).round() as u64).max(1);
+        let form_timing = c.form_timings();
         let resolved = Resolved {
             cfg: c.clone(),
-            form_timing: c.form_timings(),
+            forms: sm::FormStatic::table(c, &form_timing),
+            bank_of: sm::bank_tables(c.regfile.banks).0,
+            bank_split: sm::bank_tables(c.regfile.banks).1,
+            read_cycles: sm::read_cycles_table(c.regfile.reads_per_bank),
             l2_mc_per_sector: mc(c.memory.l2_bandwidth_gbs),
             dram_mc_per_sector: mc(c.memory.dram_bandwidth_gbs),
             shared_capacity: carve as u32,
@@ -379,20 +313,13 @@ impl Simulator {
         index: u64,
         cta: CtaTrace,
     ) -> Result<PreparedCta, TimingError> {
-        let (nwarps, regs_per_warp, smem) = Self::sizes_of(cfg, index, &cta)?;
+        Self::sizes_of(cfg, index, &cta)?;
         Self::check_trace(index, &cta)?;
-        let mut cta = cta;
-        if cta.threads == 0 {
-            cta.threads = cta.warps.len() as u32 * 32;
-        }
-        let (sectors, accesses) = cta_sectors(cfg.memory.sector_bytes, index, &cta);
-        let mut packed = Vec::with_capacity(cta.warps.len());
-        for wt in &mut cta.warps {
-            keep_needed_addresses(wt);
-            packed.push(packed::Packed::pack(wt, protos));
-        }
-        let protos = protos.clone();
-        Ok(PreparedCta { trace: cta, packed, protos, sectors, accesses, gmem: Vec::new(), regs_per_warp, smem, nwarps })
+        let mut rec = CtaRecorder::new(cfg, std::mem::take(protos), index, cta.warps.len() as u32);
+        record_trace(&mut rec, &cta);
+        let (prepared, grown) = rec.finish_with(cta.cta, cta.shared_bytes, cta.regs_per_thread, cta.threads)?;
+        *protos = grown;
+        Ok(prepared)
     }
 
     fn check_trace(index: u64, cta: &CtaTrace) -> Result<(), TimingError> {

@@ -80,6 +80,27 @@ fn max_per_bank(keys: &mut [u64], atomic: bool, banks: u32) -> u32 {
 pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>) {
     out.clear();
     let shift = sector_bytes.trailing_zeros();
+    // Fast path (a warp's access nearly always takes it): every lane's sectors lie within 31
+    // below to 32 above the first lane's: mark them in a bitmap, read it in order. One pass,
+    // no branches per lane; an address range that wraps or leaves the window falls through.
+    let b1 = bytes.max(1) as u64 - 1;
+    if let Some(&a0) = addrs.first() {
+        let base = (a0 >> shift).wrapping_sub(31);
+        let (mut map, mut ok) = (0u64, true);
+        for &a in addrs {
+            let first = (a >> shift).wrapping_sub(base);
+            let last = (a.wrapping_add(b1) >> shift).wrapping_sub(base);
+            ok &= (last < 64) & (first <= last);
+            map |= (2u64 << (last.wrapping_sub(first) & 63)).wrapping_sub(1).wrapping_shl(first as u32);
+        }
+        if ok {
+            while map != 0 {
+                out.push(base.wrapping_add(map.trailing_zeros() as u64));
+                map &= map - 1;
+            }
+            return;
+        }
+    }
     let mut sorted = true;
     for &a in addrs {
         let first = a >> shift;
@@ -101,24 +122,29 @@ pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Line {
-    tag: u64,
-    /// Valid sectors (bit per sector).
-    valid: u32,
-    lru: u64,
-    /// Cycle at which each sector's data is present (in-flight fills merge into it).
-    ready: [u64; 4],
-}
-
 /// A sectored set-associative cache with LRU replacement. Lines of `line_bytes`, sectors of
 /// `sector_bytes`; addresses are given as sector numbers.
+///
+/// The ways of a set are stored as parallel arrays (tags apart from the rest), so that a lookup
+/// reads the set's tags (two host cache lines for 16 ways) and touches the other fields of one
+/// way only.
 #[derive(Clone, Debug)]
 pub struct SectorCache {
     sets: usize,
     ways: usize,
-    sectors_per_line: u32,
-    lines: Vec<Line>,
+    /// log2 of sectors per line (a power of two: both sizes are).
+    line_shift: u32,
+    /// `sectors_per_line - 1`.
+    sector_mask: u64,
+    /// `u64::MAX / sets + 1`: the set of a line below 2^32 without a division (Lemire's fastmod).
+    set_magic: u64,
+    /// Per way (set-major): the line's tag (`u64::MAX`: never allocated).
+    tags: Vec<u64>,
+    /// Valid sectors (bit per sector).
+    valid: Vec<u32>,
+    lru: Vec<u64>,
+    /// Cycle at which each sector's data is present (in-flight fills merge into it).
+    ready: Vec<[u64; 4]>,
     stamp: u64,
 }
 
@@ -135,27 +161,50 @@ impl SectorCache {
     pub fn new(bytes: u64, line_bytes: u32, sector_bytes: u32, ways: u32) -> SectorCache {
         let ways = ways.max(1) as usize;
         let sets = ((bytes / line_bytes as u64) as usize / ways).max(1);
-        let sectors_per_line = (line_bytes / sector_bytes).max(1);
+        let sectors_per_line = (line_bytes / sector_bytes.max(1)).max(1);
+        assert!(sectors_per_line.is_power_of_two(), "a power of two of sectors per line");
+        let n = sets * ways;
         SectorCache {
             sets,
             ways,
-            sectors_per_line,
-            lines: vec![Line { tag: u64::MAX, valid: 0, lru: 0, ready: [0; 4] }; sets * ways],
+            line_shift: sectors_per_line.trailing_zeros(),
+            sector_mask: sectors_per_line as u64 - 1,
+            set_magic: magic(sets as u64),
+            tags: vec![u64::MAX; n],
+            valid: vec![0; n],
+            lru: vec![0; n],
+            ready: vec![[0; 4]; n],
             stamp: 0,
         }
     }
 
     /// An empty cache of no capacity (every lookup misses).
     pub fn disabled() -> SectorCache {
-        SectorCache { sets: 0, ways: 0, sectors_per_line: 1, lines: Vec::new(), stamp: 0 }
+        SectorCache {
+            sets: 0,
+            ways: 0,
+            line_shift: 0,
+            sector_mask: 0,
+            set_magic: 0,
+            tags: Vec::new(),
+            valid: Vec::new(),
+            lru: Vec::new(),
+            ready: Vec::new(),
+            stamp: 0,
+        }
     }
 
+    /// (line, sector index in the line, first way of its set).
+    #[inline]
     fn split(&self, sector: u64) -> (u64, u32, usize) {
-        let spl = self.sectors_per_line as u64;
-        let line = sector / spl;
-        let idx = (sector % spl) as u32;
-        let set = (line % self.sets as u64) as usize;
-        (line, idx, set)
+        let line = sector >> self.line_shift;
+        let idx = (sector & self.sector_mask) as u32;
+        let set = if line >> 32 == 0 && self.sets > 1 {
+            fastmod(line as u32, self.set_magic, self.sets as u32) as usize
+        } else {
+            (line % self.sets as u64) as usize
+        };
+        (line, idx, set * self.ways)
     }
 
     fn ready_slot(idx: u32) -> usize {
@@ -167,16 +216,32 @@ impl SectorCache {
         if self.sets == 0 {
             return Lookup::Miss;
         }
-        let (tag, idx, set) = self.split(sector);
+        let (tag, idx, base) = self.split(sector);
         self.stamp += 1;
         let stamp = self.stamp;
-        for l in &mut self.lines[set * self.ways..(set + 1) * self.ways] {
-            if l.tag == tag && l.valid & (1 << idx) != 0 {
-                l.lru = stamp;
-                return Lookup::Hit(l.ready[Self::ready_slot(idx)]);
+        for i in base..base + self.ways {
+            if self.tags[i] == tag && self.valid[i] & (1 << idx) != 0 {
+                self.lru[i] = stamp;
+                return Lookup::Hit(self.ready[i][Self::ready_slot(idx)]);
             }
         }
         Lookup::Miss
+    }
+
+    /// The way to replace in the set at `base`: the first of the least recently used among the
+    /// invalid lines, else among all.
+    #[inline]
+    fn victim(&self, base: usize) -> usize {
+        let mut victim = base;
+        let mut victim_key = (true, u64::MAX);
+        for i in base..base + self.ways {
+            let key = (self.valid[i] != 0, self.lru[i]);
+            if key < victim_key {
+                victim_key = key;
+                victim = i;
+            }
+        }
+        victim
     }
 
     /// Insert a sector whose data is present from cycle `ready` (allocating its line, evicting
@@ -185,23 +250,23 @@ impl SectorCache {
         if self.sets == 0 {
             return;
         }
-        let (tag, idx, set) = self.split(sector);
+        let (tag, idx, base) = self.split(sector);
         self.stamp += 1;
         let stamp = self.stamp;
-        let ways = &mut self.lines[set * self.ways..(set + 1) * self.ways];
-        let slot = match ways.iter().position(|l| l.tag == tag) {
-            Some(i) => i,
+        let slot = match self.tags[base..base + self.ways].iter().position(|&t| t == tag) {
+            Some(i) => base + i,
             None => {
-                let i = ways.iter().enumerate().min_by_key(|(_, l)| (l.valid != 0, l.lru)).map(|(i, _)| i).unwrap_or(0);
-                ways[i] = Line { tag, valid: 0, lru: 0, ready: [0; 4] };
+                let i = self.victim(base);
+                self.tags[i] = tag;
+                self.valid[i] = 0;
+                self.lru[i] = 0;
+                self.ready[i] = [0; 4];
                 i
             }
         };
-        let l = &mut ways[slot];
-        l.valid |= 1 << idx;
-        l.lru = stamp;
-        let r = Self::ready_slot(idx);
-        l.ready[r] = ready;
+        self.valid[slot] |= 1 << idx;
+        self.lru[slot] = stamp;
+        self.ready[slot][Self::ready_slot(idx)] = ready;
     }
 
     /// Look a sector up and allocate it on a miss (data ready at cycle 0); true on a hit.
@@ -209,26 +274,98 @@ impl SectorCache {
         if self.sets == 0 {
             return false;
         }
-        let (tag, idx, set) = self.split(sector);
+        let (tag, idx, base) = self.split(sector);
         self.stamp += 1;
         let stamp = self.stamp;
-        let ways = &mut self.lines[set * self.ways..(set + 1) * self.ways];
-        let mut victim = 0;
-        let mut victim_key = (true, u64::MAX);
-        for (i, l) in ways.iter_mut().enumerate() {
-            if l.tag == tag {
-                l.lru = stamp;
-                let hit = l.valid & (1 << idx) != 0;
-                l.valid |= 1 << idx;
-                return hit;
+        if let Some(i) = self.tags[base..base + self.ways].iter().position(|&t| t == tag) {
+            let i = base + i;
+            self.lru[i] = stamp;
+            let hit = self.valid[i] & (1 << idx) != 0;
+            self.valid[i] |= 1 << idx;
+            return hit;
+        }
+        let i = self.victim(base);
+        self.tags[i] = tag;
+        self.valid[i] = 1 << idx;
+        self.lru[i] = stamp;
+        self.ready[i] = [0; 4];
+        false
+    }
+}
+
+/// `u64::MAX / d + 1` for [`fastmod`] (d >= 2).
+fn magic(d: u64) -> u64 {
+    if d < 2 {
+        0
+    } else {
+        u64::MAX / d + 1
+    }
+}
+
+/// `a % d` for 32-bit `a` and `d >= 2` with `m = magic(d)` (Lemire, Kaser, Kurz 2019).
+#[inline]
+fn fastmod(a: u32, m: u64, d: u32) -> u32 {
+    let low = m.wrapping_mul(a as u64);
+    ((low as u128 * d as u128) >> 64) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sectors of each lane's bytes, sorted and distinct (the definition).
+    fn coalesce_slow(addrs: &[u64], bytes: u32, sector_bytes: u32) -> Vec<u64> {
+        let mut v: Vec<u64> = addrs
+            .iter()
+            .flat_map(|&a| (a / sector_bytes as u64)..=((a + bytes.max(1) as u64 - 1) / sector_bytes as u64))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn coalesce_matches_definition() {
+        let mut out = Vec::new();
+        let cases: Vec<(Vec<u64>, u32)> = vec![
+            ((0..32).map(|l| 0x1000 + 16 * l).collect(), 16),
+            ((0..32).map(|l| 0x1008 + 4 * l).collect(), 4),
+            ((0..32).map(|l| 0x1000 + 8 * l).collect(), 16),
+            ((0..32).rev().map(|l| 0x1000 + 4 * l).collect(), 4),
+            ((0..32).map(|l| 0x1000 + 128 * l).collect(), 4),
+            (vec![0x40; 32], 4),
+            (vec![0x1f, 0x20], 2),
+            (vec![7], 0),
+            (vec![], 4),
+            (vec![100, 101, 102], 1),
+            ((0..32).map(|l| 0x1000 + 32 * (l % 8) + 16 * (l / 16)).collect(), 16),
+            ((0..32).map(|l| 0x1000 + 64 * l).collect(), 4),
+            ((0..32).map(|l| 0x1000 + 62 * l).collect(), 4),
+            (vec![0x1000, 0x1000 + 63 * 32, 0x1000 + 32], 4),
+            (vec![u64::MAX - 40, u64::MAX - 100], 8),
+            (vec![5, 3, 0x1000], 4),
+            (vec![40 * 32, 9 * 32, 72 * 32 - 1], 2),
+            (vec![40 * 32, 8 * 32], 4),
+            (vec![40 * 32 + 31, 71 * 32], 2),
+            (vec![0x400, 0x400 + 32 * 32 - 16], 64),
+        ];
+        for (addrs, bytes) in cases {
+            coalesce(&addrs, bytes, 32, &mut out);
+            assert_eq!(out, coalesce_slow(&addrs, bytes, 32), "{addrs:?} x {bytes}");
+        }
+    }
+
+    #[test]
+    fn fastmod_is_mod() {
+        for d in [2u32, 3, 7, 48, 1000, 3072, 49_152, u32::MAX] {
+            let m = magic(d as u64);
+            for a in [0u32, 1, 2, 3, d - 1, d, d.saturating_add(1), 12_345_678, u32::MAX - 1, u32::MAX] {
+                assert_eq!(fastmod(a, m, d), a % d, "{a} % {d}");
             }
-            let key = (l.valid != 0, l.lru);
-            if key < victim_key {
-                victim_key = key;
-                victim = i;
+            for k in 0..10_000u32 {
+                let a = k.wrapping_mul(2_654_435_761);
+                assert_eq!(fastmod(a, m, d), a % d, "{a} % {d}");
             }
         }
-        ways[victim] = Line { tag, valid: 1 << idx, lru: stamp, ready: [0; 4] };
-        false
     }
 }

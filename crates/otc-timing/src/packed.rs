@@ -15,10 +15,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::trace::{Event, WarpTrace, INSTRUCTION_BYTES};
+#[cfg(test)]
+use crate::trace::WarpTrace;
+use crate::trace::{Event, INSTRUCTION_BYTES};
 
 /// Instructions (pc / 16) the proto table covers; events beyond are stored whole.
-const MAX_PCS: usize = 1 << 20;
+pub(crate) const MAX_PCS: usize = 1 << 20;
 
 /// The static event of every instruction seen so far in a launch (index = pc / 16; `active`
 /// and `executed` zero). Shared by the packed CTAs; only grows (copy on write while shared).
@@ -66,63 +68,13 @@ impl Packed {
     /// (length, whether the masks are the previous run's), the zigzag varint of its first
     /// instruction minus the previous run's end, and, when they changed, the two masks as
     /// varints. Any other event is a tag alone and goes whole into `whole`.
+    #[cfg(test)]
     pub fn pack(wt: &mut WarpTrace, protos: &mut Protos) -> Packed {
-        let events = std::mem::take(&mut wt.events);
-        let mut whole = Vec::new();
-        // (first, len, active, executed) of the runs, or None for a whole event.
-        let mut runs: Vec<Option<(u32, u32, u32, u32)>> = Vec::new();
-        for e in &events {
-            let key = Event { active: 0, executed: 0, ..*e };
-            let idx = (e.pc / INSTRUCTION_BYTES) as usize;
-            let fits = e.pc % INSTRUCTION_BYTES == 0 && idx < MAX_PCS && {
-                match protos.get(idx) {
-                    Some(Some(proto)) => *proto == key,
-                    _ => {
-                        let table = Arc::make_mut(protos);
-                        if table.len() <= idx {
-                            table.resize(idx + 1, None);
-                        }
-                        table[idx] = Some(key);
-                        true
-                    }
-                }
-            };
-            if fits {
-                let idx = idx as u32;
-                if let Some(Some(last)) = runs.last_mut() {
-                    if last.0 + last.1 == idx && last.2 == e.active && last.3 == e.executed && last.1 < u32::MAX >> 4 {
-                        last.1 += 1;
-                        continue;
-                    }
-                }
-                runs.push(Some((idx, 1, e.active, e.executed)));
-            } else {
-                runs.push(None);
-                whole.push(*e);
-            }
+        let mut b = PackedBuilder::default();
+        for e in std::mem::take(&mut wt.events) {
+            b.push(e, protos);
         }
-        let mut out = Vec::new();
-        let (mut prev_end, mut masks) = (0u32, (0u32, 0u32));
-        for r in runs {
-            match r {
-                None => put(&mut out, TAG_WHOLE),
-                Some((first, len, active, executed)) => {
-                    let same = (active, executed) == masks;
-                    put(&mut out, (len as u64) << 2 | if same { TAG_SAME_MASKS } else { 0 });
-                    let d = first.wrapping_sub(prev_end) as i32 as i64;
-                    put(&mut out, ((d << 1) ^ (d >> 63)) as u64);
-                    if !same {
-                        put(&mut out, active as u64);
-                        put(&mut out, executed as u64);
-                        masks = (active, executed);
-                    }
-                    prev_end = first + len;
-                }
-            }
-        }
-        out.shrink_to_fit();
-        whole.shrink_to_fit();
-        Packed { runs: out, whole, len: events.len() }
+        b.finish()
     }
 
     /// Number of events.
@@ -194,12 +146,97 @@ impl Packed {
     }
 }
 
+/// Builds a [`Packed`] event by event (see [`Packed::pack`] for the format).
+#[derive(Debug, Default)]
+pub(crate) struct PackedBuilder {
+    out: Vec<u8>,
+    whole: Vec<Event>,
+    len: usize,
+    /// The run being extended: (first instruction, length, active, executed).
+    run: Option<(u32, u32, u32, u32)>,
+    prev_end: u32,
+    masks: (u32, u32),
+}
+
+impl PackedBuilder {
+    /// Append `e`: as part of a run when it is its instruction's proto with other masks (an
+    /// instruction seen for the first time makes `e` its proto), else whole.
+    pub fn push(&mut self, e: Event, protos: &mut Protos) {
+        let idx = (e.pc / INSTRUCTION_BYTES) as usize;
+        let fits = e.pc.is_multiple_of(INSTRUCTION_BYTES) && idx < MAX_PCS && {
+            let key = Event { active: 0, executed: 0, ..e };
+            match protos.get(idx) {
+                Some(Some(proto)) => *proto == key,
+                _ => {
+                    let table = Arc::make_mut(protos);
+                    if table.len() <= idx {
+                        table.resize(idx + 1, None);
+                    }
+                    table[idx] = Some(key);
+                    true
+                }
+            }
+        };
+        if fits {
+            self.push_proto(idx as u32, e.active, e.executed);
+        } else {
+            self.push_whole(e);
+        }
+    }
+
+    /// Append the proto of instruction `idx` (which must be in the proto table) with the masks.
+    #[inline]
+    pub fn push_proto(&mut self, idx: u32, active: u32, executed: u32) {
+        self.len += 1;
+        if let Some(last) = &mut self.run {
+            if last.0 + last.1 == idx && last.2 == active && last.3 == executed && last.1 < u32::MAX >> 4 {
+                last.1 += 1;
+                return;
+            }
+            self.flush();
+        }
+        self.run = Some((idx, 1, active, executed));
+    }
+
+    /// Append an event kept whole.
+    pub fn push_whole(&mut self, e: Event) {
+        self.len += 1;
+        self.flush();
+        put(&mut self.out, TAG_WHOLE);
+        self.whole.push(e);
+    }
+
+    fn flush(&mut self) {
+        if let Some((first, len, active, executed)) = self.run.take() {
+            let same = (active, executed) == self.masks;
+            put(&mut self.out, (len as u64) << 2 | if same { TAG_SAME_MASKS } else { 0 });
+            let d = first.wrapping_sub(self.prev_end) as i32 as i64;
+            put(&mut self.out, ((d << 1) ^ (d >> 63)) as u64);
+            if !same {
+                put(&mut self.out, active as u64);
+                put(&mut self.out, executed as u64);
+                self.masks = (active, executed);
+            }
+            self.prev_end = first + len;
+        }
+    }
+
+    /// The packed events.
+    pub fn finish(mut self) -> Packed {
+        self.flush();
+        self.out.shrink_to_fit();
+        self.whole.shrink_to_fit();
+        Packed { runs: self.out, whole: self.whole, len: self.len }
+    }
+}
+
 /// The sectors of a warp's global/local accesses after the L2 lookup (`sector << 1 | l2_hit`,
 /// delimited by `starts`), as byte streams: per access its sector count, then each value as
 /// the zigzag varint of its difference to the previous value of the warp (consecutive sectors
 /// take one byte). A new chunk starts at the first access boundary after [`SECTOR_CHUNK`] bytes,
 /// so that a reader can free each chunk it has read. Read back in order with [`next_access`]
 /// (the difference chain runs across chunks).
+#[cfg(test)]
 pub(crate) fn encode_sectors(sectors: &[u64], starts: &[u32]) -> VecDeque<Vec<u8>> {
     let mut enc = SectorEncoder::default();
     for k in 0..starts.len().saturating_sub(1) {

@@ -11,7 +11,7 @@ use otc_isa::FORMS;
 
 use crate::accbuf::AccBuf;
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
-use crate::forms::{form_info, unit_index, Class, TensorClass, NUM_UNITS};
+use crate::forms::{unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
@@ -25,13 +25,123 @@ const NEVER: u64 = u64::MAX;
 /// Configuration resolved for the simulation of one kernel.
 pub(crate) struct Resolved {
     pub cfg: TimingConfig,
-    pub form_timing: Vec<UnitTiming>,
+    /// Per form: what the SM loop needs of it, resolved against the configuration.
+    pub forms: Vec<FormStatic>,
+    /// Register bank of each register (`r % regfile.banks`).
+    pub bank_of: [u8; 256],
+    /// Per group size n: (n / regfile.banks, n % regfile.banks).
+    pub bank_split: [(u8, u8); 256],
+    /// Per bank load l up to [`READ_CYCLES_TABLE`]: max(1, ceil(l / regfile.reads_per_bank)).
+    pub read_cycles: Vec<u8>,
     /// Milli-cycles one SM's share of the L2 / DRAM bandwidth needs per sector.
     pub l2_mc_per_sector: u64,
     pub dram_mc_per_sector: u64,
     /// Shared memory available to CTAs per SM (the carve-out) and the L1 capacity beside it.
     pub shared_capacity: u32,
     pub l1_bytes: u64,
+}
+
+/// What the SM loop needs of a form, resolved once per kernel (no table lookups per event).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FormStatic {
+    pub class: Class,
+    /// [`unit_index`] of its unit.
+    pub unit: usize,
+    pub latency: u64,
+    /// Cycles the unit is occupied (the initiation interval; tensor cycles for an executed
+    /// tensor instruction).
+    pub cycles: u64,
+    /// Unit cycles when predicated off (`tensor.skipped_cycles` for tensor instructions).
+    pub skipped_cycles: u64,
+    /// HMMA.884 or dense OHMMA: its accumulator may be forwarded (with
+    /// `tensor.accumulator_forwarding`), and its result is forwarded from the multipliers.
+    pub fwd_class: bool,
+}
+
+impl FormStatic {
+    /// The table of every form for `cfg`.
+    pub fn table(cfg: &TimingConfig, form_timing: &[UnitTiming]) -> Vec<FormStatic> {
+        let t = &cfg.tensor;
+        crate::forms::table()
+            .iter()
+            .zip(form_timing)
+            .map(|(info, timing)| {
+                let (cycles, skipped_cycles) = match info.class {
+                    Class::Tensor(tc) => (
+                        match tc {
+                            TensorClass::Hmma884F32 => t.hmma884_f32_cycles as u64,
+                            TensorClass::Hmma884F16 => t.hmma884_f16_cycles as u64,
+                            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => {
+                                t.ohmma_cycles as u64
+                            }
+                            TensorClass::Bohmma => t.bohmma_cycles as u64,
+                            TensorClass::Accb(_) => t.accb_cycles as u64,
+                        },
+                        t.skipped_cycles as u64,
+                    ),
+                    _ => (timing.ii as u64, timing.ii as u64),
+                };
+                FormStatic {
+                    class: info.class,
+                    unit: unit_index(info.unit),
+                    latency: timing.latency as u64,
+                    cycles,
+                    skipped_cycles,
+                    fwd_class: matches!(
+                        info.class,
+                        Class::Tensor(
+                            TensorClass::Hmma884F32
+                                | TensorClass::Hmma884F16
+                                | TensorClass::OhmmaF32
+                                | TensorClass::OhmmaF16
+                        )
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// Unit cycles of an issue with `executed` lanes.
+    #[inline]
+    pub fn occupancy(&self, executed: u32) -> u64 {
+        if executed == 0 {
+            self.skipped_cycles
+        } else {
+            self.cycles
+        }
+    }
+}
+
+/// The register bank tables for `banks` banks: bank of each register, and per group size
+/// (size / banks, size % banks).
+pub(crate) fn bank_tables(banks: u32) -> ([u8; 256], [(u8, u8); 256]) {
+    let banks = banks.max(1) as usize;
+    let mut of = [0u8; 256];
+    let mut split = [(0u8, 0u8); 256];
+    for r in 0..256 {
+        of[r] = (r % banks) as u8;
+        split[r] = ((r / banks) as u8, (r % banks) as u8);
+    }
+    (of, split)
+}
+
+/// Bank loads [`Resolved::read_cycles`] covers (4 source groups of at most 255 registers).
+pub(crate) const READ_CYCLES_TABLE: usize = 1024;
+
+/// Operand read cycles per bank load: max(1, ceil(load / reads_per_bank)).
+pub(crate) fn read_cycles_table(reads_per_bank: u32) -> Vec<u8> {
+    (0..READ_CYCLES_TABLE as u32).map(|l| l.div_ceil(reads_per_bank.max(1)).clamp(1, 255) as u8).collect()
+}
+
+impl Resolved {
+    /// max(1, ceil(load / regfile.reads_per_bank)).
+    #[inline]
+    pub fn read_cycles(&self, load: u32) -> u64 {
+        match self.read_cycles.get(load as usize) {
+            Some(&c) if c < 255 => c as u64,
+            _ => (load.div_ceil(self.cfg.regfile.reads_per_bank) as u64).max(1),
+        }
+    }
 }
 
 /// A CTA with the results of the global pre-pass (coalesced sectors and their L2 outcome).
@@ -43,7 +153,7 @@ pub(crate) struct PreparedCta {
     pub packed: Vec<Packed>,
     pub protos: Protos,
     /// Per warp: for each executed global/local memory event in order, its sectors (coalesced),
-    /// encoded by [`crate::packed::encode_sectors`], and the number of those accesses; emptied
+    /// encoded by a [`crate::packed::SectorEncoder`], and the number of those accesses; emptied
     /// when the CTA is pushed, after the L2 lookup, for `gmem`.
     pub sectors: Vec<VecDeque<Vec<u8>>>,
     pub accesses: Vec<usize>,
@@ -101,7 +211,24 @@ struct Warp {
     last_write: u64,
     /// Cached [`SmSim::own_ready`] of the next event, with its unit and unit cycles.
     own: Option<Own>,
+    /// The event at `cur` (decoded once per step; meaningless when the warp is not live).
+    ev: Event,
 }
+
+/// A placeholder for [`Warp::ev`] before a warp has an event.
+const NO_EVENT: Event = Event {
+    pc: 0,
+    active: 0,
+    executed: 0,
+    form: 0,
+    srcs: [crate::trace::RegGroup::NONE; 4],
+    dsts: [crate::trace::RegGroup::NONE; 2],
+    pred_reads: 0,
+    pred_writes: 0,
+    reuse: 0,
+    control: None,
+    kind: EventKind::Plain,
+};
 
 #[derive(Clone, Copy, Debug)]
 struct Own {
@@ -138,6 +265,7 @@ impl Warp {
             mem_done: 0,
             last_write: 0,
             own: None,
+            ev: NO_EVENT,
         }
     }
 
@@ -174,14 +302,17 @@ impl Warp {
         self.reg_mem[(r >> 6) as usize] & (1 << (r & 63)) != 0
     }
 
-    fn set_reg(&mut self, r: u8, ready: u64, fwd: u64, mem: bool) {
-        self.reg_ready[r as usize] = ready;
-        self.reg_fwd[r as usize] = fwd;
-        let bit = 1u64 << (r & 63);
-        if mem {
-            self.reg_mem[(r >> 6) as usize] |= bit;
-        } else {
-            self.reg_mem[(r >> 6) as usize] &= !bit;
+    /// Registers `base..base + count` (within the 256) are written at `ready` (forwardable to a
+    /// tensor accumulator at `fwd`); `mem`: by a memory instruction.
+    #[inline]
+    fn set_group(&mut self, base: usize, count: usize, ready: u64, fwd: u64, mem: bool) {
+        let end = (base + count).min(256);
+        self.reg_ready[base..end].fill(ready);
+        self.reg_fwd[base..end].fill(fwd);
+        for r in base..end {
+            let bit = 1u64 << (r & 63);
+            let word = &mut self.reg_mem[r >> 6];
+            *word = if mem { *word | bit } else { *word & !bit };
         }
     }
 }
@@ -227,6 +358,8 @@ pub(crate) struct SmSim {
     free_threads: u32,
     resident: u32,
     launch_ready: u64,
+    /// The CTA at the front of the queue did not fit, and no CTA has retired since.
+    launch_blocked: bool,
     /// Earliest `done_at` of the CTAs whose warps have all finished.
     next_done: u64,
     age: u64,
@@ -291,6 +424,7 @@ impl SmSim {
             free_threads: c.sm.max_threads,
             resident: 0,
             launch_ready: 0,
+            launch_blocked: false,
             next_done: NEVER,
             age: 0,
             end: 0,
@@ -336,6 +470,7 @@ impl SmSim {
             self.age += 1;
             self.warps[ws].reset(slot, wi, self.age, sub, t);
             self.warps[ws].cur = p.packed[wi].start();
+            self.warps[ws].ev = p.packed[wi].get(&p.protos, self.warps[ws].cur).unwrap_or(NO_EVENT);
             if p.packed[wi].len() == 0 {
                 self.warps[ws].live = false;
             } else {
@@ -384,6 +519,7 @@ impl SmSim {
             };
             if done {
                 let c = self.ctas[i].take().unwrap();
+                self.launch_blocked = false;
                 for &ws in &c.warp_slots {
                     self.warps[ws].live = false;
                     self.warps[ws].reserved = false;
@@ -409,10 +545,14 @@ impl SmSim {
         loop {
             self.retire_ctas(r);
             while let Some(p) = self.queue.front() {
-                if self.t >= self.launch_ready && self.fits(r, p) {
+                if self.launch_blocked || self.t < self.launch_ready {
+                    break;
+                }
+                if self.fits(r, p) {
                     let p = self.queue.pop_front().unwrap();
                     self.launch(r, p);
                 } else {
+                    self.launch_blocked = true;
                     break;
                 }
             }
@@ -497,21 +637,21 @@ impl SmSim {
         released
     }
 
-    #[inline]
-    fn event(&self, ws: usize) -> Option<Event> {
-        let w = &self.warps[ws];
-        let c = self.ctas[w.cta].as_ref()?;
-        c.p.packed[w.w].get(&c.p.protos, w.cur)
-    }
-
     /// The cycle from which warp `ws` could issue its next instruction as far as its own state
     /// goes (dependencies, stall counts, barrier), and the binding reason.
+    #[inline]
     fn own_ready(&mut self, r: &Resolved, ws: usize) -> Own {
         if let Some(o) = self.warps[ws].own {
             return o;
         }
-        let e = self.event(ws).expect("live warp has an event");
-        let w = &self.warps[ws];
+        let own = Self::compute_own(r, &self.warps[ws]);
+        self.warps[ws].own = Some(own);
+        own
+    }
+
+    fn compute_own(r: &Resolved, w: &Warp) -> Own {
+        let e = &w.ev;
+        let fs = &r.forms[e.form as usize];
         let mut best = (w.next_issue, w.next_reason);
         let mut upd = |time: u64, reason: Reason| {
             if time > best.0 {
@@ -541,70 +681,43 @@ impl SmSim {
             }
         } else {
             // The accumulator (source slot 2) of HMMA.884 and dense OHMMA may be forwarded from
-            // the tensor instruction that produces it.
-            let acc_slot = match form_info(e.form as usize).class {
-                Class::Tensor(
-                    TensorClass::Hmma884F32 | TensorClass::Hmma884F16 | TensorClass::OhmmaF32 | TensorClass::OhmmaF16,
-                ) if r.cfg.tensor.accumulator_forwarding => 2,
-                _ => usize::MAX,
-            };
-            for (slot, g) in e.srcs.iter().chain(e.dsts.iter()).enumerate() {
-                for reg in g.regs() {
-                    // Slots 4.. are destinations: the in-order tensor pipe writes them in order.
-                    let fwd = slot == acc_slot || (acc_slot != usize::MAX && slot >= 4);
-                    let rt = if fwd { w.reg_fwd[reg as usize] } else { w.reg_ready[reg as usize] };
-                    if rt > w.next_issue {
-                        upd(rt, if w.is_mem_reg(reg) { Reason::Memory } else { Reason::Dependency });
-                    }
+            // the tensor instruction that produces it; slots 4.. are destinations: the in-order
+            // tensor pipe writes them in order.
+            let fwd_mask: u8 = if fs.fwd_class && r.cfg.tensor.accumulator_forwarding { 0b110100 } else { 0 };
+            let groups = [e.srcs[0], e.srcs[1], e.srcs[2], e.srcs[3], e.dsts[0], e.dsts[1]];
+            // Branch-free: which register binds is data-dependent (unpredictable).
+            let (mut at, mut reason) = best;
+            for (slot, g) in groups.iter().enumerate() {
+                let table: &[u64; 256] = if fwd_mask & (1 << slot) != 0 { &w.reg_fwd } else { &w.reg_ready };
+                for reg in g.base as usize..g.base as usize + g.count as usize {
+                    let rt = table[reg & 255];
+                    let why = if w.is_mem_reg(reg as u8) { Reason::Memory } else { Reason::Dependency };
+                    let later = rt > at;
+                    reason = std::hint::select_unpredictable(later, why, reason);
+                    at = std::hint::select_unpredictable(later, rt, at);
                 }
             }
+            best = (at, reason);
             let preds = (e.pred_reads | e.pred_writes) & 0x7f;
             if preds != 0 {
                 for p in 0..7 {
                     if preds & (1 << p) != 0 {
-                        upd(
-                            w.pred_ready[p],
-                            if w.pred_mem & (1 << p) != 0 { Reason::Memory } else { Reason::Dependency },
-                        );
+                        let rt = w.pred_ready[p];
+                        if rt > best.0 {
+                            best = (rt, if w.pred_mem & (1 << p) != 0 { Reason::Memory } else { Reason::Dependency });
+                        }
                     }
                 }
             }
         }
         match e.kind {
-            EventKind::MemBar => upd(w.mem_done, Reason::Memory),
-            EventKind::Tensor(TensorOp::Accb(op)) if op != AccbOp::Bmap => upd(w.accbuf_ready, Reason::AccBuf),
+            EventKind::MemBar if w.mem_done > best.0 => best = (w.mem_done, Reason::Memory),
+            EventKind::Tensor(TensorOp::Accb(op)) if op != AccbOp::Bmap && w.accbuf_ready > best.0 => {
+                best = (w.accbuf_ready, Reason::AccBuf)
+            }
             _ => {}
         }
-        let (unit, cycles) = Self::occupancy(r, &e);
-        let own = Own { at: best.0, reason: best.1, unit, cycles };
-        self.warps[ws].own = Some(own);
-        own
-    }
-
-    /// Whether the unit is needed at all (a skipped tensor instruction may take no tensor cycle).
-    fn occupancy(r: &Resolved, e: &Event) -> (usize, u64) {
-        let info = form_info(e.form as usize);
-        let u = unit_index(info.unit);
-        let t = &r.cfg.tensor;
-        let cycles = match info.class {
-            Class::Tensor(tc) => {
-                if e.executed == 0 {
-                    t.skipped_cycles as u64
-                } else {
-                    match tc {
-                        TensorClass::Hmma884F32 => t.hmma884_f32_cycles as u64,
-                        TensorClass::Hmma884F16 => t.hmma884_f16_cycles as u64,
-                        TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => {
-                            t.ohmma_cycles as u64
-                        }
-                        TensorClass::Bohmma => t.bohmma_cycles as u64,
-                        TensorClass::Accb(_) => t.accb_cycles as u64,
-                    }
-                }
-            }
-            _ => r.form_timing[e.form as usize].ii as u64,
-        };
-        (u, cycles)
+        Own { at: best.0, reason: best.1, unit: fs.unit, cycles: fs.occupancy(e.executed) }
     }
 
     /// Readiness of warp `ws` at the current cycle including the sub-core's shared resources.
@@ -620,7 +733,7 @@ impl SmSim {
             reason =
                 if sub.unit_exec_free[u] > sub.unit_issue_free[u] { sub.unit_exec_reason[u] } else { Reason::UnitBusy };
         }
-        let (cu_free, cu_reason) = sub.cu.iter().copied().min_by_key(|c| c.0).unwrap_or((0, Reason::RegisterBank));
+        let (cu_free, cu_reason) = first_min(&sub.cu).map(|i| sub.cu[i]).unwrap_or((0, Reason::RegisterBank));
         if cu_free > at {
             at = cu_free;
             reason = cu_reason;
@@ -692,9 +805,8 @@ impl SmSim {
     fn issue(&mut self, r: &Resolved, s: usize, ws: usize) {
         let t = self.t;
         let c = &r.cfg;
-        let e = self.event(ws).unwrap();
-        let info = form_info(e.form as usize);
-        let timing = r.form_timing[e.form as usize];
+        let e = self.warps[ws].ev;
+        let fs = r.forms[e.form as usize];
         let executed = e.executed != 0;
         let event_index = self.warps[ws].pos;
         self.stats.warp_instructions += 1;
@@ -703,8 +815,11 @@ impl SmSim {
         self.stats.per_form[e.form as usize] += 1;
 
         // Operand collection: register-bank conflicts and the reuse cache.
+        // A group of n registers puts n / banks reads on every bank (`uniform`) and one more on
+        // the n % banks banks from its first register's (`extra`).
         let banks = c.regfile.banks as usize;
-        let mut load = [0u32; 64];
+        let mut extra = [0u16; 64];
+        let mut uniform = 0u32;
         {
             let w = &mut self.warps[ws];
             for (i, g) in e.srcs.iter().enumerate() {
@@ -713,8 +828,11 @@ impl SmSim {
                 }
                 let hit = w.reuse[i] == g.base;
                 if !hit {
-                    for reg in g.regs() {
-                        load[reg as usize % banks] += 1;
+                    let (full, rem) = r.bank_split[g.count as usize];
+                    uniform += full as u32;
+                    let base = g.base as usize;
+                    for reg in base..base + rem as usize {
+                        extra[r.bank_of[reg & 255] as usize] += 1;
                     }
                 } else {
                     self.stats.reuse_hits += 1;
@@ -722,12 +840,12 @@ impl SmSim {
                 w.reuse[i] = if e.reuse & (1 << i) != 0 { g.base } else { NO_REUSE };
             }
         }
-        let read_cycles =
-            load[..banks].iter().map(|&l| l.div_ceil(c.regfile.reads_per_bank) as u64).max().unwrap_or(0).max(1);
+        let max_load = uniform + extra[..banks].iter().copied().max().unwrap_or(0) as u32;
+        let read_cycles = r.read_cycles(max_load);
         let extra = read_cycles - 1;
         self.stats.bank_conflict_cycles += extra;
 
-        let (u, cycles) = Self::occupancy(r, &e);
+        let (u, cycles) = (fs.unit, fs.occupancy(e.executed));
         let sub = &mut self.subs[s];
         let exec_start = (t + extra).max(if cycles > 0 { sub.unit_exec_free[u] } else { 0 });
         let waited_unit = exec_start > t + extra;
@@ -739,16 +857,16 @@ impl SmSim {
             }
         }
         let cu_reason = if waited_unit { sub.unit_exec_reason[u] } else { Reason::RegisterBank };
-        if let Some(cu) = sub.cu.iter_mut().min_by_key(|c| c.0) {
-            *cu = (exec_start + 1, cu_reason);
+        if let Some(i) = first_min(&sub.cu) {
+            sub.cu[i] = (exec_start + 1, cu_reason);
         }
         sub.last = Some(ws);
 
         // Results.
-        let mut result = exec_start + timing.latency as u64;
+        let mut result = exec_start + fs.latency;
         let mut fwd = None;
         let mut is_mem = false;
-        match info.class {
+        match fs.class {
             Class::Mem { space, op } => {
                 is_mem = true;
                 result = if executed { self.memory(r, ws, &e, space, op, exec_start) } else { exec_start + 1 };
@@ -756,14 +874,11 @@ impl SmSim {
             Class::Shfl => {
                 let start = exec_start.max(self.mio_free);
                 self.mio_free = start + 1;
-                result = start + timing.latency as u64;
+                result = start + fs.latency;
             }
             Class::Tensor(tc) => {
                 result = self.tensor(r, s, ws, &e, tc, exec_start, cycles);
-                if matches!(
-                    tc,
-                    TensorClass::Hmma884F32 | TensorClass::Hmma884F16 | TensorClass::OhmmaF32 | TensorClass::OhmmaF16
-                ) {
+                if fs.fwd_class {
                     fwd = Some(exec_start + cycles.max(1));
                 }
             }
@@ -772,24 +887,24 @@ impl SmSim {
         }
 
         let control = if c.scheduler.use_control_bits { e.control } else { None };
+        let next;
         {
             let w = &mut self.warps[ws];
             if executed {
+                let fwd = fwd.unwrap_or(result).min(result);
                 for g in e.dsts {
-                    for reg in g.regs() {
-                        w.set_reg(reg, result, fwd.unwrap_or(result).min(result), is_mem);
+                    if g.count > 0 {
+                        w.set_group(g.base as usize, g.count as usize, result, fwd, is_mem);
                     }
                 }
-                for p in 0..7 {
-                    if e.pred_writes & (1 << p) != 0 {
-                        w.pred_ready[p] = result;
-                        if is_mem {
-                            w.pred_mem |= 1 << p;
-                        } else {
-                            w.pred_mem &= !(1 << p);
-                        }
-                    }
+                let mut preds = e.pred_writes & 0x7f;
+                while preds != 0 {
+                    let p = preds.trailing_zeros() as usize;
+                    preds &= preds - 1;
+                    w.pred_ready[p] = result;
                 }
+                let pw = e.pred_writes & 0x7f;
+                w.pred_mem = if is_mem { w.pred_mem | pw } else { w.pred_mem & !pw };
                 if e.dsts.iter().any(|g| g.count > 0) || e.pred_writes != 0 {
                     w.last_write = w.last_write.max(result);
                 }
@@ -819,8 +934,17 @@ impl SmSim {
             }
             w.own = None;
             w.pos += 1;
-            if let Some(c) = self.ctas[w.cta].as_ref() {
-                w.cur = c.p.packed[w.w].step(w.cur);
+            // Decode the next event (None: the warp's trace ends).
+            next = match self.ctas[w.cta].as_ref() {
+                Some(c) => {
+                    let p = &c.p.packed[w.w];
+                    w.cur = p.step(w.cur);
+                    p.get(&c.p.protos, w.cur)
+                }
+                None => None,
+            };
+            if let Some(n) = next {
+                w.ev = n;
             }
         }
 
@@ -838,7 +962,7 @@ impl SmSim {
         }
 
         // Barriers.
-        if let (Class::Bar, EventKind::Barrier { op, id, threads }) = (info.class, e.kind) {
+        if let (Class::Bar, EventKind::Barrier { op, id, threads }) = (fs.class, e.kind) {
             if executed {
                 let id = (id & 15) as usize;
                 let cta = self.warps[ws].cta;
@@ -857,11 +981,7 @@ impl SmSim {
         }
 
         // Next instruction: a taken control transfer refills the instruction buffer.
-        let cta = self.warps[ws].cta;
-        let wi = self.warps[ws].w;
-        let next_pc =
-            self.ctas[cta].as_ref().and_then(|cs| cs.p.packed[wi].get(&cs.p.protos, self.warps[ws].cur)).map(|n| n.pc);
-        match next_pc {
+        match next.map(|n| n.pc) {
             Some(pc) => {
                 if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
                     let w = &mut self.warps[ws];
@@ -1230,6 +1350,19 @@ impl SmSim {
             }
         }
     }
+}
+
+/// Index of the first smallest cycle of the collector units (as `min_by_key` picks it).
+#[inline]
+fn first_min(cu: &[(u64, Reason)]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, c) in cu.iter().enumerate() {
+        match best {
+            Some(b) if cu[b].0 <= c.0 => {}
+            _ => best = Some(i),
+        }
+    }
+    best
 }
 
 const _: () = assert!(NUM_REASONS <= 16);

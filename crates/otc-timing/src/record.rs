@@ -1,0 +1,247 @@
+//! Recording a CTA's trace straight into the form the model holds (issue 8, speed).
+//!
+//! [`Preparer::prepare`](crate::Preparer::prepare) turns a whole [`CtaTrace`] into a
+//! [`PreparedTrace`]: coalesce the global/local accesses into sectors, drop the lane addresses
+//! the model no longer reads, pack the events. A [`CtaRecorder`] does the same event by event as
+//! the functional run issues them, so that the 48-byte [`Event`]s and the lane addresses of a
+//! CTA are never stored: an instruction issued as its template (nearly all of them) costs a run
+//! extension, a memory instruction its coalescing. The result is the same prepared CTA
+//! (`prepare` itself runs through a recorder).
+
+use crate::forms::{form_info, Class};
+use crate::memory::coalesce;
+use crate::packed::{PackedBuilder, Protos, SectorEncoder, MAX_PCS};
+use crate::sm::PreparedCta;
+use crate::trace::{CtaTrace, Event, EventKind, MemOp, MemSpace, WarpTrace, INSTRUCTION_BYTES};
+use crate::{PreparedTrace, Simulator, TimingConfig, TimingError};
+
+/// Local memory is interleaved by 4-byte words across the 32 lanes of a warp (like the hardware's
+/// local-memory layout) in a private region per warp, so same-offset accesses coalesce.
+const LOCAL_BASE: u64 = 0xC000_0000_0000_0000;
+
+/// Whether the model reads the lanes' addresses of a memory form after the L2 pre-pass: a plain
+/// global or local load or store is timed from its sectors alone; only shared, constant and
+/// atomic accesses still read their lanes' addresses.
+pub(crate) fn addresses_needed(form: u16) -> bool {
+    match form_info(form as usize).class {
+        Class::Mem { space, op } => {
+            matches!(space, MemSpace::Shared | MemSpace::Const) || matches!(op, MemOp::Atomic | MemOp::Reduction)
+        }
+        _ => false,
+    }
+}
+
+/// One warp being recorded.
+struct WarpRecorder {
+    warp_in_cta: u32,
+    events: PackedBuilder,
+    /// The addresses the model still reads (see [`addresses_needed`]).
+    addrs: Vec<u64>,
+    sectors: SectorEncoder,
+    accesses: usize,
+}
+
+/// Records the warps of one CTA (made by [`crate::Preparer::recorder`]); [`CtaRecorder::finish`]
+/// gives what [`crate::Preparer::prepare`] gives for the same events.
+pub struct CtaRecorder<'a> {
+    cfg: &'a TimingConfig,
+    index: u64,
+    protos: Protos,
+    warps: Vec<WarpRecorder>,
+    /// Coalescing buffers.
+    lane_addrs: Vec<u64>,
+    scratch: Vec<u64>,
+}
+
+impl<'a> CtaRecorder<'a> {
+    pub(crate) fn new(cfg: &'a TimingConfig, protos: Protos, index: u64, warps: u32) -> CtaRecorder<'a> {
+        CtaRecorder {
+            cfg,
+            index,
+            protos,
+            warps: (0..warps).map(WarpRecorder::new).collect(),
+            lane_addrs: Vec::with_capacity(32),
+            scratch: Vec::with_capacity(64),
+        }
+    }
+
+    fn warp(&mut self, warp: u32) -> &mut WarpRecorder {
+        let w = warp as usize;
+        if w >= self.warps.len() {
+            let n = self.warps.len() as u32;
+            self.warps.extend((n..=warp).map(WarpRecorder::new));
+        }
+        &mut self.warps[w]
+    }
+
+    /// The proto of instruction `idx`, if the launch has one.
+    #[inline]
+    fn proto(&self, idx: usize) -> Option<&Event> {
+        self.protos.get(idx).and_then(|p| p.as_ref())
+    }
+
+    /// Warp `warp` issued instruction `idx` (pc = 16 idx) as its template (the preparer's
+    /// `templates[idx]`) with the lanes `active`, of which `executed` passed the guard. Not for
+    /// memory instructions ([`CtaRecorder::mem`]).
+    #[inline]
+    pub fn event(&mut self, warp: u32, idx: usize, active: u32, executed: u32) {
+        match self.proto(idx) {
+            Some(p) if idx < MAX_PCS && !matches!(p.kind, EventKind::Mem { .. }) => {
+                self.warp(warp).events.push_proto(idx as u32, active, executed);
+            }
+            p => {
+                // Not a template event: record it in full.
+                let e = p.map(|p| Event { active, executed, ..*p });
+                if let Some(e) = e {
+                    self.push(warp, e, &[]);
+                }
+            }
+        }
+    }
+
+    /// Warp `warp` issued memory instruction `idx` as its template with one address per executed
+    /// lane (ascending lanes; see [`WarpTrace::push_mem`]).
+    #[inline]
+    pub fn mem(&mut self, warp: u32, idx: usize, active: u32, executed: u32, addrs: impl IntoIterator<Item = u64>) {
+        let mut lane_addrs = std::mem::take(&mut self.lane_addrs);
+        lane_addrs.clear();
+        lane_addrs.extend(addrs);
+        debug_assert_eq!(lane_addrs.len(), executed.count_ones() as usize, "one address per executed lane");
+        if let Some(p) = self.proto(idx) {
+            match p.kind {
+                // A global/local load or store whose addresses are not kept: its sectors, and the
+                // proto itself (whose `addrs` is the dropped marker) extends a run.
+                EventKind::Mem {
+                    space: space @ (MemSpace::Global | MemSpace::Local), bytes, addrs: u32::MAX, ..
+                } if idx < MAX_PCS && !addresses_needed(p.form) => {
+                    if executed != 0 {
+                        self.sectors(warp, space, bytes, executed, &lane_addrs);
+                    }
+                    self.warp(warp).events.push_proto(idx as u32, active, executed);
+                }
+                _ => {
+                    let e = Event { pc: (idx as u32).wrapping_mul(INSTRUCTION_BYTES), active, executed, ..*p };
+                    self.push(warp, e, &lane_addrs);
+                }
+            }
+        }
+        self.lane_addrs = lane_addrs;
+    }
+
+    /// Record any event; `addrs` are the executed lanes' addresses of a memory event (its
+    /// `addrs` field is ignored).
+    pub fn push(&mut self, warp: u32, mut e: Event, addrs: &[u64]) {
+        self.warp(warp);
+        if let EventKind::Mem { space, bytes, .. } = e.kind {
+            if e.executed != 0 && matches!(space, MemSpace::Global | MemSpace::Local) {
+                self.sectors(warp, space, bytes, e.executed, addrs);
+            }
+        }
+        let w = &mut self.warps[warp as usize];
+        if let EventKind::Mem { addrs: slot, .. } = &mut e.kind {
+            if addresses_needed(e.form) {
+                *slot = w.addrs.len() as u32;
+                w.addrs.extend_from_slice(addrs);
+            } else {
+                *slot = u32::MAX;
+            }
+        }
+        w.events.push(e, &mut self.protos);
+    }
+
+    /// Coalesce an executed global or local access of warp `warp` (which exists) into its
+    /// sector stream.
+    fn sectors(&mut self, warp: u32, space: MemSpace, bytes: u8, executed: u32, addrs: &[u64]) {
+        let sector_bytes = self.cfg.memory.sector_bytes;
+        let w = &mut self.warps[warp as usize];
+        let scratch = &mut self.scratch;
+        if space == MemSpace::Local {
+            let gw = self.index.wrapping_mul(1024).wrapping_add(w.warp_in_cta as u64);
+            let base = LOCAL_BASE ^ gw.wrapping_shl(32);
+            let mut local = [0u64; 32];
+            let mut mask = executed;
+            for (l, &o) in local.iter_mut().zip(addrs) {
+                let lane = mask.trailing_zeros() as u64;
+                mask &= mask.wrapping_sub(1);
+                *l = base.wrapping_add((o / 4) * 128 + lane * 4 + (o % 4));
+            }
+            coalesce(&local[..addrs.len().min(32)], bytes as u32, sector_bytes, scratch);
+        } else {
+            coalesce(addrs, bytes as u32, sector_bytes, scratch);
+        }
+        w.sectors.push(scratch);
+        w.accesses += 1;
+    }
+
+    /// The recorded CTA, ready for [`crate::Simulator::push_prepared`]: its index in linear CTA
+    /// order, `cta` its grid index, and its resources (as in [`CtaTrace`]).
+    pub fn finish(self, cta: [u32; 3], shared_bytes: u32, regs_per_thread: u32, threads: u32) -> PreparedTrace {
+        let index = self.index;
+        PreparedTrace { index, ready: self.finish_with(cta, shared_bytes, regs_per_thread, threads).map(|(p, _)| p) }
+    }
+
+    /// [`CtaRecorder::finish`], also giving back the proto table (grown by the instructions
+    /// seen for the first time).
+    pub(crate) fn finish_with(
+        self,
+        cta: [u32; 3],
+        shared_bytes: u32,
+        regs_per_thread: u32,
+        threads: u32,
+    ) -> Result<(PreparedCta, Protos), TimingError> {
+        let mut warps = Vec::with_capacity(self.warps.len());
+        let mut packed = Vec::with_capacity(self.warps.len());
+        let mut sectors = Vec::with_capacity(self.warps.len());
+        let mut accesses = Vec::with_capacity(self.warps.len());
+        for mut w in self.warps {
+            w.addrs.shrink_to_fit();
+            warps.push(WarpTrace { warp_in_cta: w.warp_in_cta, events: Vec::new(), addrs: w.addrs });
+            packed.push(w.events.finish());
+            sectors.push(w.sectors.finish());
+            accesses.push(w.accesses);
+        }
+        let mut trace = CtaTrace { cta, warps, shared_bytes, regs_per_thread, threads };
+        let (nwarps, regs_per_warp, smem) = Simulator::sizes_of(self.cfg, self.index, &trace)?;
+        if trace.threads == 0 {
+            trace.threads = trace.warps.len() as u32 * 32;
+        }
+        let protos = self.protos;
+        Ok((
+            PreparedCta {
+                trace,
+                packed,
+                protos: protos.clone(),
+                sectors,
+                accesses,
+                gmem: Vec::new(),
+                regs_per_warp,
+                smem,
+                nwarps,
+            },
+            protos,
+        ))
+    }
+}
+
+impl WarpRecorder {
+    fn new(warp_in_cta: u32) -> WarpRecorder {
+        WarpRecorder {
+            warp_in_cta,
+            events: PackedBuilder::default(),
+            addrs: Vec::new(),
+            sectors: SectorEncoder::default(),
+            accesses: 0,
+        }
+    }
+}
+
+/// Feed a whole CTA trace (already checked) through a recorder.
+pub(crate) fn record_trace(rec: &mut CtaRecorder<'_>, cta: &CtaTrace) {
+    for (i, wt) in cta.warps.iter().enumerate() {
+        // Recorders are indexed by position; keep the trace's own warp numbers.
+        rec.warp(i as u32).warp_in_cta = wt.warp_in_cta;
+        for e in &wt.events {
+            rec.push(i as u32, *e, wt.addresses(e));
+        }
+    }
+}
