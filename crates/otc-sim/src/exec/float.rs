@@ -177,6 +177,7 @@ fn dnan(x: f64) -> u64 {
     }
 }
 
+#[inline(always)]
 pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
     match *k {
         OpKind::Fadd { d, a, b, ftz, rnd, sat } => {

@@ -213,6 +213,7 @@ fn cmp_mask(a: &[u32; 32], b: &[u32; 32], f: impl Fn(u32, u32) -> bool) -> u32 {
     pack(&r)
 }
 
+#[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) {
     match *k {
         OpKind::Mov { d, a } => {

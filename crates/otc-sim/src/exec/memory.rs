@@ -162,6 +162,7 @@ fn ensure_local<G: GlobalMem>(w: &mut Warp, x: &Exec<'_, G>) {
     }
 }
 
+#[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
     match *k {
         OpKind::Ld { space, d, base, wide, off, size } => {
