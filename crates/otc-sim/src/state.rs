@@ -6,6 +6,25 @@ use crate::decode::{Src, R};
 
 pub(crate) const FULL: u32 = u32::MAX;
 
+/// Scratch lanes for a source operand that is not a register as it is (an immediate, or a
+/// register with a modifier applied); 64-byte aligned so that the vector stores and loads of
+/// the lanes do not straddle cache lines.
+#[repr(C, align(64))]
+pub(crate) struct Scratch(std::mem::MaybeUninit<[u32; 32]>);
+
+impl Scratch {
+    #[inline(always)]
+    pub fn new() -> Self {
+        Scratch(std::mem::MaybeUninit::uninit())
+    }
+
+    /// Store `v` and return it.
+    #[inline(always)]
+    pub fn put(&mut self, v: [u32; 32]) -> &mut [u32; 32] {
+        self.0.write(v)
+    }
+}
+
 /// One warp.
 pub(crate) struct Warp {
     /// Register slots (see `decode.rs`: R0.., 8 zero slots, 8 sink slots).
@@ -124,6 +143,16 @@ impl Warp {
         }
     }
 
+    /// Lanes of a source without copying a register: the register's own array, or the
+    /// immediate broadcast into `tmp`.
+    #[inline(always)]
+    pub fn src<'a>(&'a self, s: Src, tmp: &'a mut Scratch) -> &'a [u32; 32] {
+        match s {
+            Src::R(r) => &self.regs[r as usize],
+            Src::I(x) => tmp.put([x; 32]),
+        }
+    }
+
     /// Value of a source for one lane.
     #[inline(always)]
     pub fn lane(&self, s: Src, l: usize) -> u32 {
@@ -140,10 +169,9 @@ impl Warp {
         if mask == FULL {
             *dst = *v;
         } else {
+            // a select per lane (a vector blend), not a branch per lane
             for (l, (o, n)) in dst.iter_mut().zip(v.iter()).enumerate() {
-                if (mask >> l) & 1 != 0 {
-                    *o = *n;
-                }
+                *o = if mask & (1 << l) != 0 { *n } else { *o };
             }
         }
     }
@@ -175,4 +203,17 @@ pub(crate) fn lanes(mut m: u32) -> impl Iterator<Item = usize> {
             Some(l)
         }
     })
+}
+
+/// Pack 32 bytes that are 0 or 1 into a lane mask (bit l = byte l).
+#[inline(always)]
+pub(crate) fn pack(b: &[u8; 32]) -> u32 {
+    let mut m = 0u32;
+    for (i, c) in b.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // byte k (0 or 1) moves to bit 56 + k, then to bit k of the low byte
+        let bits = (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+        m |= bits << (8 * i);
+    }
+    m
 }

@@ -190,19 +190,10 @@ fn run_warp_body<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, bu
         if let Some(t) = &mut x.tracer {
             t.record(w, op, pc, active, exec);
         }
-        let flow = match step(w, x, op, exec) {
-            Ok(f) => f,
-            Err(f) => return Stop::Fault(f),
-        };
-        match flow {
-            Flow::Next => w.pc += 1,
-            Flow::Jumped => {}
-            Flow::Stop(s) => {
-                if w.active != 0 && w.pc >= w.parked_min {
-                    w.reconcile();
-                }
-                return s;
-            }
+        match step(w, x, op, exec) {
+            Act::Next => w.pc += 1,
+            Act::Jumped => {}
+            Act::Stop(s) => return stop_after(w, *s),
         }
         if w.active == 0 {
             if !w.select_after_block() {
@@ -214,9 +205,43 @@ fn run_warp_body<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, bu
     }
 }
 
+/// A `Flow::Stop` or a fault: reconcile the group and return the reason.
+#[inline(never)]
+#[cold]
+fn stop_after(w: &mut Warp, s: Stop) -> Stop {
+    match s {
+        Stop::Fault(f) => Stop::Fault(f),
+        s => {
+            if w.active != 0 && w.pc >= w.parked_min {
+                w.reconcile();
+            }
+            s
+        }
+    }
+}
+
+/// What `step` did: a small value, so that the common cases do not go through memory (the
+/// rare stop or fault is boxed).
+enum Act {
+    Next,
+    Jumped,
+    Stop(Box<Stop>),
+}
+
+/// An `ExResult` as an `Act`.
+#[inline(always)]
+fn act(r: ExResult) -> Act {
+    match r {
+        Ok(Flow::Next) => Act::Next,
+        Ok(Flow::Jumped) => Act::Jumped,
+        Ok(Flow::Stop(s)) => Act::Stop(Box::new(s)),
+        Err(f) => Act::Stop(Box::new(Stop::Fault(f))),
+    }
+}
+
 /// Execute one instruction for the lanes `exec` of the running group.
 #[inline(always)]
-fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> ExResult {
+fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> Act {
     use OpKind::*;
     // Control flow is executed even with no guarded lane (the branch is then not taken).
     match &op.kind {
@@ -236,12 +261,12 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         | Trap
         | End { .. }
         | Fault(..) => {
-            return control::exec(w, x, op, exec);
+            return act(control::exec(w, x, op, exec));
         }
         _ => {}
     }
     if exec == 0 {
-        return Ok(Flow::Next);
+        return Act::Next;
     }
     match &op.kind {
         Nop => {}
@@ -284,13 +309,13 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         | Dop { .. }
         | Dsetp { .. } => float::exec(w, &op.kind, exec),
         H2 { .. } | Hsetp2 { .. } | Hset2 { .. } | Hmnmx2 { .. } => half::exec(w, &op.kind, exec),
-        Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return memory::exec(w, x, &op.kind, exec),
+        Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return act(memory::exec(w, x, &op.kind, exec)),
         Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
         Hmma { .. } | Bohmma { .. } => tensor::exec(w, x.env.arith, &op.kind, exec),
         Ohmma { .. } | OhmmaSp { .. } | AccbClear | AccbBmap { .. } | AccbMov { .. } | AccbShared { .. } => {
-            return tensor::exec_otc(w, x, &op.kind, exec)
+            return act(tensor::exec_otc(w, x, &op.kind, exec))
         }
         _ => {}
     }
-    Ok(Flow::Next)
+    Act::Next
 }
