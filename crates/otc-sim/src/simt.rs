@@ -42,7 +42,7 @@
 //! the warp can release them) is a `BarrierDeadlock` fault; waiting at BAR.SYNC is resolved by
 //! the CTA (`cta.rs`).
 
-use crate::state::{lanes, pack, Warp, FULL};
+use crate::state::{lanes, mask_of, Warp, FULL};
 
 /// Backward branches a group may take while others are ready before it yields.
 pub(crate) const FAIRNESS_BACKEDGES: u32 = 64;
@@ -258,7 +258,9 @@ impl Warp {
         if self.bsync_complete(b) {
             let rel = self.bsync_wait[b] & self.barriers[b];
             self.bsync_wait[b] &= !rel;
-            let here = rel & self.lanes_at(rel, pc);
+            // the lanes of `part` (all in `rel`) are at pc: only earlier waiters are looked up
+            let older = rel & !part;
+            let here = part | if older != 0 { self.lanes_at(older, pc) } else { 0 };
             self.active |= here;
             self.park_after(rel & !here);
         }
@@ -268,11 +270,7 @@ impl Warp {
     /// Lanes of `m` whose `lane_pc` is `pc` (a vector compare over the 32 lanes).
     #[inline(always)]
     fn lanes_at(&self, m: u32, pc: u32) -> u32 {
-        let mut b = [0u8; 32];
-        for (x, p) in b.iter_mut().zip(self.lane_pc.iter()) {
-            *x = (*p == pc) as u8;
-        }
-        pack(&b) & m
+        mask_of(|l| self.lane_pc[l] == pc) & m
     }
 
     #[inline]

@@ -205,15 +205,39 @@ pub(crate) fn lanes(mut m: u32) -> impl Iterator<Item = usize> {
     })
 }
 
-/// Pack 32 bytes that are 0 or 1 into a lane mask (bit l = byte l).
+/// Lane mask of 32 lane flags that are each 0 or `u32::MAX` (bit l = lane l). On x86-64 the
+/// flags are narrowed with saturating packs and read with a byte movemask (SSE2, which every
+/// x86-64 host has; LLVM widens it to AVX2 in the AVX2 / AVX-512 builds of the loop).
 #[inline(always)]
-pub(crate) fn pack(b: &[u8; 32]) -> u32 {
-    let mut m = 0u32;
-    for (i, c) in b.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // byte k (0 or 1) moves to bit 56 + k, then to bit k of the low byte
-        let bits = (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
-        m |= bits << (8 * i);
+pub(crate) fn lane_mask(v: &[u32; 32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86-64; the eight 16-byte loads are inside `v`.
+        unsafe {
+            let p = v.as_ptr() as *const __m128i;
+            let q = |i: usize| _mm_loadu_si128(p.add(i));
+            let a = _mm_packs_epi16(_mm_packs_epi32(q(0), q(1)), _mm_packs_epi32(q(2), q(3)));
+            let b = _mm_packs_epi16(_mm_packs_epi32(q(4), q(5)), _mm_packs_epi32(q(6), q(7)));
+            (_mm_movemask_epi8(a) as u32 & 0xffff) | ((_mm_movemask_epi8(b) as u32) << 16)
+        }
     }
-    m
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut m = 0u32;
+        for (l, x) in v.iter().enumerate() {
+            m |= (x & 1) << l;
+        }
+        m
+    }
+}
+
+/// Lane mask of a per-lane test (vector code where the test vectorises).
+#[inline(always)]
+pub(crate) fn mask_of(f: impl Fn(usize) -> bool) -> u32 {
+    let mut v = [0u32; 32];
+    for (l, x) in v.iter_mut().enumerate() {
+        *x = if f(l) { u32::MAX } else { 0 };
+    }
+    lane_mask(&v)
 }

@@ -15,7 +15,7 @@
 
 use crate::decode::{DSrc, FCmp, FSrc, FTy, IntTy, MufuFn, OpKind, Src};
 use crate::fp::{self, Rnd, F16, F32, F64};
-use crate::state::{Scratch, Warp};
+use crate::state::{mask_of, Scratch, Warp};
 
 #[inline(always)]
 pub(super) fn fval<'a>(w: &'a Warp, s: FSrc, tmp: &'a mut Scratch) -> &'a [u32; 32] {
@@ -240,11 +240,10 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
         OpKind::Fsetp { p, q, a, b, c, cmp, ftz, bop } => {
             let (av, bv) = (fval(w, a, &mut t0), fval(w, b, &mut t1));
             let cm = w.pred(c.i, c.not);
-            let mut r = 0u32;
-            for l in 0..32 {
+            let r = mask_of(|l| {
                 let (x, y) = if ftz { (fp::ftz32(av[l]), fp::ftz32(bv[l])) } else { (av[l], bv[l]) };
-                r |= (fcmp(f32::from_bits(x) as f64, f32::from_bits(y) as f64, cmp) as u32) << l;
-            }
+                fcmp(f32::from_bits(x) as f64, f32::from_bits(y) as f64, cmp)
+            });
             w.write_pred(p, bop.eval(r, cm), exec);
             w.write_pred(q, bop.eval(!r, cm), exec);
         }
@@ -269,10 +268,7 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
         }
         OpKind::Fchk { p, a, b } => {
             let (av, bv) = (w.src(a, &mut t0), w.src(b, &mut t1));
-            let mut r = 0u32;
-            for l in 0..32 {
-                r |= (fchk(av[l], bv[l]) as u32) << l;
-            }
+            let r = mask_of(|l| fchk(av[l], bv[l]));
             w.write_pred(p, r, exec);
         }
         OpKind::Mufu { d, a, f } => {

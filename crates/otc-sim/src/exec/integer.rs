@@ -8,7 +8,7 @@
 
 use crate::decode::{ICmp, ISrc, OpKind, Sr, Src, P_SINK};
 use crate::memory::GlobalMem;
-use crate::state::{pack, Scratch, Warp, FULL};
+use crate::state::{mask_of, Scratch, Warp, FULL};
 
 use super::Exec;
 
@@ -204,24 +204,10 @@ fn map3(a: &[u32; 32], b: &[u32; 32], c: &[u32; 32], f: impl Fn(u32, u32, u32) -
     out
 }
 
-/// Bits of a predicate per lane, from a per-lane test.
-#[inline(always)]
-fn mask_of(f: impl Fn(usize) -> bool) -> u32 {
-    let mut b = [0u8; 32];
-    for (l, x) in b.iter_mut().enumerate() {
-        *x = f(l) as u8;
-    }
-    pack(&b)
-}
-
 /// Lane mask of a comparison of two vectors (vectorisable).
 #[inline(always)]
 fn cmp_mask(a: &[u32; 32], b: &[u32; 32], f: impl Fn(u32, u32) -> bool) -> u32 {
-    let mut r = [0u8; 32];
-    for l in 0..32 {
-        r[l] = f(a[l], b[l]) as u8;
-    }
-    pack(&r)
+    mask_of(|l| f(a[l], b[l]))
 }
 
 #[inline(always)]
@@ -348,6 +334,23 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             let (lv, nv, hv) = (w.src(lo, t0), w.src(n, t1), w.src(hi, t2));
             let bits = if wide { 64 } else { 32 };
             let mut out = [0u32; 32];
+            if let Src::I(k) = n {
+                // a constant shift below 64: one vector shift, no per-lane range checks
+                let sh = if wrap { k & (bits - 1) } else { k.min(bits) };
+                if sh < 64 {
+                    for l in 0..32 {
+                        let x = ((hv[l] as u64) << 32) | lv[l] as u64;
+                        let r = match (right, signed) {
+                            (true, true) => ((x as i64) >> sh) as u64,
+                            (true, false) => x >> sh,
+                            (false, _) => x << sh,
+                        };
+                        out[l] = if high { (r >> 32) as u32 } else { r as u32 };
+                    }
+                    w.write(d, &out, exec);
+                    return;
+                }
+            }
             for l in 0..32 {
                 let sh = if wrap { nv[l] & (bits - 1) } else { nv[l].min(bits) };
                 let x = ((hv[l] as u64) << 32) | lv[l] as u64;
@@ -598,14 +601,12 @@ mod tests {
     }
 
     #[test]
-    fn pack_bits() {
-        let mut b = [0u8; 32];
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = ((i * 7) % 3 == 0) as u8;
-        }
+    fn lane_masks() {
         let want = (0..32).fold(0u32, |m, i| m | ((((i * 7) % 3 == 0) as u32) << i));
-        assert_eq!(pack(&b), want);
-        assert_eq!(pack(&[1; 32]), u32::MAX);
+        assert_eq!(mask_of(|i| (i * 7) % 3 == 0), want);
+        assert_eq!(mask_of(|_| true), u32::MAX);
+        assert_eq!(mask_of(|i| i == 31), 1 << 31);
+        assert_eq!(mask_of(|i| i == 15 || i == 16), 3 << 15);
     }
 
     #[test]
