@@ -45,11 +45,13 @@ fn check(
     space: MemorySpace,
     mut valid: impl FnMut(u64, usize) -> bool,
 ) -> Result<(), RawFault> {
+    // over all 32 lanes with the others masked out (vector code, no per-lane branches)
     let (mut lo, mut hi, mut bits) = (u64::MAX, 0u64, 0u64);
-    for l in lanes(exec) {
-        lo = lo.min(addr[l]);
-        hi = hi.max(addr[l]);
-        bits |= addr[l];
+    for (l, &a) in addr.iter().enumerate() {
+        let on = exec & (1 << l) != 0;
+        lo = lo.min(if on { a } else { u64::MAX });
+        hi = hi.max(if on { a } else { 0 });
+        bits |= if on { a } else { 0 };
     }
     if bits.is_multiple_of(size as u64) {
         if let Some(span) = (hi - lo).checked_add(size as u64) {
@@ -151,6 +153,17 @@ fn store_words(dst: &mut [u8], w: &[u32; 4], size: MSize) {
     }
 }
 
+/// Global loads of `W` words per lane into `out[0..W]` (the word count known at compile time).
+#[inline(always)]
+fn gather_words<const W: usize, G: GlobalMem>(g: &mut G, exec: u32, addr: &[u64; 32], out: &mut [[u32; 32]; 4]) {
+    g.load_lanes(exec, addr, 4 * W, |l, bytes| {
+        let b = &bytes[..4 * W];
+        for r in 0..W {
+            out[r][l] = u32::from_le_bytes([b[4 * r], b[4 * r + 1], b[4 * r + 2], b[4 * r + 3]]);
+        }
+    });
+}
+
 fn local_size<G: GlobalMem>(x: &Exec<'_, G>) -> u64 {
     x.env.local_bytes as u64
 }
@@ -174,12 +187,17 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 Space::Global => {
                     let g = &mut *x.global;
                     check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
-                    g.load_lanes(exec, &addr, n, |l, bytes| {
-                        let v = load_words(bytes, size);
-                        for r in 0..regs {
-                            out[r][l] = v[r];
-                        }
-                    });
+                    match size {
+                        MSize::B32 => gather_words::<1, G>(g, exec, &addr, &mut out),
+                        MSize::B64 => gather_words::<2, G>(g, exec, &addr, &mut out),
+                        MSize::B128 => gather_words::<4, G>(g, exec, &addr, &mut out),
+                        _ => g.load_lanes(exec, &addr, n, |l, bytes| {
+                            let v = load_words(bytes, size);
+                            for r in 0..regs {
+                                out[r][l] = v[r];
+                            }
+                        }),
+                    }
                 }
                 Space::Shared => {
                     let len = x.shared.len() as u64;
