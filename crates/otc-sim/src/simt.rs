@@ -72,11 +72,22 @@ impl Warp {
     /// Smallest `lane_pc` of the lanes of `m` (`u32::MAX` if none).
     #[inline(always)]
     fn min_lane_pc(&self, m: u32) -> u32 {
+        if m == 0 {
+            return u32::MAX;
+        }
         let mut v = [u32::MAX; 32];
         for (l, x) in v.iter_mut().enumerate() {
             *x = if m & (1 << l) != 0 { self.lane_pc[l] } else { u32::MAX };
         }
-        v.into_iter().fold(u32::MAX, u32::min)
+        // a halving tree (vector mins), not a serial chain
+        let mut w = 16;
+        while w > 0 {
+            for i in 0..w {
+                v[i] = v[i].min(v[i + w]);
+            }
+            w /= 2;
+        }
+        v[0]
     }
 
     /// Park lanes `m` at their own `lane_pc + 1` (lanes released from a wait).
