@@ -101,6 +101,7 @@ pub(crate) enum Level {
 /// The level `run_warp` uses: the host's best, lowered (never raised) by the environment
 /// variable `OTC_SIM_ISA` = `base` | `avx2` | `avx512` (for testing that every level gives the
 /// same results). Detected once per process.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn level() -> Level {
     static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
     *LEVEL.get_or_init(|| {
