@@ -169,6 +169,22 @@ pub(crate) trait GlobalMem {
 }
 
 impl GlobalMem for GlobalMemory {
+    /// Lanes inside the allocation of the previous lane skip the look-up.
+    #[inline(always)]
+    fn load_lanes(&mut self, exec: u32, addr: &[u64; 32], len: usize, mut f: impl FnMut(usize, &[u8])) {
+        let (mut i, mut base, mut last) = (0usize, 1u64, 0u64); // empty range: the first lane looks up
+        for l in crate::state::lanes(exec) {
+            let a = addr[l];
+            if a < base || a > last {
+                i = self.find(a, len as u64).expect("checked by the caller");
+                base = self.allocs[i].base;
+                last = self.allocs[i].end() - len as u64;
+            }
+            let off = (a - base) as usize;
+            f(l, &self.allocs[i].data[off..off + len]);
+        }
+    }
+
     #[inline]
     fn load(&mut self, addr: u64, len: usize) -> Option<&[u8]> {
         let i = self.find(addr, len as u64)?;

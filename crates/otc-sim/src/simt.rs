@@ -42,62 +42,81 @@
 //! the warp can release them) is a `BarrierDeadlock` fault; waiting at BAR.SYNC is resolved by
 //! the CTA (`cta.rs`).
 
-use crate::state::{lanes, Warp, FULL};
+use crate::state::{lanes, mask_of, Warp, FULL};
 
 /// Backward branches a group may take while others are ready before it yields.
 pub(crate) const FAIRNESS_BACKEDGES: u32 = 64;
 
 impl Warp {
     /// Put lanes `m` (not running) in the ready set at `pc`.
-    #[inline]
+    #[inline(always)]
     pub fn park(&mut self, m: u32, pc: u32) {
         if m == 0 {
             return;
         }
-        for l in lanes(m) {
-            self.lane_pc[l] = pc;
-        }
+        self.set_lane_pc(m, pc);
         self.parked |= m;
         if pc < self.parked_min {
             self.parked_min = pc;
         }
     }
 
-    /// Park lanes `m` at their own `lane_pc + 1` (lanes released from a wait).
-    pub fn park_after(&mut self, m: u32) {
-        for l in lanes(m) {
-            self.lane_pc[l] += 1;
-            let pc = self.lane_pc[l];
-            if pc < self.parked_min {
-                self.parked_min = pc;
-            }
+    /// `lane_pc[l] = pc` for the lanes of `m` (a vector select over the 32 lanes).
+    #[inline(always)]
+    fn set_lane_pc(&mut self, m: u32, pc: u32) {
+        for (l, p) in self.lane_pc.iter_mut().enumerate() {
+            *p = if m & (1 << l) != 0 { pc } else { *p };
         }
+    }
+
+    /// Smallest `lane_pc` of the lanes of `m` (`u32::MAX` if none).
+    #[inline(always)]
+    fn min_lane_pc(&self, m: u32) -> u32 {
+        if m == 0 {
+            return u32::MAX;
+        }
+        let mut v = [u32::MAX; 32];
+        for (l, x) in v.iter_mut().enumerate() {
+            *x = if m & (1 << l) != 0 { self.lane_pc[l] } else { u32::MAX };
+        }
+        // a halving tree (vector mins), not a serial chain
+        let mut w = 16;
+        while w > 0 {
+            for i in 0..w {
+                v[i] = v[i].min(v[i + w]);
+            }
+            w /= 2;
+        }
+        v[0]
+    }
+
+    /// Park lanes `m` at their own `lane_pc + 1` (lanes released from a wait).
+    #[inline]
+    pub fn park_after(&mut self, m: u32) {
+        if m == 0 {
+            return;
+        }
+        for (l, p) in self.lane_pc.iter_mut().enumerate() {
+            *p += (m >> l) & 1;
+        }
+        self.parked_min = self.parked_min.min(self.min_lane_pc(m));
         self.parked |= m;
     }
 
+    #[inline(always)]
     pub fn recompute_parked_min(&mut self) {
-        let mut m = u32::MAX;
-        for l in lanes(self.parked) {
-            m = m.min(self.lane_pc[l]);
-        }
-        self.parked_min = m;
+        self.parked_min = self.min_lane_pc(self.parked);
     }
 
     /// Lanes parked at `pc`.
-    #[inline]
+    #[inline(always)]
     fn parked_at(&self, pc: u32) -> u32 {
-        let mut m = 0;
-        for l in lanes(self.parked) {
-            if self.lane_pc[l] == pc {
-                m |= 1 << l;
-            }
-        }
-        m
+        self.lanes_at(self.parked, pc)
     }
 
     /// After an instruction: merge with parked lanes at the new pc, or switch to a lower group.
     /// Called only when `pc >= parked_min`.
-    #[inline(never)]
+    #[inline(always)]
     pub fn reconcile(&mut self) {
         if self.active == 0 {
             return;
@@ -116,6 +135,7 @@ impl Warp {
     }
 
     /// Start the ready group with the lowest pc. Returns false if no lane is ready.
+    #[inline]
     pub fn select(&mut self) -> bool {
         if self.parked == 0 {
             self.active = 0;
@@ -166,7 +186,7 @@ impl Warp {
 
     /// Branch: lanes `taken` (a subset of the running group) go to `target`, the others to the
     /// next instruction.
-    #[inline]
+    #[inline(always)]
     pub fn branch(&mut self, taken: u32, target: u32) {
         let rest = self.active & !taken;
         if taken == 0 {
@@ -238,34 +258,30 @@ impl Warp {
     }
 
     /// BSYNC of barrier `b` by lanes `exec` of the running group.
+    #[inline(always)]
     pub fn bsync(&mut self, b: usize, exec: u32) {
         let part = exec & self.barriers[b];
         let pc = self.pc;
         // participants wait here
-        for l in lanes(part) {
-            self.lane_pc[l] = pc;
-        }
+        self.set_lane_pc(part, pc);
         self.bsync_wait[b] |= part;
         self.active &= !part;
         if self.bsync_complete(b) {
             let rel = self.bsync_wait[b] & self.barriers[b];
             self.bsync_wait[b] &= !rel;
-            let here = rel & self.lanes_at(rel, pc);
+            // the lanes of `part` (all in `rel`) are at pc: only earlier waiters are looked up
+            let older = rel & !part;
+            let here = part | if older != 0 { self.lanes_at(older, pc) } else { 0 };
             self.active |= here;
             self.park_after(rel & !here);
         }
         self.pc += 1;
     }
 
-    #[inline]
+    /// Lanes of `m` whose `lane_pc` is `pc` (a vector compare over the 32 lanes).
+    #[inline(always)]
     fn lanes_at(&self, m: u32, pc: u32) -> u32 {
-        let mut r = 0;
-        for l in lanes(m) {
-            if self.lane_pc[l] == pc {
-                r |= 1 << l;
-            }
-        }
-        r
+        mask_of(|l| self.lane_pc[l] == pc) & m
     }
 
     #[inline]

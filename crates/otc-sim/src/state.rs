@@ -6,6 +6,25 @@ use crate::decode::{Src, R};
 
 pub(crate) const FULL: u32 = u32::MAX;
 
+/// Scratch lanes for a source operand that is not a register as it is (an immediate, or a
+/// register with a modifier applied); 64-byte aligned so that the vector stores and loads of
+/// the lanes do not straddle cache lines.
+#[repr(C, align(64))]
+pub(crate) struct Scratch(std::mem::MaybeUninit<[u32; 32]>);
+
+impl Scratch {
+    #[inline(always)]
+    pub fn new() -> Self {
+        Scratch(std::mem::MaybeUninit::uninit())
+    }
+
+    /// Store `v` and return it.
+    #[inline(always)]
+    pub fn put(&mut self, v: [u32; 32]) -> &mut [u32; 32] {
+        self.0.write(v)
+    }
+}
+
 /// One warp.
 pub(crate) struct Warp {
     /// Register slots (see `decode.rs`: R0.., 8 zero slots, 8 sink slots).
@@ -124,6 +143,16 @@ impl Warp {
         }
     }
 
+    /// Lanes of a source without copying a register: the register's own array, or the
+    /// immediate broadcast into `tmp`.
+    #[inline(always)]
+    pub fn src<'a>(&'a self, s: Src, tmp: &'a mut Scratch) -> &'a [u32; 32] {
+        match s {
+            Src::R(r) => &self.regs[r as usize],
+            Src::I(x) => tmp.put([x; 32]),
+        }
+    }
+
     /// Value of a source for one lane.
     #[inline(always)]
     pub fn lane(&self, s: Src, l: usize) -> u32 {
@@ -140,10 +169,9 @@ impl Warp {
         if mask == FULL {
             *dst = *v;
         } else {
+            // a select per lane (a vector blend), not a branch per lane
             for (l, (o, n)) in dst.iter_mut().zip(v.iter()).enumerate() {
-                if (mask >> l) & 1 != 0 {
-                    *o = *n;
-                }
+                *o = if mask & (1 << l) != 0 { *n } else { *o };
             }
         }
     }
@@ -175,4 +203,41 @@ pub(crate) fn lanes(mut m: u32) -> impl Iterator<Item = usize> {
             Some(l)
         }
     })
+}
+
+/// Lane mask of 32 lane flags that are each 0 or `u32::MAX` (bit l = lane l). On x86-64 the
+/// flags are narrowed with saturating packs and read with a byte movemask (SSE2, which every
+/// x86-64 host has; LLVM widens it to AVX2 in the AVX2 / AVX-512 builds of the loop).
+#[inline(always)]
+pub(crate) fn lane_mask(v: &[u32; 32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86-64; the eight 16-byte loads are inside `v`.
+        unsafe {
+            let p = v.as_ptr() as *const __m128i;
+            let q = |i: usize| _mm_loadu_si128(p.add(i));
+            let a = _mm_packs_epi16(_mm_packs_epi32(q(0), q(1)), _mm_packs_epi32(q(2), q(3)));
+            let b = _mm_packs_epi16(_mm_packs_epi32(q(4), q(5)), _mm_packs_epi32(q(6), q(7)));
+            (_mm_movemask_epi8(a) as u32 & 0xffff) | ((_mm_movemask_epi8(b) as u32) << 16)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut m = 0u32;
+        for (l, x) in v.iter().enumerate() {
+            m |= (x & 1) << l;
+        }
+        m
+    }
+}
+
+/// Lane mask of a per-lane test (vector code where the test vectorises).
+#[inline(always)]
+pub(crate) fn mask_of(f: impl Fn(usize) -> bool) -> u32 {
+    let mut v = [0u32; 32];
+    for (l, x) in v.iter_mut().enumerate() {
+        *x = if f(l) { u32::MAX } else { 0 };
+    }
+    lane_mask(&v)
 }

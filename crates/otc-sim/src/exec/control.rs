@@ -37,6 +37,7 @@ fn targets(w: &Warp, exec: u32, base: &[u32; 32], t: i64, len: usize) -> Result<
     Ok(out)
 }
 
+#[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &crate::decode::Op, exec: u32) -> ExResult {
     // instructions after the end of the code (`len` excludes the synthetic End op)
     let len = x.ops.len() - 1;

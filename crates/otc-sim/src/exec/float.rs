@@ -15,17 +15,24 @@
 
 use crate::decode::{DSrc, FCmp, FSrc, FTy, IntTy, MufuFn, OpKind, Src};
 use crate::fp::{self, Rnd, F16, F32, F64};
-use crate::state::Warp;
+use crate::state::{mask_of, Scratch, Warp};
 
 #[inline(always)]
-pub(super) fn fval(w: &Warp, s: FSrc) -> [u32; 32] {
-    let mut v = w.read(s.s);
-    if s.and != u32::MAX || s.xor != 0 {
-        for x in &mut v {
-            *x = (*x & s.and) ^ s.xor;
-        }
+pub(super) fn fval<'a>(w: &'a Warp, s: FSrc, tmp: &'a mut Scratch) -> &'a [u32; 32] {
+    if s.and == u32::MAX && s.xor == 0 {
+        return w.src(s.s, tmp);
     }
-    v
+    let t = tmp.put([0; 32]);
+    match s.s {
+        Src::R(r) => {
+            let v = &w.regs[r as usize];
+            for l in 0..32 {
+                t[l] = (v[l] & s.and) ^ s.xor;
+            }
+        }
+        Src::I(x) => *t = [(x & s.and) ^ s.xor; 32],
+    }
+    t
 }
 
 #[inline(always)]
@@ -177,10 +184,12 @@ fn dnan(x: f64) -> u64 {
     }
 }
 
+#[inline(always)]
 pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
+    let (mut t0, mut t1, mut t2) = (Scratch::new(), Scratch::new(), Scratch::new());
     match *k {
         OpKind::Fadd { d, a, b, ftz, rnd, sat } => {
-            let (av, bv) = (fval(w, a), fval(w, b));
+            let (av, bv) = (fval(w, a, &mut t0), fval(w, b, &mut t1));
             let mut out = [0u32; 32];
             if !ftz && !sat && rnd == Rnd::Rn {
                 for l in 0..32 {
@@ -195,7 +204,7 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
             w.write(d, &out, exec);
         }
         OpKind::Fmul { d, a, b, ftz, rnd, sat, scale } => {
-            let (av, bv) = (fval(w, a), fval(w, b));
+            let (av, bv) = (fval(w, a, &mut t0), fval(w, b, &mut t1));
             let mut out = [0u32; 32];
             if !ftz && !sat && rnd == Rnd::Rn && scale == 0 {
                 for l in 0..32 {
@@ -210,7 +219,7 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
             w.write(d, &out, exec);
         }
         OpKind::Ffma { d, a, b, c, ftz, rnd, sat } => {
-            let (av, bv, cv) = (fval(w, a), fval(w, b), fval(w, c));
+            let (av, bv, cv) = (fval(w, a, &mut t0), fval(w, b, &mut t1), fval(w, c, &mut t2));
             let mut out = [0u32; 32];
             if !ftz && !sat && rnd == Rnd::Rn {
                 for l in 0..32 {
@@ -229,19 +238,18 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
             w.write(d, &out, exec);
         }
         OpKind::Fsetp { p, q, a, b, c, cmp, ftz, bop } => {
-            let (av, bv) = (fval(w, a), fval(w, b));
+            let (av, bv) = (fval(w, a, &mut t0), fval(w, b, &mut t1));
             let cm = w.pred(c.i, c.not);
-            let mut r = 0u32;
-            for l in 0..32 {
+            let r = mask_of(|l| {
                 let (x, y) = if ftz { (fp::ftz32(av[l]), fp::ftz32(bv[l])) } else { (av[l], bv[l]) };
-                r |= (fcmp(f32::from_bits(x) as f64, f32::from_bits(y) as f64, cmp) as u32) << l;
-            }
+                fcmp(f32::from_bits(x) as f64, f32::from_bits(y) as f64, cmp)
+            });
             w.write_pred(p, bop.eval(r, cm), exec);
             w.write_pred(q, bop.eval(!r, cm), exec);
         }
         OpKind::Fsel { d, a, b, c } => {
             let m = w.pred(c.i, c.not);
-            let (av, bv) = (fval(w, a), fval(w, b));
+            let (av, bv) = (fval(w, a, &mut t0), fval(w, b, &mut t1));
             let mut out = [0u32; 32];
             for l in 0..32 {
                 out[l] = if (m >> l) & 1 != 0 { av[l] } else { bv[l] };
@@ -250,7 +258,7 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
         }
         OpKind::Fmnmx { d, a, b, c, ftz } => {
             let m = w.pred(c.i, c.not);
-            let (av, bv) = (fval(w, a), fval(w, b));
+            let (av, bv) = (fval(w, a, &mut t0), fval(w, b, &mut t1));
             let mut out = [0u32; 32];
             for l in 0..32 {
                 let (x, y) = if ftz { (fp::ftz32(av[l]), fp::ftz32(bv[l])) } else { (av[l], bv[l]) };
@@ -259,15 +267,12 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
             w.write(d, &out, exec);
         }
         OpKind::Fchk { p, a, b } => {
-            let (av, bv) = (w.read(a), w.read(b));
-            let mut r = 0u32;
-            for l in 0..32 {
-                r |= (fchk(av[l], bv[l]) as u32) << l;
-            }
+            let (av, bv) = (w.src(a, &mut t0), w.src(b, &mut t1));
+            let r = mask_of(|l| fchk(av[l], bv[l]));
             w.write_pred(p, r, exec);
         }
         OpKind::Mufu { d, a, f } => {
-            let av = fval(w, a);
+            let av = fval(w, a, &mut t0);
             let mut out = [0u32; 32];
             for l in crate::state::lanes(exec) {
                 out[l] = mufu(av[l], f);
@@ -275,7 +280,7 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
             w.write(d, &out, exec);
         }
         OpKind::Frnd { d, a, rnd, ftz } => {
-            let av = fval(w, a);
+            let av = fval(w, a, &mut t0);
             let mut out = [0u32; 32];
             for l in 0..32 {
                 let x = if ftz { fp::ftz32(av[l]) } else { av[l] };
@@ -374,7 +379,7 @@ pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
             write_wide(w, d, &olo, &ohi, dty == FTy::F64, exec);
         }
         OpKind::I2i { d, a, dty, sty, sat } => {
-            let av = w.read(a);
+            let av = w.src(a, &mut t0);
             let (mn, mx) = dty.range();
             let mut out = [0u32; 32];
             for l in 0..32 {

@@ -116,6 +116,7 @@ fn hminmax(a: u16, b: u16, min: bool) -> u16 {
     }
 }
 
+#[inline(always)]
 pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
     match *k {
         OpKind::H2 { op, d, a, b, c, f32, ftz, sat } => {

@@ -6,40 +6,64 @@
 //! (no borrow), and the first / second carry-out predicates are set when the sum reaches 2^32 /
 //! 2^33.
 
-use crate::decode::{ICmp, ISrc, OpKind, Sr, P_SINK, R};
+use crate::decode::{ICmp, ISrc, OpKind, Sr, Src, P_SINK};
 use crate::memory::GlobalMem;
-use crate::state::{Warp, FULL};
+use crate::state::{mask_of, Scratch, Warp, FULL};
 
 use super::Exec;
 
-/// Source value with `~` applied.
+/// Source value with `~` applied (the register itself when there is nothing to apply).
 #[inline(always)]
-fn ival(w: &Warp, s: ISrc) -> [u32; 32] {
-    let mut v = w.read(s.s);
-    if s.not {
-        for x in &mut v {
-            *x = !*x;
-        }
+fn ival<'a>(w: &'a Warp, s: ISrc, tmp: &'a mut Scratch) -> &'a [u32; 32] {
+    if !s.not {
+        return w.src(s.s, tmp);
     }
-    v
+    let t = tmp.put([0; 32]);
+    match s.s {
+        Src::R(r) => {
+            let v = &w.regs[r as usize];
+            for l in 0..32 {
+                t[l] = !v[l];
+            }
+        }
+        Src::I(x) => *t = [!x; 32],
+    }
+    t
 }
 
 /// Source value with `~` and `-` applied (plain arithmetic).
 #[inline(always)]
-fn ival_neg(w: &Warp, s: ISrc) -> [u32; 32] {
-    let mut v = ival(w, s);
-    if s.neg {
-        for x in &mut v {
-            *x = x.wrapping_neg();
-        }
+fn ival_neg<'a>(w: &'a Warp, s: ISrc, tmp: &'a mut Scratch) -> &'a [u32; 32] {
+    if !s.neg {
+        return ival(w, s, tmp);
     }
-    v
+    let t = tmp.put([0; 32]);
+    match s.s {
+        Src::R(r) => {
+            let v = &w.regs[r as usize];
+            if s.not {
+                for l in 0..32 {
+                    t[l] = (!v[l]).wrapping_neg();
+                }
+            } else {
+                for l in 0..32 {
+                    t[l] = v[l].wrapping_neg();
+                }
+            }
+        }
+        Src::I(x) => *t = [if s.not { !x } else { x }.wrapping_neg(); 32],
+    }
+    t
 }
+
+/// Scratch slots for immediate / modified sources.
+type Tmp = [Scratch; 4];
 
 /// Contribution of a source to a carry-producing sum.
 #[inline(always)]
 fn contrib(w: &Warp, s: ISrc) -> [u64; 32] {
-    let v = w.read(s.s);
+    let mut t = Scratch::new();
+    let v = w.src(s.s, &mut t);
     let mut out = [0u64; 32];
     for l in 0..32 {
         out[l] = if s.neg {
@@ -154,73 +178,49 @@ pub(crate) fn sreg<G: GlobalMem>(w: &Warp, x: &Exec<'_, G>, sr: Sr, l: usize) ->
 }
 
 #[inline(always)]
-fn map1(w: &mut Warp, d: R, exec: u32, a: [u32; 32], f: impl Fn(u32) -> u32) {
+fn map1(a: &[u32; 32], f: impl Fn(u32) -> u32) -> [u32; 32] {
     let mut out = [0u32; 32];
     for l in 0..32 {
         out[l] = f(a[l]);
     }
-    w.write(d, &out, exec);
+    out
 }
 
 #[inline(always)]
-fn map2(w: &mut Warp, d: R, exec: u32, a: [u32; 32], b: [u32; 32], f: impl Fn(u32, u32) -> u32) {
+fn map2(a: &[u32; 32], b: &[u32; 32], f: impl Fn(u32, u32) -> u32) -> [u32; 32] {
     let mut out = [0u32; 32];
     for l in 0..32 {
         out[l] = f(a[l], b[l]);
     }
-    w.write(d, &out, exec);
+    out
 }
 
 #[inline(always)]
-fn map3(w: &mut Warp, d: R, exec: u32, a: [u32; 32], b: [u32; 32], c: [u32; 32], f: impl Fn(u32, u32, u32) -> u32) {
+fn map3(a: &[u32; 32], b: &[u32; 32], c: &[u32; 32], f: impl Fn(u32, u32, u32) -> u32) -> [u32; 32] {
     let mut out = [0u32; 32];
     for l in 0..32 {
         out[l] = f(a[l], b[l], c[l]);
     }
-    w.write(d, &out, exec);
-}
-
-/// Bits of a predicate per lane, from a per-lane test.
-#[inline(always)]
-fn mask_of(f: impl Fn(usize) -> bool) -> u32 {
-    let mut b = [0u8; 32];
-    for (l, x) in b.iter_mut().enumerate() {
-        *x = f(l) as u8;
-    }
-    pack(&b)
-}
-
-/// Pack 32 bytes that are 0 or 1 into a lane mask (bit l = byte l).
-#[inline(always)]
-pub(crate) fn pack(b: &[u8; 32]) -> u32 {
-    let mut m = 0u32;
-    for (i, c) in b.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // byte k (0 or 1) moves to bit 56 + k, then to bit k of the low byte
-        let bits = (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
-        m |= bits << (8 * i);
-    }
-    m
+    out
 }
 
 /// Lane mask of a comparison of two vectors (vectorisable).
 #[inline(always)]
 fn cmp_mask(a: &[u32; 32], b: &[u32; 32], f: impl Fn(u32, u32) -> bool) -> u32 {
-    let mut r = [0u8; 32];
-    for l in 0..32 {
-        r[l] = f(a[l], b[l]) as u8;
-    }
-    pack(&r)
+    mask_of(|l| f(a[l], b[l]))
 }
 
+#[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) {
+    let mut t: Tmp = [Scratch::new(), Scratch::new(), Scratch::new(), Scratch::new()];
+    let [t0, t1, t2, t3] = &mut t;
     match *k {
         OpKind::Mov { d, a } => {
-            let v = w.read(a);
+            let v = *w.src(a, t0);
             w.write(d, &v, exec);
         }
         OpKind::Imad { d, a, b, c, hi, signed, ci } => {
-            let (av, bv, cv) = (ival_neg(w, a), ival_neg(w, b), ival_neg(w, c));
+            let (av, bv, cv) = (ival_neg(w, a, t0), ival_neg(w, b, t1), ival_neg(w, c, t2));
             let carry = ci.map(|p| w.pred(p.i, p.not)).unwrap_or(0);
             let mut out = [0u32; 32];
             for l in 0..32 {
@@ -236,8 +236,8 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write(d, &out, exec);
         }
         OpKind::ImadWide { d, a, b, clo, chi, signed } => {
-            let (av, bv) = (ival_neg(w, a), ival_neg(w, b));
-            let (cl, ch) = (w.read(clo), w.read(chi));
+            let (av, bv) = (ival_neg(w, a, t0), ival_neg(w, b, t1));
+            let (cl, ch) = (w.src(clo, t2), w.src(chi, t3));
             let mut lo = [0u32; 32];
             let mut hi = [0u32; 32];
             for l in 0..32 {
@@ -256,7 +256,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
         OpKind::Iadd3 { d, p, q, a, b, c, ci, cj } => {
             if p == P_SINK && q == P_SINK {
                 // no carry out: plain 32-bit arithmetic
-                let (av, bv, cv) = (ival_neg(w, a), ival_neg(w, b), ival_neg(w, c));
+                let (av, bv, cv) = (ival_neg(w, a, t0), ival_neg(w, b, t1), ival_neg(w, c, t2));
                 let (c0, c1) = (w.pred(ci.i, ci.not), w.pred(cj.i, cj.not));
                 let mut out = [0u32; 32];
                 if c0 | c1 == 0 {
@@ -290,11 +290,11 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write_pred(q, qm, exec);
         }
         OpKind::Lea { d, p, a, b, c, s, hi, sx, ci } => {
-            let av = w.read(a.s);
-            let bv = w.read(b);
+            let av = w.src(a.s, t0);
+            let bv = w.src(b, t1);
             let cv = match c {
-                Some(c) => w.read(c),
-                None => [0; 32],
+                Some(c) => w.src(c, t2),
+                None => t2.put([0; 32]),
             };
             let carry = ci.map(|p| w.pred(p.i, p.not)).unwrap_or(0);
             let mut out = [0u32; 32];
@@ -331,9 +331,26 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write_pred(p, pm, exec);
         }
         OpKind::Shf { d, lo, n, hi, right, wrap, wide, signed, high } => {
-            let (lv, nv, hv) = (w.read(lo), w.read(n), w.read(hi));
+            let (lv, nv, hv) = (w.src(lo, t0), w.src(n, t1), w.src(hi, t2));
             let bits = if wide { 64 } else { 32 };
             let mut out = [0u32; 32];
+            if let Src::I(k) = n {
+                // a constant shift below 64: one vector shift, no per-lane range checks
+                let sh = if wrap { k & (bits - 1) } else { k.min(bits) };
+                if sh < 64 {
+                    for l in 0..32 {
+                        let x = ((hv[l] as u64) << 32) | lv[l] as u64;
+                        let r = match (right, signed) {
+                            (true, true) => ((x as i64) >> sh) as u64,
+                            (true, false) => x >> sh,
+                            (false, _) => x << sh,
+                        };
+                        out[l] = if high { (r >> 32) as u32 } else { r as u32 };
+                    }
+                    w.write(d, &out, exec);
+                    return;
+                }
+            }
             for l in 0..32 {
                 let sh = if wrap { nv[l] & (bits - 1) } else { nv[l].min(bits) };
                 let x = ((hv[l] as u64) << 32) | lv[l] as u64;
@@ -351,7 +368,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write(d, &out, exec);
         }
         OpKind::Lop3 { d, p, a, b, c, lut } => {
-            let (av, bv, cv) = (ival(w, a), ival(w, b), ival(w, c));
+            let (av, bv, cv) = (ival(w, a, t0), ival(w, b, t1), ival(w, c, t2));
             let mut out = [0u32; 32];
             for l in 0..32 {
                 out[l] = lop3(av[l], bv[l], cv[l], lut);
@@ -367,27 +384,27 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write_pred(q, qm, exec);
         }
         OpKind::Isetp { p, q, a, b, c, e, cmp, signed, bop } => {
-            let (av, bv) = (w.read(a), w.read(b));
+            let (av, bv) = (w.src(a, t0), w.src(b, t1));
             let cm = w.pred(c.i, c.not);
             let em = e.map(|e| w.pred(e.i, e.not));
             let constant = matches!(cmp, ICmp::F | ICmp::T);
             let mut r = match (cmp, signed) {
                 (ICmp::F, _) => 0,
                 (ICmp::T, _) => u32::MAX,
-                (ICmp::Eq, _) => cmp_mask(&av, &bv, |x, y| x == y),
-                (ICmp::Ne, _) => cmp_mask(&av, &bv, |x, y| x != y),
-                (ICmp::Lt, true) => cmp_mask(&av, &bv, |x, y| (x as i32) < (y as i32)),
-                (ICmp::Le, true) => cmp_mask(&av, &bv, |x, y| (x as i32) <= (y as i32)),
-                (ICmp::Gt, true) => cmp_mask(&av, &bv, |x, y| (x as i32) > (y as i32)),
-                (ICmp::Ge, true) => cmp_mask(&av, &bv, |x, y| (x as i32) >= (y as i32)),
-                (ICmp::Lt, false) => cmp_mask(&av, &bv, |x, y| x < y),
-                (ICmp::Le, false) => cmp_mask(&av, &bv, |x, y| x <= y),
-                (ICmp::Gt, false) => cmp_mask(&av, &bv, |x, y| x > y),
-                (ICmp::Ge, false) => cmp_mask(&av, &bv, |x, y| x >= y),
+                (ICmp::Eq, _) => cmp_mask(av, bv, |x, y| x == y),
+                (ICmp::Ne, _) => cmp_mask(av, bv, |x, y| x != y),
+                (ICmp::Lt, true) => cmp_mask(av, bv, |x, y| (x as i32) < (y as i32)),
+                (ICmp::Le, true) => cmp_mask(av, bv, |x, y| (x as i32) <= (y as i32)),
+                (ICmp::Gt, true) => cmp_mask(av, bv, |x, y| (x as i32) > (y as i32)),
+                (ICmp::Ge, true) => cmp_mask(av, bv, |x, y| (x as i32) >= (y as i32)),
+                (ICmp::Lt, false) => cmp_mask(av, bv, |x, y| x < y),
+                (ICmp::Le, false) => cmp_mask(av, bv, |x, y| x <= y),
+                (ICmp::Gt, false) => cmp_mask(av, bv, |x, y| x > y),
+                (ICmp::Ge, false) => cmp_mask(av, bv, |x, y| x >= y),
             };
             if let (Some(em), false) = (em, constant) {
                 // .EX: where the high words are equal the low-word result decides
-                let eq = cmp_mask(&av, &bv, |x, y| x == y);
+                let eq = cmp_mask(av, bv, |x, y| x == y);
                 r = (r & !eq) | (em & eq);
             }
             w.write_pred(p, bop.eval(r, cm), exec);
@@ -395,7 +412,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
         }
         OpKind::Sel { d, a, b, c } => {
             let m = w.pred(c.i, c.not);
-            let (av, bv) = (w.read(a), w.read(b));
+            let (av, bv) = (w.src(a, t0), w.src(b, t1));
             let mut out = [0u32; 32];
             for l in 0..32 {
                 out[l] = if (m >> l) & 1 != 0 { av[l] } else { bv[l] };
@@ -403,16 +420,18 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write(d, &out, exec);
         }
         OpKind::Prmt { d, a, b, c, mode } => {
-            let (av, bv, cv) = (w.read(a), w.read(b), w.read(c));
-            map3(w, d, exec, av, bv, cv, |a, b, c| prmt(a, b, c, mode));
+            let (av, bv, cv) = (w.src(a, t0), w.src(b, t1), w.src(c, t2));
+            let out = map3(av, bv, cv, |a, b, c| prmt(a, b, c, mode));
+            w.write(d, &out, exec);
         }
         OpKind::Iabs { d, a } => {
-            let av = w.read(a);
-            map1(w, d, exec, av, |a| (a as i32).unsigned_abs());
+            let av = w.src(a, t0);
+            let out = map1(av, |a| (a as i32).unsigned_abs());
+            w.write(d, &out, exec);
         }
         OpKind::Imnmx { d, a, b, c, signed } => {
             let m = w.pred(c.i, c.not);
-            let (av, bv) = (w.read(a), w.read(b));
+            let (av, bv) = (w.src(a, t0), w.src(b, t1));
             let mut out = [0u32; 32];
             for l in 0..32 {
                 let min = (m >> l) & 1 != 0;
@@ -426,20 +445,22 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write(d, &out, exec);
         }
         OpKind::Vabsdiff { d, a, b, c, signed } => {
-            let (av, bv, cv) = (w.read(a), w.read(b), w.read(c));
-            map3(w, d, exec, av, bv, cv, |a, b, c| {
+            let (av, bv, cv) = (w.src(a, t0), w.src(b, t1), w.src(c, t2));
+            let out = map3(av, bv, cv, |a, b, c| {
                 let diff =
                     if signed { (a as i32 as i64 - b as i32 as i64).unsigned_abs() as u32 } else { a.abs_diff(b) };
                 diff.wrapping_add(c)
             });
+            w.write(d, &out, exec);
         }
         OpKind::Popc { d, a } => {
-            let av = ival(w, a);
-            map1(w, d, exec, av, |a| a.count_ones());
+            let av = ival(w, a, t0);
+            let out = map1(av, |a| a.count_ones());
+            w.write(d, &out, exec);
         }
         OpKind::Flo { d, a, signed, sh } => {
-            let av = ival(w, a);
-            map1(w, d, exec, av, |a| {
+            let av = ival(w, a, t0);
+            let out = map1(av, |a| {
                 let x = if signed && (a as i32) < 0 { !a } else { a };
                 if x == 0 {
                     u32::MAX
@@ -452,20 +473,23 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                     }
                 }
             });
+            w.write(d, &out, exec);
         }
         OpKind::Brev { d, a } => {
-            let av = w.read(a);
-            map1(w, d, exec, av, |a| a.reverse_bits());
+            let av = w.src(a, t0);
+            let out = map1(av, |a| a.reverse_bits());
+            w.write(d, &out, exec);
         }
         OpKind::Bmsk { d, a, b, wrap } => {
-            let (av, bv) = (w.read(a), w.read(b));
-            map2(w, d, exec, av, bv, |a, b| {
+            let (av, bv) = (w.src(a, t0), w.src(b, t1));
+            let out = map2(av, bv, |a, b| {
                 let (a, b) = if wrap { (a & 31, b & 31) } else { (a.min(32), b.min(32)) };
                 (((1u64 << b) - 1) << a) as u32
             });
+            w.write(d, &out, exec);
         }
         OpKind::P2r { d, a, mask } => {
-            let av = w.read(a);
+            let av = w.src(a, t0);
             let mut out = [0u32; 32];
             for (l, o) in out.iter_mut().enumerate() {
                 let mut pr = 0u32;
@@ -477,7 +501,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             w.write(d, &out, exec);
         }
         OpKind::R2p { a, mask } => {
-            let av = w.read(a);
+            let av = *w.src(a, t0);
             for i in 0..7u8 {
                 if (mask >> i) & 1 != 0 {
                     let m = mask_of(|l| (av[l] >> i) & 1 != 0);
@@ -509,8 +533,8 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             }
         }
         OpKind::Idp { d, a, b, c, four, hi, asig, a16, bsig } => {
-            let (av, bv, cv) = (w.read(a), w.read(b), w.read(c));
-            map3(w, d, exec, av, bv, cv, |a, b, c| {
+            let (av, bv, cv) = (w.src(a, t0), w.src(b, t1), w.src(c, t2));
+            let out = map3(av, bv, cv, |a, b, c| {
                 let bb = |i: u32| -> i32 {
                     let v = (b >> (8 * i)) & 0xff;
                     if bsig {
@@ -546,6 +570,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 }
                 acc as u32
             });
+            w.write(d, &out, exec);
         }
         _ => {}
     }
@@ -576,14 +601,12 @@ mod tests {
     }
 
     #[test]
-    fn pack_bits() {
-        let mut b = [0u8; 32];
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = ((i * 7) % 3 == 0) as u8;
-        }
+    fn lane_masks() {
         let want = (0..32).fold(0u32, |m, i| m | ((((i * 7) % 3 == 0) as u32) << i));
-        assert_eq!(pack(&b), want);
-        assert_eq!(pack(&[1; 32]), u32::MAX);
+        assert_eq!(mask_of(|i| (i * 7) % 3 == 0), want);
+        assert_eq!(mask_of(|_| true), u32::MAX);
+        assert_eq!(mask_of(|i| i == 31), 1 << 31);
+        assert_eq!(mask_of(|i| i == 15 || i == 16), 3 << 15);
     }
 
     #[test]

@@ -45,12 +45,25 @@ fn check(
     space: MemorySpace,
     mut valid: impl FnMut(u64, usize) -> bool,
 ) -> Result<(), RawFault> {
-    let (mut lo, mut hi, mut bits) = (u64::MAX, 0u64, 0u64);
-    for l in lanes(exec) {
-        lo = lo.min(addr[l]);
-        hi = hi.max(addr[l]);
-        bits |= addr[l];
+    // over all 32 lanes with the others masked out, reduced by halving trees (vector code, no
+    // per-lane branches)
+    let (mut lo, mut hi, mut or) = ([u64::MAX; 32], [0u64; 32], [0u64; 32]);
+    for (l, &a) in addr.iter().enumerate() {
+        let on = exec & (1 << l) != 0;
+        lo[l] = if on { a } else { u64::MAX };
+        hi[l] = if on { a } else { 0 };
+        or[l] = if on { a } else { 0 };
     }
+    let mut h = 16;
+    while h > 0 {
+        for i in 0..h {
+            lo[i] = lo[i].min(lo[i + h]);
+            hi[i] = hi[i].max(hi[i + h]);
+            or[i] |= or[i + h];
+        }
+        h /= 2;
+    }
+    let (lo, hi, bits) = (lo[0], hi[0], or[0]);
     if bits.is_multiple_of(size as u64) {
         if let Some(span) = (hi - lo).checked_add(size as u64) {
             if span <= u32::MAX as u64 && valid(lo, span as usize) {
@@ -151,6 +164,50 @@ fn store_words(dst: &mut [u8], w: &[u32; 4], size: MSize) {
     }
 }
 
+/// Global loads of `W` words per lane into `out[0..W]` (the word count known at compile time).
+#[inline(always)]
+fn gather_words<const W: usize, G: GlobalMem>(g: &mut G, exec: u32, addr: &[u64; 32], out: &mut [[u32; 32]; 4]) {
+    g.load_lanes(exec, addr, 4 * W, |l, bytes| {
+        let b = &bytes[..4 * W];
+        for r in 0..W {
+            out[r][l] = u32::from_le_bytes([b[4 * r], b[4 * r + 1], b[4 * r + 2], b[4 * r + 3]]);
+        }
+    });
+}
+
+/// Loads of `W` words per lane from `mem` at byte `at(l)` into `out[0..W]` (bounds checked by the
+/// caller; the slice indexing checks again).
+#[inline(always)]
+fn gather_slice<const W: usize>(mem: &[u8], exec: u32, at: impl Fn(usize) -> usize, out: &mut [[u32; 32]; 4]) {
+    for l in lanes(exec) {
+        let a = at(l);
+        let b = &mem[a..a + 4 * W];
+        for r in 0..W {
+            out[r][l] = u32::from_le_bytes([b[4 * r], b[4 * r + 1], b[4 * r + 2], b[4 * r + 3]]);
+        }
+    }
+}
+
+/// Stores of `W` words per lane from registers `src..src + W` into `mem` at byte `at(l)`, in
+/// ascending lane order.
+#[inline(always)]
+fn scatter_slice<const W: usize>(
+    mem: &mut [u8],
+    exec: u32,
+    at: impl Fn(usize) -> usize,
+    regs: &[[u32; 32]],
+    src: usize,
+) {
+    let v = &regs[src..src + W];
+    for l in lanes(exec) {
+        let a = at(l);
+        let b = &mut mem[a..a + 4 * W];
+        for r in 0..W {
+            b[4 * r..4 * r + 4].copy_from_slice(&v[r][l].to_le_bytes());
+        }
+    }
+}
+
 fn local_size<G: GlobalMem>(x: &Exec<'_, G>) -> u64 {
     x.env.local_bytes as u64
 }
@@ -162,6 +219,7 @@ fn ensure_local<G: GlobalMem>(w: &mut Warp, x: &Exec<'_, G>) {
     }
 }
 
+#[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
     match *k {
         OpKind::Ld { space, d, base, wide, off, size } => {
@@ -173,21 +231,34 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 Space::Global => {
                     let g = &mut *x.global;
                     check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
-                    g.load_lanes(exec, &addr, n, |l, bytes| {
-                        let v = load_words(bytes, size);
-                        for r in 0..regs {
-                            out[r][l] = v[r];
-                        }
-                    });
+                    match size {
+                        MSize::B32 => gather_words::<1, G>(g, exec, &addr, &mut out),
+                        MSize::B64 => gather_words::<2, G>(g, exec, &addr, &mut out),
+                        MSize::B128 => gather_words::<4, G>(g, exec, &addr, &mut out),
+                        _ => g.load_lanes(exec, &addr, n, |l, bytes| {
+                            let v = load_words(bytes, size);
+                            for r in 0..regs {
+                                out[r][l] = v[r];
+                            }
+                        }),
+                    }
                 }
                 Space::Shared => {
                     let len = x.shared.len() as u64;
                     check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
-                    for l in lanes(exec) {
-                        let a = addr[l] as usize;
-                        let v = load_words(&x.shared[a..a + n], size);
-                        for r in 0..regs {
-                            out[r][l] = v[r];
+                    let at = |l: usize| addr[l] as usize;
+                    match size {
+                        MSize::B32 => gather_slice::<1>(x.shared, exec, at, &mut out),
+                        MSize::B64 => gather_slice::<2>(x.shared, exec, at, &mut out),
+                        MSize::B128 => gather_slice::<4>(x.shared, exec, at, &mut out),
+                        _ => {
+                            for l in lanes(exec) {
+                                let a = addr[l] as usize;
+                                let v = load_words(&x.shared[a..a + n], size);
+                                for r in 0..regs {
+                                    out[r][l] = v[r];
+                                }
+                            }
                         }
                     }
                 }
@@ -231,10 +302,18 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                 Space::Shared => {
                     let len = x.shared.len() as u64;
                     check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
-                    for l in lanes(exec) {
-                        let a = addr[l] as usize;
-                        let v = val(w, l);
-                        store_words(&mut x.shared[a..a + n], &v, size);
+                    let at = |l: usize| addr[l] as usize;
+                    match size {
+                        MSize::B32 => scatter_slice::<1>(x.shared, exec, at, &w.regs, src as usize),
+                        MSize::B64 => scatter_slice::<2>(x.shared, exec, at, &w.regs, src as usize),
+                        MSize::B128 => scatter_slice::<4>(x.shared, exec, at, &w.regs, src as usize),
+                        _ => {
+                            for l in lanes(exec) {
+                                let a = addr[l] as usize;
+                                let v = val(w, l);
+                                store_words(&mut x.shared[a..a + n], &v, size);
+                            }
+                        }
                     }
                 }
                 Space::Local => {

@@ -85,8 +85,82 @@ pub(crate) fn fault(w: &Warp, lanes: u32, kind: FaultKind, message: String, addr
     RawFault { pc: w.pc * 16, warp: w.id, lanes, kind, message, address }
 }
 
+/// The instruction-set level the interpreter loop is compiled for (`run_warp` picks the best one
+/// the host has, once per call). Every level runs the same Rust code, so the results are the
+/// same bits: only the width of the 32-lane loops and the FMA instruction differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    /// The baseline target (x86-64 SSE2, or any other architecture).
+    Base,
+    /// x86-64-v3: AVX2, FMA, BMI1/2, LZCNT, POPCNT.
+    Avx2,
+    /// x86-64-v4 subsets: AVX-512 F/BW/VL/DQ/CD on top of `Avx2`.
+    Avx512,
+}
+
+/// The level `run_warp` uses: the host's best, lowered (never raised) by the environment
+/// variable `OTC_SIM_ISA` = `base` | `avx2` | `avx512` (for testing that every level gives the
+/// same results). Detected once per process.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) fn level() -> Level {
+    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let host = host_level();
+        let want = match std::env::var("OTC_SIM_ISA").as_deref() {
+            Ok("base") => Level::Base,
+            Ok("avx2") => Level::Avx2,
+            _ => Level::Avx512,
+        };
+        host.min(want)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn host_level() -> Level {
+    use std::arch::is_x86_feature_detected as has;
+    let v3 = has!("avx2") && has!("fma") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt");
+    let v4 = has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq") && has!("avx512cd");
+    match (v3, v4) {
+        (true, true) => Level::Avx512,
+        (true, false) => Level::Avx2,
+        _ => Level::Base,
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn host_level() -> Level {
+    Level::Base
+}
+
 /// Run the warp for at most `slice` warp-instructions (and at most `*budget`).
 pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+    #[cfg(target_arch = "x86_64")]
+    match level() {
+        // SAFETY: `level()` never exceeds what the host supports.
+        Level::Avx512 => return unsafe { run_warp_avx512(w, x, slice, budget) },
+        // SAFETY: as above.
+        Level::Avx2 => return unsafe { run_warp_avx2(w, x, slice, budget) },
+        Level::Base => {}
+    }
+    run_warp_body(w, x, slice, budget)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+unsafe fn run_warp_avx512<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+    run_warp_body(w, x, slice, budget)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+unsafe fn run_warp_avx2<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+    run_warp_body(w, x, slice, budget)
+}
+
+/// The interpreter loop; everything it calls on the common paths is inlined into it, so each
+/// `Level` gets its own compiled copy.
+#[inline(always)]
+fn run_warp_body<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
     if w.active == 0 && !w.select_after_block() {
         return if w.done() { Stop::Done } else { Stop::Blocked };
     }
@@ -117,19 +191,10 @@ pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u
         if let Some(t) = &mut x.tracer {
             t.record(w, op, pc, active, exec);
         }
-        let flow = match step(w, x, op, exec) {
-            Ok(f) => f,
-            Err(f) => return Stop::Fault(f),
-        };
-        match flow {
-            Flow::Next => w.pc += 1,
-            Flow::Jumped => {}
-            Flow::Stop(s) => {
-                if w.active != 0 && w.pc >= w.parked_min {
-                    w.reconcile();
-                }
-                return s;
-            }
+        match step(w, x, op, exec) {
+            Act::Next => w.pc += 1,
+            Act::Jumped => {}
+            Act::Stop(s) => return stop_after(w, *s),
         }
         if w.active == 0 {
             if !w.select_after_block() {
@@ -141,9 +206,43 @@ pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u
     }
 }
 
+/// A `Flow::Stop` or a fault: reconcile the group and return the reason.
+#[inline(never)]
+#[cold]
+fn stop_after(w: &mut Warp, s: Stop) -> Stop {
+    match s {
+        Stop::Fault(f) => Stop::Fault(f),
+        s => {
+            if w.active != 0 && w.pc >= w.parked_min {
+                w.reconcile();
+            }
+            s
+        }
+    }
+}
+
+/// What `step` did: a small value, so that the common cases do not go through memory (the
+/// rare stop or fault is boxed).
+enum Act {
+    Next,
+    Jumped,
+    Stop(Box<Stop>),
+}
+
+/// An `ExResult` as an `Act`.
+#[inline(always)]
+fn act(r: ExResult) -> Act {
+    match r {
+        Ok(Flow::Next) => Act::Next,
+        Ok(Flow::Jumped) => Act::Jumped,
+        Ok(Flow::Stop(s)) => Act::Stop(Box::new(s)),
+        Err(f) => Act::Stop(Box::new(Stop::Fault(f))),
+    }
+}
+
 /// Execute one instruction for the lanes `exec` of the running group.
 #[inline(always)]
-fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> ExResult {
+fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> Act {
     use OpKind::*;
     // Control flow is executed even with no guarded lane (the branch is then not taken).
     match &op.kind {
@@ -163,12 +262,12 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         | Trap
         | End { .. }
         | Fault(..) => {
-            return control::exec(w, x, op, exec);
+            return act(control::exec(w, x, op, exec));
         }
         _ => {}
     }
     if exec == 0 {
-        return Ok(Flow::Next);
+        return Act::Next;
     }
     match &op.kind {
         Nop => {}
@@ -211,13 +310,13 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         | Dop { .. }
         | Dsetp { .. } => float::exec(w, &op.kind, exec),
         H2 { .. } | Hsetp2 { .. } | Hset2 { .. } | Hmnmx2 { .. } => half::exec(w, &op.kind, exec),
-        Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return memory::exec(w, x, &op.kind, exec),
+        Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return act(memory::exec(w, x, &op.kind, exec)),
         Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
         Hmma { .. } | Bohmma { .. } => tensor::exec(w, x.env.arith, &op.kind, exec),
         Ohmma { .. } | OhmmaSp { .. } | AccbClear | AccbBmap { .. } | AccbMov { .. } | AccbShared { .. } => {
-            return tensor::exec_otc(w, x, &op.kind, exec)
+            return act(tensor::exec_otc(w, x, &op.kind, exec))
         }
         _ => {}
     }
-    Ok(Flow::Next)
+    Act::Next
 }

@@ -37,6 +37,7 @@ pub(crate) fn shfl_source(mode: ShflMode, l: u32, b: u32, c: u32) -> (u32, bool)
     }
 }
 
+#[inline(always)]
 pub(super) fn exec(w: &mut Warp, k: &OpKind, exec: u32) {
     match *k {
         OpKind::Shfl { p, d, a, b, c, mode } => {
