@@ -531,8 +531,9 @@ pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32;
 }
 
 /// [`dot1_f32_v100_lanes`] compiled for AVX-512 (16 lanes and a vector leading-zero count) or
-/// AVX2 (variable per-lane shifts) when the host has them, chosen at run time; the same integer
-/// code, so the same bits, on every host.
+/// AVX2 (variable per-lane shifts) when the host has them, chosen once per process (the
+/// environment variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing); the
+/// same integer code, so the same bits, on every host.
 #[inline]
 #[allow(unsafe_code)]
 pub fn dot1_f32_v100_lanes_host<const L: usize>(
@@ -646,17 +647,38 @@ mod host_vectors {
         dot1_f32_v100_rows(a, b, c, out)
     }
 
+    /// 0 = baseline, 1 = AVX2, 2 = AVX-512: the host's best, lowered (never raised) by the
+    /// environment variable `OTC_SIM_ISA` = `base` | `avx2` | `avx512`, the same switch as
+    /// otc-sim's instruction loop (for testing that every level gives the same bits). Detected
+    /// once per process.
+    fn level() -> u8 {
+        static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            use std::arch::is_x86_feature_detected as has;
+            let host = if has!("avx512f") && has!("avx512cd") && has!("avx512bw") && has!("avx512vl") {
+                2
+            } else if has!("avx2") {
+                1
+            } else {
+                0
+            };
+            let want = match std::env::var("OTC_SIM_ISA").as_deref() {
+                Ok("base") => 0,
+                Ok("avx2") => 1,
+                _ => 2,
+            };
+            host.min(want)
+        })
+    }
+
     #[inline(always)]
     pub(super) fn avx512() -> bool {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512cd")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vl")
+        level() >= 2
     }
 
     #[inline(always)]
     pub(super) fn avx2() -> bool {
-        std::arch::is_x86_feature_detected!("avx2")
+        level() >= 1
     }
 
     #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]

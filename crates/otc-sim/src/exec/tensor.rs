@@ -119,8 +119,8 @@ fn pair(w: &Warp, base: u16) -> &[[u32; 32]; 2] {
 fn gather_pair<const L: usize, const R: usize>(pair: &[[u32; 32]; 2], idx: &[[u16; L]; R]) -> [[u16; L]; R] {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the host supports AVX-512F/BW, checked just above.
+        if super::level() == super::Level::Avx512 {
+            // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
             return unsafe { gather_pair_avx512(pair, idx) };
         }
     }
