@@ -23,14 +23,15 @@
 //! what the sequential execution would have shown it, so its writes are applied as they are; a
 //! CTA that did (e.g. every CTA incrementing one global counter) is discarded and run again,
 //! directly against the committed memory. The result equals the sequential one, byte for byte.
-//! When most CTAs of a round conflict, the rest of the launch runs sequentially (that only
-//! changes speed). With one host thread, or one CTA, everything runs sequentially from the start.
+//! Reads are recorded byte by byte only in allocations that a committed CTA of the launch has
+//! written; in the others (a GEMM's operands) a CTA records just that it read the allocation, and
+//! if an earlier CTA of the same round wrote that allocation, the reading CTA counts as conflicting
+//! too (conservative: it is run again). When most CTAs of a round conflict, the rest of the
+//! launch runs sequentially (that only changes speed). With one host thread, or one CTA, everything runs sequentially from the start.
 //!
 //! A consequence of the rule: a CTA that waits for a later CTA (inter-CTA spin locks, grid-wide
 //! barriers) never sees it run, and ends in the watchdog. nvcc emits no such code for the
 //! kernels this emulator targets.
-
-use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -473,25 +474,33 @@ fn run_parallel(
 ) -> RunResult {
     let n_ops = l.ops.len();
     let mut start = 0u64;
+    // Allocations a committed CTA of this launch wrote: their reads are recorded byte by byte
+    // (see `SpecView::tracked`); the others only record that they were read.
+    let mut tracked = vec![false; mem.allocations().len()];
     while start < total {
         let end = (start + batch as u64).min(total);
         // ------------------------------------------------------------ run the round
         let base: &GlobalMemory = mem;
-        let results: Vec<(crate::memory::SpecPages, Counters, CtaOutcome)> = (start..end)
+        let round_tracked: &[bool] = &tracked;
+        let results: Vec<(crate::memory::SpecPages, Vec<u64>, Counters, CtaOutcome)> = (start..end)
             .into_par_iter()
             .map(|linear| {
-                let mut view = SpecView::new(base);
+                let mut view = SpecView::new(base, round_tracked);
                 let mut c = Counters::new(n_ops);
                 let out = run_cta(l, linear, &mut view, &mut c.per_inst, budget);
-                (view.pages, c, out)
+                (view.pages, view.untracked_reads, c, out)
             })
             .collect();
         // ------------------------------------------------------------ commit in CTA order
-        let mut written: HashMap<u64, PageMask> = HashMap::new();
+        let mut written: crate::memory::PageMap<PageMask> = Default::default();
+        // untracked allocations written by a CTA committed in this round: a later CTA of the
+        // round that read one of them (without byte records) is stale
+        let mut newly_written: Vec<u64> = Vec::new();
         let mut conflicts = 0usize;
-        for (i, (pages, c, out)) in results.into_iter().enumerate() {
+        for (i, (pages, untracked_reads, c, out)) in results.into_iter().enumerate() {
             let linear = start + i as u64;
-            let stale = SpecView::pages_conflict(&pages, &written);
+            let stale = SpecView::pages_conflict(&pages, &written)
+                || crate::memory::bits_intersect(&untracked_reads, &newly_written);
             let over =
                 out.executed > budget || matches!(&out.fault, Some(f) if f.kind == crate::fault::FaultKind::Watchdog);
             let (pages, c, out) = if stale || over {
@@ -499,13 +508,22 @@ fn run_parallel(
                     conflicts += 1;
                 }
                 // run again against the committed memory, recording its writes
-                let mut view = SpecView::new(mem);
+                let mut view = SpecView::new(mem, &tracked);
                 let mut c2 = Counters::new(n_ops);
                 let out2 = run_cta(l, linear, &mut view, &mut c2.per_inst, budget);
                 (view.pages, c2, out2)
             } else {
                 (pages, c, out)
             };
+            for (k, p) in &pages {
+                let alloc = (*k >> 40) as usize;
+                if p.written.is_some() && !tracked.get(alloc).copied().unwrap_or(true) {
+                    if newly_written.len() <= alloc / 64 {
+                        newly_written.resize(alloc / 64 + 1, 0);
+                    }
+                    newly_written[alloc / 64] |= 1 << (alloc % 64);
+                }
+            }
             SpecView::commit_pages(pages, mem, &mut written);
             counters.add(&c);
             budget -= out.executed.min(budget);
@@ -515,6 +533,9 @@ fn run_parallel(
             if let Some(s) = sink.as_mut() {
                 s.push(out.trace);
             }
+        }
+        for (i, t) in tracked.iter_mut().enumerate() {
+            *t |= newly_written.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0);
         }
         let round = (end - start) as usize;
         start = end;

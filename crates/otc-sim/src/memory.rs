@@ -12,6 +12,7 @@
 //! separated by an unmapped guard gap of [`GUARD_BYTES`], so out-of-bounds accesses fault.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// First address handed out.
 pub const GLOBAL_BASE: u64 = 0x0000_0001_0000_0000;
@@ -231,18 +232,77 @@ fn key(alloc: usize, page: usize) -> u64 {
     ((alloc as u64) << 40) | page as u64
 }
 
+/// Hasher for page keys (`key`): one multiply and a rotate. The default SipHash cost more than
+/// the rest of a speculative load when a warp's lanes fall in many pages (rows of a matrix).
+#[derive(Default)]
+pub(crate) struct PageKeyHasher(u64);
+
+impl Hasher for PageKeyHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        // the bucket index comes from the low bits, the control tag from the top ones: mix both
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(32)
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b) ^ (self.0 >> 56);
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.0 ^= x;
+    }
+}
+
+/// A map keyed by page keys.
+pub(crate) type PageMap<V> = HashMap<u64, V, BuildHasherDefault<PageKeyHasher>>;
+
 /// Private pages of a speculative CTA: (key, page).
 pub(crate) type SpecPages = Vec<(u64, SpecPage)>;
 
 /// A CTA's speculative view of global memory (see the module docs).
 pub(crate) struct SpecView<'a> {
     base: &'a GlobalMemory,
-    index: HashMap<u64, usize>,
+    index: PageMap<usize>,
     pub pages: SpecPages,
     /// Allocation of the last access.
     cache: usize,
     /// (key, index in `pages`) of the last page touched.
     last: (u64, usize),
+    /// Per allocation: whether its reads are recorded byte by byte (`true`, and for allocations
+    /// past the end of the slice). An allocation no committed CTA of the launch has written yet
+    /// is read without bookkeeping; only the fact that it was read is kept (`untracked_reads`),
+    /// and the commit treats a read of an allocation that an earlier CTA of the same round
+    /// wrote as a conflict (see `device.rs`). A GEMM's operands are never written, so their
+    /// loads, most of a GEMM's memory traffic, skip the per-byte records.
+    tracked: &'a [bool],
+    /// Untracked allocations this CTA read (bit per allocation index).
+    pub untracked_reads: Vec<u64>,
+    /// Allocations this CTA wrote (bit per allocation index): its own writes are read back
+    /// through its private pages.
+    own_writes: Vec<u64>,
+}
+
+/// Whether bit `i` of a bit set is set.
+#[inline(always)]
+fn has_bit(set: &[u64], i: usize) -> bool {
+    set.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0)
+}
+
+#[inline(always)]
+fn set_bit(set: &mut Vec<u64>, i: usize) {
+    if set.len() <= i / 64 {
+        set.resize(i / 64 + 1, 0);
+    }
+    set[i / 64] |= 1 << (i % 64);
+}
+
+/// Whether two bit sets share a bit.
+pub(crate) fn bits_intersect(a: &[u64], b: &[u64]) -> bool {
+    a.iter().zip(b).any(|(x, y)| x & y != 0)
 }
 
 /// The (word, bits) pairs of a page mask that cover bytes `[off, off + len)`. An aligned access
@@ -275,8 +335,25 @@ fn range_bits(mask: &PageMask, off: usize, len: usize) -> bool {
 }
 
 impl<'a> SpecView<'a> {
-    pub fn new(base: &'a GlobalMemory) -> Self {
-        SpecView { base, index: HashMap::new(), pages: Vec::new(), cache: 0, last: (u64::MAX, 0) }
+    /// A view of `base`; `tracked` says which allocations have their reads recorded byte by byte
+    /// (see the field; `&[]` records every read).
+    pub fn new(base: &'a GlobalMemory, tracked: &'a [bool]) -> Self {
+        SpecView {
+            base,
+            index: PageMap::default(),
+            pages: Vec::new(),
+            cache: 0,
+            last: (u64::MAX, 0),
+            tracked,
+            untracked_reads: Vec::new(),
+            own_writes: Vec::new(),
+        }
+    }
+
+    /// Whether a read of allocation `ai` goes straight to the base memory (see `tracked`).
+    #[inline(always)]
+    fn untracked(&self, ai: usize) -> bool {
+        !self.tracked.get(ai).copied().unwrap_or(true) && !has_bit(&self.own_writes, ai)
     }
 
     /// Index of the page with `key` in `pages` (created on first use).
@@ -309,12 +386,12 @@ impl<'a> SpecView<'a> {
     /// Whether this CTA read a byte that `written` (bytes written by CTAs committed before it in
     /// the same round) covers.
     #[allow(dead_code)]
-    pub fn conflicts(&self, written: &HashMap<u64, PageMask>) -> bool {
+    pub fn conflicts(&self, written: &PageMap<PageMask>) -> bool {
         Self::pages_conflict(&self.pages, written)
     }
 
     /// [`SpecView::conflicts`] on the pages of a finished view.
-    pub fn pages_conflict(pages: &SpecPages, written: &HashMap<u64, PageMask>) -> bool {
+    pub fn pages_conflict(pages: &SpecPages, written: &PageMap<PageMask>) -> bool {
         for (k, p) in pages {
             if let Some(w) = written.get(k) {
                 if p.read.iter().zip(w.iter()).any(|(r, w)| r & w != 0) {
@@ -327,12 +404,12 @@ impl<'a> SpecView<'a> {
 
     /// Apply this CTA's writes to `mem` and add them to `written`.
     #[allow(dead_code)]
-    pub fn commit(self, mem: &mut GlobalMemory, written: &mut HashMap<u64, PageMask>) {
+    pub fn commit(self, mem: &mut GlobalMemory, written: &mut PageMap<PageMask>) {
         Self::commit_pages(self.pages, mem, written)
     }
 
     /// [`SpecView::commit`] of the pages of a finished view.
-    pub fn commit_pages(pages: SpecPages, mem: &mut GlobalMemory, written: &mut HashMap<u64, PageMask>) {
+    pub fn commit_pages(pages: SpecPages, mem: &mut GlobalMemory, written: &mut PageMap<PageMask>) {
         for (k, p) in pages {
             let (Some(data), Some(p_written)) = (p.data, p.written) else { continue };
             let alloc = (k >> 40) as usize;
@@ -393,10 +470,25 @@ impl GlobalMem for SpecView<'_> {
         // The previous lane's address: lanes that share an address (operands replicated across
         // a warp) repeat neither the look-up nor the read bookkeeping.
         let mut prev = u64::MAX;
+        // (start, end, index) of the last untracked allocation read: its lanes read it directly
+        let mut untracked = (u64::MAX, 0u64, 0usize);
+        let base = self.base;
         for l in crate::state::lanes(exec) {
             let a = addr[l];
+            if a >= untracked.0 && a.saturating_add(len as u64) <= untracked.1 {
+                let o = (a - untracked.0) as usize;
+                f(l, &base.allocs[untracked.2].data[o..o + len]);
+                continue;
+            }
             if a < cur.0 || a.saturating_add(len as u64) > cur.1 {
                 let (ai, off) = self.locate(a, len).expect("checked by the caller");
+                if self.untracked(ai) {
+                    set_bit(&mut self.untracked_reads, ai);
+                    let alloc = &base.allocs[ai];
+                    untracked = (alloc.base, alloc.end(), ai);
+                    f(l, &alloc.data[off..off + len]);
+                    continue;
+                }
                 let page = off / PAGE;
                 let i = self.page(key(ai, page));
                 let alloc = &self.base.allocs[ai];
@@ -423,6 +515,10 @@ impl GlobalMem for SpecView<'_> {
     #[inline]
     fn load(&mut self, addr: u64, len: usize) -> Option<&[u8]> {
         let (ai, off) = self.locate(addr, len)?;
+        if self.untracked(ai) {
+            set_bit(&mut self.untracked_reads, ai);
+            return Some(&self.base.allocs[ai].data[off..off + len]);
+        }
         let page = off / PAGE;
         let po = off % PAGE;
         let i = self.page(key(ai, page));
@@ -439,6 +535,7 @@ impl GlobalMem for SpecView<'_> {
     #[inline]
     fn store(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
         let (ai, off) = self.locate(addr, len)?;
+        set_bit(&mut self.own_writes, ai);
         let page = off / PAGE;
         let po = off % PAGE;
         let i = self.page(key(ai, page));
@@ -492,13 +589,13 @@ mod tests {
         let a = m.alloc(8192, 256).unwrap();
         m.write(a, &[1, 2, 3, 4]).unwrap();
         let (v1_pages, v2_conflict) = {
-            let mut v1 = SpecView::new(&m);
+            let mut v1 = SpecView::new(&m, &[]);
             v1.store(a + 4, 4).unwrap().copy_from_slice(&[9, 9, 9, 9]);
             assert_eq!(v1.load(a + 4, 4).unwrap(), &[9, 9, 9, 9]);
             assert_eq!(v1.load(a, 4).unwrap(), &[1, 2, 3, 4]);
-            let mut v2 = SpecView::new(&m);
+            let mut v2 = SpecView::new(&m, &[]);
             assert_eq!(v2.load(a + 4, 4).unwrap(), &[0, 0, 0, 0]);
-            let mut written = HashMap::new();
+            let mut written = PageMap::default();
             let mut mm = m.clone();
             v1.commit(&mut mm, &mut written);
             (mm, v2.conflicts(&written))
