@@ -248,7 +248,11 @@ impl Device {
                 if let Err(e) = sim.check_fits(threads as u32, kernel.num_regs, shared as u32) {
                     return timing_err(e);
                 }
-                sim.set_batch(batch);
+                // The SMs advance once per `num_sms` CTAs or more: each advance then gives every SM
+                // about one new CTA, so the SMs stay on the threads that last ran them instead of
+                // being stolen in small, unbalanced advances (which cost ~20% more model time in
+                // cache misses with two threads).
+                sim.set_batch(batch.max(tc.gpu.num_sms as usize));
                 Some(sim)
             }
         };
