@@ -411,7 +411,7 @@ impl SmSim {
             queue: VecDeque::new(),
             stream_done: false,
             ctas: Vec::new(),
-            warps: (0..c.sm.max_warps).map(|_| Warp::new()).collect(),
+            warps: Vec::new(),
             subs,
             l1: SectorCache::disabled(),
             l1_ready: false,
@@ -465,7 +465,15 @@ impl SmSim {
         let mut live = 0;
         let nsub = self.subs.len();
         for wi in 0..p.trace.warps.len() {
-            let ws = self.warps.iter().position(|w| !w.reserved).expect("a free warp slot (checked by fits)");
+            // Warp slots are made on first use (each holds 4 KB of scoreboards; most of the 64
+            // slots of most SMs are never used): a new one is the lowest slot never used yet.
+            let ws = match self.warps.iter().position(|w| !w.reserved) {
+                Some(i) => i,
+                None => {
+                    self.warps.push(Warp::new());
+                    self.warps.len() - 1
+                }
+            };
             let sub = ws % nsub;
             self.age += 1;
             self.warps[ws].reset(slot, wi, self.age, sub, t);
