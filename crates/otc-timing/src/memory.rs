@@ -86,6 +86,24 @@ pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>
     let b1 = bytes.max(1) as u64 - 1;
     if let Some(&a0) = addrs.first() {
         let base = (a0 >> shift).wrapping_sub(31);
+        // Accesses of a power of two of bytes, at most a sector, all aligned (the usual case):
+        // each lies in one sector.
+        if b1 & (b1 + 1) == 0 && b1 < sector_bytes as u64 {
+            let (mut map, mut ok, mut low) = (0u64, true, 0u64);
+            for &a in addrs {
+                let first = (a >> shift).wrapping_sub(base);
+                low |= a;
+                ok &= first < 64;
+                map |= 1u64.wrapping_shl(first as u32);
+            }
+            if ok && low & b1 == 0 {
+                while map != 0 {
+                    out.push(base.wrapping_add(map.trailing_zeros() as u64));
+                    map &= map - 1;
+                }
+                return;
+            }
+        }
         let (mut map, mut ok) = (0u64, true);
         for &a in addrs {
             let first = (a >> shift).wrapping_sub(base);

@@ -222,6 +222,9 @@ struct Warp {
     ev: Event,
     /// Index of `ev`'s plan in [`SmSim::plans`], or [`NO_PLAN`].
     plan: u32,
+    /// The (active, executed) masks of the last issue and their lane counts.
+    masks: (u32, u32),
+    lanes: (u64, u64),
 }
 
 /// A placeholder for [`Warp::ev`] before a warp has an event.
@@ -277,6 +280,8 @@ impl Warp {
             own: None,
             ev: NO_EVENT,
             plan: NO_PLAN,
+            masks: (0, 0),
+            lanes: (0, 0),
         }
     }
 
@@ -860,8 +865,16 @@ impl SmSim {
         let executed = e.executed != 0;
         let event_index = self.warps[ws].pos;
         self.stats.warp_instructions += 1;
-        self.stats.thread_instructions += e.active.count_ones() as u64;
-        self.stats.predicated_thread_instructions += e.executed.count_ones() as u64;
+        {
+            // Lane counts, kept per warp: the masks change seldom from one event to the next.
+            let w = &mut self.warps[ws];
+            if (e.active, e.executed) != w.masks {
+                w.masks = (e.active, e.executed);
+                w.lanes = (e.active.count_ones() as u64, e.executed.count_ones() as u64);
+            }
+            self.stats.thread_instructions += w.lanes.0;
+            self.stats.predicated_thread_instructions += w.lanes.1;
+        }
         self.stats.per_form[e.form as usize] += 1;
 
         // Operand collection: register-bank conflicts and the reuse cache.
@@ -877,7 +890,7 @@ impl SmSim {
                     let eq = !nonzero & p.present & 0x8080_8080;
                     let hits = ((eq >> 7) & 1 | (eq >> 14) & 2 | (eq >> 21) & 4 | (eq >> 28) & 8) as usize;
                     w.reuse = (w.reuse & !p.present) | (p.bases & p.keep) | (p.present & !p.keep);
-                    self.stats.reuse_hits += hits.count_ones() as u64;
+                    self.stats.reuse_hits += (0x4332_3221_3221_2110u64 >> (4 * hits) & 15) as u64;
                     match p.read_cycles[hits] {
                         0 => {
                             let c = bank_read_cycles(r, &e.srcs, hits);
@@ -969,7 +982,7 @@ impl SmSim {
                 }
                 let pw = e.pred_writes & 0x7f;
                 w.pred_mem = if is_mem { w.pred_mem | pw } else { w.pred_mem & !pw };
-                if e.dsts.iter().any(|g| g.count > 0) || e.pred_writes != 0 {
+                if e.pred_writes != 0 || e.dsts[0].count > 0 || e.dsts[1].count > 0 {
                     w.last_write = w.last_write.max(result);
                 }
             }
@@ -1003,12 +1016,11 @@ impl SmSim {
                 Some(c) => {
                     let p = &c.p.packed[w.w];
                     w.cur = p.step(w.cur);
-                    p.get(&c.p.protos, w.cur)
+                    p.get_into(&c.p.protos, w.cur, &mut w.ev)
                 }
-                None => None,
+                None => false,
             };
-            if let Some(n) = next {
-                w.ev = n;
+            if next {
                 w.plan = plan_of(&mut self.plans, r, &w.ev);
             }
         }
@@ -1046,7 +1058,7 @@ impl SmSim {
         }
 
         // Next instruction: a taken control transfer refills the instruction buffer.
-        match next.map(|n| n.pc) {
+        match next.then_some(self.warps[ws].ev.pc) {
             Some(pc) => {
                 if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
                     let w = &mut self.warps[ws];
