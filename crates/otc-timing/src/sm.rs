@@ -890,7 +890,7 @@ impl SmSim {
                     let eq = !nonzero & p.present & 0x8080_8080;
                     let hits = ((eq >> 7) & 1 | (eq >> 14) & 2 | (eq >> 21) & 4 | (eq >> 28) & 8) as usize;
                     w.reuse = (w.reuse & !p.present) | (p.bases & p.keep) | (p.present & !p.keep);
-                    self.stats.reuse_hits += (0x4332_3221_3221_2110u64 >> (4 * hits) & 15) as u64;
+                    self.stats.reuse_hits += 0x4332_3221_3221_2110u64 >> (4 * hits) & 15;
                     match p.read_cycles[hits] {
                         0 => {
                             let c = bank_read_cycles(r, &e.srcs, hits);
