@@ -592,10 +592,10 @@ impl SmSim {
             let t = self.t;
             let mut next = NEVER;
             let mut outcome = std::mem::take(&mut self.outcome);
-            outcome.clear();
-            for s in 0..self.subs.len() {
+            outcome.resize(self.subs.len(), (false, 0, Reason::Idle));
+            for (s, slot) in outcome.iter_mut().enumerate() {
                 let o = self.schedule(r, s);
-                outcome.push(o);
+                *slot = o;
                 if o.0 {
                     next = next.min(t + 1);
                 } else {
