@@ -24,21 +24,63 @@ pub fn shared_wavefronts(lanes: &[(u32, u64)], bytes: u32, banks: u32, bank_byte
     // A phase covers at most 32 bank words (lanes_per_phase x words_per_lane).
     let mut keys = [0u64; 32];
     let mut start = 0usize;
+    let phase_of = |lane: u32| {
+        if lanes_per_phase.is_power_of_two() {
+            lane >> lanes_per_phase.trailing_zeros()
+        } else {
+            lane / lanes_per_phase
+        }
+    };
+    let key = |w: u64| {
+        let bank = if banks_pow2 { w & (banks64 - 1) } else { w % banks64 };
+        bank << 40 | (w & ((1 << 40) - 1))
+    };
+    // Per bank: the word the phase puts there (valid where `seen` has the bank's bit).
+    let mut bank_word = [0u64; 64];
     while start < lanes.len() {
-        let phase = lanes[start].0 / lanes_per_phase;
+        let phase = phase_of(lanes[start].0);
         let mut end = start;
+        while end < lanes.len() && phase_of(lanes[end].0) == phase {
+            end += 1;
+        }
+        // Fast path: no bank gets two different words (lanes on one word are a broadcast): one
+        // wavefront. The keys are the phase's first 32 words, as below.
+        if !atomic && banks <= 64 {
+            let (mut seen, mut clash, mut n) = (0u64, false, 0usize);
+            'lanes: for &(_, a) in &lanes[start..end] {
+                let w0 = if pow2 { a >> bank_shift } else { a / bank_bytes as u64 };
+                for k in 0..words_per_lane as u64 {
+                    if n == keys.len() {
+                        break 'lanes;
+                    }
+                    n += 1;
+                    let kk = key(w0 + k);
+                    let b = (kk >> 40) as usize & 63;
+                    if seen & (1 << b) == 0 {
+                        seen |= 1 << b;
+                        bank_word[b] = kk;
+                    } else if bank_word[b] != kk {
+                        clash = true;
+                        break 'lanes;
+                    }
+                }
+            }
+            if !clash {
+                total += 1;
+                phases += 1;
+                start = end;
+                continue;
+            }
+        }
         let mut n = 0usize;
-        while end < lanes.len() && lanes[end].0 / lanes_per_phase == phase {
-            let w0 = if pow2 { lanes[end].1 >> bank_shift } else { lanes[end].1 / bank_bytes as u64 };
+        for &(_, a) in &lanes[start..end] {
+            let w0 = if pow2 { a >> bank_shift } else { a / bank_bytes as u64 };
             for k in 0..words_per_lane as u64 {
                 if n < keys.len() {
-                    let w = w0 + k;
-                    let bank = if banks_pow2 { w & (banks64 - 1) } else { w % banks64 };
-                    keys[n] = bank << 40 | (w & ((1 << 40) - 1));
+                    keys[n] = key(w0 + k);
                     n += 1;
                 }
             }
-            end += 1;
         }
         total += max_per_bank(&mut keys[..n], atomic, banks);
         phases += 1;
@@ -50,13 +92,23 @@ pub fn shared_wavefronts(lanes: &[(u32, u64)], bytes: u32, banks: u32, bank_byte
 /// Largest number of (distinct, unless `atomic`) words of one bank among `keys`
 /// (`bank << 40 | word`).
 fn max_per_bank(keys: &mut [u64], atomic: bool, banks: u32) -> u32 {
-    // Fast path: all words in different banks: one wavefront.
+    // Fast path: no bank holds two different words (lanes on the same word are a broadcast):
+    // one wavefront.
     if !atomic && banks <= 64 {
         let mut mask = 0u64;
+        let mut word = [0u64; 64];
+        let mut clash = false;
         for &k in keys.iter() {
-            mask |= 1 << (k >> 40);
+            let b = (k >> 40) as usize & 63;
+            if mask & (1 << b) == 0 {
+                mask |= 1 << b;
+                word[b] = k;
+            } else if word[b] != k {
+                clash = true;
+                break;
+            }
         }
-        if mask.count_ones() as usize == keys.len() {
+        if !clash {
             return if keys.is_empty() { 0 } else { 1 };
         }
     }
@@ -103,6 +155,10 @@ pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>
                 }
                 return;
             }
+            if !ok {
+                // A lane's first sector is outside the window: so is its last one.
+                return coalesce_sorted(addrs, bytes, shift, out);
+            }
         }
         let (mut map, mut ok) = (0u64, true);
         for &a in addrs {
@@ -119,6 +175,11 @@ pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>
             return;
         }
     }
+    coalesce_sorted(addrs, bytes, shift, out)
+}
+
+/// [`coalesce`] by walking each lane's sectors (sorting when they come out of order).
+fn coalesce_sorted(addrs: &[u64], bytes: u32, shift: u32, out: &mut Vec<u64>) {
     let mut sorted = true;
     for &a in addrs {
         let first = a >> shift;
