@@ -37,6 +37,14 @@ pub fn shared_wavefronts(lanes: &[(u32, u64)], bytes: u32, banks: u32, bank_byte
     };
     // Per bank: the word the phase puts there (valid where `seen` has the bank's bit).
     let mut bank_word = [0u64; 64];
+    let wpl64 = words_per_lane as u64;
+    let block_ok = !atomic
+        && banks <= 64
+        && banks_pow2
+        && pow2
+        && words_per_lane.is_power_of_two()
+        && words_per_lane <= banks
+        && lanes_per_phase * words_per_lane == 32;
     while start < lanes.len() {
         let phase = phase_of(lanes[start].0);
         let mut end = start;
@@ -45,7 +53,36 @@ pub fn shared_wavefronts(lanes: &[(u32, u64)], bytes: u32, banks: u32, bank_byte
         }
         // Fast path: no bank gets two different words (lanes on one word are a broadcast): one
         // wavefront. The keys are the phase's first 32 words, as below.
-        if !atomic && banks <= 64 {
+        //
+        // With power-of-two banks, bank bytes and words per lane (at most the banks), and every
+        // lane's first word a multiple of its word count, a lane's words fill an aligned block
+        // of banks: blocks are equal or disjoint, and equal blocks hold the same words exactly
+        // when their first words agree (below 2^40, as the keys compare them). At most
+        // 32 / words_per_lane lanes make a phase, so no key is dropped.
+        let mut known_clash = false;
+        if block_ok && end - start <= lanes_per_phase as usize {
+            let (mut seen, mut aligned, mut clash) = (0u64, true, false);
+            for &(_, a) in &lanes[start..end] {
+                let w0 = a >> bank_shift;
+                aligned &= w0 & (wpl64 - 1) == 0;
+                let pos = (w0 & (banks64 - 1)) as usize;
+                let bit = 1u64 << pos;
+                if seen & bit == 0 {
+                    seen |= bit;
+                    bank_word[pos] = w0 & ((1 << 40) - 1);
+                } else {
+                    clash |= bank_word[pos] != w0 & ((1 << 40) - 1);
+                }
+            }
+            if aligned && !clash {
+                total += 1;
+                phases += 1;
+                start = end;
+                continue;
+            }
+            known_clash = aligned;
+        }
+        if !atomic && banks <= 64 && !known_clash {
             let (mut seen, mut clash, mut n) = (0u64, false, 0usize);
             'lanes: for &(_, a) in &lanes[start..end] {
                 let w0 = if pow2 { a >> bank_shift } else { a / bank_bytes as u64 };
@@ -390,6 +427,91 @@ fn fastmod(a: u32, m: u64, d: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    /// The wavefront count by definition: per phase, the largest number of distinct words
+    /// (all words for atomics) in one bank.
+    fn wavefronts_by_definition(
+        lanes: &[(u32, u64)],
+        bytes: u32,
+        banks: u32,
+        bank_bytes: u32,
+        atomic: bool,
+    ) -> (u32, u32) {
+        let wpl = bytes.div_ceil(bank_bytes).clamp(1, 32);
+        let lpp = (32 / wpl).max(1);
+        let (mut total, mut phases) = (0, 0);
+        let mut start = 0;
+        while start < lanes.len() {
+            let phase = lanes[start].0 / lpp;
+            let mut end = start;
+            let mut keys: Vec<(u64, u64)> = Vec::new();
+            while end < lanes.len() && lanes[end].0 / lpp == phase {
+                for k in 0..wpl as u64 {
+                    if keys.len() < 32 {
+                        let w = lanes[end].1 / bank_bytes as u64 + k;
+                        keys.push((w % banks as u64, w & ((1 << 40) - 1)));
+                    }
+                }
+                end += 1;
+            }
+            let mut best = 0;
+            for b in 0..banks as u64 {
+                let mut words: Vec<u64> = keys.iter().filter(|k| k.0 == b).map(|k| k.1).collect();
+                if !atomic {
+                    words.sort_unstable();
+                    words.dedup();
+                }
+                best = best.max(words.len() as u32);
+            }
+            total += best;
+            phases += 1;
+            start = end;
+        }
+        (total, phases)
+    }
+
+    #[test]
+    fn shared_wavefronts_match_definition() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..20_000 {
+            let bytes = [1u32, 2, 4, 8, 16, 12][case % 6];
+            let banks = [32u32, 16, 24][(case / 6) % 3];
+            let bank_bytes = [4u32, 8, 3][(case / 18) % 3];
+            let atomic = case % 7 == 0;
+            let mask = match case % 4 {
+                0 => u32::MAX,
+                1 => next() as u32,
+                2 => 0x0000_ffff,
+                _ => 0x8000_0001,
+            };
+            let style = next() % 5;
+            let base = (next() % 4096) * 16;
+            let lanes: Vec<(u32, u64)> = (0..32u32)
+                .filter(|l| mask & (1 << l) != 0)
+                .map(|l| {
+                    let a = match style {
+                        0 => base + l as u64 * bytes as u64,
+                        1 => base + (l as u64 % 8) * bytes as u64,
+                        2 => base + (next() % 64) * bytes as u64,
+                        3 => base + (l as u64 / 4) * 128 + (l as u64 % 4) * bytes as u64,
+                        _ => base + next() % 1024,
+                    };
+                    (l, a)
+                })
+                .collect();
+            assert_eq!(
+                shared_wavefronts(&lanes, bytes, banks, bank_bytes, atomic),
+                wavefronts_by_definition(&lanes, bytes, banks, bank_bytes, atomic),
+                "case {case}: bytes {bytes} banks {banks} bank_bytes {bank_bytes} atomic {atomic} lanes {lanes:?}"
+            );
+        }
+    }
+
     use super::*;
 
     /// The sectors of each lane's bytes, sorted and distinct (the definition).
