@@ -753,15 +753,13 @@ impl SmSim {
                 }
             }
             best = (at, reason);
-            let preds = (e.pred_reads | e.pred_writes) & 0x7f;
-            if preds != 0 {
-                for p in 0..7 {
-                    if preds & (1 << p) != 0 {
-                        let rt = w.pred_ready[p];
-                        if rt > best.0 {
-                            best = (rt, if w.pred_mem & (1 << p) != 0 { Reason::Memory } else { Reason::Dependency });
-                        }
-                    }
+            let mut preds = (e.pred_reads | e.pred_writes) & 0x7f;
+            while preds != 0 {
+                let p = preds.trailing_zeros() as usize;
+                preds &= preds - 1;
+                let rt = w.pred_ready[p];
+                if rt > best.0 {
+                    best = (rt, if w.pred_mem & (1 << p) != 0 { Reason::Memory } else { Reason::Dependency });
                 }
             }
         }
