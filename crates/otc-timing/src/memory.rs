@@ -24,21 +24,100 @@ pub fn shared_wavefronts(lanes: &[(u32, u64)], bytes: u32, banks: u32, bank_byte
     // A phase covers at most 32 bank words (lanes_per_phase x words_per_lane).
     let mut keys = [0u64; 32];
     let mut start = 0usize;
+    let phase_of = |lane: u32| {
+        if lanes_per_phase.is_power_of_two() {
+            lane >> lanes_per_phase.trailing_zeros()
+        } else {
+            lane / lanes_per_phase
+        }
+    };
+    let key = |w: u64| {
+        let bank = if banks_pow2 { w & (banks64 - 1) } else { w % banks64 };
+        bank << 40 | (w & ((1 << 40) - 1))
+    };
+    // Per bank: the word the phase puts there (valid where `seen` has the bank's bit).
+    let mut bank_word = [0u64; 64];
+    let wpl64 = words_per_lane as u64;
+    let block_ok = !atomic
+        && banks <= 64
+        && banks_pow2
+        && pow2
+        && words_per_lane.is_power_of_two()
+        && words_per_lane <= banks
+        && lanes_per_phase * words_per_lane == 32;
     while start < lanes.len() {
-        let phase = lanes[start].0 / lanes_per_phase;
+        let phase = phase_of(lanes[start].0);
         let mut end = start;
+        while end < lanes.len() && phase_of(lanes[end].0) == phase {
+            end += 1;
+        }
+        // Fast path: no bank gets two different words (lanes on one word are a broadcast): one
+        // wavefront. The keys are the phase's first 32 words, as below.
+        //
+        // With power-of-two banks, bank bytes and words per lane (at most the banks), and every
+        // lane's first word a multiple of its word count, a lane's words fill an aligned block
+        // of banks: blocks are equal or disjoint, and equal blocks hold the same words exactly
+        // when their first words agree (below 2^40, as the keys compare them). At most
+        // 32 / words_per_lane lanes make a phase, so no key is dropped.
+        let mut known_clash = false;
+        if block_ok && end - start <= lanes_per_phase as usize {
+            let (mut seen, mut aligned, mut clash) = (0u64, true, false);
+            for &(_, a) in &lanes[start..end] {
+                let w0 = a >> bank_shift;
+                aligned &= w0 & (wpl64 - 1) == 0;
+                let pos = (w0 & (banks64 - 1)) as usize;
+                let bit = 1u64 << pos;
+                if seen & bit == 0 {
+                    seen |= bit;
+                    bank_word[pos] = w0 & ((1 << 40) - 1);
+                } else {
+                    clash |= bank_word[pos] != w0 & ((1 << 40) - 1);
+                }
+            }
+            if aligned && !clash {
+                total += 1;
+                phases += 1;
+                start = end;
+                continue;
+            }
+            known_clash = aligned;
+        }
+        if !atomic && banks <= 64 && !known_clash {
+            let (mut seen, mut clash, mut n) = (0u64, false, 0usize);
+            'lanes: for &(_, a) in &lanes[start..end] {
+                let w0 = if pow2 { a >> bank_shift } else { a / bank_bytes as u64 };
+                for k in 0..words_per_lane as u64 {
+                    if n == keys.len() {
+                        break 'lanes;
+                    }
+                    n += 1;
+                    let kk = key(w0 + k);
+                    let b = (kk >> 40) as usize & 63;
+                    if seen & (1 << b) == 0 {
+                        seen |= 1 << b;
+                        bank_word[b] = kk;
+                    } else if bank_word[b] != kk {
+                        clash = true;
+                        break 'lanes;
+                    }
+                }
+            }
+            if !clash {
+                total += 1;
+                phases += 1;
+                start = end;
+                continue;
+            }
+        }
         let mut n = 0usize;
-        while end < lanes.len() && lanes[end].0 / lanes_per_phase == phase {
-            let w0 = if pow2 { lanes[end].1 >> bank_shift } else { lanes[end].1 / bank_bytes as u64 };
+        for &(_, a) in &lanes[start..end] {
+            let w0 = if pow2 { a >> bank_shift } else { a / bank_bytes as u64 };
             for k in 0..words_per_lane as u64 {
                 if n < keys.len() {
-                    let w = w0 + k;
-                    let bank = if banks_pow2 { w & (banks64 - 1) } else { w % banks64 };
-                    keys[n] = bank << 40 | (w & ((1 << 40) - 1));
+                    keys[n] = key(w0 + k);
                     n += 1;
                 }
             }
-            end += 1;
         }
         total += max_per_bank(&mut keys[..n], atomic, banks);
         phases += 1;
@@ -50,13 +129,23 @@ pub fn shared_wavefronts(lanes: &[(u32, u64)], bytes: u32, banks: u32, bank_byte
 /// Largest number of (distinct, unless `atomic`) words of one bank among `keys`
 /// (`bank << 40 | word`).
 fn max_per_bank(keys: &mut [u64], atomic: bool, banks: u32) -> u32 {
-    // Fast path: all words in different banks: one wavefront.
+    // Fast path: no bank holds two different words (lanes on the same word are a broadcast):
+    // one wavefront.
     if !atomic && banks <= 64 {
         let mut mask = 0u64;
+        let mut word = [0u64; 64];
+        let mut clash = false;
         for &k in keys.iter() {
-            mask |= 1 << (k >> 40);
+            let b = (k >> 40) as usize & 63;
+            if mask & (1 << b) == 0 {
+                mask |= 1 << b;
+                word[b] = k;
+            } else if word[b] != k {
+                clash = true;
+                break;
+            }
         }
-        if mask.count_ones() as usize == keys.len() {
+        if !clash {
             return if keys.is_empty() { 0 } else { 1 };
         }
     }
@@ -86,6 +175,28 @@ pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>
     let b1 = bytes.max(1) as u64 - 1;
     if let Some(&a0) = addrs.first() {
         let base = (a0 >> shift).wrapping_sub(31);
+        // Accesses of a power of two of bytes, at most a sector, all aligned (the usual case):
+        // each lies in one sector.
+        if b1 & (b1 + 1) == 0 && b1 < sector_bytes as u64 {
+            let (mut map, mut ok, mut low) = (0u64, true, 0u64);
+            for &a in addrs {
+                let first = (a >> shift).wrapping_sub(base);
+                low |= a;
+                ok &= first < 64;
+                map |= 1u64.wrapping_shl(first as u32);
+            }
+            if ok && low & b1 == 0 {
+                while map != 0 {
+                    out.push(base.wrapping_add(map.trailing_zeros() as u64));
+                    map &= map - 1;
+                }
+                return;
+            }
+            if !ok {
+                // A lane's first sector is outside the window: so is its last one.
+                return coalesce_sorted(addrs, bytes, shift, out);
+            }
+        }
         let (mut map, mut ok) = (0u64, true);
         for &a in addrs {
             let first = (a >> shift).wrapping_sub(base);
@@ -101,6 +212,11 @@ pub fn coalesce(addrs: &[u64], bytes: u32, sector_bytes: u32, out: &mut Vec<u64>
             return;
         }
     }
+    coalesce_sorted(addrs, bytes, shift, out)
+}
+
+/// [`coalesce`] by walking each lane's sectors (sorting when they come out of order).
+fn coalesce_sorted(addrs: &[u64], bytes: u32, shift: u32, out: &mut Vec<u64>) {
     let mut sorted = true;
     for &a in addrs {
         let first = a >> shift;
@@ -311,6 +427,91 @@ fn fastmod(a: u32, m: u64, d: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    /// The wavefront count by definition: per phase, the largest number of distinct words
+    /// (all words for atomics) in one bank.
+    fn wavefronts_by_definition(
+        lanes: &[(u32, u64)],
+        bytes: u32,
+        banks: u32,
+        bank_bytes: u32,
+        atomic: bool,
+    ) -> (u32, u32) {
+        let wpl = bytes.div_ceil(bank_bytes).clamp(1, 32);
+        let lpp = (32 / wpl).max(1);
+        let (mut total, mut phases) = (0, 0);
+        let mut start = 0;
+        while start < lanes.len() {
+            let phase = lanes[start].0 / lpp;
+            let mut end = start;
+            let mut keys: Vec<(u64, u64)> = Vec::new();
+            while end < lanes.len() && lanes[end].0 / lpp == phase {
+                for k in 0..wpl as u64 {
+                    if keys.len() < 32 {
+                        let w = lanes[end].1 / bank_bytes as u64 + k;
+                        keys.push((w % banks as u64, w & ((1 << 40) - 1)));
+                    }
+                }
+                end += 1;
+            }
+            let mut best = 0;
+            for b in 0..banks as u64 {
+                let mut words: Vec<u64> = keys.iter().filter(|k| k.0 == b).map(|k| k.1).collect();
+                if !atomic {
+                    words.sort_unstable();
+                    words.dedup();
+                }
+                best = best.max(words.len() as u32);
+            }
+            total += best;
+            phases += 1;
+            start = end;
+        }
+        (total, phases)
+    }
+
+    #[test]
+    fn shared_wavefronts_match_definition() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..20_000 {
+            let bytes = [1u32, 2, 4, 8, 16, 12][case % 6];
+            let banks = [32u32, 16, 24][(case / 6) % 3];
+            let bank_bytes = [4u32, 8, 3][(case / 18) % 3];
+            let atomic = case % 7 == 0;
+            let mask = match case % 4 {
+                0 => u32::MAX,
+                1 => next() as u32,
+                2 => 0x0000_ffff,
+                _ => 0x8000_0001,
+            };
+            let style = next() % 5;
+            let base = (next() % 4096) * 16;
+            let lanes: Vec<(u32, u64)> = (0..32u32)
+                .filter(|l| mask & (1 << l) != 0)
+                .map(|l| {
+                    let a = match style {
+                        0 => base + l as u64 * bytes as u64,
+                        1 => base + (l as u64 % 8) * bytes as u64,
+                        2 => base + (next() % 64) * bytes as u64,
+                        3 => base + (l as u64 / 4) * 128 + (l as u64 % 4) * bytes as u64,
+                        _ => base + next() % 1024,
+                    };
+                    (l, a)
+                })
+                .collect();
+            assert_eq!(
+                shared_wavefronts(&lanes, bytes, banks, bank_bytes, atomic),
+                wavefronts_by_definition(&lanes, bytes, banks, bank_bytes, atomic),
+                "case {case}: bytes {bytes} banks {banks} bank_bytes {bank_bytes} atomic {atomic} lanes {lanes:?}"
+            );
+        }
+    }
+
     use super::*;
 
     /// The sectors of each lane's bytes, sorted and distinct (the definition).

@@ -128,6 +128,28 @@ impl Packed {
         }
     }
 
+    /// Write the event at `c` into `out`; false (and `out` untouched) past the end.
+    #[inline]
+    pub fn get_into(&self, protos: &[Option<Event>], c: Cursor, out: &mut Event) -> bool {
+        match c.state {
+            1 => {
+                let proto = protos[(c.first + c.off) as usize].as_ref().expect("packed event has a proto");
+                *out = *proto;
+                out.active = c.active;
+                out.executed = c.executed;
+                true
+            }
+            2 => match self.whole.get(c.whole as usize) {
+                Some(e) => {
+                    *out = *e;
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
     /// The cursor of the next event.
     #[inline]
     pub fn step(&self, mut c: Cursor) -> Cursor {

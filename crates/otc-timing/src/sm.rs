@@ -15,11 +15,10 @@ use crate::forms::{unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
-use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, TensorOp, INSTRUCTION_BYTES};
+use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp, INSTRUCTION_BYTES};
 
 /// Milli-cycles: the bandwidth queues count in thousandths of a cycle.
 const MC: u64 = 1000;
-const NO_REUSE: u8 = 255;
 const NEVER: u64 = u64::MAX;
 
 /// Configuration resolved for the simulation of one kernel.
@@ -199,12 +198,20 @@ struct Warp {
     reg_ready: Box<[u64; 256]>,
     /// When a tensor instruction may consume the register as its accumulator (forwarding).
     reg_fwd: Box<[u64; 256]>,
-    reg_mem: [u64; 4],
+    /// Why a register's result binds (Memory when a memory instruction writes it, else
+    /// Dependency).
+    reg_why: Box<[Reason; 256]>,
+    /// Registers whose `reg_ready` may be after the cycle of the last dependency scan that met
+    /// them: set when a result is scheduled, cleared by a scan that finds the result ready. A
+    /// register outside it is ready (its `reg_ready` and `reg_fwd` are at most the current cycle).
+    pending: [u64; 4],
     pred_ready: [u64; 8],
     pred_mem: u8,
     sb: [Vec<u64>; 6],
     sb_mem: u8,
-    reuse: [u8; 4],
+    /// The operand reuse cache: the base register cached per source slot (byte i: slot i;
+    /// [`NO_REUSE`]: none).
+    reuse: u32,
     at_barrier: Option<u8>,
     accbuf_ready: u64,
     mem_done: u64,
@@ -213,6 +220,11 @@ struct Warp {
     own: Option<Own>,
     /// The event at `cur` (decoded once per step; meaningless when the warp is not live).
     ev: Event,
+    /// Index of `ev`'s plan in [`SmSim::plans`], or [`NO_PLAN`].
+    plan: u32,
+    /// The (active, executed) masks of the last issue and their lane counts.
+    masks: (u32, u32),
+    lanes: (u64, u64),
 }
 
 /// A placeholder for [`Warp::ev`] before a warp has an event.
@@ -254,18 +266,22 @@ impl Warp {
             next_reason: Reason::Control,
             reg_ready: Box::new([0; 256]),
             reg_fwd: Box::new([0; 256]),
-            reg_mem: [0; 4],
+            reg_why: Box::new([Reason::Dependency; 256]),
+            pending: [0; 4],
             pred_ready: [0; 8],
             pred_mem: 0,
             sb: Default::default(),
             sb_mem: 0,
-            reuse: [NO_REUSE; 4],
+            reuse: u32::MAX,
             at_barrier: None,
             accbuf_ready: 0,
             mem_done: 0,
             last_write: 0,
             own: None,
             ev: NO_EVENT,
+            plan: NO_PLAN,
+            masks: (0, 0),
+            lanes: (0, 0),
         }
     }
 
@@ -283,23 +299,20 @@ impl Warp {
         self.next_reason = Reason::Control;
         self.reg_ready.fill(0);
         self.reg_fwd.fill(0);
-        self.reg_mem = [0; 4];
+        self.reg_why.fill(Reason::Dependency);
+        self.pending = [0; 4];
         self.pred_ready = [0; 8];
         self.pred_mem = 0;
         for s in &mut self.sb {
             s.clear();
         }
         self.sb_mem = 0;
-        self.reuse = [NO_REUSE; 4];
+        self.reuse = u32::MAX;
         self.at_barrier = None;
         self.accbuf_ready = 0;
         self.mem_done = 0;
         self.last_write = 0;
         self.own = None;
-    }
-
-    fn is_mem_reg(&self, r: u8) -> bool {
-        self.reg_mem[(r >> 6) as usize] & (1 << (r & 63)) != 0
     }
 
     /// Registers `base..base + count` (within the 256) are written at `ready` (forwardable to a
@@ -309,10 +322,13 @@ impl Warp {
         let end = (base + count).min(256);
         self.reg_ready[base..end].fill(ready);
         self.reg_fwd[base..end].fill(fwd);
-        for r in base..end {
-            let bit = 1u64 << (r & 63);
-            let word = &mut self.reg_mem[r >> 6];
-            *word = if mem { *word | bit } else { *word & !bit };
+        self.reg_why[base..end].fill(if mem { Reason::Memory } else { Reason::Dependency });
+        let mut r = base;
+        while r < end {
+            let hi = end.min((r | 63) + 1);
+            let bits = hi - r;
+            self.pending[r >> 6] |= if bits == 64 { u64::MAX } else { ((1u64 << bits) - 1) << (r & 63) };
+            r = hi;
         }
     }
 }
@@ -327,6 +343,9 @@ struct SubCore {
     unit_exec_reason: [Reason; NUM_UNITS],
     /// Operand collector units: cycle each becomes free and why it is held.
     cu: Vec<(u64, Reason)>,
+    /// The first collector unit to become free (its cycle and reason; (0, RegisterBank) when
+    /// there are none), kept up to date with `cu`.
+    cu_first: (u64, Reason),
     accbuf: AccBuf,
     /// No warp can issue before this cycle (cache; reset whenever the sub-core's warps change).
     wake: (u64, Reason),
@@ -367,6 +386,8 @@ pub(crate) struct SmSim {
     pub stats: SmStats,
     scratch: Vec<u64>,
     outcome: Vec<(bool, u64, Reason)>,
+    /// Per instruction (pc / 16): its plan, once a warp decoded it.
+    plans: Vec<Option<Plan>>,
     pub log: Option<Vec<IssueRecord>>,
 }
 
@@ -397,6 +418,7 @@ impl SmSim {
                 unit_exec_free: [0; NUM_UNITS],
                 unit_exec_reason: [Reason::UnitBusy; NUM_UNITS],
                 cu: vec![(0, Reason::RegisterBank); c.scheduler.collector_units as usize],
+                cu_first: (0, Reason::RegisterBank),
                 accbuf: AccBuf::new(
                     c.accbuf.bank_rows,
                     c.accbuf.bank_cols,
@@ -431,6 +453,7 @@ impl SmSim {
             stats: SmStats::new(FORMS.len()),
             scratch: Vec::new(),
             outcome: Vec::new(),
+            plans: Vec::new(),
             log: None,
         }
     }
@@ -479,6 +502,7 @@ impl SmSim {
             self.warps[ws].reset(slot, wi, self.age, sub, t);
             self.warps[ws].cur = p.packed[wi].start();
             self.warps[ws].ev = p.packed[wi].get(&p.protos, self.warps[ws].cur).unwrap_or(NO_EVENT);
+            self.warps[ws].plan = plan_of(&mut self.plans, r, &self.warps[ws].ev);
             if p.packed[wi].len() == 0 {
                 self.warps[ws].live = false;
             } else {
@@ -576,10 +600,10 @@ impl SmSim {
             let t = self.t;
             let mut next = NEVER;
             let mut outcome = std::mem::take(&mut self.outcome);
-            outcome.clear();
-            for s in 0..self.subs.len() {
+            outcome.resize(self.subs.len(), (false, 0, Reason::Idle));
+            for (s, slot) in outcome.iter_mut().enumerate() {
                 let o = self.schedule(r, s);
-                outcome.push(o);
+                *slot = o;
                 if o.0 {
                     next = next.min(t + 1);
                 } else {
@@ -652,12 +676,17 @@ impl SmSim {
         if let Some(o) = self.warps[ws].own {
             return o;
         }
-        let own = Self::compute_own(r, &self.warps[ws]);
+        let w = &mut self.warps[ws];
+        let plan = if w.plan == NO_PLAN { None } else { self.plans[w.plan as usize].as_ref() };
+        let own = Self::compute_own(r, w, plan, self.t);
         self.warps[ws].own = Some(own);
         own
     }
 
-    fn compute_own(r: &Resolved, w: &Warp) -> Own {
+    /// `now`: the current cycle. A register whose result is ready by then cannot make the warp
+    /// wait past `now`, and whether the warp can issue at `now` is all that the scheduler asks
+    /// of a cycle that is not after `now` (see [`Warp::pending`]).
+    fn compute_own(r: &Resolved, w: &mut Warp, plan: Option<&Plan>, now: u64) -> Own {
         let e = &w.ev;
         let fs = &r.forms[e.form as usize];
         let mut best = (w.next_issue, w.next_reason);
@@ -691,30 +720,54 @@ impl SmSim {
             // The accumulator (source slot 2) of HMMA.884 and dense OHMMA may be forwarded from
             // the tensor instruction that produces it; slots 4.. are destinations: the in-order
             // tensor pipe writes them in order.
-            let fwd_mask: u8 = if fs.fwd_class && r.cfg.tensor.accumulator_forwarding { 0b110100 } else { 0 };
-            let groups = [e.srcs[0], e.srcs[1], e.srcs[2], e.srcs[3], e.dsts[0], e.dsts[1]];
-            // Branch-free: which register binds is data-dependent (unpredictable).
             let (mut at, mut reason) = best;
-            for (slot, g) in groups.iter().enumerate() {
-                let table: &[u64; 256] = if fwd_mask & (1 << slot) != 0 { &w.reg_fwd } else { &w.reg_ready };
-                for reg in g.base as usize..g.base as usize + g.count as usize {
-                    let rt = table[reg & 255];
-                    let why = if w.is_mem_reg(reg as u8) { Reason::Memory } else { Reason::Dependency };
-                    let later = rt > at;
-                    reason = std::hint::select_unpredictable(later, why, reason);
-                    at = std::hint::select_unpredictable(later, rt, at);
+            match plan {
+                Some(p) if p.simple => {
+                    // Only registers pending at `now` can bind past `now`; ready ones leave the
+                    // pending set as they are met. Within a group the registers are visited in
+                    // ascending order, and the groups in slot order, so the first register with
+                    // the latest cycle binds as in a scan of every register.
+                    for k in 0..p.ngroups as usize {
+                        let wi = p.word[k] as usize;
+                        let mut bits = w.pending[wi] & p.mask[k];
+                        while bits != 0 {
+                            let reg = wi << 6 | bits.trailing_zeros() as usize;
+                            bits &= bits - 1;
+                            if w.reg_ready[reg] <= now {
+                                w.pending[wi] &= !(1u64 << (reg & 63));
+                                continue;
+                            }
+                            let rt = if p.fwd & (1 << k) != 0 { w.reg_fwd[reg] } else { w.reg_ready[reg] };
+                            if rt > at {
+                                at = rt;
+                                reason = w.reg_why[reg];
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let fwd_mask: u8 = if fs.fwd_class && r.cfg.tensor.accumulator_forwarding { 0b110100 } else { 0 };
+                    let groups = [e.srcs[0], e.srcs[1], e.srcs[2], e.srcs[3], e.dsts[0], e.dsts[1]];
+                    for (slot, g) in groups.iter().enumerate() {
+                        let table: &[u64; 256] = if fwd_mask & (1 << slot) != 0 { &w.reg_fwd } else { &w.reg_ready };
+                        for reg in g.base as usize..g.base as usize + g.count as usize {
+                            let rt = table[reg & 255];
+                            if rt > at {
+                                at = rt;
+                                reason = w.reg_why[reg & 255];
+                            }
+                        }
+                    }
                 }
             }
             best = (at, reason);
-            let preds = (e.pred_reads | e.pred_writes) & 0x7f;
-            if preds != 0 {
-                for p in 0..7 {
-                    if preds & (1 << p) != 0 {
-                        let rt = w.pred_ready[p];
-                        if rt > best.0 {
-                            best = (rt, if w.pred_mem & (1 << p) != 0 { Reason::Memory } else { Reason::Dependency });
-                        }
-                    }
+            let mut preds = (e.pred_reads | e.pred_writes) & 0x7f;
+            while preds != 0 {
+                let p = preds.trailing_zeros() as usize;
+                preds &= preds - 1;
+                let rt = w.pred_ready[p];
+                if rt > best.0 {
+                    best = (rt, if w.pred_mem & (1 << p) != 0 { Reason::Memory } else { Reason::Dependency });
                 }
             }
         }
@@ -741,7 +794,7 @@ impl SmSim {
             reason =
                 if sub.unit_exec_free[u] > sub.unit_issue_free[u] { sub.unit_exec_reason[u] } else { Reason::UnitBusy };
         }
-        let (cu_free, cu_reason) = first_min(&sub.cu).map(|i| sub.cu[i]).unwrap_or((0, Reason::RegisterBank));
+        let (cu_free, cu_reason) = sub.cu_first;
         if cu_free > at {
             at = cu_free;
             reason = cu_reason;
@@ -814,42 +867,63 @@ impl SmSim {
         let t = self.t;
         let c = &r.cfg;
         let e = self.warps[ws].ev;
-        let fs = r.forms[e.form as usize];
+        let fs = &r.forms[e.form as usize];
         let executed = e.executed != 0;
         let event_index = self.warps[ws].pos;
         self.stats.warp_instructions += 1;
-        self.stats.thread_instructions += e.active.count_ones() as u64;
-        self.stats.predicated_thread_instructions += e.executed.count_ones() as u64;
+        {
+            // Lane counts, kept per warp: the masks change seldom from one event to the next.
+            let w = &mut self.warps[ws];
+            if (e.active, e.executed) != w.masks {
+                w.masks = (e.active, e.executed);
+                w.lanes = (e.active.count_ones() as u64, e.executed.count_ones() as u64);
+            }
+            self.stats.thread_instructions += w.lanes.0;
+            self.stats.predicated_thread_instructions += w.lanes.1;
+        }
         self.stats.per_form[e.form as usize] += 1;
 
         // Operand collection: register-bank conflicts and the reuse cache.
         // A group of n registers puts n / banks reads on every bank (`uniform`) and one more on
         // the n % banks banks from its first register's (`extra`).
-        let banks = c.regfile.banks as usize;
-        let mut extra = [0u16; 64];
-        let mut uniform = 0u32;
-        {
+        let read_cycles = {
             let w = &mut self.warps[ws];
-            for (i, g) in e.srcs.iter().enumerate() {
-                if g.count == 0 {
-                    continue;
-                }
-                let hit = w.reuse[i] == g.base;
-                if !hit {
-                    let (full, rem) = r.bank_split[g.count as usize];
-                    uniform += full as u32;
-                    let base = g.base as usize;
-                    for reg in base..base + rem as usize {
-                        extra[r.bank_of[reg & 255] as usize] += 1;
+            match self.plans.get_mut(w.plan as usize) {
+                Some(Some(p)) => {
+                    // Bytewise: slot i hits when byte i of the cache equals its base.
+                    let x = w.reuse ^ p.bases;
+                    let nonzero = ((x & 0x7f7f_7f7f).wrapping_add(0x7f7f_7f7f) | x) & 0x8080_8080;
+                    let eq = !nonzero & p.present & 0x8080_8080;
+                    let hits = ((eq >> 7) & 1 | (eq >> 14) & 2 | (eq >> 21) & 4 | (eq >> 28) & 8) as usize;
+                    w.reuse = (w.reuse & !p.present) | (p.bases & p.keep) | (p.present & !p.keep);
+                    self.stats.reuse_hits += 0x4332_3221_3221_2110u64 >> (4 * hits) & 15;
+                    match p.read_cycles[hits] {
+                        0 => {
+                            let c = bank_read_cycles(r, &e.srcs, hits);
+                            if c < 255 {
+                                p.read_cycles[hits] = c as u8;
+                            }
+                            c
+                        }
+                        c => c as u64,
                     }
-                } else {
-                    self.stats.reuse_hits += 1;
                 }
-                w.reuse[i] = if e.reuse & (1 << i) != 0 { g.base } else { NO_REUSE };
+                _ => {
+                    let mut hits = 0usize;
+                    let mut cache = w.reuse.to_le_bytes();
+                    for (i, g) in e.srcs.iter().enumerate() {
+                        if g.count == 0 {
+                            continue;
+                        }
+                        hits |= ((cache[i] == g.base) as usize) << i;
+                        cache[i] = if e.reuse & (1 << i) != 0 { g.base } else { 255 };
+                    }
+                    w.reuse = u32::from_le_bytes(cache);
+                    self.stats.reuse_hits += hits.count_ones() as u64;
+                    bank_read_cycles(r, &e.srcs, hits)
+                }
             }
-        }
-        let max_load = uniform + extra[..banks].iter().copied().max().unwrap_or(0) as u32;
-        let read_cycles = r.read_cycles(max_load);
+        };
         let extra = read_cycles - 1;
         self.stats.bank_conflict_cycles += extra;
 
@@ -867,6 +941,7 @@ impl SmSim {
         let cu_reason = if waited_unit { sub.unit_exec_reason[u] } else { Reason::RegisterBank };
         if let Some(i) = first_min(&sub.cu) {
             sub.cu[i] = (exec_start + 1, cu_reason);
+            sub.cu_first = first_min(&sub.cu).map(|i| sub.cu[i]).unwrap_or((0, Reason::RegisterBank));
         }
         sub.last = Some(ws);
 
@@ -913,7 +988,7 @@ impl SmSim {
                 }
                 let pw = e.pred_writes & 0x7f;
                 w.pred_mem = if is_mem { w.pred_mem | pw } else { w.pred_mem & !pw };
-                if e.dsts.iter().any(|g| g.count > 0) || e.pred_writes != 0 {
+                if e.pred_writes != 0 || e.dsts[0].count > 0 || e.dsts[1].count > 0 {
                     w.last_write = w.last_write.max(result);
                 }
             }
@@ -947,12 +1022,12 @@ impl SmSim {
                 Some(c) => {
                     let p = &c.p.packed[w.w];
                     w.cur = p.step(w.cur);
-                    p.get(&c.p.protos, w.cur)
+                    p.get_into(&c.p.protos, w.cur, &mut w.ev)
                 }
-                None => None,
+                None => false,
             };
-            if let Some(n) = next {
-                w.ev = n;
+            if next {
+                w.plan = plan_of(&mut self.plans, r, &w.ev);
             }
         }
 
@@ -989,7 +1064,7 @@ impl SmSim {
         }
 
         // Next instruction: a taken control transfer refills the instruction buffer.
-        match next.map(|n| n.pc) {
+        match next.then_some(self.warps[ws].ev.pc) {
             Some(pc) => {
                 if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
                     let w = &mut self.warps[ws];
@@ -1358,6 +1433,144 @@ impl SmSim {
             }
         }
     }
+}
+
+/// Operand read cycles of source groups `srcs` when the slots in `hits` come from the reuse
+/// cache: a group of n registers puts n / banks reads on every bank and one more on the
+/// n % banks banks from its first register's; max(1, ceil(busiest bank / reads_per_bank)).
+fn bank_read_cycles(r: &Resolved, srcs: &[RegGroup; 4], hits: usize) -> u64 {
+    let banks = r.cfg.regfile.banks as usize;
+    let mut extra = [0u16; 64];
+    let mut uniform = 0u32;
+    for (i, g) in srcs.iter().enumerate() {
+        if g.count == 0 || hits & (1 << i) != 0 {
+            continue;
+        }
+        let (full, rem) = r.bank_split[g.count as usize];
+        uniform += full as u32;
+        let base = g.base as usize;
+        for reg in base..base + rem as usize {
+            extra[r.bank_of[reg & 255] as usize] += 1;
+        }
+    }
+    let max_load = uniform + extra[..banks].iter().copied().max().unwrap_or(0) as u32;
+    r.read_cycles(max_load)
+}
+
+/// What the SM loop precomputes of one instruction (the static part of its events: form,
+/// register groups, `.reuse` flags), built the first time a warp of the SM decodes it and
+/// checked against each event that uses it.
+#[derive(Clone, Copy)]
+struct Plan {
+    /// [`Plan::key`] of the events it applies to.
+    key: (u64, u64),
+    /// Every register group lies within one 64-register word: the dependency scan goes by the
+    /// masks below (else it visits each register).
+    simple: bool,
+    /// The non-empty groups in slot order: word, register mask, whether the forwarding table
+    /// applies (bit k for group k).
+    ngroups: u8,
+    word: [u8; 6],
+    mask: [u64; 6],
+    fwd: u8,
+    /// The reuse cache as bytes (slot i in byte i): the source bases, 0xff for the slots that
+    /// read registers, 0xff for the slots whose base stays cached.
+    bases: u32,
+    present: u32,
+    keep: u32,
+    /// Operand read cycles by reuse hits (bit i: slot i hit); 0: not computed yet.
+    read_cycles: [u8; 16],
+}
+
+impl Plan {
+    fn new(r: &Resolved, e: &Event) -> Plan {
+        let fs = &r.forms[e.form as usize];
+        let fwd_mask: u8 = if fs.fwd_class && r.cfg.tensor.accumulator_forwarding { 0b110100 } else { 0 };
+        let groups = [e.srcs[0], e.srcs[1], e.srcs[2], e.srcs[3], e.dsts[0], e.dsts[1]];
+        let mut p = Plan {
+            key: Plan::key(e),
+            simple: true,
+            ngroups: 0,
+            word: [0; 6],
+            mask: [0; 6],
+            fwd: 0,
+            bases: 0,
+            present: 0,
+            keep: 0,
+            read_cycles: [0; 16],
+        };
+        for (slot, g) in groups.iter().enumerate() {
+            if g.count == 0 {
+                continue;
+            }
+            let (base, count) = (g.base as usize, g.count as usize);
+            let lo = base & 63;
+            if lo + count > 64 {
+                p.simple = false;
+                continue;
+            }
+            let k = p.ngroups as usize;
+            p.word[k] = (base >> 6) as u8;
+            p.mask[k] = if count == 64 { u64::MAX } else { ((1u64 << count) - 1) << lo };
+            if fwd_mask & (1 << slot) != 0 {
+                p.fwd |= 1 << k;
+            }
+            p.ngroups += 1;
+        }
+        for (i, g) in e.srcs.iter().enumerate() {
+            if g.count == 0 {
+                continue;
+            }
+            p.bases |= (g.base as u32) << (8 * i);
+            p.present |= 0xff << (8 * i);
+            if e.reuse & (1 << i) != 0 {
+                p.keep |= 0xff << (8 * i);
+            }
+        }
+        p
+    }
+
+    /// What a plan depends on: the form, the register groups and the `.reuse` flags of `e`.
+    #[inline]
+    fn key(e: &Event) -> (u64, u64) {
+        let [s0, s1, s2, s3] = e.srcs;
+        let [d0, d1] = e.dsts;
+        let srcs = u64::from_le_bytes([s0.base, s0.count, s1.base, s1.count, s2.base, s2.count, s3.base, s3.count]);
+        let rest = u32::from_le_bytes([d0.base, d0.count, d1.base, d1.count]) as u64
+            | (e.form as u64) << 32
+            | (e.reuse as u64) << 48;
+        (srcs, rest)
+    }
+}
+
+/// [`Warp::plan`] of a warp whose event has no plan.
+const NO_PLAN: u32 = u32::MAX;
+
+/// The index in `plans` of the plan of `e` (made now if its instruction has none or another
+/// one), or [`NO_PLAN`] for an event off the instruction grid.
+#[inline]
+fn plan_of(plans: &mut Vec<Option<Plan>>, r: &Resolved, e: &Event) -> u32 {
+    let idx = (e.pc / INSTRUCTION_BYTES) as usize;
+    if let Some(Some(p)) = plans.get(idx) {
+        if p.key == Plan::key(e) && e.pc.is_multiple_of(INSTRUCTION_BYTES) {
+            return idx as u32;
+        }
+    }
+    new_plan(plans, r, e)
+}
+
+#[cold]
+#[inline(never)]
+fn new_plan(plans: &mut Vec<Option<Plan>>, r: &Resolved, e: &Event) -> u32 {
+    let idx = (e.pc / INSTRUCTION_BYTES) as usize;
+    if !e.pc.is_multiple_of(INSTRUCTION_BYTES) || idx >= crate::packed::MAX_PCS {
+        return NO_PLAN;
+    }
+    if plans.len() <= idx {
+        plans.resize(idx + 1, None);
+    }
+    plans[idx] = Some(Plan::new(r, e));
+    idx as u32
 }
 
 /// Index of the first smallest cycle of the collector units (as `min_by_key` picks it).
