@@ -8,16 +8,19 @@ use std::time::Instant;
 
 use otc_numerics::{dot1_f32, dot4_f32, TensorArith};
 
-fn main() {
-    let mut s = 0x1234_5678_9abc_def0u64;
-    let mut next = move || {
+/// Random finite fp16 values with exponent fields 8..22 (values around 1), by xorshift.
+fn fp16_stream(mut s: u64) -> impl FnMut() -> u16 {
+    move || {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
-        // finite fp16 with exponent fields 8..22 (values around 1)
         let x = s as u16;
         (x & 0x83ff) | ((8 + (x >> 10) % 15) << 10)
-    };
+    }
+}
+
+fn main() {
+    let mut next = fp16_stream(0x1234_5678_9abc_def0);
     let n = 1 << 16;
     let a: Vec<u16> = (0..n).map(|_| next()).collect();
     let b: Vec<u16> = (0..n).map(|_| next()).collect();
@@ -73,14 +76,7 @@ fn ohmma_batch(a: &[u16; 32], b: &[[u16; 32]; 4], c: &mut [[u32; 32]; 4]) -> u64
 }
 
 fn lane_batches() {
-    let mut s = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        let x = s as u16;
-        (x & 0x83ff) | ((8 + (x >> 10) % 15) << 10)
-    };
+    let mut next = fp16_stream(0x9e37_79b9_7f4a_7c15);
     let sets = 64;
     let a: Vec<[u16; 32]> = (0..sets).map(|_| std::array::from_fn(|_| next())).collect();
     let b: Vec<[[u16; 32]; 4]> = (0..sets).map(|_| std::array::from_fn(|_| std::array::from_fn(|_| next()))).collect();

@@ -530,32 +530,6 @@ pub fn dot1_f32_v100_lanes<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32;
     special_mask(&flag)
 }
 
-/// [`dot1_f32_v100_lanes`] compiled for AVX-512 (16 lanes and a vector leading-zero count) or
-/// AVX2 (variable per-lane shifts) when the host has them, chosen once per process (the
-/// environment variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing); the
-/// same integer code, so the same bits, on every host.
-#[inline]
-#[allow(unsafe_code)]
-pub fn dot1_f32_v100_lanes_host<const L: usize>(
-    a: &[u16; L],
-    b: &[u16; L],
-    c: &[u32; L],
-    out: &mut [u32; L],
-) -> [u64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if host_vectors::avx512() {
-            // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
-            return unsafe { host_vectors::dot1_avx512(a, b, c, out) };
-        }
-        if host_vectors::avx2() {
-            // SAFETY: the host supports AVX2.
-            return unsafe { host_vectors::dot1_avx2(a, b, c, out) };
-        }
-    }
-    dot1_f32_v100_lanes(a, b, c, out)
-}
-
 /// [`dot1_f32_v100_lanes`] on `R` rows that share their `a` (a dense `OHMMA.8161`: each lane's A
 /// value meets the B values of its `R` accumulators): `out[r][i] = c[r][i] + a[i] * b[r][i]`;
 /// returns each row's special mask.
@@ -573,80 +547,57 @@ pub fn dot1_f32_v100_rows<const L: usize, const R: usize>(
     special
 }
 
-/// [`dot1_f32_v100_rows`] compiled for the host's widest vectors, like
-/// [`dot1_f32_v100_lanes_host`] (one call for all rows keeps the vector constants in registers).
-#[inline]
-#[allow(unsafe_code)]
-pub fn dot1_f32_v100_rows_host<const L: usize, const R: usize>(
-    a: &[u16; L],
-    b: &[[u16; L]; R],
-    c: &[[u32; L]; R],
-    out: &mut [[u32; L]; R],
-) -> [[u64; 2]; R] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if host_vectors::avx512() {
-            // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
-            return unsafe { host_vectors::rows_avx512(a, b, c, out) };
+/// A public function that runs `$base` compiled for the host's widest vectors (`host_vectors`),
+/// with the same signature.
+macro_rules! host_build {
+    ($(#[$doc:meta])* $host:ident => $base:ident [$($gen:tt)*] ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$doc])*
+        #[inline]
+        #[allow(unsafe_code)]
+        pub fn $host<$($gen)*>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if host_vectors::avx512() {
+                    // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
+                    return unsafe { host_vectors::avx512::$base($($arg),*) };
+                }
+                if host_vectors::avx2() {
+                    // SAFETY: the host supports AVX2.
+                    return unsafe { host_vectors::avx2::$base($($arg),*) };
+                }
+            }
+            $base($($arg),*)
         }
-        if host_vectors::avx2() {
-            // SAFETY: the host supports AVX2.
-            return unsafe { host_vectors::rows_avx2(a, b, c, out) };
-        }
-    }
-    dot1_f32_v100_rows(a, b, c, out)
+    };
 }
 
-/// [`dot4_f32_v100_lanes`] compiled for the host's widest vectors, like
-/// [`dot1_f32_v100_lanes_host`].
-#[inline]
-#[allow(unsafe_code)]
-pub fn dot4_f32_v100_lanes_host<const L: usize>(
-    a: &[[u16; L]; 4],
-    b: &[[u16; L]; 4],
-    c: &[u32; L],
-    out: &mut [u32; L],
-) -> [u64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if host_vectors::avx512() {
-            // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
-            return unsafe { host_vectors::dot4_avx512(a, b, c, out) };
-        }
-        if host_vectors::avx2() {
-            // SAFETY: the host supports AVX2.
-            return unsafe { host_vectors::dot4_avx2(a, b, c, out) };
-        }
-    }
-    dot4_f32_v100_lanes(a, b, c, out)
+host_build! {
+    /// [`dot1_f32_v100_lanes`] compiled for AVX-512 (16 lanes and a vector leading-zero count) or
+    /// AVX2 (variable per-lane shifts) when the host has them, chosen once per process (the
+    /// environment variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing); the
+    /// same integer code, so the same bits, on every host.
+    dot1_f32_v100_lanes_host => dot1_f32_v100_lanes [const L: usize]
+    (a: &[u16; L], b: &[u16; L], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2]
+}
+
+host_build! {
+    /// [`dot1_f32_v100_rows`] compiled for the host's widest vectors, like
+    /// [`dot1_f32_v100_lanes_host`] (one call for all rows keeps the vector constants in registers).
+    dot1_f32_v100_rows_host => dot1_f32_v100_rows [const L: usize, const R: usize]
+    (a: &[u16; L], b: &[[u16; L]; R], c: &[[u32; L]; R], out: &mut [[u32; L]; R]) -> [[u64; 2]; R]
+}
+
+host_build! {
+    /// [`dot4_f32_v100_lanes`] compiled for the host's widest vectors, like
+    /// [`dot1_f32_v100_lanes_host`].
+    dot4_f32_v100_lanes_host => dot4_f32_v100_lanes [const L: usize]
+    (a: &[[u16; L]; 4], b: &[[u16; L]; 4], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2]
 }
 
 /// The lane batches compiled for wider vectors than the baseline target (x86-64 hosts only).
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod host_vectors {
-    use super::{dot1_f32_v100_lanes, dot1_f32_v100_rows, dot4_f32_v100_lanes};
-
-    #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
-    pub(super) unsafe fn rows_avx512<const L: usize, const R: usize>(
-        a: &[u16; L],
-        b: &[[u16; L]; R],
-        c: &[[u32; L]; R],
-        out: &mut [[u32; L]; R],
-    ) -> [[u64; 2]; R] {
-        dot1_f32_v100_rows(a, b, c, out)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn rows_avx2<const L: usize, const R: usize>(
-        a: &[u16; L],
-        b: &[[u16; L]; R],
-        c: &[[u32; L]; R],
-        out: &mut [[u32; L]; R],
-    ) -> [[u64; 2]; R] {
-        dot1_f32_v100_rows(a, b, c, out)
-    }
-
     /// 0 = baseline, 1 = AVX2, 2 = AVX-512: the host's best, lowered (never raised) by the
     /// environment variable `OTC_SIM_ISA` = `base` | `avx2` | `avx512`, the same switch as
     /// otc-sim's instruction loop (for testing that every level gives the same bits). Detected
@@ -681,45 +632,45 @@ mod host_vectors {
         level() >= 1
     }
 
-    #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
-    pub(super) unsafe fn dot1_avx512<const L: usize>(
-        a: &[u16; L],
-        b: &[u16; L],
-        c: &[u32; L],
-        out: &mut [u32; L],
-    ) -> [u64; 2] {
-        dot1_f32_v100_lanes(a, b, c, out)
+    /// A module `$name` of the batches compiled with the target features `$features`.
+    macro_rules! build {
+        ($name:ident, $features:literal) => {
+            pub(super) mod $name {
+                #[target_feature(enable = $features)]
+                pub(crate) unsafe fn dot1_f32_v100_lanes<const L: usize>(
+                    a: &[u16; L],
+                    b: &[u16; L],
+                    c: &[u32; L],
+                    out: &mut [u32; L],
+                ) -> [u64; 2] {
+                    crate::dot1_f32_v100_lanes(a, b, c, out)
+                }
+
+                #[target_feature(enable = $features)]
+                pub(crate) unsafe fn dot1_f32_v100_rows<const L: usize, const R: usize>(
+                    a: &[u16; L],
+                    b: &[[u16; L]; R],
+                    c: &[[u32; L]; R],
+                    out: &mut [[u32; L]; R],
+                ) -> [[u64; 2]; R] {
+                    crate::dot1_f32_v100_rows(a, b, c, out)
+                }
+
+                #[target_feature(enable = $features)]
+                pub(crate) unsafe fn dot4_f32_v100_lanes<const L: usize>(
+                    a: &[[u16; L]; 4],
+                    b: &[[u16; L]; 4],
+                    c: &[u32; L],
+                    out: &mut [u32; L],
+                ) -> [u64; 2] {
+                    crate::dot4_f32_v100_lanes(a, b, c, out)
+                }
+            }
+        };
     }
 
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn dot1_avx2<const L: usize>(
-        a: &[u16; L],
-        b: &[u16; L],
-        c: &[u32; L],
-        out: &mut [u32; L],
-    ) -> [u64; 2] {
-        dot1_f32_v100_lanes(a, b, c, out)
-    }
-
-    #[target_feature(enable = "avx512f,avx512cd,avx512bw,avx512vl,avx2")]
-    pub(super) unsafe fn dot4_avx512<const L: usize>(
-        a: &[[u16; L]; 4],
-        b: &[[u16; L]; 4],
-        c: &[u32; L],
-        out: &mut [u32; L],
-    ) -> [u64; 2] {
-        dot4_f32_v100_lanes(a, b, c, out)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn dot4_avx2<const L: usize>(
-        a: &[[u16; L]; 4],
-        b: &[[u16; L]; 4],
-        c: &[u32; L],
-        out: &mut [u32; L],
-    ) -> [u64; 2] {
-        dot4_f32_v100_lanes(a, b, c, out)
-    }
+    build!(avx512, "avx512f,avx512cd,avx512bw,avx512vl,avx2");
+    build!(avx2, "avx2");
 }
 
 /// `x >> n`, or 0 when `n` is negative or 32 or more (one vector shift: x86's variable shifts
