@@ -547,6 +547,51 @@ pub fn dot1_f32_v100_rows<const L: usize, const R: usize>(
     special
 }
 
+/// The vector instruction-set level the fast paths of otc-emu run at (the lane batches here and
+/// otc-sim's interpreter loop): every level runs the same Rust code, so the results are the same
+/// bits; only the width of the loops and the FMA instruction differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VectorLevel {
+    /// The baseline target (x86-64 SSE2, or any other architecture).
+    Base,
+    /// x86-64-v3: AVX2, FMA, BMI1/2, LZCNT, POPCNT.
+    Avx2,
+    /// x86-64-v4 subsets: AVX-512 F/BW/VL/DQ/CD on top of `Avx2`.
+    Avx512,
+}
+
+/// The level in use: the host's best, lowered (never raised) by the environment variable
+/// `OTC_SIM_ISA` = `base` | `avx2` | `avx512` (for testing that every level gives the same bits).
+/// Detected once per process.
+pub fn vector_level() -> VectorLevel {
+    static LEVEL: std::sync::OnceLock<VectorLevel> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let want = match std::env::var("OTC_SIM_ISA").as_deref() {
+            Ok("base") => VectorLevel::Base,
+            Ok("avx2") => VectorLevel::Avx2,
+            _ => VectorLevel::Avx512,
+        };
+        host_vector_level().min(want)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn host_vector_level() -> VectorLevel {
+    use std::arch::is_x86_feature_detected as has;
+    let v3 = has!("avx2") && has!("fma") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt");
+    let v4 = has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq") && has!("avx512cd");
+    match (v3, v4) {
+        (true, true) => VectorLevel::Avx512,
+        (true, false) => VectorLevel::Avx2,
+        _ => VectorLevel::Base,
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn host_vector_level() -> VectorLevel {
+    VectorLevel::Base
+}
+
 /// A public function that runs `$base` compiled for the host's widest vectors (`host_vectors`),
 /// with the same signature.
 macro_rules! host_build {
@@ -558,11 +603,11 @@ macro_rules! host_build {
             #[cfg(target_arch = "x86_64")]
             {
                 if host_vectors::avx512() {
-                    // SAFETY: the host supports the AVX-512 subsets the function is compiled for.
+                    // SAFETY: the AVX-512 level means the host has the subsets it is compiled for.
                     return unsafe { host_vectors::avx512::$base($($arg),*) };
                 }
                 if host_vectors::avx2() {
-                    // SAFETY: the host supports AVX2.
+                    // SAFETY: the AVX2 level means the host has AVX2.
                     return unsafe { host_vectors::avx2::$base($($arg),*) };
                 }
             }
@@ -598,38 +643,16 @@ host_build! {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod host_vectors {
-    /// 0 = baseline, 1 = AVX2, 2 = AVX-512: the host's best, lowered (never raised) by the
-    /// environment variable `OTC_SIM_ISA` = `base` | `avx2` | `avx512`, the same switch as
-    /// otc-sim's instruction loop (for testing that every level gives the same bits). Detected
-    /// once per process.
-    fn level() -> u8 {
-        static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
-        *LEVEL.get_or_init(|| {
-            use std::arch::is_x86_feature_detected as has;
-            let host = if has!("avx512f") && has!("avx512cd") && has!("avx512bw") && has!("avx512vl") {
-                2
-            } else if has!("avx2") {
-                1
-            } else {
-                0
-            };
-            let want = match std::env::var("OTC_SIM_ISA").as_deref() {
-                Ok("base") => 0,
-                Ok("avx2") => 1,
-                _ => 2,
-            };
-            host.min(want)
-        })
-    }
+    use super::{vector_level, VectorLevel};
 
     #[inline(always)]
     pub(super) fn avx512() -> bool {
-        level() >= 2
+        vector_level() == VectorLevel::Avx512
     }
 
     #[inline(always)]
     pub(super) fn avx2() -> bool {
-        level() >= 1
+        vector_level() >= VectorLevel::Avx2
     }
 
     /// A module `$name` of the batches compiled with the target features `$features`.

@@ -85,51 +85,15 @@ pub(crate) fn fault(w: &Warp, lanes: u32, kind: FaultKind, message: String, addr
     RawFault { pc: w.pc * 16, warp: w.id, lanes, kind, message, address }
 }
 
-/// The instruction-set level the interpreter loop is compiled for (`run_warp` picks the best one
-/// the host has, once per call). Every level runs the same Rust code, so the results are the
-/// same bits: only the width of the 32-lane loops and the FMA instruction differ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Level {
-    /// The baseline target (x86-64 SSE2, or any other architecture).
-    Base,
-    /// x86-64-v3: AVX2, FMA, BMI1/2, LZCNT, POPCNT.
-    Avx2,
-    /// x86-64-v4 subsets: AVX-512 F/BW/VL/DQ/CD on top of `Avx2`.
-    Avx512,
-}
+/// The instruction-set level the interpreter loop is compiled for (`run_warp` picks it once per
+/// call): the process-wide level of otc-numerics, so the loop and the tensor batches always run
+/// at the same level (`OTC_SIM_ISA` lowers both).
+pub(crate) use otc_numerics::VectorLevel as Level;
 
-/// The level `run_warp` uses: the host's best, lowered (never raised) by the environment
-/// variable `OTC_SIM_ISA` = `base` | `avx2` | `avx512` (for testing that every level gives the
-/// same results). Detected once per process.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline]
 pub(crate) fn level() -> Level {
-    static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        let host = host_level();
-        let want = match std::env::var("OTC_SIM_ISA").as_deref() {
-            Ok("base") => Level::Base,
-            Ok("avx2") => Level::Avx2,
-            _ => Level::Avx512,
-        };
-        host.min(want)
-    })
-}
-
-#[cfg(target_arch = "x86_64")]
-fn host_level() -> Level {
-    use std::arch::is_x86_feature_detected as has;
-    let v3 = has!("avx2") && has!("fma") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt");
-    let v4 = has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq") && has!("avx512cd");
-    match (v3, v4) {
-        (true, true) => Level::Avx512,
-        (true, false) => Level::Avx2,
-        _ => Level::Base,
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn host_level() -> Level {
-    Level::Base
+    otc_numerics::vector_level()
 }
 
 /// Run the warp for at most `slice` warp-instructions (and at most `*budget`).
