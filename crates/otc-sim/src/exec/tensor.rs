@@ -66,7 +66,7 @@ fn tables() -> &'static Tables {
 
 /// Where each factor of the fp32 `HMMA.884` lane batch comes from, per (A layout, B layout,
 /// STEP): `a[k][j]` / `b[k][j]` index the 128 halves of the A / B register pair (see
-/// [`pair_halves`]) for product `k` of element `j = 32 * r + l` (lane l's destination register
+/// [`pair_index`]) for product `k` of element `j = 32 * r + l` (lane l's destination register
 /// r). Built from the fragment tables, so a gather is one table lookup per factor.
 struct HmmaGather {
     a: [[u16; 64]; 4],
@@ -84,7 +84,7 @@ fn gathers() -> &'static Gathers {
         let t = tables();
         let index = |p: Place| {
             assert!(p.1 < 2 && p.2 < 2 && p.0 < 32, "HMMA.884 operands are register pairs");
-            u16::from(p.1) * 64 + u16::from(p.0) * 2 + u16::from(p.2)
+            pair_index(p.1, p.0 as usize, p.2)
         };
         let build = |a_col: usize, b_col: usize, step: usize| {
             let (ta, tb) = (&t.a[a_col], &t.b[b_col]);
@@ -105,15 +105,20 @@ fn gathers() -> &'static Gathers {
     })
 }
 
+/// Index of half `half` of lane `lane` of register `reg` (0 or 1) in a register pair seen as 128
+/// halves (its little-endian memory order), as [`gather_pair`] takes it.
+fn pair_index(reg: u8, lane: usize, half: u8) -> u16 {
+    u16::from(reg) * 64 + 2 * lane as u16 + u16::from(half)
+}
+
 /// The register pair `base`, `base + 1` (an `HMMA.884` A or B operand).
 #[inline(always)]
 fn pair(w: &Warp, base: u16) -> &[[u32; 32]; 2] {
     w.regs[base as usize..base as usize + 2].try_into().expect("a register pair")
 }
 
-/// `out[k][j]` = half `idx[k][j]` of the pair, where half `reg * 64 + lane * 2 + half` is half
-/// `half` of lane `lane` of register `reg` (the pair's little-endian memory order); `L` is a
-/// multiple of 32. Two word permutes per 32 halves with AVX-512BW, a table lookup per half
+/// `out[k][j]` = half `idx[k][j]` of the pair (indices by [`pair_index`]); `L` is a multiple
+/// of 32. Two word permutes per 32 halves with AVX-512BW, a table lookup per half
 /// elsewhere; the same values.
 #[inline]
 fn gather_pair<const L: usize, const R: usize>(pair: &[[u32; 32]; 2], idx: &[[u16; L]; R]) -> [[u16; L]; R] {
@@ -284,12 +289,10 @@ struct OElem {
 struct OTables {
     /// [F32, F16][lane][element]
     e: [[[OElem; 4]; 32]; 2],
-    /// fp32 layout as isa/otc.toml states it: lane l's four elements share one A value (register
-    /// `a_reg[l]`, half `a_half[l]`), and its element in C register r takes B from register
-    /// r / 2, half r % 2 (checked against the fragment tables when they are built).
+    /// fp32 layout as isa/otc.toml states it: lane l's four elements share one A value (in the
+    /// A register pair), and its element in C register r takes B from register r / 2, half r % 2
+    /// (checked against the fragment tables when they are built).
     f32_regular: bool,
-    a_reg: [u8; 32],
-    a_half: [u8; 32],
     /// The regular layout as [`gather_pair`] indices: lane l's A value, and the B value of its
     /// accumulator in C register r.
     a_idx: [[u16; 32]; 1],
@@ -302,10 +305,8 @@ fn otables() -> &'static OTables {
         let mut t = OTables {
             e: [[[OElem::default(); 4]; 32]; 2],
             f32_regular: false,
-            a_reg: [0; 32],
-            a_half: [0; 32],
             a_idx: [[0; 32]; 1],
-            b_idx: std::array::from_fn(|r| std::array::from_fn(|l| (r / 2 * 64 + 2 * l + r % 2) as u16)),
+            b_idx: std::array::from_fn(|r| std::array::from_fn(|l| pair_index(r as u8 / 2, l, r as u8 % 2))),
         };
         for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
             let a = slots(inst, FragOperand::A, Layout::Row);
@@ -332,13 +333,11 @@ fn otables() -> &'static OTables {
                 for (l, te) in t.e[0].iter().enumerate() {
                     let regs = te.iter().fold(0u32, |m, e| m | 1 << e.reg);
                     assert!(regs == 0b1111 && te.iter().all(|e| e.half == 0), "fp32 OHMMA: one element per C register");
-                    (t.a_reg[l], t.a_half[l]) = te[0].a;
-                    regular &= te.iter().all(|e| e.a == te[0].a && e.b == (e.reg / 2, e.reg % 2));
+                    let (reg, half) = te[0].a;
+                    regular &= reg < 2 && te.iter().all(|e| e.a == te[0].a && e.b == (e.reg / 2, e.reg % 2));
+                    t.a_idx[0][l] = pair_index(reg, l, half);
                 }
-                t.f32_regular = regular && t.a_reg.iter().all(|&r| r < 2);
-                for l in 0..32 {
-                    t.a_idx[0][l] = u16::from(t.a_reg[l]) * 64 + 2 * l as u16 + u16::from(t.a_half[l]);
-                }
+                t.f32_regular = regular;
             }
         }
         t
@@ -350,6 +349,14 @@ fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
     (w.regs[base as usize + p.0 as usize][l] >> (16 * p.1 as u32)) as u16
 }
 
+/// In the regular fp32 layout: every lane's A value, and per C register r every lane's B value.
+#[inline(always)]
+fn regular_operands(w: &Warp, a: u16, b: u16) -> ([u16; 32], [[u16; 32]; 4]) {
+    let ot = otables();
+    let [av] = gather_pair(pair(w, a), &ot.a_idx);
+    (av, gather_pair(pair(w, b), &ot.b_idx))
+}
+
 /// The first `N` elements of a batch array.
 #[inline(always)]
 fn prefix<T, const N: usize>(x: &[T; 128]) -> &[T; N] {
@@ -359,12 +366,6 @@ fn prefix<T, const N: usize>(x: &[T; 128]) -> &[T; N] {
 #[inline(always)]
 fn prefix_mut<T, const N: usize>(x: &mut [T; 128]) -> &mut [T; N] {
     (&mut x[..N]).try_into().expect("N <= 128")
-}
-
-/// The one-product lane batch on up to 128 gathered elements (sparse OHMMA, irregular layouts).
-#[inline]
-fn ohmma_f32_v100_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128], out: &mut [u32; 128]) -> [u64; 2] {
-    otc_numerics::dot1_f32_v100_lanes_host(a, b, c, out)
 }
 
 /// Position of every set bit of `m`, in ascending order, and their count.
@@ -436,8 +437,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             let ot = otables();
             if ot.f32_regular {
                 // Lane l's A value serves its four accumulators; B comes from two registers.
-                let [av] = gather_pair(pair(w, a), &ot.a_idx);
-                let bv = gather_pair(pair(w, b), &ot.b_idx);
+                let (av, bv) = regular_operands(w, a, b);
                 let c = c as usize;
                 let cregs: &[[u32; 32]; 4] = w.regs[c..c + 4].try_into().expect("four C registers");
                 let mut res = [[0u32; 32]; 4];
@@ -468,7 +468,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                 }
             }
             let mut res = [0u32; 128];
-            let special = ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res);
+            let special = otc_numerics::dot1_f32_v100_lanes_host(&av, &bv, &cv, &mut res);
             for (word, &bits) in special.iter().enumerate() {
                 let mut m = bits;
                 while m != 0 {
@@ -531,12 +531,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
             let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
             let mut count = 0;
             // the lanes' A and B values in the regular layout, all at once
-            let (a32, b32) = if ot.f32_regular {
-                let [a32] = gather_pair(pair(w, a), &ot.a_idx);
-                (a32, gather_pair(pair(w, b), &ot.b_idx))
-            } else {
-                ([0u16; 32], [[0u16; 32]; 4])
-            };
+            let (a32, b32) = if ot.f32_regular { regular_operands(w, a, b) } else { ([0u16; 32], [[0u16; 32]; 4]) };
             for (l, te) in ot.e[0].iter().enumerate() {
                 for e in te {
                     let kk = 8 * m as usize + e.row as usize;
@@ -568,7 +563,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                     let (a, b, c, o) = (prefix(&av), prefix(&bv), prefix(&cv), prefix_mut(&mut res));
                     otc_numerics::dot1_f32_v100_lanes_host::<64>(a, b, c, o)
                 } else {
-                    ohmma_f32_v100_lanes(&av, &bv, &cv, &mut res)
+                    otc_numerics::dot1_f32_v100_lanes_host(&av, &bv, &cv, &mut res)
                 };
                 for j in 0..count {
                     buf.data[pos[j] as usize] = if special[j / 64] >> (j % 64) & 1 != 0 {
@@ -790,7 +785,7 @@ mod tests {
                 }
             });
             let mut out = [0u32; 128];
-            let special = ohmma_f32_v100_lanes(&a, &b, &c, &mut out);
+            let special = otc_numerics::dot1_f32_v100_lanes_host(&a, &b, &c, &mut out);
             for i in 0..128 {
                 if special[i / 64] >> (i % 64) & 1 == 0 {
                     assert_eq!(
