@@ -27,7 +27,8 @@
 //! written; in the others (a GEMM's operands) a CTA records just that it read the allocation, and
 //! if an earlier CTA of the same round wrote that allocation, the reading CTA counts as conflicting
 //! too (conservative: it is run again). When most CTAs of a round conflict, the rest of the
-//! launch runs sequentially (that only changes speed). With one host thread, or one CTA, everything runs sequentially from the start.
+//! launch runs sequentially (that only changes speed). With one host thread, or one CTA,
+//! everything runs sequentially from the start.
 //!
 //! A consequence of the rule: a CTA that waits for a later CTA (inter-CTA spin locks, grid-wide
 //! barriers) never sees it run, and ends in the watchdog. nvcc emits no such code for the
@@ -480,7 +481,7 @@ fn run_parallel(
     let mut start = 0u64;
     // Allocations a committed CTA of this launch wrote: their reads are recorded byte by byte
     // (see `SpecView::tracked`); the others only record that they were read.
-    let mut tracked = vec![false; mem.allocations().len()];
+    let mut tracked = vec![false; mem.num_allocations()];
     while start < total {
         let end = (start + batch as u64).min(total);
         // ------------------------------------------------------------ run the round
@@ -522,10 +523,7 @@ fn run_parallel(
             for (k, p) in &pages {
                 let alloc = (*k >> 40) as usize;
                 if p.written.is_some() && !tracked.get(alloc).copied().unwrap_or(true) {
-                    if newly_written.len() <= alloc / 64 {
-                        newly_written.resize(alloc / 64 + 1, 0);
-                    }
-                    newly_written[alloc / 64] |= 1 << (alloc % 64);
+                    crate::memory::set_bit(&mut newly_written, alloc);
                 }
             }
             SpecView::commit_pages(pages, mem, &mut written);
@@ -539,7 +537,7 @@ fn run_parallel(
             }
         }
         for (i, t) in tracked.iter_mut().enumerate() {
-            *t |= newly_written.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0);
+            *t |= crate::memory::has_bit(&newly_written, i);
         }
         let round = (end - start) as usize;
         start = end;

@@ -138,6 +138,11 @@ impl GlobalMemory {
         Ok(a.data[off..off + len].to_vec())
     }
 
+    /// Number of allocations (the bound of an allocation index).
+    pub(crate) fn num_allocations(&self) -> usize {
+        self.allocs.len()
+    }
+
     /// The allocations as (base, size), in address order.
     pub fn allocations(&self) -> Vec<(u64, u64)> {
         self.allocs.iter().map(|a| (a.base, a.data.len() as u64)).collect()
@@ -286,14 +291,15 @@ pub(crate) struct SpecView<'a> {
     own_writes: Vec<u64>,
 }
 
-/// Whether bit `i` of a bit set is set.
+/// Whether bit `i` of a bit set (one bit per allocation index) is set.
 #[inline(always)]
-fn has_bit(set: &[u64], i: usize) -> bool {
+pub(crate) fn has_bit(set: &[u64], i: usize) -> bool {
     set.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0)
 }
 
+/// Set bit `i` of a bit set, growing it as needed.
 #[inline(always)]
-fn set_bit(set: &mut Vec<u64>, i: usize) {
+pub(crate) fn set_bit(set: &mut Vec<u64>, i: usize) {
     if set.len() <= i / 64 {
         set.resize(i / 64 + 1, 0);
     }
