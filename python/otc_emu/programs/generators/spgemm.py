@@ -2,6 +2,8 @@
 
 Run by hand after editing: python spgemm.py [output path, default ../spgemm.sass];
 tests/python/test_kernels.py checks that the committed program is this script's output."""
+from gemm_common import warp_tile_prologue
+
 G = 4  # records (k) per group
 NB = 3                         # buffers: the values of group j+2 load while group j computes
 REC = {i: 48 + 16 * i for i in range(NB)}   # record registers: 4 slots x (abm, bbm, guards, k)
@@ -67,19 +69,7 @@ for p in ["ptr awbm", "ptr abmp", "ptr aval", "ptr bwbm", "ptr bbmp", "ptr bval"
     e(f".param {p}")
 e(".shared 18432")
 # params: awbm 0x160 abmp 0x168 aval 0x170 bwbm 0x178 bbmp 0x180 bval 0x188 c 0x190 n 0x198 k 0x19c tm 0x1a0 tn 0x1a4
-e("""    S2R R0, SR_LANEID ;
-    S2R R1, SR_TID.X ;
-    S2R R28, SR_CTAID.Y ;
-    S2R R29, SR_CTAID.X ;
-    SHF.R.U32.HI R1, RZ, 0x5, R1 ;                 // warp w
-    SHF.R.U32.HI R24, RZ, 0x1, R1 ;
-    LEA R28, R28, R24, 0x1 ;                       // tile row tr = 2 * ctaid.y + w / 2
-    LOP3.LUT R24, R1, 0x1, RZ, 0xc0, !PT ;
-    LEA R29, R29, R24, 0x1 ;                       // tile column tc = 2 * ctaid.x + w % 2
-    ISETP.GE.U32.AND P0, PT, R28, c[0x0][0x1a0], PT ;
-    ISETP.GE.U32.OR P0, PT, R29, c[0x0][0x1a4], P0 ;
-    @P0 EXIT ;                                     // a tile outside C (the grid rounds up to 2x2 tiles)
-    IMAD R14, R1, 0x1200, RZ ;                     // the warp's record list: 4.5 KiB at 4608 w
+e(warp_tile_prologue(0x1a0, 0x1a4) + "\n" + """    IMAD R14, R1, 0x1200, RZ ;                     // the warp's record list: 4.5 KiB at 4608 w
     LEA R15, R0, R14, 0x4 ;                        // this lane's record slots: lane + 32 i
     CS2R R40, SRZ ;
     CS2R R42, SRZ ;

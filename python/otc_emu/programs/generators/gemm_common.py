@@ -1,0 +1,19 @@
+"""Pieces shared by the GEMM program generators here (imported by them; run from this folder)."""
+
+
+def warp_tile_prologue(tiles_m: int, tiles_n: int) -> str:
+    """The start of a 64x64-CTA GEMM of 4 warps (owmma_gemm, spgemm): R0 = lane, R1 = warp w,
+    R28 / R29 = the warp's 32x32 tile row / column (2 * ctaid + w / 2, w % 2); a warp whose tile
+    lies outside C exits. `tiles_m` / `tiles_n` are the constant-bank offsets of those params."""
+    return f"""    S2R R0, SR_LANEID ;
+    S2R R1, SR_TID.X ;
+    S2R R28, SR_CTAID.Y ;
+    S2R R29, SR_CTAID.X ;
+    SHF.R.U32.HI R1, RZ, 0x5, R1 ;                 // warp w
+    SHF.R.U32.HI R24, RZ, 0x1, R1 ;
+    LEA R28, R28, R24, 0x1 ;                       // tile row tr = 2 * ctaid.y + w / 2
+    LOP3.LUT R24, R1, 0x1, RZ, 0xc0, !PT ;
+    LEA R29, R29, R24, 0x1 ;                       // tile column tc = 2 * ctaid.x + w % 2
+    ISETP.GE.U32.AND P0, PT, R28, c[0x0][{tiles_m:#x}], PT ;
+    ISETP.GE.U32.OR P0, PT, R29, c[0x0][{tiles_n:#x}], P0 ;
+    @P0 EXIT ;                                     // a tile outside C (the grid rounds up to 2x2 tiles)"""
