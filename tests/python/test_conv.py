@@ -6,6 +6,7 @@ import pytest
 
 import otc_emu
 from otc_emu import conv, kernels, sparse
+from test_kernels import ieee_model  # the IEEE-order GEMM model, shared with the GEMM tests
 
 # (N, C, H, W, K, R, S, stride, padding): ResNet-like 3x3 and 1x1, and awkward shapes: C = 1,
 # H or W smaller than R (only padding makes them fit), odd sizes, stride 2 with padding, Q > 32
@@ -53,18 +54,6 @@ def direct_conv(x, w, stride, padding):
 def direct_bound(x, w, stride, padding):
     crs = w.shape[1] * w.shape[2] * w.shape[3]
     return crs * 2.0 ** -22 * direct_conv(np.abs(x), np.abs(w), stride, padding) + 1e-30
-
-
-def ieee_model(a, b, step):
-    """Each tensor step rounds c + (the exact sum of `step` products, k in order) once to fp32:
-    HMMA.884 sums four products per step, OHMMA one (fp16 products and these sums are exact in fp64)."""
-    c = np.zeros((a.shape[0], b.shape[1]), np.float32)
-    kp = -(-a.shape[1] // step) * step
-    a64 = np.zeros((a.shape[0], kp)); a64[:, : a.shape[1]] = a
-    b64 = np.zeros((kp, b.shape[1])); b64[: b.shape[0]] = b
-    for k in range(0, kp, step):
-        c = (c.astype(np.float64) + a64[:, k:k + step] @ b64[k:k + step]).astype(np.float32)
-    return c
 
 
 def to_rows(y):
