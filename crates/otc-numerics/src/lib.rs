@@ -562,7 +562,8 @@ pub enum VectorLevel {
 
 /// The level in use: the host's best, lowered (never raised) by the environment variable
 /// `OTC_SIM_ISA` = `base` | `avx2` | `avx512` (for testing that every level gives the same bits).
-/// Detected once per process.
+/// Detected once per process (inlined: the hot paths ask for every instruction).
+#[inline]
 pub fn vector_level() -> VectorLevel {
     static LEVEL: std::sync::OnceLock<VectorLevel> = std::sync::OnceLock::new();
     *LEVEL.get_or_init(|| {
