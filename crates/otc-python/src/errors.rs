@@ -92,6 +92,11 @@ impl From<Error> for PyErr {
             Error::Sim(otc_sim::SimError::Fault(f)) => Python::attach(|py| guest_fault(py, &f)),
             Error::Sim(otc_sim::SimError::Launch(m)) => LaunchError::new_err(m),
             Error::Sim(otc_sim::SimError::Memory(m)) => OtcError::new_err(format!("device memory: {m}")),
+            // Only reached when the cancel flag was set without a signal (`interrupt.rs`
+            // raises the signal handler's own exception).
+            Error::Sim(e @ otc_sim::SimError::Cancelled { .. }) => {
+                pyo3::exceptions::PyKeyboardInterrupt::new_err(e.to_string())
+            }
             Error::Config(m) => ConfigError::new_err(m),
             Error::Value(m) => pyo3::exceptions::PyValueError::new_err(m),
             Error::Py(e) => e,

@@ -12,6 +12,7 @@ use crate::fault::SimError;
 use crate::memory::GlobalMemory;
 use crate::state::Warp;
 use crate::stats::{Counters, LaunchStats};
+use crate::watchdog::Watch;
 
 /// Registers of the harness warp (R0..R254 all usable).
 const REGS: u32 = 255;
@@ -208,7 +209,7 @@ impl WarpHarness {
                 clock: 0,
                 tracer: None,
             };
-            run_warps(std::slice::from_mut(&mut self.warp), &mut x, &mut left, budget)
+            run_warps(std::slice::from_mut(&mut self.warp), &mut x, &mut left, budget, &Watch::never())
         };
         self.counters.ctas = 1;
         self.counters.warps = 1;
