@@ -84,7 +84,8 @@ class Store:
         self.version = experiment.version()
         self._results: dict[str, dict] = {}
         if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            # a damaged line (not UTF-8, not JSON) is skipped like an unfinished one
+            for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     entry = json.loads(line)
                     self._results[entry["key"]] = entry["result"]

@@ -7,7 +7,7 @@
 //! Python runs signal handlers only on the main thread; on other threads the check does nothing
 //! and the call simply waits for the work.
 
-use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use otc_sim::CancelToken;
@@ -34,19 +34,8 @@ pub(crate) fn interruptible<T: Send>(
                 let _ = done_tx.send(());
                 result
             });
-            let mut raised: Option<PyErr> = None;
-            loop {
-                match done_rx.recv_timeout(POLL) {
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                    Err(RecvTimeoutError::Timeout) if raised.is_none() => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            token.cancel();
-                            raised = Some(e);
-                        }
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                }
-            }
+            // on a signal: cancel, then wait for the work to stop at its next poll
+            let (_, raised) = wait_for(&done_rx, || token.cancel(), false);
             let result = worker.join().unwrap_or_else(|_| Err(Error::Internal("the worker thread panicked".into())));
             match raised {
                 Some(e) => Err(Error::Py(e)),
@@ -54,4 +43,48 @@ pub(crate) fn interruptible<T: Send>(
             }
         })
     })
+}
+
+/// Run `work` (under [`guard`]) on a thread of its own and return as soon as it is done or a
+/// signal handler raises; in the second case `work` (which cannot be cancelled: it owns all its
+/// data) finishes in the background and its result is dropped. For pure computations such as
+/// assembling a text.
+pub(crate) fn abandonable<T: Send + 'static>(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    py.detach(|| {
+        let (done_tx, done_rx) = channel::<Result<T, Error>>();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(guard(work));
+        });
+        match wait_for(&done_rx, || {}, true) {
+            (_, Some(e)) => Err(Error::Py(e)),
+            (Some(result), None) => result,
+            (None, None) => Err(Error::Internal("the worker thread panicked".into())),
+        }
+    })
+}
+
+/// Wait until `done` delivers a message or is closed, checking Python's signals every [`POLL`];
+/// when a handler raises, call `on_signal` and keep its exception, returning at once if
+/// `stop_waiting`. Returns the message (if any) and the exception (if any).
+fn wait_for<M>(done: &Receiver<M>, on_signal: impl Fn(), stop_waiting: bool) -> (Option<M>, Option<PyErr>) {
+    let mut raised: Option<PyErr> = None;
+    loop {
+        match done.recv_timeout(POLL) {
+            Ok(m) => return (Some(m), raised),
+            Err(RecvTimeoutError::Disconnected) => return (None, raised),
+            Err(RecvTimeoutError::Timeout) if raised.is_none() => {
+                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    on_signal();
+                    if stop_waiting {
+                        return (None, Some(e));
+                    }
+                    raised = Some(e);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod program;
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 /// `crates/otc-timing/configs/v100.toml`, so that `Device(config="v100")` works wherever the
 /// extension module is installed.
@@ -21,11 +22,13 @@ use errors::{guard, AssemblyError, ConfigError, Error, GuestFault, LaunchError, 
 use program::{PyKernel, PyParam, PyProgram};
 
 /// Assemble source text: the own dialect, or a `cuobjdump -sass` listing for sm_70.
-/// `name` names the source in error messages.
+/// `name` names the source in error messages. Ctrl-C returns at once (KeyboardInterrupt).
 #[pyfunction]
 #[pyo3(signature = (text, name = "<input>"))]
-fn assemble(py: Python<'_>, text: &str, name: &str) -> Result<PyProgram, Error> {
-    let p = py.detach(|| guard(|| Ok(otc_asm::assemble(text, name)?)))?;
+fn assemble(py: Python<'_>, text: &Bound<'_, PyString>, name: &str) -> Result<PyProgram, Error> {
+    let text = program::source_text(text, name)?;
+    let name = name.to_string();
+    let p = interrupt::abandonable(py, move || Ok(otc_asm::assemble(&text, &name)?))?;
     Ok(PyProgram::new(p))
 }
 

@@ -83,7 +83,9 @@ impl Watch {
         }
         *polls = polls.wrapping_add(1);
         match self.deadline {
-            Some((at, s)) if polls.is_multiple_of(POLLS_PER_CLOCK_READ) && Instant::now() >= at => Some(Interrupt::Deadline(s)),
+            Some((at, s)) if polls.is_multiple_of(POLLS_PER_CLOCK_READ) && Instant::now() >= at => {
+                Some(Interrupt::Deadline(s))
+            }
             _ => None,
         }
     }
