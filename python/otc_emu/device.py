@@ -394,7 +394,7 @@ class Device:
         return arr
 
     def to_device(self, array) -> DeviceArray:
-        a = np.ascontiguousarray(np.asarray(array))
+        a = np.require(np.asarray(array), requirements="C")  # (ascontiguousarray makes 0-d arrays 1-d)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"cannot copy an array of dtype {a.dtype} to the device")
         arr = self.empty(a.shape, a.dtype)

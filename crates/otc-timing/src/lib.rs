@@ -185,7 +185,7 @@ impl Simulator {
         if regs_per_warp as u64 * nwarps as u64 > c.registers as u64 {
             return Err(too(format!(
                 "{} registers ({} per warp) > sm.registers = {}",
-                regs_per_warp * nwarps,
+                regs_per_warp as u64 * nwarps as u64,
                 regs_per_warp,
                 c.registers
             )));
