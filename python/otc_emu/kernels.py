@@ -9,10 +9,10 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   CUTLASS-like: CTAs of 8 warps over 128x128 blocks of C, 64x32 warp tiles (4x2 HMMA.884 sets per
   4 values of k), k slices of 32 staged global -> shared one slice ahead, fragments read from
   conflict-free padded shared rows between the HMMAs.
-- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): CTAs of 4 warps over 64x64
-  blocks, 32x32 warp tiles, 8 OHMMA.8161 per warp and k into register accumulators (paper Section
-  V), operands in the spgemm value layout with every slice full (three LDG.128 per k),
-  software-pipelined.
+- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): CTAs of 4 warps over 128x128
+  blocks, 64x64 warp tiles, 32 OHMMA.8161 per warp and k into register accumulators (paper Section
+  V), operands in the spgemm value layout with every slice full, two 32-wide slices side by side
+  (six LDG.128 per warp and k), software-pipelined.
 - ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``), blocked like owmma, on the two-level
   bitmap format of :func:`spgemm_operand`: warp bitmaps skip chunks of k with no work unloaded,
   lane-parallel POPC derives each k's OHMMA guards, a list of the k with work on both sides runs
@@ -26,7 +26,7 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
 other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
-to multiples of 128 and K to 32; owmma M and N to 32 and K to 4; spgemm M and N to 32 and K to 32.
+to multiples of 128 and K to 32; owmma M and N to 64 and K to 4; spgemm M and N to 32 and K to 32.
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -136,6 +136,15 @@ def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False, k_multiple:
     return np.ascontiguousarray(warp), np.ascontiguousarray(bitmaps), values
 
 
+def _owmma_operand(x: np.ndarray, operand: str) -> np.ndarray:
+    """owmma's operand (programs/owmma_gemm.sass): per 64-row tile of A (64-column tile of B) and
+    k, its two 32-wide slices side by side in the spgemm value layout with every slice full, so a
+    warp's operands of one k are 128 contiguous bytes: fp16 (tiles / 2, K, 2, 32)."""
+    values = spgemm_operand(x, operand, dense=True, k_multiple=4)[2]  # (tiles, K, 32)
+    tiles, k = values.shape[:2]
+    return np.ascontiguousarray(values.reshape(tiles // 2, 2, k, 32).transpose(0, 2, 1, 3))
+
+
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
     if mode not in GEMM_MODES:
@@ -172,12 +181,12 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         da = dev.to_device(_pad(a16, mp, k))  # row-major A
         db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
         grid, block = (np_ // 128, mp // 128), 256
-    else:  # owmma: 32x32 warp tiles, 64x64 blocks; the operands in the spgemm value layout, all slices full
-        mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
+    else:  # owmma: 64x64 warp tiles, 128x128 blocks; per k the two 32-wide slices of a warp tile side by side
+        mp, np_ = -(-m // 64) * 64, -(-n // 64) * 64
         k = -(-k // 4) * 4  # k in groups of 4
-        da = dev.to_device(spgemm_operand(_pad(a16, mp, k), "A", dense=True, k_multiple=4)[2])
-        db = dev.to_device(spgemm_operand(_pad(b16, k, np_), "B", dense=True, k_multiple=4)[2])
-        tm, tn = mp // 32, np_ // 32
+        da = dev.to_device(_owmma_operand(_pad(a16, mp, k), "A"))
+        db = dev.to_device(_owmma_operand(_pad(b16, k, np_), "B"))
+        tm, tn = mp // 64, np_ // 64
         grid, block = (-(-tn // 2), -(-tm // 2)), 128
     dc = dev.zeros((mp, np_), np.float32)
     try:

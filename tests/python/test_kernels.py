@@ -41,8 +41,8 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
     assert np.all(np.abs(res.c - exact) <= bound)
     ieee = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(tensor_arith="ieee", timing=False))
     np.testing.assert_array_equal(ieee.c, ieee_model(a, b, STEP[mode]))
-    if mode == "owmma":  # 8 OHMMAs per 32x32 tile and k, K padded to a multiple of 4 (groups of 4 k)
-        assert res.stats.counters["ohmma.executed"] == -(-m // 32) * -(-n // 32) * 8 * -(-k // 4) * 4
+    if mode == "owmma":  # 32 OHMMAs per 64x64 warp tile and k, K padded to a multiple of 4 (groups of 4 k)
+        assert res.stats.counters["ohmma.executed"] == -(-m // 64) * -(-n // 64) * 32 * -(-k // 4) * 4
     else:
         # 128x128 blocks of C (64 16x16 tiles), 4 HMMA.884 steps per tile and 4 values of k, K
         # padded to a multiple of 32
