@@ -137,12 +137,30 @@ def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False, k_multiple:
 
 
 def _owmma_operand(x: np.ndarray, operand: str) -> np.ndarray:
-    """owmma's operand (programs/owmma_gemm.sass): per 64-row tile of A (64-column tile of B) and
-    k, its two 32-wide slices side by side in the spgemm value layout with every slice full, so a
-    warp's operands of one k are 128 contiguous bytes: fp16 (tiles / 2, K, 2, 32)."""
-    values = spgemm_operand(x, operand, dense=True, k_multiple=4)[2]  # (tiles, K, 32)
-    tiles, k = values.shape[:2]
-    return np.ascontiguousarray(values.reshape(tiles // 2, 2, k, 32).transpose(0, 2, 1, 3))
+    """owmma's operand (programs/owmma_gemm.sass), per 64-row tile of A (64-column tile of B) and
+    k (fp16).
+
+    B (k, 64 t + c): the two 32-column slices of the tile side by side in the spgemm value layout
+    with every slice full: (tiles, K, 64), 128 bytes per k.
+
+    A (64 t + r, k), 144 bytes per k, laid out for the overlapping OHMMA A pairs of the kernel
+    (pair m = registers {v + m, v + m + 1}: lane (g, t) reads A[8m + 4h + t], h = g % 2, from
+    register v + m + p, p = t / 2, half t % 2). Lane class q = 2h + p loads 9 registers: 8 from
+    its 32-byte block q and 1 from word q of a 16-byte tail. Register v + m + p of class q holds
+    the fp16 pair (A[8m + 4h + 2p], A[8m + 4h + 2p + 1]); the register a class does not
+    read (v + 8 for p = 0, v for p = 1) is zero."""
+    if operand == "B":
+        values = spgemm_operand(x, "B", dense=True, k_multiple=4)[2]  # (tiles, K, 32)
+        tiles, k = values.shape[:2]
+        return np.ascontiguousarray(values.reshape(tiles // 2, 2, k, 32).transpose(0, 2, 1, 3))
+    t64, k = x.shape[0] // 64, x.shape[1]
+    a = x.reshape(t64, 8, 2, 2, 2, k)  # (tile, m, h, p, i, k): row 8m + 4h + 2p + i
+    regs = np.zeros((t64, k, 2, 2, 9, 2), np.float16)  # (tile, k, h, p, register v + j, half)
+    for p in range(2):
+        regs[:, :, :, p, p:p + 8, :] = a[:, :, :, p, :, :].transpose(0, 4, 2, 1, 3)
+    blocks, tail = regs[:, :, :, :, :8], regs[:, :, :, :, 8]  # class p = 0 leaves register v + 8 zero
+    out = np.concatenate([blocks.reshape(t64, k, 64), tail.reshape(t64, k, 8)], axis=2)
+    return np.ascontiguousarray(out)
 
 
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
