@@ -139,29 +139,42 @@ super_loop:                                        // warp bitmaps, lane-paralle
     VOTE.ANY R23, PT, P0 ;                         // the chunks with work (the others are never read)
     ISETP.EQ.U32.AND P0, PT, R23, RZ, PT ;
     @P0 BRA super_next ;
-    BREV R24, R23 ;
-    FLO.U32.SH R24, R24 ;                          // the first of them
-    IADD3 R25, R19, R24, RZ ;
-    IADD3 R24, R23, -0x1, RZ ;
-    LOP3.LUT R23, R23, R24, RZ, 0xc0, !PT ;        // taken off the mask
-    IMAD.WIDE.U32 R26, R25, 0x80, R4 ;
-    IMAD.WIDE.U32 R30, R25, 0x80, R10 ;
-    LDG.E.SYS R36, [R26] ;                         // lane l: A and B bitmaps of k = 32c + l
-    LDG.E.SYS R37, [R30] ;
-chunk_loop:                                        // R36, R37: this chunk's bitmaps (loaded ahead)
-    MOV R40, R36 ;
-    MOV R41, R37 ;
-    LEA R43, R25, R0, 0x5 ;                        // record: (abm, bbm, guards, k = 32c + lane)
-    MOV R46, R23 ;                                 // non-zero: another chunk with work follows
+    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;         // the next chunk with work (if any) into
+    BREV R24, R23 ;                                //   its set of bitmap registers: lane l loads
+    FLO.U32.SH R24, R24 ;                          //   the A and B bitmaps of k = 32c + l
+    IADD3 R24, R19, R24, RZ ;
+    IADD3 R26, R23, -0x1, RZ ;
+    LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
+    SEL R25, R24, 0xffffffff, P1 ;                // its index; all ones: none
+    @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
+    @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
+    @P1 LDG.E.SYS R36, [R26] ;
+    @P1 LDG.E.SYS R37, [R30] ;
     ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;
     BREV R24, R23 ;
     FLO.U32.SH R24, R24 ;
-    IADD3 R25, R19, R24, RZ ;                      // the next chunk with work
-    IADD3 R24, R23, -0x1, RZ ;
-    LOP3.LUT R23, R23, R24, RZ, 0xc0, !PT ;
-    @P1 IMAD.WIDE.U32 R26, R25, 0x80, R4 ;
-    @P1 IMAD.WIDE.U32 R30, R25, 0x80, R10 ;
-    @P1 LDG.E.SYS R36, [R26] ;                     // its bitmaps load while this chunk runs
+    IADD3 R24, R19, R24, RZ ;
+    IADD3 R26, R23, -0x1, RZ ;
+    LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
+    SEL R254, R24, 0xffffffff, P1 ;
+    @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
+    @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
+    @P1 LDG.E.SYS R252, [R26] ;
+    @P1 LDG.E.SYS R253, [R30] ;
+chunk_loop0:                                       // chunk 0 of two: bitmaps in R36, R37 (loaded two chunks ago)
+    MOV R40, R36 ;
+    MOV R41, R37 ;
+    LEA R43, R25, R0, 0x5 ;                       // record: (abm, bbm, jump, k = 32c + lane)
+    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;
+    BREV R24, R23 ;
+    FLO.U32.SH R24, R24 ;
+    IADD3 R24, R19, R24, RZ ;
+    IADD3 R26, R23, -0x1, RZ ;
+    LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
+    SEL R25, R24, 0xffffffff, P1 ;
+    @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
+    @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
+    @P1 LDG.E.SYS R36, [R26] ;
     @P1 LDG.E.SYS R37, [R30] ;
     POPC R32, R40 ;                                // nnzA
     POPC R33, R41 ;                                // nnzB
@@ -182,8 +195,47 @@ chunk_loop:                                        // R36, R37: this chunk's bit
     POPC R31, R31 ;
     IADD3 R47, R47, R31, RZ ;                      // records in the list
     ISETP.LE.U32.AND P0, PT, R47, 0xe0, PT ;       // room for another chunk (the list holds 256)
-    ISETP.NE.U32.AND P0, PT, R46, RZ, P0 ;         // and another chunk with work follows:
-    @P0 BRA chunk_loop ;                           //   append it before running the list
+    ISETP.NE.U32.AND P0, PT, R254, 0xffffffff, P0 ;  // and another chunk with work follows:
+    MOV R46, 0x1 ;                                // (the chunk copy that resumes after a list run)
+    @!P0 BRA run_list ;                            //   append it before running the list
+chunk_loop1:                                       // chunk 1 of two: bitmaps in R252, R253 (loaded two chunks ago)
+    MOV R40, R252 ;
+    MOV R41, R253 ;
+    LEA R43, R254, R0, 0x5 ;                       // record: (abm, bbm, jump, k = 32c + lane)
+    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;
+    BREV R24, R23 ;
+    FLO.U32.SH R24, R24 ;
+    IADD3 R24, R19, R24, RZ ;
+    IADD3 R26, R23, -0x1, RZ ;
+    LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
+    SEL R254, R24, 0xffffffff, P1 ;
+    @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
+    @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
+    @P1 LDG.E.SYS R252, [R26] ;
+    @P1 LDG.E.SYS R253, [R30] ;
+    POPC R32, R40 ;                                // nnzA
+    POPC R33, R41 ;                                // nnzB
+    IADD3 R24, R32, 0x7, RZ ;                      // the record's jump into its slot's OHMMAs:
+    LOP3.LUT R24, R24, 0x38, RZ, 0xc0, !PT ;       //   8 ca, ca = ceil(nnzA / 8) row blocks
+    ISETP.GT.U32.AND P2, PT, R33, 0x10, PT ;       //   nnzB > 16: both column blocks (cb = 2)
+    IMAD R42, R24, -0x4, R17 ;                     //   cb = 2: 32 (4 - ca) into the 8-OHMMA run
+    IMAD R38, R24, -0x2, R39 ;                     //   cb = 1: 144 + 16 (4 - ca) into the 4-OHMMA run
+    SEL R42, R42, R38, P2 ;
+    ISETP.NE.U32.AND P0, PT, R32, RZ, PT ;
+    ISETP.NE.U32.AND P0, PT, R33, RZ, P0 ;         // this lane's k has work
+    VOTE.ANY R31, PT, P0 ;                         // ballot: the k of the chunk with work
+    LOP3.LUT R35, R31, R18, RZ, 0xc0, !PT ;
+    POPC R35, R35 ;                                // rank among them
+    IADD3 R35, R35, R47, RZ ;                      // after the records of earlier chunks
+    LEA R35, R35, R14, 0x4 ;
+    @P0 STS.128 [R35], R40 ;                       // the list, k ascending
+    POPC R31, R31 ;
+    IADD3 R47, R47, R31, RZ ;                      // records in the list
+    ISETP.LE.U32.AND P0, PT, R47, 0xe0, PT ;       // room for another chunk (the list holds 256)
+    ISETP.NE.U32.AND P0, PT, R25, 0xffffffff, P0 ;  // and another chunk with work follows:
+    MOV R46, RZ ;                                 // (the chunk copy that resumes after a list run)
+    @P0 BRA chunk_loop0 ;
+run_list:
     ISETP.LT.U32.AND P0, PT, R0, 0x3, PT ;         // pad the list to whole groups: lanes 0..2
     LEA R35, R0, R14, 0x4 ;                        //   write no-op records after its end
     LEA R35, R47, R35, 0x4 ;                       //   (abm = bbm = k = 0, a jump past the OHMMAs)
@@ -254,9 +306,12 @@ for cur in range(NB):
     e("    @P0 BRA chunk_done ;")
 e(f"    IADD3 R44, R44, {hex(64 * NB)}, RZ ;                 // records of group j + {NB}")
 e("    BRA group_loop ;")
-e("""chunk_done:
-    ISETP.NE.U32.AND P0, PT, R46, RZ, PT ;
-    @P0 BRA chunk_loop ;
+e("""chunk_done:                                        // the chunk copy R46 resumes, if its set holds a chunk
+    ISETP.EQ.U32.AND P0, PT, R46, RZ, PT ;
+    ISETP.NE.U32.AND P1, PT, R25, 0xffffffff, P0 ;
+    @P1 BRA chunk_loop0 ;
+    ISETP.NE.U32.AND P1, PT, R254, 0xffffffff, !P0 ;
+    @P1 BRA chunk_loop1 ;
 super_next:
     IADD3 R19, R19, 0x20, RZ ;
     IADD3 R2, P0, R2, 0x80, RZ ;                   // warp bitmaps of the next super-chunk
