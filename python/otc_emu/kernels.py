@@ -95,10 +95,12 @@ def condense_slices(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: Position of each condensed element in a slice as the spgemm kernel stores it, so that a lane's
-#: OHMMA pairs are contiguous (programs/spgemm.sass): A position 16h + 4m + i holds condensed
-#: element 8m + 4h + i (h = half of the row block, m = row block); B position 8q + 4n + i holds
-#: condensed element 16n + 4q + i (q = quarter of the column block, n = column block).
-SPGEMM_A_ORDER = np.array([8 * ((p % 16) // 4) + 4 * (p // 16) + p % 4 for p in range(32)])
+#: OHMMA pairs are contiguous (programs/spgemm.sass): A position 16j + 8h + 4(m - 2j) + i holds
+#: condensed element 8m + 4h + i (h = half of the row block, m = row block, j = m // 2: row blocks
+#: 0 and 1 fill the first 32-byte sector, which is all a slice with at most 16 non-zeros needs);
+#: B position 8q + 4n + i holds condensed element 16n + 4q + i (q = quarter of the column block,
+#: n = column block).
+SPGEMM_A_ORDER = np.array([8 * (2 * (p // 16) + (p % 8) // 4) + 4 * ((p % 16) // 8) + p % 4 for p in range(32)])
 SPGEMM_B_ORDER = np.array([16 * ((p % 8) // 4) + 4 * (p // 8) + p % 4 for p in range(32)])
 
 

@@ -83,11 +83,11 @@ e(warp_tile_prologue(0x1a0, 0x1a4) + "\n" + """    IMAD R14, R1, 0x1200, RZ ;   
     STS.128 [R15+0xe00], R40 ;
     STS.128 [R15+0x1000], R40 ;
     MOV R17, 0x80 ;                                // jump bases (records, list build)
-    MOV R39, 0xd0 ;
+    MOV R39, 0xe0 ;
     S2R R18, SR_LTMASK ;                           // lanes below this one (ranks in the list)
     SHF.R.U32.HI R24, RZ, 0x2, R0 ;                // thread group g = lane / 4
     LOP3.LUT R25, R24, 0x1, RZ, 0xc0, !PT ;
-    SHF.L.U32 R25, R25, 0x5, RZ ;                  // A byte offset in a slice: 32 * (g % 2)
+    SHF.L.U32 R25, R25, 0x4, RZ ;                  // A byte offset in a slice: 16 * (g % 2)
     SHF.R.U32.HI R26, RZ, 0x1, R24 ;
     SHF.L.U32 R26, R26, 0x4, RZ ;                  // B byte offset in a slice: 16 * (g / 2)
     MOV R27, c[0x0][0x19c] ;                       // K
@@ -138,51 +138,45 @@ super_loop:                                        // warp bitmaps, lane-paralle
     ISETP.NE.U32.AND P0, PT, R22, RZ, PT ;
     VOTE.ANY R23, PT, P0 ;                         // the chunks with work (the others are never read)
     ISETP.EQ.U32.AND P0, PT, R23, RZ, PT ;
-    @P0 BRA super_next ;
-    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;         // the next chunk with work (if any) into
-    BREV R24, R23 ;                                //   its set of bitmap registers: lane l loads
-    FLO.U32.SH R24, R24 ;                          //   the A and B bitmaps of k = 32c + l
-    IADD3 R24, R19, R24, RZ ;
-    IADD3 R26, R23, -0x1, RZ ;
-    LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
-    SEL R25, R24, 0xffffffff, P1 ;                // its index; all ones: none
-    @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
-    @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
-    @P1 LDG.E.SYS R36, [R26] ;
-    @P1 LDG.E.SYS R37, [R30] ;
-    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;
+    @P0 BRA super_next ;""")
+
+
+def pop(abm, bbm, index):
+    """Take the next chunk with work off the mask R23 (if any) into a set of bitmap registers:
+    lane l loads the A and B element bitmaps of k = 32c + l; its index (all ones: none)."""
+    e(f"""    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;
     BREV R24, R23 ;
     FLO.U32.SH R24, R24 ;
-    IADD3 R24, R19, R24, RZ ;
+    IADD3 R24, R19, R24, RZ ;                      // the next chunk with work
     IADD3 R26, R23, -0x1, RZ ;
     LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
-    SEL R254, R24, 0xffffffff, P1 ;
+    SEL {index}, R24, 0xffffffff, P1 ;
     @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
     @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
-    @P1 LDG.E.SYS R252, [R26] ;
-    @P1 LDG.E.SYS R253, [R30] ;
-chunk_loop0:                                       // chunk 0 of two: bitmaps in R36, R37 (loaded two chunks ago)
-    MOV R40, R36 ;
-    MOV R41, R37 ;
-    LEA R43, R25, R0, 0x5 ;                       // record: (abm, bbm, jump, k = 32c + lane)
-    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;
-    BREV R24, R23 ;
-    FLO.U32.SH R24, R24 ;
-    IADD3 R24, R19, R24, RZ ;
-    IADD3 R26, R23, -0x1, RZ ;
-    LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
-    SEL R25, R24, 0xffffffff, P1 ;
-    @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
-    @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
-    @P1 LDG.E.SYS R36, [R26] ;
-    @P1 LDG.E.SYS R37, [R30] ;
-    POPC R32, R40 ;                                // nnzA
+    @P1 LDG.E.SYS {abm}, [R26] ;
+    @P1 LDG.E.SYS {bbm}, [R30] ;""")
+
+
+# the chunk loop, unrolled by two: each copy has its set of bitmap registers, so a chunk's bitmaps
+# load two chunks ahead
+SETS = [("R36", "R37", "R25"), ("R252", "R253", "R254")]
+
+
+def chunk(x):
+    abm, bbm, index = SETS[x]
+    other = SETS[1 - x][2]
+    e(f"""chunk_loop{x}:                                       // this chunk's bitmaps in {abm}, {bbm}
+    MOV R40, {abm} ;
+    MOV R41, {bbm} ;
+    LEA R43, {index}, R0, 0x5 ;                       // record: (abm, bbm, jump, k = 32c + lane)""")
+    pop(abm, bbm, index)  # the chunk two on
+    e(f"""    POPC R32, R40 ;                                // nnzA
     POPC R33, R41 ;                                // nnzB
     IADD3 R24, R32, 0x7, RZ ;                      // the record's jump into its slot's OHMMAs:
     LOP3.LUT R24, R24, 0x38, RZ, 0xc0, !PT ;       //   8 ca, ca = ceil(nnzA / 8) row blocks
     ISETP.GT.U32.AND P2, PT, R33, 0x10, PT ;       //   nnzB > 16: both column blocks (cb = 2)
     IMAD R42, R24, -0x4, R17 ;                     //   cb = 2: 32 (4 - ca) into the 8-OHMMA run
-    IMAD R38, R24, -0x2, R39 ;                     //   cb = 1: 144 + 16 (4 - ca) into the 4-OHMMA run
+    IMAD R38, R24, -0x2, R39 ;                     //   cb = 1: 160 + 16 (4 - ca) into the 4-OHMMA run
     SEL R42, R42, R38, P2 ;
     ISETP.NE.U32.AND P0, PT, R32, RZ, PT ;
     ISETP.NE.U32.AND P0, PT, R33, RZ, P0 ;         // this lane's k has work
@@ -195,52 +189,21 @@ chunk_loop0:                                       // chunk 0 of two: bitmaps in
     POPC R31, R31 ;
     IADD3 R47, R47, R31, RZ ;                      // records in the list
     ISETP.LE.U32.AND P0, PT, R47, 0xe0, PT ;       // room for another chunk (the list holds 256)
-    ISETP.NE.U32.AND P0, PT, R254, 0xffffffff, P0 ;  // and another chunk with work follows:
-    MOV R46, 0x1 ;                                // (the chunk copy that resumes after a list run)
-    @!P0 BRA run_list ;                            //   append it before running the list
-chunk_loop1:                                       // chunk 1 of two: bitmaps in R252, R253 (loaded two chunks ago)
-    MOV R40, R252 ;
-    MOV R41, R253 ;
-    LEA R43, R254, R0, 0x5 ;                       // record: (abm, bbm, jump, k = 32c + lane)
-    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;
-    BREV R24, R23 ;
-    FLO.U32.SH R24, R24 ;
-    IADD3 R24, R19, R24, RZ ;
-    IADD3 R26, R23, -0x1, RZ ;
-    LOP3.LUT R23, R23, R26, RZ, 0xc0, !PT ;        // taken off the mask
-    SEL R254, R24, 0xffffffff, P1 ;
-    @P1 IMAD.WIDE.U32 R26, R24, 0x80, R4 ;
-    @P1 IMAD.WIDE.U32 R30, R24, 0x80, R10 ;
-    @P1 LDG.E.SYS R252, [R26] ;
-    @P1 LDG.E.SYS R253, [R30] ;
-    POPC R32, R40 ;                                // nnzA
-    POPC R33, R41 ;                                // nnzB
-    IADD3 R24, R32, 0x7, RZ ;                      // the record's jump into its slot's OHMMAs:
-    LOP3.LUT R24, R24, 0x38, RZ, 0xc0, !PT ;       //   8 ca, ca = ceil(nnzA / 8) row blocks
-    ISETP.GT.U32.AND P2, PT, R33, 0x10, PT ;       //   nnzB > 16: both column blocks (cb = 2)
-    IMAD R42, R24, -0x4, R17 ;                     //   cb = 2: 32 (4 - ca) into the 8-OHMMA run
-    IMAD R38, R24, -0x2, R39 ;                     //   cb = 1: 144 + 16 (4 - ca) into the 4-OHMMA run
-    SEL R42, R42, R38, P2 ;
-    ISETP.NE.U32.AND P0, PT, R32, RZ, PT ;
-    ISETP.NE.U32.AND P0, PT, R33, RZ, P0 ;         // this lane's k has work
-    VOTE.ANY R31, PT, P0 ;                         // ballot: the k of the chunk with work
-    LOP3.LUT R35, R31, R18, RZ, 0xc0, !PT ;
-    POPC R35, R35 ;                                // rank among them
-    IADD3 R35, R35, R47, RZ ;                      // after the records of earlier chunks
-    LEA R35, R35, R14, 0x4 ;
-    @P0 STS.128 [R35], R40 ;                       // the list, k ascending
-    POPC R31, R31 ;
-    IADD3 R47, R47, R31, RZ ;                      // records in the list
-    ISETP.LE.U32.AND P0, PT, R47, 0xe0, PT ;       // room for another chunk (the list holds 256)
-    ISETP.NE.U32.AND P0, PT, R25, 0xffffffff, P0 ;  // and another chunk with work follows:
-    MOV R46, RZ ;                                 // (the chunk copy that resumes after a list run)
-    @P0 BRA chunk_loop0 ;
-run_list:
+    ISETP.NE.U32.AND P0, PT, {other}, 0xffffffff, P0 ;  // and the other copy has the next chunk:
+    MOV R46, {hex(1 - x) if x == 0 else "RZ"} ;                                 // (the copy that resumes after a list run)""")
+    e("    @!P0 BRA run_list ;                            //   append it before running the list" if x == 0 else "    @P0 BRA chunk_loop0 ;")
+
+
+pop(*SETS[0])
+pop(*SETS[1])
+chunk(0)
+chunk(1)
+e("""run_list:
     ISETP.LT.U32.AND P0, PT, R0, 0x3, PT ;         // pad the list to whole groups: lanes 0..2
     LEA R35, R0, R14, 0x4 ;                        //   write no-op records after its end
     LEA R35, R47, R35, 0x4 ;                       //   (abm = bbm = k = 0, a jump past the OHMMAs)
     CS2R R40, SRZ ;
-    MOV R42, 0xd0 ;
+    MOV R42, 0xe0 ;
     MOV R43, RZ ;
     @P0 STS.128 [R35], R40 ;
     IADD3 R45, R47, 0x3, RZ ;
@@ -249,8 +212,9 @@ run_list:
     MOV R44, R14 ;                                 // the list's first record""")
 
 def loads(buf):
-    # always the three loads (A pairs m = 0, 1; m = 2, 3; B pairs n = 0, 1): a record past the
-    # end of the list holds a valid k, and a skipped load would cost an issue slot all the same
+    # the loads (A pairs m = 0, 1; m = 2, 3 only when nnzA > 16; B pairs n = 0, 1): a record past
+    # the end of the list holds a valid k. A load predicated off still takes its issue slot and its
+    # LD/ST interval, but neither the SM's data pipe (which binds) nor a sector
     def addr(s):
         r, ad = REC[buf] + 4 * s + 3, ADDR + 4 * (s % 2)
         e(f"    IMAD.WIDE.U32 R{ad}, R{r}, 0x40, R6 ;" + ("          // slot addresses: base + 64 k" if s == 0 else ""))
@@ -259,8 +223,9 @@ def loads(buf):
     addr(1)
     for s in range(G):  # the address of slot s + 2 is formed while slot s + 1's loads wait for theirs
         v, ad = VAL[buf] + 12 * s, ADDR + 4 * (s % 2)
+        e(f"    R2P PR, R{REC[buf] + 4 * s + 2}, 0x40 ;" + ("                       // P6: bit 6 of the jump, set when nnzA <= 16" if s == 0 else ""))
         e(f"    LDG.E.128.SYS R{v}, [R{ad}] ;" + ("             // A pairs m = 0, 1" if s == 0 else ""))
-        e(f"    LDG.E.128.SYS R{v + 4}, [R{ad}+0x10] ;" + ("        // A pairs m = 2, 3" if s == 0 else ""))
+        e(f"    @!P6 LDG.E.128.SYS R{v + 4}, [R{ad}+0x20] ;" + ("   // A pairs m = 2, 3 (zeros when nnzA <= 16: not loaded)" if s == 0 else ""))
         e(f"    LDG.E.128.SYS R{v + 8}, [R{ad + 2}] ;" + ("             // B pairs n = 0, 1" if s == 0 else ""))
         if s + 2 < G:
             addr(s + 2)
@@ -282,6 +247,7 @@ def slot(buf, s):
         ohmma(m, 1)
         ohmma(m, 0)
     e(f"    BRA done_{tag} ;")
+    e("    NOP ;                                          // never runs: run 4 starts 160 bytes in, so bit 6 of a jump is set when ca <= 2" if buf == s == 0 else "    NOP ;")
     e(f"run4_{tag}:")
     for m in reversed(range(4)):
         ohmma(m, 0)
