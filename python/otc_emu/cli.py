@@ -253,6 +253,8 @@ def _setting_value(text: str):
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
+    if low == "none":  # max_cycles=none: no limit
+        return None
     for conv in (int, float):
         try:
             return conv(text)

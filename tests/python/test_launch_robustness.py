@@ -580,3 +580,28 @@ def test_finding9_sparse_skips_zero_times_inf(mode, inf_in):
     untouched[hit] = False
     untouched[zero] = False
     assert np.array_equal(dense[untouched].view(np.uint32), sparse[untouched].view(np.uint32))
+
+
+def test_warp_run_is_interruptible():
+    child = textwrap.dedent(
+        """
+        import otc_emu
+        w = otc_emu.Warp(max_instructions=None)
+        print("ready", flush=True)
+        try:
+            w.run("top:\\n BRA top ;")
+        except KeyboardInterrupt:
+            w.run("MOV R0, 0x7 ;\\nEXIT ;")
+            print("interrupted", int(w.read_reg(0)[0]), flush=True)
+        """
+    )
+    run, seconds = _interrupt([sys.executable, "-c", child])
+    assert run.returncode == 0 and "interrupted 7" in run.stdout, run.stderr[-2000:]
+    assert seconds < 10
+
+
+def test_cli_set_none_lifts_a_watchdog(tmp_path):
+    spin = tmp_path / "spin.sass"
+    spin.write_text("top:\n BRA top ;\n")
+    run = _cli("run", str(spin), "--set", "max_cycles=none", "--set", "max_seconds=0.5", "--no-timing")
+    assert run.returncode == 1 and "max_seconds" in run.stderr and run.stderr.count("\n") == 1, run.stderr[-2000:]

@@ -407,6 +407,7 @@ impl PyDevice {
 #[pyclass(module = "otc_emu._core", name = "Warp", frozen)]
 pub struct PyWarp {
     inner: Mutex<WarpHarness>,
+    cancel: CancelToken,
 }
 
 impl PyWarp {
@@ -430,7 +431,8 @@ impl PyWarp {
         if settings.is_some_and(|d| d.contains("max_instructions").unwrap_or(false)) {
             w.set_max_instructions(c.max_instructions);
         }
-        Ok(PyWarp { inner: Mutex::new(w) })
+        let cancel = w.cancel_token();
+        Ok(PyWarp { inner: Mutex::new(w), cancel })
     }
 
     fn write_reg(&self, py: Python<'_>, index: u8, values: PyReadonlyArray1<'_, u32>) -> Result<(), Error> {
@@ -485,7 +487,8 @@ impl PyWarp {
         Ok(PyBytes::new(py, &d))
     }
 
-    /// Run the single kernel of `program` on the warp; returns statistics.
+    /// Run the single kernel of `program` on the warp; returns statistics. Ctrl-C stops it
+    /// (KeyboardInterrupt).
     fn run<'py>(&self, py: Python<'py>, program: &PyProgram) -> Result<Bound<'py, PyDict>, Error> {
         if program.inner.kernels.len() != 1 {
             return Err(Error::Value(format!(
@@ -494,7 +497,8 @@ impl PyWarp {
             )));
         }
         let code = &program.inner.kernels[0].instructions;
-        let stats = self.with(py, |w| Ok(w.run(code)?))?;
+        let inner = &self.inner;
+        let stats = interruptible(py, &self.cancel, || Ok(lock(inner).run(code)?))?;
         Ok(stats_dict(py, &stats, None)?)
     }
 }

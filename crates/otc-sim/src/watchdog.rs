@@ -69,11 +69,6 @@ impl Watch {
         Watch { token, deadline }
     }
 
-    /// A watch that never fires (the warp harness).
-    pub fn never() -> Watch {
-        Watch { token: CancelToken::new(), deadline: None }
-    }
-
     /// Whether the launch must stop; `polls` is the caller's poll counter (the clock is read
     /// every [`POLLS_PER_CLOCK_READ`] polls).
     #[inline]
