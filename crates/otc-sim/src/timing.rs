@@ -99,8 +99,8 @@ impl<'a> Tracer<'a> {
     }
 }
 
-/// A memory event with the executed lanes' addresses, computed as `exec/memory.rs` does:
-/// `wide` = a 64-bit register pair, else a 32-bit offset that wraps.
+/// A memory event with the executed lanes' addresses ([`Warp::lane_address`], as the execution
+/// computes them).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn push_addresses(
@@ -114,13 +114,5 @@ fn push_addresses(
     wide: bool,
     off: i32,
 ) {
-    let lo = &w.regs[base as usize];
-    if wide {
-        let hi = &w.regs[base as usize + 1];
-        let addr = |l: usize| (((hi[l] as u64) << 32) | lo[l] as u64).wrapping_add(off as i64 as u64);
-        rec.mem(wid, pc, active, exec, lanes(exec).map(addr));
-    } else {
-        let addr = |l: usize| (lo[l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
-        rec.mem(wid, pc, active, exec, lanes(exec).map(addr));
-    }
+    rec.mem(wid, pc, active, exec, lanes(exec).map(|l| w.lane_address(base, wide, off, l)));
 }

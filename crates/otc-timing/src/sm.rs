@@ -94,23 +94,6 @@ impl FormStatic {
     }
 }
 
-/// The keys of `[tensor.<class>]` that the model reads for a class (the rest must stay unset).
-pub(crate) fn cost_keys(class: TensorClass) -> &'static [&'static str] {
-    use TensorClass::*;
-    match class {
-        // Registers in, registers out through the tensor pipeline.
-        Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16 => &["cycles", "latency", "macs"],
-        // Products go to the accumulation buffer (`accbuf.latency`, its banks and collector).
-        OhmmaSparse => &["cycles", "macs"],
-        // Binary products are not MACs.
-        Bohmma => &["cycles", "latency"],
-        // Reads the buffer, then `latency` to the registers.
-        AccbMov => &["cycles", "latency"],
-        // The buffer state is ready when the unit is free; STS/LDS go through the shared-memory pipe.
-        AccbClear | AccbBmap | AccbSts | AccbLds => &["cycles"],
-    }
-}
-
 /// HMMA.884 and the dense OHMMA: the accumulator may be forwarded (with
 /// `tensor.accumulator_forwarding`) and the result is forwarded from the multipliers.
 fn forwards_accumulator(class: TensorClass) -> bool {

@@ -630,7 +630,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
         }
         OpKind::AccbShared { base, off, load } => {
             let what = if load { "ACCB.LDS" } else { "ACCB.STS" };
-            let addr_of = |l: usize| (w.regs[base as usize][l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
+            let addr_of = |l: usize| w.lane_address(base, false, off, l);
             let l0 = exec.trailing_zeros() as usize;
             let addr = addr_of(l0);
             let mut differ = 0u32;
