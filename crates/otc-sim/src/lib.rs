@@ -110,6 +110,7 @@ pub mod fault;
 pub mod fp;
 mod harness;
 pub mod memory;
+mod op;
 pub mod simt;
 mod state;
 mod stats;

@@ -25,7 +25,7 @@
 
 use otc_timing::{sparse_landing, CtaRecorder, EventKind, EventTemplate, PreparedTrace, Preparer};
 
-use crate::decode::{Op, OpKind, Space, R};
+use crate::decode::{Op, OpKind, Space, TensorOp, R};
 use crate::state::{lanes, Warp};
 
 /// The warp traces of one CTA being recorded, straight into the form the model holds
@@ -71,7 +71,7 @@ impl<'a> Tracer<'a> {
                 let r = &w.regs[reg as usize];
                 rec.mem(wid, pc, active, exec, lanes(exec).map(|l| r[l] as u64 + off as u64));
             }
-            OpKind::OhmmaSp { m, n, .. } => {
+            OpKind::Tensor(TensorOp::OhmmaSp { m, n, .. }) => {
                 // Without bitmaps the instruction faults (AccumulatorState) and nothing is timed.
                 let (rows, cols) = match w.accb.as_ref().and_then(|b| b.bitmaps) {
                     Some((a, b)) if exec != 0 => sparse_landing(a, b, m, n),

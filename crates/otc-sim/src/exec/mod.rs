@@ -272,10 +272,7 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         H2 { .. } | Hsetp2 { .. } | Hset2 { .. } | Hmnmx2 { .. } => half::exec(w, &op.kind, exec),
         Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return act(memory::exec(w, x, &op.kind, exec)),
         Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
-        Hmma { .. } | Bohmma { .. } => tensor::exec(w, x.env.arith, &op.kind, exec),
-        Ohmma { .. } | OhmmaSp { .. } | AccbClear | AccbBmap { .. } | AccbMov { .. } | AccbShared { .. } => {
-            return act(tensor::exec_otc(w, x, &op.kind, exec))
-        }
+        Tensor(t) => return act(tensor::exec(w, x, t, exec)),
         _ => {}
     }
     Act::Next
