@@ -101,6 +101,8 @@
 //!
 //! `BAR.RED`, and any instruction of the ISA table this crate does not know.
 
+#[cfg(test)]
+mod class_coverage;
 mod config;
 mod cta;
 mod decode;

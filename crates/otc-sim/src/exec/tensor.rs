@@ -189,12 +189,18 @@ fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
 /// Execute a tensor instruction for the lanes `exec` (`exec` != 0).
 #[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
+    // Every variant is listed (no `_`): a new tensor instruction must be given its semantics here.
     match k {
         TensorOp::Hmma { .. } | TensorOp::Bohmma { .. } => {
             exec_lanes(w, x.env.arith, k, exec);
             Ok(Flow::Next)
         }
-        _ => exec_otc(w, x, k, exec),
+        TensorOp::Ohmma { .. }
+        | TensorOp::OhmmaSp { .. }
+        | TensorOp::AccbClear
+        | TensorOp::AccbBmap { .. }
+        | TensorOp::AccbMov { .. }
+        | TensorOp::AccbShared { .. } => exec_otc(w, x, k, exec),
     }
 }
 
