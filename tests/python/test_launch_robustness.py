@@ -181,7 +181,7 @@ ABORTING_CONFIGS = [
     {"sm.l1_shared_bytes": 2**32 - 1},
     {"sm.max_ctas": 2**31},
     {"num_sms": 10**9},
-    {"max_shared_per_cta": 2**40},
+    {"max_shared_per_cta": 2**30},
 ]
 
 

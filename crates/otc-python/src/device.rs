@@ -154,7 +154,8 @@ pub(crate) fn config_from(settings: Option<&Bound<'_, PyDict>>) -> Result<Device
                 }
             }
             "num_sms" => c.num_sms = int_of(&key, &v, 1, 4096)? as u32,
-            "max_shared_per_cta" => c.max_shared_per_cta = int_of(&key, &v, 0, 1 << 30)? as u32,
+            // each running CTA holds its shared memory on the host: 16 MiB at most (a V100 has 96 KiB)
+            "max_shared_per_cta" => c.max_shared_per_cta = int_of(&key, &v, 0, 16 << 20)? as u32,
             "max_instructions" => c.max_instructions = opt_int_of(&key, &v, 1, u64::MAX)?,
             "max_cycles" => c.max_cycles = opt_int_of(&key, &v, 1, u64::MAX)?,
             "max_seconds" => c.max_seconds = opt_seconds(&key, &v)?,
