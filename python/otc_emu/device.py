@@ -319,6 +319,18 @@ class Device:
         self._dev.write(arr.address, a.tobytes())
         return arr
 
+    def write_constant(self, bank: int, offset: int, data) -> None:
+        """Write ``data`` (bytes or a NumPy array, its raw bytes) into constant bank ``bank``
+        (1..17) at byte ``offset``, as ``cudaMemcpyToSymbol`` does for ``__constant__`` data
+        (bank 3 from offset 0, in declaration order). A bank written this way takes precedence
+        over the images a kernel brings from a cubin (``Kernel.constants``)."""
+        raw = np.ascontiguousarray(data).tobytes() if isinstance(data, np.ndarray) else bytes(data)
+        if isinstance(bank, bool) or not isinstance(bank, (int, np.integer)) or not 1 <= bank <= 17:
+            raise ValueError(f"bank must be an integer in 1..17 (bank 0 holds the launch parameters), got {bank!r}")
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+        self._dev.write_constant(int(bank), int(offset), raw)
+
     def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None) -> LaunchResult:
         """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``shared_bytes`` is
         dynamic shared memory added to the kernel's static size. Raises :class:`LaunchError` for

@@ -702,6 +702,7 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
             local_bytes: k.local,
             instructions,
             lines,
+            constants: Vec::new(),
         };
         // The checks the loader makes (the directives and the matcher made them already, with
         // the place of the mistake): what assembles, loads.

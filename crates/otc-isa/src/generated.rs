@@ -1659,13 +1659,15 @@ pub static FORMS: &[FormDef] = &[
         opcode: 0x080,
         form: 0,
         unit: Unit::Int,
-        summary: "Predicates to register: d = (PR & mask) | (a & ~mask), bit i = Pi",
-        mods: &[],
+        summary: "Predicates to register: d = (PR & mask) | (a & ~mask), bit i = Pi; .Bk works on byte k: d = ((PR & mask) << 8k) | (a & ~(mask << 8k))",
+        mods: &[
+            ModGroupDef { name: "byte", options: &["", "B1", "B2", "B3"], regs: &[], field: BitField { lo: 21, width: 2 } },
+        ],
         operands: &[
-            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
-            OperandDef { name: "pr", kind: Kind::PR, write: false, regs_from: None, field: BitField { lo: 29, width: 0 }, flags: &[] },
-            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 37, width: 1 } }] },
-            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[] },
+            OperandDef { name: "pr", kind: Kind::PR, write: false, regs_from: None, field: BitField { lo: 31, width: 0 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 31, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 39, width: 1 } }] },
+            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 40, width: 32 }, flags: &[] },
         ],
     },
     FormDef {
@@ -1673,12 +1675,12 @@ pub static FORMS: &[FormDef] = &[
         opcode: 0x081,
         form: 0,
         unit: Unit::Int,
-        summary: "Register to predicates: Pi = bit i of a, for the bits set in mask",
+        summary: "Register to predicates: Pi = bit i of a (of byte k of a with `a.Bk`), for the bits i < 7 set in mask",
         mods: &[],
         operands: &[
             OperandDef { name: "pr", kind: Kind::PR, write: true, regs_from: None, field: BitField { lo: 21, width: 0 }, flags: &[] },
-            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 29, width: 1 } }] },
-            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 30, width: 32 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Bsel, field: BitField { lo: 29, width: 2 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 31, width: 1 } }] },
+            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 32, width: 32 }, flags: &[] },
         ],
     },
     FormDef {

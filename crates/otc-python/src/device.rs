@@ -217,6 +217,7 @@ pub(crate) fn image(k: &Kernel) -> KernelImage {
         shared_bytes: k.shared_bytes,
         local_bytes: k.local_bytes,
         param_bytes: k.param_bytes(),
+        constants: k.constants.iter().map(|c| (c.bank, c.data.clone())).collect(),
     }
 }
 

@@ -16,6 +16,7 @@ fn kernel(text: &str) -> KernelImage {
         shared_bytes: k.shared_bytes,
         local_bytes: k.local_bytes,
         param_bytes: k.param_bytes(),
+        constants: k.constants.iter().map(|c| (c.bank, c.data.clone())).collect(),
     }
 }
 

@@ -476,10 +476,14 @@ pub(crate) enum OpKind {
         d: R,
         a: Src,
         mask: u32,
+        /// Byte of `d` the predicates go to (`.B1`..`.B3`; 0 = the low byte).
+        byte: u8,
     },
     R2p {
         a: Src,
         mask: u32,
+        /// Byte of `a` the predicates come from (`a.B1`..`a.B3`; 0 = the low byte).
+        byte: u8,
     },
     S2r {
         d: R,
@@ -860,6 +864,22 @@ pub(crate) fn decode_all(insts: &[Instruction], cx: &DecodeCtx<'_>) -> Vec<Op> {
     let mut ops: Vec<Op> = insts.iter().map(|i| decode(i, cx)).collect();
     ops.push(Op { guard: GUARD_ALWAYS, kind: OpKind::End { exit: cx.end_exits } });
     ops
+}
+
+/// The instructions of `insts` that this emulator does not execute (an opcode or form with no
+/// semantics here), as (index, message). Faults that depend on the launch (a constant outside
+/// its bank, a register past the kernel's count) are not reported.
+pub fn unsupported_instructions(insts: &[Instruction]) -> Vec<(usize, String)> {
+    let banks = vec![vec![0u8; crate::CONST_BANK_BYTES as usize]; crate::device::CONST_BANKS];
+    let cx = DecodeCtx { num_regs: 255, banks: &banks, len: insts.len(), end_exits: false };
+    insts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, inst)| match (Dec { inst, cx: &cx }).decode() {
+            Err((FaultKind::UnsupportedInstruction, msg)) => Some((i, msg)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Decode one instruction (never fails: problems become fault ops).
@@ -1327,8 +1347,13 @@ impl Dec<'_, '_> {
             }
             "BREV" => OpKind::Brev { d: self.dst("d")?, a: self.src("a")? },
             "BMSK" => OpKind::Bmsk { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")?, wrap: self.has("W") },
-            "P2R" => OpKind::P2r { d: self.dst("d")?, a: self.src("a")?, mask: self.imm("mask")? },
-            "R2P" => OpKind::R2p { a: self.src("a")?, mask: self.imm("mask")? },
+            "P2R" => OpKind::P2r {
+                d: self.dst("d")?,
+                a: self.src("a")?,
+                mask: self.imm("mask")?,
+                byte: ["", "B1", "B2", "B3"].iter().position(|b| *b == self.m("byte")).unwrap_or(0) as u8,
+            },
+            "R2P" => OpKind::R2p { a: self.src("a")?, mask: self.imm("mask")?, byte: self.op("a")?.1.suffix },
             "S2R" => OpKind::S2r { d: self.dst("d")?, sr: self.sreg("sr")? },
             "CS2R" => {
                 let pair = !self.has("32");

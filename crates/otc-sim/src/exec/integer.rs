@@ -488,23 +488,26 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             });
             w.write(d, &out, exec);
         }
-        OpKind::P2r { d, a, mask } => {
+        OpKind::P2r { d, a, mask, byte } => {
             let av = w.src(a, t0);
+            let shift = 8 * byte as u32;
+            let field = mask << shift;
             let mut out = [0u32; 32];
             for (l, o) in out.iter_mut().enumerate() {
                 let mut pr = 0u32;
                 for i in 0..7 {
                     pr |= ((w.preds[i] >> l) & 1) << i;
                 }
-                *o = (pr & mask) | (av[l] & !mask);
+                *o = ((pr << shift) & field) | (av[l] & !field);
             }
             w.write(d, &out, exec);
         }
-        OpKind::R2p { a, mask } => {
+        OpKind::R2p { a, mask, byte } => {
             let av = *w.src(a, t0);
+            let shift = 8 * byte as u32;
             for i in 0..7u8 {
                 if (mask >> i) & 1 != 0 {
-                    let m = mask_of(|l| (av[l] >> i) & 1 != 0);
+                    let m = mask_of(|l| (av[l] >> (shift + i as u32)) & 1 != 0);
                     w.write_pred(i, m, exec);
                 }
             }

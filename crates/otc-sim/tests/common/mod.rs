@@ -30,6 +30,7 @@ pub fn image(k: &otc_asm::Kernel) -> KernelImage {
         shared_bytes: k.shared_bytes,
         local_bytes: k.local_bytes,
         param_bytes: k.param_bytes(),
+        constants: k.constants.iter().map(|c| (c.bank, c.data.clone())).collect(),
     }
 }
 
