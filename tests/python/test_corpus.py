@@ -5,6 +5,8 @@ Each case is a function ``case(dev, prog)`` registered with ``@corpus(file, kern
 kernel may be run from several listings of the same source (-O3, -G, -lineinfo)."""
 from __future__ import annotations
 
+import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -70,7 +72,7 @@ def rng(seed: int = 0) -> np.random.Generator:
 # ----------------------------------------------------------------------------------- bitmap.cu
 
 
-@corpus("bitmap", "bitmap_encode", variants=("G",))
+@corpus("bitmap", "bitmap_encode")
 def _bitmap_encode(dev, prog, k):
     x = rng(1).standard_normal((128, 32)).astype(F32)
     x[rng(2).random(x.shape) < 0.7] = 0
@@ -85,7 +87,7 @@ def _bitmap_encode(dev, prog, k):
         np.testing.assert_array_equal(got[t, :nz.size], nz)
 
 
-@corpus("bitmap", "bitmap_decode", variants=("G",))
+@corpus("bitmap", "bitmap_decode")
 def _bitmap_decode(dev, prog, k):
     bm = rng(3).integers(0, 1 << 32, 128, dtype=np.uint64).astype(U32)
     vals = rng(4).standard_normal((128, 32)).astype(F32)
@@ -142,7 +144,7 @@ def _pred_spill(dev, prog, k):
 # ------------------------------------------------------------------------------------- scan.cu
 
 
-@corpus("scan", "warp_reduce_sum", variants=("G",))
+@corpus("scan", "warp_reduce_sum")
 def _warp_reduce_sum(dev, prog, k):
     x = rng(11).integers(-1000, 1000, 128).astype(I32)
     out = dev.zeros(4, I32)
@@ -166,7 +168,7 @@ def _block_reduce_max(dev, prog, k):
     assert out.numpy()[0] == x.max()
 
 
-@corpus("scan", "block_scan_inclusive", variants=("G",))
+@corpus("scan", "block_scan_inclusive")
 def _block_scan_inclusive(dev, prog, k):
     x = rng(14).integers(-100, 100, 256).astype(I32)
     y = dev.zeros(256, I32)
@@ -197,13 +199,13 @@ def _multiblock_count(dev, prog, k):
     count, done, total = dev.zeros(1, I32), dev.zeros(1, U32), dev.zeros(1, I32)
     dev.launch(prog, k, 3, 128, [dev.to_device(x), I32(x.size), count, done, total])
     assert count.numpy()[0] == (x > 0).sum() == total.numpy()[0]
-    assert done.numpy()[0] == 0  # atomicInc wraps at gridDim.x
+    assert done.numpy()[0] == 3  # atomicInc(p, gridDim.x) counts 0, 1, 2, 3 (it wraps only past 3)
 
 
 # -------------------------------------------------------------------------------- histogram.cu
 
 
-@corpus("histogram", "hist_shared", variants=("G",))
+@corpus("histogram", "hist_shared")
 def _hist_shared(dev, prog, k):
     x = rng(18).integers(0, 256, 3000).astype(np.uint8)
     hist = dev.zeros(256, U32)
@@ -264,7 +266,7 @@ def _atomic_add_f64(dev, prog, k):
 # ------------------------------------------------------------------------------------- sort.cu
 
 
-@corpus("sort", "bitonic_sort_shared", variants=("G",))
+@corpus("sort", "bitonic_sort_shared")
 def _bitonic(dev, prog, k):
     x = rng(25).integers(-1000, 1000, 256).astype(I32)
     d = dev.to_device(x)
@@ -319,7 +321,7 @@ def _fft_stage(dev, prog, k):
     np.testing.assert_allclose(d.numpy(), want, rtol=1e-5, atol=1e-5)
 
 
-@corpus("fft_stencil", "fft32_shared", variants=("G",))
+@corpus("fft_stencil", "fft32_shared", variants=("lineinfo",))
 def _fft32(dev, prog, k):
     x = rng(30).standard_normal((2, 32, 2)).astype(F32)
     out = dev.zeros((2, 32, 2), F32)
@@ -405,7 +407,7 @@ def _activemask(dev, prog, k):
     assert (got[1::2] == 0xAAAAAAAA).all()
 
 
-@corpus("warpops", "shfl_kinds_f32", variants=("G",))
+@corpus("warpops", "shfl_kinds_f32")
 def _shfl_kinds(dev, prog, k):
     x = rng(37).standard_normal(64).astype(F32)
     out = dev.zeros(256, F32)
@@ -440,7 +442,7 @@ def _shfl_width16(dev, prog, k):
         assert got[i, 1] == x[seg + (l - 2 if l >= 2 else l)]
 
 
-@corpus("warpops", "cg_tile_reduce", variants=("G",))
+@corpus("warpops", "cg_tile_reduce")
 def _cg_tile_reduce(dev, prog, k):
     x = rng(40).integers(-100, 100, 64).astype(I32)
     out = dev.zeros(8, I32)
@@ -514,7 +516,7 @@ def _half2_ops(dev, prog, k):
     np.testing.assert_array_equal(got[:, 2], _f16(a64 * b64 + b64))
 
 
-@corpus("numeric", "f64_axpy_lit", variants=("G",))
+@corpus("numeric", "f64_axpy_lit", variants=("lineinfo",))
 def _f64_axpy_lit(dev, prog, k):
     x, y = rng(48).standard_normal(100), rng(49).standard_normal(100)
     d = dev.to_device(y)
@@ -542,7 +544,7 @@ def _f64_ops(dev, prog, k):
     np.testing.assert_array_equal(got[:, 4], np.trunc(a))
 
 
-@corpus("numeric", "f64_poly")
+@corpus("numeric", "f64_poly", variants=("lineinfo",))
 def _f64_poly(dev, prog, k):
     x = rng(52).standard_normal(64)
     out = dev.zeros(64, np.float64)
@@ -555,7 +557,7 @@ def _f64_poly(dev, prog, k):
     np.testing.assert_allclose(out.numpy(), p, rtol=1e-13, atol=1e-13)
 
 
-@corpus("numeric", "int_div_var", variants=("G",))
+@corpus("numeric", "int_div_var", variants=("lineinfo",))
 def _int_div_var(dev, prog, k):
     a = rng(53).integers(-2**31, 2**31, 128).astype(I32)
     b = rng(54).integers(-5000, 5000, 128).astype(I32)
@@ -608,7 +610,7 @@ def _i64_div_var(dev, prog, k):
     np.testing.assert_array_equal(r.numpy(), [int(x) - qi * int(y) for x, y, qi in zip(a, b, qq)])
 
 
-@corpus("numeric", "fdiv_sqrt", variants=("G",))
+@corpus("numeric", "fdiv_sqrt", variants=("lineinfo",))
 def _fdiv_sqrt(dev, prog, k):
     a = (rng(60).standard_normal(128) * 1e3).astype(F32)
     b = (rng(61).standard_normal(128) * 1e-2).astype(F32)
@@ -635,7 +637,7 @@ def _libm_f32(dev, prog, k):
     np.testing.assert_allclose(got, want, rtol=4e-7, atol=4e-7)
 
 
-@corpus("numeric", "libm_big_args")
+@corpus("numeric", "libm_big_args", variants=("lineinfo",))
 def _libm_big_args(dev, prog, k):
     x = np.concatenate([(rng(63).standard_normal(32) * 10).astype(F32),
                         F32(10.0) ** rng(64).uniform(3, 30, 32).astype(F32)]).astype(F32)
@@ -667,7 +669,7 @@ def _dyn_shared(dev, prog, k):
     np.testing.assert_array_equal(y.numpy(), np.roll(x.reshape(2, 96), -1, 1).ravel())
 
 
-@corpus("memctl", "local_dyn_index", variants=("G",))
+@corpus("memctl", "local_dyn_index")
 def _local_dyn_index(dev, prog, k):
     idx = rng(67).integers(0, 256, 64).astype(I32)
     out = dev.zeros(64, I32)
@@ -684,11 +686,12 @@ def _spill_heavy(dev, prog, k):
     dev.launch(prog, k, 1, 64, [dev.to_device(x), out])
     acc = [x * F32(kk + 1) for kk in range(40)]
     for _ in range(3):
-        acc = [acc[kk] * F32(0.5) + acc[(kk + 7) % 40] for kk in range(40)]  # in place, in order
+        for kk in range(40):  # in place, in order: k >= 33 reads this round's acc[k - 33]
+            acc[kk] = acc[kk] * F32(0.5) + acc[(kk + 7) % 40]
     np.testing.assert_allclose(out.numpy(), np.sum(acc, 0), rtol=1e-5)
 
 
-@corpus("memctl", "recursive_sum", variants=("G",))
+@corpus("memctl", "recursive_sum")
 def _recursive_sum(dev, prog, k):
     n = rng(69).integers(0, 40, 64).astype(I32)
     out = dev.zeros(64, I32)
@@ -778,3 +781,112 @@ def _wmma_layouts(dev, prog, k):
 def test_corpus_kernel_matches_numpy(case: Case):
     dev = otc_emu.Device(timing=False)
     case.body(dev, program(case.listing), case.kernel)
+
+
+# ------------------------------------------------------- forms, constant banks, the listing set
+
+LISTINGS = sorted(p.name[: -len(".sass")] for p in SASS.glob("*.sass"))
+
+
+@pytest.mark.parametrize("stem", LISTINGS)
+def test_listings_use_only_implemented_forms(stem):
+    """Every committed nvcc listing assembles and every instruction in it has semantics here."""
+    prog = program(stem)
+    missing = {name: k.unsupported() for name, k in prog.kernels.items() if k.unsupported()}
+    assert not missing, f"{stem}.sass uses forms the emulator does not execute: {missing}"
+
+
+def test_coverage_table_lists_every_form_of_the_listings():
+    spec = importlib.util.spec_from_file_location("corpus_coverage", ROOT / "tests" / "fixtures" / "corpus_coverage.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    form_of = gen.form_of
+    forms = {form_of(t) for stem in LISTINGS for k in program(stem).kernels.values() for t in k.instructions()}
+    table = (ROOT / "docs" / "coverage.md").read_text()
+    listed = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.M))
+    assert forms == listed, ("docs/coverage.md is stale (run python3 tests/fixtures/corpus_coverage.py): "
+                             f"missing {sorted(forms - listed)}, extra {sorted(listed - forms)}")
+
+
+def _f64_axpy(dev, prog, x, y):
+    dy = dev.to_device(y)
+    dev.launch(prog, "f64_axpy_lit", 1, 32, [dev.to_device(x), dy, I32(x.size)])
+    return dy.numpy()
+
+
+def _listing_text(stem):
+    return (SASS / f"{stem}.sass").read_text() + (SASS / f"{stem}.res-usage.txt").read_text()
+
+
+def test_double_literals_come_from_the_cubin_and_write_constant_takes_precedence():
+    x, y = np.arange(1, 33, dtype=np.float64), np.zeros(32)
+    prog = otc_emu.assemble(_listing_text("numeric"), "numeric.sass", cubin=(CUBIN / "numeric.cubin").read_bytes())
+    assert prog.kernels["f64_axpy_lit"].constants == {2: np.array([0.3, -1e-7]).tobytes()}
+    np.testing.assert_array_equal(_f64_axpy(otc_emu.Device(timing=False), prog, x, y), 0.3 * x - 1e-7)
+    dev = otc_emu.Device(timing=False)
+    dev.write_constant(2, 0, np.array([0.5, 0.0]))  # the user's bank 2 replaces the kernel's image
+    np.testing.assert_array_equal(_f64_axpy(dev, prog, x, y), 0.5 * x)
+    bare = otc_emu.assemble(_listing_text("numeric"), "numeric.sass")
+    with pytest.raises(otc_emu.GuestFault, match=r"c\[0x2\]\[0x0\].*constant bank 2"):
+        _f64_axpy(otc_emu.Device(timing=False), bare, x, y)
+    again = otc_emu.Program.from_bytes(prog.to_bytes())  # the binary format keeps the images
+    assert again.kernels["f64_axpy_lit"].constants == prog.kernels["f64_axpy_lit"].constants
+    assert bare.to_bytes() == otc_emu.Program.from_bytes(bare.to_bytes()).to_bytes()
+
+
+def test_cuobjdump_elf_text_gives_the_same_constants_as_the_elf():
+    # the text is the constant sections of `cuobjdump -elf numeric.lineinfo.cubin` (regen.sh)
+    text = (SASS / "numeric.lineinfo.constants.txt").read_text()
+    from_text = otc_emu.assemble(_listing_text("numeric.lineinfo"), "n.sass", cubin=text.encode())
+    from_elf = otc_emu.assemble(_listing_text("numeric"), "n.sass", cubin=(CUBIN / "numeric.cubin").read_bytes())
+    # -lineinfo does not change the code's literals
+    for name, k in from_elf.kernels.items():
+        assert from_text.kernels[name].constants == k.constants, name
+    assert set(from_elf.kernels["f64_poly"].constants) == {2}
+
+
+@pytest.mark.parametrize(
+    "data, phrase",
+    [
+        (b"\x7fELF\x02\x01\x01" + bytes(60), "ELF"),
+        (b"\x7fELF" + bytes(4), "ELF"),
+        (b".nv.constant2.f64_poly\n0x3c0e56b8 nothex\n", "not a hex word"),
+        (b".nv.constant2.no_such_kernel\n0x00000001\n", "no_such_kernel"),
+        (b".nv.constant31\n0x00000001\n", "bank 31"),
+        (b"\xff\xfe\x00", "neither an ELF cubin"),
+    ],
+)
+def test_bad_cubins_raise_assembly_errors_of_kind_cubin(data, phrase):
+    with pytest.raises(otc_emu.AssemblyError) as info:
+        otc_emu.assemble(_listing_text("numeric"), "numeric.sass", cubin=data)
+    assert info.value.kind == "cubin"
+    assert phrase in str(info.value)
+
+
+def test_cubin_of_another_source_is_rejected():
+    with pytest.raises(otc_emu.AssemblyError, match="const_literals"):
+        otc_emu.assemble(_listing_text("numeric"), "numeric.sass", cubin=(CUBIN / "memctl.cubin").read_bytes())
+
+
+@pytest.mark.parametrize("bank, offset, exc", [(0, 0, ValueError), (18, 0, ValueError), (3, -1, ValueError),
+                                               (3, 65535, otc_emu.OtcError)])
+def test_write_constant_checks_its_arguments(bank, offset, exc):
+    with pytest.raises(exc):
+        otc_emu.Device(timing=False).write_constant(bank, offset, b"\0\0\0\0")
+
+
+def test_cli_run_with_cubin_and_const(tmp_path):
+    from otc_emu import cli
+
+    listing = tmp_path / "numeric.sass"
+    listing.write_text(_listing_text("numeric"))
+    np.save(tmp_path / "x.npy", np.arange(1, 33, dtype=np.float64))
+    np.save(tmp_path / "y.npy", np.zeros(32))
+    common = ["run", str(listing), "--kernel", "f64_axpy_lit", "--arg", str(tmp_path / "x.npy"), "--arg",
+              str(tmp_path / "y.npy"), "--arg", "i32:32", "--out", str(tmp_path / "out"), "--no-timing", "--json"]
+    assert cli.main([*common, "--cubin", str(CUBIN / "numeric.cubin")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "arg1.npy"), 0.3 * np.arange(1, 33) - 1e-7)
+    np.save(tmp_path / "c2.npy", np.array([2.0, 1.0]))
+    assert cli.main([*common, "--cubin", str(CUBIN / "numeric.cubin"), "--const", f"2:{tmp_path / 'c2.npy'}"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "arg1.npy"), 2.0 * np.arange(1, 33) + 1.0)
+    assert cli.main([*common, "--const", "0:x.npy"]) != 0

@@ -4,6 +4,8 @@
 //!   (see [`parse`] for the dialect) and returns a [`Program`].
 //! - [`disassemble`] prints canonical text that assembles back to the same code.
 //! - [`Program::to_bytes`] / [`Program::from_bytes`] are the versioned binary format.
+//! - [`textforms`] rewrites the other toolchain outputs (fatbinaries with several architectures,
+//!   `nvdisasm`) into that listing.
 //! - [`read_cubin`] reads the constant banks of an nvcc `.cubin`, [`Program::attach_constants`]
 //!   gives them to the kernels of a listing.
 //!
@@ -19,6 +21,7 @@ mod operand;
 pub mod parse;
 pub mod program;
 mod suggest;
+pub mod textforms;
 
 pub use disasm::{disassemble, disassemble_kernel};
 pub use error::{AsmError, AsmErrorKind};

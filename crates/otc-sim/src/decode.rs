@@ -355,6 +355,8 @@ pub(crate) enum OpKind {
     },
     ImadWide {
         d: R,
+        /// Carry out of the 64-bit sum (`P_SINK` when the form has none).
+        p: u8,
         a: ISrc,
         b: ISrc,
         clo: Src,
@@ -1469,7 +1471,7 @@ impl Dec<'_, '_> {
                 p: self.pdst("p")?,
                 q: self.pdst("q")?,
                 a: self.hsrc("a")?,
-                b: self.hsrc("b")?,
+                b: if self.has_op("b0") { self.hpair("b0", "b1")? } else { self.hsrc("b")? },
                 c: self.psrc("c")?,
                 cmp: self.fcmp()?,
                 hand: self.has("H_AND"),
@@ -1687,6 +1689,7 @@ impl Dec<'_, '_> {
             };
             return Ok(OpKind::ImadWide {
                 d: self.dst("d")?,
+                p: self.opt_pdst("p")?,
                 a: self.isrc("a")?,
                 b: self.isrc("b")?,
                 clo,

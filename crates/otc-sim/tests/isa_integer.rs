@@ -146,6 +146,8 @@ const CASES: &[Case] = &[
     Case { code: "MOV R0, 0xdeadbeef ;", model: |_| r(0xdead_beef) },
     Case { code: "R2P PR, R4, 0x7f ;\nP2R R0, PR, RZ, 0x7f ;", model: |i| r(i.a & 0x7f) },
     Case { code: "P2R R0, PR, R4, 0x3 ;", model: |i| r((i.a & !3) | i.p as u32) },
+    // carry out of the 64-bit sum (the high word goes to R1; R0 holds the low word)
+    Case { code: "IMAD.WIDE.U32 R0, P1, R4, R5, R6 ;", model: |i| { let (s, c) = (i.a as u64 * i.b as u64).overflowing_add(i.c as u64 | (i.d as u64) << 32); (s as u32, None, Some(c)) } },
     // byte-select forms (nvcc's bitmap loops): R2P reads byte k of a, P2R.Bk writes byte k of d
     Case { code: "R2P PR, R4.B1, 0x7f ;\nP2R R0, PR, RZ, 0x7f ;", model: |i| r((i.a >> 8) & 0x7f) },
     Case { code: "R2P PR, R4.B2, 0x7f ;\nP2R R0, PR, RZ, 0x7f ;", model: |i| r((i.a >> 16) & 0x7f) },
