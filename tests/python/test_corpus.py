@@ -30,6 +30,7 @@ class Case:
     listing: str  # stem of tests/fixtures/sass/STEM.sass
     kernel: str
     body: Callable[[otc_emu.Device, otc_emu.Program, str], None]
+    marks: tuple = ()
 
     @property
     def id(self) -> str:
@@ -40,14 +41,14 @@ CASES: list[Case] = []
 _PROGRAMS: dict[str, otc_emu.Program] = {}
 
 
-def corpus(file: str, *kernels: str, variants: tuple[str, ...] = ()):
+def corpus(file: str, *kernels: str, variants: tuple[str, ...] = (), marks: tuple = ()):
     """Register ``body`` for each kernel of ``file``, in the -O3 listing and in each variant
-    listing (``"G"`` -> FILE.G.sass, ``"lineinfo"`` -> FILE.lineinfo.sass)."""
+    listing (``"lineinfo"`` -> FILE.lineinfo.sass), with pytest ``marks``."""
 
     def register(body):
         for k in kernels:
             for stem in (file, *(f"{file}.{v}" for v in variants)):
-                CASES.append(Case(stem, k, body))
+                CASES.append(Case(stem, k, body, marks))
         return body
 
     return register
@@ -637,7 +638,15 @@ def _libm_f32(dev, prog, k):
     np.testing.assert_allclose(got, want, rtol=4e-7, atol=4e-7)
 
 
-@corpus("numeric", "libm_big_args", variants=("lineinfo",))
+# sinf of a large argument (Payne-Hanek) and the fp64 exp/log/sin read tables that nvcc keeps in
+# global memory (`.nv.global.init`, `__cudart_i2opi_f`), whose addresses the CUDA loader patches
+# into the code through relocations; the listing shows them unpatched (0x0). Loading module
+# globals and applying a cubin's relocations is not implemented yet.
+NEEDS_GLOBAL_INIT = pytest.mark.xfail(raises=otc_emu.GuestFault, strict=True,
+                                      reason="needs the cubin's .nv.global.init data and relocations")
+
+
+@corpus("numeric", "libm_big_args", variants=("lineinfo",), marks=(NEEDS_GLOBAL_INIT,))
 def _libm_big_args(dev, prog, k):
     x = np.concatenate([(rng(63).standard_normal(32) * 10).astype(F32),
                         F32(10.0) ** rng(64).uniform(3, 30, 32).astype(F32)]).astype(F32)
@@ -649,7 +658,7 @@ def _libm_big_args(dev, prog, k):
     np.testing.assert_allclose(got, want, atol=4e-7)
 
 
-@corpus("numeric", "libm_f64")
+@corpus("numeric", "libm_f64", marks=(NEEDS_GLOBAL_INIT,))
 def _libm_f64(dev, prog, k):
     x = rng(65).standard_normal(64) * 3
     out = dev.zeros(192, np.float64)
@@ -752,7 +761,9 @@ def _const_literals(dev, prog, k):
     out = dev.zeros(64, F32)
     dev.launch(prog, k, 1, 64, [dev.to_device(x), out])
     d = (x.astype(np.float64) * 0.1 + 0.7).astype(F32)
-    np.testing.assert_allclose(out.numpy(), d + x * F32(1.2345678), rtol=1e-6)
+    # nvcc fuses v * 1.2345678f + (float)d into one FFMA: the product is exact in fp64
+    fused = (x.astype(np.float64) * np.float64(F32(1.2345678)) + d).astype(F32)
+    np.testing.assert_allclose(out.numpy(), fused, rtol=1e-7)
 
 
 # ---------------------------------------------------------------------------- wmma_layouts.cu
@@ -777,7 +788,7 @@ def _wmma_layouts(dev, prog, k):
 # ------------------------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=c.marks, id=c.id) for c in CASES])
 def test_corpus_kernel_matches_numpy(case: Case):
     dev = otc_emu.Device(timing=False)
     case.body(dev, program(case.listing), case.kernel)

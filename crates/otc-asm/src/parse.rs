@@ -518,6 +518,7 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             || t.starts_with("code version")
             || t.starts_with("host = ")
             || t.starts_with("compile_size")
+            || t == "compressed"
             || t.starts_with("identifier")
             || t.starts_with("producer")
             || t.starts_with("=====")

@@ -4,7 +4,7 @@
 use crate::spec::*;
 
 /// Version of the binary program format that this instruction table encodes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const OPCODE_FIELD: BitField = BitField { lo: 0, width: 12 };
 pub const FORM_FIELD: BitField = BitField { lo: 12, width: 5 };
