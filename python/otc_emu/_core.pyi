@@ -151,6 +151,9 @@ class Kernel:
         """Canonical text of each instruction (no control code, no ``;``)."""
     def source_lines(self) -> list[int]:
         """Source line of each instruction (0 = none)."""
+    @property
+    def demangled(self) -> str | None:
+        """The demangled C++ name (no return type), or None for a plain name."""
     def unsupported(self) -> list[tuple[int, str, str]]:
         """(pc, text, reason) of each instruction this emulator does not execute."""
     @property

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import LaunchError, OtcError, Program, __version__, load
+from .device import find_kernel
 
 PROG = "otc-emu"
 
@@ -301,8 +302,7 @@ def run_program(args: argparse.Namespace) -> dict:
         if len(kernels) != 1:
             raise LaunchError(f"{args.program} has {len(kernels)} kernels ({', '.join(kernels)}); choose one with --kernel")
         name = next(iter(kernels))
-    if name not in kernels:
-        raise LaunchError(f"{args.program} has no kernel {name!r}; it has {', '.join(kernels) or 'none'}")
+    name = find_kernel(program, name, str(args.program))
     params = kernels[name].params
     specs = args.arg or []
     if params is not None and len(specs) != len(params):

@@ -69,3 +69,36 @@ def test_nvdisasm_label_outside_the_section_is_an_error():
     text = (FORMS / "vecadd.nvdisasm-c.sass").read_text().replace("`(.L_x_0)", "`(.L_x_99)", 1)
     with pytest.raises(otc_emu.AssemblyError, match=r"label `\.L_x_99` is not defined"):
         otc_emu.assemble(text, "bad.sass")
+
+
+@pytest.mark.parametrize(
+    "name, mangled",
+    [
+        ("_Z9scale_addIfEvPKT_PS0_S0_i", "_Z9scale_addIfEvPKT_PS0_S0_i"),
+        ("scale_add<float>", "_Z9scale_addIfEvPKT_PS0_S0_i"),
+        ("scale_add<int>(int const*, int*, int, int)", "_Z9scale_addIiEvPKT_PS0_S0_i"),
+        ("scale_add<double>(double const*,double*,double,int)", "_Z9scale_addIdEvPKT_PS0_S0_i"),
+        ("overloaded(float*, float)", "_Z10overloadedPff"),
+        ("fx::in_namespace", "_ZN2fx12in_namespaceEPi"),
+    ],
+)
+def test_kernels_by_mangled_or_demangled_name(name, mangled):
+    prog = assemble(SASS / "templates.sass")
+    assert otc_emu.find_kernel(prog, name) == mangled
+
+
+@pytest.mark.parametrize("name, phrase", [("overloaded", "names 2 kernels"), ("scale_add<long>", "has no kernel")])
+def test_ambiguous_or_unknown_demangled_names(name, phrase):
+    with pytest.raises(otc_emu.LaunchError, match=phrase):
+        otc_emu.find_kernel(assemble(SASS / "templates.sass"), name)
+
+
+def test_launch_by_demangled_name():
+    prog = assemble(SASS / "templates.sass")
+    dev = otc_emu.Device(timing=False)
+    x = np.arange(64, dtype=np.float32)
+    y = dev.zeros(64, np.float32)
+    dev.launch(prog, "scale_add<float>", 1, 64, [dev.to_device(x), y, np.float32(2), np.int32(64)])
+    np.testing.assert_array_equal(y.numpy(), x * np.float32(2) + np.arange(64, dtype=np.float32))
+    assert prog.kernels["_Z10overloadedPii"].demangled == "overloaded(int*, int)"
+    assert prog.kernels["_Z9scale_addIfEvPKT_PS0_S0_i"].demangled == "scale_add<float>(float const*, float*, float, int)"

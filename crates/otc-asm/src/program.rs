@@ -183,6 +183,16 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// The demangled C++ name without the return type (`scale_add<float>(float const*, float*,
+    /// float, int)`), or None for a name that is not an Itanium-ABI mangled one (`extern "C"`).
+    pub fn demangled_name(&self) -> Option<String> {
+        if !self.name.starts_with("_Z") {
+            return None;
+        }
+        let sym = cpp_demangle::Symbol::new(self.name.as_bytes()).ok()?;
+        sym.demangle_with_options(&cpp_demangle::DemangleOptions::new().no_return_type()).ok()
+    }
+
     /// Bytes of parameters (end of the last declared parameter), if declared.
     pub fn param_bytes(&self) -> Option<u32> {
         self.params.as_ref().map(|ps| ps.iter().map(|p| p.offset + p.ty.size() - PARAM_BASE).max().unwrap_or(0))

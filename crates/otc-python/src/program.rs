@@ -160,6 +160,13 @@ impl PyKernel {
         })
     }
 
+    /// The demangled C++ name (`scale_add<float>(float const*, float*, float, int)`), or None
+    /// for a plain (`extern "C"`) name.
+    #[getter]
+    fn demangled(&self) -> Option<String> {
+        self.k().demangled_name()
+    }
+
     /// Number of instructions.
     fn __len__(&self) -> usize {
         self.k().instructions.len()
