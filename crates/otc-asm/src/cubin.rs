@@ -122,13 +122,9 @@ pub fn read_constants(data: &[u8], source: &str) -> Result<CubinConstants, AsmEr
     }
     match std::str::from_utf8(data) {
         Ok(text) => read_elf_text(text, source),
-        Err(_) => Err(AsmError::new(
-            AsmErrorKind::Cubin,
-            source,
-            0,
-            0,
-            "neither an ELF cubin nor the text of cuobjdump -elf",
-        )),
+        Err(_) => {
+            Err(AsmError::new(AsmErrorKind::Cubin, source, 0, 0, "neither an ELF cubin nor the text of cuobjdump -elf"))
+        }
     }
 }
 

@@ -23,10 +23,10 @@ pub mod program;
 mod suggest;
 pub mod textforms;
 
+pub use cubin::{read_constants, read_cubin, read_elf_text, CubinConstants};
 pub use disasm::{disassemble, disassemble_kernel};
 pub use error::{AsmError, AsmErrorKind};
 pub use parse::assemble;
-pub use cubin::{read_constants, read_cubin, read_elf_text, CubinConstants};
 pub use program::{ConstImage, Kernel, Param, ParamType, Program, PARAM_BASE};
 
 /// Load a program from bytes: the binary format if it starts with its magic, else source text.

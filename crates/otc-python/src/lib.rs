@@ -51,9 +51,7 @@ fn load(py: Python<'_>, path: PathBuf, cubin: Option<PathBuf>) -> Result<PyProgr
     let p = py.detach(|| {
         let data = std::fs::read(&path).map_err(|err| Error::Io { path: name.clone(), err })?;
         let cubin_data = match &cubin {
-            Some(c) => {
-                Some(std::fs::read(c).map_err(|err| Error::Io { path: c.display().to_string(), err })?)
-            }
+            Some(c) => Some(std::fs::read(c).map_err(|err| Error::Io { path: c.display().to_string(), err })?),
             None => None,
         };
         guard(|| {

@@ -74,7 +74,14 @@ impl std::fmt::Debug for Device {
 impl Device {
     /// A device with the given configuration and empty memory.
     pub fn new(config: DeviceConfig) -> Device {
-        Device { config, memory: GlobalMemory::new(), banks: vec![Vec::new(); CONST_BANKS], written_banks: [false; CONST_BANKS], pool: None, launches: 0 }
+        Device {
+            config,
+            memory: GlobalMemory::new(),
+            banks: vec![Vec::new(); CONST_BANKS],
+            written_banks: [false; CONST_BANKS],
+            pool: None,
+            launches: 0,
+        }
     }
 
     pub fn config(&self) -> &DeviceConfig {
