@@ -20,6 +20,7 @@ mod matcher;
 mod operand;
 pub mod parse;
 pub mod program;
+mod stmt;
 mod suggest;
 pub mod textforms;
 
