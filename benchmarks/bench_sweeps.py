@@ -10,14 +10,18 @@ Ray with 2 CPUs (a local Ray started here; its start-up is timed apart), optiona
 (``--in-process``, the emulator on every core). Printed: wall seconds of each, points per second,
 the speed-up of 2 workers over 1, the Ray overhead per point against 2 local workers, the mean
 and largest per-point seconds on 1 worker (from the finish times: one point after another), and
-whether every executor wrote the same points (equal points files up to order). The load average
-before and after is printed too: on a shared host the wall times are only as good as it was quiet.
+whether every executor wrote the same points (equal points files up to order). The CPU seconds
+of the local runs (this process and its worker processes) say how many cores the host actually
+gave them: on a shared host, 2 workers can only be as fast as the second core is free, and
+points per CPU-second show whether the runner itself costs anything. The load average before
+and after is printed too.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -49,14 +53,19 @@ class Timeline:
 def run_once(label: str, executor, options: dict, root: Path) -> dict:
     directory = root / label.replace(" ", "-")
     timeline = Timeline()
+    children0, own0 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     out = experiments.run("fig21", directory, options, progress=timeline, executor=executor)
     wall = time.perf_counter() - t0
+    children1, own1 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds of this process and its (ended) worker processes; Ray's workers are the raylet's, not counted
+    cpu = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime for a, b in ((children0, children1), (own0, own1)))
     points = sorted((directory / "fig21.points.jsonl").read_text().splitlines())
     gaps = [b - a for a, b in zip([timeline.start_time, *timeline.finish_times], timeline.finish_times)]
-    print(f"{label:>22}: {wall:8.1f} s wall, {out.ran} points, {out.ran / wall:.3f} points/s, failed {len(out.failed)}",
-          flush=True)
-    return {"label": label, "wall_s": wall, "points": out.ran, "failed": len(out.failed), "gaps_s": gaps, "lines": points}
+    print(f"{label:>22}: {wall:8.1f} s wall, {out.ran} points, {out.ran / wall:.3f} points/s, failed {len(out.failed)}, "
+          f"CPU {cpu:.1f} s ({cpu / wall:.2f} cores)", flush=True)
+    return {"label": label, "wall_s": wall, "cpu_s": cpu, "points": out.ran, "failed": len(out.failed), "gaps_s": gaps,
+            "lines": points}
 
 
 def main() -> int:
@@ -72,8 +81,9 @@ def main() -> int:
     if not args.full:
         options.update(sparsity_a=(0.0, 0.9, 0.99), sparsity_b=(0.0, 0.99))
     npoints = len(experiments.get("fig21", options).points(options))
+    load_before = os.getloadavg()[0]
     print(f"fig21 at {args.size}^3 on {args.sms} SMs, {npoints} points; host: {os.cpu_count()} CPUs, "
-          f"load average before {os.getloadavg()[0]:.1f}", flush=True)
+          f"load average before {load_before:.1f}", flush=True)
     root = Path(tempfile.mkdtemp(prefix="bench-sweeps-"))
     runs = []
     try:
@@ -97,14 +107,17 @@ def main() -> int:
     one, two = by["1 local worker"], by["2 local workers"]
     same = all(r["lines"] == runs[0]["lines"] for r in runs)
     gaps = one["gaps_s"]
-    summary = {"size": args.size, "sms": args.sms, "points": npoints, "cpus": os.cpu_count(),
+    summary = {"size": args.size, "sms": args.sms, "points": npoints, "cpus": os.cpu_count(), "load_before": load_before,
                "load_after": os.getloadavg()[0], "ray_init_s": ray_init, "same_points": same,
                "speedup_2_over_1_workers": one["wall_s"] / two["wall_s"],
                "per_point_s_1_worker": {"mean": sum(gaps) / len(gaps), "max": max(gaps)},
                "runs": [{k: v for k, v in r.items() if k != "lines"} for r in runs]}
     if "Ray, 2 CPUs" in by:
         summary["ray_overhead_per_point_s"] = (by["Ray, 2 CPUs"]["wall_s"] - two["wall_s"]) / npoints
-    print(f"2 workers over 1: {summary['speedup_2_over_1_workers']:.2f}x; per point on 1 worker: mean "
+    summary["points_per_cpu_s"] = {r["label"]: r["points"] / r["cpu_s"] for r in runs if r["label"] != "Ray, 2 CPUs"}
+    print(f"2 workers over 1: {summary['speedup_2_over_1_workers']:.2f}x wall, cores used "
+          f"{one['cpu_s'] / one['wall_s']:.2f} -> {two['cpu_s'] / two['wall_s']:.2f}; points per CPU-second "
+          + ", ".join(f"{k} {v:.4f}" for k, v in summary["points_per_cpu_s"].items()) + "; per point on 1 worker: mean "
           f"{summary['per_point_s_1_worker']['mean']:.1f} s, max {summary['per_point_s_1_worker']['max']:.1f} s"
           + (f"; Ray over 2 local workers: {summary['ray_overhead_per_point_s']:+.2f} s per point"
              if "ray_overhead_per_point_s" in summary else "")

@@ -86,9 +86,11 @@ def test_a_failed_point_is_an_outcome_and_the_rest_goes_on(kind, request):
 @pytest.mark.parametrize("kind", WORKERS_AND_RAY)
 def test_a_lost_worker_loses_only_its_point(kind, request):
     points = [{"x": 1}, {"x": 2, "die": True}, {"x": 3}, {"x": 4}]
-    out = {f.index: f for f in _executor(kind, request).map(_double_or_fail, points)}
+    started = []
+    out = {f.index: f for f in _executor(kind, request).map(_double_or_fail, points, started.append)}
     assert {i: f.result for i, f in out.items() if f.error is None} == {0: {"x": 2}, 2: {"x": 6}, 3: {"x": 8}}
     assert out[1].error.startswith(executors.WORKER_LOST)
+    assert sorted(started) == [0, 1, 2, 3]  # each started once, however often it was tried: in flight ends at 0
 
 
 class _InterruptAfter:

@@ -120,7 +120,7 @@ class LocalWorkers(Executor):
                 while queue and len(running) < self.slots:
                     i = queue.pop()
                     running[pool.submit(measure_safely, measure, points[i])] = i
-                    if started is not None:
+                    if started is not None and not lost[i]:  # a point tried again was in flight all along
                         started(i)
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False

@@ -315,7 +315,7 @@ def sweep_experiment(spec: dict) -> Experiment:
     return Experiment(spec["name"], f"sweep of {len(spec['machines'])} machine(s) x "
                       f"{' x '.join(f'{len(v)} {k}' for k, v in spec['grid'].items()) or 'no settings'} x "
                       f"{len(spec['workloads'])} workload(s)",
-                      points=lambda o: _points(o), measure=_measure, describe=_describe, table=_table, sources=_sources,
+                      points=_points, measure=_measure, describe=_describe, table=_table, sources=_sources,
                       notes=_notes, view=_view, options=spec)
 
 
