@@ -534,10 +534,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if not quiet:
         console.rule(f"[bold]experiment {exp.name}[/bold]")
         console.print(exp.title[0].upper() + exp.title[1:])
+    exp.points(exp.options or {})  # bad options stop here, before an executor (Ray: seconds) starts
+    executor = executor_from(args)
     progress = experiments.PointsProgress(console, exp.name, quiet)
     try:
-        outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot,
-                                  executor=executor_from(args))
+        outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot, executor=executor)
     finally:
         progress.close()
     ok = all(r.get("ok", True) for r in outcome.rows) and not outcome.failed

@@ -169,6 +169,7 @@ def test_sweep_points_are_the_experiments_points(tmp_path: Path):
     ({"conv": [{"c": 4, "k": 8}]}, "conv workload 1: give a layer name of .* or every shape key"),
     ({"machines": ["dstc-nowhere.toml"]}, "machine file dstc-nowhere.toml not found"),
     ({"sms": 81}, "machine v100, its settings: sms must be at most the machine's 80 SMs, got 81"),
+    ({"seed": "x"}, "seed must be an integer >= 0, got 'x'"),
 ])
 def test_bad_sweeps_are_refused_before_any_work(spec, error, tmp_path: Path):
     import re

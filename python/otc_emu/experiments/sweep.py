@@ -76,6 +76,12 @@ def _positive(v: Any, what: str) -> int:
     return v
 
 
+def _seed(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise OtcError(f"seed must be an integer >= 0, got {v!r}")
+    return v
+
+
 def _gemm_workload(w: dict, i: int) -> dict:
     from ..kernels import GEMM_MODES
 
@@ -148,7 +154,7 @@ def normalise_spec(spec: dict) -> dict:
     sms = spec.get("sms")
     sms = None if sms in (None, 0, "all") else _positive(sms, "sms")
     out = {"name": str(spec.get("name") or "sweep"), "machines": [str(m) for m in _list(spec.get("machines") or ["v100"])],
-           "grid": grid, "workloads": gemms + convs, "sms": sms, "seed": int(spec.get("seed", 0))}
+           "grid": grid, "workloads": gemms + convs, "sms": sms, "seed": _seed(spec.get("seed", 0))}
     for machine in out["machines"]:  # every machine and every value of every key, on a Device, now
         for k, vs in grid.items():
             for v in vs:
