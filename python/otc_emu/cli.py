@@ -562,35 +562,9 @@ def _verdict(stats: dict) -> str:
 # ------------------------------------------------------------------------------------- experiment
 
 
-class _ExperimentProgress:
-    """Says how many points are done already, then shows a progress bar over the rest."""
-
-    def __init__(self, console, name: str, quiet: bool):
-        self.console, self.name, self.quiet = console, name, quiet
-        self._bar = None
-        self._cm = None
-
-    def start(self, total: int, todo: int, path: Path) -> None:
-        if not self.quiet:
-            self.console.print(f"{total} points: {total - todo} already done in {path} (skipped), {todo} to run",
-                               soft_wrap=True)
-        self._cm = progress_bar(self.console, todo, self.name)
-        self._bar = self._cm.__enter__()
-
-    def describe(self, text: str) -> None:
-        self._bar.describe(text)
-
-    def advance(self) -> None:
-        self._bar.advance()
-
-    def close(self) -> None:
-        if self._cm is not None:
-            self._cm.__exit__(None, None, None)
-            self._cm = None
-
-
 def cmd_experiment(args: argparse.Namespace) -> int:
     from . import experiments
+    from .cli_sweep import executor_from
 
     console = _console(args)
     options = {"size": args.size, "repeats": args.repeats, "emulate": args.emulate, "seed": args.seed,
@@ -600,14 +574,17 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if not quiet:
         console.rule(f"[bold]experiment {exp.name}[/bold]")
         console.print(exp.title[0].upper() + exp.title[1:])
-    progress = _ExperimentProgress(console, exp.name, quiet)
+    exp.points(exp.options or {})  # bad options stop here, before an executor (Ray: seconds) starts
+    executor = executor_from(args)
+    progress = experiments.PointsProgress(console, exp.name, quiet)
     try:
-        outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot)
+        outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot, executor=executor)
     finally:
         progress.close()
-    ok = all(r.get("ok", True) for r in outcome.rows)
+    ok = all(r.get("ok", True) for r in outcome.rows) and not outcome.failed
     if args.json:
         print(_json.dumps({"experiment": exp.name, "ran": outcome.ran, "skipped": outcome.skipped, "ok": ok,
+                           "failed": [{"params": p, "error": e} for p, e in outcome.failed],
                           "columns": [k for k, _ in outcome.columns], "rows": outcome.rows,
                           "files": [str(f) for f in outcome.files]}, indent=2))
     elif args.markdown:
@@ -616,6 +593,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         outcome.experiment.render(outcome.columns, outcome.rows, console)
         for f in outcome.files:
             console.print(f"wrote {f}", soft_wrap=True)
+        if outcome.failed:
+            console.print(f"{len(outcome.failed)} point(s) failed (errors in {args.out}; a re-run tries them again)")
     return 0 if ok else 1
 
 
@@ -731,6 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_conv(sub)
     _add_experiment(sub)
+    from .cli_sweep import add_sweep_parser
+
+    add_sweep_parser(sub, _add_output_options)
     return parser
 
 
@@ -760,6 +742,9 @@ def _add_experiment(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")
     p.add_argument("--markdown", action="store_true", help="print the result table as Markdown (for the README)")
+    from .cli_sweep import add_executor_options
+
+    add_executor_options(p)
     _add_output_options(p)
     p.set_defaults(func=cmd_experiment)
 
@@ -829,6 +814,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C: finished points are stored; a re-run resumes
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `otc-emu disasm x | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
