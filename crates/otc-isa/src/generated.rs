@@ -3768,6 +3768,23 @@ pub static FORMS: &[FormDef] = &[
         ],
     },
     FormDef {
+        mnemonic: "HMMA",
+        opcode: 0x514,
+        form: 0,
+        unit: Unit::Tensor,
+        summary: "Sequenced SpWMMA (beyond the paper): one instruction runs a whole SpWMMA set, the sparse OHMMAs (m, n) with nnzA > 8m and nnzB > 16n, counted from the ACCB.BMAP bitmaps by a sequencer in the tensor core",
+        mods: &[
+            ModGroupDef { name: "shape", options: &["SPWMMA"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "size", options: &["32321"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "dtype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "ctype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "a", kind: Kind::L(8), write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 29, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::L(4), write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
+        ],
+    },
+    FormDef {
         mnemonic: "ACCB",
         opcode: 0x520,
         form: 0,

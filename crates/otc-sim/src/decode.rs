@@ -806,6 +806,12 @@ pub(crate) enum OpKind {
         m: u8,
         n: u8,
     },
+    /// Sequenced SpWMMA `HMMA.SPWMMA.32321.F32.F32`: the sparse OHMMAs of a whole set from one
+    /// instruction (`a`: 8 registers, four A pairs; `b`: 4 registers, two B pairs).
+    SpwmmaSeq {
+        a: R,
+        b: R,
+    },
     AccbClear,
     AccbBmap {
         a: Src,
@@ -1844,6 +1850,7 @@ impl Dec<'_, '_> {
                 })
             }
             0x512 => return Ok(OpKind::Bohmma { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")? }),
+            0x514 => return Ok(OpKind::SpwmmaSeq { a: self.reg("a")?, b: self.reg("b")? }),
             0x513 => {
                 let idx = |s: &str, max: u8| -> DResult<u8> {
                     match s.get(1..).and_then(|x| x.parse::<u8>().ok()) {

@@ -16,6 +16,8 @@ pub enum TensorClass {
     OhmmaSparse,
     Bohmma,
     Accb(AccbOp),
+    /// Sequenced SpWMMA (`HMMA.SPWMMA.32321`).
+    SpwmmaSeq,
 }
 
 impl TensorClass {
@@ -28,6 +30,7 @@ impl TensorClass {
             TensorClass::OhmmaSparse => TensorOp::OhmmaSparse { rows: 0, cols: 0 },
             TensorClass::Bohmma => TensorOp::Bohmma,
             TensorClass::Accb(op) => TensorOp::Accb(op),
+            TensorClass::SpwmmaSeq => TensorOp::SpwmmaSeq { abm: 0, bbm: 0 },
         }
     }
 }
@@ -93,6 +96,7 @@ fn classify(def: &FormDef) -> Class {
                 "OHMMA" if f16 => TensorClass::OhmmaF16,
                 "OHMMA" => TensorClass::OhmmaF32,
                 "BOHMMA" => TensorClass::Bohmma,
+                "SPWMMA" => TensorClass::SpwmmaSeq,
                 _ => TensorClass::Hmma884F32,
             })
         }

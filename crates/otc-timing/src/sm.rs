@@ -15,7 +15,10 @@ use crate::forms::{unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
-use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp, INSTRUCTION_BYTES};
+use crate::trace::{
+    sparse_landing, spwmma_ohmmas, AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp,
+    INSTRUCTION_BYTES,
+};
 
 /// Milli-cycles: the bandwidth queues count in thousandths of a cycle.
 const MC: u64 = 1000;
@@ -75,6 +78,8 @@ impl FormStatic {
                             }
                             TensorClass::Bohmma => t.bohmma_cycles as u64,
                             TensorClass::Accb(_) => t.accb_cycles as u64,
+                            // per OHMMA the sequencer runs (see `occupancy`)
+                            TensorClass::SpwmmaSeq => t.ohmma_cycles as u64,
                         },
                         t.skipped_cycles as u64,
                     ),
@@ -100,11 +105,14 @@ impl FormStatic {
             .collect()
     }
 
-    /// Unit cycles of an issue with `executed` lanes.
+    /// Unit cycles of an issue of event `e` (a sequenced SpWMMA: one OHMMA time per OHMMA it
+    /// runs).
     #[inline]
-    pub fn occupancy(&self, executed: u32) -> u64 {
-        if executed == 0 {
+    pub fn occupancy(&self, e: &Event) -> u64 {
+        if e.executed == 0 {
             self.skipped_cycles
+        } else if let EventKind::Tensor(TensorOp::SpwmmaSeq { abm, bbm }) = e.kind {
+            self.cycles * spwmma_ohmmas(abm, bbm).count_ones() as u64
         } else {
             self.cycles
         }
@@ -503,7 +511,9 @@ impl SmSim {
             self.warps[ws].cur = p.packed[wi].start();
             self.warps[ws].ev = p.packed[wi].get(&p.protos, self.warps[ws].cur).unwrap_or(NO_EVENT);
             self.warps[ws].plan = plan_of(&mut self.plans, r, &self.warps[ws].ev);
-            if p.packed[wi].len() == 0 {
+            let has_events = p.packed[wi].len() > 0
+                && Self::drop_removed(r, &mut self.stats, &mut self.plans, &p, &mut self.warps[ws]).0;
+            if !has_events {
                 self.warps[ws].live = false;
             } else {
                 self.subs[sub].warps.push(ws);
@@ -778,7 +788,7 @@ impl SmSim {
             }
             _ => {}
         }
-        Own { at: best.0, reason: best.1, unit: fs.unit, cycles: fs.occupancy(e.executed) }
+        Own { at: best.0, reason: best.1, unit: fs.unit, cycles: fs.occupancy(e) }
     }
 
     /// Readiness of warp `ws` at the current cycle including the sub-core's shared resources.
@@ -927,7 +937,7 @@ impl SmSim {
         let extra = read_cycles - 1;
         self.stats.bank_conflict_cycles += extra;
 
-        let (u, cycles) = (fs.unit, fs.occupancy(e.executed));
+        let (u, cycles) = (fs.unit, fs.occupancy(&e));
         let sub = &mut self.subs[s];
         let exec_start = (t + extra).max(if cycles > 0 { sub.unit_exec_free[u] } else { 0 });
         let waited_unit = exec_start > t + extra;
@@ -970,7 +980,7 @@ impl SmSim {
         }
 
         let control = if c.scheduler.use_control_bits { e.control } else { None };
-        let next;
+        let mut next;
         {
             let w = &mut self.warps[ws];
             if executed {
@@ -1030,6 +1040,16 @@ impl SmSim {
                 w.plan = plan_of(&mut self.plans, r, &w.ev);
             }
         }
+        // The front end may remove the next events before they issue.
+        let mut last_pc = e.pc;
+        if next && r.cfg.scheduler.drop_predicated_off_tensor {
+            let w = &mut self.warps[ws];
+            if let Some(c) = self.ctas[w.cta].as_ref() {
+                let (more, removed) = Self::drop_removed(r, &mut self.stats, &mut self.plans, &c.p, w);
+                next = more;
+                last_pc = removed.unwrap_or(last_pc);
+            }
+        }
 
         if let Some(log) = self.log.as_mut() {
             let wt = self.warps[ws].w;
@@ -1066,7 +1086,7 @@ impl SmSim {
         // Next instruction: a taken control transfer refills the instruction buffer.
         match next.then_some(self.warps[ws].ev.pc) {
             Some(pc) => {
-                if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
+                if pc != last_pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
                     let w = &mut self.warps[ws];
                     let at = t + 1 + c.sm.branch_refill_cycles as u64;
                     if at > w.next_issue {
@@ -1076,6 +1096,44 @@ impl SmSim {
                 }
             }
             None => self.finish_warp(r, ws),
+        }
+    }
+
+    /// With `scheduler.drop_predicated_off_tensor`: removes the warp-uniformly predicated-off
+    /// tensor instructions at the warp's position before they issue (no issue slot, no unit
+    /// time, no wait on their operands), counting them as the instructions they are (skipped
+    /// ones) and in `issue_removed`. Returns whether the warp has an event left, and the pc of the
+    /// last one removed.
+    fn drop_removed(
+        r: &Resolved,
+        stats: &mut SmStats,
+        plans: &mut Vec<Option<Plan>>,
+        p: &PreparedCta,
+        w: &mut Warp,
+    ) -> (bool, Option<u32>) {
+        let mut last = None;
+        if !r.cfg.scheduler.drop_predicated_off_tensor {
+            return (true, last);
+        }
+        loop {
+            let e = w.ev;
+            let Class::Tensor(tc) = r.forms[e.form as usize].class else { return (true, last) };
+            if e.executed != 0 {
+                return (true, last);
+            }
+            stats.issue_removed += 1;
+            stats.warp_instructions += 1;
+            stats.thread_instructions += e.active.count_ones() as u64;
+            stats.per_form[e.form as usize] += 1;
+            count_skipped_tensor(stats, tc);
+            last = Some(e.pc);
+            w.pos += 1;
+            let packed = &p.packed[w.w];
+            w.cur = packed.step(w.cur);
+            if !packed.get_into(&p.protos, w.cur, &mut w.ev) {
+                return (false, last);
+            }
+            w.plan = plan_of(plans, r, &w.ev);
         }
     }
 
@@ -1303,6 +1361,36 @@ impl SmSim {
         result
     }
 
+    /// The products of one sparse OHMMA (landing at `rows` x `cols`) reach the accumulation
+    /// buffer of sub-core `sub` at `arrive`: counts them; returns how long the collector makes
+    /// the multipliers hold them, and when they are accumulated.
+    fn land_products(&mut self, sub: usize, arrive: u64, rows: u32, cols: u32) -> (u64, u64) {
+        let res = self.subs[sub].accbuf.access(arrive, rows, cols, 1);
+        let st = &mut self.stats;
+        st.macs_useful += res.accesses;
+        st.accbuf_accesses += res.accesses;
+        st.accbuf_conflicts += res.conflicts;
+        (res.enter - arrive, res.done)
+    }
+
+    /// The multipliers of sub-core `sub` would be free at `free` but hold products `hold` cycles
+    /// longer (charged to the accumulation buffer); the warp's buffer is ready at `done`, which
+    /// is returned.
+    fn hold_multipliers(&mut self, sub: usize, ws: usize, free: u64, hold: u64, done: u64) -> u64 {
+        if hold > 0 {
+            self.stats.accbuf_stall += hold;
+            let subc = &mut self.subs[sub];
+            let u = unit_index(otc_isa::Unit::Tensor);
+            if free + hold > subc.unit_exec_free[u] {
+                subc.unit_exec_free[u] = free + hold;
+                subc.unit_exec_reason[u] = Reason::AccBuf;
+            }
+        }
+        let w = &mut self.warps[ws];
+        w.accbuf_ready = w.accbuf_ready.max(done);
+        done
+    }
+
     /// Timing of a tensor instruction whose execution starts at `s`; returns its result cycle.
     #[allow(clippy::too_many_arguments)]
     fn tensor(&mut self, r: &Resolved, sub: usize, ws: usize, e: &Event, tc: TensorClass, s: u64, cycles: u64) -> u64 {
@@ -1312,52 +1400,50 @@ impl SmSim {
         st.tensor_busy += cycles;
         let class_slot = match tc {
             TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => 0,
-            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => 1,
+            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse | TensorClass::SpwmmaSeq => 1,
             TensorClass::Bohmma => 2,
             TensorClass::Accb(_) => 3,
         };
         st.tensor_busy_by[class_slot] += cycles;
+        if !executed {
+            count_skipped_tensor(st, tc);
+            return s + match tc {
+                TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => tcfg.hmma884_latency as u64,
+                TensorClass::OhmmaF32 | TensorClass::OhmmaF16 => tcfg.ohmma_latency as u64,
+                TensorClass::Bohmma => tcfg.bohmma_latency as u64,
+                _ => 1,
+            };
+        }
         let macs: u64 = match tc {
             TensorClass::Hmma884F32 => 256,
             TensorClass::Hmma884F16 => 512,
             TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => 128,
+            TensorClass::SpwmmaSeq => 128 * (cycles / tcfg.ohmma_cycles.max(1) as u64),
             TensorClass::Bohmma => 1024,
             TensorClass::Accb(_) => 0,
         };
         let binary = matches!(tc, TensorClass::Bohmma);
         if !binary {
             st.macs_issued += macs;
-            if executed {
-                st.macs_executed += macs;
-            }
+            st.macs_executed += macs;
         }
         match tc {
             TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => {
                 st.hmma_issued += 1;
-                if executed {
-                    st.hmma_executed += 1;
-                    st.macs_useful += macs;
-                }
+                st.hmma_executed += 1;
+                st.macs_useful += macs;
                 s + tcfg.hmma884_latency as u64
             }
             TensorClass::OhmmaF32 | TensorClass::OhmmaF16 => {
                 st.ohmma_issued += 1;
-                if executed {
-                    st.ohmma_executed += 1;
-                    st.macs_useful += macs;
-                    st.accbuf_accesses += 128;
-                } else {
-                    st.ohmma_skipped += 1;
-                }
+                st.ohmma_executed += 1;
+                st.macs_useful += macs;
+                st.accbuf_accesses += 128;
                 s + tcfg.ohmma_latency as u64
             }
             TensorClass::OhmmaSparse => {
                 st.ohmma_issued += 1;
                 st.ohmma_sparse_issued += 1;
-                if !executed {
-                    st.ohmma_skipped += 1;
-                    return s + 1;
-                }
                 st.ohmma_executed += 1;
                 st.ohmma_sparse_executed += 1;
                 let (rows, cols) = match e.kind {
@@ -1366,39 +1452,44 @@ impl SmSim {
                 };
                 let lat = r.cfg.accbuf.latency as u64;
                 let arrive = s + lat;
-                let res = self.subs[sub].accbuf.access(arrive, rows, cols, 1);
-                let st = &mut self.stats;
-                st.macs_useful += res.accesses;
-                st.accbuf_accesses += res.accesses;
-                st.accbuf_conflicts += res.conflicts;
+                let (hold, done) = self.land_products(sub, arrive, rows, cols);
                 // The multiplier holds the instruction until the collector takes its products.
-                let hold = res.enter - arrive;
-                if hold > 0 {
-                    st.accbuf_stall += hold;
-                    let subc = &mut self.subs[sub];
-                    let u = unit_index(otc_isa::Unit::Tensor);
-                    let free = s + cycles.max(1) + hold;
-                    if free > subc.unit_exec_free[u] {
-                        subc.unit_exec_free[u] = free;
-                        subc.unit_exec_reason[u] = Reason::AccBuf;
+                self.hold_multipliers(sub, ws, s + cycles.max(1), hold, done)
+            }
+            TensorClass::SpwmmaSeq => {
+                st.spwmma_issued += 1;
+                st.spwmma_executed += 1;
+                let (abm, bbm) = match e.kind {
+                    EventKind::Tensor(TensorOp::SpwmmaSeq { abm, bbm }) => (abm, bbm),
+                    _ => (0, 0),
+                };
+                // The sequencer feeds the multipliers one OHMMA per `ohmma_cycles`, each one's
+                // products entering the buffer's collector as a sparse OHMMA's do; when the
+                // collector holds one, the ones after it wait.
+                let per = tcfg.ohmma_cycles as u64;
+                let lat = r.cfg.accbuf.latency as u64;
+                let (mut start, mut done, mut held) = (s, s + tcfg.ohmma_latency as u64, 0u64);
+                let set = spwmma_ohmmas(abm, bbm);
+                for j in 0..8u8 {
+                    if set & (1 << j) == 0 {
+                        continue;
                     }
+                    let (rows, cols) = sparse_landing(abm, bbm, j % 4, j / 4);
+                    let (hold, landed) = self.land_products(sub, start + lat, rows, cols);
+                    self.stats.spwmma_ohmmas += 1;
+                    held += hold;
+                    start += per + hold;
+                    done = done.max(landed);
                 }
-                let w = &mut self.warps[ws];
-                w.accbuf_ready = w.accbuf_ready.max(res.done);
-                res.done
+                self.hold_multipliers(sub, ws, s + cycles.max(1), held, done)
             }
             TensorClass::Bohmma => {
                 st.bohmma_issued += 1;
-                if executed {
-                    st.bohmma_executed += 1;
-                }
+                st.bohmma_executed += 1;
                 s + tcfg.bohmma_latency as u64
             }
             TensorClass::Accb(op) => {
                 st.accb[op as usize] += 1;
-                if !executed {
-                    return s + 1;
-                }
                 let m = &r.cfg.memory;
                 match op {
                     AccbOp::Clear | AccbOp::Bmap => s + cycles.max(1),
@@ -1575,6 +1666,28 @@ fn new_plan(plans: &mut Vec<Option<Plan>>, r: &Resolved, e: &Event) -> u32 {
 
 /// Index of the first smallest cycle of the collector units (as `min_by_key` picks it).
 #[inline]
+/// Counts a warp-uniformly predicated-off tensor instruction of class `tc`, issued or removed
+/// before issue (its MACs as issued, none executed).
+fn count_skipped_tensor(st: &mut SmStats, tc: TensorClass) {
+    match tc {
+        TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => {
+            st.macs_issued += if tc == TensorClass::Hmma884F32 { 256 } else { 512 };
+            st.hmma_issued += 1;
+        }
+        TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => {
+            st.macs_issued += 128;
+            st.ohmma_issued += 1;
+            st.ohmma_skipped += 1;
+            if tc == TensorClass::OhmmaSparse {
+                st.ohmma_sparse_issued += 1;
+            }
+        }
+        TensorClass::Bohmma => st.bohmma_issued += 1,
+        TensorClass::Accb(op) => st.accb[op as usize] += 1,
+        TensorClass::SpwmmaSeq => st.spwmma_issued += 1,
+    }
+}
+
 fn first_min(cu: &[(u64, Reason)]) -> Option<usize> {
     let mut best: Option<usize> = None;
     for (i, c) in cu.iter().enumerate() {

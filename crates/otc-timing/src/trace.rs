@@ -113,6 +113,28 @@ pub enum TensorOp {
     /// Binary outer product `HMMA.BOHMMA.32321`.
     Bohmma,
     Accb(AccbOp),
+    /// Sequenced SpWMMA `HMMA.SPWMMA.32321`: the sparse OHMMAs of one set, from the A and B
+    /// bitmaps of the buffer (`abm`, `bbm`): OHMMA (m, n) runs when popc(abm) > 8m and
+    /// popc(bbm) > 16n ([`spwmma_ohmmas`]), its products landing at [`sparse_landing`].
+    SpwmmaSeq {
+        abm: u32,
+        bbm: u32,
+    },
+}
+
+/// The OHMMAs (m, n) a sequenced SpWMMA runs for bitmaps `abm`, `bbm`, in its order (n, then
+/// m), as a bit set: bit 4n + m. Their count is ceil(nnzA / 8) * ceil(nnzB / 16).
+pub fn spwmma_ohmmas(abm: u32, bbm: u32) -> u8 {
+    let (na, nb) = (abm.count_ones(), bbm.count_ones());
+    let mut set = 0u8;
+    for n in 0..2 {
+        for m in 0..4 {
+            if na > 8 * m && nb > 16 * n {
+                set |= 1 << (4 * n + m);
+            }
+        }
+    }
+    set
 }
 
 /// `BAR` flavours.
@@ -313,6 +335,12 @@ impl EventTemplate {
     #[inline]
     pub fn sparse_ohmma(&self, pc: u32, active: u32, executed: u32, rows: u32, cols: u32) -> Event {
         Event { pc, active, executed, kind: EventKind::Tensor(TensorOp::OhmmaSparse { rows, cols }), ..self.proto }
+    }
+
+    /// The event of a sequenced SpWMMA with the buffer's bitmaps `abm`, `bbm`.
+    #[inline]
+    pub fn spwmma_seq(&self, pc: u32, active: u32, executed: u32, abm: u32, bbm: u32) -> Event {
+        Event { pc, active, executed, kind: EventKind::Tensor(TensorOp::SpwmmaSeq { abm, bbm }), ..self.proto }
     }
 
     /// The event of a `BAR` whose operands were read at run time.

@@ -277,9 +277,13 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return act(memory::exec(w, x, &op.kind, exec)),
         Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
         Hmma { .. } | Bohmma { .. } => tensor::exec(w, x.env.arith, &op.kind, exec),
-        Ohmma { .. } | OhmmaSp { .. } | AccbClear | AccbBmap { .. } | AccbMov { .. } | AccbShared { .. } => {
-            return act(tensor::exec_otc(w, x, &op.kind, exec))
-        }
+        Ohmma { .. }
+        | OhmmaSp { .. }
+        | SpwmmaSeq { .. }
+        | AccbClear
+        | AccbBmap { .. }
+        | AccbMov { .. }
+        | AccbShared { .. } => return act(tensor::exec_otc(w, x, &op.kind, exec)),
         _ => {}
     }
     Act::Next
