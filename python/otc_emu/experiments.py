@@ -131,6 +131,8 @@ class Experiment:
     notes: Callable[[list[dict]], list[str]] | None = None
     view: Callable[[list[tuple[str, str]], list[dict]], tuple[list[tuple[str, str]], list[dict]]] | None = None
     options: dict | None = None
+    #: what ``--markdown`` prints, when not the flat table
+    markdowner: Callable[[list[tuple[str, str]], list[dict]], str] | None = None
 
     def version(self) -> str:
         return code_version(self.sources(self.options or {}))
@@ -213,8 +215,11 @@ def fig21_markdown(rows: list[dict]) -> str:
 
 
 def markdown_for(name: str, columns: list[tuple[str, str]], rows: list[dict]) -> str:
-    """What ``--markdown`` prints: fig21 as speedup matrices, the others as their table."""
-    return fig21_markdown(rows) if name == "fig21" and rows else markdown(columns, rows) + "\n"
+    """What ``--markdown`` prints: fig21 as speedup matrices, an experiment's own view, or the table."""
+    if name == "fig21" and rows:
+        return fig21_markdown(rows)
+    own = EXPERIMENTS[name].markdowner if name in EXPERIMENTS else None
+    return own(columns, rows) if own is not None and rows else markdown(columns, rows) + "\n"
 
 
 def write_outputs(name: str, columns: list[tuple[str, str]], rows: list[dict], directory: Path, extra: dict | None = None) -> list[Path]:
@@ -264,11 +269,33 @@ def _operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, seed
     return a, b
 
 
-def _device(sms: int):
-    """The V100 on ``sms`` of its SMs with the per-SM bandwidth kept (all 80: the plain V100)."""
+def _device(sms: int, spec: dict | None = None):
+    """The V100 on ``sms`` of its SMs with the per-SM bandwidth kept (all 80: the plain V100), as
+    machine ``spec["machine"]`` (default v100) with ``spec["settings"]`` (dotted keys)."""
     from .device import Device
 
-    return Device.v100_slice(sms)
+    spec = spec or {}
+    return Device.v100_slice(sms, machine=spec.get("machine"), **spec.get("settings", {}))
+
+
+def device_spec(o: dict) -> dict:
+    """The machine options (``machine``, ``settings``) of an experiment as a point's ``device``
+    entry: empty for the default machine, so the default points keep their keys."""
+    from .device import machine_settings
+
+    spec: dict = {}
+    machine = o.get("machine")
+    machine_settings(machine)  # an unknown name fails before any work
+    if machine not in (None, "v100"):
+        spec["machine"] = machine
+    if o.get("settings"):
+        spec["settings"] = dict(sorted(o["settings"].items()))
+    return spec
+
+
+def _with_device(point: dict, o: dict) -> dict:
+    spec = device_spec(o)
+    return {**point, "device": spec} if spec else point
 
 
 def check_sms(sms) -> int:
@@ -292,10 +319,10 @@ def _point(stats, ok: bool) -> dict:
             "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
 
 
-def _gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80) -> dict:
+def _gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80, spec: dict | None = None) -> dict:
     from . import kernels
 
-    res = kernels.gemm(a, b, mode=mode, device=_device(sms))
+    res = kernels.gemm(a, b, mode=mode, device=_device(sms, spec))
     exact = a.astype(np.float64) @ b.astype(np.float64)
     ok = bool(np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)))
     return _point(res.stats, ok)
@@ -314,13 +341,14 @@ def _fig21_points(o: dict) -> list[dict]:
     sms = _sms(o, FIG21_DEFAULT_SMS)
     sa_list = o.get("sparsity_a", FIG21_SPARSITY_A)
     sb_list = o.get("sparsity_b", FIG21_SPARSITY_B)
-    return [{"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": int(o.get("seed", 0))}
+    return [_with_device({"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode,
+                          "seed": int(o.get("seed", 0))}, o)
             for sa in sa_list for sb in sb_list for mode in o.get("modes", FIG21_MODES)]
 
 
 def _fig21_measure(p: dict) -> dict:
     a, b = _operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
-    return _gemm_point(a, b, p["mode"], p["sms"])
+    return _gemm_point(a, b, p["mode"], p["sms"], p.get("device"))
 
 
 def _fig21_table(points: list[dict], results: list[dict]):
@@ -328,7 +356,8 @@ def _fig21_table(points: list[dict], results: list[dict]):
     cells: dict[tuple, dict] = {}
     for p, r in zip(points, results):
         row = cells.setdefault((p["sparsity_a"], p["sparsity_b"]), {"size": p["size"], "sms": p["sms"], "sparsity_a_pct": 100 * p["sparsity_a"],
-                                                                     "sparsity_b_pct": 100 * p["sparsity_b"], "ok": True})
+                                                                     "sparsity_b_pct": 100 * p["sparsity_b"], "ok": True,
+                                                                     "machine": p.get("device", {}).get("machine", "v100")})
         row[f"{p['mode']}_cycles"] = r["cycles"]
         row["ok"] = row["ok"] and r["ok"]
     base = "hmma" if "hmma" in modes else modes[0]
@@ -348,7 +377,8 @@ def _fig21_where(row: dict) -> str:
     from .device import V100_SMS
 
     sms = row.get("sms", V100_SMS)
-    return f"{row['size']}^3" + ("" if sms == V100_SMS else f" on {sms} SMs")
+    machine = row.get("machine", "v100")
+    return f"{row['size']}^3" + ("" if sms == V100_SMS else f" on {sms} SMs") + ("" if machine == "v100" else f", machine {machine}")
 
 
 def _fig21_render(rows: list[dict], console) -> None:
@@ -564,10 +594,10 @@ def _conv_operands(layer: ConvLayer, seed: int):
     return x, w
 
 
-def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80) -> dict:
+def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80, spec: dict | None = None) -> dict:
     from . import kernels, sparse
 
-    res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode, device=_device(sms))  # batch 1
+    res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode, device=_device(sms, spec))  # batch 1
     cols = sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
     wm = w.reshape(layer.k, -1)
     exact = wm.astype(np.float64) @ cols.astype(np.float64)
@@ -576,14 +606,16 @@ def _conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: 
     return {**_point(res.stats, ok), "stats": res.stats, "max_abs_err": float(np.max(np.abs(y - exact))) if y.size else 0.0}
 
 
-def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80) -> dict:
-    """Run the layer in each implicit convolution mode on the same operands; for the CLI."""
+def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80,
+             spec: dict | None = None) -> dict:
+    """Run the layer in each implicit convolution mode on the same operands (on machine ``spec``,
+    as for :func:`device_spec`); for the CLI."""
     x, w = _conv_operands(layer, seed)
     out = {}
     for mode in modes:
         if progress is not None:
             progress.describe(f"running {mode}")
-        r = _conv_point(layer, x, w, mode, sms)
+        r = _conv_point(layer, x, w, mode, sms, spec)
         out[mode] = {"stats": r["stats"], "within_bound": r["ok"], "max_abs_err": r["max_abs_err"]}
         if progress is not None:
             progress.advance()
@@ -621,7 +653,7 @@ def _layers_points(o: dict) -> list[dict]:
             layer = GemmLayer(layer.name, int(tokens), layer.d_in, layer.d_out, layer.sparsity_x, layer.sparsity_w)
         kind = "conv" if isinstance(layer, ConvLayer) else "gemm"
         modes = list(o.get("modes", LAYER_GEMM_MODES)) + (list(conv_modes) if kind == "conv" else [])
-        pts += [{"kind": kind, "layer": layer.as_dict(), "mode": mode, "sms": sms, "seed": int(o.get("seed", 0))}
+        pts += [_with_device({"kind": kind, "layer": layer.as_dict(), "mode": mode, "sms": sms, "seed": int(o.get("seed", 0))}, o)
                 for mode in modes]
     return pts
 
@@ -645,12 +677,12 @@ def _layers_measure(p: dict) -> dict:
     if p["kind"] == "conv" and p["mode"] not in LAYER_GEMM_MODES:
         layer = ConvLayer(**p["layer"])
         x, w = _conv_operands(layer, p["seed"])
-        r = _conv_point(layer, x, w, p["mode"], p["sms"])
+        r = _conv_point(layer, x, w, p["mode"], p["sms"], p.get("device"))
         r.pop("stats")
         r.pop("max_abs_err")
         return r
     a, b = _layer_gemm_operands(p)
-    return _gemm_point(a, b, p["mode"], p["sms"])
+    return _gemm_point(a, b, p["mode"], p["sms"], p.get("device"))
 
 
 def _layer_shape(L: dict) -> str:
@@ -799,3 +831,6 @@ def run(name: str, directory: Path | str, options: dict | None = None, progress=
     if plot_png:
         files.append(plot(exp, rows, directory))
     return Outcome(exp, columns, rows, len(todo), len(points) - len(todo), files)
+
+
+from . import ablation  # noqa: E402,F401  (it builds on this module and registers EXPERIMENTS["ablation"])

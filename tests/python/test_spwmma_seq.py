@@ -85,3 +85,38 @@ def test_sequenced_spwmma_without_bitmaps_is_a_guest_fault():
         w.run(f"ACCB.CLEAR ;\nHMMA.SPWMMA.32321.F32.F32 {A_REGS}, {B_REGS} ;")
     with pytest.raises(otc_emu.GuestFault, match="never cleared"):
         otc_emu.Warp().run(f"HMMA.SPWMMA.32321.F32.F32 {A_REGS}, {B_REGS} ;")
+
+
+# ----------------------------------------------------------------------------- the spgemm_seq kernel
+
+from otc_emu import kernels, sparse  # noqa: E402
+
+from test_kernels import expected_ohmmas  # noqa: E402
+
+SEQUENCER = {"tensor.spwmma_sequencer": True}
+
+
+@pytest.mark.parametrize("sa, sb", [(0.0, 0.0), (0.5, 0.99), (0.99, 0.5), (0.9, 0.9), (1.0, 0.0)])
+@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (64, 64, 96)])
+def test_spgemm_seq_gives_spgemms_bits_with_one_issue_per_set(m, n, k, sa, sb):
+    rng = np.random.default_rng(int(sa * 100) + int(sb * 10) + m)
+    a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=5)
+    b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=6)
+    dev = otc_emu.Device(**SEQUENCER)
+    predicated = kernels.gemm(a, b, mode="spgemm", device=dev)
+    seq = kernels.gemm(a, b, mode="spgemm_seq", device=dev)
+    np.testing.assert_array_equal(seq.c, predicated.c)
+    c, p = seq.stats.counters, predicated.stats.counters
+    assert c["spwmma.ohmmas"] == p["ohmma.executed"] == expected_ohmmas(a, b)
+    assert c["ohmma.issued"] == 0, "the sequencer's OHMMAs are not OHMMA instructions"
+    # per listed k the R2P and the 8 guarded OHMMAs became one instruction
+    assert p["warp_instructions"] - c["warp_instructions"] == 8 * c["spwmma.executed"]
+    assert c["tensor.busy_cycles.ohmma"] == p["tensor.busy_cycles.ohmma"]
+
+
+def test_spgemm_seq_needs_a_machine_with_the_sequencer():
+    a = np.eye(32, dtype=np.float16)
+    with pytest.raises(otc_emu.LaunchError, match="tensor.spwmma_sequencer"):
+        kernels.gemm(a, a, mode="spgemm_seq")
+    untimed = kernels.gemm(a, a, mode="spgemm_seq", device=otc_emu.Device(timing=False))
+    np.testing.assert_array_equal(untimed.c, np.eye(32, dtype=np.float32))
