@@ -1,7 +1,8 @@
 """otc-emu experiment ablation: reproducible, and each step changes what its premise claims."""
 import json
 
-from otc_emu import ablation, experiments
+from otc_emu import experiments
+from otc_emu.experiments import ablation
 
 
 def run(tmp_path, name):

@@ -56,7 +56,7 @@ def test_cli_unknown_machine_is_a_clear_error(capsys):
 
 
 def test_premises_cover_the_machine_file():
-    from otc_emu import ablation
+    from otc_emu.experiments import ablation
 
     premises = ablation.premises("dstc-paper")
     assert [p.name for p in premises] == ["hmma-half-rate", "drop-predicated-off"]

@@ -1,4 +1,4 @@
-"""The bridge between the strict machine and the paper's premises (``otc-emu experiment ablation``).
+"""ablation: the bridge between the strict machine and the paper's premises.
 
 The headline GEMM points (A0/B0, A25/B0, A75/B0, A0/B99, A99/B99, A99.9/B99 with spgemm, and
 dense owmma) run on a sequence of machines: ``v100`` (strict, Volta-faithful), then ``v100`` with
@@ -19,9 +19,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import OtcError
-from .device import machine_settings, machine_text
-from .experiments import (EXPERIMENTS, Experiment, _emulator_files, _operands, _option, _sms, device_spec, require_matplotlib)
+from .. import OtcError
+from ..device import machine_settings, machine_text
+from .experiment import Experiment, device_spec, option, sms_option
+from .plot import require_matplotlib, save_figure
+from .store import emulator_files
+from .workloads import gemm_operands, slice_device
 
 __all__ = ["Premise", "premises", "steps", "POINTS", "EXPERIMENT", "markdown"]
 
@@ -99,10 +102,10 @@ def steps(machine: str = "dstc-paper") -> list[dict]:
 
 
 def _points(o: dict) -> list[dict]:
-    size = int(_option(o, "size", DEFAULT_SIZE))
+    size = int(option(o, "size", DEFAULT_SIZE))
     if size < 1:
         raise OtcError(f"--size must be at least 1, got {size}")
-    sms = _sms(o, DEFAULT_SMS)
+    sms = sms_option(o, DEFAULT_SMS)
     base = device_spec(o)  # --config / --set apply to every step; --machine picks the preset
     machine = base.get("machine", "dstc-paper")
     if machine == "v100":
@@ -121,11 +124,10 @@ def _points(o: dict) -> list[dict]:
 def _measure(p: dict) -> dict:
     import numpy as np
 
-    from . import kernels
-    from .experiments import _device
+    from .. import kernels
 
-    a, b = _operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
-    dev = _device(p["sms"], {"settings": p["settings"]})
+    a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
+    dev = slice_device(p["sms"], {"settings": p["settings"]})
     res = kernels.gemm(a, b, mode=p["mode"], device=dev)
     exact = a.astype(np.float64) @ b.astype(np.float64)
     c = res.stats.counters
@@ -198,7 +200,7 @@ def _where(rows: list[dict]) -> str:
     return f"{rows[0]['size']}^3 on {rows[0]['sms']} SMs" if rows else ""
 
 
-def markdown(columns, rows: list[dict]) -> str:
+def markdown(rows: list[dict]) -> str:
     """The speedup matrix as Markdown (machines down, points across; the ideal in brackets)."""
     labels = list(dict.fromkeys(r["point"] for r in rows))
     out = [f"speedup over hmma [x] (tensor-bound ideal in brackets), {_where(rows)}, model cycles:", "",
@@ -226,9 +228,7 @@ def _plot(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("speedup over hmma [x] (model cycles)")
     ax.set_title(f"ablation: the paper's premises one at a time, {_where(rows)} (dotted: paper)")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 EXPERIMENT = Experiment(
@@ -236,9 +236,7 @@ EXPERIMENT = Experiment(
     "sequenced SpWMMA",
     points=_points, measure=_measure,
     describe=lambda p: f"{p['step']}: {p['point']} {p['mode']}",
-    table=_table, sources=lambda o: _emulator_files() + [Path(__file__), Path(__file__).with_name("experiments.py")],
+    table=_table, sources=lambda o: emulator_files() + [Path(__file__), Path(__file__).with_name("workloads.py")],
     plotter=_plot, renderer=_render, markdowner=markdown,
     notes=lambda rows: ["Speedup = hmma cycles / mode cycles on the same operands and machine; tensor-bound = hmma tensor "
                         "cycles / (OHMMAs run x tensor.ohmma_cycles)."])
-
-EXPERIMENTS["ablation"] = EXPERIMENT
