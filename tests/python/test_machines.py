@@ -17,7 +17,8 @@ def test_dstc_paper_changes_exactly_the_keys_of_its_file():
     v100, paper = otc_emu.Device().timing_config, otc_emu.Device(machine="dstc-paper").timing_config
     changed = {k for k in v100 if v100[k] != paper[k]}
     assert changed == set(machine_settings("dstc-paper")) == {
-        "tensor.hmma884_f32_cycles", "tensor.hmma884_latency", "scheduler.drop_predicated_off_tensor"}
+        "tensor.hmma884_f32.cycles", "tensor.hmma884_f32.latency", "tensor.hmma884_f16.latency",
+        "scheduler.drop_predicated_off_tensor"}
     assert otc_emu.Device(machine="v100").timing_config == v100
     assert machine_settings(None) == machine_settings("v100") == {}
 
@@ -29,9 +30,9 @@ def test_unknown_machines_are_config_errors(bad):
 
 
 def test_overrides_and_slices_apply_on_top_of_the_machine():
-    d = otc_emu.Device(machine="dstc-paper", **{"tensor.hmma884_latency": 6})
-    assert d.timing_config["tensor.hmma884_latency"] == 6
-    assert d.timing_config["tensor.hmma884_f32_cycles"] == 4
+    d = otc_emu.Device(machine="dstc-paper", **{"tensor.hmma884_f32.latency": 6})
+    assert d.timing_config["tensor.hmma884_f32.latency"] == 6
+    assert d.timing_config["tensor.hmma884_f32.cycles"] == 4
     s = otc_emu.Device.v100_slice(4, machine="dstc-paper").timing_config
     full = otc_emu.Device().timing_config
     assert s["gpu.num_sms"] == 4 and s["memory.l2_bandwidth_gbs"] == full["memory.l2_bandwidth_gbs"] * 4 / 80

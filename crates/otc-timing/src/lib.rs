@@ -33,7 +33,6 @@
 
 pub mod accbuf;
 pub mod config;
-mod forms;
 pub mod memory;
 mod packed;
 mod record;
@@ -45,11 +44,13 @@ use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
-pub use config::{ConfigError, ConfigValue, SchedulerPolicy, TimingConfig, KEYS, MACHINES};
+pub use config::{
+    all_keys, tensor_keys, ConfigError, ConfigValue, SchedulerPolicy, TensorCost, TimingConfig, KEYS, MACHINES,
+};
 pub use stats::{Reason, Stats};
 pub use trace::{
-    sparse_landing, spwmma_ohmmas, AccbOp, BarOp, CtaTrace, Event, EventKind, EventTemplate, MemOp, MemSpace, RegGroup,
-    TensorOp, WarpTrace,
+    memory_access, sparse_landing, spwmma_ohmmas, BarOp, CtaTrace, Event, EventKind, EventTemplate, MemOp, MemSpace,
+    RegGroup, TensorOp, WarpTrace,
 };
 
 use memory::SectorCache;
@@ -73,11 +74,11 @@ pub enum TimingError {
     Unsupported { pc: u32, reason: String },
 }
 
-/// Whether the machine `cfg` describes can run an instruction of static event `e`
+/// Why the machine `cfg` describes cannot run an instruction of static event `e`, if it cannot
 /// (the sequenced SpWMMA needs `tensor.spwmma_sequencer`).
 fn unsupported(cfg: &TimingConfig, e: &Event) -> Option<String> {
     match e.kind {
-        EventKind::Tensor(TensorOp::SpwmmaSeq { .. }) if !cfg.tensor.spwmma_sequencer => Some(
+        EventKind::Tensor(op) if op.class == otc_isa::TensorClass::SpwmmaSeq && !cfg.tensor.spwmma_sequencer => Some(
             "the sequenced SpWMMA (HMMA.SPWMMA) needs a tensor-core sequencer: this machine has \
              tensor.spwmma_sequencer = false"
                 .into(),
@@ -271,9 +272,6 @@ impl Simulator {
         self.push_prepared(PreparedTrace { index, ready })
     }
 
-    /// A [`Preparer`] for this simulator: it does the part of [`Simulator::push`] that depends
-    /// on one CTA alone, on any thread; `templates` are the launch's instructions (index =
-    /// pc / 16), against which traces are packed.
     /// Checks that the machine has every instruction of the launch (`templates`, index =
     /// pc / 16): [`TimingError::Unsupported`] names the first it lacks.
     pub fn check_program(&self, templates: &[EventTemplate]) -> Result<(), TimingError> {
@@ -285,6 +283,9 @@ impl Simulator {
         Ok(())
     }
 
+    /// A [`Preparer`] for this simulator: it does the part of [`Simulator::push`] that depends
+    /// on one CTA alone, on any thread; `templates` are the launch's instructions (index =
+    /// pc / 16), against which traces are packed.
     pub fn preparer(&self, templates: &[EventTemplate]) -> Preparer {
         let protos = templates
             .iter()
@@ -372,8 +373,7 @@ impl Simulator {
                         )));
                     }
                 }
-                let class = forms::form_info(e.form as usize).class;
-                if let forms::Class::Mem { .. } = class {
+                if let otc_isa::Class::Memory(_) = trace::class_of(e.form as usize) {
                     if !matches!(e.kind, EventKind::Mem { .. }) {
                         return Err(bad(format!("{} needs an EventKind::Mem payload", trace::mnemonic(e.form))));
                     }

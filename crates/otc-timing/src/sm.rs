@@ -7,17 +7,16 @@
 
 use std::collections::VecDeque;
 
-use otc_isa::FORMS;
+use otc_isa::{Class, ControlClass, TensorClass, WarpClass, FORMS};
 
 use crate::accbuf::AccBuf;
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
-use crate::forms::{unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
 use crate::trace::{
-    sparse_landing, spwmma_ohmmas, AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp,
-    INSTRUCTION_BYTES,
+    memory_access, sparse_landing, spwmma_ohmmas, unit_index, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace,
+    RegGroup, TensorOp, INSTRUCTION_BYTES, NUM_UNITS,
 };
 
 /// Milli-cycles: the bandwidth queues count in thousandths of a cycle.
@@ -64,59 +63,63 @@ impl FormStatic {
     /// The table of every form for `cfg`.
     pub fn table(cfg: &TimingConfig, form_timing: &[UnitTiming]) -> Vec<FormStatic> {
         let t = &cfg.tensor;
-        crate::forms::table()
+        FORMS
             .iter()
             .zip(form_timing)
-            .map(|(info, timing)| {
-                let (cycles, skipped_cycles) = match info.class {
-                    Class::Tensor(tc) => (
-                        match tc {
-                            TensorClass::Hmma884F32 => t.hmma884_f32_cycles as u64,
-                            TensorClass::Hmma884F16 => t.hmma884_f16_cycles as u64,
-                            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => {
-                                t.ohmma_cycles as u64
-                            }
-                            TensorClass::Bohmma => t.bohmma_cycles as u64,
-                            TensorClass::Accb(_) => t.accb_cycles as u64,
-                            // per OHMMA the sequencer runs (see `occupancy`)
-                            TensorClass::SpwmmaSeq => t.ohmma_cycles as u64,
-                        },
-                        t.skipped_cycles as u64,
-                    ),
+            .map(|(def, timing)| {
+                let (cycles, skipped_cycles) = match def.class {
+                    Class::Tensor(tc) => (t.cost(tc).cycles as u64, t.skipped_cycles as u64),
                     _ => (timing.ii as u64, timing.ii as u64),
                 };
                 FormStatic {
-                    class: info.class,
-                    unit: unit_index(info.unit),
+                    class: def.class,
+                    unit: unit_index(def.unit),
                     latency: timing.latency as u64,
                     cycles,
                     skipped_cycles,
-                    fwd_class: matches!(
-                        info.class,
-                        Class::Tensor(
-                            TensorClass::Hmma884F32
-                                | TensorClass::Hmma884F16
-                                | TensorClass::OhmmaF32
-                                | TensorClass::OhmmaF16
-                        )
-                    ),
+                    fwd_class: matches!(def.class, Class::Tensor(tc) if forwards_accumulator(tc)),
                 }
             })
             .collect()
     }
 
-    /// Unit cycles of an issue of event `e` (a sequenced SpWMMA: one OHMMA time per OHMMA it
-    /// runs).
+    /// Unit cycles of an issue of event `e` (a sequenced SpWMMA: its class's cycles per OHMMA
+    /// it runs).
     #[inline]
     pub fn occupancy(&self, e: &Event) -> u64 {
-        if e.executed == 0 {
-            self.skipped_cycles
-        } else if let EventKind::Tensor(TensorOp::SpwmmaSeq { abm, bbm }) = e.kind {
-            self.cycles * spwmma_ohmmas(abm, bbm).count_ones() as u64
-        } else {
-            self.cycles
+        match e.kind {
+            _ if e.executed == 0 => self.skipped_cycles,
+            EventKind::Tensor(op) if op.class == TensorClass::SpwmmaSeq => {
+                self.cycles * spwmma_ohmmas(op.rows, op.cols).count_ones() as u64
+            }
+            _ => self.cycles,
         }
     }
+}
+
+/// The keys of `[tensor.<class>]` that the model reads for a class (the rest must stay unset).
+pub(crate) fn cost_keys(class: TensorClass) -> &'static [&'static str] {
+    use TensorClass::*;
+    match class {
+        // Registers in, registers out through the tensor pipeline.
+        Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16 => &["cycles", "latency", "macs"],
+        // Products go to the accumulation buffer (`accbuf.latency`, its banks and collector);
+        // the sequenced SpWMMA's cycles and MACs are per OHMMA it runs.
+        OhmmaSparse | SpwmmaSeq => &["cycles", "macs"],
+        // Binary products are not MACs.
+        Bohmma => &["cycles", "latency"],
+        // Reads the buffer, then `latency` to the registers.
+        AccbMov => &["cycles", "latency"],
+        // The buffer state is ready when the unit is free; STS/LDS go through the shared-memory pipe.
+        AccbClear | AccbBmap | AccbSts | AccbLds => &["cycles"],
+    }
+}
+
+/// HMMA.884 and the dense OHMMA: the accumulator may be forwarded (with
+/// `tensor.accumulator_forwarding`) and the result is forwarded from the multipliers.
+fn forwards_accumulator(class: TensorClass) -> bool {
+    use TensorClass::*;
+    matches!(class, Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16)
 }
 
 /// The register bank tables for `banks` banks: bank of each register, and per group size
@@ -783,9 +786,10 @@ impl SmSim {
         }
         match e.kind {
             EventKind::MemBar if w.mem_done > best.0 => best = (w.mem_done, Reason::Memory),
-            EventKind::Tensor(TensorOp::Accb(op)) if op != AccbOp::Bmap && w.accbuf_ready > best.0 => {
-                best = (w.accbuf_ready, Reason::AccBuf)
-            }
+            EventKind::Tensor(TensorOp {
+                class: TensorClass::AccbClear | TensorClass::AccbMov | TensorClass::AccbSts | TensorClass::AccbLds,
+                ..
+            }) if w.accbuf_ready > best.0 => best = (w.accbuf_ready, Reason::AccBuf),
             _ => {}
         }
         Own { at: best.0, reason: best.1, unit: fs.unit, cycles: fs.occupancy(e) }
@@ -960,11 +964,12 @@ impl SmSim {
         let mut fwd = None;
         let mut is_mem = false;
         match fs.class {
-            Class::Mem { space, op } => {
+            Class::Memory(m) => {
+                let (space, op) = memory_access(m);
                 is_mem = true;
                 result = if executed { self.memory(r, ws, &e, space, op, exec_start) } else { exec_start + 1 };
             }
-            Class::Shfl => {
+            Class::Warp(WarpClass::Shfl) => {
                 let start = exec_start.max(self.mio_free);
                 self.mio_free = start + 1;
                 result = start + fs.latency;
@@ -975,7 +980,6 @@ impl SmSim {
                     fwd = Some(exec_start + cycles.max(1));
                 }
             }
-            Class::Bar => {}
             _ => {}
         }
 
@@ -1065,7 +1069,7 @@ impl SmSim {
         }
 
         // Barriers.
-        if let (Class::Bar, EventKind::Barrier { op, id, threads }) = (fs.class, e.kind) {
+        if let (Class::Control(ControlClass::Bar), EventKind::Barrier { op, id, threads }) = (fs.class, e.kind) {
             if executed {
                 let id = (id & 15) as usize;
                 let cta = self.warps[ws].cta;
@@ -1125,7 +1129,7 @@ impl SmSim {
             stats.warp_instructions += 1;
             stats.thread_instructions += e.active.count_ones() as u64;
             stats.per_form[e.form as usize] += 1;
-            count_skipped_tensor(stats, tc);
+            count_skipped_tensor(stats, tc, r.cfg.tensor.cost(tc).macs as u64);
             last = Some(e.pc);
             w.pos += 1;
             let packed = &p.packed[w.w];
@@ -1394,86 +1398,62 @@ impl SmSim {
     /// Timing of a tensor instruction whose execution starts at `s`; returns its result cycle.
     #[allow(clippy::too_many_arguments)]
     fn tensor(&mut self, r: &Resolved, sub: usize, ws: usize, e: &Event, tc: TensorClass, s: u64, cycles: u64) -> u64 {
-        let tcfg = &r.cfg.tensor;
+        use TensorClass::*;
+        let cost = r.cfg.tensor.cost(tc);
         let executed = e.executed != 0;
         let st = &mut self.stats;
         st.tensor_busy += cycles;
-        let class_slot = match tc {
-            TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => 0,
-            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse | TensorClass::SpwmmaSeq => 1,
-            TensorClass::Bohmma => 2,
-            TensorClass::Accb(_) => 3,
-        };
-        st.tensor_busy_by[class_slot] += cycles;
+        st.tensor_busy_by[busy_slot(tc)] += cycles;
         if !executed {
-            count_skipped_tensor(st, tc);
+            count_skipped_tensor(st, tc, cost.macs as u64);
             return s + match tc {
-                TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => tcfg.hmma884_latency as u64,
-                TensorClass::OhmmaF32 | TensorClass::OhmmaF16 => tcfg.ohmma_latency as u64,
-                TensorClass::Bohmma => tcfg.bohmma_latency as u64,
+                Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16 | Bohmma => cost.latency as u64,
                 _ => 1,
             };
         }
-        let macs: u64 = match tc {
-            TensorClass::Hmma884F32 => 256,
-            TensorClass::Hmma884F16 => 512,
-            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => 128,
-            TensorClass::SpwmmaSeq => 128 * (cycles / tcfg.ohmma_cycles.max(1) as u64),
-            TensorClass::Bohmma => 1024,
-            TensorClass::Accb(_) => 0,
+        let (abm, bbm) = match e.kind {
+            EventKind::Tensor(op) => (op.rows, op.cols),
+            _ => (0xff, 0xffff),
         };
-        let binary = matches!(tc, TensorClass::Bohmma);
-        if !binary {
-            st.macs_issued += macs;
-            st.macs_executed += macs;
-        }
+        // Classes without MACs (BOHMMA's binary products, the buffer moves) have `macs` = 0; the
+        // sequenced SpWMMA's are per OHMMA it runs.
+        let set = if tc == SpwmmaSeq { spwmma_ohmmas(abm, bbm) } else { 0 };
+        let macs = cost.macs as u64 * if tc == SpwmmaSeq { set.count_ones() as u64 } else { 1 };
+        st.macs_issued += macs;
+        st.macs_executed += macs;
         match tc {
-            TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => {
+            Hmma884F32 | Hmma884F16 => {
                 st.hmma_issued += 1;
                 st.hmma_executed += 1;
                 st.macs_useful += macs;
-                s + tcfg.hmma884_latency as u64
+                s + cost.latency as u64
             }
-            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 => {
+            OhmmaF32 | OhmmaF16 => {
                 st.ohmma_issued += 1;
                 st.ohmma_executed += 1;
                 st.macs_useful += macs;
                 st.accbuf_accesses += 128;
-                s + tcfg.ohmma_latency as u64
+                s + cost.latency as u64
             }
-            TensorClass::OhmmaSparse => {
+            OhmmaSparse => {
                 st.ohmma_issued += 1;
                 st.ohmma_sparse_issued += 1;
                 st.ohmma_executed += 1;
                 st.ohmma_sparse_executed += 1;
-                let (rows, cols) = match e.kind {
-                    EventKind::Tensor(TensorOp::OhmmaSparse { rows, cols }) => (rows, cols),
-                    _ => (0xff, 0xffff),
-                };
-                let lat = r.cfg.accbuf.latency as u64;
-                let arrive = s + lat;
-                let (hold, done) = self.land_products(sub, arrive, rows, cols);
+                // (abm, bbm) are the landing rows and columns here.
+                let (hold, done) = self.land_products(sub, s + r.cfg.accbuf.latency as u64, abm, bbm);
                 // The multiplier holds the instruction until the collector takes its products.
                 self.hold_multipliers(sub, ws, s + cycles.max(1), hold, done)
             }
-            TensorClass::SpwmmaSeq => {
+            SpwmmaSeq => {
                 st.spwmma_issued += 1;
                 st.spwmma_executed += 1;
-                let (abm, bbm) = match e.kind {
-                    EventKind::Tensor(TensorOp::SpwmmaSeq { abm, bbm }) => (abm, bbm),
-                    _ => (0, 0),
-                };
-                // The sequencer feeds the multipliers one OHMMA per `ohmma_cycles`, each one's
-                // products entering the buffer's collector as a sparse OHMMA's do; when the
+                // The sequencer feeds the multipliers one OHMMA per `cycles` of the class, each
+                // one's products entering the buffer's collector as a sparse OHMMA's do; when the
                 // collector holds one, the ones after it wait.
-                let per = tcfg.ohmma_cycles as u64;
-                let lat = r.cfg.accbuf.latency as u64;
-                let (mut start, mut done, mut held) = (s, s + tcfg.ohmma_latency as u64, 0u64);
-                let set = spwmma_ohmmas(abm, bbm);
-                for j in 0..8u8 {
-                    if set & (1 << j) == 0 {
-                        continue;
-                    }
+                let (per, lat) = (cost.cycles as u64, r.cfg.accbuf.latency as u64);
+                let (mut start, mut done, mut held) = (s, s + 1, 0u64);
+                for j in (0..8u8).filter(|j| set & (1 << j) != 0) {
                     let (rows, cols) = sparse_landing(abm, bbm, j % 4, j / 4);
                     let (hold, landed) = self.land_products(sub, start + lat, rows, cols);
                     self.stats.spwmma_ohmmas += 1;
@@ -1483,24 +1463,23 @@ impl SmSim {
                 }
                 self.hold_multipliers(sub, ws, s + cycles.max(1), held, done)
             }
-            TensorClass::Bohmma => {
+            Bohmma => {
                 st.bohmma_issued += 1;
                 st.bohmma_executed += 1;
-                s + tcfg.bohmma_latency as u64
+                s + cost.latency as u64
             }
-            TensorClass::Accb(op) => {
-                st.accb[op as usize] += 1;
+            AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => {
+                st.accb[accb_slot(tc)] += 1;
                 let m = &r.cfg.memory;
-                match op {
-                    AccbOp::Clear | AccbOp::Bmap => s + cycles.max(1),
-                    AccbOp::Mov => {
+                match tc {
+                    AccbMov => {
                         // Rows 8q..8q+7, all 32 columns.
                         let res = self.subs[sub].accbuf.access(s, 0xff, u32::MAX, 1);
                         self.stats.accbuf_accesses += res.accesses;
                         self.stats.accbuf_conflicts += res.conflicts;
-                        res.done + tcfg.accb_latency as u64
+                        res.done + cost.latency as u64
                     }
-                    AccbOp::Sts | AccbOp::Lds => {
+                    AccbSts | AccbLds => {
                         let res = self.subs[sub].accbuf.access(s, u32::MAX, u32::MAX, 1);
                         self.stats.accbuf_accesses += res.accesses;
                         self.stats.accbuf_conflicts += res.conflicts;
@@ -1509,7 +1488,7 @@ impl SmSim {
                         let start = s.max(self.mio_free);
                         self.mio_free = start + wave;
                         self.stats.smem_wavefronts += wave;
-                        if op == AccbOp::Sts {
+                        if tc == AccbSts {
                             self.stats.smem_write_bytes += 4096;
                         } else {
                             self.stats.smem_read_bytes += 4096;
@@ -1520,6 +1499,8 @@ impl SmSim {
                         w.accbuf_ready = w.accbuf_ready.max(done);
                         done
                     }
+                    // CLEAR, BMAP: the buffer state is ready when the unit is free.
+                    _ => s + cycles.max(1),
                 }
             }
         }
@@ -1666,25 +1647,50 @@ fn new_plan(plans: &mut Vec<Option<Plan>>, r: &Resolved, e: &Event) -> u32 {
 
 /// Index of the first smallest cycle of the collector units (as `min_by_key` picks it).
 #[inline]
-/// Counts a warp-uniformly predicated-off tensor instruction of class `tc`, issued or removed
-/// before issue (its MACs as issued, none executed).
-fn count_skipped_tensor(st: &mut SmStats, tc: TensorClass) {
+/// Index of a tensor class in `SmStats::tensor_busy_by` (HMMA.884, OHMMA, BOHMMA, ACCB).
+fn busy_slot(tc: TensorClass) -> usize {
+    use TensorClass::*;
     match tc {
-        TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => {
-            st.macs_issued += if tc == TensorClass::Hmma884F32 { 256 } else { 512 };
+        Hmma884F32 | Hmma884F16 => 0,
+        OhmmaF32 | OhmmaF16 | OhmmaSparse | SpwmmaSeq => 1,
+        Bohmma => 2,
+        AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => 3,
+    }
+}
+
+/// Index of an ACCB class in `SmStats::accb` (clear, bmap, mov, sts, lds).
+fn accb_slot(tc: TensorClass) -> usize {
+    use TensorClass::*;
+    match tc {
+        AccbClear => 0,
+        AccbBmap => 1,
+        AccbMov => 2,
+        AccbSts => 3,
+        _ => 4,
+    }
+}
+
+/// Counts a warp-uniformly predicated-off tensor instruction of class `tc` whose class issues
+/// `macs` MACs, issued or removed before issue (its MACs as issued, none executed).
+fn count_skipped_tensor(st: &mut SmStats, tc: TensorClass, macs: u64) {
+    use TensorClass::*;
+    match tc {
+        Hmma884F32 | Hmma884F16 => {
+            st.macs_issued += macs;
             st.hmma_issued += 1;
         }
-        TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => {
-            st.macs_issued += 128;
+        OhmmaF32 | OhmmaF16 | OhmmaSparse => {
+            st.macs_issued += macs;
             st.ohmma_issued += 1;
             st.ohmma_skipped += 1;
-            if tc == TensorClass::OhmmaSparse {
+            if tc == OhmmaSparse {
                 st.ohmma_sparse_issued += 1;
             }
         }
-        TensorClass::Bohmma => st.bohmma_issued += 1,
-        TensorClass::Accb(op) => st.accb[op as usize] += 1,
-        TensorClass::SpwmmaSeq => st.spwmma_issued += 1,
+        Bohmma => st.bohmma_issued += 1,
+        AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => st.accb[accb_slot(tc)] += 1,
+        // runs no OHMMA: no MACs
+        SpwmmaSeq => st.spwmma_issued += 1,
     }
 }
 

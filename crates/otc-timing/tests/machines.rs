@@ -32,14 +32,21 @@ fn shipped_machines_load_validate_and_differ_only_where_they_say() {
     let paper = TimingConfig::machine("dstc-paper").unwrap();
     paper.validate().unwrap();
     let (v, p) = (TimingConfig::v100(), &paper);
-    let differ: Vec<&str> =
-        otc_timing::KEYS.iter().copied().filter(|k| v.get(k).unwrap() != p.get(k).unwrap()).collect();
+    let mut differ: Vec<String> =
+        otc_timing::all_keys().into_iter().filter(|k| v.get(k).unwrap() != p.get(k).unwrap()).collect();
+    differ.sort();
     assert_eq!(
         differ,
-        ["scheduler.drop_predicated_off_tensor", "tensor.hmma884_f32_cycles", "tensor.hmma884_latency"],
+        [
+            "scheduler.drop_predicated_off_tensor",
+            "tensor.hmma884_f16.latency",
+            "tensor.hmma884_f32.cycles",
+            "tensor.hmma884_f32.latency"
+        ],
         "dstc-paper changes exactly its premises' keys"
     );
-    assert_eq!((p.tensor.hmma884_f32_cycles, p.tensor.hmma884_latency), (4, 8), "Accel-Sim's 8,4");
+    let f32 = p.tensor.cost(otc_isa::TensorClass::Hmma884F32);
+    assert_eq!((f32.cycles, f32.latency), (4, 8), "Accel-Sim's 8,4");
     for (name, description, text) in MACHINES {
         assert!(!description.is_empty() && !description.contains('\n'), "{name}: one-line description");
         TimingConfig::from_toml_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
