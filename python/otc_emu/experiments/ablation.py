@@ -154,7 +154,7 @@ def _table(points: list[dict], results: list[dict]):
         else:
             ohmmas = r["ohmma.executed"] + r["spwmma.ohmmas"]
             row.update({"mode": p["mode"], "cycles": r["cycles"], "issue_slots": r["issue.cycles"],
-                        "removed": r["issue.removed"], "ohmmas": ohmmas, "ohmma_cycles": r["ohmma_cycles"],
+                        "removed": r["issue.removed"], "skipped": r["ohmma.skipped"], "ohmmas": ohmmas, "ohmma_cycles": r["ohmma_cycles"],
                         "warp_instructions": r["warp_instructions"]})
     for row in rows.values():
         if row.get("cycles"):

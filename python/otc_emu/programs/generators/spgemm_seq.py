@@ -1,64 +1,85 @@
-"""Writes python/otc_emu/programs/spgemm_seq.sass: spgemm.sass with every predicated SpWMMA set
-replaced by one sequenced SpWMMA (HMMA.SPWMMA.32321, isa/otc.toml), for machines with
+"""Writes python/otc_emu/programs/spgemm_seq.sass: spgemm.sass with every SpWMMA set replaced by
+one sequenced SpWMMA (HMMA.SPWMMA.32321, isa/otc.toml), for machines with
 `tensor.spwmma_sequencer = true`.
 
 Run by hand after editing spgemm.sass (regenerate.py runs it after spgemm.py):
-python spgemm_seq.py [output path, default ../spgemm_seq.sass]. The transformation, per set:
+python spgemm_seq.py [output path, default ../spgemm_seq.sass]. The transformation, per set (a
+slot of spgemm's group loop, docs/kernels.md):
 
-    R2P PR, Rg, 0x7f ;                         (the seven guards of this k: dropped)
-    ACCB.BMAP Rabm, Rbbm ;                     (kept: the sequencer counts these bitmaps)
-    [@Pi] HMMA.OHMMA.8161.F32.F32.SP.Mm.Nn {Ra + 2m, ..}, {Rb + 2n, ..} ;   x 8, (m, n) in set order
- -> HMMA.SPWMMA.32321.F32.F32 {Ra .. Ra + 7}, {Rb .. Rb + 3} ;
+    ACCB.BMAP Rabm, Rbbm ;                       kept: the sequencer counts these bitmaps
+    LOP3.LUT R250, Rjk, 0xff, RZ, 0xc0, !PT ;    the jump into the runs below: dropped
+    BRX R250, <base> ;                            dropped
+  run8_*:  8 sparse OHMMAs (m, n) ;  BRA done_* ;  [NOP ;]
+  run4_*:  4 sparse OHMMAs (m, 0)                 the runs: one HMMA.SPWMMA.32321 {Ra..Ra+7}, {Rb..Rb+3}
+  done_*:                                         kept
 
-Nothing else changes: the OHMMAs the sequencer runs are those the guards let through
-(nnzA > 8m and nnzB > 16n), so the results are spgemm's bit for bit (tests/python/test_kernels.py)."""
+The OHMMAs the sequencer runs are those the jump selected (ceil(nnzA / 8) * ceil(nnzB / 16)),
+each landing on its own buffer elements, so the results are spgemm's bit for bit
+(tests/python/test_spwmma_seq.py). spgemm.sass's only BRX are these, so removing code moves no
+other computed branch's target."""
 import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OHMMA = re.compile(r"^\s*(@P\d+\s+)?HMMA\.OHMMA\.8161\.F32\.F32\.SP\.M(\d)\.N(\d) \{R(\d+), R(\d+)\}, \{R(\d+), R(\d+)\} ;")
+OHMMA = re.compile(r"^\s*HMMA\.OHMMA\.8161\.F32\.F32\.SP\.M(\d)\.N(\d) \{R(\d+), R(\d+)\}, \{R(\d+), R(\d+)\} ;")
 BMAP = re.compile(r"^\s*ACCB\.BMAP R\d+, R\d+ ;")
-GUARDS = re.compile(r"^\s*R2P PR, R\d+, 0x7f ;")
-SET_ORDER = [(m, n) for n in range(2) for m in range(4)]
+JUMP = re.compile(r"^\s*LOP3\.LUT R(\d+), R\d+, 0xff, RZ, 0xc0, !PT ;")
+BRX = re.compile(r"^\s*BRX R(\d+), 0x[0-9a-f]+ ;")
+LABEL = re.compile(r"^(\w+):")
+
+
+def set_registers(ohmmas: list[re.Match], where: int) -> tuple[int, int]:
+    """The A and B register groups the set's OHMMAs use (pair m at a + 2m, pair n at b + 2n)."""
+    a = min(int(f.group(3)) - 2 * int(f.group(1)) for f in ohmmas)
+    b = min(int(f.group(5)) - 2 * int(f.group(2)) for f in ohmmas)
+    for f in ohmmas:
+        m, n = int(f.group(1)), int(f.group(2))
+        if tuple(map(int, f.group(3, 4, 5, 6))) != (a + 2 * m, a + 2 * m + 1, b + 2 * n, b + 2 * n + 1):
+            raise SystemExit(f"spgemm_seq.py: line {where}: OHMMA M{m}.N{n} is not in the sequencer's register layout")
+    if {(int(f.group(1)), int(f.group(2))) for f in ohmmas} != {(m, n) for m in range(4) for n in range(2)}:
+        raise SystemExit(f"spgemm_seq.py: line {where}: the runs do not hold the 8 OHMMAs of a set")
+    return a, b
 
 
 def sequenced(lines: list[str]) -> list[str]:
     out: list[str] = []
-    i = 0
-    sets = 0
+    i = sets = 0
     while i < len(lines):
-        found = [OHMMA.match(x) for x in lines[i:i + 8]]
-        if len(found) == 8 and all(found) and out and BMAP.match(out[-1]):
-            (a, b) = int(found[0].group(4)), int(found[0].group(6))
-            for f, (m, n) in zip(found, SET_ORDER):
-                want = (str(m), str(n), a + 2 * m, a + 2 * m + 1, b + 2 * n, b + 2 * n + 1)
-                got = (f.group(2), f.group(3), *map(int, f.group(4, 5, 6, 7)))
-                if got != want:
-                    raise SystemExit(f"spgemm_seq.py: line {i + 1}: not a set in the sequencer's register layout: {got} != {want}")
-            if len(out) >= 2 and GUARDS.match(out[-2]):
-                del out[-2]  # its predicates served only these OHMMAs
-            regs_a = ", ".join(f"R{a + j}" for j in range(8))
-            regs_b = ", ".join(f"R{b + j}" for j in range(4))
-            out.append(f"    HMMA.SPWMMA.32321.F32.F32 {{{regs_a}}}, {{{regs_b}}} ;")
-            sets += 1
-            i += 8
-            continue
-        out.append(lines[i])
+        line = lines[i]
+        out.append(line)
         i += 1
+        if not (BMAP.match(line) and i + 1 < len(lines) and JUMP.match(lines[i]) and BRX.match(lines[i + 1])):
+            continue
+        end = i + 2
+        while end < len(lines) and not (LABEL.match(lines[end]) and lines[end].startswith("done_")):
+            end += 1
+        body = lines[i + 2:end]
+        ohmmas = [f for f in map(OHMMA.match, body) if f]
+        rest = [x for x in body if not (OHMMA.match(x) or LABEL.match(x) or x.strip().startswith(("NOP ;", "BRA done_")))]
+        if end == len(lines) or rest or len(ohmmas) != 12:
+            raise SystemExit(f"spgemm_seq.py: line {i + 1}: not spgemm's jump into two OHMMA runs: {rest[:2]}")
+        a, b = set_registers(ohmmas, i + 1)
+        regs_a = ", ".join(f"R{a + j}" for j in range(8))
+        regs_b = ", ".join(f"R{b + j}" for j in range(4))
+        out.append(f"    HMMA.SPWMMA.32321.F32.F32 {{{regs_a}}}, {{{regs_b}}} ;   // the set's OHMMAs from one instruction")
+        sets += 1
+        i = end
     if sets == 0:
         raise SystemExit("spgemm_seq.py: no SpWMMA set found in spgemm.sass")
+    if any(BRX.match(x) for x in out):
+        raise SystemExit("spgemm_seq.py: a BRX is left whose target the removed code would move")
     return out
 
 
 def main() -> None:
     src = (HERE.parent / "spgemm.sass").read_text().splitlines()
-    body = [x for x in src if not x.startswith("// GENERATED")]
+    drop = ("// GENERATED", "// python3 python/otc_emu/programs/generators/regenerate.py")
+    body = [x for x in src if not x.startswith(drop)]
     head = ["// GENERATED by programs/generators/spgemm_seq.py from spgemm.sass: do not edit; regenerate all with",
             "// python3 python/otc_emu/programs/generators/regenerate.py",
-            "// spgemm with each predicated SpWMMA set (R2P guards + 8 guarded sparse OHMMAs) replaced by one",
-            "// sequenced SpWMMA, HMMA.SPWMMA.32321 (needs tensor.spwmma_sequencer = true). spgemm's notes follow."]
-    body = [x for x in body if not x.startswith("// python3 python/otc_emu/programs/generators/regenerate.py")]
+            "// spgemm with each SpWMMA set (the jump and its runs of sparse OHMMAs) replaced by one sequenced",
+            "// SpWMMA, HMMA.SPWMMA.32321 (needs tensor.spwmma_sequencer = true). spgemm's notes follow."]
     text = "\n".join(head + sequenced(body)) + "\n"
     text = text.replace(".kernel spgemm\n", ".kernel spgemm_seq\n", 1)
     path = sys.argv[1] if len(sys.argv) > 1 else HERE.parent / "spgemm_seq.sass"
