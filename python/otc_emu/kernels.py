@@ -24,8 +24,8 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   sum of ceil(nnzA / 8) * 2 per tile and k.
 - ``"spgemm_seq"``: spgemm with each SpWMMA set run by one sequenced SpWMMA (``HMMA.SPWMMA.32321``,
   a tensor-core sequencer beyond the paper; ``programs/spgemm_seq.sass``, generated from
-  spgemm.sass): the same OHMMAs and bits, one issue slot per set instead of the R2P and 8 guarded
-  OHMMAs. Needs a machine with ``tensor.spwmma_sequencer = true``
+  spgemm.sass): the same OHMMAs and bits, one issue slot per set instead of the jump and the
+  OHMMAs it selects. Needs a machine with ``tensor.spwmma_sequencer = true``
   (``Device(**{"tensor.spwmma_sequencer": True})``; otherwise the launch is refused); the cycle
   model counts its OHMMAs in ``spwmma.ohmmas``.
 
