@@ -7,11 +7,14 @@ python spgemm_seq.py [output path, default ../spgemm_seq.sass]. The transformati
 slot of spgemm's group loop, docs/kernels.md):
 
     ACCB.BMAP Rabm, Rbbm ;                       kept: the sequencer counts these bitmaps
-    LOP3.LUT R250, Rjk, 0xff, RZ, 0xc0, !PT ;    the jump into the runs below: dropped
-    BRX R250, <base> ;                            dropped
-  run8_*:  8 sparse OHMMAs (m, n) ;  BRA done_* ;  [NOP ;]
-  run4_*:  4 sparse OHMMAs (m, 0)                 the runs: one HMMA.SPWMMA.32321 {Ra..Ra+7}, {Rb..Rb+3}
-  done_*:                                         kept
+    LOP3.LUT R250, Rjk, 0xff, RZ, 0xc0, !PT ;    the jump into the set's runs: dropped, with
+    BRX R250, <base> ;                            everything up to the end of the set's run8_*
+  run8_*: 8 sparse OHMMAs (m, n)                 -> one HMMA.SPWMMA.32321 {Ra..Ra+7}, {Rb..Rb+3}
+
+(between the jump and its run of 8 lie the padding, the previous set's run of 4 and its copy of
+this slot's prefix, which the run of 8 of the previous set already led into: the copy kept). The
+last slot's run of 4 and its copy of the loop tail stay after the loop's `BRA group_loop`,
+unreachable without the jump.
 
 The OHMMAs the sequencer runs are those the jump selected (ceil(nnzA / 8) * ceil(nnzB / 16)),
 each landing on its own buffer elements, so the results are spgemm's bit for bit
@@ -24,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OHMMA = re.compile(r"^\s*HMMA\.OHMMA\.8161\.F32\.F32\.SP\.M(\d)\.N(\d) \{R(\d+), R(\d+)\}, \{R(\d+), R(\d+)\} ;")
 BMAP = re.compile(r"^\s*ACCB\.BMAP R\d+, R\d+ ;")
-JUMP = re.compile(r"^\s*LOP3\.LUT R(\d+), R\d+, 0xff, RZ, 0xc0, !PT ;")
+JUMP = re.compile(r"^\s*LOP3\.LUT R(\d+), R\d+, 0x[0-9a-f]+, RZ, 0xc0, !PT ;")
 BRX = re.compile(r"^\s*BRX R(\d+), 0x[0-9a-f]+ ;")
 LABEL = re.compile(r"^(\w+):")
 
@@ -51,20 +54,19 @@ def sequenced(lines: list[str]) -> list[str]:
         i += 1
         if not (BMAP.match(line) and i + 1 < len(lines) and JUMP.match(lines[i]) and BRX.match(lines[i + 1])):
             continue
-        end = i + 2
-        while end < len(lines) and not (LABEL.match(lines[end]) and lines[end].startswith("done_")):
-            end += 1
-        body = lines[i + 2:end]
-        ohmmas = [f for f in map(OHMMA.match, body) if f]
-        rest = [x for x in body if not (OHMMA.match(x) or LABEL.match(x) or x.strip().startswith(("NOP ;", "BRA done_")))]
-        if end == len(lines) or rest or len(ohmmas) != 12:
-            raise SystemExit(f"spgemm_seq.py: line {i + 1}: not spgemm's jump into two OHMMA runs: {rest[:2]}")
-        a, b = set_registers(ohmmas, i + 1)
+        # The set's OHMMAs are the next run of 8; everything from the jump to the end of that run
+        # (padding, the previous set's run of 4 and the copy of this slot's prefix after it) is
+        # the jump's machinery, which the sequencer makes unnecessary.
+        run = next((j for j in range(i + 2, len(lines)) if LABEL.match(lines[j]) and lines[j].startswith("run8_")), None)
+        if run is None or not all(OHMMA.match(x) for x in lines[run + 1:run + 9]):
+            raise SystemExit(f"spgemm_seq.py: line {i + 1}: no run of 8 OHMMAs after the jump")
+        ohmmas = [OHMMA.match(x) for x in lines[run + 1:run + 9]]
+        a, b = set_registers(ohmmas, run + 2)
         regs_a = ", ".join(f"R{a + j}" for j in range(8))
         regs_b = ", ".join(f"R{b + j}" for j in range(4))
         out.append(f"    HMMA.SPWMMA.32321.F32.F32 {{{regs_a}}}, {{{regs_b}}} ;   // the set's OHMMAs from one instruction")
         sets += 1
-        i = end
+        i = run + 9
     if sets == 0:
         raise SystemExit("spgemm_seq.py: no SpWMMA set found in spgemm.sass")
     if any(BRX.match(x) for x in out):
