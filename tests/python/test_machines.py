@@ -43,12 +43,12 @@ def test_overrides_and_slices_apply_on_top_of_the_machine():
     ["gemm"], ["conv"], ["demo"], ["experiment", "fig21", "--out", "x"], ["run", "p.sass"], ["profile", "p.sass"]])
 def test_every_running_command_takes_machine_config_and_set(command, tmp_path):
     cfg = tmp_path / "m.toml"
-    cfg.write_text("[tensor]\nohmma_latency = 5\n")
+    cfg.write_text("[tensor.ohmma_f32]\nlatency = 5\n")
     args = cli.build_parser().parse_args(command + ["--machine", "dstc-paper", "--config", str(cfg), "--set",
                                                     "tensor.spwmma_sequencer=true"])
     spec = cli.device_spec(args)
     assert spec == {"machine": "dstc-paper",
-                    "settings": {"tensor.ohmma_latency": 5, "tensor.spwmma_sequencer": True}}
+                    "settings": {"tensor.ohmma_f32.latency": 5, "tensor.spwmma_sequencer": True}}
 
 
 def test_cli_unknown_machine_is_a_clear_error(capsys):
@@ -65,3 +65,11 @@ def test_premises_cover_the_machine_file():
     assert sorted(keys) == sorted(machine_settings("dstc-paper")), "every key of the file belongs to one premise"
     assert all(p.source for p in premises)
     assert "accel-sim" in machine_text("dstc-paper")
+
+
+def test_cli_config_file_with_an_unknown_key_names_the_file(tmp_path):
+    cfg = tmp_path / "stale.toml"
+    cfg.write_text("[tensor]\nohmma_latency = 5\n")  # a key of the machine files before [tensor.<class>]
+    args = cli.build_parser().parse_args(["gemm", "--machine", "dstc-paper", "--config", str(cfg)])
+    with pytest.raises(otc_emu.ConfigError, match=r"stale\.toml: unknown configuration key `tensor\.ohmma_latency`"):
+        cli.device_spec(args)
