@@ -6,7 +6,8 @@ compiled by the real nvcc (``programs/cuda/im2col.cu``, listing ``programs/im2co
     res.stats.counters["cycles"]      # the cycle model's time of the lowering kernel
 
 Designs (:data:`DESIGNS`), all writing the (C*R*S) x (P*Q) fp16 lowered matrix to global memory,
-one warp per (lowered row, output row p), lane l making q = q0 + l:
+one warp per lowered row and block of :data:`ROWS_PER_WARP` output rows p, lane l making
+q = q0 + l:
 
 - ``"dense"``: one load of the (C, H, W) map per lowered element;
 - ``"csr"``: the map's (c, y) rows CSR-encoded; every lowered element reads its row's ``indptr``
@@ -28,12 +29,14 @@ from . import sparse
 from ._operands import shipped_program
 from .device import Device, Stats
 
-__all__ = ["lower", "LoweringResult", "DESIGNS", "PROGRAM", "BLOCK"]
+__all__ = ["lower", "LoweringResult", "DESIGNS", "PROGRAM", "BLOCK", "ROWS_PER_WARP"]
 
 #: The listing that holds the three kernels.
 PROGRAM = "im2col.sass"
-#: Threads per CTA (4 warps, one lowered row slice each).
+#: Threads per CTA (4 warps).
 BLOCK = 128
+#: Output rows p per warp (ROWS_PER_WARP in im2col.cu).
+ROWS_PER_WARP = 8
 #: Lowering designs -> kernel names.
 DESIGNS = {"dense": "im2col_dense", "csr": "im2col_csr", "bitmap": "im2col_bitmap"}
 
@@ -79,6 +82,6 @@ def lower(x, r: int, s: int, stride: int = 1, padding: int = 0, design: str = "d
         fm = sparse.encode_feature_map(a[None], stride, padding)
         args = [dev.to_device(fm.bits), dev.to_device(fm.word_offsets), dev.to_device(fm.values), out, *geometry,
                 np.int32(fm.bits.shape[1])]
-    warps = rows * p
+    warps = rows * -(-p // ROWS_PER_WARP)
     res = dev.launch(shipped_program(PROGRAM), DESIGNS[design], grid=-(-warps // (BLOCK // 32)), block=BLOCK, args=args)
     return LoweringResult(out.numpy().reshape(rows, p * q), res.stats, design)
