@@ -27,6 +27,7 @@ import numpy as np
 
 from . import sparse
 from ._operands import shipped_program
+from .conv import _int_arg
 from .device import Device, Stats
 
 __all__ = ["lower", "LoweringResult", "DESIGNS", "PROGRAM", "BLOCK", "ROWS_PER_WARP"]
@@ -53,8 +54,9 @@ class LoweringResult:
 def lower(x, r: int, s: int, stride: int = 1, padding: int = 0, design: str = "dense",
           device: Device | None = None) -> LoweringResult:
     """Lower the (C, H, W) feature map ``x`` for an ``r`` x ``s`` kernel with ``design`` on the
-    emulated GPU (``device``: default a fresh V100). Raises ValueError for an unknown design or a
-    geometry :func:`otc_emu.sparse.conv_output_size` refuses."""
+    emulated GPU (``device``: default a fresh V100). Raises ValueError for an unknown design, a
+    geometry :func:`otc_emu.sparse.conv_output_size` refuses or a non-positive size, TypeError for
+    a non-integer size."""
     if design not in DESIGNS:
         raise ValueError(f"unknown im2col design {design!r}; choose one of {', '.join(DESIGNS)}")
     a = np.asarray(x)
@@ -62,7 +64,8 @@ def lower(x, r: int, s: int, stride: int = 1, padding: int = 0, design: str = "d
         raise ValueError(f"feature map must be (C, H, W), got shape {a.shape}")
     a = a.astype(np.float16)
     c, h, w = a.shape
-    r, s, stride, padding = int(r), int(s), int(stride), int(padding)
+    r, s = _int_arg(r, "r", 1), _int_arg(s, "s", 1)
+    stride, padding = _int_arg(stride, "stride", 1), _int_arg(padding, "padding", 0)
     p, q = sparse.conv_output_size(h, r, stride, padding), sparse.conv_output_size(w, s, stride, padding)
     if c < 1:
         raise ValueError("feature map has no channels")

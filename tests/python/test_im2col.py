@@ -62,9 +62,20 @@ def test_csr_reads_grow_with_nonzeros_bitmap_reads_do_not(dev):
     (dict(design="coo"), "unknown im2col design"),
     (dict(x=np.zeros((4, 4))), r"\(C, H, W\)"),
     (dict(r=7), "does not fit"),
+    (dict(stride=0), "stride must be >= 1"),
+    (dict(padding=-1), "padding must be >= 0"),
+    (dict(x=np.ones((0, 4, 4))), "no channels"),
 ])
 def test_bad_input(dev, bad, match):
     kw = dict(x=np.ones((1, 4, 4)), r=3, s=3, stride=1, padding=0, design="dense")
     kw.update(bad)
     with pytest.raises(ValueError, match=match):
+        im2col.lower(kw.pop("x"), **kw, device=dev)
+
+
+@pytest.mark.parametrize("bad", [dict(r=3.0), dict(stride=1.5), dict(padding=True)])
+def test_sizes_must_be_integers(dev, bad):
+    kw = dict(x=np.ones((1, 4, 4)), r=3, s=3, stride=1, padding=0)
+    kw.update(bad)
+    with pytest.raises(TypeError, match="must be an integer"):
         im2col.lower(kw.pop("x"), **kw, device=dev)
