@@ -592,7 +592,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
     console = _console(args)
     spec = device_spec(args)
-    options = {"size": args.size, "repeats": args.repeats, "emulate": args.emulate, "seed": args.seed,
+    options = {"size": args.size, "repeats": args.repeats, "host": args.host, "seed": args.seed,
                "tokens": args.tokens, "channels": args.channels, "sms": args.sms, "machine": spec["machine"],
                "settings": spec["settings"]}
     exp = experiments.get(args.name, options)
@@ -770,12 +770,13 @@ def _add_experiment(sub) -> None:
     p.add_argument("--out", metavar="DIR", required=True, help="directory for the points and the results")
     p.add_argument("--size", type=int, default=None,
                    help="fig21: M = N = K (default 512; the paper used 4096); table3: feature map H = W (default 56)")
-    p.add_argument("--repeats", type=int, default=3, help="table3: timings per point, the median is kept (default 3)")
-    p.add_argument("--emulate", action="store_true",
-                   help="table3: also run the emulated convolution (dense_implicit vs sparse_implicit) per sparsity")
-    p.add_argument("--channels", type=int, default=None, help="table3: channels (default 128)")
+    p.add_argument("--repeats", type=int, default=3, help="table3 --host: timings per point, the median is kept (default 3)")
+    p.add_argument("--host", action="store_true",
+                   help="table3: also time the host NumPy reference im2col (an extra, not the designs)")
+    p.add_argument("--channels", type=int, default=None,
+                   help="table3: channels of the 128-channel layer to emulate (default 128; C of them run on 80 * C / 128 SMs)")
     p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
-    _add_sms(p, None, "fig21: 4, layers: 80")
+    _add_sms(p, None, "fig21: 4, layers: 80, table3: 80 * channels / 128")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")
     p.add_argument("--markdown", action="store_true", help="print the result table as Markdown (for the README)")

@@ -14,7 +14,7 @@ from otc_emu import experiments, kernels
 from otc_emu.cli import main
 
 SMALL_FIG21 = {"size": 32, "sparsity_a": (0.0, 0.9), "sparsity_b": (0.0, 0.99)}
-SMALL_TABLE3 = {"size": 6, "channels": 2, "repeats": 1, "sparsities": (0.0, 0.5, 0.999)}
+SMALL_TABLE3 = {"size": 6, "channels": 2, "sparsities": (0.0, 0.5, 0.999)}  # 3 sparsities x 3 kernels
 SMALL_LAYERS = {
     "layers": (experiments.ConvLayer("tiny conv", 4, 8, 6, 3, 1, 1, sparsity_x=0.5, sparsity_w=0.7),
                experiments.GemmLayer("tiny gemm", 16, 40, 24, sparsity_x=0.0, sparsity_w=0.9)),
@@ -62,7 +62,7 @@ def test_changed_code_makes_points_stale(tmp_path: Path, monkeypatch):
     experiments.run("table3", tmp_path, SMALL_TABLE3)
     assert experiments.run("table3", tmp_path, SMALL_TABLE3).ran == 0
     monkeypatch.setattr(experiments.store, "code_version", lambda files: "a-newer-program")
-    assert experiments.run("table3", tmp_path, SMALL_TABLE3).ran == 3
+    assert experiments.run("table3", tmp_path, SMALL_TABLE3).ran == 9
 
 
 def test_code_version_follows_the_files(tmp_path: Path):
@@ -82,7 +82,7 @@ def test_an_interrupted_line_is_run_again(tmp_path: Path):
     lines = store.read_text().splitlines()
     store.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])  # cut mid-write
     out = experiments.run("table3", tmp_path, SMALL_TABLE3)
-    assert (out.ran, out.skipped) == (1, 2)
+    assert (out.ran, out.skipped) == (1, 8)
 
 
 def test_table3_normalises_to_dense(tmp_path: Path):
@@ -90,8 +90,10 @@ def test_table3_normalises_to_dense(tmp_path: Path):
     assert [r["sparsity_pct"] for r in out.rows] == [0, 50, 99.9]
     for r in out.rows:
         assert r["ok"] and r["dense_norm"] == 1.0
-        assert r["csr_norm"] == pytest.approx(r["csr_ms"] / r["dense_ms"])
-        assert r["bitmap_ms"] > 0
+        assert r["csr_norm"] == pytest.approx(r["csr_cycles"] / r["dense_cycles"])
+        assert r["bitmap_cycles"] > 0 and "host_dense_ms" not in r
+    # the CSR search costs most where the rows hold most non-zeros
+    assert out.rows[0]["csr_norm"] > out.rows[2]["csr_norm"]
     # the paper's Table III beside ours, where the sparsity is one of its columns
     assert (out.rows[0]["paper_csr_norm"], out.rows[2]["paper_bitmap_norm"]) == (101.3, 1.1)
     assert "paper_csr_norm" not in out.rows[1] or out.rows[1]["paper_csr_norm"] == 45.2
@@ -144,21 +146,21 @@ def test_markdown_table():
 
 
 def test_cli_experiment_resumes_and_prints(tmp_path: Path, capsys):
-    argv = ["experiment", "table3", "--out", str(tmp_path), "--size", "6", "--channels", "2", "--repeats", "1"]
+    argv = ["experiment", "table3", "--out", str(tmp_path), "--size", "6", "--channels", "2"]
     assert main(argv) == 0
     first = capsys.readouterr().out
-    assert "6 points: 0 already done" in first and "6 to run" in first
+    assert "18 points: 0 already done" in first and "18 to run" in first
     assert "Sparsity" in first and "99.9" in first and f"wrote {tmp_path / 'table3.csv'}" in first
-    assert "normalised to the dense im2col at the same sparsity" in " ".join(first.split())
+    assert "normalised to the dense kernel at the same sparsity" in " ".join(first.split())
     assert "\x1b" not in first
     assert main(argv) == 0
-    assert "6 points: 6 already done" in capsys.readouterr().out
+    assert "18 points: 18 already done" in capsys.readouterr().out
     assert main(argv + ["--markdown"]) == 0
     md = capsys.readouterr().out.splitlines()
     assert md[0].startswith("| Sparsity [%] | CSR [x dense] | Bitmap [x dense] |") and len(md) == 2 + 6
     assert main(argv + ["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert (data["ran"], data["skipped"], data["ok"]) == (0, 6, True) and len(data["rows"]) == 6
+    assert (data["ran"], data["skipped"], data["ok"]) == (0, 18, True) and len(data["rows"]) == 6
 
 
 def test_cli_fig21_matrices(tmp_path: Path, capsys):
@@ -187,12 +189,13 @@ def test_cli_conv(sms, capsys):
     assert out["modes"][0]["cycles"] == res.stats.cycles
 
 
-def test_table3_emulated_convolution_column(tmp_path: Path):
-    out = experiments.run("table3", tmp_path, {**SMALL_TABLE3, "emulate": True})
-    assert out.ran == 3 * (1 + len(kernels.CONV_MODES))  # host timings and each conv mode per sparsity
+def test_table3_host_timing_extra(tmp_path: Path):
+    out = experiments.run("table3", tmp_path, {**SMALL_TABLE3, "host": True, "repeats": 1})
+    assert out.ran == 3 * 4  # the three kernels and one host timing per sparsity
+    assert ("host_csr_norm", "host NumPy CSR [x]") in out.columns
     for r in out.rows:
-        assert r["ok"] and r["dense_implicit_cycles"] > 0
-        assert r["sparse_implicit_norm_cycles"] == pytest.approx(r["sparse_implicit_cycles"] / r["dense_implicit_cycles"])
+        assert r["ok"] and r["host_dense_ms"] > 0
+        assert r["host_csr_norm"] == pytest.approx(r["host_csr_ms"] / r["host_dense_ms"])
 
 
 @pytest.mark.parametrize("name, options, error", [

@@ -2,9 +2,9 @@
 
 - ``fig21``: GEMM speedup of spgemm, spgemm_a and owmma over the dense hmma baseline across
   A x B sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS).
-- ``table3``: host time of the reference dense, CSR and bitmap im2col (``otc_emu.sparse``) on the
-  ResNet-18 layer (H = W = 56, 3x3, 128 channels), normalised to dense, per feature-map sparsity;
-  with ``emulate`` also the emulated convolution cycles where the conv kernels exist.
+- ``table3``: cycles of the dense, CSR and bitmap im2col kernels (``otc_emu.im2col``) on the
+  emulated V100 for the ResNet-18 layer (H = W = 56, 3x3, 128 channels), normalised to dense, per
+  feature-map sparsity; with ``host`` also the host time of the NumPy references.
 - ``layers``: per-layer cycles and speedups of representative VGG-16, ResNet-18 and BERT-base
   layers at stated (assumed) sparsities, in every GEMM mode (convolutions as explicit im2col
   GEMMs) and in the implicit convolution modes when the conv kernels exist.

@@ -12,7 +12,7 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 
 def get(name: str, options: dict | None = None) -> Experiment:
-    """The experiment ``name`` bound to ``options`` (size, repeats, emulate, seed, tokens, ...)."""
+    """The experiment ``name`` bound to ``options`` (size, repeats, host, seed, tokens, ...)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
     e = EXPERIMENTS[name]
