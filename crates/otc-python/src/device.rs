@@ -266,6 +266,10 @@ pub(crate) fn stats_dict<'py>(
         }
         d.set_item("metrics", metrics)?;
         d.set_item("sm_cycles", PyList::new(py, &t.sm_cycles)?)?;
+        d.set_item("per_pc", crate::profile::per_pc_dict(py, t)?)?;
+        if let Some(tl) = &t.timeline {
+            d.set_item("timeline", crate::profile::timeline_dict(py, tl)?)?;
+        }
     }
     Ok(d)
 }
@@ -330,9 +334,10 @@ impl PyDevice {
         guard(|| Ok(self.inner.write_constant(bank, offset, data)?))
     }
 
-    /// Launch kernel `name` of `program`; `params` is the packed parameter block.
-    #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0))]
-    #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and six launch arguments
+    /// Launch kernel `name` of `program`; `params` is the packed parameter block; `timeline`:
+    /// (first cycle, end cycle, SM indices) of a timeline for the cycle model to record.
+    #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0, timeline = None))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and seven launch arguments
     fn launch<'py>(
         &mut self,
         py: Python<'py>,
@@ -342,12 +347,14 @@ impl PyDevice {
         block: (u32, u32, u32),
         params: &[u8],
         dynamic_shared: u32,
+        timeline: Option<(u64, u64, Vec<u32>)>,
     ) -> Result<Bound<'py, PyDict>, Error> {
         let Some(k) = program.inner.kernel(name) else {
             return Err(Error::Sim(SimError::Launch(format!("the program has no kernel `{name}`"))));
         };
         let img = image(k);
         let dev = &mut self.inner;
+        dev.set_timeline(crate::profile::timeline_spec(timeline));
         let (grid, block) = ([grid.0, grid.1, grid.2], [block.0, block.1, block.2]);
         let (stats, timing) =
             py.detach(|| guard(|| Ok(dev.launch_timed(&img, grid, block, params, dynamic_shared)?)))?;

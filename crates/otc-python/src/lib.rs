@@ -6,6 +6,7 @@
 
 mod device;
 mod errors;
+mod profile;
 mod program;
 
 use std::path::PathBuf;

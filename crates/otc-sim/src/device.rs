@@ -57,6 +57,8 @@ pub struct Device {
     banks: Vec<Vec<u8>>,
     pool: Option<rayon::ThreadPool>,
     launches: u32,
+    /// The timeline the cycle model records on each timed launch (none by default).
+    timeline: Option<otc_timing::TimelineSpec>,
 }
 
 impl std::fmt::Debug for Device {
@@ -72,7 +74,20 @@ impl std::fmt::Debug for Device {
 impl Device {
     /// A device with the given configuration and empty memory.
     pub fn new(config: DeviceConfig) -> Device {
-        Device { config, memory: GlobalMemory::new(), banks: vec![Vec::new(); CONST_BANKS], pool: None, launches: 0 }
+        Device {
+            config,
+            memory: GlobalMemory::new(),
+            banks: vec![Vec::new(); CONST_BANKS],
+            pool: None,
+            launches: 0,
+            timeline: None,
+        }
+    }
+
+    /// Make the cycle model of every later timed launch record a timeline (`None`: stop); it
+    /// comes back in the timing statistics' `timeline`. Results and statistics do not change.
+    pub fn set_timeline(&mut self, spec: Option<otc_timing::TimelineSpec>) {
+        self.timeline = spec;
     }
 
     pub fn config(&self) -> &DeviceConfig {
@@ -248,6 +263,9 @@ impl Device {
                 };
                 if let Err(e) = sim.check_fits(threads as u32, kernel.num_regs, shared as u32) {
                     return timing_err(e);
+                }
+                if let Some(spec) = &self.timeline {
+                    sim.record_timeline(spec.clone());
                 }
                 // The SMs advance once per `num_sms` CTAs or more: each advance then gives every SM
                 // about one new CTA, so the SMs stay on the threads that last ran them instead of

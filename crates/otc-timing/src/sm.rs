@@ -10,11 +10,13 @@ use std::collections::VecDeque;
 use otc_isa::FORMS;
 
 use crate::accbuf::AccBuf;
+use crate::by_pc::{self, PcRow};
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::forms::{unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
+use crate::timeline::{self, TimelineKind};
 use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp, INSTRUCTION_BYTES};
 
 /// Milli-cycles: the bandwidth queues count in thousandths of a cycle.
@@ -177,6 +179,7 @@ struct CtaSlot {
     smem: u32,
     threads: u32,
     nwarps: u32,
+    launched_at: u64,
 }
 
 struct Warp {
@@ -349,6 +352,8 @@ struct SubCore {
     accbuf: AccBuf,
     /// No warp can issue before this cycle (cache; reset whenever the sub-core's warps change).
     wake: (u64, Reason),
+    /// The warp slot that binds `wake` (meaningless when its reason is `Idle`).
+    wake_warp: usize,
 }
 
 /// Why [`SmSim::run`] returned.
@@ -385,11 +390,27 @@ pub(crate) struct SmSim {
     pub end: u64,
     pub stats: SmStats,
     scratch: Vec<u64>,
-    outcome: Vec<(bool, u64, Reason)>,
+    outcome: Vec<Outcome>,
     /// Per instruction (pc / 16): its plan, once a warp decoded it.
     plans: Vec<Option<Plan>>,
     pub log: Option<Vec<IssueRecord>>,
+    /// Per instruction (pc / 16): its share of the statistics ([`crate::by_pc`]).
+    pub by_pc: Vec<PcRow>,
+    /// The timeline recorder, on the sampled SMs when a timeline is asked for.
+    pub timeline: Option<Box<timeline::Recorder>>,
 }
+
+/// What [`SmSim::schedule`] did on a sub-core: issued, or not until `next` because of
+/// `reason` (binding on warp slot `warp`, meaningless for `Idle`).
+#[derive(Clone, Copy)]
+struct Outcome {
+    issued: bool,
+    next: u64,
+    reason: Reason,
+    warp: usize,
+}
+
+const NOT_RUN: Outcome = Outcome { issued: false, next: 0, reason: Reason::Idle, warp: 0 };
 
 /// One issued warp-instruction (see [`crate::issue_timeline`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,6 +447,7 @@ impl SmSim {
                     c.accbuf.collector_window,
                 ),
                 wake: (0, Reason::Idle),
+                wake_warp: 0,
             })
             .collect();
         SmSim {
@@ -455,6 +477,8 @@ impl SmSim {
             outcome: Vec::new(),
             plans: Vec::new(),
             log: None,
+            by_pc: Vec::new(),
+            timeline: None,
         }
     }
 
@@ -536,6 +560,7 @@ impl SmSim {
             smem,
             threads,
             nwarps,
+            launched_at: t,
         });
     }
 
@@ -564,6 +589,11 @@ impl SmSim {
                 self.resident -= 1;
                 self.end = self.end.max(c.done_at);
                 self.launch_ready = self.launch_ready.max(c.done_at + r.cfg.sm.cta_launch_cycles as u64);
+                if let Some(tl) = self.timeline.as_mut() {
+                    let kind = TimelineKind::Cta { cta: c.p.trace.cta, warps: c.warp_slots.len() as u32 };
+                    let first = c.warp_slots.first().copied().unwrap_or(0) as u32;
+                    tl.add(kind, i as u32, first, 0, 0, c.launched_at, c.done_at);
+                }
             } else if let Some(c) = &self.ctas[i] {
                 if c.live_warps == 0 {
                     self.next_done = self.next_done.min(c.done_at);
@@ -600,14 +630,14 @@ impl SmSim {
             let t = self.t;
             let mut next = NEVER;
             let mut outcome = std::mem::take(&mut self.outcome);
-            outcome.resize(self.subs.len(), (false, 0, Reason::Idle));
+            outcome.resize(self.subs.len(), NOT_RUN);
             for (s, slot) in outcome.iter_mut().enumerate() {
                 let o = self.schedule(r, s);
                 *slot = o;
-                if o.0 {
+                if o.issued {
                     next = next.min(t + 1);
                 } else {
-                    next = next.min(o.1);
+                    next = next.min(o.next);
                 }
             }
             // CTA completions and launches also wake the SM.
@@ -627,21 +657,38 @@ impl SmSim {
                 }
                 continue;
             }
-            for (s, &(issued, _, reason)) in outcome.iter().enumerate() {
-                if issued {
+            for (s, o) in outcome.iter().enumerate() {
+                if o.issued {
                     self.stats.issue_cycles += 1;
                 } else {
                     let span = next - t;
                     if self.subs[s].warps.is_empty() {
                         self.stats.stalls[Reason::Idle as usize] += span;
                     } else {
-                        self.stats.stalls[reason as usize] += span;
+                        self.stats.stalls[o.reason as usize] += span;
+                        let pc = self.warps[o.warp].ev.pc;
+                        by_pc::add_stall(&mut self.by_pc, (pc / INSTRUCTION_BYTES) as usize, o.reason, span);
+                        if self.timeline.is_some() {
+                            let (slot, warp, pc) = match o.reason {
+                                Reason::Idle => (0, 0, 0),
+                                _ => (o.warp as u32, self.warp_in_cta(o.warp), pc),
+                            };
+                            if let Some(tl) = self.timeline.as_mut() {
+                                tl.stall(s, o.reason, slot, warp, pc, t, next);
+                            }
+                        }
                     }
                 }
             }
             self.outcome = outcome;
             self.t = next;
         }
+    }
+
+    /// The index in its CTA of the warp in slot `ws`.
+    fn warp_in_cta(&self, ws: usize) -> u32 {
+        let w = &self.warps[ws];
+        self.ctas[w.cta].as_ref().map(|c| c.p.trace.warps[w.w].warp_in_cta).unwrap_or(0)
     }
 
     fn break_deadlock(&mut self) -> bool {
@@ -802,19 +849,20 @@ impl SmSim {
         (at, reason)
     }
 
-    /// Pick and issue one instruction on sub-core `s`. Returns (issued, next ready cycle if not,
-    /// reason if not).
-    fn schedule(&mut self, r: &Resolved, s: usize) -> (bool, u64, Reason) {
+    /// Pick and issue one instruction on sub-core `s`.
+    fn schedule(&mut self, r: &Resolved, s: usize) -> Outcome {
         let t = self.t;
         let n = self.subs[s].warps.len();
         if n == 0 {
-            return (false, NEVER, Reason::Idle);
+            return Outcome { issued: false, next: NEVER, reason: Reason::Idle, warp: 0 };
         }
         // Nothing on this sub-core changed since it last found no warp ready before `wake`.
         if t < self.subs[s].wake.0 {
-            return (false, self.subs[s].wake.0, self.subs[s].wake.1);
+            let (next, reason) = self.subs[s].wake;
+            return Outcome { issued: false, next, reason, warp: self.subs[s].wake_warp };
         }
         let mut best: (u64, Reason) = (NEVER, Reason::Idle);
+        let mut best_warp = 0;
         let mut chosen: Option<usize> = None;
         // Candidates in priority order: GTO = the last warp, then oldest first; LRR = the warps
         // after the last one (by age), wrapping around.
@@ -834,6 +882,7 @@ impl SmSim {
             }
             if at < best.0 {
                 best = (at, reason);
+                best_warp = ws;
             }
             false
         };
@@ -854,11 +903,12 @@ impl SmSim {
             Some(ws) => {
                 self.issue(r, s, ws);
                 self.subs[s].wake = (0, Reason::Idle);
-                (true, t + 1, Reason::Idle)
+                Outcome { issued: true, next: t + 1, reason: Reason::Idle, warp: ws }
             }
             None => {
                 self.subs[s].wake = best;
-                (false, best.0, best.1)
+                self.subs[s].wake_warp = best_warp;
+                Outcome { issued: false, next: best.0, reason: best.1, warp: best_warp }
             }
         }
     }
@@ -880,7 +930,12 @@ impl SmSim {
             }
             self.stats.thread_instructions += w.lanes.0;
             self.stats.predicated_thread_instructions += w.lanes.1;
+            let row = by_pc::row(&mut self.by_pc, (e.pc / INSTRUCTION_BYTES) as usize);
+            row[by_pc::WARP_INSTRUCTIONS] += 1;
+            row[by_pc::THREAD_INSTRUCTIONS] += w.lanes.0;
+            row[by_pc::PREDICATED_OFF] += w.lanes.0 - w.lanes.1;
         }
+        let pc_index = (e.pc / INSTRUCTION_BYTES) as usize;
         self.stats.per_form[e.form as usize] += 1;
 
         // Operand collection: register-bank conflicts and the reuse cache.
@@ -926,6 +981,7 @@ impl SmSim {
         };
         let extra = read_cycles - 1;
         self.stats.bank_conflict_cycles += extra;
+        self.by_pc[pc_index][by_pc::BANK_CONFLICT_CYCLES] += extra;
 
         let (u, cycles) = (fs.unit, fs.occupancy(e.executed));
         let sub = &mut self.subs[s];
@@ -949,10 +1005,23 @@ impl SmSim {
         let mut result = exec_start + fs.latency;
         let mut fwd = None;
         let mut is_mem = false;
+        let unit_before =
+            matches!(fs.class, Class::Mem { .. } | Class::Tensor(_)).then(|| by_pc::unit_counters(&self.stats));
         match fs.class {
             Class::Mem { space, op } => {
                 is_mem = true;
                 result = if executed { self.memory(r, ws, &e, space, op, exec_start) } else { exec_start + 1 };
+                if executed && self.timeline.is_some() {
+                    let end = match op {
+                        MemOp::Load => result,
+                        _ => result.max(self.warps[ws].mem_done),
+                    };
+                    let warp = self.warp_in_cta(ws);
+                    if let Some(tl) = self.timeline.as_mut() {
+                        let sub = s as u32;
+                        tl.add(TimelineKind::Memory(space), sub, ws as u32, warp, e.pc, exec_start, end);
+                    }
+                }
             }
             Class::Shfl => {
                 let start = exec_start.max(self.mio_free);
@@ -964,9 +1033,18 @@ impl SmSim {
                 if fs.fwd_class {
                     fwd = Some(exec_start + cycles.max(1));
                 }
+                if cycles > 0 && self.timeline.is_some() {
+                    let warp = self.warp_in_cta(ws);
+                    if let Some(tl) = self.timeline.as_mut() {
+                        tl.add(TimelineKind::Tensor, s as u32, ws as u32, warp, e.pc, exec_start, exec_start + cycles);
+                    }
+                }
             }
             Class::Bar => {}
             _ => {}
+        }
+        if let Some(before) = unit_before {
+            by_pc::add_unit_delta(&mut self.by_pc[pc_index], &before, &self.stats);
         }
 
         let control = if c.scheduler.use_control_bits { e.control } else { None };
@@ -1031,6 +1109,12 @@ impl SmSim {
             }
         }
 
+        if self.timeline.is_some() {
+            let warp = self.warp_in_cta(ws);
+            if let Some(tl) = self.timeline.as_mut() {
+                tl.add(TimelineKind::Issue { result }, s as u32, ws as u32, warp, e.pc, t, t + 1);
+            }
+        }
         if let Some(log) = self.log.as_mut() {
             let wt = self.warps[ws].w;
             let warp = self.ctas[self.warps[ws].cta].as_ref().map(|c| c.p.trace.warps[wt].warp_in_cta).unwrap_or(0);
