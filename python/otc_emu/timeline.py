@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .device import Stats
 
 __all__ = ["Window", "recording", "active_window", "parse_cycles", "parse_sms", "chrome_trace", "write", "load",
-           "check", "summary", "render_png", "DEFAULT_CYCLES", "DEFAULT_SMS"]
+           "check", "summary", "render_png", "sm_ranges", "cycle_range", "DEFAULT_CYCLES", "DEFAULT_SMS"]
 
 #: The default window: the first 20,000 cycles of SM 0 (a few MB of JSON for a busy SM).
 DEFAULT_CYCLES = (0, 20_000)
@@ -104,6 +104,22 @@ def parse_sms(text: str) -> tuple[int, ...]:
     if not out or min(out) < 0:
         raise OtcError(f"--timeline-sms takes SM indices >= 0, got {text!r}")
     return tuple(sorted(set(out)))
+
+
+def sm_ranges(sms) -> str:
+    """[0, 1, 2, 5] -> "0-2,5"."""
+    out: list[str] = []
+    for v in sorted(sms):
+        if out and int(out[-1].split("-")[-1]) == v - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+    return ",".join(out)
+
+
+def cycle_range(a: int, b: int) -> str:
+    """The window as A:B (A: when it runs to the end of the kernel)."""
+    return f"{a}:{b if b < 2**62 else ''}"
 
 
 def _instruction_names(program, kernel: str | None) -> list[str]:
@@ -266,7 +282,7 @@ def summary(trace: dict[str, Any]) -> dict[str, int]:
 #: Colours of the PNG rendering (matplotlib's tab10/tab20 names).
 _STALL_COLORS = {"control": "tab:gray", "frontend": "tab:olive", "dependency": "tab:orange", "memory": "tab:red",
                  "unit_busy": "tab:purple", "register_bank": "tab:pink", "barrier": "tab:brown",
-                 "accumulation_buffer": "tab:cyan", "idle": "whitesmoke"}
+                 "accumulation_buffer": "tab:cyan", "idle": "gainsboro"}
 
 
 def render_png(trace: dict[str, Any], path, title: str | None = None, width: float = 14.0) -> None:
@@ -301,7 +317,7 @@ def render_png(trace: dict[str, Any], path, title: str | None = None, width: flo
             elif key in begins:
                 b = begins.pop(key)
                 tid = _TID_WARP + b["args"]["warp slot"]
-                rows[(e["pid"], -tid)].append((b["ts"], max(e["ts"] - b["ts"], 1), "tab:red"))
+                rows[(e["pid"], -tid)].append((b["ts"], max(e["ts"] - b["ts"], 1), "salmon"))
                 names[(e["pid"], -tid)] = f"SM {e['pid']} warp slot {b['args']['warp slot']} memory"
     order = sorted(rows, key=lambda k: (k[0], abs(k[1]), k[1] < 0))
     if not order:
@@ -319,11 +335,12 @@ def render_png(trace: dict[str, Any], path, title: str | None = None, width: flo
     ax.invert_yaxis()
     ax.set_xlabel("cycle")
     other = trace.get("otherData", {})
-    ax.set_title(title or f"{other.get('kernel') or 'kernel'}: cycles {other.get('window_cycles', ['?', '?'])[0]}.. "
-                 f"on SM {', '.join(map(str, other.get('sms', [])))}", fontsize=9)
+    a, b = other.get("window_cycles", [0, 0])
+    ax.set_title(title or f"{other.get('kernel') or 'kernel'}: cycles {cycle_range(a, b)} on SM {sm_ranges(other.get('sms', []))}",
+                 fontsize=9)
     legend = [Patch(color="navy", label="issue"), Patch(color="tab:green", label="tensor busy"),
-              Patch(color="tab:red", label="memory in flight (warp rows) / memory stall")]
-    legend += [Patch(color=c, label=f"stall: {r}") for r, c in _STALL_COLORS.items() if r not in ("memory", "idle")]
+              Patch(color="salmon", label="memory in flight")]
+    legend += [Patch(color=c, label=f"stall: {r}") for r, c in _STALL_COLORS.items()]
     ax.legend(handles=legend, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=150)
