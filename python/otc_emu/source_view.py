@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .device import Stats
 
-__all__ = ["SourceLine", "structure", "lines", "hottest", "render", "STALL_COLUMNS"]
+__all__ = ["SourceLine", "Region", "structure", "lines", "hottest", "regions", "render", "STALL_COLUMNS"]
 
 STALL_COLUMNS = ("stall.control", "stall.frontend", "stall.dependency", "stall.memory", "stall.unit_busy",
                  "stall.register_bank", "stall.barrier", "stall.accumulation_buffer")
@@ -135,6 +135,45 @@ def lines(stats: "Stats", program, kernel: str | None = None) -> list[SourceLine
     return out
 
 
+@dataclass
+class Region:
+    """A loop body or a basic block with its lines' statistics added up."""
+
+    kind: str  # "loop" or "block"
+    first: int  # pc of its first and last instruction
+    last: int
+    lines: int
+    #: Issues of the loop's back-edge branch (the passes through its end); for a block, of its last line.
+    passes: int
+    stats: dict[str, int]
+
+    @property
+    def cycles(self) -> int:
+        return self.stats.get("warp_instructions", 0) + sum(self.stats.get(k, 0) for k in STALL_COLUMNS)
+
+    @property
+    def per_pass(self) -> float:
+        """Warp-instructions issued per pass (the loop's cost per iteration in issue slots)."""
+        return self.stats.get("warp_instructions", 0) / self.passes if self.passes else 0.0
+
+
+def _region(kind: str, part: list[SourceLine]) -> Region:
+    total: dict[str, int] = {}
+    for r in part:
+        for k, v in r.stats.items():
+            total[k] = total.get(k, 0) + v
+    return Region(kind, part[0].pc, part[-1].pc, len(part), part[-1].stats.get("warp_instructions", 0), total)
+
+
+def regions(rows: list[SourceLine]) -> tuple[list[Region], list[Region]]:
+    """(every loop, outermost first; every basic block), each with its lines' statistics summed."""
+    _, loops = structure([r.text for r in rows])
+    by_block: dict[int, list[SourceLine]] = {}
+    for r in rows:
+        by_block.setdefault(r.block, []).append(r)
+    return ([_region("loop", rows[h:b + 1]) for h, b in loops], [_region("block", part) for part in by_block.values()])
+
+
 def hottest(rows: list[SourceLine], n: int) -> list[SourceLine]:
     """The ``n`` lines with the most cycles (ties: lower pc first), hottest first."""
     ranked = sorted((r for r in rows if r.cycles), key=lambda r: (-r.cycles, r.pc))
@@ -222,15 +261,36 @@ def render(stats: "Stats", program, kernel: str | None = None, console: "Console
         if new_block:
             t.add_section()
         t.add_row(*[escape(c) for c in cells], style=style)
-    # Piped (a file, a pager): as wide as the table needs, nothing cut.
-    if con.is_terminal:
-        con.print(t)
-    else:
-        from rich.measure import Measurement
+    _print_wide(con, t)
+    loops, blocks = regions(rows)
+    r = Table(title="Loops and the hottest basic blocks", title_justify="left", box=box.MINIMAL_HEAVY_HEAD)
+    for col in ("Region", "PCs", "Lines", "Passes", "Warp inst / pass", "Cycles", "% cyc", "Stalled %", "Top stall",
+                "Tensor cyc", "Sectors"):
+        r.add_column(escape(col), justify="left" if col in ("Region", "PCs", "Top stall") else "right", no_wrap=True)
+    hot_blocks = sorted((b for b in blocks if b.cycles), key=lambda b: (-b.cycles, b.first))[:max(highlight // 2, 3)]
+    for g in loops + hot_blocks:
+        st = g.stats
+        stalls = {k.split(".", 1)[1]: st.get(k, 0) for k in STALL_COLUMNS}
+        top_reason = max(stalls, key=lambda k: stalls[k])
+        name = f"loop (depth {sum(1 for o in loops if o.first <= g.first and g.last <= o.last)})" if g.kind == "loop" \
+            else f"block B{rows[g.first // 16].block}"
+        r.add_row(name, f"{g.first:04x}-{g.last:04x}", f"{g.lines:,}", _num(g.passes), f"{g.per_pass:.1f}" if g.passes else "",
+                  _num(g.cycles), _pct(g.cycles, total), _pct(g.cycles - st.get("warp_instructions", 0), g.cycles),
+                  f"{top_reason} {_pct(stalls[top_reason], g.cycles)}%" if stalls[top_reason] else "",
+                  _num(st.get("tensor.busy_cycles", 0)), _num(st.get("gmem.read_sectors", 0) + st.get("gmem.write_sectors", 0)))
+    _print_wide(con, r)
 
-        width = con.width
-        con.width = max(width, Measurement.get(con, con.options.update_width(10_000), t).maximum)
-        try:
-            con.print(t)
-        finally:
-            con.width = width
+
+def _print_wide(con, table) -> None:
+    """Print ``table``; piped (a file, a pager) as wide as it needs, nothing cut."""
+    if con.is_terminal:
+        con.print(table)
+        return
+    from rich.measure import Measurement
+
+    width = con.width
+    con.width = max(width, Measurement.get(con, con.options.update_width(10_000), table).maximum)
+    try:
+        con.print(table)
+    finally:
+        con.width = width
