@@ -307,8 +307,9 @@ def render_png(trace: dict[str, Any], path, title: str | None = None, width: flo
             cat = e.get("cat")
             color = {"issue": "navy", "tensor": "tab:green"}.get(cat) or _STALL_COLORS.get(e["args"].get("reason"), "k")
             rows[(e["pid"], e["tid"])].append((e["ts"], max(e["dur"], 1), color))
-    # Memory requests in flight: a lighter bar under their warp slot's issues.
+    # Memory requests in flight: per warp slot, a row whose height is how many are in flight.
     begins: dict[tuple, dict] = {}
+    flight: dict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
     for e in trace["traceEvents"]:
         if e.get("cat") == "memory" and e.get("ph") in ("b", "e"):
             key = (e["pid"], e["id"])
@@ -316,20 +317,30 @@ def render_png(trace: dict[str, Any], path, title: str | None = None, width: flo
                 begins[key] = e
             elif key in begins:
                 b = begins.pop(key)
-                tid = _TID_WARP + b["args"]["warp slot"]
-                rows[(e["pid"], -tid)].append((b["ts"], max(e["ts"] - b["ts"], 1), "salmon"))
-                names[(e["pid"], -tid)] = f"SM {e['pid']} warp slot {b['args']['warp slot']} memory"
-    order = sorted(rows, key=lambda k: (k[0], abs(k[1]), k[1] < 0))
+                row = (e["pid"], -(_TID_WARP + b["args"]["warp slot"]))
+                flight[row] += [(b["ts"], 1), (e["ts"], -1)]
+                names[row] = f"SM {e['pid']} warp slot {b['args']['warp slot']} memory"
+    order = sorted(set(rows) | set(flight), key=lambda k: (k[0], abs(k[1]), k[1] < 0))
     if not order:
         raise OtcError("the trace has no slices to draw")
     fig, ax = plt.subplots(figsize=(width, 1.0 + 0.22 * len(order)))
     for y, key in enumerate(order):
-        spans = rows[key]
         by_color: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        for start, dur, color in spans:
+        for start, dur, color in rows.get(key, []):
             by_color[color].append((start, dur))
         for color, bars in by_color.items():
             ax.broken_barh(bars, (y - 0.4, 0.8), facecolors=color, linewidth=0)
+        if key in flight:
+            steps = sorted(flight[key], key=lambda p: (p[0], p[1]))
+            xs, ns, n = [], [], 0
+            for ts, d in steps:
+                n += d
+                xs.append(ts)
+                ns.append(n)
+            peak = max(ns) or 1
+            ax.fill_between(xs, [y + 0.4] * len(xs), [y + 0.4 - 0.8 * v / peak for v in ns], step="post",
+                            color="tab:red", alpha=0.5, linewidth=0)
+            names[key] += f" (up to {peak})"
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels([names.get(k, f"SM {k[0]} track {k[1]}") for k in order], fontsize=6)
     ax.invert_yaxis()
@@ -339,9 +350,9 @@ def render_png(trace: dict[str, Any], path, title: str | None = None, width: flo
     ax.set_title(title or f"{other.get('kernel') or 'kernel'}: cycles {cycle_range(a, b)} on SM {sm_ranges(other.get('sms', []))}",
                  fontsize=9)
     legend = [Patch(color="navy", label="issue"), Patch(color="tab:green", label="tensor busy"),
-              Patch(color="salmon", label="memory in flight")]
+              Patch(color="tab:red", alpha=0.5, label="memory requests in flight (height: how many)")]
     legend += [Patch(color=c, label=f"stall: {r}") for r, c in _STALL_COLORS.items()]
     ax.legend(handles=legend, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=110)
     plt.close(fig)

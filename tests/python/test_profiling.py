@@ -190,6 +190,18 @@ def test_source_lines_and_hottest():
     assert top[0].text.startswith("IADD3 R5") and top[0].top_stall()[0] == "memory"
 
 
+def test_regions_add_up():
+    stats, prog, _ = CASES["vecadd_int"]()
+    rows = source_view.lines(stats, prog)
+    loops, blocks = source_view.regions(rows)
+    assert [(g.first, g.last, g.lines) for g in loops] == [(0x80, 0x110, 10)]
+    assert loops[0].passes == stats.per_pc["warp_instructions"][17] == 32
+    assert loops[0].per_pass == 10.0  # every line of the loop body issues once per pass
+    assert [b.first for b in blocks] == [0x0, 0x50, 0x80, 0x120]
+    assert sum(b.cycles for b in blocks) == sum(r.cycles for r in rows)
+    assert sum(b.stats["l1.misses"] for b in blocks) == stats.counters["l1.misses"]
+
+
 def _render(stats, prog, **kw) -> str:
     con = Console(file=io.StringIO(), width=100, record=True, no_color=True)
     stats.source_report(prog, console=con, **kw)
@@ -199,7 +211,8 @@ def _render(stats, prog, **kw) -> str:
 def test_source_report_text():
     stats, prog, _ = CASES["vecadd_int"]()
     text = _render(stats, prog)
-    for part in ("vecadd_int: 19 instructions, 4 basic blocks", "LDG.E.SYS R2, [R2]", "#1", "memory 99", "┌ B2", "└"):
+    for part in ("vecadd_int: 19 instructions, 4 basic blocks", "LDG.E.SYS R2, [R2]", "#1", "memory 99", "┌ B2", "└",
+                 "loop (depth 1) │ 0080-0110 │    10 │     32 │             10.0"):
         assert part in text, part
     # piped: the full table width, nothing cut
     assert "ISETP.GE.AND P0, PT, R0, c[0x0][0x178], PT" in text and "L2 hit %" in text
