@@ -142,11 +142,11 @@ class Stats:
 
 
 #: The per-instruction columns of :attr:`Stats.per_pc` after ``"pc"`` (otc_timing::PC_COLUMNS).
-PC_COLUMNS = ("warp_instructions", "thread_instructions", "predicated_off_lanes", "stall.control", "stall.frontend",
-              "stall.dependency", "stall.memory", "stall.unit_busy", "stall.register_bank", "stall.barrier",
-              "stall.accumulation_buffer", "regfile.bank_conflict_cycles", "tensor.busy_cycles", "accbuf.bank_conflicts",
-              "smem.wavefronts", "smem.bank_conflicts", "gmem.read_sectors", "gmem.write_sectors", "l1.hits", "l1.misses",
-              "l2.hits", "l2.misses")
+PC_COLUMNS = ("warp_instructions", "thread_instructions", "predicated_off_lanes", "regfile.bank_conflict_cycles",
+              "tensor.busy_cycles", "stall.control", "stall.frontend", "stall.dependency", "stall.memory",
+              "stall.unit_busy", "stall.register_bank", "stall.barrier", "stall.accumulation_buffer", "smem.wavefronts",
+              "smem.bank_conflicts", "accbuf.bank_conflicts", "gmem.read_sectors", "gmem.write_sectors", "l1.hits",
+              "l1.misses", "l2.hits", "l2.misses")
 
 
 def _per_pc_columns(raw: Mapping[str, Sequence[int]] | None, instructions: int) -> dict[str, list[int]]:

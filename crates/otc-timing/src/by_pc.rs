@@ -8,13 +8,17 @@
 //! waiting to issue: the instruction whose constraint cost the cycle. `stall.idle` (no warp on
 //! the sub-core, or every warp at a barrier) belongs to no instruction and has no column.
 
+use crate::forms::{Class, TensorClass};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
+use crate::trace::MemSpace;
 
-/// Column names of a [`PcRow`], in order.
+/// Column names of a [`PcRow`], in order (the columns every issue touches first, in one cache line).
 pub const PC_COLUMNS: [&str; NUM_PC_COLUMNS] = [
     "warp_instructions",
     "thread_instructions",
     "predicated_off_lanes",
+    "regfile.bank_conflict_cycles",
+    "tensor.busy_cycles",
     "stall.control",
     "stall.frontend",
     "stall.dependency",
@@ -23,11 +27,9 @@ pub const PC_COLUMNS: [&str; NUM_PC_COLUMNS] = [
     "stall.register_bank",
     "stall.barrier",
     "stall.accumulation_buffer",
-    "regfile.bank_conflict_cycles",
-    "tensor.busy_cycles",
-    "accbuf.bank_conflicts",
     "smem.wavefronts",
     "smem.bank_conflicts",
+    "accbuf.bank_conflicts",
     "gmem.read_sectors",
     "gmem.write_sectors",
     "l1.hits",
@@ -44,36 +46,78 @@ pub type PcRow = [u64; NUM_PC_COLUMNS];
 pub(crate) const WARP_INSTRUCTIONS: usize = 0;
 pub(crate) const THREAD_INSTRUCTIONS: usize = 1;
 pub(crate) const PREDICATED_OFF: usize = 2;
+pub(crate) const BANK_CONFLICT_CYCLES: usize = 3;
+pub(crate) const TENSOR_BUSY: usize = 4;
 /// Column of `stall.<reason>` for the reasons after `Idle` (`Reason as usize - 1` from here).
-const FIRST_STALL: usize = 3;
-pub(crate) const BANK_CONFLICT_CYCLES: usize = 11;
-/// The columns from here on are counted by the memory and tensor paths ([`unit_counters`]).
-const FIRST_UNIT: usize = 12;
-const NUM_UNIT: usize = NUM_PC_COLUMNS - FIRST_UNIT;
+const FIRST_STALL: usize = 5;
+/// The shared-memory and accumulation-buffer columns, then the global ones ([`Snapshot`]).
+const FIRST_SHARED: usize = 13;
+const FIRST_GLOBAL: usize = 16;
 
-/// The SM counters of the columns from [`FIRST_UNIT`] on, in column order.
-#[inline]
-pub(crate) fn unit_counters(s: &SmStats) -> [u64; NUM_UNIT] {
-    [
-        s.tensor_busy,
-        s.accbuf_conflicts,
-        s.smem_wavefronts,
-        s.smem_conflicts,
-        s.gmem_read_sectors,
-        s.gmem_write_sectors,
-        s.l1_hits,
-        s.l1_misses,
-        s.l2_hits,
-        s.l2_misses,
-    ]
+/// Which of the counters counted by the memory and tensor paths an instruction class can change
+/// (resolved once per form: [`probe`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// None (ALU, dense tensor, constant loads, ...).
+    Nothing,
+    /// Shared memory, and the sparse OHMMA and ACCB instructions (accumulation buffer; ACCB.STS
+    /// and ACCB.LDS go through the shared-memory pipe).
+    Shared,
+    Global,
 }
 
-/// Add to `row` what the counters of `s` gained since `before` (taken by [`unit_counters`]).
-#[inline]
-pub(crate) fn add_unit_delta(row: &mut PcRow, before: &[u64; NUM_UNIT], s: &SmStats) {
-    let after = unit_counters(s);
-    for i in 0..NUM_UNIT {
-        row[FIRST_UNIT + i] += after[i] - before[i];
+/// The [`Probe`] of an instruction class.
+pub(crate) fn probe(class: Class) -> Probe {
+    match class {
+        Class::Mem { space: MemSpace::Shared, .. } => Probe::Shared,
+        Class::Mem { space: MemSpace::Global | MemSpace::Local, .. } => Probe::Global,
+        Class::Tensor(TensorClass::OhmmaSparse | TensorClass::Accb(_)) => Probe::Shared,
+        _ => Probe::Nothing,
+    }
+}
+
+/// The counters that the memory and tensor paths of one issue may change, taken before it.
+#[derive(Clone, Copy)]
+pub(crate) enum Snapshot {
+    Nothing,
+    Shared([u64; 3]),
+    Global([u64; 6]),
+}
+
+fn shared_counters(s: &SmStats) -> [u64; 3] {
+    [s.smem_wavefronts, s.smem_conflicts, s.accbuf_conflicts]
+}
+
+fn global_counters(s: &SmStats) -> [u64; 6] {
+    [s.gmem_read_sectors, s.gmem_write_sectors, s.l1_hits, s.l1_misses, s.l2_hits, s.l2_misses]
+}
+
+impl Snapshot {
+    #[inline]
+    pub fn take(probe: Probe, s: &SmStats) -> Snapshot {
+        match probe {
+            Probe::Shared => Snapshot::Shared(shared_counters(s)),
+            Probe::Global => Snapshot::Global(global_counters(s)),
+            Probe::Nothing => Snapshot::Nothing,
+        }
+    }
+
+    /// Add to `row` what the counters of `s` gained since the snapshot.
+    #[inline]
+    pub fn add_delta(self, row: &mut PcRow, s: &SmStats) {
+        match self {
+            Snapshot::Nothing => {}
+            Snapshot::Shared(before) => {
+                for (i, (a, b)) in shared_counters(s).iter().zip(before).enumerate() {
+                    row[FIRST_SHARED + i] += a - b;
+                }
+            }
+            Snapshot::Global(before) => {
+                for (i, (a, b)) in global_counters(s).iter().zip(before).enumerate() {
+                    row[FIRST_GLOBAL + i] += a - b;
+                }
+            }
+        }
     }
 }
 
@@ -112,7 +156,8 @@ pub(crate) fn add_rows(rows: &mut Vec<PcRow>, o: &[PcRow]) {
     }
 }
 
-const _: () = assert!(NUM_REASONS == 9 && FIRST_STALL + NUM_REASONS - 1 == BANK_CONFLICT_CYCLES);
+const _: () =
+    assert!(NUM_REASONS == 9 && FIRST_STALL + NUM_REASONS - 1 == FIRST_SHARED && FIRST_GLOBAL + 6 == NUM_PC_COLUMNS);
 
 #[cfg(test)]
 mod tests {
@@ -124,33 +169,38 @@ mod tests {
             assert_eq!(PC_COLUMNS[FIRST_STALL + *r as usize - 1], format!("stall.{}", r.name()));
         }
         assert_eq!(PC_COLUMNS[BANK_CONFLICT_CYCLES], "regfile.bank_conflict_cycles");
-        assert_eq!(PC_COLUMNS[FIRST_UNIT], "tensor.busy_cycles");
+        assert_eq!(PC_COLUMNS[TENSOR_BUSY], "tensor.busy_cycles");
     }
 
     #[test]
-    fn unit_columns_follow_their_counters() {
-        // Each unit counter set alone lands in the column of its name.
-        let names = &PC_COLUMNS[FIRST_UNIT..];
-        for (i, name) in names.iter().enumerate() {
-            let zero = unit_counters(&SmStats::default());
+    fn snapshot_columns_follow_their_counters() {
+        // Each counter set alone lands in the column of its name.
+        let shared = Class::Mem { space: MemSpace::Shared, op: crate::trace::MemOp::Load };
+        let global = Class::Mem { space: MemSpace::Global, op: crate::trace::MemOp::Load };
+        let cases: [(&str, Class, fn(&mut SmStats)); 9] = [
+            ("smem.wavefronts", shared, |s| s.smem_wavefronts = 5),
+            ("smem.bank_conflicts", shared, |s| s.smem_conflicts = 5),
+            ("accbuf.bank_conflicts", Class::Tensor(TensorClass::OhmmaSparse), |s| s.accbuf_conflicts = 5),
+            ("gmem.read_sectors", global, |s| s.gmem_read_sectors = 5),
+            ("gmem.write_sectors", global, |s| s.gmem_write_sectors = 5),
+            ("l1.hits", global, |s| s.l1_hits = 5),
+            ("l1.misses", global, |s| s.l1_misses = 5),
+            ("l2.hits", global, |s| s.l2_hits = 5),
+            ("l2.misses", global, |s| s.l2_misses = 5),
+        ];
+        for (name, class, set) in cases {
+            let zero = SmStats::default();
+            let before = Snapshot::take(probe(class), &zero);
             let mut s = SmStats::default();
-            match i {
-                0 => s.tensor_busy = 5,
-                1 => s.accbuf_conflicts = 5,
-                2 => s.smem_wavefronts = 5,
-                3 => s.smem_conflicts = 5,
-                4 => s.gmem_read_sectors = 5,
-                5 => s.gmem_write_sectors = 5,
-                6 => s.l1_hits = 5,
-                7 => s.l1_misses = 5,
-                8 => s.l2_hits = 5,
-                _ => s.l2_misses = 5,
-            }
+            set(&mut s);
             let mut row = [0; NUM_PC_COLUMNS];
-            add_unit_delta(&mut row, &zero, &s);
-            let col = PC_COLUMNS.iter().position(|c| c == name).unwrap();
+            before.add_delta(&mut row, &s);
+            let col = PC_COLUMNS.iter().position(|c| *c == name).unwrap();
             assert_eq!(row[col], 5, "{name}");
             assert_eq!(row.iter().sum::<u64>(), 5, "{name}");
         }
+        // A dense tensor instruction or an ALU one snapshots nothing.
+        assert_eq!(probe(Class::Alu), Probe::Nothing);
+        assert_eq!(probe(Class::Tensor(TensorClass::OhmmaF32)), Probe::Nothing);
     }
 }

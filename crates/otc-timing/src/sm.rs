@@ -57,6 +57,8 @@ pub(crate) struct FormStatic {
     /// HMMA.884 or dense OHMMA: its accumulator may be forwarded (with
     /// `tensor.accumulator_forwarding`), and its result is forwarded from the multipliers.
     pub fwd_class: bool,
+    /// The memory and tensor counters its issue may change, for the per-pc statistics.
+    pub probe: by_pc::Probe,
 }
 
 impl FormStatic {
@@ -97,6 +99,7 @@ impl FormStatic {
                                 | TensorClass::OhmmaF16
                         )
                     ),
+                    probe: by_pc::probe(info.class),
                 }
             })
             .collect()
@@ -407,7 +410,7 @@ struct Outcome {
     issued: bool,
     next: u64,
     reason: Reason,
-    warp: usize,
+    warp: u32,
 }
 
 const NOT_RUN: Outcome = Outcome { issued: false, next: 0, reason: Reason::Idle, warp: 0 };
@@ -499,6 +502,9 @@ impl SmSim {
             self.l1_ready = true;
         }
         let t = self.t;
+        if self.by_pc.len() < p.protos.len() {
+            self.by_pc.resize(p.protos.len(), [0; by_pc::NUM_PC_COLUMNS]);
+        }
         let nwarps = p.nwarps;
         let regs = p.regs_per_warp * nwarps;
         let slot = match self.ctas.iter().position(|c| c.is_none()) {
@@ -666,12 +672,12 @@ impl SmSim {
                         self.stats.stalls[Reason::Idle as usize] += span;
                     } else {
                         self.stats.stalls[o.reason as usize] += span;
-                        let pc = self.warps[o.warp].ev.pc;
+                        let pc = self.warps[o.warp as usize].ev.pc;
                         by_pc::add_stall(&mut self.by_pc, (pc / INSTRUCTION_BYTES) as usize, o.reason, span);
                         if self.timeline.is_some() {
                             let (slot, warp, pc) = match o.reason {
                                 Reason::Idle => (0, 0, 0),
-                                _ => (o.warp as u32, self.warp_in_cta(o.warp), pc),
+                                _ => (o.warp, self.warp_in_cta(o.warp as usize), pc),
                             };
                             if let Some(tl) = self.timeline.as_mut() {
                                 tl.stall(s, o.reason, slot, warp, pc, t, next);
@@ -849,7 +855,9 @@ impl SmSim {
         (at, reason)
     }
 
-    /// Pick and issue one instruction on sub-core `s`.
+    /// Pick and issue one instruction on sub-core `s` (inlined into the cycle loop: called per
+    /// sub-core and cycle, a call costs more than the per-pc counting it would save).
+    #[inline(always)]
     fn schedule(&mut self, r: &Resolved, s: usize) -> Outcome {
         let t = self.t;
         let n = self.subs[s].warps.len();
@@ -859,7 +867,7 @@ impl SmSim {
         // Nothing on this sub-core changed since it last found no warp ready before `wake`.
         if t < self.subs[s].wake.0 {
             let (next, reason) = self.subs[s].wake;
-            return Outcome { issued: false, next, reason, warp: self.subs[s].wake_warp };
+            return Outcome { issued: false, next, reason, warp: self.subs[s].wake_warp as u32 };
         }
         let mut best: (u64, Reason) = (NEVER, Reason::Idle);
         let mut best_warp = 0;
@@ -903,12 +911,12 @@ impl SmSim {
             Some(ws) => {
                 self.issue(r, s, ws);
                 self.subs[s].wake = (0, Reason::Idle);
-                Outcome { issued: true, next: t + 1, reason: Reason::Idle, warp: ws }
+                Outcome { issued: true, next: t + 1, reason: Reason::Idle, warp: ws as u32 }
             }
             None => {
                 self.subs[s].wake = best;
                 self.subs[s].wake_warp = best_warp;
-                Outcome { issued: false, next: best.0, reason: best.1, warp: best_warp }
+                Outcome { issued: false, next: best.0, reason: best.1, warp: best_warp as u32 }
             }
         }
     }
@@ -920,6 +928,7 @@ impl SmSim {
         let fs = &r.forms[e.form as usize];
         let executed = e.executed != 0;
         let event_index = self.warps[ws].pos;
+        let pc_index = (e.pc / INSTRUCTION_BYTES) as usize;
         self.stats.warp_instructions += 1;
         {
             // Lane counts, kept per warp: the masks change seldom from one event to the next.
@@ -930,12 +939,7 @@ impl SmSim {
             }
             self.stats.thread_instructions += w.lanes.0;
             self.stats.predicated_thread_instructions += w.lanes.1;
-            let row = by_pc::row(&mut self.by_pc, (e.pc / INSTRUCTION_BYTES) as usize);
-            row[by_pc::WARP_INSTRUCTIONS] += 1;
-            row[by_pc::THREAD_INSTRUCTIONS] += w.lanes.0;
-            row[by_pc::PREDICATED_OFF] += w.lanes.0 - w.lanes.1;
         }
-        let pc_index = (e.pc / INSTRUCTION_BYTES) as usize;
         self.stats.per_form[e.form as usize] += 1;
 
         // Operand collection: register-bank conflicts and the reuse cache.
@@ -981,7 +985,6 @@ impl SmSim {
         };
         let extra = read_cycles - 1;
         self.stats.bank_conflict_cycles += extra;
-        self.by_pc[pc_index][by_pc::BANK_CONFLICT_CYCLES] += extra;
 
         let (u, cycles) = (fs.unit, fs.occupancy(e.executed));
         let sub = &mut self.subs[s];
@@ -1005,8 +1008,8 @@ impl SmSim {
         let mut result = exec_start + fs.latency;
         let mut fwd = None;
         let mut is_mem = false;
-        let unit_before =
-            matches!(fs.class, Class::Mem { .. } | Class::Tensor(_)).then(|| by_pc::unit_counters(&self.stats));
+        let before = by_pc::Snapshot::take(fs.probe, &self.stats);
+        let mut tensor_cycles = 0;
         match fs.class {
             Class::Mem { space, op } => {
                 is_mem = true;
@@ -1030,6 +1033,7 @@ impl SmSim {
             }
             Class::Tensor(tc) => {
                 result = self.tensor(r, s, ws, &e, tc, exec_start, cycles);
+                tensor_cycles = cycles;
                 if fs.fwd_class {
                     fwd = Some(exec_start + cycles.max(1));
                 }
@@ -1043,8 +1047,15 @@ impl SmSim {
             Class::Bar => {}
             _ => {}
         }
-        if let Some(before) = unit_before {
-            by_pc::add_unit_delta(&mut self.by_pc[pc_index], &before, &self.stats);
+        {
+            let lanes = self.warps[ws].lanes;
+            let row = by_pc::row(&mut self.by_pc, pc_index);
+            row[by_pc::WARP_INSTRUCTIONS] += 1;
+            row[by_pc::THREAD_INSTRUCTIONS] += lanes.0;
+            row[by_pc::PREDICATED_OFF] += lanes.0 - lanes.1;
+            row[by_pc::BANK_CONFLICT_CYCLES] += extra;
+            row[by_pc::TENSOR_BUSY] += tensor_cycles;
+            before.add_delta(row, &self.stats);
         }
 
         let control = if c.scheduler.use_control_bits { e.control } else { None };
@@ -1115,17 +1126,18 @@ impl SmSim {
                 tl.add(TimelineKind::Issue { result }, s as u32, ws as u32, warp, e.pc, t, t + 1);
             }
         }
-        if let Some(log) = self.log.as_mut() {
-            let wt = self.warps[ws].w;
-            let warp = self.ctas[self.warps[ws].cta].as_ref().map(|c| c.p.trace.warps[wt].warp_in_cta).unwrap_or(0);
-            log.push(IssueRecord {
-                warp,
-                event: event_index,
-                pc: e.pc,
-                cycle: t,
-                complete: result,
-                sub_core: s as u32,
-            });
+        if self.log.is_some() {
+            let warp = self.warp_in_cta(ws);
+            if let Some(log) = self.log.as_mut() {
+                log.push(IssueRecord {
+                    warp,
+                    event: event_index,
+                    pc: e.pc,
+                    cycle: t,
+                    complete: result,
+                    sub_core: s as u32,
+                });
+            }
         }
 
         // Barriers.
