@@ -8,9 +8,10 @@
 //! waiting to issue: the instruction whose constraint cost the cycle. `stall.idle` (no warp on
 //! the sub-core, or every warp at a barrier) belongs to no instruction and has no column.
 
-use crate::forms::{Class, TensorClass};
+use otc_isa::{Class, TensorClass};
+
 use crate::stats::{Reason, SmStats, NUM_REASONS};
-use crate::trace::MemSpace;
+use crate::trace::{memory_access, MemSpace};
 
 /// Column names of a [`PcRow`], in order (the columns every issue touches first, in one cache line).
 pub const PC_COLUMNS: [&str; NUM_PC_COLUMNS] = [
@@ -69,9 +70,14 @@ pub(crate) enum Probe {
 /// The [`Probe`] of an instruction class.
 pub(crate) fn probe(class: Class) -> Probe {
     match class {
-        Class::Mem { space: MemSpace::Shared, .. } => Probe::Shared,
-        Class::Mem { space: MemSpace::Global | MemSpace::Local, .. } => Probe::Global,
-        Class::Tensor(TensorClass::OhmmaSparse | TensorClass::Accb(_)) => Probe::Shared,
+        Class::Memory(m) => match memory_access(m).0 {
+            MemSpace::Shared => Probe::Shared,
+            MemSpace::Global | MemSpace::Local => Probe::Global,
+            MemSpace::Const => Probe::Nothing,
+        },
+        Class::Tensor(
+            TensorClass::OhmmaSparse | TensorClass::AccbMov | TensorClass::AccbSts | TensorClass::AccbLds,
+        ) => Probe::Shared,
         _ => Probe::Nothing,
     }
 }
@@ -162,6 +168,7 @@ const _: () =
 #[cfg(test)]
 mod tests {
     use super::*;
+    use otc_isa::MemoryClass;
 
     #[test]
     fn stall_columns_follow_the_reasons() {
@@ -175,8 +182,8 @@ mod tests {
     #[test]
     fn snapshot_columns_follow_their_counters() {
         // Each counter set alone lands in the column of its name.
-        let shared = Class::Mem { space: MemSpace::Shared, op: crate::trace::MemOp::Load };
-        let global = Class::Mem { space: MemSpace::Global, op: crate::trace::MemOp::Load };
+        let shared = Class::Memory(MemoryClass::SharedLoad);
+        let global = Class::Memory(MemoryClass::GlobalLoad);
         let cases: [(&str, Class, fn(&mut SmStats)); 9] = [
             ("smem.wavefronts", shared, |s| s.smem_wavefronts = 5),
             ("smem.bank_conflicts", shared, |s| s.smem_conflicts = 5),
