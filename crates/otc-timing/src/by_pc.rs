@@ -184,7 +184,8 @@ mod tests {
         // Each counter set alone lands in the column of its name.
         let shared = Class::Memory(MemoryClass::SharedLoad);
         let global = Class::Memory(MemoryClass::GlobalLoad);
-        let cases: [(&str, Class, fn(&mut SmStats)); 9] = [
+        type Case = (&'static str, Class, fn(&mut SmStats));
+        let cases: [Case; 9] = [
             ("smem.wavefronts", shared, |s| s.smem_wavefronts = 5),
             ("smem.bank_conflicts", shared, |s| s.smem_conflicts = 5),
             ("accbuf.bank_conflicts", Class::Tensor(TensorClass::OhmmaSparse), |s| s.accbuf_conflicts = 5),
