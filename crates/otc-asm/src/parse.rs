@@ -129,6 +129,7 @@ pub fn assemble(text: &str, source: &str) -> Result<Program, AsmError> {
         let line = text[..text.find('\0').unwrap_or(0)].matches('\n').count() + 1;
         return Err(AsmError::new(K::Syntax, source, line, 0, "source contains NUL bytes (is this a binary file?)"));
     }
+    let text = &*crate::textforms::normalize(text, source)?;
     let listing = text.lines().any(|l| {
         let t = l.trim_start();
         t.starts_with("code for sm_") || t.starts_with("Function : ")
@@ -139,6 +140,8 @@ pub fn assemble(text: &str, source: &str) -> Result<Program, AsmError> {
 
 fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
     let mut kernels: Vec<KernelSrc> = Vec::new();
+    // kernel names seen so far (a list search per kernel made many kernels quadratic)
+    let mut names: std::collections::HashSet<String> = Default::default();
     let mut stripper = CommentStripper { in_block: false };
     let mut implicit = false;
     let mut block_start = 0;
@@ -175,7 +178,7 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
                     if args.len() != 1 || !is_identifier(args[0]) {
                         return Err(err(off, K::Directive, "expected `.kernel NAME` with NAME an identifier".into()));
                     }
-                    if kernels.iter().any(|k| k.name == args[0]) {
+                    if !names.insert(args[0].to_string()) {
                         return Err(err(off, K::Directive, format!("kernel `{}` is defined twice", args[0])));
                     }
                     kernels.push(KernelSrc::new(args[0].to_string(), line_no, false));
@@ -298,6 +301,8 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
 /// Read a `cuobjdump -sass` listing (optionally with `-res-usage` lines).
 fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
     let mut kernels: Vec<KernelSrc> = Vec::new();
+    // kernel names seen so far (a list search per kernel made many kernels quadratic)
+    let mut names: std::collections::HashSet<String> = Default::default();
     let mut usage: HashMap<String, (u32, Option<u32>, Option<u32>)> = HashMap::new();
     let mut usage_fn: Option<String> = None;
     // the instruction waiting for its second (control) word
@@ -318,6 +323,7 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             || t.starts_with("code version")
             || t.starts_with("host = ")
             || t.starts_with("compile_size")
+            || t == "compressed"
             || t.starts_with("identifier")
             || t.starts_with("producer")
             || t.starts_with("=====")
@@ -329,7 +335,7 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             if !is_identifier(name) {
                 return Err(err(0, format!("function name `{name}` is not an identifier")));
             }
-            if kernels.iter().any(|k| k.name == name) {
+            if !names.insert(name.to_string()) {
                 return Err(err(0, format!("function `{name}` appears twice")));
             }
             kernels.push(KernelSrc::new(name.to_string(), line_no, true));
@@ -418,7 +424,8 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             a
         })?;
         k.stmts.push(stmt);
-        pending = Some((ki, k.stmts.len() - 1));
+        // a listing printed without encodings (nvdisasm without -hex) has no second line
+        pending = body[body_len..].starts_with("/* 0x").then(|| (ki, k.stmts.len() - 1));
     }
     if kernels.is_empty() {
         return Err(AsmError::new(K::Listing, source, 0, 0, "the listing has no `Function :` sections"));
@@ -503,6 +510,7 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
             local_bytes: k.local,
             instructions,
             lines,
+            constants: Vec::new(),
         };
         // The checks the loader makes (the directives and the matcher made them already, with
         // the place of the mistake): what assembles, loads.

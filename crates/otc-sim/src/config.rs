@@ -15,14 +15,19 @@ pub struct DeviceConfig {
     pub num_sms: u32,
     /// Most shared memory (static + dynamic) one CTA may use, in bytes.
     pub max_shared_per_cta: u32,
-    /// Watchdog: the most warp-instructions one launch may execute (`None` = no limit). The
-    /// count runs over the CTAs in CTA order, so the fault is the same for any thread count.
+    /// Watchdog: the most warp-instructions one launch may execute (`None` = no limit; default
+    /// [`DEFAULT_MAX_INSTRUCTIONS`]). The count runs over the CTAs in CTA order, so the fault is
+    /// the same for any thread count.
     pub max_instructions: Option<u64>,
-    /// Watchdog per CTA: the most issue cycles one CTA may take (`None` = no limit). The
-    /// functional core issues one warp-instruction per cycle per CTA (the clock `SR_CLOCKLO`
-    /// reads), so this bounds the warp-instructions of each CTA; a cycle model may apply its
-    /// own, finer notion of cycles to the same field.
+    /// Watchdog per CTA: the most issue cycles one CTA may take (`None` = no limit; default
+    /// [`DEFAULT_MAX_CYCLES`]). The functional core issues one warp-instruction per cycle per
+    /// CTA (the clock `SR_CLOCKLO` reads), so this bounds the warp-instructions of each CTA; a
+    /// cycle model may apply its own, finer notion of cycles to the same field. It also bounds
+    /// the cycle model's trace of one CTA, which is held until the CTA completes.
     pub max_cycles: Option<u64>,
+    /// Watchdog: the most wall-clock seconds one launch may run (`None` = no limit; default
+    /// [`DEFAULT_MAX_SECONDS`]). Unlike the two counts, where it fires depends on the host.
+    pub max_seconds: Option<f64>,
     /// Host threads that run CTAs in parallel (`None` = rayon's default). Results and
     /// statistics are identical for every value.
     pub threads: Option<usize>,
@@ -51,8 +56,9 @@ impl Default for DeviceConfig {
             tensor_arith: TensorArith::V100,
             num_sms: 80,
             max_shared_per_cta: 48 * 1024,
-            max_instructions: None,
-            max_cycles: None,
+            max_instructions: Some(DEFAULT_MAX_INSTRUCTIONS),
+            max_cycles: Some(DEFAULT_MAX_CYCLES),
+            max_seconds: Some(DEFAULT_MAX_SECONDS),
             threads: None,
             default_local_bytes: 1024,
             stack_bytes: 1024,
@@ -61,6 +67,14 @@ impl Default for DeviceConfig {
         }
     }
 }
+
+/// Default launch watchdog: 2^40 warp-instructions (hours of emulation; a bound, not a budget).
+pub const DEFAULT_MAX_INSTRUCTIONS: u64 = 1 << 40;
+/// Default CTA watchdog: 2^26 (67 million) issue cycles, more than ten times what one CTA of a
+/// GEMM with K = 65536 issues, and about a second of emulation (a few with the cycle model).
+pub const DEFAULT_MAX_CYCLES: u64 = 1 << 26;
+/// Default wall-clock watchdog: one hour per launch.
+pub const DEFAULT_MAX_SECONDS: f64 = 3600.0;
 
 /// Shared memory of one V100 SM that a CTA can be given at most (the 96 KiB carve-out).
 pub const V100_MAX_SHARED_PER_CTA: u32 = 96 * 1024;
@@ -92,6 +106,10 @@ pub struct KernelImage {
     pub local_bytes: Option<u32>,
     /// Size of the parameter block (`None` = unknown: any size up to 4 KiB is accepted).
     pub param_bytes: Option<u32>,
+    /// Constant-bank images `(bank, bytes from offset 0)` the kernel sees at launch (nvcc's
+    /// literals in bank 2, `__constant__` data in bank 3, read from a cubin), except in banks
+    /// that [`crate::Device::write_constant`] wrote.
+    pub constants: Vec<(u8, Vec<u8>)>,
 }
 
 impl KernelImage {
@@ -104,6 +122,7 @@ impl KernelImage {
             shared_bytes: None,
             local_bytes: None,
             param_bytes: None,
+            constants: Vec::new(),
         }
     }
 }
@@ -118,6 +137,7 @@ impl From<&otc_asm::Kernel> for KernelImage {
             shared_bytes: k.shared_bytes,
             local_bytes: k.local_bytes,
             param_bytes: k.param_bytes(),
+            constants: k.constants.iter().map(|c| (c.bank, c.data.clone())).collect(),
         }
     }
 }
