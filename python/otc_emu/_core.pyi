@@ -78,9 +78,12 @@ class Device:
         block: tuple[int, int, int],
         params: bytes,
         dynamic_shared: int = 0,
+        timeline: tuple[int, int, list[int]] | None = None,
     ) -> dict[str, Any]:
         """Run a kernel; returns {"counters", "by_opcode", "by_pc"} and, when the cycle model
-        ran, "metrics" and "sm_cycles"."""
+        ran, "metrics", "sm_cycles", "per_pc" (column -> values per instruction) and, when
+        ``timeline`` = (first cycle, end cycle, SMs) asked for one, "timeline" ({"from", "to",
+        "sms", "events": [(kind, sm, unit, slot, warp, pc, start, end, detail)]})."""
 
 class Warp:
     """One warp on a fresh SM, for instruction-level tests (wrapped by otc_emu.Warp)."""

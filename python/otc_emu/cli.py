@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import LaunchError, OtcError, Program, __version__, _json, load
+from . import _cli_profiling as profiling
 from .device import find_kernel
 
 PROG = "otc-emu"
@@ -385,8 +386,20 @@ def _render_run_line(run: dict, console) -> None:
         console.print(f"wrote {label} -> {path}", soft_wrap=True)
 
 
+def _run_profiled(args: argparse.Namespace) -> tuple[dict, Any]:
+    """run_program with --timeline recorded and written; (the run, the program)."""
+    if hasattr(args, "source"):
+        profiling.check_source_options(args)
+    with profiling.recording_for(args):
+        run = run_program(args)
+    program = load(run["program"])
+    profiling.write_timelines(args, {run["kernel"]: (run["stats"], program, run["kernel"])},
+                              None if args.json else _console(args))
+    return run, program
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    run = run_program(args)
+    run, _ = _run_profiled(args)
     if args.json:
         print(_run_json(run))
         return 0
@@ -395,7 +408,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    run = run_program(args)
+    run, program = _run_profiled(args)
     if args.json:
         print(_run_json(run))
         return 0
@@ -404,6 +417,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     render_summary([s for s in run["summary"] if s.name == run["kernel"]], console)
     _render_run_line(run, console)
     run["stats"].report(console, title=f"{run['kernel']} report")
+    if args.source:
+        console.rule(f"[bold]{run['kernel']} source[/bold]")
+        run["stats"].source_report(program, run["kernel"], console, top=args.top)
     return 0
 
 
@@ -486,12 +502,14 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     modes = [x.strip() for x in args.modes.split(",") if x.strip()]
     _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
     _check_report(args.report, modes)
+    profiling.check_source_options(args, needs="report")
     experiments.check_sms(args.sms)
     spec = device_spec(args)
     console = _console(args)
-    with progress_bar(console, len(modes), "GEMM") as bar:
+    with progress_bar(console, len(modes), "GEMM") as bar, profiling.recording_for(args):
         runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
                         sms=args.sms, spec=spec)
+    _write_mode_timelines(args, runs, modes, "gemm", None if args.json else console)
     if args.json:
         print(_json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
                           "sparsity_b": args.sparsity_b, "baseline": modes[0], "modes": _gemm_rows(runs, modes)}, indent=2))
@@ -512,7 +530,30 @@ def cmd_gemm(args: argparse.Namespace) -> int:
                 if not heatmap.render(heatmap.tile_ohmmas(a, b, args.report), args.k,
                                       executed=runs[args.report]["stats"].counters["ohmma.executed"], console=console):
                     return 1
+            _render_mode_source(args, runs, "gemm", console)
     return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
+
+
+def _mode_program(family: str, mode: str):
+    """(program, kernel name) that runs ``mode`` of ``family`` ("gemm" or "conv")."""
+    from ._operands import shipped_program
+    from .kernels import CONV_MODES, GEMM_MODES
+
+    file, kernel = (GEMM_MODES if family == "gemm" else CONV_MODES)[mode]
+    return shipped_program(file), kernel
+
+
+def _write_mode_timelines(args: argparse.Namespace, runs: dict, modes: Sequence[str], family: str, console) -> None:
+    """--timeline of gemm / conv: the --report mode's launch, else every mode's."""
+    chosen = [args.report] if args.report else list(modes)
+    profiling.write_timelines(args, {m: (runs[m]["stats"], *_mode_program(family, m)) for m in chosen}, console)
+
+
+def _render_mode_source(args: argparse.Namespace, runs: dict, family: str, console) -> None:
+    if args.source:
+        program, kernel = _mode_program(family, args.report)
+        console.rule(f"[bold]{args.report} source ({kernel})[/bold]")
+        runs[args.report]["stats"].source_report(program, kernel, console, top=args.top)
 
 
 # ------------------------------------------------------------------------------------------- demo
@@ -705,6 +746,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(repeat for several banks; takes precedence over --cubin for that bank)")
         _add_device_options(p)
         _add_output_options(p, "print the launch and its statistics as JSON (stats.to_dict())")
+        if name == "profile":
+            profiling.add_source_options(p, "the kernel")
+        profiling.add_timeline_options(p)
         p.set_defaults(func=func)
 
     p = sub.add_parser(
@@ -743,10 +787,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
     _add_output_options(p, "print the comparison as JSON")
+    profiling.add_source_options(p, "the --report mode's kernel")
+    profiling.add_timeline_options(p)
     p.set_defaults(func=cmd_gemm)
 
     _add_conv(sub)
     _add_experiment(sub)
+    profiling.add_timeline_command(sub)
     from .cli_sweep import add_sweep_parser
 
     add_sweep_parser(sub, _add_output_options)
@@ -810,6 +857,8 @@ def _add_conv(sub) -> None:
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
     _add_output_options(p, "print the comparison as JSON")
+    profiling.add_source_options(p, "the --report mode's kernel")
+    profiling.add_timeline_options(p)
     p.set_defaults(func=cmd_conv)
 
 
@@ -828,13 +877,15 @@ def cmd_conv(args: argparse.Namespace) -> int:
     if min(args.c, args.k, args.hw, args.r, args.stride) < 1 or args.padding < 0:
         raise OtcError("-c, -k, --hw, -r and --stride must be at least 1, --padding at least 0")
     _check_report(args.report, modes)
+    profiling.check_source_options(args, needs="report")
     experiments.check_sms(args.sms)
     spec = device_spec(args)
     layer = experiments.ConvLayer("cli", args.c, args.k, args.hw, args.r, args.stride, args.padding,
                                   args.sparsity_x, args.sparsity_w)
     console = _console(args)
-    with progress_bar(console, len(modes), "conv") as bar:
+    with progress_bar(console, len(modes), "conv") as bar, profiling.recording_for(args):
         runs = experiments.run_conv(layer, modes, seed=args.seed, progress=bar, sms=args.sms, spec=spec)
+    _write_mode_timelines(args, runs, modes, "conv", None if args.json else console)
     stats = {mode: runs[mode]["stats"] for mode in modes}
     if args.json:
         print(_json.dumps({"layer": layer.as_dict(), "sms": args.sms, "baseline": modes[0],
@@ -848,6 +899,7 @@ def cmd_conv(args: argparse.Namespace) -> int:
             console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
             stats[args.report].report(console, title=f"{args.report} report")
+            _render_mode_source(args, runs, "conv", console)
     return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
 
 

@@ -52,17 +52,29 @@ class Stats:
     - ``sm_cycles``: the cycles of every SM of the model, or None without it.
     - ``by_opcode`` (opcode text -> {"warp": n, "thread": n}) and ``by_pc`` (warp-instructions
       per instruction).
+    - ``per_pc``: the cycle model's statistics per instruction as a dict of columns (``"pc"``, the
+      byte offset, then ``warp_instructions``, ``thread_instructions``, ``predicated_off_lanes``,
+      ``stall.<reason>``, ``tensor.busy_cycles``, ``smem.wavefronts``, ``smem.bank_conflicts``,
+      ``gmem.read_sectors``, ``l1.hits``, ``l2.hits``, ...; :data:`PC_COLUMNS`), one value per
+      instruction of the kernel; each column sums to the counter of its name (docs/profiling.md).
+      Empty without the cycle model. ``per_pc_records()`` / ``per_pc_array()`` give it as rows.
+    - ``timeline``: the raw timeline when one was asked for (:mod:`otc_emu.timeline`), else None.
+    - ``kernel``: the name of the launched kernel (None for a warp run).
 
-    ``stats["key"]`` looks up counters, then metrics. ``to_dict()`` / ``to_json()`` hold everything.
+    ``stats["key"]`` looks up counters, then metrics. ``to_dict()`` / ``to_json()`` hold everything
+    but the timeline.
     """
 
-    def __init__(self, data: dict[str, Any]):
-        self._data = data
+    def __init__(self, data: dict[str, Any], kernel: str | None = None):
+        self._data = {k: v for k, v in data.items() if k != "timeline"}
+        self.kernel = kernel
         self.counters: dict[str, int] = dict(data.get("counters", {}))
         self.metrics: dict[str, float] = dict(data.get("metrics", {}))
         self.sm_cycles: list[int] | None = list(data["sm_cycles"]) if "sm_cycles" in data else None
         self.by_opcode: dict[str, dict[str, int]] = {k: dict(v) for k, v in data.get("by_opcode", {}).items()}
         self.by_pc: list[int] = list(data.get("by_pc", []))
+        self.per_pc: dict[str, list[int]] = _per_pc_columns(data.get("per_pc"), len(self.by_pc))
+        self.timeline: dict[str, Any] | None = data.get("timeline")
 
     @property
     def timed(self) -> bool:
@@ -89,12 +101,34 @@ class Stats:
         if self.timed:
             d["metrics"] = dict(self.metrics)
             d["sm_cycles"] = list(self.sm_cycles or [])
+            d["per_pc"] = {k: list(v) for k, v in self.per_pc.items()}
         d.update({k: v for k, v in self._data.items() if k not in d})
         return d
 
     def to_json(self, **kwargs) -> str:
         """``to_dict()`` as standard JSON: a non-finite metric is written as null."""
         return _json.dumps(self.to_dict(), sort_keys=True, **kwargs)
+
+    def per_pc_records(self) -> list[dict[str, int]]:
+        """``per_pc`` as one dict per instruction (pc order)."""
+        cols = self.per_pc
+        return [dict(zip(cols, row)) for row in zip(*cols.values())]
+
+    def per_pc_array(self) -> np.ndarray:
+        """``per_pc`` as a NumPy structured array (one uint64 field per column)."""
+        cols = self.per_pc
+        out = np.zeros(len(cols.get("pc", [])), dtype=[(k, np.uint64) for k in cols])
+        for k, v in cols.items():
+            out[k] = v
+        return out
+
+    def source_report(self, program, kernel: str | None = None, console=None, top: int | None = None) -> None:
+        """Print the kernel's SASS with the per-instruction statistics beside each line, the
+        hottest lines highlighted, basic blocks and loop bodies marked (:mod:`otc_emu.source_view`);
+        ``top``: only the ``top`` hottest lines."""
+        from .source_view import render
+
+        render(self, program, kernel, console=console, top=top)
 
     def report(self, console=None, title: str | None = None) -> None:
         """Print an Nsight-Compute-like report (otc_emu.report) to ``console`` (a rich Console;
@@ -108,6 +142,25 @@ class Stats:
         timed = f", cycles={c.get('cycles')}" if self.timed else ""
         return (f"Stats(warp_instructions={c.get('warp_instructions')}, "
                 f"thread_instructions={c.get('thread_instructions')}{timed})")
+
+
+#: The per-instruction columns of :attr:`Stats.per_pc` after ``"pc"`` (otc_timing::PC_COLUMNS).
+PC_COLUMNS = ("warp_instructions", "thread_instructions", "predicated_off_lanes", "regfile.bank_conflict_cycles",
+              "tensor.busy_cycles", "stall.control", "stall.frontend", "stall.dependency", "stall.memory",
+              "stall.unit_busy", "stall.register_bank", "stall.barrier", "stall.accumulation_buffer", "smem.wavefronts",
+              "smem.bank_conflicts", "accbuf.bank_conflicts", "gmem.read_sectors", "gmem.write_sectors", "l1.hits",
+              "l1.misses", "l2.hits", "l2.misses")
+
+
+def _per_pc_columns(raw: Mapping[str, Sequence[int]] | None, instructions: int) -> dict[str, list[int]]:
+    """The model's per-pc columns padded with zeros to every instruction of the kernel, "pc" first."""
+    if not raw:
+        return {}
+    n = max([instructions] + [len(v) for v in raw.values()])
+    out = {"pc": [16 * i for i in range(n)]}
+    for k, v in raw.items():
+        out[k] = list(v) + [0] * (n - len(v))
+    return out
 
 
 ConfigSource = Union[None, str, "os.PathLike[str]", Mapping[str, Any]]
@@ -478,16 +531,21 @@ class Device:
             raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
         self._dev.write_constant(int(bank), int(offset), raw)
 
-    def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None) -> LaunchResult:
+    def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None,
+               timeline=None) -> LaunchResult:
         """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``grid`` and
         ``block`` are an int or a tuple of 1 to 3 ints (NumPy integers too; anything else is a
         TypeError); ``shared_bytes`` is dynamic shared memory added to the kernel's static size.
-        Raises :class:`LaunchError` for bad launch parameters (before anything runs: a dimension
-        of 0 or >= 2**32, a device array of another Device, ...), :class:`GuestFault` for faults
-        (the watchdogs included: kind ``"watchdog"``), and ``KeyboardInterrupt`` on Ctrl-C (the
-        launch stops within a few milliseconds; device memory stays readable). Several threads
-        may launch on one Device: the launches run one after another. ``kernel_name`` may be the
-        mangled name of a C++ kernel or its demangled form (see :func:`find_kernel`)."""
+        ``timeline``: a :class:`otc_emu.timeline.Window` for the cycle model to record a timeline
+        of (into ``stats.timeline``; default: the window of an enclosing
+        ``otc_emu.timeline.recording()``, else none). Raises :class:`LaunchError` for bad launch
+        parameters (before anything runs: a dimension of 0 or >= 2**32, a device array of another
+        Device, ...), :class:`GuestFault` for faults (the watchdogs included: kind
+        ``"watchdog"``), and ``KeyboardInterrupt`` on Ctrl-C (the launch stops within a few
+        milliseconds; device memory stays readable). Several threads may launch on one Device:
+        the launches run one after another. ``kernel_name`` may be the mangled name of a C++
+        kernel or its demangled form (see :func:`find_kernel`)."""
+        from .timeline import active_window
         kernels = program.kernels
         kernel_name = find_kernel(program, kernel_name)
         g, b = _dim3(grid, "grid"), _dim3(block, "block")
@@ -495,8 +553,10 @@ class Device:
         dyn = 0 if shared_bytes is None else _uint(shared_bytes, "shared_bytes")
         if not 0 <= dyn < _U32_LIMIT:
             raise LaunchError(f"shared_bytes must be in 0..2**32-1, got {dyn}")
-        stats = self._dev.launch(program, kernel_name, g, b, params, dyn)
-        return LaunchResult(kernel_name, g, b, Stats(stats))
+        window = timeline if timeline is not None else active_window()
+        request = None if window is None else (int(window.cycles[0]), int(window.cycles[1]), [int(s) for s in window.sms])
+        stats = self._dev.launch(program, kernel_name, g, b, params, dyn, request)
+        return LaunchResult(kernel_name, g, b, Stats(stats, kernel_name))
 
 
 class Warp:

@@ -276,6 +276,10 @@ pub(crate) fn stats_dict<'py>(
         }
         d.set_item("metrics", metrics)?;
         d.set_item("sm_cycles", PyList::new(py, &t.sm_cycles)?)?;
+        d.set_item("per_pc", crate::profile::per_pc_dict(py, t)?)?;
+        if let Some(tl) = &t.timeline {
+            d.set_item("timeline", crate::profile::timeline_dict(py, tl)?)?;
+        }
     }
     Ok(d)
 }
@@ -362,11 +366,12 @@ impl PyDevice {
         self.with(py, |d| Ok(d.write_constant(bank, offset, data)?))
     }
 
-    /// Launch kernel `name` of `program`; `params` is the packed parameter block. Ctrl-C stops
-    /// the launch (`interrupt.rs`): KeyboardInterrupt, with the CTAs before the one running
+    /// Launch kernel `name` of `program`; `params` is the packed parameter block; `timeline`:
+    /// (first cycle, end cycle, SM indices) of a timeline for the cycle model to record. Ctrl-C
+    /// stops the launch (`interrupt.rs`): KeyboardInterrupt, with the CTAs before the one running
     /// committed to memory.
-    #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0))]
-    #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and six launch arguments
+    #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0, timeline = None))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and seven launch arguments
     fn launch<'py>(
         &self,
         py: Python<'py>,
@@ -376,6 +381,7 @@ impl PyDevice {
         block: (u32, u32, u32),
         params: &[u8],
         dynamic_shared: u32,
+        timeline: Option<(u64, u64, Vec<u32>)>,
     ) -> Result<Bound<'py, PyDict>, Error> {
         let Some(k) = program.inner.kernel(name) else {
             return Err(Error::Sim(SimError::Launch(format!("the program has no kernel `{name}`"))));
@@ -383,8 +389,11 @@ impl PyDevice {
         let img = KernelImage::from(k);
         let (grid, block) = ([grid.0, grid.1, grid.2], [block.0, block.1, block.2]);
         let inner = &self.inner;
+        let spec = crate::profile::timeline_spec(timeline);
         let (stats, timing) = interruptible(py, &self.cancel, || {
-            Ok(lock(inner).launch_timed(&img, grid, block, params, dynamic_shared)?)
+            let mut dev = lock(inner);
+            dev.set_timeline(spec);
+            Ok(dev.launch_timed(&img, grid, block, params, dynamic_shared)?)
         })?;
         Ok(stats_dict(py, &stats, timing.as_ref())?)
     }

@@ -7,6 +7,7 @@
 mod device;
 mod errors;
 mod interrupt;
+mod profile;
 mod program;
 
 use std::path::PathBuf;

@@ -61,6 +61,8 @@ pub struct Device {
     pool: Option<rayon::ThreadPool>,
     launches: u32,
     cancel: CancelToken,
+    /// The timeline the cycle model records on each timed launch (none by default).
+    timeline: Option<otc_timing::TimelineSpec>,
 }
 
 impl std::fmt::Debug for Device {
@@ -84,7 +86,14 @@ impl Device {
             pool: None,
             launches: 0,
             cancel: CancelToken::new(),
+            timeline: None,
         }
+    }
+
+    /// Make the cycle model of every later timed launch record a timeline (`None`: stop); it
+    /// comes back in the timing statistics' `timeline`. Results and statistics do not change.
+    pub fn set_timeline(&mut self, spec: Option<otc_timing::TimelineSpec>) {
+        self.timeline = spec;
     }
 
     /// The flag that stops this device's launches from another thread ([`SimError::Cancelled`]);
@@ -264,6 +273,9 @@ impl Device {
                 };
                 if let Err(e) = sim.check_fits(threads as u32, kernel.num_regs, shared as u32) {
                     return timing_err(e);
+                }
+                if let Some(spec) = &self.timeline {
+                    sim.record_timeline(spec.clone());
                 }
                 // The SMs advance once per `num_sms` CTAs or more: each advance then gives every SM
                 // about one new CTA, so the SMs stay on the threads that last ran them instead of

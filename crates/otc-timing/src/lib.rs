@@ -32,22 +32,26 @@
 //!   (decided in a deterministic pre-pass in CTA order) and DRAM with per-SM bandwidth shares.
 
 pub mod accbuf;
+pub mod by_pc;
 pub mod config;
 pub mod memory;
 mod packed;
 mod record;
 mod sm;
 pub mod stats;
+pub mod timeline;
 pub mod trace;
 
 use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
+pub use by_pc::{PcRow, PC_COLUMNS};
 pub use config::{
     all_keys, tensor_keys, ConfigError, ConfigValue, SchedulerPolicy, TensorCost, TimingConfig, KEYS, MACHINES,
 };
 pub use stats::{Reason, Stats};
+pub use timeline::{Timeline, TimelineEvent, TimelineKind, TimelineSpec};
 pub use trace::{
     memory_access, sparse_landing, spwmma_ohmmas, BarOp, CtaTrace, Event, EventKind, EventTemplate, MemOp, MemSpace,
     RegGroup, TensorOp, WarpTrace,
@@ -123,6 +127,7 @@ pub struct Simulator {
     buffered: usize,
     batch: usize,
     log_issues: bool,
+    timeline: Option<TimelineSpec>,
     /// The static event of each instruction seen so far (see [`packed`]).
     protos: packed::Protos,
 }
@@ -171,6 +176,7 @@ impl Simulator {
             buffered: 0,
             batch: (config.gpu.num_sms as usize * 8).max(8),
             log_issues: false,
+            timeline: None,
             protos: Default::default(),
         })
     }
@@ -263,6 +269,13 @@ impl Simulator {
         if self.log_issues {
             for sm in &mut self.sms {
                 sm.log = Some(Vec::new());
+            }
+        }
+        if let Some(spec) = &self.timeline {
+            for &i in &spec.sms {
+                if let Some(sm) = self.sms.get_mut(i as usize) {
+                    sm.timeline = Some(Box::new(timeline::Recorder::new(i, spec, c.sm.sub_cores as usize)));
+                }
             }
         }
         self.resolved = Some(resolved);
@@ -434,6 +447,13 @@ impl Simulator {
         }
     }
 
+    /// Record a timeline (see [`timeline`]) of cycles `spec.from..spec.to` on the SMs
+    /// `spec.sms` (those beyond the GPU's are ignored); it comes back in [`Stats::timeline`].
+    /// Call before the first push. Statistics do not depend on it.
+    pub fn record_timeline(&mut self, spec: TimelineSpec) {
+        self.timeline = Some(spec);
+    }
+
     /// Finish and also return the issue timeline of every SM (SM order, then issue order).
     pub fn finish_with_timeline(mut self) -> Result<(Stats, Vec<Vec<IssueRecord>>), TimingError> {
         for sm in &mut self.sms {
@@ -452,13 +472,24 @@ impl Simulator {
         self.advance();
         let mut total = SmStats::new(otc_isa::FORMS.len());
         let mut cycles = Vec::with_capacity(self.cfg.gpu.num_sms as usize);
-        for sm in &self.sms {
+        let mut rows = Vec::new();
+        let mut events = Vec::new();
+        for sm in &mut self.sms {
             total.add(&sm.stats);
+            by_pc::add_rows(&mut rows, &sm.by_pc);
             cycles.push(sm.end);
+            if let Some(tl) = sm.timeline.take() {
+                events.extend(tl.finish());
+            }
         }
         if self.sms.is_empty() {
             cycles = vec![0; self.cfg.gpu.num_sms as usize];
         }
-        Ok(Stats::build(&total, cycles, self.cfg.gpu.clock_mhz, self.cfg.sm.sub_cores))
+        let mut stats = Stats::build(&total, cycles, self.cfg.gpu.clock_mhz, self.cfg.sm.sub_cores);
+        stats.by_pc = rows;
+        if let Some(spec) = self.timeline.take() {
+            stats.timeline = Some(Timeline { from: spec.from, to: spec.to, sms: spec.sms, events });
+        }
+        Ok(stats)
     }
 }

@@ -219,6 +219,11 @@ pub struct Stats {
     pub metrics: BTreeMap<String, f64>,
     /// Cycles of each SM (0 for SMs that ran no CTA).
     pub sm_cycles: Vec<u64>,
+    /// Per instruction (index pc / 16, up to the last pc issued): its share of the counters
+    /// named in [`crate::PC_COLUMNS`] ([`crate::by_pc`]).
+    pub by_pc: Vec<crate::PcRow>,
+    /// The timeline, when one was asked for ([`crate::Simulator::record_timeline`]).
+    pub timeline: Option<crate::Timeline>,
 }
 
 impl Stats {
@@ -318,7 +323,7 @@ impl Stats {
             m.insert(format!("stall_fraction.{}", r.name()), ratio(s.stalls[r as usize], sub_cycles));
         }
         m.insert("issue_fraction".to_string(), ratio(s.issue_cycles, sub_cycles));
-        Stats { counters: c, metrics: m, sm_cycles }
+        Stats { counters: c, metrics: m, sm_cycles, by_pc: Vec::new(), timeline: None }
     }
 
     /// A counter (0 when absent).
@@ -340,7 +345,9 @@ impl Stats {
         d
     }
 
-    /// `{"counters": {...}, "metrics": {...}, "sm_cycles": [...]}` with keys in sorted order.
+    /// `{"counters": {...}, "metrics": {...}, "sm_cycles": [...], "by_pc": {"columns": [...],
+    /// "rows": [[...], ...]}}` with keys in sorted order (row i is pc 16 i; the timeline is not
+    /// included).
     pub fn to_json(&self) -> String {
         let mut out = String::from("{\"counters\": {");
         for (i, (k, v)) in self.counters.iter().enumerate() {
@@ -363,7 +370,28 @@ impl Stats {
             }
             let _ = write!(out, "{v}");
         }
-        out.push_str("]}");
+        out.push_str("], \"by_pc\": {\"columns\": [");
+        for (i, name) in crate::PC_COLUMNS.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&json_str(name));
+        }
+        out.push_str("], \"rows\": [");
+        for (i, row) in self.by_pc.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push('[');
+            for (j, v) in row.iter().enumerate() {
+                if j > 0 {
+                    out.push_str(", ");
+                }
+                let _ = write!(out, "{v}");
+            }
+            out.push(']');
+        }
+        out.push_str("]}}");
         out
     }
 }

@@ -497,7 +497,17 @@ fn contract_counters_exist_and_json_is_well_formed() {
     assert_eq!(s.counter("gmem.read_bytes"), 2 * 4 * 128);
     assert_eq!(s.counter("gmem.write_bytes"), 2 * 4 * 128);
     let j = s.to_json();
-    assert!(j.starts_with("{\"counters\": {") && j.ends_with("]}"));
+    assert!(j.starts_with("{\"counters\": {") && j.ends_with("]]}}"));
+    assert!(j.contains("\"by_pc\": {\"columns\": [\"warp_instructions\""));
+    // the per-pc rows add up to the counters of their columns
+    for (i, name) in otc_timing::PC_COLUMNS.iter().enumerate() {
+        let sum: u64 = s.by_pc.iter().map(|row| row[i]).sum();
+        let want = match *name {
+            "predicated_off_lanes" => s.counter("thread_instructions") - s.counter("predicated_thread_instructions"),
+            _ => s.counter(name),
+        };
+        assert_eq!(sum, want, "{name}");
+    }
     assert!(j.contains("\"cycles\": "));
     assert_eq!(j.matches('{').count(), j.matches('}').count());
     assert_eq!(s.to_dict()["cycles"], s.counter("cycles") as f64);

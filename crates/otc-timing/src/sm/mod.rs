@@ -10,10 +10,12 @@ use std::collections::VecDeque;
 use otc_isa::{Class, ControlClass, TensorClass, WarpClass, FORMS};
 
 use crate::accbuf::AccBuf;
+use crate::by_pc::{self, PcRow};
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
+use crate::timeline::{self, TimelineKind};
 
 mod memory;
 mod tensor;
@@ -60,6 +62,8 @@ pub(crate) struct FormStatic {
     /// HMMA.884 or dense OHMMA: its accumulator may be forwarded (with
     /// `tensor.accumulator_forwarding`), and its result is forwarded from the multipliers.
     pub fwd_class: bool,
+    /// The memory and tensor counters its issue may change, for the per-pc statistics.
+    pub probe: by_pc::Probe,
 }
 
 impl FormStatic {
@@ -81,6 +85,7 @@ impl FormStatic {
                     cycles,
                     skipped_cycles,
                     fwd_class: matches!(def.class, Class::Tensor(tc) if tensor::forwards_accumulator(tc)),
+                    probe: by_pc::probe(def.class),
                 }
             })
             .collect()
@@ -166,6 +171,7 @@ struct CtaSlot {
     smem: u32,
     threads: u32,
     nwarps: u32,
+    launched_at: u64,
 }
 
 struct Warp {
@@ -338,6 +344,8 @@ struct SubCore {
     accbuf: AccBuf,
     /// No warp can issue before this cycle (cache; reset whenever the sub-core's warps change).
     wake: (u64, Reason),
+    /// The warp slot that binds `wake` (meaningless when its reason is `Idle`).
+    wake_warp: usize,
 }
 
 /// Why [`SmSim::run`] returned.
@@ -374,11 +382,27 @@ pub(crate) struct SmSim {
     pub end: u64,
     pub stats: SmStats,
     scratch: Vec<u64>,
-    outcome: Vec<(bool, u64, Reason)>,
+    outcome: Vec<Outcome>,
     /// Per instruction (pc / 16): its plan, once a warp decoded it.
     plans: Vec<Option<Plan>>,
     pub log: Option<Vec<IssueRecord>>,
+    /// Per instruction (pc / 16): its share of the statistics ([`crate::by_pc`]).
+    pub by_pc: Vec<PcRow>,
+    /// The timeline recorder, on the sampled SMs when a timeline is asked for.
+    pub timeline: Option<Box<timeline::Recorder>>,
 }
+
+/// What [`SmSim::schedule`] did on a sub-core: issued, or not until `next` because of
+/// `reason` (binding on warp slot `warp`, meaningless for `Idle`).
+#[derive(Clone, Copy)]
+struct Outcome {
+    issued: bool,
+    next: u64,
+    reason: Reason,
+    warp: u32,
+}
+
+const NOT_RUN: Outcome = Outcome { issued: false, next: 0, reason: Reason::Idle, warp: 0 };
 
 /// One issued warp-instruction (see [`crate::issue_timeline`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -415,6 +439,7 @@ impl SmSim {
                     c.accbuf.collector_window,
                 ),
                 wake: (0, Reason::Idle),
+                wake_warp: 0,
             })
             .collect();
         SmSim {
@@ -444,6 +469,8 @@ impl SmSim {
             outcome: Vec::new(),
             plans: Vec::new(),
             log: None,
+            by_pc: Vec::new(),
+            timeline: None,
         }
     }
 
@@ -464,6 +491,9 @@ impl SmSim {
             self.l1_ready = true;
         }
         let t = self.t;
+        if self.by_pc.len() < p.protos.len() {
+            self.by_pc.resize(p.protos.len(), [0; by_pc::NUM_PC_COLUMNS]);
+        }
         let nwarps = p.nwarps;
         let regs = p.regs_per_warp * nwarps;
         let slot = match self.ctas.iter().position(|c| c.is_none()) {
@@ -527,6 +557,7 @@ impl SmSim {
             smem,
             threads,
             nwarps,
+            launched_at: t,
         });
     }
 
@@ -555,6 +586,11 @@ impl SmSim {
                 self.resident -= 1;
                 self.end = self.end.max(c.done_at);
                 self.launch_ready = self.launch_ready.max(c.done_at + r.cfg.sm.cta_launch_cycles as u64);
+                if let Some(tl) = self.timeline.as_mut() {
+                    let kind = TimelineKind::Cta { cta: c.p.trace.cta, warps: c.warp_slots.len() as u32 };
+                    let first = c.warp_slots.first().copied().unwrap_or(0) as u32;
+                    tl.add(kind, i as u32, first, 0, 0, c.launched_at, c.done_at);
+                }
             } else if let Some(c) = &self.ctas[i] {
                 if c.live_warps == 0 {
                     self.next_done = self.next_done.min(c.done_at);
@@ -591,14 +627,14 @@ impl SmSim {
             let t = self.t;
             let mut next = NEVER;
             let mut outcome = std::mem::take(&mut self.outcome);
-            outcome.resize(self.subs.len(), (false, 0, Reason::Idle));
+            outcome.resize(self.subs.len(), NOT_RUN);
             for (s, slot) in outcome.iter_mut().enumerate() {
                 let o = self.schedule(r, s);
                 *slot = o;
-                if o.0 {
+                if o.issued {
                     next = next.min(t + 1);
                 } else {
-                    next = next.min(o.1);
+                    next = next.min(o.next);
                 }
             }
             // CTA completions and launches also wake the SM.
@@ -618,21 +654,38 @@ impl SmSim {
                 }
                 continue;
             }
-            for (s, &(issued, _, reason)) in outcome.iter().enumerate() {
-                if issued {
+            for (s, o) in outcome.iter().enumerate() {
+                if o.issued {
                     self.stats.issue_cycles += 1;
                 } else {
                     let span = next - t;
                     if self.subs[s].warps.is_empty() {
                         self.stats.stalls[Reason::Idle as usize] += span;
                     } else {
-                        self.stats.stalls[reason as usize] += span;
+                        self.stats.stalls[o.reason as usize] += span;
+                        let pc = self.warps[o.warp as usize].ev.pc;
+                        by_pc::add_stall(&mut self.by_pc, (pc / INSTRUCTION_BYTES) as usize, o.reason, span);
+                        if self.timeline.is_some() {
+                            let (slot, warp, pc) = match o.reason {
+                                Reason::Idle => (0, 0, 0),
+                                _ => (o.warp, self.warp_in_cta(o.warp as usize), pc),
+                            };
+                            if let Some(tl) = self.timeline.as_mut() {
+                                tl.stall(s, o.reason, slot, warp, pc, t, next);
+                            }
+                        }
                     }
                 }
             }
             self.outcome = outcome;
             self.t = next;
         }
+    }
+
+    /// The index in its CTA of the warp in slot `ws`.
+    fn warp_in_cta(&self, ws: usize) -> u32 {
+        let w = &self.warps[ws];
+        self.ctas[w.cta].as_ref().map(|c| c.p.trace.warps[w.w].warp_in_cta).unwrap_or(0)
     }
 
     fn break_deadlock(&mut self) -> bool {
@@ -794,19 +847,22 @@ impl SmSim {
         (at, reason)
     }
 
-    /// Pick and issue one instruction on sub-core `s`. Returns (issued, next ready cycle if not,
-    /// reason if not).
-    fn schedule(&mut self, r: &Resolved, s: usize) -> (bool, u64, Reason) {
+    /// Pick and issue one instruction on sub-core `s` (inlined into the cycle loop: called per
+    /// sub-core and cycle, a call costs more than the per-pc counting it would save).
+    #[inline(always)]
+    fn schedule(&mut self, r: &Resolved, s: usize) -> Outcome {
         let t = self.t;
         let n = self.subs[s].warps.len();
         if n == 0 {
-            return (false, NEVER, Reason::Idle);
+            return Outcome { issued: false, next: NEVER, reason: Reason::Idle, warp: 0 };
         }
         // Nothing on this sub-core changed since it last found no warp ready before `wake`.
         if t < self.subs[s].wake.0 {
-            return (false, self.subs[s].wake.0, self.subs[s].wake.1);
+            let (next, reason) = self.subs[s].wake;
+            return Outcome { issued: false, next, reason, warp: self.subs[s].wake_warp as u32 };
         }
         let mut best: (u64, Reason) = (NEVER, Reason::Idle);
+        let mut best_warp = 0;
         let mut chosen: Option<usize> = None;
         // Candidates in priority order: GTO = the last warp, then oldest first; LRR = the warps
         // after the last one (by age), wrapping around.
@@ -826,6 +882,7 @@ impl SmSim {
             }
             if at < best.0 {
                 best = (at, reason);
+                best_warp = ws;
             }
             false
         };
@@ -846,11 +903,12 @@ impl SmSim {
             Some(ws) => {
                 self.issue(r, s, ws);
                 self.subs[s].wake = (0, Reason::Idle);
-                (true, t + 1, Reason::Idle)
+                Outcome { issued: true, next: t + 1, reason: Reason::Idle, warp: ws as u32 }
             }
             None => {
                 self.subs[s].wake = best;
-                (false, best.0, best.1)
+                self.subs[s].wake_warp = best_warp;
+                Outcome { issued: false, next: best.0, reason: best.1, warp: best_warp as u32 }
             }
         }
     }
@@ -938,6 +996,26 @@ impl SmSim {
         (result, fwd, is_mem)
     }
 
+    /// The timeline's slices of an issue's execution: a memory request in flight, the tensor
+    /// core busy.
+    #[allow(clippy::too_many_arguments)]
+    fn record_execution(&mut self, s: usize, ws: usize, e: &Event, class: Class, start: u64, cycles: u64, result: u64) {
+        let warp = self.warp_in_cta(ws);
+        let mem_done = self.warps[ws].mem_done;
+        let Some(tl) = self.timeline.as_mut() else { return };
+        match class {
+            Class::Memory(m) if e.executed != 0 => {
+                let (space, op) = memory_access(m);
+                let end = if op == MemOp::Load { result } else { result.max(mem_done) };
+                tl.add(TimelineKind::Memory(space), s as u32, ws as u32, warp, e.pc, start, end);
+            }
+            Class::Tensor(_) if cycles > 0 => {
+                tl.add(TimelineKind::Tensor, s as u32, ws as u32, warp, e.pc, start, start + cycles);
+            }
+            _ => {}
+        }
+    }
+
     fn issue(&mut self, r: &Resolved, s: usize, ws: usize) {
         let t = self.t;
         let c = &r.cfg;
@@ -945,6 +1023,7 @@ impl SmSim {
         let fs = &r.forms[e.form as usize];
         let executed = e.executed != 0;
         let event_index = self.warps[ws].pos;
+        let pc_index = (e.pc / INSTRUCTION_BYTES) as usize;
         self.stats.warp_instructions += 1;
         {
             // Lane counts, kept per warp: the masks change seldom from one event to the next.
@@ -981,7 +1060,23 @@ impl SmSim {
         sub.last = Some(ws);
 
         // Results.
+        let before = by_pc::Snapshot::take(fs.probe, &self.stats);
         let (result, fwd, is_mem) = self.execute(r, s, ws, &e, exec_start, cycles);
+        {
+            let lanes = self.warps[ws].lanes;
+            let row = by_pc::row(&mut self.by_pc, pc_index);
+            row[by_pc::WARP_INSTRUCTIONS] += 1;
+            row[by_pc::THREAD_INSTRUCTIONS] += lanes.0;
+            row[by_pc::PREDICATED_OFF] += lanes.0 - lanes.1;
+            row[by_pc::BANK_CONFLICT_CYCLES] += extra;
+            if let Class::Tensor(_) = fs.class {
+                row[by_pc::TENSOR_BUSY] += cycles;
+            }
+            before.add_delta(row, &self.stats);
+        }
+        if self.timeline.is_some() {
+            self.record_execution(s, ws, &e, fs.class, exec_start, cycles, result);
+        }
 
         let control = if c.scheduler.use_control_bits { e.control } else { None };
         let mut next;
@@ -1055,17 +1150,24 @@ impl SmSim {
             }
         }
 
-        if let Some(log) = self.log.as_mut() {
-            let wt = self.warps[ws].w;
-            let warp = self.ctas[self.warps[ws].cta].as_ref().map(|c| c.p.trace.warps[wt].warp_in_cta).unwrap_or(0);
-            log.push(IssueRecord {
-                warp,
-                event: event_index,
-                pc: e.pc,
-                cycle: t,
-                complete: result,
-                sub_core: s as u32,
-            });
+        if self.timeline.is_some() {
+            let warp = self.warp_in_cta(ws);
+            if let Some(tl) = self.timeline.as_mut() {
+                tl.add(TimelineKind::Issue { result }, s as u32, ws as u32, warp, e.pc, t, t + 1);
+            }
+        }
+        if self.log.is_some() {
+            let warp = self.warp_in_cta(ws);
+            if let Some(log) = self.log.as_mut() {
+                log.push(IssueRecord {
+                    warp,
+                    event: event_index,
+                    pc: e.pc,
+                    cycle: t,
+                    complete: result,
+                    sub_core: s as u32,
+                });
+            }
         }
 
         // Barriers.
