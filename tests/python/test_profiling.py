@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 import otc_emu
-from otc_emu import OtcError, kernels, source_view, sparse, timeline
+from otc_emu import OtcError, im2col, kernels, source_view, sparse, timeline
 from otc_emu.device import PC_COLUMNS
 from conftest import PROGRAM_FILES, PROGRAMS
 from test_cli import cli
@@ -50,6 +50,15 @@ def _conv(mode, **settings):
     return run
 
 
+def _im2col(design):
+    def run(window=None):
+        x = sparse.relu_activations((4, 12 * 12), 0.6, seed=8).reshape(4, 12, 12)
+        with timeline.recording(window) if window else _nothing():
+            res = im2col.lower(x, 3, 3, 1, 1, design=design, device=otc_emu.Device())
+        return res.stats, otc_emu.load(PROGRAMS / im2col.PROGRAM), im2col.DESIGNS[design]
+    return run
+
+
 class _nothing:
     def __enter__(self):
         return None
@@ -80,6 +89,9 @@ CASES = {
     "spgemm": _gemm("spgemm", 128, 128, 128, 0.9, 0.9),
     "spgemm.dense_b": _gemm("spgemm_a", 96, 64, 96, 0.5, 0.0),
     "spgemm.two_threads": _gemm("spgemm", 128, 128, 64, 0.8, 0.95, threads=2),
+    "spgemm_seq": _gemm("spgemm_seq", 128, 128, 128, 0.9, 0.9, **{"tensor.spwmma_sequencer": True}),
+    "im2col": _im2col("bitmap"),
+    "im2col.csr": _im2col("csr"),
     "conv_dense_implicit": _conv("dense_implicit"),
     "conv_sparse_implicit": _conv("sparse_implicit"),
     "conv_sparse_implicit.single": _conv("single_sparse_implicit"),

@@ -61,8 +61,8 @@ const FIRST_GLOBAL: usize = 16;
 pub(crate) enum Probe {
     /// None (ALU, dense tensor, constant loads, ...).
     Nothing,
-    /// Shared memory, and the sparse OHMMA and ACCB instructions (accumulation buffer; ACCB.STS
-    /// and ACCB.LDS go through the shared-memory pipe).
+    /// Shared memory, and the sparse OHMMA, sequenced SpWMMA and ACCB instructions (accumulation
+    /// buffer; ACCB.STS and ACCB.LDS go through the shared-memory pipe).
     Shared,
     Global,
 }
@@ -76,7 +76,11 @@ pub(crate) fn probe(class: Class) -> Probe {
             MemSpace::Const => Probe::Nothing,
         },
         Class::Tensor(
-            TensorClass::OhmmaSparse | TensorClass::AccbMov | TensorClass::AccbSts | TensorClass::AccbLds,
+            TensorClass::OhmmaSparse
+            | TensorClass::SpwmmaSeq
+            | TensorClass::AccbMov
+            | TensorClass::AccbSts
+            | TensorClass::AccbLds,
         ) => Probe::Shared,
         _ => Probe::Nothing,
     }
@@ -185,10 +189,11 @@ mod tests {
         let shared = Class::Memory(MemoryClass::SharedLoad);
         let global = Class::Memory(MemoryClass::GlobalLoad);
         type Case = (&'static str, Class, fn(&mut SmStats));
-        let cases: [Case; 9] = [
+        let cases: [Case; 10] = [
             ("smem.wavefronts", shared, |s| s.smem_wavefronts = 5),
             ("smem.bank_conflicts", shared, |s| s.smem_conflicts = 5),
             ("accbuf.bank_conflicts", Class::Tensor(TensorClass::OhmmaSparse), |s| s.accbuf_conflicts = 5),
+            ("accbuf.bank_conflicts", Class::Tensor(TensorClass::SpwmmaSeq), |s| s.accbuf_conflicts = 5),
             ("gmem.read_sectors", global, |s| s.gmem_read_sectors = 5),
             ("gmem.write_sectors", global, |s| s.gmem_write_sectors = 5),
             ("l1.hits", global, |s| s.l1_hits = 5),
