@@ -3,27 +3,15 @@
 //! arrays, argument packing and statistics objects.
 
 use numpy::{PyArray1, PyReadonlyArray1};
-use otc_sim::{DeviceConfig, KernelImage, LaunchStats, SimError, TensorArith, WarpHarness};
+use otc_sim::{
+    DeviceConfig, KernelImage, LaunchStats, SettingKind, SettingValue, SimError, TensorArith, WarpHarness, SETTINGS,
+};
 use otc_timing::{ConfigValue, TimingConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::{guard, Error};
 use crate::program::PyProgram;
-
-/// The settings a `Device` takes, with their meaning (also what `Device.config` returns).
-const SETTINGS: &[(&str, &str)] = &[
-    ("tensor_arith", "tensor-core arithmetic: 'v100' (bit-exact V100 model) or 'ieee'"),
-    ("num_sms", "number of SMs"),
-    ("max_shared_per_cta", "most shared memory per CTA, bytes"),
-    ("max_instructions", "watchdog: most warp-instructions per launch (None = no limit)"),
-    ("max_cycles", "watchdog: most issue cycles per CTA (None = no limit)"),
-    ("threads", "host threads running CTAs (None = all cores); results never depend on it"),
-    ("default_local_bytes", "local memory per thread when the kernel does not say, bytes"),
-    ("stack_bytes", "stack per thread added to local memory, bytes"),
-    ("parallel_batch", "CTAs run speculatively in parallel per round (0 = automatic); speed only"),
-    ("timing", "run the cycle model beside every launch (True, default) or not (False); results never change"),
-];
 
 /// A Python value as a timing configuration value (bool, int, float, str, or a list of them).
 fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<ConfigValue, Error> {
@@ -100,7 +88,7 @@ fn opt_int_of(key: &str, v: &Bound<'_, PyAny>, min: u64, max: u64) -> Result<Opt
 
 /// Build a `DeviceConfig` from a flat settings dict, rejecting unknown or ill-typed keys by name.
 ///
-/// Keys: the functional settings of [`SETTINGS`] (also as `device.<name>`, the `[device]` table
+/// Keys: the functional settings of [`otc_sim::SETTINGS`] (also as `device.<name>`, the `[device]` table
 /// of a configuration file), `timing` (bool: the cycle model on or off), and dotted timing keys
 /// (`tensor.skipped_cycles`, `ops.IMAD.latency`, ...) applied to the V100 description with
 /// `TimingConfig::set_many`. `num_sms` also sets the model's `gpu.num_sms` unless that is given.
@@ -123,33 +111,24 @@ pub(crate) fn config_from(settings: Option<&Bound<'_, PyDict>>) -> Result<Device
             timing_pairs.push((key.clone(), config_value(&key, &v)?));
             continue;
         }
-        let key = name;
-        match key.as_str() {
-            "tensor_arith" => {
-                let s: String = v.extract().map_err(|_| bad(&key, "'v100' or 'ieee'", &v))?;
-                c.tensor_arith = match s.to_ascii_lowercase().as_str() {
-                    "v100" => TensorArith::V100,
-                    "ieee" => TensorArith::Ieee,
-                    _ => return Err(bad(&key, "'v100' or 'ieee'", &v)),
-                }
+        let Some(setting) = SETTINGS.iter().find(|s| s.name == name) else {
+            let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+            return Err(Error::Config(format!(
+                "unknown setting `{name}`; the settings are {}, and dotted cycle-model keys such as \
+                 `tensor.skipped_cycles` (crates/otc-timing/configs/v100.toml)",
+                names.join(", ")
+            )));
+        };
+        // The Python value as the kind of value the setting takes; otc-sim checks the range.
+        let value = match setting.kind {
+            SettingKind::Arith => SettingValue::Str(v.extract().map_err(|_| bad(&name, &setting.kind.describe(), &v))?),
+            SettingKind::Int { min, max } => SettingValue::Int(int_of(&name, &v, min, max)?),
+            SettingKind::OptInt { min, max } => {
+                opt_int_of(&name, &v, min, max)?.map(SettingValue::Int).unwrap_or(SettingValue::Unset)
             }
-            "num_sms" => c.num_sms = int_of(&key, &v, 1, 4096)? as u32,
-            "max_shared_per_cta" => c.max_shared_per_cta = int_of(&key, &v, 0, 1 << 30)? as u32,
-            "max_instructions" => c.max_instructions = opt_int_of(&key, &v, 1, u64::MAX)?,
-            "max_cycles" => c.max_cycles = opt_int_of(&key, &v, 1, u64::MAX)?,
-            "threads" => c.threads = opt_int_of(&key, &v, 1, 4096)?.map(|n| n as usize),
-            "default_local_bytes" => c.default_local_bytes = int_of(&key, &v, 0, 1 << 24)? as u32,
-            "stack_bytes" => c.stack_bytes = int_of(&key, &v, 0, 1 << 24)? as u32,
-            "parallel_batch" => c.parallel_batch = int_of(&key, &v, 0, 1 << 20)? as usize,
-            _ => {
-                let names: Vec<&str> = SETTINGS.iter().map(|(n, _)| *n).collect();
-                return Err(Error::Config(format!(
-                    "unknown setting `{key}`; the settings are {}, and dotted cycle-model keys such as \
-                     `tensor.skipped_cycles` (crates/otc-timing/configs/v100.toml)",
-                    names.join(", ")
-                )));
-            }
-        }
+            SettingKind::Bool => SettingValue::Bool(v.extract().map_err(|_| bad(&name, &setting.kind.describe(), &v))?),
+        };
+        c.set_setting(&name, value).map_err(|want| bad(&name, &want, &v))?;
     }
     let mut tc = TimingConfig::v100();
     let sms_given = d.contains("num_sms")? || d.contains("device.num_sms")?;
@@ -285,8 +264,8 @@ impl PyDevice {
     #[staticmethod]
     fn settings<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (k, v) in SETTINGS {
-            d.set_item(k, v)?;
+        for s in SETTINGS {
+            d.set_item(s.name, s.help)?;
         }
         Ok(d)
     }

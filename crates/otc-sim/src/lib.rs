@@ -119,8 +119,8 @@ mod stats;
 mod timing;
 
 pub use config::{
-    DeviceConfig, KernelImage, CONST_BANK_BYTES, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE,
-    V100_MAX_SHARED_PER_CTA,
+    DeviceConfig, KernelImage, Setting, SettingKind, SettingValue, CONST_BANK_BYTES, MAX_PARAM_BYTES,
+    MAX_THREADS_PER_CTA, PARAM_BASE, SETTINGS, V100_MAX_SHARED_PER_CTA,
 };
 pub use device::Device;
 pub use fault::{FaultKind, GuestFault, MemorySpace, SimError};
