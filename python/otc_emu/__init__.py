@@ -38,7 +38,7 @@ from ._core import (
     load,
 )
 from . import fragments, sparse
-from .device import Device, DeviceArray, LaunchResult, Stats, Warp
+from .device import Device, DeviceArray, LaunchResult, Stats, Warp, find_kernel
 from . import kernels, report  # noqa: E402  (need load and Device above)
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "LaunchResult",
     "Stats",
     "Warp",
+    "find_kernel",
     "fragments",
     "kernels",
     "report",

@@ -20,7 +20,7 @@ class AssemblyError(OtcError):
 
     kind: str
     """One of: syntax, unknown-mnemonic, bad-modifier, operand-count, operand-kind,
-    out-of-range, bad-register-group, label, bad-target, directive, listing, binary-format, other."""
+    out-of-range, bad-register-group, label, bad-target, directive, listing, binary-format, cubin, other."""
     source_name: str
     line: int
     """1-based line; 0 when the error has no line (binary programs, whole-file errors)."""
@@ -151,6 +151,14 @@ class Kernel:
         """Canonical text of each instruction (no control code, no ``;``)."""
     def source_lines(self) -> list[int]:
         """Source line of each instruction (0 = none)."""
+    @property
+    def demangled(self) -> str | None:
+        """The demangled C++ name (no return type), or None for a plain name."""
+    def unsupported(self) -> list[tuple[int, str, str]]:
+        """(pc, text, reason) of each instruction this emulator does not execute."""
+    @property
+    def constants(self) -> dict[int, bytes]:
+        """Constant-bank images {bank: bytes from offset 0} loaded at launch (from a cubin)."""
     def disassemble(self) -> str:
         """Canonical text of this kernel alone."""
 
@@ -173,11 +181,14 @@ class Program:
     def __eq__(self, other: object) -> bool:
         """Equal when kernels, code, metadata and source line numbers are all equal."""
 
-def assemble(text: str, name: str = "<input>") -> Program:
-    """Assemble the own dialect or a cuobjdump -sass listing. Raises AssemblyError."""
+def assemble(text: str, name: str = "<input>", cubin: bytes | None = None) -> Program:
+    """Assemble the own dialect or a cuobjdump -sass listing. ``cubin``: the bytes of the .cubin
+    the listing came from; its constant banks 1..17 become ``Kernel.constants``. Raises
+    AssemblyError (kind 'cubin' for an unreadable or mismatched cubin)."""
 
-def load(path: str | os.PathLike[str]) -> Program:
-    """Load a binary program or source text (decided by content). Raises AssemblyError or OSError."""
+def load(path: str | os.PathLike[str], cubin: str | os.PathLike[str] | None = None) -> Program:
+    """Load a binary program or source text (decided by content), with the constant banks of
+    the .cubin at ``cubin`` if given. Raises AssemblyError or OSError."""
 
 def _panic_for_tests(message: str) -> None:
     """Panic inside the binding on purpose; arrives as OtcError('internal error: ...')."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import LaunchError, OtcError, Program, __version__, load
+from .device import find_kernel
 
 PROG = "otc-emu"
 
@@ -267,19 +268,41 @@ def device_from_args(args: argparse.Namespace):
     return Device(config=getattr(args, "config", None), **overrides)
 
 
+def parse_const(spec: str) -> tuple[int, bytes]:
+    """``--const BANK:FILE``: constant bank BANK (1..17, decimal or 0x hex) gets FILE from offset
+    0: the raw bytes of a FILE.npy array, or the bytes of any other file."""
+    import numpy as np
+
+    head, sep, path = spec.partition(":")
+    try:
+        bank = int(head, 0)
+    except ValueError:
+        bank = -1
+    if not sep or not path or not 1 <= bank <= 17:
+        raise LaunchError(f"--const takes BANK:FILE with BANK in 1..17 (such as 3:table.npy), got {spec!r}")
+    try:
+        if path.endswith(".npy"):
+            array = np.load(path, allow_pickle=False)
+            if array.dtype.kind not in "biuf":
+                raise LaunchError(f"--const {spec}: {path} holds dtype {array.dtype}; expected numbers")
+            return bank, np.ascontiguousarray(array).tobytes()
+        return bank, Path(path).read_bytes()
+    except (OSError, ValueError) as e:
+        raise LaunchError(f"--const {spec}: cannot read {path}: {e}") from None
+
+
 def run_program(args: argparse.Namespace) -> dict:
     """Load, launch and save outputs for ``run`` / ``profile``; plain data out."""
     import numpy as np
 
-    program = load(args.program)
+    program = load(args.program, cubin=getattr(args, "cubin", None))
     kernels = program.kernels
     name = args.kernel
     if name is None:
         if len(kernels) != 1:
             raise LaunchError(f"{args.program} has {len(kernels)} kernels ({', '.join(kernels)}); choose one with --kernel")
         name = next(iter(kernels))
-    if name not in kernels:
-        raise LaunchError(f"{args.program} has no kernel {name!r}; it has {', '.join(kernels) or 'none'}")
+    name = find_kernel(program, name, str(args.program))
     params = kernels[name].params
     specs = args.arg or []
     if params is not None and len(specs) != len(params):
@@ -287,6 +310,9 @@ def run_program(args: argparse.Namespace) -> dict:
         raise LaunchError(f"kernel {name} takes {len(params)} arguments ({declared}), got {len(specs)} --arg")
     parsed = [parse_arg(spec, i, params[i] if params is not None else None) for i, spec in enumerate(specs)]
     dev = device_from_args(args)
+    for spec in getattr(args, "const", None) or []:
+        bank, data = parse_const(spec)
+        dev.write_constant(bank, 0, data)
     launch_args, arrays = [], {}
     for i, a in enumerate(parsed):
         if a.kind == "array":
@@ -645,6 +671,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--shared", type=int, default=None, metavar="BYTES", help="dynamic shared memory per CTA")
         p.add_argument("--arg", action="append", metavar="SPEC", help="one kernel argument (repeat, in order)")
         p.add_argument("--out", metavar="DIR", help="write every array argument to DIR/<name>.npy after the launch")
+        p.add_argument("--cubin", metavar="FILE", help="the .cubin the listing came from (or its cuobjdump -elf text): "
+                       "its constant banks (nvcc's literals in bank 2, __constant__ data in bank 3) go to the kernels")
+        p.add_argument("--const", action="append", metavar="BANK:FILE", help="fill constant bank BANK (1..17) from "
+                       "offset 0 with FILE (a .npy array's bytes, or a raw file), as cudaMemcpyToSymbol does for bank 3 "
+                       "(repeat for several banks; takes precedence over --cubin for that bank)")
         _add_device_options(p)
         _add_output_options(p, "print the launch and its statistics as JSON (stats.to_dict())")
         p.set_defaults(func=func)

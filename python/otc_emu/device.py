@@ -211,6 +211,38 @@ def _dim3(v, what: str) -> tuple[int, int, int]:
     return t  # type: ignore[return-value]
 
 
+def _without_spaces(s: str) -> str:
+    return "".join(s.split())
+
+
+def find_kernel(program, name: str, where: str = "program") -> str:
+    """The name under which ``program`` holds the kernel ``name``: the name itself, or for a C++
+    kernel its mangled name given the demangled signature (``scale_add<float>(float const*, float*,
+    float, int)``, spaces ignored) or the demangled name without parameters (``scale_add<float>``,
+    ``fx::in_namespace``) when that names one kernel. Raises :class:`LaunchError` otherwise."""
+    kernels = program.kernels
+    if name in kernels:
+        return name
+    want = _without_spaces(name)
+    full, short = [], []
+    for mangled, k in kernels.items():
+        demangled = k.demangled
+        if demangled is None:
+            continue
+        if _without_spaces(demangled) == want:
+            full.append(mangled)
+        elif _without_spaces(demangled.split("(")[0]) == want:
+            short.append(mangled)
+    found = full or short
+    if len(found) == 1:
+        return found[0]
+    if found:
+        options = ", ".join(f"{kernels[m].demangled} ({m})" for m in sorted(found))
+        raise LaunchError(f"{name!r} names {len(found)} kernels: {options}; give the full signature or the mangled name")
+    listed = ", ".join(sorted(kernels)) or "none"
+    raise LaunchError(f"{where} has no kernel {name!r}; it has {listed}")
+
+
 def _pack_args(kernel, args: Sequence[Any], kernel_name: str) -> bytes:
     params = kernel.params
     if params is not None and len(args) != len(params):
@@ -319,13 +351,26 @@ class Device:
         self._dev.write(arr.address, a.tobytes())
         return arr
 
+    def write_constant(self, bank: int, offset: int, data) -> None:
+        """Write ``data`` (bytes or a NumPy array, its raw bytes) into constant bank ``bank``
+        (1..17) at byte ``offset``, as ``cudaMemcpyToSymbol`` does for ``__constant__`` data
+        (bank 3 from offset 0, in declaration order). A bank written this way takes precedence
+        over the images a kernel brings from a cubin (``Kernel.constants``)."""
+        raw = np.ascontiguousarray(data).tobytes() if isinstance(data, np.ndarray) else bytes(data)
+        if isinstance(bank, bool) or not isinstance(bank, (int, np.integer)) or not 1 <= bank <= 17:
+            raise ValueError(f"bank must be an integer in 1..17 (bank 0 holds the launch parameters), got {bank!r}")
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+        self._dev.write_constant(int(bank), int(offset), raw)
+
     def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None) -> LaunchResult:
         """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``shared_bytes`` is
         dynamic shared memory added to the kernel's static size. Raises :class:`LaunchError` for
-        bad launch parameters (before anything runs) and :class:`GuestFault` for faults."""
+        bad launch parameters (before anything runs) and :class:`GuestFault` for faults.
+        ``kernel_name`` may be the mangled name of a C++ kernel or its demangled form
+        (see :func:`find_kernel`)."""
         kernels = program.kernels
-        if kernel_name not in kernels:
-            raise LaunchError(f"program has no kernel {kernel_name!r}; it has {', '.join(sorted(kernels)) or 'none'}")
+        kernel_name = find_kernel(program, kernel_name)
         g, b = _dim3(grid, "grid"), _dim3(block, "block")
         params = _pack_args(kernels[kernel_name], list(args), kernel_name)
         dyn = 0 if shared_bytes is None else int(shared_bytes)

@@ -17,7 +17,7 @@ PUBLIC = {
     "OtcError", "AssemblyError", "GuestFault", "LaunchError", "ConfigError", "__version__", "V100_TOML",
 }
 # Names defined in Python on top of it.
-PYTHON = {"Device", "DeviceArray", "LaunchResult", "Stats", "Warp", "fragments", "kernels", "report", "sparse"}
+PYTHON = {"Device", "DeviceArray", "LaunchResult", "Stats", "Warp", "find_kernel", "fragments", "kernels", "report", "sparse"}
 
 
 def test_all_is_the_public_api():
@@ -115,8 +115,8 @@ def test_stub_lists_assembly_error_attributes():
 
 
 @pytest.mark.parametrize("func, params", [
-    (otc_emu.assemble, ["text", "name"]),
-    (otc_emu.load, ["path"]),
+    (otc_emu.assemble, ["text", "name", "cubin"]),
+    (otc_emu.load, ["path", "cubin"]),
     (otc_emu.Program.from_bytes, ["data", "name"]),
 ])
 def test_signatures_accept_keywords(func, params):

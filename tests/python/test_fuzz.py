@@ -20,7 +20,7 @@ from conftest import CORPUS, FUZZ, LISTING_FILES, PROGRAM_FILES, listing_with_us
 
 KINDS = {
     "syntax", "unknown-mnemonic", "bad-modifier", "operand-count", "operand-kind", "out-of-range",
-    "bad-register-group", "label", "bad-target", "directive", "listing", "binary-format", "other",
+    "bad-register-group", "label", "bad-target", "directive", "listing", "binary-format", "cubin", "other",
 }
 
 

@@ -29,6 +29,8 @@ pub enum AsmErrorKind {
     Listing,
     /// A binary program that is truncated, corrupted or of another version.
     BinaryFormat,
+    /// A `.cubin` (ELF) file that cannot be read, or does not match the program.
+    Cubin,
     /// Anything else (too large an input, I/O).
     Other,
 }
@@ -49,6 +51,7 @@ impl AsmErrorKind {
             AsmErrorKind::Directive => "directive",
             AsmErrorKind::Listing => "listing",
             AsmErrorKind::BinaryFormat => "binary-format",
+            AsmErrorKind::Cubin => "cubin",
             AsmErrorKind::Other => "other",
         }
     }

@@ -4,10 +4,15 @@
 //!   (see [`parse`] for the dialect) and returns a [`Program`].
 //! - [`disassemble`] prints canonical text that assembles back to the same code.
 //! - [`Program::to_bytes`] / [`Program::from_bytes`] are the versioned binary format.
+//! - [`textforms`] rewrites the other toolchain outputs (fatbinaries with several architectures,
+//!   `nvdisasm`) into that listing.
+//! - [`read_cubin`] reads the constant banks of an nvcc `.cubin`, [`Program::attach_constants`]
+//!   gives them to the kernels of a listing.
 //!
 //! Instruction matching is driven by the generated table in `otc-isa`: nothing here knows any
 //! particular instruction.
 
+pub mod cubin;
 pub mod disasm;
 pub mod error;
 mod macros;
@@ -17,11 +22,13 @@ pub mod parse;
 pub mod program;
 mod stmt;
 mod suggest;
+pub mod textforms;
 
+pub use cubin::{read_constants, read_cubin, read_elf_text, CubinConstants};
 pub use disasm::{disassemble, disassemble_kernel};
 pub use error::{AsmError, AsmErrorKind};
 pub use parse::assemble;
-pub use program::{Kernel, Param, ParamType, Program, PARAM_BASE};
+pub use program::{ConstImage, Kernel, Param, ParamType, Program, PARAM_BASE};
 
 /// Load a program from bytes: the binary format if it starts with its magic, else source text.
 pub fn load_bytes(data: &[u8], source: &str) -> Result<Program, AsmError> {

@@ -129,6 +129,7 @@ pub fn assemble(text: &str, source: &str) -> Result<Program, AsmError> {
         let line = text[..text.find('\0').unwrap_or(0)].matches('\n').count() + 1;
         return Err(AsmError::new(K::Syntax, source, line, 0, "source contains NUL bytes (is this a binary file?)"));
     }
+    let text = &*crate::textforms::normalize(text, source)?;
     let listing = text.lines().any(|l| {
         let t = l.trim_start();
         t.starts_with("code for sm_") || t.starts_with("Function : ")
@@ -318,6 +319,7 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             || t.starts_with("code version")
             || t.starts_with("host = ")
             || t.starts_with("compile_size")
+            || t == "compressed"
             || t.starts_with("identifier")
             || t.starts_with("producer")
             || t.starts_with("=====")
@@ -418,7 +420,8 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             a
         })?;
         k.stmts.push(stmt);
-        pending = Some((ki, k.stmts.len() - 1));
+        // a listing printed without encodings (nvdisasm without -hex) has no second line
+        pending = body[body_len..].starts_with("/* 0x").then(|| (ki, k.stmts.len() - 1));
     }
     if kernels.is_empty() {
         return Err(AsmError::new(K::Listing, source, 0, 0, "the listing has no `Function :` sections"));
@@ -503,6 +506,7 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
             local_bytes: k.local,
             instructions,
             lines,
+            constants: Vec::new(),
         };
         // The checks the loader makes (the directives and the matcher made them already, with
         // the place of the mistake): what assembles, loads.

@@ -15,6 +15,9 @@
 //!   count        u32  instructions
 //!   words        count x 16 bytes (the 128-bit instruction words)
 //!   lines        count x u32 (source line of each instruction, 0 = none)
+//! constants  optional, only when some kernel has constant-bank images:
+//!   tag          8 bytes  "CONSTS\0\0"
+//!   per kernel, in order: u32 count, then per image: u8 bank, u32 byte length, the bytes
 //! checksum   u64      FNV-1a of every byte before it
 //! ```
 //! Every word is decoded on load, so a corrupted word is rejected, not executed; and a loaded
@@ -98,6 +101,21 @@ impl ParamType {
     }
 }
 
+/// Number of constant banks (`c[0x0]` .. `c[0x11]`).
+pub const CONST_BANKS: usize = 18;
+
+/// Bytes of one constant bank.
+pub const CONST_BANK_BYTES: usize = 64 * 1024;
+
+/// Data a kernel finds in a constant bank (1..17) from offset 0 when it is launched: nvcc's
+/// literals (bank 2) and `__constant__` variables (bank 3) read from a `.cubin`
+/// ([`crate::read_cubin`]). `Device.write_constant` on a bank takes precedence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConstImage {
+    pub bank: u8,
+    pub data: Vec<u8>,
+}
+
 /// A kernel parameter: name, type and offset in constant bank 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Param {
@@ -163,9 +181,21 @@ pub struct Kernel {
     pub instructions: Vec<Instruction>,
     /// Source line of each instruction (0 = none).
     pub lines: Vec<u32>,
+    /// Constant-bank images loaded at launch (empty for a kernel without a cubin).
+    pub constants: Vec<ConstImage>,
 }
 
 impl Kernel {
+    /// The demangled C++ name without the return type (`scale_add<float>(float const*, float*,
+    /// float, int)`), or None for a name that is not an Itanium-ABI mangled one (`extern "C"`).
+    pub fn demangled_name(&self) -> Option<String> {
+        if !self.name.starts_with("_Z") {
+            return None;
+        }
+        let sym = cpp_demangle::Symbol::new(self.name.as_bytes()).ok()?;
+        sym.demangle_with_options(&cpp_demangle::DemangleOptions::new().no_return_type()).ok()
+    }
+
     /// Bytes of parameters (end of the last declared parameter), if declared.
     pub fn param_bytes(&self) -> Option<u32> {
         self.params.as_ref().map(|ps| ps.iter().map(|p| p.offset + p.ty.size() - PARAM_BASE).max().unwrap_or(0))
@@ -263,6 +293,14 @@ impl Kernel {
                 }
             }
         }
+        for img in &self.constants {
+            if img.bank == 0 || img.bank as usize >= CONST_BANKS {
+                return Err(format!("kernel {name}: constant image for bank {} (banks 1..17)", img.bank));
+            }
+            if img.data.len() > CONST_BANK_BYTES {
+                return Err(format!("kernel {name}: constant image of {} bytes (a bank holds 64 KiB)", img.data.len()));
+            }
+        }
         // (after the instructions: counting registers needs well-formed instructions)
         if !self.regs_declared {
             let inferred = Kernel::inferred_regs(&self.instructions);
@@ -284,6 +322,8 @@ pub struct Program {
 }
 
 const MAGIC: &[u8; 8] = b"OTCPROG\0";
+const CONSTANTS_TAG: &[u8; 8] = b"CONSTS\0\0";
+
 const UNKNOWN: u32 = u32::MAX;
 
 fn fnv1a(data: &[u8]) -> u64 {
@@ -394,6 +434,18 @@ impl Program {
                 w.u32(l);
             }
         }
+        // optional, so that programs without constants keep their bytes
+        if self.kernels.iter().any(|k| !k.constants.is_empty()) {
+            w.0.extend_from_slice(CONSTANTS_TAG);
+            for k in &self.kernels {
+                w.u32(k.constants.len() as u32);
+                for img in &k.constants {
+                    w.u8(img.bank);
+                    w.u32(img.data.len() as u32);
+                    w.0.extend_from_slice(&img.data);
+                }
+            }
+        }
         let sum = fnv1a(&w.0);
         w.0.extend_from_slice(&sum.to_le_bytes());
         w.0
@@ -482,7 +534,20 @@ impl Program {
                 local_bytes: (local != UNKNOWN).then_some(local),
                 instructions,
                 lines,
+                constants: Vec::new(),
             });
+        }
+        if body[r.pos..].starts_with(CONSTANTS_TAG) {
+            r.pos += CONSTANTS_TAG.len();
+            for k in &mut kernels {
+                let n = r.count(5, "constant images")?;
+                for _ in 0..n {
+                    let bank = r.u8("constant bank")?;
+                    let len = r.count(1, "constant bytes")?;
+                    let data = r.take(len, "constant image")?.to_vec();
+                    k.constants.push(ConstImage { bank, data });
+                }
+            }
         }
         if r.pos != body.len() {
             return Err(r.err(format!("{} unexpected bytes after the last kernel", body.len() - r.pos)));

@@ -5,7 +5,7 @@ use crate::class::*;
 use crate::spec::*;
 
 /// Version of the binary program format that this instruction table encodes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const OPCODE_FIELD: BitField = BitField { lo: 0, width: 12 };
 pub const FORM_FIELD: BitField = BitField { lo: 12, width: 5 };
@@ -66,8 +66,9 @@ pub static FLAG_LAYOUT_OPTIONS: &[&str] = &["", "ROW", "COL"];
 /// The opcode of every instruction family, by mnemonic and fixed modifiers.
 pub mod opcode {
     pub const IMAD: u16 = 0x010;
-    pub const IMAD_WIDE: u16 = 0x011;
+    pub const IMAD_WIDE_011: u16 = 0x011;
     pub const IMAD_X: u16 = 0x012;
+    pub const IMAD_WIDE_013: u16 = 0x013;
     pub const IADD3_020: u16 = 0x020;
     pub const IADD3_021: u16 = 0x021;
     pub const IADD3_022: u16 = 0x022;
@@ -120,9 +121,10 @@ pub mod opcode {
     pub const HFMA2_144: u16 = 0x144;
     pub const HFMA2_145: u16 = 0x145;
     pub const HFMA2_146: u16 = 0x146;
-    pub const HSETP2: u16 = 0x147;
+    pub const HSETP2_147: u16 = 0x147;
     pub const HSET2: u16 = 0x148;
     pub const HMNMX2: u16 = 0x149;
+    pub const HSETP2_14E: u16 = 0x14e;
     pub const DADD: u16 = 0x160;
     pub const DMUL: u16 = 0x161;
     pub const DFMA: u16 = 0x162;
@@ -998,6 +1000,82 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 43, width: 21 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 64, width: 1 } }] },
             OperandDef { name: "c", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 65, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 73, width: 1 } }, FlagField { flag: Flag::Not, field: BitField { lo: 74, width: 1 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 75, width: 1 } }] },
             OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 76, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 79, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x013,
+        form: 0,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry out: d:d+1 = a * b + c:c+1, p = carry out of bit 63 of that sum",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 30, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 42, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 50, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 51, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 59, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x013,
+        form: 1,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry out: d:d+1 = a * b + c:c+1, p = carry out of bit 63 of that sum",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 30, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 42, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 50, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 51, width: 21 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x013,
+        form: 2,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry out: d:d+1 = a * b + c:c+1, p = carry out of bit 63 of that sum",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 30, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 42, width: 32 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 74, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 82, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x013,
+        form: 3,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry out: d:d+1 = a * b + c:c+1, p = carry out of bit 63 of that sum",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 30, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 42, width: 21 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 63, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 71, width: 1 } }] },
         ],
     },
     FormDef {
@@ -2430,13 +2508,15 @@ pub static FORMS: &[FormDef] = &[
         form: 0,
         unit: Unit::Int,
         class: Class::Alu,
-        summary: "Predicates to register: d = (PR & mask) | (a & ~mask), bit i = Pi",
-        mods: &[],
+        summary: "Predicates to register: d = (PR & mask) | (a & ~mask), bit i = Pi; .Bk works on byte k: d = ((PR & mask) << 8k) | (a & ~(mask << 8k))",
+        mods: &[
+            ModGroupDef { name: "byte", options: &["", "B1", "B2", "B3"], regs: &[], field: BitField { lo: 21, width: 2 } },
+        ],
         operands: &[
-            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
-            OperandDef { name: "pr", kind: Kind::PR, write: false, regs_from: None, field: BitField { lo: 29, width: 0 }, flags: &[] },
-            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 29, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 37, width: 1 } }] },
-            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[] },
+            OperandDef { name: "pr", kind: Kind::PR, write: false, regs_from: None, field: BitField { lo: 31, width: 0 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 31, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 39, width: 1 } }] },
+            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 40, width: 32 }, flags: &[] },
         ],
     },
     FormDef {
@@ -2445,12 +2525,12 @@ pub static FORMS: &[FormDef] = &[
         form: 0,
         unit: Unit::Int,
         class: Class::Alu,
-        summary: "Register to predicates: Pi = bit i of a, for the bits set in mask",
+        summary: "Register to predicates: Pi = bit i of a (of byte k of a with `a.Bk`), for the bits i < 7 set in mask",
         mods: &[],
         operands: &[
             OperandDef { name: "pr", kind: Kind::PR, write: true, regs_from: None, field: BitField { lo: 21, width: 0 }, flags: &[] },
-            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 29, width: 1 } }] },
-            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 30, width: 32 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Bsel, field: BitField { lo: 29, width: 2 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 31, width: 1 } }] },
+            OperandDef { name: "mask", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 32, width: 32 }, flags: &[] },
         ],
     },
     FormDef {
@@ -3584,6 +3664,28 @@ pub static FORMS: &[FormDef] = &[
         ],
     },
     FormDef {
+        mnemonic: "HSETP2",
+        opcode: 0x14e,
+        form: 0,
+        unit: Unit::Fp16,
+        class: Class::Alu,
+        summary: "Packed half compare with a pair of fp16 immediates for b",
+        mods: &[
+            ModGroupDef { name: "cmp", options: &["F", "LT", "EQ", "LE", "GT", "NE", "GE", "NUM", "NAN", "LTU", "EQU", "LEU", "GTU", "NEU", "GEU", "T"], regs: &[], field: BitField { lo: 21, width: 4 } },
+            ModGroupDef { name: "hand", options: &["", "H_AND"], regs: &[], field: BitField { lo: 25, width: 1 } },
+            ModGroupDef { name: "ftz", options: &["", "FTZ"], regs: &[], field: BitField { lo: 26, width: 1 } },
+            ModGroupDef { name: "bop", options: &["AND", "OR", "XOR"], regs: &[], field: BitField { lo: 27, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 29, width: 3 }, flags: &[] },
+            OperandDef { name: "q", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 32, width: 3 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 35, width: 8 }, flags: &[FlagField { flag: Flag::Neg, field: BitField { lo: 43, width: 1 } }, FlagField { flag: Flag::Abs, field: BitField { lo: 44, width: 1 } }, FlagField { flag: Flag::Swz, field: BitField { lo: 45, width: 2 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 47, width: 1 } }] },
+            OperandDef { name: "b0", kind: Kind::F16, write: false, regs_from: None, field: BitField { lo: 48, width: 16 }, flags: &[] },
+            OperandDef { name: "b1", kind: Kind::F16, write: false, regs_from: None, field: BitField { lo: 64, width: 16 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 80, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 83, width: 1 } }] },
+        ],
+    },
+    FormDef {
         mnemonic: "DADD",
         opcode: 0x160,
         form: 0,
@@ -3830,12 +3932,13 @@ pub static FORMS: &[FormDef] = &[
         summary: "Load from global memory: d (1, 2 or 4 registers) = [a + offset], 64-bit address in a:a+1 (.E)",
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
-            ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA", "CONSTANT", "U"], regs: &[], field: BitField { lo: 21, width: 3 } },
-            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
-            ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU", "STRONG"], regs: &[], field: BitField { lo: 27, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
+            ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA", "CONSTANT", "U"], regs: &[], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 27, width: 1 } },
+            ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU"], regs: &[], field: BitField { lo: 28, width: 2 } },
         ],
         operands: &[
-            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(2), field: BitField { lo: 30, width: 8 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(1), field: BitField { lo: 30, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
         ],
     },
@@ -3848,13 +3951,14 @@ pub static FORMS: &[FormDef] = &[
         summary: "Store to global memory: [a + offset] = b (1, 2 or 4 registers)",
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
-            ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA"], regs: &[], field: BitField { lo: 21, width: 3 } },
-            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 24, width: 3 } },
-            ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU", "STRONG"], regs: &[], field: BitField { lo: 27, width: 3 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
+            ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA"], regs: &[], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 27, width: 1 } },
+            ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU"], regs: &[], field: BitField { lo: 28, width: 2 } },
         ],
         operands: &[
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 30, width: 32 }, flags: &[] },
-            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 62, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 70, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(1), field: BitField { lo: 62, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 70, width: 1 } }] },
         ],
     },
     FormDef {
@@ -4398,10 +4502,12 @@ pub static FORMS: &[FormDef] = &[
         form: 0,
         unit: Unit::Misc,
         class: Class::Alu,
-        summary: "Sleep for about a nanoseconds (timing only)",
-        mods: &[],
+        summary: "Sleep for about a nanoseconds (timing only); nvcc 11.8 prints `__nanosleep` as `NANOSLEEP.WARP`",
+        mods: &[
+            ModGroupDef { name: "warp", options: &["", "WARP"], regs: &[], field: BitField { lo: 21, width: 1 } },
+        ],
         operands: &[
-            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 29, width: 1 } }] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 30, width: 1 } }] },
         ],
     },
     FormDef {
@@ -4410,10 +4516,12 @@ pub static FORMS: &[FormDef] = &[
         form: 1,
         unit: Unit::Misc,
         class: Class::Alu,
-        summary: "Sleep for about a nanoseconds (timing only)",
-        mods: &[],
+        summary: "Sleep for about a nanoseconds (timing only); nvcc 11.8 prints `__nanosleep` as `NANOSLEEP.WARP`",
+        mods: &[
+            ModGroupDef { name: "warp", options: &["", "WARP"], regs: &[], field: BitField { lo: 21, width: 1 } },
+        ],
         operands: &[
-            OperandDef { name: "a", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 21, width: 32 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 22, width: 32 }, flags: &[] },
         ],
     },
     FormDef {

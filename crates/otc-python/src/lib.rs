@@ -21,21 +21,47 @@ use program::{PyKernel, PyParam, PyProgram};
 
 /// Assemble source text: the own dialect, or a `cuobjdump -sass` listing for sm_70.
 /// `name` names the source in error messages.
+/// `cubin`: the bytes of the `.cubin` the listing was printed from, or the text of `cuobjdump
+/// -elf` of it; its constant banks (nvcc's literals in bank 2, `__constant__` data in bank 3) go
+/// to the kernels.
 #[pyfunction]
-#[pyo3(signature = (text, name = "<input>"))]
-fn assemble(py: Python<'_>, text: &str, name: &str) -> Result<PyProgram, Error> {
-    let p = py.detach(|| guard(|| Ok(otc_asm::assemble(text, name)?)))?;
+#[pyo3(signature = (text, name = "<input>", cubin = None))]
+fn assemble(py: Python<'_>, text: &str, name: &str, cubin: Option<Vec<u8>>) -> Result<PyProgram, Error> {
+    let p = py.detach(|| {
+        guard(|| {
+            let mut p = otc_asm::assemble(text, name)?;
+            if let Some(bytes) = &cubin {
+                let cname = format!("{name} (cubin)");
+                p.attach_constants(&otc_asm::read_constants(bytes, &cname)?, &cname)?;
+            }
+            Ok(p)
+        })
+    })?;
     Ok(PyProgram::new(p))
 }
 
 /// Load a program file: the binary format if it starts with its magic, else source text.
+/// `cubin`: the path of the `.cubin` (or `cuobjdump -elf` text) whose constant banks the
+/// kernels get (see `assemble`).
 /// Errors name the path.
 #[pyfunction]
-fn load(py: Python<'_>, path: PathBuf) -> Result<PyProgram, Error> {
+#[pyo3(signature = (path, cubin = None))]
+fn load(py: Python<'_>, path: PathBuf, cubin: Option<PathBuf>) -> Result<PyProgram, Error> {
     let name = path.display().to_string();
     let p = py.detach(|| {
         let data = std::fs::read(&path).map_err(|err| Error::Io { path: name.clone(), err })?;
-        guard(|| Ok(otc_asm::load_bytes(&data, &name)?))
+        let cubin_data = match &cubin {
+            Some(c) => Some(std::fs::read(c).map_err(|err| Error::Io { path: c.display().to_string(), err })?),
+            None => None,
+        };
+        guard(|| {
+            let mut p = otc_asm::load_bytes(&data, &name)?;
+            if let (Some(bytes), Some(c)) = (&cubin_data, &cubin) {
+                let cname = c.display().to_string();
+                p.attach_constants(&otc_asm::read_constants(bytes, &cname)?, &cname)?;
+            }
+            Ok(p)
+        })
     })?;
     Ok(PyProgram::new(p))
 }

@@ -137,6 +137,36 @@ impl PyKernel {
         self.k().local_bytes
     }
 
+    /// Constant-bank images the kernel sees at launch, {bank: bytes from offset 0} (from a
+    /// cubin; empty otherwise). `Device.write_constant` on a bank takes precedence.
+    #[getter]
+    fn constants(&self) -> std::collections::BTreeMap<u8, std::borrow::Cow<'_, [u8]>> {
+        self.k().constants.iter().map(|c| (c.bank, std::borrow::Cow::Borrowed(c.data.as_slice()))).collect()
+    }
+
+    /// The instructions this emulator does not execute, as (pc, text, reason): empty for
+    /// every kernel whose forms all have semantics (the coverage check of the nvcc corpus).
+    fn unsupported(&self, py: Python<'_>) -> Result<Vec<(u32, String, String)>, Error> {
+        let p = Arc::clone(&self.program);
+        let i = self.index;
+        py.detach(|| {
+            guard(|| {
+                let insts = &p.kernels[i].instructions;
+                Ok(otc_sim::unsupported_instructions(insts)
+                    .into_iter()
+                    .map(|(at, why)| (at as u32 * 16, insts[at].text(), why))
+                    .collect())
+            })
+        })
+    }
+
+    /// The demangled C++ name (`scale_add<float>(float const*, float*, float, int)`), or None
+    /// for a plain (`extern "C"`) name.
+    #[getter]
+    fn demangled(&self) -> Option<String> {
+        self.k().demangled_name()
+    }
+
     /// Number of instructions.
     fn __len__(&self) -> usize {
         self.k().instructions.len()

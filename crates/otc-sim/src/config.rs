@@ -236,6 +236,10 @@ pub struct KernelImage {
     pub local_bytes: Option<u32>,
     /// Size of the parameter block (`None` = unknown: any size up to 4 KiB is accepted).
     pub param_bytes: Option<u32>,
+    /// Constant-bank images `(bank, bytes from offset 0)` the kernel sees at launch (nvcc's
+    /// literals in bank 2, `__constant__` data in bank 3, read from a cubin), except in banks
+    /// that [`crate::Device::write_constant`] wrote.
+    pub constants: Vec<(u8, Vec<u8>)>,
 }
 
 impl KernelImage {
@@ -248,6 +252,7 @@ impl KernelImage {
             shared_bytes: None,
             local_bytes: None,
             param_bytes: None,
+            constants: Vec::new(),
         }
     }
 }
@@ -262,6 +267,7 @@ impl From<&otc_asm::Kernel> for KernelImage {
             shared_bytes: k.shared_bytes,
             local_bytes: k.local_bytes,
             param_bytes: k.param_bytes(),
+            constants: k.constants.iter().map(|c| (c.bank, c.data.clone())).collect(),
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Device {
     memory: GlobalMemory,
     /// User constant banks 1..17 (bank 0 is built by each launch).
     banks: Vec<Vec<u8>>,
+    /// Banks written by [`Device::write_constant`]: a kernel's own images do not replace them.
+    written_banks: [bool; CONST_BANKS],
     pool: Option<rayon::ThreadPool>,
     launches: u32,
 }
@@ -72,7 +74,14 @@ impl std::fmt::Debug for Device {
 impl Device {
     /// A device with the given configuration and empty memory.
     pub fn new(config: DeviceConfig) -> Device {
-        Device { config, memory: GlobalMemory::new(), banks: vec![Vec::new(); CONST_BANKS], pool: None, launches: 0 }
+        Device {
+            config,
+            memory: GlobalMemory::new(),
+            banks: vec![Vec::new(); CONST_BANKS],
+            written_banks: [false; CONST_BANKS],
+            pool: None,
+            launches: 0,
+        }
     }
 
     pub fn config(&self) -> &DeviceConfig {
@@ -126,11 +135,8 @@ impl Device {
         if end > CONST_BANK_BYTES as u64 {
             return Err(SimError::Memory(format!("constant bank write ends at {end:#x}, past 64 KiB")));
         }
-        let b = &mut self.banks[bank as usize];
-        if b.len() < end as usize {
-            b.resize(end as usize, 0);
-        }
-        b[offset as usize..end as usize].copy_from_slice(data);
+        write_bank(&mut self.banks[bank as usize], offset as usize, data);
+        self.written_banks[bank as usize] = true;
         Ok(())
     }
 
@@ -279,6 +285,15 @@ impl Device {
         bank0[PARAM_BASE as usize..PARAM_BASE as usize + params.len()].copy_from_slice(params);
         let mut banks = self.banks.clone();
         banks[0] = bank0;
+        for (bank, data) in &kernel.constants {
+            let b = *bank as usize;
+            if b == 0 || b >= CONST_BANKS || data.len() > CONST_BANK_BYTES as usize {
+                return bad(format!("constant image for bank {bank} of {} bytes (banks 1..17, 64 KiB)", data.len()));
+            }
+            if !self.written_banks[b] {
+                write_bank(&mut banks[b], 0, data);
+            }
+        }
 
         // ---------------------------------------------------------------- decode
         let cx =
@@ -547,4 +562,13 @@ fn run_parallel(
         }
     }
     Ok(())
+}
+
+/// Copy `data` into `bank` at `offset`, growing the bank as needed.
+fn write_bank(bank: &mut Vec<u8>, offset: usize, data: &[u8]) {
+    let end = offset + data.len();
+    if bank.len() < end {
+        bank.resize(end, 0);
+    }
+    bank[offset..end].copy_from_slice(data);
 }

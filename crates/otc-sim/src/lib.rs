@@ -122,6 +122,7 @@ pub use config::{
     DeviceConfig, KernelImage, Setting, SettingKind, SettingValue, CONST_BANK_BYTES, MAX_PARAM_BYTES,
     MAX_THREADS_PER_CTA, PARAM_BASE, SETTINGS, V100_MAX_SHARED_PER_CTA,
 };
+pub use decode::unsupported_instructions;
 pub use device::Device;
 pub use fault::{FaultKind, GuestFault, MemorySpace, SimError};
 pub use harness::WarpHarness;

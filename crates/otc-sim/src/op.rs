@@ -292,6 +292,8 @@ pub(crate) enum OpKind {
     },
     ImadWide {
         d: R,
+        /// Carry out of the 64-bit sum (`P_SINK` when the form has none).
+        p: u8,
         a: ISrc,
         b: ISrc,
         clo: Src,
@@ -413,10 +415,14 @@ pub(crate) enum OpKind {
         d: R,
         a: Src,
         mask: u32,
+        /// Byte of `d` the predicates go to (`.B1`..`.B3`; 0 = the low byte).
+        byte: u8,
     },
     R2p {
         a: Src,
         mask: u32,
+        /// Byte of `a` the predicates come from (`a.B1`..`a.B3`; 0 = the low byte).
+        byte: u8,
     },
     S2r {
         d: R,

@@ -293,6 +293,8 @@ const CASES: &[Case] = &[
     Case { code: "HSETP2.GT.AND P1, PT, R4, R5, PT ;", model: |[a, b, ..], _| p1(hv(a) > hv(b)) },
     Case { code: "HSETP2.GT.AND PT, P1, R4, R5, PT ;", model: |[a, b, ..], _| p1(hv(a >> 16) > hv(b >> 16)) },
     Case { code: "HSETP2.EQ.H_AND.AND P1, PT, R4, R5, PT ;", model: |[a, b, ..], _| p1(hv(a) == hv(b) && hv(a >> 16) == hv(b >> 16)) },
+    // fp16 immediate pair for b, unordered compare (true on NaN): nvcc's `__hdiv` range check
+    Case { code: "HSETP2.GEU.AND P1, PT, R4.H0_H0, 0.5, 0.5, PT ;", model: |[a, ..], _| p1(hv(a) >= 0.5 || hv(a).is_nan()) },
     Case { code: "HSET2.BF.LE.AND R0, R4, R5, PT ;", model: |[a, b, ..], _| r0((if hv(a) <= hv(b) { 0x3c00 } else { 0 }) | (if hv(a >> 16) <= hv(b >> 16) { 0x3c00_0000 } else { 0 })) },
     Case { code: "HSET2.NEU.AND R0, R4, R5, PT ;", model: |[a, b, ..], _| { let ne = |x: f64, y: f64| x.is_nan() || y.is_nan() || x != y; r0((if ne(hv(a), hv(b)) { 0xffff } else { 0 }) | (if ne(hv(a >> 16), hv(b >> 16)) { 0xffff_0000 } else { 0 })) } },
     Case { code: "HMNMX2 R0, R4, R5, P0 ;", model: |[a, b, ..], p| { let mm = |x: u32, y: u32| -> u32 { let (xv, yv) = (hv(x), hv(y)); if xv.is_nan() && yv.is_nan() { 0x7fff } else if xv.is_nan() { y & 0xffff } else if yv.is_nan() { x & 0xffff } else if xv == yv { if (x & 0x8000 != 0) == p { x & 0xffff } else { y & 0xffff } } else if (xv < yv) == p { x & 0xffff } else { y & 0xffff } }; r0(mm(a, b) | (mm(a >> 16, b >> 16) << 16)) } },

@@ -146,6 +146,15 @@ const CASES: &[Case] = &[
     Case { code: "MOV R0, 0xdeadbeef ;", model: |_| r(0xdead_beef) },
     Case { code: "R2P PR, R4, 0x7f ;\nP2R R0, PR, RZ, 0x7f ;", model: |i| r(i.a & 0x7f) },
     Case { code: "P2R R0, PR, R4, 0x3 ;", model: |i| r((i.a & !3) | i.p as u32) },
+    // carry out of the 64-bit sum (the high word goes to R1; R0 holds the low word)
+    Case { code: "IMAD.WIDE.U32 R0, P1, R4, R5, R6 ;", model: |i| { let (s, c) = (i.a as u64 * i.b as u64).overflowing_add(i.c as u64 | (i.d as u64) << 32); (s as u32, None, Some(c)) } },
+    // byte-select forms (nvcc's bitmap loops): R2P reads byte k of a, P2R.Bk writes byte k of d
+    Case { code: "R2P PR, R4.B1, 0x7f ;\nP2R R0, PR, RZ, 0x7f ;", model: |i| r((i.a >> 8) & 0x7f) },
+    Case { code: "R2P PR, R4.B2, 0x7f ;\nP2R R0, PR, RZ, 0x7f ;", model: |i| r((i.a >> 16) & 0x7f) },
+    Case { code: "R2P PR, R4.B3, 0x7e ;\nP2R R0, PR, RZ, 0x7f ;", model: |i| r((i.a >> 24) & 0x7e | i.p as u32) },
+    Case { code: "R2P PR, R4.B1, 0x7f ;\nP2R.B2 R0, PR, R5, 0x7f ;", model: |i| r((i.b & !(0x7f << 16)) | ((i.a >> 8) & 0x7f) << 16) },
+    Case { code: "R2P PR, R4.B3, 0x7f ;\nP2R.B3 R0, PR, R5, 0x7f ;", model: |i| r((i.b & !(0x7f << 24)) | (i.a & (0x7f << 24))) },
+    Case { code: "P2R.B1 R0, PR, R4, 0x3 ;", model: |i| r((i.a & !0x300) | (i.p as u32) << 8) },
     Case { code: "IDP.4A.S8.S8 R0, R4, R5, R6 ;", model: |i| r((0..4).fold(i.c as i32, |s, k| s.wrapping_add(((i.a >> (8 * k)) as i8 as i32) * ((i.b >> (8 * k)) as i8 as i32))) as u32) },
     Case { code: "IDP.4A.U8.U8 R0, R4, R5, R6 ;", model: |i| r((0..4).fold(i.c, |s, k| s.wrapping_add(((i.a >> (8 * k)) & 0xff) * ((i.b >> (8 * k)) & 0xff)))) },
     Case { code: "IDP.2A.LO.S16.S8 R0, R4, R5, R6 ;", model: |i| r(((i.a as i16 as i32) * (i.b as i8 as i32) + ((i.a >> 16) as i16 as i32) * ((i.b >> 8) as i8 as i32)).wrapping_add(i.c as i32) as u32) },

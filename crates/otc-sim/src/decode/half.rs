@@ -11,7 +11,7 @@ impl Dec<'_, '_> {
                 p: self.pdst("p")?,
                 q: self.pdst("q")?,
                 a: self.hsrc("a")?,
-                b: self.hsrc("b")?,
+                b: if self.has_op("b0") { self.hpair("b0", "b1")? } else { self.hsrc("b")? },
                 c: self.psrc("c")?,
                 cmp: self.fcmp()?,
                 hand: self.has("H_AND"),

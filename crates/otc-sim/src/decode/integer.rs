@@ -113,8 +113,13 @@ impl Dec<'_, '_> {
             }
             "BREV" => OpKind::Brev { d: self.dst("d")?, a: self.src("a")? },
             "BMSK" => OpKind::Bmsk { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")?, wrap: self.has("W") },
-            "P2R" => OpKind::P2r { d: self.dst("d")?, a: self.src("a")?, mask: self.imm("mask")? },
-            "R2P" => OpKind::R2p { a: self.src("a")?, mask: self.imm("mask")? },
+            "P2R" => OpKind::P2r {
+                d: self.dst("d")?,
+                a: self.src("a")?,
+                mask: self.imm("mask")?,
+                byte: ["", "B1", "B2", "B3"].iter().position(|b| *b == self.m("byte")).unwrap_or(0) as u8,
+            },
+            "R2P" => OpKind::R2p { a: self.src("a")?, mask: self.imm("mask")?, byte: self.op("a")?.1.suffix },
             "S2R" => OpKind::S2r { d: self.dst("d")?, sr: self.sreg("sr")? },
             "CS2R" => {
                 let pair = !self.has("32");
@@ -154,6 +159,7 @@ impl Dec<'_, '_> {
             };
             return Ok(OpKind::ImadWide {
                 d: self.dst("d")?,
+                p: self.opt_pdst("p")?,
                 a: self.isrc("a")?,
                 b: self.isrc("b")?,
                 clo,

@@ -69,6 +69,22 @@ pub(crate) fn decode_all(insts: &[Instruction], cx: &DecodeCtx<'_>) -> Vec<Op> {
     ops
 }
 
+/// The instructions of `insts` that this emulator does not execute (an opcode or form with no
+/// semantics here), as (index, message). Faults that depend on the launch (a constant outside
+/// its bank, a register past the kernel's count) are not reported.
+pub fn unsupported_instructions(insts: &[Instruction]) -> Vec<(usize, String)> {
+    let banks = vec![vec![0u8; crate::CONST_BANK_BYTES as usize]; crate::device::CONST_BANKS];
+    let cx = DecodeCtx { num_regs: 255, banks: &banks, len: insts.len(), end_exits: false };
+    insts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, inst)| match (Dec { inst, cx: &cx }).decode() {
+            Err((FaultKind::UnsupportedInstruction, msg)) => Some((i, msg)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Decode one instruction (never fails: problems become fault ops).
 pub(crate) fn decode(inst: &Instruction, cx: &DecodeCtx<'_>) -> Op {
     let guard = if inst.guard.index == PT {

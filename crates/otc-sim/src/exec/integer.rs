@@ -235,23 +235,28 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             }
             w.write(d, &out, exec);
         }
-        OpKind::ImadWide { d, a, b, clo, chi, signed } => {
+        OpKind::ImadWide { d, p, a, b, clo, chi, signed } => {
             let (av, bv) = (ival_neg(w, a, t0), ival_neg(w, b, t1));
             let (cl, ch) = (w.src(clo, t2), w.src(chi, t3));
             let mut lo = [0u32; 32];
             let mut hi = [0u32; 32];
+            let mut carry = 0u32;
             for l in 0..32 {
-                let p = if signed {
+                let prod = if signed {
                     (av[l] as i32 as i64).wrapping_mul(bv[l] as i32 as i64) as u64
                 } else {
                     av[l] as u64 * bv[l] as u64
                 };
-                let r = p.wrapping_add(((ch[l] as u64) << 32) | cl[l] as u64);
+                let (r, c) = prod.overflowing_add(((ch[l] as u64) << 32) | cl[l] as u64);
                 lo[l] = r as u32;
                 hi[l] = (r >> 32) as u32;
+                carry |= (c as u32) << l;
             }
             w.write(d, &lo, exec);
             w.write(d + 1, &hi, exec);
+            if p != P_SINK {
+                w.write_pred(p, carry, exec);
+            }
         }
         OpKind::Iadd3 { d, p, q, a, b, c, ci, cj } => {
             if p == P_SINK && q == P_SINK {
@@ -488,23 +493,26 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             });
             w.write(d, &out, exec);
         }
-        OpKind::P2r { d, a, mask } => {
+        OpKind::P2r { d, a, mask, byte } => {
             let av = w.src(a, t0);
+            let shift = 8 * byte as u32;
+            let field = mask << shift;
             let mut out = [0u32; 32];
             for (l, o) in out.iter_mut().enumerate() {
                 let mut pr = 0u32;
                 for i in 0..7 {
                     pr |= ((w.preds[i] >> l) & 1) << i;
                 }
-                *o = (pr & mask) | (av[l] & !mask);
+                *o = ((pr << shift) & field) | (av[l] & !field);
             }
             w.write(d, &out, exec);
         }
-        OpKind::R2p { a, mask } => {
+        OpKind::R2p { a, mask, byte } => {
             let av = *w.src(a, t0);
+            let shift = 8 * byte as u32;
             for i in 0..7u8 {
                 if (mask >> i) & 1 != 0 {
-                    let m = mask_of(|l| (av[l] >> i) & 1 != 0);
+                    let m = mask_of(|l| (av[l] >> (shift + i as u32)) & 1 != 0);
                     w.write_pred(i, m, exec);
                 }
             }
