@@ -216,6 +216,8 @@ pub const REGISTERS_PER_SM: u32 = 65536;
 pub const MAX_PARAM_BYTES: u32 = 4096;
 /// Offset of the first kernel parameter in constant bank 0.
 pub const PARAM_BASE: u32 = 0x160;
+/// Number of constant banks (`c[0x0]` .. `c[0x11]`).
+pub const CONST_BANKS: usize = 18;
 /// Size of constant bank 0 as the emulator lays it out (64 KiB as on sm_70).
 pub const CONST_BANK_BYTES: u32 = 64 * 1024;
 
