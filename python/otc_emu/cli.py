@@ -2,16 +2,17 @@
 
 Exit status: 0 on success, 1 with a one-line ``otc-emu: error: ...`` on stderr when the input is
 bad (any :class:`~otc_emu.OtcError`, or a file that cannot be read or written) or a result fails
-its check, 2 on usage errors (argparse).
+its check, 2 on usage errors (argparse), 130 with ``otc-emu: interrupted`` on Ctrl-C. JSON output
+is standard JSON: a non-finite number is written as ``null``.
 
 Output is rendered with ``rich``: colour and transient progress bars on a terminal, plain text
-(no escape sequences) when stdout is not a terminal or with ``--no-color``.
+(no escape sequences at all) when stdout is not a terminal or with ``--no-color``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import LaunchError, OtcError, Program, __version__, _core, load
+from . import LaunchError, OtcError, Program, __version__, _core, _json, load
 from .device import find_kernel
 
 PROG = "otc-emu"
@@ -38,6 +39,10 @@ DEMO_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
 DEMO_SMS = 4
 
 
+#: The largest device allocation (otc_sim::memory::MAX_ALLOC).
+MAX_ARRAY_BYTES = 64 << 30
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -47,7 +52,9 @@ def _console(args: argparse.Namespace):
     from rich.console import Console
 
     no_color = bool(getattr(args, "no_color", False))
-    return Console(no_color=no_color or None, highlight=not no_color, emoji=False)
+    # color_system=None: no escape codes at all (rich's no_color alone still writes bold / italic)
+    return Console(no_color=no_color or None, color_system=None if no_color else "auto", highlight=not no_color,
+                   emoji=False)
 
 
 @contextmanager
@@ -204,6 +211,10 @@ def parse_arg(spec: str, index: int, param=None) -> ArgSpec:
                                   "such as 1024 or 64x64") from None
             if any(d < 1 for d in shape):
                 raise LaunchError(f"{where}: shape {parts[1]!r} has a dimension below 1")
+            nbytes = math.prod(shape) * np.dtype(_NUMPY[SCALAR_TYPES[parts[0]]]).itemsize
+            if nbytes > MAX_ARRAY_BYTES:
+                raise LaunchError(f"{where}: {spec!r} needs {nbytes} bytes; a device array holds at most "
+                                  f"{MAX_ARRAY_BYTES} (64 GiB)")
             return ArgSpec("array", np.zeros(shape, _NUMPY[SCALAR_TYPES[parts[0]]]), spec)
         try:
             array = np.load(spec, allow_pickle=False)
@@ -241,6 +252,8 @@ def _setting_value(text: str):
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
+    if low == "none":  # max_cycles=none: no limit
+        return None
     for conv in (int, float):
         try:
             return conv(text)
@@ -337,7 +350,7 @@ def run_program(args: argparse.Namespace) -> dict:
 def _run_json(run: dict) -> str:
     data = {k: v for k, v in run.items() if k not in ("stats", "summary")}
     data["stats"] = run["stats"].to_dict()
-    return json.dumps(data, indent=2, sort_keys=True)
+    return _json.dumps(data, indent=2, sort_keys=True)
 
 
 def _render_run_line(run: dict, console) -> None:
@@ -456,7 +469,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
         runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
                         sms=args.sms)
     if args.json:
-        print(json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
+        print(_json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
                           "sparsity_b": args.sparsity_b, "baseline": modes[0], "modes": _gemm_rows(runs, modes)}, indent=2))
     else:
         console.rule(f"[bold]GEMM {args.m}x{args.n}x{args.k}[/bold], A {args.sparsity_a:.1%} and B {args.sparsity_b:.1%} "
@@ -509,7 +522,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     executed = stats["spgemm"].counters["ohmma.executed"]
     ok = all(runs[mode]["within_bound"] for mode in modes) and int(tiles.sum()) == executed
     if args.json:
-        print(json.dumps({"m": m, "n": n, "k": k, "sparsity_a": args.sparsity_a, "sparsity_b": args.sparsity_b, "sms": args.sms,
+        print(_json.dumps({"m": m, "n": n, "k": k, "sparsity_a": args.sparsity_a, "sparsity_b": args.sparsity_b, "sms": args.sms,
                           "baseline": "hmma", "modes": _gemm_rows(runs, modes),
                           "tiles": {"shape": list(tiles.shape), "ohmma_executed_from_bitmaps": int(tiles.sum()),
                                     "ohmma_executed_counter": executed, "dense_ohmmas_per_tile": heatmap.DENSE_OHMMAS_PER_K * k},
@@ -547,35 +560,9 @@ def _verdict(stats: dict) -> str:
 # ------------------------------------------------------------------------------------- experiment
 
 
-class _ExperimentProgress:
-    """Says how many points are done already, then shows a progress bar over the rest."""
-
-    def __init__(self, console, name: str, quiet: bool):
-        self.console, self.name, self.quiet = console, name, quiet
-        self._bar = None
-        self._cm = None
-
-    def start(self, total: int, todo: int, path: Path) -> None:
-        if not self.quiet:
-            self.console.print(f"{total} points: {total - todo} already done in {path} (skipped), {todo} to run",
-                               soft_wrap=True)
-        self._cm = progress_bar(self.console, todo, self.name)
-        self._bar = self._cm.__enter__()
-
-    def describe(self, text: str) -> None:
-        self._bar.describe(text)
-
-    def advance(self) -> None:
-        self._bar.advance()
-
-    def close(self) -> None:
-        if self._cm is not None:
-            self._cm.__exit__(None, None, None)
-            self._cm = None
-
-
 def cmd_experiment(args: argparse.Namespace) -> int:
     from . import experiments
+    from .cli_sweep import executor_from
 
     console = _console(args)
     options = {"size": args.size, "repeats": args.repeats, "emulate": args.emulate, "seed": args.seed,
@@ -585,14 +572,17 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if not quiet:
         console.rule(f"[bold]experiment {exp.name}[/bold]")
         console.print(exp.title[0].upper() + exp.title[1:])
-    progress = _ExperimentProgress(console, exp.name, quiet)
+    exp.points(exp.options or {})  # bad options stop here, before an executor (Ray: seconds) starts
+    executor = executor_from(args)
+    progress = experiments.PointsProgress(console, exp.name, quiet)
     try:
-        outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot)
+        outcome = experiments.run(args.name, args.out, options, progress=progress, plot_png=args.plot, executor=executor)
     finally:
         progress.close()
-    ok = all(r.get("ok", True) for r in outcome.rows)
+    ok = all(r.get("ok", True) for r in outcome.rows) and not outcome.failed
     if args.json:
-        print(json.dumps({"experiment": exp.name, "ran": outcome.ran, "skipped": outcome.skipped, "ok": ok,
+        print(_json.dumps({"experiment": exp.name, "ran": outcome.ran, "skipped": outcome.skipped, "ok": ok,
+                           "failed": [{"params": p, "error": e} for p, e in outcome.failed],
                           "columns": [k for k, _ in outcome.columns], "rows": outcome.rows,
                           "files": [str(f) for f in outcome.files]}, indent=2))
     elif args.markdown:
@@ -601,6 +591,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         outcome.experiment.render(outcome.columns, outcome.rows, console)
         for f in outcome.files:
             console.print(f"wrote {f}", soft_wrap=True)
+        if outcome.failed:
+            console.print(f"{len(outcome.failed)} point(s) failed (errors in {args.out}; a re-run tries them again)")
     return 0 if ok else 1
 
 
@@ -716,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_conv(sub)
     _add_experiment(sub)
+    from .cli_sweep import add_sweep_parser
+
+    add_sweep_parser(sub, _add_output_options)
     return parser
 
 
@@ -745,6 +740,9 @@ def _add_experiment(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")
     p.add_argument("--markdown", action="store_true", help="print the result table as Markdown (for the README)")
+    from .cli_sweep import add_executor_options
+
+    add_executor_options(p)
     _add_output_options(p)
     p.set_defaults(func=cmd_experiment)
 
@@ -796,7 +794,7 @@ def cmd_conv(args: argparse.Namespace) -> int:
         runs = experiments.run_conv(layer, modes, seed=args.seed, progress=bar, sms=args.sms)
     stats = {mode: runs[mode]["stats"] for mode in modes}
     if args.json:
-        print(json.dumps({"layer": layer.as_dict(), "sms": args.sms, "baseline": modes[0],
+        print(_json.dumps({"layer": layer.as_dict(), "sms": args.sms, "baseline": modes[0],
                           "modes": _gemm_rows(runs, modes)}, indent=2))
     else:
         console.rule(f"[bold]conv {layer.describe()}{_on_sms(args.sms)}[/bold]")
@@ -814,10 +812,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C: finished points are stored; a re-run resumes
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `otc-emu disasm x | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except OtcError as e:
+    except KeyboardInterrupt:  # Ctrl-C: the launch stopped (device memory is consistent); no traceback
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        message = "the host ran out of memory"
+    except (OtcError, ValueError) as e:  # ValueError: a value the library refuses (a conv shape, ...)
         message = str(e)
     except OSError as e:
         where = e.filename if e.filename is not None else ""

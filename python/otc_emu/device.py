@@ -12,15 +12,17 @@ int or float is refused, because its width would be a guess.
 """
 from __future__ import annotations
 
-import json
+import itertools
+import math
 import os
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _json
 from ._core import ConfigError, LaunchError, OtcError
 
 __all__ = ["Device", "DeviceArray", "LaunchResult", "Stats", "Warp"]
@@ -89,7 +91,8 @@ class Stats:
         return d
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, **kwargs)
+        """``to_dict()`` as standard JSON: a non-finite metric is written as null."""
+        return _json.dumps(self.to_dict(), sort_keys=True, **kwargs)
 
     def report(self, console=None, title: str | None = None) -> None:
         """Print an Nsight-Compute-like report (otc_emu.report) to ``console`` (a rich Console;
@@ -132,13 +135,30 @@ def _settings(config: ConfigSource, overrides: Mapping[str, Any]) -> dict[str, A
         pass  # the built-in description (_core.V100_TOML), the default
     elif isinstance(config, (str, os.PathLike)):
         path = os.fspath(config)
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
         flat.update(_core.read_config(text, str(path)))
     else:
         raise ConfigError(f"config must be None, 'v100', the path of a TOML file or a dict, got {type(config).__name__}")
     flat.update(_flatten(overrides))
     return flat
+
+
+def _core_object(factory, config: ConfigSource, overrides: Mapping[str, Any]):
+    """``factory(settings)`` (``_core.Device`` or ``_core.Warp``); when ``config`` is a file, its
+    keys are checked alone first, so that an unknown or ill-typed key there is a ConfigError that
+    names the file."""
+    if isinstance(config, (str, os.PathLike)) and not (isinstance(config, str) and config.strip().lower() == "v100"):
+        from_file = _settings(config, {})
+        try:
+            factory(from_file)
+        except ConfigError as e:
+            raise ConfigError(f"{os.fspath(config)}: {e}") from None
+    return factory(_settings(config, overrides))
 
 
 @dataclass
@@ -153,21 +173,29 @@ class LaunchResult:
 
 @dataclass(eq=False)
 class DeviceArray:
-    """An allocation in device global memory with a NumPy shape and dtype."""
+    """An allocation in device global memory with a NumPy shape and dtype. It belongs to the
+    :class:`Device` that made it: passing it to another device's launch raises
+    :class:`LaunchError`. Its memory is freed by :meth:`free` or, at the latest, when the last
+    reference to the array goes away."""
 
     device: "Device"
     address: int
     shape: tuple[int, ...]
     dtype: np.dtype
     _freed: bool = field(default=False, repr=False)
+    _finalizer: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self._finalizer is None:
+            self._finalizer = weakref.finalize(self, _free_quietly, self.device._dev, self.address)
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(self.shape) * self.dtype.itemsize
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def numpy(self) -> np.ndarray:
         """Copy the array back to the host."""
@@ -184,9 +212,11 @@ class DeviceArray:
         self.device._dev.write(self.address, a.tobytes())
 
     def free(self) -> None:
+        """Free the device memory now (later uses raise OtcError); freeing twice does nothing."""
         if not self._freed:
-            self.device._dev.free(self.address)
             self._freed = True
+            self._finalizer.detach()
+            self.device._dev.free(self.address)
 
     def _check(self) -> None:
         if self._freed:
@@ -196,16 +226,43 @@ class DeviceArray:
         return self.shape[0] if self.shape else 1
 
 
+def _free_quietly(dev, address: int) -> None:
+    """The finalizer of a DeviceArray (it may run at interpreter exit or on any thread)."""
+    try:
+        dev.free(address)
+    except Exception:  # noqa: BLE001 - a finalizer must not raise
+        pass
+
+
+#: Launch dimensions and sizes are unsigned 32-bit on the device.
+_U32_LIMIT = 2**32
+
+
+def _uint(v, what: str) -> int:
+    """An int or NumPy integer (not a bool, float or string) as a Python int."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{what} must be an int or a NumPy integer, got {type(v).__name__} {_short_repr(v)}")
+    return int(v)
+
+
+def _short_repr(v, limit: int = 60) -> str:
+    r = repr(v)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
 def _dim3(v, what: str) -> tuple[int, int, int]:
-    if isinstance(v, (int, np.integer)):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
         t = (int(v), 1, 1)
+    elif isinstance(v, (tuple, list)):
+        if not 1 <= len(v) <= 3:
+            raise LaunchError(f"{what} must be an int or a tuple of 1 to 3 ints, got {_short_repr(v)}")
+        t = tuple(_uint(x, f"{what} dimension") for x in v) + (1,) * (3 - len(v))
     else:
-        t = tuple(int(x) for x in v)
-        if not 1 <= len(t) <= 3:
-            raise LaunchError(f"{what} must be an int or a tuple of 1 to 3 ints, got {v!r}")
-        t = t + (1,) * (3 - len(t))
+        raise TypeError(f"{what} must be an int or a tuple of 1 to 3 ints, got {type(v).__name__} {_short_repr(v)}")
     if any(x < 1 for x in t):
         raise LaunchError(f"{what} {t} has a zero or negative dimension")
+    if any(x >= _U32_LIMIT for x in t):
+        raise LaunchError(f"{what} {t} has a dimension of 2**32 or more")
     return t  # type: ignore[return-value]
 
 
@@ -241,7 +298,15 @@ def find_kernel(program, name: str, where: str = "program") -> str:
     raise LaunchError(f"{where} has no kernel {name!r}; it has {listed}")
 
 
-def _pack_args(kernel, args: Sequence[Any], kernel_name: str) -> bytes:
+def _host_dtype(dtype) -> np.dtype:
+    """A dtype that device memory can hold: booleans, integers and floats (never objects)."""
+    dt = np.dtype(dtype)
+    if dt.kind not in "biuf":
+        raise TypeError(f"device arrays hold booleans, integers and floats, not dtype {dt}")
+    return dt
+
+
+def _pack_args(device: "Device", kernel, args: Sequence[Any], kernel_name: str) -> bytes:
     params = kernel.params
     if params is not None and len(args) != len(params):
         names = ", ".join(f"{p.type} {p.name}" for p in params)
@@ -252,6 +317,9 @@ def _pack_args(kernel, args: Sequence[Any], kernel_name: str) -> bytes:
         where = f"argument {i}" + (f" ({p.name}: {p.type})" if p else "")
         if isinstance(a, DeviceArray):
             a._check()
+            if a.device is not device:
+                raise LaunchError(f"{where}: the device array at {a.address:#x} belongs to {a.device!r}, "
+                                  f"not to {device!r} that launches {kernel_name}")
             if p is not None and p.type not in ("ptr", "u64", "s64"):
                 raise TypeError(f"{where}: a device array is a pointer, the kernel expects {p.type}")
             raw, size = int(a.address).to_bytes(8, "little"), 8
@@ -295,8 +363,14 @@ class Device:
     settings raise :class:`ConfigError` naming the setting.
     """
 
+    _count = itertools.count(1)
+
     def __init__(self, config: ConfigSource = None, **overrides):
-        self._dev = _core.Device(_settings(config, overrides))
+        self._dev = _core_object(_core.Device, config, overrides)
+        self.number = next(Device._count)
+
+    def __repr__(self) -> str:
+        return f"<otc_emu.Device #{self.number}>"
 
     @classmethod
     def v100_slice(cls, sms: int, **overrides) -> "Device":
@@ -328,11 +402,19 @@ class Device:
         return dict(_core.Device.settings())
 
     def empty(self, shape, dtype=np.float32) -> DeviceArray:
-        shp = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        """An uninitialised array (zeroed in practice). ``shape`` is an int or a tuple of ints;
+        ``dtype`` a boolean, integer or float type."""
+        if isinstance(shape, (tuple, list)):
+            shp = tuple(_uint(s, "a shape dimension") for s in shape)
+        else:
+            shp = (_uint(shape, "shape"),)
         if any(s < 0 for s in shp):
             raise ValueError(f"negative dimension in shape {shp}")
-        dt = np.dtype(dtype)
-        nbytes = int(np.prod(shp, dtype=np.int64)) * dt.itemsize
+        dt = _host_dtype(dtype)
+        nbytes = math.prod(shp) * dt.itemsize  # Python ints: never overflows
+        if nbytes >= 2**63:
+            raise OtcError(f"device memory: an array of shape {shp} and dtype {dt} needs {nbytes} bytes, "
+                           f"more than any allocation can hold")
         addr = self._dev.alloc(max(nbytes, 1), max(dt.itemsize, 16))
         return DeviceArray(self, addr, shp, dt)
 
@@ -342,7 +424,7 @@ class Device:
         return arr
 
     def to_device(self, array) -> DeviceArray:
-        a = np.ascontiguousarray(np.asarray(array))
+        a = np.require(np.asarray(array), requirements="C")  # (ascontiguousarray makes 0-d arrays 1-d)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"cannot copy an array of dtype {a.dtype} to the device")
         arr = self.empty(a.shape, a.dtype)
@@ -362,18 +444,22 @@ class Device:
         self._dev.write_constant(int(bank), int(offset), raw)
 
     def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None) -> LaunchResult:
-        """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``shared_bytes`` is
-        dynamic shared memory added to the kernel's static size. Raises :class:`LaunchError` for
-        bad launch parameters (before anything runs) and :class:`GuestFault` for faults.
-        ``kernel_name`` may be the mangled name of a C++ kernel or its demangled form
-        (see :func:`find_kernel`)."""
+        """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``grid`` and
+        ``block`` are an int or a tuple of 1 to 3 ints (NumPy integers too; anything else is a
+        TypeError); ``shared_bytes`` is dynamic shared memory added to the kernel's static size.
+        Raises :class:`LaunchError` for bad launch parameters (before anything runs: a dimension
+        of 0 or >= 2**32, a device array of another Device, ...), :class:`GuestFault` for faults
+        (the watchdogs included: kind ``"watchdog"``), and ``KeyboardInterrupt`` on Ctrl-C (the
+        launch stops within a few milliseconds; device memory stays readable). Several threads
+        may launch on one Device: the launches run one after another. ``kernel_name`` may be the
+        mangled name of a C++ kernel or its demangled form (see :func:`find_kernel`)."""
         kernels = program.kernels
         kernel_name = find_kernel(program, kernel_name)
         g, b = _dim3(grid, "grid"), _dim3(block, "block")
-        params = _pack_args(kernels[kernel_name], list(args), kernel_name)
-        dyn = 0 if shared_bytes is None else int(shared_bytes)
-        if dyn < 0:
-            raise LaunchError(f"shared_bytes must be >= 0, got {dyn}")
+        params = _pack_args(self, kernels[kernel_name], list(args), kernel_name)
+        dyn = 0 if shared_bytes is None else _uint(shared_bytes, "shared_bytes")
+        if not 0 <= dyn < _U32_LIMIT:
+            raise LaunchError(f"shared_bytes must be in 0..2**32-1, got {dyn}")
         stats = self._dev.launch(program, kernel_name, g, b, params, dyn)
         return LaunchResult(kernel_name, g, b, Stats(stats))
 
@@ -388,7 +474,7 @@ class Warp:
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None, **overrides):
-        self._warp = _core.Warp(_settings(config, overrides))
+        self._warp = _core_object(_core.Warp, config, overrides)
 
     def write_reg(self, index: int, values) -> None:
         v = np.asarray(values)

@@ -140,6 +140,8 @@ pub fn assemble(text: &str, source: &str) -> Result<Program, AsmError> {
 
 fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
     let mut kernels: Vec<KernelSrc> = Vec::new();
+    // kernel names seen so far (a list search per kernel made many kernels quadratic)
+    let mut names: std::collections::HashSet<String> = Default::default();
     let mut stripper = CommentStripper { in_block: false };
     let mut implicit = false;
     let mut block_start = 0;
@@ -176,7 +178,7 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
                     if args.len() != 1 || !is_identifier(args[0]) {
                         return Err(err(off, K::Directive, "expected `.kernel NAME` with NAME an identifier".into()));
                     }
-                    if kernels.iter().any(|k| k.name == args[0]) {
+                    if !names.insert(args[0].to_string()) {
                         return Err(err(off, K::Directive, format!("kernel `{}` is defined twice", args[0])));
                     }
                     kernels.push(KernelSrc::new(args[0].to_string(), line_no, false));
@@ -299,6 +301,8 @@ fn read_dialect(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
 /// Read a `cuobjdump -sass` listing (optionally with `-res-usage` lines).
 fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
     let mut kernels: Vec<KernelSrc> = Vec::new();
+    // kernel names seen so far (a list search per kernel made many kernels quadratic)
+    let mut names: std::collections::HashSet<String> = Default::default();
     let mut usage: HashMap<String, (u32, Option<u32>, Option<u32>)> = HashMap::new();
     let mut usage_fn: Option<String> = None;
     // the instruction waiting for its second (control) word
@@ -331,7 +335,7 @@ fn read_listing(text: &str, source: &str) -> Result<Vec<KernelSrc>, AsmError> {
             if !is_identifier(name) {
                 return Err(err(0, format!("function name `{name}` is not an identifier")));
             }
-            if kernels.iter().any(|k| k.name == name) {
+            if !names.insert(name.to_string()) {
                 return Err(err(0, format!("function `{name}` appears twice")));
             }
             kernels.push(KernelSrc::new(name.to_string(), line_no, true));

@@ -3,14 +3,18 @@
 //! arrays, argument packing and statistics objects.
 
 use numpy::{PyArray1, PyReadonlyArray1};
+use std::sync::Mutex;
+
 use otc_sim::{
-    DeviceConfig, KernelImage, LaunchStats, SettingKind, SettingValue, SimError, TensorArith, WarpHarness, SETTINGS,
+    CancelToken, DeviceConfig, KernelImage, LaunchStats, SettingKind, SettingValue, SimError, TensorArith, WarpHarness,
+    SETTINGS,
 };
 use otc_timing::{ConfigValue, TimingConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::{guard, Error};
+use crate::interrupt::interruptible;
 use crate::program::PyProgram;
 
 /// A Python value as a timing configuration value (bool, int, float, str, or a list of them).
@@ -86,6 +90,18 @@ fn opt_int_of(key: &str, v: &Bound<'_, PyAny>, min: u64, max: u64) -> Result<Opt
     }
 }
 
+/// A number of seconds, or None (otc-sim checks the range).
+fn opt_seconds(key: &str, v: &Bound<'_, PyAny>) -> Result<Option<f64>, Error> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    let want = SettingKind::OptSeconds.describe();
+    if v.is_instance_of::<PyBool>() {
+        return Err(bad(key, &want, v));
+    }
+    v.extract::<f64>().map(Some).map_err(|_| bad(key, &want, v))
+}
+
 /// Build a `DeviceConfig` from a flat settings dict, rejecting unknown or ill-typed keys by name.
 ///
 /// Keys: the functional settings of [`otc_sim::SETTINGS`] (also as `device.<name>`, the `[device]` table
@@ -125,6 +141,9 @@ pub(crate) fn config_from(settings: Option<&Bound<'_, PyDict>>) -> Result<Device
             SettingKind::Int { min, max } => SettingValue::Int(int_of(&name, &v, min, max)?),
             SettingKind::OptInt { min, max } => {
                 opt_int_of(&name, &v, min, max)?.map(SettingValue::Int).unwrap_or(SettingValue::Unset)
+            }
+            SettingKind::OptSeconds => {
+                opt_seconds(&name, &v)?.map(SettingValue::Seconds).unwrap_or(SettingValue::Unset)
             }
             SettingKind::Bool => SettingValue::Bool(v.extract().map_err(|_| bad(&name, &setting.kind.describe(), &v))?),
         };
@@ -178,6 +197,7 @@ fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, Py
     d.set_item("max_shared_per_cta", c.max_shared_per_cta)?;
     d.set_item("max_instructions", c.max_instructions)?;
     d.set_item("max_cycles", c.max_cycles)?;
+    d.set_item("max_seconds", c.max_seconds)?;
     d.set_item("threads", c.threads)?;
     d.set_item("default_local_bytes", c.default_local_bytes)?;
     d.set_item("stack_bytes", c.stack_bytes)?;
@@ -237,9 +257,30 @@ pub(crate) fn stats_dict<'py>(
 }
 
 /// The emulated GPU with its global memory.
-#[pyclass(module = "otc_emu._core", name = "Device")]
+///
+/// One `Device` may be used from several Python threads: every call takes the device's lock
+/// (without the GIL), so calls run one at a time and launches are serialised.
+#[pyclass(module = "otc_emu._core", name = "Device", frozen)]
 pub struct PyDevice {
-    inner: otc_sim::Device,
+    inner: Mutex<otc_sim::Device>,
+    /// The device's cancel flag, reachable without the lock (`interrupt.rs`).
+    cancel: CancelToken,
+}
+
+impl PyDevice {
+    /// Run `f` on the device, without the GIL, once the lock is free.
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut otc_sim::Device) -> Result<T, Error> + Send,
+    ) -> Result<T, Error> {
+        py.detach(|| guard(|| f(&mut lock(&self.inner))))
+    }
+}
+
+/// Lock a mutex; a panic while it was held (caught by [`guard`]) leaves the data usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[pymethods]
@@ -247,17 +288,21 @@ impl PyDevice {
     #[new]
     #[pyo3(signature = (settings = None))]
     fn new(settings: Option<&Bound<'_, PyDict>>) -> Result<Self, Error> {
-        Ok(PyDevice { inner: otc_sim::Device::new(config_from(settings)?) })
+        let dev = otc_sim::Device::new(config_from(settings)?);
+        let cancel = dev.cancel_token();
+        Ok(PyDevice { inner: Mutex::new(dev), cancel })
     }
 
     /// The settings in force, as a dict.
-    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        config_dict(py, self.inner.config())
+    fn config<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>, Error> {
+        let c = self.with(py, |d| Ok(d.config().clone()))?;
+        Ok(config_dict(py, &c)?)
     }
 
     /// The cycle model's configuration (dotted key -> value), or None when timing is off.
     fn timing_config<'py>(&self, py: Python<'py>) -> Result<Option<Bound<'py, PyDict>>, Error> {
-        self.inner.config().timing.as_ref().map(|t| timing_dict(py, t)).transpose()
+        let t = self.with(py, |d| Ok(d.config().timing.clone()))?;
+        t.as_ref().map(|t| timing_dict(py, t)).transpose()
     }
 
     /// Descriptions of the settings, as a dict name -> text.
@@ -271,36 +316,35 @@ impl PyDevice {
     }
 
     /// Allocate `nbytes` of global memory aligned to `align`; returns the address.
-    fn alloc(&mut self, py: Python<'_>, nbytes: u64, align: u64) -> Result<u64, Error> {
-        let dev = &mut self.inner;
-        py.detach(|| guard(|| Ok(dev.alloc(nbytes, align)?)))
+    fn alloc(&self, py: Python<'_>, nbytes: u64, align: u64) -> Result<u64, Error> {
+        self.with(py, |d| Ok(d.alloc(nbytes, align)?))
     }
 
-    fn free(&mut self, address: u64) -> Result<(), Error> {
-        guard(|| Ok(self.inner.free(address)?))
+    fn free(&self, py: Python<'_>, address: u64) -> Result<(), Error> {
+        self.with(py, |d| Ok(d.free(address)?))
     }
 
-    fn write(&mut self, py: Python<'_>, address: u64, data: &[u8]) -> Result<(), Error> {
-        let dev = &mut self.inner;
-        py.detach(|| guard(|| Ok(dev.write(address, data)?)))
+    fn write(&self, py: Python<'_>, address: u64, data: &[u8]) -> Result<(), Error> {
+        self.with(py, |d| Ok(d.write(address, data)?))
     }
 
-    fn read<'py>(&mut self, py: Python<'py>, address: u64, nbytes: usize) -> Result<Bound<'py, PyBytes>, Error> {
-        let dev = &mut self.inner;
-        let data = py.detach(|| guard(|| Ok(dev.read(address, nbytes)?)))?;
+    fn read<'py>(&self, py: Python<'py>, address: u64, nbytes: usize) -> Result<Bound<'py, PyBytes>, Error> {
+        let data = self.with(py, |d| Ok(d.read(address, nbytes)?))?;
         Ok(PyBytes::new(py, &data))
     }
 
     /// Write `data` into constant bank `bank` (1..17; `__constant__` data lives in bank 3).
-    fn write_constant(&mut self, bank: u8, offset: u32, data: &[u8]) -> Result<(), Error> {
-        guard(|| Ok(self.inner.write_constant(bank, offset, data)?))
+    fn write_constant(&self, py: Python<'_>, bank: u8, offset: u32, data: &[u8]) -> Result<(), Error> {
+        self.with(py, |d| Ok(d.write_constant(bank, offset, data)?))
     }
 
-    /// Launch kernel `name` of `program`; `params` is the packed parameter block.
+    /// Launch kernel `name` of `program`; `params` is the packed parameter block. Ctrl-C stops
+    /// the launch (`interrupt.rs`): KeyboardInterrupt, with the CTAs before the one running
+    /// committed to memory.
     #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0))]
     #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and six launch arguments
     fn launch<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         program: &PyProgram,
         name: &str,
@@ -313,18 +357,31 @@ impl PyDevice {
             return Err(Error::Sim(SimError::Launch(format!("the program has no kernel `{name}`"))));
         };
         let img = KernelImage::from(k);
-        let dev = &mut self.inner;
         let (grid, block) = ([grid.0, grid.1, grid.2], [block.0, block.1, block.2]);
-        let (stats, timing) =
-            py.detach(|| guard(|| Ok(dev.launch_timed(&img, grid, block, params, dynamic_shared)?)))?;
+        let inner = &self.inner;
+        let (stats, timing) = interruptible(py, &self.cancel, || {
+            Ok(lock(inner).launch_timed(&img, grid, block, params, dynamic_shared)?)
+        })?;
         Ok(stats_dict(py, &stats, timing.as_ref())?)
     }
 }
 
-/// One warp on a fresh SM, for instruction-level tests.
-#[pyclass(module = "otc_emu._core", name = "Warp")]
+/// One warp on a fresh SM, for instruction-level tests. Usable from several threads, like
+/// `Device` (calls take the warp's lock).
+#[pyclass(module = "otc_emu._core", name = "Warp", frozen)]
 pub struct PyWarp {
-    inner: WarpHarness,
+    inner: Mutex<WarpHarness>,
+    cancel: CancelToken,
+}
+
+impl PyWarp {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut WarpHarness) -> Result<T, Error> + Send,
+    ) -> Result<T, Error> {
+        py.detach(|| guard(|| f(&mut lock(&self.inner))))
+    }
 }
 
 #[pymethods]
@@ -335,66 +392,68 @@ impl PyWarp {
         let c = config_from(settings)?;
         let mut w = WarpHarness::new();
         w.set_tensor_arith(c.tensor_arith);
-        if c.max_instructions.is_some() {
+        if settings.is_some_and(|d| d.contains("max_instructions").unwrap_or(false)) {
             w.set_max_instructions(c.max_instructions);
         }
-        Ok(PyWarp { inner: w })
+        let cancel = w.cancel_token();
+        Ok(PyWarp { inner: Mutex::new(w), cancel })
     }
 
-    fn write_reg(&mut self, index: u8, values: PyReadonlyArray1<'_, u32>) -> Result<(), Error> {
+    fn write_reg(&self, py: Python<'_>, index: u8, values: PyReadonlyArray1<'_, u32>) -> Result<(), Error> {
         if index == 255 {
             return Err(Error::Value("RZ cannot be written".into()));
         }
         let v = values.as_slice().map_err(|_| Error::Value("register values must be a contiguous array".into()))?;
         let lanes: [u32; 32] =
             v.try_into().map_err(|_| Error::Value(format!("a register holds 32 lane values, got {}", v.len())))?;
-        guard(|| {
-            self.inner.write_reg(index, lanes);
+        self.with(py, |w| {
+            w.write_reg(index, lanes);
             Ok(())
         })
     }
 
     fn read_reg<'py>(&self, py: Python<'py>, index: u8) -> Result<Bound<'py, PyArray1<u32>>, Error> {
-        let v = guard(|| Ok(self.inner.read_reg(index)))?;
+        let v = self.with(py, |w| Ok(w.read_reg(index)))?;
         Ok(PyArray1::from_slice(py, &v))
     }
 
-    fn write_pred(&mut self, index: u8, mask: u32) -> Result<(), Error> {
+    fn write_pred(&self, py: Python<'_>, index: u8, mask: u32) -> Result<(), Error> {
         if index >= 7 {
             return Err(Error::Value(format!("predicates are P0..P6, got P{index}")));
         }
-        guard(|| {
-            self.inner.write_pred(index, mask);
+        self.with(py, |w| {
+            w.write_pred(index, mask);
             Ok(())
         })
     }
 
-    fn read_pred(&self, index: u8) -> Result<u32, Error> {
+    fn read_pred(&self, py: Python<'_>, index: u8) -> Result<u32, Error> {
         if index > 7 {
             return Err(Error::Value(format!("predicates are P0..P6 and PT, got P{index}")));
         }
-        guard(|| Ok(self.inner.read_pred(index)))
+        self.with(py, |w| Ok(w.read_pred(index)))
     }
 
     /// Lanes launched by the next runs (bit i = lane i; default all 32).
-    fn set_lanes(&mut self, mask: u32) -> Result<(), Error> {
-        guard(|| {
-            self.inner.set_lanes(mask);
+    fn set_lanes(&self, py: Python<'_>, mask: u32) -> Result<(), Error> {
+        self.with(py, |w| {
+            w.set_lanes(mask);
             Ok(())
         })
     }
 
-    fn write_shared(&mut self, offset: usize, data: &[u8]) -> Result<(), Error> {
-        guard(|| Ok(self.inner.write_shared(offset, data)?))
+    fn write_shared(&self, py: Python<'_>, offset: usize, data: &[u8]) -> Result<(), Error> {
+        self.with(py, |w| Ok(w.write_shared(offset, data)?))
     }
 
     fn read_shared<'py>(&self, py: Python<'py>, offset: usize, nbytes: usize) -> Result<Bound<'py, PyBytes>, Error> {
-        let d = guard(|| Ok(self.inner.read_shared(offset, nbytes)?))?;
+        let d = self.with(py, |w| Ok(w.read_shared(offset, nbytes)?))?;
         Ok(PyBytes::new(py, &d))
     }
 
-    /// Run the single kernel of `program` on the warp; returns statistics.
-    fn run<'py>(&mut self, py: Python<'py>, program: &PyProgram) -> Result<Bound<'py, PyDict>, Error> {
+    /// Run the single kernel of `program` on the warp; returns statistics. Ctrl-C stops it
+    /// (KeyboardInterrupt).
+    fn run<'py>(&self, py: Python<'py>, program: &PyProgram) -> Result<Bound<'py, PyDict>, Error> {
         if program.inner.kernels.len() != 1 {
             return Err(Error::Value(format!(
                 "Warp.run takes a program with one kernel, got {}",
@@ -402,8 +461,8 @@ impl PyWarp {
             )));
         }
         let code = &program.inner.kernels[0].instructions;
-        let w = &mut self.inner;
-        let stats = py.detach(|| guard(|| Ok(w.run(code)?)))?;
+        let inner = &self.inner;
+        let stats = interruptible(py, &self.cancel, || Ok(lock(inner).run(code)?))?;
         Ok(stats_dict(py, &stats, None)?)
     }
 }

@@ -90,16 +90,58 @@ impl From<Error> for PyErr {
                 None => PyOSError::new_err(format!("{path}: {err}")),
             },
             Error::Sim(otc_sim::SimError::Fault(f)) => Python::attach(|py| guest_fault(py, &f)),
-            Error::Sim(otc_sim::SimError::Launch(m)) => LaunchError::new_err(m),
-            Error::Sim(otc_sim::SimError::Memory(m)) => OtcError::new_err(format!("device memory: {m}")),
-            Error::Config(m) => ConfigError::new_err(m),
-            Error::Value(m) => pyo3::exceptions::PyValueError::new_err(m),
+            Error::Sim(otc_sim::SimError::Launch(m)) => LaunchError::new_err(clip_tokens(&m)),
+            Error::Sim(otc_sim::SimError::Memory(m)) => {
+                OtcError::new_err(format!("device memory: {}", clip_tokens(&m)))
+            }
+            // Only reached when the cancel flag was set without a signal (`interrupt.rs`
+            // raises the signal handler's own exception).
+            Error::Sim(e @ otc_sim::SimError::Cancelled { .. }) => {
+                pyo3::exceptions::PyKeyboardInterrupt::new_err(e.to_string())
+            }
+            Error::Config(m) => ConfigError::new_err(clip_tokens(&m)),
+            Error::Value(m) => pyo3::exceptions::PyValueError::new_err(clip_tokens(&m)),
             Error::Py(e) => e,
             Error::Internal(msg) => {
                 OtcError::new_err(format!("internal error: {msg} (this is a bug in otc-emu; please report it)"))
             }
         }
     }
+}
+
+/// Longest run of non-blank characters an error message shows whole.
+const MAX_TOKEN_CHARS: usize = 80;
+
+/// `message` with every run of more than [`MAX_TOKEN_CHARS`] non-blank characters (a 5 MB
+/// "mnemonic", a huge number) cut to its start, an ellipsis and its length, so that an error
+/// stays one readable line.
+pub(crate) fn clip_tokens(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut token = String::new();
+    let mut token_chars = 0usize;
+    let flush = |out: &mut String, token: &mut String, n: usize| {
+        if n > MAX_TOKEN_CHARS {
+            out.extend(token.chars().take(MAX_TOKEN_CHARS - 20));
+            out.push_str(&format!("… ({n} characters)"));
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in message.chars() {
+        if c.is_whitespace() {
+            flush(&mut out, &mut token, token_chars);
+            token_chars = 0;
+            out.push(c);
+        } else {
+            token_chars += 1;
+            if token_chars <= MAX_TOKEN_CHARS + 1 {
+                token.push(c);
+            }
+        }
+    }
+    flush(&mut out, &mut token, token_chars);
+    out
 }
 
 /// The strerror text of an io::Error without Rust's ` (os error N)` suffix.
@@ -114,12 +156,12 @@ fn os_message(err: &std::io::Error) -> String {
 /// `AssemblyError(str(e))` with the structured fields as attributes.
 fn assembly_error(py: Python<'_>, e: &AsmError) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let value = py.get_type::<AssemblyError>().call1((e.to_string(),))?;
+        let value = py.get_type::<AssemblyError>().call1((clip_tokens(&e.to_string()),))?;
         value.setattr("kind", e.kind.name())?;
         value.setattr("source_name", &e.source_name)?;
         value.setattr("line", e.line)?;
         value.setattr("column", e.column)?;
-        value.setattr("message", &e.message)?;
+        value.setattr("message", clip_tokens(&e.message))?;
         Ok(PyErr::from_value(value))
     };
     build().unwrap_or_else(|err| err)
@@ -128,7 +170,7 @@ fn assembly_error(py: Python<'_>, e: &AsmError) -> PyErr {
 /// `GuestFault(str(f))` with the fault's fields as attributes.
 fn guest_fault(py: Python<'_>, f: &otc_sim::GuestFault) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let value = py.get_type::<GuestFault>().call1((f.to_string(),))?;
+        let value = py.get_type::<GuestFault>().call1((clip_tokens(&f.to_string()),))?;
         value.setattr("kind", f.kind.name())?;
         value.setattr("kernel", &f.kernel)?;
         value.setattr("pc", f.pc)?;

@@ -6,11 +6,13 @@
 
 mod device;
 mod errors;
+mod interrupt;
 mod program;
 
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 /// `crates/otc-timing/configs/v100.toml`, so that `Device(config="v100")` works wherever the
 /// extension module is installed.
@@ -20,22 +22,27 @@ use errors::{guard, AssemblyError, ConfigError, Error, GuestFault, LaunchError, 
 use program::{PyKernel, PyParam, PyProgram};
 
 /// Assemble source text: the own dialect, or a `cuobjdump -sass` listing for sm_70.
-/// `name` names the source in error messages.
+/// `name` names the source in error messages. Ctrl-C returns at once (KeyboardInterrupt).
 /// `cubin`: the bytes of the `.cubin` the listing was printed from, or the text of `cuobjdump
 /// -elf` of it; its constant banks (nvcc's literals in bank 2, `__constant__` data in bank 3) go
 /// to the kernels.
 #[pyfunction]
 #[pyo3(signature = (text, name = "<input>", cubin = None))]
-fn assemble(py: Python<'_>, text: &str, name: &str, cubin: Option<Vec<u8>>) -> Result<PyProgram, Error> {
-    let p = py.detach(|| {
-        guard(|| {
-            let mut p = otc_asm::assemble(text, name)?;
-            if let Some(bytes) = &cubin {
-                let cname = format!("{name} (cubin)");
-                p.attach_constants(&otc_asm::read_constants(bytes, &cname)?, &cname)?;
-            }
-            Ok(p)
-        })
+fn assemble(
+    py: Python<'_>,
+    text: &Bound<'_, PyString>,
+    name: &str,
+    cubin: Option<Vec<u8>>,
+) -> Result<PyProgram, Error> {
+    let text = program::source_text(text, name)?;
+    let name = name.to_string();
+    let p = interrupt::abandonable(py, move || {
+        let mut p = otc_asm::assemble(&text, &name)?;
+        if let Some(bytes) = &cubin {
+            let cname = format!("{name} (cubin)");
+            p.attach_constants(&otc_asm::read_constants(bytes, &cname)?, &cname)?;
+        }
+        Ok(p)
     })?;
     Ok(PyProgram::new(p))
 }

@@ -4,12 +4,34 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use otc_asm::{Kernel, Program};
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyMappingProxy};
+use pyo3::types::{PyBytes, PyDict, PyMappingProxy, PyString};
 
 use crate::errors::{guard, Error};
+
+/// The text of a Python string as Rust text; a lone surrogate (which UTF-8 cannot hold) is an
+/// AssemblyError at its line and column instead of a UnicodeEncodeError.
+pub(crate) fn source_text(text: &Bound<'_, PyString>, name: &str) -> Result<String, Error> {
+    if let Ok(s) = text.to_str() {
+        return Ok(s.to_string());
+    }
+    let raw: Vec<u8> = text.call_method1("encode", ("utf-8", "surrogatepass"))?.extract()?;
+    let valid = std::str::from_utf8(&raw).map_err(|e| e.valid_up_to()).err().unwrap_or(raw.len());
+    let before = String::from_utf8_lossy(&raw[..valid]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Err(Error::Asm(otc_asm::AsmError::new(
+        otc_asm::AsmErrorKind::Syntax,
+        name,
+        line,
+        column,
+        "a lone surrogate character (not valid Unicode text)",
+    )))
+}
 
 /// An assembled program: one or more kernels. Immutable.
 #[pyclass(module = "otc_emu._core", name = "Program", frozen)]
@@ -34,11 +56,21 @@ impl PyProgram {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// Read the binary format; `name` is used in error messages.
+    /// Read the binary format from bytes or any bytes-like object (bytearray, memoryview, a
+    /// NumPy uint8 array); `name` is used in error messages.
     #[staticmethod]
     #[pyo3(signature = (data, name = "<bytes>"))]
-    fn from_bytes(py: Python<'_>, data: PyBackedBytes, name: &str) -> Result<Self, Error> {
-        let p = py.detach(|| guard(|| Ok(Program::from_bytes(&data, name)?)))?;
+    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyAny>, name: &str) -> Result<Self, Error> {
+        let p = if let Ok(b) = data.extract::<PyBackedBytes>() {
+            py.detach(|| guard(|| Ok(Program::from_bytes(&b, name)?)))?
+        } else {
+            let buf = PyBuffer::<u8>::get(data).map_err(|_| {
+                let ty = data.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                Error::Py(PyTypeError::new_err(format!("from_bytes takes bytes or a bytes-like object, got {ty}")))
+            })?;
+            let bytes = buf.to_vec(py)?;
+            py.detach(|| guard(|| Ok(Program::from_bytes(&bytes, name)?)))?
+        };
         Ok(PyProgram::new(p))
     }
 

@@ -15,14 +15,19 @@ pub struct DeviceConfig {
     pub num_sms: u32,
     /// Most shared memory (static + dynamic) one CTA may use, in bytes.
     pub max_shared_per_cta: u32,
-    /// Watchdog: the most warp-instructions one launch may execute (`None` = no limit). The
-    /// count runs over the CTAs in CTA order, so the fault is the same for any thread count.
+    /// Watchdog: the most warp-instructions one launch may execute (`None` = no limit; default
+    /// [`DEFAULT_MAX_INSTRUCTIONS`]). The count runs over the CTAs in CTA order, so the fault is
+    /// the same for any thread count.
     pub max_instructions: Option<u64>,
-    /// Watchdog per CTA: the most issue cycles one CTA may take (`None` = no limit). The
-    /// functional core issues one warp-instruction per cycle per CTA (the clock `SR_CLOCKLO`
-    /// reads), so this bounds the warp-instructions of each CTA; a cycle model may apply its
-    /// own, finer notion of cycles to the same field.
+    /// Watchdog per CTA: the most issue cycles one CTA may take (`None` = no limit; default
+    /// [`DEFAULT_MAX_CYCLES`]). The functional core issues one warp-instruction per cycle per
+    /// CTA (the clock `SR_CLOCKLO` reads), so this bounds the warp-instructions of each CTA; a
+    /// cycle model may apply its own, finer notion of cycles to the same field. It also bounds
+    /// the cycle model's trace of one CTA, which is held until the CTA completes.
     pub max_cycles: Option<u64>,
+    /// Watchdog: the most wall-clock seconds one launch may run (`None` = no limit; default
+    /// [`DEFAULT_MAX_SECONDS`]). Unlike the two counts, where it fires depends on the host.
+    pub max_seconds: Option<f64>,
     /// Host threads that run CTAs in parallel (`None` = rayon's default). Results and
     /// statistics are identical for every value.
     pub threads: Option<usize>,
@@ -51,8 +56,9 @@ impl Default for DeviceConfig {
             tensor_arith: TensorArith::V100,
             num_sms: 80,
             max_shared_per_cta: 48 * 1024,
-            max_instructions: None,
-            max_cycles: None,
+            max_instructions: Some(DEFAULT_MAX_INSTRUCTIONS),
+            max_cycles: Some(DEFAULT_MAX_CYCLES),
+            max_seconds: Some(DEFAULT_MAX_SECONDS),
             threads: None,
             default_local_bytes: 1024,
             stack_bytes: 1024,
@@ -61,6 +67,14 @@ impl Default for DeviceConfig {
         }
     }
 }
+
+/// Default launch watchdog: 2^40 warp-instructions (hours of emulation; a bound, not a budget).
+pub const DEFAULT_MAX_INSTRUCTIONS: u64 = 1 << 40;
+/// Default CTA watchdog: 2^26 (67 million) issue cycles, more than ten times what one CTA of a
+/// GEMM with K = 65536 issues, and about a second of emulation (a few with the cycle model).
+pub const DEFAULT_MAX_CYCLES: u64 = 1 << 26;
+/// Default wall-clock watchdog: one hour per launch.
+pub const DEFAULT_MAX_SECONDS: f64 = 3600.0;
 
 /// What a device setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,9 +85,14 @@ pub enum SettingKind {
     Int { min: u64, max: u64 },
     /// An integer in `min..=max`, or none (no limit, automatic).
     OptInt { min: u64, max: u64 },
+    /// A number of seconds in (0, [`MAX_SETTING_SECONDS`]], or none (no limit).
+    OptSeconds,
     /// On or off.
     Bool,
 }
+
+/// The longest wall-clock limit a setting takes (a leap year).
+pub const MAX_SETTING_SECONDS: f64 = 366.0 * 86400.0;
 
 impl SettingKind {
     /// What a value must be, for messages (`an integer in 1..=4096`).
@@ -82,6 +101,7 @@ impl SettingKind {
             SettingKind::Arith => "'v100' or 'ieee'".into(),
             SettingKind::Int { min, max } => format!("an integer in {min}..={max}"),
             SettingKind::OptInt { min, max } => format!("an integer in {min}..={max} or None"),
+            SettingKind::OptSeconds => format!("a number of seconds in (0, {MAX_SETTING_SECONDS}] or None"),
             SettingKind::Bool => "True or False".into(),
         }
     }
@@ -97,9 +117,10 @@ pub struct Setting {
 }
 
 /// A setting's value as given.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SettingValue {
     Int(u64),
+    Seconds(f64),
     /// No value (`None`).
     Unset,
     Str(String),
@@ -116,18 +137,24 @@ pub const SETTINGS: &[Setting] = &[
     Setting { name: "num_sms", kind: SettingKind::Int { min: 1, max: 4096 }, help: "number of SMs" },
     Setting {
         name: "max_shared_per_cta",
-        kind: SettingKind::Int { min: 0, max: 1 << 30 },
+        // each running CTA holds its shared memory on the host: 16 MiB at most (a V100 has 96 KiB)
+        kind: SettingKind::Int { min: 0, max: 16 << 20 },
         help: "most shared memory per CTA, bytes",
     },
     Setting {
         name: "max_instructions",
         kind: SettingKind::OptInt { min: 1, max: u64::MAX },
-        help: "watchdog: most warp-instructions per launch (None = no limit)",
+        help: "watchdog: most warp-instructions per launch (default 2**40; None = no limit)",
     },
     Setting {
         name: "max_cycles",
         kind: SettingKind::OptInt { min: 1, max: u64::MAX },
-        help: "watchdog: most issue cycles per CTA (None = no limit)",
+        help: "watchdog: most issue cycles (warp-instructions) per CTA (default 2**26; None = no limit)",
+    },
+    Setting {
+        name: "max_seconds",
+        kind: SettingKind::OptSeconds,
+        help: "watchdog: most wall-clock seconds per launch (default 3600; None = no limit)",
     },
     Setting {
         name: "threads",
@@ -194,6 +221,10 @@ impl DeviceConfig {
             }
             ("max_instructions", v) => self.max_instructions = opt(v).ok_or_else(|| setting.kind.describe())?,
             ("max_cycles", v) => self.max_cycles = opt(v).ok_or_else(|| setting.kind.describe())?,
+            ("max_seconds", SettingValue::Unset) => self.max_seconds = None,
+            ("max_seconds", &SettingValue::Seconds(x)) if x > 0.0 && x <= MAX_SETTING_SECONDS => {
+                self.max_seconds = Some(x)
+            }
             ("threads", v) => self.threads = opt(v).ok_or_else(|| setting.kind.describe())?.map(|n| n as usize),
             ("default_local_bytes", v) => {
                 self.default_local_bytes = int(v).ok_or_else(|| setting.kind.describe())? as u32

@@ -17,6 +17,7 @@ use crate::fault::{FaultKind, RawFault};
 use crate::memory::GlobalMem;
 use crate::state::Warp;
 use crate::timing::Tracer;
+use crate::watchdog::{Interrupt, Watch};
 
 /// Warp-instructions a warp may issue before the next warp gets its turn.
 pub(crate) const WARP_SLICE: u32 = 4096;
@@ -35,6 +36,8 @@ pub(crate) struct Launch<'a> {
     pub arith: otc_numerics::TensorArith,
     /// Per-CTA issue-cycle limit (`DeviceConfig::max_cycles`).
     pub max_cycles: Option<u64>,
+    /// The cancel flag and wall-clock limit, polled between warp slices (`watchdog.rs`).
+    pub watch: &'a Watch,
     /// One cycle-model event template per instruction when timing is on (`timing.rs`).
     pub templates: Option<&'a [otc_timing::EventTemplate]>,
     /// Records each CTA's trace straight into the cycle model's compact form on the thread that
@@ -122,7 +125,7 @@ pub(crate) fn run_cta<G: GlobalMem>(
         _ => budget,
     };
     let mut left = limit;
-    let mut fault = run_warps(&mut warps, &mut x, &mut left, limit);
+    let mut fault = run_warps(&mut warps, &mut x, &mut left, limit, l.watch);
     if let Some(f) = &mut fault {
         if f.kind == FaultKind::Watchdog && limit < budget {
             f.message = format!("the CTA ran its limit of {limit} issue cycles (max_cycles)");
@@ -141,9 +144,11 @@ pub(crate) fn run_warps<G: GlobalMem>(
     x: &mut Exec<'_, G>,
     left: &mut u64,
     budget: u64,
+    watch: &Watch,
 ) -> Option<RawFault> {
     let mut arv = [0u32; 16];
     let mut expect: [Option<u32>; 16] = [None; 16];
+    let mut polls = 0u32;
     loop {
         check_bars(warps, &mut arv, &mut expect);
         if warps.iter().all(|w| w.done()) {
@@ -156,6 +161,9 @@ pub(crate) fn run_warps<G: GlobalMem>(
             loop {
                 if !warps[wi].runnable() {
                     break;
+                }
+                if let Some(why) = watch.poll(&mut polls) {
+                    return Some(interrupted(&warps[wi], why));
                 }
                 let stop = run_warp(&mut warps[wi], x, WARP_SLICE, left);
                 match stop {
@@ -200,6 +208,18 @@ pub(crate) fn run_warps<G: GlobalMem>(
             }
         }
     }
+}
+
+/// The fault that stops a CTA when the launch is cancelled or past its wall-clock limit, at the
+/// warp that was about to run.
+fn interrupted(w: &Warp, why: Interrupt) -> RawFault {
+    let (kind, message) = match why {
+        Interrupt::Cancelled => (FaultKind::Cancelled, "the launch was cancelled".to_string()),
+        Interrupt::Deadline(s) => {
+            (FaultKind::Watchdog, format!("the launch ran its wall-clock limit of {s} seconds (max_seconds)"))
+        }
+    };
+    RawFault { pc: w.pc * 16, warp: w.id, lanes: w.active, kind, message, address: None }
 }
 
 /// Release BAR barriers whose expected count is reached.

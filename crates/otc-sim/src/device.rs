@@ -44,6 +44,7 @@ use crate::decode::{decode_all, DecodeCtx};
 use crate::fault::{GuestFault, RawFault, SimError};
 use crate::memory::{GlobalMemory, PageMask, SpecView};
 use crate::stats::{Counters, LaunchStats};
+use crate::watchdog::{CancelToken, Watch};
 use otc_timing::{EventTemplate, Simulator, Stats as TimingStats, TimingError};
 
 pub use crate::config::CONST_BANKS;
@@ -58,6 +59,7 @@ pub struct Device {
     written_banks: [bool; CONST_BANKS],
     pool: Option<rayon::ThreadPool>,
     launches: u32,
+    cancel: CancelToken,
 }
 
 impl std::fmt::Debug for Device {
@@ -80,7 +82,15 @@ impl Device {
             written_banks: [false; CONST_BANKS],
             pool: None,
             launches: 0,
+            cancel: CancelToken::new(),
         }
+    }
+
+    /// The flag that stops this device's launches from another thread ([`SimError::Cancelled`]);
+    /// see [`crate::watchdog`]. Setting it stops the running launch and every later one until
+    /// it is reset.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
     }
 
     pub fn config(&self) -> &DeviceConfig {
@@ -299,6 +309,7 @@ impl Device {
             DecodeCtx { num_regs: kernel.num_regs, banks: &banks, len: kernel.instructions.len(), end_exits: false };
         let ops = decode_all(&kernel.instructions, &cx);
         self.launches = self.launches.wrapping_add(1);
+        let watch = Watch::new(self.cancel.clone(), cfg.max_seconds);
         let launch = Launch {
             ops: &ops,
             banks: &banks,
@@ -311,6 +322,7 @@ impl Device {
             grid_id: self.launches,
             arith: cfg.tensor_arith,
             max_cycles: cfg.max_cycles,
+            watch: &watch,
             templates: templates.as_deref(),
             preparer: preparer.as_ref(),
         };
@@ -331,11 +343,16 @@ impl Device {
         let pool = &self.pool;
         let counters_ref = &mut counters;
         let launch_ref = &launch;
+        // Set when the functional run fails: the model's result is then dropped, so its thread
+        // stops simulating instead of finishing the CTAs it was given.
+        let abandon = std::sync::atomic::AtomicBool::new(false);
+        let abandon_ref = &abandon;
+        let watch_ref = &watch;
         // With several host threads the cycle model runs on a thread of its own, fed the
         // committed CTAs in order through a bounded channel, so that it overlaps the functional
         // rounds instead of running between them (same pushes in the same order: same result).
         let (result, timing) = std::thread::scope(|scope| {
-            let mut model: Option<std::thread::ScopedJoinHandle<'_, Result<TimingStats, TimingError>>> = None;
+            let mut model: Option<std::thread::ScopedJoinHandle<'_, Option<Result<TimingStats, TimingError>>>> = None;
             let mut sink = match sink {
                 Some(mut sim) if !sequential => {
                     let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::PreparedTrace>(batch);
@@ -343,8 +360,10 @@ impl Device {
                         // Each push runs in the device's pool (the SMs advance in parallel
                         // there); this thread only waits for the next committed CTA.
                         let mut err = None;
+                        let stopped =
+                            || watch_ref.cancelled() || abandon_ref.load(std::sync::atomic::Ordering::Relaxed);
                         for t in rx {
-                            if err.is_none() {
+                            if err.is_none() && !stopped() {
                                 let pushed = match pool {
                                     Some(p) => p.install(|| sim.push_prepared(t)),
                                     None => sim.push_prepared(t),
@@ -353,9 +372,11 @@ impl Device {
                             }
                         }
                         match (err, pool) {
-                            (Some(e), _) => Err(e),
-                            (None, Some(p)) => p.install(move || sim.finish()),
-                            (None, None) => sim.finish(),
+                            // the result is dropped (see `abandon`)
+                            (None, _) if stopped() => None,
+                            (Some(e), _) => Some(Err(e)),
+                            (None, Some(p)) => Some(p.install(move || sim.finish())),
+                            (None, None) => Some(sim.finish()),
                         }
                     }));
                     Some(TimingSink::Threaded(tx))
@@ -369,6 +390,9 @@ impl Device {
                 } else {
                     run_parallel(launch_ref, total, mem, counters_ref, budget, batch, &mut sink)
                 };
+                if result.is_err() {
+                    abandon_ref.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 let timing = match (&result, sink) {
                     (Ok(()), Some(s @ TimingSink::Inline { .. })) => Some(s.finish()),
                     _ => None, // a threaded sink is dropped here, which ends the model's input
@@ -379,7 +403,7 @@ impl Device {
                 Some(p) => p.install(run),
                 None => run(),
             };
-            let joined = model.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            let joined = model.and_then(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
             let timing = match (&result, joined) {
                 (Ok(()), Some(t)) => Some(t),
                 _ => timing,
@@ -398,6 +422,9 @@ impl Device {
                     Some(Err(e)) => return bad(format!("cycle model: {e}")),
                 };
                 Ok((counters.to_stats(&kernel.instructions), timing))
+            }
+            Err((linear, f)) if f.kind == crate::fault::FaultKind::Cancelled => {
+                Err(SimError::Cancelled { kernel: kernel.name.clone(), cta: launch.cta_index(linear) })
             }
             Err((linear, f)) => Err(SimError::Fault(guest_fault(kernel, launch.cta_index(linear), f))),
         }

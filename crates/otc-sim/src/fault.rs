@@ -41,8 +41,12 @@ pub enum FaultKind {
     /// A barrier (BAR.SYNC, BSYNC, WARPSYNC) that can never complete: every thread that has not
     /// exited waits and nothing can release them.
     BarrierDeadlock,
-    /// The watchdog (`max_instructions`) fired.
+    /// A watchdog fired: `max_instructions` (per launch), `max_cycles` (per CTA) or
+    /// `max_seconds` (wall clock per launch); the message names which.
     Watchdog,
+    /// The launch was cancelled ([`crate::CancelToken`]); the device reports it as
+    /// [`SimError::Cancelled`], never as a guest fault.
+    Cancelled,
     /// A `BPT.TRAP` or `BPT.INT` instruction.
     Trap,
     /// Execution ran past the last instruction of the kernel.
@@ -68,6 +72,7 @@ impl FaultKind {
             FaultKind::RegisterOutOfRange => "register_out_of_range",
             FaultKind::BarrierDeadlock => "barrier_deadlock",
             FaultKind::Watchdog => "watchdog",
+            FaultKind::Cancelled => "cancelled",
             FaultKind::Trap => "trap",
             FaultKind::PcOutOfRange => "pc_out_of_range",
             FaultKind::NonUniformOperand => "non_uniform_operand",
@@ -94,6 +99,7 @@ impl fmt::Display for FaultKind {
             FaultKind::RegisterOutOfRange => f.write_str("register beyond the kernel's allocation"),
             FaultKind::BarrierDeadlock => f.write_str("barrier that can never complete"),
             FaultKind::Watchdog => f.write_str("watchdog"),
+            FaultKind::Cancelled => f.write_str("cancelled"),
             FaultKind::Trap => f.write_str("trap"),
             FaultKind::PcOutOfRange => f.write_str("pc out of range"),
             FaultKind::NonUniformOperand => f.write_str("non-uniform operand of a warp-collective instruction"),
@@ -157,6 +163,10 @@ pub enum SimError {
     /// A host-side memory operation failed (unmapped address, bad free, allocation too big).
     #[error("memory error: {0}")]
     Memory(String),
+    /// The launch was stopped by its [`crate::CancelToken`]; the CTAs before `cta` (in linear
+    /// order) are committed to memory.
+    #[error("launch of kernel `{kernel}` cancelled at CTA {cta:?}")]
+    Cancelled { kernel: String, cta: [u32; 3] },
 }
 
 impl SimError {

@@ -12,6 +12,7 @@ use crate::fault::SimError;
 use crate::memory::GlobalMemory;
 use crate::state::Warp;
 use crate::stats::{Counters, LaunchStats};
+use crate::watchdog::{CancelToken, Watch};
 
 /// Registers of the harness warp (R0..R254 all usable).
 const REGS: u32 = 255;
@@ -33,6 +34,7 @@ pub struct WarpHarness {
     local_bytes: u32,
     max_instructions: Option<u64>,
     counters: Counters,
+    cancel: CancelToken,
 }
 
 impl Default for WarpHarness {
@@ -65,6 +67,7 @@ impl WarpHarness {
             shared: vec![0; 48 * 1024],
             banks,
             lanes: u32::MAX,
+            cancel: CancelToken::new(),
             arith: TensorArith::V100,
             local_bytes: local,
             max_instructions: Some(10_000_000),
@@ -80,6 +83,12 @@ impl WarpHarness {
     /// Lanes that exist in the next runs (the others behave as exited threads).
     pub fn set_lanes(&mut self, mask: u32) {
         self.lanes = mask;
+    }
+
+    /// The flag that stops a running [`WarpHarness::run`] from another thread (the run then
+    /// fails with [`SimError::Cancelled`]); see [`crate::watchdog`].
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
     }
 
     /// Watchdog for each run (default 10 million warp-instructions).
@@ -208,13 +217,22 @@ impl WarpHarness {
                 clock: 0,
                 tracer: None,
             };
-            run_warps(std::slice::from_mut(&mut self.warp), &mut x, &mut left, budget)
+            run_warps(
+                std::slice::from_mut(&mut self.warp),
+                &mut x,
+                &mut left,
+                budget,
+                &Watch::new(self.cancel.clone(), None),
+            )
         };
         self.counters.ctas = 1;
         self.counters.warps = 1;
         self.counters.threads = self.lanes.count_ones() as u64;
         match fault {
             None => Ok(self.counters.to_stats(code)),
+            Some(f) if f.kind == crate::fault::FaultKind::Cancelled => {
+                Err(SimError::Cancelled { kernel: "harness".into(), cta: [0; 3] })
+            }
             Some(f) => {
                 let k = KernelImage::new("harness", code.to_vec());
                 Err(SimError::Fault(guest_fault(&k, [0; 3], f)))

@@ -11,7 +11,8 @@
 //!   [`Device::launch_timed`] also returns the cycle model's `otc_timing::Stats`.
 //! * [`DeviceConfig`] — `Default` is a V100: 80 SMs, 48 KiB shared memory per CTA
 //!   (96 KiB with opt-in), V100 tensor arithmetic ([`TensorArith::V100`], or `Ieee`), watchdogs
-//!   `max_instructions` (per launch) and `max_cycles` (per CTA), host `threads`, per-thread
+//!   on by default: `max_instructions` (per launch), `max_cycles` (per CTA) and `max_seconds`
+//!   (wall clock per launch; [`watchdog`]), host `threads`, per-thread
 //!   local memory and stack sizes, and `timing`: the cycle model (`otc-timing`) run beside
 //!   every launch (`Some(TimingConfig::v100())` by default, `None` = off; it never changes a
 //!   result). How the warps' traces are recorded: `timing.rs`.
@@ -23,7 +24,8 @@
 //!   `hmma_executed`).
 //! * [`SimError`] — `Launch` (bad launch parameters, checked before anything runs), `Fault`
 //!   ([`GuestFault`]: kernel, pc, CTA, warp, lanes, instruction text, [`FaultKind`], message,
-//!   address), `Memory` (host-side memory errors). Nothing panics on bad input: every problem of
+//!   address), `Memory` (host-side memory errors), `Cancelled` (the device's [`CancelToken`],
+//!   e.g. Ctrl-C, stopped the launch; [`Device::cancel_token`]). Nothing panics on bad input: every problem of
 //!   the guest program is a `GuestFault`, and device memory stays readable afterwards.
 //! * [`WarpHarness`] — one warp on a fresh SM for instruction-level tests.
 //!
@@ -117,10 +119,12 @@ pub mod simt;
 mod state;
 mod stats;
 mod timing;
+pub mod watchdog;
 
 pub use config::{
-    DeviceConfig, KernelImage, Setting, SettingKind, SettingValue, CONST_BANK_BYTES, MAX_PARAM_BYTES,
-    MAX_THREADS_PER_CTA, PARAM_BASE, SETTINGS, V100_MAX_SHARED_PER_CTA,
+    DeviceConfig, KernelImage, Setting, SettingKind, SettingValue, CONST_BANK_BYTES, DEFAULT_MAX_CYCLES,
+    DEFAULT_MAX_INSTRUCTIONS, DEFAULT_MAX_SECONDS, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE, SETTINGS,
+    V100_MAX_SHARED_PER_CTA,
 };
 pub use decode::unsupported_instructions;
 pub use device::Device;
@@ -128,3 +132,4 @@ pub use fault::{FaultKind, GuestFault, MemorySpace, SimError};
 pub use harness::WarpHarness;
 pub use otc_numerics::TensorArith;
 pub use stats::{LaunchStats, OpcodeCount};
+pub use watchdog::CancelToken;

@@ -23,11 +23,14 @@ pub const MIN_ALIGN: u64 = 256;
 /// Largest single allocation (64 GiB; the host must still have the memory).
 pub const MAX_ALLOC: u64 = 64 << 30;
 
-/// One allocation.
+/// One allocation. A freed one stays in the list as a tombstone (no data, `freed`) so that
+/// freeing is a binary search, not a shift of the list; tombstones are dropped in bulk when they
+/// are half the list (see [`GlobalMemory::free`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Allocation {
     pub base: u64,
     pub data: Vec<u8>,
+    pub freed: bool,
 }
 
 impl Allocation {
@@ -43,11 +46,13 @@ pub struct GlobalMemory {
     allocs: Vec<Allocation>,
     next: u64,
     cache: usize,
+    /// Tombstones in `allocs`.
+    freed: usize,
 }
 
 impl Default for GlobalMemory {
     fn default() -> Self {
-        GlobalMemory { allocs: Vec::new(), next: GLOBAL_BASE, cache: 0 }
+        GlobalMemory { allocs: Vec::new(), next: GLOBAL_BASE, cache: 0, freed: 0 }
     }
 }
 
@@ -72,20 +77,27 @@ impl GlobalMemory {
         data.try_reserve_exact(bytes as usize)
             .map_err(|_| format!("host memory exhausted allocating {bytes} bytes"))?;
         data.resize(bytes as usize, 0);
-        self.allocs.push(Allocation { base, data });
+        self.allocs.push(Allocation { base, data, freed: false });
         self.next = next;
         Ok(base)
     }
 
-    /// Free the allocation that starts at `addr`.
+    /// Free the allocation that starts at `addr`: O(log n) (amortised; the allocation becomes a
+    /// tombstone, and the tombstones are removed in one pass once they are half the list).
     pub fn free(&mut self, addr: u64) -> Result<(), String> {
         match self.allocs.binary_search_by_key(&addr, |a| a.base) {
-            Ok(i) => {
-                self.allocs.remove(i);
+            Ok(i) if !self.allocs[i].freed => {
+                self.allocs[i].data = Vec::new();
+                self.allocs[i].freed = true;
+                self.freed += 1;
+                if self.freed * 2 > self.allocs.len() {
+                    self.allocs.retain(|a| !a.freed);
+                    self.freed = 0;
+                }
                 self.cache = 0;
                 Ok(())
             }
-            Err(_) => Err(format!("{addr:#x} is not the start of an allocation")),
+            _ => Err(format!("{addr:#x} is not the start of an allocation")),
         }
     }
 
@@ -93,7 +105,7 @@ impl GlobalMemory {
     #[inline]
     pub(crate) fn find(&mut self, addr: u64, len: u64) -> Option<usize> {
         if let Some(a) = self.allocs.get(self.cache) {
-            if addr >= a.base && addr.wrapping_add(len) <= a.end() && addr.checked_add(len).is_some() {
+            if !a.freed && addr >= a.base && addr.wrapping_add(len) <= a.end() && addr.checked_add(len).is_some() {
                 return Some(self.cache);
             }
         }
@@ -110,7 +122,7 @@ impl GlobalMemory {
         }
         let a = &self.allocs[i - 1];
         let end = addr.checked_add(len)?;
-        if end <= a.end() {
+        if !a.freed && end <= a.end() {
             Some(i - 1)
         } else {
             None
@@ -145,7 +157,7 @@ impl GlobalMemory {
 
     /// The allocations as (base, size), in address order.
     pub fn allocations(&self) -> Vec<(u64, u64)> {
-        self.allocs.iter().map(|a| (a.base, a.data.len() as u64)).collect()
+        self.allocs.iter().filter(|a| !a.freed).map(|a| (a.base, a.data.len() as u64)).collect()
     }
 
     #[inline]
@@ -587,6 +599,35 @@ mod tests {
         assert!(m.free(a).is_err());
         let c = m.alloc(0, 1).unwrap();
         assert!(c > b && m.load(c, 1).is_none());
+    }
+
+    #[test]
+    fn freed_allocations_fault_whatever_the_tombstones() {
+        // free every other allocation (tombstones compacted on the way), then check all of them
+        let mut m = GlobalMemory::new();
+        let addrs: Vec<u64> = (0..1000).map(|i| m.alloc(16 + i, 16).unwrap()).collect();
+        for (i, &a) in addrs.iter().enumerate() {
+            m.write(a, &(i as u32).to_le_bytes()).unwrap();
+        }
+        for &a in addrs.iter().step_by(2) {
+            m.free(a).unwrap();
+        }
+        for (i, &a) in addrs.iter().enumerate() {
+            if i % 2 == 0 {
+                assert!(m.read(a, 4).is_err() && m.read(a, 0).is_err() && m.free(a).is_err(), "{i}");
+                assert!(m.load(a, 4).is_none());
+            } else {
+                assert_eq!(m.read(a, 4).unwrap(), (i as u32).to_le_bytes(), "{i}");
+            }
+        }
+        assert_eq!(m.allocations().len(), 500);
+        // and the rest, in reverse
+        for &a in addrs.iter().skip(1).step_by(2).rev() {
+            m.free(a).unwrap();
+        }
+        assert!(m.allocations().is_empty());
+        let b = m.alloc(4, 4).unwrap();
+        assert!(b > *addrs.last().unwrap() && m.read(b, 4).is_ok());
     }
 
     #[test]

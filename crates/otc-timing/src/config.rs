@@ -374,6 +374,15 @@ pub struct MemoryConfig {
     pub atomic_latency: u32,
 }
 
+/// Most SMs the model simulates (each holds its own L1 and schedulers on the host).
+pub const MAX_SMS: u64 = 4096;
+/// Largest L2 the model holds (its tags take host memory in proportion).
+pub const MAX_L2_BYTES: u64 = 1 << 30;
+/// Largest unified L1 / shared memory per SM.
+pub const MAX_L1_SHARED_BYTES: u64 = 16 << 20;
+/// Most ways of a cache.
+pub const MAX_WAYS: u64 = 1024;
+
 /// The whole machine description. See `configs/v100.toml` for every key's meaning, unit and
 /// source.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -711,7 +720,8 @@ impl TimingConfig {
         Err(ConfigError::UnknownKey { key: key.into(), hint: suggest(key) })
     }
 
-    /// Check ranges; errors name the key.
+    /// Check ranges (including upper bounds that keep the model's host memory small: see
+    /// [`MAX_SMS`] and the other limits); errors name the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, message: &str| Err(ConfigError::Invalid { key: key.into(), message: message.into() });
         for class in TensorClass::ALL {
@@ -798,6 +808,20 @@ impl TimingConfig {
         }
         if self.accbuf.collector_window > 64 {
             return bad("accbuf.collector_window", "at most 64");
+        }
+        // What the host can hold: the model allocates per SM and per cache line.
+        let host_limits: [(&str, u64, u64); 6] = [
+            ("gpu.num_sms", self.gpu.num_sms as u64, MAX_SMS),
+            ("memory.l2_bytes", self.memory.l2_bytes, MAX_L2_BYTES),
+            ("memory.l2_ways", self.memory.l2_ways as u64, MAX_WAYS),
+            ("memory.l1_ways", self.memory.l1_ways as u64, MAX_WAYS),
+            ("sm.l1_shared_bytes", self.sm.l1_shared_bytes as u64, MAX_L1_SHARED_BYTES),
+            ("sm.max_ctas", self.sm.max_ctas as u64, 1024),
+        ];
+        for (k, v, max) in host_limits {
+            if v > max {
+                return bad(k, &format!("at most {max}"));
+            }
         }
         if self.sm.max_shared_bytes > self.sm.l1_shared_bytes {
             return bad("sm.max_shared_bytes", "cannot exceed sm.l1_shared_bytes");

@@ -170,8 +170,11 @@ impl Simulator {
         if threads > c.max_threads_per_cta {
             return Err(too(format!("{threads} threads > sm.max_threads_per_cta = {}", c.max_threads_per_cta)));
         }
-        if nwarps > c.max_warps || threads > c.max_threads {
+        if nwarps > c.max_warps {
             return Err(too(format!("{nwarps} warps > sm.max_warps = {}", c.max_warps)));
+        }
+        if threads > c.max_threads {
+            return Err(too(format!("{threads} threads > sm.max_threads = {}", c.max_threads)));
         }
         if cta.regs_per_thread > 255 {
             return Err(too(format!("{} registers per thread > 255", cta.regs_per_thread)));
@@ -181,7 +184,7 @@ impl Simulator {
         if regs_per_warp as u64 * nwarps as u64 > c.registers as u64 {
             return Err(too(format!(
                 "{} registers ({} per warp) > sm.registers = {}",
-                regs_per_warp * nwarps,
+                regs_per_warp as u64 * nwarps as u64,
                 regs_per_warp,
                 c.registers
             )));

@@ -17,18 +17,23 @@ reuses stale ones.
 
 One module per experiment (fig21.py, table3.py, layers.py), the workloads they measure
 (workloads.py), the points file (store.py), tables and outputs (render.py), figures (plot.py),
-and the runner (runner.py).
+the runner (runner.py) and where points run (executors.py: in this process, local worker
+processes or Ray). ``sweep.py`` makes an experiment of a grid over machine settings, machines and
+workloads (``otc-emu sweep``).
 """
 from __future__ import annotations
 
+from .executors import Executor, InProcess, LocalWorkers, RayCluster, executor_for
 from .experiment import Experiment, check_sms
 from .fig21 import FIG21_DEFAULT_SIZE, FIG21_DEFAULT_SMS, FIG21_MODES, FIG21_SPARSITY_A, FIG21_SPARSITY_B, fig21_markdown
 from .layers import LAYER_GEMM_MODES, LAYERS
 from .plot import plot, require_matplotlib
+from .progress import PointsProgress
 from .registry import EXPERIMENTS, get
 from .render import markdown, render_table, write_outputs
-from .runner import Outcome, run
+from .runner import Outcome, run, run_experiment
 from .store import Store, code_version
+from .sweep import machine_device, sweep_experiment
 from .table3 import PAPER_TABLE3, TABLE3_SPARSITY
 from .workloads import ConvLayer, GemmLayer, conv_operands, gemm_operands, run_conv
 
@@ -36,7 +41,8 @@ __all__ = ["EXPERIMENTS", "Experiment", "Outcome", "run", "get", "Store", "code_
            "markdown_for", "fig21_markdown", "plot", "ConvLayer", "GemmLayer", "LAYERS", "run_conv", "check_sms",
            "render_table", "require_matplotlib", "gemm_operands", "conv_operands", "FIG21_DEFAULT_SIZE",
            "FIG21_DEFAULT_SMS", "FIG21_MODES", "FIG21_SPARSITY_A", "FIG21_SPARSITY_B", "LAYER_GEMM_MODES",
-           "PAPER_TABLE3", "TABLE3_SPARSITY"]
+           "PAPER_TABLE3", "TABLE3_SPARSITY", "Executor", "InProcess", "LocalWorkers", "RayCluster", "executor_for",
+           "PointsProgress", "run_experiment", "machine_device", "sweep_experiment"]
 
 
 def markdown_for(name: str, columns: list[tuple[str, str]], rows: list[dict]) -> str:

@@ -63,16 +63,18 @@ def _layer_gemm_operands(p: dict):
     return w, xt
 
 
-def _measure(p: dict) -> dict:
+def measure_layer(p: dict, device=None) -> dict:
+    """One layer point (``kind``, ``layer``, ``mode``, ``sms``, ``seed``) on ``device`` (default:
+    the V100 on ``sms`` SMs): an implicit convolution mode, or a GEMM mode on the layer's GEMM."""
     if p["kind"] == "conv" and p["mode"] not in LAYER_GEMM_MODES:
         layer = ConvLayer(**p["layer"])
         x, w = conv_operands(layer, p["seed"])
-        r = conv_point(layer, x, w, p["mode"], p["sms"])
+        r = conv_point(layer, x, w, p["mode"], p["sms"], device)
         r.pop("stats")
         r.pop("max_abs_err")
         return r
     a, b = _layer_gemm_operands(p)
-    return gemm_point(a, b, p["mode"], p["sms"])
+    return gemm_point(a, b, p["mode"], p["sms"], device)
 
 
 def _layer_shape(L: dict) -> str:
@@ -154,6 +156,6 @@ def _plot(rows: list[dict], path: Path) -> None:
 
 EXPERIMENT = Experiment(
     "layers", "per-layer speedups of representative VGG-16, ResNet-18 and BERT-base layers (paper Fig. 22)",
-    points=_points, measure=_measure, describe=lambda p: f"{p['layer']['name']} {p['mode']}",
+    points=_points, measure=measure_layer, describe=lambda p: f"{p['layer']['name']} {p['mode']}",
     table=_table, sources=lambda o: emulator_files() + [Path(__file__), Path(workloads.__file__)], plotter=_plot,
     notes=_notes, view=_view)

@@ -37,8 +37,9 @@ def emulator_files() -> list[Path]:
 
 class Store:
     """Finished points of one experiment in ``DIR/NAME.points.jsonl`` (append-only, one JSON
-    object per line: key, params, result). A line that does not parse (an interrupted write) is
-    ignored and its point runs again."""
+    object per line: key, params, and result or error). Only the driver of a run writes it. A line
+    that does not parse (an interrupted write) is ignored and its point runs again, as does a
+    point whose lines are all errors."""
 
     def __init__(self, directory: Path, experiment: "Experiment"):
         self.directory = Path(directory)
@@ -46,11 +47,17 @@ class Store:
         self.path = self.directory / f"{experiment.name}.points.jsonl"
         self.version = experiment.version()
         self._results: dict[str, dict] = {}
+        self._errors: dict[str, str] = {}
         if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            # a damaged line (not UTF-8, not JSON) is skipped like an unfinished one
+            for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     entry = json.loads(line)
-                    self._results[entry["key"]] = entry["result"]
+                    if "error" in entry:
+                        self._errors[entry["key"]] = str(entry["error"])
+                    else:
+                        self._results[entry["key"]] = entry["result"]
+                        self._errors.pop(entry["key"], None)
                 except (ValueError, KeyError, TypeError):
                     continue
 
@@ -62,14 +69,27 @@ class Store:
         return self.key(params) in self._results
 
     def add(self, params: dict, result: dict) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         key = self.key(params)
-        line = json.dumps({"key": key, "version": self.version, "params": params, "result": result}, sort_keys=True)
+        self._append({"key": key, "version": self.version, "params": params, "result": result})
+        self._results[key] = result
+        self._errors.pop(key, None)
+
+    def fail(self, params: dict, error: str) -> None:
+        """Record that the point failed, with its error; it is not done, and a re-run tries it again."""
+        key = self.key(params)
+        self._append({"key": key, "version": self.version, "params": params, "error": error})
+        self._errors[key] = error
+
+    def error(self, params: dict) -> str | None:
+        """The error of the point's last failed try, unless it has succeeded since."""
+        return self._errors.get(self.key(params))
+
+    def _append(self, entry: dict) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        self._results[key] = result
 
     def result(self, params: dict) -> dict:
         return self._results[self.key(params)]

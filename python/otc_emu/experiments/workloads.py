@@ -35,10 +35,11 @@ def point_result(stats, ok: bool) -> dict:
             "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
 
 
-def gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80) -> dict:
+def gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80, device=None) -> dict:
+    """C = A x B in ``mode`` on ``device`` (default: the V100 on ``sms`` SMs), checked against NumPy."""
     from .. import kernels
 
-    res = kernels.gemm(a, b, mode=mode, device=slice_device(sms))
+    res = kernels.gemm(a, b, mode=mode, device=device or slice_device(sms))
     exact = a.astype(np.float64) @ b.astype(np.float64)
     ok = bool(np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)))
     return point_result(res.stats, ok)
@@ -102,10 +103,13 @@ def conv_operands(layer: ConvLayer, seed: int):
     return x, w
 
 
-def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80) -> dict:
+def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80, device=None) -> dict:
+    """The layer (batch 1) in implicit-convolution ``mode`` on ``device`` (default: the V100 on
+    ``sms`` SMs), checked against NumPy."""
     from .. import kernels, sparse
 
-    res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode, device=slice_device(sms))  # batch 1
+    res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode,
+                         device=device or slice_device(sms))
     cols = sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
     wm = w.reshape(layer.k, -1)
     exact = wm.astype(np.float64) @ cols.astype(np.float64)
