@@ -38,7 +38,7 @@ from ._core import (
     load,
 )
 from . import fragments, sparse
-from .device import Device, DeviceArray, LaunchResult, Stats, Warp, find_kernel
+from .device import Device, DeviceArray, LaunchResult, Stats, Warp, find_kernel, machines
 from . import kernels, report  # noqa: E402  (need load and Device above)
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "Stats",
     "Warp",
     "find_kernel",
+    "machines",
     "fragments",
     "kernels",
     "report",

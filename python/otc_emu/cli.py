@@ -262,21 +262,39 @@ def _setting_value(text: str):
     return text
 
 
-def device_from_args(args: argparse.Namespace):
-    """A Device from --config FILE, --set key=value (repeatable, dotted cycle-model keys or
-    functional settings) and --no-timing."""
+def device_spec(args: argparse.Namespace) -> dict:
+    """--machine NAME, --config FILE and --set key=value (repeatable, dotted cycle-model keys or
+    functional settings) as {"machine": NAME, "settings": {the file's keys, then the --set ones}}
+    (experiments.device_spec's form). An unknown machine or a bad --set raises ConfigError."""
     from . import ConfigError
-    from .device import Device
+    from .device import _settings, machine_settings
 
-    overrides: dict[str, Any] = {}
+    machine = getattr(args, "machine", None)
+    machine_settings(machine)
+    config = getattr(args, "config", None)
+    if config is not None:
+        from . import _core
+        from .device import _core_object
+
+        _core_object(_core.Device, config, {})  # an unknown or ill-typed key there names the file
+    settings: dict[str, Any] = _settings(config, {})
     for item in getattr(args, "set", None) or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set takes key=value (such as tensor.skipped_cycles=1), got {item!r}")
-        overrides[key.strip()] = _setting_value(value)
+        settings[key.strip()] = _setting_value(value)
+    return {"machine": machine, "settings": settings}
+
+
+def device_from_args(args: argparse.Namespace):
+    """A Device from --machine, --config, --set (:func:`device_spec`) and --no-timing."""
+    from .device import Device
+
+    spec = device_spec(args)
+    overrides = dict(spec["settings"])
     if getattr(args, "no_timing", False):
         overrides["timing"] = False
-    return Device(config=getattr(args, "config", None), **overrides)
+    return Device(machine=spec["machine"], **overrides)
 
 
 def parse_const(spec: str) -> tuple[int, bytes]:
@@ -391,9 +409,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: Sequence[str], seed: int = 0,
-             progress=None, sms: int = 80) -> dict:
-    """Run kernels.gemm for each mode on the same pruned random operands; plain data out
-    (``runs[mode]`` with stats and the NumPy check, and the operands under ``"_operands"``)."""
+             progress=None, sms: int = 80, spec: dict | None = None) -> dict:
+    """Run kernels.gemm for each mode on the same pruned random operands, on machine ``spec``
+    (:func:`device_spec`; default v100); plain data out (``runs[mode]`` with stats and the NumPy
+    check, and the operands under ``"_operands"``)."""
     import numpy as np
 
     from . import kernels, sparse
@@ -408,7 +427,9 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
     for mode in modes:
         if progress is not None:
             progress.describe(f"running {mode}")
-        res = kernels.gemm(a, b, mode=mode, device=Device.v100_slice(sms))
+        spec = spec or {}
+        res = kernels.gemm(a, b, mode=mode, device=Device.v100_slice(sms, machine=spec.get("machine"),
+                                                                       **spec.get("settings", {})))
         out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - exact) <= bound)),
                      "max_abs_err": float(np.max(np.abs(res.c - exact))) if res.c.size else 0.0}
         if progress is not None:
@@ -464,10 +485,11 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
     _check_report(args.report, modes)
     experiments.check_sms(args.sms)
+    spec = device_spec(args)
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar:
         runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
-                        sms=args.sms)
+                        sms=args.sms, spec=spec)
     if args.json:
         print(_json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
                           "sparsity_b": args.sparsity_b, "baseline": modes[0], "modes": _gemm_rows(runs, modes)}, indent=2))
@@ -502,6 +524,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     m = n = k = args.size
     _check_gemm_args(modes, m, n, k, args.sparsity_a, args.sparsity_b)
     experiments.check_sms(args.sms)
+    spec = device_spec(args)
     console = _console(args)
     if not args.json:
         console.rule(f"[bold]Dual-side sparse GEMM[/bold] {m}x{n}x{k}, A {args.sparsity_a:.1%} / B {args.sparsity_b:.1%} zeros")
@@ -515,7 +538,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "the 8-row groups of A's condensed column slice and 16-column groups of B's condensed row slice that "
             "hold non-zeros, found from the bitmaps). Cycles come from the cycle model running each program.")
     with progress_bar(console, len(modes), "GEMM") as bar:
-        runs = run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar, sms=args.sms)
+        runs = run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar, sms=args.sms,
+                        spec=spec)
     a, b = runs["_operands"]
     tiles = heatmap.tile_ohmmas(a, b, "spgemm")
     stats = {mode: runs[mode]["stats"] for mode in modes}
@@ -565,8 +589,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from .cli_sweep import executor_from
 
     console = _console(args)
+    spec = device_spec(args)
     options = {"size": args.size, "repeats": args.repeats, "emulate": args.emulate, "seed": args.seed,
-               "tokens": args.tokens, "channels": args.channels, "sms": args.sms}
+               "tokens": args.tokens, "channels": args.channels, "sms": args.sms, "machine": spec["machine"],
+               "settings": spec["settings"]}
     exp = experiments.get(args.name, options)
     quiet = args.json or args.markdown
     if not quiet:
@@ -605,11 +631,20 @@ def _add_output_options(p: argparse.ArgumentParser, json_help: str | None = "pri
     p.add_argument("--no-color", action="store_true", help="plain output: no colour, no progress bars")
 
 
-def _add_device_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="machine description (TOML, the keys to change; default: V100)")
+def _add_machine_options(p: argparse.ArgumentParser) -> None:
+    from .device import machines
+
+    p.add_argument("--machine", metavar="NAME", help="shipped machine description: " + "; ".join(
+        f"{name}: {text}" for name, text in machines().items()) + " (default: v100)")
+    p.add_argument("--config", metavar="FILE", help="machine description (TOML, the keys to change on top of "
+                   "--machine; default: none)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append",
                    help="override one setting (dotted cycle-model key such as tensor.skipped_cycles=1, or a "
                         "functional setting such as tensor_arith=ieee); repeatable")
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    _add_machine_options(p)
     p.add_argument("--no-timing", action="store_true", help="switch the cycle model off (faster, same results, no cycles)")
 
 
@@ -683,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sparsity-b", type=float, default=DEMO_SPARSITY_B, help=f"fraction of zeros in B (default {DEMO_SPARSITY_B})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_sms(p, DEMO_SMS, str(DEMO_SMS))
+    _add_machine_options(p)
     _add_output_options(p)
     p.set_defaults(func=cmd_demo)
 
@@ -703,6 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="MODE", help="also print the full report of MODE (and, for spgemm and "
                    "spgemm_a, the heatmap of OHMMAs per output tile)")
     _add_sms(p, 80, "80, the whole V100")
+    _add_machine_options(p)
     _add_output_options(p, "print the comparison as JSON")
     p.set_defaults(func=cmd_gemm)
 
@@ -719,7 +756,7 @@ def _add_experiment(sub) -> None:
 
     p = sub.add_parser(
         "experiment",
-        help="reproduce the paper's experiments (fig21, table3, layers); resumable",
+        help="reproduce the paper's experiments (fig21, table3, layers) and the premises' ablation; resumable",
         description="Run one of the paper's experiments on the emulator: "
         + "; ".join(f"{e.name}: {e.title}" for e in EXPERIMENTS.values())
         + ". Every finished point is stored in DIR as it completes (NAME.points.jsonl), keyed by its "
@@ -727,7 +764,7 @@ def _add_experiment(sub) -> None:
         "never reuses stale ones. Results: a table, DIR/NAME.csv and DIR/NAME.json (and DIR/NAME.png with "
         "--plot, which needs matplotlib: pip install 'otc-emu[plot]'). docs/experiments.md has the details.",
     )
-    p.add_argument("name", choices=sorted(EXPERIMENTS), metavar="NAME", help="fig21, table3 or layers")
+    p.add_argument("name", choices=sorted(EXPERIMENTS), metavar="NAME", help=", ".join(EXPERIMENTS))
     p.add_argument("--out", metavar="DIR", required=True, help="directory for the points and the results")
     p.add_argument("--size", type=int, default=None,
                    help="fig21: M = N = K (default 512; the paper used 4096); table3: feature map H = W (default 56)")
@@ -743,6 +780,7 @@ def _add_experiment(sub) -> None:
     from .cli_sweep import add_executor_options
 
     add_executor_options(p)
+    _add_machine_options(p)
     _add_output_options(p)
     p.set_defaults(func=cmd_experiment)
 
@@ -767,6 +805,7 @@ def _add_conv(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--report", metavar="MODE", help="also print the full report of MODE")
     _add_sms(p, 80, "80, the whole V100")
+    _add_machine_options(p)
     _add_output_options(p, "print the comparison as JSON")
     p.set_defaults(func=cmd_conv)
 
@@ -787,11 +826,12 @@ def cmd_conv(args: argparse.Namespace) -> int:
         raise OtcError("-c, -k, --hw, -r and --stride must be at least 1, --padding at least 0")
     _check_report(args.report, modes)
     experiments.check_sms(args.sms)
+    spec = device_spec(args)
     layer = experiments.ConvLayer("cli", args.c, args.k, args.hw, args.r, args.stride, args.padding,
                                   args.sparsity_x, args.sparsity_w)
     console = _console(args)
     with progress_bar(console, len(modes), "conv") as bar:
-        runs = experiments.run_conv(layer, modes, seed=args.seed, progress=bar, sms=args.sms)
+        runs = experiments.run_conv(layer, modes, seed=args.seed, progress=bar, sms=args.sms, spec=spec)
     stats = {mode: runs[mode]["stats"] for mode in modes}
     if args.json:
         print(_json.dumps({"layer": layer.as_dict(), "sms": args.sms, "baseline": modes[0],

@@ -25,7 +25,7 @@ import numpy as np
 from . import _core, _json
 from ._core import ConfigError, LaunchError, OtcError
 
-__all__ = ["Device", "DeviceArray", "LaunchResult", "Stats", "Warp"]
+__all__ = ["Device", "DeviceArray", "LaunchResult", "Stats", "Warp", "machines", "machine_settings"]
 
 # Parameter type of `.param` -> the NumPy scalar types accepted for it (the assembler's table).
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
@@ -124,9 +124,36 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _settings(config: ConfigSource, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """One flat dict of settings: the config source's, then the overrides' (later wins)."""
-    flat: dict[str, Any] = {}
+def machines() -> dict[str, str]:
+    """The machine descriptions shipped with otc-emu (crates/otc-timing/configs/), name -> one-line
+    description: ``v100`` (the default) and ``dstc-paper`` (the DSTC paper's evaluation premises)."""
+    return {name: description for name, description, _ in _core.MACHINES}
+
+
+def machine_text(name: str) -> str:
+    """The TOML text of shipped machine ``name`` (the keys it changes from ``v100``, with their
+    sources); :class:`ConfigError` for an unknown name."""
+    for n, _, text in _core.MACHINES:
+        if n == name:
+            return text
+    raise ConfigError(f"unknown machine {name!r}; machines: {', '.join(machines())}")
+
+
+def machine_settings(name: str | None) -> dict[str, Any]:
+    """The settings (dotted cycle-model keys) that shipped machine ``name`` gives on top of the
+    V100 description: none for ``v100`` or None."""
+    if name is None:
+        return {}
+    if not isinstance(name, str):
+        raise ConfigError(f"machine must be a machine name (a string), got {type(name).__name__}")
+    text = machine_text(name)
+    return {} if name == "v100" else dict(_core.read_config(text, f"machine {name}"))
+
+
+def _settings(config: ConfigSource, overrides: Mapping[str, Any], machine: str | None = None) -> dict[str, Any]:
+    """One flat dict of settings: the machine's, the config source's, then the overrides' (later
+    wins)."""
+    flat: dict[str, Any] = machine_settings(machine)
     if config is None:
         pass
     elif isinstance(config, Mapping):
@@ -148,7 +175,7 @@ def _settings(config: ConfigSource, overrides: Mapping[str, Any]) -> dict[str, A
     return flat
 
 
-def _core_object(factory, config: ConfigSource, overrides: Mapping[str, Any]):
+def _core_object(factory, config: ConfigSource, overrides: Mapping[str, Any], machine: str | None = None):
     """``factory(settings)`` (``_core.Device`` or ``_core.Warp``); when ``config`` is a file, its
     keys are checked alone first, so that an unknown or ill-typed key there is a ConfigError that
     names the file."""
@@ -158,7 +185,7 @@ def _core_object(factory, config: ConfigSource, overrides: Mapping[str, Any]):
             factory(from_file)
         except ConfigError as e:
             raise ConfigError(f"{os.fspath(config)}: {e}") from None
-    return factory(_settings(config, overrides))
+    return factory(_settings(config, overrides, machine))
 
 
 @dataclass
@@ -361,30 +388,36 @@ class Device:
     ``Device(**{"tensor.skipped_cycles": 1})``, ``Device(tensor={"skipped_cycles": 1})``.
     ``num_sms`` also sets the model's ``gpu.num_sms`` unless that is given. Unknown or ill-typed
     settings raise :class:`ConfigError` naming the setting.
+
+    ``machine`` names a shipped machine description (:func:`otc_emu.machines`: ``"v100"``, the
+    default, or ``"dstc-paper"``); ``config`` and the overrides apply on top of it. An unknown
+    name raises :class:`ConfigError`.
     """
 
     _count = itertools.count(1)
 
-    def __init__(self, config: ConfigSource = None, **overrides):
-        self._dev = _core_object(_core.Device, config, overrides)
+    def __init__(self, config: ConfigSource = None, machine: str | None = None, **overrides):
+        self._dev = _core_object(_core.Device, config, overrides, machine)
+        self.machine = machine or "v100"
         self.number = next(Device._count)
 
     def __repr__(self) -> str:
         return f"<otc_emu.Device #{self.number}>"
 
     @classmethod
-    def v100_slice(cls, sms: int, **overrides) -> "Device":
+    def v100_slice(cls, sms: int, machine: str | None = None, config: ConfigSource = None, **overrides) -> "Device":
         """The V100 on ``sms`` of its 80 SMs, with the L2 and DRAM bandwidth scaled by ``sms / 80``
         so that each SM keeps its share. A problem on a few SMs then sees the per-SM load (CTAs one
         after another, bandwidth per SM) of an 80-times larger problem on the whole GPU, at a
-        fraction of the emulation time; the L2's capacity is not scaled. ``overrides`` as for
-        :class:`Device`; ``sms=80`` is the plain V100."""
+        fraction of the emulation time; the L2's capacity is not scaled. ``machine``, ``config`` and
+        ``overrides`` as for :class:`Device` (the bandwidths scaled are the machine's and config's);
+        ``sms=80`` is the plain V100."""
         if isinstance(sms, bool) or not isinstance(sms, (int, np.integer)) or not 1 <= sms <= V100_SMS:
             raise ValueError(f"sms must be an integer in 1..{V100_SMS}, got {sms!r}")
-        timing = cls(timing=True).timing_config
+        timing = cls(config, machine=machine, timing=True).timing_config
         scale = int(sms) / V100_SMS
         scaled = {key: timing[key] * scale for key in ("memory.l2_bandwidth_gbs", "memory.dram_bandwidth_gbs")}
-        return cls(num_sms=int(sms), **{**scaled, **overrides})
+        return cls(config, machine=machine, num_sms=int(sms), **{**scaled, **overrides})
 
     @property
     def config(self) -> dict[str, Any]:

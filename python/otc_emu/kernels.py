@@ -24,6 +24,12 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
 - ``"spgemm_a"``: single-side sparse, for the paper's comparison: the same kernel with B passed
   dense (every B row slice full, bitmap all ones), so only A's zeros skip OHMMAs:
   sum of ceil(nnzA / 8) * 2 per tile and k.
+- ``"spgemm_seq"``: spgemm with each SpWMMA set run by one sequenced SpWMMA (``HMMA.SPWMMA.32321``,
+  a tensor-core sequencer beyond the paper; ``programs/spgemm_seq.sass``, generated from
+  spgemm.sass): the same OHMMAs and bits, one issue slot per set instead of the jump and the
+  OHMMAs it selects. Needs a machine with ``tensor.spwmma_sequencer = true``
+  (``Device(**{"tensor.spwmma_sequencer": True})``; otherwise the launch is refused); the cycle
+  model counts its OHMMAs in ``spwmma.ohmmas``.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
@@ -54,6 +60,7 @@ GEMM_MODES = {
     "hmma": ("hmma_gemm.sass", "hmma_gemm"),
     "spgemm": ("spgemm.sass", "spgemm"),
     "spgemm_a": ("spgemm.sass", "spgemm"),
+    "spgemm_seq": ("spgemm_seq.sass", "spgemm_seq"),
 }
 
 
@@ -181,7 +188,7 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     dev = device if device is not None else Device()
     file, kernel = GEMM_MODES[mode]
     prog = shipped_program(file)
-    if mode in ("spgemm", "spgemm_a"):
+    if mode in ("spgemm", "spgemm_a", "spgemm_seq"):
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
         k = -(-k // 32) * 32  # k runs in chunks of 32; padding slices are empty and skipped
         a_ops = spgemm_operand(_pad(a16, mp, k), "A")

@@ -52,7 +52,7 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
 
 
 def test_gemm_input_checks():
-    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm, spgemm_a"):
+    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm, spgemm_a, spgemm_seq"):
         kernels.gemm(np.zeros((2, 2), np.float16), np.zeros((2, 2), np.float16), mode="sparse")
     with pytest.raises(ValueError, match="inner dimensions differ"):
         kernels.gemm(np.zeros((2, 3), np.float16), np.zeros((2, 2), np.float16))
@@ -222,7 +222,7 @@ def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb):
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
 
 
-@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm"])
+@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq"])
 def test_gemm_programs_are_their_generators_output(program, tmp_path):
     # the three GEMM programs are generated (programs/generators/); the committed text must not drift
     generator = kernels.PROGRAMS / "generators" / f"{program}.py"

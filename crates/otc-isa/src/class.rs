@@ -123,6 +123,8 @@ pub enum TensorClass {
     OhmmaF16,
     /// Sparse-mode OHMMA: condensed products scattered into the accumulation buffer (at most 128 MACs land)
     OhmmaSparse,
+    /// Sequenced SpWMMA: one instruction runs the sparse OHMMAs of a whole SpWMMA set that the bitmaps' POPC counts call for (beyond the paper)
+    SpwmmaSeq,
     /// Binary outer product BOHMMA.32321 of two bitmaps
     Bohmma,
     /// Clear the warp's accumulation buffer
@@ -143,9 +145,9 @@ pub enum TensorClass {
 
 impl TensorClass {
     /// Every `tensor.*` class, in declaration order (`as usize` indexes it).
-    pub const ALL: [TensorClass; 11] = [TensorClass::OhmmaF32, TensorClass::OhmmaF16, TensorClass::OhmmaSparse, TensorClass::Bohmma, TensorClass::AccbClear, TensorClass::AccbBmap, TensorClass::AccbMov, TensorClass::AccbSts, TensorClass::AccbLds, TensorClass::Hmma884F32, TensorClass::Hmma884F16];
+    pub const ALL: [TensorClass; 12] = [TensorClass::OhmmaF32, TensorClass::OhmmaF16, TensorClass::OhmmaSparse, TensorClass::SpwmmaSeq, TensorClass::Bohmma, TensorClass::AccbClear, TensorClass::AccbBmap, TensorClass::AccbMov, TensorClass::AccbSts, TensorClass::AccbLds, TensorClass::Hmma884F32, TensorClass::Hmma884F16];
     /// Number of `tensor.*` classes.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// The name after `tensor.` (`ohmma_f32`).
     pub const fn name(self) -> &'static str {
@@ -153,6 +155,7 @@ impl TensorClass {
             TensorClass::OhmmaF32 => "ohmma_f32",
             TensorClass::OhmmaF16 => "ohmma_f16",
             TensorClass::OhmmaSparse => "ohmma_sparse",
+            TensorClass::SpwmmaSeq => "spwmma_seq",
             TensorClass::Bohmma => "bohmma",
             TensorClass::AccbClear => "accb_clear",
             TensorClass::AccbBmap => "accb_bmap",
@@ -171,6 +174,7 @@ impl TensorClass {
             TensorClass::OhmmaF32 => &["cycles", "latency", "macs"],
             TensorClass::OhmmaF16 => &["cycles", "latency", "macs"],
             TensorClass::OhmmaSparse => &["cycles", "macs"],
+            TensorClass::SpwmmaSeq => &["cycles", "macs"],
             TensorClass::Bohmma => &["cycles", "latency"],
             TensorClass::AccbClear => &["cycles"],
             TensorClass::AccbBmap => &["cycles"],
@@ -185,7 +189,7 @@ impl TensorClass {
 
 impl Class {
     /// Every class, in declaration order.
-    pub const ALL: [Class; 27] = [Class::Tensor(TensorClass::OhmmaF32), Class::Tensor(TensorClass::OhmmaF16), Class::Tensor(TensorClass::OhmmaSparse), Class::Tensor(TensorClass::Bohmma), Class::Tensor(TensorClass::AccbClear), Class::Tensor(TensorClass::AccbBmap), Class::Tensor(TensorClass::AccbMov), Class::Tensor(TensorClass::AccbSts), Class::Tensor(TensorClass::AccbLds), Class::Alu, Class::Memory(MemoryClass::GlobalLoad), Class::Memory(MemoryClass::GlobalStore), Class::Memory(MemoryClass::GlobalAtomic), Class::Memory(MemoryClass::GlobalReduction), Class::Memory(MemoryClass::SharedLoad), Class::Memory(MemoryClass::SharedStore), Class::Memory(MemoryClass::SharedAtomic), Class::Memory(MemoryClass::LocalLoad), Class::Memory(MemoryClass::LocalStore), Class::Memory(MemoryClass::ConstLoad), Class::Warp(WarpClass::Shfl), Class::Control(ControlClass::Membar), Class::Control(ControlClass::Bar), Class::Control(ControlClass::Depbar), Class::Control(ControlClass::Exit), Class::Tensor(TensorClass::Hmma884F32), Class::Tensor(TensorClass::Hmma884F16)];
+    pub const ALL: [Class; 28] = [Class::Tensor(TensorClass::OhmmaF32), Class::Tensor(TensorClass::OhmmaF16), Class::Tensor(TensorClass::OhmmaSparse), Class::Tensor(TensorClass::SpwmmaSeq), Class::Tensor(TensorClass::Bohmma), Class::Tensor(TensorClass::AccbClear), Class::Tensor(TensorClass::AccbBmap), Class::Tensor(TensorClass::AccbMov), Class::Tensor(TensorClass::AccbSts), Class::Tensor(TensorClass::AccbLds), Class::Alu, Class::Memory(MemoryClass::GlobalLoad), Class::Memory(MemoryClass::GlobalStore), Class::Memory(MemoryClass::GlobalAtomic), Class::Memory(MemoryClass::GlobalReduction), Class::Memory(MemoryClass::SharedLoad), Class::Memory(MemoryClass::SharedStore), Class::Memory(MemoryClass::SharedAtomic), Class::Memory(MemoryClass::LocalLoad), Class::Memory(MemoryClass::LocalStore), Class::Memory(MemoryClass::ConstLoad), Class::Warp(WarpClass::Shfl), Class::Control(ControlClass::Membar), Class::Control(ControlClass::Bar), Class::Control(ControlClass::Depbar), Class::Control(ControlClass::Exit), Class::Tensor(TensorClass::Hmma884F32), Class::Tensor(TensorClass::Hmma884F16)];
 
     /// The class's name in `isa/*.toml` (`tensor.ohmma_sparse`).
     pub const fn name(self) -> &'static str {
@@ -193,6 +197,7 @@ impl Class {
             Class::Tensor(TensorClass::OhmmaF32) => "tensor.ohmma_f32",
             Class::Tensor(TensorClass::OhmmaF16) => "tensor.ohmma_f16",
             Class::Tensor(TensorClass::OhmmaSparse) => "tensor.ohmma_sparse",
+            Class::Tensor(TensorClass::SpwmmaSeq) => "tensor.spwmma_seq",
             Class::Tensor(TensorClass::Bohmma) => "tensor.bohmma",
             Class::Tensor(TensorClass::AccbClear) => "tensor.accb_clear",
             Class::Tensor(TensorClass::AccbBmap) => "tensor.accb_bmap",
@@ -226,6 +231,7 @@ impl Class {
             Class::Tensor(TensorClass::OhmmaF32) => "ohmma",
             Class::Tensor(TensorClass::OhmmaF16) => "ohmma",
             Class::Tensor(TensorClass::OhmmaSparse) => "ohmma.sparse",
+            Class::Tensor(TensorClass::SpwmmaSeq) => "spwmma",
             Class::Tensor(TensorClass::Bohmma) => "bohmma",
             Class::Tensor(TensorClass::AccbClear) => "accb.clear",
             Class::Tensor(TensorClass::AccbBmap) => "accb.bmap",
@@ -259,6 +265,7 @@ impl Class {
             Class::Tensor(TensorClass::OhmmaF32) => "Dense outer product OHMMA.8161 with fp32 accumulators in registers (128 MACs)",
             Class::Tensor(TensorClass::OhmmaF16) => "Dense outer product OHMMA.8161 with fp16 accumulators in registers (128 MACs)",
             Class::Tensor(TensorClass::OhmmaSparse) => "Sparse-mode OHMMA: condensed products scattered into the accumulation buffer (at most 128 MACs land)",
+            Class::Tensor(TensorClass::SpwmmaSeq) => "Sequenced SpWMMA: one instruction runs the sparse OHMMAs of a whole SpWMMA set that the bitmaps' POPC counts call for (beyond the paper)",
             Class::Tensor(TensorClass::Bohmma) => "Binary outer product BOHMMA.32321 of two bitmaps",
             Class::Tensor(TensorClass::AccbClear) => "Clear the warp's accumulation buffer",
             Class::Tensor(TensorClass::AccbBmap) => "Set the accumulation buffer's scatter bitmaps",

@@ -174,6 +174,7 @@ pub mod opcode {
     pub const HMMA_OHMMA_8161_F16_F16: u16 = 0x511;
     pub const HMMA_BOHMMA_32321_B32_B32: u16 = 0x512;
     pub const HMMA_OHMMA_8161_F32_F32_SP: u16 = 0x513;
+    pub const HMMA_SPWMMA_32321_F32_F32: u16 = 0x514;
     pub const ACCB_CLEAR: u16 = 0x520;
     pub const ACCB_BMAP: u16 = 0x521;
     pub const ACCB_MOV_F32: u16 = 0x522;
@@ -4777,6 +4778,24 @@ pub static FORMS: &[FormDef] = &[
         operands: &[
             OperandDef { name: "a", kind: Kind::L(2), write: false, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 32, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::L(2), write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "HMMA",
+        opcode: 0x514,
+        form: 0,
+        unit: Unit::Tensor,
+        class: Class::Tensor(TensorClass::SpwmmaSeq),
+        summary: "Sequenced SpWMMA (beyond the paper): one instruction runs a whole SpWMMA set, the sparse OHMMAs (m, n) with nnzA > 8m and nnzB > 16n, counted from the ACCB.BMAP bitmaps by a sequencer in the tensor core",
+        mods: &[
+            ModGroupDef { name: "shape", options: &["SPWMMA"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "size", options: &["32321"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "dtype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "ctype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "a", kind: Kind::L(8), write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 29, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::L(4), write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
         ],
     },
     FormDef {

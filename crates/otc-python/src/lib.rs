@@ -95,6 +95,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(device::read_config, m)?)?;
     // The shipped V100 machine description (crates/otc-timing/configs/v100.toml), compiled in.
     m.add("V100_TOML", V100_TOML)?;
+    m.add("MACHINES", otc_timing::MACHINES.to_vec())?;
     m.add("PARAM_TYPES", param_types(py)?)?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("OtcError", py.get_type::<OtcError>())?;

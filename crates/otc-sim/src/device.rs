@@ -274,6 +274,11 @@ impl Device {
         };
         let templates: Option<Vec<EventTemplate>> =
             cfg.timing.as_ref().map(|_| kernel.instructions.iter().map(EventTemplate::new).collect());
+        if let (Some(sim), Some(t)) = (&sink, &templates) {
+            if let Err(e) = sim.check_program(t) {
+                return bad(format!("cycle model: {e}"));
+            }
+        }
         let preparer = match (&sink, &templates) {
             (Some(sim), Some(t)) => Some(sim.preparer(t)),
             _ => None,

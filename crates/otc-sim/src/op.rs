@@ -756,6 +756,12 @@ pub(crate) enum TensorOp {
         m: u8,
         n: u8,
     },
+    /// Sequenced SpWMMA `HMMA.SPWMMA.32321.F32.F32`: the sparse OHMMAs of a whole set from one
+    /// instruction (`a`: 8 registers, four A pairs; `b`: 4 registers, two B pairs).
+    SpwmmaSeq {
+        a: R,
+        b: R,
+    },
     AccbClear,
     AccbBmap {
         a: Src,

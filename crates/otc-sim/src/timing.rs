@@ -79,6 +79,13 @@ impl<'a> Tracer<'a> {
                 };
                 rec.push(wid, tpl.sparse_ohmma(bpc, active, exec, rows, cols), &[]);
             }
+            OpKind::Tensor(TensorOp::SpwmmaSeq { .. }) => {
+                let (abm, bbm) = match w.accb.as_ref().and_then(|b| b.bitmaps) {
+                    Some(bitmaps) if exec != 0 => bitmaps,
+                    _ => (0, 0),
+                };
+                rec.push(wid, tpl.spwmma_seq(bpc, active, exec, abm, bbm), &[]);
+            }
             OpKind::Bar { id, count, .. } if exec != 0 => {
                 let l = exec.trailing_zeros() as usize;
                 let id = w.lane(id, l);

@@ -15,6 +15,18 @@ use crate::trace::{unit_index, NUM_UNITS, UNIT_NAMES};
 /// The shipped V100 description (every key, documented).
 pub const V100_TOML: &str = include_str!("../configs/v100.toml");
 
+/// The machine descriptions shipped with otc-emu: (name, one-line description, TOML text). A
+/// machine's text gives the keys that differ from `v100` (which gives every key).
+pub const MACHINES: &[(&str, &str, &str)] = &[
+    ("v100", "the V100 (sm_70) with outer-product tensor cores, Volta-faithful (the default)", V100_TOML),
+    (
+        "dstc-paper",
+        "the DSTC paper's evaluation premises: Accel-Sim's half-rate HMMA (latency 8, interval 4) and \
+         predicated-off tensor instructions removed before issue",
+        include_str!("../configs/dstc-paper.toml"),
+    ),
+];
+
 /// Errors of configuration loading and overrides. Each names the offending key.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -28,6 +40,8 @@ pub enum ConfigError {
     Missing { key: String },
     #[error("configuration is not valid TOML: {0}")]
     Syntax(String),
+    #[error("unknown machine `{name}` (machines: {known})")]
+    UnknownMachine { name: String, known: String },
 }
 
 impl ConfigError {
@@ -38,7 +52,7 @@ impl ConfigError {
             | ConfigError::WrongType { key, .. }
             | ConfigError::Invalid { key, .. }
             | ConfigError::Missing { key } => Some(key),
-            ConfigError::Syntax(_) => None,
+            ConfigError::Syntax(_) | ConfigError::UnknownMachine { .. } => None,
         }
     }
 }
@@ -268,11 +282,17 @@ pub struct SchedulerConfig {
     pub policy: SchedulerPolicy,
     pub use_control_bits: bool,
     pub collector_units: u32,
+    pub drop_predicated_off_tensor: bool,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { policy: SchedulerPolicy::Gto, use_control_bits: false, collector_units: 0 }
+        SchedulerConfig {
+            policy: SchedulerPolicy::Gto,
+            use_control_bits: false,
+            collector_units: 0,
+            drop_predicated_off_tensor: false,
+        }
     }
 }
 
@@ -334,6 +354,7 @@ pub struct TensorConfig {
     pub classes: [TensorCost; TensorClass::COUNT],
     pub skipped_cycles: u32,
     pub accumulator_forwarding: bool,
+    pub spwmma_sequencer: bool,
 }
 
 impl TensorConfig {
@@ -444,6 +465,7 @@ keys! {
     "scheduler.policy" => scheduler.policy: SchedulerPolicy,
     "scheduler.use_control_bits" => scheduler.use_control_bits: bool,
     "scheduler.collector_units" => scheduler.collector_units: u32,
+    "scheduler.drop_predicated_off_tensor" => scheduler.drop_predicated_off_tensor: bool,
     "regfile.banks" => regfile.banks: u32,
     "regfile.reads_per_bank" => regfile.reads_per_bank: u32,
     "units.int.latency" => units.int.latency: u32,
@@ -466,6 +488,7 @@ keys! {
     "units.misc.ii" => units.misc.ii: u32,
     "tensor.skipped_cycles" => tensor.skipped_cycles: u32,
     "tensor.accumulator_forwarding" => tensor.accumulator_forwarding: bool,
+    "tensor.spwmma_sequencer" => tensor.spwmma_sequencer: bool,
     "accbuf.bank_rows" => accbuf.bank_rows: u32,
     "accbuf.bank_cols" => accbuf.bank_cols: u32,
     "accbuf.ports_per_bank" => accbuf.ports_per_bank: u32,
@@ -567,6 +590,17 @@ impl TimingConfig {
             c
         })
         .clone()
+    }
+
+    /// The shipped machine `name` ([`MACHINES`]): the V100 description with the machine's keys.
+    pub fn machine(name: &str) -> Result<TimingConfig, ConfigError> {
+        match MACHINES.iter().find(|(n, _, _)| *n == name) {
+            Some((_, _, text)) => TimingConfig::from_toml_str(text),
+            None => Err(ConfigError::UnknownMachine {
+                name: name.into(),
+                known: MACHINES.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", "),
+            }),
+        }
     }
 
     /// A configuration from TOML text: the V100 description with the keys the text gives.

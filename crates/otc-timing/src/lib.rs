@@ -44,11 +44,13 @@ use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
-pub use config::{all_keys, tensor_keys, ConfigError, ConfigValue, SchedulerPolicy, TensorCost, TimingConfig, KEYS};
+pub use config::{
+    all_keys, tensor_keys, ConfigError, ConfigValue, SchedulerPolicy, TensorCost, TimingConfig, KEYS, MACHINES,
+};
 pub use stats::{Reason, Stats};
 pub use trace::{
-    memory_access, sparse_landing, BarOp, CtaTrace, Event, EventKind, EventTemplate, MemOp, MemSpace, RegGroup,
-    TensorOp, WarpTrace,
+    memory_access, sparse_landing, spwmma_ohmmas, BarOp, CtaTrace, Event, EventKind, EventTemplate, MemOp, MemSpace,
+    RegGroup, TensorOp, WarpTrace,
 };
 
 use memory::SectorCache;
@@ -67,6 +69,22 @@ pub enum TimingError {
     CtaTooLarge { index: u64, cta: [u32; 3], reason: String },
     #[error("bad trace: CTA {index}, warp {warp}, event {event}: {reason}")]
     BadTrace { index: u64, warp: u32, event: usize, reason: String },
+    /// The program uses an instruction the described machine does not have.
+    #[error("instruction {pc:#x}: {reason}")]
+    Unsupported { pc: u32, reason: String },
+}
+
+/// Why the machine `cfg` describes cannot run an instruction of static event `e`, if it cannot
+/// (the sequenced SpWMMA needs `tensor.spwmma_sequencer`).
+fn unsupported(cfg: &TimingConfig, e: &Event) -> Option<String> {
+    match e.kind {
+        EventKind::Tensor(op) if op.class == otc_isa::TensorClass::SpwmmaSeq && !cfg.tensor.spwmma_sequencer => Some(
+            "the sequenced SpWMMA (HMMA.SPWMMA) needs a tensor-core sequencer: this machine has \
+             tensor.spwmma_sequencer = false"
+                .into(),
+        ),
+        _ => None,
+    }
 }
 
 /// Simulate a kernel: `ctas` in linear CTA order (they may be produced lazily, e.g. with
@@ -257,6 +275,17 @@ impl Simulator {
         self.push_prepared(PreparedTrace { index, ready })
     }
 
+    /// Checks that the machine has every instruction of the launch (`templates`, index =
+    /// pc / 16): [`TimingError::Unsupported`] names the first it lacks.
+    pub fn check_program(&self, templates: &[EventTemplate]) -> Result<(), TimingError> {
+        for (i, t) in templates.iter().enumerate() {
+            if let Some(reason) = unsupported(&self.cfg, t.proto()) {
+                return Err(TimingError::Unsupported { pc: i as u32 * trace::INSTRUCTION_BYTES, reason });
+            }
+        }
+        Ok(())
+    }
+
     /// A [`Preparer`] for this simulator: it does the part of [`Simulator::push`] that depends
     /// on one CTA alone, on any thread; `templates` are the launch's instructions (index =
     /// pc / 16), against which traces are packed.
@@ -317,6 +346,11 @@ impl Simulator {
     ) -> Result<PreparedCta, TimingError> {
         Self::sizes_of(cfg, index, &cta)?;
         Self::check_trace(index, &cta)?;
+        for e in cta.warps.iter().flat_map(|w| &w.events) {
+            if let Some(reason) = unsupported(cfg, e) {
+                return Err(TimingError::Unsupported { pc: e.pc, reason });
+            }
+        }
         let mut rec = CtaRecorder::new(cfg, std::mem::take(protos), index, cta.warps.len() as u32);
         record_trace(&mut rec, &cta);
         let (prepared, grown) = rec.finish_with(cta.cta, cta.shared_bytes, cta.regs_per_thread, cta.threads)?;

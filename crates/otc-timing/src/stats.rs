@@ -117,6 +117,12 @@ pub(crate) struct SmStats {
     pub accbuf_accesses: u64,
     pub accbuf_conflicts: u64,
     pub accbuf_stall: u64,
+    /// Sequenced SpWMMAs issued / executed, and the OHMMAs they ran.
+    pub spwmma_issued: u64,
+    pub spwmma_executed: u64,
+    pub spwmma_ohmmas: u64,
+    /// Warp-instructions the front end removed before issue (`scheduler.drop_predicated_off_tensor`).
+    pub issue_removed: u64,
 }
 
 impl SmStats {
@@ -173,7 +179,11 @@ impl SmStats {
             bohmma_executed,
             accbuf_accesses,
             accbuf_conflicts,
-            accbuf_stall
+            accbuf_stall,
+            spwmma_issued,
+            spwmma_executed,
+            spwmma_ohmmas,
+            issue_removed
         );
         self.max_resident = self.max_resident.max(o.max_resident);
         if self.per_form.len() < o.per_form.len() {
@@ -243,6 +253,10 @@ impl Stats {
         put("ohmma.skipped", s.ohmma_skipped);
         put("ohmma.sparse.issued", s.ohmma_sparse_issued);
         put("ohmma.sparse.executed", s.ohmma_sparse_executed);
+        put("spwmma.issued", s.spwmma_issued);
+        put("spwmma.executed", s.spwmma_executed);
+        put("spwmma.ohmmas", s.spwmma_ohmmas);
+        put("issue.removed", s.issue_removed);
         put("bohmma.issued", s.bohmma_issued);
         put("bohmma.executed", s.bohmma_executed);
         for (i, name) in ["clear", "bmap", "mov", "sts", "lds"].iter().enumerate() {

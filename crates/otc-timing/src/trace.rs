@@ -101,10 +101,11 @@ pub const fn memory_access(class: MemoryClass) -> (MemSpace, MemOp) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TensorOp {
     pub class: TensorClass,
-    /// `tensor.ohmma_sparse` only (0 for the other classes): the products land in the
-    /// accumulation buffer at the cross product of `rows` x `cols` (bit r of `rows`: buffer row
-    /// r, bit c of `cols`: buffer column c, both 0..32). At most 8 rows and 16 columns are set;
-    /// see [`sparse_landing`].
+    /// `tensor.ohmma_sparse`: the products land in the accumulation buffer at the cross product
+    /// of `rows` x `cols` (bit r of `rows`: buffer row r, bit c of `cols`: buffer column c, both
+    /// 0..32). At most 8 rows and 16 columns are set; see [`sparse_landing`].
+    /// `tensor.spwmma_seq`: `rows` and `cols` are the A and B bitmaps of the buffer, from which
+    /// the sequencer runs the OHMMAs [`spwmma_ohmmas`]. 0 for the other classes.
     pub rows: u32,
     pub cols: u32,
 }
@@ -317,6 +318,13 @@ impl EventTemplate {
         Event { pc, active, executed, kind: EventKind::Tensor(op), ..self.proto }
     }
 
+    /// The event of a sequenced SpWMMA with the buffer's bitmaps `abm`, `bbm`.
+    #[inline]
+    pub fn spwmma_seq(&self, pc: u32, active: u32, executed: u32, abm: u32, bbm: u32) -> Event {
+        let op = TensorOp { class: TensorClass::SpwmmaSeq, rows: abm, cols: bbm };
+        Event { pc, active, executed, kind: EventKind::Tensor(op), ..self.proto }
+    }
+
     /// The event of a `BAR` whose operands were read at run time.
     #[inline]
     pub fn barrier(&self, pc: u32, active: u32, executed: u32, id: u8, threads: u16) -> Event {
@@ -361,6 +369,22 @@ fn mem_bytes(inst: &Instruction) -> u8 {
 /// Rows and columns of the accumulation buffer where the products of sparse OHMMA (m, n) land:
 /// the positions of the set bits of rank 8m..8m+7 of the A column bitmap and of rank
 /// 16n..16n+15 of the B row bitmap (isa/otc.toml, opcode 0x513).
+/// The OHMMAs (m, n) a sequenced SpWMMA runs for bitmaps `abm`, `bbm`, in its order (n, then
+/// m), as a bit set: bit 4n + m when popc(abm) > 8m and popc(bbm) > 16n. Their count is
+/// ceil(nnzA / 8) * ceil(nnzB / 16).
+pub fn spwmma_ohmmas(abm: u32, bbm: u32) -> u8 {
+    let (na, nb) = (abm.count_ones(), bbm.count_ones());
+    let mut set = 0u8;
+    for n in 0..2 {
+        for m in 0..4 {
+            if na > 8 * m && nb > 16 * n {
+                set |= 1 << (4 * n + m);
+            }
+        }
+    }
+    set
+}
+
 pub fn sparse_landing(a_bitmap: u32, b_bitmap: u32, m: u8, n: u8) -> (u32, u32) {
     (ranks(a_bitmap, 8 * m as u32, 8), ranks(b_bitmap, 16 * n as u32, 16))
 }

@@ -167,14 +167,6 @@ fn spwmma_warp(abmp: u32, bbmp: u32) -> otc_timing::WarpTrace {
     })
 }
 
-fn low_bits(n: u32) -> u32 {
-    if n >= 32 {
-        u32::MAX
-    } else {
-        (1u32 << n) - 1
-    }
-}
-
 #[rustfmt::skip]
 const SPWMMA_CASES: &[(u32, u32, u64)] = &[
     // nnz of the A column, nnz of the B row, OHMMAs executed = ceil(nnzA/8) * ceil(nnzB/16)

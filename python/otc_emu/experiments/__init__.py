@@ -8,6 +8,8 @@
 - ``layers``: per-layer cycles and speedups of representative VGG-16, ResNet-18 and BERT-base
   layers at stated (assumed) sparsities, in every GEMM mode (convolutions as explicit im2col
   GEMMs) and in the implicit convolution modes when the conv kernels exist.
+- ``ablation``: the headline GEMM points from the strict ``v100`` machine to the paper's premises
+  (``dstc-paper``), one premise at a time, and the sequenced SpWMMA (ablation.py).
 
 Every point is measured by running the programs (cycle numbers come from the cycle model, host
 times from ``time.perf_counter``); nothing is computed from a formula. Points are stored one JSON
@@ -15,7 +17,7 @@ line each in ``DIR/NAME.points.jsonl`` as they finish, keyed by their parameters
 code that produced them (:func:`code_version`), so a re-run skips finished points and never
 reuses stale ones.
 
-One module per experiment (fig21.py, table3.py, layers.py), the workloads they measure
+One module per experiment (fig21.py, table3.py, layers.py, ablation.py), the workloads they measure
 (workloads.py), the points file (store.py), tables and outputs (render.py), figures (plot.py),
 the runner (runner.py) and where points run (executors.py: in this process, local worker
 processes or Ray). ``sweep.py`` makes an experiment of a grid over machine settings, machines and

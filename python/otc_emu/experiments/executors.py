@@ -5,9 +5,11 @@ Every executor takes the same work, a function and a list of points, keeps at mo
 points in flight and yields each point's outcome as it finishes, in completion order. Only
 strings and plain data cross to a worker and back: a point's parameters go out, its result dict
 or its error text comes back, and the driver alone writes the points file. A point that raises
-is an outcome (its error), not the end of the run. A worker that dies takes only its points in
-flight with it: each is tried once more on a fresh worker, then recorded as failed. Ctrl-C stops
-the workers at once; the points in flight are lost and run again on the next run.
+is an outcome (its error), not the end of the run. A worker that dies loses no finished point:
+local workers run each point that was in flight again alone on a fresh worker, so only the point
+that kills its worker is recorded as failed; Ray runs the task once more, then records it as
+failed. Ctrl-C stops the workers at once; the points in flight are lost and run again on the
+next run.
 
 Worker processes run the emulator on one host thread each (``RAYON_NUM_THREADS=1`` unless set):
 the points are the parallelism, and results never depend on the thread count.
@@ -24,7 +26,7 @@ from .. import OtcError
 
 __all__ = ["Finished", "Executor", "InProcess", "LocalWorkers", "RayCluster", "executor_for", "WORKER_LOST"]
 
-#: How often a point is started on a fresh worker after its worker died, before it is recorded as failed.
+#: How often Ray runs a task again after its worker died, before it is recorded as failed.
 RETRIES_AFTER_LOST_WORKER = 1
 WORKER_LOST = "the worker process running this point died"
 
@@ -112,16 +114,28 @@ class LocalWorkers(Executor):
         from concurrent.futures.process import BrokenProcessPool
 
         queue = list(range(len(points)))[::-1]  # next point last: pop() takes it
-        lost = [0] * len(points)
+        # Points in flight when a worker died: each runs again alone, so the one that kills its
+        # worker is found (and recorded as failed) and the others are not lost.
+        suspects: list[int] = []
+        alone = None  # the suspect now running alone
+        was_started = [False] * len(points)
         pool = self._pool()
         running: dict = {}
+
+        def submit(i: int) -> None:
+            running[pool.submit(measure_safely, measure, points[i])] = i
+            if started is not None and not was_started[i]:  # a point run again was in flight all along
+                started(i)
+            was_started[i] = True
+
         try:
-            while queue or running:
-                while queue and len(running) < self.slots:
-                    i = queue.pop()
-                    running[pool.submit(measure_safely, measure, points[i])] = i
-                    if started is not None and not lost[i]:  # a point tried again was in flight all along
-                        started(i)
+            while queue or suspects or running:
+                if suspects and not running:
+                    alone = suspects.pop()
+                    submit(alone)
+                elif not suspects:
+                    while queue and len(running) < self.slots:
+                        submit(queue.pop())
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in done:
@@ -130,17 +144,17 @@ class LocalWorkers(Executor):
                         result, error = fut.result()
                     except BrokenProcessPool:
                         broken = True
-                        lost[i] += 1
-                        if lost[i] <= RETRIES_AFTER_LOST_WORKER:
-                            queue.append(i)
+                        if i != alone:
+                            suspects.append(i)
                             continue
-                        result, error = None, WORKER_LOST
+                        result, error = None, WORKER_LOST  # it died running alone: this point kills it
+                    if i == alone:
+                        alone = None
                     yield Finished(i, result, error)
-                if broken:  # every point still in flight went down with the pool: run them again
-                    for fut, i in running.items():
-                        lost[i] += 1
-                        queue.append(i)
+                if broken:  # every point still in flight went down with the pool
+                    suspects.extend(running.values())
                     running.clear()
+                    alone = None
                     _stop(pool)
                     pool = self._pool()
         finally:

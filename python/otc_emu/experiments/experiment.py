@@ -13,7 +13,7 @@ from .render import markdown, render_table
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-__all__ = ["Experiment", "option", "check_sms", "sms_option"]
+__all__ = ["Experiment", "option", "check_sms", "sms_option", "device_spec", "with_device"]
 
 
 @dataclass
@@ -73,3 +73,25 @@ def check_sms(sms) -> int:
 def sms_option(o: dict, default: int) -> int:
     return check_sms(option(o, "sms", default))
 
+
+def device_spec(o: dict) -> dict:
+    """The machine options of an experiment (``machine``: a shipped machine name, ``settings``:
+    dotted keys, from --machine / --config / --set) as a point's ``device`` entry; empty for the
+    default machine, so that the default points keep their keys. An unknown machine fails here,
+    before any work."""
+    from ..device import machine_settings
+
+    spec: dict = {}
+    machine = o.get("machine")
+    machine_settings(machine)
+    if machine not in (None, "v100"):
+        spec["machine"] = machine
+    if o.get("settings"):
+        spec["settings"] = dict(sorted(o["settings"].items()))
+    return spec
+
+
+def with_device(point: dict, o: dict) -> dict:
+    """``point`` with its ``device`` entry (:func:`device_spec`) when the machine is not the default."""
+    spec = device_spec(o)
+    return {**point, "device": spec} if spec else point

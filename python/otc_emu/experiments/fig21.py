@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import OtcError
 from . import workloads
-from .experiment import Experiment, option, sms_option
+from .experiment import Experiment, option, sms_option, with_device
 from .plot import require_matplotlib, save_figure
 from .store import emulator_files
 from .workloads import gemm_operands, gemm_point
@@ -27,13 +27,14 @@ def _points(o: dict) -> list[dict]:
     sms = sms_option(o, FIG21_DEFAULT_SMS)
     sa_list = o.get("sparsity_a", FIG21_SPARSITY_A)
     sb_list = o.get("sparsity_b", FIG21_SPARSITY_B)
-    return [{"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": int(o.get("seed", 0))}
+    return [with_device({"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode,
+                         "seed": int(o.get("seed", 0))}, o)
             for sa in sa_list for sb in sb_list for mode in o.get("modes", FIG21_MODES)]
 
 
 def _measure(p: dict) -> dict:
     a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
-    return gemm_point(a, b, p["mode"], p["sms"])
+    return gemm_point(a, b, p["mode"], p["sms"], spec=p.get("device"))
 
 
 def _table(points: list[dict], results: list[dict]):
@@ -41,7 +42,8 @@ def _table(points: list[dict], results: list[dict]):
     cells: dict[tuple, dict] = {}
     for p, r in zip(points, results):
         row = cells.setdefault((p["sparsity_a"], p["sparsity_b"]), {"size": p["size"], "sms": p["sms"], "sparsity_a_pct": 100 * p["sparsity_a"],
-                                                                     "sparsity_b_pct": 100 * p["sparsity_b"], "ok": True})
+                                                                     "sparsity_b_pct": 100 * p["sparsity_b"], "ok": True,
+                                                                     "machine": p.get("device", {}).get("machine", "v100")})
         row[f"{p['mode']}_cycles"] = r["cycles"]
         row["ok"] = row["ok"] and r["ok"]
     base = "hmma" if "hmma" in modes else modes[0]
@@ -61,7 +63,8 @@ def _where(row: dict) -> str:
     from ..device import V100_SMS
 
     sms = row.get("sms", V100_SMS)
-    return f"{row['size']}^3" + ("" if sms == V100_SMS else f" on {sms} SMs")
+    machine = row.get("machine", "v100")
+    return f"{row['size']}^3" + ("" if sms == V100_SMS else f" on {sms} SMs") + ("" if machine == "v100" else f", machine {machine}")
 
 
 def _render(rows: list[dict], console) -> None:

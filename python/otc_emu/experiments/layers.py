@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import OtcError
 from . import workloads
-from .experiment import Experiment, sms_option
+from .experiment import Experiment, sms_option, with_device
 from .plot import require_matplotlib, save_figure
 from .store import emulator_files
 from .workloads import ConvLayer, GemmLayer, conv_operands, conv_point, gemm_point
@@ -43,7 +43,7 @@ def _points(o: dict) -> list[dict]:
             layer = GemmLayer(layer.name, int(tokens), layer.d_in, layer.d_out, layer.sparsity_x, layer.sparsity_w)
         kind = "conv" if isinstance(layer, ConvLayer) else "gemm"
         modes = list(o.get("modes", LAYER_GEMM_MODES)) + (list(conv_modes) if kind == "conv" else [])
-        pts += [{"kind": kind, "layer": layer.as_dict(), "mode": mode, "sms": sms, "seed": int(o.get("seed", 0))}
+        pts += [with_device({"kind": kind, "layer": layer.as_dict(), "mode": mode, "sms": sms, "seed": int(o.get("seed", 0))}, o)
                 for mode in modes]
     return pts
 
@@ -69,12 +69,12 @@ def measure_layer(p: dict, device=None) -> dict:
     if p["kind"] == "conv" and p["mode"] not in LAYER_GEMM_MODES:
         layer = ConvLayer(**p["layer"])
         x, w = conv_operands(layer, p["seed"])
-        r = conv_point(layer, x, w, p["mode"], p["sms"], device)
+        r = conv_point(layer, x, w, p["mode"], p["sms"], device, spec=p.get("device"))
         r.pop("stats")
         r.pop("max_abs_err")
         return r
     a, b = _layer_gemm_operands(p)
-    return gemm_point(a, b, p["mode"], p["sms"], device)
+    return gemm_point(a, b, p["mode"], p["sms"], device, spec=p.get("device"))
 
 
 def _layer_shape(L: dict) -> str:

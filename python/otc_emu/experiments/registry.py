@@ -1,12 +1,14 @@
 """The experiments by name."""
 from __future__ import annotations
 
-from . import fig21, layers, table3
+from . import ablation, fig21, layers, table3
 from .experiment import Experiment
 
 __all__ = ["EXPERIMENTS", "get"]
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (fig21.EXPERIMENT, table3.EXPERIMENT, layers.EXPERIMENT)}
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e for e in (fig21.EXPERIMENT, table3.EXPERIMENT, layers.EXPERIMENT, ablation.EXPERIMENT)
+}
 
 
 def get(name: str, options: dict | None = None) -> Experiment:

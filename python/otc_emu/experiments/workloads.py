@@ -20,11 +20,14 @@ def gemm_operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, 
     return a, b
 
 
-def slice_device(sms: int):
-    """The V100 on ``sms`` of its SMs with the per-SM bandwidth kept (all 80: the plain V100)."""
+def slice_device(sms: int, spec: dict | None = None):
+    """The V100 on ``sms`` of its SMs with the per-SM bandwidth kept (all 80: the plain V100), as
+    machine ``spec["machine"]`` (default v100) with ``spec["settings"]`` (dotted keys; see
+    :func:`experiment.device_spec`)."""
     from ..device import Device
 
-    return Device.v100_slice(sms)
+    spec = spec or {}
+    return Device.v100_slice(sms, machine=spec.get("machine"), **spec.get("settings", {}))
 
 
 
@@ -35,11 +38,12 @@ def point_result(stats, ok: bool) -> dict:
             "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
 
 
-def gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80, device=None) -> dict:
-    """C = A x B in ``mode`` on ``device`` (default: the V100 on ``sms`` SMs), checked against NumPy."""
+def gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80, device=None, spec: dict | None = None) -> dict:
+    """C = A x B in ``mode`` on ``device`` (default: machine ``spec`` on ``sms`` SMs, see
+    :func:`slice_device`), checked against NumPy."""
     from .. import kernels
 
-    res = kernels.gemm(a, b, mode=mode, device=device or slice_device(sms))
+    res = kernels.gemm(a, b, mode=mode, device=device or slice_device(sms, spec))
     exact = a.astype(np.float64) @ b.astype(np.float64)
     ok = bool(np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)))
     return point_result(res.stats, ok)
@@ -103,13 +107,14 @@ def conv_operands(layer: ConvLayer, seed: int):
     return x, w
 
 
-def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80, device=None) -> dict:
-    """The layer (batch 1) in implicit-convolution ``mode`` on ``device`` (default: the V100 on
-    ``sms`` SMs), checked against NumPy."""
+def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80, device=None,
+               spec: dict | None = None) -> dict:
+    """The layer (batch 1) in implicit-convolution ``mode`` on ``device`` (default: machine
+    ``spec`` on ``sms`` SMs, see :func:`slice_device`), checked against NumPy."""
     from .. import kernels, sparse
 
     res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode,
-                         device=device or slice_device(sms))
+                         device=device or slice_device(sms, spec))
     cols = sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
     wm = w.reshape(layer.k, -1)
     exact = wm.astype(np.float64) @ cols.astype(np.float64)
@@ -118,14 +123,16 @@ def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: i
     return {**point_result(res.stats, ok), "stats": res.stats, "max_abs_err": float(np.max(np.abs(y - exact))) if y.size else 0.0}
 
 
-def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80) -> dict:
-    """Run the layer in each implicit convolution mode on the same operands; for the CLI."""
+def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80,
+             spec: dict | None = None) -> dict:
+    """Run the layer in each implicit convolution mode on the same operands, on machine ``spec``
+    (:func:`slice_device`); for the CLI."""
     x, w = conv_operands(layer, seed)
     out = {}
     for mode in modes:
         if progress is not None:
             progress.describe(f"running {mode}")
-        r = conv_point(layer, x, w, mode, sms)
+        r = conv_point(layer, x, w, mode, sms, spec=spec)
         out[mode] = {"stats": r["stats"], "within_bound": r["ok"], "max_abs_err": r["max_abs_err"]}
         if progress is not None:
             progress.advance()

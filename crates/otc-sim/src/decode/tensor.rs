@@ -24,6 +24,7 @@ impl Dec<'_, '_> {
                     n: self.mod_index("n"),
                 }
             }
+            SpwmmaSeq => TensorOp::SpwmmaSeq { a: self.reg("a")?, b: self.reg("b")? },
             Hmma884F32 | Hmma884F16 => self.hmma884(class == Hmma884F32)?,
             AccbClear => TensorOp::AccbClear,
             AccbBmap => TensorOp::AccbBmap { a: self.src("a")?, b: self.src("b")? },

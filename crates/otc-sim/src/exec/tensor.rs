@@ -197,6 +197,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp
         }
         TensorOp::Ohmma { .. }
         | TensorOp::OhmmaSp { .. }
+        | TensorOp::SpwmmaSeq { .. }
         | TensorOp::AccbClear
         | TensorOp::AccbBmap { .. }
         | TensorOp::AccbMov { .. }
@@ -404,6 +405,7 @@ fn bit_positions(m: u32) -> ([u8; 32], usize) {
 fn otc_name(k: &TensorOp) -> &'static str {
     match k {
         TensorOp::OhmmaSp { .. } => "sparse OHMMA",
+        TensorOp::SpwmmaSeq { .. } => "sequenced SpWMMA",
         TensorOp::AccbClear => "ACCB.CLEAR",
         TensorOp::AccbBmap { .. } => "ACCB.BMAP",
         TensorOp::AccbShared { load: false, .. } => "ACCB.STS",
@@ -532,69 +534,20 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
                 }
             }
         }
-        TensorOp::OhmmaSp { a, b, m, n } => {
-            let Some((abm, bbm)) = ready(w, exec, "sparse OHMMA")?.bitmaps else {
-                return Err(fault(
-                    w,
-                    exec,
-                    FaultKind::AccumulatorState,
-                    "sparse OHMMA without scatter bitmaps: no ACCB.BMAP since the last ACCB.CLEAR / ACCB.LDS".into(),
-                    None,
-                ));
+        TensorOp::OhmmaSp { a, b, m, n } => sparse_ohmma(w, arith, exec, a, b, m, n)?,
+        TensorOp::SpwmmaSeq { a, b } => {
+            // The sequencer: the OHMMAs of the predicated set whose guards (set from the POPC
+            // counts of the bitmaps) would hold, in the predicated sequence's order (n, then m).
+            let Some((abm, bbm)) = ready(w, exec, "sequenced SpWMMA")?.bitmaps else {
+                return sparse_ohmma(w, arith, exec, a, b, 0, 0).map(|_| Flow::Next);
+                // the missing-bitmaps fault
             };
-            let (rows, na) = bit_positions(abm);
-            let (cols, nb) = bit_positions(bbm);
-            let ot = otables();
-            // Gather every landing product first (operands are read from all 32 lanes, active
-            // or not), then accumulate: each buffer element receives at most one product.
-            let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
-            let mut count = 0;
-            // the lanes' A and B values in the regular layout, all at once
-            let (a32, b32) = if ot.f32_regular { regular_operands(w, a, b) } else { ([0u16; 32], [[0u16; 32]; 4]) };
-            for (l, te) in ot.e[0].iter().enumerate() {
-                for e in te {
-                    let kk = 8 * m as usize + e.row as usize;
-                    let jj = 16 * n as usize + e.col as usize;
-                    if kk < na && jj < nb {
-                        pos[count] = rows[kk] as u16 * 32 + cols[jj] as u16;
-                        (av[count], bv[count]) = if ot.f32_regular {
-                            (a32[l], b32[e.reg as usize & 3][l])
-                        } else {
-                            (own_half(w, a, l, e.a), own_half(w, b, l, e.b))
-                        };
-                        count += 1;
+            let (na, nb) = (abm.count_ones(), bbm.count_ones());
+            for n in 0..2u8 {
+                for m in 0..4u8 {
+                    if na > 8 * m as u32 && nb > 16 * n as u32 {
+                        sparse_ohmma(w, arith, exec, a + 2 * m as u16, b + 2 * n as u16, m, n)?;
                     }
-                }
-            }
-            let buf = w.accb.as_mut().expect("checked");
-            if arith == TensorArith::V100 && count > 8 {
-                // Distinct positions: the batch reads every accumulator before any is written.
-                let mut cv = [0u32; 128];
-                for j in 0..count {
-                    cv[j] = buf.data[pos[j] as usize & 1023];
-                }
-                let mut res = [0u32; 128];
-                // the smallest batch that holds the products (the same bits at any size)
-                let special = if count <= 32 {
-                    let (a, b, c, o) = (prefix(&av), prefix(&bv), prefix(&cv), prefix_mut(&mut res));
-                    otc_numerics::dot1_f32_v100_lanes_host::<32>(a, b, c, o)
-                } else if count <= 64 {
-                    let (a, b, c, o) = (prefix(&av), prefix(&bv), prefix(&cv), prefix_mut(&mut res));
-                    otc_numerics::dot1_f32_v100_lanes_host::<64>(a, b, c, o)
-                } else {
-                    otc_numerics::dot1_f32_v100_lanes_host(&av, &bv, &cv, &mut res)
-                };
-                for j in 0..count {
-                    buf.data[pos[j] as usize] = if special[j / 64] >> (j % 64) & 1 != 0 {
-                        dot1_f32(arith, av[j], bv[j], cv[j])
-                    } else {
-                        res[j]
-                    };
-                }
-            } else {
-                for j in 0..count {
-                    let p = pos[j] as usize;
-                    buf.data[p] = dot1_f32(arith, av[j], bv[j], buf.data[p]);
                 }
             }
         }
@@ -711,6 +664,82 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
         _ => {}
     }
     Ok(Flow::Next)
+}
+
+/// One sparse-mode OHMMA (m, n) from the A pair at `a` and the B pair at `b`, gathered through the
+/// buffer's bitmaps and accumulated at the landing positions (the sparse OHMMA and each OHMMA of a
+/// sequenced SpWMMA).
+fn sparse_ohmma(
+    w: &mut Warp,
+    arith: TensorArith,
+    exec: u32,
+    a: crate::op::R,
+    b: crate::op::R,
+    m: u8,
+    n: u8,
+) -> Result<(), crate::fault::RawFault> {
+    let Some((abm, bbm)) = ready(w, exec, "sparse OHMMA")?.bitmaps else {
+        return Err(fault(
+            w,
+            exec,
+            FaultKind::AccumulatorState,
+            "sparse OHMMA without scatter bitmaps: no ACCB.BMAP since the last ACCB.CLEAR / ACCB.LDS".into(),
+            None,
+        ));
+    };
+    let (rows, na) = bit_positions(abm);
+    let (cols, nb) = bit_positions(bbm);
+    let ot = otables();
+    // Gather every landing product first (operands are read from all 32 lanes, active
+    // or not), then accumulate: each buffer element receives at most one product.
+    let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
+    let mut count = 0;
+    // the lanes' A and B values in the regular layout, all at once
+    let (a32, b32) = if ot.f32_regular { regular_operands(w, a, b) } else { ([0u16; 32], [[0u16; 32]; 4]) };
+    for (l, te) in ot.e[0].iter().enumerate() {
+        for e in te {
+            let kk = 8 * m as usize + e.row as usize;
+            let jj = 16 * n as usize + e.col as usize;
+            if kk < na && jj < nb {
+                pos[count] = rows[kk] as u16 * 32 + cols[jj] as u16;
+                (av[count], bv[count]) = if ot.f32_regular {
+                    (a32[l], b32[e.reg as usize & 3][l])
+                } else {
+                    (own_half(w, a, l, e.a), own_half(w, b, l, e.b))
+                };
+                count += 1;
+            }
+        }
+    }
+    let buf = w.accb.as_mut().expect("checked");
+    if arith == TensorArith::V100 && count > 8 {
+        // Distinct positions: the batch reads every accumulator before any is written.
+        let mut cv = [0u32; 128];
+        for j in 0..count {
+            cv[j] = buf.data[pos[j] as usize & 1023];
+        }
+        let mut res = [0u32; 128];
+        // the smallest batch that holds the products (the same bits at any size)
+        let special = if count <= 32 {
+            let (a, b, c, o) = (prefix(&av), prefix(&bv), prefix(&cv), prefix_mut(&mut res));
+            otc_numerics::dot1_f32_v100_lanes_host::<32>(a, b, c, o)
+        } else if count <= 64 {
+            let (a, b, c, o) = (prefix(&av), prefix(&bv), prefix(&cv), prefix_mut(&mut res));
+            otc_numerics::dot1_f32_v100_lanes_host::<64>(a, b, c, o)
+        } else {
+            otc_numerics::dot1_f32_v100_lanes_host(&av, &bv, &cv, &mut res)
+        };
+        for j in 0..count {
+            buf.data[pos[j] as usize] =
+                if special[j / 64] >> (j % 64) & 1 != 0 { dot1_f32(arith, av[j], bv[j], cv[j]) } else { res[j] };
+        }
+    } else {
+        for j in 0..count {
+            let p = pos[j] as usize;
+            buf.data[p] = dot1_f32(arith, av[j], bv[j], buf.data[p]);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

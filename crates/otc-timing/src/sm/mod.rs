@@ -18,8 +18,8 @@ use crate::stats::{Reason, SmStats, NUM_REASONS};
 mod memory;
 mod tensor;
 use crate::trace::{
-    memory_access, unit_index, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp,
-    INSTRUCTION_BYTES, NUM_UNITS,
+    memory_access, sparse_landing, spwmma_ohmmas, unit_index, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace,
+    RegGroup, TensorOp, INSTRUCTION_BYTES, NUM_UNITS,
 };
 
 /// Milli-cycles: the bandwidth queues count in thousandths of a cycle.
@@ -86,13 +86,16 @@ impl FormStatic {
             .collect()
     }
 
-    /// Unit cycles of an issue with `executed` lanes.
+    /// Unit cycles of an issue of event `e` (a sequenced SpWMMA: its class's cycles per OHMMA
+    /// it runs).
     #[inline]
-    pub fn occupancy(&self, executed: u32) -> u64 {
-        if executed == 0 {
-            self.skipped_cycles
-        } else {
-            self.cycles
+    pub fn occupancy(&self, e: &Event) -> u64 {
+        match e.kind {
+            _ if e.executed == 0 => self.skipped_cycles,
+            EventKind::Tensor(op) if op.class == TensorClass::SpwmmaSeq => {
+                self.cycles * spwmma_ohmmas(op.rows, op.cols).count_ones() as u64
+            }
+            _ => self.cycles,
         }
     }
 }
@@ -489,7 +492,9 @@ impl SmSim {
             self.warps[ws].cur = p.packed[wi].start();
             self.warps[ws].ev = p.packed[wi].get(&p.protos, self.warps[ws].cur).unwrap_or(NO_EVENT);
             self.warps[ws].plan = plan_of(&mut self.plans, r, &self.warps[ws].ev);
-            if p.packed[wi].len() == 0 {
+            let has_events = p.packed[wi].len() > 0
+                && Self::drop_removed(r, &mut self.stats, &mut self.plans, &p, &mut self.warps[ws]).0;
+            if !has_events {
                 self.warps[ws].live = false;
             } else {
                 self.subs[sub].warps.push(ws);
@@ -765,7 +770,7 @@ impl SmSim {
             }) if w.accbuf_ready > best.0 => best = (w.accbuf_ready, Reason::AccBuf),
             _ => {}
         }
-        Own { at: best.0, reason: best.1, unit: fs.unit, cycles: fs.occupancy(e.executed) }
+        Own { at: best.0, reason: best.1, unit: fs.unit, cycles: fs.occupancy(e) }
     }
 
     /// Readiness of warp `ws` at the current cycle including the sub-core's shared resources.
@@ -957,7 +962,7 @@ impl SmSim {
         let extra = read_cycles - 1;
         self.stats.bank_conflict_cycles += extra;
 
-        let (u, cycles) = (fs.unit, fs.occupancy(e.executed));
+        let (u, cycles) = (fs.unit, fs.occupancy(&e));
         let sub = &mut self.subs[s];
         let exec_start = (t + extra).max(if cycles > 0 { sub.unit_exec_free[u] } else { 0 });
         let waited_unit = exec_start > t + extra;
@@ -979,7 +984,7 @@ impl SmSim {
         let (result, fwd, is_mem) = self.execute(r, s, ws, &e, exec_start, cycles);
 
         let control = if c.scheduler.use_control_bits { e.control } else { None };
-        let next;
+        let mut next;
         {
             let w = &mut self.warps[ws];
             if executed {
@@ -1039,6 +1044,16 @@ impl SmSim {
                 w.plan = plan_of(&mut self.plans, r, &w.ev);
             }
         }
+        // The front end may remove the next events before they issue.
+        let mut last_pc = e.pc;
+        if next && r.cfg.scheduler.drop_predicated_off_tensor {
+            let w = &mut self.warps[ws];
+            if let Some(c) = self.ctas[w.cta].as_ref() {
+                let (more, removed) = Self::drop_removed(r, &mut self.stats, &mut self.plans, &c.p, w);
+                next = more;
+                last_pc = removed.unwrap_or(last_pc);
+            }
+        }
 
         if let Some(log) = self.log.as_mut() {
             let wt = self.warps[ws].w;
@@ -1075,7 +1090,7 @@ impl SmSim {
         // Next instruction: a taken control transfer refills the instruction buffer.
         match next.then_some(self.warps[ws].ev.pc) {
             Some(pc) => {
-                if pc != e.pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
+                if pc != last_pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
                     let w = &mut self.warps[ws];
                     let at = t + 1 + c.sm.branch_refill_cycles as u64;
                     if at > w.next_issue {
@@ -1085,6 +1100,44 @@ impl SmSim {
                 }
             }
             None => self.finish_warp(r, ws),
+        }
+    }
+
+    /// With `scheduler.drop_predicated_off_tensor`: removes the warp-uniformly predicated-off
+    /// tensor instructions at the warp's position before they issue (no issue slot, no unit
+    /// time, no wait on their operands), counting them as the instructions they are (skipped
+    /// ones) and in `issue_removed`. Returns whether the warp has an event left, and the pc of the
+    /// last one removed.
+    fn drop_removed(
+        r: &Resolved,
+        stats: &mut SmStats,
+        plans: &mut Vec<Option<Plan>>,
+        p: &PreparedCta,
+        w: &mut Warp,
+    ) -> (bool, Option<u32>) {
+        let mut last = None;
+        if !r.cfg.scheduler.drop_predicated_off_tensor {
+            return (true, last);
+        }
+        loop {
+            let e = w.ev;
+            let Class::Tensor(tc) = r.forms[e.form as usize].class else { return (true, last) };
+            if e.executed != 0 {
+                return (true, last);
+            }
+            stats.issue_removed += 1;
+            stats.warp_instructions += 1;
+            stats.thread_instructions += e.active.count_ones() as u64;
+            stats.per_form[e.form as usize] += 1;
+            tensor::count_skipped_tensor(stats, tc, r.cfg.tensor.cost(tc).macs as u64);
+            last = Some(e.pc);
+            w.pos += 1;
+            let packed = &p.packed[w.w];
+            w.cur = packed.step(w.cur);
+            if !packed.get_into(&p.protos, w.cur, &mut w.ev) {
+                return (false, last);
+            }
+            w.plan = plan_of(plans, r, &w.ev);
         }
     }
 

@@ -11,6 +11,36 @@ pub(super) fn forwards_accumulator(class: TensorClass) -> bool {
 }
 
 impl SmSim {
+    /// The products of one sparse OHMMA (landing at `rows` x `cols`) reach the accumulation
+    /// buffer of sub-core `sub` at `arrive`: counts them; returns how long the collector makes
+    /// the multipliers hold them, and when they are accumulated.
+    fn land_products(&mut self, sub: usize, arrive: u64, rows: u32, cols: u32) -> (u64, u64) {
+        let res = self.subs[sub].accbuf.access(arrive, rows, cols, 1);
+        let st = &mut self.stats;
+        st.macs_useful += res.accesses;
+        st.accbuf_accesses += res.accesses;
+        st.accbuf_conflicts += res.conflicts;
+        (res.enter - arrive, res.done)
+    }
+
+    /// The multipliers of sub-core `sub` would be free at `free` but hold products `hold` cycles
+    /// longer (charged to the accumulation buffer); the warp's buffer is ready at `done`, which
+    /// is returned.
+    fn hold_multipliers(&mut self, sub: usize, ws: usize, free: u64, hold: u64, done: u64) -> u64 {
+        if hold > 0 {
+            self.stats.accbuf_stall += hold;
+            let subc = &mut self.subs[sub];
+            let u = unit_index(otc_isa::Unit::Tensor);
+            if free + hold > subc.unit_exec_free[u] {
+                subc.unit_exec_free[u] = free + hold;
+                subc.unit_exec_reason[u] = Reason::AccBuf;
+            }
+        }
+        let w = &mut self.warps[ws];
+        w.accbuf_ready = w.accbuf_ready.max(done);
+        done
+    }
+
     /// Timing of a tensor instruction whose execution starts at `s`; returns its result cycle.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn tensor(
@@ -28,94 +58,73 @@ impl SmSim {
         let executed = e.executed != 0;
         let st = &mut self.stats;
         st.tensor_busy += cycles;
-        let class_slot = match tc {
-            Hmma884F32 | Hmma884F16 => 0,
-            OhmmaF32 | OhmmaF16 | OhmmaSparse => 1,
-            Bohmma => 2,
-            AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => 3,
-        };
-        st.tensor_busy_by[class_slot] += cycles;
-        // Classes without MACs (BOHMMA's binary products, the buffer moves) have `macs` = 0.
-        let macs = cost.macs as u64;
-        st.macs_issued += macs;
-        if executed {
-            st.macs_executed += macs;
+        st.tensor_busy_by[busy_slot(tc)] += cycles;
+        if !executed {
+            count_skipped_tensor(st, tc, cost.macs as u64);
+            return s + match tc {
+                Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16 | Bohmma => cost.latency as u64,
+                _ => 1,
+            };
         }
+        let (abm, bbm) = match e.kind {
+            EventKind::Tensor(op) => (op.rows, op.cols),
+            _ => (0xff, 0xffff),
+        };
+        // Classes without MACs (BOHMMA's binary products, the buffer moves) have `macs` = 0; the
+        // sequenced SpWMMA's are per OHMMA it runs.
+        let set = if tc == SpwmmaSeq { spwmma_ohmmas(abm, bbm) } else { 0 };
+        let macs = cost.macs as u64 * if tc == SpwmmaSeq { set.count_ones() as u64 } else { 1 };
+        st.macs_issued += macs;
+        st.macs_executed += macs;
         match tc {
             Hmma884F32 | Hmma884F16 => {
                 st.hmma_issued += 1;
-                if executed {
-                    st.hmma_executed += 1;
-                    st.macs_useful += macs;
-                }
+                st.hmma_executed += 1;
+                st.macs_useful += macs;
                 s + cost.latency as u64
             }
             OhmmaF32 | OhmmaF16 => {
                 st.ohmma_issued += 1;
-                if executed {
-                    st.ohmma_executed += 1;
-                    st.macs_useful += macs;
-                    st.accbuf_accesses += 128;
-                } else {
-                    st.ohmma_skipped += 1;
-                }
+                st.ohmma_executed += 1;
+                st.macs_useful += macs;
+                st.accbuf_accesses += 128;
                 s + cost.latency as u64
             }
             OhmmaSparse => {
                 st.ohmma_issued += 1;
                 st.ohmma_sparse_issued += 1;
-                if !executed {
-                    st.ohmma_skipped += 1;
-                    return s + 1;
-                }
                 st.ohmma_executed += 1;
                 st.ohmma_sparse_executed += 1;
-                let (rows, cols) = match e.kind {
-                    EventKind::Tensor(op) => (op.rows, op.cols),
-                    _ => (0xff, 0xffff),
-                };
-                let lat = r.cfg.accbuf.latency as u64;
-                let arrive = s + lat;
-                let res = self.subs[sub].accbuf.access(arrive, rows, cols, 1);
-                let st = &mut self.stats;
-                st.macs_useful += res.accesses;
-                st.accbuf_accesses += res.accesses;
-                st.accbuf_conflicts += res.conflicts;
+                // (abm, bbm) are the landing rows and columns here.
+                let (hold, done) = self.land_products(sub, s + r.cfg.accbuf.latency as u64, abm, bbm);
                 // The multiplier holds the instruction until the collector takes its products.
-                let hold = res.enter - arrive;
-                if hold > 0 {
-                    st.accbuf_stall += hold;
-                    let subc = &mut self.subs[sub];
-                    let u = unit_index(otc_isa::Unit::Tensor);
-                    let free = s + cycles.max(1) + hold;
-                    if free > subc.unit_exec_free[u] {
-                        subc.unit_exec_free[u] = free;
-                        subc.unit_exec_reason[u] = Reason::AccBuf;
-                    }
+                self.hold_multipliers(sub, ws, s + cycles.max(1), hold, done)
+            }
+            SpwmmaSeq => {
+                st.spwmma_issued += 1;
+                st.spwmma_executed += 1;
+                // The sequencer feeds the multipliers one OHMMA per `cycles` of the class, each
+                // one's products entering the buffer's collector as a sparse OHMMA's do; when the
+                // collector holds one, the ones after it wait.
+                let (per, lat) = (cost.cycles as u64, r.cfg.accbuf.latency as u64);
+                let (mut start, mut done, mut held) = (s, s + 1, 0u64);
+                for j in (0..8u8).filter(|j| set & (1 << j) != 0) {
+                    let (rows, cols) = sparse_landing(abm, bbm, j % 4, j / 4);
+                    let (hold, landed) = self.land_products(sub, start + lat, rows, cols);
+                    self.stats.spwmma_ohmmas += 1;
+                    held += hold;
+                    start += per + hold;
+                    done = done.max(landed);
                 }
-                let w = &mut self.warps[ws];
-                w.accbuf_ready = w.accbuf_ready.max(res.done);
-                res.done
+                self.hold_multipliers(sub, ws, s + cycles.max(1), held, done)
             }
             Bohmma => {
                 st.bohmma_issued += 1;
-                if executed {
-                    st.bohmma_executed += 1;
-                }
+                st.bohmma_executed += 1;
                 s + cost.latency as u64
             }
             AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => {
-                let slot = match tc {
-                    AccbClear => 0,
-                    AccbBmap => 1,
-                    AccbMov => 2,
-                    AccbSts => 3,
-                    _ => 4,
-                };
-                st.accb[slot] += 1;
-                if !executed {
-                    return s + 1;
-                }
+                st.accb[accb_slot(tc)] += 1;
                 let m = &r.cfg.memory;
                 match tc {
                     AccbMov => {
@@ -150,5 +159,52 @@ impl SmSim {
                 }
             }
         }
+    }
+}
+
+/// Index of a tensor class in `SmStats::tensor_busy_by` (HMMA.884, OHMMA, BOHMMA, ACCB).
+fn busy_slot(tc: TensorClass) -> usize {
+    use TensorClass::*;
+    match tc {
+        Hmma884F32 | Hmma884F16 => 0,
+        OhmmaF32 | OhmmaF16 | OhmmaSparse | SpwmmaSeq => 1,
+        Bohmma => 2,
+        AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => 3,
+    }
+}
+
+/// Index of an ACCB class in `SmStats::accb` (clear, bmap, mov, sts, lds).
+fn accb_slot(tc: TensorClass) -> usize {
+    use TensorClass::*;
+    match tc {
+        AccbClear => 0,
+        AccbBmap => 1,
+        AccbMov => 2,
+        AccbSts => 3,
+        _ => 4,
+    }
+}
+
+/// Counts a warp-uniformly predicated-off tensor instruction of class `tc` whose class issues
+/// `macs` MACs, issued or removed before issue (its MACs as issued, none executed).
+pub(super) fn count_skipped_tensor(st: &mut SmStats, tc: TensorClass, macs: u64) {
+    use TensorClass::*;
+    match tc {
+        Hmma884F32 | Hmma884F16 => {
+            st.macs_issued += macs;
+            st.hmma_issued += 1;
+        }
+        OhmmaF32 | OhmmaF16 | OhmmaSparse => {
+            st.macs_issued += macs;
+            st.ohmma_issued += 1;
+            st.ohmma_skipped += 1;
+            if tc == OhmmaSparse {
+                st.ohmma_sparse_issued += 1;
+            }
+        }
+        Bohmma => st.bohmma_issued += 1,
+        AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => st.accb[accb_slot(tc)] += 1,
+        // runs no OHMMA: no MACs
+        SpwmmaSeq => st.spwmma_issued += 1,
     }
 }

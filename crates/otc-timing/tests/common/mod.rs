@@ -20,6 +20,8 @@ pub enum Ev {
     Sparse { exec: u32, rows: u32, cols: u32 },
     /// Leave the instruction out of the trace.
     Drop,
+    /// A sequenced SpWMMA with these buffer bitmaps.
+    Seq { exec: u32, abm: u32, bbm: u32 },
 }
 
 pub fn assemble(text: &str) -> Vec<Instruction> {
@@ -49,6 +51,7 @@ pub fn warp_of(insts: &[Instruction], warp_in_cta: u32, mut f: impl FnMut(usize,
             Ev::Exec(m) => w.push(tpl.event(pc, full, m)),
             Ev::Addrs(a) => w.push_mem(&tpl, pc, full, full, a),
             Ev::Sparse { exec, rows, cols } => w.push(tpl.sparse_ohmma(pc, full, exec, rows, cols)),
+            Ev::Seq { exec, abm, bbm } => w.push(tpl.spwmma_seq(pc, full, exec, abm, bbm)),
         }
     }
     w
@@ -89,4 +92,13 @@ pub fn diffs(v: &[u64]) -> Vec<u64> {
 /// `n` copies of a line with `{i}` replaced by the copy index and `{r}` by a register base.
 pub fn repeat(n: usize, f: impl Fn(usize) -> String) -> String {
     (0..n).map(f).collect::<Vec<_>>().join("\n")
+}
+
+/// The bitmap of the `n` lowest bits (all 32 for n >= 32).
+pub fn low_bits(n: u32) -> u32 {
+    if n >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << n) - 1
+    }
 }
