@@ -43,12 +43,12 @@ def test_overrides_and_slices_apply_on_top_of_the_machine():
     ["gemm"], ["conv"], ["demo"], ["experiment", "fig21", "--out", "x"], ["run", "p.sass"], ["profile", "p.sass"]])
 def test_every_running_command_takes_machine_config_and_set(command, tmp_path):
     cfg = tmp_path / "m.toml"
-    cfg.write_text("[tensor]\nohmma_latency = 5\n")
+    cfg.write_text("[tensor.ohmma_f32]\nlatency = 5\n")
     args = cli.build_parser().parse_args(command + ["--machine", "dstc-paper", "--config", str(cfg), "--set",
                                                     "tensor.spwmma_sequencer=true"])
     spec = cli.device_spec(args)
     assert spec == {"machine": "dstc-paper",
-                    "settings": {"tensor.ohmma_latency": 5, "tensor.spwmma_sequencer": True}}
+                    "settings": {"tensor.ohmma_f32.latency": 5, "tensor.spwmma_sequencer": True}}
 
 
 def test_cli_unknown_machine_is_a_clear_error(capsys):
