@@ -103,9 +103,11 @@ def read_config(text: str, name: str) -> dict[str, Any]:
     as ``device.<name>``); raises ConfigError for bad TOML."""
 
 V100_TOML: str
+"""The shipped V100 machine description of the cycle model (crates/otc-timing/configs/v100.toml)."""
 #: The shipped machine descriptions: (name, one-line description, TOML text).
 MACHINES: list[tuple[str, str, str]]
-"""The shipped V100 machine description of the cycle model (crates/otc-timing/configs/v100.toml)."""
+#: `.param` type name -> the NumPy dtype name of its values (``ptr``: ``uint64``, the device address).
+PARAM_TYPES: dict[str, str]
 
 def fragment_layout(
     instruction: str, operand: str, layout: str

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import LaunchError, OtcError, Program, __version__, _json, load
+from . import LaunchError, OtcError, Program, __version__, _core, _json, load
 from . import _cli_profiling as profiling
 from .device import find_kernel
 
@@ -150,12 +150,10 @@ def render_summary(summaries: list[KernelSummary], console) -> None:
         console.print(params)
 
 
+#: The .param types of scalar values -> their NumPy dtype (the assembler's table).
+_NUMPY = {t: d for t, d in _core.PARAM_TYPES.items() if t != "ptr"}
 #: Scalar type names of ``--arg TYPE:VALUE`` -> the .param type they are (``iN`` is ``sN``).
-SCALAR_TYPES = {"u8": "u8", "s8": "s8", "i8": "s8", "u16": "u16", "s16": "s16", "i16": "s16", "u32": "u32",
-                "s32": "s32", "i32": "s32", "u64": "u64", "s64": "s64", "i64": "s64", "f16": "f16", "f32": "f32",
-                "f64": "f64"}
-_NUMPY = {"u8": "uint8", "s8": "int8", "u16": "uint16", "s16": "int16", "u32": "uint32", "s32": "int32",
-          "u64": "uint64", "s64": "int64", "f16": "float16", "f32": "float32", "f64": "float64"}
+SCALAR_TYPES = {**{t: t for t in _NUMPY}, **{"i" + t[1:]: t for t in _NUMPY if t[0] == "s"}}
 
 
 @dataclass

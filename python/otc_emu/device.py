@@ -27,11 +27,9 @@ from ._core import ConfigError, LaunchError, OtcError
 
 __all__ = ["Device", "DeviceArray", "LaunchResult", "Stats", "Warp", "machines", "machine_settings"]
 
-# Parameter type of `.param` -> the NumPy scalar types accepted for it.
+# Parameter type of `.param` -> the NumPy scalar types accepted for it (the assembler's table).
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
-    "u8": (np.uint8,), "s8": (np.int8,), "u16": (np.uint16,), "s16": (np.int16,),
-    "u32": (np.uint32,), "s32": (np.int32,), "u64": (np.uint64,), "s64": (np.int64,),
-    "f16": (np.float16,), "f32": (np.float32,), "f64": (np.float64,),
+    t: (np.dtype(d).type,) for t, d in _core.PARAM_TYPES.items() if t != "ptr"
 }
 _SCALARS = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
             np.float16, np.float32, np.float64)

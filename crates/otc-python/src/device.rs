@@ -5,7 +5,10 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use std::sync::Mutex;
 
-use otc_sim::{CancelToken, DeviceConfig, KernelImage, LaunchStats, SimError, TensorArith, WarpHarness};
+use otc_sim::{
+    CancelToken, DeviceConfig, KernelImage, LaunchStats, SettingKind, SettingValue, SimError, TensorArith, WarpHarness,
+    SETTINGS,
+};
 use otc_timing::{ConfigValue, TimingConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -13,21 +16,6 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use crate::errors::{guard, Error};
 use crate::interrupt::interruptible;
 use crate::program::PyProgram;
-
-/// The settings a `Device` takes, with their meaning (also what `Device.config` returns).
-const SETTINGS: &[(&str, &str)] = &[
-    ("tensor_arith", "tensor-core arithmetic: 'v100' (bit-exact V100 model) or 'ieee'"),
-    ("num_sms", "number of SMs"),
-    ("max_shared_per_cta", "most shared memory per CTA, bytes"),
-    ("max_instructions", "watchdog: most warp-instructions per launch (default 2**40; None = no limit)"),
-    ("max_cycles", "watchdog: most issue cycles (warp-instructions) per CTA (default 2**26; None = no limit)"),
-    ("max_seconds", "watchdog: most wall-clock seconds per launch (default 3600; None = no limit)"),
-    ("threads", "host threads running CTAs (None = all cores); results never depend on it"),
-    ("default_local_bytes", "local memory per thread when the kernel does not say, bytes"),
-    ("stack_bytes", "stack per thread added to local memory, bytes"),
-    ("parallel_batch", "CTAs run speculatively in parallel per round (0 = automatic); speed only"),
-    ("timing", "run the cycle model beside every launch (True, default) or not (False); results never change"),
-];
 
 /// A Python value as a timing configuration value (bool, int, float, str, or a list of them).
 fn config_value(key: &str, v: &Bound<'_, PyAny>) -> Result<ConfigValue, Error> {
@@ -102,25 +90,21 @@ fn opt_int_of(key: &str, v: &Bound<'_, PyAny>, min: u64, max: u64) -> Result<Opt
     }
 }
 
-/// A positive, finite number of seconds (at most a year), or None.
+/// A number of seconds, or None (otc-sim checks the range).
 fn opt_seconds(key: &str, v: &Bound<'_, PyAny>) -> Result<Option<f64>, Error> {
-    const MAX: f64 = 366.0 * 86400.0;
     if v.is_none() {
         return Ok(None);
     }
-    let want = "a number of seconds in (0, 31622400] or None";
+    let want = SettingKind::OptSeconds.describe();
     if v.is_instance_of::<PyBool>() {
-        return Err(bad(key, want, v));
+        return Err(bad(key, &want, v));
     }
-    match v.extract::<f64>() {
-        Ok(x) if x > 0.0 && x <= MAX => Ok(Some(x)),
-        _ => Err(bad(key, want, v)),
-    }
+    v.extract::<f64>().map(Some).map_err(|_| bad(key, &want, v))
 }
 
 /// Build a `DeviceConfig` from a flat settings dict, rejecting unknown or ill-typed keys by name.
 ///
-/// Keys: the functional settings of [`SETTINGS`] (also as `device.<name>`, the `[device]` table
+/// Keys: the functional settings of [`otc_sim::SETTINGS`] (also as `device.<name>`, the `[device]` table
 /// of a configuration file), `timing` (bool: the cycle model on or off), and dotted timing keys
 /// (`tensor.skipped_cycles`, `ops.IMAD.latency`, ...) applied to the V100 description with
 /// `TimingConfig::set_many`. `num_sms` also sets the model's `gpu.num_sms` unless that is given.
@@ -143,35 +127,27 @@ pub(crate) fn config_from(settings: Option<&Bound<'_, PyDict>>) -> Result<Device
             timing_pairs.push((key.clone(), config_value(&key, &v)?));
             continue;
         }
-        let key = name;
-        match key.as_str() {
-            "tensor_arith" => {
-                let s: String = v.extract().map_err(|_| bad(&key, "'v100' or 'ieee'", &v))?;
-                c.tensor_arith = match s.to_ascii_lowercase().as_str() {
-                    "v100" => TensorArith::V100,
-                    "ieee" => TensorArith::Ieee,
-                    _ => return Err(bad(&key, "'v100' or 'ieee'", &v)),
-                }
+        let Some(setting) = SETTINGS.iter().find(|s| s.name == name) else {
+            let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+            return Err(Error::Config(format!(
+                "unknown setting `{name}`; the settings are {}, and dotted cycle-model keys such as \
+                 `tensor.skipped_cycles` (crates/otc-timing/configs/v100.toml)",
+                names.join(", ")
+            )));
+        };
+        // The Python value as the kind of value the setting takes; otc-sim checks the range.
+        let value = match setting.kind {
+            SettingKind::Arith => SettingValue::Str(v.extract().map_err(|_| bad(&name, &setting.kind.describe(), &v))?),
+            SettingKind::Int { min, max } => SettingValue::Int(int_of(&name, &v, min, max)?),
+            SettingKind::OptInt { min, max } => {
+                opt_int_of(&name, &v, min, max)?.map(SettingValue::Int).unwrap_or(SettingValue::Unset)
             }
-            "num_sms" => c.num_sms = int_of(&key, &v, 1, 4096)? as u32,
-            // each running CTA holds its shared memory on the host: 16 MiB at most (a V100 has 96 KiB)
-            "max_shared_per_cta" => c.max_shared_per_cta = int_of(&key, &v, 0, 16 << 20)? as u32,
-            "max_instructions" => c.max_instructions = opt_int_of(&key, &v, 1, u64::MAX)?,
-            "max_cycles" => c.max_cycles = opt_int_of(&key, &v, 1, u64::MAX)?,
-            "max_seconds" => c.max_seconds = opt_seconds(&key, &v)?,
-            "threads" => c.threads = opt_int_of(&key, &v, 1, 4096)?.map(|n| n as usize),
-            "default_local_bytes" => c.default_local_bytes = int_of(&key, &v, 0, 1 << 24)? as u32,
-            "stack_bytes" => c.stack_bytes = int_of(&key, &v, 0, 1 << 24)? as u32,
-            "parallel_batch" => c.parallel_batch = int_of(&key, &v, 0, 1 << 20)? as usize,
-            _ => {
-                let names: Vec<&str> = SETTINGS.iter().map(|(n, _)| *n).collect();
-                return Err(Error::Config(format!(
-                    "unknown setting `{key}`; the settings are {}, and dotted cycle-model keys such as \
-                     `tensor.skipped_cycles` (crates/otc-timing/configs/v100.toml)",
-                    names.join(", ")
-                )));
+            SettingKind::OptSeconds => {
+                opt_seconds(&name, &v)?.map(SettingValue::Seconds).unwrap_or(SettingValue::Unset)
             }
-        }
+            SettingKind::Bool => SettingValue::Bool(v.extract().map_err(|_| bad(&name, &setting.kind.describe(), &v))?),
+        };
+        c.set_setting(&name, value).map_err(|want| bad(&name, &want, &v))?;
     }
     let mut tc = TimingConfig::v100();
     let sms_given = d.contains("num_sms")? || d.contains("device.num_sms")?;
@@ -337,8 +313,8 @@ impl PyDevice {
     #[staticmethod]
     fn settings<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (k, v) in SETTINGS {
-            d.set_item(k, v)?;
+        for s in SETTINGS {
+            d.set_item(s.name, s.help)?;
         }
         Ok(d)
     }

@@ -97,10 +97,28 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The shipped V100 machine description (crates/otc-timing/configs/v100.toml), compiled in.
     m.add("V100_TOML", V100_TOML)?;
     m.add("MACHINES", otc_timing::MACHINES.to_vec())?;
+    m.add("PARAM_TYPES", param_types(py)?)?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("OtcError", py.get_type::<OtcError>())?;
     m.add("AssemblyError", py.get_type::<AssemblyError>())?;
     m.add("GuestFault", py.get_type::<GuestFault>())?;
     m.add("LaunchError", py.get_type::<LaunchError>())?;
     Ok(())
+}
+
+/// The `.param` types (`otc_asm::ParamType`) with the NumPy dtype of their values (`ptr`: the
+/// 64-bit device address), for the Python package's argument checks and the CLI's `--arg`.
+fn param_types(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let d = pyo3::types::PyDict::new(py);
+    for t in otc_asm::ParamType::ALL {
+        let name = t.name();
+        let bits = t.size() * 8;
+        let dtype = match &name[..1] {
+            "s" => format!("int{bits}"),
+            "f" => format!("float{bits}"),
+            _ => format!("uint{bits}"),
+        };
+        d.set_item(name, dtype)?;
+    }
+    Ok(d)
 }

@@ -76,6 +76,167 @@ pub const DEFAULT_MAX_CYCLES: u64 = 1 << 26;
 /// Default wall-clock watchdog: one hour per launch.
 pub const DEFAULT_MAX_SECONDS: f64 = 3600.0;
 
+/// What a device setting takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingKind {
+    /// `v100` or `ieee` (any case).
+    Arith,
+    /// An integer in `min..=max`.
+    Int { min: u64, max: u64 },
+    /// An integer in `min..=max`, or none (no limit, automatic).
+    OptInt { min: u64, max: u64 },
+    /// A number of seconds in (0, [`MAX_SETTING_SECONDS`]], or none (no limit).
+    OptSeconds,
+    /// On or off.
+    Bool,
+}
+
+/// The longest wall-clock limit a setting takes (a leap year).
+pub const MAX_SETTING_SECONDS: f64 = 366.0 * 86400.0;
+
+impl SettingKind {
+    /// What a value must be, for messages (`an integer in 1..=4096`).
+    pub fn describe(self) -> String {
+        match self {
+            SettingKind::Arith => "'v100' or 'ieee'".into(),
+            SettingKind::Int { min, max } => format!("an integer in {min}..={max}"),
+            SettingKind::OptInt { min, max } => format!("an integer in {min}..={max} or None"),
+            SettingKind::OptSeconds => format!("a number of seconds in (0, {MAX_SETTING_SECONDS}] or None"),
+            SettingKind::Bool => "True or False".into(),
+        }
+    }
+}
+
+/// One setting of [`DeviceConfig`] by name (the binding's `Device(**settings)`, the `[device]`
+/// table of a configuration file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub kind: SettingKind,
+    pub help: &'static str,
+}
+
+/// A setting's value as given.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingValue {
+    Int(u64),
+    Seconds(f64),
+    /// No value (`None`).
+    Unset,
+    Str(String),
+    Bool(bool),
+}
+
+/// Every setting of [`DeviceConfig`], with its range and meaning.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "tensor_arith",
+        kind: SettingKind::Arith,
+        help: "tensor-core arithmetic: 'v100' (bit-exact V100 model) or 'ieee'",
+    },
+    Setting { name: "num_sms", kind: SettingKind::Int { min: 1, max: 4096 }, help: "number of SMs" },
+    Setting {
+        name: "max_shared_per_cta",
+        // each running CTA holds its shared memory on the host: 16 MiB at most (a V100 has 96 KiB)
+        kind: SettingKind::Int { min: 0, max: 16 << 20 },
+        help: "most shared memory per CTA, bytes",
+    },
+    Setting {
+        name: "max_instructions",
+        kind: SettingKind::OptInt { min: 1, max: u64::MAX },
+        help: "watchdog: most warp-instructions per launch (default 2**40; None = no limit)",
+    },
+    Setting {
+        name: "max_cycles",
+        kind: SettingKind::OptInt { min: 1, max: u64::MAX },
+        help: "watchdog: most issue cycles (warp-instructions) per CTA (default 2**26; None = no limit)",
+    },
+    Setting {
+        name: "max_seconds",
+        kind: SettingKind::OptSeconds,
+        help: "watchdog: most wall-clock seconds per launch (default 3600; None = no limit)",
+    },
+    Setting {
+        name: "threads",
+        kind: SettingKind::OptInt { min: 1, max: 4096 },
+        help: "host threads running CTAs (None = all cores); results never depend on it",
+    },
+    Setting {
+        name: "default_local_bytes",
+        kind: SettingKind::Int { min: 0, max: 1 << 24 },
+        help: "local memory per thread when the kernel does not say, bytes",
+    },
+    Setting {
+        name: "stack_bytes",
+        kind: SettingKind::Int { min: 0, max: 1 << 24 },
+        help: "stack per thread added to local memory, bytes",
+    },
+    Setting {
+        name: "parallel_batch",
+        kind: SettingKind::Int { min: 0, max: 1 << 20 },
+        help: "CTAs run speculatively in parallel per round (0 = automatic); speed only",
+    },
+    Setting {
+        name: "timing",
+        kind: SettingKind::Bool,
+        help: "run the cycle model beside every launch (True, default) or not (False); results never change",
+    },
+];
+
+impl DeviceConfig {
+    /// Set one setting of [`SETTINGS`] by name. `Err` says what the setting takes (the value has
+    /// the wrong kind or is out of range) or, for an unknown name, lists the settings.
+    /// `timing = true` keeps the configured description (the V100's if there was none).
+    pub fn set_setting(&mut self, name: &str, value: SettingValue) -> Result<(), String> {
+        let Some(setting) = SETTINGS.iter().find(|s| s.name == name) else {
+            let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+            return Err(format!("one of the settings {}", names.join(", ")));
+        };
+        let want = || Err(setting.kind.describe());
+        let int = |v: &SettingValue| match (v, setting.kind) {
+            (&SettingValue::Int(n), SettingKind::Int { min, max } | SettingKind::OptInt { min, max })
+                if (min..=max).contains(&n) =>
+            {
+                Some(n)
+            }
+            _ => None,
+        };
+        let opt = |v: &SettingValue| match v {
+            SettingValue::Unset if matches!(setting.kind, SettingKind::OptInt { .. }) => Some(None),
+            v => int(v).map(Some),
+        };
+        match (name, &value) {
+            ("tensor_arith", SettingValue::Str(s)) => match s.to_ascii_lowercase().as_str() {
+                "v100" => self.tensor_arith = TensorArith::V100,
+                "ieee" => self.tensor_arith = TensorArith::Ieee,
+                _ => return want(),
+            },
+            ("timing", SettingValue::Bool(on)) => {
+                self.timing =
+                    if *on { self.timing.take().or_else(|| Some(otc_timing::TimingConfig::v100())) } else { None }
+            }
+            ("num_sms", v) => self.num_sms = int(v).ok_or_else(|| setting.kind.describe())? as u32,
+            ("max_shared_per_cta", v) => {
+                self.max_shared_per_cta = int(v).ok_or_else(|| setting.kind.describe())? as u32
+            }
+            ("max_instructions", v) => self.max_instructions = opt(v).ok_or_else(|| setting.kind.describe())?,
+            ("max_cycles", v) => self.max_cycles = opt(v).ok_or_else(|| setting.kind.describe())?,
+            ("max_seconds", SettingValue::Unset) => self.max_seconds = None,
+            ("max_seconds", &SettingValue::Seconds(x)) if x > 0.0 && x <= MAX_SETTING_SECONDS => {
+                self.max_seconds = Some(x)
+            }
+            ("threads", v) => self.threads = opt(v).ok_or_else(|| setting.kind.describe())?.map(|n| n as usize),
+            ("default_local_bytes", v) => {
+                self.default_local_bytes = int(v).ok_or_else(|| setting.kind.describe())? as u32
+            }
+            ("stack_bytes", v) => self.stack_bytes = int(v).ok_or_else(|| setting.kind.describe())? as u32,
+            ("parallel_batch", v) => self.parallel_batch = int(v).ok_or_else(|| setting.kind.describe())? as usize,
+            _ => return want(),
+        }
+        Ok(())
+    }
+}
+
 /// Shared memory of one V100 SM that a CTA can be given at most (the 96 KiB carve-out).
 pub const V100_MAX_SHARED_PER_CTA: u32 = 96 * 1024;
 /// Largest CTA.
@@ -86,6 +247,8 @@ pub const REGISTERS_PER_SM: u32 = 65536;
 pub const MAX_PARAM_BYTES: u32 = 4096;
 /// Offset of the first kernel parameter in constant bank 0.
 pub const PARAM_BASE: u32 = 0x160;
+/// Number of constant banks (`c[0x0]` .. `c[0x11]`).
+pub const CONST_BANKS: usize = 18;
 /// Size of constant bank 0 as the emulator lays it out (64 KiB as on sm_70).
 pub const CONST_BANK_BYTES: u32 = 64 * 1024;
 
@@ -139,5 +302,37 @@ impl From<&otc_asm::Kernel> for KernelImage {
             param_bytes: k.param_bytes(),
             constants: k.constants.iter().map(|c| (c.bank, c.data.clone())).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_check_kind_and_range() {
+        let cases: &[(&str, SettingValue, Result<(), &str>)] = &[
+            ("num_sms", SettingValue::Int(40), Ok(())),
+            ("num_sms", SettingValue::Int(0), Err("an integer in 1..=4096")),
+            ("num_sms", SettingValue::Unset, Err("an integer in 1..=4096")),
+            ("threads", SettingValue::Unset, Ok(())),
+            ("threads", SettingValue::Int(5000), Err("an integer in 1..=4096 or None")),
+            ("tensor_arith", SettingValue::Str("IEEE".into()), Ok(())),
+            ("tensor_arith", SettingValue::Str("fp8".into()), Err("'v100' or 'ieee'")),
+            ("timing", SettingValue::Bool(false), Ok(())),
+            ("timing", SettingValue::Int(1), Err("True or False")),
+        ];
+        for (name, value, want) in cases {
+            let mut c = DeviceConfig::default();
+            let got = c.set_setting(name, value.clone());
+            assert_eq!(got.as_ref().map(|_| ()).map_err(String::as_str), *want, "{name} {value:?}");
+        }
+        let mut c = DeviceConfig::default();
+        c.set_setting("threads", SettingValue::Int(2)).unwrap();
+        c.set_setting("tensor_arith", SettingValue::Str("ieee".into())).unwrap();
+        c.set_setting("timing", SettingValue::Bool(false)).unwrap();
+        assert_eq!((c.threads, c.tensor_arith, c.timing.is_none()), (Some(2), TensorArith::Ieee, true));
+        assert!(c.set_setting("num_smz", SettingValue::Int(1)).unwrap_err().contains("num_sms"));
+        assert_eq!(SETTINGS.len(), SETTINGS.iter().map(|s| s.name).collect::<std::collections::BTreeSet<_>>().len());
     }
 }

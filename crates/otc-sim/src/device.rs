@@ -47,8 +47,7 @@ use crate::stats::{Counters, LaunchStats};
 use crate::watchdog::{CancelToken, Watch};
 use otc_timing::{EventTemplate, Simulator, Stats as TimingStats, TimingError};
 
-/// Number of constant banks (`c[0x0]` .. `c[0x11]`).
-pub const CONST_BANKS: usize = 18;
+pub use crate::config::CONST_BANKS;
 
 /// An emulated GPU: memory plus the ability to launch kernels.
 pub struct Device {

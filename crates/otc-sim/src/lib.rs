@@ -122,8 +122,9 @@ mod timing;
 pub mod watchdog;
 
 pub use config::{
-    DeviceConfig, KernelImage, CONST_BANK_BYTES, DEFAULT_MAX_CYCLES, DEFAULT_MAX_INSTRUCTIONS, DEFAULT_MAX_SECONDS,
-    MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE, V100_MAX_SHARED_PER_CTA,
+    DeviceConfig, KernelImage, Setting, SettingKind, SettingValue, CONST_BANK_BYTES, DEFAULT_MAX_CYCLES,
+    DEFAULT_MAX_INSTRUCTIONS, DEFAULT_MAX_SECONDS, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE, SETTINGS,
+    V100_MAX_SHARED_PER_CTA,
 };
 pub use decode::unsupported_instructions;
 pub use device::Device;

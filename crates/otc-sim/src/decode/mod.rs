@@ -73,7 +73,7 @@ pub(crate) fn decode_all(insts: &[Instruction], cx: &DecodeCtx<'_>) -> Vec<Op> {
 /// semantics here), as (index, message). Faults that depend on the launch (a constant outside
 /// its bank, a register past the kernel's count) are not reported.
 pub fn unsupported_instructions(insts: &[Instruction]) -> Vec<(usize, String)> {
-    let banks = vec![vec![0u8; crate::CONST_BANK_BYTES as usize]; crate::device::CONST_BANKS];
+    let banks = vec![vec![0u8; crate::CONST_BANK_BYTES as usize]; crate::config::CONST_BANKS];
     let cx = DecodeCtx { num_regs: 255, banks: &banks, len: insts.len(), end_exits: false };
     insts
         .iter()
