@@ -900,13 +900,42 @@ fn assert_same_batch<const L: usize>(special: [u64; 2], out: &[u32; L], host_spe
     }
 }
 
-/// Checks `dot1_f32_v100_lanes` (and its host build) on 128 elements against the reference,
-/// element by element.
+/// Every floating-point formulation of the one-product batch that this host can run, whatever
+/// `OTC_SIM_ISA` says: the portable one in the baseline build and in the AVX2 and AVX-512 builds,
+/// and the AVX-512 intrinsics.
+fn float_batches<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32; L]) -> Vec<([u64; 2], [u32; L])> {
+    let mut runs = Vec::new();
+    let mut out = [0u32; L];
+    runs.push((dot1_f32_v100_lanes_fp(a, b, c, &mut out), out));
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") {
+            // SAFETY: the host has AVX2.
+            runs.push((unsafe { host_vectors::avx2::dot1_f32_v100_lanes_fp(a, b, c, &mut out) }, out));
+        }
+        if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512cd") {
+            // SAFETY: the host has the AVX-512 subsets of both builds.
+            runs.push((unsafe { host_vectors::avx512::dot1_f32_v100_lanes_fp(a, b, c, &mut out) }, out));
+            if L.is_multiple_of(16) {
+                runs.push((unsafe { float_lanes::avx512::dot1_f32_v100_lanes(a, b, c, &mut out) }, out));
+            }
+        }
+    }
+    runs
+}
+
+/// Checks `dot1_f32_v100_lanes` (and its host build, and every floating-point formulation) on 128
+/// elements against the reference, element by element.
 fn check_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128]) {
     let mut out = [0u32; 128];
     let special = dot1_f32_v100_lanes(a, b, c, &mut out);
     let mut host_out = [0u32; 128];
     assert_same_batch(special, &out, dot1_f32_v100_lanes_host(a, b, c, &mut host_out), &host_out);
+    for (fp_special, fp_out) in float_batches(a, b, c) {
+        assert_same_batch(special, &out, fp_special, &fp_out);
+    }
     // as four rows of 32 sharing the first 32 a values, baseline and host builds
     let a32: &[u16; 32] = a[..32].try_into().unwrap();
     let rows_b: [[u16; 32]; 4] = std::array::from_fn(|r| b[32 * r..32 * r + 32].try_into().unwrap());
@@ -1056,6 +1085,9 @@ fn fast_paths_equal_the_reference_on_random_corners() {
         let special = dot1_f32_v100_lanes(&la, &lb, &lc, &mut out);
         let mut host_out = [0u32; 128];
         assert_same_batch(special, &out, dot1_f32_v100_lanes_host(&la, &lb, &lc, &mut host_out), &host_out);
+        for (fp_special, fp_out) in float_batches(&la, &lb, &lc) {
+            assert_same_batch(special, &out, fp_special, &fp_out);
+        }
         if special[k / 64] >> (k % 64) & 1 == 0 {
             assert_eq!(out[k], ref_f32(V100, &a[..1], &b[..1], c), "lanes {a:?} {b:?} {c:#x}");
         } else {
