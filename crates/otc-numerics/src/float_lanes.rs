@@ -195,3 +195,110 @@ pub mod avx512 {
         special
     }
 }
+
+/// The V100 four-product step `d = c + sum_k a_k * b_k` (`HMMA.884`, fp32 accumulator) in
+/// floating point, AVX-512. With `E` the largest model exponent of the terms and `M = +-2^E`:
+/// * every product is truncated exactly by `RZ(RZ(p + M) - M)`: if `|p| < 2^E` the first sum lies
+///   in `[2^E, 2^(E+1))` where the grid is `u`; otherwise `e_p >= E - 1`, so `p` is a multiple of
+///   `4u` below `2^(E+2)` and both adds are exact;
+/// * the accumulator the same way when its exponent is below `E` (then `|c| < 2^E`), else it is a
+///   multiple of `u` already and taken whole;
+/// * the five truncated terms are multiples of `u` below `2^(E+4)` in magnitude, so their sum is
+///   exact in fp64 (27 bits), and one conversion to fp32 with round-toward-zero gives the model's
+///   truncated result (gradual underflow included; an exact zero sum is `+0`: the truncated zero
+///   terms are `+0`, and so is a cancelling sum).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub mod avx512_dot4 {
+    use std::arch::x86_64::*;
+
+    use super::{EXP, F16_MIN_FIELD, SPECIAL_PRODUCT_FIELD};
+
+    const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+
+    /// `d = c + sum_k x[k] * y[k]` (V100 model) on 16 lanes, the factors as fp32 (from
+    /// `vcvtph2ps`), `c` the accumulator bits; returns `d` and the lanes with an infinity or a
+    /// NaN among their inputs (their `d` is unspecified).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub fn dot4_f32_x16(x: [__m512; 4], y: [__m512; 4], c: __m512i) -> (__m512i, __mmask16) {
+        let exp = _mm512_set1_epi32(EXP as i32);
+        let clamp = _mm512_set1_epi32(F16_MIN_FIELD as i32);
+        let sign = _mm512_set1_epi32(i32::MIN);
+        let mut p = [_mm512_setzero_ps(); 4];
+        let mut em = _mm512_setzero_si512();
+        let mut special_p = _mm512_setzero_si512();
+        for k in 0..4 {
+            p[k] = _mm512_mul_ps(x[k], y[k]); // exact
+            let xf = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x[k]), exp), clamp);
+            let yf = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(y[k]), exp), clamp);
+            let pf = _mm512_add_epi32(_mm512_sub_epi32(xf, _mm512_set1_epi32(127 << 23)), yf);
+            special_p = _mm512_max_epu32(special_p, pf);
+            // a zero product takes no part in E (NaN compares unequal to 0: flagged anyway)
+            let pf = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(p[k], _mm512_setzero_ps()), pf);
+            em = _mm512_max_epu32(em, pf);
+        }
+        let c_nonzero = _mm512_test_epi32_mask(c, _mm512_set1_epi32(0x7fff_ffff));
+        let cf =
+            _mm512_maskz_mov_epi32(c_nonzero, _mm512_max_epu32(_mm512_and_si512(c, exp), _mm512_set1_epi32(1 << 23)));
+        let c_at_e = _mm512_cmpge_epu32_mask(cf, em);
+        let em = _mm512_max_epu32(em, cf);
+        let trunc = |t: __m512| {
+            let m = _mm512_castsi512_ps(_mm512_or_si512(em, _mm512_and_si512(_mm512_castps_si512(t), sign)));
+            _mm512_sub_round_ps::<RZ>(_mm512_add_round_ps::<RZ>(t, m), m)
+        };
+        let cps = _mm512_castsi512_ps(c);
+        let tc = _mm512_mask_blend_ps(c_at_e, trunc(cps), cps);
+        let (t0, t1, t2, t3) = (trunc(p[0]), trunc(p[1]), trunc(p[2]), trunc(p[3]));
+        // the exact sum in fp64, 8 lanes at a time, then one conversion toward zero
+        let half = |v: __m512, hi: bool| {
+            let v = _mm512_castps_si512(v);
+            _mm512_cvtps_pd(_mm256_castsi256_ps(if hi {
+                _mm512_extracti64x4_epi64::<1>(v)
+            } else {
+                _mm512_castsi512_si256(v)
+            }))
+        };
+        let sum = |hi: bool| {
+            let s01 = _mm512_add_pd(half(t0, hi), half(t1, hi));
+            let s23 = _mm512_add_pd(half(t2, hi), half(t3, hi));
+            _mm512_cvt_roundpd_ps::<RZ>(_mm512_add_pd(_mm512_add_pd(s01, s23), half(tc, hi)))
+        };
+        let d = _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+            _mm512_castps_pd(_mm512_castps256_ps512(sum(false))),
+            _mm256_castps_pd(sum(true)),
+        ));
+        let special = _mm512_cmpge_epu32_mask(special_p, _mm512_set1_epi32(SPECIAL_PRODUCT_FIELD as i32))
+            | _mm512_cmpeq_epi32_mask(cf, exp);
+        (_mm512_castps_si512(d), special)
+    }
+
+    /// [`crate::dot4_f32_v100_lanes`] on 16-lane vectors (`L` a multiple of 16).
+    ///
+    /// # Safety
+    /// The host must have AVX-512F.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot4_f32_v100_lanes<const L: usize>(
+        a: &[[u16; L]; 4],
+        b: &[[u16; L]; 4],
+        c: &[u32; L],
+        out: &mut [u32; L],
+    ) -> [u64; 2] {
+        const { assert!(L <= 128 && L.is_multiple_of(16), "whole vectors, at most 128 elements") };
+        let mut special = [0u64; 2];
+        for v in 0..L / 16 {
+            // SAFETY: 16 elements at 16 * v of L-element arrays; unaligned loads and stores.
+            unsafe {
+                let load = |h: &[u16; L]| _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().add(16 * v) as *const __m256i));
+                let x = [load(&a[0]), load(&a[1]), load(&a[2]), load(&a[3])];
+                let y = [load(&b[0]), load(&b[1]), load(&b[2]), load(&b[3])];
+                let cv = _mm512_loadu_si512(c.as_ptr().add(16 * v) as *const __m512i);
+                let (d, m) = dot4_f32_x16(x, y, cv);
+                _mm512_storeu_si512(out.as_mut_ptr().add(16 * v) as *mut __m512i, d);
+                special[v / 4] |= u64::from(m) << (16 * (v % 4));
+            }
+        }
+        special
+    }
+}

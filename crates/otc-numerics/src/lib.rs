@@ -128,6 +128,8 @@ mod tests;
 
 #[cfg(target_arch = "x86_64")]
 pub use float_lanes::avx512 as float_avx512;
+#[cfg(target_arch = "x86_64")]
+pub use float_lanes::avx512_dot4 as float_avx512_dot4;
 pub use float_lanes::dot1_f32_v100_lanes_fp;
 
 /// The arithmetic used by a tensor-core dot step.
@@ -606,30 +608,6 @@ fn host_vector_level() -> VectorLevel {
     VectorLevel::Base
 }
 
-/// A public function that runs `$base` compiled for the host's widest vectors (`host_vectors`),
-/// with the same signature.
-macro_rules! host_build {
-    ($(#[$doc:meta])* $host:ident => $base:ident [$($gen:tt)*] ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        $(#[$doc])*
-        #[inline]
-        #[allow(unsafe_code)]
-        pub fn $host<$($gen)*>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if host_vectors::avx512() {
-                    // SAFETY: the AVX-512 level means the host has the subsets it is compiled for.
-                    return unsafe { host_vectors::avx512::$base($($arg),*) };
-                }
-                if host_vectors::avx2() {
-                    // SAFETY: the AVX2 level means the host has AVX2.
-                    return unsafe { host_vectors::avx2::$base($($arg),*) };
-                }
-            }
-            $base($($arg),*)
-        }
-    };
-}
-
 /// [`dot1_f32_v100_lanes`] in the host's widest vectors, chosen once per process (the environment
 /// variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing): the floating-point
 /// formulation of [`float_avx512`] with AVX-512 (`L` a multiple of 16), else the portable one,
@@ -674,11 +652,35 @@ pub fn dot1_f32_v100_rows_host<const L: usize, const R: usize>(
     each_row(a, b, c, out, dot1_f32_v100_lanes_host)
 }
 
-host_build! {
-    /// [`dot4_f32_v100_lanes`] compiled for the host's widest vectors, like
-    /// [`dot1_f32_v100_lanes_host`].
-    dot4_f32_v100_lanes_host => dot4_f32_v100_lanes [const L: usize]
-    (a: &[[u16; L]; 4], b: &[[u16; L]; 4], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2]
+/// [`dot4_f32_v100_lanes`] in the host's widest vectors, like [`dot1_f32_v100_lanes_host`]: the
+/// floating-point formulation of [`float_avx512_dot4`] with AVX-512 (`L` a multiple of 16), else
+/// the integer batch compiled for AVX2 or the baseline. The same bits and flags on every host.
+#[inline]
+#[allow(unsafe_code)]
+pub fn dot4_f32_v100_lanes_host<const L: usize>(
+    a: &[[u16; L]; 4],
+    b: &[[u16; L]; 4],
+    c: &[u32; L],
+    out: &mut [u32; L],
+) -> [u64; 2] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if host_vectors::avx512() {
+            // SAFETY: the AVX-512 level means the host has AVX-512F/BW/VL/CD.
+            return unsafe {
+                if L.is_multiple_of(16) {
+                    float_lanes::avx512_dot4::dot4_f32_v100_lanes(a, b, c, out)
+                } else {
+                    host_vectors::avx512::dot4_f32_v100_lanes(a, b, c, out)
+                }
+            };
+        }
+        if host_vectors::avx2() {
+            // SAFETY: the AVX2 level means the host has AVX2.
+            return unsafe { host_vectors::avx2::dot4_f32_v100_lanes(a, b, c, out) };
+        }
+    }
+    dot4_f32_v100_lanes(a, b, c, out)
 }
 
 /// The lane batches compiled for wider vectors than the baseline target (x86-64 hosts only).
