@@ -179,16 +179,37 @@ pub mod avx512 {
         c: &[u32; L],
         out: &mut [u32; L],
     ) -> [u64; 2] {
+        // SAFETY: the host has AVX-512F (the caller's promise).
+        vectors16(c, out, |v, cv| unsafe { dot1_f32_x16(halves16(a, v), halves16(b, v), cv) })
+    }
+
+    /// Elements `16 v .. 16 v + 16` of an fp16 array as fp32.
+    ///
+    /// # Safety
+    /// The host must have AVX-512F; `16 v + 16 <= L`.
+    #[inline(always)]
+    pub(super) unsafe fn halves16<const L: usize>(h: &[u16; L], v: usize) -> __m512 {
+        // SAFETY: in bounds by the caller's promise; an unaligned load.
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().add(16 * v) as *const __m256i)) }
+    }
+
+    /// A batch of `L` elements (a multiple of 16) as vectors: `out` = `step(v, c)` for the `v`-th
+    /// 16 elements of `c`; returns the special masks of every step as the batch's mask.
+    #[inline(always)]
+    pub(super) fn vectors16<const L: usize>(
+        c: &[u32; L],
+        out: &mut [u32; L],
+        mut step: impl FnMut(usize, __m512i) -> (__m512i, __mmask16),
+    ) -> [u64; 2] {
         const { assert!(L <= 128 && L.is_multiple_of(16), "whole vectors, at most 128 elements") };
         let mut special = [0u64; 2];
         for v in 0..L / 16 {
-            // SAFETY: 16 elements at 16 * v of L-element arrays; unaligned loads and stores.
+            // SAFETY: 16 elements at 16 * v of L-element arrays; unaligned loads and stores (the
+            // vector types need no feature to be moved).
             unsafe {
-                let x = _mm512_cvtph_ps(_mm256_loadu_si256(a.as_ptr().add(16 * v) as *const __m256i));
-                let y = _mm512_cvtph_ps(_mm256_loadu_si256(b.as_ptr().add(16 * v) as *const __m256i));
-                let cv = _mm512_loadu_si512(c.as_ptr().add(16 * v) as *const __m512i);
-                let (d, m) = dot1_f32_x16(x, y, cv);
-                _mm512_storeu_si512(out.as_mut_ptr().add(16 * v) as *mut __m512i, d);
+                let cv = std::ptr::read_unaligned(c.as_ptr().add(16 * v) as *const __m512i);
+                let (d, m) = step(v, cv);
+                std::ptr::write_unaligned(out.as_mut_ptr().add(16 * v) as *mut __m512i, d);
                 special[v / 4] |= u64::from(m) << (16 * (v % 4));
             }
         }
@@ -212,6 +233,7 @@ pub mod avx512 {
 pub mod avx512_dot4 {
     use std::arch::x86_64::*;
 
+    use super::avx512::halves16;
     use super::{EXP, F16_MIN_FIELD, SPECIAL_PRODUCT_FIELD};
 
     const RZ: i32 = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
@@ -219,6 +241,9 @@ pub mod avx512_dot4 {
     /// `d = c + sum_k x[k] * y[k]` (V100 model) on 16 lanes, the factors as fp32 (from
     /// `vcvtph2ps`), `c` the accumulator bits; returns `d` and the lanes with an infinity or a
     /// NaN among their inputs (their `d` is unspecified).
+    ///
+    /// # Safety
+    /// Callable only where AVX-512F is enabled (a caller without it needs `unsafe`).
     #[inline]
     #[target_feature(enable = "avx512f")]
     pub fn dot4_f32_x16(x: [__m512; 4], y: [__m512; 4], c: __m512i) -> (__m512i, __mmask16) {
@@ -285,20 +310,11 @@ pub mod avx512_dot4 {
         c: &[u32; L],
         out: &mut [u32; L],
     ) -> [u64; 2] {
-        const { assert!(L <= 128 && L.is_multiple_of(16), "whole vectors, at most 128 elements") };
-        let mut special = [0u64; 2];
-        for v in 0..L / 16 {
-            // SAFETY: 16 elements at 16 * v of L-element arrays; unaligned loads and stores.
-            unsafe {
-                let load = |h: &[u16; L]| _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().add(16 * v) as *const __m256i));
-                let x = [load(&a[0]), load(&a[1]), load(&a[2]), load(&a[3])];
-                let y = [load(&b[0]), load(&b[1]), load(&b[2]), load(&b[3])];
-                let cv = _mm512_loadu_si512(c.as_ptr().add(16 * v) as *const __m512i);
-                let (d, m) = dot4_f32_x16(x, y, cv);
-                _mm512_storeu_si512(out.as_mut_ptr().add(16 * v) as *mut __m512i, d);
-                special[v / 4] |= u64::from(m) << (16 * (v % 4));
-            }
-        }
-        special
+        // SAFETY: the host has AVX-512F (the caller's promise).
+        super::avx512::vectors16(c, out, |v, cv| unsafe {
+            let x = [0, 1, 2, 3].map(|k| halves16(&a[k], v));
+            let y = [0, 1, 2, 3].map(|k| halves16(&b[k], v));
+            dot4_f32_x16(x, y, cv)
+        })
     }
 }

@@ -608,6 +608,31 @@ fn host_vector_level() -> VectorLevel {
     VectorLevel::Base
 }
 
+/// The body of a `*_host` batch: the AVX-512 floating-point batch `$float` (whole 16-lane vectors),
+/// else `$portable` compiled for the host's widest vectors (`host_vectors`) or the baseline.
+macro_rules! host_dispatch {
+    ($float:path, $portable:ident ($($arg:ident),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if host_vectors::avx512() {
+                // SAFETY: the AVX-512 level means the host has the subsets both are compiled for.
+                return unsafe {
+                    if L.is_multiple_of(16) {
+                        $float($($arg),*)
+                    } else {
+                        host_vectors::avx512::$portable($($arg),*)
+                    }
+                };
+            }
+            if host_vectors::avx2() {
+                // SAFETY: the AVX2 level means the host has AVX2.
+                return unsafe { host_vectors::avx2::$portable($($arg),*) };
+            }
+        }
+        $portable($($arg),*)
+    }};
+}
+
 /// [`dot1_f32_v100_lanes`] in the host's widest vectors, chosen once per process (the environment
 /// variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing): the floating-point
 /// formulation of [`float_avx512`] with AVX-512 (`L` a multiple of 16), else the portable one,
@@ -621,24 +646,7 @@ pub fn dot1_f32_v100_lanes_host<const L: usize>(
     c: &[u32; L],
     out: &mut [u32; L],
 ) -> [u64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if host_vectors::avx512() {
-            // SAFETY: the AVX-512 level means the host has AVX-512F/BW/VL.
-            return unsafe {
-                if L.is_multiple_of(16) {
-                    float_lanes::avx512::dot1_f32_v100_lanes(a, b, c, out)
-                } else {
-                    host_vectors::avx512::dot1_f32_v100_lanes_fp(a, b, c, out)
-                }
-            };
-        }
-        if host_vectors::avx2() {
-            // SAFETY: the AVX2 level means the host has AVX2.
-            return unsafe { host_vectors::avx2::dot1_f32_v100_lanes_fp(a, b, c, out) };
-        }
-    }
-    dot1_f32_v100_lanes_fp(a, b, c, out)
+    host_dispatch!(float_lanes::avx512::dot1_f32_v100_lanes, dot1_f32_v100_lanes_fp(a, b, c, out))
 }
 
 /// [`dot1_f32_v100_rows`] in the host's widest vectors, like [`dot1_f32_v100_lanes_host`].
@@ -663,24 +671,7 @@ pub fn dot4_f32_v100_lanes_host<const L: usize>(
     c: &[u32; L],
     out: &mut [u32; L],
 ) -> [u64; 2] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if host_vectors::avx512() {
-            // SAFETY: the AVX-512 level means the host has AVX-512F/BW/VL/CD.
-            return unsafe {
-                if L.is_multiple_of(16) {
-                    float_lanes::avx512_dot4::dot4_f32_v100_lanes(a, b, c, out)
-                } else {
-                    host_vectors::avx512::dot4_f32_v100_lanes(a, b, c, out)
-                }
-            };
-        }
-        if host_vectors::avx2() {
-            // SAFETY: the AVX2 level means the host has AVX2.
-            return unsafe { host_vectors::avx2::dot4_f32_v100_lanes(a, b, c, out) };
-        }
-    }
-    dot4_f32_v100_lanes(a, b, c, out)
+    host_dispatch!(float_lanes::avx512_dot4::dot4_f32_v100_lanes, dot4_f32_v100_lanes(a, b, c, out))
 }
 
 /// The lane batches compiled for wider vectors than the baseline target (x86-64 hosts only).
