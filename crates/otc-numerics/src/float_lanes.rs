@@ -218,16 +218,15 @@ pub mod avx512 {
 }
 
 /// The V100 four-product step `d = c + sum_k a_k * b_k` (`HMMA.884`, fp32 accumulator) in
-/// floating point, AVX-512. With `E` the largest model exponent of the terms and `M = +-2^E`:
-/// * every product is truncated exactly by `RZ(RZ(p + M) - M)`: if `|p| < 2^E` the first sum lies
-///   in `[2^E, 2^(E+1))` where the grid is `u`; otherwise `e_p >= E - 1`, so `p` is a multiple of
-///   `4u` below `2^(E+2)` and both adds are exact;
-/// * the accumulator the same way when its exponent is below `E` (then `|c| < 2^E`), else it is a
-///   multiple of `u` already and taken whole;
-/// * the five truncated terms are multiples of `u` below `2^(E+4)` in magnitude, so their sum is
-///   exact in fp64 (27 bits), and one conversion to fp32 with round-toward-zero gives the model's
-///   truncated result (gradual underflow included; an exact zero sum is `+0`: the truncated zero
-///   terms are `+0`, and so is a cancelling sum).
+/// floating point, AVX-512. With `E` the largest model exponent of the terms and `u = 2^(E - 23)`:
+/// * with at least one non-zero product `E >= -28`, so `2^(23 - E)` and `u` are normal numbers;
+/// * each term (products, accumulator) scaled by `2^(23 - E)` is exact (a power of two; every
+///   term is below `2^(E + 2)`, so below `2^25` after scaling; one that underflows is below 1),
+///   and `vcvttps2dq` truncates it toward zero: the model's aligned integer `m`;
+/// * the five integers sum exactly in 32 bits (below `2^27`); one conversion to fp32 with
+///   round-toward-zero and the exact scaling back by `u` give the model's truncated result (a
+///   zero sum gives `+0`; a non-zero one is at least `u >= 2^-51`, so no subnormal appears);
+/// * without a non-zero product the result is `c` itself (`+0` for a zero `c`).
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub mod avx512_dot4 {
@@ -249,7 +248,6 @@ pub mod avx512_dot4 {
     pub fn dot4_f32_x16(x: [__m512; 4], y: [__m512; 4], c: __m512i) -> (__m512i, __mmask16) {
         let exp = _mm512_set1_epi32(EXP as i32);
         let clamp = _mm512_set1_epi32(F16_MIN_FIELD as i32);
-        let sign = _mm512_set1_epi32(i32::MIN);
         let mut p = [_mm512_setzero_ps(); 4];
         let mut em = _mm512_setzero_si512();
         let mut special_p = _mm512_setzero_si512();
@@ -266,36 +264,25 @@ pub mod avx512_dot4 {
         let c_nonzero = _mm512_test_epi32_mask(c, _mm512_set1_epi32(0x7fff_ffff));
         let cf =
             _mm512_maskz_mov_epi32(c_nonzero, _mm512_max_epu32(_mm512_and_si512(c, exp), _mm512_set1_epi32(1 << 23)));
-        let c_at_e = _mm512_cmpge_epu32_mask(cf, em);
+        let no_product = _mm512_cmpeq_epi32_mask(em, _mm512_setzero_si512());
         let em = _mm512_max_epu32(em, cf);
-        let trunc = |t: __m512| {
-            let m = _mm512_castsi512_ps(_mm512_or_si512(em, _mm512_and_si512(_mm512_castps_si512(t), sign)));
-            _mm512_sub_round_ps::<RZ>(_mm512_add_round_ps::<RZ>(t, m), m)
-        };
-        let cps = _mm512_castsi512_ps(c);
-        let tc = _mm512_mask_blend_ps(c_at_e, trunc(cps), cps);
-        let (t0, t1, t2, t3) = (trunc(p[0]), trunc(p[1]), trunc(p[2]), trunc(p[3]));
-        // the exact sum in fp64, 8 lanes at a time, then one conversion toward zero
-        let half = |v: __m512, hi: bool| {
-            let v = _mm512_castps_si512(v);
-            _mm512_cvtps_pd(_mm256_castsi256_ps(if hi {
-                _mm512_extracti64x4_epi64::<1>(v)
-            } else {
-                _mm512_castsi512_si256(v)
-            }))
-        };
-        let sum = |hi: bool| {
-            let s01 = _mm512_add_pd(half(t0, hi), half(t1, hi));
-            let s23 = _mm512_add_pd(half(t2, hi), half(t3, hi));
-            _mm512_cvt_roundpd_ps::<RZ>(_mm512_add_pd(_mm512_add_pd(s01, s23), half(tc, hi)))
-        };
-        let d = _mm512_castpd_ps(_mm512_insertf64x4::<1>(
-            _mm512_castps_pd(_mm512_castps256_ps512(sum(false))),
-            _mm256_castps_pd(sum(true)),
-        ));
+        // 2^(23 - E) and 2^(E - 23) (normal numbers: with a product, -28 <= E <= 127)
+        let scale = _mm512_castsi512_ps(_mm512_sub_epi32(_mm512_set1_epi32(277 << 23), em));
+        let unscale = _mm512_castsi512_ps(_mm512_sub_epi32(em, _mm512_set1_epi32(23 << 23)));
+        // each term in units of u, truncated toward zero: an exact scaling (below 2^25), then
+        // vcvttps2dq (a scaled value that underflows is below 1 and truncates to 0 either way)
+        let units = |t: __m512| _mm512_cvttps_epi32(_mm512_mul_ps(t, scale));
+        let s01 = _mm512_add_epi32(units(p[0]), units(p[1]));
+        let s23 = _mm512_add_epi32(units(p[2]), units(p[3]));
+        let sum = _mm512_add_epi32(_mm512_add_epi32(s01, s23), units(_mm512_castsi512_ps(c)));
+        // |sum| < 2^27: one conversion toward zero to 24 bits, then an exact scaling (the result
+        // is 0 or at least u >= 2^-51, a normal number)
+        let d = _mm512_mul_ps(_mm512_cvt_roundepi32_ps::<RZ>(sum), unscale);
+        // without a product the result is c itself (+0 for a zero c)
+        let d = _mm512_mask_blend_epi32(no_product, _mm512_castps_si512(d), _mm512_maskz_mov_epi32(c_nonzero, c));
         let special = _mm512_cmpge_epu32_mask(special_p, _mm512_set1_epi32(SPECIAL_PRODUCT_FIELD as i32))
             | _mm512_cmpeq_epi32_mask(cf, exp);
-        (_mm512_castps_si512(d), special)
+        (d, special)
     }
 
     /// [`crate::dot4_f32_v100_lanes`] on 16-lane vectors (`L` a multiple of 16).
