@@ -33,8 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ISA_DIR = ROOT / "isa"
 RUST_OUT = ROOT / "crates" / "otc-isa" / "src" / "generated.rs"
+CLASS_OUT = ROOT / "crates" / "otc-isa" / "src" / "class.rs"
 DOCS_OUT = ROOT / "docs" / "isa.md"
 
+# Instruction classes: `family.name` (or a bare `name`); each family becomes a Rust enum nested in
+# `Class` (`Class::Tensor(TensorClass::OhmmaSparse)`), a bare name a unit variant (`Class::Alu`).
+CLASS_FAMILIES = ["memory", "warp", "control", "tensor"]
 UNITS = ["int", "fp32", "fp16", "fp64", "sfu", "conv", "mem", "branch", "tensor", "misc"]
 KIND_NAMES = ["R", "G", "L", "P", "U", "S", "F32", "F16", "C", "CX", "M", "SR", "B", "SB", "T", "PR"]
 # Which flags make sense on which kinds (validated).
@@ -114,10 +118,27 @@ class Form:
 
 
 @dataclass
+class InstClass:
+    name: str     # "tensor.ohmma_sparse"
+    stats: str    # prefix of the cycle model's counters that report it
+    summary: str
+    source: str
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".")[0] if "." in self.name else ""
+
+    @property
+    def local(self) -> str:
+        return self.name.split(".", 1)[-1]
+
+
+@dataclass
 class Inst:
     name: str
     opcode: int
     unit: str
+    cls: str
     summary: str
     doc: str
     source: str
@@ -215,15 +236,25 @@ class Macro:
 
 
 MACROS: list[Macro] = []
+CLASSES: list[InstClass] = []
+
+
+def check_class_name(name: str, where: str) -> None:
+    parts = name.split(".")
+    if len(parts) > 2 or not all(p and p.replace("_", "a").isalnum() and p == p.lower() for p in parts):
+        raise SpecError(f"{where}: class {name!r} must be `family.name` or `name` in lower case")
+    if len(parts) == 2 and parts[0] not in CLASS_FAMILIES:
+        raise SpecError(f"{where}: class family {parts[0]!r} not in {CLASS_FAMILIES}")
 
 
 def load(enc: dict) -> list[Inst]:
     insts: list[Inst] = []
     MACROS.clear()
+    CLASSES.clear()
     files = sorted(p for p in ISA_DIR.glob("*.toml") if p.name != "encoding.toml")
     for path in files:
         data = tomllib.loads(path.read_text())
-        unknown_tables = set(data) - {"inst", "macro"}
+        unknown_tables = set(data) - {"inst", "macro", "class"}
         if unknown_tables:
             raise SpecError(f"{path.name}: unknown top-level keys {sorted(unknown_tables)}")
         for raw in data.get("macro", []):
@@ -231,12 +262,20 @@ def load(enc: dict) -> list[Inst]:
             if missing or set(raw) - {"name", "syntax", "summary", "doc"}:
                 raise SpecError(f"{path.name} macro {raw.get('name', '?')}: needs exactly name, syntax, summary, doc")
             MACROS.append(Macro(raw["name"], raw["syntax"], raw["summary"].strip(), raw["doc"].strip(), path.name))
+        for raw in data.get("class", []):
+            where = f"{path.name} class {raw.get('name', '?')}"
+            if set(raw) != {"name", "stats", "summary"}:
+                raise SpecError(f"{where}: needs exactly name, stats, summary")
+            check_class_name(raw["name"], where)
+            if any(c.name == raw["name"] for c in CLASSES):
+                raise SpecError(f"{where}: class declared twice")
+            CLASSES.append(InstClass(raw["name"], raw["stats"], raw["summary"].strip(), path.name))
         for i, raw in enumerate(data.get("inst", [])):
             where = f"{path.name} inst #{i + 1} ({raw.get('name', '?')})"
-            unknown = set(raw) - {"name", "opcode", "unit", "summary", "doc", "mods", "operands"}
+            unknown = set(raw) - {"name", "opcode", "unit", "class", "summary", "doc", "mods", "operands"}
             if unknown:
                 raise SpecError(f"{where}: unknown keys {sorted(unknown)}")
-            for key in ("name", "opcode", "unit", "summary"):
+            for key in ("name", "opcode", "unit", "class", "summary"):
                 if key not in raw:
                     raise SpecError(f"{where}: missing key {key!r}")
             name = raw["name"]
@@ -255,8 +294,17 @@ def load(enc: dict) -> list[Inst]:
                         if g is None or g.regs is None:
                             raise SpecError(f"{where}: operand {o.name} takes its register count from "
                                             f"group {k.regs_from!r}, which has no register counts")
-            insts.append(Inst(name, raw["opcode"], raw["unit"], raw["summary"].strip(),
+            insts.append(Inst(name, raw["opcode"], raw["unit"], raw["class"], raw["summary"].strip(),
                               raw.get("doc", "").strip(), path.name, mods, ops))
+    declared = {c.name for c in CLASSES}
+    for inst in insts:
+        if inst.cls not in declared:
+            raise SpecError(f"{inst.source} {inst.name} {inst.opcode:#05x}: class {inst.cls!r} is not declared "
+                            f"(add a [[class]] entry; declared: {', '.join(sorted(declared))})")
+    used = {i.cls for i in insts}
+    for c in CLASSES:
+        if c.name not in used:
+            raise SpecError(f"{c.source} class {c.name}: no instruction has this class")
     return insts
 
 
@@ -348,6 +396,7 @@ def rust(insts: list[Inst], enc: dict) -> str:
     out = ["// @generated by isa/generate.py from isa/*.toml. DO NOT EDIT.",
            "// Rebuild with `python3 isa/generate.py`; CI fails when this file is stale.",
            "",
+           "use crate::class::*;",
            "use crate::spec::*;",
            "",
            f"/// Version of the binary program format that this instruction table encodes.",
@@ -372,6 +421,13 @@ def rust(insts: list[Inst], enc: dict) -> str:
             opts = ", ".join(rs_str(o) for o in f["options"])
             out.append(f"pub static FLAG_{fname.upper()}_OPTIONS: &[&str] = &[{opts}];")
     out.append("")
+    out.append("/// The opcode of every instruction family, by mnemonic and fixed modifiers.")
+    out.append("pub mod opcode {")
+    for op, n in sorted(opcode_names(insts).items()):
+        out.append(f"    pub const {n}: u16 = {op:#05x};")
+    out.append("}")
+    out.append("")
+    out += rust_modifiers(insts)
     out.append("/// Every encoding form, sorted by (opcode, form).")
     out.append("pub static FORMS: &[FormDef] = &[")
     all_forms = sorted((f for i in insts for f in i.forms), key=lambda f: (f.inst.opcode, f.index))
@@ -405,12 +461,138 @@ def rust(insts: list[Inst], enc: dict) -> str:
         out.append(f"        opcode: {i.opcode:#05x},")
         out.append(f"        form: {f.index},")
         out.append(f"        unit: Unit::{i.unit.capitalize()},")
+        out.append(f"        class: {class_expr(i.cls)},")
         out.append(f"        summary: {rs_str(i.summary)},")
         out.append("        mods: &[" + "".join(f"\n            {m}," for m in mods) + ("\n        " if mods else "") + "],")
         out.append("        operands: &[" + "".join(f"\n            {o}," for o in ops) + ("\n        " if ops else "") + "],")
         out.append("    },")
     out.append("];")
     out.append("")
+    return "\n".join(out)
+
+
+def camel(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+
+
+def class_expr(name: str) -> str:
+    c = next(c for c in CLASSES if c.name == name)
+    if not c.family:
+        return f"Class::{camel(c.local)}"
+    return f"Class::{camel(c.family)}({camel(c.family)}Class::{camel(c.local)})"
+
+
+def opcode_names(insts: list[Inst]) -> dict[int, str]:
+    """A constant name per opcode: the mnemonic plus its fixed modifiers (`HMMA_OHMMA_8161_F32_F32_SP`),
+    with the opcode appended where that is still ambiguous (`IADD3_021`)."""
+    names = {}
+    for inst in insts:
+        fixed = [g.options[0] for g in inst.mods if len(g.options) == 1 and g.options[0]]
+        names[inst.opcode] = "_".join([inst.name] + fixed).upper()
+    counts: dict[str, int] = {}
+    for n in names.values():
+        counts[n] = counts.get(n, 0) + 1
+    return {op: (n if counts[n] == 1 else f"{n}_{op:03X}") for op, n in names.items()}
+
+
+def modifier_enums(insts: list[Inst]) -> list[tuple[str, str, list[str], list[str]]]:
+    """Enums for the modifier groups whose options are words (`cmp=F|LT|...`): (enum name, group,
+    options, mnemonics). Option lists of one group name that extend each other share an enum (the
+    longest list; a shorter list's option index is then the enum's); a group name with lists that
+    do not is one enum per longest list, named after its first mnemonic (`IsetpCmp`)."""
+    lists: dict[str, list[tuple[list[str], str]]] = {}
+    for inst in insts:
+        for g in inst.mods:
+            if len(g.options) >= 2 and all(o[:1].isalpha() for o in g.options):
+                lists.setdefault(g.name, []).append((g.options, inst.name))
+    out = []
+    for group, entries in lists.items():
+        chains: list[tuple[list[str], list[str]]] = []  # (longest options, mnemonics)
+        for opts, mn in sorted(entries, key=lambda e: -len(e[0])):
+            for chain in chains:
+                if chain[0][:len(opts)] == opts:
+                    if mn not in chain[1]:
+                        chain[1].append(mn)
+                    break
+            else:
+                chains.append((list(opts), [mn]))
+        for opts, mns in chains:
+            name = camel(group) if len(chains) == 1 else camel(mns[0].lower()) + camel(group)
+            if any(name == o[0] for o in out):
+                name += camel(opts[0].lower())  # ATOMG's `op=CAS|CAST` beside `op=ADD|...`
+            out.append((name, group, opts, sorted(mns)))
+    return sorted(out)
+
+
+def rust_modifiers(insts: list[Inst]) -> list[str]:
+    out = ["/// Modifier groups as enums: `Enum::ALL[i]` is option `i` of the group (`Instruction::mods`).",
+           "pub mod mods {"]
+    for name, group, opts, mns in modifier_enums(insts):
+        variants = [camel(o.lower()) for o in opts]
+        out += [f"    /// `{group}` of {', '.join(mns)}.",
+                "    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]",
+                f"    pub enum {name} {{"]
+        out += [f"        {v}," for v in variants]
+        out += ["    }", "", f"    impl crate::spec::ModifierEnum for {name} {{",
+                f"        const GROUP: &'static str = {rs_str(group)};",
+                f"        const ALL: &'static [{name}] = &[" + ", ".join(f"{name}::{v}" for v in variants) + "];",
+                "        fn text(self) -> &'static str {", "            match self {"]
+        out += [f"                {name}::{v} => {rs_str(o)}," for v, o in zip(variants, opts)]
+        out += ["            }", "        }", "    }", ""]
+    out[-1] = "}"
+    out.append("")
+    return out
+
+
+def rust_classes() -> str:
+    out = ["// @generated by isa/generate.py from the [[class]] entries of isa/*.toml. DO NOT EDIT.",
+           "// Rebuild with `python3 isa/generate.py`; CI fails when this file is stale.",
+           "//! Instruction classes: what kind of work an instruction is. Every form of the table carries",
+           "//! its class ([`crate::FormDef::class`]); the decoder, the cycle model and the statistics",
+           "//! dispatch on it.",
+           ""]
+    bare = [c for c in CLASSES if not c.family]
+    families = [f for f in CLASS_FAMILIES if any(c.family == f for c in CLASSES)]
+    derive = "#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]"
+    out += ["/// An instruction class (`isa/*.toml` `[[class]]`).", derive, "pub enum Class {"]
+    for c in bare:
+        out += [f"    /// {c.summary}", f"    {camel(c.local)},"]
+    for f in families:
+        out.append(f"    {camel(f)}({camel(f)}Class),")
+    out += ["}", ""]
+    for f in families:
+        members = [c for c in CLASSES if c.family == f]
+        e = f"{camel(f)}Class"
+        out += [f"/// The `{f}.*` classes.", derive, f"pub enum {e} {{"]
+        for c in members:
+            out += [f"    /// {c.summary}", f"    {camel(c.local)},"]
+        out += ["}", "", f"impl {e} {{",
+                f"    /// Every `{f}.*` class, in declaration order (`as usize` indexes it).",
+                f"    pub const ALL: [{e}; {len(members)}] = [" + ", ".join(f"{e}::{camel(c.local)}" for c in members) + "];",
+                f"    /// Number of `{f}.*` classes.",
+                f"    pub const COUNT: usize = {len(members)};",
+                "",
+                f"    /// The name after `{f}.` (`{members[0].local}`).",
+                "    pub const fn name(self) -> &'static str {", "        match self {"]
+        out += [f"            {e}::{camel(c.local)} => {rs_str(c.local)}," for c in members]
+        out += ["        }", "    }", "}", ""]
+    all_classes = [class_expr(c.name) for c in CLASSES]
+    out += ["impl Class {",
+            "    /// Every class, in declaration order.",
+            f"    pub const ALL: [Class; {len(CLASSES)}] = [" + ", ".join(all_classes) + "];",
+            "",
+            "    /// The class's name in `isa/*.toml` (`tensor.ohmma_sparse`).",
+            "    pub const fn name(self) -> &'static str {", "        match self {"]
+    out += [f"            {class_expr(c.name)} => {rs_str(c.name)}," for c in CLASSES]
+    out += ["        }", "    }", "",
+            "    /// The prefix of the cycle model's counters that report the class.",
+            "    pub const fn stats(self) -> &'static str {", "        match self {"]
+    out += [f"            {class_expr(c.name)} => {rs_str(c.stats)}," for c in CLASSES]
+    out += ["        }", "    }", "",
+            "    /// One line on what the class is.",
+            "    pub const fn summary(self) -> &'static str {", "        match self {"]
+    out += [f"            {class_expr(c.name)} => {rs_str(c.summary)}," for c in CLASSES]
+    out += ["        }", "    }", "}", ""]
     return "\n".join(out)
 
 
@@ -459,16 +641,26 @@ def docs(insts: list[Inst], enc: dict) -> str:
     for inst in insts:
         by_unit.setdefault(inst.source, []).append(inst)
     out += ["", "## Instructions", ""]
-    out.append("| mnemonic | opcode | unit | forms | summary |")
-    out.append("|---|---|---|---|---|")
+    out.append("| mnemonic | opcode | unit | class | forms | summary |")
+    out.append("|---|---|---|---|---|---|")
     for inst in sorted(insts, key=lambda i: (i.name, i.opcode)):
         out.append(f"| [{inst.name}](#{inst.name.lower()}-{inst.opcode:#05x}) | {inst.opcode:#05x} | {inst.unit} | "
-                   f"{len(inst.forms)} | {inst.summary} |")
+                   f"{inst.cls} | {len(inst.forms)} | {inst.summary} |")
+    out += ["", "## Instruction classes", "",
+            "Every instruction names its class (`class`); the decoder, the cycle model and the statistics "
+            "dispatch on it. `stats` is the prefix of the cycle model's counters that report the class; "
+            "the tensor classes' costs are the `[tensor.<class>]` tables of the machine file "
+            "([timing.md](timing.md)).", "",
+            "| class | stats | instructions | summary |", "|---|---|---|---|"]
+    for c in CLASSES:
+        members = sorted({i.name for i in insts if i.cls == c.name})
+        shown = ", ".join(members) if len(members) <= 6 else f"{len(members)} mnemonics"
+        out.append(f"| `{c.name}` | `{c.stats}` | {shown} | {c.summary} |")
     for source, group in by_unit.items():
         out += ["", f"## From `isa/{source}`", ""]
         for inst in group:
             out += [f"### {inst.name} {inst.opcode:#05x}", "", inst.summary, "",
-                    f"`{syntax(inst)}` (unit: {inst.unit})", ""]
+                    f"`{syntax(inst)}` (unit: {inst.unit}, class: `{inst.cls}`)", ""]
             if inst.doc:
                 out += [inst.doc, ""]
             if inst.mods:
@@ -513,7 +705,7 @@ def main() -> int:
     except (SpecError, tomllib.TOMLDecodeError, KeyError, ValueError) as e:
         print(f"isa/generate.py: invalid instruction set: {e}", file=sys.stderr)
         return 1
-    outputs = {RUST_OUT: rust(insts, enc), DOCS_OUT: docs(insts, enc)}
+    outputs = {RUST_OUT: rust(insts, enc), CLASS_OUT: rust_classes(), DOCS_OUT: docs(insts, enc)}
     stale = [p for p, text in outputs.items() if not p.exists() or p.read_text() != text]
     if args.check:
         for p in stale:
@@ -524,7 +716,7 @@ def main() -> int:
         p.write_text(outputs[p])
         print(f"wrote {p.relative_to(ROOT)}")
     nforms = sum(len(i.forms) for i in insts)
-    print(f"{len(insts)} instructions, {nforms} forms: ok")
+    print(f"{len(insts)} instructions, {len(CLASSES)} classes, {nforms} forms: ok")
     return 0
 
 

@@ -9,10 +9,10 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   CUTLASS-like: CTAs of 8 warps over 128x128 blocks of C, 64x32 warp tiles (4x2 HMMA.884 sets per
   4 values of k), k slices of 32 staged global -> shared one slice ahead, fragments read from
   conflict-free padded shared rows between the HMMAs.
-- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): CTAs of 4 warps over 64x64
-  blocks, 32x32 warp tiles, 8 OHMMA.8161 per warp and k into register accumulators (paper Section
-  V), operands in the spgemm value layout with every slice full (three LDG.128 per k),
-  software-pipelined.
+- ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): CTAs of 4 warps over 128x128
+  blocks, 64x64 warp tiles, 32 OHMMA.8161 per warp and k into register accumulators (paper Section
+  V), operands in the spgemm value layout with every slice full, two 32-wide slices side by side
+  (six LDG.128 per warp and k), software-pipelined.
 - ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``), blocked like owmma, on the two-level
   bitmap format of :func:`spgemm_operand`: warp bitmaps skip chunks of k with no work unloaded,
   lane-parallel POPC derives each k's OHMMA guards, a list of the k with work on both sides runs
@@ -26,7 +26,7 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
 other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
-to multiples of 128 and K to 32; owmma M and N to 32 and K to 4; spgemm M and N to 32 and K to 32.
+to multiples of 128 and K to 32; owmma M and N to 64 and K to 4; spgemm M and N to 32 and K to 32.
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -95,10 +95,12 @@ def condense_slices(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: Position of each condensed element in a slice as the spgemm kernel stores it, so that a lane's
-#: OHMMA pairs are contiguous (programs/spgemm.sass): A position 16h + 4m + i holds condensed
-#: element 8m + 4h + i (h = half of the row block, m = row block); B position 8q + 4n + i holds
-#: condensed element 16n + 4q + i (q = quarter of the column block, n = column block).
-SPGEMM_A_ORDER = np.array([8 * ((p % 16) // 4) + 4 * (p // 16) + p % 4 for p in range(32)])
+#: OHMMA pairs are contiguous (programs/spgemm.sass): A position 16j + 8h + 4(m - 2j) + i holds
+#: condensed element 8m + 4h + i (h = half of the row block, m = row block, j = m // 2: row blocks
+#: 0 and 1 fill the first 32-byte sector, which is all a slice with at most 16 non-zeros needs);
+#: B position 8q + 4n + i holds condensed element 16n + 4q + i (q = quarter of the column block,
+#: n = column block).
+SPGEMM_A_ORDER = np.array([8 * (2 * (p // 16) + (p % 8) // 4) + 4 * ((p % 16) // 8) + p % 4 for p in range(32)])
 SPGEMM_B_ORDER = np.array([16 * ((p % 8) // 4) + 4 * (p // 8) + p % 4 for p in range(32)])
 
 
@@ -134,6 +136,33 @@ def spgemm_operand(x: np.ndarray, operand: str, dense: bool = False, k_multiple:
     nonempty = nonempty.reshape(bitmaps.shape[0], -1, 32)
     warp = (nonempty << np.arange(32, dtype=np.uint64)).sum(axis=2).astype(np.uint32)
     return np.ascontiguousarray(warp), np.ascontiguousarray(bitmaps), values
+
+
+def _owmma_operand(x: np.ndarray, operand: str) -> np.ndarray:
+    """owmma's operand (programs/owmma_gemm.sass), per 64-row tile of A (64-column tile of B) and
+    k (fp16).
+
+    B (k, 64 t + c): the two 32-column slices of the tile side by side in the spgemm value layout
+    with every slice full: (tiles, K, 64), 128 bytes per k.
+
+    A (64 t + r, k), 144 bytes per k, laid out for the overlapping OHMMA A pairs of the kernel
+    (pair m = registers {v + m, v + m + 1}: lane (g, t) reads A[8m + 4h + t], h = g % 2, from
+    register v + m + p, p = t / 2, half t % 2). Lane class q = 2h + p loads 9 registers: 8 from
+    its 32-byte block q and 1 from word q of a 16-byte tail. Register v + m + p of class q holds
+    the fp16 pair (A[8m + 4h + 2p], A[8m + 4h + 2p + 1]); the register a class does not
+    read (v + 8 for p = 0, v for p = 1) is zero."""
+    if operand == "B":
+        values = spgemm_operand(x, "B", dense=True, k_multiple=4)[2]  # (tiles, K, 32)
+        tiles, k = values.shape[:2]
+        return np.ascontiguousarray(values.reshape(tiles // 2, 2, k, 32).transpose(0, 2, 1, 3))
+    t64, k = x.shape[0] // 64, x.shape[1]
+    a = x.reshape(t64, 8, 2, 2, 2, k)  # (tile, m, h, p, i, k): row 8m + 4h + 2p + i
+    regs = np.zeros((t64, k, 2, 2, 9, 2), np.float16)  # (tile, k, h, p, register v + j, half)
+    for p in range(2):
+        regs[:, :, :, p, p:p + 8, :] = a[:, :, :, p, :, :].transpose(0, 4, 2, 1, 3)
+    blocks, tail = regs[:, :, :, :, :8], regs[:, :, :, :, 8]  # class p = 0 leaves register v + 8 zero
+    out = np.concatenate([blocks.reshape(t64, k, 64), tail.reshape(t64, k, 8)], axis=2)
+    return np.ascontiguousarray(out)
 
 
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
@@ -172,12 +201,12 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         da = dev.to_device(_pad(a16, mp, k))  # row-major A
         db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
         grid, block = (np_ // 128, mp // 128), 256
-    else:  # owmma: 32x32 warp tiles, 64x64 blocks; the operands in the spgemm value layout, all slices full
-        mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
+    else:  # owmma: 64x64 warp tiles, 128x128 blocks; per k the two 32-wide slices of a warp tile side by side
+        mp, np_ = -(-m // 64) * 64, -(-n // 64) * 64
         k = -(-k // 4) * 4  # k in groups of 4
-        da = dev.to_device(spgemm_operand(_pad(a16, mp, k), "A", dense=True, k_multiple=4)[2])
-        db = dev.to_device(spgemm_operand(_pad(b16, k, np_), "B", dense=True, k_multiple=4)[2])
-        tm, tn = mp // 32, np_ // 32
+        da = dev.to_device(_owmma_operand(_pad(a16, mp, k), "A"))
+        db = dev.to_device(_owmma_operand(_pad(b16, k, np_), "B"))
+        tm, tn = mp // 64, np_ // 64
         grid, block = (-(-tn // 2), -(-tm // 2)), 128
     dc = dev.zeros((mp, np_), np.float32)
     try:

@@ -30,7 +30,7 @@ def test_fig21_points_are_measured_and_resumed(tmp_path: Path):
         for mode in ("owmma", "spgemm_a", "spgemm"):
             assert r[f"speedup_{mode}"] == pytest.approx(r["hmma_cycles"] / r[f"{mode}_cycles"])
     # the stored cycles are what the emulator gives for the same operands on the default V100 slice
-    a, b = experiments._operands(32, 32, 32, 0.9, 0.99, 0)
+    a, b = experiments.gemm_operands(32, 32, 32, 0.9, 0.99, 0)
     slice_ = otc_emu.Device.v100_slice(experiments.FIG21_DEFAULT_SMS)
     assert out.rows[3]["sms"] == experiments.FIG21_DEFAULT_SMS
     assert out.rows[3]["spgemm_cycles"] == kernels.gemm(a, b, mode="spgemm", device=slice_).stats.cycles
@@ -61,7 +61,7 @@ def test_outputs_csv_and_json(tmp_path: Path):
 def test_changed_code_makes_points_stale(tmp_path: Path, monkeypatch):
     experiments.run("table3", tmp_path, SMALL_TABLE3)
     assert experiments.run("table3", tmp_path, SMALL_TABLE3).ran == 0
-    monkeypatch.setattr(experiments, "code_version", lambda files: "a-newer-program")
+    monkeypatch.setattr(experiments.store, "code_version", lambda files: "a-newer-program")
     assert experiments.run("table3", tmp_path, SMALL_TABLE3).ran == 3
 
 
@@ -181,7 +181,7 @@ def test_cli_conv(sms, capsys):
     assert out["modes"][0]["speedup"] == 1.0 and all(r["within_bound"] for r in out["modes"])
     # the cycles are those of the same layer on that slice of the V100
     layer = experiments.ConvLayer("cli", 4, 8, 6, 3, 1, 1, 0.5, 0.8)
-    x, w = experiments._conv_operands(layer, 0)
+    x, w = experiments.conv_operands(layer, 0)
     res = kernels.conv2d(x[None], w, stride=1, padding=1, mode=out["modes"][0]["mode"],
                          device=otc_emu.Device.v100_slice(sms))
     assert out["modes"][0]["cycles"] == res.stats.cycles

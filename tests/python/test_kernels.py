@@ -1,4 +1,5 @@
 """otc_emu.kernels.gemm on the emulated SM against NumPy and an exact model of its arithmetic order."""
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +42,8 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
     assert np.all(np.abs(res.c - exact) <= bound)
     ieee = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(tensor_arith="ieee", timing=False))
     np.testing.assert_array_equal(ieee.c, ieee_model(a, b, STEP[mode]))
-    if mode == "owmma":  # 8 OHMMAs per 32x32 tile and k, K padded to a multiple of 4 (groups of 4 k)
-        assert res.stats.counters["ohmma.executed"] == -(-m // 32) * -(-n // 32) * 8 * -(-k // 4) * 4
+    if mode == "owmma":  # 32 OHMMAs per 64x64 warp tile and k, K padded to a multiple of 4 (groups of 4 k)
+        assert res.stats.counters["ohmma.executed"] == -(-m // 64) * -(-n // 64) * 32 * -(-k // 4) * 4
     else:
         # 128x128 blocks of C (64 16x16 tiles), 4 HMMA.884 steps per tile and 4 values of k, K
         # padded to a multiple of 32
@@ -88,10 +89,13 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
     bound = k * 2.0 ** -22 * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))) + 1e-30
     assert np.all(np.abs(sp.c - exact) <= bound)
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
+    # each k jumps to exactly its OHMMAs: none is issued predicated off
+    assert sp.stats.counters["ohmma.skipped"] == 0
     single = kernels.gemm(a, b, mode="spgemm_a", device=dev)
     np.testing.assert_array_equal(single.c, dense.c)
     padded_n = -(-n // 32) * 32  # B goes in dense, its padding columns included
     assert single.stats.counters["ohmma.executed"] == expected_ohmmas(a, np.ones((k, padded_n)))
+    assert single.stats.counters["ohmma.skipped"] == 0
 
 
 @pytest.mark.parametrize(
@@ -153,6 +157,24 @@ def test_spgemm_operand_round_trip_and_warp_bitmaps(operand, sparsity):
     assert warp.shape == (2, 3) and element.shape == (2, 96) and values.shape == (2, 96, 32)
     assert all(int(w) >> b & 1 == 0 for w in warp[:, 1] for b in range(8, 32))  # k = 40..63 empty
     np.testing.assert_array_equal(decode_spgemm_operand(warp, element, values, operand), x)
+
+
+def test_owmma_operand_puts_each_lane_class_value_where_its_overlapping_pair_reads_it():
+    # programs/owmma_gemm.sass: lane class q = 2h + p (h = g % 2, p = t / 2) loads 8 registers from
+    # block q and a ninth from tail word q; register v + m + p holds A[8m + 4h + 2p + (0, 1)], the
+    # register the class does not read is zero
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((128, 12)).astype(np.float16)
+    a = kernels._owmma_operand(x, "A")
+    assert a.shape == (2, 12, 72) and a.dtype == np.float16
+    for t, k, h, p in itertools.product(range(2), range(12), range(2), range(2)):
+        q = 2 * h + p
+        regs = np.concatenate([a[t, k, 16 * q: 16 * q + 16], a[t, k, 64 + 2 * q: 64 + 2 * q + 2]]).reshape(9, 2)
+        for m in range(8):
+            np.testing.assert_array_equal(regs[m + p], x[64 * t + 8 * m + 4 * h + 2 * p + np.arange(2), k])
+        np.testing.assert_array_equal(regs[8 if p == 0 else 0], [0, 0])
+    b = kernels._owmma_operand(x.T.copy(), "B")  # two 32-column slices side by side per k
+    np.testing.assert_array_equal(b.reshape(2, 12, 2, 32), kernels.spgemm_operand(x.T.copy(), "B", dense=True, k_multiple=4)[2].reshape(2, 2, 12, 32).transpose(0, 2, 1, 3))
 
 
 def test_spgemm_operand_orders_are_permutations_and_checks_shapes():

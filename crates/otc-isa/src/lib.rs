@@ -4,7 +4,10 @@
 //! This crate knows nothing about execution or assembly syntax beyond one instruction's text;
 //! the assembler lives in `otc-asm`, the semantics in `otc-sim`.
 
+#[rustfmt::skip]
+pub mod class;
 pub mod fragments;
+#[rustfmt::skip]
 pub mod generated;
 pub mod inst;
 pub mod spec;
@@ -13,9 +16,10 @@ pub mod text;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-pub use generated::{FORMAT_VERSION, FORMS, SPECIAL_REGISTERS};
+pub use class::{Class, ControlClass, MemoryClass, TensorClass, WarpClass};
+pub use generated::{mods, opcode, FORMAT_VERSION, FORMS, SPECIAL_REGISTERS};
 pub use inst::{validate_operand, Control, Defect, Instruction, Invalid, Operand, Pred, Value, PT, RZ};
-pub use spec::{BitField, Flag, FormDef, Kind, ModGroupDef, OperandDef, Unit};
+pub use spec::{BitField, Flag, FormDef, Kind, ModGroupDef, ModifierEnum, OperandDef, Unit};
 
 /// Errors of encoding and decoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,17 @@
 //! Types of the static instruction table that `isa/generate.py` writes into `generated.rs`.
 
+use crate::class::Class;
+
+/// A modifier group generated as an enum ([`crate::mods`]): option `i` of the group is `ALL[i]`.
+pub trait ModifierEnum: Copy + 'static {
+    /// The group's name (`cmp`).
+    const GROUP: &'static str;
+    /// Every option, in the order of `isa/*.toml`.
+    const ALL: &'static [Self];
+    /// The option's text (`LT`).
+    fn text(self) -> &'static str;
+}
+
 /// A bit range inside the 128-bit instruction word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BitField {
@@ -210,6 +222,8 @@ pub struct FormDef {
     pub opcode: u16,
     pub form: u8,
     pub unit: Unit,
+    /// What kind of work the instruction is (`class` in `isa/*.toml`).
+    pub class: Class,
     pub summary: &'static str,
     pub mods: &'static [ModGroupDef],
     pub operands: &'static [OperandDef],

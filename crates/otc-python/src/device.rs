@@ -175,12 +175,12 @@ pub(crate) fn read_config<'py>(py: Python<'py>, text: &str, name: &str) -> Resul
     Ok(d)
 }
 
-/// Every key of a timing configuration with its value (the fixed keys, then the `ops.*`
-/// overrides that are set).
+/// Every key of a timing configuration with its value (the fixed keys, the per-class
+/// `tensor.<class>.*` keys, then the `ops.*` overrides that are set).
 fn timing_dict<'py>(py: Python<'py>, t: &TimingConfig) -> Result<Bound<'py, PyDict>, Error> {
     let d = PyDict::new(py);
-    for k in otc_timing::KEYS {
-        d.set_item(*k, py_value(py, &t.get(k).map_err(timing_error)?)?)?;
+    for k in otc_timing::all_keys() {
+        d.set_item(&k, py_value(py, &t.get(&k).map_err(timing_error)?)?)?;
     }
     for (m, o) in &t.ops {
         for (field, set) in [("latency", o.latency), ("ii", o.ii)] {

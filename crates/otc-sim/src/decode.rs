@@ -11,7 +11,7 @@
 //! group, a branch outside the kernel, an instruction this emulator does not implement) becomes
 //! an [`OpKind::Fault`]: the guest faults only if it reaches it.
 
-use otc_isa::{Instruction, Kind, Operand, Value, PT, RZ};
+use otc_isa::{Class, Instruction, Kind, ModifierEnum, Operand, TensorClass, Value, PT, RZ};
 
 use crate::fault::{FaultKind, MemorySpace};
 use crate::fp::Rnd;
@@ -76,50 +76,19 @@ pub(crate) const P_TRUE: u8 = 7;
 pub(crate) const GUARD_ALWAYS: u8 = 7;
 pub(crate) const GUARD_NEVER: u8 = 15;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ICmp {
-    F,
-    Lt,
-    Eq,
-    Le,
-    Gt,
-    Ne,
-    Ge,
-    T,
+// Modifier groups the ISA generates as enums (isa/generate.py): ISETP's compare, the float compare
+// of FSETP/HSETP2/HSET2/DSETP (DSETP's list extends the others' with MIN and MAX), the predicate
+// combination, MUFU's function and SHFL's mode.
+pub(crate) use otc_isa::mods::{Bop, DsetpCmp as FCmp, Func as MufuFn, IsetpCmp as ICmp, ShflMode};
+
+/// The predicate combination of the compare instructions.
+pub(crate) trait BopEval {
+    fn eval(self, a: u32, b: u32) -> u32;
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FCmp {
-    F,
-    Lt,
-    Eq,
-    Le,
-    Gt,
-    Ne,
-    Ge,
-    Num,
-    Nan,
-    Ltu,
-    Equ,
-    Leu,
-    Gtu,
-    Neu,
-    Geu,
-    T,
-    Min,
-    Max,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Bop {
-    And,
-    Or,
-    Xor,
-}
-
-impl Bop {
+impl BopEval for Bop {
     #[inline(always)]
-    pub fn eval(self, a: u32, b: u32) -> u32 {
+    fn eval(self, a: u32, b: u32) -> u32 {
         match self {
             Bop::And => a & b,
             Bop::Or => a | b,
@@ -231,28 +200,6 @@ pub(crate) enum Sr {
     GTimerHi,
     RegAlloc,
     SharedSize,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ShflMode {
-    Idx,
-    Up,
-    Down,
-    Bfly,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum MufuFn {
-    Cos,
-    Sin,
-    Ex2,
-    Lg2,
-    Rcp,
-    Rsq,
-    Rcp64h,
-    Rsq64h,
-    Sqrt,
-    Tanh,
 }
 
 /// Integer/float conversion types.
@@ -1146,12 +1093,27 @@ impl Dec<'_, '_> {
         }
     }
 
-    fn bop(&self) -> Bop {
-        match self.m("bop") {
-            "OR" => Bop::Or,
-            "XOR" => Bop::Xor,
-            _ => Bop::And,
+    /// The option of the modifier group `E::GROUP` as the ISA's enum; an instruction whose options
+    /// are not (a prefix of) the enum's is refused rather than misread.
+    fn modifier<E: ModifierEnum>(&self) -> DResult<E> {
+        let def = self.def();
+        let Some(g) = def.group(E::GROUP) else {
+            return illegal(format!("`{}` has no `{}` modifier", def.mnemonic, E::GROUP));
+        };
+        let text = def.mods[g].options[self.inst.mods[g] as usize];
+        match E::ALL.get(self.inst.mods[g] as usize) {
+            Some(&e) if e.text() == text => Ok(e),
+            _ => unsupported(format!("`{}` modifier `{text}` of {}", E::GROUP, def.mnemonic)),
         }
+    }
+
+    /// Index of the option of modifier group `name` (0 if the form has no such group).
+    fn mod_index(&self, name: &str) -> u8 {
+        self.def().group(name).map(|g| self.inst.mods[g]).unwrap_or(0)
+    }
+
+    fn bop(&self) -> DResult<Bop> {
+        self.modifier()
     }
 
     fn rnd(&self) -> Rnd {
@@ -1164,41 +1126,11 @@ impl Dec<'_, '_> {
     }
 
     fn icmp(&self) -> DResult<ICmp> {
-        Ok(match self.m("cmp") {
-            "F" => ICmp::F,
-            "LT" => ICmp::Lt,
-            "EQ" => ICmp::Eq,
-            "LE" => ICmp::Le,
-            "GT" => ICmp::Gt,
-            "NE" => ICmp::Ne,
-            "GE" => ICmp::Ge,
-            "T" => ICmp::T,
-            c => return unsupported(format!("integer compare `{c}`")),
-        })
+        self.modifier()
     }
 
     fn fcmp(&self) -> DResult<FCmp> {
-        Ok(match self.m("cmp") {
-            "F" => FCmp::F,
-            "LT" => FCmp::Lt,
-            "EQ" => FCmp::Eq,
-            "LE" => FCmp::Le,
-            "GT" => FCmp::Gt,
-            "NE" => FCmp::Ne,
-            "GE" => FCmp::Ge,
-            "NUM" => FCmp::Num,
-            "NAN" => FCmp::Nan,
-            "LTU" => FCmp::Ltu,
-            "EQU" => FCmp::Equ,
-            "LEU" => FCmp::Leu,
-            "GTU" => FCmp::Gtu,
-            "NEU" => FCmp::Neu,
-            "GEU" => FCmp::Geu,
-            "T" => FCmp::T,
-            "MIN" => FCmp::Min,
-            "MAX" => FCmp::Max,
-            c => return unsupported(format!("float compare `{c}`")),
-        })
+        self.modifier()
     }
 
     fn msize(&self) -> DResult<MSize> {
@@ -1216,6 +1148,9 @@ impl Dec<'_, '_> {
 
     fn decode(&self) -> DResult<OpKind> {
         let def = self.def();
+        if let Class::Tensor(class) = def.class {
+            return self.tensor(class);
+        }
         let mn = def.mnemonic;
         let k = match mn {
             "NOP" | "DEPBAR" | "MEMBAR" | "ERRBAR" | "CCTL" => OpKind::Nop,
@@ -1287,7 +1222,7 @@ impl Dec<'_, '_> {
                 e: self.opt_psrc("e")?,
                 cmp: self.icmp()?,
                 signed: !self.has("U32"),
-                bop: self.bop(),
+                bop: self.bop()?,
             },
             "SEL" => OpKind::Sel { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")?, c: self.psrc("c")? },
             "PRMT" => OpKind::Prmt {
@@ -1390,7 +1325,7 @@ impl Dec<'_, '_> {
                 c: self.psrc("c")?,
                 cmp: self.fcmp()?,
                 ftz: self.has("FTZ"),
-                bop: self.bop(),
+                bop: self.bop()?,
             },
             "FSEL" => OpKind::Fsel { d: self.dst("d")?, a: self.fsrc("a")?, b: self.fsrc("b")?, c: self.psrc("c")? },
             "FMNMX" => OpKind::Fmnmx {
@@ -1401,23 +1336,7 @@ impl Dec<'_, '_> {
                 ftz: self.has("FTZ"),
             },
             "FCHK" => OpKind::Fchk { p: self.pdst("p")?, a: self.src("a")?, b: self.src("b")? },
-            "MUFU" => OpKind::Mufu {
-                d: self.dst("d")?,
-                a: self.fsrc("a")?,
-                f: match self.m("func") {
-                    "COS" => MufuFn::Cos,
-                    "SIN" => MufuFn::Sin,
-                    "EX2" => MufuFn::Ex2,
-                    "LG2" => MufuFn::Lg2,
-                    "RCP" => MufuFn::Rcp,
-                    "RSQ" => MufuFn::Rsq,
-                    "RCP64H" => MufuFn::Rcp64h,
-                    "RSQ64H" => MufuFn::Rsq64h,
-                    "SQRT" => MufuFn::Sqrt,
-                    "TANH" => MufuFn::Tanh,
-                    f => return unsupported(format!("MUFU function `{f}`")),
-                },
-            },
+            "MUFU" => OpKind::Mufu { d: self.dst("d")?, a: self.fsrc("a")?, f: self.modifier::<MufuFn>()? },
             "FRND" => OpKind::Frnd {
                 d: self.dst("d")?,
                 a: self.fsrc("a")?,
@@ -1449,7 +1368,7 @@ impl Dec<'_, '_> {
                 cmp: self.fcmp()?,
                 hand: self.has("H_AND"),
                 ftz: self.has("FTZ"),
-                bop: self.bop(),
+                bop: self.bop()?,
             },
             "HSET2" => OpKind::Hset2 {
                 d: self.dst("d")?,
@@ -1459,7 +1378,7 @@ impl Dec<'_, '_> {
                 cmp: self.fcmp()?,
                 bf: self.has("BF"),
                 ftz: self.has("FTZ"),
-                bop: self.bop(),
+                bop: self.bop()?,
             },
             "HMNMX2" => OpKind::Hmnmx2 {
                 d: self.dst("d")?,
@@ -1491,7 +1410,7 @@ impl Dec<'_, '_> {
                 b: self.dsrc("b")?,
                 c: self.psrc("c")?,
                 cmp: self.fcmp()?,
-                bop: self.bop(),
+                bop: self.bop()?,
             },
             "LDG" | "LDS" | "LDL" => {
                 let space = ldst_space(mn);
@@ -1564,12 +1483,7 @@ impl Dec<'_, '_> {
                 a: self.src("a")?,
                 b: self.src("b")?,
                 c: self.src("c")?,
-                mode: match self.m("mode") {
-                    "IDX" => ShflMode::Idx,
-                    "UP" => ShflMode::Up,
-                    "DOWN" => ShflMode::Down,
-                    _ => ShflMode::Bfly,
-                },
+                mode: self.modifier::<ShflMode>()?,
             },
             "VOTE" => OpKind::Vote {
                 d: self.dst("d")?,
@@ -1591,8 +1505,6 @@ impl Dec<'_, '_> {
                 };
                 OpKind::Match { p: self.opt_pdst("p")?, d: self.dst1("d")?, a, wide, all: self.m("mode") == "ALL" }
             }
-            "HMMA" => self.hmma()?,
-            "ACCB" => self.accb()?,
             other => {
                 return unsupported(format!("`{}` ({other}) is not executed by this emulator", self.inst.opcode_text()))
             }
@@ -1831,46 +1743,43 @@ impl Dec<'_, '_> {
         Ok(OpKind::Atom { space, op, ty, d, base, off, b, c, ftz: self.has("FTZ") })
     }
 
-    /// The outer-product forms are told apart by opcode (`isa/otc.toml`).
-    fn hmma(&self) -> DResult<OpKind> {
-        match self.def().opcode {
-            0x510 | 0x511 => {
-                return Ok(OpKind::Ohmma {
-                    d: self.dst("d")?,
-                    a: self.reg("a")?,
-                    b: self.reg("b")?,
-                    c: self.reg("c")?,
-                    f32: self.def().opcode == 0x510,
-                })
+    /// The tensor instructions are told apart by their class (`isa/*.toml`).
+    fn tensor(&self, class: TensorClass) -> DResult<OpKind> {
+        use TensorClass::*;
+        Ok(match class {
+            OhmmaF32 | OhmmaF16 => OpKind::Ohmma {
+                d: self.dst("d")?,
+                a: self.reg("a")?,
+                b: self.reg("b")?,
+                c: self.reg("c")?,
+                f32: class == OhmmaF32,
+            },
+            Bohmma => OpKind::Bohmma { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")? },
+            OhmmaSparse => {
+                // Blocks M0..M3 and N0..N1: the option index is the block.
+                OpKind::OhmmaSp { a: self.reg("a")?, b: self.reg("b")?, m: self.mod_index("m"), n: self.mod_index("n") }
             }
-            0x512 => return Ok(OpKind::Bohmma { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")? }),
-            0x513 => {
-                let idx = |s: &str, max: u8| -> DResult<u8> {
-                    match s.get(1..).and_then(|x| x.parse::<u8>().ok()) {
-                        Some(v) if v < max => Ok(v),
-                        _ => illegal(format!("sparse OHMMA block `{s}`")),
-                    }
-                };
-                return Ok(OpKind::OhmmaSp {
-                    a: self.reg("a")?,
-                    b: self.reg("b")?,
-                    m: idx(self.m("m"), 4)?,
-                    n: idx(self.m("n"), 2)?,
-                });
+            Hmma884F32 | Hmma884F16 => self.hmma884(class == Hmma884F32)?,
+            AccbClear => OpKind::AccbClear,
+            AccbBmap => OpKind::AccbBmap { a: self.src("a")?, b: self.src("b")? },
+            AccbMov => {
+                let q = self.imm("q")?;
+                if q > 3 {
+                    return illegal(format!("ACCB.MOV block {q} (0..3)"));
+                }
+                OpKind::AccbMov { d: self.dst("d")?, q: q as u8 }
             }
-            _ => {}
-        }
-        if self.m("shape") != "884" {
-            return unsupported(format!("`{}` is not executed by this emulator", self.inst.opcode_text()));
-        }
-        let f32 = self.m("dtype") == "F32";
-        let step = match self.m("step") {
-            "STEP0" => 0,
-            "STEP1" => 1,
-            "STEP2" => 2,
-            "STEP3" => 3,
-            s => return unsupported(format!("HMMA step `{s}`")),
-        };
+            AccbSts | AccbLds => {
+                let (base, off) = self.mem("a", false)?;
+                OpKind::AccbShared { base, off, load: class == AccbLds }
+            }
+        })
+    }
+
+    /// Volta's HMMA.884 step (`f32`: fp32 accumulators).
+    fn hmma884(&self, f32: bool) -> DResult<OpKind> {
+        // STEP0..STEP3: the option index is the step.
+        let step = self.mod_index("step");
         let (_, ao) = self.op("a")?;
         let (_, bo) = self.op("b")?;
         // suffix 1 = ROW, 2 = COL; A defaults to ROW, B to COL
@@ -1883,27 +1792,6 @@ impl Dec<'_, '_> {
             step,
             a_col: ao.suffix == 2,
             b_col: bo.suffix != 1,
-        })
-    }
-}
-
-impl Dec<'_, '_> {
-    fn accb(&self) -> DResult<OpKind> {
-        Ok(match self.def().opcode {
-            0x520 => OpKind::AccbClear,
-            0x521 => OpKind::AccbBmap { a: self.src("a")?, b: self.src("b")? },
-            0x522 => {
-                let q = self.imm("q")?;
-                if q > 3 {
-                    return illegal(format!("ACCB.MOV block {q} (0..3)"));
-                }
-                OpKind::AccbMov { d: self.dst("d")?, q: q as u8 }
-            }
-            0x523 | 0x524 => {
-                let (base, off) = self.mem("a", false)?;
-                OpKind::AccbShared { base, off, load: self.def().opcode == 0x524 }
-            }
-            _ => return unsupported(format!("`{}` is not executed by this emulator", self.inst.opcode_text())),
         })
     }
 }

@@ -79,22 +79,11 @@ impl LaunchStats {
     }
 }
 
-/// Which tensor-core counter an instruction feeds.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum TensorClass {
-    Hmma,
-    Ohmma,
-    Bohmma,
-}
-
-fn tensor_class(i: &Instruction) -> Option<TensorClass> {
-    if i.def().mnemonic != "HMMA" {
-        return None;
-    }
-    match i.modifier("shape") {
-        "884" => Some(TensorClass::Hmma),
-        "OHMMA" => Some(TensorClass::Ohmma),
-        "BOHMMA" => Some(TensorClass::Bohmma),
+/// Which tensor-core counter an instruction feeds: the statistics name of its class
+/// (`isa/*.toml` `stats`), up to the first dot (`ohmma.sparse` counts as `ohmma`).
+fn tensor_counter(i: &Instruction) -> Option<&'static str> {
+    match i.def().class {
+        otc_isa::Class::Tensor(_) => i.def().class.stats().split('.').next(),
         _ => None,
     }
 }
@@ -144,14 +133,14 @@ impl Counters {
             let e = s.by_opcode.entry(name.to_string()).or_default();
             e.0 += c[0];
             e.1 += c[1];
-            match code.get(i).and_then(tensor_class) {
-                Some(TensorClass::Ohmma) => {
+            match code.get(i).and_then(tensor_counter) {
+                Some("ohmma") => {
                     s.ohmma_executed += c[3];
                     s.ohmma_skipped += c[0] - c[3];
                 }
-                Some(TensorClass::Bohmma) => s.bohmma_executed += c[3],
-                Some(TensorClass::Hmma) => s.hmma_executed += c[3],
-                None => {}
+                Some("bohmma") => s.bohmma_executed += c[3],
+                Some("hmma") => s.hmma_executed += c[3],
+                _ => {}
             }
         }
         s

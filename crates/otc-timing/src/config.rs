@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::OnceLock;
 
-use crate::forms::{form_info, table, unit_index, NUM_UNITS};
+use otc_isa::{TensorClass, FORMS};
+
+use crate::trace::{unit_index, NUM_UNITS, UNIT_NAMES};
 
 /// The shipped V100 description (every key, documented).
 pub const V100_TOML: &str = include_str!("../configs/v100.toml");
@@ -294,19 +296,53 @@ pub struct UnitsConfig {
     pub misc: UnitTiming,
 }
 
+/// What one tensor class costs (`[tensor.<class>]`, the class name after `tensor.`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TensorCost {
+    /// Tensor-unit cycles of an executed instruction.
+    pub cycles: u32,
+    /// Cycles from the start of execution to the result (where the class has one; see
+    /// [`crate::sm::cost_keys`]).
+    pub latency: u32,
+    /// Multiply-accumulates one instruction issues (`tensor.macs_*` counters).
+    pub macs: u32,
+}
+
+/// The fields of a `[tensor.<class>]` table.
+pub const TENSOR_COST_FIELDS: [&str; 3] = ["cycles", "latency", "macs"];
+
+impl TensorCost {
+    fn field(&self, name: &str) -> u32 {
+        match name {
+            "cycles" => self.cycles,
+            "latency" => self.latency,
+            _ => self.macs,
+        }
+    }
+
+    fn field_mut(&mut self, name: &str) -> &mut u32 {
+        match name {
+            "cycles" => &mut self.cycles,
+            "latency" => &mut self.latency,
+            _ => &mut self.macs,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct TensorConfig {
-    pub hmma884_f32_cycles: u32,
-    pub hmma884_f16_cycles: u32,
-    pub hmma884_latency: u32,
-    pub ohmma_cycles: u32,
-    pub ohmma_latency: u32,
-    pub bohmma_cycles: u32,
-    pub bohmma_latency: u32,
-    pub accb_cycles: u32,
-    pub accb_latency: u32,
+    /// Costs by class (`TensorClass as usize`).
+    pub classes: [TensorCost; TensorClass::COUNT],
     pub skipped_cycles: u32,
     pub accumulator_forwarding: bool,
+}
+
+impl TensorConfig {
+    /// The costs of a tensor class.
+    #[inline]
+    pub fn cost(&self, class: TensorClass) -> TensorCost {
+        self.classes[class as usize]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -357,7 +393,8 @@ pub struct TimingConfig {
 
 macro_rules! keys {
     ($($key:literal => $($f:ident).+ : $t:ty,)*) => {
-        /// Every fixed key (the per-mnemonic `ops.<MNEMONIC>.latency|ii` keys come in addition).
+        /// Every fixed key (the per-class `tensor.<class>.<field>` keys of [`tensor_keys`] and the
+        /// per-mnemonic `ops.<MNEMONIC>.latency|ii` keys come in addition).
         pub const KEYS: &[&str] = &[$($key),*];
 
         impl TimingConfig {
@@ -419,15 +456,6 @@ keys! {
     "units.branch.ii" => units.branch.ii: u32,
     "units.misc.latency" => units.misc.latency: u32,
     "units.misc.ii" => units.misc.ii: u32,
-    "tensor.hmma884_f32_cycles" => tensor.hmma884_f32_cycles: u32,
-    "tensor.hmma884_f16_cycles" => tensor.hmma884_f16_cycles: u32,
-    "tensor.hmma884_latency" => tensor.hmma884_latency: u32,
-    "tensor.ohmma_cycles" => tensor.ohmma_cycles: u32,
-    "tensor.ohmma_latency" => tensor.ohmma_latency: u32,
-    "tensor.bohmma_cycles" => tensor.bohmma_cycles: u32,
-    "tensor.bohmma_latency" => tensor.bohmma_latency: u32,
-    "tensor.accb_cycles" => tensor.accb_cycles: u32,
-    "tensor.accb_latency" => tensor.accb_latency: u32,
     "tensor.skipped_cycles" => tensor.skipped_cycles: u32,
     "tensor.accumulator_forwarding" => tensor.accumulator_forwarding: bool,
     "accbuf.bank_rows" => accbuf.bank_rows: u32,
@@ -452,6 +480,27 @@ keys! {
     "memory.sm_max_bytes_per_cycle" => memory.sm_max_bytes_per_cycle: u32,
     "memory.const_latency" => memory.const_latency: u32,
     "memory.atomic_latency" => memory.atomic_latency: u32,
+}
+
+/// `tensor.<class>.<field>`: the tensor class and its cost field.
+fn tensor_key(key: &str) -> Option<(TensorClass, &str)> {
+    let (class, field) = key.strip_prefix("tensor.")?.split_once('.')?;
+    let class = TensorClass::ALL.into_iter().find(|c| c.name() == class)?;
+    TENSOR_COST_FIELDS.contains(&field).then_some((class, field))
+}
+
+/// The per-class keys the model reads (`tensor.ohmma_f32.cycles`, ...), in class order: every
+/// class has `cycles`; `latency` and `macs` where its timing uses them ([`crate::sm::cost_keys`]).
+pub fn tensor_keys() -> Vec<String> {
+    TensorClass::ALL
+        .into_iter()
+        .flat_map(|c| crate::sm::cost_keys(c).iter().map(move |f| format!("tensor.{}.{f}", c.name())))
+        .collect()
+}
+
+/// Every key a complete configuration gives: [`KEYS`] and [`tensor_keys`].
+pub fn all_keys() -> Vec<String> {
+    KEYS.iter().map(|k| k.to_string()).chain(tensor_keys()).collect()
 }
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, ConfigValue)>) -> Result<(), ConfigError> {
@@ -482,8 +531,18 @@ fn suggest(key: &str) -> String {
         let sections: BTreeSet<&str> = KEYS.iter().map(|k| k.split('.').next().unwrap_or("")).collect();
         format!(" (sections: {}, ops)", sections.into_iter().collect::<Vec<_>>().join(", "))
     } else {
+        let tables = if section == "tensor" {
+            let names: Vec<&str> = TensorClass::ALL.iter().map(|c| c.name()).collect();
+            format!(
+                "; tables [tensor.<class>] with {} for the classes {}",
+                TENSOR_COST_FIELDS.join(", "),
+                names.join(", ")
+            )
+        } else {
+            String::new()
+        };
         format!(
-            " (keys of [{section}]: {})",
+            " (keys of [{section}]: {}{tables})",
             same.iter().map(|k| &k[section.len() + 1..]).collect::<Vec<_>>().join(", ")
         )
     }
@@ -525,8 +584,8 @@ impl TimingConfig {
             seen.insert(k.as_str());
         }
         if complete {
-            if let Some(missing) = KEYS.iter().find(|k| !seen.contains(**k)) {
-                return Err(ConfigError::Missing { key: (*missing).into() });
+            if let Some(missing) = all_keys().into_iter().find(|k| !seen.contains(k.as_str())) {
+                return Err(ConfigError::Missing { key: missing });
             }
         }
         self.validate()
@@ -583,6 +642,9 @@ impl TimingConfig {
         if let Some(v) = self.get_fixed(key) {
             return Ok(v);
         }
+        if let Some((class, field)) = tensor_key(key) {
+            return Ok(ConfigValue::Int(self.tensor.cost(class).field(field) as i64));
+        }
         if let Some((m, field)) = op_key(key) {
             let o = self.ops.get(m).copied().unwrap_or_default();
             let v = match field {
@@ -601,10 +663,10 @@ impl TimingConfig {
 
     fn unit_of_mnemonic(&self, m: &str) -> UnitTiming {
         let f = otc_isa::forms_of(m).first().copied().unwrap_or(0);
-        self.unit_timing(unit_index(form_info(f).unit))
+        self.unit_timing(unit_index(FORMS[f].unit))
     }
 
-    /// Latency and initiation interval of a (non-tensor) unit by [`crate::forms::unit_index`].
+    /// Latency and initiation interval of a (non-tensor) unit by [`crate::trace::unit_index`].
     pub(crate) fn unit_timing(&self, u: usize) -> UnitTiming {
         let t = &self.units;
         [t.int, t.fp32, t.fp16, t.fp64, t.sfu, t.conv, t.mem, t.branch, UnitTiming { latency: 0, ii: 1 }, t.misc][u]
@@ -613,6 +675,20 @@ impl TimingConfig {
     fn set_unchecked(&mut self, key: &str, v: &ConfigValue) -> Result<(), ConfigError> {
         if let Some(r) = self.set_fixed(key, v) {
             return r;
+        }
+        if let Some((class, field)) = tensor_key(key) {
+            if !crate::sm::cost_keys(class).contains(&field) {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: format!(
+                        "the model does not read `{field}` for tensor.{} (it reads {})",
+                        class.name(),
+                        crate::sm::cost_keys(class).join(", ")
+                    ),
+                });
+            }
+            *self.tensor.classes[class as usize].field_mut(field) = u32::from_config(key, v)?;
+            return Ok(());
         }
         if let Some((m, field)) = op_key(key) {
             let x = u32::from_config(key, v)?;
@@ -638,7 +714,12 @@ impl TimingConfig {
     /// Check ranges; errors name the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, message: &str| Err(ConfigError::Invalid { key: key.into(), message: message.into() });
-        let positive: [(&str, u64); 31] = [
+        for class in TensorClass::ALL {
+            if self.tensor.cost(class).cycles == 0 {
+                return bad(&format!("tensor.{}.cycles", class.name()), "must be at least 1");
+            }
+        }
+        let positive: [(&str, u64); 26] = [
             ("gpu.num_sms", self.gpu.num_sms as u64),
             ("sm.sub_cores", self.sm.sub_cores as u64),
             ("sm.max_warps", self.sm.max_warps as u64),
@@ -651,11 +732,6 @@ impl TimingConfig {
             ("scheduler.collector_units", self.scheduler.collector_units as u64),
             ("regfile.banks", self.regfile.banks as u64),
             ("regfile.reads_per_bank", self.regfile.reads_per_bank as u64),
-            ("tensor.hmma884_f32_cycles", self.tensor.hmma884_f32_cycles as u64),
-            ("tensor.hmma884_f16_cycles", self.tensor.hmma884_f16_cycles as u64),
-            ("tensor.ohmma_cycles", self.tensor.ohmma_cycles as u64),
-            ("tensor.bohmma_cycles", self.tensor.bohmma_cycles as u64),
-            ("tensor.accb_cycles", self.tensor.accb_cycles as u64),
             ("accbuf.bank_rows", self.accbuf.bank_rows as u64),
             ("accbuf.bank_cols", self.accbuf.bank_cols as u64),
             ("accbuf.ports_per_bank", self.accbuf.ports_per_bank as u64),
@@ -676,7 +752,7 @@ impl TimingConfig {
                 return bad(k, "must be at least 1");
             }
         }
-        for (i, name) in crate::forms::UNIT_NAMES.iter().enumerate() {
+        for (i, name) in UNIT_NAMES.iter().enumerate() {
             if *name != "tensor" && self.unit_timing(i).ii == 0 {
                 return bad(&format!("units.{name}.ii"), "must be at least 1");
             }
@@ -747,6 +823,12 @@ impl TimingConfig {
             }
             out.push_str(&format!("{name} = {}\n", self.get_fixed(k).unwrap()));
         }
+        for class in TensorClass::ALL {
+            out.push_str(&format!("\n[tensor.{}]\n", class.name()));
+            for field in crate::sm::cost_keys(class) {
+                out.push_str(&format!("{field} = {}\n", self.tensor.cost(class).field(field)));
+            }
+        }
         for (m, o) in &self.ops {
             out.push_str(&format!("\n[ops.{m}]\n"));
             if let Some(l) = o.latency {
@@ -761,7 +843,7 @@ impl TimingConfig {
 
     /// Latency and initiation interval of every form (unit values with per-mnemonic overrides).
     pub(crate) fn form_timings(&self) -> Vec<UnitTiming> {
-        table()
+        FORMS
             .iter()
             .map(|f| {
                 let mut t = self.unit_timing(unit_index(f.unit));

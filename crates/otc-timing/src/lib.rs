@@ -33,7 +33,6 @@
 
 pub mod accbuf;
 pub mod config;
-mod forms;
 pub mod memory;
 mod packed;
 mod record;
@@ -45,11 +44,11 @@ use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
-pub use config::{ConfigError, ConfigValue, SchedulerPolicy, TimingConfig, KEYS};
+pub use config::{all_keys, tensor_keys, ConfigError, ConfigValue, SchedulerPolicy, TensorCost, TimingConfig, KEYS};
 pub use stats::{Reason, Stats};
 pub use trace::{
-    sparse_landing, AccbOp, BarOp, CtaTrace, Event, EventKind, EventTemplate, MemOp, MemSpace, RegGroup, TensorOp,
-    WarpTrace,
+    memory_access, sparse_landing, BarOp, CtaTrace, Event, EventKind, EventTemplate, MemOp, MemSpace, RegGroup,
+    TensorOp, WarpTrace,
 };
 
 use memory::SectorCache;
@@ -340,8 +339,7 @@ impl Simulator {
                         )));
                     }
                 }
-                let class = forms::form_info(e.form as usize).class;
-                if let forms::Class::Mem { .. } = class {
+                if let otc_isa::Class::Memory(_) = trace::class_of(e.form as usize) {
                     if !matches!(e.kind, EventKind::Mem { .. }) {
                         return Err(bad(format!("{} needs an EventKind::Mem payload", trace::mnemonic(e.form))));
                     }

@@ -369,6 +369,7 @@ fn get(buf: &[u8], pos: &mut usize) -> u64 {
 mod tests {
     use super::*;
     use crate::trace::{EventKind, TensorOp};
+    use otc_isa::TensorClass;
 
     #[test]
     fn packing_gives_back_every_event() {
@@ -388,7 +389,10 @@ mod tests {
         let ev = |pc: u32, active: u32, executed: u32| Event { pc, active, executed, ..base };
         let mut events = vec![ev(0, !0, !0), ev(16, !0, !0), ev(32, !0, 3), ev(48, !0, 3), ev(16, !0, !0)];
         // Same pc, other payload: kept whole; a pc off the 16-byte grid: kept whole.
-        events.push(Event { kind: EventKind::Tensor(TensorOp::OhmmaSparse { rows: 5, cols: 9 }), ..ev(16, 1, 1) });
+        events.push(Event {
+            kind: EventKind::Tensor(TensorOp { class: TensorClass::OhmmaSparse, rows: 5, cols: 9 }),
+            ..ev(16, 1, 1)
+        });
         events.push(ev(8, 1, 0));
         events.push(ev(32, 0, 0));
         let mut wt = WarpTrace { warp_in_cta: 0, events: events.clone(), addrs: Vec::new() };

@@ -8,11 +8,12 @@
 //! extension, a memory instruction its coalescing. The result is the same prepared CTA
 //! (`prepare` itself runs through a recorder).
 
-use crate::forms::{form_info, Class};
 use crate::memory::coalesce;
 use crate::packed::{PackedBuilder, Protos, SectorEncoder, MAX_PCS};
 use crate::sm::PreparedCta;
-use crate::trace::{CtaTrace, Event, EventKind, MemOp, MemSpace, WarpTrace, INSTRUCTION_BYTES};
+use crate::trace::{
+    class_of, memory_access, CtaTrace, Event, EventKind, MemOp, MemSpace, WarpTrace, INSTRUCTION_BYTES,
+};
 use crate::{PreparedTrace, Simulator, TimingConfig, TimingError};
 
 /// Local memory is interleaved by 4-byte words across the 32 lanes of a warp (like the hardware's
@@ -23,8 +24,9 @@ const LOCAL_BASE: u64 = 0xC000_0000_0000_0000;
 /// global or local load or store is timed from its sectors alone; only shared, constant and
 /// atomic accesses still read their lanes' addresses.
 pub(crate) fn addresses_needed(form: u16) -> bool {
-    match form_info(form as usize).class {
-        Class::Mem { space, op } => {
+    match class_of(form as usize) {
+        otc_isa::Class::Memory(m) => {
+            let (space, op) = memory_access(m);
             matches!(space, MemSpace::Shared | MemSpace::Const) || matches!(op, MemOp::Atomic | MemOp::Reduction)
         }
         _ => false,

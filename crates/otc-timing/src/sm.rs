@@ -7,15 +7,17 @@
 
 use std::collections::VecDeque;
 
-use otc_isa::FORMS;
+use otc_isa::{Class, ControlClass, TensorClass, WarpClass, FORMS};
 
 use crate::accbuf::AccBuf;
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
-use crate::forms::{unit_index, Class, TensorClass, NUM_UNITS};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
-use crate::trace::{AccbOp, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp, INSTRUCTION_BYTES};
+use crate::trace::{
+    memory_access, unit_index, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp,
+    INSTRUCTION_BYTES, NUM_UNITS,
+};
 
 /// Milli-cycles: the bandwidth queues count in thousandths of a cycle.
 const MC: u64 = 1000;
@@ -61,40 +63,21 @@ impl FormStatic {
     /// The table of every form for `cfg`.
     pub fn table(cfg: &TimingConfig, form_timing: &[UnitTiming]) -> Vec<FormStatic> {
         let t = &cfg.tensor;
-        crate::forms::table()
+        FORMS
             .iter()
             .zip(form_timing)
-            .map(|(info, timing)| {
-                let (cycles, skipped_cycles) = match info.class {
-                    Class::Tensor(tc) => (
-                        match tc {
-                            TensorClass::Hmma884F32 => t.hmma884_f32_cycles as u64,
-                            TensorClass::Hmma884F16 => t.hmma884_f16_cycles as u64,
-                            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => {
-                                t.ohmma_cycles as u64
-                            }
-                            TensorClass::Bohmma => t.bohmma_cycles as u64,
-                            TensorClass::Accb(_) => t.accb_cycles as u64,
-                        },
-                        t.skipped_cycles as u64,
-                    ),
+            .map(|(def, timing)| {
+                let (cycles, skipped_cycles) = match def.class {
+                    Class::Tensor(tc) => (t.cost(tc).cycles as u64, t.skipped_cycles as u64),
                     _ => (timing.ii as u64, timing.ii as u64),
                 };
                 FormStatic {
-                    class: info.class,
-                    unit: unit_index(info.unit),
+                    class: def.class,
+                    unit: unit_index(def.unit),
                     latency: timing.latency as u64,
                     cycles,
                     skipped_cycles,
-                    fwd_class: matches!(
-                        info.class,
-                        Class::Tensor(
-                            TensorClass::Hmma884F32
-                                | TensorClass::Hmma884F16
-                                | TensorClass::OhmmaF32
-                                | TensorClass::OhmmaF16
-                        )
-                    ),
+                    fwd_class: matches!(def.class, Class::Tensor(tc) if forwards_accumulator(tc)),
                 }
             })
             .collect()
@@ -109,6 +92,30 @@ impl FormStatic {
             self.cycles
         }
     }
+}
+
+/// The keys of `[tensor.<class>]` that the model reads for a class (the rest must stay unset).
+pub(crate) fn cost_keys(class: TensorClass) -> &'static [&'static str] {
+    use TensorClass::*;
+    match class {
+        // Registers in, registers out through the tensor pipeline.
+        Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16 => &["cycles", "latency", "macs"],
+        // Products go to the accumulation buffer (`accbuf.latency`, its banks and collector).
+        OhmmaSparse => &["cycles", "macs"],
+        // Binary products are not MACs.
+        Bohmma => &["cycles", "latency"],
+        // Reads the buffer, then `latency` to the registers.
+        AccbMov => &["cycles", "latency"],
+        // The buffer state is ready when the unit is free; STS/LDS go through the shared-memory pipe.
+        AccbClear | AccbBmap | AccbSts | AccbLds => &["cycles"],
+    }
+}
+
+/// HMMA.884 and the dense OHMMA: the accumulator may be forwarded (with
+/// `tensor.accumulator_forwarding`) and the result is forwarded from the multipliers.
+fn forwards_accumulator(class: TensorClass) -> bool {
+    use TensorClass::*;
+    matches!(class, Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16)
 }
 
 /// The register bank tables for `banks` banks: bank of each register, and per group size
@@ -773,9 +780,10 @@ impl SmSim {
         }
         match e.kind {
             EventKind::MemBar if w.mem_done > best.0 => best = (w.mem_done, Reason::Memory),
-            EventKind::Tensor(TensorOp::Accb(op)) if op != AccbOp::Bmap && w.accbuf_ready > best.0 => {
-                best = (w.accbuf_ready, Reason::AccBuf)
-            }
+            EventKind::Tensor(TensorOp {
+                class: TensorClass::AccbClear | TensorClass::AccbMov | TensorClass::AccbSts | TensorClass::AccbLds,
+                ..
+            }) if w.accbuf_ready > best.0 => best = (w.accbuf_ready, Reason::AccBuf),
             _ => {}
         }
         Own { at: best.0, reason: best.1, unit: fs.unit, cycles: fs.occupancy(e.executed) }
@@ -950,11 +958,12 @@ impl SmSim {
         let mut fwd = None;
         let mut is_mem = false;
         match fs.class {
-            Class::Mem { space, op } => {
+            Class::Memory(m) => {
+                let (space, op) = memory_access(m);
                 is_mem = true;
                 result = if executed { self.memory(r, ws, &e, space, op, exec_start) } else { exec_start + 1 };
             }
-            Class::Shfl => {
+            Class::Warp(WarpClass::Shfl) => {
                 let start = exec_start.max(self.mio_free);
                 self.mio_free = start + 1;
                 result = start + fs.latency;
@@ -965,7 +974,6 @@ impl SmSim {
                     fwd = Some(exec_start + cycles.max(1));
                 }
             }
-            Class::Bar => {}
             _ => {}
         }
 
@@ -1045,7 +1053,7 @@ impl SmSim {
         }
 
         // Barriers.
-        if let (Class::Bar, EventKind::Barrier { op, id, threads }) = (fs.class, e.kind) {
+        if let (Class::Control(ControlClass::Bar), EventKind::Barrier { op, id, threads }) = (fs.class, e.kind) {
             if executed {
                 let id = (id & 15) as usize;
                 let cta = self.warps[ws].cta;
@@ -1306,41 +1314,34 @@ impl SmSim {
     /// Timing of a tensor instruction whose execution starts at `s`; returns its result cycle.
     #[allow(clippy::too_many_arguments)]
     fn tensor(&mut self, r: &Resolved, sub: usize, ws: usize, e: &Event, tc: TensorClass, s: u64, cycles: u64) -> u64 {
-        let tcfg = &r.cfg.tensor;
+        use TensorClass::*;
+        let cost = r.cfg.tensor.cost(tc);
         let executed = e.executed != 0;
         let st = &mut self.stats;
         st.tensor_busy += cycles;
         let class_slot = match tc {
-            TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => 0,
-            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => 1,
-            TensorClass::Bohmma => 2,
-            TensorClass::Accb(_) => 3,
+            Hmma884F32 | Hmma884F16 => 0,
+            OhmmaF32 | OhmmaF16 | OhmmaSparse => 1,
+            Bohmma => 2,
+            AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => 3,
         };
         st.tensor_busy_by[class_slot] += cycles;
-        let macs: u64 = match tc {
-            TensorClass::Hmma884F32 => 256,
-            TensorClass::Hmma884F16 => 512,
-            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 | TensorClass::OhmmaSparse => 128,
-            TensorClass::Bohmma => 1024,
-            TensorClass::Accb(_) => 0,
-        };
-        let binary = matches!(tc, TensorClass::Bohmma);
-        if !binary {
-            st.macs_issued += macs;
-            if executed {
-                st.macs_executed += macs;
-            }
+        // Classes without MACs (BOHMMA's binary products, the buffer moves) have `macs` = 0.
+        let macs = cost.macs as u64;
+        st.macs_issued += macs;
+        if executed {
+            st.macs_executed += macs;
         }
         match tc {
-            TensorClass::Hmma884F32 | TensorClass::Hmma884F16 => {
+            Hmma884F32 | Hmma884F16 => {
                 st.hmma_issued += 1;
                 if executed {
                     st.hmma_executed += 1;
                     st.macs_useful += macs;
                 }
-                s + tcfg.hmma884_latency as u64
+                s + cost.latency as u64
             }
-            TensorClass::OhmmaF32 | TensorClass::OhmmaF16 => {
+            OhmmaF32 | OhmmaF16 => {
                 st.ohmma_issued += 1;
                 if executed {
                     st.ohmma_executed += 1;
@@ -1349,9 +1350,9 @@ impl SmSim {
                 } else {
                     st.ohmma_skipped += 1;
                 }
-                s + tcfg.ohmma_latency as u64
+                s + cost.latency as u64
             }
-            TensorClass::OhmmaSparse => {
+            OhmmaSparse => {
                 st.ohmma_issued += 1;
                 st.ohmma_sparse_issued += 1;
                 if !executed {
@@ -1361,7 +1362,7 @@ impl SmSim {
                 st.ohmma_executed += 1;
                 st.ohmma_sparse_executed += 1;
                 let (rows, cols) = match e.kind {
-                    EventKind::Tensor(TensorOp::OhmmaSparse { rows, cols }) => (rows, cols),
+                    EventKind::Tensor(op) => (op.rows, op.cols),
                     _ => (0xff, 0xffff),
                 };
                 let lat = r.cfg.accbuf.latency as u64;
@@ -1387,29 +1388,35 @@ impl SmSim {
                 w.accbuf_ready = w.accbuf_ready.max(res.done);
                 res.done
             }
-            TensorClass::Bohmma => {
+            Bohmma => {
                 st.bohmma_issued += 1;
                 if executed {
                     st.bohmma_executed += 1;
                 }
-                s + tcfg.bohmma_latency as u64
+                s + cost.latency as u64
             }
-            TensorClass::Accb(op) => {
-                st.accb[op as usize] += 1;
+            AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => {
+                let slot = match tc {
+                    AccbClear => 0,
+                    AccbBmap => 1,
+                    AccbMov => 2,
+                    AccbSts => 3,
+                    _ => 4,
+                };
+                st.accb[slot] += 1;
                 if !executed {
                     return s + 1;
                 }
                 let m = &r.cfg.memory;
-                match op {
-                    AccbOp::Clear | AccbOp::Bmap => s + cycles.max(1),
-                    AccbOp::Mov => {
+                match tc {
+                    AccbMov => {
                         // Rows 8q..8q+7, all 32 columns.
                         let res = self.subs[sub].accbuf.access(s, 0xff, u32::MAX, 1);
                         self.stats.accbuf_accesses += res.accesses;
                         self.stats.accbuf_conflicts += res.conflicts;
-                        res.done + tcfg.accb_latency as u64
+                        res.done + cost.latency as u64
                     }
-                    AccbOp::Sts | AccbOp::Lds => {
+                    AccbSts | AccbLds => {
                         let res = self.subs[sub].accbuf.access(s, u32::MAX, u32::MAX, 1);
                         self.stats.accbuf_accesses += res.accesses;
                         self.stats.accbuf_conflicts += res.conflicts;
@@ -1418,7 +1425,7 @@ impl SmSim {
                         let start = s.max(self.mio_free);
                         self.mio_free = start + wave;
                         self.stats.smem_wavefronts += wave;
-                        if op == AccbOp::Sts {
+                        if tc == AccbSts {
                             self.stats.smem_write_bytes += 4096;
                         } else {
                             self.stats.smem_read_bytes += 4096;
@@ -1429,6 +1436,8 @@ impl SmSim {
                         w.accbuf_ready = w.accbuf_ready.max(done);
                         done
                     }
+                    // CLEAR, BMAP: the buffer state is ready when the unit is free.
+                    _ => s + cycles.max(1),
                 }
             }
         }

@@ -38,9 +38,7 @@
 //! Control flow needs no payload: a taken branch shows as the next event's `pc` differing from
 //! `pc + 16`.
 
-use otc_isa::{Control, Instruction, Kind, Value, FORMS, PT, RZ};
-
-use crate::forms::{form_info, Class};
+use otc_isa::{Class, Control, ControlClass, Instruction, Kind, MemoryClass, TensorClass, Unit, Value, FORMS, PT, RZ};
 
 /// Bytes of one instruction (the distance between consecutive `pc`s).
 pub const INSTRUCTION_BYTES: u32 = 16;
@@ -81,38 +79,41 @@ pub enum MemOp {
     Reduction,
 }
 
-/// Accumulation-buffer instructions (`ACCB.*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AccbOp {
-    Clear,
-    Bmap,
-    Mov,
-    Sts,
-    Lds,
+/// The memory space and kind of access of a `memory.*` class.
+pub const fn memory_access(class: MemoryClass) -> (MemSpace, MemOp) {
+    use MemOp::*;
+    use MemSpace::*;
+    match class {
+        MemoryClass::GlobalLoad => (Global, Load),
+        MemoryClass::GlobalStore => (Global, Store),
+        MemoryClass::GlobalAtomic => (Global, Atomic),
+        MemoryClass::GlobalReduction => (Global, Reduction),
+        MemoryClass::SharedLoad => (Shared, Load),
+        MemoryClass::SharedStore => (Shared, Store),
+        MemoryClass::SharedAtomic => (Shared, Atomic),
+        MemoryClass::LocalLoad => (Local, Load),
+        MemoryClass::LocalStore => (Local, Store),
+        MemoryClass::ConstLoad => (Const, Load),
+    }
 }
 
-/// Tensor-core operations.
+/// A tensor-core operation: the instruction's class (`isa/*.toml`) and its run-time payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TensorOp {
-    /// Volta inner-product step `HMMA.884.*.STEPs` (`f16`: fp16 accumulators).
-    Hmma884 {
-        step: u8,
-        f16: bool,
-    },
-    /// Dense outer product `HMMA.OHMMA.8161` (registers in, registers out).
-    Ohmma {
-        f16: bool,
-    },
-    /// Sparse-mode OHMMA: the products land in the accumulation buffer at the cross product of
-    /// `rows` x `cols` (bit r of `rows`: buffer row r, bit c of `cols`: buffer column c, both
-    /// 0..32). At most 8 rows and 16 columns are set; see [`sparse_landing`].
-    OhmmaSparse {
-        rows: u32,
-        cols: u32,
-    },
-    /// Binary outer product `HMMA.BOHMMA.32321`.
-    Bohmma,
-    Accb(AccbOp),
+pub struct TensorOp {
+    pub class: TensorClass,
+    /// `tensor.ohmma_sparse` only (0 for the other classes): the products land in the
+    /// accumulation buffer at the cross product of `rows` x `cols` (bit r of `rows`: buffer row
+    /// r, bit c of `cols`: buffer column c, both 0..32). At most 8 rows and 16 columns are set;
+    /// see [`sparse_landing`].
+    pub rows: u32,
+    pub cols: u32,
+}
+
+impl TensorOp {
+    /// The operation of a class without payload.
+    pub const fn of(class: TensorClass) -> TensorOp {
+        TensorOp { class, rows: 0, cols: 0 }
+    }
 }
 
 /// `BAR` flavours.
@@ -191,7 +192,6 @@ impl EventTemplate {
     /// Static timing information of an instruction.
     pub fn new(inst: &Instruction) -> EventTemplate {
         let def = inst.def();
-        let info = form_info(inst.form as usize);
         let mut srcs = [RegGroup::NONE; 4];
         let mut dsts = [RegGroup::NONE; 2];
         let (mut ns, mut nd) = (0usize, 0usize);
@@ -251,12 +251,13 @@ impl EventTemplate {
                 _ => {}
             }
         }
-        let kind = match info.class {
-            Class::Mem { space, op } => {
+        let kind = match def.class {
+            Class::Memory(m) => {
+                let (space, op) = memory_access(m);
                 let bytes = mem_bytes(inst);
                 EventKind::Mem { space, op, bytes, addrs: 0 }
             }
-            Class::Bar => {
+            Class::Control(ControlClass::Bar) => {
                 let op = match inst.modifier("op") {
                     "ARV" => BarOp::Arrive,
                     "RED" => BarOp::Red,
@@ -270,7 +271,7 @@ impl EventTemplate {
                 };
                 EventKind::Barrier { op, id: imm("a").unwrap_or(0) as u8, threads: imm("b").unwrap_or(0) as u16 }
             }
-            Class::DepBar => {
+            Class::Control(ControlClass::Depbar) => {
                 let sb = inst.operands.iter().find_map(|o| match o.value {
                     Value::Scoreboard(s) => Some(s),
                     _ => None,
@@ -281,10 +282,10 @@ impl EventTemplate {
                 });
                 EventKind::DepBar { sb: sb.unwrap_or(0), le: le.unwrap_or(0) as u8 }
             }
-            Class::MemBar => EventKind::MemBar,
-            Class::Exit => EventKind::Exit,
-            Class::Tensor(t) => EventKind::Tensor(t.to_op(step_of(inst))),
-            _ => EventKind::Plain,
+            Class::Control(ControlClass::Membar) => EventKind::MemBar,
+            Class::Control(ControlClass::Exit) => EventKind::Exit,
+            Class::Tensor(t) => EventKind::Tensor(TensorOp::of(t)),
+            Class::Alu | Class::Warp(_) => EventKind::Plain,
         };
         EventTemplate {
             proto: Event {
@@ -312,7 +313,8 @@ impl EventTemplate {
     /// The event of a sparse OHMMA whose products land at `rows` x `cols` of the buffer.
     #[inline]
     pub fn sparse_ohmma(&self, pc: u32, active: u32, executed: u32, rows: u32, cols: u32) -> Event {
-        Event { pc, active, executed, kind: EventKind::Tensor(TensorOp::OhmmaSparse { rows, cols }), ..self.proto }
+        let op = TensorOp { class: TensorClass::OhmmaSparse, rows, cols };
+        Event { pc, active, executed, kind: EventKind::Tensor(op), ..self.proto }
     }
 
     /// The event of a `BAR` whose operands were read at run time.
@@ -354,15 +356,6 @@ fn mem_bytes(inst: &Instruction) -> u8 {
         }
     }
     4
-}
-
-fn step_of(inst: &Instruction) -> u8 {
-    match inst.modifier("step") {
-        "STEP1" => 1,
-        "STEP2" => 2,
-        "STEP3" => 3,
-        _ => 0,
-    }
 }
 
 /// Rows and columns of the accumulation buffer where the products of sparse OHMMA (m, n) land:
@@ -459,3 +452,33 @@ pub struct CtaTrace {
 pub fn mnemonic(form: u16) -> &'static str {
     FORMS.get(form as usize).map(|f| f.mnemonic).unwrap_or("?")
 }
+
+/// The class of form `i` (an index into [`otc_isa::FORMS`]).
+#[inline]
+pub fn class_of(form: usize) -> Class {
+    FORMS[form].class
+}
+
+/// Index of a unit in per-unit arrays.
+#[inline]
+pub fn unit_index(u: Unit) -> usize {
+    match u {
+        Unit::Int => 0,
+        Unit::Fp32 => 1,
+        Unit::Fp16 => 2,
+        Unit::Fp64 => 3,
+        Unit::Sfu => 4,
+        Unit::Conv => 5,
+        Unit::Mem => 6,
+        Unit::Branch => 7,
+        Unit::Tensor => 8,
+        Unit::Misc => 9,
+    }
+}
+
+/// Number of units.
+pub const NUM_UNITS: usize = 10;
+
+/// Unit names as used in the configuration (`units.<name>`), by [`unit_index`].
+pub const UNIT_NAMES: [&str; NUM_UNITS] =
+    ["int", "fp32", "fp16", "fp64", "sfu", "conv", "mem", "branch", "tensor", "misc"];

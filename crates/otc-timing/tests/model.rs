@@ -527,6 +527,11 @@ fn config_errors_name_the_key() {
         (TimingConfig::from_toml_str("[tensor]\nskipped_cycles = -1\n"), "tensor.skipped_cycles"),
         (TimingConfig::from_toml_str("[sm]\nshared_carveouts_kb = [0, \"x\"]\n"), "sm.shared_carveouts_kb"),
         (TimingConfig::from_toml_str("gpu = 3\n"), "gpu"),
+        (TimingConfig::from_toml_str("[tensor.bohmma]\nmacs = 1024\n"), "tensor.bohmma.macs"),
+        (TimingConfig::from_toml_str("[tensor.accb_clear]\ncycles = 0\n"), "tensor.accb_clear.cycles"),
+        (TimingConfig::from_toml_str("[tensor.ohmma_f32]\ncycles = 1.5\n"), "tensor.ohmma_f32.cycles"),
+        (TimingConfig::from_toml_str("[tensor.ohmma_f64]\ncycles = 1\n"), "tensor.ohmma_f64.cycles"),
+        (TimingConfig::from_toml_str("[tensor]\nohmma_cycles = 1\n"), "tensor.ohmma_cycles"),
     ];
     for (r, key) in cases {
         let e = r.expect_err(key);
@@ -552,6 +557,15 @@ fn config_loads_overrides_and_round_trips() {
         ConfigError::Missing { key: "sm.max_ctas".into() }
     );
     assert_eq!(TimingConfig::from_toml_str_complete(&v.to_toml()).unwrap(), v);
+    let without_class_key = otc_timing::config::V100_TOML.replace("[tensor.bohmma]\ncycles = 1", "[tensor.bohmma]\n");
+    assert_eq!(
+        TimingConfig::from_toml_str_complete(&without_class_key).unwrap_err(),
+        ConfigError::Missing { key: "tensor.bohmma.cycles".into() }
+    );
+    let slow = TimingConfig::from_toml_str("[tensor.ohmma_sparse]\ncycles = 3\n").unwrap();
+    assert_eq!(slow.tensor.cost(otc_isa::TensorClass::OhmmaSparse).cycles, 3);
+    assert_eq!(slow.get("tensor.ohmma_sparse.cycles").unwrap(), otc_timing::ConfigValue::Int(3));
+    assert_eq!(slow.tensor.cost(otc_isa::TensorClass::OhmmaF32), v.tensor.cost(otc_isa::TensorClass::OhmmaF32));
     let c = TimingConfig::from_toml_str("[gpu]\nnum_sms = 40\n[ops.FFMA]\nlatency = 6\n").unwrap();
     assert_eq!(c.gpu.num_sms, 40);
     assert_eq!(c.get("ops.FFMA.latency").unwrap(), otc_timing::ConfigValue::Int(6));
@@ -562,8 +576,8 @@ fn config_loads_overrides_and_round_trips() {
     d.set("gpu.clock_mhz", 1380).unwrap();
     assert_eq!(d.get("scheduler.policy").unwrap(), otc_timing::ConfigValue::Str("lrr".into()));
     assert_eq!(d.gpu.clock_mhz, 1380.0);
-    for k in otc_timing::KEYS {
-        assert!(v.get(k).is_ok(), "{k}");
+    for k in otc_timing::all_keys() {
+        assert!(v.get(&k).is_ok(), "{k}");
     }
 }
 
@@ -583,7 +597,7 @@ fn event_templates_read_registers_from_the_isa() {
     assert_eq!(t[1].reuse, 0b10);
     assert_eq!(&t[2].srcs[..3], &[g(1, 2), g(3, 2), g(5, 4)]);
     assert_eq!(t[2].dsts[0], g(9, 4));
-    assert!(matches!(t[2].kind, EventKind::Tensor(TensorOp::Ohmma { f16: false })));
+    assert_eq!(t[2].kind, EventKind::Tensor(TensorOp::of(otc_isa::TensorClass::OhmmaF32)));
     assert_eq!(&t[3].srcs[..2], &[g(20, 1), g(6, 2)]);
     assert!(matches!(t[3].kind, EventKind::Mem { space: MemSpace::Shared, op: MemOp::Store, bytes: 8, .. }));
     assert_eq!(&t[4].srcs[..2], &[g(2, 1), g(3, 1)], "RZ is not a register read");

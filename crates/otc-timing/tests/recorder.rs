@@ -74,7 +74,7 @@ fn issues(tpls: &[EventTemplate], order: &[usize], rng: &mut Rng, warp: u64) -> 
                 };
                 Issue::Mem { idx, active, exec, addrs }
             }
-            EventKind::Tensor(otc_timing::TensorOp::OhmmaSparse { .. }) => {
+            EventKind::Tensor(otc_timing::TensorOp { class: otc_isa::TensorClass::OhmmaSparse, .. }) => {
                 let (rows, cols) = if exec == 0 || rng.below(4) == 0 {
                     (0, 0)
                 } else {

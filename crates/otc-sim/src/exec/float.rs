@@ -13,7 +13,7 @@
 //! reciprocal square root of the fp64 number whose high word is the operand (low word 0);
 //! nvcc refines them with DFMA.
 
-use crate::decode::{DSrc, FCmp, FSrc, FTy, IntTy, MufuFn, OpKind, Src};
+use crate::decode::{BopEval, DSrc, FCmp, FSrc, FTy, IntTy, MufuFn, OpKind, Src};
 use crate::fp::{self, Rnd, F16, F32, F64};
 use crate::state::{mask_of, Scratch, Warp};
 

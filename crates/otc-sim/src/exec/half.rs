@@ -6,7 +6,7 @@
 //! converted to fp16 towards zero and used in both halves; `.H0_H0` / `.H1_H1` replicate one
 //! half.
 
-use crate::decode::{HOp, HSrc, OpKind};
+use crate::decode::{BopEval, HOp, HSrc, OpKind};
 use crate::fp::{self, Rnd, F16, F32, F64};
 use crate::state::{lanes, Warp};
 

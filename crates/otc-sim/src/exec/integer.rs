@@ -6,7 +6,7 @@
 //! (no borrow), and the first / second carry-out predicates are set when the sum reaches 2^32 /
 //! 2^33.
 
-use crate::decode::{ICmp, ISrc, OpKind, Sr, Src, P_SINK};
+use crate::decode::{BopEval, ICmp, ISrc, OpKind, Sr, Src, P_SINK};
 use crate::memory::GlobalMem;
 use crate::state::{mask_of, Scratch, Warp, FULL};
 

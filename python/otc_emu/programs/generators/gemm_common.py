@@ -17,3 +17,25 @@ def warp_tile_prologue(tiles_m: int, tiles_n: int) -> str:
     ISETP.GE.U32.AND P0, PT, R28, c[0x0][{tiles_m:#x}], PT ;
     ISETP.GE.U32.OR P0, PT, R29, c[0x0][{tiles_n:#x}], P0 ;
     @P0 EXIT ;                                     // a tile outside C (the grid rounds up to 2x2 tiles)"""
+
+
+def resolve_pcs(lines: list[str]) -> list[str]:
+    """Replaces every `@@PC:label@@` in `lines` (one kernel's text) by the label's byte offset in
+    the kernel (16 bytes per instruction from its first one), for BRX targets: a line is an
+    instruction when, without its `//` comment, it ends in `;`."""
+    lines = [line for chunk in lines for line in chunk.split("\n")]
+    pcs, pc = {}, 0
+    for line in lines:
+        text = line.split("//")[0].strip()
+        if text.endswith(":") and not text.startswith("."):
+            pcs[text[:-1]] = pc
+        elif text.endswith(";"):
+            pc += 16
+    out = []
+    for line in lines:
+        while "@@PC:" in line:
+            head, rest = line.split("@@PC:", 1)
+            label, tail = rest.split("@@", 1)
+            line = f"{head}{pcs[label]:#x}{tail}"
+        out.append(line)
+    return out

@@ -1,0 +1,44 @@
+"""The paper's experiments on the emulator (``otc-emu experiment NAME --out DIR``; docs/experiments.md).
+
+- ``fig21``: GEMM speedup of spgemm, spgemm_a and owmma over the dense hmma baseline across
+  A x B sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS).
+- ``table3``: host time of the reference dense, CSR and bitmap im2col (``otc_emu.sparse``) on the
+  ResNet-18 layer (H = W = 56, 3x3, 128 channels), normalised to dense, per feature-map sparsity;
+  with ``emulate`` also the emulated convolution cycles where the conv kernels exist.
+- ``layers``: per-layer cycles and speedups of representative VGG-16, ResNet-18 and BERT-base
+  layers at stated (assumed) sparsities, in every GEMM mode (convolutions as explicit im2col
+  GEMMs) and in the implicit convolution modes when the conv kernels exist.
+
+Every point is measured by running the programs (cycle numbers come from the cycle model, host
+times from ``time.perf_counter``); nothing is computed from a formula. Points are stored one JSON
+line each in ``DIR/NAME.points.jsonl`` as they finish, keyed by their parameters and a hash of the
+code that produced them (:func:`code_version`), so a re-run skips finished points and never
+reuses stale ones.
+
+One module per experiment (fig21.py, table3.py, layers.py), the workloads they measure
+(workloads.py), the points file (store.py), tables and outputs (render.py), figures (plot.py),
+and the runner (runner.py).
+"""
+from __future__ import annotations
+
+from .experiment import Experiment, check_sms
+from .fig21 import FIG21_DEFAULT_SIZE, FIG21_DEFAULT_SMS, FIG21_MODES, FIG21_SPARSITY_A, FIG21_SPARSITY_B, fig21_markdown
+from .layers import LAYER_GEMM_MODES, LAYERS
+from .plot import plot, require_matplotlib
+from .registry import EXPERIMENTS, get
+from .render import markdown, render_table, write_outputs
+from .runner import Outcome, run
+from .store import Store, code_version
+from .table3 import PAPER_TABLE3, TABLE3_SPARSITY
+from .workloads import ConvLayer, GemmLayer, conv_operands, gemm_operands, run_conv
+
+__all__ = ["EXPERIMENTS", "Experiment", "Outcome", "run", "get", "Store", "code_version", "write_outputs", "markdown",
+           "markdown_for", "fig21_markdown", "plot", "ConvLayer", "GemmLayer", "LAYERS", "run_conv", "check_sms",
+           "render_table", "require_matplotlib", "gemm_operands", "conv_operands", "FIG21_DEFAULT_SIZE",
+           "FIG21_DEFAULT_SMS", "FIG21_MODES", "FIG21_SPARSITY_A", "FIG21_SPARSITY_B", "LAYER_GEMM_MODES",
+           "PAPER_TABLE3", "TABLE3_SPARSITY"]
+
+
+def markdown_for(name: str, columns: list[tuple[str, str]], rows: list[dict]) -> str:
+    """What ``--markdown`` prints: fig21 as speedup matrices, the others as their table."""
+    return get(name).markdown(columns, rows)

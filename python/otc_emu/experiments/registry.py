@@ -1,0 +1,18 @@
+"""The experiments by name."""
+from __future__ import annotations
+
+from . import fig21, layers, table3
+from .experiment import Experiment
+
+__all__ = ["EXPERIMENTS", "get"]
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (fig21.EXPERIMENT, table3.EXPERIMENT, layers.EXPERIMENT)}
+
+
+def get(name: str, options: dict | None = None) -> Experiment:
+    """The experiment ``name`` bound to ``options`` (size, repeats, emulate, seed, tokens, ...)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
+    e = EXPERIMENTS[name]
+    return Experiment(**{**e.__dict__, "options": dict(options or {})})
+

@@ -1,0 +1,128 @@
+"""The workloads experiments measure: pruned random GEMM operands and convolution layers, run on
+a (slice of the) V100 and checked against NumPy; one launch becomes one stored point."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["gemm_operands", "slice_device", "point_result", "gemm_point", "ConvLayer", "GemmLayer", "feature_map",
+           "conv_operands", "conv_point", "run_conv"]
+
+
+def gemm_operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, seed: int):
+    from .. import sparse
+
+    rng = np.random.default_rng(seed)
+    a = sparse.prune_random(rng.standard_normal((m, k)), sparsity_a, seed=seed + 1)
+    b = sparse.prune_random(rng.standard_normal((k, n)), sparsity_b, seed=seed + 2)
+    return a, b
+
+
+def slice_device(sms: int):
+    """The V100 on ``sms`` of its SMs with the per-SM bandwidth kept (all 80: the plain V100)."""
+    from ..device import Device
+
+    return Device.v100_slice(sms)
+
+
+
+def point_result(stats, ok: bool) -> dict:
+    """What a stored point keeps of a launch: cycles, instruction and tensor counts, the check."""
+    c = stats.counters
+    return {"cycles": c.get("cycles"), "warp_instructions": c["warp_instructions"], "ohmma_executed": c["ohmma.executed"],
+            "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
+
+
+def gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80) -> dict:
+    from .. import kernels
+
+    res = kernels.gemm(a, b, mode=mode, device=slice_device(sms))
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    ok = bool(np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)))
+    return point_result(res.stats, ok)
+
+
+def feature_map(channels: int, hw: int, sparsity: float, seed: int) -> np.ndarray:
+    from .. import sparse
+
+    return sparse.relu_activations((channels, hw * hw), sparsity, seed=seed).reshape(channels, hw, hw)
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """A convolution layer (batch 1, square): channels in/out, feature map edge, filter edge,
+    stride, padding, and the assumed fraction of zeros in activations and weights."""
+
+    name: str
+    c: int
+    k: int
+    hw: int
+    r: int
+    stride: int
+    padding: int
+    sparsity_x: float
+    sparsity_w: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (f"{self.name}: {self.c}->{self.k} channels, {self.hw}x{self.hw}, {self.r}x{self.r}/{self.stride}, "
+                f"activations {self.sparsity_x:.0%} / weights {self.sparsity_w:.0%} zeros")
+
+
+@dataclass(frozen=True)
+class GemmLayer:
+    """A GEMM layer Y = X W^T computed as C = W (out x in) x X^T (in x tokens), so A is the
+    weights (single-side sparse modes exploit the weights, as the paper's Sparse Tensor Core does)."""
+
+    name: str
+    tokens: int
+    d_in: int
+    d_out: int
+    sparsity_x: float
+    sparsity_w: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (f"{self.name}: {self.tokens} tokens, {self.d_in}->{self.d_out}, activations {self.sparsity_x:.0%} / "
+                f"weights {self.sparsity_w:.0%} zeros")
+
+
+def conv_operands(layer: ConvLayer, seed: int):
+    from .. import sparse
+
+    x = feature_map(layer.c, layer.hw, layer.sparsity_x, seed)
+    w = sparse.prune_random(np.random.default_rng(seed + 3).standard_normal((layer.k, layer.c * layer.r * layer.r)),
+                            layer.sparsity_w, seed=seed + 4).reshape(layer.k, layer.c, layer.r, layer.r)
+    return x, w
+
+
+def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80) -> dict:
+    from .. import kernels, sparse
+
+    res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode, device=slice_device(sms))  # batch 1
+    cols = sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
+    wm = w.reshape(layer.k, -1)
+    exact = wm.astype(np.float64) @ cols.astype(np.float64)
+    y = np.asarray(res.y, dtype=np.float64).reshape(exact.shape)
+    ok = bool(np.all(np.abs(y - exact) <= kernels.error_bound(wm, cols)))
+    return {**point_result(res.stats, ok), "stats": res.stats, "max_abs_err": float(np.max(np.abs(y - exact))) if y.size else 0.0}
+
+
+def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80) -> dict:
+    """Run the layer in each implicit convolution mode on the same operands; for the CLI."""
+    x, w = conv_operands(layer, seed)
+    out = {}
+    for mode in modes:
+        if progress is not None:
+            progress.describe(f"running {mode}")
+        r = conv_point(layer, x, w, mode, sms)
+        out[mode] = {"stats": r["stats"], "within_bound": r["ok"], "max_abs_err": r["max_abs_err"]}
+        if progress is not None:
+            progress.advance()
+    return out
