@@ -1260,3 +1260,58 @@ fn float_batches_equal_the_reference_on_every_accumulator_exponent() {
         }
     }
 }
+
+/// Every pair of fp16 factors through the floating-point batches (every formulation the host runs:
+/// the portable one in the baseline, AVX2 and AVX-512 builds, the AVX-512 intrinsics) against the
+/// scalar fast path (itself swept over every pair against the reference above), for accumulators
+/// at the corners; and the four-product batch with every pair as its first product next to a
+/// cancelling and a shifted one. Run by hand (minutes per accumulator):
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_float`.
+#[test]
+#[ignore]
+fn every_fp16_pair_through_the_float_batches() {
+    let accumulators = [
+        0u32,
+        0x8000_0000,
+        0x0000_0001,
+        0x8040_0000,
+        0x3f80_0000,
+        0xb380_0001,
+        0x1f80_0000,
+        0x5f80_0000,
+        0x7f7f_ffff,
+        0xff7f_ffff,
+    ];
+    for c in accumulators {
+        for a in 0..=u16::MAX {
+            for chunk in 0..512u32 {
+                let la = [a; 128];
+                let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
+                let lc = [c; 128];
+                let want: [u32; 128] = std::array::from_fn(|i| dot1_f32(V100, a, lb[i], c));
+                for (special, out) in float_batches(&la, &lb, &lc) {
+                    for i in 0..128 {
+                        let is_special =
+                            a & 0x7c00 == 0x7c00 || lb[i] & 0x7c00 == 0x7c00 || c & 0x7f80_0000 == 0x7f80_0000;
+                        assert_eq!(special[i / 64] >> (i % 64) & 1 == 1, is_special);
+                        if !is_special {
+                            assert_eq!(out[i], want[i], "float a={a:#06x} b={:#06x} c={c:#010x}", lb[i]);
+                        }
+                    }
+                }
+                if c == 0 || c == 0x3f80_0000 || c == 0xb380_0001 {
+                    let qa = [la, la, lb, [0x3c00; 128]];
+                    let qb = [
+                        lb,
+                        std::array::from_fn(|i| lb[(i + 1) % 128] ^ 0x8000),
+                        la,
+                        std::array::from_fn(|i| lb[i] ^ 0x8000),
+                    ];
+                    let mut out = [0u32; 128];
+                    let special = dot4_f32_v100_lanes(&qa, &qb, &lc, &mut out);
+                    check_float_batch4(&qa, &qb, &lc, special, &out);
+                }
+            }
+        }
+    }
+}
