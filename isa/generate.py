@@ -39,6 +39,8 @@ DOCS_OUT = ROOT / "docs" / "isa.md"
 # Instruction classes: `family.name` (or a bare `name`); each family becomes a Rust enum nested in
 # `Class` (`Class::Tensor(TensorClass::OhmmaSparse)`), a bare name a unit variant (`Class::Alu`).
 CLASS_FAMILIES = ["memory", "warp", "control", "tensor"]
+# The keys of a tensor class's machine-file table [tensor.<name>] (crates/otc-timing).
+TENSOR_COSTS = ["cycles", "latency", "macs"]
 UNITS = ["int", "fp32", "fp16", "fp64", "sfu", "conv", "mem", "branch", "tensor", "misc"]
 KIND_NAMES = ["R", "G", "L", "P", "U", "S", "F32", "F16", "C", "CX", "M", "SR", "B", "SB", "T", "PR"]
 # Which flags make sense on which kinds (validated).
@@ -123,6 +125,7 @@ class InstClass:
     stats: str    # prefix of the cycle model's counters that report it
     summary: str
     source: str
+    costs: list[str]  # tensor classes: the keys of the machine file's [tensor.<name>] table
 
     @property
     def family(self) -> str:
@@ -264,12 +267,17 @@ def load(enc: dict) -> list[Inst]:
             MACROS.append(Macro(raw["name"], raw["syntax"], raw["summary"].strip(), raw["doc"].strip(), path.name))
         for raw in data.get("class", []):
             where = f"{path.name} class {raw.get('name', '?')}"
-            if set(raw) != {"name", "stats", "summary"}:
-                raise SpecError(f"{where}: needs exactly name, stats, summary")
+            tensor = raw.get("name", "").startswith("tensor.")
+            if set(raw) != {"name", "stats", "summary"} | ({"costs"} if tensor else set()):
+                raise SpecError(f"{where}: needs exactly name, stats, summary" + (", costs" if tensor else ""))
             check_class_name(raw["name"], where)
+            costs = raw.get("costs", [])
+            if tensor and ("cycles" not in costs or set(costs) - set(TENSOR_COSTS) or len(set(costs)) != len(costs)):
+                raise SpecError(f"{where}: costs must list `cycles` and any of {TENSOR_COSTS}, once each")
             if any(c.name == raw["name"] for c in CLASSES):
                 raise SpecError(f"{where}: class declared twice")
-            CLASSES.append(InstClass(raw["name"], raw["stats"], raw["summary"].strip(), path.name))
+            CLASSES.append(InstClass(raw["name"], raw["stats"], raw["summary"].strip(), path.name,
+                                     [c for c in TENSOR_COSTS if c in costs]))
         for i, raw in enumerate(data.get("inst", [])):
             where = f"{path.name} inst #{i + 1} ({raw.get('name', '?')})"
             unknown = set(raw) - {"name", "opcode", "unit", "class", "summary", "doc", "mods", "operands"}
@@ -575,7 +583,16 @@ def rust_classes() -> str:
                 f"    /// The name after `{f}.` (`{members[0].local}`).",
                 "    pub const fn name(self) -> &'static str {", "        match self {"]
         out += [f"            {e}::{camel(c.local)} => {rs_str(c.local)}," for c in members]
-        out += ["        }", "    }", "}", ""]
+        out += ["        }", "    }"]
+        if f == "tensor":
+            out += ["",
+                    "    /// The keys of the machine file's `[tensor.<name>]` table that the cycle model reads for",
+                    "    /// the class (`costs` in `isa/*.toml`; `cycles` always).",
+                    "    pub const fn costs(self) -> &'static [&'static str] {", "        match self {"]
+            out += [f"            {e}::{camel(c.local)} => &[" + ", ".join(rs_str(x) for x in c.costs) + "],"
+                    for c in members]
+            out += ["        }", "    }"]
+        out += ["}", ""]
     all_classes = [class_expr(c.name) for c in CLASSES]
     out += ["impl Class {",
             "    /// Every class, in declaration order.",

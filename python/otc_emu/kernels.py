@@ -11,13 +11,15 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   conflict-free padded shared rows between the HMMAs.
 - ``"owmma"``: dense outer-product GEMM (``programs/owmma_gemm.sass``): CTAs of 4 warps over 128x128
   blocks, 64x64 warp tiles, 32 OHMMA.8161 per warp and k into register accumulators (paper Section
-  V), operands in the spgemm value layout with every slice full, two 32-wide slices side by side
-  (six LDG.128 per warp and k), software-pipelined.
-- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``), blocked like owmma, on the two-level
-  bitmap format of :func:`spgemm_operand`: warp bitmaps skip chunks of k with no work unloaded,
-  lane-parallel POPC derives each k's OHMMA guards, a list of the k with work on both sides runs
-  with one R2P and 8 guarded sparse OHMMAs per k, gather-accumulate-scatter in the accumulation
-  buffer, dense fp32 output. The executed OHMMAs are exactly the sum over 32x32 tiles and k of
+  V); A in overlapping OHMMA pairs (a lane holds the 8 A values it multiplies in 9 registers, see
+  :func:`_owmma_operand`), B as two 32-column slices of the spgemm value layout side by side: five
+  loads per warp and k, software-pipelined four k ahead.
+- ``"spgemm"``: the paper's dual-side sparse GEMM (``programs/spgemm.sass``): CTAs of 4 warps over
+  64x64 blocks, 32x32 warp tiles (the accumulation buffer), on the two-level bitmap format of
+  :func:`spgemm_operand`: warp bitmaps skip chunks of k with no work unloaded, lane-parallel POPC
+  derives each k's jump to its OHMMAs, a list of the k with work on both sides runs with one BRX
+  per k to exactly its sparse OHMMAs (none issued predicated off), gather-accumulate-scatter in
+  the accumulation buffer, dense fp32 output. The executed OHMMAs are exactly the sum over 32x32 tiles and k of
   ceil(nnzA / 8) * ceil(nnzB / 16).
 - ``"spgemm_a"``: single-side sparse, for the paper's comparison: the same kernel with B passed
   dense (every B row slice full, bitmap all ones), so only A's zeros skip OHMMAs:

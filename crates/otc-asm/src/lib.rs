@@ -15,6 +15,7 @@ mod matcher;
 mod operand;
 pub mod parse;
 pub mod program;
+mod stmt;
 mod suggest;
 
 pub use disasm::{disassemble, disassemble_kernel};

@@ -3,7 +3,7 @@
 
 use crate::error::{AsmErrorKind as K, LineError};
 use crate::operand::Ast;
-use crate::parse::Stmt;
+use crate::stmt::{parse_stmt, Stmt};
 
 /// Register operand of a macro: a base register or a list of `count` registers.
 fn group(stmt: &Stmt, index: usize, count: u8, what: &str) -> Result<u8, LineError> {
@@ -103,7 +103,7 @@ fn spwmma(stmt: &Stmt) -> Result<Vec<Stmt>, LineError> {
     lines
         .iter()
         .map(|text| {
-            let mut s = crate::parse::parse_stmt(text, 0, stmt.line, text)?;
+            let mut s = parse_stmt(text, 0, stmt.line, text)?;
             s.line_text = stmt.line_text.clone();
             s.opcode_at = at;
             s.operands_end = stmt.operands_end;

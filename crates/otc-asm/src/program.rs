@@ -131,6 +131,9 @@ pub fn next_param_offset(params: &[Param], ty: ParamType) -> Option<u32> {
     (offset + ty.size() <= PARAM_BASE + PARAM_SPACE).then_some(offset)
 }
 
+/// Largest kernel (instructions): branch targets are 24-bit byte offsets.
+pub const MAX_INSTRUCTIONS: usize = 1 << 20;
+
 /// Check a branch target (a byte offset from the kernel start): it must be the address of one of
 /// the kernel's `code_bytes / 16` instructions.
 pub fn check_target(target: i128, code_bytes: u32) -> Result<(), String> {
@@ -203,7 +206,7 @@ impl Kernel {
     /// What the assembler guarantees of a kernel it builds, checked again for a loaded one: the
     /// name and parameter names are identifiers, parameters are declared once and laid out as
     /// `.param` lays them out, the register count is declared or the inferred one, there are
-    /// 1..=[`MAX_INSTRUCTIONS`](crate::parse::MAX_INSTRUCTIONS) instructions, each passes
+    /// 1..=[`MAX_INSTRUCTIONS`] instructions, each passes
     /// [`Instruction::validate`] and branches to an instruction of the kernel. The message names
     /// the kernel (and the instruction index and pc).
     pub fn check(&self) -> Result<(), String> {
@@ -241,8 +244,8 @@ impl Kernel {
         if n == 0 {
             return Err(format!("kernel {name} has no instructions"));
         }
-        if n > crate::parse::MAX_INSTRUCTIONS {
-            return Err(format!("kernel {name} has more than {} instructions", crate::parse::MAX_INSTRUCTIONS));
+        if n > MAX_INSTRUCTIONS {
+            return Err(format!("kernel {name} has more than {MAX_INSTRUCTIONS} instructions"));
         }
         if self.lines.len() != n {
             return Err(format!("kernel {name}: {} source lines for {n} instructions", self.lines.len()));

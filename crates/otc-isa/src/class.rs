@@ -163,6 +163,24 @@ impl TensorClass {
             TensorClass::Hmma884F16 => "hmma884_f16",
         }
     }
+
+    /// The keys of the machine file's `[tensor.<name>]` table that the cycle model reads for
+    /// the class (`costs` in `isa/*.toml`; `cycles` always).
+    pub const fn costs(self) -> &'static [&'static str] {
+        match self {
+            TensorClass::OhmmaF32 => &["cycles", "latency", "macs"],
+            TensorClass::OhmmaF16 => &["cycles", "latency", "macs"],
+            TensorClass::OhmmaSparse => &["cycles", "macs"],
+            TensorClass::Bohmma => &["cycles", "latency"],
+            TensorClass::AccbClear => &["cycles"],
+            TensorClass::AccbBmap => &["cycles"],
+            TensorClass::AccbMov => &["cycles", "latency"],
+            TensorClass::AccbSts => &["cycles"],
+            TensorClass::AccbLds => &["cycles"],
+            TensorClass::Hmma884F32 => &["cycles", "latency", "macs"],
+            TensorClass::Hmma884F16 => &["cycles", "latency", "macs"],
+        }
+    }
 }
 
 impl Class {

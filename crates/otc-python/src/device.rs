@@ -3,7 +3,6 @@
 //! arrays, argument packing and statistics objects.
 
 use numpy::{PyArray1, PyReadonlyArray1};
-use otc_asm::Kernel;
 use otc_sim::{DeviceConfig, KernelImage, LaunchStats, SimError, TensorArith, WarpHarness};
 use otc_timing::{ConfigValue, TimingConfig};
 use pyo3::prelude::*;
@@ -208,18 +207,6 @@ fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, Py
     Ok(d)
 }
 
-/// The launch image of an assembled kernel.
-pub(crate) fn image(k: &Kernel) -> KernelImage {
-    KernelImage {
-        name: k.name.clone(),
-        instructions: k.instructions.clone(),
-        num_regs: k.num_regs,
-        shared_bytes: k.shared_bytes,
-        local_bytes: k.local_bytes,
-        param_bytes: k.param_bytes(),
-    }
-}
-
 /// Statistics as plain Python data: {"counters": {...}, "by_opcode": {...}, "by_pc": [...]},
 /// plus "metrics": {...} and "sm_cycles": [...] when the cycle model ran. The counters are the
 /// functional ones, then the model's (`cycles`, `tensor.busy_cycles`, `stall.*`, ...); a key
@@ -346,7 +333,7 @@ impl PyDevice {
         let Some(k) = program.inner.kernel(name) else {
             return Err(Error::Sim(SimError::Launch(format!("the program has no kernel `{name}`"))));
         };
-        let img = image(k);
+        let img = KernelImage::from(k);
         let dev = &mut self.inner;
         let (grid, block) = ([grid.0, grid.1, grid.2], [block.0, block.1, block.2]);
         let (stats, timing) =

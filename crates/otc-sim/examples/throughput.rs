@@ -8,15 +8,7 @@ use otc_sim::{Device, DeviceConfig, KernelImage};
 
 fn kernel(text: &str) -> KernelImage {
     let p = otc_asm::assemble(text, "bench").expect("assembles");
-    let k = &p.kernels[0];
-    KernelImage {
-        name: k.name.clone(),
-        instructions: k.instructions.clone(),
-        num_regs: k.num_regs,
-        shared_bytes: k.shared_bytes,
-        local_bytes: k.local_bytes,
-        param_bytes: k.param_bytes(),
-    }
+    KernelImage::from(&p.kernels[0])
 }
 
 const INT_LOOP: &str = "

@@ -107,3 +107,17 @@ impl KernelImage {
         }
     }
 }
+
+impl From<&otc_asm::Kernel> for KernelImage {
+    /// The launch image of an assembled kernel (its code and declared resources).
+    fn from(k: &otc_asm::Kernel) -> Self {
+        KernelImage {
+            name: k.name.clone(),
+            instructions: k.instructions.clone(),
+            num_regs: k.num_regs,
+            shared_bytes: k.shared_bytes,
+            local_bytes: k.local_bytes,
+            param_bytes: k.param_bytes(),
+        }
+    }
+}

@@ -95,7 +95,7 @@ pub(crate) fn run_cta<G: GlobalMem>(
     l: &Launch<'_>,
     linear: u64,
     global: &mut G,
-    counters: &mut [[u64; 4]],
+    counters: &mut [crate::stats::InstCounts],
     budget: u64,
 ) -> CtaOutcome {
     let ctaid = l.cta_index(linear);

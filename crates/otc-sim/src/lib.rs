@@ -101,6 +101,8 @@
 //!
 //! `BAR.RED`, and any instruction of the ISA table this crate does not know.
 
+#[cfg(test)]
+mod class_coverage;
 mod config;
 mod cta;
 mod decode;
@@ -110,6 +112,7 @@ pub mod fault;
 pub mod fp;
 mod harness;
 pub mod memory;
+mod op;
 pub mod simt;
 mod state;
 mod stats;

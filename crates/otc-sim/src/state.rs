@@ -80,6 +80,20 @@ pub(crate) struct AccBuffer {
 }
 
 impl Warp {
+    /// The byte address lane `l` accesses through `[base + off]`: `wide` = a 64-bit register pair
+    /// (global), else a 32-bit register whose sum with the offset wraps at 32 bits (shared, local).
+    /// The one formula for execution (`exec/memory.rs`, `exec/tensor.rs`) and the cycle model's
+    /// trace (`timing.rs`).
+    #[inline(always)]
+    pub fn lane_address(&self, base: R, wide: bool, off: i32, l: usize) -> u64 {
+        let lo = self.regs[base as usize][l] as u64;
+        if wide {
+            ((self.regs[base as usize + 1][l] as u64) << 32 | lo).wrapping_add(off as i64 as u64)
+        } else {
+            lo.wrapping_add(off as i64 as u64) & 0xffff_ffff
+        }
+    }
+
     pub fn new(num_slots: usize, id: u32, launched: u32, tid: [[u32; 32]; 3]) -> Self {
         let mut preds = [0u32; 9];
         preds[7] = FULL;

@@ -88,12 +88,41 @@ fn tensor_counter(i: &Instruction) -> Option<&'static str> {
     }
 }
 
+/// The issues of one instruction of a kernel, summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct InstCounts {
+    /// Warp issues (warp-instructions).
+    pub issues: u64,
+    /// Lanes active at issue (thread-instructions).
+    pub active_lanes: u64,
+    /// Lanes whose guard held (predicated thread-instructions).
+    pub guard_lanes: u64,
+    /// Issues whose guard held in at least one lane.
+    pub executed_issues: u64,
+}
+
+impl InstCounts {
+    /// Count one issue with the lanes `active`, of which `exec` passed the guard.
+    #[inline(always)]
+    pub fn issue(&mut self, active: u32, exec: u32) {
+        self.issues += 1;
+        self.active_lanes += active.count_ones() as u64;
+        self.guard_lanes += exec.count_ones() as u64;
+        self.executed_issues += (exec != 0) as u64;
+    }
+
+    fn add(&mut self, o: &InstCounts) {
+        self.issues += o.issues;
+        self.active_lanes += o.active_lanes;
+        self.guard_lanes += o.guard_lanes;
+        self.executed_issues += o.executed_issues;
+    }
+}
+
 /// Raw per-instruction counters of one CTA (or a whole launch), indexed by instruction.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Counters {
-    /// [warp issues, active lanes, lanes with the guard true, issues with a guard-true lane]
-    /// per instruction.
-    pub per_inst: Vec<[u64; 4]>,
+    pub per_inst: Vec<InstCounts>,
     pub warps: u64,
     pub threads: u64,
     pub ctas: u64,
@@ -101,15 +130,12 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub fn new(n: usize) -> Self {
-        Counters { per_inst: vec![[0; 4]; n], ..Default::default() }
+        Counters { per_inst: vec![InstCounts::default(); n], ..Default::default() }
     }
 
     pub fn add(&mut self, o: &Counters) {
         for (a, b) in self.per_inst.iter_mut().zip(&o.per_inst) {
-            a[0] += b[0];
-            a[1] += b[1];
-            a[2] += b[2];
-            a[3] += b[3];
+            a.add(b);
         }
         self.warps += o.warps;
         self.threads += o.threads;
@@ -121,25 +147,25 @@ impl Counters {
     pub fn to_stats(&self, code: &[Instruction]) -> LaunchStats {
         let names: Vec<String> = code.iter().map(|i| i.opcode_text()).collect();
         let mut s = LaunchStats { ctas: self.ctas, warps: self.warps, threads: self.threads, ..Default::default() };
-        s.by_pc = self.per_inst.iter().take(names.len()).map(|c| c[0]).collect();
+        s.by_pc = self.per_inst.iter().take(names.len()).map(|c| c.issues).collect();
         for (i, c) in self.per_inst.iter().enumerate() {
-            if c[0] == 0 {
+            if c.issues == 0 {
                 continue;
             }
-            s.warp_instructions += c[0];
-            s.thread_instructions += c[1];
-            s.predicated_thread_instructions += c[2];
+            s.warp_instructions += c.issues;
+            s.thread_instructions += c.active_lanes;
+            s.predicated_thread_instructions += c.guard_lanes;
             let name = names.get(i).map(String::as_str).unwrap_or("<end>");
             let e = s.by_opcode.entry(name.to_string()).or_default();
-            e.0 += c[0];
-            e.1 += c[1];
+            e.0 += c.issues;
+            e.1 += c.active_lanes;
             match code.get(i).and_then(tensor_counter) {
                 Some("ohmma") => {
-                    s.ohmma_executed += c[3];
-                    s.ohmma_skipped += c[0] - c[3];
+                    s.ohmma_executed += c.executed_issues;
+                    s.ohmma_skipped += c.issues - c.executed_issues;
                 }
-                Some("bohmma") => s.bohmma_executed += c[3],
-                Some("hmma") => s.hmma_executed += c[3],
+                Some("bohmma") => s.bohmma_executed += c.executed_issues,
+                Some("hmma") => s.hmma_executed += c.executed_issues,
                 _ => {}
             }
         }

@@ -25,7 +25,7 @@
 
 use otc_timing::{sparse_landing, CtaRecorder, EventKind, EventTemplate, PreparedTrace, Preparer};
 
-use crate::decode::{Op, OpKind, Space, R};
+use crate::decode::{Op, OpKind, Space, TensorOp, R};
 use crate::state::{lanes, Warp};
 
 /// The warp traces of one CTA being recorded, straight into the form the model holds
@@ -71,7 +71,7 @@ impl<'a> Tracer<'a> {
                 let r = &w.regs[reg as usize];
                 rec.mem(wid, pc, active, exec, lanes(exec).map(|l| r[l] as u64 + off as u64));
             }
-            OpKind::OhmmaSp { m, n, .. } => {
+            OpKind::Tensor(TensorOp::OhmmaSp { m, n, .. }) => {
                 // Without bitmaps the instruction faults (AccumulatorState) and nothing is timed.
                 let (rows, cols) = match w.accb.as_ref().and_then(|b| b.bitmaps) {
                     Some((a, b)) if exec != 0 => sparse_landing(a, b, m, n),
@@ -99,8 +99,8 @@ impl<'a> Tracer<'a> {
     }
 }
 
-/// A memory event with the executed lanes' addresses, computed as `exec/memory.rs` does:
-/// `wide` = a 64-bit register pair, else a 32-bit offset that wraps.
+/// A memory event with the executed lanes' addresses ([`Warp::lane_address`], as the execution
+/// computes them).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn push_addresses(
@@ -114,13 +114,5 @@ fn push_addresses(
     wide: bool,
     off: i32,
 ) {
-    let lo = &w.regs[base as usize];
-    if wide {
-        let hi = &w.regs[base as usize + 1];
-        let addr = |l: usize| (((hi[l] as u64) << 32) | lo[l] as u64).wrapping_add(off as i64 as u64);
-        rec.mem(wid, pc, active, exec, lanes(exec).map(addr));
-    } else {
-        let addr = |l: usize| (lo[l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
-        rec.mem(wid, pc, active, exec, lanes(exec).map(addr));
-    }
+    rec.mem(wid, pc, active, exec, lanes(exec).map(|l| w.lane_address(base, wide, off, l)));
 }

@@ -109,9 +109,9 @@ fn atomic_tickets_follow_cta_warp_lane_order() {
 #[test]
 fn fixture_kernels_give_identical_memory_and_stats_for_any_thread_count() {
     let p = fixture("reduction");
-    let k = image(p.kernel("reduce_dynamic").unwrap());
+    let k = KernelImage::from(p.kernel("reduce_dynamic").unwrap());
     let q = fixture("atomics");
-    let kh = image(q.kernel("red_histogram").unwrap());
+    let kh = KernelImage::from(q.kernel("red_histogram").unwrap());
     let n = 50_000usize;
     let input: Vec<i32> = (0..n as i32).map(|i| i.wrapping_mul(0x9e37_79b9u32 as i32)).collect();
     let mut reference = None;

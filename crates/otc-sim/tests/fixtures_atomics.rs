@@ -17,7 +17,7 @@ use common::*;
 
 fn launch(d: &mut otc_sim::Device, kernel: &str, grid: u32, block: u32, params: Params) -> otc_sim::LaunchStats {
     let p = fixture("atomics");
-    let k = image(p.kernel(kernel).unwrap());
+    let k = KernelImage::from(p.kernel(kernel).unwrap());
     d.launch(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).unwrap_or_else(|e| panic!("{kernel}: {e}"))
 }
 

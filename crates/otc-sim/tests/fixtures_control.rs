@@ -30,14 +30,14 @@ fn vecadd_all_kernels() {
         let pc = upload(&mut d, &vec![0u8; 4 * n]);
         let grid = [(n as u32).div_ceil(128), 1, 1];
 
-        let k = image(p.kernel("vadd_f32").unwrap());
+        let k = KernelImage::from(p.kernel("vadd_f32").unwrap());
         d.launch(&k, grid, [128, 1, 1], Params::new().ptr(pa).ptr(pb).ptr(pc).i32(n as i32).bytes(), 0).unwrap();
         let c = from_bytes_f32(&d.read(pc, 4 * n).unwrap());
         for i in 0..n {
             assert_eq!(c[i].to_bits(), (a[i] + b[i]).to_bits(), "vadd_f32[{i}]");
         }
 
-        let k = image(p.kernel("vadd_i32").unwrap());
+        let k = KernelImage::from(p.kernel("vadd_i32").unwrap());
         d.launch(&k, grid, [128, 1, 1], Params::new().ptr(pai).ptr(pbi).ptr(pc).i32(n as i32 - 5).bytes(), 0).unwrap();
         let c = from_bytes_i32(&d.read(pc, 4 * n).unwrap());
         for i in 0..n - 5 {
@@ -48,7 +48,7 @@ fn vecadd_all_kernels() {
             assert_eq!(c[i] as u32, (a[i] + b[i]).to_bits());
         }
 
-        let k = image(p.kernel("vadd_gridstride").unwrap());
+        let k = KernelImage::from(p.kernel("vadd_gridstride").unwrap());
         d.write(pc, &vec![0u8; 4 * n]).unwrap();
         d.launch(&k, [2, 1, 1], [64, 1, 1], Params::new().ptr(pa).ptr(pb).ptr(pc).i32(n as i32).bytes(), 0).unwrap();
         let c = from_bytes_f32(&d.read(pc, 4 * n).unwrap());
@@ -56,7 +56,7 @@ fn vecadd_all_kernels() {
             assert_eq!(c[i].to_bits(), (a[i] + b[i]).to_bits(), "gridstride[{i}]");
         }
 
-        let k = image(p.kernel("saxpy").unwrap());
+        let k = KernelImage::from(p.kernel("saxpy").unwrap());
         let y0 = b.clone();
         let py = upload(&mut d, &to_bytes_f32(&y0));
         let alpha = 1.7f32;
@@ -84,7 +84,7 @@ fn run_i32(
     if let Some(e) = extra {
         params = params.u32(e);
     }
-    let k = image(p.kernel(kernel).unwrap());
+    let k = KernelImage::from(p.kernel(kernel).unwrap());
     let st = d.launch(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).unwrap_or_else(|e| panic!("{kernel}: {e}"));
     (from_bytes_i32(&d.read(pout, 4 * input.len()).unwrap()), st)
 }
@@ -193,7 +193,7 @@ fn divergence_early_return() {
     let pin = upload(&mut d, &to_bytes_f32(&input));
     let sentinel = vec![0xdeadbeefu32; 64];
     let pout = upload(&mut d, &to_bytes_u32(&sentinel));
-    let k = image(p.kernel("early_return").unwrap());
+    let k = KernelImage::from(p.kernel("early_return").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pin).ptr(pout).i32(45).bytes(), 0).unwrap();
     let out = from_bytes_u32(&d.read(pout, 256).unwrap());
     for t in 0..64 {
@@ -215,14 +215,14 @@ fn calls() {
     let pout = upload(&mut d, &vec![0u8; 256]);
     let mix = |a: i32, b: i32| a.wrapping_mul(31) ^ b.wrapping_add(7);
 
-    let k = image(p.kernel("call_simple").unwrap());
+    let k = KernelImage::from(p.kernel("call_simple").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pa).ptr(pb).ptr(pout).bytes(), 0).unwrap();
     let out = from_bytes_i32(&d.read(pout, 256).unwrap());
     for t in 0..64 {
         assert_eq!(out[t], mix(a[t], b[t]).wrapping_add(mix(b[t], 1)), "call_simple[{t}]");
     }
 
-    let k = image(p.kernel("call_divergent").unwrap());
+    let k = KernelImage::from(p.kernel("call_divergent").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pa).ptr(pout).bytes(), 0).unwrap();
     let out = from_bytes_i32(&d.read(pout, 256).unwrap());
     for t in 0..64 {
@@ -232,7 +232,7 @@ fn calls() {
 
     let fl: Vec<f32> = (0..64).map(|i| (i as f32 - 30.0) / 7.0).collect();
     let pf = upload(&mut d, &to_bytes_f32(&fl));
-    let k = image(p.kernel("call_float").unwrap());
+    let k = KernelImage::from(p.kernel("call_float").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pf).ptr(pout).bytes(), 0).unwrap();
     let out = from_bytes_f32(&d.read(pout, 256).unwrap());
     for t in 0..64 {
@@ -248,7 +248,7 @@ fn calls() {
             fib(n - 1) + fib(n - 2)
         }
     }
-    let k = image(p.kernel("call_recursive").unwrap());
+    let k = KernelImage::from(p.kernel("call_recursive").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pa).ptr(pout).bytes(), 0).unwrap();
     let out = from_bytes_i32(&d.read(pout, 256).unwrap());
     for t in 0..64 {
@@ -267,7 +267,7 @@ fn calls() {
         (0..64).map(|i| if i == 5 { 0 } else { (rng.below(5000) + 1) * [1, 4, 18, 14][i % 4] }).collect();
     let pua = upload(&mut d, &to_bytes_u32(&ua));
     let pub_ = upload(&mut d, &to_bytes_u32(&ub));
-    let k = image(p.kernel("call_gcd").unwrap());
+    let k = KernelImage::from(p.kernel("call_gcd").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pua).ptr(pub_).ptr(pout).bytes(), 0).unwrap();
     let out = from_bytes_u32(&d.read(pout, 256).unwrap());
     for t in 0..64 {

@@ -18,7 +18,7 @@ use otc_sim::Device;
 
 fn launch(d: &mut Device, kernel: &str, block: u32, params: Params) {
     let p = fixture("math");
-    let k = image(p.kernel(kernel).unwrap());
+    let k = KernelImage::from(p.kernel(kernel).unwrap());
     d.launch(&k, [1, 1, 1], [block, 1, 1], params.bytes(), 0).unwrap_or_else(|e| panic!("{kernel}: {e}"));
 }
 

@@ -24,7 +24,7 @@ fn launch3(
     params: Params,
 ) -> otc_sim::LaunchStats {
     let p = fixture(file);
-    let k = image(p.kernel(kernel).unwrap_or_else(|| panic!("no kernel {kernel}")));
+    let k = KernelImage::from(p.kernel(kernel).unwrap_or_else(|| panic!("no kernel {kernel}")));
     d.launch(&k, grid, block, params.bytes(), 0).unwrap_or_else(|e| panic!("{kernel}: {e}"))
 }
 
@@ -407,7 +407,7 @@ fn grids_special_registers_templates() {
     let fin: Vec<f32> = (0..64).map(|i| i as f32 * 1.25).collect();
     let pf = upload(&mut d, &to_bytes_f32(&fin));
     let po = upload(&mut d, &vec![0u8; 8 * 64]);
-    let k = image(p.kernel("_Z9scale_addIfEvPKT_PS0_S0_i").unwrap());
+    let k = KernelImage::from(p.kernel("_Z9scale_addIfEvPKT_PS0_S0_i").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pf).ptr(po).f32(3.0).i32(n as i32).bytes(), 0).unwrap();
     let o = from_bytes_f32(&d.read(po, 4 * n).unwrap());
     for t in 0..n {
@@ -416,18 +416,18 @@ fn grids_special_registers_templates() {
     }
     let din: Vec<i64> = (0..64).map(|i| (i as f64 * 0.5).to_bits() as i64).collect();
     let pd = upload(&mut d, &b64(&din));
-    let k = image(p.kernel("_Z9scale_addIdEvPKT_PS0_S0_i").unwrap());
+    let k = KernelImage::from(p.kernel("_Z9scale_addIdEvPKT_PS0_S0_i").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(pd).ptr(po).ptr(3.0f64.to_bits()).i32(n as i32).bytes(), 0)
         .unwrap();
     let o = r64(&d.read(po, 8 * n).unwrap());
     for t in 0..n {
         assert_eq!(f64::from_bits(o[t] as u64), (t as f64 * 0.5) * 3.0 + t as f64, "scale_add<double>");
     }
-    let k = image(p.kernel("_Z10overloadedPii").unwrap());
+    let k = KernelImage::from(p.kernel("_Z10overloadedPii").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(po).i32(-7).bytes(), 0).unwrap();
     let o = from_bytes_i32(&d.read(po, 256).unwrap());
     assert_eq!(o, (0..64).map(|t| t - 7).collect::<Vec<_>>());
-    let k = image(p.kernel("_ZN2fx12in_namespaceEPi").unwrap());
+    let k = KernelImage::from(p.kernel("_ZN2fx12in_namespaceEPi").unwrap());
     d.launch(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(po).bytes(), 0).unwrap();
     let o = from_bytes_i32(&d.read(po, 256).unwrap());
     assert_eq!(o, (0..64).map(|t| t * t).collect::<Vec<_>>());

@@ -17,7 +17,7 @@ use otc_sim::{Device, DeviceConfig, TensorArith};
 
 fn launch(d: &mut Device, file: &str, kernel: &str, grid: u32, block: u32, params: Params) {
     let p = fixture(file);
-    let k = image(p.kernel(kernel).unwrap());
+    let k = KernelImage::from(p.kernel(kernel).unwrap());
     d.launch(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).unwrap_or_else(|e| panic!("{kernel}: {e}"));
 }
 

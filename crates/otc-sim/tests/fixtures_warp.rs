@@ -23,7 +23,7 @@ fn launch(
     dyn_shared: u32,
 ) -> otc_sim::LaunchStats {
     let p = fixture(name);
-    let k = image(p.kernel(kernel).unwrap());
+    let k = KernelImage::from(p.kernel(kernel).unwrap());
     d.launch(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), dyn_shared).unwrap_or_else(|e| panic!("{kernel}: {e}"))
 }
 

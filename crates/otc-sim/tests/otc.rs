@@ -301,7 +301,7 @@ fn owmma_program() -> otc_asm::Program {
 #[test]
 fn owmma_16x16x16_program_against_fp64_and_the_chained_model() {
     let p = owmma_program();
-    let k = image(p.kernel("owmma_16x16x16").expect("kernel"));
+    let k = KernelImage::from(p.kernel("owmma_16x16x16").expect("kernel"));
     let mut rng = Rng(0x0a11_ce55);
     for &arith in &ARITHS {
         for trial in 0..4 {

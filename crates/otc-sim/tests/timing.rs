@@ -56,7 +56,7 @@ fn run_case(c: &Case, cfg: DeviceConfig) -> Outcome {
 }
 
 fn fixture_kernel(file: &str, name: &str) -> KernelImage {
-    image(fixture(file).kernel(name).unwrap_or_else(|| panic!("{file}: no kernel {name}")))
+    KernelImage::from(fixture(file).kernel(name).unwrap_or_else(|| panic!("{file}: no kernel {name}")))
 }
 
 fn random_bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
@@ -286,7 +286,7 @@ fn owmma_kernel() -> KernelImage {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../programs/owmma_16x16x16.sass");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let p = otc_asm::assemble(&text, "owmma_16x16x16.sass").unwrap_or_else(|e| panic!("{e}"));
-    image(p.kernel("owmma_16x16x16").expect("kernel"))
+    KernelImage::from(p.kernel("owmma_16x16x16").expect("kernel"))
 }
 
 #[test]

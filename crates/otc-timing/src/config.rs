@@ -301,8 +301,7 @@ pub struct UnitsConfig {
 pub struct TensorCost {
     /// Tensor-unit cycles of an executed instruction.
     pub cycles: u32,
-    /// Cycles from the start of execution to the result (where the class has one; see
-    /// [`crate::sm::cost_keys`]).
+    /// Cycles from the start of execution to the result (for the classes whose `costs` list it).
     pub latency: u32,
     /// Multiply-accumulates one instruction issues (`tensor.macs_*` counters).
     pub macs: u32,
@@ -490,11 +489,12 @@ fn tensor_key(key: &str) -> Option<(TensorClass, &str)> {
 }
 
 /// The per-class keys the model reads (`tensor.ohmma_f32.cycles`, ...), in class order: every
-/// class has `cycles`; `latency` and `macs` where its timing uses them ([`crate::sm::cost_keys`]).
+/// class has `cycles`; `latency` and `macs` where its timing reads them ([`TensorClass::costs`],
+/// declared in `isa/*.toml`).
 pub fn tensor_keys() -> Vec<String> {
     TensorClass::ALL
         .into_iter()
-        .flat_map(|c| crate::sm::cost_keys(c).iter().map(move |f| format!("tensor.{}.{f}", c.name())))
+        .flat_map(|c| c.costs().iter().map(move |f| format!("tensor.{}.{f}", c.name())))
         .collect()
 }
 
@@ -677,13 +677,13 @@ impl TimingConfig {
             return r;
         }
         if let Some((class, field)) = tensor_key(key) {
-            if !crate::sm::cost_keys(class).contains(&field) {
+            if !class.costs().contains(&field) {
                 return Err(ConfigError::Invalid {
                     key: key.into(),
                     message: format!(
                         "the model does not read `{field}` for tensor.{} (it reads {})",
                         class.name(),
-                        crate::sm::cost_keys(class).join(", ")
+                        class.costs().join(", ")
                     ),
                 });
             }
@@ -825,7 +825,7 @@ impl TimingConfig {
         }
         for class in TensorClass::ALL {
             out.push_str(&format!("\n[tensor.{}]\n", class.name()));
-            for field in crate::sm::cost_keys(class) {
+            for field in class.costs() {
                 out.push_str(&format!("{field} = {}\n", self.tensor.cost(class).field(field)));
             }
         }

@@ -18,19 +18,7 @@ use super::{fault, ExResult, Exec, Flow};
 /// Addresses of the lanes of `exec`.
 #[inline(always)]
 fn addresses(w: &Warp, base: R, wide: bool, off: i32) -> [u64; 32] {
-    let lo = &w.regs[base as usize];
-    let mut a = [0u64; 32];
-    if wide {
-        let hi = &w.regs[base as usize + 1];
-        for l in 0..32 {
-            a[l] = (((hi[l] as u64) << 32) | lo[l] as u64).wrapping_add(off as i64 as u64);
-        }
-    } else {
-        for l in 0..32 {
-            a[l] = (lo[l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
-        }
-    }
-    a
+    std::array::from_fn(|l| w.lane_address(base, wide, off, l))
 }
 
 /// Check the lanes' addresses; `valid(addr, len)` tells whether `[addr, addr + len)` is in

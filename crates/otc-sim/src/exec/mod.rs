@@ -7,6 +7,7 @@ use crate::decode::{Op, OpKind, GUARD_ALWAYS, GUARD_NEVER};
 use crate::fault::{FaultKind, RawFault};
 use crate::memory::GlobalMem;
 use crate::state::Warp;
+use crate::stats::InstCounts;
 
 mod control;
 mod float;
@@ -37,9 +38,8 @@ pub(crate) struct Exec<'a, G: GlobalMem> {
     pub banks: &'a [Vec<u8>],
     pub global: &'a mut G,
     pub shared: &'a mut [u8],
-    /// [warp issues, active lanes, guard-true lanes, issues with a guard-true lane] per
-    /// instruction.
-    pub counters: &'a mut [[u64; 4]],
+    /// The issues of each instruction.
+    pub counters: &'a mut [InstCounts],
     /// Warp-instructions the CTA has executed (the clock of `SR_CLOCKLO`).
     pub clock: u64,
     /// Records the issued instructions for the cycle model (`None`: timing is off).
@@ -146,11 +146,7 @@ fn run_warp_body<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, bu
             GUARD_NEVER => 0,
             g => w.pred(g & 7, g & 8 != 0) & active,
         };
-        let c = &mut x.counters[pc];
-        c[0] += 1;
-        c[1] += active.count_ones() as u64;
-        c[2] += exec.count_ones() as u64;
-        c[3] += (exec != 0) as u64;
+        x.counters[pc].issue(active, exec);
         x.clock += 1;
         if let Some(t) = &mut x.tracer {
             t.record(w, op, pc, active, exec);
@@ -276,10 +272,7 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         H2 { .. } | Hsetp2 { .. } | Hset2 { .. } | Hmnmx2 { .. } => half::exec(w, &op.kind, exec),
         Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return act(memory::exec(w, x, &op.kind, exec)),
         Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
-        Hmma { .. } | Bohmma { .. } => tensor::exec(w, x.env.arith, &op.kind, exec),
-        Ohmma { .. } | OhmmaSp { .. } | AccbClear | AccbBmap { .. } | AccbMov { .. } | AccbShared { .. } => {
-            return act(tensor::exec_otc(w, x, &op.kind, exec))
-        }
+        Tensor(t) => return act(tensor::exec(w, x, t, exec)),
         _ => {}
     }
     Act::Next

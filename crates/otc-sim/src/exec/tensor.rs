@@ -16,9 +16,9 @@ use std::sync::OnceLock;
 use otc_isa::fragments::{slots, FragInst, FragOperand, Layout};
 use otc_numerics::{dot1_f16, dot1_f32, dot4_f16, dot4_f32, TensorArith};
 
-use crate::decode::OpKind;
 use crate::fault::{FaultKind, MemorySpace};
 use crate::memory::GlobalMem;
+use crate::op::TensorOp;
 use crate::state::{lanes, AccBuffer, Warp};
 
 use super::{fault, ExResult, Exec, Flow};
@@ -252,9 +252,28 @@ fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
     (v >> (16 * p.2 as u32)) as u16
 }
 
-pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
+/// Execute a tensor instruction for the lanes `exec` (`exec` != 0).
+#[inline(always)]
+pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
+    // Every variant is listed (no `_`): a new tensor instruction must be given its semantics here.
+    match k {
+        TensorOp::Hmma { .. } | TensorOp::Bohmma { .. } => {
+            exec_lanes(w, x.env.arith, k, exec);
+            Ok(Flow::Next)
+        }
+        TensorOp::Ohmma { .. }
+        | TensorOp::OhmmaSp { .. }
+        | TensorOp::AccbClear
+        | TensorOp::AccbBmap { .. }
+        | TensorOp::AccbMov { .. }
+        | TensorOp::AccbShared { .. } => exec_otc(w, x, k, exec),
+    }
+}
+
+/// HMMA.884 and BOHMMA: lane-wise, registers in and out.
+fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
     match *k {
-        OpKind::Hmma { d, a, b, c, f32: true, step, a_col, b_col } if arith == TensorArith::V100 => {
+        TensorOp::Hmma { d, a, b, c, f32: true, step, a_col, b_col } if arith == TensorArith::V100 => {
             // The 64 dot steps of the warp at once (element j = 32 * r + l: lane l's destination
             // register r), like the dense OHMMA; lanes outside `exec` are computed, not written.
             let g = &gathers().f32[a_col as usize][b_col as usize][step as usize & 3];
@@ -284,7 +303,7 @@ pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
                 w.write(d + r as u16, o, exec);
             }
         }
-        OpKind::Hmma { d, a, b, c, f32, step, a_col, b_col } => {
+        TensorOp::Hmma { d, a, b, c, f32, step, a_col, b_col } => {
             let t = tables();
             let (ta, tb) = (&t.a[a_col as usize], &t.b[b_col as usize]);
             let mut out = [[0u32; 32]; 2];
@@ -322,7 +341,7 @@ pub(super) fn exec(w: &mut Warp, arith: TensorArith, k: &OpKind, exec: u32) {
             w.write(d, &out[0], exec);
             w.write(d + 1, &out[1], exec);
         }
-        OpKind::Bohmma { d, a, b } => {
+        TensorOp::Bohmma { d, a, b } => {
             let (av, bv) = (w.read(a), w.read(b));
             let mut out = [0u32; 32];
             for l in 0..32 {
@@ -509,14 +528,14 @@ fn bit_positions(m: u32) -> ([u8; 32], usize) {
 }
 
 /// The name of a warp-collective OTC instruction, for messages.
-fn otc_name(k: &OpKind) -> &'static str {
+fn otc_name(k: &TensorOp) -> &'static str {
     match k {
-        OpKind::OhmmaSp { .. } => "sparse OHMMA",
-        OpKind::AccbClear => "ACCB.CLEAR",
-        OpKind::AccbBmap { .. } => "ACCB.BMAP",
-        OpKind::AccbShared { load: false, .. } => "ACCB.STS",
-        OpKind::AccbShared { load: true, .. } => "ACCB.LDS",
-        OpKind::AccbMov { .. } => "ACCB.MOV",
+        TensorOp::OhmmaSp { .. } => "sparse OHMMA",
+        TensorOp::AccbClear => "ACCB.CLEAR",
+        TensorOp::AccbBmap { .. } => "ACCB.BMAP",
+        TensorOp::AccbShared { load: false, .. } => "ACCB.STS",
+        TensorOp::AccbShared { load: true, .. } => "ACCB.LDS",
+        TensorOp::AccbMov { .. } => "ACCB.MOV",
         _ => "OHMMA",
     }
 }
@@ -537,11 +556,11 @@ fn ready<'w>(w: &'w mut Warp, exec: u32, what: &str) -> Result<&'w mut AccBuffer
 }
 
 /// The OTC instructions with an accumulation buffer or a dense OHMMA (`exec` != 0).
-pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
+fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
     let arith = x.env.arith;
     // Warp-collective instructions (everything but the dense OHMMA and ACCB.MOV, whose results
     // are per lane): the guard must hold in every active lane or in none (none never gets here).
-    let collective = !matches!(k, OpKind::Ohmma { .. } | OpKind::AccbMov { .. });
+    let collective = !matches!(k, TensorOp::Ohmma { .. } | TensorOp::AccbMov { .. });
     if collective && exec != w.active {
         let off = w.active & !exec;
         return Err(fault(
@@ -556,7 +575,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
         ));
     }
     match *k {
-        OpKind::Ohmma { d, a, b, c, f32: true } if arith == TensorArith::V100 => {
+        TensorOp::Ohmma { d, a, b, c, f32: true } if arith == TensorArith::V100 => {
             // All 128 products of the warp at once (lanes outside `exec` are computed and not
             // written), vectorised where the host allows; elements with an infinity or a NaN
             // among their inputs go through the scalar reference path.
@@ -616,7 +635,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                 w.write(d + r as u16, o, exec);
             }
         }
-        OpKind::Ohmma { d, a, b, c, f32 } => {
+        TensorOp::Ohmma { d, a, b, c, f32 } => {
             let t = &otables().e[if f32 { 0 } else { 1 }];
             if f32 {
                 let mut out = [[0u32; 32]; 4];
@@ -647,7 +666,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                 }
             }
         }
-        OpKind::OhmmaSp { a, b, m, n } => {
+        TensorOp::OhmmaSp { a, b, m, n } => {
             let Some((abm, bbm)) = ready(w, exec, "sparse OHMMA")?.bitmaps else {
                 return Err(fault(
                     w,
@@ -713,14 +732,14 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                 }
             }
         }
-        OpKind::AccbClear => match &mut w.accb {
+        TensorOp::AccbClear => match &mut w.accb {
             Some(buf) => {
                 buf.data = [0; 1024];
                 buf.bitmaps = None;
             }
             None => w.accb = Some(Box::new(AccBuffer { data: [0; 1024], bitmaps: None })),
         },
-        OpKind::AccbBmap { a, b } => {
+        TensorOp::AccbBmap { a, b } => {
             let l0 = exec.trailing_zeros() as usize;
             let (a0, b0) = (w.lane(a, l0), w.lane(b, l0));
             let mut differ = 0u32;
@@ -749,7 +768,7 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                 buf.bitmaps = Some((a0, b0));
             }
         }
-        OpKind::AccbMov { d, q } => {
+        TensorOp::AccbMov { d, q } => {
             let buf = ready(w, exec, "ACCB.MOV")?;
             let mut out = [[0u32; 32]; 8];
             for l in lanes(exec) {
@@ -762,9 +781,9 @@ pub(super) fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKi
                 w.write(d + i as u16, o, exec);
             }
         }
-        OpKind::AccbShared { base, off, load } => {
+        TensorOp::AccbShared { base, off, load } => {
             let what = if load { "ACCB.LDS" } else { "ACCB.STS" };
-            let addr_of = |l: usize| (w.regs[base as usize][l] as u64).wrapping_add(off as i64 as u64) & 0xffff_ffff;
+            let addr_of = |l: usize| w.lane_address(base, false, off, l);
             let l0 = exec.trailing_zeros() as usize;
             let addr = addr_of(l0);
             let mut differ = 0u32;

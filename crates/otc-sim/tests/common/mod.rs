@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use otc_isa::Instruction;
-use otc_sim::{Device, DeviceConfig, KernelImage, LaunchStats, SimError, WarpHarness};
+pub use otc_sim::{Device, DeviceConfig, KernelImage, LaunchStats, SimError, WarpHarness};
 
 /// Assemble own-dialect text (one kernel) into instructions.
 pub fn asm(text: &str) -> Vec<Instruction> {
@@ -18,19 +18,7 @@ pub fn asm(text: &str) -> Vec<Instruction> {
 /// A kernel image from own-dialect text.
 pub fn kernel(text: &str) -> KernelImage {
     let p = otc_asm::assemble(text, "test").unwrap_or_else(|e| panic!("assembly failed: {e}\n{text}"));
-    image(&p.kernels[0])
-}
-
-/// The kernel image of an assembled kernel.
-pub fn image(k: &otc_asm::Kernel) -> KernelImage {
-    KernelImage {
-        name: k.name.clone(),
-        instructions: k.instructions.clone(),
-        num_regs: k.num_regs,
-        shared_bytes: k.shared_bytes,
-        local_bytes: k.local_bytes,
-        param_bytes: k.param_bytes(),
-    }
+    KernelImage::from(&p.kernels[0])
 }
 
 /// Run text on a harness.

@@ -14,6 +14,9 @@ use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos, SectorReader};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
+
+mod memory;
+mod tensor;
 use crate::trace::{
     memory_access, unit_index, BarOp, CtaTrace, Event, EventKind, MemOp, MemSpace, RegGroup, TensorOp,
     INSTRUCTION_BYTES, NUM_UNITS,
@@ -77,7 +80,7 @@ impl FormStatic {
                     latency: timing.latency as u64,
                     cycles,
                     skipped_cycles,
-                    fwd_class: matches!(def.class, Class::Tensor(tc) if forwards_accumulator(tc)),
+                    fwd_class: matches!(def.class, Class::Tensor(tc) if tensor::forwards_accumulator(tc)),
                 }
             })
             .collect()
@@ -92,30 +95,6 @@ impl FormStatic {
             self.cycles
         }
     }
-}
-
-/// The keys of `[tensor.<class>]` that the model reads for a class (the rest must stay unset).
-pub(crate) fn cost_keys(class: TensorClass) -> &'static [&'static str] {
-    use TensorClass::*;
-    match class {
-        // Registers in, registers out through the tensor pipeline.
-        Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16 => &["cycles", "latency", "macs"],
-        // Products go to the accumulation buffer (`accbuf.latency`, its banks and collector).
-        OhmmaSparse => &["cycles", "macs"],
-        // Binary products are not MACs.
-        Bohmma => &["cycles", "latency"],
-        // Reads the buffer, then `latency` to the registers.
-        AccbMov => &["cycles", "latency"],
-        // The buffer state is ready when the unit is free; STS/LDS go through the shared-memory pipe.
-        AccbClear | AccbBmap | AccbSts | AccbLds => &["cycles"],
-    }
-}
-
-/// HMMA.884 and the dense OHMMA: the accumulator may be forwarded (with
-/// `tensor.accumulator_forwarding`) and the result is forwarded from the multipliers.
-fn forwards_accumulator(class: TensorClass) -> bool {
-    use TensorClass::*;
-    matches!(class, Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16)
 }
 
 /// The register bank tables for `banks` banks: bank of each register, and per group size
@@ -871,6 +850,89 @@ impl SmSim {
         }
     }
 
+    /// Operand collection of warp `ws`'s event `e`: register-bank conflicts and the reuse cache;
+    /// returns the read cycles. A group of n registers puts n / banks reads on every bank
+    /// (`uniform`) and one more on the n % banks banks from its first register's (`extra`).
+    #[inline(always)]
+    fn collect_operands(&mut self, r: &Resolved, ws: usize, e: &Event) -> u64 {
+        let w = &mut self.warps[ws];
+        match self.plans.get_mut(w.plan as usize) {
+            Some(Some(p)) => {
+                // Bytewise: slot i hits when byte i of the cache equals its base.
+                let x = w.reuse ^ p.bases;
+                let nonzero = ((x & 0x7f7f_7f7f).wrapping_add(0x7f7f_7f7f) | x) & 0x8080_8080;
+                let eq = !nonzero & p.present & 0x8080_8080;
+                let hits = ((eq >> 7) & 1 | (eq >> 14) & 2 | (eq >> 21) & 4 | (eq >> 28) & 8) as usize;
+                w.reuse = (w.reuse & !p.present) | (p.bases & p.keep) | (p.present & !p.keep);
+                self.stats.reuse_hits += 0x4332_3221_3221_2110u64 >> (4 * hits) & 15;
+                match p.read_cycles[hits] {
+                    0 => {
+                        let c = bank_read_cycles(r, &e.srcs, hits);
+                        if c < 255 {
+                            p.read_cycles[hits] = c as u8;
+                        }
+                        c
+                    }
+                    c => c as u64,
+                }
+            }
+            _ => {
+                let mut hits = 0usize;
+                let mut cache = w.reuse.to_le_bytes();
+                for (i, g) in e.srcs.iter().enumerate() {
+                    if g.count == 0 {
+                        continue;
+                    }
+                    hits |= ((cache[i] == g.base) as usize) << i;
+                    cache[i] = if e.reuse & (1 << i) != 0 { g.base } else { 255 };
+                }
+                w.reuse = u32::from_le_bytes(cache);
+                self.stats.reuse_hits += hits.count_ones() as u64;
+                bank_read_cycles(r, &e.srcs, hits)
+            }
+        }
+    }
+
+    /// The execution of event `e` of warp `ws` (sub-core `s`) starting at `exec_start` with
+    /// `cycles` unit cycles: (result cycle, forwarded-result cycle, whether it is a memory access).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn execute(
+        &mut self,
+        r: &Resolved,
+        s: usize,
+        ws: usize,
+        e: &Event,
+        exec_start: u64,
+        cycles: u64,
+    ) -> (u64, Option<u64>, bool) {
+        let fs = &r.forms[e.form as usize];
+        let executed = e.executed != 0;
+        let mut result = exec_start + fs.latency;
+        let mut fwd = None;
+        let mut is_mem = false;
+        match fs.class {
+            Class::Memory(m) => {
+                let (space, op) = memory_access(m);
+                is_mem = true;
+                result = if executed { self.memory(r, ws, e, space, op, exec_start) } else { exec_start + 1 };
+            }
+            Class::Warp(WarpClass::Shfl) => {
+                let start = exec_start.max(self.mio_free);
+                self.mio_free = start + 1;
+                result = start + fs.latency;
+            }
+            Class::Tensor(tc) => {
+                result = self.tensor(r, s, ws, e, tc, exec_start, cycles);
+                if fs.fwd_class {
+                    fwd = Some(exec_start + cycles.max(1));
+                }
+            }
+            _ => {}
+        }
+        (result, fwd, is_mem)
+    }
+
     fn issue(&mut self, r: &Resolved, s: usize, ws: usize) {
         let t = self.t;
         let c = &r.cfg;
@@ -891,47 +953,7 @@ impl SmSim {
         }
         self.stats.per_form[e.form as usize] += 1;
 
-        // Operand collection: register-bank conflicts and the reuse cache.
-        // A group of n registers puts n / banks reads on every bank (`uniform`) and one more on
-        // the n % banks banks from its first register's (`extra`).
-        let read_cycles = {
-            let w = &mut self.warps[ws];
-            match self.plans.get_mut(w.plan as usize) {
-                Some(Some(p)) => {
-                    // Bytewise: slot i hits when byte i of the cache equals its base.
-                    let x = w.reuse ^ p.bases;
-                    let nonzero = ((x & 0x7f7f_7f7f).wrapping_add(0x7f7f_7f7f) | x) & 0x8080_8080;
-                    let eq = !nonzero & p.present & 0x8080_8080;
-                    let hits = ((eq >> 7) & 1 | (eq >> 14) & 2 | (eq >> 21) & 4 | (eq >> 28) & 8) as usize;
-                    w.reuse = (w.reuse & !p.present) | (p.bases & p.keep) | (p.present & !p.keep);
-                    self.stats.reuse_hits += 0x4332_3221_3221_2110u64 >> (4 * hits) & 15;
-                    match p.read_cycles[hits] {
-                        0 => {
-                            let c = bank_read_cycles(r, &e.srcs, hits);
-                            if c < 255 {
-                                p.read_cycles[hits] = c as u8;
-                            }
-                            c
-                        }
-                        c => c as u64,
-                    }
-                }
-                _ => {
-                    let mut hits = 0usize;
-                    let mut cache = w.reuse.to_le_bytes();
-                    for (i, g) in e.srcs.iter().enumerate() {
-                        if g.count == 0 {
-                            continue;
-                        }
-                        hits |= ((cache[i] == g.base) as usize) << i;
-                        cache[i] = if e.reuse & (1 << i) != 0 { g.base } else { 255 };
-                    }
-                    w.reuse = u32::from_le_bytes(cache);
-                    self.stats.reuse_hits += hits.count_ones() as u64;
-                    bank_read_cycles(r, &e.srcs, hits)
-                }
-            }
-        };
+        let read_cycles = self.collect_operands(r, ws, &e);
         let extra = read_cycles - 1;
         self.stats.bank_conflict_cycles += extra;
 
@@ -954,28 +976,7 @@ impl SmSim {
         sub.last = Some(ws);
 
         // Results.
-        let mut result = exec_start + fs.latency;
-        let mut fwd = None;
-        let mut is_mem = false;
-        match fs.class {
-            Class::Memory(m) => {
-                let (space, op) = memory_access(m);
-                is_mem = true;
-                result = if executed { self.memory(r, ws, &e, space, op, exec_start) } else { exec_start + 1 };
-            }
-            Class::Warp(WarpClass::Shfl) => {
-                let start = exec_start.max(self.mio_free);
-                self.mio_free = start + 1;
-                result = start + fs.latency;
-            }
-            Class::Tensor(tc) => {
-                result = self.tensor(r, s, ws, &e, tc, exec_start, cycles);
-                if fs.fwd_class {
-                    fwd = Some(exec_start + cycles.max(1));
-                }
-            }
-            _ => {}
-        }
+        let (result, fwd, is_mem) = self.execute(r, s, ws, &e, exec_start, cycles);
 
         let control = if c.scheduler.use_control_bits { e.control } else { None };
         let next;
@@ -1137,309 +1138,6 @@ impl SmSim {
         if let Some(c) = self.ctas[cta].as_mut() {
             c.bar_count[id] = 0;
             c.bar_threads[id] = 0;
-        }
-    }
-
-    /// Timing of an executed memory instruction that starts at `s`; returns its result cycle.
-    fn memory(&mut self, r: &Resolved, ws: usize, e: &Event, space: MemSpace, op: MemOp, s: u64) -> u64 {
-        let m = &r.cfg.memory;
-        let (cta, wi) = (self.warps[ws].cta, self.warps[ws].w);
-        let bytes = match e.kind {
-            EventKind::Mem { bytes, .. } => bytes as u32,
-            _ => 4,
-        };
-        let lanes = e.executed.count_ones() as u64;
-        let result;
-        match space {
-            MemSpace::Shared => {
-                let c = self.ctas[cta].as_ref().unwrap();
-                let wt = &c.p.trace.warps[wi];
-                let addrs = wt.addresses(e);
-                let mut lanes_v = [(0u32, 0u64); 32];
-                let mut mask = e.executed;
-                for (slot, &a) in lanes_v.iter_mut().zip(addrs) {
-                    let lane = mask.trailing_zeros();
-                    mask &= mask - 1;
-                    *slot = (lane, a);
-                }
-                let (wave, phases) = shared_wavefronts(
-                    &lanes_v[..addrs.len().min(32)],
-                    bytes,
-                    m.shared_banks,
-                    m.shared_bank_bytes,
-                    op == MemOp::Atomic,
-                );
-                let wave = wave.max(1) as u64;
-                self.stats.smem_instructions += 1;
-                self.stats.smem_wavefronts += wave;
-                self.stats.smem_conflicts += wave - phases.max(1) as u64;
-                let start = s.max(self.mio_free);
-                self.mio_free = start + wave;
-                result = start + wave - 1 + m.shared_latency as u64;
-                match op {
-                    MemOp::Load => self.stats.smem_read_bytes += lanes * bytes as u64,
-                    MemOp::Store => self.stats.smem_write_bytes += lanes * bytes as u64,
-                    _ => {
-                        self.stats.smem_read_bytes += lanes * bytes as u64;
-                        self.stats.smem_write_bytes += lanes * bytes as u64
-                    }
-                }
-            }
-            MemSpace::Const => {
-                let c = self.ctas[cta].as_ref().unwrap();
-                let addrs = c.p.trace.warps[wi].addresses(e);
-                let mut v: Vec<u64> = addrs.to_vec();
-                v.sort_unstable();
-                v.dedup();
-                result = s + m.const_latency as u64 + v.len().saturating_sub(1) as u64;
-                self.stats.const_loads += 1;
-            }
-            MemSpace::Global | MemSpace::Local => {
-                let mut sectors = std::mem::take(&mut self.scratch);
-                {
-                    // Read the access from the warp's first chunk; a chunk read to its end is freed.
-                    let c = self.ctas[cta].as_mut().unwrap();
-                    self.warps[ws].gmem.next(&mut c.p.gmem[wi], &mut sectors);
-                }
-                let n = sectors.len() as u64;
-                let local = space == MemSpace::Local;
-                let useful = lanes * bytes as u64;
-                let start = s.max(self.mio_free);
-                self.mio_free = start + n.div_ceil(m.l1_sectors_per_cycle as u64).max(1);
-                let mut done = start + 1;
-                let l2_send = |sm: &mut SmSim, sector_hit: u64, write: bool| -> u64 {
-                    let l2hit = sector_hit & 1 != 0;
-                    let q = sm.l2_free_mc.max(start * MC);
-                    sm.l2_free_mc = q + r.l2_mc_per_sector;
-                    let mut arrive = q.div_ceil(MC) + m.l2_latency as u64;
-                    if l2hit {
-                        sm.stats.l2_hits += 1;
-                    } else {
-                        sm.stats.l2_misses += 1;
-                        let d = sm.dram_free_mc.max(q);
-                        sm.dram_free_mc = d + r.dram_mc_per_sector;
-                        if write {
-                            sm.stats.dram_write_bytes += m.sector_bytes as u64;
-                        } else {
-                            sm.stats.dram_read_bytes += m.sector_bytes as u64;
-                            arrive = arrive.max(d.div_ceil(MC) + m.dram_latency as u64);
-                        }
-                    }
-                    arrive
-                };
-                match op {
-                    MemOp::Load => {
-                        if local {
-                            self.stats.lmem_read_bytes += useful;
-                        } else {
-                            self.stats.gmem_read_bytes += useful;
-                            self.stats.gmem_read_sectors += n;
-                        }
-                        for &sh in &sectors {
-                            let sector = sh >> 1;
-                            match self.l1.lookup(sector) {
-                                Lookup::Hit(rt) => {
-                                    self.stats.l1_hits += 1;
-                                    done = done.max(rt.max(start + m.l1_latency as u64));
-                                }
-                                Lookup::Miss => {
-                                    self.stats.l1_misses += 1;
-                                    let arrive = l2_send(self, sh, false);
-                                    self.l1.fill(sector, arrive);
-                                    done = done.max(arrive);
-                                }
-                            }
-                        }
-                        result = done;
-                    }
-                    MemOp::Store => {
-                        if local {
-                            self.stats.lmem_write_bytes += useful;
-                        } else {
-                            self.stats.gmem_write_bytes += useful;
-                            self.stats.gmem_write_sectors += n;
-                        }
-                        for &sh in &sectors {
-                            // Write-through, no allocation; a present sector stays valid (updated).
-                            self.l1.lookup(sh >> 1);
-                            let arrive = l2_send(self, sh, true);
-                            done = done.max(arrive);
-                        }
-                        result = start + 1;
-                        let w = &mut self.warps[ws];
-                        w.mem_done = w.mem_done.max(done);
-                    }
-                    MemOp::Atomic | MemOp::Reduction => {
-                        self.stats.gmem_read_bytes += useful;
-                        self.stats.gmem_write_bytes += useful;
-                        self.stats.atomics += 1;
-                        // Same-address lanes serialise at the L2.
-                        let c = self.ctas[cta].as_ref().unwrap();
-                        let mut v: Vec<u64> = c.p.trace.warps[wi].addresses(e).to_vec();
-                        v.sort_unstable();
-                        let mut worst = 0u64;
-                        let mut i = 0;
-                        while i < v.len() {
-                            let mut j = i;
-                            while j < v.len() && v[j] == v[i] {
-                                j += 1;
-                            }
-                            worst = worst.max((j - i) as u64);
-                            i = j;
-                        }
-                        for &sh in &sectors {
-                            let arrive = l2_send(self, sh, true);
-                            done = done.max(arrive);
-                        }
-                        done += m.atomic_latency as u64 + worst.saturating_sub(1);
-                        if op == MemOp::Atomic {
-                            result = done;
-                        } else {
-                            result = start + 1;
-                        }
-                        let w = &mut self.warps[ws];
-                        w.mem_done = w.mem_done.max(done);
-                    }
-                }
-                self.scratch = sectors;
-            }
-        }
-        if matches!(op, MemOp::Load | MemOp::Atomic) {
-            let w = &mut self.warps[ws];
-            w.mem_done = w.mem_done.max(result);
-        }
-        result
-    }
-
-    /// Timing of a tensor instruction whose execution starts at `s`; returns its result cycle.
-    #[allow(clippy::too_many_arguments)]
-    fn tensor(&mut self, r: &Resolved, sub: usize, ws: usize, e: &Event, tc: TensorClass, s: u64, cycles: u64) -> u64 {
-        use TensorClass::*;
-        let cost = r.cfg.tensor.cost(tc);
-        let executed = e.executed != 0;
-        let st = &mut self.stats;
-        st.tensor_busy += cycles;
-        let class_slot = match tc {
-            Hmma884F32 | Hmma884F16 => 0,
-            OhmmaF32 | OhmmaF16 | OhmmaSparse => 1,
-            Bohmma => 2,
-            AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => 3,
-        };
-        st.tensor_busy_by[class_slot] += cycles;
-        // Classes without MACs (BOHMMA's binary products, the buffer moves) have `macs` = 0.
-        let macs = cost.macs as u64;
-        st.macs_issued += macs;
-        if executed {
-            st.macs_executed += macs;
-        }
-        match tc {
-            Hmma884F32 | Hmma884F16 => {
-                st.hmma_issued += 1;
-                if executed {
-                    st.hmma_executed += 1;
-                    st.macs_useful += macs;
-                }
-                s + cost.latency as u64
-            }
-            OhmmaF32 | OhmmaF16 => {
-                st.ohmma_issued += 1;
-                if executed {
-                    st.ohmma_executed += 1;
-                    st.macs_useful += macs;
-                    st.accbuf_accesses += 128;
-                } else {
-                    st.ohmma_skipped += 1;
-                }
-                s + cost.latency as u64
-            }
-            OhmmaSparse => {
-                st.ohmma_issued += 1;
-                st.ohmma_sparse_issued += 1;
-                if !executed {
-                    st.ohmma_skipped += 1;
-                    return s + 1;
-                }
-                st.ohmma_executed += 1;
-                st.ohmma_sparse_executed += 1;
-                let (rows, cols) = match e.kind {
-                    EventKind::Tensor(op) => (op.rows, op.cols),
-                    _ => (0xff, 0xffff),
-                };
-                let lat = r.cfg.accbuf.latency as u64;
-                let arrive = s + lat;
-                let res = self.subs[sub].accbuf.access(arrive, rows, cols, 1);
-                let st = &mut self.stats;
-                st.macs_useful += res.accesses;
-                st.accbuf_accesses += res.accesses;
-                st.accbuf_conflicts += res.conflicts;
-                // The multiplier holds the instruction until the collector takes its products.
-                let hold = res.enter - arrive;
-                if hold > 0 {
-                    st.accbuf_stall += hold;
-                    let subc = &mut self.subs[sub];
-                    let u = unit_index(otc_isa::Unit::Tensor);
-                    let free = s + cycles.max(1) + hold;
-                    if free > subc.unit_exec_free[u] {
-                        subc.unit_exec_free[u] = free;
-                        subc.unit_exec_reason[u] = Reason::AccBuf;
-                    }
-                }
-                let w = &mut self.warps[ws];
-                w.accbuf_ready = w.accbuf_ready.max(res.done);
-                res.done
-            }
-            Bohmma => {
-                st.bohmma_issued += 1;
-                if executed {
-                    st.bohmma_executed += 1;
-                }
-                s + cost.latency as u64
-            }
-            AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => {
-                let slot = match tc {
-                    AccbClear => 0,
-                    AccbBmap => 1,
-                    AccbMov => 2,
-                    AccbSts => 3,
-                    _ => 4,
-                };
-                st.accb[slot] += 1;
-                if !executed {
-                    return s + 1;
-                }
-                let m = &r.cfg.memory;
-                match tc {
-                    AccbMov => {
-                        // Rows 8q..8q+7, all 32 columns.
-                        let res = self.subs[sub].accbuf.access(s, 0xff, u32::MAX, 1);
-                        self.stats.accbuf_accesses += res.accesses;
-                        self.stats.accbuf_conflicts += res.conflicts;
-                        res.done + cost.latency as u64
-                    }
-                    AccbSts | AccbLds => {
-                        let res = self.subs[sub].accbuf.access(s, u32::MAX, u32::MAX, 1);
-                        self.stats.accbuf_accesses += res.accesses;
-                        self.stats.accbuf_conflicts += res.conflicts;
-                        // 4096 bytes through the shared-memory pipe, conflict-free rows.
-                        let wave = (4096 / (m.shared_banks * m.shared_bank_bytes).max(1)) as u64;
-                        let start = s.max(self.mio_free);
-                        self.mio_free = start + wave;
-                        self.stats.smem_wavefronts += wave;
-                        if tc == AccbSts {
-                            self.stats.smem_write_bytes += 4096;
-                        } else {
-                            self.stats.smem_read_bytes += 4096;
-                        }
-                        let done = res.done.max(start + wave - 1 + m.shared_latency as u64);
-                        let w = &mut self.warps[ws];
-                        w.mem_done = w.mem_done.max(done);
-                        w.accbuf_ready = w.accbuf_ready.max(done);
-                        done
-                    }
-                    // CLEAR, BMAP: the buffer state is ready when the unit is free.
-                    _ => s + cycles.max(1),
-                }
-            }
         }
     }
 }

@@ -1,0 +1,62 @@
+//! Decoding of the tensor-core instructions, told apart by their ISA class.
+
+use super::*;
+
+impl Dec<'_, '_> {
+    /// The tensor instructions are told apart by their class (`isa/*.toml`).
+    pub(super) fn tensor(&self, class: TensorClass) -> DResult<OpKind> {
+        use TensorClass::*;
+        Ok(OpKind::Tensor(match class {
+            OhmmaF32 | OhmmaF16 => TensorOp::Ohmma {
+                d: self.dst("d")?,
+                a: self.reg("a")?,
+                b: self.reg("b")?,
+                c: self.reg("c")?,
+                f32: class == OhmmaF32,
+            },
+            Bohmma => TensorOp::Bohmma { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")? },
+            OhmmaSparse => {
+                // Blocks M0..M3 and N0..N1: the option index is the block.
+                TensorOp::OhmmaSp {
+                    a: self.reg("a")?,
+                    b: self.reg("b")?,
+                    m: self.mod_index("m"),
+                    n: self.mod_index("n"),
+                }
+            }
+            Hmma884F32 | Hmma884F16 => self.hmma884(class == Hmma884F32)?,
+            AccbClear => TensorOp::AccbClear,
+            AccbBmap => TensorOp::AccbBmap { a: self.src("a")?, b: self.src("b")? },
+            AccbMov => {
+                let q = self.imm("q")?;
+                if q > 3 {
+                    return illegal(format!("ACCB.MOV block {q} (0..3)"));
+                }
+                TensorOp::AccbMov { d: self.dst("d")?, q: q as u8 }
+            }
+            AccbSts | AccbLds => {
+                let (base, off) = self.mem("a", false)?;
+                TensorOp::AccbShared { base, off, load: class == AccbLds }
+            }
+        }))
+    }
+
+    /// Volta's HMMA.884 step (`f32`: fp32 accumulators).
+    pub(super) fn hmma884(&self, f32: bool) -> DResult<TensorOp> {
+        // STEP0..STEP3: the option index is the step.
+        let step = self.mod_index("step");
+        let (_, ao) = self.op("a")?;
+        let (_, bo) = self.op("b")?;
+        // suffix 1 = ROW, 2 = COL; A defaults to ROW, B to COL
+        Ok(TensorOp::Hmma {
+            d: self.dst("d")?,
+            a: self.reg("a")?,
+            b: self.reg("b")?,
+            c: self.reg("c")?,
+            f32,
+            step,
+            a_col: ao.suffix == 2,
+            b_col: bo.suffix != 1,
+        })
+    }
+}
