@@ -20,9 +20,12 @@
 //! * [`dot4_f16`] / [`dot_f16`]: fp16 products, fp16 accumulator and result.
 //! * [`F32_CANONICAL_NAN`] / [`F16_CANONICAL_NAN`]: the NaN every NaN result is.
 //!
-//! All functions are total: every input bit pattern gives a result, nothing panics, and there
-//! is no `unsafe`. The finite arithmetic is integer-only (`u64`/`i64`/`u128`, plus a 320-bit
-//! fixed-point accumulator for the exact [`TensorArith::Ieee`] sum).
+//! All functions are total: every input bit pattern gives a result and nothing panics. The
+//! reference arithmetic is integer-only (`u64`/`i64`/`u128`, plus a 320-bit fixed-point
+//! accumulator for the exact [`TensorArith::Ieee`] sum). The whole-warp lane batches
+//! (`*_lanes_host`) compute the same bits in floating point (module `float_lanes`: AVX-512 with
+//! embedded round-toward-zero, a portable error-free formulation elsewhere); `unsafe` appears only
+//! where they call code compiled for the host's vectors after checking that the host has them.
 //!
 //! # The V100 model, step by step
 //!
