@@ -67,7 +67,7 @@ fn product_term(a: u16, b: u16) -> (u32, u32, bool) {
     let p = x * y;
     let xf = (x.to_bits() & EXP).max(F16_MIN_FIELD);
     let yf = (y.to_bits() & EXP).max(F16_MIN_FIELD);
-    let pf = (xf - (127 << 23)).wrapping_add(yf);
+    let pf = xf.wrapping_sub(127 << 23).wrapping_add(yf);
     // p != 0 also holds for NaN (Inf * 0)
     let pf = if p != 0.0 { pf } else { 0 };
     (p.to_bits(), pf, pf >= SPECIAL_PRODUCT_FIELD)
