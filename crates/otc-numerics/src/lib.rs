@@ -20,9 +20,12 @@
 //! * [`dot4_f16`] / [`dot_f16`]: fp16 products, fp16 accumulator and result.
 //! * [`F32_CANONICAL_NAN`] / [`F16_CANONICAL_NAN`]: the NaN every NaN result is.
 //!
-//! All functions are total: every input bit pattern gives a result, nothing panics, and there
-//! is no `unsafe`. The finite arithmetic is integer-only (`u64`/`i64`/`u128`, plus a 320-bit
-//! fixed-point accumulator for the exact [`TensorArith::Ieee`] sum).
+//! All functions are total: every input bit pattern gives a result and nothing panics. The
+//! reference arithmetic is integer-only (`u64`/`i64`/`u128`, plus a 320-bit fixed-point
+//! accumulator for the exact [`TensorArith::Ieee`] sum). The whole-warp lane batches
+//! (`*_lanes_host`) compute the same bits in floating point (module `float_lanes`: AVX-512 with
+//! embedded round-toward-zero, a portable error-free formulation elsewhere); `unsafe` appears only
+//! where they call code compiled for the host's vectors after checking that the host has them.
 //!
 //! # The V100 model, step by step
 //!
@@ -122,8 +125,15 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod float_lanes;
 #[cfg(test)]
 mod tests;
+
+#[cfg(target_arch = "x86_64")]
+pub use float_lanes::avx512 as float_avx512;
+#[cfg(target_arch = "x86_64")]
+pub use float_lanes::avx512_dot4 as float_avx512_dot4;
+pub use float_lanes::dot1_f32_v100_lanes_fp;
 
 /// The arithmetic used by a tensor-core dot step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -540,11 +550,19 @@ pub fn dot1_f32_v100_rows<const L: usize, const R: usize>(
     c: &[[u32; L]; R],
     out: &mut [[u32; L]; R],
 ) -> [[u64; 2]; R] {
-    let mut special = [[0u64; 2]; R];
-    for r in 0..R {
-        special[r] = dot1_f32_v100_lanes(a, &b[r], &c[r], &mut out[r]);
-    }
-    special
+    each_row(a, b, c, out, dot1_f32_v100_lanes)
+}
+
+/// A one-product lane batch `batch` run on each of `R` rows that share their `a`.
+#[inline(always)]
+fn each_row<const L: usize, const R: usize>(
+    a: &[u16; L],
+    b: &[[u16; L]; R],
+    c: &[[u32; L]; R],
+    out: &mut [[u32; L]; R],
+    batch: impl Fn(&[u16; L], &[u16; L], &[u32; L], &mut [u32; L]) -> [u64; 2],
+) -> [[u64; 2]; R] {
+    std::array::from_fn(|r| batch(a, &b[r], &c[r], &mut out[r]))
 }
 
 /// The vector instruction-set level the fast paths of otc-emu run at (the lane batches here and
@@ -593,51 +611,70 @@ fn host_vector_level() -> VectorLevel {
     VectorLevel::Base
 }
 
-/// A public function that runs `$base` compiled for the host's widest vectors (`host_vectors`),
-/// with the same signature.
-macro_rules! host_build {
-    ($(#[$doc:meta])* $host:ident => $base:ident [$($gen:tt)*] ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        $(#[$doc])*
-        #[inline]
-        #[allow(unsafe_code)]
-        pub fn $host<$($gen)*>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if host_vectors::avx512() {
-                    // SAFETY: the AVX-512 level means the host has the subsets it is compiled for.
-                    return unsafe { host_vectors::avx512::$base($($arg),*) };
-                }
-                if host_vectors::avx2() {
-                    // SAFETY: the AVX2 level means the host has AVX2.
-                    return unsafe { host_vectors::avx2::$base($($arg),*) };
-                }
+/// The body of a `*_host` batch: the AVX-512 floating-point batch `$float` (whole 16-lane vectors),
+/// else `$portable` compiled for the host's widest vectors (`host_vectors`) or the baseline.
+macro_rules! host_dispatch {
+    ($float:path, $portable:ident ($($arg:ident),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if host_vectors::avx512() {
+                // SAFETY: the AVX-512 level means the host has the subsets both are compiled for.
+                return unsafe {
+                    if L.is_multiple_of(16) {
+                        $float($($arg),*)
+                    } else {
+                        host_vectors::avx512::$portable($($arg),*)
+                    }
+                };
             }
-            $base($($arg),*)
+            if host_vectors::avx2() {
+                // SAFETY: the AVX2 level means the host has AVX2.
+                return unsafe { host_vectors::avx2::$portable($($arg),*) };
+            }
         }
-    };
+        $portable($($arg),*)
+    }};
 }
 
-host_build! {
-    /// [`dot1_f32_v100_lanes`] compiled for AVX-512 (16 lanes and a vector leading-zero count) or
-    /// AVX2 (variable per-lane shifts) when the host has them, chosen once per process (the
-    /// environment variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing); the
-    /// same integer code, so the same bits, on every host.
-    dot1_f32_v100_lanes_host => dot1_f32_v100_lanes [const L: usize]
-    (a: &[u16; L], b: &[u16; L], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2]
+/// [`dot1_f32_v100_lanes`] in the host's widest vectors, chosen once per process (the environment
+/// variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing): the floating-point
+/// formulation of [`float_avx512`] with AVX-512 (`L` a multiple of 16), else the portable one,
+/// [`dot1_f32_v100_lanes_fp`], compiled for AVX2 or the baseline. The same bits and flags on every
+/// host.
+#[inline]
+#[allow(unsafe_code)]
+pub fn dot1_f32_v100_lanes_host<const L: usize>(
+    a: &[u16; L],
+    b: &[u16; L],
+    c: &[u32; L],
+    out: &mut [u32; L],
+) -> [u64; 2] {
+    host_dispatch!(float_lanes::avx512::dot1_f32_v100_lanes, dot1_f32_v100_lanes_fp(a, b, c, out))
 }
 
-host_build! {
-    /// [`dot1_f32_v100_rows`] compiled for the host's widest vectors, like
-    /// [`dot1_f32_v100_lanes_host`] (one call for all rows keeps the vector constants in registers).
-    dot1_f32_v100_rows_host => dot1_f32_v100_rows [const L: usize, const R: usize]
-    (a: &[u16; L], b: &[[u16; L]; R], c: &[[u32; L]; R], out: &mut [[u32; L]; R]) -> [[u64; 2]; R]
+/// [`dot1_f32_v100_rows`] in the host's widest vectors, like [`dot1_f32_v100_lanes_host`].
+#[inline]
+pub fn dot1_f32_v100_rows_host<const L: usize, const R: usize>(
+    a: &[u16; L],
+    b: &[[u16; L]; R],
+    c: &[[u32; L]; R],
+    out: &mut [[u32; L]; R],
+) -> [[u64; 2]; R] {
+    each_row(a, b, c, out, dot1_f32_v100_lanes_host)
 }
 
-host_build! {
-    /// [`dot4_f32_v100_lanes`] compiled for the host's widest vectors, like
-    /// [`dot1_f32_v100_lanes_host`].
-    dot4_f32_v100_lanes_host => dot4_f32_v100_lanes [const L: usize]
-    (a: &[[u16; L]; 4], b: &[[u16; L]; 4], c: &[u32; L], out: &mut [u32; L]) -> [u64; 2]
+/// [`dot4_f32_v100_lanes`] in the host's widest vectors, like [`dot1_f32_v100_lanes_host`]: the
+/// floating-point formulation of [`float_avx512_dot4`] with AVX-512 (`L` a multiple of 16), else
+/// the integer batch compiled for AVX2 or the baseline. The same bits and flags on every host.
+#[inline]
+#[allow(unsafe_code)]
+pub fn dot4_f32_v100_lanes_host<const L: usize>(
+    a: &[[u16; L]; 4],
+    b: &[[u16; L]; 4],
+    c: &[u32; L],
+    out: &mut [u32; L],
+) -> [u64; 2] {
+    host_dispatch!(float_lanes::avx512_dot4::dot4_f32_v100_lanes, dot4_f32_v100_lanes(a, b, c, out))
 }
 
 /// The lane batches compiled for wider vectors than the baseline target (x86-64 hosts only).
@@ -661,23 +698,13 @@ mod host_vectors {
         ($name:ident, $features:literal) => {
             pub(super) mod $name {
                 #[target_feature(enable = $features)]
-                pub(crate) unsafe fn dot1_f32_v100_lanes<const L: usize>(
+                pub(crate) unsafe fn dot1_f32_v100_lanes_fp<const L: usize>(
                     a: &[u16; L],
                     b: &[u16; L],
                     c: &[u32; L],
                     out: &mut [u32; L],
                 ) -> [u64; 2] {
-                    crate::dot1_f32_v100_lanes(a, b, c, out)
-                }
-
-                #[target_feature(enable = $features)]
-                pub(crate) unsafe fn dot1_f32_v100_rows<const L: usize, const R: usize>(
-                    a: &[u16; L],
-                    b: &[[u16; L]; R],
-                    c: &[[u32; L]; R],
-                    out: &mut [[u32; L]; R],
-                ) -> [[u64; 2]; R] {
-                    crate::dot1_f32_v100_rows(a, b, c, out)
+                    crate::dot1_f32_v100_lanes_fp(a, b, c, out)
                 }
 
                 #[target_feature(enable = $features)]

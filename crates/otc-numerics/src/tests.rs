@@ -900,13 +900,62 @@ fn assert_same_batch<const L: usize>(special: [u64; 2], out: &[u32; L], host_spe
     }
 }
 
-/// Checks `dot1_f32_v100_lanes` (and its host build) on 128 elements against the reference,
-/// element by element.
+/// Every floating-point formulation of the one-product batch that this host can run, whatever
+/// `OTC_SIM_ISA` says: the portable one in the baseline build and in the AVX2 and AVX-512 builds,
+/// and the AVX-512 intrinsics.
+fn float_batches<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32; L]) -> Vec<([u64; 2], [u32; L])> {
+    let mut runs = Vec::new();
+    let mut out = [0u32; L];
+    runs.push((dot1_f32_v100_lanes_fp(a, b, c, &mut out), out));
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") {
+            // SAFETY: the host has AVX2.
+            runs.push((unsafe { host_vectors::avx2::dot1_f32_v100_lanes_fp(a, b, c, &mut out) }, out));
+        }
+        if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512cd") {
+            // SAFETY: the host has the AVX-512 subsets of both builds.
+            runs.push((unsafe { host_vectors::avx512::dot1_f32_v100_lanes_fp(a, b, c, &mut out) }, out));
+            if L.is_multiple_of(16) {
+                runs.push((unsafe { float_lanes::avx512::dot1_f32_v100_lanes(a, b, c, &mut out) }, out));
+            }
+        }
+    }
+    runs
+}
+
+/// The AVX-512 floating-point four-product batch where the host has it (whatever `OTC_SIM_ISA`
+/// says), checked against the integer batch's flags and bits.
+fn check_float_batch4<const L: usize>(
+    a: &[[u16; L]; 4],
+    b: &[[u16; L]; 4],
+    c: &[u32; L],
+    special: [u64; 2],
+    out: &[u32; L],
+) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    if std::arch::is_x86_feature_detected!("avx512f") && L.is_multiple_of(16) {
+        let mut fp_out = [0u32; L];
+        // SAFETY: the host has AVX-512F.
+        let fp_special = unsafe { float_lanes::avx512_dot4::dot4_f32_v100_lanes(a, b, c, &mut fp_out) };
+        assert_same_batch(special, out, fp_special, &fp_out);
+    }
+    let _ = (a, b, c, special, out);
+}
+
+/// Checks `dot1_f32_v100_lanes` (and its host build, and every floating-point formulation) on 128
+/// elements against the reference, element by element.
 fn check_lanes(a: &[u16; 128], b: &[u16; 128], c: &[u32; 128]) {
     let mut out = [0u32; 128];
     let special = dot1_f32_v100_lanes(a, b, c, &mut out);
     let mut host_out = [0u32; 128];
     assert_same_batch(special, &out, dot1_f32_v100_lanes_host(a, b, c, &mut host_out), &host_out);
+    for (fp_special, fp_out) in float_batches(a, b, c) {
+        assert_same_batch(special, &out, fp_special, &fp_out);
+    }
     // as four rows of 32 sharing the first 32 a values, baseline and host builds
     let a32: &[u16; 32] = a[..32].try_into().unwrap();
     let rows_b: [[u16; 32]; 4] = std::array::from_fn(|r| b[32 * r..32 * r + 32].try_into().unwrap());
@@ -996,6 +1045,7 @@ fn fast_paths_equal_the_reference_on_every_fp16_factor() {
                     let mut host_out = [0u32; 64];
                     let host_special = dot4_f32_v100_lanes_host(&qa, &qb, &qc, &mut host_out);
                     assert_same_batch(special, &out, host_special, &host_out);
+                    check_float_batch4(&qa, &qb, &qc, special, &out);
                     for j in 0..64 {
                         let (av, bv): ([u16; 4], [u16; 4]) =
                             (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
@@ -1043,6 +1093,7 @@ fn fast_paths_equal_the_reference_on_random_corners() {
         let special = dot4_f32_v100_lanes(&qa, &qb, &qc, &mut out4);
         let mut host_out4 = [0u32; 64];
         assert_same_batch(special, &out4, dot4_f32_v100_lanes_host(&qa, &qb, &qc, &mut host_out4), &host_out4);
+        check_float_batch4(&qa, &qb, &qc, special, &out4);
         let any_special = a.iter().chain(&b).any(|&x| x & 0x7c00 == 0x7c00) || c & 0x7f80_0000 == 0x7f80_0000;
         assert_eq!(special[k4 / 64] >> (k4 % 64) & 1 == 1, any_special);
         if !any_special {
@@ -1056,6 +1107,9 @@ fn fast_paths_equal_the_reference_on_random_corners() {
         let special = dot1_f32_v100_lanes(&la, &lb, &lc, &mut out);
         let mut host_out = [0u32; 128];
         assert_same_batch(special, &out, dot1_f32_v100_lanes_host(&la, &lb, &lc, &mut host_out), &host_out);
+        for (fp_special, fp_out) in float_batches(&la, &lb, &lc) {
+            assert_same_batch(special, &out, fp_special, &fp_out);
+        }
         if special[k / 64] >> (k % 64) & 1 == 0 {
             assert_eq!(out[k], ref_f32(V100, &a[..1], &b[..1], c), "lanes {a:?} {b:?} {c:#x}");
         } else {
@@ -1100,6 +1154,163 @@ fn fast_paths_equal_the_reference_on_every_fp16_pair() {
         for a in 0..=u16::MAX {
             for b in 0..=u16::MAX {
                 assert_eq!(dot1_f16(V100, a, b, c), ref_f16(V100, &[a], &[b], c), "a={a:#06x} b={b:#06x} c={c:#06x}");
+            }
+        }
+    }
+}
+
+/// Whole batches of corner-biased random cases for the floating-point formulations (and the
+/// integer batches they replace), against the reference element by element: products that cancel
+/// each other and the accumulator, accumulators at every exponent, and batches with no, one or
+/// many infinities and NaNs.
+#[test]
+fn float_batches_equal_the_reference_on_random_batches() {
+    let mut rng = Rng(0x000f_10a7_ba7c);
+    let batches = if cfg!(debug_assertions) { 300 } else { 100_000 };
+    for n in 0..batches {
+        // how often a lane gets a special value: never, rarely, often
+        let special_rate = [0u64, 1, 40][n % 3];
+        let h = |rng: &mut Rng| {
+            let x = corner_f16(rng);
+            if rng.next() % 100 < special_rate {
+                0x7c00 | (x & 0x8000) | if rng.next().is_multiple_of(2) { 0 } else { x & 0x3ff }
+            } else if x & 0x7c00 == 0x7c00 {
+                x & 0x83ff
+            } else {
+                x
+            }
+        };
+        let mut a = [[0u16; 128]; 4];
+        let mut b = [[0u16; 128]; 4];
+        let mut c = [0u32; 128];
+        for i in 0..128 {
+            for k in 0..4 {
+                a[k][i] = h(&mut rng);
+                b[k][i] = h(&mut rng);
+            }
+            // cancellation: product 1 near minus product 0, c near minus product 0 or 2
+            if rng.next().is_multiple_of(2) {
+                a[1][i] = a[0][i] ^ 0x8000 ^ (rng.next() % 3) as u16;
+                b[1][i] = b[0][i];
+            }
+            let near = f16_to_f32(a[(i % 2) * 2][i]) * f16_to_f32(b[(i % 2) * 2][i]);
+            c[i] = corner_f32(&mut rng, near);
+            if rng.next() % 100 < special_rate {
+                c[i] |= 0x7f80_0000;
+            }
+        }
+        // one product per element
+        check_lanes(&a[0], &b[0], &c);
+        // four products per element, 64 and 128 at a time
+        let mut out = [0u32; 128];
+        let special = dot4_f32_v100_lanes(&a, &b, &c, &mut out);
+        check_float_batch4(&a, &b, &c, special, &out);
+        let mut host_out = [0u32; 128];
+        assert_same_batch(special, &out, dot4_f32_v100_lanes_host(&a, &b, &c, &mut host_out), &host_out);
+        for i in 0..128 {
+            let (av, bv): ([u16; 4], [u16; 4]) = (std::array::from_fn(|k| a[k][i]), std::array::from_fn(|k| b[k][i]));
+            let any = av.iter().chain(&bv).any(|&x| x & 0x7c00 == 0x7c00) || c[i] & 0x7f80_0000 == 0x7f80_0000;
+            assert_eq!(special[i / 64] >> (i % 64) & 1 == 1, any, "flag {av:?} {bv:?} {:#x}", c[i]);
+            if !any {
+                assert_eq!(out[i], ref_f32(V100, &av, &bv, c[i]), "lanes4 {av:?} {bv:?} {:#x}", c[i]);
+            }
+        }
+    }
+}
+
+/// Every accumulator exponent field (with corner and random significands, both signs) against
+/// corner factor pairs, in whole batches through every formulation.
+#[test]
+fn float_batches_equal_the_reference_on_every_accumulator_exponent() {
+    let step = if cfg!(debug_assertions) { 7 } else { 1 };
+    let hc: Vec<u16> = f16_corners().into_iter().step_by(step).collect();
+    let mut rng = Rng(0xacc_0e4);
+    let mut cs = Vec::new();
+    for field in 0..256u32 {
+        for frac in [0u32, 1, 0x40_0000, 0x7f_ffff, (rng.next() as u32) & 0x7f_ffff] {
+            cs.push(field << 23 | frac);
+            cs.push(0x8000_0000 | field << 23 | frac);
+        }
+    }
+    let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u32; 128]);
+    let mut i = 0;
+    for &c in cs.iter().step_by(step) {
+        for &x in &hc {
+            for &y in &hc {
+                (la[i], lb[i], lc[i]) = (x, y, c);
+                i += 1;
+                if i == 128 {
+                    check_lanes(&la, &lb, &lc);
+                    // four products: (x, y), (-x, y) shifted by one element, (y, x), (x, x)
+                    let qa = [la, std::array::from_fn(|j| la[(j + 1) % 128] ^ 0x8000), lb, la];
+                    let qb = [lb, std::array::from_fn(|j| lb[(j + 1) % 128]), la, la];
+                    let mut out = [0u32; 128];
+                    let special = dot4_f32_v100_lanes(&qa, &qb, &lc, &mut out);
+                    check_float_batch4(&qa, &qb, &lc, special, &out);
+                    for j in 0..128 {
+                        if special[j / 64] >> (j % 64) & 1 == 0 {
+                            let (av, bv): ([u16; 4], [u16; 4]) =
+                                (std::array::from_fn(|k| qa[k][j]), std::array::from_fn(|k| qb[k][j]));
+                            assert_eq!(out[j], ref_f32(V100, &av, &bv, lc[j]), "lanes4 {av:?} {bv:?} {:#x}", lc[j]);
+                        }
+                    }
+                    i = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Every pair of fp16 factors through the floating-point batches (every formulation the host runs:
+/// the portable one in the baseline, AVX2 and AVX-512 builds, the AVX-512 intrinsics) against the
+/// scalar fast path (itself swept over every pair against the reference above), for accumulators
+/// at the corners; and the four-product batch with every pair as its first product next to a
+/// cancelling and a shifted one. Run by hand (minutes per accumulator):
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_float`.
+#[test]
+#[ignore]
+fn every_fp16_pair_through_the_float_batches() {
+    let accumulators = [
+        0u32,
+        0x8000_0000,
+        0x0000_0001,
+        0x8040_0000,
+        0x3f80_0000,
+        0xb380_0001,
+        0x1f80_0000,
+        0x5f80_0000,
+        0x7f7f_ffff,
+        0xff7f_ffff,
+    ];
+    for c in accumulators {
+        for a in 0..=u16::MAX {
+            for chunk in 0..512u32 {
+                let la = [a; 128];
+                let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
+                let lc = [c; 128];
+                let want: [u32; 128] = std::array::from_fn(|i| dot1_f32(V100, a, lb[i], c));
+                for (special, out) in float_batches(&la, &lb, &lc) {
+                    for i in 0..128 {
+                        let is_special =
+                            a & 0x7c00 == 0x7c00 || lb[i] & 0x7c00 == 0x7c00 || c & 0x7f80_0000 == 0x7f80_0000;
+                        assert_eq!(special[i / 64] >> (i % 64) & 1 == 1, is_special);
+                        if !is_special {
+                            assert_eq!(out[i], want[i], "float a={a:#06x} b={:#06x} c={c:#010x}", lb[i]);
+                        }
+                    }
+                }
+                if c == 0 || c == 0x3f80_0000 || c == 0xb380_0001 {
+                    let qa = [la, la, lb, [0x3c00; 128]];
+                    let qb = [
+                        lb,
+                        std::array::from_fn(|i| lb[(i + 1) % 128] ^ 0x8000),
+                        la,
+                        std::array::from_fn(|i| lb[i] ^ 0x8000),
+                    ];
+                    let mut out = [0u32; 128];
+                    let special = dot4_f32_v100_lanes(&qa, &qb, &lc, &mut out);
+                    check_float_batch4(&qa, &qb, &lc, special, &out);
+                }
             }
         }
     }

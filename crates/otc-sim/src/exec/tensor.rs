@@ -180,6 +180,72 @@ unsafe fn gather_pair_avx512<const L: usize, const R: usize>(
     out
 }
 
+/// The four vectors of 32 halves of a register pair (256 contiguous bytes).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn pair_vectors(pair: &[[u32; 32]; 2]) -> [std::arch::x86_64::__m512i; 4] {
+    let src = pair.as_ptr() as *const std::arch::x86_64::__m512i;
+    // SAFETY: `pair` is 256 bytes; unaligned loads (moving vector types needs no feature).
+    std::array::from_fn(|i| unsafe { std::ptr::read_unaligned(src.add(i)) })
+}
+
+/// Halves `ix` (32 indices by [`pair_index`]) of the pair `z` (from [`pair_vectors`]) as fp32,
+/// lanes 0..16 and 16..32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn gather_f32x32(z: &[std::arch::x86_64::__m512i; 4], ix: &[u16]) -> [std::arch::x86_64::__m512; 2] {
+    use std::arch::x86_64::*;
+    assert!(ix.len() >= 32, "32 indices");
+    // SAFETY: 32 indices (64 bytes), an unaligned load.
+    let ix = unsafe { _mm512_loadu_si512(ix.as_ptr() as *const __m512i) };
+    let lo = _mm512_permutex2var_epi16(z[0], ix, z[1]);
+    let hi = _mm512_permutex2var_epi16(z[2], ix, z[3]);
+    let v = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(ix, _mm512_set1_epi16(64)), lo, hi);
+    [_mm512_cvtph_ps(_mm512_castsi512_si256(v)), _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(v))]
+}
+
+/// An fp32 `HMMA.884` STEP with the operands delivered from the register file straight into
+/// vector registers: A and B by [`gather_f32x32`] through the STEP's gather table, C read and D
+/// written in place (masked by `exec`) after all 64 results are computed, so D may overlap any
+/// operand. Returns `false`, having written nothing, when an element has an infinity or a NaN
+/// among its inputs (the caller's general path does those).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn hmma_f32_fused_avx512(w: &mut Warp, [d, a, b, c]: [u16; 4], exec: u32, g: &HmmaGather) -> bool {
+    use otc_numerics::float_avx512_dot4::dot4_f32_x16;
+    use std::arch::x86_64::*;
+    let (c, d) = (c as usize, d as usize);
+    let (za, zb) = (pair_vectors(pair(w, a)), pair_vectors(pair(w, b)));
+    let cregs: &[[u32; 32]; 2] = w.regs[c..c + 2].try_into().expect("two C registers");
+    let mut res = [[_mm512_setzero_si512(); 2]; 2];
+    let mut special = 0u16;
+    for (r, out) in res.iter_mut().enumerate() {
+        // element j = 32 r + l is lane l's destination register r
+        let x: [[__m512; 2]; 4] = std::array::from_fn(|k| gather_f32x32(&za, &g.a[k][32 * r..]));
+        let y: [[__m512; 2]; 4] = std::array::from_fn(|k| gather_f32x32(&zb, &g.b[k][32 * r..]));
+        for (h, o) in out.iter_mut().enumerate() {
+            // SAFETY: 16 lanes of a 32-lane register, an unaligned load.
+            let cv = unsafe { _mm512_loadu_si512(cregs[r].as_ptr().add(16 * h) as *const __m512i) };
+            let (dv, m) = dot4_f32_x16(x.map(|v| v[h]), y.map(|v| v[h]), cv);
+            *o = dv;
+            special |= m;
+        }
+    }
+    if special != 0 {
+        return false;
+    }
+    let dregs: &mut [[u32; 32]; 2] = (&mut w.regs[d..d + 2]).try_into().expect("two D registers");
+    for (r, halves) in res.iter().enumerate() {
+        for (h, &v) in halves.iter().enumerate() {
+            // SAFETY: 16 lanes of a 32-lane register, an unaligned masked store.
+            unsafe {
+                _mm512_mask_storeu_epi32(dregs[r].as_mut_ptr().add(16 * h) as *mut i32, (exec >> (16 * h)) as u16, v)
+            };
+        }
+    }
+    true
+}
+
 #[inline(always)]
 fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
     let v = w.regs[base as usize + p.1 as usize][p.0 as usize];
@@ -212,6 +278,13 @@ fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
             // The 64 dot steps of the warp at once (element j = 32 * r + l: lane l's destination
             // register r), like the dense OHMMA; lanes outside `exec` are computed, not written.
             let g = &gathers().f32[a_col as usize][b_col as usize][step as usize & 3];
+            #[cfg(target_arch = "x86_64")]
+            if super::level() == super::Level::Avx512 {
+                // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+                if unsafe { hmma_f32_fused_avx512(w, [d, a, b, c], exec, g) } {
+                    return;
+                }
+            }
             let av = gather_pair(pair(w, a), &g.a);
             let bv = gather_pair(pair(w, b), &g.b);
             let mut cv = [0u32; 64];
@@ -377,6 +450,60 @@ fn regular_operands(w: &Warp, a: u16, b: u16) -> ([u16; 32], [[u16; 32]; 4]) {
     (av, gather_pair(pair(w, b), &ot.b_idx))
 }
 
+/// A dense fp32 `OHMMA.8161` in the regular layout with the operands delivered from the register
+/// file straight into vector registers (no intermediate arrays): A by two word permutes of its
+/// pair (`a_idx`, as [`gather_pair`]), B by converting 8 lanes of a B register (16 halves) at a
+/// time and separating the low halves (C registers 0, 2) from the high ones (1, 3) with one
+/// permute, C read and D written in place (masked by `exec`) after all 128 results are computed,
+/// so D may overlap any operand. Returns `false`, having written nothing, when an element has an
+/// infinity or a NaN among its inputs (the caller's general path does those).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn ohmma_f32_fused_avx512(w: &mut Warp, [d, a, b, c]: [u16; 4], exec: u32, a_idx: &[u16; 32]) -> bool {
+    use otc_numerics::float_avx512::dot1_f32_x16;
+    use std::arch::x86_64::*;
+    let (c, d) = (c as usize, d as usize);
+    let (ap, bp) = (pair(w, a), pair(w, b));
+    let cregs: &[[u32; 32]; 4] = w.regs[c..c + 4].try_into().expect("four C registers");
+    // SAFETY (all loads): whole registers (128 bytes) and pairs (256 bytes), unaligned loads.
+    let [x_lo, x_hi] = gather_f32x32(&pair_vectors(ap), a_idx);
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    let zero = _mm512_setzero_si512();
+    let mut res = [[zero; 2]; 4];
+    let mut special = 0u16;
+    for (q, breg) in bp.iter().enumerate() {
+        for (h, x) in [x_lo, x_hi].into_iter().enumerate() {
+            // lanes 16h..16h+16 of B register q: halves (lo, hi) of 8 lanes per conversion
+            let (y_lo, y_hi) = unsafe {
+                let src = breg.as_ptr().add(16 * h);
+                let v0 = _mm512_cvtph_ps(_mm256_loadu_si256(src as *const __m256i));
+                let v1 = _mm512_cvtph_ps(_mm256_loadu_si256(src.add(8) as *const __m256i));
+                (_mm512_permutex2var_ps(v0, even, v1), _mm512_permutex2var_ps(v0, odd, v1))
+            };
+            for (r, y) in [(2 * q, y_lo), (2 * q + 1, y_hi)] {
+                let cv = unsafe { _mm512_loadu_si512(cregs[r].as_ptr().add(16 * h) as *const __m512i) };
+                let (dv, m) = dot1_f32_x16(x, y, cv);
+                res[r][h] = dv;
+                special |= m;
+            }
+        }
+    }
+    if special != 0 {
+        return false;
+    }
+    let dregs: &mut [[u32; 32]; 4] = (&mut w.regs[d..d + 4]).try_into().expect("four D registers");
+    for (r, halves) in res.iter().enumerate() {
+        for (h, &v) in halves.iter().enumerate() {
+            // SAFETY: 16 lanes of a 32-lane register, unaligned masked store.
+            unsafe {
+                _mm512_mask_storeu_epi32(dregs[r].as_mut_ptr().add(16 * h) as *mut i32, (exec >> (16 * h)) as u16, v)
+            };
+        }
+    }
+    true
+}
+
 /// The first `N` elements of a batch array.
 #[inline(always)]
 fn prefix<T, const N: usize>(x: &[T; 128]) -> &[T; N] {
@@ -456,6 +583,13 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
             // among their inputs go through the scalar reference path.
             // Element j = 32 * r + l is lane l's accumulator register r.
             let ot = otables();
+            #[cfg(target_arch = "x86_64")]
+            if ot.f32_regular && super::level() == super::Level::Avx512 {
+                // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+                if unsafe { ohmma_f32_fused_avx512(w, [d, a, b, c], exec, &ot.a_idx[0]) } {
+                    return Ok(Flow::Next);
+                }
+            }
             if ot.f32_regular {
                 // Lane l's A value serves its four accumulators; B comes from two registers.
                 let (av, bv) = regular_operands(w, a, b);
