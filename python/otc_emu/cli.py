@@ -424,36 +424,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------ gemm
 
 
-def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: Sequence[str], seed: int = 0,
-             progress=None, sms: int = 80, spec: dict | None = None) -> dict:
-    """Run kernels.gemm for each mode on the same pruned random operands, on machine ``spec``
-    (:func:`device_spec`; default v100); plain data out (``runs[mode]`` with stats and the NumPy
-    check, and the operands under ``"_operands"``)."""
-    import numpy as np
-
-    from . import kernels, sparse
-    from .device import Device
-
-    rng = np.random.default_rng(seed)
-    a = sparse.prune_random(rng.standard_normal((m, k)), sparsity_a, seed=seed + 1)
-    b = sparse.prune_random(rng.standard_normal((k, n)), sparsity_b, seed=seed + 2)
-    exact = a.astype(np.float64) @ b.astype(np.float64)
-    bound = kernels.error_bound(a, b)
-    out: dict[str, Any] = {}
-    for mode in modes:
-        if progress is not None:
-            progress.describe(f"running {mode}")
-        spec = spec or {}
-        res = kernels.gemm(a, b, mode=mode, device=Device.v100_slice(sms, machine=spec.get("machine"),
-                                                                       **spec.get("settings", {})))
-        out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - exact) <= bound)),
-                     "max_abs_err": float(np.max(np.abs(res.c - exact))) if res.c.size else 0.0}
-        if progress is not None:
-            progress.advance()
-    out["_operands"] = (a, b)
-    return out
-
-
 def _on_sms(sms: int) -> str:
     return "" if sms == 80 else f", on {sms} of the V100's 80 SMs"
 
@@ -505,7 +475,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     spec = device_spec(args)
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar, profiling.recording_for(args):
-        runs = run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
+        runs = experiments.run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
                         sms=args.sms, spec=spec)
     _write_mode_timelines(args, runs, modes, "gemm", None if args.json else console)
     if args.json:
@@ -579,7 +549,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "the 8-row groups of A's condensed column slice and 16-column groups of B's condensed row slice that "
             "hold non-zeros, found from the bitmaps). Cycles come from the cycle model running each program.")
     with progress_bar(console, len(modes), "GEMM") as bar:
-        runs = run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar, sms=args.sms,
+        runs = experiments.run_gemm(m, n, k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar, sms=args.sms,
                         spec=spec)
     a, b = runs["_operands"]
     tiles = heatmap.tile_ohmmas(a, b, "spgemm")

@@ -37,10 +37,10 @@ from .runner import Outcome, run, run_experiment
 from .store import Store, code_version
 from .sweep import machine_device, sweep_experiment
 from .table3 import PAPER_TABLE3, TABLE3_SPARSITY
-from .workloads import ConvLayer, GemmLayer, conv_operands, gemm_operands, run_conv
+from .workloads import ConvLayer, GemmLayer, conv_operands, gemm_operands, run_conv, run_gemm
 
 __all__ = ["EXPERIMENTS", "Experiment", "Outcome", "run", "get", "Store", "code_version", "write_outputs", "markdown",
-           "markdown_for", "fig21_markdown", "plot", "ConvLayer", "GemmLayer", "LAYERS", "run_conv", "check_sms",
+           "markdown_for", "fig21_markdown", "plot", "ConvLayer", "GemmLayer", "LAYERS", "run_conv", "run_gemm", "check_sms",
            "render_table", "require_matplotlib", "gemm_operands", "conv_operands", "FIG21_DEFAULT_SIZE",
            "FIG21_DEFAULT_SMS", "FIG21_MODES", "FIG21_SPARSITY_A", "FIG21_SPARSITY_B", "LAYER_GEMM_MODES",
            "PAPER_TABLE3", "TABLE3_SPARSITY", "Executor", "InProcess", "LocalWorkers", "RayCluster", "executor_for",

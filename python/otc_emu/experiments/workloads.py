@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["gemm_operands", "slice_device", "point_result", "gemm_point", "ConvLayer", "GemmLayer", "feature_map",
-           "conv_operands", "conv_point", "run_conv"]
+__all__ = ["gemm_operands", "slice_device", "point_result", "gemm_point", "run_gemm", "ConvLayer", "GemmLayer",
+           "feature_map", "conv_operands", "conv_point", "run_conv"]
 
 
 def gemm_operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, seed: int):
@@ -29,6 +29,29 @@ def slice_device(sms: int, spec: dict | None = None):
     spec = spec or {}
     return Device.v100_slice(sms, machine=spec.get("machine"), **spec.get("settings", {}))
 
+
+
+def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: Sequence[str], seed: int = 0,
+             progress=None, sms: int = 80, spec: dict | None = None) -> dict:
+    """Run kernels.gemm for each mode on the same pruned random operands (:func:`gemm_operands`), on
+    machine ``spec`` (:func:`slice_device`); for the CLI: ``runs[mode]`` with stats and the NumPy
+    check, and the operands under ``"_operands"``."""
+    from .. import kernels
+
+    a, b = gemm_operands(m, n, k, sparsity_a, sparsity_b, seed)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    bound = kernels.error_bound(a, b)
+    out: dict = {}
+    for mode in modes:
+        if progress is not None:
+            progress.describe(f"running {mode}")
+        res = kernels.gemm(a, b, mode=mode, device=slice_device(sms, spec))
+        out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - exact) <= bound)),
+                     "max_abs_err": float(np.max(np.abs(res.c - exact))) if res.c.size else 0.0}
+        if progress is not None:
+            progress.advance()
+    out["_operands"] = (a, b)
+    return out
 
 
 def point_result(stats, ok: bool) -> dict:
