@@ -268,17 +268,12 @@ def device_spec(args: argparse.Namespace) -> dict:
     functional settings) as {"machine": NAME, "settings": {the file's keys, then the --set ones}}
     (experiments.device_spec's form). An unknown machine or a bad --set raises ConfigError."""
     from . import ConfigError
-    from .device import _settings, machine_settings
+    from .device import _is_config_file, _settings, _file_settings, machine_settings
 
     machine = getattr(args, "machine", None)
     machine_settings(machine)
     config = getattr(args, "config", None)
-    if config is not None:
-        from . import _core
-        from .device import _core_object
-
-        _core_object(_core.Device, config, {})  # an unknown or ill-typed key there names the file
-    settings: dict[str, Any] = _settings(config, {})
+    settings: dict[str, Any] = _file_settings(config) if _is_config_file(config) else _settings(config, {})
     for item in getattr(args, "set", None) or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

@@ -228,16 +228,27 @@ def _settings(config: ConfigSource, overrides: Mapping[str, Any], machine: str |
     return flat
 
 
+def _is_config_file(config: ConfigSource) -> bool:
+    return isinstance(config, (str, os.PathLike)) and not (isinstance(config, str) and config.strip().lower() == "v100")
+
+
+def _file_settings(config: str | os.PathLike, factory=None) -> dict[str, Any]:
+    """The settings of the config file ``config`` alone, read once and checked by building
+    ``factory`` (default ``_core.Device``) from them, so that an unknown or ill-typed key there is
+    a ConfigError that names the file."""
+    flat = _settings(config, {})
+    try:
+        (factory or _core.Device)(flat)
+    except ConfigError as e:
+        raise ConfigError(f"{os.fspath(config)}: {e}") from None
+    return flat
+
+
 def _core_object(factory, config: ConfigSource, overrides: Mapping[str, Any], machine: str | None = None):
-    """``factory(settings)`` (``_core.Device`` or ``_core.Warp``); when ``config`` is a file, its
-    keys are checked alone first, so that an unknown or ill-typed key there is a ConfigError that
-    names the file."""
-    if isinstance(config, (str, os.PathLike)) and not (isinstance(config, str) and config.strip().lower() == "v100"):
-        from_file = _settings(config, {})
-        try:
-            factory(from_file)
-        except ConfigError as e:
-            raise ConfigError(f"{os.fspath(config)}: {e}") from None
+    """``factory(settings)`` (``_core.Device`` or ``_core.Warp``); a config file's keys are checked
+    alone first (:func:`_file_settings`)."""
+    if _is_config_file(config):
+        config = _file_settings(config, factory)
     return factory(_settings(config, overrides, machine))
 
 
