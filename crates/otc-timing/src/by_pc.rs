@@ -75,13 +75,22 @@ pub(crate) fn probe(class: Class) -> Probe {
             MemSpace::Global | MemSpace::Local => Probe::Global,
             MemSpace::Const => Probe::Nothing,
         },
-        Class::Tensor(
+        // Every tensor class named, no wildcard: a new class must say whether it reaches the
+        // accumulation buffer, or its conflicts would silently miss the per-pc rows.
+        Class::Tensor(tc) => match tc {
             TensorClass::OhmmaSparse
             | TensorClass::SpwmmaSeq
             | TensorClass::AccbMov
             | TensorClass::AccbSts
-            | TensorClass::AccbLds,
-        ) => Probe::Shared,
+            | TensorClass::AccbLds => Probe::Shared,
+            TensorClass::OhmmaF32
+            | TensorClass::OhmmaF16
+            | TensorClass::Bohmma
+            | TensorClass::AccbClear
+            | TensorClass::AccbBmap
+            | TensorClass::Hmma884F32
+            | TensorClass::Hmma884F16 => Probe::Nothing,
+        },
         _ => Probe::Nothing,
     }
 }
