@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
+from .numbers import metric as _fmt
+
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
@@ -66,14 +68,6 @@ def sections(stats: "Stats") -> list[tuple[str, list[Row]]]:
 
 def _pct(v):
     return None if v is None else 100.0 * v
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and not v.is_integer():
-        return f"{v:,.2f}"
-    return f"{int(v):,}"
 
 
 def render(stats: "Stats", console: "Console | None" = None, title: str | None = None) -> None:

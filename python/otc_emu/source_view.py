@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ._core import OtcError
+from .numbers import count_or_blank
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -192,10 +193,6 @@ def _pct(n: int, d: int) -> str:
     return f"{100.0 * n / d:.1f}" if d else ""
 
 
-def _num(n: int) -> str:
-    return f"{n:,}" if n else ""
-
-
 def render(stats: "Stats", program, kernel: str | None = None, console: "Console | None" = None,
            top: int | None = None, highlight: int = 10) -> None:
     """Print the source view: a table row per instruction (``top``: only the ``top`` hottest,
@@ -239,10 +236,10 @@ def render(stats: "Stats", program, kernel: str | None = None, console: "Console
         l2 = s.get("l2.hits", 0) + s.get("l2.misses", 0)
         rank = ranks.get(r.pc)
         loop = _loop_cell(r.loops, depth) + (f" B{r.block}" if r.block_start else "")
-        cells = [f"#{rank}" if rank else "", f"{r.pc:04x}", loop, r.text, _num(issued),
-                 _pct(s.get("predicated_off_lanes", 0), threads), _num(r.cycles), _pct(r.cycles, total),
-                 f"{stall[0]} {_pct(stall[1], r.cycles)}%" if stall else "", _num(s.get("tensor.busy_cycles", 0)),
-                 f"{wf:,} ({conf:,})" if wf else "", _num(s.get("gmem.read_sectors", 0) + s.get("gmem.write_sectors", 0)),
+        cells = [f"#{rank}" if rank else "", f"{r.pc:04x}", loop, r.text, count_or_blank(issued),
+                 _pct(s.get("predicated_off_lanes", 0), threads), count_or_blank(r.cycles), _pct(r.cycles, total),
+                 f"{stall[0]} {_pct(stall[1], r.cycles)}%" if stall else "", count_or_blank(s.get("tensor.busy_cycles", 0)),
+                 f"{wf:,} ({conf:,})" if wf else "", count_or_blank(s.get("gmem.read_sectors", 0) + s.get("gmem.write_sectors", 0)),
                  _pct(s.get("l1.hits", 0), l1), _pct(s.get("l2.hits", 0), l2)]
         hot = total and r.cycles >= 0.05 * total
         style = "bold red" if rank and rank <= 3 else "yellow" if rank or hot else None if issued else "dim"
@@ -274,10 +271,10 @@ def render(stats: "Stats", program, kernel: str | None = None, console: "Console
         top_reason = max(stalls, key=lambda k: stalls[k])
         name = f"loop (depth {sum(1 for o in loops if o.first <= g.first and g.last <= o.last)})" if g.kind == "loop" \
             else f"block B{rows[g.first // 16].block}"
-        r.add_row(name, f"{g.first:04x}-{g.last:04x}", f"{g.lines:,}", _num(g.passes), f"{g.per_pass:.1f}" if g.passes else "",
-                  _num(g.cycles), _pct(g.cycles, total), _pct(g.cycles - st.get("warp_instructions", 0), g.cycles),
+        r.add_row(name, f"{g.first:04x}-{g.last:04x}", f"{g.lines:,}", count_or_blank(g.passes), f"{g.per_pass:.1f}" if g.passes else "",
+                  count_or_blank(g.cycles), _pct(g.cycles, total), _pct(g.cycles - st.get("warp_instructions", 0), g.cycles),
                   f"{top_reason} {_pct(stalls[top_reason], g.cycles)}%" if stalls[top_reason] else "",
-                  _num(st.get("tensor.busy_cycles", 0)), _num(st.get("gmem.read_sectors", 0) + st.get("gmem.write_sectors", 0)))
+                  count_or_blank(st.get("tensor.busy_cycles", 0)), count_or_blank(st.get("gmem.read_sectors", 0) + st.get("gmem.write_sectors", 0)))
     _print_wide(con, r)
 
 

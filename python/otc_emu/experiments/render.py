@@ -6,22 +6,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..numbers import table_value as fmt
+
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
 __all__ = ["fmt", "render_table", "markdown", "write_outputs"]
-
-
-def fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "NO"
-    if isinstance(v, float):
-        return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
 
 
 def render_table(title: str | None, columns: list[tuple[str, str]], rows: list[dict], console: "Console") -> None:
