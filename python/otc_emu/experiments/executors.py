@@ -163,13 +163,26 @@ class LocalWorkers(Executor):
 
 def _stop(pool) -> None:
     """Cancel what has not started and end the worker processes now (their points are lost)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    # The pool's own process table (a dict its manager thread shares) and the manager thread, taken
+    # before shutdown() drops the executor's references to them: the manager can still start a
+    # worker while it winds down, so the table is read again once the manager has ended.
+    processes = getattr(pool, "_processes", None) or {}
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in processes:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in processes:
+    stopped: dict = {}
+    for _ in range(2):
+        current = dict(processes)
+        for pid, proc in current.items():
+            if pid not in stopped and proc.is_alive():
+                proc.terminate()
+        stopped.update(current)
+        if manager is not None:
+            manager.join(timeout=5)
+    for proc in stopped.values():
         proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5)
 
 
 def _ray_measure(measure, params):
