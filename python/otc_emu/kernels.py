@@ -30,6 +30,12 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   OHMMAs it selects. Needs a machine with ``tensor.spwmma_sequencer = true``
   (``Device(**{"tensor.spwmma_sequencer": True})``; otherwise the launch is refused); the cycle
   model counts its OHMMAs in ``spwmma.ohmmas``.
+- ``"csr"``: the cuSPARSE-like baseline on the CUDA cores (:mod:`otc_emu.csr`, docs/csr.md): A and
+  B in CSR, row-wise Gustavson, one warp per row of A, FFMA into a shared-memory row accumulator;
+  no padding; n at most 12288.
+- ``"vstc"``: the vector-wise Sparse Tensor Core of Zhu et al. (:mod:`otc_emu.vstc`, docs/vstc.md):
+  B with at most 4 non-zeros per 16 consecutive k of a column (``sparse.prune_vector_wise``),
+  compressed, the hmma design with one ``HMMA.884.F32.F32.VS`` set per 16 k; pads as hmma.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
@@ -61,6 +67,8 @@ GEMM_MODES = {
     "spgemm": ("spgemm.sass", "spgemm"),
     "spgemm_a": ("spgemm.sass", "spgemm"),
     "spgemm_seq": ("spgemm_seq.sass", "spgemm_seq"),
+    "csr": ("csr_spgemm.sass", "csr_spgemm"),
+    "vstc": ("vstc_gemm.sass", "vstc_gemm"),
 }
 
 
@@ -186,6 +194,14 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     if min(m, n) == 0:
         raise ValueError(f"empty product: a is {m}x{k}, b is {k2}x{n}")
     dev = device if device is not None else Device()
+    if mode == "csr":  # CUDA cores, both operands CSR (otc_emu/csr.py)
+        from . import csr
+
+        return GemmResult(*csr.run(a16, b16, dev), mode)
+    if mode == "vstc":  # B vector-wise sparse, HMMA.884.VS (otc_emu/vstc.py)
+        from . import vstc
+
+        return GemmResult(*vstc.run(a16, b16, dev), mode)
     file, kernel = GEMM_MODES[mode]
     prog = shipped_program(file)
     if mode in ("spgemm", "spgemm_a", "spgemm_seq"):

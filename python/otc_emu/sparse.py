@@ -38,6 +38,7 @@ __all__ = [
     "prune_relu",
     "relu_activations",
     "prune_2_4",
+    "prune_vector_wise",
     "im2col_dense",
     "im2col_csr",
     "im2col_bitmap",
@@ -266,17 +267,35 @@ def prune_2_4(x: np.ndarray, axis: int = 1) -> np.ndarray:
     """2:4 structured sparsity: in every group of 4 consecutive elements along ``axis`` (the
     reduction dimension: 1 for an A operand, 0 for B), keep the 2 of largest magnitude (the
     earlier one on ties). The length along ``axis`` must be a multiple of 4."""
+    return _keep_largest_in_groups(x, axis, 4, 2, "2:4 sparsity")
+
+
+def prune_vector_wise(x: np.ndarray, sparsity: float = 0.75, axis: int = 0, vector: int = 16) -> np.ndarray:
+    """Vector-wise sparsity (Zhu et al., "Sparse Tensor Core", MICRO 2019; isa/otc.toml, docs/vstc.md):
+    every vector of ``vector`` consecutive elements along ``axis`` (the reduction dimension: 0 for a
+    B operand, 1 for A) keeps the ``vector - round(sparsity * vector)`` of largest magnitude (the
+    earlier one on ties), so every vector has the same sparsity. The length along ``axis`` must be
+    a multiple of ``vector``. The vstc GEMM mode needs B pruned with at most 4 kept per 16."""
+    s = _check_sparsity(sparsity)
+    if vector < 1:
+        raise ValueError(f"vector must be at least 1, got {vector}")
+    return _keep_largest_in_groups(x, axis, vector, vector - int(round(s * vector)), f"vector-wise sparsity ({vector})")
+
+
+def _keep_largest_in_groups(x: np.ndarray, axis: int, group: int, keep: int, what: str) -> np.ndarray:
+    """Keep the ``keep`` largest magnitudes (the earlier on ties) of every ``group`` consecutive
+    elements along ``axis``; a float16 copy."""
     a = _as_matrix(x)
     if axis not in (0, 1):
         raise ValueError(f"axis must be 0 or 1, got {axis}")
     m = a if axis == 1 else a.T
-    if m.shape[1] % 4:
-        raise ValueError(f"2:4 sparsity needs the length along axis {axis} to be a multiple of 4, got {m.shape[1]}")
-    g = m.reshape(m.shape[0], -1, 4)
+    if m.shape[1] % group:
+        raise ValueError(f"{what} needs the length along axis {axis} to be a multiple of {group}, got {m.shape[1]}")
+    g = m.reshape(m.shape[0], -1, group)
     order = np.argsort(-np.abs(g.astype(np.float32)), axis=2, kind="stable")
-    keep = np.zeros_like(g, dtype=bool)
-    np.put_along_axis(keep, order[:, :, :2], True, axis=2)
-    out = np.where(keep, g, 0).reshape(m.shape).astype(np.float16)
+    kept = np.zeros_like(g, dtype=bool)
+    np.put_along_axis(kept, order[:, :, :keep], True, axis=2)
+    out = np.where(kept, g, 0).reshape(m.shape).astype(np.float16)
     return out if axis == 1 else out.T.copy()
 
 

@@ -13,7 +13,7 @@ import otc_emu
 from otc_emu import experiments, kernels
 from otc_emu.cli import main
 
-SMALL_FIG21 = {"size": 32, "sparsity_a": (0.0, 0.9), "sparsity_b": (0.0, 0.99)}
+SMALL_FIG21 = {"size": 32, "sparsity_a": (0.0, 0.9), "sparsity_b": (0.0, 0.99), "machine": "v100", "curves": False}
 SMALL_TABLE3 = {"size": 6, "channels": 2, "sparsities": (0.0, 0.5, 0.999)}  # 3 sparsities x 3 kernels
 SMALL_LAYERS = {
     "layers": (experiments.ConvLayer("tiny conv", 4, 8, 6, 3, 1, 1, sparsity_x=0.5, sparsity_w=0.7),
@@ -169,8 +169,11 @@ def test_cli_fig21_matrices(tmp_path: Path, capsys):
     for mode in ("owmma", "spgemm_a", "spgemm"):
         assert f"{mode}: speedup over hmma [x], 32^3 on 4 SMs" in text
     rows = json.loads((tmp_path / "fig21.json").read_text())["rows"]
-    assert len(rows) == 7 * 4
-    best = max(r["speedup_spgemm"] for r in rows)
+    # per machine: the 7 x 4 grid, csr's A 95% at B 99%, vstc's 7 A sparsities at B 75%
+    assert len(rows) == 2 * (7 * 4 + 1 + 7) and {r["machine"] for r in rows} == {"v100", "dstc-paper"}
+    assert "csr: speedup over hmma [x], 32^3 on 4 SMs, machine dstc-paper" in text and "vstc: speedup over hmma" in text
+    assert all(r["ok"] for r in rows)
+    best = max(r.get("speedup_spgemm", 0) for r in rows)
     assert f"{best:.2f}" in text
 
 

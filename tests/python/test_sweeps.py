@@ -23,7 +23,8 @@ except ImportError:  # Ray is in the test extra (pip install '.[test]'); without
     ray = None
 NEEDS_RAY = pytest.mark.skipif(ray is None, reason="Ray is part of the test extra: pip install '.[test]'")
 
-SMALL_FIG21 = {"size": 32, "sms": 2, "sparsity_a": (0.0, 0.9), "sparsity_b": (0.0, 0.99), "modes": ("hmma", "spgemm")}
+SMALL_FIG21 = {"size": 32, "sms": 2, "sparsity_a": (0.0, 0.9), "sparsity_b": (0.0, 0.99), "modes": ("hmma", "spgemm"),
+               "machine": "v100", "curves": False}
 SMALL_SWEEP = {"gemm": [{"size": 32, "modes": ["hmma", "spgemm"], "sparsity_a": [0.0, 0.9]}], "sms": 2,
                "grid": {"accbuf.collector_window": [1, 4]}}
 

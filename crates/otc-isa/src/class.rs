@@ -141,13 +141,15 @@ pub enum TensorClass {
     Hmma884F32,
     /// Volta inner-product tensor step HMMA.884 with fp16 accumulators (512 MACs)
     Hmma884F16,
+    /// Vector-wise sparse HMMA.884 STEP (Zhu et al., MICRO 2019): the 4 kept values of a 16-long vector of B times the A elements their indices select (256 MACs that stand for 1024 dense ones)
+    Hmma884Vs,
 }
 
 impl TensorClass {
     /// Every `tensor.*` class, in declaration order (`as usize` indexes it).
-    pub const ALL: [TensorClass; 12] = [TensorClass::OhmmaF32, TensorClass::OhmmaF16, TensorClass::OhmmaSparse, TensorClass::SpwmmaSeq, TensorClass::Bohmma, TensorClass::AccbClear, TensorClass::AccbBmap, TensorClass::AccbMov, TensorClass::AccbSts, TensorClass::AccbLds, TensorClass::Hmma884F32, TensorClass::Hmma884F16];
+    pub const ALL: [TensorClass; 13] = [TensorClass::OhmmaF32, TensorClass::OhmmaF16, TensorClass::OhmmaSparse, TensorClass::SpwmmaSeq, TensorClass::Bohmma, TensorClass::AccbClear, TensorClass::AccbBmap, TensorClass::AccbMov, TensorClass::AccbSts, TensorClass::AccbLds, TensorClass::Hmma884F32, TensorClass::Hmma884F16, TensorClass::Hmma884Vs];
     /// Number of `tensor.*` classes.
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
 
     /// The name after `tensor.` (`ohmma_f32`).
     pub const fn name(self) -> &'static str {
@@ -164,6 +166,7 @@ impl TensorClass {
             TensorClass::AccbLds => "accb_lds",
             TensorClass::Hmma884F32 => "hmma884_f32",
             TensorClass::Hmma884F16 => "hmma884_f16",
+            TensorClass::Hmma884Vs => "hmma884_vs",
         }
     }
 
@@ -183,13 +186,14 @@ impl TensorClass {
             TensorClass::AccbLds => &["cycles"],
             TensorClass::Hmma884F32 => &["cycles", "latency", "macs"],
             TensorClass::Hmma884F16 => &["cycles", "latency", "macs"],
+            TensorClass::Hmma884Vs => &["cycles", "latency", "macs"],
         }
     }
 }
 
 impl Class {
     /// Every class, in declaration order.
-    pub const ALL: [Class; 28] = [Class::Tensor(TensorClass::OhmmaF32), Class::Tensor(TensorClass::OhmmaF16), Class::Tensor(TensorClass::OhmmaSparse), Class::Tensor(TensorClass::SpwmmaSeq), Class::Tensor(TensorClass::Bohmma), Class::Tensor(TensorClass::AccbClear), Class::Tensor(TensorClass::AccbBmap), Class::Tensor(TensorClass::AccbMov), Class::Tensor(TensorClass::AccbSts), Class::Tensor(TensorClass::AccbLds), Class::Alu, Class::Memory(MemoryClass::GlobalLoad), Class::Memory(MemoryClass::GlobalStore), Class::Memory(MemoryClass::GlobalAtomic), Class::Memory(MemoryClass::GlobalReduction), Class::Memory(MemoryClass::SharedLoad), Class::Memory(MemoryClass::SharedStore), Class::Memory(MemoryClass::SharedAtomic), Class::Memory(MemoryClass::LocalLoad), Class::Memory(MemoryClass::LocalStore), Class::Memory(MemoryClass::ConstLoad), Class::Warp(WarpClass::Shfl), Class::Control(ControlClass::Membar), Class::Control(ControlClass::Bar), Class::Control(ControlClass::Depbar), Class::Control(ControlClass::Exit), Class::Tensor(TensorClass::Hmma884F32), Class::Tensor(TensorClass::Hmma884F16)];
+    pub const ALL: [Class; 29] = [Class::Tensor(TensorClass::OhmmaF32), Class::Tensor(TensorClass::OhmmaF16), Class::Tensor(TensorClass::OhmmaSparse), Class::Tensor(TensorClass::SpwmmaSeq), Class::Tensor(TensorClass::Bohmma), Class::Tensor(TensorClass::AccbClear), Class::Tensor(TensorClass::AccbBmap), Class::Tensor(TensorClass::AccbMov), Class::Tensor(TensorClass::AccbSts), Class::Tensor(TensorClass::AccbLds), Class::Alu, Class::Memory(MemoryClass::GlobalLoad), Class::Memory(MemoryClass::GlobalStore), Class::Memory(MemoryClass::GlobalAtomic), Class::Memory(MemoryClass::GlobalReduction), Class::Memory(MemoryClass::SharedLoad), Class::Memory(MemoryClass::SharedStore), Class::Memory(MemoryClass::SharedAtomic), Class::Memory(MemoryClass::LocalLoad), Class::Memory(MemoryClass::LocalStore), Class::Memory(MemoryClass::ConstLoad), Class::Warp(WarpClass::Shfl), Class::Control(ControlClass::Membar), Class::Control(ControlClass::Bar), Class::Control(ControlClass::Depbar), Class::Control(ControlClass::Exit), Class::Tensor(TensorClass::Hmma884F32), Class::Tensor(TensorClass::Hmma884F16), Class::Tensor(TensorClass::Hmma884Vs)];
 
     /// The class's name in `isa/*.toml` (`tensor.ohmma_sparse`).
     pub const fn name(self) -> &'static str {
@@ -222,6 +226,7 @@ impl Class {
             Class::Control(ControlClass::Exit) => "control.exit",
             Class::Tensor(TensorClass::Hmma884F32) => "tensor.hmma884_f32",
             Class::Tensor(TensorClass::Hmma884F16) => "tensor.hmma884_f16",
+            Class::Tensor(TensorClass::Hmma884Vs) => "tensor.hmma884_vs",
         }
     }
 
@@ -256,6 +261,7 @@ impl Class {
             Class::Control(ControlClass::Exit) => "op.EXIT",
             Class::Tensor(TensorClass::Hmma884F32) => "hmma",
             Class::Tensor(TensorClass::Hmma884F16) => "hmma",
+            Class::Tensor(TensorClass::Hmma884Vs) => "hmma",
         }
     }
 
@@ -290,6 +296,7 @@ impl Class {
             Class::Control(ControlClass::Exit) => "End of the executed lanes",
             Class::Tensor(TensorClass::Hmma884F32) => "Volta inner-product tensor step HMMA.884 with fp32 accumulators (256 MACs)",
             Class::Tensor(TensorClass::Hmma884F16) => "Volta inner-product tensor step HMMA.884 with fp16 accumulators (512 MACs)",
+            Class::Tensor(TensorClass::Hmma884Vs) => "Vector-wise sparse HMMA.884 STEP (Zhu et al., MICRO 2019): the 4 kept values of a 16-long vector of B times the A elements their indices select (256 MACs that stand for 1024 dense ones)",
         }
     }
 }

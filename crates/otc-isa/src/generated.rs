@@ -180,6 +180,7 @@ pub mod opcode {
     pub const ACCB_MOV_F32: u16 = 0x522;
     pub const ACCB_STS_F32: u16 = 0x523;
     pub const ACCB_LDS_F32: u16 = 0x524;
+    pub const HMMA_884_F32_F32_VS: u16 = 0x530;
 }
 
 /// Modifier groups as enums: `Enum::ALL[i]` is option `i` of the group (`Instruction::mods`).
@@ -4869,6 +4870,28 @@ pub static FORMS: &[FormDef] = &[
         ],
         operands: &[
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 21, width: 32 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "HMMA",
+        opcode: 0x530,
+        form: 0,
+        unit: Unit::Tensor,
+        class: Class::Tensor(TensorClass::Hmma884Vs),
+        summary: "Vector-wise sparse tensor STEP: D = A[:, idx] x B_kept + C per quad pair, fp32 accumulators; a = four A pairs (a 16-k window), b = the compressed B pair, e = the indices",
+        mods: &[
+            ModGroupDef { name: "shape", options: &["884"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "dtype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "ctype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "vs", options: &["VS"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "step", options: &["STEP0", "STEP1", "STEP2", "STEP3"], regs: &[], field: BitField { lo: 21, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(8), write: false, regs_from: None, field: BitField { lo: 31, width: 8 }, flags: &[FlagField { flag: Flag::Layout, field: BitField { lo: 39, width: 2 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 42, width: 8 }, flags: &[FlagField { flag: Flag::Layout, field: BitField { lo: 50, width: 2 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 52, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 53, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 61, width: 1 } }] },
+            OperandDef { name: "e", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 62, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 70, width: 1 } }] },
         ],
     },
 ];

@@ -741,6 +741,18 @@ pub(crate) enum TensorOp {
         a: Src,
         b: Src,
     },
+    /// Vector-wise sparse `HMMA.884.F32.F32.VS.STEPs` (isa/vstc.toml): `a` = four A pairs (a
+    /// 16-k window), `b` = the compressed B pair, `e` = the indices of its values in the window.
+    HmmaVs {
+        d: R,
+        a: R,
+        b: R,
+        c: R,
+        e: Src,
+        step: u8,
+        a_col: bool,
+        b_col: bool,
+    },
     /// Dense `HMMA.OHMMA.8161` (fp32 or fp16 accumulators).
     Ohmma {
         d: R,

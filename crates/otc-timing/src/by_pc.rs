@@ -89,7 +89,8 @@ pub(crate) fn probe(class: Class) -> Probe {
             | TensorClass::AccbClear
             | TensorClass::AccbBmap
             | TensorClass::Hmma884F32
-            | TensorClass::Hmma884F16 => Probe::Nothing,
+            | TensorClass::Hmma884F16
+            | TensorClass::Hmma884Vs => Probe::Nothing,
         },
         _ => Probe::Nothing,
     }

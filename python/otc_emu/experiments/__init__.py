@@ -10,6 +10,8 @@
   GEMMs) and in the implicit convolution modes when the conv kernels exist.
 - ``ablation``: the headline GEMM points from the strict ``v100`` machine to the paper's premises
   (``dstc-paper``), one premise at a time, and the sequenced SpWMMA (ablation.py).
+- ``patterns``: every GEMM design at equal density (50 .. 93.75% zeros), zeros placed as each
+  design's pattern requires (a registry: patterns.PATTERNS): speedup, tensor utilisation, bytes.
 
 Every point is measured by running the programs (cycle numbers come from the cycle model, host
 times from ``time.perf_counter``); nothing is computed from a formula. Points are stored one JSON

@@ -1,8 +1,13 @@
 """fig21: GEMM speedup of spgemm, spgemm_a and owmma over the dense hmma baseline across A x B
-sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS)."""
+sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS), with the paper's other
+curves: the cuSPARSE-like csr at B 99% for A 90..99.9% and the vector-wise Sparse Tensor Core
+(vstc) at its pattern (B 75%, 4 of 16 along k), on both machines (v100 and dstc-paper) unless
+``machine`` names one."""
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from .. import OtcError
 from . import workloads
@@ -18,6 +23,13 @@ FIG21_DEFAULT_SIZE = 512
 #: fig21 runs on a slice of the V100 by default (Device.v100_slice): 512^3 on 4 SMs gives each SM
 #: about the CTAs and bandwidth share of 2048^3 on all 80, in minutes of emulation.
 FIG21_DEFAULT_SMS = 4
+#: The machines of the paper-premises issue; ``--machine`` picks one.
+FIG21_MACHINES = ("v100", "dstc-paper")
+#: The paper's cuSPARSE curve: B 99% zeros, A from 90% (slower than CUTLASS) to 99.9%.
+FIG21_CSR_SPARSITY_A = (0.9, 0.95, 0.99, 0.999)
+FIG21_CSR_SPARSITY_B = 0.99
+#: The vector-wise Sparse Tensor Core's point: B pruned to 4 of 16 along k (75% zeros), A as the grid.
+FIG21_VSTC_SPARSITY_B = 0.75
 
 
 def _points(o: dict) -> list[dict]:
@@ -27,13 +39,28 @@ def _points(o: dict) -> list[dict]:
     sms = sms_option(o, FIG21_DEFAULT_SMS)
     sa_list = o.get("sparsity_a", FIG21_SPARSITY_A)
     sb_list = o.get("sparsity_b", FIG21_SPARSITY_B)
-    return [with_device({"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode,
-                         "seed": int(o.get("seed", 0))}, o)
-            for sa in sa_list for sb in sb_list for mode in o.get("modes", FIG21_MODES)]
+    seed = int(o.get("seed", 0))
+    grid = [(sa, sb, mode, None) for sa in sa_list for sb in sb_list for mode in o.get("modes", FIG21_MODES)]
+    if option(o, "curves", True):  # the paper's csr and vstc curves, each with its hmma baseline
+        grid += [(sa, FIG21_CSR_SPARSITY_B, mode, None) for sa in FIG21_CSR_SPARSITY_A for mode in ("hmma", "csr")]
+        grid += [(sa, FIG21_VSTC_SPARSITY_B, mode, "vector_wise") for sa in sa_list for mode in ("hmma", "vstc")]
+    out = []
+    for machine in [o["machine"]] if o.get("machine") else FIG21_MACHINES:
+        for sa, sb, mode, pattern in dict.fromkeys(grid):
+            point = {"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": seed}
+            out.append(with_device({**point, "b_pattern": pattern} if pattern else point, {**o, "machine": machine}))
+    return out
 
 
 def _measure(p: dict) -> dict:
-    a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
+    if p.get("b_pattern") == "vector_wise":  # B's zeros as the vector-wise Sparse Tensor Core needs them
+        from .. import sparse
+
+        a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], 0.0, p["seed"])
+        kp = -(-p["size"] // 16) * 16
+        b = sparse.prune_vector_wise(np.pad(b, ((0, kp - p["size"]), (0, 0))), p["sparsity_b"])[: p["size"]]
+    else:
+        a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
     return gemm_point(a, b, p["mode"], p["sms"], spec=p.get("device"))
 
 
@@ -41,7 +68,8 @@ def _table(points: list[dict], results: list[dict]):
     modes = list(dict.fromkeys(p["mode"] for p in points))
     cells: dict[tuple, dict] = {}
     for p, r in zip(points, results):
-        row = cells.setdefault((p["sparsity_a"], p["sparsity_b"]), {"size": p["size"], "sms": p["sms"], "sparsity_a_pct": 100 * p["sparsity_a"],
+        machine = p.get("device", {}).get("machine", "v100")
+        row = cells.setdefault((machine, p["sparsity_a"], p["sparsity_b"]), {"size": p["size"], "sms": p["sms"], "sparsity_a_pct": 100 * p["sparsity_a"],
                                                                      "sparsity_b_pct": 100 * p["sparsity_b"], "ok": True,
                                                                      "machine": p.get("device", {}).get("machine", "v100")})
         row[f"{p['mode']}_cycles"] = r["cycles"]
@@ -51,7 +79,7 @@ def _table(points: list[dict], results: list[dict]):
         for mode in modes:
             if row.get(f"{base}_cycles") and row.get(f"{mode}_cycles") and mode != base:
                 row[f"speedup_{mode}"] = row[f"{base}_cycles"] / row[f"{mode}_cycles"]
-    columns = [("size", "M=N=K"), ("sms", "SMs"), ("sparsity_a_pct", "A zeros [%]"), ("sparsity_b_pct", "B zeros [%]")]
+    columns = [("machine", "machine"), ("size", "M=N=K"), ("sms", "SMs"), ("sparsity_a_pct", "A zeros [%]"), ("sparsity_b_pct", "B zeros [%]")]
     columns += [(f"{m}_cycles", f"{m} [cycle]") for m in modes]
     columns += [(f"speedup_{m}", f"{m} speedup [x]") for m in modes if m != base]
     columns += [("ok", "ok")]
@@ -67,71 +95,104 @@ def _where(row: dict) -> str:
     return f"{row['size']}^3" + ("" if sms == V100_SMS else f" on {sms} SMs") + ("" if machine == "v100" else f", machine {machine}")
 
 
+def _by_machine(rows: list[dict]) -> list[list[dict]]:
+    """The rows of each machine, in order of appearance."""
+    return [[r for r in rows if r.get("machine", "v100") == m] for m in dict.fromkeys(r.get("machine", "v100") for r in rows)]
+
+
+def _modes(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(k[len("speedup_"):] for r in rows for k in r if k.startswith("speedup_")))
+
+
 def _render(rows: list[dict], console) -> None:
-    """The paper's view: one matrix per sparse mode, A sparsity down, B sparsity across."""
+    """The paper's view: per machine, one matrix per sparse mode, A sparsity down, B sparsity
+    across (only the rows and columns where the mode ran)."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    modes = [k[len("speedup_"):] for k in rows[0] if k.startswith("speedup_")] if rows else []
-    sbs = sorted({r["sparsity_b_pct"] for r in rows})
-    sas = sorted({r["sparsity_a_pct"] for r in rows})
-    index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in rows}
-    for mode in modes:
-        best = max(r.get(f"speedup_{mode}", 0) for r in rows)
-        console.print(escape(f"{mode}: speedup over hmma [x], {_where(rows[0])}, model cycles (rows: A zeros, columns: B zeros)"))
-        t = Table(box=box.MINIMAL_HEAVY_HEAD)
-        t.add_column(escape("A zeros [%]"), justify="right")
-        for sb in sbs:
-            t.add_column(escape(f"B {sb:g}%"), justify="right")
-        for sa in sas:
-            cells = []
+    for mrows in _by_machine(rows):
+        index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in mrows}
+        for mode in _modes(mrows):
+            have = [r for r in mrows if f"speedup_{mode}" in r]
+            sbs = sorted({r["sparsity_b_pct"] for r in have})
+            sas = sorted({r["sparsity_a_pct"] for r in have})
+            best = max(r[f"speedup_{mode}"] for r in have)
+            console.print(escape(f"{mode}: speedup over hmma [x], {_where(mrows[0])}, model cycles (rows: A zeros, columns: B zeros)"))
+            t = Table(box=box.MINIMAL_HEAVY_HEAD)
+            t.add_column(escape("A zeros [%]"), justify="right")
             for sb in sbs:
-                v = index.get((sa, sb), {}).get(f"speedup_{mode}")
-                text = "" if v is None else f"{v:.2f}"
-                cells.append(f"[bold green]{text}[/bold green]" if v is not None and v == best else text)
-            t.add_row(f"{sa:g}", *cells)
-        console.print(t)
+                t.add_column(escape(f"B {sb:g}%"), justify="right")
+            for sa in sas:
+                cells = []
+                for sb in sbs:
+                    v = index.get((sa, sb), {}).get(f"speedup_{mode}")
+                    text = "" if v is None else f"{v:.2f}"
+                    cells.append(f"[bold green]{text}[/bold green]" if v is not None and v == best else text)
+                t.add_row(f"{sa:g}", *cells)
+            console.print(t)
 
 
 def _plot(rows: list[dict], path: Path) -> None:
+    """Per machine: the paper's curves in one panel (hmma = 1, csr at B 99%, vstc at its pattern,
+    spgemm at B 99%, over A zeros), then one panel per mode with a curve per B sparsity."""
     plt = require_matplotlib()
-    modes = [k[len("speedup_"):] for k in rows[0] if k.startswith("speedup_")]
-    fig, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 3.8), squeeze=False, sharey=True)
-    for ax, mode in zip(axes[0], modes):
-        for sb in sorted({r["sparsity_b_pct"] for r in rows}):
-            pts = sorted((r["sparsity_a_pct"], r[f"speedup_{mode}"]) for r in rows if r["sparsity_b_pct"] == sb)
-            ax.plot([str(x) for x, _ in pts], [y for _, y in pts], marker="o", label=f"B {sb:g}% zeros")
-        ax.axhline(1.0, color="grey", lw=0.8)
-        ax.set_title(f"{mode} over hmma, {_where(rows[0])}")
-        ax.set_xlabel("A zeros [%]")
-        ax.set_yscale("log")
-    axes[0][0].set_ylabel("speedup [x] (model cycles)")
-    axes[0][-1].legend(fontsize=8)
+    machines = _by_machine(rows)
+    modes = _modes(rows)
+    fig, axes = plt.subplots(len(machines), 1 + len(modes), figsize=(4.5 * (1 + len(modes)), 3.8 * len(machines)),
+                             squeeze=False, sharey=True)
+
+    def curve(ax, mrows, mode, sb, label):
+        pts = sorted((r["sparsity_a_pct"], r[f"speedup_{mode}"]) for r in mrows
+                     if r["sparsity_b_pct"] == sb and f"speedup_{mode}" in r)
+        if pts:
+            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", label=label)
+
+    for axrow, mrows in zip(axes, machines):
+        paper = axrow[0]
+        paper.axhline(1.0, color="grey", lw=0.8, label="hmma (CUTLASS-like) = 1")
+        curve(paper, mrows, "csr", 100 * FIG21_CSR_SPARSITY_B, f"csr, B {100 * FIG21_CSR_SPARSITY_B:g}%")
+        curve(paper, mrows, "vstc", 100 * FIG21_VSTC_SPARSITY_B, f"vstc, B {100 * FIG21_VSTC_SPARSITY_B:g}% vector-wise")
+        curve(paper, mrows, "spgemm", 100 * FIG21_CSR_SPARSITY_B, f"spgemm, B {100 * FIG21_CSR_SPARSITY_B:g}%")
+        paper.set_title(f"the paper's curves, {_where(mrows[0])}", fontsize=9)
+        paper.set_xlabel("A zeros [%]")
+        paper.set_yscale("log")
+        paper.legend(fontsize=7)
+        for ax, mode in zip(axrow[1:], modes):
+            for sb in sorted({r["sparsity_b_pct"] for r in mrows}):
+                curve(ax, mrows, mode, sb, f"B {sb:g}% zeros")
+            ax.axhline(1.0, color="grey", lw=0.8)
+            ax.set_title(f"{mode} over hmma, {_where(mrows[0])}", fontsize=9)
+            ax.set_xlabel("A zeros [%]")
+            ax.set_yscale("log")
+            ax.legend(fontsize=7)
+        axrow[0].set_ylabel("speedup [x] (model cycles)")
     save_figure(fig, path)
 
 
-
 def fig21_markdown(rows: list[dict]) -> str:
-    """fig21 as the paper draws it: per mode, a matrix of speedups over hmma, A zeros down, B zeros across."""
+    """fig21 as the paper draws it: per machine and mode, a matrix of speedups over hmma, A zeros
+    down, B zeros across (the rows and columns where the mode ran)."""
     out = []
-    modes = list(dict.fromkeys(k[len("speedup_"):] for r in rows for k in r if k.startswith("speedup_")))
-    sbs = sorted({r["sparsity_b_pct"] for r in rows})
-    sas = sorted({r["sparsity_a_pct"] for r in rows})
-    index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in rows}
-    for mode in modes:
-        out.append(f"{mode} speedup over hmma [x], {_where(rows[0])}, model cycles:\n")
-        out.append("| A zeros \\ B zeros | " + " | ".join(f"{sb:g}%" for sb in sbs) + " |")
-        out.append("|---:|" + "---:|" * len(sbs))
-        for sa in sas:
-            cells = [index.get((sa, sb), {}).get(f"speedup_{mode}") for sb in sbs]
-            out.append(f"| {sa:g}% | " + " | ".join("" if c is None else f"{c:.2f}" for c in cells) + " |")
-        out.append("")
+    for mrows in _by_machine(rows):
+        index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in mrows}
+        for mode in _modes(mrows):
+            have = [r for r in mrows if f"speedup_{mode}" in r]
+            sbs = sorted({r["sparsity_b_pct"] for r in have})
+            sas = sorted({r["sparsity_a_pct"] for r in have})
+            out.append(f"{mode} speedup over hmma [x], {_where(mrows[0])}, model cycles:\n")
+            out.append("| A zeros \\ B zeros | " + " | ".join(f"{sb:g}%" for sb in sbs) + " |")
+            out.append("|---:|" + "---:|" * len(sbs))
+            for sa in sas:
+                cells = [index.get((sa, sb), {}).get(f"speedup_{mode}") for sb in sbs]
+                out.append(f"| {sa:g}% | " + " | ".join("" if c is None else f"{c:.2f}" for c in cells) + " |")
+            out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
 def _describe(p: dict) -> str:
-    return f"A {p['sparsity_a']:.1%} B {p['sparsity_b']:.1%} {p['mode']}"
+    machine = p.get("device", {}).get("machine")
+    return f"A {p['sparsity_a']:.1%} B {p['sparsity_b']:.1%} {p['mode']}" + (f" on {machine}" if machine else "")
 
 
 EXPERIMENT = Experiment(
@@ -139,5 +200,6 @@ EXPERIMENT = Experiment(
     points=_points, measure=_measure, describe=_describe, table=_table,
     sources=lambda o: emulator_files() + [Path(__file__), Path(workloads.__file__)], plotter=_plot,
     renderer=_render, markdowner=fig21_markdown,
-    notes=lambda rows: ["Speedup = hmma cycles / mode cycles from the cycle model on the same pruned random operands; "
+    notes=lambda rows: ["Speedup = hmma cycles / mode cycles from the cycle model on the same pruned random operands "
+                        "(vstc: B pruned vector-wise, 4 of 16 along k, and hmma on the same operands); "
                         "every result checked against NumPy within the documented bound ('ok')."])

@@ -32,6 +32,7 @@ def emulator_files() -> list[Path]:
     from .. import _core
 
     return sorted(PACKAGE.joinpath("programs").glob("*.sass")) + [PACKAGE / "kernels.py", PACKAGE / "sparse.py",
+                                                                   PACKAGE / "csr.py", PACKAGE / "vstc.py",
                                                                    Path(_core.__file__)]
 
 

@@ -26,6 +26,12 @@ impl Dec<'_, '_> {
             }
             SpwmmaSeq => TensorOp::SpwmmaSeq { a: self.reg("a")?, b: self.reg("b")? },
             Hmma884F32 | Hmma884F16 => self.hmma884(class == Hmma884F32)?,
+            Hmma884Vs => match self.hmma884(true)? {
+                TensorOp::Hmma { d, a, b, c, step, a_col, b_col, .. } => {
+                    TensorOp::HmmaVs { d, a, b, c, e: self.src("e")?, step, a_col, b_col }
+                }
+                _ => unreachable!("hmma884 decodes to TensorOp::Hmma"),
+            },
             AccbClear => TensorOp::AccbClear,
             AccbBmap => TensorOp::AccbBmap { a: self.src("a")?, b: self.src("b")? },
             AccbMov => {

@@ -257,7 +257,7 @@ fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
     // Every variant is listed (no `_`): a new tensor instruction must be given its semantics here.
     match k {
-        TensorOp::Hmma { .. } | TensorOp::Bohmma { .. } => {
+        TensorOp::Hmma { .. } | TensorOp::HmmaVs { .. } | TensorOp::Bohmma { .. } => {
             exec_lanes(w, x.env.arith, k, exec);
             Ok(Flow::Next)
         }
@@ -337,6 +337,31 @@ fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
                         let r = dot4_f16(arith, av, bv, cv) as u32;
                         out[j / 2][l] |= r << (16 * (j % 2));
                     }
+                }
+            }
+            w.write(d, &out[0], exec);
+            w.write(d + 1, &out[1], exec);
+        }
+        TensorOp::HmmaVs { d, a, b, c, e, step, a_col, b_col } => {
+            // As the fp32 HMMA.884 STEP, with k = the 4 kept values of the B column's 16-vector
+            // and the A factors picked from the 16-k window by their indices (isa/vstc.toml).
+            let t = tables();
+            let (ta, tb) = (&t.a[a_col as usize], &t.b[b_col as usize]);
+            let idx = w.read(e);
+            let mut out = [[0u32; 32]; 2];
+            for l in lanes(exec) {
+                let q = (l % 16) / 4;
+                for (j, o) in out.iter_mut().enumerate() {
+                    let (row, col) = t.d32[l][2 * step as usize + j];
+                    let mut av = [0u16; 4];
+                    let mut bv = [0u16; 4];
+                    for kk in 0..4 {
+                        let place = tb[q][kk][col as usize];
+                        bv[kk] = half_of(w, b, place);
+                        let i = (idx[place.0 as usize] >> (4 * kk)) & 0xf;
+                        av[kk] = half_of(w, a + 2 * (i as u16 / 4), ta[q][row as usize][i as usize % 4]);
+                    }
+                    o[l] = dot4_f32(arith, av, bv, w.regs[c as usize + j][l]);
                 }
             }
             w.write(d, &out[0], exec);

@@ -7,7 +7,7 @@ use super::*;
 /// `tensor.accumulator_forwarding`) and the result is forwarded from the multipliers.
 pub(super) fn forwards_accumulator(class: TensorClass) -> bool {
     use TensorClass::*;
-    matches!(class, Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16)
+    matches!(class, Hmma884F32 | Hmma884F16 | Hmma884Vs | OhmmaF32 | OhmmaF16)
 }
 
 impl SmSim {
@@ -62,7 +62,7 @@ impl SmSim {
         if !executed {
             count_skipped_tensor(st, tc, cost.macs as u64);
             return s + match tc {
-                Hmma884F32 | Hmma884F16 | OhmmaF32 | OhmmaF16 | Bohmma => cost.latency as u64,
+                Hmma884F32 | Hmma884F16 | Hmma884Vs | OhmmaF32 | OhmmaF16 | Bohmma => cost.latency as u64,
                 _ => 1,
             };
         }
@@ -77,7 +77,8 @@ impl SmSim {
         st.macs_issued += macs;
         st.macs_executed += macs;
         match tc {
-            Hmma884F32 | Hmma884F16 => {
+            // A vector-wise sparse STEP is an HMMA STEP on the same units (isa/vstc.toml).
+            Hmma884F32 | Hmma884F16 | Hmma884Vs => {
                 st.hmma_issued += 1;
                 st.hmma_executed += 1;
                 st.macs_useful += macs;
@@ -166,7 +167,7 @@ impl SmSim {
 fn busy_slot(tc: TensorClass) -> usize {
     use TensorClass::*;
     match tc {
-        Hmma884F32 | Hmma884F16 => 0,
+        Hmma884F32 | Hmma884F16 | Hmma884Vs => 0,
         OhmmaF32 | OhmmaF16 | OhmmaSparse | SpwmmaSeq => 1,
         Bohmma => 2,
         AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => 3,
@@ -190,7 +191,7 @@ fn accb_slot(tc: TensorClass) -> usize {
 pub(super) fn count_skipped_tensor(st: &mut SmStats, tc: TensorClass, macs: u64) {
     use TensorClass::*;
     match tc {
-        Hmma884F32 | Hmma884F16 => {
+        Hmma884F32 | Hmma884F16 | Hmma884Vs => {
             st.macs_issued += macs;
             st.hmma_issued += 1;
         }

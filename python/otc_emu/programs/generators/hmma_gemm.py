@@ -3,6 +3,9 @@
 Run by hand after editing: python hmma_gemm.py [output path, default ../hmma_gemm.sass];
 tests/python/test_kernels.py checks that the committed program is this script's output."""
 import sys
+
+from gemm_common import hmma_store
+
 out = []
 e = out.append
 BM = BN = 128          # CTA block of C
@@ -168,41 +171,7 @@ e("    BAR.SYNC 0x0 ;                                 // slice i+1 is in the oth
 e("    MOV R20, R23 ;")
 e("    IADD3 R9, R9, -0x1, RZ ;")
 e("    @P1 BRA slice_loop ;")
-e(r"""store:                                             // (R24.. hold the accumulators: temporaries below R24)
-    S2R R2, SR_CTAID.X ;
-    S2R R3, SR_CTAID.Y ;
-    LOP3.LUT R9, R12, 0x1, RZ, 0xc0, !PT ;
-    LOP3.LUT R10, R0, 0x1, RZ, 0xc0, !PT ;
-    LEA R9, R9, R10, 0x3 ;                         // 8 (q & 1) + (lane & 1)
-    IADD3 R9, R9, R14, RZ ;                        // + hi
-    LEA R9, R15, R9, 0x6 ;                         // + 64 (w / 4)
-    LEA R9, R3, R9, 0x7 ;                          // + 128 by: row of pair 0
-    LOP3.LUT R10, R0, 0x2, RZ, 0xc0, !PT ;
-    SHF.R.U32.HI R8, RZ, 0x1, R12 ;
-    LEA R8, R8, R10, 0x3 ;                         // 8 (q >> 1) + (lane & 2)
-    LEA R8, R17, R8, 0x5 ;                         // + 32 (w % 4)
-    LEA R8, R2, R8, 0x7 ;                          // + 128 bx: column of pair 0
-    MOV R4, c[0x0][0x170] ;
-    MOV R5, c[0x0][0x174] ;
-    IMAD R9, R9, c[0x0][0x17c], R8 ;               // row * n + column
-    IMAD.WIDE.U32 R10, R9, 0x4, R4 ;               // &C[row, column] of set (0, 0)
-    MOV R7, c[0x0][0x17c] ;
-    IMAD.SHL.U32 R6, R7, 0x8, RZ ;                 // two rows: 2 * n * 4 bytes
-    IMAD.SHL.U32 R7, R7, 0x40, RZ ;                // 16 rows: 16 * n * 4 bytes""")
-for R in range(RT):
-    for C in range(CT):
-        acc = ACC + 8 * (CT * R + C)
-        e(f"    IADD3 R18, P0, R10, {hex(64 * C)}, RZ ;" + ("                  // set (R, C): + 16 R rows, + 16 C columns" if R == C == 0 else ""))
-        e(f"    IADD3.X R19, RZ, R11, RZ, P0, !PT ;")
-        e(f"    STG.E.64.SYS [R18], R{acc} ;")
-        e(f"    STG.E.64.SYS [R18+0x10], R{acc + 4} ;")
-        e(f"    IADD3 R18, P0, R18, R6, RZ ;")
-        e(f"    IADD3.X R19, RZ, R19, RZ, P0, !PT ;")
-        e(f"    STG.E.64.SYS [R18], R{acc + 2} ;")
-        e(f"    STG.E.64.SYS [R18+0x10], R{acc + 6} ;")
-    if R < RT - 1:
-        e("    IADD3 R10, P0, R10, R7, RZ ;")
-        e("    IADD3.X R11, RZ, R11, RZ, P0, !PT ;")
+e(hmma_store(ACC, RT, CT, c_param=0x170, n_param=0x17c))
 e("    EXIT ;")
 e(".end")
 from pathlib import Path
