@@ -35,11 +35,12 @@ PROGRAM, KERNEL = "vstc_gemm.sass", "vstc_gemm"
 
 
 def compress(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """B (K x N, K a multiple of 32) as the kernel reads it: (values, indices). values: fp16
-    (N, K / 4), column j's kept values of vector v at 4v..4v+3 (its non-zeros in k order, then
-    zeros); indices: uint32 (N, K / 32), nibble t (+4 for the odd vector of a 32-k slice) of
-    column j's word s = the position in its vector of kept value t. Raises ValueError when a
-    vector has more than :data:`KEPT` non-zeros."""
+    """B (K x N, K a multiple of 32) as the kernel reads it, slice-major (32 k per slice, so that
+    a warp's copy of a slice is contiguous): (values, indices). values: fp16 (K / 32, N, 8), the
+    kept values of column j's two vectors of slice s, 4 each (its non-zeros in k order, then
+    zeros); indices: uint32 (K / 32, N), nibble t (+4 for the odd vector) of word (s, j) = the
+    position in its vector of kept value t. Raises ValueError when a vector has more than
+    :data:`KEPT` non-zeros."""
     b = np.asarray(b)
     k, n = b.shape
     if k % 32:
@@ -53,10 +54,10 @@ def compress(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                          f"the vector-wise Sparse Tensor Core keeps at most {KEPT} per {VECTOR} "
                          "(prune with otc_emu.sparse.prune_vector_wise)")
     order = np.argsort(~nz, axis=2, kind="stable")[:, :, :KEPT]  # the non-zeros first, in k order
-    values = np.take_along_axis(vec, order, axis=2).astype(np.float16).reshape(n, k // 4)
+    values = np.take_along_axis(vec, order, axis=2).astype(np.float16).reshape(n, k // 32, 8).transpose(1, 0, 2)
     nibbles = (order.astype(np.uint32) << (4 * np.arange(KEPT, dtype=np.uint32))).sum(axis=2, dtype=np.uint32)
     pairs = nibbles.reshape(n, k // 32, 2)
-    return np.ascontiguousarray(values), np.ascontiguousarray(pairs[:, :, 0] | (pairs[:, :, 1] << np.uint32(16)))
+    return np.ascontiguousarray(values), np.ascontiguousarray((pairs[:, :, 0] | (pairs[:, :, 1] << np.uint32(16))).T)
 
 
 def vs_steps(m: int, n: int, k: int) -> int:

@@ -189,7 +189,8 @@ def test_vstc_compress_layout():
     b[[2, 7, 9], 0] = [1, 2, 3]        # vector 0: positions 2, 7, 9 (+ one padding zero at 0)
     b[[16 + 15], 0] = 4                # vector 1: position 15
     values, idx = vstc.compress(b)
-    np.testing.assert_array_equal(values[0], np.array([1, 2, 3, 0, 4, 0, 0, 0], np.float16))
+    assert values.shape == (1, 1, 8) and idx.shape == (1, 1)
+    np.testing.assert_array_equal(values[0, 0], np.array([1, 2, 3, 0, 4, 0, 0, 0], np.float16))
     assert idx[0, 0] == (2 | 7 << 4 | 9 << 8 | 0 << 12) | (15 | 0 << 4 | 1 << 8 | 2 << 12) << 16
 
 

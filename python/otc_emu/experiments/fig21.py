@@ -104,6 +104,16 @@ def _modes(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(k[len("speedup_"):] for r in rows for k in r if k.startswith("speedup_")))
 
 
+def _matrices(rows: list[dict]):
+    """Per machine and mode: (the machine's rows, mode, its rows by (A %, B %), the A and the B
+    sparsities where the mode ran)."""
+    for mrows in _by_machine(rows):
+        index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in mrows}
+        for mode in _modes(mrows):
+            have = [r for r in mrows if f"speedup_{mode}" in r]
+            yield mrows, mode, index, sorted({r["sparsity_a_pct"] for r in have}), sorted({r["sparsity_b_pct"] for r in have})
+
+
 def _render(rows: list[dict], console) -> None:
     """The paper's view: per machine, one matrix per sparse mode, A sparsity down, B sparsity
     across (only the rows and columns where the mode ran)."""
@@ -111,26 +121,21 @@ def _render(rows: list[dict], console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    for mrows in _by_machine(rows):
-        index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in mrows}
-        for mode in _modes(mrows):
-            have = [r for r in mrows if f"speedup_{mode}" in r]
-            sbs = sorted({r["sparsity_b_pct"] for r in have})
-            sas = sorted({r["sparsity_a_pct"] for r in have})
-            best = max(r[f"speedup_{mode}"] for r in have)
-            console.print(escape(f"{mode}: speedup over hmma [x], {_where(mrows[0])}, model cycles (rows: A zeros, columns: B zeros)"))
-            t = Table(box=box.MINIMAL_HEAVY_HEAD)
-            t.add_column(escape("A zeros [%]"), justify="right")
+    for mrows, mode, index, sas, sbs in _matrices(rows):
+        best = max(r[f"speedup_{mode}"] for r in index.values() if f"speedup_{mode}" in r)
+        console.print(escape(f"{mode}: speedup over hmma [x], {_where(mrows[0])}, model cycles (rows: A zeros, columns: B zeros)"))
+        t = Table(box=box.MINIMAL_HEAVY_HEAD)
+        t.add_column(escape("A zeros [%]"), justify="right")
+        for sb in sbs:
+            t.add_column(escape(f"B {sb:g}%"), justify="right")
+        for sa in sas:
+            cells = []
             for sb in sbs:
-                t.add_column(escape(f"B {sb:g}%"), justify="right")
-            for sa in sas:
-                cells = []
-                for sb in sbs:
-                    v = index.get((sa, sb), {}).get(f"speedup_{mode}")
-                    text = "" if v is None else f"{v:.2f}"
-                    cells.append(f"[bold green]{text}[/bold green]" if v is not None and v == best else text)
-                t.add_row(f"{sa:g}", *cells)
-            console.print(t)
+                v = index.get((sa, sb), {}).get(f"speedup_{mode}")
+                text = "" if v is None else f"{v:.2f}"
+                cells.append(f"[bold green]{text}[/bold green]" if v is not None and v == best else text)
+            t.add_row(f"{sa:g}", *cells)
+        console.print(t)
 
 
 def _plot(rows: list[dict], path: Path) -> None:
@@ -174,19 +179,14 @@ def fig21_markdown(rows: list[dict]) -> str:
     """fig21 as the paper draws it: per machine and mode, a matrix of speedups over hmma, A zeros
     down, B zeros across (the rows and columns where the mode ran)."""
     out = []
-    for mrows in _by_machine(rows):
-        index = {(r["sparsity_a_pct"], r["sparsity_b_pct"]): r for r in mrows}
-        for mode in _modes(mrows):
-            have = [r for r in mrows if f"speedup_{mode}" in r]
-            sbs = sorted({r["sparsity_b_pct"] for r in have})
-            sas = sorted({r["sparsity_a_pct"] for r in have})
-            out.append(f"{mode} speedup over hmma [x], {_where(mrows[0])}, model cycles:\n")
-            out.append("| A zeros \\ B zeros | " + " | ".join(f"{sb:g}%" for sb in sbs) + " |")
-            out.append("|---:|" + "---:|" * len(sbs))
-            for sa in sas:
-                cells = [index.get((sa, sb), {}).get(f"speedup_{mode}") for sb in sbs]
-                out.append(f"| {sa:g}% | " + " | ".join("" if c is None else f"{c:.2f}" for c in cells) + " |")
-            out.append("")
+    for mrows, mode, index, sas, sbs in _matrices(rows):
+        out.append(f"{mode} speedup over hmma [x], {_where(mrows[0])}, model cycles:\n")
+        out.append("| A zeros \\ B zeros | " + " | ".join(f"{sb:g}%" for sb in sbs) + " |")
+        out.append("|---:|" + "---:|" * len(sbs))
+        for sa in sas:
+            cells = [index.get((sa, sb), {}).get(f"speedup_{mode}") for sb in sbs]
+            out.append(f"| {sa:g}% | " + " | ".join("" if c is None else f"{c:.2f}" for c in cells) + " |")
+        out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 

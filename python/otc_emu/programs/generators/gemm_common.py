@@ -84,3 +84,75 @@ def hmma_store(acc: int, rt: int, ct: int, c_param: int, n_param: int) -> str:
             e("    IADD3 R10, P0, R10, R7, RZ ;")
             e("    IADD3.X R11, RZ, R11, RZ, P0, !PT ;")
     return "\n".join(out)
+
+
+def hmma_thread_prologue(k_param: int) -> str:
+    """The start of an HMMA.884 GEMM of 256-thread CTAs over 128x128 blocks (hmma_gemm, vstc_gemm):
+    R0 = lane, R1 = tid, R28 / R29 = block column / row, R9 / R10 = the thread's copy row (tid / 4)
+    and 16-byte chunk (tid % 4), R27 = K (constant-bank offset ``k_param``), R2:R3 = its A source
+    (row-major A, the ``a`` pointer first)."""
+    return f"""    S2R R0, SR_LANEID ;
+    S2R R1, SR_TID.X ;
+    S2R R28, SR_CTAID.X ;                          // block column
+    S2R R29, SR_CTAID.Y ;                          // block row
+    SHF.R.U32.HI R9, RZ, 0x2, R1 ;                 // copy row r = tid / 4
+    LOP3.LUT R10, R1, 0x3, RZ, 0xc0, !PT ;         // copy chunk = tid % 4
+    MOV R27, c[0x0][{k_param:#x}] ;                       // K
+    LEA R11, R29, R9, 0x7 ;                        // A row 128 by + r
+    IMAD R11, R11, R27, RZ ;
+    LEA R11, R10, R11, 0x3 ;                       // + 8 chunk (elements)
+    MOV R2, c[0x0][0x160] ;
+    MOV R3, c[0x0][0x164] ;
+    IMAD.WIDE.U32 R2, R11, 0x2, R2 ;               // this thread's A source"""
+
+
+def hmma_fragment_prologue(row: int) -> str:
+    """After :func:`hmma_thread_prologue` and the B source: R16 = 64 rows of A in bytes, R6 = the
+    thread's shared offset of its A copy (``row``-byte pitch), R1 = warp w, R12 = q, R13 = t + hi,
+    R14 = hi, R15 / R17 = the warp's row / column in the block, R7 = the lane's A fragment row's
+    shared offset, R18 = the lane's B fragment column (tile 0) in the block."""
+    return f"""    IMAD.SHL.U32 R16, R27, 0x80, RZ ;              // 64 rows further: 64 * K * 2 bytes
+    IMAD R6, R9, {hex(row)}, RZ ;
+    LEA R6, R10, R6, 0x4 ;                         // shared offset of the copy: 72 r + 16 chunk
+    SHF.R.U32.HI R1, RZ, 0x5, R1 ;                 // warp w
+    SHF.R.U32.HI R12, RZ, 0x2, R0 ;
+    LOP3.LUT R12, R12, 0x3, RZ, 0xc0, !PT ;        // q
+    LOP3.LUT R13, R0, 0x3, RZ, 0xc0, !PT ;         // t
+    SHF.R.U32.HI R14, RZ, 0x4, R0 ;
+    SHF.L.U32 R14, R14, 0x2, RZ ;                  // hi
+    IADD3 R13, R13, R14, RZ ;                      // t + hi
+    SHF.R.U32.HI R15, RZ, 0x2, R1 ;                // warp row w / 4
+    LOP3.LUT R9, R12, 0x1, RZ, 0xc0, !PT ;
+    LEA R9, R9, R13, 0x3 ;                         // 8 (q & 1) + t + hi
+    LEA R9, R15, R9, 0x6 ;                         // the lane's A fragment row (tile 0) in the block
+    IMAD R7, R9, {hex(row)}, RZ ;                  // its shared offset
+    LOP3.LUT R17, R1, 0x3, RZ, 0xc0, !PT ;         // warp column w % 4
+    SHF.R.U32.HI R18, RZ, 0x1, R12 ;
+    LEA R18, R18, R13, 0x3 ;                       // 8 (q >> 1) + t + hi
+    LEA R18, R17, R18, 0x5 ;                       // the lane's B fragment column (tile 0)"""
+
+
+def interleave_steps(emit, step, pending: list[str], acc0: int, rt: int, ct: int) -> None:
+    """Emits the 4 STEPs (``step(acc, R, C, st)`` -> text; acc = ``acc0`` + 8 (``ct`` R + C)) of every
+    set (R, C) of a 64x32 warp tile and, after every second STEP, the next memory instruction of
+    ``pending`` (with the address arithmetic before it: the memory pipe takes one per 4 cycles,
+    the tensor pipe one STEP per 2); then what is left of ``pending``."""
+    for R in range(rt):
+        for C in range(ct):
+            acc = acc0 + 8 * (ct * R + C)
+            for st in range(4):
+                emit(step(acc, R, C, st))
+                if st % 2 == 1 and pending:
+                    while pending and "LD" not in pending[0] and "ST" not in pending[0]:
+                        emit(pending.pop(0))  # IADD3s ride along with the next memory instruction
+                    if pending:
+                        emit(pending.pop(0))
+    for line in pending:
+        emit(line)
+
+
+#: The end of a slice of the staged HMMA GEMMs: the next slice is in the other stage.
+SLICE_LOOP_TAIL = """    BAR.SYNC 0x0 ;                                 // slice i+1 is in the other stage; this one is free
+    MOV R20, R23 ;
+    IADD3 R9, R9, -0x1, RZ ;
+    @P1 BRA slice_loop ;"""
