@@ -41,5 +41,6 @@ def test_ablation_is_reproducible_and_each_premise_does_what_it_claims(tmp_path)
 def test_premises_follow_the_machine_file():
     steps = ablation.steps("dstc-paper")
     assert steps[2]["settings"] == {"tensor.hmma884_f32.cycles": 4, "tensor.hmma884_f32.latency": 8,
-                                    "tensor.hmma884_f16.latency": 8, "scheduler.drop_predicated_off_tensor": True}
+                                    "tensor.hmma884_f16.latency": 8, "tensor.hmma884_vs.cycles": 4,
+                                    "tensor.hmma884_vs.latency": 8, "scheduler.drop_predicated_off_tensor": True}
     assert steps[-1]["settings"]["tensor.spwmma_sequencer"] is True

@@ -28,10 +28,12 @@ def _launch(file, kernel, grid, block, make_args, **settings):
     return run
 
 
-def _gemm(mode, m, n, k, za, zb, **settings):
+def _gemm(mode, m, n, k, za, zb, vector_wise_b=False, **settings):
     def run(window=None):
         a = sparse.prune_random(np.random.default_rng(1).standard_normal((m, k)), za, seed=2)
         b = sparse.prune_random(np.random.default_rng(3).standard_normal((k, n)), zb, seed=4)
+        if vector_wise_b:  # vstc: 4 of 16 along k
+            b = sparse.prune_vector_wise(b, zb)
         with timeline.recording(window) if window else _nothing():
             res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(**settings))
         file, kernel = kernels.GEMM_MODES[mode]
@@ -90,6 +92,8 @@ CASES = {
     "spgemm.dense_b": _gemm("spgemm_a", 96, 64, 96, 0.5, 0.0),
     "spgemm.two_threads": _gemm("spgemm", 128, 128, 64, 0.8, 0.95, threads=2),
     "spgemm_seq": _gemm("spgemm_seq", 128, 128, 128, 0.9, 0.9, **{"tensor.spwmma_sequencer": True}),
+    "csr_spgemm": _gemm("csr", 96, 64, 64, 0.8, 0.9),
+    "vstc_gemm": _gemm("vstc", 128, 128, 64, 0.0, 0.75, vector_wise_b=True),
     "im2col": _im2col("bitmap"),
     "im2col.csr": _im2col("csr"),
     "conv_dense_implicit": _conv("dense_implicit"),
