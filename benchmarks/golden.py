@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import otc_emu
-from otc_emu import kernels
+from otc_emu import kernels, sparse
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "sass"
@@ -67,6 +67,17 @@ def gemm_case(mode, m, n, k, da, db, **settings):
         rng = np.random.default_rng(m * 7919 + n * 31 + k)
         a, b = operand(rng, (m, k), da), operand(rng, (k, n), db)
         res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(**settings))
+        return res.c.tobytes(), res.stats
+    return run
+
+
+def vstc_case(m, n, k, da, sparsity, **settings):
+    """mode vstc on B pruned vector-wise (4 of 16 along k at 75%)."""
+    def run():
+        rng = np.random.default_rng(m * 7919 + n * 31 + k)
+        a = operand(rng, (m, k), da)
+        b = sparse.prune_vector_wise(operand(rng, (k, n), 1.0), sparsity)
+        res = kernels.gemm(a, b, mode="vstc", device=otc_emu.Device(**settings))
         return res.c.tobytes(), res.stats
     return run
 
@@ -135,6 +146,11 @@ def cases():
                                                  scheduler={"policy": "lrr"}, tensor={"skipped_cycles": 1})
     table["gemm.spgemm.128.sp0.9x0.9.t2"] = gemm_case("spgemm", 128, 128, 128, 0.1, 0.1, threads=2)
     table["gemm.spgemm.128.sp0x0.99"] = gemm_case("spgemm", 128, 128, 128, 1.0, 0.01)
+    table["gemm.csr.96x128x64.sp0.5x0.3.t2"] = gemm_case("csr", 96, 128, 64, 0.5, 0.3, threads=2)
+    table["gemm.csr.128.sp0.1x0.01"] = gemm_case("csr", 128, 128, 128, 0.1, 0.01)
+    table["gemm.vstc.40x56x48.sp0.75"] = vstc_case(40, 56, 48, 1.0, 0.75)
+    table["gemm.vstc.256.sp0.75.t2"] = vstc_case(256, 256, 256, 1.0, 0.75, threads=2)
+    table["gemm.vstc.64.sp0.875.ieee"] = vstc_case(64, 64, 64, 0.5, 0.875, tensor_arith="ieee")
     table["alu_mix"] = alu_case()
     table["alu_mix.t2"] = alu_case(threads=2)
     table["alu_mix.untimed"] = alu_case(timing=False)

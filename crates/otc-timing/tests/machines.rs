@@ -41,7 +41,9 @@ fn shipped_machines_load_validate_and_differ_only_where_they_say() {
             "scheduler.drop_predicated_off_tensor",
             "tensor.hmma884_f16.latency",
             "tensor.hmma884_f32.cycles",
-            "tensor.hmma884_f32.latency"
+            "tensor.hmma884_f32.latency",
+            "tensor.hmma884_vs.cycles",
+            "tensor.hmma884_vs.latency"
         ],
         "dstc-paper changes exactly its premises' keys"
     );
