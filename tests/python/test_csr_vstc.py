@@ -257,3 +257,14 @@ def test_fig21_draws_the_csr_and_vstc_curves_on_both_machines(tmp_path):
     b = sparse.prune_vector_wise(b, 0.75)
     slice_ = otc_emu.Device.v100_slice(experiments.FIG21_DEFAULT_SMS)
     assert cells[("v100", 0, 75)]["vstc_cycles"] == kernels.gemm(a, b, mode="vstc", device=slice_).stats.cycles
+
+
+@pytest.mark.parametrize("mode", ["csr", "vstc"])
+def test_new_modes_are_deterministic_across_thread_counts(mode):
+    a, b = operands(200, 136, 64, 0.3, 0.5, seed=9)
+    if mode == "vstc":
+        b = sparse.prune_vector_wise(b, 0.75)
+    one = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(threads=1))
+    two = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(threads=2))
+    np.testing.assert_array_equal(one.c, two.c)
+    assert one.stats.counters == two.stats.counters
