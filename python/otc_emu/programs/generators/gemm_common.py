@@ -132,17 +132,17 @@ def hmma_fragment_prologue(row: int) -> str:
     LEA R18, R17, R18, 0x5 ;                       // the lane's B fragment column (tile 0)"""
 
 
-def interleave_steps(emit, step, pending: list[str], acc0: int, rt: int, ct: int) -> None:
+def interleave_steps(emit, step, pending: list[str], acc0: int, rt: int, ct: int, every: int = 2) -> None:
     """Emits the 4 STEPs (``step(acc, R, C, st)`` -> text; acc = ``acc0`` + 8 (``ct`` R + C)) of every
-    set (R, C) of a 64x32 warp tile and, after every second STEP, the next memory instruction of
-    ``pending`` (with the address arithmetic before it: the memory pipe takes one per 4 cycles,
-    the tensor pipe one STEP per 2); then what is left of ``pending``."""
+    set (R, C) of a 64x32 warp tile and, after every ``every``-th STEP (the memory pipe takes one
+    per 4 cycles, the tensor pipe one STEP per 2), the next memory instruction of ``pending`` with
+    the address arithmetic before it; then what is left of ``pending``."""
     for R in range(rt):
         for C in range(ct):
             acc = acc0 + 8 * (ct * R + C)
             for st in range(4):
                 emit(step(acc, R, C, st))
-                if st % 2 == 1 and pending:
+                if st % every == every - 1 and pending:
                     while pending and "LD" not in pending[0] and "ST" not in pending[0]:
                         emit(pending.pop(0))  # IADD3s ride along with the next memory instruction
                     if pending:
