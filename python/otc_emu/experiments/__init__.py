@@ -1,7 +1,8 @@
 """The paper's experiments on the emulator (``otc-emu experiment NAME --out DIR``; docs/experiments.md).
 
 - ``fig21``: GEMM speedup of spgemm, spgemm_a and owmma over the dense hmma baseline across
-  A x B sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS).
+  A x B sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS), with the
+  paper's csr (B 99%) and vstc (B 75% vector-wise) curves, on both machines.
 - ``table3``: cycles of the dense, CSR and bitmap im2col kernels (``otc_emu.im2col``) on the
   emulated V100 for the ResNet-18 layer (H = W = 56, 3x3, 128 channels), normalised to dense, per
   feature-map sparsity; with ``host`` also the host time of the NumPy references.
