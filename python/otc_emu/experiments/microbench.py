@@ -48,7 +48,7 @@ PUBLISHED: dict[str, tuple[float | tuple[float, float], str]] = {
     "wmma_tflops": (125, "V100 whitepaper peak (a specification, not a measurement)"),
 }
 
-# (kernel, the instruction whose chain it times, instructions per chain step)
+# (kernel, the instructions of one step of the chain it times, joined by "+")
 LATENCY = [
     ("lat_ffma", "FFMA"), ("lat_fadd", "FADD"), ("lat_fmul", "FMUL"),
     ("lat_lop3", "LOP3.LUT"), ("lat_imad", "IMAD"), ("lat_hfma2", "HFMA2"), ("lat_dadd", "DADD"),
@@ -136,7 +136,8 @@ def _latency(p: dict) -> dict:
     stats = _launch(dev, kernel, 1, 1, args, timeline=True)
     _, _, ops = clock_window(kernel)
     parts = what.split("+")
-    chain = sum(1 for o in ops if o in parts) // len(parts)  # chain steps (a step may be several instructions)
+    # chain steps (a step may be several instructions); a part names the mnemonic or its prefix
+    chain = sum(1 for o in ops if any(o == q or o.startswith(q + ".") for q in parts)) // len(parts)
     return {"model": _clock_delta(stats, kernel) / chain, "chain": chain, "unit": "cycles"}
 
 
@@ -172,20 +173,29 @@ def _gmem(p: dict) -> dict:
     return {"model": (cycles[0] - cycles[1]) / TIMED_LOADS, "unit": "cycles", **counters}
 
 
+def _seconds(dev, stats) -> float:
+    return stats.cycles / (dev.timing_config["gpu.clock_mhz"] * 1e6)
+
+
 def _bandwidth(p: dict) -> dict:
+    """Bytes read over time. L2: the steady state, as the difference of a run of 4 passes and one
+    of 2 (the first pass also brings the buffer from DRAM into the L2 and makes the SMs that
+    touch it first the slowest; from the second on the SMs are balanced); DRAM: one pass over a
+    buffer beyond the L2."""
     dev = _device(p)
     n = p["bytes"] // 16
     ctas, threads = p["ctas"], p["threads"]
     a = dev.to_device(np.ones(n * 4, np.float32))
     if p["level"] == "l2":
-        window, offset = n // 4, n // ctas  # 1/4 of the buffer per CTA, beyond any L1
+        window, offset, reps = n // 8, n // ctas, (4, 2)  # 1/8 of the buffer per CTA, beyond any L1
     else:
-        window = offset = n // ctas         # a slice per CTA, the buffer beyond the L2
+        window, offset, reps = n // ctas, n // ctas, (1,)  # a slice per CTA, the buffer beyond the L2
     out = dev.zeros(ctas * threads, np.float32)
-    s = _launch(dev, "bw_read", ctas, threads, [out, a, np.uint32(n), np.uint32(window), np.uint32(offset),
-                                                 np.uint32(p["reps"])], timeline=False)
-    seconds = s.cycles / (dev.timing_config["gpu.clock_mhz"] * 1e6)
-    return {"model": s["gmem.read_bytes"] / seconds / 1e9, "unit": "GB/s", "l2_hit_rate": s.metrics.get("l2.hit_rate")}
+    runs = [_launch(dev, "bw_read", ctas, threads, [out, a, np.uint32(n), np.uint32(window), np.uint32(offset),
+                                                     np.uint32(r)], timeline=False) for r in reps]
+    nbytes = runs[0]["gmem.read_bytes"] - (runs[1]["gmem.read_bytes"] if len(runs) > 1 else 0)
+    seconds = _seconds(dev, runs[0]) - (_seconds(dev, runs[1]) if len(runs) > 1 else 0)
+    return {"model": nbytes / seconds / 1e9, "unit": "GB/s", "l2_hit_rate": runs[0].metrics.get("l2.hit_rate")}
 
 
 def _wmma_latency(p: dict) -> dict:
@@ -202,15 +212,18 @@ def _wmma_latency(p: dict) -> dict:
 
 
 def _wmma_throughput(p: dict) -> dict:
+    """Tensor FLOPs over time in the steady state: the difference of runs of 2 x and 1 x iters."""
     dev = _device(p)
     ctas, warps, iters = p["ctas"], p["warps"], p["iters"]
     a = dev.to_device(np.ones(256, np.float16))
     b = dev.to_device(np.ones(256, np.float16))
     c = dev.zeros(256 * ctas * warps, np.float32)
-    s = _launch(dev, "wmma_throughput", ctas, 32 * warps, [a, b, c, np.uint32(iters)], timeline=False)
-    seconds = s.cycles / (dev.timing_config["gpu.clock_mhz"] * 1e6)
+    runs = [_launch(dev, "wmma_throughput", ctas, 32 * warps, [a, b, c, np.uint32(i)], timeline=False)
+            for i in (2 * iters, iters)]
     flops = 2 * 16 * 16 * 16 * 4 * iters * warps * ctas
-    return {"model": flops / seconds / 1e12, "unit": "TFLOPS", "tensor_utilization": s.metrics.get("tensor.utilization")}
+    seconds = _seconds(dev, runs[0]) - _seconds(dev, runs[1])
+    return {"model": flops / seconds / 1e12, "unit": "TFLOPS",
+            "tensor_utilization": runs[0].metrics.get("tensor.utilization")}
 
 
 MEASURE = {"latency": _latency, "smem": _smem, "gmem": _gmem, "bandwidth": _bandwidth,
@@ -239,7 +252,7 @@ def _measure(p: dict) -> dict:
 def _describe(p: dict) -> str:
     b = p["bench"]
     if b == "latency":
-        return f"{p['what']} dependent chain"
+        return f"{p['what']} dependent chain" + (", per pair" if "+" in p["what"] else "")
     if b == "smem":
         return "LDS chase, one lane" if p["lanes"] == 1 else f"LDS chase, warp, {p['ways']}-way bank conflict"
     if b == "gmem":
