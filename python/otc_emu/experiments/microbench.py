@@ -347,7 +347,11 @@ def _notes(rows: list[dict]) -> list[str]:
             "'recalled' sources are the project's notes of the paper, not checked against its text (docs/timing.md)."]
 
 
+def _view(columns, rows):
+    return [c for c in columns if c[0] != "source"], rows  # the sources: CSV, JSON, --markdown
+
+
 EXPERIMENT = Experiment(
     "microbench", "the cycle model against published V100 microbenchmarks (Jia et al. 2018, Raihan et al. 2019)",
     points=_points, measure=_measure, describe=_describe, table=_table,
-    sources=lambda o: [LISTING, Path(__file__)] + emulator_files(), notes=_notes)
+    sources=lambda o: [LISTING, Path(__file__)] + emulator_files(), notes=_notes, view=_view)
