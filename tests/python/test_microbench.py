@@ -13,7 +13,7 @@ from otc_emu.experiments import microbench as mb
 CASES = [
     ({"bench": "latency", "kernel": "lat_ffma", "what": "FFMA"}, 4, 0.1),
     ({"bench": "latency", "kernel": "lat_lop3", "what": "LOP3.LUT"}, 4, 0.1),
-    ({"bench": "latency", "kernel": "lat_imad", "what": "IMAD"}, 5, 0.1),
+    ({"bench": "latency", "kernel": "lat_imad", "what": "IMAD"}, 4, 0.1),
     ({"bench": "latency", "kernel": "lat_hfma2", "what": "HFMA2"}, 6, 0.1),
     ({"bench": "latency", "kernel": "lat_dfma", "what": "DFMA"}, 8, 0.1),
     ({"bench": "latency", "kernel": "lat_mufu_ex2", "what": "MUFU.EX2"}, 14, 0.15),

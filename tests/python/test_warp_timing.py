@@ -54,7 +54,7 @@ CASES = [
      {"cycles": 32, "stall.dependency": 21, "tensor.busy_cycles": 0}, [4]),
     ("independent FFMA: 16-lane pipe, one every 2", repeat(8, lambda i: f"FFMA R{10 + 2 * i}, R1, R2, R4 ;"),
      {"stall.unit_busy": 7}, [2]),
-    ("dependent IMAD: latency 5", repeat(6, lambda i: "IMAD R0, R0, R1, R2 ;"), {"cycles": 30}, [5]),
+    ("dependent IMAD: latency 4", repeat(6, lambda i: "IMAD R0, R0, R1, R2 ;"), {"cycles": 24}, [4]),
     ("dependent IADD3: latency 4", repeat(6, lambda i: "IADD3 R0, R0, R1, RZ ;"), {"cycles": 24}, [4]),
     ("dependent HADD2: latency 6", repeat(6, lambda i: "HADD2 R0, R0, R1 ;"), {"cycles": 36}, [6]),
     ("dependent DADD: latency 8", repeat(6, lambda i: "DADD R0, R0, R2 ;"), {"regfile.bank_conflict_cycles": 0}, [8]),
