@@ -304,8 +304,9 @@ def _row(p: dict, r: dict, name: str, model: float, model_cb: float, key: str | 
         pub, src = PUBLISHED[key]
         mid = (pub[0] + pub[1]) / 2 if isinstance(pub, (tuple, list)) else pub
         err, err_cb = error_of(model, pub), error_of(model_cb, pub)
-        row.update({"published": _fmt_pub(pub), "ratio": model / mid, "abs_error": abs(err),
-                    "rel_error_pct": 100 * abs(err) / mid, "ratio_control_bits": model_cb / mid,
+        # the ratio to the published value, or to the nearest end of a published range (1 inside it)
+        row.update({"published": _fmt_pub(pub), "ratio": model / (model - err), "abs_error": abs(err),
+                    "rel_error_pct": 100 * abs(err) / mid, "ratio_control_bits": model_cb / (model_cb - err_cb),
                     "abs_error_control_bits": abs(err_cb), "rel_error_pct_control_bits": 100 * abs(err_cb) / mid,
                     "source": src})
     return row
