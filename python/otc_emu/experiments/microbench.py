@@ -355,4 +355,5 @@ def _view(columns, rows):
 EXPERIMENT = Experiment(
     "microbench", "the cycle model against published V100 microbenchmarks (Jia et al. 2018, Raihan et al. 2019)",
     points=_points, measure=_measure, describe=_describe, table=_table,
-    sources=lambda o: [LISTING, Path(__file__)] + emulator_files(), notes=_notes, view=_view)
+    sources=lambda o: [f for f in (LISTING,) if f.is_file()] + [Path(__file__)] + emulator_files(), notes=_notes,
+    view=_view)
