@@ -38,7 +38,7 @@ from ._core import (
     load,
 )
 from . import fragments, sparse
-from .device import Device, DeviceArray, LaunchResult, Stats, Warp, find_kernel, machines
+from .device import Device, DeviceArray, Issue, LaunchResult, Stats, Warp, find_kernel, machines
 from . import kernels, report  # noqa: E402  (need load and Device above)
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "DeviceArray",
     "LaunchResult",
     "Stats",
+    "Issue",
     "Warp",
     "find_kernel",
     "machines",

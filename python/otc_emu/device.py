@@ -18,14 +18,14 @@ import os
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Iterable, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from . import _core, _json
 from ._core import ConfigError, LaunchError, OtcError
 
-__all__ = ["Device", "DeviceArray", "LaunchResult", "Stats", "Warp", "machines", "machine_settings"]
+__all__ = ["Device", "DeviceArray", "Issue", "LaunchResult", "Stats", "Warp", "machines", "machine_settings"]
 
 # Parameter type of `.param` -> the NumPy scalar types accepted for it (the assembler's table).
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
@@ -33,6 +33,15 @@ _PARAM_TYPES: dict[str, tuple[type, ...]] = {
 }
 _SCALARS = (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
             np.float16, np.float32, np.float64)
+
+
+class Issue(NamedTuple):
+    """One issued warp-instruction of a timed :class:`Warp` run."""
+
+    pc: int
+    cycle: int
+    result: int
+    sub_core: int
 
 
 class Stats:
@@ -57,6 +66,9 @@ class Stats:
       instruction of the kernel; each column sums to the counter of its name (docs/profiling.md).
       Empty without the cycle model. ``per_pc_records()`` / ``per_pc_array()`` give it as rows.
     - ``timeline``: the raw timeline when one was asked for (:mod:`otc_emu.timeline`), else None.
+    - ``issues``: for a timed :class:`Warp` run, every issued warp-instruction in issue order as
+      :class:`Issue` ``(pc, cycle, result, sub_core)`` (``result``: the cycle from which its
+      results can be used); empty otherwise.
     - ``kernel``: the name of the launched kernel (None for a warp run).
 
     ``stats["key"]`` looks up counters, then metrics. ``to_dict()`` / ``to_json()`` hold everything
@@ -73,6 +85,7 @@ class Stats:
         self.by_pc: list[int] = list(data.get("by_pc", []))
         self.per_pc: dict[str, list[int]] = _per_pc_columns(data.get("per_pc"), len(self.by_pc))
         self.timeline: dict[str, Any] | None = data.get("timeline")
+        self.issues: list[Issue] = [Issue(*i) for i in data.get("issues", [])]
 
     @property
     def timed(self) -> bool:
@@ -575,6 +588,12 @@ class Warp:
         w.write_reg(1, np.arange(32, dtype=np.uint32))
         w.run("IADD3 R0, R1, 0x5, RZ ;")
         w.read_reg(0)
+
+    ``Warp(timing=True)`` also runs the cycle model (the V100 machine; dotted keys such as
+    ``**{"units.fp32.latency": 4}`` change it): each ``run`` is then timed as the warp alone in a
+    32-thread CTA on one SM, and its :class:`Stats` carry the model's counters (``cycles``,
+    ``tensor.busy_cycles``, ``stall.<reason>``, ...) and ``issues``, the cycle of every issue.
+    Results are the same timed or not.
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None, **overrides):

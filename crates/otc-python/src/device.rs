@@ -404,6 +404,14 @@ impl PyWarp {
         if settings.is_some_and(|d| d.contains("max_instructions").unwrap_or(false)) {
             w.set_max_instructions(c.max_instructions);
         }
+        // Untimed unless asked for (`timing=True`): instruction-level tests run many small programs.
+        let timed = match settings.map(|d| d.get_item("timing")).transpose()?.flatten() {
+            Some(v) => v.extract::<bool>()?,
+            None => false,
+        };
+        if timed {
+            w.set_timing(c.timing);
+        }
         let cancel = w.cancel_token();
         Ok(PyWarp { inner: Mutex::new(w), cancel })
     }
@@ -471,8 +479,15 @@ impl PyWarp {
         }
         let code = &program.inner.kernels[0].instructions;
         let inner = &self.inner;
-        let stats = interruptible(py, &self.cancel, || Ok(lock(inner).run(code)?))?;
-        Ok(stats_dict(py, &stats, None)?)
+        let (stats, timing) = interruptible(py, &self.cancel, || Ok(lock(inner).run_timed(code)?))?;
+        let d = stats_dict(py, &stats, timing.as_ref().map(|t| &t.stats))?;
+        if let Some(t) = &timing {
+            // (pc, issue cycle, result cycle, sub-core) of every issue, in issue order.
+            let issues: Vec<(u32, u64, u64, u32)> =
+                t.issues.iter().map(|r| (r.pc, r.cycle, r.complete, r.sub_core)).collect();
+            d.set_item("issues", PyList::new(py, issues)?)?;
+        }
+        Ok(d)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use otc_isa::Instruction;
 use otc_numerics::TensorArith;
+use otc_timing::{EventTemplate, IssueRecord, Simulator, TimingConfig};
 
 use crate::config::{KernelImage, CONST_BANK_BYTES};
 use crate::cta::run_warps;
@@ -12,10 +13,22 @@ use crate::fault::SimError;
 use crate::memory::GlobalMemory;
 use crate::state::Warp;
 use crate::stats::{Counters, LaunchStats};
+use crate::timing::Tracer;
 use crate::watchdog::{CancelToken, Watch};
 
 /// Registers of the harness warp (R0..R254 all usable).
 const REGS: u32 = 255;
+
+/// What the cycle model says about one timed [`WarpHarness::run_timed`]: the warp alone in a
+/// CTA of 32 threads on SM 0 of the configured GPU (the other SMs idle).
+#[derive(Clone, Debug)]
+pub struct WarpTiming {
+    /// The model's statistics (`cycles`, `tensor.busy_cycles`, `stall.<reason>`, ...).
+    pub stats: otc_timing::Stats,
+    /// Every issued warp-instruction in issue order, with its issue cycle and the cycle from
+    /// which its results can be used.
+    pub issues: Vec<IssueRecord>,
+}
 
 /// One warp of 32 lanes on a fresh SM, with a small global memory, shared memory, constant
 /// banks and local memory. Registers, predicates and memories persist across [`run`]s; each run
@@ -35,6 +48,7 @@ pub struct WarpHarness {
     max_instructions: Option<u64>,
     counters: Counters,
     cancel: CancelToken,
+    timing: Option<TimingConfig>,
 }
 
 impl Default for WarpHarness {
@@ -72,7 +86,13 @@ impl WarpHarness {
             local_bytes: local,
             max_instructions: Some(10_000_000),
             counters: Counters::default(),
+            timing: None,
         }
+    }
+
+    /// Time every later run with the cycle model of `config` (`None`, the default: untimed).
+    pub fn set_timing(&mut self, config: Option<TimingConfig>) {
+        self.timing = config;
     }
 
     /// Tensor-core arithmetic for HMMA.
@@ -189,10 +209,32 @@ impl WarpHarness {
 
     /// Run `code` (pc 0 = the first instruction) until every lane has exited.
     pub fn run(&mut self, code: &[Instruction]) -> Result<LaunchStats, SimError> {
+        Ok(self.run_timed(code)?.0)
+    }
+
+    /// [`run`](Self::run), and with [`set_timing`](Self::set_timing) on also the cycle model's
+    /// view of the run ([`WarpTiming`]). The results are the same timed or not.
+    pub fn run_timed(&mut self, code: &[Instruction]) -> Result<(LaunchStats, Option<WarpTiming>), SimError> {
         let cx = DecodeCtx { num_regs: REGS, banks: &self.banks, len: code.len(), end_exits: true };
         let ops = decode_all(code, &cx);
         self.counters = Counters::new(ops.len());
         self.warp.restart(self.lanes);
+        let model_err = |e: otc_timing::TimingError| SimError::Launch(format!("harness: cycle model: {e}"));
+        let sim = match &self.timing {
+            None => None,
+            Some(cfg) => {
+                let mut sim = Simulator::new(cfg, 1).map_err(model_err)?;
+                sim.record_issues();
+                Some(sim)
+            }
+        };
+        let templates: Vec<EventTemplate> =
+            if sim.is_some() { code.iter().map(EventTemplate::new).collect() } else { Vec::new() };
+        if let Some(sim) = &sim {
+            sim.check_program(&templates).map_err(model_err)?;
+            sim.check_fits(32, REGS, self.shared.len() as u32).map_err(model_err)?;
+        }
+        let preparer = sim.as_ref().map(|s| s.preparer(&templates));
         let env = Env {
             ctaid: [0; 3],
             ntid: [32, 1, 1],
@@ -206,7 +248,7 @@ impl WarpHarness {
         };
         let budget = self.max_instructions.unwrap_or(u64::MAX);
         let mut left = budget;
-        let fault = {
+        let (fault, trace) = {
             let mut x = Exec {
                 ops: &ops,
                 env: &env,
@@ -215,21 +257,33 @@ impl WarpHarness {
                 shared: &mut self.shared,
                 counters: &mut self.counters.per_inst,
                 clock: 0,
-                tracer: None,
+                tracer: preparer.as_ref().map(|p| Tracer::new(&templates, p, 0, 1)),
             };
-            run_warps(
+            let fault = run_warps(
                 std::slice::from_mut(&mut self.warp),
                 &mut x,
                 &mut left,
                 budget,
                 &Watch::new(self.cancel.clone(), None),
-            )
+            );
+            let trace = x.tracer.take().map(|t| t.finish([0; 3], env.shared_bytes, REGS, 32));
+            (fault, trace)
         };
         self.counters.ctas = 1;
         self.counters.warps = 1;
         self.counters.threads = self.lanes.count_ones() as u64;
         match fault {
-            None => Ok(self.counters.to_stats(code)),
+            None => {
+                let timing = match (sim, trace) {
+                    (Some(mut sim), Some(trace)) => {
+                        sim.push_prepared(trace).map_err(model_err)?;
+                        let (stats, mut logs) = sim.finish_with_timeline().map_err(model_err)?;
+                        Some(WarpTiming { stats, issues: logs.swap_remove(0) })
+                    }
+                    _ => None,
+                };
+                Ok((self.counters.to_stats(code), timing))
+            }
             Some(f) if f.kind == crate::fault::FaultKind::Cancelled => {
                 Err(SimError::Cancelled { kernel: "harness".into(), cta: [0; 3] })
             }

@@ -129,7 +129,7 @@ pub use config::{
 pub use decode::unsupported_instructions;
 pub use device::Device;
 pub use fault::{FaultKind, GuestFault, MemorySpace, SimError};
-pub use harness::WarpHarness;
+pub use harness::{WarpHarness, WarpTiming};
 pub use otc_numerics::TensorArith;
 pub use stats::{LaunchStats, OpcodeCount};
 pub use watchdog::CancelToken;

@@ -386,3 +386,42 @@ fn timing_off_is_the_functional_core_alone() {
     assert_eq!(s.warp_instructions, 3);
     assert!(DeviceConfig::default().timing.is_some(), "timing is on by default");
 }
+
+/// The timed harness: the model's view of one warp's run, the same results as untimed, and the
+/// harness's faults stay faults when timed.
+#[test]
+fn timed_warp_harness_gives_issue_cycles_and_the_same_results() {
+    use otc_sim::WarpHarness;
+    // (program, issue cycles of its instructions)
+    let cases: &[(&str, &[u64])] = &[
+        ("FFMA R0, R0, R1, R2 ;\nFFMA R0, R0, R1, R2 ;\nFFMA R0, R0, R1, R2 ;\nEXIT ;", &[0, 4, 8, 9]),
+        ("FFMA R4, R1, R2, R3 ;\nFFMA R6, R1, R2, R3 ;\nIADD3 R8, R1, R2, RZ ;\nEXIT ;", &[0, 2, 3, 4]),
+        ("MUFU.EX2 R4, R1 ;\nFADD R5, R4, R4 ;\nEXIT ;", &[0, 14, 15]),
+    ];
+    for &(text, want) in cases {
+        let code = asm(text);
+        let mut regs = Vec::new();
+        for timed in [false, true] {
+            let mut h = WarpHarness::new();
+            h.write_reg(1, lanes(|l| (l as f32 * 0.5).to_bits()));
+            h.write_reg(2, lanes(|_| 1.5f32.to_bits()));
+            h.set_timing(timed.then(TimingConfig::v100));
+            let (stats, timing) = h.run_timed(&code).unwrap();
+            assert_eq!(stats.warp_instructions, want.len() as u64, "{text}");
+            match timing {
+                None => assert!(!timed),
+                Some(t) => {
+                    let cycles: Vec<u64> = t.issues.iter().map(|r| r.cycle).collect();
+                    assert_eq!(cycles, want, "{text}");
+                    assert_eq!(t.stats.counter("warp_instructions"), want.len() as u64);
+                }
+            }
+            regs.push((0..10).map(|r| h.read_reg(r)).collect::<Vec<_>>());
+        }
+        assert_eq!(regs[0], regs[1], "{text}: results differ timed and untimed");
+    }
+    let mut h = WarpHarness::new();
+    h.set_timing(Some(TimingConfig::v100()));
+    h.set_max_instructions(Some(1000));
+    assert!(matches!(h.run_timed(&asm("top:\nBRA top ;")), Err(SimError::Fault(_))));
+}

@@ -29,7 +29,8 @@ fn one_warp(cfg: &TimingConfig, text: &str, f: impl FnMut(usize, &otc_isa::Instr
 const PIPELINE_CASES: &[(&str, &[(&str, &str)], &str, u64)] = &[
     // name, config overrides, one repeated line ({i} = copy index), expected issue distance
     ("dependent FFMA chain: fp32 latency", &[], "FFMA R1, R1, R2, R3 ;", 4),
-    ("dependent IMAD chain: IMAD override", &[], "IMAD R1, R1, R2, R3 ;", 5),
+    ("dependent IMAD chain: fp32 latency (nvcc's stall count 4)", &[], "IMAD R1, R1, R2, R3 ;", 4),
+    ("dependent IMAD chain: per-mnemonic override", &[("ops.IMAD.latency", "5")], "IMAD R1, R1, R2, R3 ;", 5),
     ("dependent IADD3 chain: int latency", &[], "IADD3 R1, R1, R2, RZ ;", 4),
     ("independent FFMAs: 16 fp32 lanes per sub-core", &[], "FFMA R{d}, R1, R2, R3 ;", 2),
     ("independent FFMAs with a 32-lane fp32 pipe", &[("units.fp32.ii", "1")], "FFMA R{d}, R1, R2, R3 ;", 1),

@@ -1,13 +1,21 @@
 """The experiments by name."""
 from __future__ import annotations
 
-from . import ablation, fig21, layers, patterns, table3
+from . import ablation, fig21, layers, microbench, patterns, table3
 from .experiment import Experiment
 
 __all__ = ["EXPERIMENTS", "get"]
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (fig21.EXPERIMENT, table3.EXPERIMENT, layers.EXPERIMENT, ablation.EXPERIMENT, patterns.EXPERIMENT)
+    e.name: e
+    for e in (
+        fig21.EXPERIMENT,
+        table3.EXPERIMENT,
+        layers.EXPERIMENT,
+        ablation.EXPERIMENT,
+        patterns.EXPERIMENT,
+        microbench.EXPERIMENT,
+    )
 }
 
 
