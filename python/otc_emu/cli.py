@@ -598,6 +598,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     spec = device_spec(args)
     options = {"size": args.size, "repeats": args.repeats, "host": args.host, "seed": args.seed,
                "tokens": args.tokens, "channels": args.channels, "sms": args.sms, "machine": spec["machine"],
+               "full": args.full, "budget": args.budget,
                "settings": spec["settings"]}
     exp = experiments.get(args.name, options)
     quiet = args.json or args.markdown
@@ -786,6 +787,9 @@ def _add_experiment(sub) -> None:
     p.add_argument("--channels", type=int, default=None,
                    help="table3: channels of the 128-channel layer to emulate (default 128; C of them run on 80 * C / 128 SMs)")
     p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
+    p.add_argument("--full", action="store_true", help="fig22: the real layer shapes on all 80 SMs (hours), not bands")
+    p.add_argument("--budget", type=float, default=None, metavar="MMAC",
+                   help="fig22: million MACs per layer band (default 24), each band on its share of the 80 SMs")
     _add_sms(p, None, "fig21: 4, layers: 80, table3: 80 * channels / 128")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")
