@@ -1,13 +1,13 @@
 """The experiments by name."""
 from __future__ import annotations
 
-from . import ablation, fig21, fig22, layers, table3
+from . import ablation, fig21, fig22, layers, table3, zeros
 from .experiment import Experiment
 
 __all__ = ["EXPERIMENTS", "get"]
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (fig21.EXPERIMENT, table3.EXPERIMENT, layers.EXPERIMENT, ablation.EXPERIMENT, fig22.EXPERIMENT)
+    e.name: e for e in (fig21.EXPERIMENT, table3.EXPERIMENT, layers.EXPERIMENT, ablation.EXPERIMENT, fig22.EXPERIMENT, zeros.EXPERIMENT)
 }
 
 
