@@ -121,7 +121,7 @@ def _points(o: dict) -> list[dict]:
     pts = []
     for machine in _machines(o):
         spec = device_spec({**o, "machine": machine})
-        for model, layer in model_layers(o.get("models")):
+        for model, layer in o.get("layers") or model_layers(o.get("models")):  # layers: (model, Conv | Gemm) pairs
             band, sms = scaled(layer, budget)
             kind = "conv" if isinstance(layer, Conv) else "gemm"
             for case, (how, mode) in (CONV_CASES if kind == "conv" else GEMM_CASES).items():
