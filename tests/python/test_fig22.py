@@ -214,3 +214,19 @@ def test_zeros_points_cover_every_case_and_a_point_measures(tmp_path: Path):
     real, uniform = rows
     assert real["moved_dual"] == pytest.approx(real["speedup_dual"] / uniform["speedup_dual"])
     assert real["speedup_dual"] == pytest.approx(res[0]["cycles"] / res[1]["cycles"])
+
+
+@pytest.mark.parametrize("r, stride, padding", [(3, 1, 1), (3, 2, 1), (1, 2, 0), (7, 2, 3)])
+def test_a_band_is_interior_rows_of_the_layer(r, stride, padding):
+    """A band lowers to exactly the lowered rows of the same output rows of the whole layer: real
+    halo rows above and below, zero padding only left and right."""
+    layer = Conv("t", 3, 32, 23, 13, r, stride, padding, 0.0, 0.5, 1, "test")
+    band, _ = fig22.scaled(layer, 2 * layer.macs // layer.p)  # two output rows
+    assert band.p == 2 and not band.pad_rows
+    x = np.random.default_rng(0).random((3, 23, 13)).astype(np.float16) + 1
+    w = np.ones((32, 3, r, r), np.float16)
+    first = 3  # output rows 3 and 4 of the layer: input rows from 3 * stride - padding
+    xb, lb = fig22.band_case(band.as_dict(), x[:, first * stride - padding:first * stride - padding + band.h])
+    a_band, _ = conv.lowered_operands(xb[None], w, lb.stride, lb.padding)
+    a_full, _ = conv.lowered_operands(x[None], w, stride, padding)
+    np.testing.assert_array_equal(a_band, a_full[first * layer.q:(first + 2) * layer.q])

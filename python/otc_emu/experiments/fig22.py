@@ -96,8 +96,8 @@ def scaled(layer: Conv | Gemm, budget_macs: float | None) -> tuple[Conv | Gemm, 
         rows = int(min(layer.p, max(1, budget_macs // per_row)))
         if rows == layer.p:
             return layer, V100_SMS
-        h = (rows - 1) * layer.stride + layer.r - 2 * layer.padding  # input rows giving `rows` output rows
-        band = replace(layer, h=h)
+        # the input rows of `rows` interior output rows, halo included: no zero rows above or below
+        band = replace(layer, h=(rows - 1) * layer.stride + layer.r, pad_rows=False)
         assert band.p == rows
         return band, max(1, round(V100_SMS * rows / layer.p))
     per_feature = layer.tokens * layer.d_in
@@ -139,9 +139,15 @@ def conv_inputs(run: dict, seed: int):
     return x, conv_weights(run["k"], run["c"], run["r"], run["sparsity_w"], seed)
 
 
-def _conv_layer(run: dict) -> ConvLayer:
-    return ConvLayer(run["name"], run["c"], run["k"], run["w"], run["r"], run["stride"], run["padding"],
-                     run["sparsity_x"], run["sparsity_w"])
+def band_case(run: dict, x: np.ndarray) -> tuple[np.ndarray, ConvLayer]:
+    """The map ``x`` of ``run`` and the layer to run it as: a band of rows (``pad_rows`` False) gets
+    its left and right zero padding as columns of the map and runs unpadded, so its first and last
+    rows are real rows, not padding (the same values and zeros as padding in every mode)."""
+    pad = run["padding"]
+    if run.get("pad_rows", True) or pad == 0:
+        return x, ConvLayer(run["name"], run["c"], run["k"], run["w"], run["r"], run["stride"], pad, run["sparsity_x"], run["sparsity_w"])
+    x = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    return x, ConvLayer(run["name"], run["c"], run["k"], x.shape[2], run["r"], run["stride"], 0, run["sparsity_x"], run["sparsity_w"])
 
 
 def measure_conv_case(x: np.ndarray, w: np.ndarray, layer: ConvLayer, how: str, mode: str, sms: int,
@@ -170,7 +176,8 @@ def measure(p: dict) -> dict:
     run = p["run"]
     if p["kind"] == "conv":
         x, w = conv_inputs(run, p["seed"])
-        return measure_conv_case(x, w, _conv_layer(run), p["how"], p["mode"], p["sms"], p.get("device"))
+        x, layer = band_case(run, x)
+        return measure_conv_case(x, w, layer, p["how"], p["mode"], p["sms"], p.get("device"))
     wm, xt = gemm_layer_operands(run["d_in"], run["d_out"], run["tokens"], run["sparsity_x"], run["sparsity_w"], p["seed"])
     return gemm_point(wm, xt, p["mode"], p["sms"], spec=p.get("device"))
 

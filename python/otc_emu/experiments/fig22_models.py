@@ -29,10 +29,13 @@ class Conv:
     sparsity_w: float
     count: int
     source: str
+    #: False for a band of a layer's rows: its h input rows are real rows (the halo included), padded
+    #: only left and right, so that it has the layer's interior and no extra zero rows.
+    pad_rows: bool = True
 
     @property
     def p(self) -> int:
-        return conv_output_size(self.h, self.r, self.stride, self.padding)
+        return conv_output_size(self.h, self.r, self.stride, self.padding if self.pad_rows else 0)
 
     @property
     def q(self) -> int:
@@ -46,7 +49,7 @@ class Conv:
         return f"{self.c}->{self.k}, {self.h}x{self.w}, {self.r}x{self.r}/{self.stride}"
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "source"}
+        return {k: v for k, v in asdict(self).items() if k != "source" and not (k == "pad_rows" and v)}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import fig22, fig22_models, workloads
 from .experiment import Experiment, device_spec
-from .fig22 import CONV_CASES, ROLES, case_available, measure_conv_case, scaled
+from .fig22 import CONV_CASES, ROLES, band_case, case_available, measure_conv_case, scaled
 from .store import PACKAGE, emulator_files
 from .workloads import ConvLayer, conv_weights, feature_map
 
@@ -108,10 +108,13 @@ def _points(o: dict) -> list[dict]:
 
 def measure(p: dict) -> dict:
     x, w = operands(p)
-    layer = ConvLayer(p["layer"], x.shape[0], w.shape[0], x.shape[2], w.shape[2], 1, (w.shape[2] - 1) // 2,
-                      float(np.mean(x == 0)), float(np.mean(w == 0)))
+    sparsity_x, sparsity_w = float(np.mean(x == 0)), float(np.mean(w == 0))
+    if p["source"] == "digits":  # 3x3, stride 1, padding 1
+        layer = ConvLayer(p["layer"], x.shape[0], w.shape[0], x.shape[2], 3, 1, 1, sparsity_x, sparsity_w)
+    else:
+        x, layer = band_case(p["run"], x)
     r = measure_conv_case(x, w, layer, p["how"], p["mode"], p["sms"], p.get("device"))
-    return {**r, "sparsity_x": layer.sparsity_x, "sparsity_w": layer.sparsity_w}
+    return {**r, "sparsity_x": sparsity_x, "sparsity_w": sparsity_w}
 
 
 def _table(points: list[dict], results: list[dict]):
