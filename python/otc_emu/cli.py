@@ -769,7 +769,7 @@ def _add_experiment(sub) -> None:
 
     p = sub.add_parser(
         "experiment",
-        help="reproduce the paper's experiments (fig21, table3, layers) and the premises' ablation; resumable",
+        help="reproduce the paper's experiments (fig21, table3, layers, fig22, zeros) and the premises' ablation; resumable",
         description="Run one of the paper's experiments on the emulator: "
         + "; ".join(f"{e.name}: {e.title}" for e in EXPERIMENTS.values())
         + ". Every finished point is stored in DIR as it completes (NAME.points.jsonl), keyed by its "
