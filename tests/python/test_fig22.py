@@ -230,3 +230,36 @@ def test_a_band_is_interior_rows_of_the_layer(r, stride, padding):
     a_band, _ = conv.lowered_operands(xb[None], w, lb.stride, lb.padding)
     a_full, _ = conv.lowered_operands(x[None], w, stride, padding)
     np.testing.assert_array_equal(a_band, a_full[first * layer.q:(first + 2) * layer.q])
+
+
+@pytest.mark.parametrize("experiment", ["fig22", "zeros"])
+def test_local_workers_give_the_same_points(experiment, tmp_path: Path):
+    """Through the experiment runner's executors: the points file of two local workers equals the
+    in-process one up to order (zeros: its digits conv1 points only, to stay small)."""
+    opts = {"layers": TINY[:1] + TINY[2:], "machine": "v100", "full": True} if experiment == "fig22" else {"machine": "v100"}
+    exp = experiments.get(experiment, opts)
+    if experiment == "zeros":
+        pts = [p for p in exp.points(opts) if p["source"] == "digits" and p["layer"] == "conv1"]
+        exp = experiments.Experiment(**{**exp.__dict__, "points": lambda o: pts})
+    ours = experiments.run_experiment(exp, tmp_path / "in-process")
+    theirs = experiments.run_experiment(exp, tmp_path / "workers", executor=experiments.LocalWorkers(2))
+    assert ours.ran == theirs.ran > 0 and not ours.failed + theirs.failed
+
+    def points(d):
+        return sorted((json.loads(line) for line in (d / f"{experiment}.points.jsonl").read_text().splitlines()), key=lambda e: e["key"])
+
+    assert points(tmp_path / "workers") == points(tmp_path / "in-process") and theirs.rows == ours.rows
+
+
+@pytest.mark.parametrize("options, error", [
+    ({"budget": 0}, "budget must be positive"),
+    ({"budget": -3}, "budget must be positive"),
+    ({"models": ["AlexNet"]}, "unknown model.*'AlexNet'.*available: VGG-16"),
+    ({"machine": "v99"}, "v99"),
+])
+def test_bad_fig22_options_are_refused_before_any_work(options, error, tmp_path: Path):
+    import otc_emu
+
+    with pytest.raises(otc_emu.OtcError, match=error):
+        experiments.run("fig22", tmp_path, options)
+    assert not (tmp_path / "fig22.points.jsonl").exists()
