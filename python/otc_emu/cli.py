@@ -598,7 +598,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     spec = device_spec(args)
     options = {"size": args.size, "repeats": args.repeats, "host": args.host, "seed": args.seed,
                "tokens": args.tokens, "channels": args.channels, "sms": args.sms, "machine": spec["machine"],
-               "full": args.full, "budget": args.budget,
+               "full": args.full, "budget": args.budget, "models": args.models.split(",") if args.models else None,
                "settings": spec["settings"]}
     exp = experiments.get(args.name, options)
     quiet = args.json or args.markdown
@@ -790,6 +790,8 @@ def _add_experiment(sub) -> None:
     p.add_argument("--full", action="store_true", help="fig22: the real layer shapes on all 80 SMs (hours), not bands")
     p.add_argument("--budget", type=float, default=None, metavar="MMAC",
                    help="fig22: million MACs per layer band (default 24), each band on its share of the 80 SMs")
+    p.add_argument("--models", default=None, metavar="M1,M2",
+                   help="fig22: the models to run (default all: VGG-16,ResNet-18,Mask R-CNN,BERT-base,LSTM LM)")
     _add_sms(p, None, "fig21: 4, layers: 80, table3: 80 * channels / 128")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")

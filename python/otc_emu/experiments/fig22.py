@@ -210,7 +210,7 @@ def _table(points: list[dict], results: list[dict]):
         row = rows.setdefault((p["machine"], p["model"], L.name), {
             "machine": p["machine"], "model": p["model"], "layer": L.name, "shape": L.shape(), "count": L.count,
             "sparsity_x_pct": 100 * L.sparsity_x, "sparsity_w_pct": 100 * L.sparsity_w,
-            "band": "" if p["run"] == p["layer"] else f"{_layer_of(p['run']).shape()} on {p['sms']} SMs",
+            "band": "" if p["run"] == p["layer"] else f"{_layer_of(p['run']).shape()} on {p['sms']} SM{'s' if p['sms'] > 1 else ''}",
             "upper_bound": upper_bound(L.sparsity_x, L.sparsity_w), "ok": True, "_kind": p["kind"]})
         row[f"{p['case']}_cycles"] = r["cycles"]
         row["ok"] = row["ok"] and r["ok"]
@@ -260,8 +260,8 @@ def _notes(rows: list[dict]) -> list[str]:
     notes = ["Speedup: model cycles of Dense Implicit (CNN layers) or Dense GEMM (BERT-base, LSTM) over each case's, "
              "on the same operands and machine; Dense/Single Sparse Explicit = the dense im2col kernel on the SM + "
              "the GEMM on its lowered matrix (cycles summed). Full model: each layer's cycles scaled from its band "
-             "to the whole V100 and weighted by its count. Upper bound: 1 / (1 - sparsity), sparsity = the fraction "
-             "of products with a zero factor (independent zeros). Sparsities: docs/experiments.md (fig22)."]
+             "to the whole V100 and weighted by its count (its cycle column: that estimate). Upper bound: 1 / (1 - sparsity), "
+             "sparsity = the fraction of products with a zero factor (independent zeros). Sparsities: docs/experiments.md (fig22)."]
     if any(r.get("speedup_stc_single") == UNAVAILABLE for r in rows):
         notes.append(f"Single Sparse Explicit / GEMM (STC): unavailable: the Sparse Tensor Core GEMM mode {STC_MODE!r} "
                      "(branch csrvstc) is not merged and switched on (experiments/fig22.py STC_ENABLED).")
@@ -278,7 +278,8 @@ def _plot(rows: list[dict], path: Path) -> None:
         width = 0.8 / (len(ROLES) + 1)
         for i, (key, header, _) in enumerate(ROLES):
             vals = [r.get(f"speedup_{key}") for r in rs]
-            ax.bar(xs + (i - len(ROLES) / 2) * width, [v if isinstance(v, float) else 0 for v in vals], width=width, label=header)
+            label = header + (" (unavailable)" if UNAVAILABLE in vals else "")
+            ax.bar(xs + (i - len(ROLES) / 2) * width, [v if isinstance(v, float) else 0 for v in vals], width=width, label=label)
         ax.scatter(xs + (len(ROLES) / 2) * width, [r["upper_bound"] for r in rs], marker="_", color="black", label="upper bound")
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_yscale("log")

@@ -74,7 +74,8 @@ class Gemm(GemmLayer):
 _IMG = "input image: no zeros"
 _ACT = "activation zeros after ReLU: assumption (docs/experiments.md)"
 _VGG_W = "weight zeros: assumption after Han et al. 2015's per-layer pruned VGG-16 (the paper's AGP model is unpublished)"
-_DIST18 = "weight zeros: Distiller's AGP ResNet-18 schedule (examples/agp-pruning/resnet18.schedule_agp.yaml), mean over the layers of this shape"
+_DIST18 = ("weight zeros: Distiller's AGP ResNet-18 schedule (examples/agp-pruning/resnet18.schedule_agp.yaml), "
+           "mean over the layers of this shape")
 _R50 = "weight zeros: assumption after Distiller's AGP ResNet-50 (70.7% overall, resnet50.schedule_agp.yaml)"
 _BERT = "weight zeros: assumption, movement pruning at 10% remaining weights [30, 54]; activations dense (paper Section VI-A)"
 _LSTM = ("weight zeros: Distiller's AGP word-language model (word_lang_model.LARGE_90: 1500 hidden, 90%); "
