@@ -598,6 +598,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     spec = device_spec(args)
     options = {"size": args.size, "repeats": args.repeats, "host": args.host, "seed": args.seed,
                "tokens": args.tokens, "channels": args.channels, "sms": args.sms, "machine": spec["machine"],
+               "full": args.full, "budget": args.budget, "models": args.models.split(",") if args.models else None,
                "settings": spec["settings"]}
     exp = experiments.get(args.name, options)
     quiet = args.json or args.markdown
@@ -768,7 +769,7 @@ def _add_experiment(sub) -> None:
 
     p = sub.add_parser(
         "experiment",
-        help="reproduce the paper's experiments (fig21, table3, layers) and the premises' ablation; resumable",
+        help="reproduce the paper's experiments (fig21, table3, layers, fig22, zeros) and the premises' ablation; resumable",
         description="Run one of the paper's experiments on the emulator: "
         + "; ".join(f"{e.name}: {e.title}" for e in EXPERIMENTS.values())
         + ". Every finished point is stored in DIR as it completes (NAME.points.jsonl), keyed by its "
@@ -786,6 +787,11 @@ def _add_experiment(sub) -> None:
     p.add_argument("--channels", type=int, default=None,
                    help="table3: channels of the 128-channel layer to emulate (default 128; C of them run on 80 * C / 128 SMs)")
     p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
+    p.add_argument("--full", action="store_true", help="fig22: the real layer shapes on all 80 SMs (hours), not bands")
+    p.add_argument("--budget", type=float, default=None, metavar="MMAC",
+                   help="fig22: million MACs per layer band (default 24), each band on its share of the 80 SMs")
+    p.add_argument("--models", default=None, metavar="M1,M2",
+                   help="fig22: the models to run (default all: VGG-16,ResNet-18,Mask R-CNN,BERT-base,LSTM LM)")
     _add_sms(p, None, "fig21: 4, layers: 80, table3: 80 * channels / 128")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", action="store_true", help="also write DIR/NAME.png (needs matplotlib)")

@@ -35,6 +35,7 @@ __all__ = [
     "encode_two_level",
     "encode_csr",
     "prune_random",
+    "prune_clustered",
     "prune_relu",
     "relu_activations",
     "prune_2_4",
@@ -261,6 +262,50 @@ def relu_activations(shape: tuple[int, int], sparsity: float, seed: int = 0) -> 
         raise ValueError(f"shape must be (rows, cols), got {shape}")
     rng = np.random.default_rng(seed)
     return prune_relu(rng.standard_normal(shape).astype(np.float32), sparsity)
+
+
+def prune_clustered(x: np.ndarray, sparsity: float, channel_fraction: float = 0.5, region: int = 4,
+                    seed: int = 0) -> np.ndarray:
+    """Clustered pruning, the zeros real activations and pruned weights show: zero exactly
+    ``round(sparsity * x.size)`` elements of ``x`` (axis 0 = channels; a (C, H, W) map or a (C, L)
+    matrix), first whole channels, then spatial regions, chosen uniformly at random (``seed``).
+
+    - ``channel_fraction`` (0..1): the share of the zeros that are whole dead channels (as many
+      whole channels as fit in ``channel_fraction * zeros``);
+    - ``region`` (>= 1): the rest are ``region`` x ``region`` squares of the (H, W) grid (runs of
+      ``region`` along L for a 2-D input) in the live channels, whole squares while they fit, the
+      last one partly (its elements in row-major order).
+
+    ``channel_fraction=0, region=1`` is unstructured random pruning. Returns a new float16 array."""
+    s = _check_sparsity(sparsity)
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"x must hold real numbers, got dtype {a.dtype}")
+    if a.ndim not in (2, 3) or a.size == 0:
+        raise ValueError(f"x must be a non-empty (C, H, W) or (C, L) array, got shape {a.shape}")
+    if not 0.0 <= float(channel_fraction) <= 1.0:
+        raise ValueError(f"channel_fraction must be in [0, 1], got {channel_fraction}")
+    if isinstance(region, bool) or int(region) != region or region < 1:
+        raise ValueError(f"region must be an integer >= 1, got {region}")
+    out = a.astype(np.float16)
+    planes = out.reshape(out.shape[0], *(out.shape[1:] if out.ndim == 3 else (1, out.shape[1])))
+    c, h, w = planes.shape
+    rng = np.random.default_rng(seed)
+    k = int(round(s * out.size))
+    dead = min(c, int(float(channel_fraction) * k) // (h * w))
+    channels = rng.permutation(c)
+    planes[channels[:dead]] = 0
+    left = k - dead * h * w
+    rh, rw = (int(region), int(region)) if out.ndim == 3 else (1, int(region))
+    cells = [(ch, y, x0) for ch in channels[dead:] for y in range(0, h, rh) for x0 in range(0, w, rw)]
+    for i in rng.permutation(len(cells)):
+        if left <= 0:
+            break
+        ch, y, x0 = cells[i]
+        idx = np.ravel_multi_index(np.mgrid[y:min(y + rh, h), x0:min(x0 + rw, w)].reshape(2, -1), (h, w))[:left]
+        planes[ch].reshape(-1)[idx] = 0
+        left -= idx.size
+    return planes.reshape(out.shape)
 
 
 def prune_2_4(x: np.ndarray, axis: int = 1) -> np.ndarray:

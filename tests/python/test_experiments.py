@@ -129,7 +129,7 @@ def test_plot_needs_matplotlib_and_says_so_before_running(tmp_path: Path):
 
 
 @pytest.mark.parametrize("name, options, error", [
-    ("fig22", {}, "unknown experiment 'fig22'; available: fig21, table3, layers"),
+    ("fig23", {}, "unknown experiment 'fig23'; available: fig21, table3, layers, ablation, fig22, zeros"),
 ])
 def test_unknown_experiment(name, options, error):
     with pytest.raises(ValueError, match=error):

@@ -9,6 +9,12 @@
 - ``layers``: per-layer cycles and speedups of representative VGG-16, ResNet-18 and BERT-base
   layers at stated (assumed) sparsities, in every GEMM mode (convolutions as explicit im2col
   GEMMs) and in the implicit convolution modes when the conv kernels exist.
+- ``fig22``: the paper's Fig. 22 complete: representative layers of VGG-16, ResNet-18, Mask R-CNN,
+  BERT-base and an LSTM LM (fig22_models.py) in the five CNN cases (dense / single-sparse explicit
+  im2col + GEMM, dense / single / dual sparse implicit) and the three GEMM cases, under v100 and
+  dstc-paper, with the full-model speedup and the upper bound 1 / (1 - sparsity).
+- ``zeros``: the CNN cases on real zeros (an AGP-pruned digits CNN, data/digits_cnn.npz) and on
+  clustered zeros (``sparse.prune_clustered``), each beside uniform zeros of the same count.
 - ``ablation``: the headline GEMM points from the strict ``v100`` machine to the paper's premises
   (``dstc-paper``), one premise at a time, and the sequenced SpWMMA (ablation.py).
 - ``patterns``: every GEMM design at equal density (50 .. 93.75% zeros), zeros placed as each
@@ -20,7 +26,7 @@ line each in ``DIR/NAME.points.jsonl`` as they finish, keyed by their parameters
 code that produced them (:func:`code_version`), so a re-run skips finished points and never
 reuses stale ones.
 
-One module per experiment (fig21.py, table3.py, layers.py, ablation.py), the workloads they measure
+One module per experiment (fig21.py, table3.py, layers.py, ablation.py, fig22.py, zeros.py), the workloads they measure
 (workloads.py), the points file (store.py), tables and outputs (render.py), figures (plot.py),
 the runner (runner.py) and where points run (executors.py: in this process, local worker
 processes or Ray). ``sweep.py`` makes an experiment of a grid over machine settings, machines and

@@ -57,10 +57,7 @@ def _layer_gemm_operands(p: dict):
         layer = ConvLayer(**L)
         x, w = conv_operands(layer, seed)
         return w.reshape(layer.k, -1), sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
-    w = sparse.prune_random(np.random.default_rng(seed + 3).standard_normal((L["d_out"], L["d_in"])), L["sparsity_w"], seed=seed + 4)
-    xt = sparse.relu_activations((L["d_in"], L["tokens"]), L["sparsity_x"], seed=seed) if L["sparsity_x"] > 0 else \
-        np.random.default_rng(seed).standard_normal((L["d_in"], L["tokens"])).astype(np.float16)
-    return w, xt
+    return workloads.gemm_layer_operands(L["d_in"], L["d_out"], L["tokens"], L["sparsity_x"], L["sparsity_w"], seed)
 
 
 def measure_layer(p: dict, device=None) -> dict:

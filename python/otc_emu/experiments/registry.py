@@ -1,7 +1,7 @@
 """The experiments by name."""
 from __future__ import annotations
 
-from . import ablation, fig21, layers, microbench, patterns, table3
+from . import ablation, fig21, fig22, layers, microbench, patterns, table3, zeros
 from .experiment import Experiment
 
 __all__ = ["EXPERIMENTS", "get"]
@@ -13,6 +13,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         table3.EXPERIMENT,
         layers.EXPERIMENT,
         ablation.EXPERIMENT,
+        fig22.EXPERIMENT,
+        zeros.EXPERIMENT,
         patterns.EXPERIMENT,
         microbench.EXPERIMENT,
     )

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["gemm_operands", "slice_device", "point_result", "gemm_point", "run_gemm", "ConvLayer", "GemmLayer",
-           "feature_map", "conv_operands", "conv_point", "run_conv"]
+           "feature_map", "conv_weights", "conv_operands", "gemm_layer_operands", "conv_point", "run_conv"]
 
 
 def gemm_operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, seed: int):
@@ -72,10 +72,21 @@ def gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80, device=No
     return point_result(res.stats, ok)
 
 
-def feature_map(channels: int, hw: int, sparsity: float, seed: int) -> np.ndarray:
+def feature_map(channels: int, hw: int, sparsity: float, seed: int, rows: int | None = None) -> np.ndarray:
+    """ReLU-like random activations (channels, rows, hw) with ``sparsity`` zeros at uniformly random
+    places (``rows`` defaults to ``hw``: a square map)."""
     from .. import sparse
 
-    return sparse.relu_activations((channels, hw * hw), sparsity, seed=seed).reshape(channels, hw, hw)
+    rows = hw if rows is None else rows
+    return sparse.relu_activations((channels, rows * hw), sparsity, seed=seed).reshape(channels, rows, hw)
+
+
+def conv_weights(k: int, c: int, r: int, sparsity: float, seed: int) -> np.ndarray:
+    """Standard-normal KCRS weights with ``sparsity`` zeros at uniformly random places."""
+    from .. import sparse
+
+    return sparse.prune_random(np.random.default_rng(seed + 3).standard_normal((k, c * r * r)), sparsity,
+                               seed=seed + 4).reshape(k, c, r, r)
 
 
 @dataclass(frozen=True)
@@ -122,12 +133,18 @@ class GemmLayer:
 
 
 def conv_operands(layer: ConvLayer, seed: int):
+    return feature_map(layer.c, layer.hw, layer.sparsity_x, seed), conv_weights(layer.k, layer.c, layer.r, layer.sparsity_w, seed)
+
+
+def gemm_layer_operands(d_in: int, d_out: int, tokens: int, sparsity_x: float, sparsity_w: float, seed: int):
+    """A GEMM layer's operands: weights W (d_out x d_in, ``sparsity_w`` zeros at random) and the
+    activations X^T (d_in x tokens: ReLU-like with ``sparsity_x`` zeros, or standard normal when 0)."""
     from .. import sparse
 
-    x = feature_map(layer.c, layer.hw, layer.sparsity_x, seed)
-    w = sparse.prune_random(np.random.default_rng(seed + 3).standard_normal((layer.k, layer.c * layer.r * layer.r)),
-                            layer.sparsity_w, seed=seed + 4).reshape(layer.k, layer.c, layer.r, layer.r)
-    return x, w
+    w = sparse.prune_random(np.random.default_rng(seed + 3).standard_normal((d_out, d_in)), sparsity_w, seed=seed + 4)
+    xt = sparse.relu_activations((d_in, tokens), sparsity_x, seed=seed) if sparsity_x > 0 else \
+        np.random.default_rng(seed).standard_normal((d_in, tokens)).astype(np.float16)
+    return w, xt
 
 
 def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80, device=None,
