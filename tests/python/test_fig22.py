@@ -62,10 +62,10 @@ def test_fig22_cases_full_model_and_resume(tmp_path: Path):
     assert not out.failed and all(r["ok"] for r in out.rows)
     pts = [json.loads(line) for line in (tmp_path / "fig22.points.jsonl").read_text().splitlines()]
     cases = {p["params"]["case"] for p in pts}
-    assert cases == {"dense_explicit", "dense_implicit", "single_sparse_implicit", "dual_sparse_implicit",
-                     "dense_gemm", "dual_sparse_gemm", "otc_single_sparse_gemm"}  # the STC cases are not run ...
+    assert cases == set(fig22.CONV_CASES) | set(fig22.GEMM_CASES)
     rows = {(r["model"], r["layer"]): r for r in out.rows}
-    assert all(r["speedup_stc_single"] == fig22.UNAVAILABLE for r in out.rows)  # ... but reported unavailable
+    for key in (("tiny CNN", "t 3x3"), ("tiny CNN", "t 1x1/2"), ("tiny MLP", "t fc")):  # the STC cases ran
+        assert rows[key]["speedup_stc_single"] > 0
     by = {(p["params"]["layer"]["name"], p["params"]["case"]): p["result"] for p in pts}
     for name in ("t 3x3", "t 1x1/2"):  # explicit: the im2col kernel's cycles plus the GEMM's
         r = by[(name, "dense_explicit")]
@@ -84,14 +84,32 @@ def test_fig22_cases_full_model_and_resume(tmp_path: Path):
     assert again.ran == 0 and again.skipped == len(pts)
 
 
-def test_the_sparse_tensor_core_cases_wait_for_their_switch_and_their_mode(monkeypatch):
+def test_the_sparse_tensor_core_cases_run_vstc_and_only_when_it_exists(monkeypatch):
     opts = {"layers": TINY, "machine": "v100"}
-    assert not any(p["mode"] == fig22.STC_MODE for p in fig22._points(opts))
-    monkeypatch.setattr(fig22, "STC_ENABLED", True)  # switched on, but the mode is not merged: still unavailable
-    assert fig22.STC_MODE in kernels.GEMM_MODES or not any(p["mode"] == fig22.STC_MODE for p in fig22._points(opts))
-    monkeypatch.setitem(kernels.GEMM_MODES, fig22.STC_MODE, kernels.GEMM_MODES["spgemm_a"])
     stc = [p for p in fig22._points(opts) if p["mode"] == fig22.STC_MODE]
     assert {(p["case"], p["how"]) for p in stc} == {("single_sparse_explicit", "explicit"), ("single_sparse_gemm", "gemm")}
+    monkeypatch.delitem(kernels.GEMM_MODES, fig22.STC_MODE)  # a mode that is absent is reported, never replaced
+    assert not any(p["mode"] == fig22.STC_MODE for p in fig22._points(opts))
+    assert not fig22.case_available(fig22.STC_MODE)
+
+
+@pytest.mark.parametrize("k", [27, 32, 36, 576])
+def test_stc_operands_prune_the_weights_to_its_pattern_and_keep_the_product(k):
+    from otc_emu import vstc
+
+    rng = np.random.default_rng(k)
+    w = rng.standard_normal((24, k)).astype(np.float16)
+    x = rng.standard_normal((k, 40)).astype(np.float16)
+    a, b = fig22.stc_operands(w, x)
+    kp = -(-k // vstc.VECTOR) * vstc.VECTOR
+    assert a.shape == (40, kp) and b.shape == (kp, 24)
+    kept = (b.reshape(kp // vstc.VECTOR, vstc.VECTOR, 24) != 0).sum(axis=1)
+    assert kept.max() <= vstc.KEPT and kept.min() == vstc.KEPT  # dense weights: exactly 4 of every 16 kept
+    assert np.all(b[k:] == 0) and np.all(a[:, k:] == 0)
+    pruned = b[:k].T  # the kept weights are the original values at their places
+    assert np.array_equal(pruned[pruned != 0], w[pruned != 0])
+    exact = (a.astype(np.float64) @ b.astype(np.float64)).T
+    assert np.allclose(exact, pruned.astype(np.float64) @ x.astype(np.float64))
 
 
 @pytest.mark.parametrize("mode", ["hmma", "spgemm_a", "spgemm", "owmma"])

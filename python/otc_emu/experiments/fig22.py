@@ -8,8 +8,11 @@ CNN cases (normalised to *Dense Implicit*, as the paper does):
   writing the lowered matrix, then the hmma GEMM on it; cycles are the two launches' sum;
 - ``dense_implicit``: ``conv2d(mode="dense_implicit")`` (the cuDNN-like baseline);
 - ``single_sparse_explicit``: the same explicit im2col, then the Sparse Tensor Core GEMM
-  (:data:`STC_MODE`); any GEMM mode runs after the explicit im2col (:func:`measure`), and the
-  case runs only once :data:`STC_ENABLED` is switched on, else it is reported unavailable;
+  (:data:`STC_MODE`, mode "vstc"); any GEMM mode runs after the explicit im2col (:func:`measure`).
+  The Sparse Tensor Core runs only its own pattern, 4 kept of every 16 weights along the
+  reduction (75%): its cases take the layer's weights pruned further to that pattern
+  (:func:`stc_operands`, the weights as its sparse B operand) and are checked against NumPy on
+  those weights;
 - ``single_sparse_implicit``, ``dual_sparse_implicit``: ``conv2d`` modes
   ``single_sparse_implicit`` and ``sparse_implicit``.
 
@@ -39,11 +42,9 @@ from .plot import require_matplotlib, save_figure
 from .store import PACKAGE, emulator_files
 from .workloads import ConvLayer, conv_point, conv_weights, feature_map, gemm_layer_operands, gemm_point, point_result, slice_device
 
-#: The Sparse Tensor Core's GEMM mode (vector-wise; branch csrvstc). The lead switches
-#: STC_ENABLED on after merging that branch; until then (or while the mode is absent from
-#: kernels.GEMM_MODES) the cases built on it are reported unavailable, never run in another mode.
+#: The Sparse Tensor Core's GEMM mode (vector-wise, docs/vstc.md). A case whose mode is absent
+#: from kernels.GEMM_MODES is reported unavailable, never run in another mode.
 STC_MODE = "vstc"
-STC_ENABLED = False
 
 #: case -> (how it runs, mode). "explicit": the dense im2col kernel then a GEMM mode; "implicit":
 #: a conv2d mode; "gemm": a GEMM mode.
@@ -75,12 +76,32 @@ UNAVAILABLE = "unavailable"
 
 
 def case_available(mode: str) -> bool:
-    """Whether a case's mode can run: the Sparse Tensor Core's only when switched on and present."""
-    from ..kernels import GEMM_MODES
+    """Whether a case's mode can run (it is one of kernels.GEMM_MODES or CONV_MODES)."""
+    from ..kernels import CONV_MODES, GEMM_MODES
 
-    if mode == STC_MODE:
-        return STC_ENABLED and mode in GEMM_MODES
-    return True
+    return mode in GEMM_MODES or mode in CONV_MODES
+
+
+def stc_operands(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The operands of W (out x K) @ X (K x cols) for the Sparse Tensor Core, which prunes its B
+    operand vector-wise: (X^T, W^T pruned to 4 kept per 16 along K), K padded with zeros to a
+    multiple of 16, so that their product is (W' X)^T."""
+    from .. import sparse
+    from ..vstc import KEPT, VECTOR
+
+    k = w.shape[1]
+    kp = -(-k // VECTOR) * VECTOR
+    wt = np.zeros((kp, w.shape[0]), dtype=np.float16)
+    wt[:k] = w.T
+    xt = np.zeros((x.shape[1], kp), dtype=np.float16)
+    xt[:, :k] = x.T
+    return xt, sparse.prune_vector_wise(wt, 1 - KEPT / VECTOR, axis=0)
+
+
+def _gemm_case(w: np.ndarray, x: np.ndarray, mode: str, sms: int, spec: dict | None) -> dict:
+    """GEMM ``mode`` on W @ X (the Sparse Tensor Core on its own operands, :func:`stc_operands`)."""
+    a, b = stc_operands(w, x) if mode == STC_MODE else (w, x)
+    return gemm_point(a, b, mode, sms, spec=spec)
 
 
 def scaled(layer: Conv | Gemm, budget_macs: float | None) -> tuple[Conv | Gemm, int]:
@@ -164,7 +185,7 @@ def measure_conv_case(x: np.ndarray, w: np.ndarray, layer: ConvLayer, how: str, 
         return r
     lowered = im2col.lower(x, layer.r, layer.r, layer.stride, layer.padding, design="dense", device=slice_device(sms, spec))
     same = bool(np.array_equal(lowered.cols, sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)))
-    g = gemm_point(w.reshape(w.shape[0], -1), lowered.cols, mode, sms, spec=spec)
+    g = _gemm_case(w.reshape(w.shape[0], -1), lowered.cols, mode, sms, spec)
     im = point_result(lowered.stats, same)
     out = {k: (v + im[k] if isinstance(v, int) and not isinstance(v, bool) and im.get(k) is not None else v) for k, v in g.items()}
     out.update(ok=same and g["ok"], im2col_cycles=im["cycles"], gemm_cycles=g["cycles"])
@@ -179,7 +200,7 @@ def measure(p: dict) -> dict:
         x, layer = band_case(run, x)
         return measure_conv_case(x, w, layer, p["how"], p["mode"], p["sms"], p.get("device"))
     wm, xt = gemm_layer_operands(run["d_in"], run["d_out"], run["tokens"], run["sparsity_x"], run["sparsity_w"], p["seed"])
-    return gemm_point(wm, xt, p["mode"], p["sms"], spec=p.get("device"))
+    return _gemm_case(wm, xt, p["mode"], p["sms"], p.get("device"))
 
 
 def _layer_of(d: dict) -> Conv | Gemm:
@@ -264,7 +285,7 @@ def _notes(rows: list[dict]) -> list[str]:
              "sparsity = the fraction of products with a zero factor (independent zeros). Sparsities: docs/experiments.md (fig22)."]
     if any(r.get("speedup_stc_single") == UNAVAILABLE for r in rows):
         notes.append(f"Single Sparse Explicit / GEMM (STC): unavailable: the Sparse Tensor Core GEMM mode {STC_MODE!r} "
-                     "(branch csrvstc) is not merged and switched on (experiments/fig22.py STC_ENABLED).")
+                     "is not in kernels.GEMM_MODES.")
     return notes
 
 
