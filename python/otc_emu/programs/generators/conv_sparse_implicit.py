@@ -367,15 +367,20 @@ def e(s=""):
 
 
 def group_loads(g):
+    """The operands of the group's 4 slots: the k's condensed B slice (an L1 hit) and its A words
+    in the stage. A padding record (k = 0) loads nothing: slot s >= 1 loads under P(3 + s), slot s
+    holds a record of the list (a padding record's loads would cost the SM's data pipe)."""
     _, jk = RECORDS[g]
+    for s in (1, 2, 3):
+        e(f"    ISETP.GT.AND P{3 + s}, PT, R28, {s:#x}, PT ;" + ("            // slots 1, 2, 3 hold records of the list" if s == 1 else ""))
     for s in range(G):
-        k, ad = 112 + s, 116 + 2 * s
+        k, ad, p = 112 + s, 116 + 2 * s, f"@P{3 + s} " if s else ""
         e(f"    SHF.R.U32.HI R{k}, RZ, 0x9, R{jk + s} ;" + ("                // k = jk >> 9" if s == 0 else ""))
         e(f"    IMAD.WIDE.U32 R{ad}, R{k}, 0x40, R20 ;" + ("          // its condensed B slice + the lane's quarter (global, L1)" if s == 0 else ""))
         e(f"    IMAD R{k}, R{k}, 0x190, R25 ;" + ("                   // its stage slot + the lane's row" if s == 0 else ""))
-        e(f"    LDG.E.128.SYS R{96 + 4 * s}, [R{ad}] ;" + ("                   // B pairs n = 0, 1" if s == 0 else ""))
-        e(f"    LDS.128 R{64 + 8 * s}, [R{k}] ;" + ("                         // A words 0..3 of the row" if s == 0 else ""))
-        e(f"    LDS R{68 + 8 * s}, [R{k}+0x10] ;" + ("                        // and word 4: pairs m = {R+m, R+m+1}" if s == 0 else ""))
+        e(f"    {p}LDG.E.128.SYS R{96 + 4 * s}, [R{ad}] ;" + ("                   // B pairs n = 0, 1" if s == 0 else ""))
+        e(f"    {p}LDS.128 R{64 + 8 * s}, [R{k}] ;" + ("                         // A words 0..3 of the row" if s == 0 else ""))
+        e(f"    {p}LDS R{68 + 8 * s}, [R{k}+0x10] ;" + ("                        // and word 4: pairs m = {R+m, R+m+1}" if s == 0 else ""))
 
 
 def entry(g, s):
