@@ -5,7 +5,8 @@ about 3 minutes on one core at the default size):
 
     python benchmarks/gemm_per_k.py [--size 512] [--sms 4] [--points 0/0,0/0.99] [--modes spgemm,spgemm_a] [--json out.json]
 
-"tensor/k" counts issued OHMMAs (executed or predicated off; HMMA.884 steps for hmma), "other/k"
+"tensor/k" counts issued OHMMAs (executed or predicated off; HMMA.884 steps for hmma; for
+spgemm_seq its sequenced SpWMMAs, one per listed k, on a machine with the sequencer), "other/k"
 every other issued warp-instruction of the run (set-up, bitmap scans and the store included). A
 "listed k" is a (32x32 warp tile, k) pair the kernel has to compute: for spgemm one whose A
 column slice and B row slice are both non-empty, for spgemm_a one whose A slice is non-empty (B
@@ -54,12 +55,13 @@ def listed_k(a: np.ndarray, b: np.ndarray, mode: str) -> int:
 
 
 def is_tensor_step(opcode: str) -> bool:
-    """An OHMMA (dense or sparse, issued or predicated off) or an HMMA.884 step."""
-    return opcode.startswith("HMMA.OHMMA") or opcode.startswith("HMMA.884")
+    """An OHMMA (dense or sparse, issued or predicated off), a sequenced SpWMMA or an HMMA.884 step."""
+    return opcode.startswith(("HMMA.OHMMA", "HMMA.884", "HMMA.SPWMMA"))
 
 
 def run(a: np.ndarray, b: np.ndarray, mode: str, sms: int) -> dict:
-    dev = otc_emu.Device.v100_slice(sms)
+    # spgemm_seq needs the sequencer (a design alternative beyond the paper); nothing else changes
+    dev = otc_emu.Device.v100_slice(sms, **({"tensor.spwmma_sequencer": True} if mode == "spgemm_seq" else {}))
     res = kernels.gemm(a, b, mode=mode, device=dev)
     exact = a.astype(np.float64) @ b.astype(np.float64)
     if not np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)):
@@ -78,7 +80,7 @@ def run(a: np.ndarray, b: np.ndarray, mode: str, sms: int) -> dict:
     # stall counters add up over the sub-cores: shares of all sub-cores' cycles
     stalls = {k[len("stall."):]: v / (c["cycles"] * sub_cores) for k, v in c.items() if k.startswith("stall.")}
     return {"cycles": c["cycles"], "listed_k": listed, "warp_instructions": c["warp_instructions"],
-            "ohmma_issued": ohmma, "ohmma_executed": c.get("ohmma.executed", 0),
+            "ohmma_issued": ohmma, "ohmma_executed": c.get("ohmma.executed", 0) + c.get("spwmma.ohmmas", 0),
             "hmma_executed": c.get("hmma.executed", 0),
             "non_ohmma_per_k": other / max(listed, 1), "ohmma_issued_per_k": ohmma / max(listed, 1),
             "non_ohmma_by_opcode_per_k": dict(sorted(by_op.items(), key=lambda x: -x[1])),
@@ -97,13 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=512, help="M = N = K (default 512)")
     ap.add_argument("--sms", type=int, default=4, help="SMs of the V100 slice (default 4)")
     ap.add_argument("--points", type=_points, default=POINTS, help="A/B sparsity pairs, comma-separated")
-    ap.add_argument("--modes", default="spgemm,spgemm_a", help="sparse modes to run per point (spgemm, spgemm_a)")
+    ap.add_argument("--modes", default="spgemm,spgemm_a", help="sparse modes to run per point (spgemm, spgemm_a, spgemm_seq)")
     ap.add_argument("--verbose", action="store_true", help="print the per-opcode split and stall shares")
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
-    if any(m not in ("spgemm", "spgemm_a") for m in modes):
-        ap.error(f"--modes takes spgemm and spgemm_a, got {args.modes!r}")
+    if any(m not in ("spgemm", "spgemm_a", "spgemm_seq") for m in modes):
+        ap.error(f"--modes takes spgemm, spgemm_a and spgemm_seq, got {args.modes!r}")
 
     a, b = operands(args.size, 0.0, 0.0)
     dense = {mode: run(a, b, mode, args.sms) for mode in ("hmma", "owmma")}

@@ -96,10 +96,13 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "dense_implicit", IEEE).y), ieee_model(a, b, 4))
     np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "sparse_implicit", IEEE).y), ieee_model(a, b, 1))
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b, n, p, q)
+    # one jump per k into exactly its OHMMAs: none is issued predicated off
+    assert sp.stats.counters.get("ohmma.skipped", 0) == 0
     # weights-only sparsity: every lowered element counts as present, the bits stay the same
     single = kernels.conv2d(x, wt, stride, padding, mode="single_sparse_implicit", device=FAST)
     np.testing.assert_array_equal(single.y, sp.y)
     assert single.stats.counters["ohmma.executed"] == expected_ohmmas(np.ones(a.shape), b, n, p, q)
+    assert single.stats.counters.get("ohmma.skipped", 0) == 0
     assert dense.stats.counters.get("ohmma.executed", 0) == 0
     # dense: 64x64 CTA blocks of 4x4 16x16 tiles, k in slices of 32 (8 sets of 4 STEPs), zeros included
     pixel_tiles, channel_tiles, k_blocks = 4 * -(-n * p * q // 64), 4 * -(-k // 64), 8 * -(-c * r * s // 32)
@@ -118,6 +121,7 @@ def test_sparsity_grid_on_a_small_layer(sx, sw):
     assert np.all(np.abs(sp.y - exact) <= bound) and np.all(np.abs(dense.y - exact) <= bound)
     np.testing.assert_array_equal(to_rows(sp.y), kernels.gemm(a, b, mode="owmma", device=FAST).c)
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b, 2, 6, 9)
+    assert sp.stats.counters.get("ohmma.skipped", 0) == 0
 
 
 @pytest.mark.parametrize("impl", [sparse.im2col_csr, sparse.im2col_bitmap])

@@ -156,3 +156,28 @@ SLICE_LOOP_TAIL = """    BAR.SYNC 0x0 ;                                 // slice
     MOV R20, R23 ;
     IADD3 R9, R9, -0x1, RZ ;
     @P1 BRA slice_loop ;"""
+def instruction_count(lines: list[str]) -> int:
+    """Instructions among `lines` (a line is one when, without its `//` comment, it ends in `;`)."""
+    return sum(1 for line in lines for text in [line.split("//")[0].strip()] if text.endswith(";"))
+
+
+def ohmma_runs(out: list[str], slot: str, ohmma, after, run4_at: int, first: bool) -> None:
+    """The two runs of sparse OHMMAs that a slot's BRX enters (spgemm, conv_sparse_implicit):
+    `run8_<slot>` (m = 3..0, each n = 1 then n = 0; entered 2 (4 - ca) instructions in when
+    cb = 2) and, `run4_at` bytes after it, `run4_<slot>` (n = 0, m = 3..0; entered 4 - ca in when
+    cb = 1), each followed by its own copy of `after()` (what comes next), so neither ends in a
+    branch; dead NOPs fill the gap. `ohmma(m, n)` appends one OHMMA to `out`."""
+    out.append(f"run8_{slot}:")
+    start = len(out)
+    for m in reversed(range(4)):
+        ohmma(m, 1)
+        ohmma(m, 0)
+    after()
+    pad = run4_at // 16 - instruction_count(out[start:])
+    assert pad >= 0, (slot, pad)
+    for i in range(pad):  # dead code: never runs (the code above ends in a jump)
+        out.append("    NOP ;                                          // never runs: aligns the run of 4" if i == 0 and first else "    NOP ;")
+    out.append(f"run4_{slot}:")
+    for m in reversed(range(4)):
+        ohmma(m, 0)
+    after()

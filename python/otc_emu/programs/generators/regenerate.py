@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GENERATORS = ("hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "im2col", "csr_spgemm", "vstc_gemm")  # spgemm_seq reads spgemm.sass
+GENERATORS = ("hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "im2col", "conv_sparse_implicit", "csr_spgemm",
+              "vstc_gemm")  # spgemm_seq reads spgemm.sass
 
 if __name__ == "__main__":
     for name in GENERATORS:

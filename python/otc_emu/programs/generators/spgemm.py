@@ -2,7 +2,7 @@
 
 Run by hand after editing: python spgemm.py [output path, default ../spgemm.sass];
 tests/python/test_kernels.py checks that the committed program is this script's output."""
-from gemm_common import resolve_pcs, warp_tile_prologue
+from gemm_common import ohmma_runs, resolve_pcs, warp_tile_prologue
 
 G = 4  # records (k) per group
 NB = 3                         # buffers: the values of group j+2 load while group j computes
@@ -270,29 +270,12 @@ def after(cur, s):
         e("    BRA group_loop ;")
 
 
-def instructions_since(i):
-    return sum(1 for line in out[i:] for text in [line.split("//")[0].strip()] if text.endswith(";"))
-
-
 def runs(cur, s):
     v = VAL[cur] + 12 * s
     a, b = v, v + 8
     def ohmma(m, n):
         e(f"    HMMA.OHMMA.8161.F32.F32.SP.M{m}.N{n} {{R{a + 2 * m}, R{a + 2 * m + 1}}}, {{R{b + 2 * n}, R{b + 2 * n + 1}}} ;")
-    e(f"run8_{cur}_{s}:")
-    start = len(out)
-    for m in reversed(range(4)):
-        ohmma(m, 1)
-        ohmma(m, 0)
-    after(cur, s)
-    pad = RUN4_AT // 16 - instructions_since(start)
-    assert pad >= 0, (cur, s, pad)
-    for i in range(pad):  # dead code: never runs (the code above ends in a jump)
-        e("    NOP ;                                          // never runs: aligns the run of 4" if i == 0 and cur == s == 0 else "    NOP ;")
-    e(f"run4_{cur}_{s}:")
-    for m in reversed(range(4)):
-        ohmma(m, 0)
-    after(cur, s)
+    ohmma_runs(out, f"{cur}_{s}", ohmma, lambda: after(cur, s), RUN4_AT, cur == s == 0)
 
 
 # prologue: records of groups 0 .. NB-1, values of groups 0 .. NB-2 (past the end: valid k, unused)
