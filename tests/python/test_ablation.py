@@ -41,5 +41,8 @@ def test_ablation_is_reproducible_and_each_premise_does_what_it_claims(tmp_path)
 def test_premises_follow_the_machine_file():
     steps = ablation.steps("dstc-paper")
     assert steps[2]["settings"] == {"tensor.hmma884_f32.cycles": 4, "tensor.hmma884_f32.latency": 8,
-                                    "tensor.hmma884_f16.latency": 8, "scheduler.drop_predicated_off_tensor": True}
+                                    "tensor.hmma884_f16.latency": 8,
+                                    **{f"tensor.{c}.{k}": v for c in ("hmma_sp24", "hmma_hss4", "hmma_hss8")
+                                       for k, v in (("cycles", 4), ("latency", 8))},
+                                    "scheduler.drop_predicated_off_tensor": True}
     assert steps[-1]["settings"]["tensor.spwmma_sequencer"] is True

@@ -89,7 +89,10 @@ pub(crate) fn probe(class: Class) -> Probe {
             | TensorClass::AccbClear
             | TensorClass::AccbBmap
             | TensorClass::Hmma884F32
-            | TensorClass::Hmma884F16 => Probe::Nothing,
+            | TensorClass::Hmma884F16
+            | TensorClass::HmmaSp24
+            | TensorClass::HmmaHss4
+            | TensorClass::HmmaHss8 => Probe::Nothing,
         },
         _ => Probe::Nothing,
     }
