@@ -30,6 +30,10 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   OHMMAs it selects. Needs a machine with ``tensor.spwmma_sequencer = true``
   (``Device(**{"tensor.spwmma_sequencer": True})``; otherwise the launch is refused); the cycle
   model counts its OHMMAs in ``spwmma.ohmmas``.
+- ``"sp24"``: A100-style 2:4 structured-sparse A on ``HMMA.SP884`` (``programs/sp24_gemm.sass``,
+  hmma_gemm's design with A compressed to half and 2-bit indices; docs/sp24.md); ``"hss"``:
+  HighLight's hierarchical structured sparsity C1(2:4 or 2:8)->C0(2:4) on ``HMMA.HSS884``
+  (docs/hss.md). A must follow the pattern (``sparse.prune_2_4`` / ``sparse.prune_hss``); B dense.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
@@ -61,6 +65,8 @@ GEMM_MODES = {
     "spgemm": ("spgemm.sass", "spgemm"),
     "spgemm_a": ("spgemm.sass", "spgemm"),
     "spgemm_seq": ("spgemm_seq.sass", "spgemm_seq"),
+    "sp24": ("sp24_gemm.sass", "sp24_gemm"),  # kernels_structured.py
+    "hss": ("hss8_gemm.sass", "hss8_gemm"),  # or hss4_gemm.sass, by A's pattern (kernels_structured.py)
 }
 
 
@@ -205,6 +211,11 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
             for arr in (*arrays, dc):
                 arr.free()
         return GemmResult(c, res.stats, mode)
+    if mode in ("sp24", "hss"):  # structured-sparse A (kernels_structured.py)
+        from .kernels_structured import structured_gemm
+
+        c, stats = structured_gemm(a16, b16, mode, dev, _pad)
+        return GemmResult(c, stats, mode)
     if mode == "hmma":  # 128x128 blocks of C, k in slices of 32 staged through shared memory
         mp, np_, k = -(-m // 128) * 128, -(-n // 128) * 128, -(-k // 32) * 32
         da = dev.to_device(_pad(a16, mp, k))  # row-major A

@@ -44,6 +44,8 @@ __all__ = [
     "conv_output_size",
     "BitmapFeatureMap",
     "encode_feature_map",
+    "prune_hss",
+    "HssSpecError",
 ]
 
 Order = Literal["col", "row"]
@@ -279,6 +281,8 @@ def prune_2_4(x: np.ndarray, axis: int = 1) -> np.ndarray:
     out = np.where(keep, g, 0).reshape(m.shape).astype(np.float16)
     return out if axis == 1 else out.T.copy()
 
+
+from .structured import HssSpecError, prune_hss  # noqa: E402  (HighLight's HSS lives in structured.py)
 
 # ---------------------------------------------------------------- im2col references (paper Table III)
 
