@@ -1,0 +1,178 @@
+"""Structured sparsity (issue 18): HSS specs, pruning, the compressed operand, and the sp24 / hss GEMM
+modes against NumPy, an exact model of their arithmetic order, and exact counts of their work."""
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import otc_emu
+from otc_emu import kernels, sparse, structured
+from otc_emu.structured import HssSpecError
+
+
+@pytest.mark.parametrize("text, canonical, density, period", [
+    ("C0(2:4)", "C0(2:4)", Fraction(1, 2), 4),
+    ("2:4", "C0(2:4)", Fraction(1, 2), 4),
+    ("C1(2:8)->C0(2:4)", "C1(2:8)->C0(2:4)", Fraction(1, 8), 32),
+    (" C1 (3:4) -> C0(2:4) ", "C1(3:4)->C0(2:4)", Fraction(3, 8), 16),
+    ("C2(2:4)->C1(2:4)->C0(2:4)", "C2(2:4)->C1(2:4)->C0(2:4)", Fraction(1, 8), 64),
+    ("C0(1:1)", "C0(1:1)", Fraction(1), 1),
+])
+def test_specs_parse(text, canonical, density, period):
+    spec = structured.parse_spec(text)
+    assert (str(spec), spec.density, spec.period) == (canonical, density, period)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "a string such as"),
+    (24, "a string such as"),
+    ("C0(2-4)", r"is not 'C<n>\(G:H\)'"),
+    ("C0(2:4)->C1(2:4)", "numbered C1 down to C0"),
+    ("C1(2:4)->C1(2:4)", "numbered C1 down to C0"),
+    ("C0(5:4)", "1 <= G <= H"),
+    ("C0(0:4)", "1 <= G <= H"),
+])
+def test_bad_specs_are_typed_errors(text, message):
+    with pytest.raises(HssSpecError, match=message) as e:
+        structured.parse_spec(text)
+    assert isinstance(e.value, otc_emu.OtcError)
+
+
+@pytest.mark.parametrize("spec", ["C0(2:4)", "C1(2:4)->C0(2:4)", "C1(2:8)->C0(2:4)", "C1(3:4)->C0(2:4)",
+                                  "C2(2:4)->C1(2:4)->C0(2:4)", "C1(2:3)->C0(1:2)"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_prune_hss_follows_the_spec_at_its_density(spec, axis):
+    rng = np.random.default_rng(7)
+    period = structured.parse_spec(spec).period
+    x = rng.standard_normal((24, 4 * period) if axis == 1 else (4 * period, 24)).astype(np.float16)
+    x[x == 0] = 1
+    p = sparse.prune_hss(x, spec, axis=axis)
+    structured.check_pattern(p, spec, axis=axis)
+    assert Fraction(int((p != 0).sum()), p.size) == structured.parse_spec(spec).density
+    np.testing.assert_array_equal(p[p != 0], x[p != 0])  # kept values unchanged
+    np.testing.assert_array_equal(sparse.prune_hss(p, spec, axis=axis), p)  # pruning a pruned matrix keeps it
+
+
+def test_prune_hss_keeps_the_largest_values_and_blocks():
+    np.testing.assert_array_equal(sparse.prune_hss(np.array([[1, -5, 3, 2]], np.float16), "C0(2:4)"), [[0, -5, 3, 0]])
+    x = np.random.default_rng(3).standard_normal((16, 64)).astype(np.float16)
+    np.testing.assert_array_equal(sparse.prune_hss(x, "2:4"), sparse.prune_2_4(x))
+    # C1(1:2)->C0(2:4): of blocks (1, 1, 0, 0) and (9, 0, 0, 1) after rank 0, the second has the larger mean
+    row = np.array([[1, 1, 0.5, 0, 9, 0, 0, 1]], np.float16)
+    np.testing.assert_array_equal(sparse.prune_hss(row, "C1(1:2)->C0(2:4)"), [[0, 0, 0, 0, 9, 0, 0, 1]])
+
+
+@pytest.mark.parametrize("density, spec", sorted(structured.DENSITY_SPECS.items()))
+def test_prune_to_density(density, spec):
+    x = np.random.default_rng(1).standard_normal((8, 128)).astype(np.float16) + np.float16(8)
+    p = structured.prune_to_density(x, density)
+    assert (p != 0).mean() == density
+    structured.check_pattern(p, spec)
+
+
+def test_pattern_errors_name_where():
+    x = np.ones((4, 16), np.float16)
+    with pytest.raises(HssSpecError, match=r"row 0: k 0..3 has 4 non-empty C0 coordinates, C0\(2:4\) allows 2"):
+        structured.check_pattern(x, "C0(2:4)")
+    y = sparse.prune_2_4(x)
+    y[2, 8:] = 0
+    y[3] = 0
+    y[3, 0] = 1
+    with pytest.raises(HssSpecError, match=r"row 0: k 0..15 has 4 non-empty C1"):
+        structured.check_pattern(y, "C1(2:4)->C0(2:4)")
+    with pytest.raises(HssSpecError, match="multiple of 16"):
+        structured.check_pattern(np.zeros((2, 8)), "C1(2:4)->C0(2:4)")
+    with pytest.raises(HssSpecError, match="no tensor instruction runs C1\\(3:4\\)"):
+        structured.compress(np.zeros((2, 32)), "C1(3:4)->C0(2:4)")
+
+
+@pytest.mark.parametrize("spec", list(structured.KERNEL_SPECS))
+def test_compress_round_trips_including_rows_with_fewer_nonzeros(spec):
+    rng = np.random.default_rng(11)
+    x = sparse.prune_hss(rng.standard_normal((32, 128)), spec)
+    x[rng.random(x.shape) < 0.3] = 0  # blocks and groups with fewer than G non-zeros
+    x[5] = 0
+    values, meta = structured.compress(x, spec)
+    _, window, bits = structured.KERNEL_SPECS[spec]
+    assert values.shape == (32, 128 * 4 // window) and meta.shape == (32, 4) and meta.dtype == np.uint32
+    np.testing.assert_array_equal(structured.decompress(values, meta, spec, 128), x)
+    # indices are distinct and ascending inside each group (and the blocks inside each window)
+    for s in range(4):
+        for j in range(32 // window):
+            w = (meta[:, s] >> np.uint32(bits * j)) & np.uint32((1 << bits) - 1)
+            for g in range(2):
+                assert np.all((w >> np.uint32(4 * g)) & 3 < (w >> np.uint32(4 * g + 2)) & 3)
+            if bits == 16:
+                assert np.all((w >> np.uint32(8)) & 0xf < (w >> np.uint32(12)) & 0xf)
+
+
+def ieee_model(a, b, window):
+    """One rounding per window: c + the exact sum of its products (the kept ones; the pruned are 0)."""
+    c = np.zeros((a.shape[0], b.shape[1]), np.float32)
+    for k in range(0, a.shape[1], window):
+        c = (c.astype(np.float64) + a[:, k:k + window].astype(np.float64) @ b[k:k + window].astype(np.float64)).astype(np.float32)
+    return c
+
+
+# (mode, spec A is pruned to, spec the mode runs, k window, shape)
+GEMMS = [
+    ("sp24", "C0(2:4)", "C0(2:4)", 8, (128, 128, 64)),
+    ("sp24", "C0(2:4)", "C0(2:4)", 8, (130, 40, 70)),
+    ("sp24", "C1(2:8)->C0(2:4)", "C0(2:4)", 8, (64, 64, 64)),   # sparser A still runs as 2:4
+    ("hss", "C1(2:4)->C0(2:4)", "C1(2:4)->C0(2:4)", 16, (128, 130, 96)),
+    ("hss", "C1(2:8)->C0(2:4)", "C1(2:8)->C0(2:4)", 32, (200, 64, 64)),
+    ("hss", "C1(1:8)->C0(2:4)", "C1(2:8)->C0(2:4)", 32, (64, 64, 128)),  # 1/16 runs on the 2:8 kernel
+]
+
+
+@pytest.mark.parametrize("mode, pruned, runs, window, shape", GEMMS)
+def test_structured_gemm_against_numpy_the_ieee_model_and_exact_counts(mode, pruned, runs, window, shape):
+    m, n, k = shape
+    rng = np.random.default_rng(m + n + k)
+    kp = -(-k // 64) * 64
+    a = sparse.prune_hss(rng.standard_normal((m, kp)), pruned)[:, :k]
+    b = rng.standard_normal((k, n)).astype(np.float16)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    res = kernels.gemm(a, b, mode=mode)
+    assert res.c.shape == (m, n) and res.c.dtype == np.float32
+    assert np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b))
+    ieee = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(tensor_arith="ieee", timing=False))
+    k32 = -(-k // 32) * 32
+    ap = np.zeros((m, k32), np.float16); ap[:, :k] = a
+    bp = np.zeros((k32, n), np.float16); bp[:k] = b
+    np.testing.assert_array_equal(ieee.c, ieee_model(ap, bp, window))
+    c = res.stats.counters
+    steps = -(-m // 128) * -(-n // 128) * 64 * 4 * (k32 // window)  # 64 16x16 tiles per block, 4 STEPs per window
+    assert c["hmma.executed"] == steps
+    assert c["hmma.sp24.executed" if mode == "sp24" else "hmma.hss.executed"] == steps
+    assert c["tensor.macs_skipped_structured"] == steps * 256 * (window // 4 - 1)
+    assert c["tensor.busy_cycles.hmma"] == steps * 2
+
+
+def test_structured_modes_refuse_unpruned_a():
+    a = np.ones((16, 32), np.float16)
+    with pytest.raises(HssSpecError, match=r"mode 'sp24': A does not follow C0\(2:4\).*prune_2_4"):
+        kernels.gemm(a, a.T.copy(), mode="sp24")
+    with pytest.raises(HssSpecError, match=r"mode 'hss': A does not follow C1\(2:4\)->C0\(2:4\)"):
+        kernels.gemm(sparse.prune_2_4(a), a.T.copy(), mode="hss")
+
+
+def test_half_and_quarter_of_the_dense_tensor_cycles():
+    rng = np.random.default_rng(5)
+    b = rng.standard_normal((256, 128)).astype(np.float16)
+    x = rng.standard_normal((128, 256))
+    dense = kernels.gemm(sparse.prune_2_4(x), b, mode="hmma").stats.counters["tensor.busy_cycles.hmma"]
+    for mode, spec, factor in [("sp24", "C0(2:4)", 2), ("hss", "C1(2:4)->C0(2:4)", 4), ("hss", "C1(2:8)->C0(2:4)", 8)]:
+        got = kernels.gemm(sparse.prune_hss(x, spec), b, mode=mode).stats.counters["tensor.busy_cycles.hmma"]
+        assert got * factor == dense, mode
+
+
+@pytest.mark.parametrize("variant", ["sp24", "hss4", "hss8"])
+def test_structured_programs_are_their_generators_output(variant, tmp_path):
+    out = tmp_path / f"{variant}_gemm.sass"
+    subprocess.run([sys.executable, str(kernels.PROGRAMS / "generators" / "structured_gemm.py"), variant, str(out)],
+                   check=True)
+    assert out.read_text() == Path(kernels.PROGRAMS / f"{variant}_gemm.sass").read_text()
