@@ -28,15 +28,17 @@ ROW = 72
 STAGE = BOFF + 128 * ROW
 RT, CT = 4, 2               # sets per warp tile: 4 row tiles x 2 column tiles of 16x16
 ACC = 24
-AF = 88                     # A fragments: row tile R at AF + 2R
-MF = 96                     # metadata words: row tile R at MF + R
-# B fragments, the next slice's staging registers: every group aligned to its size
+# Registers from R88 (every group aligned to its size): A fragments (row tile R of set s at
+# AF + 8s + 2R; two sets when they fit, so step j + 1's are read during step j), the rows'
+# metadata words (MF + R), the B windows (column tile C at BF + 2H C; one window when two do not
+# fit), the next slice's staging registers. R15 stages the metadata word.
 if H == 2:
-    BF, B_BUFFERS, STG_B, STG_A, STG_M = 100, 2, 108, 116, 120
+    AF, A_SETS, MF, BF, B_BUFFERS, STG_B, STG_A = 88, 2, 104, 108, 2, 116, 124
 elif H == 4:
-    BF, B_BUFFERS, STG_B, STG_A, STG_M = 104, 2, 120, 100, 102
+    AF, A_SETS, MF, BF, B_BUFFERS, STG_B, STG_A = 88, 1, 96, 104, 2, 120, 100
 else:
-    BF, B_BUFFERS, STG_B, STG_A, STG_M = 112, 1, 104, 100, 101
+    AF, A_SETS, MF, BF, B_BUFFERS, STG_B, STG_A = 88, 1, 96, 112, 1, 104, 100
+STG_M = 15
 BSIZE = 2 * H               # registers of one column tile's B window
 assert BF % BSIZE == 0 and STG_B % 4 == 0
 A_COPY = RB // 2            # bytes of A a thread copies per slice (half a row)
@@ -184,46 +186,59 @@ e("    IADD3 R21, R7, R20, RZ ;                       // fragment addresses in t
 e("    IADD3 R22, R8, R20, RZ ;")
 e("    IADD3 R18, R19, R20, RZ ;")
 e(f"    IADD3 R23, -R20, {hex(STAGE)}, RZ ;                  // the other stage")
-e("    IADD3 R13, R6, R23, RZ ;                       // where this thread stores slice i+1")
-e("    IADD3 R17, R12, R23, RZ ;")
-e("    IADD3 R15, R14, R23, RZ ;")
 for R in range(RT):
     e(f"    LDS.U R{MF + R}, [R18+{hex(64 * R)}] ;" + ("                  // the rows' metadata words" if R == 0 else ""))
 ldg_lines = capture(ldg, "@P1 ", "@P3 ")
-sts_lines = capture(sts, "R13", "R17", "R15", "@P1 ", "@P3 ")
-# The next slice's loads go out during the first k-step, its stores during the last.
-pending_by_step = {0: list(ldg_lines)}
-pending_by_step[J - 1] = pending_by_step.get(J - 1, []) + list(sts_lines)
+sts_lines = ["    IADD3 R13, R6, R23, RZ ;                       // where this thread stores slice i+1",
+             "    IADD3 R17, R12, R23, RZ ;", "    IADD3 R18, R14, R23, RZ ;"]
+sts_lines += capture(sts, "R13", "R17", "R18", "@P1 ", "@P3 ")
+
+
+def a_loads(j, aset):
+    return [f"    LDS.U.64 R{AF + 8 * aset + 2 * R}, [R21+{hex(8 * j + 16 * PA * R)}] ;" for R in range(RT)]
 
 
 def b_loads(j, C, base):
     return [f"    LDS.U.64 R{base + 2 * p}, [R22+{hex(16 * ROW * C + 2 * W * j + 8 * p)}] ;" for p in range(H)]
 
 
+def bbase(C):
+    return BF + BSIZE * C if B_BUFFERS == 2 else BF
+
+
+# Column tile outermost: B window C is dead after its 16 steps, so the next window is read during
+# the other tile's steps; with two A sets, step j + 1's A fragments are read during step j's second
+# tile. What cannot be read ahead (one A set: A at each k-step; one B window: tile 1's) is read
+# right before its steps.
+for line in a_loads(0, 0) + b_loads(0, 0, bbase(0)):
+    e(line)
 for j in range(J):
-    for R in range(RT):
-        e(f"    LDS.U.64 R{AF + 2 * R}, [R21+{hex(8 * j + 16 * PA * R)}] ;")
-    if B_BUFFERS == 2:
-        for C in range(CT):
-            for line in b_loads(j, C, BF + BSIZE * C):
-                e(line)
-    pending = pending_by_step.get(j, [])
+    aset = j % A_SETS
+    if A_SETS == 1 and j > 0:
+        for line in a_loads(j, 0):
+            e(line)
     for C in range(CT):
-        bbase = BF + BSIZE * C if B_BUFFERS == 2 else BF
-        if B_BUFFERS == 1:
+        if B_BUFFERS == 1 and C > 0:
             for line in b_loads(j, C, BF):
                 e(line)
+        pending = list(ldg_lines) if j == 0 and C == 0 else []
+        if B_BUFFERS == 2 and C == 0:
+            pending += b_loads(j, 1, bbase(1))
+        elif B_BUFFERS == 2 and j + 1 < J:
+            pending += (a_loads(j + 1, 1 - aset) if A_SETS == 2 else []) + b_loads(j + 1, 0, bbase(0))
         for R in range(RT):
             acc = ACC + 8 * (CT * R + C)
             for st in range(4):
-                e(f"    {INST}.STEP{st}.SEL{j}{SUFFIX} R{acc + 2 * st}, R{AF + 2 * R}, R{bbase}, R{acc + 2 * st}, R{MF + R} ;")
+                e(f"    {INST}.STEP{st}.SEL{j}{SUFFIX} R{acc + 2 * st}, R{AF + 8 * aset + 2 * R}, R{bbase(C)}, R{acc + 2 * st}, R{MF + R} ;")
                 if st % 2 == 1 and pending:
                     while pending and "LD" not in pending[0] and "ST" not in pending[0]:
                         e(pending.pop(0))  # IADD3s ride along with the next memory instruction
                     if pending:
                         e(pending.pop(0))
-    for line in pending:
-        e(line)
+        for line in pending:
+            e(line)
+for line in sts_lines:
+    e(line)
 e("    BAR.SYNC 0x0 ;                                 // slice i+1 is in the other stage; this one is free")
 e("    MOV R20, R23 ;")
 e("    IADD3 R9, R9, -0x1, RZ ;")
