@@ -4,7 +4,7 @@
 //! from the matrix definition (the kept A values times the B rows the metadata picks, one
 //! `dot4_f32` per element), and, where every row picks the same B rows, bit for bit with the dense
 //! `HMMA.884` STEP on the kept values and the picked rows.
-#![allow(clippy::needless_range_loop)]
+#![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
 mod common;
 use common::*;
@@ -74,7 +74,8 @@ fn operands(rng: &mut Rng, blocks: u32, hss: bool, uniform: bool, specials: bool
                 o.a[q][row][i] = f16(rng, specials);
             }
             for col in 0..8 {
-                o.c[q][row][col] = if rng.below(4) == 0 { 0 } else { ((100 + rng.below(54)) << 23) | (rng.u32() & 0x807f_ffff) };
+                o.c[q][row][col] =
+                    if rng.below(4) == 0 { 0 } else { ((100 + rng.below(54)) << 23) | (rng.u32() & 0x807f_ffff) };
             }
         }
         for k in 0..4 * blocks as usize {
@@ -176,9 +177,14 @@ fn structured_steps_equal_the_matrix_definition_and_dense_hmma() {
                 let bp = pack(FragOperand::B, Layout::Col, 2, |q, kk, col| o.b[pick(m, kk, hss)][q][col] as u32);
                 h.write_reg(40, bp[0]);
                 h.write_reg(41, bp[1]);
-                run(&mut h, &format!("HMMA.884.F32.F32.STEP{step} R{}, R{A}.ROW, R40.COL, R{C} ;\nEXIT ;", D + 2)).unwrap();
+                run(&mut h, &format!("HMMA.884.F32.F32.STEP{step} R{}, R{A}.ROW, R40.COL, R{C} ;\nEXIT ;", D + 2))
+                    .unwrap();
                 for r in 0..2u8 {
-                    assert_eq!(h.read_reg(D + 2 + r), h.read_reg(D + r), "{inst} round {round}: dense HMMA.884 register {r}");
+                    assert_eq!(
+                        h.read_reg(D + 2 + r),
+                        h.read_reg(D + r),
+                        "{inst} round {round}: dense HMMA.884 register {r}"
+                    );
                 }
             }
         }
@@ -207,7 +213,9 @@ fn only_executing_lanes_are_written() {
 #[test]
 fn a_rank1_block_outside_the_window_is_a_fault() {
     // (instruction, blocks, bad block index)
-    for (inst, blocks, bad) in [("HMMA.HSS884.F32.F32.STEP0.SEL0.H4", 4u32, 4u32), ("HMMA.HSS884.F32.F32.STEP0.SEL0.H8", 8, 15)] {
+    for (inst, blocks, bad) in
+        [("HMMA.HSS884.F32.F32.STEP0.SEL0.H4", 4u32, 4u32), ("HMMA.HSS884.F32.F32.STEP0.SEL0.H8", 8, 15)]
+    {
         let mut rng = Rng(5);
         let mut o = operands(&mut rng, blocks, true, false, false);
         o.meta[2][5] = (o.meta[2][5] & !0xf000) | bad << 12;
