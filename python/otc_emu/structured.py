@@ -23,7 +23,7 @@ from ._core import OtcError
 
 __all__ = [
     "HssSpecError", "Rank", "HssSpec", "parse_spec", "prune_hss", "prune_to_density", "check_pattern",
-    "compress", "decompress", "KERNEL_SPECS", "DENSITY_SPECS",
+    "compress", "decompress", "pack_step", "KERNEL_SPECS", "DENSITY_SPECS",
 ]
 
 
@@ -175,6 +175,27 @@ def _kernel_spec(spec: str | HssSpec) -> tuple[HssSpec, str, int, int]:
     return sp, inst, window, bits
 
 
+def _encode_windows(a: np.ndarray, window: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and k window of ``a`` (k a multiple of ``window``; already in the pattern): the 4 kept
+    values in k order (rows x windows x 4) and the window's metadata (rows x windows, uint32)."""
+    m, k = a.shape
+    w = a.reshape(m, k // window, window // 4, 4)
+    nz = w != 0
+    # rank 1: the two blocks (ascending) holding non-zeros, padded with the lowest empty ones
+    occupied = nz.any(axis=3)
+    blocks = np.sort(np.argsort(~occupied, axis=2, kind="stable")[:, :, :2], axis=2)   # (m, windows, 2)
+    sel = np.take_along_axis(w, blocks[..., None], axis=2)              # (m, windows, 2, 4)
+    selnz = np.take_along_axis(nz, blocks[..., None], axis=2)
+    # rank 0: two positions (ascending) per selected block, non-zeros first
+    pos = np.sort(np.argsort(~selnz, axis=3, kind="stable")[..., :2], axis=3)       # (m, windows, 2, 2)
+    vals = np.take_along_axis(sel, pos, axis=3).reshape(m, k // window, 4)
+    p = pos.reshape(m, k // window, 4).astype(np.uint32)
+    word = p[..., 0] | p[..., 1] << 2 | p[..., 2] << 4 | p[..., 3] << 6
+    if bits == 16:
+        word |= blocks[..., 0].astype(np.uint32) << 8 | blocks[..., 1].astype(np.uint32) << 12
+    return vals.astype(np.float16), word
+
+
 def compress(a: np.ndarray, spec: str | HssSpec) -> tuple[np.ndarray, np.ndarray]:
     """The A operand of the sp24 / hss kernels: ``(values, meta)``. ``a`` (m x k, k along axis 1)
     must follow ``spec`` (one of :data:`KERNEL_SPECS`; k a multiple of 32). ``values`` (m x
@@ -189,29 +210,49 @@ def compress(a: np.ndarray, spec: str | HssSpec) -> tuple[np.ndarray, np.ndarray
         raise HssSpecError(f"the kernels need k to be a multiple of 32, got shape {a.shape}")
     check_pattern(a, sp)
     m, k = a.shape
-    h1 = window // 4
-    w = a.reshape(m, k // window, h1, 4)
-    nz = w != 0
-    # rank 1: the two blocks (ascending) holding non-zeros, padded with the lowest empty ones
-    occupied = nz.any(axis=3)
-    border = np.argsort(~occupied, axis=2, kind="stable")[:, :, :2]
-    blocks = np.sort(border, axis=2)                                   # (m, windows, 2)
-    sel = np.take_along_axis(w, blocks[..., None], axis=2)              # (m, windows, 2, 4)
-    selnz = np.take_along_axis(nz, blocks[..., None], axis=2)
-    # rank 0: two positions (ascending) per selected block, non-zeros first
-    porder = np.argsort(~selnz, axis=3, kind="stable")[..., :2]
-    pos = np.sort(porder, axis=3)                                       # (m, windows, 2, 2)
-    vals = np.take_along_axis(sel, pos, axis=3).reshape(m, -1)
-    p = pos.reshape(m, k // window, 4).astype(np.uint32)
-    word = p[..., 0] | p[..., 1] << 2 | p[..., 2] << 4 | p[..., 3] << 6
-    if bits == 16:
-        word |= blocks[..., 0].astype(np.uint32) << 8 | blocks[..., 1].astype(np.uint32) << 12
+    vals, word = _encode_windows(a, window, bits)
     per_slice = 32 // window
     word = word.reshape(m, k // 32, per_slice)
     meta = np.zeros((m, k // 32), dtype=np.uint32)
     for j in range(per_slice):
-        meta |= word[..., j] << (bits * j)
-    return vals.astype(np.float16), meta
+        meta |= word[..., j] << np.uint32(bits * j)
+    return vals.reshape(m, -1), meta
+
+
+def pack_step(a_tile: np.ndarray, b_tile: np.ndarray, spec: str | HssSpec, sel: int = 0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Registers (uint32, lanes first) of one ``HMMA.SP884`` / ``HMMA.HSS884`` step, from the
+    four quad pairs' matrices as ``fragments`` stacks them: ``a_tile`` (4 x 8 x window, following
+    ``spec``) and ``b_tile`` (4 x window x 8). Returns ``(a, b, e)``: the A pair (32 x 2: the kept
+    values, HMMA.884 ROW layout), the B group (32 x window / 2: HMMA.884 COL pairs of k 4p..4p+3)
+    and the metadata register (32: the row's metadata at byte / half-word ``sel``, in the lane
+    that holds the row). The C/D fragments are HMMA.884.F32.F32's (``fragments.pack``)."""
+    from . import fragments
+
+    sp, _, window, bits = _kernel_spec(spec)
+    a = np.asarray(a_tile, dtype=np.float16)
+    b = np.asarray(b_tile, dtype=np.float16)
+    if a.shape != (4, 8, window) or b.shape != (4, window, 8):
+        raise HssSpecError(f"{sp} steps take A of shape (4, 8, {window}) and B of shape (4, {window}, 8), "
+                           f"got {a.shape} and {b.shape}")
+    if not 0 <= sel < 32 // bits:
+        raise HssSpecError(f"selector {sel} out of range 0..{32 // bits - 1} for {sp}")
+    check_pattern(a.reshape(32, window), sp)
+    vals, word = _encode_windows(a.reshape(32, window), window, bits)
+    inst = "HMMA.884.F32.F32"
+    a_regs = fragments.pack(inst, "A", vals.reshape(4, 8, 4), layout="row")
+    b_regs = np.concatenate([fragments.pack(inst, "B", b[:, 4 * p:4 * p + 4, :], layout="col")
+                             for p in range(window // 4)], axis=1)
+    # the lane that holds A row (q, row): where the ROW layout puts element (q, row, 0)
+    marker = np.zeros((4, 8, 4), np.float16)
+    e = np.zeros(32, np.uint32)
+    for q in range(4):
+        for row in range(8):
+            marker[:] = 0
+            marker[q, row, 0] = 1
+            lane = int(np.flatnonzero(fragments.pack(inst, "A", marker, layout="row")[:, 0])[0])
+            e[lane] = word[8 * q + row, 0] << np.uint32(bits * sel)
+    return a_regs, b_regs, e
 
 
 def decompress(values: np.ndarray, meta: np.ndarray, spec: str | HssSpec, k: int) -> np.ndarray:

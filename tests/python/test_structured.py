@@ -176,3 +176,42 @@ def test_structured_programs_are_their_generators_output(variant, tmp_path):
     subprocess.run([sys.executable, str(kernels.PROGRAMS / "generators" / "structured_gemm.py"), variant, str(out)],
                    check=True)
     assert out.read_text() == Path(kernels.PROGRAMS / f"{variant}_gemm.sass").read_text()
+
+
+@pytest.mark.parametrize("spec, inst, sel", [
+    ("C0(2:4)", "HMMA.SP884.F32.F32.STEP{s}.SEL2", 2),
+    ("C1(2:4)->C0(2:4)", "HMMA.HSS884.F32.F32.STEP{s}.SEL1.H4", 1),
+    ("C1(2:8)->C0(2:4)", "HMMA.HSS884.F32.F32.STEP{s}.SEL0.H8", 0),
+])
+def test_pack_step_runs_one_step_as_numpy_multiplies(spec, inst, sel):
+    from otc_emu import fragments
+
+    _, window, _ = structured.KERNEL_SPECS[spec]
+    rng = np.random.default_rng(window)
+    a = sparse.prune_hss(rng.standard_normal((32, window)), spec).reshape(4, 8, window)
+    b = rng.standard_normal((4, window, 8)).astype(np.float16)
+    c = rng.standard_normal((4, 8, 8)).astype(np.float32)
+    a_regs, b_regs, e = structured.pack_step(a, b, spec, sel)
+    c_regs = fragments.pack("HMMA.884.F32.F32", "C", c)
+    w = otc_emu.Warp(tensor_arith="ieee")
+    for i in range(2):
+        w.write_reg(4 + i, a_regs[:, i])
+    for i in range(b_regs.shape[1]):
+        w.write_reg(32 + i, b_regs[:, i])
+    for i in range(8):
+        w.write_reg(8 + i, c_regs[:, i])
+    w.write_reg(6, e)
+    w.run("\n".join(f"{inst.format(s=s)} R{8 + 2 * s}, R4, R32, R{8 + 2 * s}, R6 ;" for s in range(4)) + "\nEXIT ;")
+    d = fragments.unpack("HMMA.884.F32.F32", "D", np.stack([w.read_reg(8 + i) for i in range(8)], axis=1))
+    # IEEE: one rounding of c + the exact sum of the kept products
+    want = (c.astype(np.float64) + a.astype(np.float64) @ b.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(d, want)
+
+
+def test_pack_step_checks_its_input():
+    with pytest.raises(HssSpecError, match=r"shape \(4, 8, 8\)"):
+        structured.pack_step(np.zeros((4, 8, 16)), np.zeros((4, 16, 8)), "C0(2:4)")
+    with pytest.raises(HssSpecError, match="selector 2 out of range 0..1"):
+        structured.pack_step(np.zeros((4, 8, 16)), np.zeros((4, 16, 8)), "C1(2:4)->C0(2:4)", sel=2)
+    with pytest.raises(HssSpecError, match="allows 2"):
+        structured.pack_step(np.ones((4, 8, 8)), np.zeros((4, 8, 8)), "C0(2:4)")
