@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import otc_emu
-from otc_emu import kernels
+from otc_emu import kernels, sparse
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "sass"
@@ -67,6 +67,16 @@ def gemm_case(mode, m, n, k, da, db, **settings):
         rng = np.random.default_rng(m * 7919 + n * 31 + k)
         a, b = operand(rng, (m, k), da), operand(rng, (k, n), db)
         res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(**settings))
+        return res.c.tobytes(), res.stats
+    return run
+
+
+def structured_case(mode, spec, m, n, k, kind, **settings):
+    """A structured-sparse GEMM (issue 18): A of ``kind`` pruned to ``spec``, B of ``kind``."""
+    def run():
+        rng = np.random.default_rng(m * 7919 + n * 31 + k)
+        a = sparse.prune_hss(operand(rng, (m, k), kind), spec)
+        res = kernels.gemm(a, operand(rng, (k, n), kind), mode=mode, device=otc_emu.Device(**settings))
         return res.c.tobytes(), res.stats
     return run
 
@@ -135,6 +145,12 @@ def cases():
                                                  scheduler={"policy": "lrr"}, tensor={"skipped_cycles": 1})
     table["gemm.spgemm.128.sp0.9x0.9.t2"] = gemm_case("spgemm", 128, 128, 128, 0.1, 0.1, threads=2)
     table["gemm.spgemm.128.sp0x0.99"] = gemm_case("spgemm", 128, 128, 128, 1.0, 0.01)
+    for name, mode, spec in (("sp24", "sp24", "C0(2:4)"), ("hss4", "hss", "C1(2:4)->C0(2:4)"),
+                             ("hss8", "hss", "C1(2:8)->C0(2:4)")):
+        for arith in ("v100", "ieee"):
+            table[f"gemm.{name}.130x128x96.wide.{arith}"] = structured_case(mode, spec, 130, 128, 96, "wide",
+                                                                            tensor_arith=arith)
+        table[f"gemm.{name}.128.t2"] = structured_case(mode, spec, 128, 128, 128, 1.0, threads=2)
     table["alu_mix"] = alu_case()
     table["alu_mix.t2"] = alu_case(threads=2)
     table["alu_mix.untimed"] = alu_case(timing=False)
