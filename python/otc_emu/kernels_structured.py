@@ -12,7 +12,7 @@ import numpy as np
 from . import structured
 from ._operands import shipped_program
 
-__all__ = ["STRUCTURED_MODES", "structured_gemm", "spec_of"]
+__all__ = ["STRUCTURED_MODES", "structured_gemm", "spec_of", "own_pruning"]
 
 #: mode -> the kernel specs it may run, sparsest first, and the program of each
 STRUCTURED_MODES = {
@@ -55,3 +55,16 @@ def structured_gemm(a16: np.ndarray, b16: np.ndarray, mode: str, dev, pad):
         for arr in (*arrays, dc):
             arr.free()
     return c, res.stats
+
+
+def own_pruning(a: np.ndarray, mode: str, sparsity: float) -> np.ndarray:
+    """A as ``mode`` runs it when a workload gives it an unstructured A (the CLI's ``gemm``): the
+    structured modes prune A to their pattern on top of its zeros (sp24: 2:4; hss: C1(2:4)->C0(2:4),
+    or C1(2:8)->C0(2:4) when ``sparsity`` is 7/8 or more); other modes get A as it is."""
+    if mode not in STRUCTURED_MODES:
+        return a
+    spec = "C0(2:4)" if mode == "sp24" else ("C1(2:8)->C0(2:4)" if sparsity >= 7 / 8 else "C1(2:4)->C0(2:4)")
+    m, k = a.shape
+    padded = np.zeros((m, -(-k // 32) * 32), np.float16)
+    padded[:, :k] = a
+    return structured.prune_hss(padded, spec)[:, :k].copy()

@@ -215,3 +215,14 @@ def test_pack_step_checks_its_input():
         structured.pack_step(np.zeros((4, 8, 16)), np.zeros((4, 16, 8)), "C1(2:4)->C0(2:4)", sel=2)
     with pytest.raises(HssSpecError, match="allows 2"):
         structured.pack_step(np.ones((4, 8, 8)), np.zeros((4, 8, 8)), "C0(2:4)")
+
+
+@pytest.mark.parametrize("sparsity, hss_window", [(0.5, 16), (0.9, 32)])
+def test_workloads_prune_a_to_the_structured_modes_patterns(sparsity, hss_window):
+    from otc_emu import experiments
+
+    runs = experiments.run_gemm(64, 64, 64, sparsity, 0.0, ["hmma", "sp24", "hss"], seed=3, sms=1)
+    assert all(runs[mode]["within_bound"] for mode in ("hmma", "sp24", "hss"))
+    steps = 64 * 4 * (64 // 8)  # one 128x128 block (padded): 64 16x16 tiles, 4 STEPs per window of 8
+    assert runs["sp24"]["stats"].counters["hmma.sp24.executed"] == steps
+    assert runs["hss"]["stats"].counters["hmma.hss.executed"] == steps * 8 // hss_window
