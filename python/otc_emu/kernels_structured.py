@@ -12,7 +12,7 @@ import numpy as np
 from . import structured
 from ._operands import shipped_program
 
-__all__ = ["STRUCTURED_MODES", "structured_gemm", "spec_of", "own_pruning"]
+__all__ = ["STRUCTURED_MODES", "structured_gemm", "spec_of", "own_pruning", "program_of"]
 
 #: mode -> the kernel specs it may run, sparsest first, and the program of each
 STRUCTURED_MODES = {
@@ -34,6 +34,15 @@ def spec_of(a: np.ndarray, mode: str) -> str:
             last = e
     hint = "otc_emu.sparse.prune_2_4(a)" if mode == "sp24" else "otc_emu.sparse.prune_hss(a, spec)"
     raise structured.HssSpecError(f"mode {mode!r}: A does not follow {specs[-1]} ({last}); prune it first with {hint}")
+
+
+def program_of(a: np.ndarray, mode: str) -> tuple[str, str]:
+    """(program file, kernel) that ``kernels.gemm(a, b, mode)`` runs (hss: by A's pattern)."""
+    m, k = a.shape
+    padded = np.zeros((m, -(-k // 32) * 32), np.float16)
+    padded[:, :k] = a
+    name = PROGRAM_OF[spec_of(padded, mode)]
+    return f"{name}.sass", name
 
 
 def structured_gemm(a16: np.ndarray, b16: np.ndarray, mode: str, dev, pad):

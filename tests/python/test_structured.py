@@ -226,3 +226,14 @@ def test_workloads_prune_a_to_the_structured_modes_patterns(sparsity, hss_window
     steps = 64 * 4 * (64 // 8)  # one 128x128 block (padded): 64 16x16 tiles, 4 STEPs per window of 8
     assert runs["sp24"]["stats"].counters["hmma.sp24.executed"] == steps
     assert runs["hss"]["stats"].counters["hmma.hss.executed"] == steps * 8 // hss_window
+
+
+@pytest.mark.parametrize("sparsity, program", [(0.5, "hss4_gemm"), (0.9, "hss8_gemm")])
+def test_cli_source_view_of_hss_shows_the_program_that_ran(sparsity, program, capsys):
+    from otc_emu import cli
+
+    argv = ["gemm", "-m", "64", "-n", "64", "-k", "64", "--modes", "hmma,hss", "--sparsity-a", str(sparsity),
+            "--report", "hss", "--source", "--top", "2", "--sms", "1"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"hss source ({program})" in out
