@@ -82,6 +82,16 @@ def vstc_case(m, n, k, da, sparsity, **settings):
     return run
 
 
+def structured_case(mode, spec, m, n, k, kind, **settings):
+    """A structured-sparse GEMM (issue 18): A of ``kind`` pruned to ``spec``, B of ``kind``."""
+    def run():
+        rng = np.random.default_rng(m * 7919 + n * 31 + k)
+        a = sparse.prune_hss(operand(rng, (m, k), kind), spec)
+        res = kernels.gemm(a, operand(rng, (k, n), kind), mode=mode, device=otc_emu.Device(**settings))
+        return res.c.tobytes(), res.stats
+    return run
+
+
 def listing(name):
     text = (FIXTURES / f"{name}.sass").read_text() + (FIXTURES / f"{name}.res-usage.txt").read_text()
     return otc_emu.assemble(text, f"{name}.sass")
@@ -151,6 +161,12 @@ def cases():
     table["gemm.vstc.40x56x48.sp0.75"] = vstc_case(40, 56, 48, 1.0, 0.75)
     table["gemm.vstc.256.sp0.75.t2"] = vstc_case(256, 256, 256, 1.0, 0.75, threads=2)
     table["gemm.vstc.64.sp0.875.ieee"] = vstc_case(64, 64, 64, 0.5, 0.875, tensor_arith="ieee")
+    for name, mode, spec in (("sp24", "sp24", "C0(2:4)"), ("hss4", "hss", "C1(2:4)->C0(2:4)"),
+                             ("hss8", "hss", "C1(2:8)->C0(2:4)")):
+        for arith in ("v100", "ieee"):
+            table[f"gemm.{name}.130x128x96.wide.{arith}"] = structured_case(mode, spec, 130, 128, 96, "wide",
+                                                                            tensor_arith=arith)
+        table[f"gemm.{name}.128.t2"] = structured_case(mode, spec, 128, 128, 128, 1.0, threads=2)
     table["alu_mix"] = alu_case()
     table["alu_mix.t2"] = alu_case(threads=2)
     table["alu_mix.untimed"] = alu_case(timing=False)

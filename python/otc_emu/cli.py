@@ -497,24 +497,25 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     return 0 if all(runs[mode]["within_bound"] for mode in modes) else 1
 
 
-def _mode_program(family: str, mode: str):
-    """(program, kernel name) that runs ``mode`` of ``family`` ("gemm" or "conv")."""
+def _mode_program(family: str, mode: str, run: dict | None = None):
+    """(program, kernel name) that runs ``mode`` of ``family`` ("gemm" or "conv"); ``run``: the
+    mode's entry of run_gemm, which names the program when the mode picks one (hss)."""
     from ._operands import shipped_program
     from .kernels import CONV_MODES, GEMM_MODES
 
-    file, kernel = (GEMM_MODES if family == "gemm" else CONV_MODES)[mode]
+    file, kernel = (run or {}).get("program") or (GEMM_MODES if family == "gemm" else CONV_MODES)[mode]
     return shipped_program(file), kernel
 
 
 def _write_mode_timelines(args: argparse.Namespace, runs: dict, modes: Sequence[str], family: str, console) -> None:
     """--timeline of gemm / conv: the --report mode's launch, else every mode's."""
     chosen = [args.report] if args.report else list(modes)
-    profiling.write_timelines(args, {m: (runs[m]["stats"], *_mode_program(family, m)) for m in chosen}, console)
+    profiling.write_timelines(args, {m: (runs[m]["stats"], *_mode_program(family, m, runs[m])) for m in chosen}, console)
 
 
 def _render_mode_source(args: argparse.Namespace, runs: dict, family: str, console) -> None:
     if args.source:
-        program, kernel = _mode_program(family, args.report)
+        program, kernel = _mode_program(family, args.report, runs[args.report])
         console.rule(f"[bold]{args.report} source ({kernel})[/bold]")
         runs[args.report]["stats"].source_report(program, kernel, console, top=args.top)
 

@@ -36,6 +36,10 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
 - ``"vstc"``: the vector-wise Sparse Tensor Core of Zhu et al. (:mod:`otc_emu.vstc`, docs/vstc.md):
   B with at most 4 non-zeros per 16 consecutive k of a column (``sparse.prune_vector_wise``),
   compressed, the hmma design with one ``HMMA.884.F32.F32.VS`` set per 16 k; pads as hmma.
+- ``"sp24"``: A100-style 2:4 structured-sparse A on ``HMMA.SP884`` (``programs/sp24_gemm.sass``,
+  hmma_gemm's design with A compressed to half and 2-bit indices; docs/sp24.md); ``"hss"``:
+  HighLight's hierarchical structured sparsity C1(2:4 or 2:8)->C0(2:4) on ``HMMA.HSS884``
+  (docs/hss.md). A must follow the pattern (``sparse.prune_2_4`` / ``sparse.prune_hss``); B dense.
 
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
@@ -69,6 +73,8 @@ GEMM_MODES = {
     "spgemm_seq": ("spgemm_seq.sass", "spgemm_seq"),
     "csr": ("csr_spgemm.sass", "csr_spgemm"),
     "vstc": ("vstc_gemm.sass", "vstc_gemm"),
+    "sp24": ("sp24_gemm.sass", "sp24_gemm"),  # kernels_structured.py
+    "hss": ("hss8_gemm.sass", "hss8_gemm"),  # or hss4_gemm.sass, by A's pattern (kernels_structured.py)
 }
 
 
@@ -221,6 +227,11 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
             for arr in (*arrays, dc):
                 arr.free()
         return GemmResult(c, res.stats, mode)
+    if mode in ("sp24", "hss"):  # structured-sparse A (kernels_structured.py)
+        from .kernels_structured import structured_gemm
+
+        c, stats = structured_gemm(a16, b16, mode, dev, _pad)
+        return GemmResult(c, stats, mode)
     if mode == "hmma":  # 128x128 blocks of C, k in slices of 32 staged through shared memory
         mp, np_, k = -(-m // 128) * 128, -(-n // 128) * 128, -(-k // 32) * 32
         da = dev.to_device(_pad(a16, mp, k))  # row-major A

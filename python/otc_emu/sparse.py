@@ -46,6 +46,8 @@ __all__ = [
     "conv_output_size",
     "BitmapFeatureMap",
     "encode_feature_map",
+    "prune_hss",
+    "HssSpecError",
 ]
 
 Order = Literal["col", "row"]
@@ -343,6 +345,8 @@ def _keep_largest_in_groups(x: np.ndarray, axis: int, group: int, keep: int, wha
     out = np.where(kept, g, 0).reshape(m.shape).astype(np.float16)
     return out if axis == 1 else out.T.copy()
 
+
+from .structured import HssSpecError, prune_hss  # noqa: E402  (HighLight's HSS lives in structured.py)
 
 # ---------------------------------------------------------------- im2col references (paper Table III)
 

@@ -42,5 +42,8 @@ def test_premises_follow_the_machine_file():
     steps = ablation.steps("dstc-paper")
     assert steps[2]["settings"] == {"tensor.hmma884_f32.cycles": 4, "tensor.hmma884_f32.latency": 8,
                                     "tensor.hmma884_f16.latency": 8, "tensor.hmma884_vs.cycles": 4,
-                                    "tensor.hmma884_vs.latency": 8, "scheduler.drop_predicated_off_tensor": True}
+                                    "tensor.hmma884_vs.latency": 8,
+                                    **{f"tensor.{c}.{k}": v for c in ("hmma_sp24", "hmma_hss4", "hmma_hss8")
+                                       for k, v in (("cycles", 4), ("latency", 8))},
+                                    "scheduler.drop_predicated_off_tensor": True}
     assert steps[-1]["settings"]["tensor.spwmma_sequencer"] is True

@@ -41,6 +41,21 @@ def _gemm(mode, m, n, k, za, zb, vector_wise_b=False, **settings):
     return run
 
 
+def _structured(spec, m, n, k):
+    """A structured-sparse GEMM (issue 18): A pruned to ``spec``, B dense; the program the mode ran."""
+    from otc_emu.kernels_structured import PROGRAM_OF
+
+    def run(window=None):
+        a = sparse.prune_hss(np.random.default_rng(1).standard_normal((m, k)), spec)
+        b = np.random.default_rng(3).standard_normal((k, n)).astype(np.float16)
+        mode = "sp24" if spec == "C0(2:4)" else "hss"
+        with timeline.recording(window) if window else _nothing():
+            res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device())
+        kernel = PROGRAM_OF[spec]
+        return res.stats, otc_emu.load(PROGRAMS / f"{kernel}.sass"), kernel
+    return run
+
+
 def _conv(mode, **settings):
     def run(window=None):
         x = sparse.relu_activations((32, 8 * 8), 0.5, seed=5).reshape(1, 32, 8, 8)
@@ -94,6 +109,9 @@ CASES = {
     "spgemm_seq": _gemm("spgemm_seq", 128, 128, 128, 0.9, 0.9, **{"tensor.spwmma_sequencer": True}),
     "csr_spgemm": _gemm("csr", 96, 64, 64, 0.8, 0.9),
     "vstc_gemm": _gemm("vstc", 128, 128, 64, 0.0, 0.75, vector_wise_b=True),
+    "sp24_gemm": _structured("C0(2:4)", 128, 128, 96),
+    "hss4_gemm": _structured("C1(2:4)->C0(2:4)", 130, 128, 64),
+    "hss8_gemm": _structured("C1(2:8)->C0(2:4)", 128, 64, 64),
     "im2col": _im2col("bitmap"),
     "im2col.csr": _im2col("csr"),
     "conv_dense_implicit": _conv("dense_implicit"),

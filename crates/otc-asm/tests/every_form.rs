@@ -11,7 +11,8 @@ fn value(kind: Kind, regs: u8, v: usize) -> Value {
         Kind::R | Kind::G(_) | Kind::L(_) => {
             let n = regs.max(kind.group_size()) as u16;
             let aligned_top = ((254 - n + 1) / n) * n; // highest aligned base that fits
-            Value::Reg([8u16.min(aligned_top), aligned_top, 255][v] as u8)
+            let typical = 8u16.div_ceil(n) * n; // R8, or the next aligned base for groups above 8 (G16)
+            Value::Reg([typical.min(aligned_top), aligned_top, 255][v] as u8)
         }
         Kind::P => Value::Pred([3, 7, 0][v]),
         Kind::U(n) => Value::Imm([1u64, (1u64 << n) - 1, 0][v] as u32),

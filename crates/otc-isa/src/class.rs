@@ -137,6 +137,12 @@ pub enum TensorClass {
     AccbSts,
     /// Load the whole accumulation buffer from shared memory
     AccbLds,
+    /// A100-style 2:4 sparse inner-product step HMMA.SP884: 256 MACs executed for a k-8 window (512 dense MACs)
+    HmmaSp24,
+    /// HighLight-style HSS C1(2:4)->C0(2:4) inner-product step HMMA.HSS884.H4: 256 MACs executed for a k-16 window (1024 dense MACs)
+    HmmaHss4,
+    /// HighLight-style HSS C1(2:8)->C0(2:4) inner-product step HMMA.HSS884.H8: 256 MACs executed for a k-32 window (2048 dense MACs)
+    HmmaHss8,
     /// Volta inner-product tensor step HMMA.884 with fp32 accumulators (256 MACs)
     Hmma884F32,
     /// Volta inner-product tensor step HMMA.884 with fp16 accumulators (512 MACs)
@@ -147,9 +153,9 @@ pub enum TensorClass {
 
 impl TensorClass {
     /// Every `tensor.*` class, in declaration order (`as usize` indexes it).
-    pub const ALL: [TensorClass; 13] = [TensorClass::OhmmaF32, TensorClass::OhmmaF16, TensorClass::OhmmaSparse, TensorClass::SpwmmaSeq, TensorClass::Bohmma, TensorClass::AccbClear, TensorClass::AccbBmap, TensorClass::AccbMov, TensorClass::AccbSts, TensorClass::AccbLds, TensorClass::Hmma884F32, TensorClass::Hmma884F16, TensorClass::Hmma884Vs];
+    pub const ALL: [TensorClass; 16] = [TensorClass::OhmmaF32, TensorClass::OhmmaF16, TensorClass::OhmmaSparse, TensorClass::SpwmmaSeq, TensorClass::Bohmma, TensorClass::AccbClear, TensorClass::AccbBmap, TensorClass::AccbMov, TensorClass::AccbSts, TensorClass::AccbLds, TensorClass::HmmaSp24, TensorClass::HmmaHss4, TensorClass::HmmaHss8, TensorClass::Hmma884F32, TensorClass::Hmma884F16, TensorClass::Hmma884Vs];
     /// Number of `tensor.*` classes.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 16;
 
     /// The name after `tensor.` (`ohmma_f32`).
     pub const fn name(self) -> &'static str {
@@ -164,6 +170,9 @@ impl TensorClass {
             TensorClass::AccbMov => "accb_mov",
             TensorClass::AccbSts => "accb_sts",
             TensorClass::AccbLds => "accb_lds",
+            TensorClass::HmmaSp24 => "hmma_sp24",
+            TensorClass::HmmaHss4 => "hmma_hss4",
+            TensorClass::HmmaHss8 => "hmma_hss8",
             TensorClass::Hmma884F32 => "hmma884_f32",
             TensorClass::Hmma884F16 => "hmma884_f16",
             TensorClass::Hmma884Vs => "hmma884_vs",
@@ -184,6 +193,9 @@ impl TensorClass {
             TensorClass::AccbMov => &["cycles", "latency"],
             TensorClass::AccbSts => &["cycles"],
             TensorClass::AccbLds => &["cycles"],
+            TensorClass::HmmaSp24 => &["cycles", "latency", "macs"],
+            TensorClass::HmmaHss4 => &["cycles", "latency", "macs"],
+            TensorClass::HmmaHss8 => &["cycles", "latency", "macs"],
             TensorClass::Hmma884F32 => &["cycles", "latency", "macs"],
             TensorClass::Hmma884F16 => &["cycles", "latency", "macs"],
             TensorClass::Hmma884Vs => &["cycles", "latency", "macs"],
@@ -193,7 +205,7 @@ impl TensorClass {
 
 impl Class {
     /// Every class, in declaration order.
-    pub const ALL: [Class; 29] = [Class::Tensor(TensorClass::OhmmaF32), Class::Tensor(TensorClass::OhmmaF16), Class::Tensor(TensorClass::OhmmaSparse), Class::Tensor(TensorClass::SpwmmaSeq), Class::Tensor(TensorClass::Bohmma), Class::Tensor(TensorClass::AccbClear), Class::Tensor(TensorClass::AccbBmap), Class::Tensor(TensorClass::AccbMov), Class::Tensor(TensorClass::AccbSts), Class::Tensor(TensorClass::AccbLds), Class::Alu, Class::Memory(MemoryClass::GlobalLoad), Class::Memory(MemoryClass::GlobalStore), Class::Memory(MemoryClass::GlobalAtomic), Class::Memory(MemoryClass::GlobalReduction), Class::Memory(MemoryClass::SharedLoad), Class::Memory(MemoryClass::SharedStore), Class::Memory(MemoryClass::SharedAtomic), Class::Memory(MemoryClass::LocalLoad), Class::Memory(MemoryClass::LocalStore), Class::Memory(MemoryClass::ConstLoad), Class::Warp(WarpClass::Shfl), Class::Control(ControlClass::Membar), Class::Control(ControlClass::Bar), Class::Control(ControlClass::Depbar), Class::Control(ControlClass::Exit), Class::Tensor(TensorClass::Hmma884F32), Class::Tensor(TensorClass::Hmma884F16), Class::Tensor(TensorClass::Hmma884Vs)];
+    pub const ALL: [Class; 32] = [Class::Tensor(TensorClass::OhmmaF32), Class::Tensor(TensorClass::OhmmaF16), Class::Tensor(TensorClass::OhmmaSparse), Class::Tensor(TensorClass::SpwmmaSeq), Class::Tensor(TensorClass::Bohmma), Class::Tensor(TensorClass::AccbClear), Class::Tensor(TensorClass::AccbBmap), Class::Tensor(TensorClass::AccbMov), Class::Tensor(TensorClass::AccbSts), Class::Tensor(TensorClass::AccbLds), Class::Tensor(TensorClass::HmmaSp24), Class::Tensor(TensorClass::HmmaHss4), Class::Tensor(TensorClass::HmmaHss8), Class::Alu, Class::Memory(MemoryClass::GlobalLoad), Class::Memory(MemoryClass::GlobalStore), Class::Memory(MemoryClass::GlobalAtomic), Class::Memory(MemoryClass::GlobalReduction), Class::Memory(MemoryClass::SharedLoad), Class::Memory(MemoryClass::SharedStore), Class::Memory(MemoryClass::SharedAtomic), Class::Memory(MemoryClass::LocalLoad), Class::Memory(MemoryClass::LocalStore), Class::Memory(MemoryClass::ConstLoad), Class::Warp(WarpClass::Shfl), Class::Control(ControlClass::Membar), Class::Control(ControlClass::Bar), Class::Control(ControlClass::Depbar), Class::Control(ControlClass::Exit), Class::Tensor(TensorClass::Hmma884F32), Class::Tensor(TensorClass::Hmma884F16), Class::Tensor(TensorClass::Hmma884Vs)];
 
     /// The class's name in `isa/*.toml` (`tensor.ohmma_sparse`).
     pub const fn name(self) -> &'static str {
@@ -208,6 +220,9 @@ impl Class {
             Class::Tensor(TensorClass::AccbMov) => "tensor.accb_mov",
             Class::Tensor(TensorClass::AccbSts) => "tensor.accb_sts",
             Class::Tensor(TensorClass::AccbLds) => "tensor.accb_lds",
+            Class::Tensor(TensorClass::HmmaSp24) => "tensor.hmma_sp24",
+            Class::Tensor(TensorClass::HmmaHss4) => "tensor.hmma_hss4",
+            Class::Tensor(TensorClass::HmmaHss8) => "tensor.hmma_hss8",
             Class::Alu => "alu",
             Class::Memory(MemoryClass::GlobalLoad) => "memory.global_load",
             Class::Memory(MemoryClass::GlobalStore) => "memory.global_store",
@@ -243,6 +258,9 @@ impl Class {
             Class::Tensor(TensorClass::AccbMov) => "accb.mov",
             Class::Tensor(TensorClass::AccbSts) => "accb.sts",
             Class::Tensor(TensorClass::AccbLds) => "accb.lds",
+            Class::Tensor(TensorClass::HmmaSp24) => "hmma",
+            Class::Tensor(TensorClass::HmmaHss4) => "hmma",
+            Class::Tensor(TensorClass::HmmaHss8) => "hmma",
             Class::Alu => "op",
             Class::Memory(MemoryClass::GlobalLoad) => "gmem",
             Class::Memory(MemoryClass::GlobalStore) => "gmem",
@@ -278,6 +296,9 @@ impl Class {
             Class::Tensor(TensorClass::AccbMov) => "Move 8 rows of the accumulation buffer to registers",
             Class::Tensor(TensorClass::AccbSts) => "Store the whole accumulation buffer to shared memory",
             Class::Tensor(TensorClass::AccbLds) => "Load the whole accumulation buffer from shared memory",
+            Class::Tensor(TensorClass::HmmaSp24) => "A100-style 2:4 sparse inner-product step HMMA.SP884: 256 MACs executed for a k-8 window (512 dense MACs)",
+            Class::Tensor(TensorClass::HmmaHss4) => "HighLight-style HSS C1(2:4)->C0(2:4) inner-product step HMMA.HSS884.H4: 256 MACs executed for a k-16 window (1024 dense MACs)",
+            Class::Tensor(TensorClass::HmmaHss8) => "HighLight-style HSS C1(2:8)->C0(2:4) inner-product step HMMA.HSS884.H8: 256 MACs executed for a k-32 window (2048 dense MACs)",
             Class::Alu => "Fixed-latency pipeline instruction (integer, float, half, conversion, branch, misc): its unit's latency and initiation interval",
             Class::Memory(MemoryClass::GlobalLoad) => "Load from global memory through L1, L2 and DRAM (LDG)",
             Class::Memory(MemoryClass::GlobalStore) => "Store to global memory (STG)",

@@ -170,6 +170,9 @@ pub mod opcode {
     pub const MATCH_403: u16 = 0x403;
     pub const HMMA_884_F32_F32: u16 = 0x500;
     pub const HMMA_884_F16_F16: u16 = 0x501;
+    pub const HMMA_SP884_F32_F32: u16 = 0x502;
+    pub const HMMA_HSS884_F32_F32_H4: u16 = 0x503;
+    pub const HMMA_HSS884_F32_F32_H8: u16 = 0x504;
     pub const HMMA_OHMMA_8161_F32_F32: u16 = 0x510;
     pub const HMMA_OHMMA_8161_F16_F16: u16 = 0x511;
     pub const HMMA_BOHMMA_32321_B32_B32: u16 = 0x512;
@@ -629,6 +632,28 @@ pub mod mods {
                 Scope::Cta => "CTA",
                 Scope::Gpu => "GPU",
                 Scope::Sys => "SYS",
+            }
+        }
+    }
+
+    /// `sel` of HMMA.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Sel {
+        Sel0,
+        Sel1,
+        Sel2,
+        Sel3,
+    }
+
+    impl crate::spec::ModifierEnum for Sel {
+        const GROUP: &'static str = "sel";
+        const ALL: &'static [Sel] = &[Sel::Sel0, Sel::Sel1, Sel::Sel2, Sel::Sel3];
+        fn text(self) -> &'static str {
+            match self {
+                Sel::Sel0 => "SEL0",
+                Sel::Sel1 => "SEL1",
+                Sel::Sel2 => "SEL2",
+                Sel::Sel3 => "SEL3",
             }
         }
     }
@@ -4699,6 +4724,74 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Layout, field: BitField { lo: 38, width: 2 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 40, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 41, width: 8 }, flags: &[FlagField { flag: Flag::Layout, field: BitField { lo: 49, width: 2 } }, FlagField { flag: Flag::Reuse, field: BitField { lo: 51, width: 1 } }] },
             OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 52, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 60, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "HMMA",
+        opcode: 0x502,
+        form: 0,
+        unit: Unit::Tensor,
+        class: Class::Tensor(TensorClass::HmmaSp24),
+        summary: "2:4 structured-sparse HMMA.884 STEP (A100 mma.sp on the Volta SM): each quad pair's 8x8x8 product with A compressed to 8x4 (2 of every 4 k kept) and 2-bit indices in e; fp32 accumulators",
+        mods: &[
+            ModGroupDef { name: "shape", options: &["SP884"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "dtype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "ctype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "step", options: &["STEP0", "STEP1", "STEP2", "STEP3"], regs: &[], field: BitField { lo: 21, width: 2 } },
+            ModGroupDef { name: "sel", options: &["SEL0", "SEL1", "SEL2", "SEL3"], regs: &[], field: BitField { lo: 23, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 25, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::G(4), write: false, regs_from: None, field: BitField { lo: 42, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 50, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 51, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 59, width: 1 } }] },
+            OperandDef { name: "e", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 60, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 68, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "HMMA",
+        opcode: 0x503,
+        form: 0,
+        unit: Unit::Tensor,
+        class: Class::Tensor(TensorClass::HmmaHss4),
+        summary: "Two-rank HSS HMMA.884 STEP, C1(2:4)->C0(2:4): each quad pair's 8x8x16 product with A compressed to 8x4 (2 of 4 blocks of 4 k, 2 of 4 k in each) and block + position indices in e",
+        mods: &[
+            ModGroupDef { name: "shape", options: &["HSS884"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "dtype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "ctype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "step", options: &["STEP0", "STEP1", "STEP2", "STEP3"], regs: &[], field: BitField { lo: 21, width: 2 } },
+            ModGroupDef { name: "sel", options: &["SEL0", "SEL1"], regs: &[], field: BitField { lo: 23, width: 1 } },
+            ModGroupDef { name: "h", options: &["H4"], regs: &[], field: BitField { lo: 24, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 40, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::G(8), write: false, regs_from: None, field: BitField { lo: 41, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 49, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 50, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 58, width: 1 } }] },
+            OperandDef { name: "e", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 59, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 67, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "HMMA",
+        opcode: 0x504,
+        form: 0,
+        unit: Unit::Tensor,
+        class: Class::Tensor(TensorClass::HmmaHss8),
+        summary: "Two-rank HSS HMMA.884 STEP, C1(2:8)->C0(2:4): each quad pair's 8x8x32 product with A compressed to 8x4 (2 of 8 blocks of 4 k, 2 of 4 k in each)",
+        mods: &[
+            ModGroupDef { name: "shape", options: &["HSS884"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "dtype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "ctype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "step", options: &["STEP0", "STEP1", "STEP2", "STEP3"], regs: &[], field: BitField { lo: 21, width: 2 } },
+            ModGroupDef { name: "sel", options: &["SEL0", "SEL1"], regs: &[], field: BitField { lo: 23, width: 1 } },
+            ModGroupDef { name: "h", options: &["H8"], regs: &[], field: BitField { lo: 24, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 40, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::G(16), write: false, regs_from: None, field: BitField { lo: 41, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 49, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 50, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 58, width: 1 } }] },
+            OperandDef { name: "e", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 59, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 67, width: 1 } }] },
         ],
     },
     FormDef {

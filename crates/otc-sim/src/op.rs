@@ -753,6 +753,21 @@ pub(crate) enum TensorOp {
         a_col: bool,
         b_col: bool,
     },
+    /// Structured-sparse HMMA.884 STEP with fp32 accumulators: `HMMA.SP884` (2:4, `blocks` = 2,
+    /// `hss` = false) and `HMMA.HSS884.H4/H8` (two-rank HSS, `blocks` = H1). `b` is `blocks` B
+    /// pairs (k window 4 * `blocks`), `e` the metadata register, `sel` its byte (SP884) or
+    /// half-word (HSS884).
+    HmmaSparse {
+        d: R,
+        a: R,
+        b: R,
+        c: R,
+        e: R,
+        step: u8,
+        sel: u8,
+        blocks: u8,
+        hss: bool,
+    },
     /// Dense `HMMA.OHMMA.8161` (fp32 or fp16 accumulators).
     Ohmma {
         d: R,

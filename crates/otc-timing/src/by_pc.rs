@@ -90,7 +90,10 @@ pub(crate) fn probe(class: Class) -> Probe {
             | TensorClass::AccbBmap
             | TensorClass::Hmma884F32
             | TensorClass::Hmma884F16
-            | TensorClass::Hmma884Vs => Probe::Nothing,
+            | TensorClass::Hmma884Vs
+            | TensorClass::HmmaSp24
+            | TensorClass::HmmaHss4
+            | TensorClass::HmmaHss8 => Probe::Nothing,
         },
         _ => Probe::Nothing,
     }

@@ -121,6 +121,11 @@ pub(crate) struct SmStats {
     pub spwmma_issued: u64,
     pub spwmma_executed: u64,
     pub spwmma_ohmmas: u64,
+    /// Structured-sparse HMMA steps executed (SP884; HSS884) and the dense-equivalent MACs their
+    /// metadata removed (the k window's products that were never formed).
+    pub hmma_sp24_executed: u64,
+    pub hmma_hss_executed: u64,
+    pub macs_skipped_structured: u64,
     /// Warp-instructions the front end removed before issue (`scheduler.drop_predicated_off_tensor`).
     pub issue_removed: u64,
 }
@@ -183,6 +188,9 @@ impl SmStats {
             spwmma_issued,
             spwmma_executed,
             spwmma_ohmmas,
+            hmma_sp24_executed,
+            hmma_hss_executed,
+            macs_skipped_structured,
             issue_removed
         );
         self.max_resident = self.max_resident.max(o.max_resident);
@@ -261,6 +269,13 @@ impl Stats {
         put("spwmma.issued", s.spwmma_issued);
         put("spwmma.executed", s.spwmma_executed);
         put("spwmma.ohmmas", s.spwmma_ohmmas);
+        if s.hmma_sp24_executed + s.hmma_hss_executed > 0 {
+            // Only for kernels that ran a structured-sparse step, so that every other kernel's
+            // statistics stay as they were (benchmarks/golden.json).
+            put("hmma.sp24.executed", s.hmma_sp24_executed);
+            put("hmma.hss.executed", s.hmma_hss_executed);
+            put("tensor.macs_skipped_structured", s.macs_skipped_structured);
+        }
         put("issue.removed", s.issue_removed);
         put("bohmma.issued", s.bohmma_issued);
         put("bohmma.executed", s.bohmma_executed);

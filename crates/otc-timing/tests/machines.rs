@@ -43,7 +43,13 @@ fn shipped_machines_load_validate_and_differ_only_where_they_say() {
             "tensor.hmma884_f32.cycles",
             "tensor.hmma884_f32.latency",
             "tensor.hmma884_vs.cycles",
-            "tensor.hmma884_vs.latency"
+            "tensor.hmma884_vs.latency",
+            "tensor.hmma_hss4.cycles",
+            "tensor.hmma_hss4.latency",
+            "tensor.hmma_hss8.cycles",
+            "tensor.hmma_hss8.latency",
+            "tensor.hmma_sp24.cycles",
+            "tensor.hmma_sp24.latency"
         ],
         "dstc-paper changes exactly its premises' keys"
     );

@@ -32,6 +32,22 @@ impl Dec<'_, '_> {
                 }
                 _ => unreachable!("hmma884 decodes to TensorOp::Hmma"),
             },
+            HmmaSp24 | HmmaHss4 | HmmaHss8 => TensorOp::HmmaSparse {
+                d: self.dst("d")?,
+                a: self.reg("a")?,
+                b: self.reg("b")?,
+                c: self.reg("c")?,
+                e: self.reg("e")?,
+                // STEP0..STEP3 and SEL0..SEL3: the option index is the step / the selector.
+                step: self.mod_index("step"),
+                sel: self.mod_index("sel"),
+                blocks: match class {
+                    HmmaHss4 => 4,
+                    HmmaHss8 => 8,
+                    _ => 2,
+                },
+                hss: class != HmmaSp24,
+            },
             AccbClear => TensorOp::AccbClear,
             AccbBmap => TensorOp::AccbBmap { a: self.src("a")?, b: self.src("b")? },
             AccbMov => {

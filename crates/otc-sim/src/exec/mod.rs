@@ -14,6 +14,7 @@ mod float;
 mod half;
 mod integer;
 mod memory;
+mod structured;
 mod tensor;
 mod warp;
 

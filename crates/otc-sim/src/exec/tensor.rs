@@ -261,6 +261,10 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp
             exec_lanes(w, x.env.arith, k, exec);
             Ok(Flow::Next)
         }
+        TensorOp::HmmaSparse { d, a, b, c, e, step, sel, blocks, hss } => {
+            super::structured::hmma_structured(w, x.env.arith, exec, [*d, *a, *b, *c, *e], *step, *sel, *blocks, *hss)?;
+            Ok(Flow::Next)
+        }
         TensorOp::Ohmma { .. }
         | TensorOp::OhmmaSp { .. }
         | TensorOp::SpwmmaSeq { .. }

@@ -7,7 +7,19 @@ use super::*;
 /// `tensor.accumulator_forwarding`) and the result is forwarded from the multipliers.
 pub(super) fn forwards_accumulator(class: TensorClass) -> bool {
     use TensorClass::*;
-    matches!(class, Hmma884F32 | Hmma884F16 | Hmma884Vs | OhmmaF32 | OhmmaF16)
+    matches!(class, Hmma884F32 | Hmma884F16 | Hmma884Vs | OhmmaF32 | OhmmaF16 | HmmaSp24 | HmmaHss4 | HmmaHss8)
+}
+
+/// The structured-sparse HMMA steps: how many times longer their k window is than the dense
+/// STEP's (the dense-equivalent MACs are `macs` times this; the rest were skipped).
+fn window_factor(class: TensorClass) -> Option<u64> {
+    use TensorClass::*;
+    match class {
+        HmmaSp24 => Some(2),
+        HmmaHss4 => Some(4),
+        HmmaHss8 => Some(8),
+        _ => None,
+    }
 }
 
 impl SmSim {
@@ -62,7 +74,9 @@ impl SmSim {
         if !executed {
             count_skipped_tensor(st, tc, cost.macs as u64);
             return s + match tc {
-                Hmma884F32 | Hmma884F16 | Hmma884Vs | OhmmaF32 | OhmmaF16 | Bohmma => cost.latency as u64,
+                Hmma884F32 | Hmma884F16 | Hmma884Vs | HmmaSp24 | HmmaHss4 | HmmaHss8 | OhmmaF32 | OhmmaF16 | Bohmma => {
+                    cost.latency as u64
+                }
                 _ => 1,
             };
         }
@@ -82,6 +96,18 @@ impl SmSim {
                 st.hmma_issued += 1;
                 st.hmma_executed += 1;
                 st.macs_useful += macs;
+                s + cost.latency as u64
+            }
+            HmmaSp24 | HmmaHss4 | HmmaHss8 => {
+                st.hmma_issued += 1;
+                st.hmma_executed += 1;
+                st.macs_useful += macs;
+                if tc == HmmaSp24 {
+                    st.hmma_sp24_executed += 1;
+                } else {
+                    st.hmma_hss_executed += 1;
+                }
+                st.macs_skipped_structured += macs * (window_factor(tc).unwrap_or(1) - 1);
                 s + cost.latency as u64
             }
             OhmmaF32 | OhmmaF16 => {
@@ -167,7 +193,7 @@ impl SmSim {
 fn busy_slot(tc: TensorClass) -> usize {
     use TensorClass::*;
     match tc {
-        Hmma884F32 | Hmma884F16 | Hmma884Vs => 0,
+        Hmma884F32 | Hmma884F16 | Hmma884Vs | HmmaSp24 | HmmaHss4 | HmmaHss8 => 0,
         OhmmaF32 | OhmmaF16 | OhmmaSparse | SpwmmaSeq => 1,
         Bohmma => 2,
         AccbClear | AccbBmap | AccbMov | AccbSts | AccbLds => 3,
@@ -191,7 +217,7 @@ fn accb_slot(tc: TensorClass) -> usize {
 pub(super) fn count_skipped_tensor(st: &mut SmStats, tc: TensorClass, macs: u64) {
     use TensorClass::*;
     match tc {
-        Hmma884F32 | Hmma884F16 | Hmma884Vs => {
+        Hmma884F32 | Hmma884F16 | Hmma884Vs | HmmaSp24 | HmmaHss4 | HmmaHss8 => {
             st.macs_issued += macs;
             st.hmma_issued += 1;
         }

@@ -15,3 +15,7 @@ if __name__ == "__main__":
     for name in GENERATORS:
         subprocess.run([sys.executable, str(HERE / f"{name}.py"), str(HERE.parent / f"{name}.sass")], check=True)
         print(f"wrote {HERE.parent / f'{name}.sass'}")
+    for variant in ("sp24", "hss4", "hss8"):  # one script, three programs
+        target = HERE.parent / f"{variant}_gemm.sass"
+        subprocess.run([sys.executable, str(HERE / "structured_gemm.py"), variant, str(target)], check=True)
+        print(f"wrote {target}")
