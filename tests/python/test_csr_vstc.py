@@ -209,8 +209,15 @@ def test_patterns_table_places_each_designs_zeros_and_marks_what_its_pattern_can
 
     out = experiments.run("patterns", tmp_path, {"size": 64})
     cell = {(r["mode"], r["sparsity_pct"]): r for r in out.rows}
-    assert {m for m, _ in cell} == {"hmma", "spgemm", "spgemm_a", "csr", "vstc"}
+    assert {m for m, _ in cell} == {"hmma", "spgemm", "spgemm_a", "csr", "vstc", "sp24", "hss"}
     assert not cell[("vstc", 50.0)]["applicable"]  # 8 of 16 kept: more than the 4 its hardware takes
+    # the structured designs prune A, each only at the densities its pattern has
+    assert [s for s in (50.0, 75.0, 87.5, 93.75) if cell[("sp24", s)]["applicable"]] == [50.0]
+    assert [s for s in (50.0, 75.0, 87.5, 93.75) if cell[("hss", s)]["applicable"]] == [75.0, 87.5, 93.75]
+    for mode, s in (("sp24", 50.0), ("hss", 75.0), ("hss", 87.5), ("hss", 93.75)):
+        r = cell[(mode, s)]
+        assert r["ok"] and r["zeros_a_pct"] == s and r["zeros_b_pct"] == 0.0
+        assert r["speedup"] == pytest.approx(cell[("hmma", s)]["cycles"] / r["cycles"])
     for s in (50.0, 75.0, 87.5, 93.75):
         assert cell[("hmma", s)]["speedup"] == 1.0
         for mode in ("spgemm", "csr") + (("vstc",) if s > 50 else ()):

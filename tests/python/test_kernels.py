@@ -52,7 +52,7 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
 
 
 def test_gemm_input_checks():
-    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm, spgemm_a, spgemm_seq, sp24, hss"):
+    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm, spgemm_a, spgemm_seq, csr, vstc, sp24, hss"):
         kernels.gemm(np.zeros((2, 2), np.float16), np.zeros((2, 2), np.float16), mode="sparse")
     with pytest.raises(ValueError, match="inner dimensions differ"):
         kernels.gemm(np.zeros((2, 3), np.float16), np.zeros((2, 2), np.float16))

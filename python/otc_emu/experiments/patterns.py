@@ -65,6 +65,22 @@ def _vector_wise_b(a, b, s, seed):
     return (a, sparse.prune_vector_wise(b, s, axis=0)) if kept <= vstc.KEPT else None
 
 
+def _two_four_a(a, b, s, seed):
+    from .. import sparse
+
+    return (sparse.prune_2_4(a), b) if abs(s - 0.5) < 1e-12 else None
+
+
+def _hss_a(a, b, s, seed):
+    """A pruned to HighLight's two-rank spec of density 1 - s (structured.DENSITY_SPECS); the hss
+    mode runs two-rank specs only, so 50% (plain 2:4) is sp24's."""
+    from .. import structured
+
+    density = 1 - s
+    spec = next((v for d, v in structured.DENSITY_SPECS.items() if abs(d - density) < 1e-12), None)
+    return (structured.prune_hss(a, spec), b) if spec is not None and "->" in spec else None
+
+
 #: mode -> Pattern, in table order. hmma is the baseline (its cycles do not depend on the zeros).
 PATTERNS: dict[str, Pattern] = {}
 
@@ -80,6 +96,8 @@ for _p in (
     Pattern("spgemm_a", _uniform_a, "A uniform (single-side bitmaps)"),
     Pattern("csr", _uniform_b, "B uniform (CSR)"),
     Pattern("vstc", _vector_wise_b, "B vector-wise, <= 4 of 16 along k"),
+    Pattern("sp24", _two_four_a, "A 2:4 along k (50% only)"),
+    Pattern("hss", _hss_a, "A HSS C1(G:H)->C0(2:4) along k"),
 ):
     register(_p)
 
