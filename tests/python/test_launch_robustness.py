@@ -171,6 +171,35 @@ def test_finding5_cli_ctrl_c_exits_130_with_one_line(tmp_path):
     assert "Traceback" not in run.stderr
 
 
+ERROR_BOUND_CHILD = textwrap.dedent(
+    """
+    import sys, time, numpy as np
+    from otc_emu import kernels
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((2560, 2560), dtype=np.float32).astype(np.float16) for _ in range(2))
+    a64, b64 = np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64))
+    start = time.perf_counter()
+    a64 @ b64  # what one unblocked product takes here
+    print("ready", time.perf_counter() - start, flush=True)
+    try:
+        kernels.error_bound(a, b)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+def test_ctrl_c_stops_error_bound_within_a_block():
+    """kernels.error_bound's float64 product runs in blocks of rows: SIGINT right after it starts
+    ends it long before one whole product would have (a single NumPy call cannot be interrupted)."""
+    run, seconds = _interrupt([sys.executable, "-c", ERROR_BOUND_CHILD], after=0.05)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "interrupted" in run.stdout, run.stdout
+    whole = float(run.stdout.split()[1])
+    assert seconds < 0.25 + whole / 2, (seconds, whole)
+
+
 # ------------------------------------------------------------------ 2: config values that aborted
 
 ABORTING_CONFIGS = [
