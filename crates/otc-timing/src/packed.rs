@@ -8,9 +8,11 @@
 //! instruction, masks when they changed: 2-3 bytes, [`Packed::pack`]) and looks the rest up in
 //! [`Protos`], the static event of each `pc` of the
 //! launch. Any event that is not exactly its `pc`'s proto with other masks (sparse OHMMA landing
-//! masks, `BAR` operands read at run time, memory events whose addresses are kept, a `pc` that is
-//! not a multiple of 16 or beyond [`MAX_PCS`] instructions) is kept whole, out of line. Decoding
-//! gives back the very [`Event`] that was pushed: the packing checks equality when it packs.
+//! masks, `BAR` operands read at run time, a `pc` that is not a multiple of 16 or beyond
+//! [`MAX_PCS`] instructions) is kept whole, out of line (memory addresses are in the warp's
+//! access streams, `crate::access_stream`). A loop iteration whose bytes equal the previous
+//! iteration's is written as a repeat count ([`PackedBuilder`]). Decoding gives back the very
+//! [`Event`] that was pushed: the packing checks equality when it packs.
 
 use std::sync::Arc;
 
@@ -163,7 +165,7 @@ impl Packed {
 
     /// Write the event at `c` into `out`; false (and `out` untouched) past the end.
     #[inline]
-    pub fn get_into(&self, protos: &[Option<Event>], c: Cursor, out: &mut Event) -> bool {
+    pub fn get_into(&self, protos: &[Option<Event>], c: &Cursor, out: &mut Event) -> bool {
         match c.state {
             1 => {
                 let proto = protos[(c.first + c.off) as usize].as_ref().expect("packed event has a proto");
@@ -183,15 +185,15 @@ impl Packed {
         }
     }
 
-    /// The cursor of the next event.
+    /// Move `c` to the next event (in place: a cursor is 64 bytes, and copying it in and out
+    /// of every step was a tenth of the SM loop).
     #[inline]
-    pub fn step(&self, mut c: Cursor) -> Cursor {
+    pub fn step(&self, c: &mut Cursor) {
         if c.state == 1 && c.off + 1 < c.len {
             c.off += 1;
         } else if c.state != 0 {
-            self.load(&mut c);
+            self.load(c);
         }
-        c
     }
 
     /// Heap bytes held.
@@ -360,7 +362,7 @@ mod tests {
         let mut back = Vec::new();
         while let Some(e) = p.get(protos, c) {
             back.push(e);
-            c = p.step(c);
+            p.step(&mut c);
         }
         back
     }

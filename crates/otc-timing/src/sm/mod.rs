@@ -140,8 +140,8 @@ impl Resolved {
 
 /// A CTA with the results of the global pre-pass (coalesced sectors and their L2 outcome).
 pub(crate) struct PreparedCta {
-    /// The CTA with its warps' `events` emptied (moved into `packed`); the addresses that the
-    /// model still reads stay in [`crate::WarpTrace::addrs`].
+    /// The CTA with its warps' `events` and `addrs` empty (in `packed`, `sectors` and
+    /// `lane_addrs`).
     pub trace: CtaTrace,
     /// Per warp: its events, packed against `protos`.
     pub packed: Vec<Packed>,
@@ -1140,8 +1140,8 @@ impl SmSim {
             next = match self.ctas[w.cta].as_ref() {
                 Some(c) => {
                     let p = &c.p.packed[w.w];
-                    w.cur = p.step(w.cur);
-                    p.get_into(&c.p.protos, w.cur, &mut w.ev)
+                    p.step(&mut w.cur);
+                    p.get_into(&c.p.protos, &w.cur, &mut w.ev)
                 }
                 None => false,
             };
@@ -1245,8 +1245,8 @@ impl SmSim {
             last = Some(e.pc);
             w.pos += 1;
             let packed = &p.packed[w.w];
-            w.cur = packed.step(w.cur);
-            if !packed.get_into(&p.protos, w.cur, &mut w.ev) {
+            packed.step(&mut w.cur);
+            if !packed.get_into(&p.protos, &w.cur, &mut w.ev) {
                 return (false, last);
             }
             w.plan = plan_of(plans, r, &w.ev);
