@@ -15,6 +15,8 @@
 //! Per access: `pc` (only in streams written `with_pc`: the pre-pass has no event to take it
 //! from; the SM reader is given it by the event), then a tag byte: bits 0-1 the kind,
 //! - [`SAME`]: the same shape, moved by the instruction's last stride;
+//! - [`ALTERNATE`]: the same shape, moved by the stride before the last one (the two swap: a
+//!   double-buffered access alternates between two strides);
 //! - [`STRIDE`]: the same shape, moved by a new stride (zigzag varint follows);
 //! - [`NEW`]: count, the first value's zigzag difference to the instruction's last first value,
 //!   then each further value's zigzag difference to the one before;
@@ -31,6 +33,7 @@ use std::collections::VecDeque;
 const SAME: u8 = 0;
 const STRIDE: u8 = 1;
 const NEW: u8 = 2;
+const ALTERNATE: u8 = 3;
 
 /// Bytes of a chunk (at least; it ends at an access boundary).
 pub(crate) const CHUNK_BYTES: usize = 4096;
@@ -42,6 +45,8 @@ struct PcState {
     seen: bool,
     first: u64,
     stride: u64,
+    /// The stride before `stride`.
+    prev_stride: u64,
     /// Offsets of the sectors after the first from the first.
     shape: Vec<u64>,
 }
@@ -124,6 +129,8 @@ impl AccessEncoder {
         let tag_at = out.len();
         if same_shape && stride == st.stride {
             out.push(SAME);
+        } else if same_shape && stride == st.prev_stride {
+            out.push(ALTERNATE);
         } else if same_shape {
             out.push(STRIDE);
             put(out, zigzag(stride));
@@ -140,7 +147,10 @@ impl AccessEncoder {
             st.seen = n > 0;
         }
         st.first = first;
-        st.stride = stride;
+        if stride != st.stride {
+            st.prev_stride = st.stride;
+            st.stride = stride;
+        }
         if hits {
             if n <= 6 {
                 let bits = values.iter().enumerate().fold(0u8, |b, (k, v)| b | ((v & 1) as u8) << k);
@@ -206,10 +216,18 @@ impl AccessReader {
         let st = &mut self.pcs.states[i];
         match tag & 3 {
             SAME => {}
-            STRIDE => st.stride = unzigzag(get(buf, pos)),
+            ALTERNATE => std::mem::swap(&mut st.stride, &mut st.prev_stride),
+            STRIDE => {
+                st.prev_stride = st.stride;
+                st.stride = unzigzag(get(buf, pos));
+            }
             _ => {
                 let n = get(buf, pos) as usize;
-                st.stride = unzigzag(get(buf, pos));
+                let stride = unzigzag(get(buf, pos));
+                if stride != st.stride {
+                    st.prev_stride = st.stride;
+                    st.stride = stride;
+                }
                 st.shape.clear();
                 let first = st.first.wrapping_add(st.stride);
                 let mut s = first;
@@ -310,6 +328,8 @@ mod tests {
             accesses.push((0x100, vec![1000 + 4 * it, 1001 + 4 * it]));
             accesses.push((0x110, vec![90_000 + 64 * it]));
             accesses.push((0x120, vec![7 + it * 3, 9 + it * 3, 40 + it * 3]));
+            // double-buffered: alternates between two addresses
+            accesses.push((0x128, (0..32).map(|l| 4096 * (it % 2) + 8 * l).collect()));
             if it % 7 == 0 {
                 accesses.push((0x130, (0..(it % 20)).map(|k| 5 * k + it).collect()));
             }
@@ -344,14 +364,17 @@ mod tests {
             assert_eq!(r.next(&mut chunks, Some(0), with_hits, &mut out), 0);
             assert!(out.is_empty());
         }
-        // The strided loop alone: one byte per access after each instruction's first two.
-        let mut enc = AccessEncoder::new(false, true);
-        let mut n = 0;
-        for (pc, s) in accesses.iter().filter(|(pc, _)| *pc < 0x130).filter(|(_, s)| !s.is_empty()) {
-            enc.push(*pc, &s.iter().map(|&x| x << 1 | 1).collect::<Vec<_>>());
-            n += 1;
+        // The strided and the double-buffered loop alone: one byte per access after each
+        // instruction's first two or three (hit bits: in the tag up to six values).
+        for (with_hits, pcs) in [(true, 0x100..0x128), (false, 0x100..0x130)] {
+            let mut enc = AccessEncoder::new(false, with_hits);
+            let mut n = 0;
+            for (pc, s) in accesses.iter().filter(|(pc, s)| pcs.contains(pc) && !s.is_empty()) {
+                enc.push(*pc, &s.iter().map(|&x| if with_hits { x << 1 | 1 } else { x }).collect::<Vec<_>>());
+                n += 1;
+            }
+            let bytes: usize = enc.finish().unwrap().iter().map(|c| c.len()).sum();
+            assert!(bytes <= n + 100, "{bytes} bytes for {n} accesses");
         }
-        let bytes: usize = enc.finish().unwrap().iter().map(|c| c.len()).sum();
-        assert!(bytes <= n + 64, "{bytes} bytes for {n} accesses");
     }
 }
