@@ -254,11 +254,12 @@ impl AccessReader {
                     *v |= (bits >> k) as u64 & 1;
                 }
             } else {
-                for k in 0..n {
-                    if k % 8 == 0 {
-                        *pos += 1;
+                for group in out.chunks_mut(8) {
+                    let bits = buf[*pos];
+                    *pos += 1;
+                    for (k, v) in group.iter_mut().enumerate() {
+                        *v |= (bits >> k) as u64 & 1;
                     }
-                    out[k] |= (buf[*pos - 1] >> (k % 8)) as u64 & 1;
                 }
             }
         }
