@@ -108,10 +108,10 @@ def error_bound(x, w, stride: int = 1, padding: int = 0) -> np.ndarray:
     ``C*R*S * 2**-22 * sum_k |a[m,k] * b[k,j]|`` (as :func:`otc_emu.kernels.error_bound`)."""
     _, _, _, _, p, q = _check(x, w, stride, padding)
     a, b = lowered_operands(x, w, stride, padding)
+    from .kernels import error_bound as gemm_error_bound  # kernels imports this module
+
     n, k = np.asarray(x).shape[0], np.asarray(w).shape[0]
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    bound = a.shape[1] * 2.0 ** -22 * (np.abs(a64) @ np.abs(b64)) + 1e-30
-    return _to_nchw(bound, n, k, p * q, (p, q))
+    return _to_nchw(gemm_error_bound(a, b), n, k, p * q, (p, q))
 
 
 def _to_nchw(rows: np.ndarray, n: int, k: int, pq: int, shape_pq: tuple[int, int] | None = None) -> np.ndarray:

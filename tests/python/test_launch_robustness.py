@@ -136,12 +136,13 @@ SIGINT_CHILD = textwrap.dedent(
 )
 
 
-def _interrupt(cmd, after: float = 0.3, wait_line: bool = True) -> tuple[subprocess.CompletedProcess, float]:
-    """Start `cmd`, wait for its first output line (if `wait_line`) and `after` s, send SIGINT,
-    wait for the end; returns the result and the seconds from SIGINT to exit."""
+def _interrupt(cmd, after=0.3, wait_line: bool = True) -> tuple[subprocess.CompletedProcess, float]:
+    """Start `cmd`, wait for its first output line (if `wait_line`) and `after` s (or
+    `after(line)` s), send SIGINT, wait for the end; returns the result and the seconds from
+    SIGINT to exit."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stdout.readline() if wait_line else ""
-    time.sleep(after)
+    time.sleep(after(first) if callable(after) else after)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     try:
@@ -169,6 +170,36 @@ def test_finding5_cli_ctrl_c_exits_130_with_one_line(tmp_path):
     assert run.returncode == 130, (run.returncode, run.stderr[-2000:])
     assert run.stderr.strip() == "otc-emu: interrupted"
     assert "Traceback" not in run.stderr
+
+
+ERROR_BOUND_CHILD = textwrap.dedent(
+    """
+    import sys, time, numpy as np
+    from otc_emu import kernels
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((2048, 2048), dtype=np.float32).astype(np.float16) for _ in range(2))
+    a64, b64 = np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64))
+    start = time.perf_counter()
+    a64 @ b64  # what one unblocked product takes here
+    print("ready", time.perf_counter() - start, flush=True)
+    try:
+        kernels.error_bound(a, b)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+def test_ctrl_c_stops_error_bound_within_a_block():
+    """kernels.error_bound's float64 product runs in blocks of rows: SIGINT a quarter of a whole
+    product's time after it starts ends it long before one whole product would have (one NumPy
+    call cannot be interrupted: as one block it ends about three quarters of a product later)."""
+    run, seconds = _interrupt([sys.executable, "-c", ERROR_BOUND_CHILD], after=lambda line: float(line.split()[1]) / 4)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "interrupted" in run.stdout, run.stdout
+    whole = float(run.stdout.split()[1])
+    assert seconds < 0.25 + whole / 2, (seconds, whole)
 
 
 # ------------------------------------------------------------------ 2: config values that aborted

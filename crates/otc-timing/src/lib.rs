@@ -32,6 +32,7 @@
 //!   (decided in a deterministic pre-pass in CTA order) and DRAM with per-SM bandwidth shares.
 
 pub mod accbuf;
+mod access_stream;
 pub mod by_pc;
 pub mod config;
 pub mod memory;
@@ -58,8 +59,8 @@ pub use trace::{
 };
 
 use memory::SectorCache;
+use record::record_trace;
 pub use record::CtaRecorder;
-use record::{addresses_needed, record_trace};
 pub use sm::IssueRecord;
 use sm::{PreparedCta, Resolved, RunStatus, SmSim};
 use stats::SmStats;
@@ -73,6 +74,9 @@ pub enum TimingError {
     CtaTooLarge { index: u64, cta: [u32; 3], reason: String },
     #[error("bad trace: CTA {index}, warp {warp}, event {event}: {reason}")]
     BadTrace { index: u64, warp: u32, event: usize, reason: String },
+    /// The host could not give the model memory for a trace.
+    #[error("out of host memory for {what}")]
+    OutOfMemory { what: String },
     /// The program uses an instruction the described machine does not have.
     #[error("instruction {pc:#x}: {reason}")]
     Unsupported { pc: u32, reason: String },
@@ -308,10 +312,9 @@ impl Simulator {
             .enumerate()
             .map(|(i, t)| {
                 let mut e = Event { pc: (i as u32).wrapping_mul(trace::INSTRUCTION_BYTES), ..*t.proto() };
+                // the addresses go to the warp's access streams, never into the event
                 if let EventKind::Mem { addrs, .. } = &mut e.kind {
-                    if !addresses_needed(e.form) {
-                        *addrs = u32::MAX;
-                    }
+                    *addrs = u32::MAX;
                 }
                 Some(e)
             })
@@ -336,7 +339,9 @@ impl Simulator {
                 reason: format!("{} bytes of shared memory > the carve-out of {} bytes", ready.smem, r.shared_capacity),
             });
         }
-        ready.gmem = self.l2_lookup(&mut ready.sectors, &ready.accesses);
+        ready.gmem = self
+            .l2_lookup(&mut ready.sectors, &ready.accesses)
+            .map_err(|_| TimingError::OutOfMemory { what: format!("the sector streams of CTA {index}") })?;
         ready.sectors = Vec::new();
         ready.accesses = Vec::new();
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
@@ -402,22 +407,26 @@ impl Simulator {
     /// The L2 pre-pass: look the sectors of every executed global/local access of the CTA (from
     /// [`cta_sectors`]) up in the GPU-wide L2, warps interleaved access by access, CTAs in push
     /// order; each sector becomes `sector << 1 | l2_hit`.
-    fn l2_lookup(&mut self, sectors: &mut [VecDeque<Vec<u8>>], accesses: &[usize]) -> Vec<VecDeque<Vec<u8>>> {
+    fn l2_lookup(
+        &mut self,
+        sectors: &mut [VecDeque<Vec<u8>>],
+        accesses: &[usize],
+    ) -> Result<Vec<VecDeque<Vec<u8>>>, access_stream::StreamOutOfMemory> {
         let longest = accesses.iter().copied().max().unwrap_or(0);
-        let mut readers = vec![packed::SectorReader::default(); sectors.len()];
-        let mut out: Vec<packed::SectorEncoder> = (0..sectors.len()).map(|_| Default::default()).collect();
+        let mut readers = vec![access_stream::AccessReader::default(); sectors.len()];
+        let mut out: Vec<_> = (0..sectors.len()).map(|_| access_stream::AccessEncoder::new(false, true)).collect();
         let mut buf = Vec::new();
         for k in 0..longest {
             for w in 0..sectors.len() {
                 if k >= accesses[w] {
                     continue;
                 }
-                readers[w].next(&mut sectors[w], &mut buf);
+                let pc = readers[w].next(&mut sectors[w], None, false, &mut buf);
                 for s in &mut buf {
                     let hit = self.l2.access(*s);
                     *s = *s << 1 | hit as u64;
                 }
-                out[w].push(&buf);
+                out[w].push(pc, &buf);
             }
         }
         out.into_iter().map(|e| e.finish()).collect()

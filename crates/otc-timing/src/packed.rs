@@ -8,13 +8,15 @@
 //! instruction, masks when they changed: 2-3 bytes, [`Packed::pack`]) and looks the rest up in
 //! [`Protos`], the static event of each `pc` of the
 //! launch. Any event that is not exactly its `pc`'s proto with other masks (sparse OHMMA landing
-//! masks, `BAR` operands read at run time, memory events whose addresses are kept, a `pc` that is
-//! not a multiple of 16 or beyond [`MAX_PCS`] instructions) is kept whole, out of line. Decoding
-//! gives back the very [`Event`] that was pushed: the packing checks equality when it packs.
+//! masks, `BAR` operands read at run time, a `pc` that is not a multiple of 16 or beyond
+//! [`MAX_PCS`] instructions) is kept whole, out of line (memory addresses are in the warp's
+//! access streams, `crate::access_stream`). A loop iteration whose bytes equal the previous
+//! iteration's is written as a repeat count ([`PackedBuilder`]). Decoding gives back the very
+//! [`Event`] that was pushed: the packing checks equality when it packs.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::access_stream::{get, put};
 #[cfg(test)]
 use crate::trace::WarpTrace;
 use crate::trace::{Event, INSTRUCTION_BYTES};
@@ -53,12 +55,21 @@ pub(crate) struct Cursor {
     /// The whole event at the cursor, and the next one.
     whole: u32,
     next_whole: u32,
+    /// While a block is being repeated ([`TAG_REPEAT`]): the byte offset of the repeat tag
+    /// (where each copy ends; 0: no repeat, a tag never starts a stream), of the block, after the
+    /// tag, and the copies still to read after this one.
+    rep_tag: u32,
+    rep_start: u32,
+    rep_after: u32,
+    rep_left: u32,
 }
 
 /// Run tag bits: the event is kept whole / the run has the previous run's masks; the length is
-/// the tag shifted right by 2.
+/// the tag shifted right by 2. A tag of 0 (no run has length 0) repeats the block before it: the
+/// bytes since the previous loop iteration (see [`PackedBuilder`]).
 const TAG_WHOLE: u64 = 1;
 const TAG_SAME_MASKS: u64 = 2;
+const TAG_REPEAT: u64 = 0;
 
 impl Packed {
     /// Pack `wt.events` (and empty it); `protos` gains the instructions seen for the first time.
@@ -74,7 +85,7 @@ impl Packed {
         for e in std::mem::take(&mut wt.events) {
             b.push(e, protos);
         }
-        b.finish()
+        b.finish().unwrap()
     }
 
     /// Number of events.
@@ -91,28 +102,52 @@ impl Packed {
 
     /// Decode the run at `c.at` into `c` (or mark the end).
     fn load(&self, c: &mut Cursor) {
-        if c.at >= self.runs.len() {
-            c.state = 0;
+        loop {
+            if c.at == c.rep_tag as usize {
+                // the end of a copy of a repeated block
+                if c.rep_left > 0 {
+                    c.rep_left -= 1;
+                    c.at = c.rep_start as usize;
+                } else {
+                    c.at = c.rep_after as usize;
+                    c.rep_tag = 0;
+                }
+            }
+            if c.at >= self.runs.len() {
+                c.state = 0;
+                return;
+            }
+            let tag_at = c.at;
+            let tag = get(&self.runs, &mut c.at);
+            if tag == TAG_REPEAT {
+                let back = get(&self.runs, &mut c.at) as usize;
+                let times = get(&self.runs, &mut c.at) as u32;
+                c.rep_tag = tag_at as u32;
+                c.rep_start = (tag_at - back) as u32;
+                c.rep_after = c.at as u32;
+                c.rep_left = times - 1;
+                c.at = c.rep_start as usize;
+                continue;
+            }
+            if tag & TAG_WHOLE != 0 {
+                c.state = 2;
+                c.whole = c.next_whole;
+                c.next_whole += 1;
+                return;
+            }
+            let z = get(&self.runs, &mut c.at);
+            let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+            c.state = 1;
+            c.len = (tag >> 2) as u32;
+            c.first = c.prev_end.wrapping_add(d as i32 as u32);
+            c.off = 0;
+            if tag & TAG_SAME_MASKS == 0 {
+                c.active = get(&self.runs, &mut c.at) as u32;
+                c.executed = get(&self.runs, &mut c.at) as u32;
+            }
+            c.prev_end = c.first + c.len;
             return;
         }
-        let tag = get(&self.runs, &mut c.at);
-        if tag & TAG_WHOLE != 0 {
-            c.state = 2;
-            c.whole = c.next_whole;
-            c.next_whole += 1;
-            return;
-        }
-        let z = get(&self.runs, &mut c.at);
-        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-        c.state = 1;
-        c.len = (tag >> 2) as u32;
-        c.first = c.prev_end.wrapping_add(d as i32 as u32);
-        c.off = 0;
-        if tag & TAG_SAME_MASKS == 0 {
-            c.active = get(&self.runs, &mut c.at) as u32;
-            c.executed = get(&self.runs, &mut c.at) as u32;
-        }
-        c.prev_end = c.first + c.len;
     }
 
     /// The event at `c` (None past the end).
@@ -130,7 +165,7 @@ impl Packed {
 
     /// Write the event at `c` into `out`; false (and `out` untouched) past the end.
     #[inline]
-    pub fn get_into(&self, protos: &[Option<Event>], c: Cursor, out: &mut Event) -> bool {
+    pub fn get_into(&self, protos: &[Option<Event>], c: &Cursor, out: &mut Event) -> bool {
         match c.state {
             1 => {
                 let proto = protos[(c.first + c.off) as usize].as_ref().expect("packed event has a proto");
@@ -150,15 +185,15 @@ impl Packed {
         }
     }
 
-    /// The cursor of the next event.
+    /// Move `c` to the next event (in place: a cursor is 64 bytes, and copying it in and out
+    /// of every step was a tenth of the SM loop).
     #[inline]
-    pub fn step(&self, mut c: Cursor) -> Cursor {
+    pub fn step(&self, c: &mut Cursor) {
         if c.state == 1 && c.off + 1 < c.len {
             c.off += 1;
         } else if c.state != 0 {
-            self.load(&mut c);
+            self.load(c);
         }
-        c
     }
 
     /// Heap bytes held.
@@ -169,6 +204,13 @@ impl Packed {
 }
 
 /// Builds a [`Packed`] event by event (see [`Packed::pack`] for the format).
+///
+/// Loops: the bytes between two backward jumps (a run starting before the previous run's end),
+/// one loop iteration, form a block. A block equal to the one before it, decoded from the same
+/// state (previous run's end and masks), is not written again but counted, and the count is
+/// written after the block as a repeat (tag 0, the block's length in bytes, the number of
+/// copies): a loop of any trip count with the same masks each time costs its body once (events
+/// kept whole are still stored one by one).
 #[derive(Debug, Default)]
 pub(crate) struct PackedBuilder {
     out: Vec<u8>,
@@ -178,6 +220,16 @@ pub(crate) struct PackedBuilder {
     run: Option<(u32, u32, u32, u32)>,
     prev_end: u32,
     masks: (u32, u32),
+    /// The block being written (not yet in `out`) and the state it starts from.
+    block: Vec<u8>,
+    block_state: (u32, (u32, u32)),
+    /// The last block written to `out` (at its end), its start state, and how many copies of it
+    /// followed (not yet written).
+    last: Vec<u8>,
+    last_state: (u32, (u32, u32)),
+    copies: u64,
+    /// A reservation failed: [`PackedBuilder::finish`] reports it.
+    failed: bool,
 }
 
 impl PackedBuilder {
@@ -224,144 +276,78 @@ impl PackedBuilder {
     pub fn push_whole(&mut self, e: Event) {
         self.len += 1;
         self.flush();
-        put(&mut self.out, TAG_WHOLE);
+        put(&mut self.block, TAG_WHOLE);
+        if self.whole.len() == self.whole.capacity() && self.whole.try_reserve(self.whole.len().max(4)).is_err() {
+            self.failed = true;
+            return;
+        }
         self.whole.push(e);
     }
 
     fn flush(&mut self) {
         if let Some((first, len, active, executed)) = self.run.take() {
+            if first < self.prev_end {
+                self.end_block();
+            }
             let same = (active, executed) == self.masks;
-            put(&mut self.out, (len as u64) << 2 | if same { TAG_SAME_MASKS } else { 0 });
+            let out = &mut self.block;
+            put(out, (len as u64) << 2 | if same { TAG_SAME_MASKS } else { 0 });
             let d = first.wrapping_sub(self.prev_end) as i32 as i64;
-            put(&mut self.out, ((d << 1) ^ (d >> 63)) as u64);
+            put(out, ((d << 1) ^ (d >> 63)) as u64);
             if !same {
-                put(&mut self.out, active as u64);
-                put(&mut self.out, executed as u64);
+                put(out, active as u64);
+                put(out, executed as u64);
                 self.masks = (active, executed);
             }
             self.prev_end = first + len;
         }
     }
 
-    /// The packed events.
-    pub fn finish(mut self) -> Packed {
+    /// The block since the last backward jump is complete: count it as a copy of the last block
+    /// or write it.
+    fn end_block(&mut self) {
+        let state = (self.prev_end, self.masks);
+        if self.block.is_empty() {
+            self.block_state = state;
+            return;
+        }
+        // Offsets of repeats are u32 in the cursor: past that, blocks are written out.
+        if self.block == self.last && self.block_state == self.last_state && self.out.len() < (u32::MAX >> 1) as usize {
+            self.copies += 1;
+        } else {
+            self.write_copies();
+            if self.out.try_reserve(self.block.len()).is_err() {
+                self.failed = true;
+            } else {
+                self.out.extend_from_slice(&self.block);
+            }
+            std::mem::swap(&mut self.last, &mut self.block);
+            self.last_state = self.block_state;
+        }
+        self.block.clear();
+        self.block_state = state;
+    }
+
+    fn write_copies(&mut self) {
+        if self.copies > 0 {
+            put(&mut self.out, TAG_REPEAT);
+            put(&mut self.out, self.last.len() as u64);
+            put(&mut self.out, self.copies);
+            self.copies = 0;
+        }
+    }
+
+    /// The packed events, or `Err` when memory for them could not be reserved.
+    pub fn finish(mut self) -> Result<Packed, crate::access_stream::StreamOutOfMemory> {
         self.flush();
+        self.end_block();
+        self.write_copies();
+        if self.failed {
+            return Err(crate::access_stream::StreamOutOfMemory);
+        }
         self.out.shrink_to_fit();
         self.whole.shrink_to_fit();
-        Packed { runs: self.out, whole: self.whole, len: self.len }
-    }
-}
-
-/// The sectors of a warp's global/local accesses after the L2 lookup (`sector << 1 | l2_hit`,
-/// delimited by `starts`), as byte streams: per access its sector count, then each value as
-/// the zigzag varint of its difference to the previous value of the warp (consecutive sectors
-/// take one byte). A new chunk starts at the first access boundary after [`SECTOR_CHUNK`] bytes,
-/// so that a reader can free each chunk it has read. Read back in order with [`next_access`]
-/// (the difference chain runs across chunks).
-#[cfg(test)]
-pub(crate) fn encode_sectors(sectors: &[u64], starts: &[u32]) -> VecDeque<Vec<u8>> {
-    let mut enc = SectorEncoder::default();
-    for k in 0..starts.len().saturating_sub(1) {
-        enc.push(&sectors[starts[k] as usize..starts[k + 1] as usize]);
-    }
-    enc.finish()
-}
-
-/// Writes a stream of [`encode_sectors`] access by access.
-#[derive(Default)]
-pub(crate) struct SectorEncoder {
-    chunks: VecDeque<Vec<u8>>,
-    out: Vec<u8>,
-    prev: u64,
-}
-
-impl SectorEncoder {
-    /// Append one access.
-    pub fn push(&mut self, s: &[u64]) {
-        if self.out.len() >= SECTOR_CHUNK {
-            self.out.shrink_to_fit();
-            self.chunks.push_back(std::mem::take(&mut self.out));
-        }
-        put(&mut self.out, s.len() as u64);
-        for &v in s {
-            let d = v.wrapping_sub(self.prev) as i64;
-            put(&mut self.out, ((d << 1) ^ (d >> 63)) as u64);
-            self.prev = v;
-        }
-    }
-
-    /// The chunks.
-    pub fn finish(mut self) -> VecDeque<Vec<u8>> {
-        if !self.out.is_empty() {
-            self.out.shrink_to_fit();
-            self.chunks.push_back(self.out);
-        }
-        self.chunks
-    }
-}
-
-/// Reads a stream of [`encode_sectors`] access by access, freeing each chunk once read.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct SectorReader {
-    pub pos: usize,
-    pub prev: u64,
-}
-
-impl SectorReader {
-    /// The next access of `chunks` into `out` (empty past the end).
-    #[inline]
-    pub fn next(&mut self, chunks: &mut VecDeque<Vec<u8>>, out: &mut Vec<u64>) {
-        match chunks.front() {
-            Some(front) => {
-                next_access(front, &mut self.pos, &mut self.prev, out);
-                if self.pos >= front.len() {
-                    chunks.pop_front();
-                    self.pos = 0;
-                }
-            }
-            None => out.clear(),
-        }
-    }
-}
-
-/// Bytes of a sector chunk (at least; it ends at an access boundary).
-pub(crate) const SECTOR_CHUNK: usize = 4096;
-
-/// Decode the access at byte `*pos` of a stream from [`encode_sectors`] into `out` (cleared);
-/// `*prev` is the warp's last value (0 at the start) and `*pos` moves past the access.
-#[inline]
-pub(crate) fn next_access(buf: &[u8], pos: &mut usize, prev: &mut u64, out: &mut Vec<u64>) {
-    out.clear();
-    let n = get(buf, pos);
-    for _ in 0..n {
-        let z = get(buf, pos);
-        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-        *prev = prev.wrapping_add(d as u64);
-        out.push(*prev);
-    }
-}
-
-#[inline]
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-#[inline]
-fn get(buf: &[u8], pos: &mut usize) -> u64 {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let b = buf[*pos];
-        *pos += 1;
-        v |= ((b & 0x7f) as u64) << shift;
-        if b < 0x80 {
-            return v;
-        }
-        shift += 7;
+        Ok(Packed { runs: self.out, whole: self.whole, len: self.len })
     }
 }
 
@@ -370,6 +356,16 @@ mod tests {
     use super::*;
     use crate::trace::{EventKind, TensorOp};
     use otc_isa::TensorClass;
+
+    fn unpack(p: &Packed, protos: &Protos) -> Vec<Event> {
+        let mut c = p.start();
+        let mut back = Vec::new();
+        while let Some(e) = p.get(protos, c) {
+            back.push(e);
+            p.step(&mut c);
+        }
+        back
+    }
 
     #[test]
     fn packing_gives_back_every_event() {
@@ -400,44 +396,43 @@ mod tests {
         let p = Packed::pack(&mut wt, &mut protos);
         assert!(wt.events.is_empty());
         assert_eq!(p.len(), events.len());
-        let mut c = p.start();
-        let mut back = Vec::new();
-        while let Some(e) = p.get(&protos, c) {
-            back.push(e);
-            c = p.step(c);
-        }
+        let back = unpack(&p, &protos);
         assert_eq!(back, events);
         assert_eq!(p.whole.len(), 2);
         assert_eq!(Packed::default().get(&protos, Packed::default().start()), None);
-    }
 
-    #[test]
-    fn sector_streams_give_back_every_access() {
-        let sectors = vec![7u64, 8, 10, u64::MAX, 0, 1 << 40, (1 << 40) + 3, 5];
-        let starts = vec![0u32, 3, 3, 5, 8];
-        let chunks = encode_sectors(&sectors, &starts);
-        assert_eq!(chunks.len(), 1);
-        let buf = &chunks[0];
-        let (mut pos, mut prev, mut out) = (0usize, 0u64, Vec::new());
-        for k in 0..starts.len() - 1 {
-            next_access(buf, &mut pos, &mut prev, &mut out);
-            assert_eq!(out, &sectors[starts[k] as usize..starts[k + 1] as usize]);
+        // Loops: a body of three runs (one with other masks) and a whole event, 1000 times, then
+        // a last iteration with other masks, a second loop whose body changes every 100
+        // iterations, a nested loop and a tail: all given back, each loop's body stored once.
+        let mut events = vec![ev(0, !0, !0)];
+        let sparse = |i: u32| Event {
+            kind: EventKind::Tensor(TensorOp { class: TensorClass::OhmmaSparse, rows: i, cols: 1 }),
+            ..ev(64, !0, !0)
+        };
+        for i in 0..1000 {
+            events.extend([ev(16, !0, !0), ev(32, !0, !0), ev(48, !0, 7), sparse(i), ev(80, !0, !0)]);
         }
-        assert_eq!(pos, buf.len());
-        // Many accesses: several chunks, each ending at an access boundary.
-        let sectors: Vec<u64> = (0..20_000u64).map(|i| i * 7919 % 100_003).collect();
-        let starts: Vec<u32> = (0..=10_000u32).map(|k| 2 * k).collect();
-        let mut chunks = encode_sectors(&sectors, &starts);
-        assert!(chunks.len() > 2);
-        let (mut pos, mut prev) = (0usize, 0u64);
-        for k in 0..10_000 {
-            next_access(&chunks[0], &mut pos, &mut prev, &mut out);
-            assert_eq!(out, &sectors[2 * k..2 * k + 2]);
-            if pos >= chunks[0].len() {
-                chunks.pop_front();
-                pos = 0;
+        events.extend([ev(16, 1, 1), ev(32, 1, 1), ev(96, !0, !0)]);
+        for i in 0..1000u32 {
+            events.extend([ev(112, !0, !0), ev(128, !0, i / 100)]);
+        }
+        for _ in 0..50 {
+            events.push(ev(144, !0, !0));
+            for _ in 0..20 {
+                events.extend([ev(160, !0, !0), ev(176, !0, !0)]);
             }
+            events.push(ev(192, !0, !0));
         }
-        assert!(chunks.is_empty());
+        events.extend([ev(208, !0, !0), ev(8, 1, 1)]);
+        let mut wt = WarpTrace { warp_in_cta: 0, events: events.clone(), addrs: Vec::new() };
+        let p = Packed::pack(&mut wt, &mut protos);
+        assert_eq!(p.len(), events.len());
+        let back = unpack(&p, &protos);
+        assert_eq!(back, events);
+        assert_eq!(p.whole.len(), 1000); // the first sparse OHMMA is pc 64's proto; and pc 8
+                                         // the first loop's body once, 10 bodies of the second loop, and per outer iteration of
+                                         // the nested loop its three blocks and a repeat (about 12 bytes): 974 bytes, where each
+                                         // iteration written out would take over 10 KB
+        assert!(p.runs.len() < 1100, "{} bytes", p.runs.len());
     }
 }

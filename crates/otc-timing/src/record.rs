@@ -8,8 +8,9 @@
 //! extension, a memory instruction its coalescing. The result is the same prepared CTA
 //! (`prepare` itself runs through a recorder).
 
+use crate::access_stream::AccessEncoder;
 use crate::memory::coalesce;
-use crate::packed::{PackedBuilder, Protos, SectorEncoder, MAX_PCS};
+use crate::packed::{PackedBuilder, Protos, MAX_PCS};
 use crate::sm::PreparedCta;
 use crate::trace::{
     class_of, memory_access, CtaTrace, Event, EventKind, MemOp, MemSpace, WarpTrace, INSTRUCTION_BYTES,
@@ -37,10 +38,11 @@ pub(crate) fn addresses_needed(form: u16) -> bool {
 struct WarpRecorder {
     warp_in_cta: u32,
     events: PackedBuilder,
-    /// The addresses the model still reads (see [`addresses_needed`]).
-    addrs: Vec<u64>,
-    sectors: SectorEncoder,
-    accesses: usize,
+    /// The lane addresses the model still reads (see [`addresses_needed`]), by instruction.
+    lanes: AccessEncoder,
+    /// Sectors of the executed global/local accesses, with their instructions' pcs (the L2
+    /// pre-pass reads them).
+    sectors: AccessEncoder,
 }
 
 /// Records the warps of one CTA (made by [`crate::Preparer::recorder`]); [`CtaRecorder::finish`]
@@ -111,15 +113,23 @@ impl<'a> CtaRecorder<'a> {
         debug_assert_eq!(lane_addrs.len(), executed.count_ones() as usize, "one address per executed lane");
         if let Some(p) = self.proto(idx) {
             match p.kind {
-                // A global/local load or store whose addresses are not kept: its sectors, and the
-                // proto itself (whose `addrs` is the dropped marker) extends a run.
-                EventKind::Mem {
-                    space: space @ (MemSpace::Global | MemSpace::Local), bytes, addrs: u32::MAX, ..
-                } if idx < MAX_PCS && !addresses_needed(p.form) => {
+                // The proto itself (whose `addrs` is the marker of addresses kept in streams)
+                // extends a run; the sectors and the addresses the model reads go to the streams.
+                EventKind::Mem { space, bytes, addrs: u32::MAX, .. } if idx < MAX_PCS => {
+                    let form = p.form;
+                    self.warp(warp);
                     if executed != 0 {
-                        self.sectors(warp, space, bytes, executed, &lane_addrs);
+                        self.stream_access(
+                            warp,
+                            (idx as u32).wrapping_mul(INSTRUCTION_BYTES),
+                            form,
+                            space,
+                            bytes,
+                            executed,
+                            &lane_addrs,
+                        );
                     }
-                    self.warp(warp).events.push_proto(idx as u32, active, executed);
+                    self.warps[warp as usize].events.push_proto(idx as u32, active, executed);
                 }
                 _ => {
                     let e = Event { pc: (idx as u32).wrapping_mul(INSTRUCTION_BYTES), active, executed, ..*p };
@@ -135,25 +145,41 @@ impl<'a> CtaRecorder<'a> {
     pub fn push(&mut self, warp: u32, mut e: Event, addrs: &[u64]) {
         self.warp(warp);
         if let EventKind::Mem { space, bytes, .. } = e.kind {
-            if e.executed != 0 && matches!(space, MemSpace::Global | MemSpace::Local) {
-                self.sectors(warp, space, bytes, e.executed, addrs);
+            if e.executed != 0 {
+                self.stream_access(warp, e.pc, e.form, space, bytes, e.executed, addrs);
             }
         }
-        let w = &mut self.warps[warp as usize];
         if let EventKind::Mem { addrs: slot, .. } = &mut e.kind {
-            if addresses_needed(e.form) {
-                *slot = w.addrs.len() as u32;
-                w.addrs.extend_from_slice(addrs);
-            } else {
-                *slot = u32::MAX;
-            }
+            *slot = u32::MAX;
         }
-        w.events.push(e, &mut self.protos);
+        self.warps[warp as usize].events.push(e, &mut self.protos);
     }
 
-    /// Coalesce an executed global or local access of warp `warp` (which exists) into its
-    /// sector stream.
-    fn sectors(&mut self, warp: u32, space: MemSpace, bytes: u8, executed: u32, addrs: &[u64]) {
+    /// An executed access of warp `warp` (which exists) into its streams: global and local
+    /// ones coalesced into sectors, the lanes' addresses of those whose addresses the model reads.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn stream_access(
+        &mut self,
+        warp: u32,
+        pc: u32,
+        form: u16,
+        space: MemSpace,
+        bytes: u8,
+        executed: u32,
+        addrs: &[u64],
+    ) {
+        if matches!(space, MemSpace::Global | MemSpace::Local) {
+            self.sectors(warp, pc, space, bytes, executed, addrs);
+        }
+        if addresses_needed(form) {
+            self.warps[warp as usize].lanes.push(pc, addrs);
+        }
+    }
+
+    /// Coalesce an executed global or local access of warp `warp` (which exists) at `pc` into
+    /// its sector stream.
+    fn sectors(&mut self, warp: u32, pc: u32, space: MemSpace, bytes: u8, executed: u32, addrs: &[u64]) {
         let sector_bytes = self.cfg.memory.sector_bytes;
         let w = &mut self.warps[warp as usize];
         let scratch = &mut self.scratch;
@@ -171,8 +197,7 @@ impl<'a> CtaRecorder<'a> {
         } else {
             coalesce(addrs, bytes as u32, sector_bytes, scratch);
         }
-        w.sectors.push(scratch);
-        w.accesses += 1;
+        w.sectors.push(pc, scratch);
     }
 
     /// The recorded CTA, ready for [`crate::Simulator::push_prepared`]: its index in linear CTA
@@ -195,12 +220,16 @@ impl<'a> CtaRecorder<'a> {
         let mut packed = Vec::with_capacity(self.warps.len());
         let mut sectors = Vec::with_capacity(self.warps.len());
         let mut accesses = Vec::with_capacity(self.warps.len());
-        for mut w in self.warps {
-            w.addrs.shrink_to_fit();
-            warps.push(WarpTrace { warp_in_cta: w.warp_in_cta, events: Vec::new(), addrs: w.addrs });
-            packed.push(w.events.finish());
-            sectors.push(w.sectors.finish());
-            accesses.push(w.accesses);
+        let mut lanes = Vec::with_capacity(self.warps.len());
+        for w in self.warps {
+            warps.push(WarpTrace { warp_in_cta: w.warp_in_cta, events: Vec::new(), addrs: Vec::new() });
+            let oom = |what: &str| TimingError::OutOfMemory {
+                what: format!("the {what} of CTA {} warp {}", self.index, w.warp_in_cta),
+            };
+            packed.push(w.events.finish().map_err(|_| oom("events"))?);
+            accesses.push(w.sectors.accesses());
+            sectors.push(w.sectors.finish().map_err(|_| oom("sector stream"))?);
+            lanes.push(w.lanes.finish().map_err(|_| oom("address stream"))?);
         }
         let mut trace = CtaTrace { cta, warps, shared_bytes, regs_per_thread, threads };
         let (nwarps, regs_per_warp, smem) = Simulator::sizes_of(self.cfg, self.index, &trace)?;
@@ -216,6 +245,7 @@ impl<'a> CtaRecorder<'a> {
                 sectors,
                 accesses,
                 gmem: Vec::new(),
+                lane_addrs: lanes,
                 regs_per_warp,
                 smem,
                 nwarps,
@@ -230,9 +260,8 @@ impl WarpRecorder {
         WarpRecorder {
             warp_in_cta,
             events: PackedBuilder::default(),
-            addrs: Vec::new(),
-            sectors: SectorEncoder::default(),
-            accesses: 0,
+            lanes: AccessEncoder::new(false, false),
+            sectors: AccessEncoder::new(true, false),
         }
     }
 }

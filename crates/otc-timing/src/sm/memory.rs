@@ -13,15 +13,20 @@ impl SmSim {
             _ => 4,
         };
         let lanes = e.executed.count_ones() as u64;
+        // The lanes' addresses, for the accesses whose addresses the model reads.
+        let mut addrs = std::mem::take(&mut self.lane_scratch);
+        if crate::record::addresses_needed(e.form) {
+            let c = self.ctas[cta].as_mut().unwrap();
+            self.warps[ws].lane_addrs.next(&mut c.p.lane_addrs[wi], Some(e.pc), false, &mut addrs);
+        } else {
+            addrs.clear();
+        }
         let result;
         match space {
             MemSpace::Shared => {
-                let c = self.ctas[cta].as_ref().unwrap();
-                let wt = &c.p.trace.warps[wi];
-                let addrs = wt.addresses(e);
                 let mut lanes_v = [(0u32, 0u64); 32];
                 let mut mask = e.executed;
-                for (slot, &a) in lanes_v.iter_mut().zip(addrs) {
+                for (slot, &a) in lanes_v.iter_mut().zip(&addrs) {
                     let lane = mask.trailing_zeros();
                     mask &= mask - 1;
                     *slot = (lane, a);
@@ -50,9 +55,7 @@ impl SmSim {
                 }
             }
             MemSpace::Const => {
-                let c = self.ctas[cta].as_ref().unwrap();
-                let addrs = c.p.trace.warps[wi].addresses(e);
-                let mut v: Vec<u64> = addrs.to_vec();
+                let mut v: Vec<u64> = addrs.clone();
                 v.sort_unstable();
                 v.dedup();
                 result = s + m.const_latency as u64 + v.len().saturating_sub(1) as u64;
@@ -63,7 +66,7 @@ impl SmSim {
                 {
                     // Read the access from the warp's first chunk; a chunk read to its end is freed.
                     let c = self.ctas[cta].as_mut().unwrap();
-                    self.warps[ws].gmem.next(&mut c.p.gmem[wi], &mut sectors);
+                    self.warps[ws].gmem.next(&mut c.p.gmem[wi], Some(e.pc), true, &mut sectors);
                 }
                 let n = sectors.len() as u64;
                 let local = space == MemSpace::Local;
@@ -138,8 +141,7 @@ impl SmSim {
                         self.stats.gmem_write_bytes += useful;
                         self.stats.atomics += 1;
                         // Same-address lanes serialise at the L2.
-                        let c = self.ctas[cta].as_ref().unwrap();
-                        let mut v: Vec<u64> = c.p.trace.warps[wi].addresses(e).to_vec();
+                        let mut v: Vec<u64> = addrs.clone();
                         v.sort_unstable();
                         let mut worst = 0u64;
                         let mut i = 0;
@@ -168,6 +170,7 @@ impl SmSim {
                 self.scratch = sectors;
             }
         }
+        self.lane_scratch = addrs;
         if matches!(op, MemOp::Load | MemOp::Atomic) {
             let w = &mut self.warps[ws];
             w.mem_done = w.mem_done.max(result);

@@ -10,10 +10,11 @@ use std::collections::VecDeque;
 use otc_isa::{Class, ControlClass, TensorClass, WarpClass, FORMS};
 
 use crate::accbuf::AccBuf;
+use crate::access_stream::AccessReader;
 use crate::by_pc::{self, PcRow};
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
-use crate::packed::{Cursor, Packed, Protos, SectorReader};
+use crate::packed::{Cursor, Packed, Protos};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
 use crate::timeline::{self, TimelineKind};
 
@@ -139,20 +140,23 @@ impl Resolved {
 
 /// A CTA with the results of the global pre-pass (coalesced sectors and their L2 outcome).
 pub(crate) struct PreparedCta {
-    /// The CTA with its warps' `events` emptied (moved into `packed`); the addresses that the
-    /// model still reads stay in [`crate::WarpTrace::addrs`].
+    /// The CTA with its warps' `events` and `addrs` empty (in `packed`, `sectors` and
+    /// `lane_addrs`).
     pub trace: CtaTrace,
     /// Per warp: its events, packed against `protos`.
     pub packed: Vec<Packed>,
     pub protos: Protos,
     /// Per warp: for each executed global/local memory event in order, its sectors (coalesced),
-    /// encoded by a [`crate::packed::SectorEncoder`], and the number of those accesses; emptied
+    /// encoded by a [`crate::access_stream::AccessEncoder`], and the number of those accesses; emptied
     /// when the CTA is pushed, after the L2 lookup, for `gmem`.
     pub sectors: Vec<VecDeque<Vec<u8>>>,
     pub accesses: Vec<usize>,
     /// Per warp: the same sectors as `sector << 1 | l2_hit`, encoded the same way, in chunks
     /// that the warp frees as it reads past them.
     pub gmem: Vec<VecDeque<Vec<u8>>>,
+    /// Per warp: the lane addresses of its executed shared, constant and atomic accesses, in a
+    /// stream of [`crate::access_stream::AccessEncoder`] (freed as read).
+    pub lane_addrs: Vec<VecDeque<Vec<u8>>>,
     pub regs_per_warp: u32,
     /// Shared memory the CTA takes (rounded to the allocation unit).
     pub smem: u32,
@@ -184,8 +188,9 @@ struct Warp {
     pos: usize,
     /// Where event `pos` is in the packed trace.
     cur: Cursor,
-    /// Where the warp is in its `gmem` stream.
-    gmem: SectorReader,
+    /// Where the warp is in its `gmem` and `lane_addrs` streams.
+    gmem: AccessReader,
+    lane_addrs: AccessReader,
     age: u64,
     sub: usize,
     next_issue: u64,
@@ -254,7 +259,8 @@ impl Warp {
             w: 0,
             pos: 0,
             cur: Cursor::default(),
-            gmem: SectorReader::default(),
+            gmem: AccessReader::default(),
+            lane_addrs: AccessReader::default(),
             age: 0,
             sub: 0,
             next_issue: 0,
@@ -287,7 +293,8 @@ impl Warp {
         self.w = w;
         self.pos = 0;
         self.cur = Cursor::default();
-        self.gmem = SectorReader::default();
+        self.gmem = AccessReader::default();
+        self.lane_addrs = AccessReader::default();
         self.age = age;
         self.sub = sub;
         self.next_issue = t;
@@ -382,6 +389,8 @@ pub(crate) struct SmSim {
     pub end: u64,
     pub stats: SmStats,
     scratch: Vec<u64>,
+    /// The lane addresses of the access being timed.
+    lane_scratch: Vec<u64>,
     outcome: Vec<Outcome>,
     /// Per instruction (pc / 16): its plan, once a warp decoded it.
     plans: Vec<Option<Plan>>,
@@ -466,6 +475,7 @@ impl SmSim {
             end: 0,
             stats: SmStats::new(FORMS.len()),
             scratch: Vec::new(),
+            lane_scratch: Vec::new(),
             outcome: Vec::new(),
             plans: Vec::new(),
             log: None,
@@ -1130,8 +1140,8 @@ impl SmSim {
             next = match self.ctas[w.cta].as_ref() {
                 Some(c) => {
                     let p = &c.p.packed[w.w];
-                    w.cur = p.step(w.cur);
-                    p.get_into(&c.p.protos, w.cur, &mut w.ev)
+                    p.step(&mut w.cur);
+                    p.get_into(&c.p.protos, &w.cur, &mut w.ev)
                 }
                 None => false,
             };
@@ -1235,8 +1245,8 @@ impl SmSim {
             last = Some(e.pc);
             w.pos += 1;
             let packed = &p.packed[w.w];
-            w.cur = packed.step(w.cur);
-            if !packed.get_into(&p.protos, w.cur, &mut w.ev) {
+            packed.step(&mut w.cur);
+            if !packed.get_into(&p.protos, &w.cur, &mut w.ev) {
                 return (false, last);
             }
             w.plan = plan_of(plans, r, &w.ev);
