@@ -1261,12 +1261,31 @@ fn float_batches_equal_the_reference_on_every_accumulator_exponent() {
     }
 }
 
+/// The factors `a` of this process's shard of an exhaustive sweep: `OTC_SWEEP_SHARD=i/n` takes
+/// every `a` with `a % n == i` (all of them without the variable), so a sweep too long for one
+/// sitting runs as `n` processes, each reporting its own pass; a malformed value is an error.
+fn sweep_shard() -> impl Iterator<Item = u16> {
+    let (i, n) = match std::env::var("OTC_SWEEP_SHARD") {
+        Err(_) => (0, 1),
+        Ok(v) => {
+            let parsed = v.split_once('/').and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+            match parsed {
+                Some((i, n)) if i < n => (i, n),
+                _ => panic!("OTC_SWEEP_SHARD={v:?}: expected i/n with 0 <= i < n"),
+            }
+        }
+    };
+    eprintln!("sweep shard {i}/{n}");
+    (0..=u16::MAX).filter(move |&a| u32::from(a) % n == i)
+}
+
 /// Every pair of fp16 factors through the floating-point batches (every formulation the host runs:
 /// the portable one in the baseline, AVX2 and AVX-512 builds, the AVX-512 intrinsics) against the
 /// scalar fast path (itself swept over every pair against the reference above), for accumulators
 /// at the corners; and the four-product batch with every pair as its first product next to a
 /// cancelling and a shifted one. Run by hand (minutes per accumulator):
-/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_float`.
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_float`
+/// (`OTC_SWEEP_SHARD=i/n` runs the factors `a` with `a % n == i` only, see [`sweep_shard`]).
 #[test]
 #[ignore]
 fn every_fp16_pair_through_the_float_batches() {
@@ -1282,8 +1301,9 @@ fn every_fp16_pair_through_the_float_batches() {
         0x7f7f_ffff,
         0xff7f_ffff,
     ];
+    let shard: Vec<u16> = sweep_shard().collect();
     for c in accumulators {
-        for a in 0..=u16::MAX {
+        for &a in &shard {
             for chunk in 0..512u32 {
                 let la = [a; 128];
                 let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
@@ -1313,5 +1333,6 @@ fn every_fp16_pair_through_the_float_batches() {
                 }
             }
         }
+        eprintln!("accumulator {c:#010x}: every pair of the shard agrees");
     }
 }
