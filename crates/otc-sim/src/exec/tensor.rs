@@ -73,9 +73,18 @@ struct HmmaGather {
     b: [[u16; 64]; 4],
 }
 
+/// The fp16 `HMMA.884` lane batch's factors per (A layout, B layout, STEP), like [`HmmaGather`]:
+/// element `j = 32 * i + l` is lane l's result `i` of the STEP (D register `i / 2`, half `i % 2`).
+struct HmmaGather16 {
+    a: [[u16; 128]; 4],
+    b: [[u16; 128]; 4],
+}
+
 struct Gathers {
     /// f32[a_col][b_col][step]
     f32: [[[HmmaGather; 4]; 2]; 2],
+    /// f16[a_col][b_col][step] (fp16 accumulators have STEP0 and STEP1)
+    f16: [[[HmmaGather16; 2]; 2]; 2],
 }
 
 fn gathers() -> &'static Gathers {
@@ -101,7 +110,25 @@ fn gathers() -> &'static Gathers {
             }
             g
         };
-        Gathers { f32: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build(ac, bc, st)))) }
+        let build16 = |a_col: usize, b_col: usize, step: usize| {
+            let (ta, tb) = (&t.a[a_col], &t.b[b_col]);
+            let mut g = HmmaGather16 { a: [[0; 128]; 4], b: [[0; 128]; 4] };
+            for i in 0..4 {
+                for l in 0..32 {
+                    let q = (l % 16) / 4;
+                    let (row, col) = t.d16[l][4 * step + i];
+                    for kk in 0..4 {
+                        g.a[kk][32 * i + l] = index(ta[q][row as usize][kk]);
+                        g.b[kk][32 * i + l] = index(tb[q][kk][col as usize]);
+                    }
+                }
+            }
+            g
+        };
+        Gathers {
+            f32: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build(ac, bc, st)))),
+            f16: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build16(ac, bc, st)))),
+        }
     })
 }
 
@@ -252,6 +279,30 @@ fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
     (v >> (16 * p.2 as u32)) as u16
 }
 
+/// Redoes the elements of a lane batch flagged in `special` (an infinity or a NaN among their
+/// inputs) with the scalar reference `one(j)`.
+#[inline(always)]
+fn fix_special<T, const L: usize>(special: [u64; 2], res: &mut [T; L], one: impl Fn(usize) -> T) {
+    for (word, &bits) in special.iter().enumerate() {
+        let mut m = bits;
+        while m != 0 {
+            let j = 64 * word + m.trailing_zeros() as usize;
+            m &= m - 1;
+            res[j] = one(j);
+        }
+    }
+}
+
+/// Writes 128 fp16 results to the register pair `d` for the lanes `exec`: element `j = 32 * i + l`
+/// is lane l's half `i % 2` of register `d + i / 2`.
+#[inline(always)]
+fn write_halves(w: &mut Warp, d: u16, res: &[u16; 128], exec: u32) {
+    for r in 0..2 {
+        let o: [u32; 32] = std::array::from_fn(|l| u32::from(res[64 * r + l]) | u32::from(res[64 * r + 32 + l]) << 16);
+        w.write(d + r as u16, &o, exec);
+    }
+}
+
 /// Execute a tensor instruction for the lanes `exec` (`exec` != 0).
 #[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
@@ -303,6 +354,21 @@ fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
                 let o: &[u32; 32] = res[32 * r..32 * r + 32].try_into().expect("32 lanes");
                 w.write(d + r as u16, o, exec);
             }
+        }
+        TensorOp::Hmma { d, a, b, c, f32: false, step, a_col, b_col } if arith == TensorArith::V100 => {
+            // The 128 fp16 dot steps of the warp at once (element j = 32 * i + l: lane l's result
+            // i, D register i / 2, half i % 2); lanes outside `exec` are computed, not written.
+            let g = &gathers().f16[a_col as usize][b_col as usize][step as usize & 1];
+            let av = gather_pair(pair(w, a), &g.a);
+            let bv = gather_pair(pair(w, b), &g.b);
+            let cv: [u16; 128] =
+                std::array::from_fn(|j| (w.regs[c as usize + j / 64][j % 32] >> (16 * (j / 32 % 2))) as u16);
+            let mut res = [0u16; 128];
+            let special = otc_numerics::dot4_f16_v100_lanes_host(&av, &bv, &cv, &mut res);
+            fix_special(special, &mut res, |j| {
+                dot4_f16(arith, std::array::from_fn(|k| av[k][j]), std::array::from_fn(|k| bv[k][j]), cv[j])
+            });
+            write_halves(w, d, &res, exec);
         }
         TensorOp::Hmma { d, a, b, c, f32, step, a_col, b_col } => {
             let t = tables();
@@ -390,6 +456,10 @@ struct OTables {
     /// accumulator in C register r.
     a_idx: [[u16; 32]; 1],
     b_idx: [[u16; 32]; 4],
+    /// The fp16 layout as [`gather_pair`] indices of element `j = 4 * l + n` (lane l's n-th
+    /// accumulator element): its A and B factors, and its place in the C/D pair (a permutation
+    /// of the pair's 128 halves).
+    f16_idx: [[u16; 128]; 3],
 }
 
 fn otables() -> &'static OTables {
@@ -400,6 +470,7 @@ fn otables() -> &'static OTables {
             f32_regular: false,
             a_idx: [[0; 32]; 1],
             b_idx: std::array::from_fn(|r| std::array::from_fn(|l| pair_index(r as u8 / 2, l, r as u8 % 2))),
+            f16_idx: [[0; 128]; 3],
         };
         for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
             let a = slots(inst, FragOperand::A, Layout::Row);
@@ -420,6 +491,20 @@ fn otables() -> &'static OTables {
                 n[l] += 1;
             }
             assert!(n.iter().all(|&k| k == 4), "OHMMA accumulators: 4 elements per lane");
+            if fi == 1 {
+                let mut seen = [false; 128];
+                for (l, te) in t.e[1].iter().enumerate() {
+                    for (n, e) in te.iter().enumerate() {
+                        assert!(e.a.0 < 2 && e.b.0 < 2 && e.reg < 2, "fp16 OHMMA operands are register pairs");
+                        let j = 4 * l + n;
+                        t.f16_idx[0][j] = pair_index(e.a.0, l, e.a.1);
+                        t.f16_idx[1][j] = pair_index(e.b.0, l, e.b.1);
+                        t.f16_idx[2][j] = pair_index(e.reg, l, e.half);
+                        seen[t.f16_idx[2][j] as usize] = true;
+                    }
+                }
+                assert!(seen.iter().all(|&x| x), "fp16 OHMMA: every half of the C/D pair is one element");
+            }
             if fi == 0 {
                 // The fp32 path indexes element (lane, register) directly.
                 let mut regular = true;
@@ -635,6 +720,27 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
             for r in 0..4 {
                 let o: &[u32; 32] = res[32 * r..32 * r + 32].try_into().expect("32 lanes");
                 w.write(d + r as u16, o, exec);
+            }
+        }
+        TensorOp::Ohmma { d, a, b, c, f32: false } if arith == TensorArith::V100 => {
+            // All 128 fp16 products of the warp at once, lanes outside `exec` computed and not
+            // written (element j = 4 * l + n: lane l's n-th accumulator element).
+            let [ai, bi, ci] = &otables().f16_idx;
+            let [av] = gather_pair(pair(w, a), &[*ai]);
+            let [bv] = gather_pair(pair(w, b), &[*bi]);
+            let [cv] = gather_pair(pair(w, c), &[*ci]);
+            let mut res = [0u16; 128];
+            let special = otc_numerics::dot1_f16_v100_lanes_host(&av, &bv, &cv, &mut res);
+            fix_special(special, &mut res, |j| dot1_f16(arith, av[j], bv[j], cv[j]));
+            // D in the pair's half order, then written as two registers
+            let mut dh = [0u16; 128];
+            for j in 0..128 {
+                dh[ci[j] as usize & 127] = res[j];
+            }
+            for r in 0..2 {
+                let o: [u32; 32] =
+                    std::array::from_fn(|l| u32::from(dh[64 * r + 2 * l]) | u32::from(dh[64 * r + 2 * l + 1]) << 16);
+                w.write(d + r as u16, &o, exec);
             }
         }
         TensorOp::Ohmma { d, a, b, c, f32 } => {
@@ -898,6 +1004,15 @@ mod tests {
                 assert_eq!(bv[e.reg as usize][l], super::own_half(&w, 2, l, e.b), "B of lane {l}, register {}", e.reg);
             }
         }
+        // fp16: element 4 l + n is lane l's n-th accumulator element (A, B and C/D places)
+        let [a16, b16, c16] = super::gather_pair(super::pair(&w, 0), &ot.f16_idx);
+        for (l, elems) in ot.e[1].iter().enumerate() {
+            for (n, e) in elems.iter().enumerate() {
+                assert_eq!(a16[4 * l + n], super::own_half(&w, 0, l, e.a), "fp16 A of lane {l}");
+                assert_eq!(b16[4 * l + n], super::own_half(&w, 0, l, e.b), "fp16 B of lane {l}");
+                assert_eq!(c16[4 * l + n], super::own_half(&w, 0, l, (e.reg, e.half)), "fp16 C of lane {l}");
+            }
+        }
     }
 
     #[test]
@@ -926,6 +1041,23 @@ mod tests {
                             for kk in 0..4 {
                                 assert_eq!(av[kk][32 * r + l], super::half_of(&w, 0, t.a[ac][q][row as usize][kk]));
                                 assert_eq!(bv[kk][32 * r + l], super::half_of(&w, 2, t.b[bc][q][kk][col as usize]));
+                            }
+                        }
+                    }
+                    if step >= 2 {
+                        continue;
+                    }
+                    // fp16 accumulators: element 32 i + l is lane l's result i of the STEP
+                    let g = &super::gathers().f16[ac][bc][step];
+                    let (av, bv) =
+                        (super::gather_pair(super::pair(&w, 0), &g.a), super::gather_pair(super::pair(&w, 2), &g.b));
+                    for i in 0..4 {
+                        for l in 0..32 {
+                            let q = (l % 16) / 4;
+                            let (row, col) = t.d16[l][4 * step + i];
+                            for kk in 0..4 {
+                                assert_eq!(av[kk][32 * i + l], super::half_of(&w, 0, t.a[ac][q][row as usize][kk]));
+                                assert_eq!(bv[kk][32 * i + l], super::half_of(&w, 2, t.b[bc][q][kk][col as usize]));
                             }
                         }
                     }
