@@ -43,13 +43,26 @@ fn scales(em: u32) -> (f32, f32) {
     (f32::from_bits((277u32 << 23).wrapping_sub(em)), f32::from_bits(em.wrapping_sub(23 << 23)))
 }
 
+/// `x` truncated toward zero to an integer, for `|x| < 2^31` (anything else, NaN included, is
+/// clamped first: only the flagged lanes have such terms). Rust's `as i32` would do the same, but
+/// its saturation and NaN rules keep LLVM from vectorising it (a scalar conversion per element);
+/// after the clamp the plain conversion instruction is exact.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn trunc_i32(x: f32) -> i32 {
+    const LIMIT: f32 = 1_073_741_824.0; // 2^30
+    let x = if x.is_nan() { 0.0 } else { x.clamp(-LIMIT, LIMIT) };
+    // SAFETY: x is finite and within i32's range.
+    unsafe { x.to_int_unchecked::<i32>() }
+}
+
 /// The sum of integers `sum` (`|sum| < 2^28`) as fp32 bits rounded toward zero, or rounded to odd
 /// when `ODD`, from a round-to-nearest conversion: the conversion back is exact, and a value that
 /// moved away from zero steps back one unit in the last place.
 #[inline(always)]
 fn int_to_f32<const ODD: bool>(sum: i32) -> u32 {
     let f = sum as f32;
-    let back = f as i32;
+    let back = trunc_i32(f);
     let away = back.unsigned_abs() > sum.unsigned_abs();
     let rz = f.to_bits().wrapping_sub(u32::from(away));
     if ODD {
@@ -103,9 +116,9 @@ fn units_step<const N: usize, const F16: bool>(a: &[u16; N], b: &[u16; N], c: u3
     let em = em.max(cf).max(if F16 { F16_OUT_MIN_FIELD } else { 0 });
     let (scale, unscale) = scales(em);
     // wrapping: the flagged lanes' terms are anything
-    let mut sum = (c32 * scale) as i32;
+    let mut sum = trunc_i32(c32 * scale);
     for pk in p {
-        sum = sum.wrapping_add((pk * scale) as i32);
+        sum = sum.wrapping_add(trunc_i32(pk * scale));
     }
     let d = if F16 {
         u32::from(f32_to_f16_rne((f32::from_bits(int_to_f32::<true>(sum)) * unscale).to_bits()))
