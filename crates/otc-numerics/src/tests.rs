@@ -1519,6 +1519,33 @@ fn f16_float_batches_equal_the_reference_on_every_accumulator() {
 }
 
 #[test]
+fn f16_float_batches_keep_the_alignment_floor() {
+    // The floor E >= -19 of fp16 output truncates product bits below 2^-42 even when every term
+    // is smaller: a = 1924 * 2^-22 (0x0f84), b = 1090 * 2^-24 (0x0442), p = 2^-25 + 2^-43, e_p =
+    // -26. With c = 2 * 2^-24 the exact sum is 2.5 fp16 subnormal units plus 2^-43, which would
+    // round up to 3 units; the model drops the 2^-43 (u = 2^-42), leaving a tie that rounds to the
+    // even 2 units (0x0002). Checked by hand here, then against the reference for every fp16
+    // accumulator with these factors, their negations and the swapped order, and two subnormal
+    // factors whose product 481 * 545 * 2^-48 = 2^-30 + 2^-48 has its last bit below the floor.
+    assert_eq!(ref_f16(V100, &[0x0f84], &[0x0442], 0x0002), 0x0002);
+    let pairs = [(0x0f84u16, 0x0442u16), (0x8f84, 0x0442), (0x0442, 0x8f84), (0x01e1, 0x0221), (0x81e1, 0x8221)];
+    let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u16; 128]);
+    let mut i = 0;
+    for c in 0..=u16::MAX {
+        for &(x, y) in &pairs {
+            (la[i], lb[i], lc[i]) = (x, y, c);
+            i += 1;
+            if i == 128 {
+                check_f16_lanes1(&la, &lb, &lc);
+                let (qa, qb) = four_of(&la, &lb);
+                check_f16_lanes4(&qa, &qb, &lc);
+                i = 0;
+            }
+        }
+    }
+}
+
+#[test]
 fn f16_float_batches_equal_the_reference_on_random_batches() {
     // Corner-biased random batches: products cancelling each other and the accumulator (c near
     // minus a product, rounded to fp16), sums near the fp16 overflow and underflow, and batches
