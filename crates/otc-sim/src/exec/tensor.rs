@@ -460,6 +460,10 @@ struct OTables {
     /// accumulator element): its A and B factors, and its place in the C/D pair (a permutation
     /// of the pair's 128 halves).
     f16_idx: [[u16; 128]; 3],
+    /// In the regular fp32 layout: the tile row and column of lane l's element in C register r,
+    /// as `sp_row[r][l]`, `sp_col[r][l]` (where a sparse OHMMA lands its product).
+    sp_row: [[i32; 32]; 4],
+    sp_col: [[i32; 32]; 4],
 }
 
 fn otables() -> &'static OTables {
@@ -471,6 +475,8 @@ fn otables() -> &'static OTables {
             a_idx: [[0; 32]; 1],
             b_idx: std::array::from_fn(|r| std::array::from_fn(|l| pair_index(r as u8 / 2, l, r as u8 % 2))),
             f16_idx: [[0; 128]; 3],
+            sp_row: [[0; 32]; 4],
+            sp_col: [[0; 32]; 4],
         };
         for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
             let a = slots(inst, FragOperand::A, Layout::Row);
@@ -514,6 +520,10 @@ fn otables() -> &'static OTables {
                     let (reg, half) = te[0].a;
                     regular &= reg < 2 && te.iter().all(|e| e.a == te[0].a && e.b == (e.reg / 2, e.reg % 2));
                     t.a_idx[0][l] = pair_index(reg, l, half);
+                    for e in te {
+                        t.sp_row[e.reg as usize & 3][l] = i32::from(e.row);
+                        t.sp_col[e.reg as usize & 3][l] = i32::from(e.col);
+                    }
                 }
                 t.f32_regular = regular;
             }
@@ -906,6 +916,65 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
     Ok(Flow::Next)
 }
 
+/// A sparse-mode fp32 OHMMA in the regular layout with the accumulators delivered in vectors: per
+/// 16 lanes of a C register, the landing positions from the tile row and column tables and the
+/// bitmaps' positions (`rowpos`, `colpos`: -1 where nothing lands), the accumulators gathered from
+/// the buffer, the products added by the float step, the results scattered back after all 128 are
+/// computed (the positions are distinct: each buffer element receives at most one product).
+/// Returns `false`, having written nothing, when a landing product has an infinity or a NaN among
+/// its inputs (the caller's general path does those).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn sparse_ohmma_fused_avx512(
+    data: &mut [u32; 1024],
+    a32: &[u16; 32],
+    b32: &[[u16; 32]; 4],
+    rowpos: &[i32; 16],
+    colpos: &[i32; 16],
+    ot: &OTables,
+) -> bool {
+    use otc_numerics::float_avx512::dot1_f32_x16;
+    use std::arch::x86_64::*;
+    let load16 = |x: &[i32]| {
+        assert!(x.len() >= 16, "16 lanes");
+        // SAFETY: 16 i32 (64 bytes), an unaligned load.
+        unsafe { _mm512_loadu_si512(x.as_ptr() as *const __m512i) }
+    };
+    let halves16 = |x: &[u16]| {
+        assert!(x.len() >= 16, "16 lanes");
+        // SAFETY: 16 halves (32 bytes), an unaligned load.
+        _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(x.as_ptr() as *const __m256i) })
+    };
+    let (rp, cp, zero) = (load16(rowpos), load16(colpos), _mm512_setzero_si512());
+    let mut out = [(zero, 0 as __mmask16, zero); 8];
+    let mut special = 0u16;
+    for r in 0..4 {
+        for h in 0..2 {
+            let rv = _mm512_permutexvar_epi32(load16(&ot.sp_row[r][16 * h..]), rp);
+            let cv = _mm512_permutexvar_epi32(load16(&ot.sp_col[r][16 * h..]), cp);
+            let lands = _mm512_cmpge_epi32_mask(rv, zero) & _mm512_cmpge_epi32_mask(cv, zero);
+            if lands == 0 {
+                continue;
+            }
+            // row * 32 + column, below 1024 where the product lands
+            let pos = _mm512_add_epi32(rv, cv);
+            // SAFETY: the gathered lanes' positions are within the 1024-element buffer.
+            let c = unsafe { _mm512_mask_i32gather_epi32::<4>(zero, lands, pos, data.as_ptr() as *const i32) };
+            let (d, m) = dot1_f32_x16(halves16(&a32[16 * h..]), halves16(&b32[r][16 * h..]), c);
+            special |= m & lands;
+            out[2 * r + h] = (d, lands, pos);
+        }
+    }
+    if special != 0 {
+        return false;
+    }
+    for (d, lands, pos) in out {
+        // SAFETY: as the gathers: positions within the buffer, distinct, masked by `lands`.
+        unsafe { _mm512_mask_i32scatter_epi32::<4>(data.as_mut_ptr() as *mut i32, lands, pos, d) };
+    }
+    true
+}
+
 /// One sparse-mode OHMMA (m, n) from the A pair at `a` and the B pair at `b`, gathered through the
 /// buffer's bitmaps and accumulated at the landing positions (the sparse OHMMA and each OHMMA of a
 /// sequenced SpWMMA).
@@ -930,6 +999,36 @@ fn sparse_ohmma(
     let (rows, na) = bit_positions(abm);
     let (cols, nb) = bit_positions(bbm);
     let ot = otables();
+    // products landing: every (row, column) of the tile with a bitmap position (a few go through
+    // the scalar path below, cheaper than eight vectors)
+    #[cfg(target_arch = "x86_64")]
+    let landing = (na.saturating_sub(8 * m as usize)).min(8) * (nb.saturating_sub(16 * n as usize)).min(16);
+    #[cfg(target_arch = "x86_64")]
+    if arith == TensorArith::V100 && landing > 8 && ot.f32_regular && super::level() == super::Level::Avx512 {
+        // where each tile row / column of this (m, n) lands in the buffer, -1 where none does
+        let rowpos: [i32; 16] = std::array::from_fn(|row| {
+            let kk = 8 * m as usize + row;
+            if row < 8 && kk < na {
+                i32::from(rows[kk & 31]) * 32
+            } else {
+                -1
+            }
+        });
+        let colpos: [i32; 16] = std::array::from_fn(|col| {
+            let jj = 16 * n as usize + col;
+            if jj < nb {
+                i32::from(cols[jj & 31])
+            } else {
+                -1
+            }
+        });
+        let (a32, b32) = regular_operands(w, a, b);
+        let buf = w.accb.as_mut().expect("checked");
+        // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+        if unsafe { sparse_ohmma_fused_avx512(&mut buf.data, &a32, &b32, &rowpos, &colpos, ot) } {
+            return Ok(());
+        }
+    }
     // Gather every landing product first (operands are read from all 32 lanes, active
     // or not), then accumulate: each buffer element receives at most one product.
     let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
