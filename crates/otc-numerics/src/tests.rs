@@ -1500,20 +1500,25 @@ fn f16_float_batches_equal_the_reference_on_every_accumulator() {
     // products (debug: every 7th corner and every 13th accumulator).
     let (step, cstep) = if cfg!(debug_assertions) { (7, 13) } else { (1, 1) };
     let hc: Vec<u16> = f16_corners().into_iter().step_by(step).collect();
+    check_f16_cases((0..=u16::MAX).step_by(cstep).flat_map(|c| {
+        let hc = &hc;
+        hc.iter().flat_map(move |&x| hc.iter().map(move |&y| (x, y, c)))
+    }));
+}
+
+/// The cases `(a, b, c)` in batches of 128 (a last partial batch is left out), one product each
+/// and as the four-product batch [`four_of`], against the reference.
+fn check_f16_cases(cases: impl Iterator<Item = (u16, u16, u16)>) {
     let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u16; 128]);
     let mut i = 0;
-    for c in (0..=u16::MAX).step_by(cstep) {
-        for &x in &hc {
-            for &y in &hc {
-                (la[i], lb[i], lc[i]) = (x, y, c);
-                i += 1;
-                if i == 128 {
-                    check_f16_lanes1(&la, &lb, &lc);
-                    let (qa, qb) = four_of(&la, &lb);
-                    check_f16_lanes4(&qa, &qb, &lc);
-                    i = 0;
-                }
-            }
+    for (x, y, c) in cases {
+        (la[i], lb[i], lc[i]) = (x, y, c);
+        i += 1;
+        if i == 128 {
+            check_f16_lanes1(&la, &lb, &lc);
+            let (qa, qb) = four_of(&la, &lb);
+            check_f16_lanes4(&qa, &qb, &lc);
+            i = 0;
         }
     }
 }
@@ -1529,20 +1534,8 @@ fn f16_float_batches_keep_the_alignment_floor() {
     // factors whose product 481 * 545 * 2^-48 = 2^-30 + 2^-48 has its last bit below the floor.
     assert_eq!(ref_f16(V100, &[0x0f84], &[0x0442], 0x0002), 0x0002);
     let pairs = [(0x0f84u16, 0x0442u16), (0x8f84, 0x0442), (0x0442, 0x8f84), (0x01e1, 0x0221), (0x81e1, 0x8221)];
-    let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u16; 128]);
-    let mut i = 0;
-    for c in 0..=u16::MAX {
-        for &(x, y) in &pairs {
-            (la[i], lb[i], lc[i]) = (x, y, c);
-            i += 1;
-            if i == 128 {
-                check_f16_lanes1(&la, &lb, &lc);
-                let (qa, qb) = four_of(&la, &lb);
-                check_f16_lanes4(&qa, &qb, &lc);
-                i = 0;
-            }
-        }
-    }
+    // 65,536 x 5 cases: whole batches
+    check_f16_cases((0..=u16::MAX).flat_map(|c| pairs.iter().map(move |&(x, y)| (x, y, c))));
 }
 
 #[test]
