@@ -95,4 +95,110 @@ fn lane_batches() {
         dt * 1e9 / (reps * sets) as f64,
         black_box(c)[0][0]
     );
+    other_batches();
+}
+
+/// This thread's CPU time in nanoseconds (Linux: `/proc/thread-self/schedstat`), so that a loaded
+/// host's waiting is not counted; the wall clock elsewhere.
+fn cpu_ns(start: Instant) -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or_else(|| start.elapsed().as_secs_f64() * 1e9)
+}
+
+/// CPU nanoseconds per call of `batch` over `sets` inputs, each output fed back (through
+/// `feed`) as the next input.
+fn time_batch<T: Copy>(
+    sets: usize,
+    reps: usize,
+    mut c: T,
+    feed: impl Fn(T) -> T,
+    mut batch: impl FnMut(usize, &T) -> (T, u64),
+) -> (f64, u64) {
+    let t = Instant::now();
+    let t0 = cpu_ns(t);
+    let mut special = 0;
+    for _ in 0..reps {
+        for i in 0..sets {
+            let (out, s) = batch(i, &c);
+            c = feed(out);
+            special |= s;
+        }
+    }
+    black_box(c);
+    ((cpu_ns(t) - t0) / (reps * sets) as f64, special)
+}
+
+/// The other batches as otc-sim runs them: an fp32 HMMA.884 STEP (64 four-product elements), an
+/// fp16 HMMA.884 STEP (128), an fp16 OHMMA (128 one-product elements).
+fn other_batches() {
+    let mut next = fp16_stream(0x0123_4567_89ab_cdef);
+    let sets = 64;
+    let a4: Vec<[[u16; 128]; 4]> =
+        (0..sets).map(|_| std::array::from_fn(|_| std::array::from_fn(|_| next()))).collect();
+    let b4: Vec<[[u16; 128]; 4]> =
+        (0..sets).map(|_| std::array::from_fn(|_| std::array::from_fn(|_| next()))).collect();
+    let reps = 20_000;
+    let half = |x: &[u16; 128]| -> [u16; 64] { x[..64].try_into().unwrap() };
+    let (ns, special) = time_batch(
+        sets,
+        reps,
+        [0u32; 64],
+        |c| c,
+        |i, c| {
+            let (a, b) = (a4[i].map(|r| half(&r)), b4[i].map(|r| half(&r)));
+            let mut out = [0u32; 64];
+            let s = otc_numerics::dot4_f32_v100_lanes_host(&a, &b, c, &mut out)[0];
+            (out, s)
+        },
+    );
+    println!("dot4_f32_v100_lanes_host, one fp32 HMMA.884 STEP (64 elements): {ns:.1} CPU-ns  ({special:#x})");
+    let (ns, special) = time_batch(
+        sets,
+        reps,
+        [0u16; 128],
+        |c| c.map(|h| h & 0xbfff),
+        |i, c| {
+            let mut out = [0u16; 128];
+            let s = otc_numerics::dot4_f16_v100_lanes_host(&a4[i], &b4[i], c, &mut out)[0];
+            (out, s)
+        },
+    );
+    println!("dot4_f16_v100_lanes_host, one fp16 HMMA.884 STEP (128 elements): {ns:.1} CPU-ns  ({special:#x})");
+    let (ns, special) = time_batch(
+        sets,
+        reps,
+        [0u16; 128],
+        |c| c.map(|h| h & 0xbfff),
+        |i, c| {
+            let mut out = [0u16; 128];
+            let s = otc_numerics::dot1_f16_v100_lanes_host(&a4[i][0], &b4[i][0], c, &mut out)[0];
+            (out, s)
+        },
+    );
+    println!("dot1_f16_v100_lanes_host, one fp16 OHMMA (128 elements): {ns:.1} CPU-ns  ({special:#x})");
+    // the scalar fast paths these batches replace, element by element
+    let (ns, _) = time_batch(
+        sets,
+        reps / 4,
+        [0u16; 128],
+        |c| c.map(|h| h & 0xbfff),
+        |i, c| {
+            let out = std::array::from_fn(|j| {
+                let (a, b) = (std::array::from_fn(|k| a4[i][k][j]), std::array::from_fn(|k| b4[i][k][j]));
+                otc_numerics::dot4_f16(TensorArith::V100, a, b, c[j])
+            });
+            (out, 0)
+        },
+    );
+    println!("dot4_f16 x 128 (scalar, the same STEP): {ns:.1} CPU-ns");
+    let (ns, _) = time_batch(
+        sets,
+        reps / 4,
+        [0u16; 128],
+        |c| c.map(|h| h & 0xbfff),
+        |i, c| (std::array::from_fn(|j| otc_numerics::dot1_f16(TensorArith::V100, a4[i][0][j], b4[i][0][j], c[j])), 0),
+    );
+    println!("dot1_f16 x 128 (scalar, the same OHMMA): {ns:.1} CPU-ns");
 }

@@ -32,15 +32,15 @@
 //! `#[ignore]`d sweep over every fp16 pair).
 
 /// Exponent field mask of fp32.
-const EXP: u32 = 0x7f80_0000;
+pub(crate) const EXP: u32 = 0x7f80_0000;
 /// Exponent field of `2^-14` (the fp16 clamp) in fp32.
 const F16_MIN_FIELD: u32 = 113 << 23;
 /// The smallest value of a product's exponent field sum that means an infinite or NaN factor.
-const SPECIAL_PRODUCT_FIELD: u32 = 241 << 23;
+pub(crate) const SPECIAL_PRODUCT_FIELD: u32 = 241 << 23;
 
 /// The fp32 value of an fp16 pattern (exact).
 #[inline(always)]
-fn f16_to_f32(h: u16) -> f32 {
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let h = u32::from(h);
     let sign = (h & 0x8000) << 16;
     let field = (h >> 10) & 0x1f;
@@ -62,7 +62,7 @@ fn f16_to_f32(h: u16) -> f32 {
 /// bits, `pf` the product's model exponent as an fp32 field (`(e_a + e_b + 127) << 23`, 0 for a
 /// zero product) and whether a factor is an infinity or a NaN.
 #[inline(always)]
-fn product_term(a: u16, b: u16) -> (u32, u32, bool) {
+pub(crate) fn product_term(a: u16, b: u16) -> (u32, u32, bool) {
     let (x, y) = (f16_to_f32(a), f16_to_f32(b));
     let p = x * y;
     let xf = (x.to_bits() & EXP).max(F16_MIN_FIELD);
@@ -188,7 +188,7 @@ pub mod avx512 {
     /// # Safety
     /// The host must have AVX-512F; `16 v + 16 <= L`.
     #[inline(always)]
-    pub(super) unsafe fn halves16<const L: usize>(h: &[u16; L], v: usize) -> __m512 {
+    pub(crate) unsafe fn halves16<const L: usize>(h: &[u16; L], v: usize) -> __m512 {
         // SAFETY: in bounds by the caller's promise; an unaligned load.
         unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(h.as_ptr().add(16 * v) as *const __m256i)) }
     }
@@ -247,20 +247,7 @@ pub mod avx512_dot4 {
     #[target_feature(enable = "avx512f")]
     pub fn dot4_f32_x16(x: [__m512; 4], y: [__m512; 4], c: __m512i) -> (__m512i, __mmask16) {
         let exp = _mm512_set1_epi32(EXP as i32);
-        let clamp = _mm512_set1_epi32(F16_MIN_FIELD as i32);
-        let mut p = [_mm512_setzero_ps(); 4];
-        let mut em = _mm512_setzero_si512();
-        let mut special_p = _mm512_setzero_si512();
-        for k in 0..4 {
-            p[k] = _mm512_mul_ps(x[k], y[k]); // exact
-            let xf = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x[k]), exp), clamp);
-            let yf = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(y[k]), exp), clamp);
-            let pf = _mm512_add_epi32(_mm512_sub_epi32(xf, _mm512_set1_epi32(127 << 23)), yf);
-            special_p = _mm512_max_epu32(special_p, pf);
-            // a zero product takes no part in E (NaN compares unequal to 0: flagged anyway)
-            let pf = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(p[k], _mm512_setzero_ps()), pf);
-            em = _mm512_max_epu32(em, pf);
-        }
+        let (p, em, special_p) = products_x16(x, y, _mm512_setzero_si512());
         let c_nonzero = _mm512_test_epi32_mask(c, _mm512_set1_epi32(0x7fff_ffff));
         let cf =
             _mm512_maskz_mov_epi32(c_nonzero, _mm512_max_epu32(_mm512_and_si512(c, exp), _mm512_set1_epi32(1 << 23)));
@@ -283,6 +270,34 @@ pub mod avx512_dot4 {
         let special = _mm512_cmpge_epu32_mask(special_p, _mm512_set1_epi32(SPECIAL_PRODUCT_FIELD as i32))
             | _mm512_cmpeq_epi32_mask(cf, exp);
         (d, special)
+    }
+
+    /// The `N` products `x[k] * y[k]` (exact) of 16 lanes, the largest model exponent field of the
+    /// non-zero ones and `em0`, and the largest of all (at least [`SPECIAL_PRODUCT_FIELD`]: an
+    /// infinite or NaN factor).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) fn products_x16<const N: usize>(
+        x: [__m512; N],
+        y: [__m512; N],
+        em0: __m512i,
+    ) -> ([__m512; N], __m512i, __m512i) {
+        let exp = _mm512_set1_epi32(EXP as i32);
+        let clamp = _mm512_set1_epi32(F16_MIN_FIELD as i32);
+        let mut p = [_mm512_setzero_ps(); N];
+        let mut em = em0;
+        let mut special_p = _mm512_setzero_si512();
+        for k in 0..N {
+            p[k] = _mm512_mul_ps(x[k], y[k]); // exact
+            let xf = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x[k]), exp), clamp);
+            let yf = _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(y[k]), exp), clamp);
+            let pf = _mm512_add_epi32(_mm512_sub_epi32(xf, _mm512_set1_epi32(127 << 23)), yf);
+            special_p = _mm512_max_epu32(special_p, pf);
+            // a zero product takes no part in E (NaN compares unequal to 0: flagged anyway)
+            let pf = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(p[k], _mm512_setzero_ps()), pf);
+            em = _mm512_max_epu32(em, pf);
+        }
+        (p, em, special_p)
     }
 
     /// [`crate::dot4_f32_v100_lanes`] on 16-lane vectors (`L` a multiple of 16).

@@ -900,6 +900,30 @@ fn assert_same_batch<const L: usize>(special: [u64; 2], out: &[u32; L], host_spe
     }
 }
 
+/// `$batch` (a portable lane batch) run in every build this host can run, whatever `OTC_SIM_ISA`
+/// says: the baseline, and the AVX2 and AVX-512 builds of `host_vectors`; `$out` a zeroed output.
+macro_rules! host_builds {
+    ($batch:ident ($($arg:expr),*), $out:expr) => {{
+        let mut runs = Vec::new();
+        let mut out = $out;
+        runs.push(($batch($($arg),*, &mut out), out));
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") {
+                // SAFETY: the host has AVX2.
+                runs.push((unsafe { host_vectors::avx2::$batch($($arg),*, &mut out) }, out));
+            }
+            if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512cd") {
+                // SAFETY: the host has the AVX-512 subsets of the build.
+                runs.push((unsafe { host_vectors::avx512::$batch($($arg),*, &mut out) }, out));
+            }
+        }
+        runs
+    }};
+}
+
 /// Every floating-point formulation of the one-product batch that this host can run, whatever
 /// `OTC_SIM_ISA` says: the portable one in the baseline build and in the AVX2 and AVX-512 builds,
 /// and the AVX-512 intrinsics.
@@ -943,7 +967,10 @@ fn check_float_batch4<const L: usize>(
         let fp_special = unsafe { float_lanes::avx512_dot4::dot4_f32_v100_lanes(a, b, c, &mut fp_out) };
         assert_same_batch(special, out, fp_special, &fp_out);
     }
-    let _ = (a, b, c, special, out);
+    // the portable formulation by units of u, in every build the host runs
+    for (fp_special, fp_out) in host_builds!(dot4_f32_v100_lanes_fp(a, b, c), [0u32; L]) {
+        assert_same_batch(special, out, fp_special, &fp_out);
+    }
 }
 
 /// Checks `dot1_f32_v100_lanes` (and its host build, and every floating-point formulation) on 128
@@ -1159,6 +1186,37 @@ fn fast_paths_equal_the_reference_on_every_fp16_pair() {
     }
 }
 
+/// A corner fp16 factor (`corner_f16`) that is an infinity or a NaN `special_rate` % of the time
+/// and finite otherwise.
+fn corner_f16_special(rng: &mut Rng, special_rate: u64) -> u16 {
+    let x = corner_f16(rng);
+    if rng.next() % 100 < special_rate {
+        0x7c00 | (x & 0x8000) | if rng.next().is_multiple_of(2) { 0 } else { x & 0x3ff }
+    } else if x & 0x7c00 == 0x7c00 {
+        x & 0x83ff
+    } else {
+        x
+    }
+}
+
+/// Four products' factors of 128 random elements (`corner_f16_special`), product 1 of half the
+/// elements near minus product 0 (cancellation).
+fn random_factors(rng: &mut Rng, special_rate: u64) -> ([[u16; 128]; 4], [[u16; 128]; 4]) {
+    let mut a = [[0u16; 128]; 4];
+    let mut b = [[0u16; 128]; 4];
+    for i in 0..128 {
+        for k in 0..4 {
+            a[k][i] = corner_f16_special(rng, special_rate);
+            b[k][i] = corner_f16_special(rng, special_rate);
+        }
+        if rng.next().is_multiple_of(2) {
+            a[1][i] = a[0][i] ^ 0x8000 ^ (rng.next() % 3) as u16;
+            b[1][i] = b[0][i];
+        }
+    }
+    (a, b)
+}
+
 /// Whole batches of corner-biased random cases for the floating-point formulations (and the
 /// integer batches they replace), against the reference element by element: products that cancel
 /// each other and the accumulator, accumulators at every exponent, and batches with no, one or
@@ -1170,29 +1228,10 @@ fn float_batches_equal_the_reference_on_random_batches() {
     for n in 0..batches {
         // how often a lane gets a special value: never, rarely, often
         let special_rate = [0u64, 1, 40][n % 3];
-        let h = |rng: &mut Rng| {
-            let x = corner_f16(rng);
-            if rng.next() % 100 < special_rate {
-                0x7c00 | (x & 0x8000) | if rng.next().is_multiple_of(2) { 0 } else { x & 0x3ff }
-            } else if x & 0x7c00 == 0x7c00 {
-                x & 0x83ff
-            } else {
-                x
-            }
-        };
-        let mut a = [[0u16; 128]; 4];
-        let mut b = [[0u16; 128]; 4];
+        let (a, b) = random_factors(&mut rng, special_rate);
         let mut c = [0u32; 128];
         for i in 0..128 {
-            for k in 0..4 {
-                a[k][i] = h(&mut rng);
-                b[k][i] = h(&mut rng);
-            }
-            // cancellation: product 1 near minus product 0, c near minus product 0 or 2
-            if rng.next().is_multiple_of(2) {
-                a[1][i] = a[0][i] ^ 0x8000 ^ (rng.next() % 3) as u16;
-                b[1][i] = b[0][i];
-            }
+            // cancellation: c near minus product 0 or 2
             let near = f16_to_f32(a[(i % 2) * 2][i]) * f16_to_f32(b[(i % 2) * 2][i]);
             c[i] = corner_f32(&mut rng, near);
             if rng.next() % 100 < special_rate {
@@ -1261,12 +1300,31 @@ fn float_batches_equal_the_reference_on_every_accumulator_exponent() {
     }
 }
 
+/// The factors `a` of this process's shard of an exhaustive sweep: `OTC_SWEEP_SHARD=i/n` takes
+/// every `a` with `a % n == i` (all of them without the variable), so a sweep too long for one
+/// sitting runs as `n` processes, each reporting its own pass; a malformed value is an error.
+fn sweep_shard() -> impl Iterator<Item = u16> {
+    let (i, n) = match std::env::var("OTC_SWEEP_SHARD") {
+        Err(_) => (0, 1),
+        Ok(v) => {
+            let parsed = v.split_once('/').and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+            match parsed {
+                Some((i, n)) if i < n => (i, n),
+                _ => panic!("OTC_SWEEP_SHARD={v:?}: expected i/n with 0 <= i < n"),
+            }
+        }
+    };
+    eprintln!("sweep shard {i}/{n}");
+    (0..=u16::MAX).filter(move |&a| u32::from(a) % n == i)
+}
+
 /// Every pair of fp16 factors through the floating-point batches (every formulation the host runs:
 /// the portable one in the baseline, AVX2 and AVX-512 builds, the AVX-512 intrinsics) against the
 /// scalar fast path (itself swept over every pair against the reference above), for accumulators
 /// at the corners; and the four-product batch with every pair as its first product next to a
 /// cancelling and a shifted one. Run by hand (minutes per accumulator):
-/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_float`.
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_float`
+/// (`OTC_SWEEP_SHARD=i/n` runs the factors `a` with `a % n == i` only, see [`sweep_shard`]).
 #[test]
 #[ignore]
 fn every_fp16_pair_through_the_float_batches() {
@@ -1282,8 +1340,9 @@ fn every_fp16_pair_through_the_float_batches() {
         0x7f7f_ffff,
         0xff7f_ffff,
     ];
+    let shard: Vec<u16> = sweep_shard().collect();
     for c in accumulators {
-        for a in 0..=u16::MAX {
+        for &a in &shard {
             for chunk in 0..512u32 {
                 let la = [a; 128];
                 let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
@@ -1313,5 +1372,316 @@ fn every_fp16_pair_through_the_float_batches() {
                 }
             }
         }
+        eprintln!("accumulator {c:#010x}: every pair of the shard agrees");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fp16 accumulators by units of u (`float_units`) against the reference
+// ---------------------------------------------------------------------------------------------
+
+/// Every formulation of the one-product fp16-accumulator batch this host can run (whatever
+/// `OTC_SIM_ISA` says): the portable one in every build, and the AVX-512 intrinsics.
+fn f16_batches1<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u16; L]) -> Vec<([u64; 2], [u16; L])> {
+    let mut runs = host_builds!(dot1_f16_v100_lanes_fp(a, b, c), [0u16; L]);
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    if std::arch::is_x86_feature_detected!("avx512f") && L.is_multiple_of(16) {
+        let mut out = [0u16; L];
+        // SAFETY: the host has AVX-512F.
+        runs.push((unsafe { float_units::avx512::dot1_f16_v100_lanes(a, b, c, &mut out) }, out));
+    }
+    let mut out = [0u16; L];
+    runs.push((dot1_f16_v100_lanes_host(a, b, c, &mut out), out));
+    runs
+}
+
+/// Every formulation of the four-product fp16-accumulator batch this host can run.
+fn f16_batches4<const L: usize>(a: &[[u16; L]; 4], b: &[[u16; L]; 4], c: &[u16; L]) -> Vec<([u64; 2], [u16; L])> {
+    let mut runs = host_builds!(dot4_f16_v100_lanes_fp(a, b, c), [0u16; L]);
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    if std::arch::is_x86_feature_detected!("avx512f") && L.is_multiple_of(16) {
+        let mut out = [0u16; L];
+        // SAFETY: the host has AVX-512F.
+        runs.push((unsafe { float_units::avx512::dot4_f16_v100_lanes(a, b, c, &mut out) }, out));
+    }
+    let mut out = [0u16; L];
+    runs.push((dot4_f16_v100_lanes_host(a, b, c, &mut out), out));
+    runs
+}
+
+fn is_special_f16(h: u16) -> bool {
+    h & 0x7c00 == 0x7c00
+}
+
+/// `want[i]` against every formulation's element `i`, and the flags against the inputs.
+fn assert_f16_runs<const L: usize>(
+    runs: &[([u64; 2], [u16; L])],
+    special: &[bool; L],
+    want: &[u16; L],
+    what: impl Fn(usize) -> String,
+) {
+    for (r, (flags, out)) in runs.iter().enumerate() {
+        for i in 0..L {
+            assert_eq!(flags[i / 64] >> (i % 64) & 1 == 1, special[i], "flag of run {r}: {}", what(i));
+            if !special[i] {
+                assert_eq!(out[i], want[i], "run {r}: {}", what(i));
+            }
+        }
+    }
+}
+
+/// One-product fp16 batches of 128 elements against the reference element by element.
+fn check_f16_lanes1(a: &[u16; 128], b: &[u16; 128], c: &[u16; 128]) {
+    let special: [bool; 128] =
+        std::array::from_fn(|i| is_special_f16(a[i]) | is_special_f16(b[i]) | is_special_f16(c[i]));
+    let want: [u16; 128] = std::array::from_fn(|i| ref_f16(V100, &[a[i]], &[b[i]], c[i]));
+    assert_f16_runs(&f16_batches1(a, b, c), &special, &want, |i| {
+        format!("f16 a={:#06x} b={:#06x} c={:#06x}", a[i], b[i], c[i])
+    });
+}
+
+/// Four-product fp16 batches against the reference element by element.
+fn check_f16_lanes4<const L: usize>(a: &[[u16; L]; 4], b: &[[u16; L]; 4], c: &[u16; L]) {
+    let special: [bool; L] = std::array::from_fn(|i| {
+        (0..4).any(|k| is_special_f16(a[k][i]) | is_special_f16(b[k][i])) | is_special_f16(c[i])
+    });
+    let factors =
+        |i: usize| -> ([u16; 4], [u16; 4]) { (std::array::from_fn(|k| a[k][i]), std::array::from_fn(|k| b[k][i])) };
+    let want: [u16; L] = std::array::from_fn(|i| {
+        let (av, bv) = factors(i);
+        ref_f16(V100, &av, &bv, c[i])
+    });
+    assert_f16_runs(&f16_batches4(a, b, c), &special, &want, |i| {
+        format!("f16x4 {:x?} {:x?} c={:#06x}", factors(i).0, factors(i).1, c[i])
+    });
+}
+
+/// The four-product batch made of a one-product batch: (x, y), (-x, y) of the next element,
+/// (y, x), (x, -y): products that cancel, shift and repeat.
+fn four_of(a: &[u16; 128], b: &[u16; 128]) -> ([[u16; 128]; 4], [[u16; 128]; 4]) {
+    (
+        [*a, std::array::from_fn(|j| a[(j + 1) % 128] ^ 0x8000), *b, *a],
+        [*b, std::array::from_fn(|j| b[(j + 1) % 128]), *a, std::array::from_fn(|j| b[j] ^ 0x8000)],
+    )
+}
+
+#[test]
+fn f16_float_batches_equal_the_reference_on_every_fp16_factor() {
+    // Every fp16 a against corner b and corner fp16 c, both orders (debug: every 5th corner and
+    // every 5th a).
+    let step = if cfg!(debug_assertions) { 5 } else { 1 };
+    let hc: Vec<u16> = f16_corners().into_iter().step_by(step).collect();
+    let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u16; 128]);
+    let mut i = 0;
+    for x in (0..=u16::MAX).step_by(step) {
+        for &y in &hc {
+            for &z in &hc {
+                (la[i], lb[i], lc[i]) = (x, y, z);
+                i += 1;
+                if i == 128 {
+                    check_f16_lanes1(&la, &lb, &lc);
+                    check_f16_lanes1(&lb, &la, &lc);
+                    if x % (4 * step as u16) == 0 {
+                        let (qa, qb) = four_of(&la, &lb);
+                        check_f16_lanes4(&qa, &qb, &lc);
+                    }
+                    i = 0;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_float_batches_equal_the_reference_on_every_accumulator() {
+    // Every fp16 accumulator (all 65536 patterns) against corner factor pairs, one and four
+    // products (debug: every 7th corner and every 13th accumulator).
+    let (step, cstep) = if cfg!(debug_assertions) { (7, 13) } else { (1, 1) };
+    let hc: Vec<u16> = f16_corners().into_iter().step_by(step).collect();
+    check_f16_cases((0..=u16::MAX).step_by(cstep).flat_map(|c| {
+        let hc = &hc;
+        hc.iter().flat_map(move |&x| hc.iter().map(move |&y| (x, y, c)))
+    }));
+}
+
+/// The cases `(a, b, c)` in batches of 128 (a last partial batch is left out), one product each
+/// and as the four-product batch [`four_of`], against the reference.
+fn check_f16_cases(cases: impl Iterator<Item = (u16, u16, u16)>) {
+    let (mut la, mut lb, mut lc) = ([0u16; 128], [0u16; 128], [0u16; 128]);
+    let mut i = 0;
+    for (x, y, c) in cases {
+        (la[i], lb[i], lc[i]) = (x, y, c);
+        i += 1;
+        if i == 128 {
+            check_f16_lanes1(&la, &lb, &lc);
+            let (qa, qb) = four_of(&la, &lb);
+            check_f16_lanes4(&qa, &qb, &lc);
+            i = 0;
+        }
+    }
+}
+
+#[test]
+fn f16_float_batches_keep_the_alignment_floor() {
+    // The floor E >= -19 of fp16 output truncates product bits below 2^-42 even when every term
+    // is smaller: a = 1924 * 2^-22 (0x0f84), b = 1090 * 2^-24 (0x0442), p = 2^-25 + 2^-43, e_p =
+    // -26. With c = 2 * 2^-24 the exact sum is 2.5 fp16 subnormal units plus 2^-43, which would
+    // round up to 3 units; the model drops the 2^-43 (u = 2^-42), leaving a tie that rounds to the
+    // even 2 units (0x0002). Checked by hand here, then against the reference for every fp16
+    // accumulator with these factors, their negations and the swapped order, and two subnormal
+    // factors whose product 481 * 545 * 2^-48 = 2^-30 + 2^-48 has its last bit below the floor.
+    assert_eq!(ref_f16(V100, &[0x0f84], &[0x0442], 0x0002), 0x0002);
+    let pairs = [(0x0f84u16, 0x0442u16), (0x8f84, 0x0442), (0x0442, 0x8f84), (0x01e1, 0x0221), (0x81e1, 0x8221)];
+    // 65,536 x 5 cases: whole batches
+    check_f16_cases((0..=u16::MAX).flat_map(|c| pairs.iter().map(move |&(x, y)| (x, y, c))));
+}
+
+#[test]
+fn f16_float_batches_equal_the_reference_on_random_batches() {
+    // Corner-biased random batches: products cancelling each other and the accumulator (c near
+    // minus a product, rounded to fp16), sums near the fp16 overflow and underflow, and batches
+    // with no, 1 % or 40 % special lanes; also sizes that are not whole vectors.
+    let mut rng = Rng(0x00f1_6ba7_c4e5);
+    let batches = if cfg!(debug_assertions) { 300 } else { 100_000 };
+    for n in 0..batches {
+        let special_rate = [0u64, 1, 40][n % 3];
+        let (a, b) = random_factors(&mut rng, special_rate);
+        let mut c = [0u16; 128];
+        for i in 0..128 {
+            c[i] = match rng.next() % 4 {
+                0 => corner_f16_special(&mut rng, special_rate),
+                1 => {
+                    // minus a product, rounded to fp16, nudged by a few units
+                    let near = f16_to_f32(a[(i % 2) * 2][i]) * f16_to_f32(b[(i % 2) * 2][i]);
+                    let h16 = crate::float_units::f32_to_f16_rne((-near).to_bits());
+                    h16.wrapping_add((rng.next() % 5) as u16).wrapping_sub(2)
+                }
+                2 => {
+                    (rng.next() as u16 & 0x83ff)
+                        | [0x7800u16, 0x7400, 0x0000, 0x0400, 0x0800][(rng.next() % 5) as usize]
+                }
+                _ => rng.next() as u16,
+            };
+            if rng.next() % 100 < special_rate {
+                c[i] |= 0x7c00;
+            }
+        }
+        check_f16_lanes1(&a[0], &b[0], &c);
+        check_f16_lanes4(&a, &b, &c);
+        // a batch that is not whole vectors (the portable path on every host)
+        let (a4, b4): ([[u16; 40]; 4], [[u16; 40]; 4]) =
+            (a.map(|r| r[..40].try_into().unwrap()), b.map(|r| r[..40].try_into().unwrap()));
+        check_f16_lanes4(&a4, &b4, c[..40].try_into().unwrap());
+    }
+}
+
+#[test]
+fn f32_to_f16_rne_equals_the_reference_rounding() {
+    // Every fp32 exponent field of finite numbers with corner and random significands, both signs,
+    // against the reference's rounding of the one-term sum `c + 0 * 0` with an fp32 term: the
+    // model with fp16 output rounds a lone fp16 accumulator exactly; here the reference rounding
+    // (`encode`, nearest even) of an exact fp32 value is taken through `exact_bits`.
+    let mut rng = Rng(0xf16_0e5e);
+    for field in 0..255u32 {
+        for frac in [
+            0u32,
+            1,
+            0xfff,
+            0x1000,
+            0x1001,
+            0x2000,
+            0x3fff,
+            0x40_0000,
+            0x7f_e000,
+            0x7f_f000,
+            0x7f_ffff,
+            rng.next() as u32 & 0x7f_ffff,
+        ] {
+            for sign in [0u32, 0x8000_0000] {
+                let x = sign | field << 23 | frac;
+                let v = f32::from_bits(x) as f64;
+                let got = crate::float_units::f32_to_f16_rne(x);
+                let want = f64_to_f16_rne(v);
+                assert_eq!(got, want, "x={x:#010x}");
+            }
+        }
+    }
+}
+
+/// An independent fp64 -> fp16 nearest-even rounding for finite values (exact: every fp32 value is
+/// an fp64 value and the rounding is done on its integer significand).
+fn f64_to_f16_rne(v: f64) -> u16 {
+    let sign = if v.is_sign_negative() { 0x8000u16 } else { 0 };
+    let m = v.abs();
+    if m == 0.0 {
+        return sign;
+    }
+    // quantum of the fp16 result: 2^(max(floor(log2 m), -14) - 10)
+    let e = (m.log2().floor() as i32).max(-14);
+    let e = if m < 2f64.powi(e) {
+        e - 1
+    } else if m >= 2f64.powi(e + 1) {
+        e + 1
+    } else {
+        e
+    }
+    .max(-14);
+    let q = 2f64.powi(e - 10);
+    let n = m / q; // exact (power-of-two scaling)
+    let fl = n.floor();
+    let rem = n - fl;
+    let mut r = fl as u64 + u64::from(rem > 0.5 || (rem == 0.5 && (fl as u64) & 1 == 1));
+    let mut e = e;
+    if r == 2048 {
+        r = 1024;
+        e += 1;
+    }
+    if e > 15 {
+        return sign | 0x7c00;
+    }
+    let bits = if r < 1024 { r as u16 } else { (((e + 15) as u16) << 10) | (r as u16 & 0x3ff) };
+    sign | bits
+}
+
+/// Every pair of fp16 factors through the fp16-accumulator float batches (every formulation the
+/// host runs) against the scalar fast path (itself swept over every pair against the reference
+/// by `fast_paths_equal_the_reference_on_every_fp16_pair` for 4 of these accumulators), for fp16
+/// accumulators at the corners; and the four-product batch with every pair next to a cancelling
+/// and a shifted product for 3 of them. Run by hand, in shards if need be:
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_float`.
+#[test]
+#[ignore]
+fn every_fp16_pair_through_the_float_f16_batches() {
+    let accumulators = [0u16, 0x8000, 0x3c00, 0x0001, 0x8200, 0x7bff, 0xfbff, 0x1400, 0x4a00, 0xc3ff];
+    let shard: Vec<u16> = sweep_shard().collect();
+    for c in accumulators {
+        for &a in &shard {
+            for chunk in 0..512u32 {
+                let la = [a; 128];
+                let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
+                let lc = [c; 128];
+                let special: [bool; 128] =
+                    std::array::from_fn(|i| is_special_f16(a) | is_special_f16(lb[i]) | is_special_f16(c));
+                let want: [u16; 128] = std::array::from_fn(|i| dot1_f16(V100, a, lb[i], c));
+                assert_f16_runs(&f16_batches1(&la, &lb, &lc), &special, &want, |i| {
+                    format!("a={a:#06x} b={:#06x} c={c:#06x}", lb[i])
+                });
+                if c == 0 || c == 0x3c00 || c == 0x0001 {
+                    let (qa, qb) = four_of(&la, &lb);
+                    let special4: [bool; 128] = std::array::from_fn(|i| {
+                        (0..4).any(|k| is_special_f16(qa[k][i]) | is_special_f16(qb[k][i])) | is_special_f16(c)
+                    });
+                    let want4: [u16; 128] = std::array::from_fn(|i| {
+                        dot4_f16(V100, std::array::from_fn(|k| qa[k][i]), std::array::from_fn(|k| qb[k][i]), c)
+                    });
+                    assert_f16_runs(&f16_batches4(&qa, &qb, &lc), &special4, &want4, |i| {
+                        format!("x4 a={a:#06x} b={:#06x} c={c:#06x}", lb[i])
+                    });
+                }
+            }
+        }
+        eprintln!("fp16 accumulator {c:#06x}: every pair of the shard agrees");
     }
 }

@@ -197,3 +197,26 @@ fn bohmma_binary_outer_product() {
         assert_eq!(h.read_reg(0)[l], if [0, 2, 31].contains(&l) { 0x1234_5678 } else { 0 });
     }
 }
+
+#[test]
+fn hmma_f16_writes_only_executing_lanes_in_place() {
+    // D = C (the batch reads every operand before it writes): 1*1 four times plus 1 is 5, in the
+    // executing lanes; the others keep C.
+    for arith in [TensorArith::V100, TensorArith::Ieee] {
+        let mut h = WarpHarness::new();
+        h.set_tensor_arith(arith);
+        let one = 0x3c00u32 | 0x3c00 << 16;
+        for r in 4..10 {
+            h.write_reg(r, [one; 32]);
+        }
+        let guard = 0x8000_f00f_u32;
+        h.write_pred(0, guard);
+        run(&mut h, "@P0 HMMA.884.F16.F16.STEP1 R8, R4.ROW, R6.COL, R8 ;\nEXIT ;").unwrap();
+        for r in 8..10 {
+            for l in 0..32 {
+                let want = if guard >> l & 1 == 1 { 0x4500 | 0x4500 << 16 } else { one };
+                assert_eq!(h.read_reg(r)[l], want, "{arith:?} R{r} lane {l}");
+            }
+        }
+    }
+}

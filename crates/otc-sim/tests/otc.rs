@@ -963,3 +963,22 @@ fn spwmma_kernel_is_deterministic_across_threads() {
         }
     }
 }
+
+#[test]
+fn dense_ohmma_f16_writes_only_executing_lanes_in_place() {
+    // D = C: 1 * 1 + 1 = 2 in the executing lanes; the others keep C.
+    for &arith in &ARITHS {
+        let mut h = harness(arith);
+        let one = 0x3c00u32 | 0x3c00 << 16;
+        write_regs(&mut h, 4, &[[one; 32]; 6]);
+        let guard = 0x0ff0_0001_u32;
+        h.write_pred(1, guard);
+        run(&mut h, "@P1 HMMA.OHMMA.8161.F16.F16 {R8, R9}, {R4, R5}, {R6, R7}, {R8, R9} ;\nEXIT ;").unwrap();
+        for (r, regs) in read_regs(&h, 8, 2).iter().enumerate() {
+            for (l, &got) in regs.iter().enumerate() {
+                let want = if guard >> l & 1 == 1 { 0x4000 | 0x4000 << 16 } else { one };
+                assert_eq!(got, want, "{arith:?} R{} lane {l}", 8 + r);
+            }
+        }
+    }
+}

@@ -73,9 +73,18 @@ struct HmmaGather {
     b: [[u16; 64]; 4],
 }
 
+/// The fp16 `HMMA.884` lane batch's factors per (A layout, B layout, STEP), like [`HmmaGather`]:
+/// element `j = 32 * i + l` is lane l's result `i` of the STEP (D register `i / 2`, half `i % 2`).
+struct HmmaGather16 {
+    a: [[u16; 128]; 4],
+    b: [[u16; 128]; 4],
+}
+
 struct Gathers {
     /// f32[a_col][b_col][step]
     f32: [[[HmmaGather; 4]; 2]; 2],
+    /// f16[a_col][b_col][step] (fp16 accumulators have STEP0 and STEP1)
+    f16: [[[HmmaGather16; 2]; 2]; 2],
 }
 
 fn gathers() -> &'static Gathers {
@@ -101,7 +110,25 @@ fn gathers() -> &'static Gathers {
             }
             g
         };
-        Gathers { f32: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build(ac, bc, st)))) }
+        let build16 = |a_col: usize, b_col: usize, step: usize| {
+            let (ta, tb) = (&t.a[a_col], &t.b[b_col]);
+            let mut g = HmmaGather16 { a: [[0; 128]; 4], b: [[0; 128]; 4] };
+            for i in 0..4 {
+                for l in 0..32 {
+                    let q = (l % 16) / 4;
+                    let (row, col) = t.d16[l][4 * step + i];
+                    for kk in 0..4 {
+                        g.a[kk][32 * i + l] = index(ta[q][row as usize][kk]);
+                        g.b[kk][32 * i + l] = index(tb[q][kk][col as usize]);
+                    }
+                }
+            }
+            g
+        };
+        Gathers {
+            f32: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build(ac, bc, st)))),
+            f16: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build16(ac, bc, st)))),
+        }
     })
 }
 
@@ -252,6 +279,30 @@ fn half_of(w: &Warp, base: u16, p: Place) -> u16 {
     (v >> (16 * p.2 as u32)) as u16
 }
 
+/// Redoes the elements of a lane batch flagged in `special` (an infinity or a NaN among their
+/// inputs) with the scalar reference `one(j)`.
+#[inline(always)]
+fn fix_special<T, const L: usize>(special: [u64; 2], res: &mut [T; L], one: impl Fn(usize) -> T) {
+    for (word, &bits) in special.iter().enumerate() {
+        let mut m = bits;
+        while m != 0 {
+            let j = 64 * word + m.trailing_zeros() as usize;
+            m &= m - 1;
+            res[j] = one(j);
+        }
+    }
+}
+
+/// Writes 128 fp16 results to the register pair `d` for the lanes `exec`: element `j = 32 * i + l`
+/// is lane l's half `i % 2` of register `d + i / 2`.
+#[inline(always)]
+fn write_halves(w: &mut Warp, d: u16, res: &[u16; 128], exec: u32) {
+    for r in 0..2 {
+        let o: [u32; 32] = std::array::from_fn(|l| u32::from(res[64 * r + l]) | u32::from(res[64 * r + 32 + l]) << 16);
+        w.write(d + r as u16, &o, exec);
+    }
+}
+
 /// Execute a tensor instruction for the lanes `exec` (`exec` != 0).
 #[inline(always)]
 pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
@@ -307,6 +358,21 @@ fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
                 let o: &[u32; 32] = res[32 * r..32 * r + 32].try_into().expect("32 lanes");
                 w.write(d + r as u16, o, exec);
             }
+        }
+        TensorOp::Hmma { d, a, b, c, f32: false, step, a_col, b_col } if arith == TensorArith::V100 => {
+            // The 128 fp16 dot steps of the warp at once (element j = 32 * i + l: lane l's result
+            // i, D register i / 2, half i % 2); lanes outside `exec` are computed, not written.
+            let g = &gathers().f16[a_col as usize][b_col as usize][step as usize & 1];
+            let av = gather_pair(pair(w, a), &g.a);
+            let bv = gather_pair(pair(w, b), &g.b);
+            let cv: [u16; 128] =
+                std::array::from_fn(|j| (w.regs[c as usize + j / 64][j % 32] >> (16 * (j / 32 % 2))) as u16);
+            let mut res = [0u16; 128];
+            let special = otc_numerics::dot4_f16_v100_lanes_host(&av, &bv, &cv, &mut res);
+            fix_special(special, &mut res, |j| {
+                dot4_f16(arith, std::array::from_fn(|k| av[k][j]), std::array::from_fn(|k| bv[k][j]), cv[j])
+            });
+            write_halves(w, d, &res, exec);
         }
         TensorOp::Hmma { d, a, b, c, f32, step, a_col, b_col } => {
             let t = tables();
@@ -419,6 +485,14 @@ struct OTables {
     /// accumulator in C register r.
     a_idx: [[u16; 32]; 1],
     b_idx: [[u16; 32]; 4],
+    /// The fp16 layout as [`gather_pair`] indices of element `j = 4 * l + n` (lane l's n-th
+    /// accumulator element): its A and B factors, and its place in the C/D pair (a permutation
+    /// of the pair's 128 halves).
+    f16_idx: [[u16; 128]; 3],
+    /// In the regular fp32 layout: the tile row and column of lane l's element in C register r,
+    /// as `sp_row[r][l]`, `sp_col[r][l]` (where a sparse OHMMA lands its product).
+    sp_row: [[i32; 32]; 4],
+    sp_col: [[i32; 32]; 4],
 }
 
 fn otables() -> &'static OTables {
@@ -429,6 +503,9 @@ fn otables() -> &'static OTables {
             f32_regular: false,
             a_idx: [[0; 32]; 1],
             b_idx: std::array::from_fn(|r| std::array::from_fn(|l| pair_index(r as u8 / 2, l, r as u8 % 2))),
+            f16_idx: [[0; 128]; 3],
+            sp_row: [[0; 32]; 4],
+            sp_col: [[0; 32]; 4],
         };
         for (fi, inst) in [FragInst::Ohmma8161F32, FragInst::Ohmma8161F16].into_iter().enumerate() {
             let a = slots(inst, FragOperand::A, Layout::Row);
@@ -449,6 +526,20 @@ fn otables() -> &'static OTables {
                 n[l] += 1;
             }
             assert!(n.iter().all(|&k| k == 4), "OHMMA accumulators: 4 elements per lane");
+            if fi == 1 {
+                let mut seen = [false; 128];
+                for (l, te) in t.e[1].iter().enumerate() {
+                    for (n, e) in te.iter().enumerate() {
+                        assert!(e.a.0 < 2 && e.b.0 < 2 && e.reg < 2, "fp16 OHMMA operands are register pairs");
+                        let j = 4 * l + n;
+                        t.f16_idx[0][j] = pair_index(e.a.0, l, e.a.1);
+                        t.f16_idx[1][j] = pair_index(e.b.0, l, e.b.1);
+                        t.f16_idx[2][j] = pair_index(e.reg, l, e.half);
+                        seen[t.f16_idx[2][j] as usize] = true;
+                    }
+                }
+                assert!(seen.iter().all(|&x| x), "fp16 OHMMA: every half of the C/D pair is one element");
+            }
             if fi == 0 {
                 // The fp32 path indexes element (lane, register) directly.
                 let mut regular = true;
@@ -458,6 +549,10 @@ fn otables() -> &'static OTables {
                     let (reg, half) = te[0].a;
                     regular &= reg < 2 && te.iter().all(|e| e.a == te[0].a && e.b == (e.reg / 2, e.reg % 2));
                     t.a_idx[0][l] = pair_index(reg, l, half);
+                    for e in te {
+                        t.sp_row[e.reg as usize & 3][l] = i32::from(e.row);
+                        t.sp_col[e.reg as usize & 3][l] = i32::from(e.col);
+                    }
                 }
                 t.f32_regular = regular;
             }
@@ -666,6 +761,27 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
                 w.write(d + r as u16, o, exec);
             }
         }
+        TensorOp::Ohmma { d, a, b, c, f32: false } if arith == TensorArith::V100 => {
+            // All 128 fp16 products of the warp at once, lanes outside `exec` computed and not
+            // written (element j = 4 * l + n: lane l's n-th accumulator element).
+            let [ai, bi, ci] = &otables().f16_idx;
+            let [av] = gather_pair(pair(w, a), &[*ai]);
+            let [bv] = gather_pair(pair(w, b), &[*bi]);
+            let [cv] = gather_pair(pair(w, c), &[*ci]);
+            let mut res = [0u16; 128];
+            let special = otc_numerics::dot1_f16_v100_lanes_host(&av, &bv, &cv, &mut res);
+            fix_special(special, &mut res, |j| dot1_f16(arith, av[j], bv[j], cv[j]));
+            // D in the pair's half order, then written as two registers
+            let mut dh = [0u16; 128];
+            for j in 0..128 {
+                dh[ci[j] as usize & 127] = res[j];
+            }
+            for r in 0..2 {
+                let o: [u32; 32] =
+                    std::array::from_fn(|l| u32::from(dh[64 * r + 2 * l]) | u32::from(dh[64 * r + 2 * l + 1]) << 16);
+                w.write(d + r as u16, &o, exec);
+            }
+        }
         TensorOp::Ohmma { d, a, b, c, f32 } => {
             let t = &otables().e[if f32 { 0 } else { 1 }];
             if f32 {
@@ -829,6 +945,65 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
     Ok(Flow::Next)
 }
 
+/// A sparse-mode fp32 OHMMA in the regular layout with the accumulators delivered in vectors: per
+/// 16 lanes of a C register, the landing positions from the tile row and column tables and the
+/// bitmaps' positions (`rowpos`, `colpos`: -1 where nothing lands), the accumulators gathered from
+/// the buffer, the products added by the float step, the results scattered back after all 128 are
+/// computed (the positions are distinct: each buffer element receives at most one product).
+/// Returns `false`, having written nothing, when a landing product has an infinity or a NaN among
+/// its inputs (the caller's general path does those).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn sparse_ohmma_fused_avx512(
+    data: &mut [u32; 1024],
+    a32: &[u16; 32],
+    b32: &[[u16; 32]; 4],
+    rowpos: &[i32; 16],
+    colpos: &[i32; 16],
+    ot: &OTables,
+) -> bool {
+    use otc_numerics::float_avx512::dot1_f32_x16;
+    use std::arch::x86_64::*;
+    let load16 = |x: &[i32]| {
+        assert!(x.len() >= 16, "16 lanes");
+        // SAFETY: 16 i32 (64 bytes), an unaligned load.
+        unsafe { _mm512_loadu_si512(x.as_ptr() as *const __m512i) }
+    };
+    let halves16 = |x: &[u16]| {
+        assert!(x.len() >= 16, "16 lanes");
+        // SAFETY: 16 halves (32 bytes), an unaligned load.
+        _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(x.as_ptr() as *const __m256i) })
+    };
+    let (rp, cp, zero) = (load16(rowpos), load16(colpos), _mm512_setzero_si512());
+    let mut out = [(zero, 0 as __mmask16, zero); 8];
+    let mut special = 0u16;
+    for r in 0..4 {
+        for h in 0..2 {
+            let rv = _mm512_permutexvar_epi32(load16(&ot.sp_row[r][16 * h..]), rp);
+            let cv = _mm512_permutexvar_epi32(load16(&ot.sp_col[r][16 * h..]), cp);
+            let lands = _mm512_cmpge_epi32_mask(rv, zero) & _mm512_cmpge_epi32_mask(cv, zero);
+            if lands == 0 {
+                continue;
+            }
+            // row * 32 + column, below 1024 where the product lands
+            let pos = _mm512_add_epi32(rv, cv);
+            // SAFETY: the gathered lanes' positions are within the 1024-element buffer.
+            let c = unsafe { _mm512_mask_i32gather_epi32::<4>(zero, lands, pos, data.as_ptr() as *const i32) };
+            let (d, m) = dot1_f32_x16(halves16(&a32[16 * h..]), halves16(&b32[r][16 * h..]), c);
+            special |= m & lands;
+            out[2 * r + h] = (d, lands, pos);
+        }
+    }
+    if special != 0 {
+        return false;
+    }
+    for (d, lands, pos) in out {
+        // SAFETY: as the gathers: positions within the buffer, distinct, masked by `lands`.
+        unsafe { _mm512_mask_i32scatter_epi32::<4>(data.as_mut_ptr() as *mut i32, lands, pos, d) };
+    }
+    true
+}
+
 /// One sparse-mode OHMMA (m, n) from the A pair at `a` and the B pair at `b`, gathered through the
 /// buffer's bitmaps and accumulated at the landing positions (the sparse OHMMA and each OHMMA of a
 /// sequenced SpWMMA).
@@ -853,6 +1028,36 @@ fn sparse_ohmma(
     let (rows, na) = bit_positions(abm);
     let (cols, nb) = bit_positions(bbm);
     let ot = otables();
+    // products landing: every (row, column) of the tile with a bitmap position (a few go through
+    // the scalar path below, cheaper than eight vectors)
+    #[cfg(target_arch = "x86_64")]
+    let landing = (na.saturating_sub(8 * m as usize)).min(8) * (nb.saturating_sub(16 * n as usize)).min(16);
+    #[cfg(target_arch = "x86_64")]
+    if arith == TensorArith::V100 && landing > 8 && ot.f32_regular && super::level() == super::Level::Avx512 {
+        // where each tile row / column of this (m, n) lands in the buffer, -1 where none does
+        let rowpos: [i32; 16] = std::array::from_fn(|row| {
+            let kk = 8 * m as usize + row;
+            if row < 8 && kk < na {
+                i32::from(rows[kk & 31]) * 32
+            } else {
+                -1
+            }
+        });
+        let colpos: [i32; 16] = std::array::from_fn(|col| {
+            let jj = 16 * n as usize + col;
+            if jj < nb {
+                i32::from(cols[jj & 31])
+            } else {
+                -1
+            }
+        });
+        let (a32, b32) = regular_operands(w, a, b);
+        let buf = w.accb.as_mut().expect("checked");
+        // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+        if unsafe { sparse_ohmma_fused_avx512(&mut buf.data, &a32, &b32, &rowpos, &colpos, ot) } {
+            return Ok(());
+        }
+    }
     // Gather every landing product first (operands are read from all 32 lanes, active
     // or not), then accumulate: each buffer element receives at most one product.
     let (mut pos, mut av, mut bv) = ([0u16; 128], [0u16; 128], [0u16; 128]);
@@ -927,6 +1132,15 @@ mod tests {
                 assert_eq!(bv[e.reg as usize][l], super::own_half(&w, 2, l, e.b), "B of lane {l}, register {}", e.reg);
             }
         }
+        // fp16: element 4 l + n is lane l's n-th accumulator element (A, B and C/D places)
+        let [a16, b16, c16] = super::gather_pair(super::pair(&w, 0), &ot.f16_idx);
+        for (l, elems) in ot.e[1].iter().enumerate() {
+            for (n, e) in elems.iter().enumerate() {
+                assert_eq!(a16[4 * l + n], super::own_half(&w, 0, l, e.a), "fp16 A of lane {l}");
+                assert_eq!(b16[4 * l + n], super::own_half(&w, 0, l, e.b), "fp16 B of lane {l}");
+                assert_eq!(c16[4 * l + n], super::own_half(&w, 0, l, (e.reg, e.half)), "fp16 C of lane {l}");
+            }
+        }
     }
 
     #[test]
@@ -955,6 +1169,23 @@ mod tests {
                             for kk in 0..4 {
                                 assert_eq!(av[kk][32 * r + l], super::half_of(&w, 0, t.a[ac][q][row as usize][kk]));
                                 assert_eq!(bv[kk][32 * r + l], super::half_of(&w, 2, t.b[bc][q][kk][col as usize]));
+                            }
+                        }
+                    }
+                    if step >= 2 {
+                        continue;
+                    }
+                    // fp16 accumulators: element 32 i + l is lane l's result i of the STEP
+                    let g = &super::gathers().f16[ac][bc][step];
+                    let (av, bv) =
+                        (super::gather_pair(super::pair(&w, 0), &g.a), super::gather_pair(super::pair(&w, 2), &g.b));
+                    for i in 0..4 {
+                        for l in 0..32 {
+                            let q = (l % 16) / 4;
+                            let (row, col) = t.d16[l][4 * step + i];
+                            for kk in 0..4 {
+                                assert_eq!(av[kk][32 * i + l], super::half_of(&w, 0, t.a[ac][q][row as usize][kk]));
+                                assert_eq!(bv[kk][32 * i + l], super::half_of(&w, 2, t.b[bc][q][kk][col as usize]));
                             }
                         }
                     }
