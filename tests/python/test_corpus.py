@@ -60,8 +60,8 @@ def program(stem: str) -> otc_emu.Program:
         usage = SASS / f"{stem}.res-usage.txt"
         if usage.exists():
             text += usage.read_text()
-        # the constant banks: the cubin (-O3 builds) or cuobjdump -elf's constant sections
-        consts = [p for p in (CUBIN / f"{stem}.cubin", SASS / f"{stem}.constants.txt") if p.exists()]
+        # constant banks and __device__ data: the cubin (-O3 builds) or the parts of cuobjdump -elf
+        consts = [p for p in (CUBIN / f"{stem}.cubin", SASS / f"{stem}.elf.txt") if p.exists()]
         _PROGRAMS[stem] = otc_emu.assemble(text, f"{stem}.sass", cubin=consts[0].read_bytes() if consts else None)
     return _PROGRAMS[stem]
 
@@ -640,13 +640,9 @@ def _libm_f32(dev, prog, k):
 
 # sinf of a large argument (Payne-Hanek) and the fp64 exp/log/sin read tables that nvcc keeps in
 # global memory (`.nv.global.init`, `__cudart_i2opi_f`), whose addresses the CUDA loader patches
-# into the code through relocations; the listing shows them unpatched (0x0). Loading module
-# globals and applying a cubin's relocations is not implemented yet.
-NEEDS_GLOBAL_INIT = pytest.mark.xfail(raises=otc_emu.GuestFault, strict=True,
-                                      reason="needs the cubin's .nv.global.init data and relocations")
-
-
-@corpus("numeric", "libm_big_args", variants=("lineinfo",), marks=(NEEDS_GLOBAL_INIT,))
+# into the code through relocations (the listing shows them unpatched, 0x0): they run only with
+# the cubin (or cuobjdump -elf's text) beside the listing.
+@corpus("numeric", "libm_big_args", variants=("lineinfo",))
 def _libm_big_args(dev, prog, k):
     x = np.concatenate([(rng(63).standard_normal(32) * 10).astype(F32),
                         F32(10.0) ** rng(64).uniform(3, 30, 32).astype(F32)]).astype(F32)
@@ -658,7 +654,7 @@ def _libm_big_args(dev, prog, k):
     np.testing.assert_allclose(got, want, atol=4e-7)
 
 
-@corpus("numeric", "libm_f64", marks=(NEEDS_GLOBAL_INIT,))
+@corpus("numeric", "libm_f64")
 def _libm_f64(dev, prog, k):
     x = rng(65).standard_normal(64) * 3
     out = dev.zeros(192, np.float64)
@@ -766,6 +762,47 @@ def _const_literals(dev, prog, k):
     np.testing.assert_allclose(out.numpy(), fused, rtol=1e-7)
 
 
+# --------------------------------------------------------------------------------- globals.cu
+# __device__ variables: the cubin (or cuobjdump -elf's text) gives their initial data and the
+# relocations that patch their addresses into the MOV pairs of the code.
+
+DTAB, DSCALE = np.array([3, 1, 4, 1, 5, 9, 2, 6], I32), np.array([0.5, -2.0], F32)
+
+
+@corpus("globals", "device_table", variants=("lineinfo",))
+def _device_table(dev, prog, k):
+    idx = rng(80).integers(0, 1 << 10, 64).astype(I32)
+    out = dev.zeros(64, F32)
+    dev.launch(prog, k, 1, 64, [dev.to_device(idx), out])
+    np.testing.assert_array_equal(out.numpy(), DTAB[idx & 7] * DSCALE[(idx >> 3) & 1])
+
+
+@corpus("globals", "device_count", variants=("lineinfo",))
+def _device_count(dev, prog, k):
+    # the counter lives on the device: a second launch goes on counting
+    for launch in range(2):
+        ticket = dev.zeros(64, U32)
+        dev.launch(prog, k, 1, 64, [ticket])
+        np.testing.assert_array_equal(np.sort(ticket.numpy()), np.arange(64 * launch, 64 * (launch + 1)))
+    np.testing.assert_array_equal(dev.read_global(prog, "dcount", U32), [128])
+
+
+@corpus("globals", "device_slots", variants=("lineinfo",))
+def _device_slots(dev, prog, k):
+    v = rng(81).integers(-1000, 1000, 64).astype(I32)
+    np.testing.assert_array_equal(dev.read_global(prog, "dslots", I32), np.zeros(64, I32))
+    dev.launch(prog, k, 1, 64, [dev.to_device(v)])
+    np.testing.assert_array_equal(dev.read_global(prog, "dslots", I32), v)
+
+
+@corpus("globals", "device_addresses", variants=("lineinfo",))
+def _device_addresses(dev, prog, k):
+    out = dev.zeros(4, np.uint64)
+    dev.launch(prog, k, 1, 1, [out])
+    addr = {name: dev.global_address(prog, name) for name in ("dtab", "dslots", "dcount")}
+    np.testing.assert_array_equal(out.numpy(), [addr["dtab"], addr["dtab"] + 20, addr["dslots"], addr["dcount"]])
+
+
 # ---------------------------------------------------------------------------- wmma_layouts.cu
 
 
@@ -846,14 +883,69 @@ def test_double_literals_come_from_the_cubin_and_write_constant_takes_precedence
 
 
 def test_cuobjdump_elf_text_gives_the_same_constants_as_the_elf():
-    # the text is the constant sections of `cuobjdump -elf numeric.lineinfo.cubin` (regen.sh)
-    text = (SASS / "numeric.lineinfo.constants.txt").read_text()
+    # the text is the parts of `cuobjdump -elf numeric.lineinfo.cubin` the emulator reads (regen.sh)
+    text = (SASS / "numeric.lineinfo.elf.txt").read_text()
     from_text = otc_emu.assemble(_listing_text("numeric.lineinfo"), "n.sass", cubin=text.encode())
     from_elf = otc_emu.assemble(_listing_text("numeric"), "n.sass", cubin=(CUBIN / "numeric.cubin").read_bytes())
     # -lineinfo does not change the code's literals
     for name, k in from_elf.kernels.items():
         assert from_text.kernels[name].constants == k.constants, name
+        assert from_text.kernels[name].relocations == k.relocations, name
     assert set(from_elf.kernels["f64_poly"].constants) == {2}
+    assert from_text.globals == from_elf.globals
+
+
+def test_device_variables_come_from_the_cubin():
+    prog = program("globals")
+    # .nv.global.init from 0, .nv.global (zero-initialised) at the next multiple of 256
+    assert prog.globals == {"dtab": (0x8, 32), "dscale": (0x0, 8), "dcount": (0x100, 4), "dslots": (0x104, 256)}
+    assert prog.kernels["device_count"].relocations == [(0x80, "R_CUDA_ABS32_HI_32", 0x100),
+                                                        (0x40, "R_CUDA_ABS32_LO_32", 0x100)]
+    dev = otc_emu.Device(timing=False)
+    np.testing.assert_array_equal(dev.read_global(prog, "dtab", I32), DTAB)
+    dev.write_global(prog, "dtab", np.arange(8, dtype=I32) * 10)  # cudaMemcpyToSymbol
+    out = dev.zeros(64, F32)
+    dev.launch(prog, "device_table", 1, 64, [dev.to_device(np.arange(64, dtype=I32)), out])
+    i = np.arange(64)
+    np.testing.assert_array_equal(out.numpy(), (i & 7) * 10 * DSCALE[(i >> 3) & 1])
+    # each device has its own copy, initialised from the cubin; the binary format keeps it all
+    again = otc_emu.Program.from_bytes(prog.to_bytes())
+    assert again.globals == prog.globals and again == prog
+    _device_table(otc_emu.Device(timing=False), again, "device_table")
+    with pytest.raises(otc_emu.LaunchError, match="no __device__ variable `dtab2`.*dcount"):
+        dev.read_global(prog, "dtab2")
+    with pytest.raises(ValueError, match="do not fit"):
+        dev.write_global(prog, "dcount", np.zeros(2, U32))
+
+
+def test_without_the_cubin_the_unpatched_address_faults():
+    bare = otc_emu.assemble(_listing_text("globals"), "globals.sass")
+    assert bare.globals == {} and bare.kernels["device_table"].relocations == []
+    dev = otc_emu.Device(timing=False)
+    with pytest.raises(otc_emu.GuestFault):
+        _device_table(dev, bare, "device_table")
+
+
+_GLOBALS_TEXT = (SASS / "globals.lineinfo.elf.txt").read_text() if (SASS / "globals.lineinfo.elf.txt").exists() else ""
+
+
+@pytest.mark.parametrize(
+    "old, new, phrase",
+    [
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount    R_CUDA_ABS47_34", "type R_CUDA_ABS47_34 is not supported"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcounter    R_CUDA_ABS32_HI_32", "`dcounter`: no such symbol"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x0    dcount    R_CUDA_ABS32_HI_32", "`IMAD.MOV.U32 R1, RZ, RZ, c[0x0][0x28]` has none"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x88    dcount    R_CUDA_ABS32_HI_32", "not at an instruction"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount", "is not a relocation"),
+        (".section .rel.text.device_count", ".section .rel.text.device_counter", "kernel device_counter"),
+    ],
+)
+def test_bad_relocations_raise_assembly_errors_of_kind_cubin(old, new, phrase):
+    assert _GLOBALS_TEXT.count(old) == 1
+    with pytest.raises(otc_emu.AssemblyError) as info:
+        otc_emu.assemble(_listing_text("globals.lineinfo"), "g.sass", cubin=_GLOBALS_TEXT.replace(old, new).encode())
+    assert info.value.kind == "cubin"
+    assert phrase in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,13 @@ impl PyProgram {
         Ok(proxy.bind(py).clone())
     }
 
+    /// The module's `__device__` variables (from a cubin), {name: (offset in the global
+    /// segment, size in bytes)}; empty without a cubin.
+    #[getter]
+    fn globals(&self) -> std::collections::BTreeMap<String, (u64, u64)> {
+        self.inner.globals.symbols.iter().map(|s| (s.name.clone(), (s.offset, s.size))).collect()
+    }
+
     /// Equal when kernels, code, metadata and source line numbers are all equal.
     fn __eq__(&self, other: &Bound<'_, PyProgram>) -> bool {
         *self.inner == *other.get().inner
@@ -174,6 +181,13 @@ impl PyKernel {
     #[getter]
     fn constants(&self) -> std::collections::BTreeMap<u8, std::borrow::Cow<'_, [u8]>> {
         self.k().constants.iter().map(|c| (c.bank, std::borrow::Cow::Borrowed(c.data.as_slice()))).collect()
+    }
+
+    /// The relocations of the code against the program's `__device__` variables, as (pc, ELF
+    /// type name, offset in the global segment): the launch patches each address in.
+    #[getter]
+    fn relocations(&self) -> Vec<(u32, &'static str, u64)> {
+        self.k().relocations.iter().map(|r| (r.pc, r.kind.name(), r.target)).collect()
     }
 
     /// The instructions this emulator does not execute, as (pc, text, reason): empty for

@@ -34,6 +34,8 @@
 //! barriers) never sees it run, and ends in the watchdog. nvcc emits no such code for the
 //! kernels this emulator targets.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::config::{
@@ -62,6 +64,9 @@ pub struct Device {
     cancel: CancelToken,
     /// The timeline the cycle model records on each timed launch (none by default).
     timeline: Option<otc_timing::TimelineSpec>,
+    /// The programs whose `__device__` variables live on this device, with the address of their
+    /// global segment. The program is kept so that no other one can be taken for it.
+    modules: Vec<(Arc<otc_asm::Program>, u64)>,
 }
 
 impl std::fmt::Debug for Device {
@@ -86,7 +91,42 @@ impl Device {
             launches: 0,
             cancel: CancelToken::new(),
             timeline: None,
+            modules: Vec::new(),
         }
+    }
+
+    /// The address of the global segment (`__device__` variables, see `otc_asm::globals`) of
+    /// `program` on this device, or None when it has none. The first call for a program
+    /// allocates the segment and writes its initial data, as the CUDA driver does when it loads
+    /// a module; later launches see what earlier ones left there.
+    pub fn module_globals(&mut self, program: &Arc<otc_asm::Program>) -> Result<Option<u64>, SimError> {
+        let g = &program.globals;
+        if g.is_empty() {
+            return Ok(None);
+        }
+        if let Some((_, base)) = self.modules.iter().find(|(p, _)| Arc::ptr_eq(p, program)) {
+            return Ok(Some(*base));
+        }
+        let base = self.memory.alloc(g.size, 256).map_err(SimError::Memory)?;
+        if !g.init.is_empty() {
+            self.memory.write(base, &g.init).map_err(SimError::Memory)?;
+        }
+        self.modules.push((Arc::clone(program), base));
+        Ok(Some(base))
+    }
+
+    /// The launch image of kernel `name` of `program`, with the addresses of the program's
+    /// `__device__` variables on this device patched into its code ([`Device::module_globals`]).
+    pub fn kernel_image(&mut self, program: &Arc<otc_asm::Program>, name: &str) -> Result<KernelImage, SimError> {
+        let Some(k) = program.kernel(name) else {
+            return Err(SimError::Launch(format!("the program has no kernel `{name}`")));
+        };
+        let mut img = KernelImage::from(k);
+        if !k.relocations.is_empty() {
+            let base = self.module_globals(program)?.unwrap_or(0);
+            img.instructions = k.relocated_instructions(base).map_err(SimError::Launch)?;
+        }
+        Ok(img)
     }
 
     /// Make the cycle model of every later timed launch record a timeline (`None`: stop); it
