@@ -993,3 +993,31 @@ def test_cli_run_with_cubin_and_const(tmp_path):
     assert cli.main([*common, "--cubin", str(CUBIN / "numeric.cubin"), "--const", f"2:{tmp_path / 'c2.npy'}"]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "arg1.npy"), 2.0 * np.arange(1, 33) + 1.0)
     assert cli.main([*common, "--const", "0:x.npy"]) != 0
+
+
+@pytest.mark.parametrize("cache", ["", ".CONSTANT"])
+@pytest.mark.parametrize("size, src, want", [(".U16", np.int16, np.uint16), (".S16", np.int16, np.int16),
+                                             (".U8", np.int8, np.uint8), (".S8", np.int8, np.int8)])
+def test_narrow_loads_through_the_read_only_path(cache, size, src, want):
+    # fp16 data through `const __half* __restrict__` gives LDG.E.U16.CONSTANT.SYS (issue 17): the
+    # read-only cache changes no result, the width extends as without it
+    width = np.dtype(src).itemsize
+    prog = otc_emu.assemble(f""".kernel k
+.param ptr x
+.param ptr y
+S2R R0, SR_TID.X ;
+MOV R2, c[0x0][0x160] ;
+MOV R3, c[0x0][0x164] ;
+IMAD.WIDE R2, R0, {width:#x}, R2 ;
+LDG.E{size}{cache}.SYS R4, [R2] ;
+MOV R6, c[0x0][0x168] ;
+MOV R7, c[0x0][0x16c] ;
+IMAD.WIDE R6, R0, 0x4, R6 ;
+STG.E.SYS [R6], R4 ;
+EXIT ;
+""")
+    x = np.array([0, 1, -1, -128, 127, -2, 5, -100] * 4, dtype=np.int16).astype(src)
+    dev = otc_emu.Device(timing=False)
+    y = dev.zeros(32, I32)
+    dev.launch(prog, "k", 1, 32, [dev.to_device(x), y])
+    np.testing.assert_array_equal(y.numpy(), x.view(want).astype(np.int64).astype(I32))
