@@ -803,6 +803,98 @@ def _device_addresses(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), [addr["dtab"], addr["dtab"] + 20, addr["dslots"], addr["dcount"]])
 
 
+# ------------------------------------------------------ vecadd.cu, reduction.cu, grid3d.cu, templates.cu
+# the older fixtures, here for their -G builds (generic LD/ST through the shared and local windows,
+# the SR_LMEMHIOFF stack check) beside the -O3 ones
+
+
+@corpus("vecadd", "vadd_f32", "vadd_i32", "saxpy", "vadd_gridstride", variants=("G",))
+def _vecadd(dev, prog, k):
+    n = 1000
+    dt = I32 if k == "vadd_i32" else F32
+    a, b = rng(90).integers(-2**31, 2**31, n).astype(dt), rng(91).integers(-2**31, 2**31, n).astype(dt)
+    if dt is F32:
+        a, b = rng(90).standard_normal(n).astype(F32), rng(91).standard_normal(n).astype(F32)
+    if k == "saxpy":
+        y = dev.to_device(b)
+        dev.launch(prog, k, 8, 128, [I32(n), F32(1.5), dev.to_device(a), y])
+        if any(t.startswith("FFMA") for t in prog.kernels[k].instructions()):  # -O3: one fused multiply-add
+            want = (a.astype(np.float64) * F32(1.5) + b).astype(F32)
+        else:  # -G contracts nothing: FMUL, then FADD
+            want = a * F32(1.5) + b
+        np.testing.assert_array_equal(y.numpy(), want)
+        return
+    c = dev.zeros(n, dt)
+    grid, block = (2, 64) if k == "vadd_gridstride" else (8, 128)
+    dev.launch(prog, k, grid, block, [dev.to_device(a), dev.to_device(b), c, I32(n)])
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(c.numpy(), a + b)
+
+
+@corpus("reduction", "reduce_static", "reduce_dynamic", "block_reverse", variants=("G",))
+def _reduction(dev, prog, k):
+    if k == "reduce_static":
+        x = rng(92).integers(-50, 50, 3 * 128).astype(F32)  # small integers: exact in any order
+        out = dev.zeros(3, F32)
+        dev.launch(prog, k, 3, 128, [dev.to_device(x), out])
+        np.testing.assert_array_equal(out.numpy(), x.reshape(3, 128).sum(1))
+    elif k == "reduce_dynamic":
+        x = rng(93).integers(-10**6, 10**6, 600).astype(I32)
+        out = dev.zeros(3, I32)
+        dev.launch(prog, k, 3, 256, [dev.to_device(x), out, I32(600)], shared_bytes=256 * 4)
+        np.testing.assert_array_equal(out.numpy(), np.pad(x, (0, 168)).reshape(3, 256).sum(1))
+    else:
+        x = rng(94).integers(-1000, 1000, 128).astype(I32)
+        out = dev.zeros(128, I32)
+        dev.launch(prog, k, 2, 64, [dev.to_device(x), out], shared_bytes=64 * 4)
+        np.testing.assert_array_equal(out.numpy(), x.reshape(2, 64)[:, ::-1].ravel())
+
+
+@corpus("grid3d", "linear3d", "volume_sum_z", "block_coords", variants=("G",))
+def _grid3d(dev, prog, k):
+    if k == "linear3d":
+        nx, ny, nz = 7, 8, 5
+        out = dev.to_device(np.full(nx * ny * nz, -1, I32))
+        dev.launch(prog, k, (2, 2, 3), (4, 4, 2), [out, I32(nx), I32(ny), I32(nz)])
+        np.testing.assert_array_equal(out.numpy(), np.arange(nx * ny * nz) * 2 + 1)
+    elif k == "volume_sum_z":
+        nx, ny, nz = 13, 6, 5
+        vol = rng(95).integers(-20, 20, nz * ny * nx).astype(F32)
+        plane = dev.zeros(ny * nx, F32)
+        dev.launch(prog, k, (2, 2, 1), (8, 4, 1), [dev.to_device(vol), plane, I32(nx), I32(ny), I32(nz)])
+        np.testing.assert_array_equal(plane.numpy(), vol.reshape(nz, ny * nx).sum(0))
+    else:
+        out = dev.zeros(12, I32)
+        dev.launch(prog, k, (3, 2, 2), (2, 2, 2), [out])
+        z, y, x = np.meshgrid(range(2), range(2), range(3), indexing="ij")
+        np.testing.assert_array_equal(out.numpy(), (x | y << 8 | z << 16).ravel())
+
+
+@corpus("templates", "scale_add<float>", "scale_add<int>", "scale_add<double>", "overloaded(int*, int)",
+        "overloaded(float*, float)", "fx::in_namespace", variants=("G",))
+def _templates(dev, prog, k):
+    tid = np.arange(64)
+    if k.startswith("scale_add"):
+        dt = {"float": F32, "int": I32, "double": np.float64}[k[10:-1]]
+        x = rng(96).integers(-100, 100, 64).astype(dt)
+        out = dev.zeros(64, dt)
+        dev.launch(prog, k, 1, 64, [dev.to_device(x), out, dt(3), I32(60)])
+        want = np.where(tid < 60, x * dt(3) + tid.astype(dt), 0).astype(dt)
+        np.testing.assert_array_equal(out.numpy(), want)
+    elif k == "overloaded(int*, int)":
+        out = dev.zeros(64, I32)
+        dev.launch(prog, k, 1, 64, [out, I32(7)])
+        np.testing.assert_array_equal(out.numpy(), 7 + tid)
+    elif k == "overloaded(float*, float)":
+        out = dev.zeros(64, F32)
+        dev.launch(prog, k, 1, 64, [out, F32(3.0)])
+        np.testing.assert_array_equal(out.numpy(), F32(1.5) + tid.astype(F32))
+    else:
+        out = dev.zeros(64, I32)
+        dev.launch(prog, k, 1, 64, [out])
+        np.testing.assert_array_equal(out.numpy(), tid * tid)
+
+
 # ---------------------------------------------------------------------------- wmma_layouts.cu
 
 

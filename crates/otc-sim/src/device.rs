@@ -1,7 +1,8 @@
 //! The device: global memory, constant banks, and kernel launches.
 //!
-//! Constant bank 0 of a launch: blockDim at 0x0/0x4/0x8, gridDim at 0xc/0x10/0x14, the stack
-//! pointer (top of the thread's local window) at 0x28, the number of SMs (`%nsmid`) at 0x10c,
+//! Constant bank 0 of a launch: blockDim at 0x0/0x4/0x8, gridDim at 0xc/0x10/0x14, the 64-bit
+//! bases of the generic shared and local windows at 0x18 and 0x20 (`config::SHARED_WINDOW`), the
+//! stack pointer (top of the thread's local window) at 0x28, the number of SMs (`%nsmid`) at 0x10c,
 //! the parameters from 0x160; everything else reads zero. The bank ends with the parameters: a
 //! constant operand past them faults.
 //!
@@ -346,6 +347,10 @@ impl Device {
         put(&mut bank0, 0xc, grid[0]);
         put(&mut bank0, 0x10, grid[1]);
         put(&mut bank0, 0x14, grid[2]);
+        put(&mut bank0, 0x18, crate::config::SHARED_WINDOW as u32);
+        put(&mut bank0, 0x1c, (crate::config::SHARED_WINDOW >> 32) as u32);
+        put(&mut bank0, 0x20, crate::config::LOCAL_WINDOW as u32);
+        put(&mut bank0, 0x24, (crate::config::LOCAL_WINDOW >> 32) as u32);
         put(&mut bank0, 0x28, local);
         put(&mut bank0, 0x10c, cfg.num_sms.max(1));
         bank0[PARAM_BASE as usize..PARAM_BASE as usize + params.len()].copy_from_slice(params);
