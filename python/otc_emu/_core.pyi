@@ -168,9 +168,10 @@ class Kernel:
     def constants(self) -> dict[int, bytes]:
         """Constant-bank images {bank: bytes from offset 0} loaded at launch (from a cubin)."""
     @property
-    def relocations(self) -> list[tuple[int, str, int]]:
-        """(pc, ELF type name, offset in the global segment) of each address of a ``__device__``
-        variable that a launch patches into the code (from a cubin)."""
+    def relocations(self) -> list[tuple[int, str, int | str]]:
+        """(pc, ELF type name, target) of each address a launch patches into the code (from a
+        cubin): a ``__device__`` variable's offset in the global segment, or ``"FUNCTION+0x1e0"``
+        for a call target or return address in another function (-G code)."""
     def disassemble(self) -> str:
         """Canonical text of this kernel alone."""
 

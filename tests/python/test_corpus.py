@@ -73,7 +73,7 @@ def rng(seed: int = 0) -> np.random.Generator:
 # ----------------------------------------------------------------------------------- bitmap.cu
 
 
-@corpus("bitmap", "bitmap_encode")
+@corpus("bitmap", "bitmap_encode", variants=("G",))
 def _bitmap_encode(dev, prog, k):
     x = rng(1).standard_normal((128, 32)).astype(F32)
     x[rng(2).random(x.shape) < 0.7] = 0
@@ -88,7 +88,7 @@ def _bitmap_encode(dev, prog, k):
         np.testing.assert_array_equal(got[t, :nz.size], nz)
 
 
-@corpus("bitmap", "bitmap_decode")
+@corpus("bitmap", "bitmap_decode", variants=("G",))
 def _bitmap_decode(dev, prog, k):
     bm = rng(3).integers(0, 1 << 32, 128, dtype=np.uint64).astype(U32)
     vals = rng(4).standard_normal((128, 32)).astype(F32)
@@ -101,7 +101,7 @@ def _bitmap_decode(dev, prog, k):
     np.testing.assert_array_equal(out.numpy().reshape(128, 32), want)
 
 
-@corpus("bitmap", "bitmap_masked_sum")
+@corpus("bitmap", "bitmap_masked_sum", variants=("G",))
 def _bitmap_masked_sum(dev, prog, k):
     m = rng(5).integers(0, 1 << 32, 64, dtype=np.uint64).astype(U32)
     x = rng(6).integers(-8, 8, (64, 32)).astype(F32)  # small integers: any order is exact
@@ -111,7 +111,7 @@ def _bitmap_masked_sum(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), (x * bits).sum(1).astype(F32))
 
 
-@corpus("bitmap", "bitmap_walk")
+@corpus("bitmap", "bitmap_walk", variants=("G",))
 def _bitmap_walk(dev, prog, k):
     m = rng(7).integers(0, 1 << 32, 64, dtype=np.uint64).astype(U32)
     m[:4] = [0, 1, 0x80000000, 0xFFFFFFFF]
@@ -121,7 +121,7 @@ def _bitmap_walk(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), want)
 
 
-@corpus("bitmap", "bytes_to_preds")
+@corpus("bitmap", "bytes_to_preds", variants=("G",))
 def _bytes_to_preds(dev, prog, k):
     v = rng(8).integers(0, 1 << 32, 64, dtype=np.uint64).astype(U32)
     out = dev.zeros(64, U32)
@@ -130,7 +130,7 @@ def _bytes_to_preds(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), v ^ rev)
 
 
-@corpus("bitmap", "pred_spill")
+@corpus("bitmap", "pred_spill", variants=("G",))
 def _pred_spill(dev, prog, k):
     n = 64
     a = rng(9).integers(-100, 100, n * 24).astype(I32)
@@ -145,7 +145,7 @@ def _pred_spill(dev, prog, k):
 # ------------------------------------------------------------------------------------- scan.cu
 
 
-@corpus("scan", "warp_reduce_sum")
+@corpus("scan", "warp_reduce_sum", variants=("G",))
 def _warp_reduce_sum(dev, prog, k):
     x = rng(11).integers(-1000, 1000, 128).astype(I32)
     out = dev.zeros(4, I32)
@@ -153,7 +153,7 @@ def _warp_reduce_sum(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), x.reshape(4, 32).sum(1))
 
 
-@corpus("scan", "block_reduce_f32")
+@corpus("scan", "block_reduce_f32", variants=("G",))
 def _block_reduce_f32(dev, prog, k):
     x = rng(12).integers(-50, 50, 1000).astype(F32)
     out = dev.zeros(1, F32)
@@ -161,7 +161,7 @@ def _block_reduce_f32(dev, prog, k):
     assert out.numpy()[0] == x.sum()
 
 
-@corpus("scan", "block_reduce_max")
+@corpus("scan", "block_reduce_max", variants=("G",))
 def _block_reduce_max(dev, prog, k):
     x = rng(13).integers(-10**6, 10**6, 300).astype(I32)
     out = dev.to_device(np.array([np.iinfo(np.int32).min], I32))
@@ -169,7 +169,7 @@ def _block_reduce_max(dev, prog, k):
     assert out.numpy()[0] == x.max()
 
 
-@corpus("scan", "block_scan_inclusive")
+@corpus("scan", "block_scan_inclusive", variants=("G",))
 def _block_scan_inclusive(dev, prog, k):
     x = rng(14).integers(-100, 100, 256).astype(I32)
     y = dev.zeros(256, I32)
@@ -177,7 +177,7 @@ def _block_scan_inclusive(dev, prog, k):
     np.testing.assert_array_equal(y.numpy(), np.cumsum(x.reshape(2, 128), 1).ravel())
 
 
-@corpus("scan", "block_scan_exclusive")
+@corpus("scan", "block_scan_exclusive", variants=("G",))
 def _block_scan_exclusive(dev, prog, k):
     x = rng(15).integers(0, 1000, 256).astype(U32)
     y = dev.zeros(256, U32)
@@ -186,7 +186,7 @@ def _block_scan_exclusive(dev, prog, k):
     np.testing.assert_array_equal(y.numpy(), (c - x.reshape(2, 128)).ravel().astype(U32))
 
 
-@corpus("scan", "warp_scan_shfl")
+@corpus("scan", "warp_scan_shfl", variants=("G",))
 def _warp_scan_shfl(dev, prog, k):
     x = rng(16).integers(-100, 100, 256).astype(I32)
     y = dev.zeros(256, I32)
@@ -194,7 +194,7 @@ def _warp_scan_shfl(dev, prog, k):
     np.testing.assert_array_equal(y.numpy(), np.cumsum(x.reshape(2, 128), 1).ravel())
 
 
-@corpus("scan", "multiblock_count")
+@corpus("scan", "multiblock_count", variants=("G",))
 def _multiblock_count(dev, prog, k):
     x = rng(17).integers(-5, 5, 300).astype(I32)
     count, done, total = dev.zeros(1, I32), dev.zeros(1, U32), dev.zeros(1, I32)
@@ -267,7 +267,7 @@ def _atomic_add_f64(dev, prog, k):
 # ------------------------------------------------------------------------------------- sort.cu
 
 
-@corpus("sort", "bitonic_sort_shared")
+@corpus("sort", "bitonic_sort_shared", variants=("G",))
 def _bitonic(dev, prog, k):
     x = rng(25).integers(-1000, 1000, 256).astype(I32)
     d = dev.to_device(x)
@@ -275,7 +275,7 @@ def _bitonic(dev, prog, k):
     np.testing.assert_array_equal(d.numpy(), np.sort(x.reshape(2, 128), 1).ravel())
 
 
-@corpus("sort", "odd_even_sort")
+@corpus("sort", "odd_even_sort", variants=("G",))
 def _odd_even(dev, prog, k):
     x = rng(26).standard_normal(100).astype(F32)
     d = dev.to_device(x)
@@ -283,7 +283,7 @@ def _odd_even(dev, prog, k):
     np.testing.assert_array_equal(d.numpy(), np.sort(x))
 
 
-@corpus("sort", "radix_count")
+@corpus("sort", "radix_count", variants=("G",))
 def _radix_count(dev, prog, k):
     keys = rng(27).integers(0, 1 << 32, 256, dtype=np.uint64).astype(U32)
     counts = dev.zeros(32, U32)
@@ -292,7 +292,7 @@ def _radix_count(dev, prog, k):
     np.testing.assert_array_equal(counts.numpy(), want)
 
 
-@corpus("sort", "radix_scatter_block")
+@corpus("sort", "radix_scatter_block", variants=("G",))
 def _radix_scatter(dev, prog, k):
     keys = rng(28).integers(0, 1 << 32, 256, dtype=np.uint64).astype(U32)
     out = dev.zeros(256, U32)
@@ -304,7 +304,7 @@ def _radix_scatter(dev, prog, k):
 # ------------------------------------------------------------------------------ fft_stencil.cu
 
 
-@corpus("fft_stencil", "fft_radix2_stage")
+@corpus("fft_stencil", "fft_radix2_stage", variants=("G",))
 def _fft_stage(dev, prog, k):
     n, half = 64, 4
     data = rng(29).standard_normal((n, 2)).astype(F32)
@@ -322,7 +322,7 @@ def _fft_stage(dev, prog, k):
     np.testing.assert_allclose(d.numpy(), want, rtol=1e-5, atol=1e-5)
 
 
-@corpus("fft_stencil", "fft32_shared", variants=("lineinfo",))
+@corpus("fft_stencil", "fft32_shared", variants=("lineinfo", "G"))
 def _fft32(dev, prog, k):
     x = rng(30).standard_normal((2, 32, 2)).astype(F32)
     out = dev.zeros((2, 32, 2), F32)
@@ -332,7 +332,7 @@ def _fft32(dev, prog, k):
     np.testing.assert_allclose(got[..., 0] + 1j * got[..., 1], want, atol=2e-4)
 
 
-@corpus("fft_stencil", "stencil1d")
+@corpus("fft_stencil", "stencil1d", variants=("G",))
 def _stencil1d(dev, prog, k):
     x = rng(31).standard_normal(300).astype(F32)
     out = dev.zeros(300, F32)
@@ -342,7 +342,7 @@ def _stencil1d(dev, prog, k):
     np.testing.assert_allclose(out.numpy(), want, rtol=1e-6, atol=1e-6)
 
 
-@corpus("fft_stencil", "jacobi2d", variants=("lineinfo",))
+@corpus("fft_stencil", "jacobi2d", variants=("lineinfo", "G"))
 def _jacobi2d(dev, prog, k):
     w, h = 20, 18
     x = rng(32).standard_normal((h, w)).astype(F32)
@@ -353,7 +353,7 @@ def _jacobi2d(dev, prog, k):
     np.testing.assert_allclose(out.numpy(), want, rtol=1e-5, atol=1e-6)
 
 
-@corpus("fft_stencil", "transpose_naive", "transpose_shared")
+@corpus("fft_stencil", "transpose_naive", "transpose_shared", variants=("G",))
 def _transpose(dev, prog, k):
     w, h = 40, 36
     x = rng(33).standard_normal((h, w)).astype(F32)
@@ -769,7 +769,7 @@ def _const_literals(dev, prog, k):
 DTAB, DSCALE = np.array([3, 1, 4, 1, 5, 9, 2, 6], I32), np.array([0.5, -2.0], F32)
 
 
-@corpus("globals", "device_table", variants=("lineinfo",))
+@corpus("globals", "device_table", variants=("lineinfo", "G"))
 def _device_table(dev, prog, k):
     idx = rng(80).integers(0, 1 << 10, 64).astype(I32)
     out = dev.zeros(64, F32)
@@ -777,7 +777,7 @@ def _device_table(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), DTAB[idx & 7] * DSCALE[(idx >> 3) & 1])
 
 
-@corpus("globals", "device_count", variants=("lineinfo",))
+@corpus("globals", "device_count", variants=("lineinfo", "G"))
 def _device_count(dev, prog, k):
     # the counter lives on the device: a second launch goes on counting
     for launch in range(2):
@@ -787,7 +787,7 @@ def _device_count(dev, prog, k):
     np.testing.assert_array_equal(dev.read_global(prog, "dcount", U32), [128])
 
 
-@corpus("globals", "device_slots", variants=("lineinfo",))
+@corpus("globals", "device_slots", variants=("lineinfo", "G"))
 def _device_slots(dev, prog, k):
     v = rng(81).integers(-1000, 1000, 64).astype(I32)
     np.testing.assert_array_equal(dev.read_global(prog, "dslots", I32), np.zeros(64, I32))
@@ -795,7 +795,7 @@ def _device_slots(dev, prog, k):
     np.testing.assert_array_equal(dev.read_global(prog, "dslots", I32), v)
 
 
-@corpus("globals", "device_addresses", variants=("lineinfo",))
+@corpus("globals", "device_addresses", variants=("lineinfo", "G"))
 def _device_addresses(dev, prog, k):
     out = dev.zeros(4, np.uint64)
     dev.launch(prog, k, 1, 1, [out])
@@ -1024,7 +1024,8 @@ _GLOBALS_TEXT = (SASS / "globals.lineinfo.elf.txt").read_text() if (SASS / "glob
 @pytest.mark.parametrize(
     "old, new, phrase",
     [
-        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount    R_CUDA_ABS47_34", "type R_CUDA_ABS47_34 is not supported"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount    R_CUDA_64", "type R_CUDA_64 is not supported"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount    R_CUDA_ABS47_34", "a call target that is not a function"),
         ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcounter    R_CUDA_ABS32_HI_32", "`dcounter`: no such symbol"),
         ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x0    dcount    R_CUDA_ABS32_HI_32", "`IMAD.MOV.U32 R1, RZ, RZ, c[0x0][0x28]` has none"),
         ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x88    dcount    R_CUDA_ABS32_HI_32", "not at an instruction"),

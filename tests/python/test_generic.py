@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pathlib import Path
+
 import otc_emu
 
+SASS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sass"
 U32, I32 = np.uint32, np.int32
 SHARED_WINDOW, LOCAL_WINDOW = 0x0000_7E00_0000_0000, 0x0000_7F00_0000_0000
 
@@ -163,9 +166,33 @@ STG.E.SYS [R6], R9 ;
     assert (run(body) == 0).all()
 
 
-def test_call_abs_is_refused_with_a_reason():
+def test_call_abs_needs_the_cubins_relocation():
     prog = otc_emu.assemble(".kernel k\nCALL.ABS.NOINC 0x0 ;\nEXIT ;\n")
     (pc, text, why), = prog.kernels["k"].unsupported()
-    assert (pc, text) == (0, "CALL.ABS.NOINC 0x0") and "linking a cubin's functions is not implemented" in why
-    with pytest.raises(otc_emu.GuestFault, match="CALL.ABS"):
+    assert (pc, text) == (0, "CALL.ABS.NOINC 0x0") and "give the cubin" in why
+    with pytest.raises(otc_emu.LaunchError, match="CALL.ABS at pc 0x0000.*give the cubin"):
         otc_emu.Device(timing=False).launch(prog, "k", 1, 32)
+
+
+def test_g_listing_calls_are_linked_from_the_cubins_relocations():
+    text = (SASS / "sort.G.sass").read_text() + (SASS / "sort.G.res-usage.txt").read_text()
+    bare = otc_emu.assemble(text, "sort.G.sass")
+    assert any("CALL.ABS" in t for _, t, _ in bare.kernels["radix_count"].unsupported())
+    prog = otc_emu.assemble(text, "sort.G.sass", cubin=(SASS / "sort.G.elf.txt").read_bytes())
+    assert prog.kernels["radix_count"].unsupported() == []
+    relocs = prog.kernels["radix_count"].relocations
+    calls = [r for r in relocs if r[1] == "R_CUDA_ABS47_34"]
+    returns = [r for r in relocs if r[1] == "R_CUDA_ABS32_LO_32"]
+    assert calls and all(isinstance(t, str) and "+0x0" in t for _, _, t in calls)  # a function's start
+    assert returns and all(t.startswith("radix_count+") for _, _, t in returns)  # the return address
+    # the launch runs the linked code (the corpus test runs every kernel of the listing); without
+    # the relocations it is refused before anything runs
+    keys = np.random.default_rng(3).integers(0, 1 << 30, 256).astype(U32)
+    dev = otc_emu.Device(timing=False)
+    counts = dev.zeros(32, U32)
+    args = [dev.to_device(keys), I32(256), I32(4), counts]
+    dev.launch(prog, "radix_count", 2, 128, args)
+    want = np.stack([np.bincount((b >> 4) & 15, minlength=16) for b in keys.reshape(2, 128)]).ravel()
+    np.testing.assert_array_equal(counts.numpy(), want)
+    with pytest.raises(otc_emu.LaunchError, match="CALL.ABS"):
+        dev.launch(bare, "radix_count", 2, 128, args)

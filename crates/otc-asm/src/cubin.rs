@@ -86,11 +86,13 @@ struct RawReloc {
 }
 
 /// The global segment from its sections and symbols, and the kernels' relocations resolved
-/// against it.
+/// against it or against the code of a function (`code_sections`: the index of each section
+/// `.text.FUNCTION` with the function's name).
 fn build_globals(
     sections: &[GlobalSection],
     symbols: &[RawSymbol],
     relocs: &[RawReloc],
+    code_sections: &BTreeMap<usize, String>,
     err: &dyn Fn(String) -> AsmError,
 ) -> Result<(ModuleGlobals, Vec<(String, Relocation)>), AsmError> {
     let mut globals = ModuleGlobals::default();
@@ -124,15 +126,27 @@ fn build_globals(
         let at = format!("relocation at {:#x} of kernel {} against `{}`", r.offset, r.kernel, r.symbol);
         let kind = r.kind.clone().map_err(|t| err(format!("{at}: type {t} is not supported")))?;
         let sym = symbols.iter().find(|s| s.name == r.symbol).ok_or_else(|| err(format!("{at}: no such symbol")))?;
+        let pc = u32::try_from(r.offset).map_err(|_| err(format!("{at}: offset past any kernel")))?;
+        if let Some(function) = code_sections.get(&sym.section) {
+            // -G code: a call (R_CUDA_ABS47_34) or a return address (LO/HI_32 + addend)
+            let target = sym.value.checked_add_signed(r.addend).ok_or_else(|| err(format!("{at}: bad addend")))?;
+            let function = Some(function.clone());
+            out.push((r.kernel.clone(), Relocation { pc, kind, target, function }));
+            continue;
+        }
+        if kind == RelocKind::Abs47 {
+            return Err(err(format!("{at}: a call target that is not a function")));
+        }
         let Some(base) = bases.get(&sym.section) else {
-            return Err(err(format!("{at}: not a __device__ variable (.nv.global, .nv.global.init); not supported")));
+            return Err(err(format!(
+                "{at}: neither a __device__ variable (.nv.global, .nv.global.init) nor a function"
+            )));
         };
         let target = (base + sym.value).checked_add_signed(r.addend).filter(|&t| t <= globals.size);
         let Some(target) = target else {
             return Err(err(format!("{at}: the address lies outside the global segment")));
         };
-        let pc = u32::try_from(r.offset).map_err(|_| err(format!("{at}: offset past any kernel")))?;
-        out.push((r.kernel.clone(), Relocation { pc, kind, target }));
+        out.push((r.kernel.clone(), Relocation { pc, kind, target, function: None }));
     }
     Ok((globals, out))
 }
@@ -149,8 +163,12 @@ pub fn read_cubin(data: &[u8], source: &str) -> Result<CubinData, AsmError> {
     let mut out = CubinData::default();
     let mut global_sections = Vec::new();
     let mut relocs = Vec::new();
+    let mut code_sections = BTreeMap::new();
     for section in file.sections() {
         let Ok(name) = section.name() else { continue };
+        if let Some(function) = name.strip_prefix(".text.") {
+            code_sections.insert(section.index().0, function.to_string());
+        }
         let header = section.elf_section_header();
         let nobits = header.sh_type(endian) == elf::SHT_NOBITS;
         let bytes = || -> Result<Vec<u8>, AsmError> {
@@ -214,7 +232,7 @@ pub fn read_cubin(data: &[u8], source: &str) -> Result<CubinData, AsmError> {
             object: s.kind() == object::SymbolKind::Data,
         })
         .collect();
-    (out.globals, out.relocations) = build_globals(&global_sections, &symbols, &relocs, &err)?;
+    (out.globals, out.relocations) = build_globals(&global_sections, &symbols, &relocs, &code_sections, &err)?;
     Ok(out)
 }
 
@@ -347,7 +365,9 @@ pub fn read_elf_text(text: &str, source: &str) -> Result<CubinData, AsmError> {
         global_sections.push(GlobalSection { index, name: name.to_string(), size, align: 1, data });
     }
     let err = |m: String| at(0, m);
-    (out.globals, out.relocations) = build_globals(&global_sections, &symbols, &relocs, &err)?;
+    let code_sections: BTreeMap<usize, String> =
+        section_index.iter().filter_map(|(name, &i)| Some((i, name.strip_prefix(".text.")?.to_string()))).collect();
+    (out.globals, out.relocations) = build_globals(&global_sections, &symbols, &relocs, &code_sections, &err)?;
     Ok(out)
 }
 
@@ -394,7 +414,8 @@ impl Program {
                 .filter(|(owner, _)| owner.as_deref().is_none_or(|o| o == k.name))
                 .map(|(_, img)| img.clone())
                 .collect();
-            k.relocations = cubin.relocations.iter().filter(|(owner, _)| *owner == k.name).map(|(_, r)| *r).collect();
+            k.relocations =
+                cubin.relocations.iter().filter(|(owner, _)| *owner == k.name).map(|(_, r)| r.clone()).collect();
         }
         self.globals = cubin.globals.clone();
         self.check().map_err(|m| AsmError::new(AsmErrorKind::Cubin, source, 0, 0, m))
@@ -462,7 +483,7 @@ mod tests {
         assert_eq!(&g.init[8..12], &[1, 0, 0, 0]);
         let syms: Vec<_> = g.symbols.iter().map(|s| (s.name.as_str(), s.offset, s.size)).collect();
         assert_eq!(syms, [("t", 8, 16), ("n", 0x100, 4)]);
-        let k = |pc, kind, target| ("k".to_string(), Relocation { pc, kind, target });
+        let k = |pc, kind, target| ("k".to_string(), Relocation { pc, kind, target, function: None });
         assert_eq!(
             c.relocations,
             [k(0x30, RelocKind::Hi32, 0x100), k(0x20, RelocKind::Lo32, 0x100), k(0x10, RelocKind::Lo32, 0x10)]
@@ -474,7 +495,7 @@ mod tests {
         let cases = [
             ("0x30    n    R_CUDA_ABS32_HI_32", "0x30    n    R_CUDA_64", "type R_CUDA_64 is not supported"),
             ("0x30    n    R_CUDA_ABS32_HI_32", "0x30    m    R_CUDA_ABS32_HI_32", "`m`: no such symbol"),
-            ("0x30    n    R_CUDA_ABS32_HI_32", "0x30    k    R_CUDA_ABS32_HI_32", "not a __device__ variable"),
+            ("0x30    n    R_CUDA_ABS32_HI_32", "0x30    k    R_CUDA_ABS32_HI_32", "neither a __device__ variable"),
             ("0x30    n    R_CUDA_ABS32_HI_32", "0x30    n", "is not a relocation"),
             ("R_CUDA_ABS32_LO_32    0x8", "R_CUDA_ABS32_LO_32    0x800", "outside the global segment"),
             ("0x00000003 0x00000004", "0x00000003 0x0000004", "is not a hex word"),

@@ -22,7 +22,8 @@
 //!   tag          8 bytes  "GLOBALS\0"
 //!   segment      u64 size, u32 length + the initialised bytes, u32 count, then per symbol:
 //!                str name, u64 offset, u64 size
-//!   per kernel, in order: u32 count, then per relocation: u32 pc, u8 ELF type, u64 target
+//!   per kernel, in order: u32 count, then per relocation: u32 pc, u8 ELF type, u64 target,
+//!                str function (empty: a global variable)
 //! checksum   u64      FNV-1a of every byte before it
 //! ```
 //! Every word is decoded on load, so a corrupted word is rejected, not executed; and a loaded
@@ -482,6 +483,7 @@ impl Program {
                     w.u32(r.pc);
                     w.u8(r.kind.elf_type() as u8);
                     w.u64(r.target);
+                    w.str(r.function.as_deref().unwrap_or(""));
                 }
             }
         }
@@ -602,14 +604,15 @@ impl Program {
                 globals.symbols.push(GlobalSymbol { name, offset, size });
             }
             for k in &mut kernels {
-                let n = r.count(13, "relocations")?;
+                let n = r.count(17, "relocations")?;
                 for _ in 0..n {
                     let pc = r.u32("relocation pc")?;
                     let t = r.u8("relocation type")?;
                     let kind = RelocKind::from_elf_type(t as u32)
                         .ok_or_else(|| r.err(format!("unknown relocation type {t}")))?;
                     let target = r.u64("relocation target")?;
-                    k.relocations.push(Relocation { pc, kind, target });
+                    let function = Some(r.str("relocation function")?).filter(|f| !f.is_empty());
+                    k.relocations.push(Relocation { pc, kind, target, function });
                 }
             }
         }
@@ -631,9 +634,10 @@ impl Program {
         }
         let mut names = HashSet::new();
         self.globals.check()?;
+        let code_bytes = |name: &str| self.kernel(name).map(Kernel::code_bytes);
         for k in &self.kernels {
             k.check()?;
-            k.check_relocations(self.globals.size)?;
+            k.check_relocations(self.globals.size, &code_bytes)?;
             if !names.insert(k.name.as_str()) {
                 return Err(format!("kernel {} is defined twice", k.name));
             }

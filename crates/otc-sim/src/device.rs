@@ -122,10 +122,18 @@ impl Device {
         let Some(k) = program.kernel(name) else {
             return Err(SimError::Launch(format!("the program has no kernel `{name}`")));
         };
+        if let Some(pc) = k.unlinked_calls().first() {
+            return Err(SimError::Launch(format!(
+                "kernel `{name}` calls another function with CALL.ABS at pc {pc:#06x}, whose address the loader \
+                 patches in: give the cubin (or cuobjdump -elf text) the -G listing came from"
+            )));
+        }
         let mut img = KernelImage::from(k);
         if !k.relocations.is_empty() {
             let base = self.module_globals(program)?.unwrap_or(0);
-            img.instructions = k.relocated_instructions(base).map_err(SimError::Launch)?;
+            let (code, regs) = program.linked_code(name, base).map_err(SimError::Launch)?;
+            img.instructions = code;
+            img.num_regs = img.num_regs.max(regs);
         }
         Ok(img)
     }

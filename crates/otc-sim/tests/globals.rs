@@ -33,7 +33,7 @@ EXIT ;
             GlobalSymbol { name: "counter".into(), offset: 0x100, size: 4 },
         ],
     };
-    let r = |pc, kind, target| Relocation { pc, kind, target };
+    let r = |pc, kind, target| Relocation { pc, kind, target, function: None };
     p.kernels[0].relocations = vec![
         r(0x10, RelocKind::Lo32, 0),
         r(0x20, RelocKind::Hi32, 0),

@@ -18,15 +18,6 @@ impl Dec<'_, '_> {
             }
             "BRX" => OpKind::Brx { a: self.src("a")?, t: self.imm("t")? as i32 },
             "EXIT" => OpKind::Exit,
-            "CALL" if self.has("ABS") => {
-                // -G code calls other functions of the cubin by absolute address; the listing
-                // shows `CALL.ABS.NOINC 0x0` until the loader patches it (R_CUDA_ABS47_34)
-                return unsupported(
-                    "CALL.ABS (a -G call to another function of the cubin: linking a cubin's functions is not \
-                     implemented)"
-                        .to_string(),
-                );
-            }
             "CALL" => OpKind::Call { t: self.target("t")? },
             "RET" => OpKind::Ret { a: self.reg("a")?, t: self.imm("t")? },
             "BSSY" => {
