@@ -276,7 +276,7 @@ impl crate::Program {
                 let pc = base as usize + r.pc as usize;
                 let inst = code.get_mut(pc / 16).ok_or_else(|| format!("{}: past the code", at()))?;
                 let i = patched_operand(inst, r.kind).ok_or_else(|| format!("{}: nothing to patch", at()))?;
-                if r.kind == RelocKind::Abs47 && (value as u64 % 16 != 0 || value as u64 >= total) {
+                if r.kind == RelocKind::Abs47 && (!(value as u64).is_multiple_of(16) || value as u64 >= total) {
                     return Err(format!("{}: call target {value:#x} is not an instruction", at()));
                 }
                 inst.operands[i].value = Value::Imm(value);
