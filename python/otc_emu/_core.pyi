@@ -70,6 +70,7 @@ class Device:
     def write(self, address: int, data: bytes) -> None: ...
     def read(self, address: int, nbytes: int) -> bytes: ...
     def write_constant(self, bank: int, offset: int, data: bytes) -> None: ...
+    def global_symbol(self, program: Program, name: str) -> tuple[int, int]: ...
     def launch(
         self,
         program: Program,
@@ -168,6 +169,11 @@ class Kernel:
     @property
     def constants(self) -> dict[int, bytes]:
         """Constant-bank images {bank: bytes from offset 0} loaded at launch (from a cubin)."""
+    @property
+    def relocations(self) -> list[tuple[int, str, int | str]]:
+        """(pc, ELF type name, target) of each address a launch patches into the code (from a
+        cubin): a ``__device__`` variable's offset in the global segment, or ``"FUNCTION+0x1e0"``
+        for a call target or return address in another function (-G code)."""
     def disassemble(self) -> str:
         """Canonical text of this kernel alone."""
 
@@ -187,13 +193,18 @@ class Program:
         """Canonical text (the own dialect) that assembles back to the same code."""
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the binary format to ``path``."""
+    @property
+    def globals(self) -> dict[str, tuple[int, int]]:
+        """The ``__device__`` variables (from a cubin): {name: (offset in the global segment, size)}."""
     def __eq__(self, other: object) -> bool:
         """Equal when kernels, code, metadata and source line numbers are all equal."""
 
 def assemble(text: str, name: str = "<input>", cubin: bytes | None = None) -> Program:
     """Assemble the own dialect or a cuobjdump -sass listing. ``cubin``: the bytes of the .cubin
-    the listing came from; its constant banks 1..17 become ``Kernel.constants``. Raises
-    AssemblyError (kind 'cubin' for an unreadable or mismatched cubin)."""
+    the listing came from (or the text of ``cuobjdump -elf``); its constant banks 1..17 become
+    ``Kernel.constants``, its ``__device__`` variables ``Program.globals`` and the relocations of
+    the code against them ``Kernel.relocations``. Raises AssemblyError (kind 'cubin' for an
+    unreadable or mismatched cubin)."""
 
 def load(path: str | os.PathLike[str], cubin: str | os.PathLike[str] | None = None) -> Program:
     """Load a binary program or source text (decided by content), with the constant banks of

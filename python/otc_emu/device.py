@@ -553,6 +553,30 @@ class Device:
             raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
         self._dev.write_constant(int(bank), int(offset), raw)
 
+    def global_address(self, program, name: str) -> int:
+        """The device address of the ``__device__`` variable ``name`` of ``program``
+        (``Program.globals``, from a cubin): ``cudaGetSymbolAddress``. A program's variables are
+        allocated and initialised on this device at its first launch (or first access through
+        these methods) and keep their values across launches. Raises :class:`LaunchError` for a
+        name the program does not have."""
+        return self._dev.global_symbol(program, name)[0]
+
+    def read_global(self, program, name: str, dtype=np.uint8) -> np.ndarray:
+        """The bytes of the ``__device__`` variable ``name`` of ``program`` on this device, viewed
+        as ``dtype``: ``cudaMemcpyFromSymbol`` (see :meth:`global_address`)."""
+        address, size = self._dev.global_symbol(program, name)
+        return np.frombuffer(self._dev.read(address, size), dtype=_host_dtype(dtype)).copy()
+
+    def write_global(self, program, name: str, data) -> None:
+        """Overwrite the ``__device__`` variable ``name`` of ``program`` on this device with the
+        raw bytes of ``data`` (bytes or a NumPy array; at most the variable's size):
+        ``cudaMemcpyToSymbol``."""
+        address, size = self._dev.global_symbol(program, name)
+        raw = np.ascontiguousarray(data).tobytes() if isinstance(data, np.ndarray) else bytes(data)
+        if len(raw) > size:
+            raise ValueError(f"{len(raw)} bytes do not fit in __device__ variable {name} ({size} bytes)")
+        self._dev.write(address, raw)
+
     def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None,
                timeline=None) -> LaunchResult:
         """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``grid`` and

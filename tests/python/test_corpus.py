@@ -60,8 +60,8 @@ def program(stem: str) -> otc_emu.Program:
         usage = SASS / f"{stem}.res-usage.txt"
         if usage.exists():
             text += usage.read_text()
-        # the constant banks: the cubin (-O3 builds) or cuobjdump -elf's constant sections
-        consts = [p for p in (CUBIN / f"{stem}.cubin", SASS / f"{stem}.constants.txt") if p.exists()]
+        # constant banks and __device__ data: the cubin (-O3 builds) or the parts of cuobjdump -elf
+        consts = [p for p in (CUBIN / f"{stem}.cubin", SASS / f"{stem}.elf.txt") if p.exists()]
         _PROGRAMS[stem] = otc_emu.assemble(text, f"{stem}.sass", cubin=consts[0].read_bytes() if consts else None)
     return _PROGRAMS[stem]
 
@@ -73,7 +73,7 @@ def rng(seed: int = 0) -> np.random.Generator:
 # ----------------------------------------------------------------------------------- bitmap.cu
 
 
-@corpus("bitmap", "bitmap_encode")
+@corpus("bitmap", "bitmap_encode", variants=("G",))
 def _bitmap_encode(dev, prog, k):
     x = rng(1).standard_normal((128, 32)).astype(F32)
     x[rng(2).random(x.shape) < 0.7] = 0
@@ -88,7 +88,7 @@ def _bitmap_encode(dev, prog, k):
         np.testing.assert_array_equal(got[t, :nz.size], nz)
 
 
-@corpus("bitmap", "bitmap_decode")
+@corpus("bitmap", "bitmap_decode", variants=("G",))
 def _bitmap_decode(dev, prog, k):
     bm = rng(3).integers(0, 1 << 32, 128, dtype=np.uint64).astype(U32)
     vals = rng(4).standard_normal((128, 32)).astype(F32)
@@ -101,7 +101,7 @@ def _bitmap_decode(dev, prog, k):
     np.testing.assert_array_equal(out.numpy().reshape(128, 32), want)
 
 
-@corpus("bitmap", "bitmap_masked_sum")
+@corpus("bitmap", "bitmap_masked_sum", variants=("G",))
 def _bitmap_masked_sum(dev, prog, k):
     m = rng(5).integers(0, 1 << 32, 64, dtype=np.uint64).astype(U32)
     x = rng(6).integers(-8, 8, (64, 32)).astype(F32)  # small integers: any order is exact
@@ -111,7 +111,7 @@ def _bitmap_masked_sum(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), (x * bits).sum(1).astype(F32))
 
 
-@corpus("bitmap", "bitmap_walk")
+@corpus("bitmap", "bitmap_walk", variants=("G",))
 def _bitmap_walk(dev, prog, k):
     m = rng(7).integers(0, 1 << 32, 64, dtype=np.uint64).astype(U32)
     m[:4] = [0, 1, 0x80000000, 0xFFFFFFFF]
@@ -121,7 +121,7 @@ def _bitmap_walk(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), want)
 
 
-@corpus("bitmap", "bytes_to_preds")
+@corpus("bitmap", "bytes_to_preds", variants=("G",))
 def _bytes_to_preds(dev, prog, k):
     v = rng(8).integers(0, 1 << 32, 64, dtype=np.uint64).astype(U32)
     out = dev.zeros(64, U32)
@@ -130,7 +130,7 @@ def _bytes_to_preds(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), v ^ rev)
 
 
-@corpus("bitmap", "pred_spill")
+@corpus("bitmap", "pred_spill", variants=("G",))
 def _pred_spill(dev, prog, k):
     n = 64
     a = rng(9).integers(-100, 100, n * 24).astype(I32)
@@ -145,7 +145,7 @@ def _pred_spill(dev, prog, k):
 # ------------------------------------------------------------------------------------- scan.cu
 
 
-@corpus("scan", "warp_reduce_sum")
+@corpus("scan", "warp_reduce_sum", variants=("G",))
 def _warp_reduce_sum(dev, prog, k):
     x = rng(11).integers(-1000, 1000, 128).astype(I32)
     out = dev.zeros(4, I32)
@@ -153,7 +153,7 @@ def _warp_reduce_sum(dev, prog, k):
     np.testing.assert_array_equal(out.numpy(), x.reshape(4, 32).sum(1))
 
 
-@corpus("scan", "block_reduce_f32")
+@corpus("scan", "block_reduce_f32", variants=("G",))
 def _block_reduce_f32(dev, prog, k):
     x = rng(12).integers(-50, 50, 1000).astype(F32)
     out = dev.zeros(1, F32)
@@ -161,7 +161,7 @@ def _block_reduce_f32(dev, prog, k):
     assert out.numpy()[0] == x.sum()
 
 
-@corpus("scan", "block_reduce_max")
+@corpus("scan", "block_reduce_max", variants=("G",))
 def _block_reduce_max(dev, prog, k):
     x = rng(13).integers(-10**6, 10**6, 300).astype(I32)
     out = dev.to_device(np.array([np.iinfo(np.int32).min], I32))
@@ -169,7 +169,7 @@ def _block_reduce_max(dev, prog, k):
     assert out.numpy()[0] == x.max()
 
 
-@corpus("scan", "block_scan_inclusive")
+@corpus("scan", "block_scan_inclusive", variants=("G",))
 def _block_scan_inclusive(dev, prog, k):
     x = rng(14).integers(-100, 100, 256).astype(I32)
     y = dev.zeros(256, I32)
@@ -177,7 +177,7 @@ def _block_scan_inclusive(dev, prog, k):
     np.testing.assert_array_equal(y.numpy(), np.cumsum(x.reshape(2, 128), 1).ravel())
 
 
-@corpus("scan", "block_scan_exclusive")
+@corpus("scan", "block_scan_exclusive", variants=("G",))
 def _block_scan_exclusive(dev, prog, k):
     x = rng(15).integers(0, 1000, 256).astype(U32)
     y = dev.zeros(256, U32)
@@ -186,7 +186,7 @@ def _block_scan_exclusive(dev, prog, k):
     np.testing.assert_array_equal(y.numpy(), (c - x.reshape(2, 128)).ravel().astype(U32))
 
 
-@corpus("scan", "warp_scan_shfl")
+@corpus("scan", "warp_scan_shfl", variants=("G",))
 def _warp_scan_shfl(dev, prog, k):
     x = rng(16).integers(-100, 100, 256).astype(I32)
     y = dev.zeros(256, I32)
@@ -194,7 +194,7 @@ def _warp_scan_shfl(dev, prog, k):
     np.testing.assert_array_equal(y.numpy(), np.cumsum(x.reshape(2, 128), 1).ravel())
 
 
-@corpus("scan", "multiblock_count")
+@corpus("scan", "multiblock_count", variants=("G",))
 def _multiblock_count(dev, prog, k):
     x = rng(17).integers(-5, 5, 300).astype(I32)
     count, done, total = dev.zeros(1, I32), dev.zeros(1, U32), dev.zeros(1, I32)
@@ -267,7 +267,7 @@ def _atomic_add_f64(dev, prog, k):
 # ------------------------------------------------------------------------------------- sort.cu
 
 
-@corpus("sort", "bitonic_sort_shared")
+@corpus("sort", "bitonic_sort_shared", variants=("G",))
 def _bitonic(dev, prog, k):
     x = rng(25).integers(-1000, 1000, 256).astype(I32)
     d = dev.to_device(x)
@@ -275,7 +275,7 @@ def _bitonic(dev, prog, k):
     np.testing.assert_array_equal(d.numpy(), np.sort(x.reshape(2, 128), 1).ravel())
 
 
-@corpus("sort", "odd_even_sort")
+@corpus("sort", "odd_even_sort", variants=("G",))
 def _odd_even(dev, prog, k):
     x = rng(26).standard_normal(100).astype(F32)
     d = dev.to_device(x)
@@ -283,7 +283,7 @@ def _odd_even(dev, prog, k):
     np.testing.assert_array_equal(d.numpy(), np.sort(x))
 
 
-@corpus("sort", "radix_count")
+@corpus("sort", "radix_count", variants=("G",))
 def _radix_count(dev, prog, k):
     keys = rng(27).integers(0, 1 << 32, 256, dtype=np.uint64).astype(U32)
     counts = dev.zeros(32, U32)
@@ -292,7 +292,7 @@ def _radix_count(dev, prog, k):
     np.testing.assert_array_equal(counts.numpy(), want)
 
 
-@corpus("sort", "radix_scatter_block")
+@corpus("sort", "radix_scatter_block", variants=("G",))
 def _radix_scatter(dev, prog, k):
     keys = rng(28).integers(0, 1 << 32, 256, dtype=np.uint64).astype(U32)
     out = dev.zeros(256, U32)
@@ -304,7 +304,7 @@ def _radix_scatter(dev, prog, k):
 # ------------------------------------------------------------------------------ fft_stencil.cu
 
 
-@corpus("fft_stencil", "fft_radix2_stage")
+@corpus("fft_stencil", "fft_radix2_stage", variants=("G",))
 def _fft_stage(dev, prog, k):
     n, half = 64, 4
     data = rng(29).standard_normal((n, 2)).astype(F32)
@@ -322,7 +322,7 @@ def _fft_stage(dev, prog, k):
     np.testing.assert_allclose(d.numpy(), want, rtol=1e-5, atol=1e-5)
 
 
-@corpus("fft_stencil", "fft32_shared", variants=("lineinfo",))
+@corpus("fft_stencil", "fft32_shared", variants=("lineinfo", "G"))
 def _fft32(dev, prog, k):
     x = rng(30).standard_normal((2, 32, 2)).astype(F32)
     out = dev.zeros((2, 32, 2), F32)
@@ -332,7 +332,7 @@ def _fft32(dev, prog, k):
     np.testing.assert_allclose(got[..., 0] + 1j * got[..., 1], want, atol=2e-4)
 
 
-@corpus("fft_stencil", "stencil1d")
+@corpus("fft_stencil", "stencil1d", variants=("G",))
 def _stencil1d(dev, prog, k):
     x = rng(31).standard_normal(300).astype(F32)
     out = dev.zeros(300, F32)
@@ -342,7 +342,7 @@ def _stencil1d(dev, prog, k):
     np.testing.assert_allclose(out.numpy(), want, rtol=1e-6, atol=1e-6)
 
 
-@corpus("fft_stencil", "jacobi2d", variants=("lineinfo",))
+@corpus("fft_stencil", "jacobi2d", variants=("lineinfo", "G"))
 def _jacobi2d(dev, prog, k):
     w, h = 20, 18
     x = rng(32).standard_normal((h, w)).astype(F32)
@@ -353,7 +353,7 @@ def _jacobi2d(dev, prog, k):
     np.testing.assert_allclose(out.numpy(), want, rtol=1e-5, atol=1e-6)
 
 
-@corpus("fft_stencil", "transpose_naive", "transpose_shared")
+@corpus("fft_stencil", "transpose_naive", "transpose_shared", variants=("G",))
 def _transpose(dev, prog, k):
     w, h = 40, 36
     x = rng(33).standard_normal((h, w)).astype(F32)
@@ -640,13 +640,9 @@ def _libm_f32(dev, prog, k):
 
 # sinf of a large argument (Payne-Hanek) and the fp64 exp/log/sin read tables that nvcc keeps in
 # global memory (`.nv.global.init`, `__cudart_i2opi_f`), whose addresses the CUDA loader patches
-# into the code through relocations; the listing shows them unpatched (0x0). Loading module
-# globals and applying a cubin's relocations is not implemented yet.
-NEEDS_GLOBAL_INIT = pytest.mark.xfail(raises=otc_emu.GuestFault, strict=True,
-                                      reason="needs the cubin's .nv.global.init data and relocations")
-
-
-@corpus("numeric", "libm_big_args", variants=("lineinfo",), marks=(NEEDS_GLOBAL_INIT,))
+# into the code through relocations (the listing shows them unpatched, 0x0): they run only with
+# the cubin (or cuobjdump -elf's text) beside the listing.
+@corpus("numeric", "libm_big_args", variants=("lineinfo",))
 def _libm_big_args(dev, prog, k):
     x = np.concatenate([(rng(63).standard_normal(32) * 10).astype(F32),
                         F32(10.0) ** rng(64).uniform(3, 30, 32).astype(F32)]).astype(F32)
@@ -658,7 +654,7 @@ def _libm_big_args(dev, prog, k):
     np.testing.assert_allclose(got, want, atol=4e-7)
 
 
-@corpus("numeric", "libm_f64", marks=(NEEDS_GLOBAL_INIT,))
+@corpus("numeric", "libm_f64")
 def _libm_f64(dev, prog, k):
     x = rng(65).standard_normal(64) * 3
     out = dev.zeros(192, np.float64)
@@ -766,6 +762,139 @@ def _const_literals(dev, prog, k):
     np.testing.assert_allclose(out.numpy(), fused, rtol=1e-7)
 
 
+# --------------------------------------------------------------------------------- globals.cu
+# __device__ variables: the cubin (or cuobjdump -elf's text) gives their initial data and the
+# relocations that patch their addresses into the MOV pairs of the code.
+
+DTAB, DSCALE = np.array([3, 1, 4, 1, 5, 9, 2, 6], I32), np.array([0.5, -2.0], F32)
+
+
+@corpus("globals", "device_table", variants=("lineinfo", "G"))
+def _device_table(dev, prog, k):
+    idx = rng(80).integers(0, 1 << 10, 64).astype(I32)
+    out = dev.zeros(64, F32)
+    dev.launch(prog, k, 1, 64, [dev.to_device(idx), out])
+    np.testing.assert_array_equal(out.numpy(), DTAB[idx & 7] * DSCALE[(idx >> 3) & 1])
+
+
+@corpus("globals", "device_count", variants=("lineinfo", "G"))
+def _device_count(dev, prog, k):
+    # the counter lives on the device: a second launch goes on counting
+    for launch in range(2):
+        ticket = dev.zeros(64, U32)
+        dev.launch(prog, k, 1, 64, [ticket])
+        np.testing.assert_array_equal(np.sort(ticket.numpy()), np.arange(64 * launch, 64 * (launch + 1)))
+    np.testing.assert_array_equal(dev.read_global(prog, "dcount", U32), [128])
+
+
+@corpus("globals", "device_slots", variants=("lineinfo", "G"))
+def _device_slots(dev, prog, k):
+    v = rng(81).integers(-1000, 1000, 64).astype(I32)
+    np.testing.assert_array_equal(dev.read_global(prog, "dslots", I32), np.zeros(64, I32))
+    dev.launch(prog, k, 1, 64, [dev.to_device(v)])
+    np.testing.assert_array_equal(dev.read_global(prog, "dslots", I32), v)
+
+
+@corpus("globals", "device_addresses", variants=("lineinfo", "G"))
+def _device_addresses(dev, prog, k):
+    out = dev.zeros(4, np.uint64)
+    dev.launch(prog, k, 1, 1, [out])
+    addr = {name: dev.global_address(prog, name) for name in ("dtab", "dslots", "dcount")}
+    np.testing.assert_array_equal(out.numpy(), [addr["dtab"], addr["dtab"] + 20, addr["dslots"], addr["dcount"]])
+
+
+# ------------------------------------------------------ vecadd.cu, reduction.cu, grid3d.cu, templates.cu
+# the older fixtures, here for their -G builds (generic LD/ST through the shared and local windows,
+# the SR_LMEMHIOFF stack check) beside the -O3 ones
+
+
+@corpus("vecadd", "vadd_f32", "vadd_i32", "saxpy", "vadd_gridstride", variants=("G",))
+def _vecadd(dev, prog, k):
+    n = 1000
+    dt = I32 if k == "vadd_i32" else F32
+    a, b = rng(90).integers(-2**31, 2**31, n).astype(dt), rng(91).integers(-2**31, 2**31, n).astype(dt)
+    if dt is F32:
+        a, b = rng(90).standard_normal(n).astype(F32), rng(91).standard_normal(n).astype(F32)
+    if k == "saxpy":
+        y = dev.to_device(b)
+        dev.launch(prog, k, 8, 128, [I32(n), F32(1.5), dev.to_device(a), y])
+        if any(t.startswith("FFMA") for t in prog.kernels[k].instructions()):  # -O3: one fused multiply-add
+            want = (a.astype(np.float64) * F32(1.5) + b).astype(F32)
+        else:  # -G contracts nothing: FMUL, then FADD
+            want = a * F32(1.5) + b
+        np.testing.assert_array_equal(y.numpy(), want)
+        return
+    c = dev.zeros(n, dt)
+    grid, block = (2, 64) if k == "vadd_gridstride" else (8, 128)
+    dev.launch(prog, k, grid, block, [dev.to_device(a), dev.to_device(b), c, I32(n)])
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(c.numpy(), a + b)
+
+
+@corpus("reduction", "reduce_static", "reduce_dynamic", "block_reverse", variants=("G",))
+def _reduction(dev, prog, k):
+    if k == "reduce_static":
+        x = rng(92).integers(-50, 50, 3 * 128).astype(F32)  # small integers: exact in any order
+        out = dev.zeros(3, F32)
+        dev.launch(prog, k, 3, 128, [dev.to_device(x), out])
+        np.testing.assert_array_equal(out.numpy(), x.reshape(3, 128).sum(1))
+    elif k == "reduce_dynamic":
+        x = rng(93).integers(-10**6, 10**6, 600).astype(I32)
+        out = dev.zeros(3, I32)
+        dev.launch(prog, k, 3, 256, [dev.to_device(x), out, I32(600)], shared_bytes=256 * 4)
+        np.testing.assert_array_equal(out.numpy(), np.pad(x, (0, 168)).reshape(3, 256).sum(1))
+    else:
+        x = rng(94).integers(-1000, 1000, 128).astype(I32)
+        out = dev.zeros(128, I32)
+        dev.launch(prog, k, 2, 64, [dev.to_device(x), out], shared_bytes=64 * 4)
+        np.testing.assert_array_equal(out.numpy(), x.reshape(2, 64)[:, ::-1].ravel())
+
+
+@corpus("grid3d", "linear3d", "volume_sum_z", "block_coords", variants=("G",))
+def _grid3d(dev, prog, k):
+    if k == "linear3d":
+        nx, ny, nz = 7, 8, 5
+        out = dev.to_device(np.full(nx * ny * nz, -1, I32))
+        dev.launch(prog, k, (2, 2, 3), (4, 4, 2), [out, I32(nx), I32(ny), I32(nz)])
+        np.testing.assert_array_equal(out.numpy(), np.arange(nx * ny * nz) * 2 + 1)
+    elif k == "volume_sum_z":
+        nx, ny, nz = 13, 6, 5
+        vol = rng(95).integers(-20, 20, nz * ny * nx).astype(F32)
+        plane = dev.zeros(ny * nx, F32)
+        dev.launch(prog, k, (2, 2, 1), (8, 4, 1), [dev.to_device(vol), plane, I32(nx), I32(ny), I32(nz)])
+        np.testing.assert_array_equal(plane.numpy(), vol.reshape(nz, ny * nx).sum(0))
+    else:
+        out = dev.zeros(12, I32)
+        dev.launch(prog, k, (3, 2, 2), (2, 2, 2), [out])
+        z, y, x = np.meshgrid(range(2), range(2), range(3), indexing="ij")
+        np.testing.assert_array_equal(out.numpy(), (x | y << 8 | z << 16).ravel())
+
+
+@corpus("templates", "scale_add<float>", "scale_add<int>", "scale_add<double>", "overloaded(int*, int)",
+        "overloaded(float*, float)", "fx::in_namespace", variants=("G",))
+def _templates(dev, prog, k):
+    tid = np.arange(64)
+    if k.startswith("scale_add"):
+        dt = {"float": F32, "int": I32, "double": np.float64}[k[10:-1]]
+        x = rng(96).integers(-100, 100, 64).astype(dt)
+        out = dev.zeros(64, dt)
+        dev.launch(prog, k, 1, 64, [dev.to_device(x), out, dt(3), I32(60)])
+        want = np.where(tid < 60, x * dt(3) + tid.astype(dt), 0).astype(dt)
+        np.testing.assert_array_equal(out.numpy(), want)
+    elif k == "overloaded(int*, int)":
+        out = dev.zeros(64, I32)
+        dev.launch(prog, k, 1, 64, [out, I32(7)])
+        np.testing.assert_array_equal(out.numpy(), 7 + tid)
+    elif k == "overloaded(float*, float)":
+        out = dev.zeros(64, F32)
+        dev.launch(prog, k, 1, 64, [out, F32(3.0)])
+        np.testing.assert_array_equal(out.numpy(), F32(1.5) + tid.astype(F32))
+    else:
+        out = dev.zeros(64, I32)
+        dev.launch(prog, k, 1, 64, [out])
+        np.testing.assert_array_equal(out.numpy(), tid * tid)
+
+
 # ---------------------------------------------------------------------------- wmma_layouts.cu
 
 
@@ -846,14 +975,70 @@ def test_double_literals_come_from_the_cubin_and_write_constant_takes_precedence
 
 
 def test_cuobjdump_elf_text_gives_the_same_constants_as_the_elf():
-    # the text is the constant sections of `cuobjdump -elf numeric.lineinfo.cubin` (regen.sh)
-    text = (SASS / "numeric.lineinfo.constants.txt").read_text()
+    # the text is the parts of `cuobjdump -elf numeric.lineinfo.cubin` the emulator reads (regen.sh)
+    text = (SASS / "numeric.lineinfo.elf.txt").read_text()
     from_text = otc_emu.assemble(_listing_text("numeric.lineinfo"), "n.sass", cubin=text.encode())
     from_elf = otc_emu.assemble(_listing_text("numeric"), "n.sass", cubin=(CUBIN / "numeric.cubin").read_bytes())
     # -lineinfo does not change the code's literals
     for name, k in from_elf.kernels.items():
         assert from_text.kernels[name].constants == k.constants, name
+        assert from_text.kernels[name].relocations == k.relocations, name
     assert set(from_elf.kernels["f64_poly"].constants) == {2}
+    assert from_text.globals == from_elf.globals
+
+
+def test_device_variables_come_from_the_cubin():
+    prog = program("globals")
+    # .nv.global.init from 0, .nv.global (zero-initialised) at the next multiple of 256
+    assert prog.globals == {"dtab": (0x8, 32), "dscale": (0x0, 8), "dcount": (0x100, 4), "dslots": (0x104, 256)}
+    assert prog.kernels["device_count"].relocations == [(0x80, "R_CUDA_ABS32_HI_32", 0x100),
+                                                        (0x40, "R_CUDA_ABS32_LO_32", 0x100)]
+    dev = otc_emu.Device(timing=False)
+    np.testing.assert_array_equal(dev.read_global(prog, "dtab", I32), DTAB)
+    dev.write_global(prog, "dtab", np.arange(8, dtype=I32) * 10)  # cudaMemcpyToSymbol
+    out = dev.zeros(64, F32)
+    dev.launch(prog, "device_table", 1, 64, [dev.to_device(np.arange(64, dtype=I32)), out])
+    i = np.arange(64)
+    np.testing.assert_array_equal(out.numpy(), (i & 7) * 10 * DSCALE[(i >> 3) & 1])
+    # each device has its own copy, initialised from the cubin; the binary format keeps it all
+    again = otc_emu.Program.from_bytes(prog.to_bytes())
+    assert again.globals == prog.globals and again == prog
+    _device_table(otc_emu.Device(timing=False), again, "device_table")
+    with pytest.raises(otc_emu.LaunchError, match="no __device__ variable `dtab2`.*dcount"):
+        dev.read_global(prog, "dtab2")
+    with pytest.raises(ValueError, match="do not fit"):
+        dev.write_global(prog, "dcount", np.zeros(2, U32))
+
+
+def test_without_the_cubin_the_unpatched_address_faults():
+    bare = otc_emu.assemble(_listing_text("globals"), "globals.sass")
+    assert bare.globals == {} and bare.kernels["device_table"].relocations == []
+    dev = otc_emu.Device(timing=False)
+    with pytest.raises(otc_emu.GuestFault):
+        _device_table(dev, bare, "device_table")
+
+
+_GLOBALS_TEXT = (SASS / "globals.lineinfo.elf.txt").read_text() if (SASS / "globals.lineinfo.elf.txt").exists() else ""
+
+
+@pytest.mark.parametrize(
+    "old, new, phrase",
+    [
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount    R_CUDA_64", "type R_CUDA_64 is not supported"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount    R_CUDA_ABS47_34", "a call target that is not a function"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcounter    R_CUDA_ABS32_HI_32", "`dcounter`: no such symbol"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x0    dcount    R_CUDA_ABS32_HI_32", "`IMAD.MOV.U32 R1, RZ, RZ, c[0x0][0x28]` has none"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x88    dcount    R_CUDA_ABS32_HI_32", "not at an instruction"),
+        ("0x80    dcount    R_CUDA_ABS32_HI_32", "0x80    dcount", "is not a relocation"),
+        (".section .rel.text.device_count", ".section .rel.text.device_counter", "kernel device_counter"),
+    ],
+)
+def test_bad_relocations_raise_assembly_errors_of_kind_cubin(old, new, phrase):
+    assert _GLOBALS_TEXT.count(old) == 1
+    with pytest.raises(otc_emu.AssemblyError) as info:
+        otc_emu.assemble(_listing_text("globals.lineinfo"), "g.sass", cubin=_GLOBALS_TEXT.replace(old, new).encode())
+    assert info.value.kind == "cubin"
+    assert phrase in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -901,3 +1086,31 @@ def test_cli_run_with_cubin_and_const(tmp_path):
     assert cli.main([*common, "--cubin", str(CUBIN / "numeric.cubin"), "--const", f"2:{tmp_path / 'c2.npy'}"]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "arg1.npy"), 2.0 * np.arange(1, 33) + 1.0)
     assert cli.main([*common, "--const", "0:x.npy"]) != 0
+
+
+@pytest.mark.parametrize("cache", ["", ".CONSTANT"])
+@pytest.mark.parametrize("size, src, want", [(".U16", np.int16, np.uint16), (".S16", np.int16, np.int16),
+                                             (".U8", np.int8, np.uint8), (".S8", np.int8, np.int8)])
+def test_narrow_loads_through_the_read_only_path(cache, size, src, want):
+    # fp16 data through `const __half* __restrict__` gives LDG.E.U16.CONSTANT.SYS (issue 17): the
+    # read-only cache changes no result, the width extends as without it
+    width = np.dtype(src).itemsize
+    prog = otc_emu.assemble(f""".kernel k
+.param ptr x
+.param ptr y
+S2R R0, SR_TID.X ;
+MOV R2, c[0x0][0x160] ;
+MOV R3, c[0x0][0x164] ;
+IMAD.WIDE R2, R0, {width:#x}, R2 ;
+LDG.E{size}{cache}.SYS R4, [R2] ;
+MOV R6, c[0x0][0x168] ;
+MOV R7, c[0x0][0x16c] ;
+IMAD.WIDE R6, R0, 0x4, R6 ;
+STG.E.SYS [R6], R4 ;
+EXIT ;
+""")
+    x = np.array([0, 1, -1, -128, 127, -2, 5, -100] * 4, dtype=np.int16).astype(src)
+    dev = otc_emu.Device(timing=False)
+    y = dev.zeros(32, I32)
+    dev.launch(prog, "k", 1, 32, [dev.to_device(x), y])
+    np.testing.assert_array_equal(y.numpy(), x.view(want).astype(np.int64).astype(I32))

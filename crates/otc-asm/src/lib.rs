@@ -6,8 +6,8 @@
 //! - [`Program::to_bytes`] / [`Program::from_bytes`] are the versioned binary format.
 //! - [`textforms`] rewrites the other toolchain outputs (fatbinaries with several architectures,
 //!   `nvdisasm`) into that listing.
-//! - [`read_cubin`] reads the constant banks of an nvcc `.cubin`, [`Program::attach_constants`]
-//!   gives them to the kernels of a listing.
+//! - [`read_cubin`] reads the constant banks, `__device__` variables and code relocations of an
+//!   nvcc `.cubin`, [`Program::attach_cubin`] gives them to the kernels of a listing.
 //!
 //! Instruction matching is driven by the generated table in `otc-isa`: nothing here knows any
 //! particular instruction.
@@ -15,6 +15,7 @@
 pub mod cubin;
 pub mod disasm;
 pub mod error;
+pub mod globals;
 mod macros;
 mod matcher;
 mod operand;
@@ -24,9 +25,10 @@ mod stmt;
 mod suggest;
 pub mod textforms;
 
-pub use cubin::{read_constants, read_cubin, read_elf_text, CubinConstants};
+pub use cubin::{read_cubin, read_cubin_data, read_elf_text, CubinData};
 pub use disasm::{disassemble, disassemble_kernel};
 pub use error::{AsmError, AsmErrorKind};
+pub use globals::{GlobalSymbol, ModuleGlobals, RelocKind, Relocation};
 pub use parse::assemble;
 pub use program::{ConstImage, Kernel, Param, ParamType, Program, PARAM_BASE};
 

@@ -511,11 +511,12 @@ fn finish(kernels: Vec<KernelSrc>, source: &str) -> Result<Program, AsmError> {
             instructions,
             lines,
             constants: Vec::new(),
+            relocations: Vec::new(),
         };
         // The checks the loader makes (the directives and the matcher made them already, with
         // the place of the mistake): what assembles, loads.
         kernel.check().map_err(|m| AsmError::new(K::Other, source, k.line, 0, m))?;
         out.push(kernel);
     }
-    Ok(Program { kernels: out })
+    Ok(Program { kernels: out, globals: Default::default() })
 }

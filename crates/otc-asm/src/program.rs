@@ -18,6 +18,12 @@
 //! constants  optional, only when some kernel has constant-bank images:
 //!   tag          8 bytes  "CONSTS\0\0"
 //!   per kernel, in order: u32 count, then per image: u8 bank, u32 byte length, the bytes
+//! globals    optional, only when the program has module globals (`crate::globals`):
+//!   tag          8 bytes  "GLOBALS\0"
+//!   segment      u64 size, u32 length + the initialised bytes, u32 count, then per symbol:
+//!                str name, u64 offset, u64 size
+//!   per kernel, in order: u32 count, then per relocation: u32 pc, u8 ELF type, u64 target,
+//!                str function (empty: a global variable)
 //! checksum   u64      FNV-1a of every byte before it
 //! ```
 //! Every word is decoded on load, so a corrupted word is rejected, not executed; and a loaded
@@ -29,6 +35,7 @@ use std::collections::HashSet;
 use otc_isa::{Instruction, Kind, Value};
 
 use crate::error::{AsmError, AsmErrorKind};
+use crate::globals::{GlobalSymbol, ModuleGlobals, RelocKind, Relocation};
 
 /// Parameter types of the own dialect's `.param` directive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -183,6 +190,8 @@ pub struct Kernel {
     pub lines: Vec<u32>,
     /// Constant-bank images loaded at launch (empty for a kernel without a cubin).
     pub constants: Vec<ConstImage>,
+    /// Addresses of module globals the code loads, patched in at launch (from a cubin).
+    pub relocations: Vec<Relocation>,
 }
 
 impl Kernel {
@@ -315,14 +324,17 @@ impl Kernel {
     }
 }
 
-/// An assembled program: one or more kernels.
+/// An assembled program: one or more kernels, and the module's `__device__` variables.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Program {
     pub kernels: Vec<Kernel>,
+    /// The global segment a device allocates once for the program (empty without a cubin).
+    pub globals: ModuleGlobals,
 }
 
 const MAGIC: &[u8; 8] = b"OTCPROG\0";
 const CONSTANTS_TAG: &[u8; 8] = b"CONSTS\0\0";
+const GLOBALS_TAG: &[u8; 8] = b"GLOBALS\0";
 
 const UNKNOWN: u32 = u32::MAX;
 
@@ -342,6 +354,9 @@ impl Writer {
         self.0.push(v);
     }
     fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn str(&mut self, s: &str) {
@@ -376,6 +391,10 @@ impl<'a> Reader<'a> {
     fn u32(&mut self, what: &str) -> Result<u32, AsmError> {
         let b = self.take(4, what)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self, what: &str) -> Result<u64, AsmError> {
+        let b = self.take(8, what)?;
+        Ok(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
     }
     fn str(&mut self, what: &str) -> Result<String, AsmError> {
         let n = self.u32(what)? as usize;
@@ -443,6 +462,28 @@ impl Program {
                     w.u8(img.bank);
                     w.u32(img.data.len() as u32);
                     w.0.extend_from_slice(&img.data);
+                }
+            }
+        }
+        if !self.globals.is_empty() || self.kernels.iter().any(|k| !k.relocations.is_empty()) {
+            let g = &self.globals;
+            w.0.extend_from_slice(GLOBALS_TAG);
+            w.u64(g.size);
+            w.u32(g.init.len() as u32);
+            w.0.extend_from_slice(&g.init);
+            w.u32(g.symbols.len() as u32);
+            for s in &g.symbols {
+                w.str(&s.name);
+                w.u64(s.offset);
+                w.u64(s.size);
+            }
+            for k in &self.kernels {
+                w.u32(k.relocations.len() as u32);
+                for r in &k.relocations {
+                    w.u32(r.pc);
+                    w.u8(r.kind.elf_type() as u8);
+                    w.u64(r.target);
+                    w.str(r.function.as_deref().unwrap_or(""));
                 }
             }
         }
@@ -535,6 +576,7 @@ impl Program {
                 instructions,
                 lines,
                 constants: Vec::new(),
+                relocations: Vec::new(),
             });
         }
         if body[r.pos..].starts_with(CONSTANTS_TAG) {
@@ -549,10 +591,35 @@ impl Program {
                 }
             }
         }
+        let mut globals = ModuleGlobals::default();
+        if body[r.pos..].starts_with(GLOBALS_TAG) {
+            r.pos += GLOBALS_TAG.len();
+            globals.size = r.u64("global segment size")?;
+            let n = r.count(1, "initialised global bytes")?;
+            globals.init = r.take(n, "initialised globals")?.to_vec();
+            let n = r.count(20, "global symbols")?;
+            for _ in 0..n {
+                let name = r.str("global symbol name")?;
+                let (offset, size) = (r.u64("global symbol offset")?, r.u64("global symbol size")?);
+                globals.symbols.push(GlobalSymbol { name, offset, size });
+            }
+            for k in &mut kernels {
+                let n = r.count(17, "relocations")?;
+                for _ in 0..n {
+                    let pc = r.u32("relocation pc")?;
+                    let t = r.u8("relocation type")?;
+                    let kind = RelocKind::from_elf_type(t as u32)
+                        .ok_or_else(|| r.err(format!("unknown relocation type {t}")))?;
+                    let target = r.u64("relocation target")?;
+                    let function = Some(r.str("relocation function")?).filter(|f| !f.is_empty());
+                    k.relocations.push(Relocation { pc, kind, target, function });
+                }
+            }
+        }
         if r.pos != body.len() {
             return Err(r.err(format!("{} unexpected bytes after the last kernel", body.len() - r.pos)));
         }
-        let program = Program { kernels };
+        let program = Program { kernels, globals };
         // what decodes must also be a program the assembler could have made
         program.check().map_err(|m| AsmError::new(AsmErrorKind::BinaryFormat, source, 0, 0, m))?;
         Ok(program)
@@ -566,8 +633,11 @@ impl Program {
             return Err("the program has no kernels".into());
         }
         let mut names = HashSet::new();
+        self.globals.check()?;
+        let code_bytes = |name: &str| self.kernel(name).map(Kernel::code_bytes);
         for k in &self.kernels {
             k.check()?;
+            k.check_relocations(self.globals.size, &code_bytes)?;
             if !names.insert(k.name.as_str()) {
                 return Err(format!("kernel {} is defined twice", k.name));
             }

@@ -56,6 +56,7 @@ pub static SPECIAL_REGISTERS: &[(&str, u8)] = &[
     ("SR_GLOBALTIMERHI", 25),
     ("SR_REGALLOC", 26),
     ("SR_SHAREDMEMSIZE", 27),
+    ("SR_LMEMHIOFF", 28),
 ];
 
 pub static FLAG_SWZ_OPTIONS: &[&str] = &["", "H0_H0", "H1_H1", "F32"];
@@ -69,6 +70,7 @@ pub mod opcode {
     pub const IMAD_WIDE_011: u16 = 0x011;
     pub const IMAD_X: u16 = 0x012;
     pub const IMAD_WIDE_013: u16 = 0x013;
+    pub const IMAD_WIDE_X: u16 = 0x014;
     pub const IADD3_020: u16 = 0x020;
     pub const IADD3_021: u16 = 0x021;
     pub const IADD3_022: u16 = 0x022;
@@ -100,6 +102,8 @@ pub mod opcode {
     pub const MOV: u16 = 0x083;
     pub const S2R: u16 = 0x084;
     pub const CS2R: u16 = 0x085;
+    pub const QSPC_E: u16 = 0x086;
+    pub const SGXT: u16 = 0x087;
     pub const FADD: u16 = 0x100;
     pub const FMUL: u16 = 0x101;
     pub const FFMA: u16 = 0x102;
@@ -136,11 +140,15 @@ pub mod opcode {
     pub const LDL: u16 = 0x204;
     pub const STL: u16 = 0x205;
     pub const LDC: u16 = 0x206;
+    pub const LD_E: u16 = 0x207;
+    pub const ST_E: u16 = 0x208;
     pub const ATOMG_E_210: u16 = 0x210;
     pub const ATOMG_E_211: u16 = 0x211;
     pub const RED_E: u16 = 0x212;
     pub const ATOMS_213: u16 = 0x213;
     pub const ATOMS_214: u16 = 0x214;
+    pub const ATOM_E_215: u16 = 0x215;
+    pub const ATOM_E_216: u16 = 0x216;
     pub const MEMBAR: u16 = 0x220;
     pub const ERRBAR: u16 = 0x221;
     pub const CCTL_222: u16 = 0x222;
@@ -188,7 +196,7 @@ pub mod opcode {
 
 /// Modifier groups as enums: `Enum::ALL[i]` is option `i` of the group (`Instruction::mods`).
 pub mod mods {
-    /// `op` of ATOMG, ATOMS, RED.
+    /// `op` of ATOM, ATOMG, ATOMS, RED.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub enum AtomgOp {
         Add,
@@ -220,7 +228,7 @@ pub mod mods {
         }
     }
 
-    /// `op` of ATOMG, ATOMS.
+    /// `op` of ATOM, ATOMG, ATOMS.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub enum AtomgOpCas {
         Cas,
@@ -622,16 +630,18 @@ pub mod mods {
         Cta,
         Gpu,
         Sys,
+        Vc,
     }
 
     impl crate::spec::ModifierEnum for Scope {
         const GROUP: &'static str = "scope";
-        const ALL: &'static [Scope] = &[Scope::Cta, Scope::Gpu, Scope::Sys];
+        const ALL: &'static [Scope] = &[Scope::Cta, Scope::Gpu, Scope::Sys, Scope::Vc];
         fn text(self) -> &'static str {
             match self {
                 Scope::Cta => "CTA",
                 Scope::Gpu => "GPU",
                 Scope::Sys => "SYS",
+                Scope::Vc => "VC",
             }
         }
     }
@@ -676,6 +686,26 @@ pub mod mods {
                 ShflMode::Up => "UP",
                 ShflMode::Down => "DOWN",
                 ShflMode::Bfly => "BFLY",
+            }
+        }
+    }
+
+    /// `space` of QSPC.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Space {
+        S,
+        L,
+        G,
+    }
+
+    impl crate::spec::ModifierEnum for Space {
+        const GROUP: &'static str = "space";
+        const ALL: &'static [Space] = &[Space::S, Space::L, Space::G];
+        fn text(self) -> &'static str {
+            match self {
+                Space::S => "S",
+                Space::L => "L",
+                Space::G => "G",
             }
         }
     }
@@ -1103,6 +1133,86 @@ pub static FORMS: &[FormDef] = &[
             OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
             OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 42, width: 21 }, flags: &[] },
             OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 63, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 71, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x014,
+        form: 0,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry in: d:d+1 = a * b + c:c+1 + ci",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "x", options: &["X"], regs: &[], field: BitField { lo: 22, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 39, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 47, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 48, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 56, width: 1 } }] },
+            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 57, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 60, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x014,
+        form: 1,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry in: d:d+1 = a * b + c:c+1 + ci",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "x", options: &["X"], regs: &[], field: BitField { lo: 22, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 39, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 47, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 48, width: 21 }, flags: &[] },
+            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 69, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 72, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x014,
+        form: 2,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry in: d:d+1 = a * b + c:c+1 + ci",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "x", options: &["X"], regs: &[], field: BitField { lo: 22, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::S(32), write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
+            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 80, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 83, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "IMAD",
+        opcode: 0x014,
+        form: 3,
+        unit: Unit::Fp32,
+        class: Class::Alu,
+        summary: "Wide multiply-add with carry in: d:d+1 = a * b + c:c+1 + ci",
+        mods: &[
+            ModGroupDef { name: "wide", options: &["WIDE"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "x", options: &["X"], regs: &[], field: BitField { lo: 22, width: 0 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::G(2), write: true, regs_from: None, field: BitField { lo: 22, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::C, write: false, regs_from: None, field: BitField { lo: 39, width: 21 }, flags: &[] },
+            OperandDef { name: "c", kind: Kind::G(2), write: false, regs_from: None, field: BitField { lo: 60, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 68, width: 1 } }] },
+            OperandDef { name: "ci", kind: Kind::P, write: false, regs_from: None, field: BitField { lo: 69, width: 3 }, flags: &[FlagField { flag: Flag::Not, field: BitField { lo: 72, width: 1 } }] },
         ],
     },
     FormDef {
@@ -2628,6 +2738,57 @@ pub static FORMS: &[FormDef] = &[
         ],
     },
     FormDef {
+        mnemonic: "QSPC",
+        opcode: 0x086,
+        form: 0,
+        unit: Unit::Int,
+        class: Class::Alu,
+        summary: "Query the space of a generic address: p = (a + offset lies in the window .S shared / .L local; .G: in neither); d = 0",
+        mods: &[
+            ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "space", options: &["S", "L", "G"], regs: &[], field: BitField { lo: 21, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 23, width: 3 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 26, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 34, width: 32 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "SGXT",
+        opcode: 0x087,
+        form: 0,
+        unit: Unit::Int,
+        class: Class::Alu,
+        summary: "Sign-extend (.U32: zero-extend) the low b bits of a: d = a with bits b..31 copies of bit b-1 (.U32: zeros); b = 0 gives 0, b >= 32 gives a",
+        mods: &[
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "w", options: &["", "W"], regs: &[], field: BitField { lo: 22, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 31, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 39, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 40, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 48, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "SGXT",
+        opcode: 0x087,
+        form: 1,
+        unit: Unit::Int,
+        class: Class::Alu,
+        summary: "Sign-extend (.U32: zero-extend) the low b bits of a: d = a with bits b..31 copies of bit b-1 (.U32: zeros); b = 0 gives 0, b >= 32 gives a",
+        mods: &[
+            ModGroupDef { name: "u32", options: &["", "U32"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "w", options: &["", "W"], regs: &[], field: BitField { lo: 22, width: 1 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 31, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 39, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::U(32), write: false, regs_from: None, field: BitField { lo: 40, width: 32 }, flags: &[] },
+        ],
+    },
+    FormDef {
         mnemonic: "FADD",
         opcode: 0x100,
         form: 0,
@@ -4067,6 +4228,44 @@ pub static FORMS: &[FormDef] = &[
         ],
     },
     FormDef {
+        mnemonic: "LD",
+        opcode: 0x207,
+        form: 0,
+        unit: Unit::Mem,
+        class: Class::Memory(MemoryClass::GlobalLoad),
+        summary: "Load through a generic address (`-G` code): d = [a + offset], the 64-bit address (.E) in the shared window (from c[0x0][0x18]), the local window (from c[0x0][0x20]) or global memory",
+        mods: &[
+            ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
+            ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA", "CONSTANT", "U"], regs: &[], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 27, width: 1 } },
+            ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU"], regs: &[], field: BitField { lo: 28, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(1), field: BitField { lo: 30, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 38, width: 32 }, flags: &[] },
+        ],
+    },
+    FormDef {
+        mnemonic: "ST",
+        opcode: 0x208,
+        form: 0,
+        unit: Unit::Mem,
+        class: Class::Memory(MemoryClass::GlobalStore),
+        summary: "Store through a generic address (`-G` code): [a + offset] = b, the address's space chosen as LD chooses it",
+        mods: &[
+            ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
+            ModGroupDef { name: "cache", options: &["", "EF", "EL", "LU", "EU", "NA"], regs: &[], field: BitField { lo: 24, width: 3 } },
+            ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 27, width: 1 } },
+            ModGroupDef { name: "scope", options: &["", "SYS", "CTA", "GPU"], regs: &[], field: BitField { lo: 28, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 30, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(1), field: BitField { lo: 62, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 70, width: 1 } }] },
+        ],
+    },
+    FormDef {
         mnemonic: "ATOMG",
         opcode: 0x210,
         form: 0,
@@ -4170,6 +4369,52 @@ pub static FORMS: &[FormDef] = &[
         ],
     },
     FormDef {
+        mnemonic: "ATOM",
+        opcode: 0x215,
+        form: 0,
+        unit: Unit::Mem,
+        class: Class::Memory(MemoryClass::GlobalAtomic),
+        summary: "Atomic through a generic address (`-G` code): as ATOMG in global memory, as ATOMS in the shared window",
+        mods: &[
+            ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "op", options: &["ADD", "MIN", "MAX", "INC", "DEC", "AND", "OR", "XOR", "EXCH"], regs: &[], field: BitField { lo: 21, width: 4 } },
+            ModGroupDef { name: "type", options: &["", "S32", "U32", "64", "F32", "F16x2", "F64", "S64", "U64"], regs: &[1, 1, 1, 2, 1, 1, 2, 2, 2], field: BitField { lo: 25, width: 4 } },
+            ModGroupDef { name: "ftz", options: &["", "FTZ"], regs: &[], field: BitField { lo: 29, width: 1 } },
+            ModGroupDef { name: "rnd", options: &["", "RN"], regs: &[], field: BitField { lo: 30, width: 1 } },
+            ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 31, width: 1 } },
+            ModGroupDef { name: "scope", options: &["", "CTA", "GPU", "SYS"], regs: &[], field: BitField { lo: 32, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 34, width: 3 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(2), field: BitField { lo: 37, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 45, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 77, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 85, width: 1 } }] },
+        ],
+    },
+    FormDef {
+        mnemonic: "ATOM",
+        opcode: 0x216,
+        form: 0,
+        unit: Unit::Mem,
+        class: Class::Memory(MemoryClass::GlobalAtomic),
+        summary: "Compare-and-swap through a generic address: d = old [a]; if old == b then [a] = c",
+        mods: &[
+            ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "op", options: &["CAS", "CAST"], regs: &[], field: BitField { lo: 21, width: 1 } },
+            ModGroupDef { name: "type", options: &["", "U32", "64"], regs: &[1, 1, 2], field: BitField { lo: 22, width: 2 } },
+            ModGroupDef { name: "spin", options: &["", "SPIN"], regs: &[], field: BitField { lo: 24, width: 1 } },
+            ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 25, width: 1 } },
+            ModGroupDef { name: "scope", options: &["", "CTA", "GPU", "SYS"], regs: &[], field: BitField { lo: 26, width: 2 } },
+        ],
+        operands: &[
+            OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 28, width: 3 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(2), field: BitField { lo: 31, width: 8 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 80, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 88, width: 1 } }] },
+        ],
+    },
+    FormDef {
         mnemonic: "MEMBAR",
         opcode: 0x220,
         form: 0,
@@ -4177,8 +4422,8 @@ pub static FORMS: &[FormDef] = &[
         class: Class::Control(ControlClass::Membar),
         summary: "Memory barrier (orders this thread's memory operations; the emulator's memory is sequentially consistent)",
         mods: &[
-            ModGroupDef { name: "sem", options: &["", "SC", "ALL", "VC"], regs: &[], field: BitField { lo: 21, width: 2 } },
-            ModGroupDef { name: "scope", options: &["CTA", "GPU", "SYS"], regs: &[], field: BitField { lo: 23, width: 2 } },
+            ModGroupDef { name: "sem", options: &["", "SC", "ALL"], regs: &[], field: BitField { lo: 21, width: 2 } },
+            ModGroupDef { name: "scope", options: &["CTA", "GPU", "SYS", "VC"], regs: &[], field: BitField { lo: 23, width: 2 } },
         ],
         operands: &[],
     },

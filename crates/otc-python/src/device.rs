@@ -5,10 +5,7 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use std::sync::Mutex;
 
-use otc_sim::{
-    CancelToken, DeviceConfig, KernelImage, LaunchStats, SettingKind, SettingValue, SimError, TensorArith, WarpHarness,
-    SETTINGS,
-};
+use otc_sim::{CancelToken, DeviceConfig, LaunchStats, SettingKind, SettingValue, TensorArith, WarpHarness, SETTINGS};
 use otc_timing::{ConfigValue, TimingConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -342,6 +339,23 @@ impl PyDevice {
         self.with(py, |d| Ok(d.write_constant(bank, offset, data)?))
     }
 
+    /// (address, size) of the `__device__` variable `name` of `program` on this device (the
+    /// program's global segment is allocated and initialised on first use, see
+    /// `otc_sim::Device::module_globals`).
+    fn global_symbol(&self, py: Python<'_>, program: &PyProgram, name: &str) -> Result<(u64, u64), Error> {
+        let p = &program.inner;
+        let Some(sym) = p.globals.symbol(name) else {
+            let known: Vec<&str> = p.globals.symbols.iter().map(|s| s.name.as_str()).collect();
+            let listed =
+                if known.is_empty() { "none (no cubin, or no __device__ data)".into() } else { known.join(", ") };
+            return Err(Error::Sim(otc_sim::SimError::Launch(format!(
+                "the program has no __device__ variable `{name}`; it has {listed}"
+            ))));
+        };
+        let base = self.with(py, |d| Ok(d.module_globals(p)?))?.unwrap_or(0);
+        Ok((base + sym.offset, sym.size))
+    }
+
     /// Launch kernel `name` of `program`; `params` is the packed parameter block; `timeline`:
     /// (first cycle, end cycle, SM indices) of a timeline for the cycle model to record. Ctrl-C
     /// stops the launch (`interrupt.rs`): KeyboardInterrupt, with the CTAs before the one running
@@ -359,15 +373,12 @@ impl PyDevice {
         dynamic_shared: u32,
         timeline: Option<(u64, u64, Vec<u32>)>,
     ) -> Result<Bound<'py, PyDict>, Error> {
-        let Some(k) = program.inner.kernel(name) else {
-            return Err(Error::Sim(SimError::Launch(format!("the program has no kernel `{name}`"))));
-        };
-        let img = KernelImage::from(k);
         let (grid, block) = ([grid.0, grid.1, grid.2], [block.0, block.1, block.2]);
         let inner = &self.inner;
         let spec = crate::profile::timeline_spec(timeline);
         let (stats, timing) = interruptible(py, &self.cancel, || {
             let mut dev = lock(inner);
+            let img = dev.kernel_image(&program.inner, name)?;
             dev.set_timeline(spec);
             Ok(dev.launch_timed(&img, grid, block, params, dynamic_shared)?)
         })?;

@@ -41,7 +41,7 @@ fn assemble(
         let mut p = otc_asm::assemble(&text, &name)?;
         if let Some(bytes) = &cubin {
             let cname = format!("{name} (cubin)");
-            p.attach_constants(&otc_asm::read_constants(bytes, &cname)?, &cname)?;
+            p.attach_cubin(&otc_asm::read_cubin_data(bytes, &cname)?, &cname)?;
         }
         Ok(p)
     })?;
@@ -66,7 +66,7 @@ fn load(py: Python<'_>, path: PathBuf, cubin: Option<PathBuf>) -> Result<PyProgr
             let mut p = otc_asm::load_bytes(&data, &name)?;
             if let (Some(bytes), Some(c)) = (&cubin_data, &cubin) {
                 let cname = c.display().to_string();
-                p.attach_constants(&otc_asm::read_constants(bytes, &cname)?, &cname)?;
+                p.attach_cubin(&otc_asm::read_cubin_data(bytes, &cname)?, &cname)?;
             }
             Ok(p)
         })

@@ -103,6 +103,13 @@ impl PyProgram {
         Ok(proxy.bind(py).clone())
     }
 
+    /// The module's `__device__` variables (from a cubin), {name: (offset in the global
+    /// segment, size in bytes)}; empty without a cubin.
+    #[getter]
+    fn globals(&self) -> std::collections::BTreeMap<String, (u64, u64)> {
+        self.inner.globals.symbols.iter().map(|s| (s.name.clone(), (s.offset, s.size))).collect()
+    }
+
     /// Equal when kernels, code, metadata and source line numbers are all equal.
     fn __eq__(&self, other: &Bound<'_, PyProgram>) -> bool {
         *self.inner == *other.get().inner
@@ -176,6 +183,24 @@ impl PyKernel {
         self.k().constants.iter().map(|c| (c.bank, std::borrow::Cow::Borrowed(c.data.as_slice()))).collect()
     }
 
+    /// The relocations of the code, as (pc, ELF type name, target): the offset of a
+    /// `__device__` variable in the global segment, or `"FUNCTION+0x1e0"` for an address in
+    /// another function (-G calls); the launch patches each address in.
+    #[getter]
+    fn relocations(&self, py: Python<'_>) -> PyResult<Vec<(u32, &'static str, Py<PyAny>)>> {
+        self.k()
+            .relocations
+            .iter()
+            .map(|r| {
+                let target = match &r.function {
+                    None => r.target.into_pyobject(py)?.into_any().unbind(),
+                    Some(f) => format!("{f}+{:#x}", r.target).into_pyobject(py)?.into_any().unbind(),
+                };
+                Ok((r.pc, r.kind.name(), target))
+            })
+            .collect()
+    }
+
     /// The instructions this emulator does not execute, as (pc, text, reason): empty for
     /// every kernel whose forms all have semantics (the coverage check of the nvcc corpus).
     fn unsupported(&self, py: Python<'_>) -> Result<Vec<(u32, String, String)>, Error> {
@@ -184,10 +209,17 @@ impl PyKernel {
         py.detach(|| {
             guard(|| {
                 let insts = &p.kernels[i].instructions;
-                Ok(otc_sim::unsupported_instructions(insts)
+                let mut out: Vec<(u32, String, String)> = otc_sim::unsupported_instructions(insts)
                     .into_iter()
                     .map(|(at, why)| (at as u32 * 16, insts[at].text(), why))
-                    .collect())
+                    .collect();
+                for pc in p.kernels[i].unlinked_calls() {
+                    let why = "CALL.ABS to another function of the cubin (-G code) without the cubin's relocation \
+                               for it: give the cubin";
+                    out.push((pc, insts[pc as usize / 16].text(), why.to_string()));
+                }
+                out.sort();
+                Ok(out)
             })
         })
     }

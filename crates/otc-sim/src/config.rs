@@ -249,6 +249,16 @@ pub const MAX_PARAM_BYTES: u32 = 4096;
 pub const PARAM_BASE: u32 = 0x160;
 /// Number of constant banks (`c[0x0]` .. `c[0x11]`).
 pub const CONST_BANKS: usize = 18;
+
+/// Generic addressing (the `LD`/`ST`/`ATOM` of `-G` code): the CTA's shared memory and the
+/// thread's local memory appear as 16 MiB windows at these 64-bit bases, which a launch puts in
+/// `c[0x0][0x18]` and `c[0x0][0x20]` as the CUDA driver does; every other address is global.
+/// They lie far above any global allocation (`memory::GLOBAL_BASE` upwards).
+pub const SHARED_WINDOW: u64 = 0x0000_7e00_0000_0000;
+/// See [`SHARED_WINDOW`].
+pub const LOCAL_WINDOW: u64 = 0x0000_7f00_0000_0000;
+/// Size of each generic window.
+pub const WINDOW_BYTES: u64 = 1 << 24;
 /// Size of constant bank 0 as the emulator lays it out (64 KiB as on sm_70).
 pub const CONST_BANK_BYTES: u32 = 64 * 1024;
 

@@ -1,7 +1,8 @@
 //! The device: global memory, constant banks, and kernel launches.
 //!
-//! Constant bank 0 of a launch: blockDim at 0x0/0x4/0x8, gridDim at 0xc/0x10/0x14, the stack
-//! pointer (top of the thread's local window) at 0x28, the number of SMs (`%nsmid`) at 0x10c,
+//! Constant bank 0 of a launch: blockDim at 0x0/0x4/0x8, gridDim at 0xc/0x10/0x14, the 64-bit
+//! bases of the generic shared and local windows at 0x18 and 0x20 (`config::SHARED_WINDOW`), the
+//! stack pointer (top of the thread's local window) at 0x28, the number of SMs (`%nsmid`) at 0x10c,
 //! the parameters from 0x160; everything else reads zero. The bank ends with the parameters: a
 //! constant operand past them faults.
 //!
@@ -34,6 +35,8 @@
 //! barriers) never sees it run, and ends in the watchdog. nvcc emits no such code for the
 //! kernels this emulator targets.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::config::{
@@ -62,6 +65,9 @@ pub struct Device {
     cancel: CancelToken,
     /// The timeline the cycle model records on each timed launch (none by default).
     timeline: Option<otc_timing::TimelineSpec>,
+    /// The programs whose `__device__` variables live on this device, with the address of their
+    /// global segment. The program is kept so that no other one can be taken for it.
+    modules: Vec<(Arc<otc_asm::Program>, u64)>,
 }
 
 impl std::fmt::Debug for Device {
@@ -86,7 +92,50 @@ impl Device {
             launches: 0,
             cancel: CancelToken::new(),
             timeline: None,
+            modules: Vec::new(),
         }
+    }
+
+    /// The address of the global segment (`__device__` variables, see `otc_asm::globals`) of
+    /// `program` on this device, or None when it has none. The first call for a program
+    /// allocates the segment and writes its initial data, as the CUDA driver does when it loads
+    /// a module; later launches see what earlier ones left there.
+    pub fn module_globals(&mut self, program: &Arc<otc_asm::Program>) -> Result<Option<u64>, SimError> {
+        let g = &program.globals;
+        if g.is_empty() {
+            return Ok(None);
+        }
+        if let Some((_, base)) = self.modules.iter().find(|(p, _)| Arc::ptr_eq(p, program)) {
+            return Ok(Some(*base));
+        }
+        let base = self.memory.alloc(g.size, 256).map_err(SimError::Memory)?;
+        if !g.init.is_empty() {
+            self.memory.write(base, &g.init).map_err(SimError::Memory)?;
+        }
+        self.modules.push((Arc::clone(program), base));
+        Ok(Some(base))
+    }
+
+    /// The launch image of kernel `name` of `program`, with the addresses of the program's
+    /// `__device__` variables on this device patched into its code ([`Device::module_globals`]).
+    pub fn kernel_image(&mut self, program: &Arc<otc_asm::Program>, name: &str) -> Result<KernelImage, SimError> {
+        let Some(k) = program.kernel(name) else {
+            return Err(SimError::Launch(format!("the program has no kernel `{name}`")));
+        };
+        if let Some(pc) = k.unlinked_calls().first() {
+            return Err(SimError::Launch(format!(
+                "kernel `{name}` calls another function with CALL.ABS at pc {pc:#06x}, whose address the loader \
+                 patches in: give the cubin (or cuobjdump -elf text) the -G listing came from"
+            )));
+        }
+        let mut img = KernelImage::from(k);
+        if !k.relocations.is_empty() {
+            let base = self.module_globals(program)?.unwrap_or(0);
+            let (code, regs) = program.linked_code(name, base).map_err(SimError::Launch)?;
+            img.instructions = code;
+            img.num_regs = img.num_regs.max(regs);
+        }
+        Ok(img)
     }
 
     /// Make the cycle model of every later timed launch record a timeline (`None`: stop); it
@@ -306,6 +355,10 @@ impl Device {
         put(&mut bank0, 0xc, grid[0]);
         put(&mut bank0, 0x10, grid[1]);
         put(&mut bank0, 0x14, grid[2]);
+        put(&mut bank0, 0x18, crate::config::SHARED_WINDOW as u32);
+        put(&mut bank0, 0x1c, (crate::config::SHARED_WINDOW >> 32) as u32);
+        put(&mut bank0, 0x20, crate::config::LOCAL_WINDOW as u32);
+        put(&mut bank0, 0x24, (crate::config::LOCAL_WINDOW >> 32) as u32);
         put(&mut bank0, 0x28, local);
         put(&mut bank0, 0x10c, cfg.num_sms.max(1));
         bank0[PARAM_BASE as usize..PARAM_BASE as usize + params.len()].copy_from_slice(params);

@@ -123,6 +123,9 @@ pub(crate) enum Space {
     Global,
     Shared,
     Local,
+    /// A generic address (`LD`/`ST`/`ATOM`): each lane's address picks its space by the windows
+    /// of [`crate::config::SHARED_WINDOW`] and [`crate::config::LOCAL_WINDOW`].
+    Generic,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,6 +302,8 @@ pub(crate) enum OpKind {
         clo: Src,
         chi: Src,
         signed: bool,
+        /// Carry in (`.X`), added to the 64-bit sum.
+        ci: Option<PSrc>,
     },
     Iadd3 {
         d: R,
@@ -404,6 +409,22 @@ pub(crate) enum OpKind {
     Brev {
         d: R,
         a: Src,
+    },
+    /// `SGXT`: sign-extend (`unsigned`: zero-extend) the low `b` bits of `a`.
+    Sgxt {
+        d: R,
+        a: Src,
+        b: Src,
+        unsigned: bool,
+    },
+    /// `QSPC`: whether each lane's generic address lies in the window of `space` (`Global`: in
+    /// neither window); `d` gets 0.
+    Qspc {
+        p: u8,
+        d: R,
+        base: R,
+        off: i32,
+        space: Space,
     },
     Bmsk {
         d: R,

@@ -65,7 +65,7 @@ impl<'a> Tracer<'a> {
                 push_addresses(rec, wid, pc, w, active, exec, base, wide, off);
             }
             OpKind::Atom { space, base, off, .. } if is_mem => {
-                push_addresses(rec, wid, pc, w, active, exec, base, space == Space::Global, off);
+                push_addresses(rec, wid, pc, w, active, exec, base, space != Space::Shared, off);
             }
             OpKind::Ldc { reg, off, .. } if is_mem => {
                 let r = &w.regs[reg as usize];

@@ -112,6 +112,9 @@ impl Dec<'_, '_> {
                 OpKind::Flo { d: self.dst("d")?, a: self.isrc("a")?, signed: !self.has("U32"), sh: self.has("SH") }
             }
             "BREV" => OpKind::Brev { d: self.dst("d")?, a: self.src("a")? },
+            "SGXT" => {
+                OpKind::Sgxt { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")?, unsigned: self.has("U32") }
+            }
             "BMSK" => OpKind::Bmsk { d: self.dst("d")?, a: self.src("a")?, b: self.src("b")?, wrap: self.has("W") },
             "P2R" => OpKind::P2r {
                 d: self.dst("d")?,
@@ -165,6 +168,7 @@ impl Dec<'_, '_> {
                 clo,
                 chi,
                 signed,
+                ci: self.opt_psrc("ci")?,
             });
         }
         Ok(OpKind::Imad {
@@ -212,6 +216,9 @@ impl Dec<'_, '_> {
             "SR_GLOBALTIMERHI" => Sr::GTimerHi,
             "SR_REGALLOC" => Sr::RegAlloc,
             "SR_SHAREDMEMSIZE" => Sr::SharedSize,
+            // The lowest offset the stack may reach; -G code traps (BPT.TRAP) when R1 goes below
+            // it. The local window starts at 0 here, and an access beyond it faults anyway.
+            "SR_LMEMHIOFF" => Sr::Zero,
             other => return unsupported(format!("special register `{other}` (code {code})")),
         })
     }

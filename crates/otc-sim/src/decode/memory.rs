@@ -6,15 +6,15 @@ impl Dec<'_, '_> {
     /// Loads, stores and atomics (`exec/memory.rs`); `None` if `mn` is not one of them.
     pub(super) fn memory(&self, mn: &str) -> DResult<Option<OpKind>> {
         Ok(Some(match mn {
-            "LDG" | "LDS" | "LDL" => {
+            "LDG" | "LDS" | "LDL" | "LD" => {
                 let space = ldst_space(mn);
-                let wide = space == Space::Global;
+                let wide = matches!(space, Space::Global | Space::Generic);
                 let (base, off) = self.mem("a", wide)?;
                 OpKind::Ld { space, d: self.dst("d")?, base, wide, off, size: self.msize()? }
             }
-            "STG" | "STS" | "STL" => {
+            "STG" | "STS" | "STL" | "ST" => {
                 let space = ldst_space(mn);
-                let wide = space == Space::Global;
+                let wide = matches!(space, Space::Global | Space::Generic);
                 let (base, off) = self.mem("a", wide)?;
                 OpKind::St { space, base, wide, off, src: self.reg("b")?, size: self.msize()? }
             }
@@ -31,7 +31,16 @@ impl Dec<'_, '_> {
                     v => return illegal(format!("LDC operand {v:?}")),
                 }
             }
-            "ATOMG" | "RED" | "ATOMS" => self.atom()?,
+            "ATOMG" | "RED" | "ATOMS" | "ATOM" => self.atom()?,
+            "QSPC" => {
+                let (base, off) = self.mem("a", true)?;
+                let space = match self.m("space") {
+                    "S" => Space::Shared,
+                    "L" => Space::Local,
+                    _ => Space::Global,
+                };
+                OpKind::Qspc { p: self.pdst("p")?, d: self.dst("d")?, base, off, space }
+            }
             _ => return Ok(None),
         }))
     }
@@ -51,7 +60,11 @@ impl Dec<'_, '_> {
 
     pub(super) fn atom(&self) -> DResult<OpKind> {
         let mn = self.def().mnemonic;
-        let space = if mn == "ATOMS" { Space::Shared } else { Space::Global };
+        let space = match mn {
+            "ATOMS" => Space::Shared,
+            "ATOM" => Space::Generic,
+            _ => Space::Global,
+        };
         let op = match self.m("op") {
             "ADD" => AtomOp::Add,
             "MIN" => AtomOp::Min,
@@ -89,7 +102,7 @@ impl Dec<'_, '_> {
         if !ok {
             return unsupported(format!("{} is not a valid atomic", self.inst.opcode_text()));
         }
-        let (base, off) = self.mem("a", space == Space::Global)?;
+        let (base, off) = self.mem("a", space != Space::Shared)?;
         let d = if self.has_op("d") { Some(self.dst("d")?) } else { None };
         let b = self.reg("b")?;
         let c = if self.has_op("c") { self.reg("c")? } else { self.cx.zero() };
@@ -102,6 +115,7 @@ pub(super) fn ldst_space(mnemonic: &str) -> Space {
     match mnemonic {
         "LDG" | "STG" => Space::Global,
         "LDS" | "STS" => Space::Shared,
+        "LD" | "ST" => Space::Generic,
         _ => Space::Local,
     }
 }

@@ -235,9 +235,10 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             }
             w.write(d, &out, exec);
         }
-        OpKind::ImadWide { d, p, a, b, clo, chi, signed } => {
+        OpKind::ImadWide { d, p, a, b, clo, chi, signed, ci } => {
             let (av, bv) = (ival_neg(w, a, t0), ival_neg(w, b, t1));
             let (cl, ch) = (w.src(clo, t2), w.src(chi, t3));
+            let cin = ci.map_or(0, |c| w.pred(c.i, c.not));
             let mut lo = [0u32; 32];
             let mut hi = [0u32; 32];
             let mut carry = 0u32;
@@ -248,6 +249,8 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
                     av[l] as u64 * bv[l] as u64
                 };
                 let (r, c) = prod.overflowing_add(((ch[l] as u64) << 32) | cl[l] as u64);
+                let (r, c2) = r.overflowing_add((cin >> l & 1) as u64);
+                let c = c | c2;
                 lo[l] = r as u32;
                 hi[l] = (r >> 32) as u32;
                 carry |= (c as u32) << l;
@@ -483,6 +486,16 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
         OpKind::Brev { d, a } => {
             let av = w.src(a, t0);
             let out = map1(av, |a| a.reverse_bits());
+            w.write(d, &out, exec);
+        }
+        OpKind::Sgxt { d, a, b, unsigned } => {
+            let (av, bv) = (w.src(a, t0), w.src(b, t1));
+            let out = map2(av, bv, |a, b| match b {
+                0 => 0,
+                32.. => a,
+                _ if unsigned => a & ((1u32 << b) - 1),
+                _ => (((a << (32 - b)) as i32) >> (32 - b)) as u32,
+            });
             w.write(d, &out, exec);
         }
         OpKind::Bmsk { d, a, b, wrap } => {

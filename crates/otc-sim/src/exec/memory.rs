@@ -7,6 +7,7 @@
 //! instruction (the fault names every faulting lane and the first address) with no partial
 //! effect. Atomics of one instruction are applied lane by lane in ascending lane order.
 
+use crate::config::{LOCAL_WINDOW, SHARED_WINDOW, WINDOW_BYTES};
 use crate::decode::{AtomOp, AtomTy, MSize, OpKind, Space, R};
 use crate::fault::{FaultKind, MemorySpace, RawFault};
 use crate::fp::{self, Rnd, F16, F64};
@@ -207,61 +208,165 @@ fn ensure_local<G: GlobalMem>(w: &mut Warp, x: &Exec<'_, G>) {
     }
 }
 
+/// The lanes of `exec` whose generic addresses lie in each space, with the addresses inside
+/// that space (`config::SHARED_WINDOW`): only the spaces some lane uses.
+fn split_generic(exec: u32, addr: &[u64; 32]) -> impl Iterator<Item = (Space, u32, [u64; 32])> {
+    let mut parts = [(Space::Global, 0u32, [0u64; 32]), (Space::Shared, 0, [0; 32]), (Space::Local, 0, [0; 32])];
+    for l in lanes(exec) {
+        let a = addr[l];
+        let (i, at) = if a.wrapping_sub(SHARED_WINDOW) < WINDOW_BYTES {
+            (1, a - SHARED_WINDOW)
+        } else if a.wrapping_sub(LOCAL_WINDOW) < WINDOW_BYTES {
+            (2, a - LOCAL_WINDOW)
+        } else {
+            (0, a)
+        };
+        parts[i].1 |= 1 << l;
+        parts[i].2[l] = at;
+    }
+    parts.into_iter().filter(|p| p.1 != 0)
+}
+
+/// Loads of the lanes of `exec` from `space` at `addr` into `out` (registers of the lanes).
 #[inline(always)]
-pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
-    match *k {
-        OpKind::Ld { space, d, base, wide, off, size } => {
-            let addr = addresses(w, base, wide, off);
-            let n = size.bytes();
-            let regs = size.regs();
-            let mut out = [[0u32; 32]; 4];
-            match space {
-                Space::Global => {
-                    let g = &mut *x.global;
-                    check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
-                    match size {
-                        MSize::B32 => gather_words::<1, G>(g, exec, &addr, &mut out),
-                        MSize::B64 => gather_words::<2, G>(g, exec, &addr, &mut out),
-                        MSize::B128 => gather_words::<4, G>(g, exec, &addr, &mut out),
-                        _ => g.load_lanes(exec, &addr, n, |l, bytes| {
-                            let v = load_words(bytes, size);
-                            for r in 0..regs {
-                                out[r][l] = v[r];
-                            }
-                        }),
+fn load<G: GlobalMem>(
+    w: &mut Warp,
+    x: &mut Exec<'_, G>,
+    space: Space,
+    addr: &[u64; 32],
+    exec: u32,
+    size: MSize,
+    out: &mut [[u32; 32]; 4],
+) -> Result<(), RawFault> {
+    let n = size.bytes();
+    let regs = size.regs();
+    let addr = *addr;
+    match space {
+        Space::Global => {
+            let g = &mut *x.global;
+            check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
+            match size {
+                MSize::B32 => gather_words::<1, G>(g, exec, &addr, out),
+                MSize::B64 => gather_words::<2, G>(g, exec, &addr, out),
+                MSize::B128 => gather_words::<4, G>(g, exec, &addr, out),
+                _ => g.load_lanes(exec, &addr, n, |l, bytes| {
+                    let v = load_words(bytes, size);
+                    for r in 0..regs {
+                        out[r][l] = v[r];
                     }
-                }
-                Space::Shared => {
-                    let len = x.shared.len() as u64;
-                    check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
-                    let at = |l: usize| addr[l] as usize;
-                    match size {
-                        MSize::B32 => gather_slice::<1>(x.shared, exec, at, &mut out),
-                        MSize::B64 => gather_slice::<2>(x.shared, exec, at, &mut out),
-                        MSize::B128 => gather_slice::<4>(x.shared, exec, at, &mut out),
-                        _ => {
-                            for l in lanes(exec) {
-                                let a = addr[l] as usize;
-                                let v = load_words(&x.shared[a..a + n], size);
-                                for r in 0..regs {
-                                    out[r][l] = v[r];
-                                }
-                            }
-                        }
-                    }
-                }
-                Space::Local => {
-                    let len = local_size(x);
-                    check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
-                    ensure_local(w, x);
+                }),
+            }
+        }
+        Space::Shared => {
+            let len = x.shared.len() as u64;
+            check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
+            let at = |l: usize| addr[l] as usize;
+            match size {
+                MSize::B32 => gather_slice::<1>(x.shared, exec, at, out),
+                MSize::B64 => gather_slice::<2>(x.shared, exec, at, out),
+                MSize::B128 => gather_slice::<4>(x.shared, exec, at, out),
+                _ => {
                     for l in lanes(exec) {
-                        let a = l * len as usize + addr[l] as usize;
-                        let v = load_words(&w.local[a..a + n], size);
+                        let a = addr[l] as usize;
+                        let v = load_words(&x.shared[a..a + n], size);
                         for r in 0..regs {
                             out[r][l] = v[r];
                         }
                     }
                 }
+            }
+        }
+        Space::Local | Space::Generic => {
+            let len = local_size(x);
+            check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
+            ensure_local(w, x);
+            for l in lanes(exec) {
+                let a = l * len as usize + addr[l] as usize;
+                let v = load_words(&w.local[a..a + n], size);
+                for r in 0..regs {
+                    out[r][l] = v[r];
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stores of the lanes of `exec` from registers `src..` into `space` at `addr`, in ascending lane
+/// order.
+#[inline(always)]
+fn store<G: GlobalMem>(
+    w: &mut Warp,
+    x: &mut Exec<'_, G>,
+    space: Space,
+    addr: &[u64; 32],
+    exec: u32,
+    size: MSize,
+    src: R,
+) -> Result<(), RawFault> {
+    let n = size.bytes();
+    let regs = size.regs();
+    let addr = *addr;
+    let val = |w: &Warp, l: usize| -> [u32; 4] {
+        let mut v = [0u32; 4];
+        for (r, x) in v.iter_mut().enumerate().take(regs) {
+            *x = w.regs[src as usize + r][l];
+        }
+        v
+    };
+    match space {
+        Space::Global => {
+            let g = &mut *x.global;
+            check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
+            for l in lanes(exec) {
+                let v = val(w, l);
+                store_words(g.store(addr[l], n).expect("checked"), &v, size);
+            }
+        }
+        Space::Shared => {
+            let len = x.shared.len() as u64;
+            check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
+            let at = |l: usize| addr[l] as usize;
+            match size {
+                MSize::B32 => scatter_slice::<1>(x.shared, exec, at, &w.regs, src as usize),
+                MSize::B64 => scatter_slice::<2>(x.shared, exec, at, &w.regs, src as usize),
+                MSize::B128 => scatter_slice::<4>(x.shared, exec, at, &w.regs, src as usize),
+                _ => {
+                    for l in lanes(exec) {
+                        let a = addr[l] as usize;
+                        let v = val(w, l);
+                        store_words(&mut x.shared[a..a + n], &v, size);
+                    }
+                }
+            }
+        }
+        Space::Local | Space::Generic => {
+            let len = local_size(x);
+            check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
+            ensure_local(w, x);
+            for l in lanes(exec) {
+                let a = l * len as usize + addr[l] as usize;
+                let v = val(w, l);
+                store_words(&mut w.local[a..a + n], &v, size);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[inline(always)]
+pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
+    match *k {
+        OpKind::Ld { space, d, base, wide, off, size } => {
+            let addr = addresses(w, base, wide, off);
+            let regs = size.regs();
+            let mut out = [[0u32; 32]; 4];
+            if space == Space::Generic {
+                for (space, lanes, addr) in split_generic(exec, &addr) {
+                    load(w, x, space, &addr, lanes, size, &mut out)?;
+                }
+            } else {
+                load(w, x, space, &addr, exec, size, &mut out)?;
             }
             for (r, o) in out.iter().enumerate().take(regs) {
                 w.write(d + r as u16, o, exec);
@@ -269,52 +374,24 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
         }
         OpKind::St { space, base, wide, off, src, size } => {
             let addr = addresses(w, base, wide, off);
-            let n = size.bytes();
-            let regs = size.regs();
-            let val = |w: &Warp, l: usize| -> [u32; 4] {
-                let mut v = [0u32; 4];
-                for (r, x) in v.iter_mut().enumerate().take(regs) {
-                    *x = w.regs[src as usize + r][l];
+            if space == Space::Generic {
+                for (space, lanes, addr) in split_generic(exec, &addr) {
+                    store(w, x, space, &addr, lanes, size, src)?;
                 }
-                v
-            };
-            match space {
-                Space::Global => {
-                    let g = &mut *x.global;
-                    check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
-                    for l in lanes(exec) {
-                        let v = val(w, l);
-                        store_words(g.store(addr[l], n).expect("checked"), &v, size);
-                    }
-                }
-                Space::Shared => {
-                    let len = x.shared.len() as u64;
-                    check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
-                    let at = |l: usize| addr[l] as usize;
-                    match size {
-                        MSize::B32 => scatter_slice::<1>(x.shared, exec, at, &w.regs, src as usize),
-                        MSize::B64 => scatter_slice::<2>(x.shared, exec, at, &w.regs, src as usize),
-                        MSize::B128 => scatter_slice::<4>(x.shared, exec, at, &w.regs, src as usize),
-                        _ => {
-                            for l in lanes(exec) {
-                                let a = addr[l] as usize;
-                                let v = val(w, l);
-                                store_words(&mut x.shared[a..a + n], &v, size);
-                            }
-                        }
-                    }
-                }
-                Space::Local => {
-                    let len = local_size(x);
-                    check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
-                    ensure_local(w, x);
-                    for l in lanes(exec) {
-                        let a = l * len as usize + addr[l] as usize;
-                        let v = val(w, l);
-                        store_words(&mut w.local[a..a + n], &v, size);
-                    }
+            } else {
+                store(w, x, space, &addr, exec, size, src)?;
+            }
+        }
+        OpKind::Qspc { p, d, base, off, space } => {
+            let addr = addresses(w, base, true, off);
+            let mut bits = 0u32;
+            for (sp, lanes, _) in split_generic(exec, &addr) {
+                if sp == space {
+                    bits |= lanes;
                 }
             }
+            w.write_pred(p, bits, exec);
+            w.write(d, &[0u32; 32], exec);
         }
         OpKind::Ldc { d, bank, reg, off, size } => {
             let n = size.bytes();
@@ -340,40 +417,49 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             }
         }
         OpKind::Atom { space, op, ty, d, base, off, b, c, ftz } => {
-            let wide_addr = space == Space::Global;
+            let wide_addr = space != Space::Shared;
             let addr = addresses(w, base, wide_addr, off);
             let n = ty.bytes();
             let two = n == 8;
             let mut ret = [[0u32; 32]; 2];
-            match space {
-                Space::Global => {
-                    let g = &mut *x.global;
-                    check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
-                    for l in lanes(exec) {
-                        let (bv, cv) = operands(w, b, c, two, l);
-                        let cell = g.store(addr[l], n).expect("checked");
-                        let old = read_le(cell);
-                        let (new, r) = atom_apply(op, ty, old, bv, cv, ftz);
-                        write_le(cell, new);
-                        ret[0][l] = r as u32;
-                        ret[1][l] = (r >> 32) as u32;
+            // a generic address (ATOM) runs each lane in the space its address lies in
+            let generic = space == Space::Generic;
+            let parts =
+                split_generic(if generic { exec } else { 0 }, &addr).chain((!generic).then_some((space, exec, addr)));
+            for (space, exec, addr) in parts {
+                match space {
+                    Space::Global => {
+                        let g = &mut *x.global;
+                        check(w, exec, &addr, n, MemorySpace::Global, |a, len| g.mapped(a, len))?;
+                        for l in lanes(exec) {
+                            let (bv, cv) = operands(w, b, c, two, l);
+                            let cell = g.store(addr[l], n).expect("checked");
+                            let old = read_le(cell);
+                            let (new, r) = atom_apply(op, ty, old, bv, cv, ftz);
+                            write_le(cell, new);
+                            ret[0][l] = r as u32;
+                            ret[1][l] = (r >> 32) as u32;
+                        }
+                    }
+                    Space::Shared => {
+                        let len = x.shared.len() as u64;
+                        check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
+                        for l in lanes(exec) {
+                            let (bv, cv) = operands(w, b, c, two, l);
+                            let a = addr[l] as usize;
+                            let cell = &mut x.shared[a..a + n];
+                            let old = read_le(cell);
+                            let (new, r) = atom_apply(op, ty, old, bv, cv, ftz);
+                            write_le(cell, new);
+                            ret[0][l] = r as u32;
+                            ret[1][l] = (r >> 32) as u32;
+                        }
+                    }
+                    Space::Local | Space::Generic => {
+                        // no atomics on local memory: the lanes' addresses fault as outside it
+                        check_window(w, exec, &addr, n, MemorySpace::Local, 0)?;
                     }
                 }
-                Space::Shared => {
-                    let len = x.shared.len() as u64;
-                    check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
-                    for l in lanes(exec) {
-                        let (bv, cv) = operands(w, b, c, two, l);
-                        let a = addr[l] as usize;
-                        let cell = &mut x.shared[a..a + n];
-                        let old = read_le(cell);
-                        let (new, r) = atom_apply(op, ty, old, bv, cv, ftz);
-                        write_le(cell, new);
-                        ret[0][l] = r as u32;
-                        ret[1][l] = (r >> 32) as u32;
-                    }
-                }
-                Space::Local => {}
             }
             if let Some(d) = d {
                 let wide_ret = two && op != AtomOp::Cast;

@@ -249,6 +249,7 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         | Popc { .. }
         | Flo { .. }
         | Brev { .. }
+        | Sgxt { .. }
         | Bmsk { .. }
         | P2r { .. }
         | R2p { .. }
@@ -271,7 +272,9 @@ fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> 
         | Dop { .. }
         | Dsetp { .. } => float::exec(w, &op.kind, exec),
         H2 { .. } | Hsetp2 { .. } | Hset2 { .. } | Hmnmx2 { .. } => half::exec(w, &op.kind, exec),
-        Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } => return act(memory::exec(w, x, &op.kind, exec)),
+        Ld { .. } | St { .. } | Ldc { .. } | Atom { .. } | Qspc { .. } => {
+            return act(memory::exec(w, x, &op.kind, exec))
+        }
         Shfl { .. } | Vote { .. } | Match { .. } => warp::exec(w, &op.kind, exec),
         Tensor(t) => return act(tensor::exec(w, x, t, exec)),
         _ => {}
