@@ -264,6 +264,16 @@ def test_fig21_draws_the_csr_and_vstc_curves_on_both_machines(tmp_path):
     b = sparse.prune_vector_wise(b, 0.75)
     slice_ = otc_emu.Device.v100_slice(experiments.FIG21_DEFAULT_SMS)
     assert cells[("v100", 0, 75)]["vstc_cycles"] == kernels.gemm(a, b, mode="vstc", device=slice_).stats.cycles
+    # the structured-sparse A designs at the A sparsities their patterns have, B as the grid
+    for machine in ("v100", "dstc-paper"):
+        assert cells[(machine, 50, 99)]["speedup_sp24"] > 0 and "speedup_hss" not in cells[(machine, 50, 99)]
+        for sa in (75, 87.5, 93.75):
+            assert cells[(machine, sa, 99)]["speedup_hss"] > 0 and "speedup_sp24" not in cells[(machine, sa, 99)]
+    from otc_emu import structured
+
+    a, b = experiments.gemm_operands(32, 32, 32, 0.0, 0.99, 0)
+    a = structured.prune_to_density(a, 0.125)
+    assert cells[("v100", 87.5, 99)]["hss_cycles"] == kernels.gemm(a, b, mode="hss", device=slice_).stats.cycles
 
 
 @pytest.mark.parametrize("mode", ["csr", "vstc"])

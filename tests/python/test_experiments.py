@@ -169,9 +169,11 @@ def test_cli_fig21_matrices(tmp_path: Path, capsys):
     for mode in ("owmma", "spgemm_a", "spgemm"):
         assert f"{mode}: speedup over hmma [x], 32^3 on 4 SMs" in text
     rows = json.loads((tmp_path / "fig21.json").read_text())["rows"]
-    # per machine: the 7 x 4 grid, csr's A 95% at B 99%, vstc's 7 A sparsities at B 75%
-    assert len(rows) == 2 * (7 * 4 + 1 + 7) and {r["machine"] for r in rows} == {"v100", "dstc-paper"}
+    # per machine: the 7 x 4 grid, csr's A 95% at B 99%, vstc's 7 A sparsities at B 75%, hss's A 87.5
+    # and 93.75% at the 4 B sparsities (sp24's A 50% and hss's 75% share the grid's rows)
+    assert len(rows) == 2 * (7 * 4 + 1 + 7 + 2 * 4) and {r["machine"] for r in rows} == {"v100", "dstc-paper"}
     assert "csr: speedup over hmma [x], 32^3 on 4 SMs, machine dstc-paper" in text and "vstc: speedup over hmma" in text
+    assert "sp24: speedup over hmma" in text and "hss: speedup over hmma" in text
     assert all(r["ok"] for r in rows)
     best = max(r.get("speedup_spgemm", 0) for r in rows)
     assert f"{best:.2f}" in text

@@ -1,8 +1,9 @@
 """fig21: GEMM speedup of spgemm, spgemm_a and owmma over the dense hmma baseline across A x B
 sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS), with the paper's other
 curves: the cuSPARSE-like csr at B 99% for A 90..99.9% and the vector-wise Sparse Tensor Core
-(vstc) at its pattern (B 75%, 4 of 16 along k), on both machines (v100 and dstc-paper) unless
-``machine`` names one."""
+(vstc) at its pattern (B 75%, 4 of 16 along k), and the structured-sparse A designs at the
+densities their patterns allow (sp24 at A 50%, hss at A 75 / 87.5 / 93.75%, B as the grid), on
+both machines (v100 and dstc-paper) unless ``machine`` names one."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,6 +31,8 @@ FIG21_CSR_SPARSITY_A = (0.9, 0.95, 0.99, 0.999)
 FIG21_CSR_SPARSITY_B = 0.99
 #: The vector-wise Sparse Tensor Core's point: B pruned to 4 of 16 along k (75% zeros), A as the grid.
 FIG21_VSTC_SPARSITY_B = 0.75
+#: The structured-sparse A designs and the A sparsities their patterns have (structured.DENSITY_SPECS).
+FIG21_STRUCTURED = (("sp24", 0.5), ("hss", 0.75), ("hss", 0.875), ("hss", 0.9375))
 
 
 def _points(o: dict) -> list[dict]:
@@ -44,11 +47,13 @@ def _points(o: dict) -> list[dict]:
     if option(o, "curves", True):  # the paper's csr and vstc curves, each with its hmma baseline
         grid += [(sa, FIG21_CSR_SPARSITY_B, mode, None) for sa in FIG21_CSR_SPARSITY_A for mode in ("hmma", "csr")]
         grid += [(sa, FIG21_VSTC_SPARSITY_B, mode, "vector_wise") for sa in sa_list for mode in ("hmma", "vstc")]
+        grid += [(sa, sb, m, "structured_a") for mode, sa in FIG21_STRUCTURED for sb in sb_list for m in ("hmma", mode)]
     out = []
     for machine in [o["machine"]] if o.get("machine") else FIG21_MACHINES:
         for sa, sb, mode, pattern in dict.fromkeys(grid):
             point = {"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": seed}
-            out.append(with_device({**point, "b_pattern": pattern} if pattern else point, {**o, "machine": machine}))
+            key = "a_pattern" if pattern == "structured_a" else "b_pattern"
+            out.append(with_device({**point, key: pattern} if pattern else point, {**o, "machine": machine}))
     return out
 
 
@@ -59,6 +64,11 @@ def _measure(p: dict) -> dict:
         a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], 0.0, p["seed"])
         kp = -(-p["size"] // 16) * 16
         b = sparse.prune_vector_wise(np.pad(b, ((0, kp - p["size"]), (0, 0))), p["sparsity_b"])[: p["size"]]
+    elif p.get("a_pattern") == "structured_a":  # A pruned to the 2:4 / HSS spec of its density
+        from .. import structured
+
+        a, b = gemm_operands(p["size"], p["size"], p["size"], 0.0, p["sparsity_b"], p["seed"])
+        a = structured.prune_to_density(a, 1 - p["sparsity_a"])
     else:
         a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
     return gemm_point(a, b, p["mode"], p["sms"], spec=p.get("device"))
@@ -201,5 +211,6 @@ EXPERIMENT = Experiment(
     sources=lambda o: emulator_files() + [Path(__file__), Path(workloads.__file__)], plotter=_plot,
     renderer=_render, markdowner=fig21_markdown,
     notes=lambda rows: ["Speedup = hmma cycles / mode cycles from the cycle model on the same pruned random operands "
-                        "(vstc: B pruned vector-wise, 4 of 16 along k, and hmma on the same operands); "
+                        "(vstc: B pruned vector-wise, 4 of 16 along k; sp24 / hss: A pruned to 2:4 / HSS; "
+                        "hmma on the same operands); "
                         "every result checked against NumPy within the documented bound ('ok')."])
