@@ -17,7 +17,9 @@ Operand notation:  [>]name:KIND[|KIND...][:flag,flag...]
                 `reuse` is implicit on every source register operand
 Modifier notation: "group=OPT|OPT|..." in the order SASS prints them; an empty option ("x=|X")
 makes the group optional (omitted = option 0); an option may carry a register count ("64:2")
-that operands of kind R*group use.
+that operands of kind R*group use. The groups' bit fields follow the same order unless the entry
+lists `mod_fields = [group names]` (a group moved in the text keeps its field, so that binary
+programs keep their meaning).
 
 Stdlib only (tomllib), so it runs anywhere Python 3.11 runs.
 """
@@ -148,6 +150,8 @@ class Inst:
     mods: list[ModGroup]
     operands: list[OperandSpec]
     forms: list[Form] = field(default_factory=list)
+    # the groups in the order of their bit fields, when it differs from the text order of `mods`
+    mod_fields: list[str] | None = None
 
 
 def bits_for(n: int) -> int:
@@ -280,7 +284,7 @@ def load(enc: dict) -> list[Inst]:
                                      [c for c in TENSOR_COSTS if c in costs]))
         for i, raw in enumerate(data.get("inst", [])):
             where = f"{path.name} inst #{i + 1} ({raw.get('name', '?')})"
-            unknown = set(raw) - {"name", "opcode", "unit", "class", "summary", "doc", "mods", "operands"}
+            unknown = set(raw) - {"name", "opcode", "unit", "class", "summary", "doc", "mods", "mod_fields", "operands"}
             if unknown:
                 raise SpecError(f"{where}: unknown keys {sorted(unknown)}")
             for key in ("name", "opcode", "unit", "class", "summary"):
@@ -292,6 +296,9 @@ def load(enc: dict) -> list[Inst]:
             if raw["unit"] not in UNITS:
                 raise SpecError(f"{where}: unit {raw['unit']!r} not in {UNITS}")
             mods = parse_mods(raw.get("mods", []), where)
+            mod_fields = raw.get("mod_fields")
+            if mod_fields is not None and sorted(mod_fields) != sorted(g.name for g in mods):
+                raise SpecError(f"{where}: mod_fields {mod_fields} must name each modifier group once")
             ops = [parse_operand(o, enc, where) for o in raw.get("operands", [])]
             if len({o.name for o in ops}) != len(ops):
                 raise SpecError(f"{where}: operand names repeat")
@@ -303,7 +310,7 @@ def load(enc: dict) -> list[Inst]:
                             raise SpecError(f"{where}: operand {o.name} takes its register count from "
                                             f"group {k.regs_from!r}, which has no register counts")
             insts.append(Inst(name, raw["opcode"], raw["unit"], raw["class"], raw["summary"].strip(),
-                              raw.get("doc", "").strip(), path.name, mods, ops))
+                              raw.get("doc", "").strip(), path.name, mods, ops, mod_fields=mod_fields))
     declared = {c.name for c in CLASSES}
     for inst in insts:
         if inst.cls not in declared:
@@ -332,7 +339,8 @@ def layout(insts: list[Inst], enc: dict) -> None:
             raise SpecError(f"{where}: opcode {inst.opcode:#x} already used by {seen_opcodes[inst.opcode].name}")
         seen_opcodes[inst.opcode] = inst
         pos = lo0
-        for g in inst.mods:
+        by_name = {g.name: g for g in inst.mods}
+        for g in (by_name[n] for n in inst.mod_fields) if inst.mod_fields else inst.mods:
             g.lo, g.width = pos, bits_for(len(g.options))
             pos += g.width
         # Volta has one 32-bit slot per instruction for an immediate or a constant: kind

@@ -546,11 +546,7 @@ class Device:
         (1..17) at byte ``offset``, as ``cudaMemcpyToSymbol`` does for ``__constant__`` data
         (bank 3 from offset 0, in declaration order). A bank written this way takes precedence
         over the images a kernel brings from a cubin (``Kernel.constants``)."""
-        raw = np.ascontiguousarray(data).tobytes() if isinstance(data, np.ndarray) else bytes(data)
-        if isinstance(bank, bool) or not isinstance(bank, (int, np.integer)) or not 1 <= bank <= 17:
-            raise ValueError(f"bank must be an integer in 1..17 (bank 0 holds the launch parameters), got {bank!r}")
-        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
-            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+        raw = _constant_bytes(bank, offset, data, 1, " (bank 0 holds the launch parameters)")
         self._dev.write_constant(int(bank), int(offset), raw)
 
     def global_address(self, program, name: str) -> int:
@@ -605,6 +601,16 @@ class Device:
         return LaunchResult(kernel_name, g, b, Stats(stats, kernel_name))
 
 
+def _constant_bytes(bank, offset, data, lowest_bank: int, why: str) -> bytes:
+    """The raw bytes of ``data`` for a constant-bank write, after checking ``bank`` and ``offset``."""
+    raw = np.ascontiguousarray(data).tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    if isinstance(bank, bool) or not isinstance(bank, (int, np.integer)) or not lowest_bank <= bank <= 17:
+        raise ValueError(f"bank must be an integer in {lowest_bank}..17{why}, got {bank!r}")
+    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+        raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+    return raw
+
+
 class Warp:
     """One warp (32 lanes, all active) on a fresh SM, for instruction-level tests.
 
@@ -648,6 +654,13 @@ class Warp:
     def read_pred(self, index: int) -> np.ndarray:
         mask = int(self._warp.read_pred(int(index)))
         return np.array([(mask >> i) & 1 for i in range(32)], dtype=bool)
+
+    def write_constant(self, bank: int, offset: int, data) -> None:
+        """Write ``data`` (bytes or a NumPy array, its raw bytes) into constant bank ``bank``
+        (0..17, 64 KiB each) at byte ``offset``, for ``LDC`` and ``c[bank][offset]`` operands. Bank
+        0 starts with the harness's launch header (blockDim at 0x0, the stack top at 0x28)."""
+        raw = _constant_bytes(bank, offset, data, 0, "")
+        self._warp.write_constant(int(bank), int(offset), raw)
 
     def run(self, source_or_program) -> Stats:
         """Run instructions (source text or a Program with one kernel) until EXIT or the end."""

@@ -3,7 +3,7 @@
 
 use otc_isa::spec::{FormDef, Kind, OperandDef};
 use otc_isa::{
-    forms_of, suffix_options, validate_operand, Control, Defect, Instruction, Invalid, Operand, Pred, Value, FORMS,
+    forms_of, suffix_options, validate_operand, Control, Defect, Instruction, Invalid, Operand, Pred, Value, FORMS, RZ,
 };
 
 use crate::error::{AsmErrorKind as K, LineError};
@@ -21,15 +21,25 @@ pub(crate) struct SrcOperand {
 pub(crate) type LabelLookup<'a> = &'a dyn Fn(&str) -> Option<u32>;
 
 /// Match the modifier tokens against a form's groups, in order. Returns the option per group.
+/// A token that only one group of the form takes may also come out of order (its group not yet
+/// given): it means the same wherever it is written, so the text's order does not matter.
 fn match_mods(def: &FormDef, tokens: &[&str]) -> Result<Vec<u8>, usize> {
     let mut chosen: Vec<Option<u8>> = vec![None; def.mods.len()];
     let mut next = 0;
+    let takes = |g: usize, tok: &str| def.mods[g].options.iter().any(|o| !o.is_empty() && *o == tok);
     for (ti, tok) in tokens.iter().enumerate() {
-        let found = (next..def.mods.len()).find(|&g| def.mods[g].options.iter().any(|o| !o.is_empty() && o == tok));
-        match found {
+        let in_order = (next..def.mods.len()).find(|&g| takes(g, tok));
+        let out_of_order = || {
+            let mut groups = (0..def.mods.len()).filter(|&g| takes(g, tok));
+            match (groups.next(), groups.next()) {
+                (Some(g), None) if chosen[g].is_none() => Some(g),
+                _ => None,
+            }
+        };
+        match in_order.or_else(out_of_order) {
             Some(g) => {
                 chosen[g] = Some(def.mods[g].options.iter().position(|o| o == tok).unwrap_or(0) as u8);
-                next = g + 1;
+                next = next.max(g + 1);
             }
             None => return Err(ti),
         }
@@ -55,7 +65,7 @@ fn kind_accepts(kind: Kind, ast: &Ast) -> bool {
             | (Kind::U(_) | Kind::S(_), Ast::Int { .. })
             | (Kind::F32 | Kind::F16, Ast::Int { .. } | Ast::Float(_))
             | (Kind::C, Ast::Const { .. })
-            | (Kind::CX, Ast::ConstX { .. })
+            | (Kind::CX, Ast::ConstX { .. } | Ast::Const { .. })
             | (Kind::M, Ast::Mem { .. })
             | (Kind::SR, Ast::SReg(_))
             | (Kind::B, Ast::Barrier(_))
@@ -63,6 +73,17 @@ fn kind_accepts(kind: Kind, ast: &Ast) -> bool {
             | (Kind::T, Ast::Int { .. } | Ast::Label(_))
             | (Kind::PR, Ast::PredFile)
     )
+}
+
+/// A constant operand's bank and offset, checked against their fields.
+fn const_address(bank: i128, offset: i128) -> Result<(u8, u16), String> {
+    if !(0..32).contains(&bank) {
+        return Err(format!("constant bank {} out of range 0..0x1f", fmt_int(bank)));
+    }
+    if !(0..0x10000).contains(&offset) {
+        return Err(format!("constant offset {} out of range 0..0xffff", fmt_int(offset)));
+    }
+    Ok((bank as u8, offset as u16))
 }
 
 /// Whether float text names its value by bits or infinity (`+INF`, `0f7f800000`), so that an
@@ -284,22 +305,24 @@ fn build_operand(
             op.abs = prefix.abs;
             op.not = prefix.not;
             op.suffix = suffix_index(od, suffix, at)?;
-            if !(0..32).contains(bank) {
-                return range(format!("constant bank {} out of range 0..0x1f", fmt_int(*bank)));
+            let (bank, offset) = const_address(*bank, *offset).map_err(|m| LineError::new(K::OutOfRange, at, m))?;
+            op.value = Value::Const { bank, offset };
+        }
+        // nvcc prints an LDC without an index register as `c[0x0][0x174]`: the index is RZ
+        (Ast::Const { bank, offset, prefix, suffix }, Kind::CX) => {
+            if *prefix != Default::default() || suffix.is_some() {
+                return Err(LineError::new(
+                    K::OperandKind,
+                    at,
+                    format!("operand `{}` (a constant load's address) takes no prefix or suffix", od.name),
+                ));
             }
-            if !(0..0x10000).contains(offset) {
-                return range(format!("constant offset {} out of range 0..0xffff", fmt_int(*offset)));
-            }
-            op.value = Value::Const { bank: *bank as u8, offset: *offset as u16 };
+            let (bank, offset) = const_address(*bank, *offset).map_err(|m| LineError::new(K::OutOfRange, at, m))?;
+            op.value = Value::ConstX { bank, reg: RZ, offset };
         }
         (Ast::ConstX { bank, reg, offset }, Kind::CX) => {
-            if !(0..32).contains(bank) {
-                return range(format!("constant bank {} out of range 0..0x1f", fmt_int(*bank)));
-            }
-            if !(0..0x10000).contains(offset) {
-                return range(format!("constant offset {} out of range 0..0xffff", fmt_int(*offset)));
-            }
-            op.value = Value::ConstX { bank: *bank as u8, reg: *reg, offset: *offset as u16 };
+            let (bank, offset) = const_address(*bank, *offset).map_err(|m| LineError::new(K::OutOfRange, at, m))?;
+            op.value = Value::ConstX { bank, reg: *reg, offset };
         }
         (Ast::Mem { base, offset }, Kind::M) => {
             if !(-(1i128 << 23)..(1i128 << 23)).contains(offset) {

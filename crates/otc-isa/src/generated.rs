@@ -4358,14 +4358,14 @@ pub static FORMS: &[FormDef] = &[
         summary: "Shared-memory compare-and-swap: d = old [a]; if old == b then [a] = c (.CAST.SPIN: d = 1 on success, 0 on failure)",
         mods: &[
             ModGroupDef { name: "op", options: &["CAS", "CAST"], regs: &[], field: BitField { lo: 21, width: 1 } },
-            ModGroupDef { name: "type", options: &["", "64"], regs: &[1, 2], field: BitField { lo: 22, width: 1 } },
             ModGroupDef { name: "spin", options: &["", "SPIN"], regs: &[], field: BitField { lo: 23, width: 1 } },
+            ModGroupDef { name: "type", options: &["", "64"], regs: &[1, 2], field: BitField { lo: 22, width: 1 } },
         ],
         operands: &[
-            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(1), field: BitField { lo: 24, width: 8 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(2), field: BitField { lo: 24, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 32, width: 32 }, flags: &[] },
-            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(1), field: BitField { lo: 64, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 72, width: 1 } }] },
-            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: Some(1), field: BitField { lo: 73, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 81, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 64, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 72, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 73, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 81, width: 1 } }] },
         ],
     },
     FormDef {

@@ -99,7 +99,10 @@ pub fn operand_text(od: &OperandDef, op: &Operand) -> String {
         (_, Value::F16(b)) => f16_text(b),
         (_, Value::Const { bank, offset }) => format!("c[{bank:#x}][{offset:#x}]"),
         (_, Value::ConstX { bank, reg, offset }) => {
-            if offset == 0 {
+            // as nvcc prints it: no index register is `c[0x0][0x174]`, but offset 0 is `c[0x0][RZ]`
+            if reg == RZ && offset != 0 {
+                format!("c[{bank:#x}][{offset:#x}]")
+            } else if offset == 0 {
                 format!("c[{bank:#x}][{}]", reg_name(reg))
             } else {
                 format!("c[{bank:#x}][{}+{offset:#x}]", reg_name(reg))

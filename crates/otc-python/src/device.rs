@@ -479,6 +479,10 @@ impl PyWarp {
         Ok(PyBytes::new(py, &d))
     }
 
+    fn write_constant(&self, py: Python<'_>, bank: u8, offset: usize, data: &[u8]) -> Result<(), Error> {
+        self.with(py, |w| Ok(w.write_constant(bank, offset, data)?))
+    }
+
     /// Run the single kernel of `program` on the warp; returns statistics. Ctrl-C stops it
     /// (KeyboardInterrupt).
     fn run<'py>(&self, py: Python<'py>, program: &PyProgram) -> Result<Bound<'py, PyDict>, Error> {

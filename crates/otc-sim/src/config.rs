@@ -283,6 +283,23 @@ pub struct KernelImage {
     /// literals in bank 2, `__constant__` data in bank 3, read from a cubin), except in banks
     /// that [`crate::Device::write_constant`] wrote.
     pub constants: Vec<(u8, Vec<u8>)>,
+    /// How the code reaches the module's `__device__` variables, for the hint on a fault near
+    /// address 0 (a listing without its cubin leaves their addresses 0x0).
+    pub globals: GlobalsLink,
+}
+
+/// Whether a kernel's code had the addresses of `__device__` variables patched in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GlobalsLink {
+    /// The code has no relocations against globals that the program knows of (a listing
+    /// alone: its `MOV Rn, 0x0` may still be unpatched addresses).
+    #[default]
+    Unknown,
+    /// The code has this many relocations against globals, patched with their addresses.
+    Linked(usize),
+    /// The code has this many relocations against globals but the program has no global
+    /// segment to resolve them: they were patched with 0.
+    Unresolved(usize),
 }
 
 impl KernelImage {
@@ -296,6 +313,7 @@ impl KernelImage {
             local_bytes: None,
             param_bytes: None,
             constants: Vec::new(),
+            globals: GlobalsLink::Unknown,
         }
     }
 }
@@ -311,6 +329,7 @@ impl From<&otc_asm::Kernel> for KernelImage {
             local_bytes: k.local_bytes,
             param_bytes: k.param_bytes(),
             constants: k.constants.iter().map(|c| (c.bank, c.data.clone())).collect(),
+            globals: GlobalsLink::Unknown,
         }
     }
 }

@@ -40,11 +40,12 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::config::{
-    DeviceConfig, KernelImage, CONST_BANK_BYTES, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE, REGISTERS_PER_SM,
+    DeviceConfig, GlobalsLink, KernelImage, CONST_BANK_BYTES, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE,
+    REGISTERS_PER_SM,
 };
 use crate::cta::{run_cta, CtaOutcome, Launch};
 use crate::decode::{decode_all, DecodeCtx};
-use crate::fault::{GuestFault, RawFault, SimError};
+use crate::fault::{FaultKind, GuestFault, MemorySpace, RawFault, SimError};
 use crate::memory::{GlobalMemory, PageMask, SpecView};
 use crate::stats::{Counters, LaunchStats};
 use crate::watchdog::{CancelToken, Watch};
@@ -130,7 +131,14 @@ impl Device {
         }
         let mut img = KernelImage::from(k);
         if !k.relocations.is_empty() {
-            let base = self.module_globals(program)?.unwrap_or(0);
+            let to_globals = k.relocations.iter().filter(|r| r.kind != otc_asm::RelocKind::Abs47).count();
+            let base = self.module_globals(program)?;
+            img.globals = match base {
+                Some(_) => GlobalsLink::Linked(to_globals),
+                None if to_globals > 0 => GlobalsLink::Unresolved(to_globals),
+                None => GlobalsLink::Unknown,
+            };
+            let base = base.unwrap_or(0);
             let (code, regs) = program.linked_code(name, base).map_err(SimError::Launch)?;
             img.instructions = code;
             img.num_regs = img.num_regs.max(regs);
@@ -496,8 +504,41 @@ impl Device {
             Err((linear, f)) if f.kind == crate::fault::FaultKind::Cancelled => {
                 Err(SimError::Cancelled { kernel: kernel.name.clone(), cta: launch.cta_index(linear) })
             }
-            Err((linear, f)) => Err(SimError::Fault(guest_fault(kernel, launch.cta_index(linear), f))),
+            Err((linear, mut f)) => {
+                if let Some(hint) = null_access_hint(kernel, &f) {
+                    f.message = format!("{}; {hint}", f.message);
+                }
+                Err(SimError::Fault(guest_fault(kernel, launch.cta_index(linear), f)))
+            }
         }
+    }
+}
+
+/// Global accesses below this address are reported as near 0x0: an unpatched `__device__`
+/// variable's address plus an index (the lowest allocation is at `GLOBAL_BASE`, far above).
+const NEAR_NULL: u64 = 1 << 20;
+
+/// Why a global access near address 0 may have happened, when the kernel's code may hold
+/// `__device__` addresses that nobody patched in; `None` for other faults and for code whose
+/// globals are linked (there it is the program's own null pointer).
+fn null_access_hint(kernel: &KernelImage, f: &RawFault) -> Option<String> {
+    if f.kind != FaultKind::OutOfBounds(MemorySpace::Global) || f.address? >= NEAR_NULL {
+        return None;
+    }
+    const GIVE_CUBIN: &str = "give the .cubin the listing came from (or its cuobjdump -elf text): \
+                              `--cubin FILE`, `otc_emu.load(listing, cubin=FILE)` or `otc_emu.assemble(text, cubin=DATA)`";
+    match kernel.globals {
+        GlobalsLink::Linked(_) => None,
+        GlobalsLink::Unresolved(n) => Some(format!(
+            "kernel `{}` has {n} relocations against `__device__` variables but its program has no global segment \
+             to resolve them (they read as address 0x0): {GIVE_CUBIN}",
+            kernel.name
+        )),
+        GlobalsLink::Unknown => Some(format!(
+            "an address near 0x0: if kernel `{}` uses `__device__` variables, a cuobjdump listing alone leaves their \
+             addresses 0x0 (the CUDA loader patches them in from the cubin's relocations): {GIVE_CUBIN}",
+            kernel.name
+        )),
     }
 }
 

@@ -122,7 +122,7 @@ mod timing;
 pub mod watchdog;
 
 pub use config::{
-    DeviceConfig, KernelImage, Setting, SettingKind, SettingValue, CONST_BANK_BYTES, DEFAULT_MAX_CYCLES,
+    DeviceConfig, GlobalsLink, KernelImage, Setting, SettingKind, SettingValue, CONST_BANK_BYTES, DEFAULT_MAX_CYCLES,
     DEFAULT_MAX_INSTRUCTIONS, DEFAULT_MAX_SECONDS, MAX_PARAM_BYTES, MAX_THREADS_PER_CTA, PARAM_BASE, SETTINGS,
     V100_MAX_SHARED_PER_CTA,
 };

@@ -83,3 +83,54 @@ fn unpatched_code_faults_and_unknown_kernels_are_launch_errors() {
     d.kernel_image(&plain, "k").unwrap();
     assert_eq!(d.allocations().len(), before);
 }
+
+/// The fault of a launch and whether its message points at the missing cubin.
+fn fault_message(d: &mut Device, img: &KernelImage) -> String {
+    match d.launch(img, [1, 1, 1], [32, 1, 1], &[], 0) {
+        Err(SimError::Fault(f)) => f.to_string(),
+        other => panic!("expected a fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_fault_near_address_0_says_when_the_globals_may_be_missing() {
+    let p = program();
+    // the same code with no globals and no relocations: what a listing alone gives
+    let mut listing = (*p).clone();
+    listing.globals = ModuleGlobals::default();
+    listing.kernels[0].relocations.clear();
+    let listing = Arc::new(listing);
+    // relocations but no segment to resolve them
+    let mut unresolved = (*p).clone();
+    unresolved.globals = ModuleGlobals::default();
+    let unresolved = Arc::new(unresolved);
+    // linked globals, then a genuine null pointer (the load indexes from 0 instead of `table`)
+    let mut null = (*p).clone();
+    let from_null = otc_asm::assemble("IMAD.WIDE R2, R0, 0x4, RZ ;", "t").unwrap();
+    null.kernels[0].instructions[3] = from_null.kernels[0].instructions[0].clone();
+    let null = Arc::new(null);
+    // (program, a word the message must hold, a word it must not)
+    let cases: [(&Arc<otc_asm::Program>, &str, &str); 3] = [
+        (&listing, "a cuobjdump listing alone leaves their addresses 0x0", "relocations against"),
+        (
+            &unresolved,
+            "has 4 relocations against `__device__` variables but its program has no global segment",
+            "listing alone",
+        ),
+        (&null, "is not inside an allocation", "cubin"),
+    ];
+    for (prog, must, must_not) in cases {
+        let mut d = device(1);
+        let img = d.kernel_image(prog, "sum_table").unwrap();
+        let m = fault_message(&mut d, &img);
+        assert!(m.contains(must), "{must}: {m}");
+        assert!(!m.contains(must_not), "{must_not}: {m}");
+        if must_not != "cubin" {
+            assert!(m.contains("--cubin FILE") && m.contains("cubin="), "{m}");
+        }
+    }
+    // a fault far from 0 gets no hint
+    let far = kernel("MOV R2, 0x10000000 ;\nMOV R3, 0x0 ;\nLDG.E.SYS R5, [R2] ;\nEXIT ;");
+    let m = fault_message(&mut device(1), &far);
+    assert!(m.contains("is not inside an allocation") && !m.contains("cubin"), "{m}");
+}
