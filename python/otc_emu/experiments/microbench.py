@@ -1,6 +1,6 @@
 """microbench: the cycle model against published V100 microbenchmarks. Real CUDA kernels
 (benchmarks/microbench/microbench.cu, compiled by nvcc 11.8 into the committed listing
-microbench.sass by benchmarks/microbench/build.sh) run on the emulated V100 and are measured the
+python/otc_emu/experiments/data/microbench.sass by benchmarks/microbench/build.sh) run on the emulated V100 and are measured the
 way the hardware papers measure them: dependent-issue latency of ALU/FMA/IMAD/MUFU/conversion
 chains and of shared-memory pointer chasing (with bank conflicts), the latency-vs-footprint
 staircase of global pointer chasing, achieved L2 and DRAM bandwidth, wmma latency and throughput.
@@ -20,9 +20,10 @@ from .. import OtcError
 from .experiment import Experiment, with_device
 from .store import PACKAGE, emulator_files
 
-#: The CUDA sources and their committed nvcc listing (a source checkout; not in wheels).
+#: The CUDA sources (a source checkout; not in wheels) and their committed nvcc listing, shipped
+#: with the package so that the experiment runs from any install.
 MICROBENCH_DIR = PACKAGE.parent.parent / "benchmarks" / "microbench"
-LISTING = MICROBENCH_DIR / "microbench.sass"
+LISTING = Path(__file__).parent / "data" / "microbench.sass"
 
 CLOCK = "SR_CLOCKLO"
 #: Published values: (value or (low, high) range, source). A range counts as no error inside it.
@@ -66,8 +67,8 @@ def program():
     from .. import load
 
     if not LISTING.is_file():
-        raise OtcError(f"{LISTING} is missing: the microbenchmarks run from a source checkout "
-                       "(benchmarks/microbench/build.sh rebuilds the listing)")
+        raise OtcError(f"{LISTING} is missing: the package is incomplete "
+                       "(benchmarks/microbench/build.sh rebuilds the listing from a source checkout)")
     return load(LISTING)
 
 
@@ -341,7 +342,7 @@ def _notes(rows: list[dict]) -> list[str]:
             f"{s['mae_cycles']:.2f} cycles ({c['mae_cycles']:.2f} following the control bits); mean absolute "
             f"relative error over all {s['rows']} such rows: {s['mean_rel_error_pct']:.1f}% "
             f"({c['mean_rel_error_pct']:.1f}%). A published range counts as no error inside it.",
-            "Model numbers come from the cycle model running the nvcc listing benchmarks/microbench/microbench.sass: "
+            "Model numbers come from the cycle model running the nvcc listing experiments/data/microbench.sass: "
             "latencies from the issue cycles of the two clock reads (CS2R SR_CLOCKLO) over the dependent instructions "
             "between them, the staircase from the cycles of 1024 chased loads after a warming pass, bandwidth from "
             "bytes read over the kernel's time. 'model, control bits': scheduler.use_control_bits = true. "
