@@ -41,14 +41,17 @@ def resolve_pcs(lines: list[str]) -> list[str]:
     return out
 
 
-def hmma_store(acc: int, rt: int, ct: int, c_param: int, n_param: int) -> str:
-    """The end of an HMMA.884 GEMM of 64x32 warp tiles in 128x128 CTAs (hmma_gemm, vstc_gemm):
-    the ``rt`` x ``ct`` 16x16 sets of fp32 accumulators (set (R, C) at R``acc`` + 8 (``ct`` R + C),
-    STEP pairs at +0, +2, +4, +6) stored to the row-major fp32 C (constant-bank offsets of the
-    ``c`` pointer and of ``n``). Expects R0 = lane, R12 = q, R14 = hi, R15 = warp row, R17 = warp
-    column (the hmma_gemm prologue's registers)."""
-    out = [rf"""store:                                             // (R24.. hold the accumulators: temporaries below R24)
-    S2R R2, SR_CTAID.X ;
+def hmma_store(acc: int, rt: int, ct: int, c_param: int, n_param: int, setup: str = "") -> str:
+    """The end of an HMMA.884 GEMM of 64x32 warp tiles in 128x128 CTAs (hmma_gemm, vstc_gemm,
+    structured_gemm): the ``rt`` x ``ct`` 16x16 sets of fp32 accumulators (set (R, C) at R``acc`` +
+    8 (``ct`` R + C), STEP pairs at +0, +2, +4, +6) stored to the row-major fp32 C (constant-bank
+    offsets of the ``c`` pointer and of ``n``). Expects R0 = lane, R12 = q, R14 = hi, R15 = warp
+    row, R17 = warp column (the hmma_gemm prologue's registers), or ``setup``: the lines after the
+    label that compute them."""
+    out = ["store:                                             // (R24.. hold the accumulators: temporaries below R24)"]
+    if setup:
+        out.append(setup)
+    out += [rf"""    S2R R2, SR_CTAID.X ;
     S2R R3, SR_CTAID.Y ;
     LOP3.LUT R9, R12, 0x1, RZ, 0xc0, !PT ;
     LOP3.LUT R10, R0, 0x1, RZ, 0xc0, !PT ;
@@ -84,6 +87,16 @@ def hmma_store(acc: int, rt: int, ct: int, c_param: int, n_param: int) -> str:
             e("    IADD3 R10, P0, R10, R7, RZ ;")
             e("    IADD3.X R11, RZ, R11, RZ, P0, !PT ;")
     return "\n".join(out)
+
+
+def capture(out: list[str], fn, *args) -> list[str]:
+    """The lines ``fn(*args)`` appends to ``out``, taken back out of it (a generator emits a piece
+    once and places its lines between other instructions)."""
+    n = len(out)
+    fn(*args)
+    got = out[n:]
+    del out[n:]
+    return got
 
 
 def hmma_thread_prologue(k_param: int) -> str:

@@ -4,7 +4,7 @@ Run by hand after editing: python hmma_gemm.py [output path, default ../hmma_gem
 tests/python/test_kernels.py checks that the committed program is this script's output."""
 import sys
 
-from gemm_common import SLICE_LOOP_TAIL, hmma_fragment_prologue, hmma_store, hmma_thread_prologue, interleave_steps
+from gemm_common import SLICE_LOOP_TAIL, capture, hmma_fragment_prologue, hmma_store, hmma_thread_prologue, interleave_steps
 
 out = []
 e = out.append
@@ -105,9 +105,6 @@ def lds_frags(f, j):
     lines += [f"    LDS.U.64 R{b + 2 * RT + 2 * C}, [R22+{hex(8 * j + 16 * ROW * C)}] ;" for C in range(CT)]
     return lines
 
-def capture(fn, *args):
-    n = len(out); fn(*args); got = out[n:]; del out[n:]; return got
-
 e("slice_loop:                                        // slice i from the current stage")
 e("    ISETP.GT.U32.AND P1, PT, R9, 0x1, PT ;         // slice i+1 exists: load it, store it to the other stage")
 e("    IADD3 R21, R7, R20, RZ ;                       // fragment addresses in the current stage")
@@ -116,8 +113,8 @@ e(f"    IADD3 R23, -R20, {hex(STAGE)}, RZ ;                  // the other stage"
 e("    IADD3 R13, R6, R23, RZ ;                       // where this thread stores slice i+1")
 for line in lds_frags(0, 0):
     e(line)
-ldg_lines = capture(ldg, "@P1 ", STG)        # slice i+1's loads, in step 0
-sts_lines = capture(sts, "R13", "@P1 ", STG)  # its stores, in steps 6 and 7
+ldg_lines = capture(out, ldg, "@P1 ", STG)        # slice i+1's loads, in step 0
+sts_lines = capture(out, sts, "R13", "@P1 ", STG)  # its stores, in steps 6 and 7
 extra = {0: ldg_lines, 6: sts_lines[:4], 7: sts_lines[4:]}
 for j in range(8):
     b = FRAG[j % 2]

@@ -4,7 +4,7 @@ Run by hand after editing: python owmma_gemm.py [output path, default ../owmma_g
 tests/python/test_kernels.py checks that the committed program is this script's output."""
 import sys
 
-from gemm_common import warp_tile_prologue
+from gemm_common import capture, warp_tile_prologue
 
 out = []
 e = out.append
@@ -97,8 +97,6 @@ def loads(buf, step, guard=""):
         e(f"    {guard}LDG.E.128.SYS R{v + 12 + 4 * h}, [R4+{hex(ob + 64 * h)}] ;" + (f"           //   B pairs n = 0, 1 of half {h}" if step == h == 0 else ""))
 
 
-def capture(fn, *args):
-    n = len(out); fn(*args); got = out[n:]; del out[n:]; return got
 
 
 LOAD_EVERY = 2  # a load of k + 4 before every 2nd OHMMA of k: 512^3 on 4 SMs took 137.5k, 131.8k, 132.6k, 134.7k cycles with 1, 2, 3, 4
@@ -111,7 +109,7 @@ for i in range(G * NB):
         e("    ISETP.GT.U32.AND P1, PT, R1, 0x1, PT ;         // is there a next group of 4 k?")
     # the five loads of k + 4 (always in the next group), spread over the first OHMMAs of k: back
     # to back they would hold the warp at its LD/ST unit (4 cycles each)
-    pending = capture(loads, (i + NB - 1) % NB, i % G + NB - 1, "@P1 ")
+    pending = capture(out, loads, (i + NB - 1) % NB, i % G + NB - 1, "@P1 ")
     v = VAL[i % NB]
     for j, (n, m) in enumerate((n, m) for n in range(4) for m in range(8)):
         if j % LOAD_EVERY == 0 and pending:

@@ -7,6 +7,8 @@ are this script's output. The design is hmma_gemm's (docs/sp24.md, docs/hss.md).
 import sys
 from pathlib import Path
 
+from gemm_common import capture, hmma_store
+
 VARIANTS = {
     # name: (instruction text without STEP / SEL, blocks H1 of 4 k per window, metadata bits, spec)
     "sp24": ("HMMA.SP884.F32.F32", 2, 8, "C0(2:4)"),
@@ -165,14 +167,6 @@ def sts(b_base, a_base, m_base, guard, mguard):
     e(f"    {mguard}STS [{m_base}], R{STG_M} ;")
 
 
-def capture(fn, *args):
-    n = len(out)
-    fn(*args)
-    got = out[n:]
-    del out[n:]
-    return got
-
-
 e("    ISETP.EQ.U32.AND P0, PT, R9, RZ, PT ;")
 e("    @P0 BRA store ;")
 ldg("", "@P2 ")
@@ -188,10 +182,10 @@ e("    IADD3 R18, R19, R20, RZ ;")
 e(f"    IADD3 R23, -R20, {hex(STAGE)}, RZ ;                  // the other stage")
 for R in range(RT):
     e(f"    LDS.U R{MF + R}, [R18+{hex(64 * R)}] ;" + ("                  // the rows' metadata words" if R == 0 else ""))
-ldg_lines = capture(ldg, "@P1 ", "@P3 ")
+ldg_lines = capture(out, ldg, "@P1 ", "@P3 ")
 sts_lines = ["    IADD3 R13, R6, R23, RZ ;                       // where this thread stores slice i+1",
              "    IADD3 R17, R12, R23, RZ ;", "    IADD3 R18, R14, R23, RZ ;"]
-sts_lines += capture(sts, "R13", "R17", "R18", "@P1 ", "@P3 ")
+sts_lines += capture(out, sts, "R13", "R17", "R18", "@P1 ", "@P3 ")
 
 
 def a_loads(j, aset):
@@ -243,8 +237,7 @@ e("    BAR.SYNC 0x0 ;                                 // slice i+1 is in the oth
 e("    MOV R20, R23 ;")
 e("    IADD3 R9, R9, -0x1, RZ ;")
 e("    @P1 BRA slice_loop ;")
-e(f"""store:                                             // (R24.. hold the accumulators: temporaries below R24)
-    S2R R0, SR_LANEID ;
+e(hmma_store(ACC, RT, CT, PARAMS["c"], PARAMS["n"], setup="""    S2R R0, SR_LANEID ;
     S2R R1, SR_TID.X ;
     SHF.R.U32.HI R1, RZ, 0x5, R1 ;                 // warp w
     SHF.R.U32.HI R12, RZ, 0x2, R0 ;
@@ -252,41 +245,7 @@ e(f"""store:                                             // (R24.. hold the accu
     SHF.R.U32.HI R14, RZ, 0x4, R0 ;
     SHF.L.U32 R14, R14, 0x2, RZ ;                  // hi
     SHF.R.U32.HI R15, RZ, 0x2, R1 ;                // warp row w / 4
-    LOP3.LUT R17, R1, 0x3, RZ, 0xc0, !PT ;         // warp column w % 4
-    S2R R2, SR_CTAID.X ;
-    S2R R3, SR_CTAID.Y ;
-    LOP3.LUT R9, R12, 0x1, RZ, 0xc0, !PT ;
-    LOP3.LUT R10, R0, 0x1, RZ, 0xc0, !PT ;
-    LEA R9, R9, R10, 0x3 ;                         // 8 (q & 1) + (lane & 1)
-    IADD3 R9, R9, R14, RZ ;                        // + hi
-    LEA R9, R15, R9, 0x6 ;                         // + 64 (w / 4)
-    LEA R9, R3, R9, 0x7 ;                          // + 128 by: row of pair 0
-    LOP3.LUT R10, R0, 0x2, RZ, 0xc0, !PT ;
-    SHF.R.U32.HI R8, RZ, 0x1, R12 ;
-    LEA R8, R8, R10, 0x3 ;                         // 8 (q >> 1) + (lane & 2)
-    LEA R8, R17, R8, 0x5 ;                         // + 32 (w % 4)
-    LEA R8, R2, R8, 0x7 ;                          // + 128 bx: column of pair 0
-    MOV R4, c[0x0][{PARAMS['c']:#x}] ;
-    MOV R5, c[0x0][{PARAMS['c'] + 4:#x}] ;
-    IMAD R9, R9, c[0x0][{PARAMS['n']:#x}], R8 ;               // row * n + column
-    IMAD.WIDE.U32 R10, R9, 0x4, R4 ;               // &C[row, column] of set (0, 0)
-    MOV R7, c[0x0][{PARAMS['n']:#x}] ;
-    IMAD.SHL.U32 R6, R7, 0x8, RZ ;                 // two rows: 2 * n * 4 bytes
-    IMAD.SHL.U32 R7, R7, 0x40, RZ ;                // 16 rows: 16 * n * 4 bytes""")
-for R in range(RT):
-    for C in range(CT):
-        acc = ACC + 8 * (CT * R + C)
-        e(f"    IADD3 R18, P0, R10, {hex(64 * C)}, RZ ;")
-        e("    IADD3.X R19, RZ, R11, RZ, P0, !PT ;")
-        e(f"    STG.E.64.SYS [R18], R{acc} ;")
-        e(f"    STG.E.64.SYS [R18+0x10], R{acc + 4} ;")
-        e("    IADD3 R18, P0, R18, R6, RZ ;")
-        e("    IADD3.X R19, RZ, R19, RZ, P0, !PT ;")
-        e(f"    STG.E.64.SYS [R18], R{acc + 2} ;")
-        e(f"    STG.E.64.SYS [R18+0x10], R{acc + 6} ;")
-    if R < RT - 1:
-        e("    IADD3 R10, P0, R10, R7, RZ ;")
-        e("    IADD3.X R11, RZ, R11, RZ, P0, !PT ;")
+    LOP3.LUT R17, R1, 0x3, RZ, 0xc0, !PT ;         // warp column w % 4"""))
 e("    EXIT ;")
 e(".end")
 path = sys.argv[2] if len(sys.argv) > 2 else Path(__file__).resolve().parents[1] / f"{NAME}.sass"

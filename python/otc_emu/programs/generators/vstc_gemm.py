@@ -7,7 +7,7 @@ tests/python/test_kernels.py checks that the committed program is this script's 
 import sys
 from pathlib import Path
 
-from gemm_common import SLICE_LOOP_TAIL, hmma_fragment_prologue, hmma_store, hmma_thread_prologue, interleave_steps
+from gemm_common import SLICE_LOOP_TAIL, capture, hmma_fragment_prologue, hmma_store, hmma_thread_prologue, interleave_steps
 
 out = []
 e = out.append
@@ -145,14 +145,6 @@ def lds_b(v):
             + [f"    LDS.U.U16 R{FI[v] + C}, [R{ICUR}+{hex(2 * v + 64 * C)}] ;" for C in range(CT)])
 
 
-def capture(fn, *args):
-    n = len(out)
-    fn(*args)
-    got = out[n:]
-    del out[n:]
-    return got
-
-
 e("slice_loop:                                        // slice i from the current stage")
 e("    ISETP.GT.U32.AND P1, PT, R9, 0x1, PT ;         // slice i+1 exists: store it (in registers) to the other stage")
 e("    ISETP.GT.U32.AND P2, PT, R9, 0x1, P5 ;         // ... and this thread copies compressed B")
@@ -167,11 +159,11 @@ for line in lds_window(0, 0) + lds_b(0):
 # slice i+1 (loaded during slice i-1) goes to the other stage, then slice i+2's loads reuse the
 # registers: a whole slice (two vectors, 64 STEPs) between a load and its store, as hmma_gemm
 # has 6 of its 8 k-steps (its slices have 4 times the STEPs)
-sts_lines = capture(sts, "R13", "@P1 ", "@P2 ", "@P3 ", "R23")
+sts_lines = capture(out, sts, "R13", "@P1 ", "@P2 ", "@P3 ", "R23")
 next2 = ["    ISETP.GT.U32.AND P4, PT, R9, 0x2, PT ;         // slice i+2 exists: load it",
          "    ISETP.GT.U32.AND P2, PT, R9, 0x2, P5 ;",
          "    ISETP.GT.U32.AND P3, PT, R9, 0x2, !P5 ;"]
-ldg_lines = capture(ldg, "@P4 ", "@P2 ", "@P3 ")
+ldg_lines = capture(out, ldg, "@P4 ", "@P2 ", "@P3 ")
 # the row tiles of the slice in order, (vector, row tile); while one's 8 STEPs run, the next one's
 # window loads (one memory instruction after each STEP: a row tile has 8 STEPs and 4 window LDS),
 # vector 1's B with row tile (0, 0), the copies of the next slices during vector 1
