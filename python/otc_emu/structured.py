@@ -22,7 +22,7 @@ import numpy as np
 from ._core import OtcError
 
 __all__ = [
-    "HssSpecError", "Rank", "HssSpec", "parse_spec", "prune_hss", "prune_to_density", "check_pattern",
+    "HssSpecError", "Rank", "HssSpec", "parse_spec", "prune_hss", "prune_to_density", "spec_for_density", "check_pattern",
     "compress", "decompress", "pack_step", "KERNEL_SPECS", "DENSITY_SPECS",
 ]
 
@@ -138,12 +138,17 @@ KERNEL_SPECS = {
 }
 
 
+def spec_for_density(density: float) -> str | None:
+    """The spec of :data:`DENSITY_SPECS` for ``density`` (0.5, 0.25, 0.125, 0.0625), or None."""
+    return next((spec for d, spec in DENSITY_SPECS.items() if abs(float(density) - d) < 1e-12), None)
+
+
 def prune_to_density(x: np.ndarray, density: float, axis: int = 1) -> np.ndarray:
     """``prune_hss`` with the spec of :data:`DENSITY_SPECS` for ``density`` (0.5, 0.25, 0.125,
     0.0625)."""
-    for d, spec in DENSITY_SPECS.items():
-        if abs(float(density) - d) < 1e-12:
-            return prune_hss(x, spec, axis)
+    spec = spec_for_density(density)
+    if spec is not None:
+        return prune_hss(x, spec, axis)
     raise HssSpecError(f"no structured pattern for density {density}; "
                        f"available: {', '.join(str(d) for d in DENSITY_SPECS)}")
 

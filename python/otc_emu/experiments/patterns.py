@@ -76,8 +76,7 @@ def _hss_a(a, b, s, seed):
     mode runs two-rank specs only, so 50% (plain 2:4) is sp24's."""
     from .. import structured
 
-    density = 1 - s
-    spec = next((v for d, v in structured.DENSITY_SPECS.items() if abs(d - density) < 1e-12), None)
+    spec = structured.spec_for_density(1 - s)
     return (structured.prune_hss(a, spec), b) if spec is not None and "->" in spec else None
 
 
