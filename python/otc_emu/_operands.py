@@ -20,6 +20,25 @@ def shipped_program(file: str):
     return load(PROGRAMS / file)
 
 
+def run_shipped(dev, file: str, kernel: str, inputs, out_shape, grid, block, scalars=(),
+                shared_bytes: int | None = None, crop: tuple[int, int] | None = None):
+    """Launch ``kernel`` of the shipped program ``file`` on ``dev``: the ``inputs`` copied to the
+    device in order, then a zeroed float32 output of ``out_shape``, arguments ``[*inputs, output,
+    *scalars]``; the device arrays are freed whatever happens. Returns (the output, or its top-left
+    ``crop`` = (rows, columns), as a host copy; the launch statistics)."""
+    arrays = [dev.to_device(np.ascontiguousarray(a)) for a in inputs]
+    out = dev.zeros(out_shape, np.float32)
+    try:
+        res = dev.launch(shipped_program(file), kernel, grid=grid, block=block, shared_bytes=shared_bytes,
+                         args=[*arrays, out, *scalars])
+        y = out.numpy()
+        y = (y if crop is None else y[: crop[0], : crop[1]]).copy()
+    finally:
+        for arr in (*arrays, out):
+            arr.free()
+    return y, res.stats
+
+
 def as_fp16(value, name: str, ndim: int, shape_name: str, stacklevel: int = 4) -> np.ndarray:
     """``value`` as an fp16 array of ``ndim`` dimensions, the tensor-core input type: fp16 as it is,
     other float dtypes converted (a ``UserWarning`` names ``name`` when that changes a value),

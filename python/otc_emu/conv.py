@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._operands import as_fp16, shipped_program
+from ._operands import as_fp16, run_shipped
 from .device import Device, Stats
 from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2col_dense
 
@@ -141,15 +141,7 @@ def _condense_rows(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _run(dev: Device, file: str, kernel: str, inputs: list[np.ndarray], out_shape, grid, scalars, block: int = 32):
-    arrays = [dev.to_device(np.ascontiguousarray(a)) for a in inputs]
-    out = dev.zeros(out_shape, np.float32)
-    try:
-        res = dev.launch(shipped_program(file), kernel, grid=grid, block=block, args=[*arrays, out, *scalars])
-        y = out.numpy().copy()
-    finally:
-        for arr in (*arrays, out):
-            arr.free()
-    return y, res.stats
+    return run_shipped(dev, file, kernel, inputs, out_shape, grid, block, scalars)
 
 
 def _dense_implicit(dev, x16, w16, stride, padding, p, q):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import sparse
-from ._operands import shipped_program
+from ._operands import run_shipped
 from .device import Device
 
 __all__ = ["PROGRAM", "KERNEL", "MAX_WARPS", "MAX_N", "launch_shape", "ffma_issues", "products", "run"]
@@ -74,13 +74,5 @@ def run(a16: np.ndarray, b16: np.ndarray, dev: Device):
     grid, block, shared = launch_shape(m, n)
     if a16.size and (np.count_nonzero(a16) >= 2 ** 31 or np.count_nonzero(b16) >= 2 ** 31):
         raise ValueError("csr: more than 2**31 non-zeros do not fit the kernel's 32-bit indices")
-    arrays = [dev.to_device(x) for x in (*_csr_arrays(a16), *_csr_arrays(b16))]
-    dc = dev.zeros((m, n), np.float32)
-    try:
-        res = dev.launch(shipped_program(PROGRAM), KERNEL, grid=grid, block=block, shared_bytes=shared,
-                         args=[*arrays, dc, np.int32(m), np.int32(n)])
-        c = dc.numpy().copy()
-    finally:
-        for arr in (*arrays, dc):
-            arr.free()
-    return c, res.stats
+    return run_shipped(dev, PROGRAM, KERNEL, [*_csr_arrays(a16), *_csr_arrays(b16)], (m, n), grid, block,
+                       [np.int32(m), np.int32(n)], shared_bytes=shared)

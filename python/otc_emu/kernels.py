@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._operands import PROGRAMS, as_fp16, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
+from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats
 
 __all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "error_bound", "conv2d",
@@ -224,24 +224,16 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
 
         return GemmResult(*vstc.run(a16, b16, dev), mode)
     file, kernel = GEMM_MODES[mode]
-    prog = shipped_program(file)
     if mode in ("spgemm", "spgemm_a", "spgemm_seq"):
         mp, np_ = -(-m // 32) * 32, -(-n // 32) * 32
         k = -(-k // 32) * 32  # k runs in chunks of 32; padding slices are empty and skipped
         a_ops = spgemm_operand(_pad(a16, mp, k), "A")
         # spgemm_a: B's zeros are not exploited: its slices go in as they are, all marked non-zero
         b_ops = spgemm_operand(_pad(b16, k, np_), "B", dense=(mode == "spgemm_a"))
-        arrays = [dev.to_device(x) for x in (*a_ops, *b_ops)]
-        dc = dev.zeros((mp, np_), np.float32)
         tm, tn = mp // 32, np_ // 32
-        try:
-            res = dev.launch(prog, kernel, grid=(-(-tn // 2), -(-tm // 2)), block=128,
-                             args=[*arrays, dc, np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)])
-            c = dc.numpy()[:m, :n].copy()
-        finally:
-            for arr in (*arrays, dc):
-                arr.free()
-        return GemmResult(c, res.stats, mode)
+        c, stats = run_shipped(dev, file, kernel, [*a_ops, *b_ops], (mp, np_), (-(-tn // 2), -(-tm // 2)), 128,
+                               [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)], crop=(m, n))
+        return GemmResult(c, stats, mode)
     if mode in ("sp24", "hss"):  # structured-sparse A (kernels_structured.py)
         from .kernels_structured import structured_gemm
 
@@ -249,25 +241,17 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         return GemmResult(c, stats, mode)
     if mode == "hmma":  # 128x128 blocks of C, k in slices of 32 staged through shared memory
         mp, np_, k = -(-m // 128) * 128, -(-n // 128) * 128, -(-k // 32) * 32
-        da = dev.to_device(_pad(a16, mp, k))  # row-major A
-        db = dev.to_device(_pad(b16, k, np_).T.copy())  # column-major B
+        ops = [_pad(a16, mp, k), _pad(b16, k, np_).T.copy()]  # row-major A, column-major B
         grid, block = (np_ // 128, mp // 128), 256
     else:  # owmma: 64x64 warp tiles, 128x128 blocks; per k the two 32-wide slices of a warp tile side by side
         mp, np_ = -(-m // 64) * 64, -(-n // 64) * 64
         k = -(-k // 4) * 4  # k in groups of 4
-        da = dev.to_device(_owmma_operand(_pad(a16, mp, k), "A"))
-        db = dev.to_device(_owmma_operand(_pad(b16, k, np_), "B"))
+        ops = [_owmma_operand(_pad(a16, mp, k), "A"), _owmma_operand(_pad(b16, k, np_), "B")]
         tm, tn = mp // 64, np_ // 64
         grid, block = (-(-tn // 2), -(-tm // 2)), 128
-    dc = dev.zeros((mp, np_), np.float32)
-    try:
-        sizes = [mp, np_, k] if mode == "hmma" else [np_, k, tm, tn]
-        res = dev.launch(prog, kernel, grid=grid, block=block, args=[da, db, dc, *map(np.uint32, sizes)])
-        c = dc.numpy()[:m, :n].copy()
-    finally:
-        for arr in (da, db, dc):
-            arr.free()
-    return GemmResult(c, res.stats, mode)
+    sizes = [mp, np_, k] if mode == "hmma" else [np_, k, tm, tn]
+    c, stats = run_shipped(dev, file, kernel, ops, (mp, np_), grid, block, [*map(np.uint32, sizes)], crop=(m, n))
+    return GemmResult(c, stats, mode)
 
 
 from .conv import CONV_MODES, ConvResult, conv2d  # noqa: E402  (convolution lives in conv.py)

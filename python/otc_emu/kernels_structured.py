@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import structured
-from ._operands import shipped_program
+from ._operands import run_shipped
 
 __all__ = ["STRUCTURED_MODES", "structured_gemm", "spec_of", "own_pruning", "program_of"]
 
@@ -54,16 +54,8 @@ def structured_gemm(a16: np.ndarray, b16: np.ndarray, mode: str, dev, pad):
     spec = spec_of(ap, mode)
     values, meta = structured.compress(ap, spec)
     name = PROGRAM_OF[spec]
-    arrays = [dev.to_device(values), dev.to_device(meta), dev.to_device(pad(b16, k, np_).T.copy())]
-    dc = dev.zeros((mp, np_), np.float32)
-    try:
-        res = dev.launch(shipped_program(f"{name}.sass"), name, grid=(np_ // 128, mp // 128), block=256,
-                         args=[*arrays, dc, np.uint32(mp), np.uint32(np_), np.uint32(k)])
-        c = dc.numpy()[:m, :n].copy()
-    finally:
-        for arr in (*arrays, dc):
-            arr.free()
-    return c, res.stats
+    return run_shipped(dev, f"{name}.sass", name, [values, meta, pad(b16, k, np_).T.copy()], (mp, np_),
+                       (np_ // 128, mp // 128), 256, [np.uint32(mp), np.uint32(np_), np.uint32(k)], crop=(m, n))
 
 
 def own_pruning(a: np.ndarray, mode: str, sparsity: float) -> np.ndarray:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import fragments
-from ._operands import shipped_program
+from ._operands import run_shipped
 from .device import Device
 
 __all__ = ["VECTOR", "KEPT", "INSTRUCTION", "compress", "vs_steps", "pack_step", "reference_step", "run"]
@@ -107,13 +107,5 @@ def run(a16: np.ndarray, b16: np.ndarray, dev: Device):
     bp = np.zeros((kp, np_), np.float16)
     bp[:k, :n] = b16
     values, indices = compress(bp)
-    arrays = [dev.to_device(x) for x in (ap, values, indices)]
-    dc = dev.zeros((mp, np_), np.float32)
-    try:
-        res = dev.launch(shipped_program(PROGRAM), KERNEL, grid=(np_ // 128, mp // 128), block=256,
-                         args=[*arrays, dc, np.uint32(mp), np.uint32(np_), np.uint32(kp)])
-        c = dc.numpy()[:m, :n].copy()
-    finally:
-        for arr in (*arrays, dc):
-            arr.free()
-    return c, res.stats
+    return run_shipped(dev, PROGRAM, KERNEL, [ap, values, indices], (mp, np_), (np_ // 128, mp // 128), 256,
+                       [np.uint32(mp), np.uint32(np_), np.uint32(kp)], crop=(m, n))
