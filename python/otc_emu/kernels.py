@@ -31,7 +31,8 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   (``Device(**{"tensor.spwmma_sequencer": True})``; otherwise the launch is refused); the cycle
   model counts its OHMMAs in ``spwmma.ohmmas``.
 - ``"spgemm_wide"``: beyond the paper: a 64x64 warp tile of four accumulation buffers (``.BUF1``..
-  ``.BUF3``) sharing one record, one k and one pair of addresses per listed k, each 32x32 unit's
+  ``.BUF3``) sharing one record, one k and one pair of addresses per listed k (loads the k's
+  flags do not need skipped), each 32x32 unit's
   set run by one sequenced SpWMMA (``programs/spgemm_wide.sass``; operands from
   :func:`spgemm_wide_operand`). The same OHMMAs and bits as spgemm. Needs
   ``tensor.accbufs_per_warp = 4`` and ``tensor.spwmma_sequencer = true`` (``WIDE_MACHINE``).
@@ -216,16 +217,24 @@ WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 
 def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.ndarray]:
     """The format spgemm_wide reads, for an A (M x K) or B (K x N) operand whose M or N is a
-    multiple of 64 and K of 32: :func:`spgemm_operand`'s element bitmaps and values with tiles 2p
-    and 2p + 1 side by side per k. Returns (bitmaps uint32 (pairs, K, 2), values fp16 (pairs, K,
-    2, 32)): one record load reads a k's two bitmaps, one address serves both tiles' values."""
+    multiple of 64 and K of 32, from :func:`spgemm_operand`'s element bitmaps and values with
+    tiles 2p and 2p + 1 side by side per k. Returns (bitmaps uint32 (pairs, K, 2): what the list
+    build scans; blocks uint32 (pairs, K + 1, 40 for A / 48 for B words)): per k the two tiles'
+    slices (32 words), then the bitmap pair once per 16-byte lane offset of the kernel's loads
+    (A: 2 copies, B: 4), so one broadcast load at a fixed offset reads it in every lane. Slice K
+    is all zero: the kernel's no-op records point there."""
     axis = 0 if operand == "A" else 1
     if operand in ("A", "B") and x.shape[axis] % 64:
         raise ValueError(f"the {operand} operand of spgemm_wide must be padded to 64 along {'M' if axis == 0 else 'N'}, got shape {x.shape}")
     _, bitmaps, values = spgemm_operand(x, operand)
     pairs, k = bitmaps.shape[0] // 2, bitmaps.shape[1]
-    return (np.ascontiguousarray(bitmaps.reshape(pairs, 2, k).transpose(0, 2, 1)),
-            np.ascontiguousarray(values.reshape(pairs, 2, k, 32).transpose(0, 2, 1, 3)))
+    pair_bitmaps = np.ascontiguousarray(bitmaps.reshape(pairs, 2, k).transpose(0, 2, 1))
+    copies = 2 if operand == "A" else 4
+    blocks = np.zeros((pairs, k + 1, 32 + 4 * copies), np.uint32)
+    blocks[:, :k, :32] = values.reshape(pairs, 2, k, 32).transpose(0, 2, 1, 3).reshape(pairs, k, 64).view(np.uint32)
+    for c in range(copies):
+        blocks[:, :k, 32 + 4 * c:34 + 4 * c] = pair_bitmaps
+    return pair_bitmaps, blocks
 
 
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
