@@ -6,10 +6,13 @@ about 3 minutes on one core at the default size):
     python benchmarks/gemm_per_k.py [--size 512] [--sms 4] [--points 0/0,0/0.99] [--modes spgemm,spgemm_a] [--json out.json]
 
 "tensor/k" counts issued OHMMAs (executed or predicated off; HMMA.884 steps for hmma; for
-spgemm_seq its sequenced SpWMMAs, one per listed k, on a machine with the sequencer), "other/k"
+spgemm_seq its sequenced SpWMMAs, one per listed k, on a machine with the sequencer; for
+spgemm_wide its sequenced SpWMMAs, four per record of a 64x64 warp tile, with
+tensor.accbufs_per_warp = 4 as well), "other/k"
 every other issued warp-instruction of the run (set-up, bitmap scans and the store included). A
 "listed k" is a (32x32 warp tile, k) pair the kernel has to compute: for spgemm one whose A
-column slice and B row slice are both non-empty, for spgemm_a one whose A slice is non-empty (B
+column slice and B row slice are both non-empty (spgemm_wide too: its figures are per 32x32 unit,
+comparable with spgemm's), for spgemm_a one whose A slice is non-empty (B
 goes in dense), for owmma every (tile, k); hmma's figure is per 32x32 unit of C and k, for
 comparison. Every number comes from the cycle model running the program (Device.v100_slice: the
 default V100 description on a few SMs, each keeping its share of L2 and DRAM bandwidth); every
@@ -59,9 +62,12 @@ def is_tensor_step(opcode: str) -> bool:
     return opcode.startswith(("HMMA.OHMMA", "HMMA.884", "HMMA.SPWMMA"))
 
 
-def run(a: np.ndarray, b: np.ndarray, mode: str, sms: int) -> dict:
-    # spgemm_seq needs the sequencer (a design alternative beyond the paper); nothing else changes
-    dev = otc_emu.Device.v100_slice(sms, **({"tensor.spwmma_sequencer": True} if mode == "spgemm_seq" else {}))
+#: What the modes beyond the paper need on top of the machine (nothing else changes).
+BEYOND = {"spgemm_seq": {"tensor.spwmma_sequencer": True}, "spgemm_wide": kernels.WIDE_MACHINE}
+
+
+def run(a: np.ndarray, b: np.ndarray, mode: str, sms: int, machine: str = "v100") -> dict:
+    dev = otc_emu.Device.v100_slice(sms, machine=machine, **BEYOND.get(mode, {}))
     res = kernels.gemm(a, b, mode=mode, device=dev)
     exact = a.astype(np.float64) @ b.astype(np.float64)
     if not np.all(np.abs(res.c - exact) <= kernels.error_bound(a, b)):
@@ -99,18 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=512, help="M = N = K (default 512)")
     ap.add_argument("--sms", type=int, default=4, help="SMs of the V100 slice (default 4)")
     ap.add_argument("--points", type=_points, default=POINTS, help="A/B sparsity pairs, comma-separated")
-    ap.add_argument("--modes", default="spgemm,spgemm_a", help="sparse modes to run per point (spgemm, spgemm_a, spgemm_seq)")
+    ap.add_argument("--modes", default="spgemm,spgemm_a", help="sparse modes to run per point (spgemm, spgemm_a, spgemm_seq, spgemm_wide)")
+    ap.add_argument("--machine", default="v100", help="machine file (v100, dstc-paper); the modes beyond the paper add their keys")
     ap.add_argument("--verbose", action="store_true", help="print the per-opcode split and stall shares")
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
-    if any(m not in ("spgemm", "spgemm_a", "spgemm_seq") for m in modes):
-        ap.error(f"--modes takes spgemm, spgemm_a and spgemm_seq, got {args.modes!r}")
+    if any(m not in ("spgemm", "spgemm_a", "spgemm_seq", "spgemm_wide") for m in modes):
+        ap.error(f"--modes takes spgemm, spgemm_a, spgemm_seq and spgemm_wide, got {args.modes!r}")
 
     a, b = operands(args.size, 0.0, 0.0)
-    dense = {mode: run(a, b, mode, args.sms) for mode in ("hmma", "owmma")}
+    dense = {mode: run(a, b, mode, args.sms, args.machine) for mode in ("hmma", "owmma")}
     base = dense["hmma"]["cycles"]
-    print(f"{args.size}^3 on {args.sms} SMs (Device.v100_slice({args.sms}))")
+    print(f"{args.size}^3 on {args.sms} SMs (Device.v100_slice({args.sms}, machine={args.machine!r}))")
     header = f"{'mode':<9}{'A':>7}{'B':>7}{'cycles':>10}{'x hmma':>8}{'listed k':>10}{'tensor/k':>9}{'other/k':>9}"
     print(header)
     def line(mode, sa, sb, r):
@@ -125,13 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     for sa, sb in args.points:
         a, b = operands(args.size, sa, sb)
         for mode in modes:
-            r = run(a, b, mode, args.sms)
+            r = run(a, b, mode, args.sms, args.machine)
             r.update({"mode": mode, "a_sparsity": sa, "b_sparsity": sb, "speedup": base / r["cycles"]})
             cases.append(r)
             line(mode, sa, sb, r)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"size": args.size, "sms": args.sms, "dense": dense, "cases": cases}, f, indent=1)
+            json.dump({"size": args.size, "sms": args.sms, "machine": args.machine, "dense": dense, "cases": cases}, f, indent=1)
     return 0
 
 

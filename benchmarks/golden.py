@@ -156,6 +156,11 @@ def cases():
                                                  scheduler={"policy": "lrr"}, tensor={"skipped_cycles": 1})
     table["gemm.spgemm.128.sp0.9x0.9.t2"] = gemm_case("spgemm", 128, 128, 128, 0.1, 0.1, threads=2)
     table["gemm.spgemm.128.sp0x0.99"] = gemm_case("spgemm", 128, 128, 128, 1.0, 0.01)
+    wide = kernels.WIDE_MACHINE  # spgemm_wide: beyond the paper, four accumulation buffers + the sequencer
+    table["gemm.spgemm_wide.96x128x64.sp0.5x0.3.t2"] = gemm_case("spgemm_wide", 96, 128, 64, 0.5, 0.3, threads=2, **wide)
+    table["gemm.spgemm_wide.130x70x100.sp0.1x0.01"] = gemm_case("spgemm_wide", 130, 70, 100, 0.1, 0.01, **wide)
+    table["gemm.spgemm_wide.64x64x96.wide.ieee"] = gemm_case("spgemm_wide", 64, 64, 96, "wide", "wide",
+                                                             tensor_arith="ieee", **wide)
     table["gemm.csr.96x128x64.sp0.5x0.3.t2"] = gemm_case("csr", 96, 128, 64, 0.5, 0.3, threads=2)
     table["gemm.csr.128.sp0.1x0.01"] = gemm_case("csr", 128, 128, 128, 0.1, 0.01)
     table["gemm.vstc.40x56x48.sp0.75"] = vstc_case(40, 56, 48, 1.0, 0.75)

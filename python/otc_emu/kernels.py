@@ -30,6 +30,12 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   OHMMAs it selects. Needs a machine with ``tensor.spwmma_sequencer = true``
   (``Device(**{"tensor.spwmma_sequencer": True})``; otherwise the launch is refused); the cycle
   model counts its OHMMAs in ``spwmma.ohmmas``.
+- ``"spgemm_wide"``: beyond the paper: a 64x64 warp tile of four accumulation buffers (``.BUF1``..
+  ``.BUF3``) sharing one record, one k and one pair of addresses per listed k (loads the k's
+  flags do not need skipped), each 32x32 unit's
+  set run by one sequenced SpWMMA (``programs/spgemm_wide.sass``; operands from
+  :func:`spgemm_wide_operand`). The same OHMMAs and bits as spgemm. Needs
+  ``tensor.accbufs_per_warp = 4`` and ``tensor.spwmma_sequencer = true`` (``WIDE_MACHINE``).
 - ``"csr"``: the cuSPARSE-like baseline on the CUDA cores (:mod:`otc_emu.csr`, docs/csr.md): A and
   B in CSR, row-wise Gustavson, one warp per row of A, FFMA into a shared-memory row accumulator;
   no padding; n at most 12288.
@@ -44,7 +50,8 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
 Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: float32/float64
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
 other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
-to multiples of 128 and K to 32; owmma M and N to 64 and K to 4; spgemm M and N to 32 and K to 32.
+to multiples of 128 and K to 32; owmma M and N to 64 and K to 4; spgemm M and N to 32 and K to 32;
+spgemm_wide M and N to 64 and K to 32.
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -60,7 +67,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -71,6 +78,7 @@ GEMM_MODES = {
     "spgemm": ("spgemm.sass", "spgemm"),
     "spgemm_a": ("spgemm.sass", "spgemm"),
     "spgemm_seq": ("spgemm_seq.sass", "spgemm_seq"),
+    "spgemm_wide": ("spgemm_wide.sass", "spgemm_wide"),
     "csr": ("csr_spgemm.sass", "csr_spgemm"),
     "vstc": ("vstc_gemm.sass", "vstc_gemm"),
     "sp24": ("sp24_gemm.sass", "sp24_gemm"),  # kernels_structured.py
@@ -203,6 +211,32 @@ def _owmma_operand(x: np.ndarray, operand: str) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+#: The machine settings spgemm_wide needs on top of a machine file (beyond the paper).
+WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
+
+
+def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.ndarray]:
+    """The format spgemm_wide reads, for an A (M x K) or B (K x N) operand whose M or N is a
+    multiple of 64 and K of 32, from :func:`spgemm_operand`'s element bitmaps and values with
+    tiles 2p and 2p + 1 side by side per k. Returns (bitmaps uint32 (pairs, K, 2): what the list
+    build scans; blocks uint32 (pairs, K + 1, 40 for A / 48 for B words)): per k the two tiles'
+    slices (32 words), then the bitmap pair once per 16-byte lane offset of the kernel's loads
+    (A: 2 copies, B: 4), so one broadcast load at a fixed offset reads it in every lane. Slice K
+    is all zero: the kernel's no-op records point there."""
+    axis = 0 if operand == "A" else 1
+    if operand in ("A", "B") and x.shape[axis] % 64:
+        raise ValueError(f"the {operand} operand of spgemm_wide must be padded to 64 along {'M' if axis == 0 else 'N'}, got shape {x.shape}")
+    _, bitmaps, values = spgemm_operand(x, operand)
+    pairs, k = bitmaps.shape[0] // 2, bitmaps.shape[1]
+    pair_bitmaps = np.ascontiguousarray(bitmaps.reshape(pairs, 2, k).transpose(0, 2, 1))
+    copies = 2 if operand == "A" else 4
+    blocks = np.zeros((pairs, k + 1, 32 + 4 * copies), np.uint32)
+    blocks[:, :k, :32] = values.reshape(pairs, 2, k, 32).transpose(0, 2, 1, 3).reshape(pairs, k, 64).view(np.uint32)
+    for c in range(copies):
+        blocks[:, :k, 32 + 4 * c:34 + 4 * c] = pair_bitmaps
+    return pair_bitmaps, blocks
+
+
 def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
     if mode not in GEMM_MODES:
@@ -233,6 +267,14 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
         tm, tn = mp // 32, np_ // 32
         c, stats = run_shipped(dev, file, kernel, [*a_ops, *b_ops], (mp, np_), (-(-tn // 2), -(-tm // 2)), 128,
                                [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)], crop=(m, n))
+        return GemmResult(c, stats, mode)
+    if mode == "spgemm_wide":  # 64x64 warp tiles of four accumulation buffers, one warp per CTA
+        mp, np_, k = -(-m // 64) * 64, -(-n // 64) * 64, -(-k // 32) * 32
+        a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A")
+        b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B")
+        pm, pn = mp // 64, np_ // 64
+        c, stats = run_shipped(dev, file, kernel, [*a_ops, *b_ops], (mp, np_), (pn, pm), 32,
+                               [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn)], crop=(m, n))
         return GemmResult(c, stats, mode)
     if mode in ("sp24", "hss"):  # structured-sparse A (kernels_structured.py)
         from .kernels_structured import structured_gemm

@@ -17,10 +17,10 @@ def test_ablation_is_reproducible_and_each_premise_does_what_it_claims(tmp_path)
     assert all(r["ok"] for r in rows)
     steps = list(dict.fromkeys(r["step"] for r in rows))
     assert steps == ["v100", "+ hmma-half-rate", "+ drop-predicated-off (= dstc-paper)", "v100 + sequencer",
-                     "dstc-paper + sequencer"]
+                     "dstc-paper + sequencer", "v100 + wide sequenced tile", "dstc-paper + wide sequenced tile"]
     at = {(r["step"], r["point"]): r for r in rows}
     for label, *_ in ablation.POINTS:
-        v, half, paper, seq_v, seq_p = (at[(s, label)] for s in steps)
+        v, half, paper, seq_v, seq_p, wide_v, wide_p = (at[(s, label)] for s in steps)
         # half-rate HMMA: hmma's tensor cycles double; the OTC kernels' cycles do not change
         assert half["hmma_tensor_cycles"] == 2 * v["hmma_tensor_cycles"]
         assert half["cycles"] == v["cycles"] and half["issue_slots"] == v["issue_slots"]
@@ -35,6 +35,11 @@ def test_ablation_is_reproducible_and_each_premise_does_what_it_claims(tmp_path)
             assert seq_v["mode"] == "spgemm_seq"
             assert seq_v["warp_instructions"] < v["warp_instructions"]
         assert paper["removed"] == half["skipped"], "removed: exactly the predicated-off OHMMAs"
+        # the wide tile runs the same OHMMAs (dense owmma: the same program on every step)
+        assert wide_v["ohmmas"] == v["ohmmas"] and wide_p["ohmmas"] == paper["ohmmas"]
+        if label != "dense owmma":
+            assert wide_v["mode"] == wide_p["mode"] == "spgemm_wide"
+            assert wide_v["removed"] == 0
         assert v["ideal"] == v["hmma_tensor_cycles"] / (v["ohmmas"] * v["ohmma_cycles"])
 
 
@@ -46,4 +51,6 @@ def test_premises_follow_the_machine_file():
                                     **{f"tensor.{c}.{k}": v for c in ("hmma_sp24", "hmma_hss4", "hmma_hss8")
                                        for k, v in (("cycles", 4), ("latency", 8))},
                                     "scheduler.drop_predicated_off_tensor": True}
-    assert steps[-1]["settings"]["tensor.spwmma_sequencer"] is True
+    assert steps[-3]["settings"]["tensor.spwmma_sequencer"] is True
+    assert steps[-1]["settings"] == {**steps[-3]["settings"], "tensor.accbufs_per_warp": 4}
+    assert steps[-2]["settings"] == {"tensor.spwmma_sequencer": True, "tensor.accbufs_per_warp": 4}

@@ -52,7 +52,7 @@ def test_dense_gemm_matches_numpy_and_the_ieee_model(mode, m, n, k, sparsity):
 
 
 def test_gemm_input_checks():
-    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm, spgemm_a, spgemm_seq, csr, vstc, sp24, hss"):
+    with pytest.raises(ValueError, match="unknown GEMM mode 'sparse'; available: owmma, hmma, spgemm, spgemm_a, spgemm_seq, spgemm_wide, csr, vstc, sp24, hss"):
         kernels.gemm(np.zeros((2, 2), np.float16), np.zeros((2, 2), np.float16), mode="sparse")
     with pytest.raises(ValueError, match="inner dimensions differ"):
         kernels.gemm(np.zeros((2, 3), np.float16), np.zeros((2, 2), np.float16))
@@ -96,6 +96,47 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
     padded_n = -(-n // 32) * 32  # B goes in dense, its padding columns included
     assert single.stats.counters["ohmma.executed"] == expected_ohmmas(a, np.ones((k, padded_n)))
     assert single.stats.counters["ohmma.skipped"] == 0
+    # the 64x64 warp tile of four accumulation buffers: the same bits (its OHMMA count is the
+    # cycle model's, checked below)
+    np.testing.assert_array_equal(kernels.gemm(a, b, mode="spgemm_wide", device=dev).c, dense.c)
+
+
+@pytest.mark.parametrize("sa, sb", [(0.0, 0.0), (0.25, 0.0), (0.75, 0.5), (0.5, 0.99), (0.99, 0.5), (0.999, 0.99), (1.0, 0.0)])
+@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100)])
+def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb):
+    rng = np.random.default_rng(int(sa * 1000) + int(sb * 10) + m)
+    a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=7)
+    b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=8)
+    wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE))
+    np.testing.assert_array_equal(wide.c, kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c)
+    c = wide.stats.counters
+    assert c["spwmma.ohmmas"] == expected_ohmmas(a, b)
+    assert c["ohmma.issued"] == 0
+    # one record per k where some unit of a 64x64 tile has work, each 4 x (BMAP, SpWMMA), plus at
+    # most 2 no-op records per list (a list per chunk of 32 k at most)
+    records, lists = wide_records(a, b), -(-m // 64) * -(-n // 64) * -(-k // 32)
+    assert c["spwmma.issued"] == c["accb.bmap"]
+    assert 4 * records <= c["spwmma.issued"] <= 4 * (records + 2 * lists)
+
+
+def wide_records(a, b):
+    """(64x64 warp tile, k) pairs where some 32x32 unit has non-zeros in both slices."""
+    mp, np_ = -(-a.shape[0] // 64) * 64, -(-b.shape[1] // 64) * 64
+    ap = np.zeros((mp, a.shape[1])); ap[: a.shape[0]] = a
+    bp = np.zeros((b.shape[0], np_)); bp[:, : b.shape[1]] = b
+    nza = (ap != 0).reshape(mp // 64, 64, -1).any(axis=1)  # (tile pair rows, k)
+    nzb = (bp != 0).reshape(b.shape[0], np_ // 64, 64).any(axis=2)  # (k, tile pair cols)
+    return int((nza.astype(int) @ nzb.astype(int)).sum())
+
+
+def test_spgemm_wide_needs_the_wide_machine():
+    a = np.eye(64, dtype=np.float16)
+    with pytest.raises(otc_emu.LaunchError, match="tensor.accbufs_per_warp = 1"):
+        kernels.gemm(a, a, mode="spgemm_wide", device=otc_emu.Device(**{"tensor.spwmma_sequencer": True}))
+    with pytest.raises(otc_emu.LaunchError, match="tensor.spwmma_sequencer"):
+        kernels.gemm(a, a, mode="spgemm_wide", device=otc_emu.Device(**{"tensor.accbufs_per_warp": 4}))
+    untimed = kernels.gemm(a, a, mode="spgemm_wide", device=otc_emu.Device(timing=False))
+    np.testing.assert_array_equal(untimed.c, np.eye(64, dtype=np.float32))
 
 
 @pytest.mark.parametrize(
@@ -209,20 +250,22 @@ def test_spgemm_model_cycles_drop_when_slices_are_empty(sa, sb):
     assert sparse_.stats.counters["cycles"] * 2 < dense
 
 
+@pytest.mark.parametrize("mode", ["spgemm", "spgemm_wide"])
 @pytest.mark.parametrize("k, sa, sb", [(1100, 0.0, 0.0), (1100, 0.5, 0.9), (2080, 0.99, 0.5)])
-def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb):
+def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb, mode):
     # K > 1024: more than one super-chunk of warp bitmaps (32 chunks), and dense chunks fill the
     # 256-record list several times, so the kernel runs a list and goes on building the next
     rng = np.random.default_rng(k)
     a = sparse.prune_random(rng.standard_normal((40, k)), sa, seed=5)
     b = sparse.prune_random(rng.standard_normal((k, 33)), sb, seed=6)
     dev = otc_emu.Device(timing=False)
-    sp = kernels.gemm(a, b, mode="spgemm", device=dev)
+    sp = kernels.gemm(a, b, mode=mode, device=dev)
     np.testing.assert_array_equal(sp.c, kernels.gemm(a, b, mode="owmma", device=dev).c)
-    assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
+    if mode == "spgemm":  # (spgemm_wide's OHMMAs are counted by the cycle model: above)
+        assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
 
 
-@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "im2col", "conv_sparse_implicit"])
+@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "spgemm_wide", "im2col", "conv_sparse_implicit"])
 def test_gemm_programs_are_their_generators_output(program, tmp_path):
     # the GEMM programs and im2col.sass are generated (programs/generators/); the committed text must not drift
     generator = kernels.PROGRAMS / "generators" / f"{program}.py"

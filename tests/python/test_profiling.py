@@ -107,6 +107,8 @@ CASES = {
     "spgemm.dense_b": _gemm("spgemm_a", 96, 64, 96, 0.5, 0.0),
     "spgemm.two_threads": _gemm("spgemm", 128, 128, 64, 0.8, 0.95, threads=2),
     "spgemm_seq": _gemm("spgemm_seq", 128, 128, 128, 0.9, 0.9, **{"tensor.spwmma_sequencer": True}),
+    "spgemm_wide": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, **{"tensor.spwmma_sequencer": True,
+                                                                  "tensor.accbufs_per_warp": 4}),
     "csr_spgemm": _gemm("csr", 96, 64, 64, 0.8, 0.9),
     "vstc_gemm": _gemm("vstc", 128, 128, 64, 0.0, 0.75, vector_wise_b=True),
     "sp24_gemm": _structured("C0(2:4)", 128, 128, 96),

@@ -5113,10 +5113,11 @@ pub static FORMS: &[FormDef] = &[
             ModGroupDef { name: "sp", options: &["SP"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "m", options: &["M0", "M1", "M2", "M3"], regs: &[], field: BitField { lo: 21, width: 2 } },
             ModGroupDef { name: "n", options: &["N0", "N1"], regs: &[], field: BitField { lo: 23, width: 1 } },
+            ModGroupDef { name: "buf", options: &["", "BUF1", "BUF2", "BUF3"], regs: &[], field: BitField { lo: 24, width: 2 } },
         ],
         operands: &[
-            OperandDef { name: "a", kind: Kind::L(2), write: false, regs_from: None, field: BitField { lo: 24, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 32, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::L(2), write: false, regs_from: None, field: BitField { lo: 33, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 41, width: 1 } }] },
+            OperandDef { name: "a", kind: Kind::L(2), write: false, regs_from: None, field: BitField { lo: 26, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 34, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::L(2), write: false, regs_from: None, field: BitField { lo: 35, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 43, width: 1 } }] },
         ],
     },
     FormDef {
@@ -5131,10 +5132,11 @@ pub static FORMS: &[FormDef] = &[
             ModGroupDef { name: "size", options: &["32321"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "dtype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "ctype", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "buf", options: &["", "BUF1", "BUF2", "BUF3"], regs: &[], field: BitField { lo: 21, width: 2 } },
         ],
         operands: &[
-            OperandDef { name: "a", kind: Kind::L(8), write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 29, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::L(4), write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
+            OperandDef { name: "a", kind: Kind::L(8), write: false, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 31, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::L(4), write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 40, width: 1 } }] },
         ],
     },
     FormDef {
@@ -5146,6 +5148,7 @@ pub static FORMS: &[FormDef] = &[
         summary: "Clear the warp's accumulation buffer (32x32 fp32) to +0 and forget its bitmaps",
         mods: &[
             ModGroupDef { name: "op", options: &["CLEAR"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "buf", options: &["", "BUF1", "BUF2", "BUF3"], regs: &[], field: BitField { lo: 21, width: 2 } },
         ],
         operands: &[],
     },
@@ -5158,10 +5161,11 @@ pub static FORMS: &[FormDef] = &[
         summary: "Set the accumulation buffer's scatter bitmaps for the next sparse OHMMAs: a = A column bitmap (bit r: row r non-zero), b = B row bitmap (bit c: column c non-zero)",
         mods: &[
             ModGroupDef { name: "op", options: &["BMAP"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "buf", options: &["", "BUF1", "BUF2", "BUF3"], regs: &[], field: BitField { lo: 21, width: 2 } },
         ],
         operands: &[
-            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 29, width: 1 } }] },
-            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 30, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 38, width: 1 } }] },
+            OperandDef { name: "a", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 31, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: None, field: BitField { lo: 32, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 40, width: 1 } }] },
         ],
     },
     FormDef {
@@ -5174,10 +5178,11 @@ pub static FORMS: &[FormDef] = &[
         mods: &[
             ModGroupDef { name: "op", options: &["MOV"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "type", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "buf", options: &["", "BUF1", "BUF2", "BUF3"], regs: &[], field: BitField { lo: 21, width: 2 } },
         ],
         operands: &[
-            OperandDef { name: "d", kind: Kind::L(8), write: true, regs_from: None, field: BitField { lo: 21, width: 8 }, flags: &[] },
-            OperandDef { name: "q", kind: Kind::U(2), write: false, regs_from: None, field: BitField { lo: 29, width: 2 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::L(8), write: true, regs_from: None, field: BitField { lo: 23, width: 8 }, flags: &[] },
+            OperandDef { name: "q", kind: Kind::U(2), write: false, regs_from: None, field: BitField { lo: 31, width: 2 }, flags: &[] },
         ],
     },
     FormDef {
@@ -5190,9 +5195,10 @@ pub static FORMS: &[FormDef] = &[
         mods: &[
             ModGroupDef { name: "op", options: &["STS"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "type", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "buf", options: &["", "BUF1", "BUF2", "BUF3"], regs: &[], field: BitField { lo: 21, width: 2 } },
         ],
         operands: &[
-            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 21, width: 32 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 23, width: 32 }, flags: &[] },
         ],
     },
     FormDef {
@@ -5205,9 +5211,10 @@ pub static FORMS: &[FormDef] = &[
         mods: &[
             ModGroupDef { name: "op", options: &["LDS"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "type", options: &["F32"], regs: &[], field: BitField { lo: 21, width: 0 } },
+            ModGroupDef { name: "buf", options: &["", "BUF1", "BUF2", "BUF3"], regs: &[], field: BitField { lo: 21, width: 2 } },
         ],
         operands: &[
-            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 21, width: 32 }, flags: &[] },
+            OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 23, width: 32 }, flags: &[] },
         ],
     },
     FormDef {

@@ -803,26 +803,35 @@ pub(crate) enum TensorOp {
         b: R,
         m: u8,
         n: u8,
+        buf: u8,
     },
     /// Sequenced SpWMMA `HMMA.SPWMMA.32321.F32.F32`: the sparse OHMMAs of a whole set from one
     /// instruction (`a`: 8 registers, four A pairs; `b`: 4 registers, two B pairs).
     SpwmmaSeq {
         a: R,
         b: R,
+        buf: u8,
     },
-    AccbClear,
+    /// `buf` (here and below): the accumulation buffer of the warp context (`.BUF1`.. `.BUF3`;
+    /// 0 without the modifier).
+    AccbClear {
+        buf: u8,
+    },
     AccbBmap {
         a: Src,
         b: Src,
+        buf: u8,
     },
     AccbMov {
         d: R,
         q: u8,
+        buf: u8,
     },
     /// `ACCB.STS` (`load` = false) / `ACCB.LDS` (`load` = true).
     AccbShared {
         base: R,
         off: i32,
         load: bool,
+        buf: u8,
     },
 }

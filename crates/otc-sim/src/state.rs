@@ -67,9 +67,14 @@ pub(crate) struct Warp {
     pub tid: [[u32; 32]; 3],
     /// Local memory of the warp's threads (lane l at `l * local_bytes`), allocated on first use.
     pub local: Vec<u8>,
-    /// The warp's OTC accumulation buffer; `None` until the first `ACCB.CLEAR` / `ACCB.LDS`.
-    pub accb: Option<Box<AccBuffer>>,
+    /// The warp's OTC accumulation buffers (index: the `.BUFn` modifier); each `None` until its
+    /// first `ACCB.CLEAR` / `ACCB.LDS`.
+    pub accb: [Option<Box<AccBuffer>>; ACCB_BUFFERS],
 }
+
+/// Accumulation buffers a warp context can address (`.BUF1`..`.BUF3`, isa/otc.toml); how many a
+/// machine provides is the cycle model's `tensor.accbufs_per_warp`.
+pub const ACCB_BUFFERS: usize = 4;
 
 /// The accumulation buffer of a warp context (`isa/otc.toml`): 32x32 fp32 partial sums
 /// (row-major bits) and the scatter bitmaps of the last `ACCB.BMAP` since it was cleared.
@@ -117,7 +122,7 @@ impl Warp {
             backedges: 0,
             tid,
             local: Vec::new(),
-            accb: None,
+            accb: Default::default(),
         }
     }
 

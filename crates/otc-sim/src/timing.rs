@@ -71,16 +71,16 @@ impl<'a> Tracer<'a> {
                 let r = &w.regs[reg as usize];
                 rec.mem(wid, pc, active, exec, lanes(exec).map(|l| r[l] as u64 + off as u64));
             }
-            OpKind::Tensor(TensorOp::OhmmaSp { m, n, .. }) => {
+            OpKind::Tensor(TensorOp::OhmmaSp { m, n, buf, .. }) => {
                 // Without bitmaps the instruction faults (AccumulatorState) and nothing is timed.
-                let (rows, cols) = match w.accb.as_ref().and_then(|b| b.bitmaps) {
+                let (rows, cols) = match w.accb[buf as usize].as_ref().and_then(|b| b.bitmaps) {
                     Some((a, b)) if exec != 0 => sparse_landing(a, b, m, n),
                     _ => (0, 0),
                 };
                 rec.push(wid, tpl.sparse_ohmma(bpc, active, exec, rows, cols), &[]);
             }
-            OpKind::Tensor(TensorOp::SpwmmaSeq { .. }) => {
-                let (abm, bbm) = match w.accb.as_ref().and_then(|b| b.bitmaps) {
+            OpKind::Tensor(TensorOp::SpwmmaSeq { buf, .. }) => {
+                let (abm, bbm) = match w.accb[buf as usize].as_ref().and_then(|b| b.bitmaps) {
                     Some(bitmaps) if exec != 0 => bitmaps,
                     _ => (0, 0),
                 };

@@ -327,6 +327,9 @@ pub struct TensorCost {
     pub macs: u32,
 }
 
+/// The most accumulation buffers a warp context can address (`.BUF1`..`.BUF3`, isa/otc.toml).
+pub const MAX_ACCBUFS_PER_WARP: u32 = 4;
+
 /// The fields of a `[tensor.<class>]` table.
 pub const TENSOR_COST_FIELDS: [&str; 3] = ["cycles", "latency", "macs"];
 
@@ -355,6 +358,9 @@ pub struct TensorConfig {
     pub skipped_cycles: u32,
     pub accumulator_forwarding: bool,
     pub spwmma_sequencer: bool,
+    /// Accumulation buffers per warp context (1..=4): the `.BUFn` index of the ACCB instructions,
+    /// the sparse OHMMA and the sequenced SpWMMA must stay below it.
+    pub accbufs_per_warp: u32,
 }
 
 impl TensorConfig {
@@ -489,6 +495,7 @@ keys! {
     "tensor.skipped_cycles" => tensor.skipped_cycles: u32,
     "tensor.accumulator_forwarding" => tensor.accumulator_forwarding: bool,
     "tensor.spwmma_sequencer" => tensor.spwmma_sequencer: bool,
+    "tensor.accbufs_per_warp" => tensor.accbufs_per_warp: u32,
     "accbuf.bank_rows" => accbuf.bank_rows: u32,
     "accbuf.bank_cols" => accbuf.bank_cols: u32,
     "accbuf.ports_per_bank" => accbuf.ports_per_bank: u32,
@@ -795,6 +802,12 @@ impl TimingConfig {
             if v == 0 {
                 return bad(k, "must be at least 1");
             }
+        }
+        if !(1..=MAX_ACCBUFS_PER_WARP).contains(&self.tensor.accbufs_per_warp) {
+            return bad(
+                "tensor.accbufs_per_warp",
+                &format!("must be 1..={MAX_ACCBUFS_PER_WARP} (the ISA's buffer indices .BUF1...BUF3)"),
+            );
         }
         for (i, name) in UNIT_NAMES.iter().enumerate() {
             if *name != "tensor" && self.unit_timing(i).ii == 0 {

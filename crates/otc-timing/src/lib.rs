@@ -83,9 +83,18 @@ pub enum TimingError {
 }
 
 /// Why the machine `cfg` describes cannot run an instruction of static event `e`, if it cannot
-/// (the sequenced SpWMMA needs `tensor.spwmma_sequencer`).
+/// (the sequenced SpWMMA needs `tensor.spwmma_sequencer`; a buffer index `.BUFn` needs
+/// `tensor.accbufs_per_warp` > n).
 fn unsupported(cfg: &TimingConfig, e: &Event) -> Option<String> {
     match e.kind {
+        EventKind::Tensor(op) if op.buf as u32 >= cfg.tensor.accbufs_per_warp => Some(format!(
+            "accumulation buffer {} (.BUF{}) needs a machine with more accumulation buffers per warp: this \
+             machine has tensor.accbufs_per_warp = {} (set it to {} or more, e.g. --set tensor.accbufs_per_warp=4)",
+            op.buf,
+            op.buf,
+            cfg.tensor.accbufs_per_warp,
+            op.buf + 1
+        )),
         EventKind::Tensor(op) if op.class == otc_isa::TensorClass::SpwmmaSeq && !cfg.tensor.spwmma_sequencer => Some(
             "the sequenced SpWMMA (HMMA.SPWMMA) needs a tensor-core sequencer: this machine has \
              tensor.spwmma_sequencer = false"

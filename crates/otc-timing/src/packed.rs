@@ -386,7 +386,7 @@ mod tests {
         let mut events = vec![ev(0, !0, !0), ev(16, !0, !0), ev(32, !0, 3), ev(48, !0, 3), ev(16, !0, !0)];
         // Same pc, other payload: kept whole; a pc off the 16-byte grid: kept whole.
         events.push(Event {
-            kind: EventKind::Tensor(TensorOp { class: TensorClass::OhmmaSparse, rows: 5, cols: 9 }),
+            kind: EventKind::Tensor(TensorOp { class: TensorClass::OhmmaSparse, rows: 5, cols: 9, buf: 0 }),
             ..ev(16, 1, 1)
         });
         events.push(ev(8, 1, 0));
@@ -406,7 +406,7 @@ mod tests {
         // iterations, a nested loop and a tail: all given back, each loop's body stored once.
         let mut events = vec![ev(0, !0, !0)];
         let sparse = |i: u32| Event {
-            kind: EventKind::Tensor(TensorOp { class: TensorClass::OhmmaSparse, rows: i, cols: 1 }),
+            kind: EventKind::Tensor(TensorOp { class: TensorClass::OhmmaSparse, rows: i, cols: 1, buf: 0 }),
             ..ev(64, !0, !0)
         };
         for i in 0..1000 {

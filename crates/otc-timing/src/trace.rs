@@ -108,12 +108,15 @@ pub struct TensorOp {
     /// the sequencer runs the OHMMAs [`spwmma_ohmmas`]. 0 for the other classes.
     pub rows: u32,
     pub cols: u32,
+    /// The accumulation buffer of the warp context it uses (`.BUFn`, isa/otc.toml; 0 for the
+    /// classes without a buffer).
+    pub buf: u8,
 }
 
 impl TensorOp {
     /// The operation of a class without payload.
     pub const fn of(class: TensorClass) -> TensorOp {
-        TensorOp { class, rows: 0, cols: 0 }
+        TensorOp { class, rows: 0, cols: 0, buf: 0 }
     }
 }
 
@@ -285,7 +288,7 @@ impl EventTemplate {
             }
             Class::Control(ControlClass::Membar) => EventKind::MemBar,
             Class::Control(ControlClass::Exit) => EventKind::Exit,
-            Class::Tensor(t) => EventKind::Tensor(TensorOp::of(t)),
+            Class::Tensor(t) => EventKind::Tensor(TensorOp { buf: accb_index(inst), ..TensorOp::of(t) }),
             Class::Alu | Class::Warp(_) => EventKind::Plain,
         };
         EventTemplate {
@@ -311,17 +314,26 @@ impl EventTemplate {
         Event { pc, active, executed, ..self.proto }
     }
 
+    /// The accumulation buffer the instruction uses (0 for all but the OTC buffer classes).
+    #[inline]
+    fn accb_buffer(&self) -> u8 {
+        match self.proto.kind {
+            EventKind::Tensor(op) => op.buf,
+            _ => 0,
+        }
+    }
+
     /// The event of a sparse OHMMA whose products land at `rows` x `cols` of the buffer.
     #[inline]
     pub fn sparse_ohmma(&self, pc: u32, active: u32, executed: u32, rows: u32, cols: u32) -> Event {
-        let op = TensorOp { class: TensorClass::OhmmaSparse, rows, cols };
+        let op = TensorOp { class: TensorClass::OhmmaSparse, rows, cols, buf: self.accb_buffer() };
         Event { pc, active, executed, kind: EventKind::Tensor(op), ..self.proto }
     }
 
     /// The event of a sequenced SpWMMA with the buffer's bitmaps `abm`, `bbm`.
     #[inline]
     pub fn spwmma_seq(&self, pc: u32, active: u32, executed: u32, abm: u32, bbm: u32) -> Event {
-        let op = TensorOp { class: TensorClass::SpwmmaSeq, rows: abm, cols: bbm };
+        let op = TensorOp { class: TensorClass::SpwmmaSeq, rows: abm, cols: bbm, buf: self.accb_buffer() };
         Event { pc, active, executed, kind: EventKind::Tensor(op), ..self.proto }
     }
 
@@ -506,3 +518,14 @@ pub const NUM_UNITS: usize = 10;
 /// Unit names as used in the configuration (`units.<name>`), by [`unit_index`].
 pub const UNIT_NAMES: [&str; NUM_UNITS] =
     ["int", "fp32", "fp16", "fp64", "sfu", "conv", "mem", "branch", "tensor", "misc"];
+
+/// The accumulation-buffer index of an instruction: its `.BUFn` modifier (`buf` group, option
+/// index = buffer), 0 without one.
+fn accb_index(inst: &Instruction) -> u8 {
+    match inst.modifier("buf") {
+        "BUF1" => 1,
+        "BUF2" => 2,
+        "BUF3" => 3,
+        _ => 0,
+    }
+}

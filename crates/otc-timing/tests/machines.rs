@@ -183,6 +183,55 @@ fn sequenced_spwmma_needs_the_sequencer() {
 }
 
 #[test]
+fn a_buffer_index_needs_that_many_accumulation_buffers_per_warp() {
+    // (buffer index, fewest tensor.accbufs_per_warp that accepts it)
+    for (buf, need) in [("", 1u32), (".BUF1", 2), (".BUF2", 3), (".BUF3", 4)] {
+        let text = SEQ.replace("F32.F32 ", &format!("F32.F32{buf} "));
+        let trace = || cta(vec![warp(&text, |_, _| Ev::Seq { exec: u32::MAX, abm: 1, bbm: 1 })]);
+        for have in 1..=4u32 {
+            let cfg = with(&[("tensor.spwmma_sequencer", "true"), ("tensor.accbufs_per_warp", &have.to_string())]);
+            match issue_timeline(&cfg, trace()) {
+                Ok(_) => assert!(have >= need, "{buf}: accepted with {have} buffers"),
+                Err(TimingError::Unsupported { reason, .. }) => {
+                    assert!(have < need, "{buf}: refused with {have} buffers");
+                    assert!(reason.contains(&format!("tensor.accbufs_per_warp = {have}")), "{reason}");
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+    for bad in ["0", "5"] {
+        let mut c = TimingConfig::v100();
+        assert!(c.set_text("tensor.accbufs_per_warp", bad).is_err() || c.validate().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn products_of_different_buffers_never_share_a_bank() {
+    // 8 sequenced SpWMMAs of one OHMMA each whose 8 products fall into one bank (rows 0, 8, 16,
+    // 24 x columns 0, 16), without a collector: in one buffer each waits for the previous one's
+    // bank, spread over four buffers they do not.
+    let cfg = with(&[
+        ("tensor.spwmma_sequencer", "true"),
+        ("tensor.accbufs_per_warp", "4"),
+        ("accbuf.collector_window", "1"),
+    ]);
+    let run = |spread: bool| {
+        let text = repeat(8, |i| {
+            let buf = if spread && i % 4 > 0 { format!(".BUF{}", i % 4) } else { String::new() };
+            SEQ.replace("F32.F32 ", &format!("F32.F32{buf} "))
+        });
+        let trace = cta(vec![warp(&text, |_, _| Ev::Seq { exec: u32::MAX, abm: 0x0101_0101, bbm: 0x0001_0001 })]);
+        timeline(&cfg, trace).0
+    };
+    let (one, four) = (run(false), run(true));
+    assert_eq!(one.counter("accbuf.accesses"), four.counter("accbuf.accesses"));
+    assert_eq!(one.counter("accbuf.bank_conflicts"), four.counter("accbuf.bank_conflicts"));
+    assert!(four.counter("accbuf.stall_cycles") < one.counter("accbuf.stall_cycles"));
+    assert!(four.counter("cycles") < one.counter("cycles"));
+}
+
+#[test]
 fn half_rate_hmma_doubles_the_wmma_tensor_cycles() {
     // 16 independent HMMA.884 F32 STEPs: 2 tensor cycles each on v100, 4 on dstc-paper.
     let text = repeat(16, |i| {

@@ -5,7 +5,9 @@ dense owmma) run on a sequence of machines: ``v100`` (strict, Volta-faithful), t
 the premises of ``dstc-paper`` added one at a time in the order of its file, ending at the full
 preset, then, beyond the paper, the sequenced SpWMMA (kernel ``spgemm_seq``, machine key
 ``tensor.spwmma_sequencer``) on both machines, so that predication and sequencing can be compared
-in issue slots and cycles. Every point is measured by running the kernels (speedup = hmma cycles
+in issue slots and cycles, and one step more: the wide sequenced tile (kernel ``spgemm_wide``, a
+64x64 warp tile of four accumulation buffers: ``tensor.accbufs_per_warp = 4`` with the sequencer)
+on both machines. Every point is measured by running the kernels (speedup = hmma cycles
 / mode cycles on the same operands and machine); beside it the tensor-bound ideal from the
 counters: hmma's tensor cycles / (OHMMAs executed x the machine's cycles per OHMMA of the mode's
 class, ``tensor.<ohmma_f32 | ohmma_sparse | spwmma_seq>.cycles``).
@@ -42,8 +44,10 @@ POINTS = (
 #: The paper's numbers at the points it states (Fig. 21, 4096^3; docs/experiments.md).
 PAPER = {"A0/B99": 13.4, "A99.9/B99": 23.0}
 SEQUENCER = {"tensor.spwmma_sequencer": True}
+WIDE = {**SEQUENCER, "tensor.accbufs_per_warp": 4}
 #: The tensor class whose cycles an OHMMA of each mode costs (hmma runs none).
-OHMMA_CLASS = {"owmma": "ohmma_f32", "spgemm": "ohmma_sparse", "spgemm_seq": "spwmma_seq", "hmma": "ohmma_f32"}
+OHMMA_CLASS = {"owmma": "ohmma_f32", "spgemm": "ohmma_sparse", "spgemm_seq": "spwmma_seq", "spgemm_wide": "spwmma_seq",
+               "hmma": "ohmma_f32"}
 DEFAULT_SIZE = 512
 DEFAULT_SMS = 4
 
@@ -92,7 +96,7 @@ def premises(machine: str) -> list[Premise]:
 def steps(machine: str = "dstc-paper") -> list[dict]:
     """The machines of the ablation, each {"step", "settings", "spgemm"}: v100, then the premises
     of ``machine`` added one at a time (the last is the full preset), then the sequencer on v100
-    and on the full preset."""
+    and on the full preset, then the wide sequenced tile on both."""
     out = [{"step": "v100", "settings": {}, "spgemm": "spgemm"}]
     settings: dict = {}
     for p in premises(machine):
@@ -101,6 +105,8 @@ def steps(machine: str = "dstc-paper") -> list[dict]:
     out[-1]["step"] += f" (= {machine})"
     out.append({"step": "v100 + sequencer", "settings": dict(SEQUENCER), "spgemm": "spgemm_seq"})
     out.append({"step": f"{machine} + sequencer", "settings": {**settings, **SEQUENCER}, "spgemm": "spgemm_seq"})
+    out.append({"step": "v100 + wide sequenced tile", "settings": dict(WIDE), "spgemm": "spgemm_wide"})
+    out.append({"step": f"{machine} + wide sequenced tile", "settings": {**settings, **WIDE}, "spgemm": "spgemm_wide"})
     return out
 
 
@@ -236,8 +242,8 @@ def _plot(rows: list[dict], path: Path) -> None:
 
 
 EXPERIMENT = Experiment(
-    "ablation", "headline GEMM points from the strict v100 to the paper's premises, one premise at a time, and the "
-    "sequenced SpWMMA",
+    "ablation", "headline GEMM points from the strict v100 to the paper's premises, one premise at a time, the "
+    "sequenced SpWMMA and the wide sequenced tile",
     points=_points, measure=_measure,
     describe=lambda p: f"{p['step']}: {p['point']} {p['mode']}",
     table=_table, sources=lambda o: emulator_files() + [Path(__file__), Path(__file__).with_name("workloads.py")],

@@ -22,9 +22,10 @@ impl Dec<'_, '_> {
                     b: self.reg("b")?,
                     m: self.mod_index("m"),
                     n: self.mod_index("n"),
+                    buf: self.mod_index("buf"),
                 }
             }
-            SpwmmaSeq => TensorOp::SpwmmaSeq { a: self.reg("a")?, b: self.reg("b")? },
+            SpwmmaSeq => TensorOp::SpwmmaSeq { a: self.reg("a")?, b: self.reg("b")?, buf: self.mod_index("buf") },
             Hmma884F32 | Hmma884F16 => self.hmma884(class == Hmma884F32)?,
             Hmma884Vs => match self.hmma884(true)? {
                 TensorOp::Hmma { d, a, b, c, step, a_col, b_col, .. } => {
@@ -48,18 +49,19 @@ impl Dec<'_, '_> {
                 },
                 hss: class != HmmaSp24,
             },
-            AccbClear => TensorOp::AccbClear,
-            AccbBmap => TensorOp::AccbBmap { a: self.src("a")?, b: self.src("b")? },
+            // BUF1..BUF3: the option index is the buffer.
+            AccbClear => TensorOp::AccbClear { buf: self.mod_index("buf") },
+            AccbBmap => TensorOp::AccbBmap { a: self.src("a")?, b: self.src("b")?, buf: self.mod_index("buf") },
             AccbMov => {
                 let q = self.imm("q")?;
                 if q > 3 {
                     return illegal(format!("ACCB.MOV block {q} (0..3)"));
                 }
-                TensorOp::AccbMov { d: self.dst("d")?, q: q as u8 }
+                TensorOp::AccbMov { d: self.dst("d")?, q: q as u8, buf: self.mod_index("buf") }
             }
             AccbSts | AccbLds => {
                 let (base, off) = self.mem("a", false)?;
-                TensorOp::AccbShared { base, off, load: class == AccbLds }
+                TensorOp::AccbShared { base, off, load: class == AccbLds, buf: self.mod_index("buf") }
             }
         }))
     }

@@ -319,7 +319,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp
         TensorOp::Ohmma { .. }
         | TensorOp::OhmmaSp { .. }
         | TensorOp::SpwmmaSeq { .. }
-        | TensorOp::AccbClear
+        | TensorOp::AccbClear { .. }
         | TensorOp::AccbBmap { .. }
         | TensorOp::AccbMov { .. }
         | TensorOp::AccbShared { .. } => exec_otc(w, x, k, exec),
@@ -657,7 +657,7 @@ fn otc_name(k: &TensorOp) -> &'static str {
     match k {
         TensorOp::OhmmaSp { .. } => "sparse OHMMA",
         TensorOp::SpwmmaSeq { .. } => "sequenced SpWMMA",
-        TensorOp::AccbClear => "ACCB.CLEAR",
+        TensorOp::AccbClear { .. } => "ACCB.CLEAR",
         TensorOp::AccbBmap { .. } => "ACCB.BMAP",
         TensorOp::AccbShared { load: false, .. } => "ACCB.STS",
         TensorOp::AccbShared { load: true, .. } => "ACCB.LDS",
@@ -666,19 +666,21 @@ fn otc_name(k: &TensorOp) -> &'static str {
     }
 }
 
-/// The accumulation buffer, or a fault if it was never cleared (or loaded) since the warp
+/// Accumulation buffer `buf`, or a fault if it was never cleared (or loaded) since the warp
 /// started.
-fn ready<'w>(w: &'w mut Warp, exec: u32, what: &str) -> Result<&'w mut AccBuffer, crate::fault::RawFault> {
-    if w.accb.is_none() {
+fn ready<'w>(w: &'w mut Warp, exec: u32, what: &str, buf: u8) -> Result<&'w mut AccBuffer, crate::fault::RawFault> {
+    if w.accb[buf as usize].is_none() {
+        let which = if buf == 0 { "the accumulation buffer".to_string() } else { format!("accumulation buffer {buf}") };
+        let suffix = if buf == 0 { String::new() } else { format!(".BUF{buf}") };
         return Err(fault(
             w,
             exec,
             FaultKind::AccumulatorState,
-            format!("{what} uses the accumulation buffer, which was never cleared (ACCB.CLEAR) or loaded (ACCB.LDS) since the warp started"),
+            format!("{what} uses {which}, which was never cleared (ACCB.CLEAR{suffix}) or loaded (ACCB.LDS{suffix}) since the warp started"),
             None,
         ));
     }
-    Ok(w.accb.as_mut().expect("checked"))
+    Ok(w.accb[buf as usize].as_mut().expect("checked"))
 }
 
 /// The OTC instructions with an accumulation buffer or a dense OHMMA (`exec` != 0).
@@ -813,31 +815,31 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
                 }
             }
         }
-        TensorOp::OhmmaSp { a, b, m, n } => sparse_ohmma(w, arith, exec, a, b, m, n)?,
-        TensorOp::SpwmmaSeq { a, b } => {
+        TensorOp::OhmmaSp { a, b, m, n, buf } => sparse_ohmma(w, arith, exec, a, b, m, n, buf)?,
+        TensorOp::SpwmmaSeq { a, b, buf } => {
             // The sequencer: the OHMMAs of the predicated set whose guards (set from the POPC
             // counts of the bitmaps) would hold, in the predicated sequence's order (n, then m).
-            let Some((abm, bbm)) = ready(w, exec, "sequenced SpWMMA")?.bitmaps else {
-                return sparse_ohmma(w, arith, exec, a, b, 0, 0).map(|_| Flow::Next);
+            let Some((abm, bbm)) = ready(w, exec, "sequenced SpWMMA", buf)?.bitmaps else {
+                return sparse_ohmma(w, arith, exec, a, b, 0, 0, buf).map(|_| Flow::Next);
                 // the missing-bitmaps fault
             };
             let (na, nb) = (abm.count_ones(), bbm.count_ones());
             for n in 0..2u8 {
                 for m in 0..4u8 {
                     if na > 8 * m as u32 && nb > 16 * n as u32 {
-                        sparse_ohmma(w, arith, exec, a + 2 * m as u16, b + 2 * n as u16, m, n)?;
+                        sparse_ohmma(w, arith, exec, a + 2 * m as u16, b + 2 * n as u16, m, n, buf)?;
                     }
                 }
             }
         }
-        TensorOp::AccbClear => match &mut w.accb {
-            Some(buf) => {
-                buf.data = [0; 1024];
-                buf.bitmaps = None;
+        TensorOp::AccbClear { buf } => match &mut w.accb[buf as usize] {
+            Some(b) => {
+                b.data = [0; 1024];
+                b.bitmaps = None;
             }
-            None => w.accb = Some(Box::new(AccBuffer { data: [0; 1024], bitmaps: None })),
+            slot @ None => *slot = Some(Box::new(AccBuffer { data: [0; 1024], bitmaps: None })),
         },
-        TensorOp::AccbBmap { a, b } => {
+        TensorOp::AccbBmap { a, b, buf } => {
             let l0 = exec.trailing_zeros() as usize;
             let (a0, b0) = (w.lane(a, l0), w.lane(b, l0));
             let mut differ = 0u32;
@@ -862,12 +864,12 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
             }
             // On a buffer that was never cleared this has no effect: the clear that must come
             // before any sparse OHMMA forgets the bitmaps anyway.
-            if let Some(buf) = &mut w.accb {
-                buf.bitmaps = Some((a0, b0));
+            if let Some(b) = &mut w.accb[buf as usize] {
+                b.bitmaps = Some((a0, b0));
             }
         }
-        TensorOp::AccbMov { d, q } => {
-            let buf = ready(w, exec, "ACCB.MOV")?;
+        TensorOp::AccbMov { d, q, buf } => {
+            let buf = ready(w, exec, "ACCB.MOV", buf)?;
             let mut out = [[0u32; 32]; 8];
             for l in lanes(exec) {
                 let row = 8 * q as usize + l / 4;
@@ -879,7 +881,7 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
                 w.write(d + i as u16, o, exec);
             }
         }
-        TensorOp::AccbShared { base, off, load } => {
+        TensorOp::AccbShared { base, off, load, buf: index } => {
             let what = if load { "ACCB.LDS" } else { "ACCB.STS" };
             let addr_of = |l: usize| w.lane_address(base, false, off, l);
             let l0 = exec.trailing_zeros() as usize;
@@ -932,9 +934,9 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec:
                     *v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                 }
                 // loading counts as a clear: the bitmaps are forgotten
-                w.accb = Some(Box::new(AccBuffer { data, bitmaps: None }));
+                w.accb[index as usize] = Some(Box::new(AccBuffer { data, bitmaps: None }));
             } else {
-                let buf = ready(w, exec, "ACCB.STS")?;
+                let buf = ready(w, exec, "ACCB.STS", index)?;
                 for (v, c) in buf.data.iter().zip(mem.chunks_exact_mut(4)) {
                     c.copy_from_slice(&v.to_le_bytes());
                 }
@@ -1006,7 +1008,8 @@ fn sparse_ohmma_fused_avx512(
 
 /// One sparse-mode OHMMA (m, n) from the A pair at `a` and the B pair at `b`, gathered through the
 /// buffer's bitmaps and accumulated at the landing positions (the sparse OHMMA and each OHMMA of a
-/// sequenced SpWMMA).
+/// sequenced SpWMMA), into accumulation buffer `buf`.
+#[allow(clippy::too_many_arguments)]
 fn sparse_ohmma(
     w: &mut Warp,
     arith: TensorArith,
@@ -1015,8 +1018,9 @@ fn sparse_ohmma(
     b: crate::op::R,
     m: u8,
     n: u8,
+    buf: u8,
 ) -> Result<(), crate::fault::RawFault> {
-    let Some((abm, bbm)) = ready(w, exec, "sparse OHMMA")?.bitmaps else {
+    let Some((abm, bbm)) = ready(w, exec, "sparse OHMMA", buf)?.bitmaps else {
         return Err(fault(
             w,
             exec,
@@ -1052,7 +1056,7 @@ fn sparse_ohmma(
             }
         });
         let (a32, b32) = regular_operands(w, a, b);
-        let buf = w.accb.as_mut().expect("checked");
+        let buf = w.accb[buf as usize].as_mut().expect("checked");
         // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
         if unsafe { sparse_ohmma_fused_avx512(&mut buf.data, &a32, &b32, &rowpos, &colpos, ot) } {
             return Ok(());
@@ -1079,7 +1083,7 @@ fn sparse_ohmma(
             }
         }
     }
-    let buf = w.accb.as_mut().expect("checked");
+    let buf = w.accb[buf as usize].as_mut().expect("checked");
     if arith == TensorArith::V100 && count > 8 {
         // Distinct positions: the batch reads every accumulator before any is written.
         let mut cv = [0u32; 128];

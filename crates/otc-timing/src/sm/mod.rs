@@ -348,7 +348,9 @@ struct SubCore {
     /// The first collector unit to become free (its cycle and reason; (0, RegisterBank) when
     /// there are none), kept up to date with `cu`.
     cu_first: (u64, Reason),
-    accbuf: AccBuf,
+    /// The accumulation buffers, one bank array and collector per buffer index
+    /// (`tensor.accbufs_per_warp`): products of different buffers never share a bank.
+    accbuf: Vec<AccBuf>,
     /// No warp can issue before this cycle (cache; reset whenever the sub-core's warps change).
     wake: (u64, Reason),
     /// The warp slot that binds `wake` (meaningless when its reason is `Idle`).
@@ -441,12 +443,16 @@ impl SmSim {
                 unit_exec_reason: [Reason::UnitBusy; NUM_UNITS],
                 cu: vec![(0, Reason::RegisterBank); c.scheduler.collector_units as usize],
                 cu_first: (0, Reason::RegisterBank),
-                accbuf: AccBuf::new(
-                    c.accbuf.bank_rows,
-                    c.accbuf.bank_cols,
-                    c.accbuf.ports_per_bank,
-                    c.accbuf.collector_window,
-                ),
+                accbuf: (0..c.tensor.accbufs_per_warp)
+                    .map(|_| {
+                        AccBuf::new(
+                            c.accbuf.bank_rows,
+                            c.accbuf.bank_cols,
+                            c.accbuf.ports_per_bank,
+                            c.accbuf.collector_window,
+                        )
+                    })
+                    .collect(),
                 wake: (0, Reason::Idle),
                 wake_warp: 0,
             })

@@ -23,11 +23,11 @@ fn window_factor(class: TensorClass) -> Option<u64> {
 }
 
 impl SmSim {
-    /// The products of one sparse OHMMA (landing at `rows` x `cols`) reach the accumulation
-    /// buffer of sub-core `sub` at `arrive`: counts them; returns how long the collector makes
+    /// The products of one sparse OHMMA (landing at `rows` x `cols`) reach accumulation buffer
+    /// `buf` of sub-core `sub` at `arrive`: counts them; returns how long the collector makes
     /// the multipliers hold them, and when they are accumulated.
-    fn land_products(&mut self, sub: usize, arrive: u64, rows: u32, cols: u32) -> (u64, u64) {
-        let res = self.subs[sub].accbuf.access(arrive, rows, cols, 1);
+    fn land_products(&mut self, sub: usize, buf: u8, arrive: u64, rows: u32, cols: u32) -> (u64, u64) {
+        let res = self.subs[sub].accbuf[buf as usize].access(arrive, rows, cols, 1);
         let st = &mut self.stats;
         st.macs_useful += res.accesses;
         st.accbuf_accesses += res.accesses;
@@ -80,9 +80,9 @@ impl SmSim {
                 _ => 1,
             };
         }
-        let (abm, bbm) = match e.kind {
-            EventKind::Tensor(op) => (op.rows, op.cols),
-            _ => (0xff, 0xffff),
+        let (abm, bbm, buf) = match e.kind {
+            EventKind::Tensor(op) => (op.rows, op.cols, op.buf),
+            _ => (0xff, 0xffff, 0),
         };
         // Classes without MACs (BOHMMA's binary products, the buffer moves) have `macs` = 0; the
         // sequenced SpWMMA's are per OHMMA it runs.
@@ -123,7 +123,7 @@ impl SmSim {
                 st.ohmma_executed += 1;
                 st.ohmma_sparse_executed += 1;
                 // (abm, bbm) are the landing rows and columns here.
-                let (hold, done) = self.land_products(sub, s + r.cfg.accbuf.latency as u64, abm, bbm);
+                let (hold, done) = self.land_products(sub, buf, s + r.cfg.accbuf.latency as u64, abm, bbm);
                 // The multiplier holds the instruction until the collector takes its products.
                 self.hold_multipliers(sub, ws, s + cycles.max(1), hold, done)
             }
@@ -137,7 +137,7 @@ impl SmSim {
                 let (mut start, mut done, mut held) = (s, s + 1, 0u64);
                 for j in (0..8u8).filter(|j| set & (1 << j) != 0) {
                     let (rows, cols) = sparse_landing(abm, bbm, j % 4, j / 4);
-                    let (hold, landed) = self.land_products(sub, start + lat, rows, cols);
+                    let (hold, landed) = self.land_products(sub, buf, start + lat, rows, cols);
                     self.stats.spwmma_ohmmas += 1;
                     held += hold;
                     start += per + hold;
@@ -156,13 +156,13 @@ impl SmSim {
                 match tc {
                     AccbMov => {
                         // Rows 8q..8q+7, all 32 columns.
-                        let res = self.subs[sub].accbuf.access(s, 0xff, u32::MAX, 1);
+                        let res = self.subs[sub].accbuf[buf as usize].access(s, 0xff, u32::MAX, 1);
                         self.stats.accbuf_accesses += res.accesses;
                         self.stats.accbuf_conflicts += res.conflicts;
                         res.done + cost.latency as u64
                     }
                     AccbSts | AccbLds => {
-                        let res = self.subs[sub].accbuf.access(s, u32::MAX, u32::MAX, 1);
+                        let res = self.subs[sub].accbuf[buf as usize].access(s, u32::MAX, u32::MAX, 1);
                         self.stats.accbuf_accesses += res.accesses;
                         self.stats.accbuf_conflicts += res.conflicts;
                         // 4096 bytes through the shared-memory pipe, conflict-free rows.
