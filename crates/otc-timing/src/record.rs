@@ -259,9 +259,8 @@ impl<'a> CtaRecorder<'a> {
         };
         for w in &mut self.warps {
             let warp = w.warp_in_cta;
-            let oom = |what: &str| TimingError::OutOfMemory {
-                what: format!("the {what} of CTA {} warp {warp}", self.index),
-            };
+            let oom =
+                |what: &str| TimingError::OutOfMemory { what: format!("the {what} of CTA {} warp {warp}", self.index) };
             let fresh = WarpRecorder::new(warp);
             let WarpRecorder { events, lanes, sectors, .. } = std::mem::replace(w, fresh);
             seg.packed.push(events.finish().map_err(|_| oom("events"))?);
