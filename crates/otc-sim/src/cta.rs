@@ -1,4 +1,4 @@
-//! Running one CTA to completion.
+//! Running one CTA: to completion, or in steps that keep its state in between (`CtaRun`).
 //!
 //! The warps of a CTA run one at a time in a fixed order: warp 0 runs until it blocks (every
 //! lane waits at a barrier or has exited) or has issued [`WARP_SLICE`] instructions, then warp
@@ -101,111 +101,247 @@ pub(crate) fn run_cta<G: GlobalMem>(
     counters: &mut [crate::stats::InstCounts],
     budget: u64,
 ) -> CtaOutcome {
-    let ctaid = l.cta_index(linear);
-    let env = Env {
-        ctaid,
-        ntid: l.block,
-        num_regs: l.num_regs,
-        shared_bytes: l.shared_bytes,
-        local_bytes: l.local_bytes,
-        smid: (linear % l.nsm.max(1) as u64) as u32,
-        nsm: l.nsm,
-        grid_id: l.grid_id,
-        arith: l.arith,
-    };
-    let mut warps = make_warps(l);
-    let mut shared = vec![0u8; l.shared_bytes as usize];
-    let tracer = match (l.templates, l.preparer) {
-        (Some(t), Some(p)) => Some(Tracer::new(t, p, linear, l.warps_per_cta())),
-        _ => None,
-    };
-    let mut x = Exec { ops: l.ops, env: &env, banks: l.banks, global, shared: &mut shared, counters, clock: 0, tracer };
-    let limit = match l.max_cycles {
-        Some(c) if c < budget => c,
-        _ => budget,
-    };
-    let mut left = limit;
-    let mut fault = run_warps(&mut warps, &mut x, &mut left, limit, l.watch);
-    if let Some(f) = &mut fault {
-        if f.kind == FaultKind::Watchdog && limit < budget {
-            f.message = format!("the CTA ran its limit of {limit} issue cycles (max_cycles)");
+    let mut cta = CtaRun::new(l, linear, budget);
+    match cta.step(l, global, counters, u64::MAX) {
+        Some(out) => out,
+        None => unreachable!("a step without an instruction limit runs the CTA to its end"),
+    }
+}
+
+/// A CTA that runs in steps of at most a given number of warp-instructions, keeping its state
+/// (warps, shared memory, barrier counts, recorder, the warp scheduler's position) in between,
+/// for a driver that interleaves CTAs (issue 16: the cycle model consuming traces as they are
+/// made; docs/timing.md "Bounding it"). Any sequence of steps gives exactly the warp
+/// interleaving, memory, counters, faults and trace of [`run_cta`], which is one step without
+/// limit.
+pub(crate) struct CtaRun<'l> {
+    env: Env,
+    warps: Vec<Warp>,
+    shared: Vec<u8>,
+    tracer: Option<Tracer<'l>>,
+    /// `Exec::clock` between steps.
+    clock: u64,
+    sched: Sched,
+    /// The CTA's instruction limit (the launch budget or `max_cycles`) and what is left of it.
+    limit: u64,
+    left: u64,
+    budget: u64,
+    ended: bool,
+}
+
+impl<'l> CtaRun<'l> {
+    /// The CTA `linear` of launch `l`, before its first instruction, allowed `budget`
+    /// warp-instructions in all.
+    pub fn new(l: &Launch<'l>, linear: u64, budget: u64) -> CtaRun<'l> {
+        let env = Env {
+            ctaid: l.cta_index(linear),
+            ntid: l.block,
+            num_regs: l.num_regs,
+            shared_bytes: l.shared_bytes,
+            local_bytes: l.local_bytes,
+            smid: (linear % l.nsm.max(1) as u64) as u32,
+            nsm: l.nsm,
+            grid_id: l.grid_id,
+            arith: l.arith,
+        };
+        let tracer = match (l.templates, l.preparer) {
+            (Some(t), Some(p)) => Some(Tracer::new(t, p, linear, l.warps_per_cta())),
+            _ => None,
+        };
+        let limit = match l.max_cycles {
+            Some(c) if c < budget => c,
+            _ => budget,
+        };
+        CtaRun {
+            env,
+            warps: make_warps(l),
+            shared: vec![0u8; l.shared_bytes as usize],
+            tracer,
+            clock: 0,
+            sched: Sched::default(),
+            limit,
+            left: limit,
+            budget,
+            ended: false,
         }
     }
-    let trace = match (fault.is_none(), x.tracer.take()) {
-        (true, Some(t)) => Some(t.finish(ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta())),
-        _ => None,
-    };
-    CtaOutcome { executed: limit - left, fault, trace }
+
+    /// Run at most `chunk` warp-instructions of the CTA against `global`, adding to `counters`:
+    /// `None` while it can run on, its outcome once it has ended (call no more after that).
+    pub fn step<G: GlobalMem>(
+        &mut self,
+        l: &Launch<'l>,
+        global: &mut G,
+        counters: &mut [crate::stats::InstCounts],
+        chunk: u64,
+    ) -> Option<CtaOutcome> {
+        assert!(!self.ended, "CtaRun::step after the CTA ended");
+        let mut x = Exec {
+            ops: l.ops,
+            env: &self.env,
+            banks: l.banks,
+            global,
+            shared: &mut self.shared,
+            counters,
+            clock: self.clock,
+            tracer: self.tracer.take(),
+        };
+        let mut chunk = chunk;
+        let ran = self.sched.run(&mut self.warps, &mut x, &mut self.left, self.limit, l.watch, &mut chunk);
+        self.clock = x.clock;
+        self.tracer = x.tracer.take();
+        let Ran::Ended(mut fault) = ran else { return None };
+        self.ended = true;
+        if let Some(f) = &mut fault {
+            if f.kind == FaultKind::Watchdog && self.limit < self.budget {
+                f.message = format!("the CTA ran its limit of {} issue cycles (max_cycles)", self.limit);
+            }
+        }
+        let trace = match (fault.is_none(), self.tracer.take()) {
+            (true, Some(t)) => Some(t.finish(self.env.ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta())),
+            _ => None,
+        };
+        Some(CtaOutcome { executed: self.limit - self.left, fault, trace })
+    }
 }
 
 /// The scheduling loop of a CTA (also used by the warp harness with a single warp).
 pub(crate) fn run_warps<G: GlobalMem>(
     warps: &mut [Warp],
-    x: &mut Exec<'_, G>,
+    x: &mut Exec<'_, '_, G>,
     left: &mut u64,
     budget: u64,
     watch: &Watch,
 ) -> Option<RawFault> {
-    let mut arv = [0u32; 16];
-    let mut expect: [Option<u32>; 16] = [None; 16];
-    let mut polls = 0u32;
-    loop {
-        check_bars(warps, &mut arv, &mut expect);
-        if warps.iter().all(|w| w.done()) {
-            return None;
-        }
-        if !warps.iter().any(|w| w.runnable()) {
-            return Some(deadlock(warps));
-        }
-        for wi in 0..warps.len() {
-            loop {
-                if !warps[wi].runnable() {
-                    break;
+    let mut unlimited = u64::MAX;
+    match Sched::default().run(warps, x, left, budget, watch, &mut unlimited) {
+        Ran::Ended(fault) => fault,
+        Ran::Suspended => unreachable!("a run without an instruction limit ends"),
+    }
+}
+
+/// How [`Sched::run`] returned.
+enum Ran {
+    /// The step's instructions are used up; the CTA can run on.
+    Suspended,
+    /// Every warp finished (`None`) or the CTA stopped with a fault.
+    Ended(Option<RawFault>),
+}
+
+/// The warp scheduler of a CTA and where it stands, so that it can stop after any
+/// warp-instruction and resume with the same interleaving: passes over the warps in order, each
+/// warp running until it blocks or has issued [`WARP_SLICE`] instructions since it was picked
+/// (a barrier arrival picks it again with a fresh slice).
+#[derive(Default)]
+struct Sched {
+    arv: [u32; 16],
+    expect: [Option<u32>; 16],
+    polls: u32,
+    /// Inside a pass over the warps (the barrier and deadlock checks of its start are done).
+    in_pass: bool,
+    /// The warp the pass is at.
+    wi: usize,
+    /// What is left of the slice of warp `wi` when a step ended inside it.
+    slice_left: Option<u32>,
+}
+
+impl Sched {
+    /// Run until the CTA ends or `chunk` warp-instructions were issued (it is decreased by
+    /// those issued).
+    fn run<G: GlobalMem>(
+        &mut self,
+        warps: &mut [Warp],
+        x: &mut Exec<'_, '_, G>,
+        left: &mut u64,
+        budget: u64,
+        watch: &Watch,
+        chunk: &mut u64,
+    ) -> Ran {
+        loop {
+            if !self.in_pass {
+                check_bars(warps, &mut self.arv, &mut self.expect);
+                if warps.iter().all(|w| w.done()) {
+                    return Ran::Ended(None);
                 }
-                if let Some(why) = watch.poll(&mut polls) {
-                    return Some(interrupted(&warps[wi], why));
+                if !warps.iter().any(|w| w.runnable()) {
+                    return Ran::Ended(Some(deadlock(warps)));
                 }
-                let stop = run_warp(&mut warps[wi], x, WARP_SLICE, left);
-                match stop {
-                    Stop::Bar { id, count, wait, lanes } => {
-                        if !wait {
-                            arv[id] += lanes.count_ones();
-                        }
-                        if count.is_some() {
-                            expect[id] = count;
-                        }
-                        check_bars(warps, &mut arv, &mut expect);
-                        continue;
-                    }
-                    Stop::Slice => break,
-                    Stop::Done => {
-                        check_bars(warps, &mut arv, &mut expect);
-                        break;
-                    }
-                    Stop::Blocked => {
-                        let w = &warps[wi];
-                        if w.bar_waiting() == 0 && w.sync_waiting() != 0 {
-                            return Some(warp_deadlock(w));
-                        }
-                        check_bars(warps, &mut arv, &mut expect);
-                        break;
-                    }
-                    Stop::Watchdog => {
-                        let w = &warps[wi];
-                        return Some(RawFault {
-                            pc: w.pc * 16,
-                            warp: w.id,
-                            lanes: w.active,
-                            kind: FaultKind::Watchdog,
-                            message: format!(
-                                "the launch executed its limit of {budget} warp-instructions (max_instructions)"
-                            ),
-                            address: None,
-                        });
-                    }
-                    Stop::Fault(f) => return Some(f),
-                }
+                self.in_pass = true;
+                self.wi = 0;
             }
+            while self.wi < warps.len() {
+                let wi = self.wi;
+                loop {
+                    let slice = match self.slice_left {
+                        Some(s) => s,
+                        None => {
+                            if !warps[wi].runnable() {
+                                break;
+                            }
+                            if let Some(why) = watch.poll(&mut self.polls) {
+                                return Ran::Ended(Some(interrupted(&warps[wi], why)));
+                            }
+                            WARP_SLICE
+                        }
+                    };
+                    if *chunk == 0 {
+                        self.slice_left = Some(slice);
+                        return Ran::Suspended;
+                    }
+                    let run = slice.min((*chunk).min(u32::MAX as u64) as u32);
+                    let before = *left;
+                    let stop = run_warp(&mut warps[wi], x, run, left);
+                    let issued = before - *left;
+                    *chunk -= issued.min(*chunk);
+                    self.slice_left = None;
+                    match stop {
+                        Stop::Slice if run < slice => {
+                            // cut by the step, not by the slice: resume inside it
+                            self.slice_left = Some(slice - run);
+                            return Ran::Suspended;
+                        }
+                        Stop::Bar { id, count, wait, lanes } => {
+                            if !wait {
+                                self.arv[id] += lanes.count_ones();
+                            }
+                            if count.is_some() {
+                                self.expect[id] = count;
+                            }
+                            check_bars(warps, &mut self.arv, &mut self.expect);
+                            continue;
+                        }
+                        Stop::Slice => break,
+                        Stop::Done => {
+                            check_bars(warps, &mut self.arv, &mut self.expect);
+                            break;
+                        }
+                        Stop::Blocked => {
+                            let w = &warps[wi];
+                            if w.bar_waiting() == 0 && w.sync_waiting() != 0 {
+                                return Ran::Ended(Some(warp_deadlock(w)));
+                            }
+                            check_bars(warps, &mut self.arv, &mut self.expect);
+                            break;
+                        }
+                        Stop::Watchdog => {
+                            let w = &warps[wi];
+                            return Ran::Ended(Some(RawFault {
+                                pc: w.pc * 16,
+                                warp: w.id,
+                                lanes: w.active,
+                                kind: FaultKind::Watchdog,
+                                message: format!(
+                                    "the launch executed its limit of {budget} warp-instructions (max_instructions)"
+                                ),
+                                address: None,
+                            }));
+                        }
+                        Stop::Fault(f) => return Ran::Ended(Some(f)),
+                    }
+                }
+                self.wi += 1;
+            }
+            self.in_pass = false;
         }
     }
 }
@@ -299,3 +435,7 @@ fn deadlock(warps: &[Warp]) -> RawFault {
         address: None,
     }
 }
+
+#[cfg(test)]
+#[path = "cta_step_tests.rs"]
+mod step_tests;

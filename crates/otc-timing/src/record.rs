@@ -8,9 +8,11 @@
 //! extension, a memory instruction its coalescing. The result is the same prepared CTA
 //! (`prepare` itself runs through a recorder).
 
+use std::collections::VecDeque;
+
 use crate::access_stream::AccessEncoder;
 use crate::memory::coalesce;
-use crate::packed::{PackedBuilder, Protos, MAX_PCS};
+use crate::packed::{Packed, PackedBuilder, Protos, MAX_PCS};
 use crate::sm::PreparedCta;
 use crate::trace::{
     class_of, memory_access, CtaTrace, Event, EventKind, MemOp, MemSpace, WarpTrace, INSTRUCTION_BYTES,
@@ -210,28 +212,16 @@ impl<'a> CtaRecorder<'a> {
     /// [`CtaRecorder::finish`], also giving back the proto table (grown by the instructions
     /// seen for the first time).
     pub(crate) fn finish_with(
-        self,
+        mut self,
         cta: [u32; 3],
         shared_bytes: u32,
         regs_per_thread: u32,
         threads: u32,
     ) -> Result<(PreparedCta, Protos), TimingError> {
-        let mut warps = Vec::with_capacity(self.warps.len());
-        let mut packed = Vec::with_capacity(self.warps.len());
-        let mut sectors = Vec::with_capacity(self.warps.len());
-        let mut accesses = Vec::with_capacity(self.warps.len());
-        let mut lanes = Vec::with_capacity(self.warps.len());
-        for w in self.warps {
-            warps.push(WarpTrace { warp_in_cta: w.warp_in_cta, events: Vec::new(), addrs: Vec::new() });
-            let oom = |what: &str| TimingError::OutOfMemory {
-                what: format!("the {what} of CTA {} warp {}", self.index, w.warp_in_cta),
-            };
-            packed.push(w.events.finish().map_err(|_| oom("events"))?);
-            accesses.push(w.sectors.accesses());
-            sectors.push(w.sectors.finish().map_err(|_| oom("sector stream"))?);
-            lanes.push(w.lanes.finish().map_err(|_| oom("address stream"))?);
-        }
-        let mut trace = CtaTrace { cta, warps, shared_bytes, regs_per_thread, threads };
+        let seg = self.take_segment()?;
+        let warps =
+            self.warps.iter().map(|w| WarpTrace { warp_in_cta: w.warp_in_cta, events: Vec::new(), addrs: Vec::new() });
+        let mut trace = CtaTrace { cta, warps: warps.collect(), shared_bytes, regs_per_thread, threads };
         let (nwarps, regs_per_warp, smem) = Simulator::sizes_of(self.cfg, self.index, &trace)?;
         if trace.threads == 0 {
             trace.threads = trace.warps.len() as u32 * 32;
@@ -240,12 +230,12 @@ impl<'a> CtaRecorder<'a> {
         Ok((
             PreparedCta {
                 trace,
-                packed,
-                protos: protos.clone(),
-                sectors,
-                accesses,
+                packed: seg.packed,
+                protos: seg.protos,
+                sectors: seg.sectors,
+                accesses: seg.accesses,
                 gmem: Vec::new(),
-                lane_addrs: lanes,
+                lane_addrs: seg.lane_addrs,
                 regs_per_warp,
                 smem,
                 nwarps,
@@ -253,6 +243,44 @@ impl<'a> CtaRecorder<'a> {
             protos,
         ))
     }
+
+    /// Cut the recording here (issue 16's hand-off, docs/timing.md "Bounding it"): per warp,
+    /// the events and accesses recorded since the last cut, packed and encoded from a fresh
+    /// state, so that each segment decodes without the ones before it; the warps go on
+    /// recording from a fresh state. [`CtaRecorder::finish`] is the last cut.
+    pub(crate) fn take_segment(&mut self) -> Result<Segment, TimingError> {
+        let n = self.warps.len();
+        let mut seg = Segment {
+            packed: Vec::with_capacity(n),
+            sectors: Vec::with_capacity(n),
+            accesses: Vec::with_capacity(n),
+            lane_addrs: Vec::with_capacity(n),
+            protos: self.protos.clone(),
+        };
+        for w in &mut self.warps {
+            let warp = w.warp_in_cta;
+            let oom =
+                |what: &str| TimingError::OutOfMemory { what: format!("the {what} of CTA {} warp {warp}", self.index) };
+            let fresh = WarpRecorder::new(warp);
+            let WarpRecorder { events, lanes, sectors, .. } = std::mem::replace(w, fresh);
+            seg.packed.push(events.finish().map_err(|_| oom("events"))?);
+            seg.accesses.push(sectors.accesses());
+            seg.sectors.push(sectors.finish().map_err(|_| oom("sector stream"))?);
+            seg.lane_addrs.push(lanes.finish().map_err(|_| oom("address stream"))?);
+        }
+        Ok(seg)
+    }
+}
+
+/// A cut of a CTA's recording ([`CtaRecorder::take_segment`]), per warp: the packed events, the
+/// sector stream (with pcs) and its number of accesses, the lane-address stream; and the proto
+/// table the events are packed against.
+pub(crate) struct Segment {
+    pub packed: Vec<Packed>,
+    pub sectors: Vec<VecDeque<Vec<u8>>>,
+    pub accesses: Vec<usize>,
+    pub lane_addrs: Vec<VecDeque<Vec<u8>>>,
+    pub protos: Protos,
 }
 
 impl WarpRecorder {
@@ -273,6 +301,116 @@ pub(crate) fn record_trace(rec: &mut CtaRecorder<'_>, cta: &CtaTrace) {
         rec.warp(i as u32).warp_in_cta = wt.warp_in_cta;
         for e in &wt.events {
             rec.push(i as u32, *e, wt.addresses(e));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access_stream::AccessReader;
+    use crate::EventTemplate;
+
+    const BODY: &str = "
+.kernel k
+    LDG.E.SYS R4, [R2] ;
+    LDS R5, [R6] ;
+    IADD3 R2, R2, 0x4, RZ ;
+    STG.E.SYS [R8], R5 ;
+    LDL R9, [R1] ;
+    ATOMG.E.ADD.STRONG.GPU PT, R7, [R2.64], R6 ;
+    FFMA R3, R4, R5, R3 ;
+    BRA 0x0 ;
+";
+
+    /// Per warp: the events, the sector accesses (pc, sectors) and the lane-address accesses
+    /// the model reads, decoded from segments in order, each with fresh readers.
+    type Decoded = Vec<(Vec<Event>, Vec<(u32, Vec<u64>)>, Vec<Vec<u64>>)>;
+
+    fn decode(segments: Vec<Segment>, warps: usize) -> Decoded {
+        let mut out: Decoded = vec![Default::default(); warps];
+        for mut seg in segments {
+            for (w, (events, sectors, lanes)) in out.iter_mut().enumerate() {
+                let p = &seg.packed[w];
+                let mut c = p.start();
+                let mut buf = Vec::new();
+                let mut lane_reader = AccessReader::default();
+                while let Some(e) = p.get(&seg.protos, c) {
+                    if let EventKind::Mem { .. } = e.kind {
+                        if e.executed != 0 && addresses_needed(e.form) {
+                            lane_reader.next(&mut seg.lane_addrs[w], Some(e.pc), false, &mut buf);
+                            lanes.push(buf.clone());
+                        }
+                    }
+                    events.push(e);
+                    p.step(&mut c);
+                }
+                assert!(seg.lane_addrs[w].is_empty(), "every lane address read");
+                let mut sector_reader = AccessReader::default();
+                for _ in 0..seg.accesses[w] {
+                    let pc = sector_reader.next(&mut seg.sectors[w], None, false, &mut buf);
+                    sectors.push((pc, buf.clone()));
+                }
+                assert!(seg.sectors[w].is_empty(), "every sector read");
+            }
+        }
+        out
+    }
+
+    /// A CTA recorded in segments (cut every `every` issues) decodes to exactly what the whole
+    /// recording decodes to: events, sectors with their pcs, lane addresses.
+    #[test]
+    fn segments_decode_to_the_whole_recording() {
+        let program = otc_asm::assemble(BODY, "test").unwrap();
+        let templates: Vec<EventTemplate> = program.kernels[0].instructions.iter().map(EventTemplate::new).collect();
+        let sim = Simulator::new(&TimingConfig::v100(), 1).unwrap();
+        let preparer = sim.preparer(&templates);
+        let warps = 3u32;
+        // (warp, instruction, active, executed): two warps loop 400 times over the body with
+        // strided addresses, the third diverges every 7th trip; issues interleave by warp.
+        let mut issues = Vec::new();
+        for trip in 0..400u32 {
+            for w in 0..warps {
+                let exec = if w == 2 && trip % 7 == 0 { 0x0f0f_0f0f } else { u32::MAX };
+                for idx in 0..templates.len() {
+                    issues.push((w, idx, u32::MAX, exec, trip));
+                }
+            }
+        }
+        let record = |rec: &mut CtaRecorder<'_>, &(w, idx, active, exec, trip): &(u32, usize, u32, u32, u32)| {
+            let lanes = (0..32u64).filter(|l| exec >> l & 1 != 0);
+            let base = match idx {
+                0 => 0x1_0000 + 128 * trip as u64 + 4096 * w as u64,
+                1 => 4 * (trip % 2) as u64 * 256,
+                3 => 0x9_0000 + 4096 * trip as u64,
+                4 => 16 * trip as u64,
+                5 => 0x5_0000,
+                _ => {
+                    rec.event(w, idx, active, exec);
+                    return;
+                }
+            };
+            rec.mem(w, idx, active, exec, lanes.map(|l| base + 4 * l));
+        };
+        let mut whole = preparer.recorder(0, warps);
+        for i in &issues {
+            record(&mut whole, i);
+        }
+        let want = decode(vec![whole.take_segment().unwrap()], warps as usize);
+        assert_eq!(want[0].0.len(), 400 * templates.len());
+        // sectors of LDG, STG, LDL and ATOMG; lane addresses of LDS and ATOMG
+        assert_eq!((want[0].1.len(), want[0].2.len()), (400 * 4, 400 * 2));
+        for every in [1, 5, 64, 999, issues.len()] {
+            let mut rec = preparer.recorder(0, warps);
+            let mut segments = Vec::new();
+            for (k, i) in issues.iter().enumerate() {
+                record(&mut rec, i);
+                if (k + 1) % every == 0 {
+                    segments.push(rec.take_segment().unwrap());
+                }
+            }
+            segments.push(rec.take_segment().unwrap());
+            assert_eq!(decode(segments, warps as usize), want, "cut every {every} issues");
         }
     }
 }

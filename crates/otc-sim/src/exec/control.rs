@@ -38,7 +38,7 @@ fn targets(w: &Warp, exec: u32, base: &[u32; 32], t: i64, len: usize) -> Result<
 }
 
 #[inline(always)]
-pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &crate::decode::Op, exec: u32) -> ExResult {
+pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, op: &crate::decode::Op, exec: u32) -> ExResult {
     // instructions after the end of the code (`len` excludes the synthetic End op)
     let len = x.ops.len() - 1;
     match op.kind {

@@ -142,7 +142,7 @@ pub(crate) fn prmt(a: u32, sel: u32, c: u32, mode: u8) -> u32 {
 }
 
 /// Special register value of lane `l`.
-pub(crate) fn sreg<G: GlobalMem>(w: &Warp, x: &Exec<'_, G>, sr: Sr, l: usize) -> u64 {
+pub(crate) fn sreg<G: GlobalMem>(w: &Warp, x: &Exec<'_, '_, G>, sr: Sr, l: usize) -> u64 {
     let e = x.env;
     let lt = (1u32 << l) - 1;
     let le = if l == 31 { FULL } else { (2u32 << l) - 1 };
@@ -211,7 +211,7 @@ fn cmp_mask(a: &[u32; 32], b: &[u32; 32], f: impl Fn(u32, u32) -> bool) -> u32 {
 }
 
 #[inline(always)]
-pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) {
+pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &OpKind, exec: u32) {
     let mut t: Tmp = [Scratch::new(), Scratch::new(), Scratch::new(), Scratch::new()];
     let [t0, t1, t2, t3] = &mut t;
     match *k {

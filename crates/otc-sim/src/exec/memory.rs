@@ -197,11 +197,11 @@ fn scatter_slice<const W: usize>(
     }
 }
 
-fn local_size<G: GlobalMem>(x: &Exec<'_, G>) -> u64 {
+fn local_size<G: GlobalMem>(x: &Exec<'_, '_, G>) -> u64 {
     x.env.local_bytes as u64
 }
 
-fn ensure_local<G: GlobalMem>(w: &mut Warp, x: &Exec<'_, G>) {
+fn ensure_local<G: GlobalMem>(w: &mut Warp, x: &Exec<'_, '_, G>) {
     let need = 32 * x.env.local_bytes as usize;
     if w.local.len() < need {
         w.local.resize(need, 0);
@@ -231,7 +231,7 @@ fn split_generic(exec: u32, addr: &[u64; 32]) -> impl Iterator<Item = (Space, u3
 #[inline(always)]
 fn load<G: GlobalMem>(
     w: &mut Warp,
-    x: &mut Exec<'_, G>,
+    x: &mut Exec<'_, '_, G>,
     space: Space,
     addr: &[u64; 32],
     exec: u32,
@@ -297,7 +297,7 @@ fn load<G: GlobalMem>(
 #[inline(always)]
 fn store<G: GlobalMem>(
     w: &mut Warp,
-    x: &mut Exec<'_, G>,
+    x: &mut Exec<'_, '_, G>,
     space: Space,
     addr: &[u64; 32],
     exec: u32,
@@ -355,7 +355,7 @@ fn store<G: GlobalMem>(
 }
 
 #[inline(always)]
-pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, exec: u32) -> ExResult {
+pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &OpKind, exec: u32) -> ExResult {
     match *k {
         OpKind::Ld { space, d, base, wide, off, size } => {
             let addr = addresses(w, base, wide, off);

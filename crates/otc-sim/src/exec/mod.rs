@@ -32,8 +32,9 @@ pub(crate) struct Env {
     pub arith: TensorArith,
 }
 
-/// Everything an executing warp touches besides itself.
-pub(crate) struct Exec<'a, G: GlobalMem> {
+/// Everything an executing warp touches besides itself. The tracer has a lifetime of its own
+/// (the launch's) so that a suspended CTA (`cta::CtaRun`) keeps it between steps.
+pub(crate) struct Exec<'a, 't, G: GlobalMem> {
     pub ops: &'a [Op],
     pub env: &'a Env,
     pub banks: &'a [Vec<u8>],
@@ -44,7 +45,7 @@ pub(crate) struct Exec<'a, G: GlobalMem> {
     /// Warp-instructions the CTA has executed (the clock of `SR_CLOCKLO`).
     pub clock: u64,
     /// Records the issued instructions for the cycle model (`None`: timing is off).
-    pub tracer: Option<crate::timing::Tracer<'a>>,
+    pub tracer: Option<crate::timing::Tracer<'t>>,
 }
 
 /// Why `run_warp` returned.
@@ -98,7 +99,7 @@ pub(crate) fn level() -> Level {
 }
 
 /// Run the warp for at most `slice` warp-instructions (and at most `*budget`).
-pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, slice: u32, budget: &mut u64) -> Stop {
     #[cfg(target_arch = "x86_64")]
     match level() {
         // SAFETY: `level()` never exceeds what the host supports.
@@ -112,20 +113,20 @@ pub(crate) fn run_warp<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512cd,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-unsafe fn run_warp_avx512<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+unsafe fn run_warp_avx512<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, slice: u32, budget: &mut u64) -> Stop {
     run_warp_body(w, x, slice, budget)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-unsafe fn run_warp_avx2<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+unsafe fn run_warp_avx2<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, slice: u32, budget: &mut u64) -> Stop {
     run_warp_body(w, x, slice, budget)
 }
 
 /// The interpreter loop; everything it calls on the common paths is inlined into it, so each
 /// `Level` gets its own compiled copy.
 #[inline(always)]
-fn run_warp_body<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, slice: u32, budget: &mut u64) -> Stop {
+fn run_warp_body<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, slice: u32, budget: &mut u64) -> Stop {
     if w.active == 0 && !w.select_after_block() {
         return if w.done() { Stop::Done } else { Stop::Blocked };
     }
@@ -203,7 +204,7 @@ fn act(r: ExResult) -> Act {
 
 /// Execute one instruction for the lanes `exec` of the running group.
 #[inline(always)]
-fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, op: &Op, exec: u32) -> Act {
+fn step<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, op: &Op, exec: u32) -> Act {
     use OpKind::*;
     // Control flow is executed even with no guarded lane (the branch is then not taken).
     match &op.kind {

@@ -305,7 +305,7 @@ fn write_halves(w: &mut Warp, d: u16, res: &[u16; 128], exec: u32) {
 
 /// Execute a tensor instruction for the lanes `exec` (`exec` != 0).
 #[inline(always)]
-pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
+pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &TensorOp, exec: u32) -> ExResult {
     // Every variant is listed (no `_`): a new tensor instruction must be given its semantics here.
     match k {
         TensorOp::Hmma { .. } | TensorOp::HmmaVs { .. } | TensorOp::Bohmma { .. } => {
@@ -684,7 +684,7 @@ fn ready<'w>(w: &'w mut Warp, exec: u32, what: &str, buf: u8) -> Result<&'w mut 
 }
 
 /// The OTC instructions with an accumulation buffer or a dense OHMMA (`exec` != 0).
-fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &TensorOp, exec: u32) -> ExResult {
+fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &TensorOp, exec: u32) -> ExResult {
     let arith = x.env.arith;
     // Warp-collective instructions (everything but the dense OHMMA and ACCB.MOV, whose results
     // are per lane): the guard must hold in every active lane or in none (none never gets here).
