@@ -4233,7 +4233,7 @@ pub static FORMS: &[FormDef] = &[
         form: 0,
         unit: Unit::Mem,
         class: Class::Memory(MemoryClass::GlobalLoad),
-        summary: "Load through a generic address (`-G` code): d = [a + offset], the 64-bit address (.E) in the shared window (from c[0x0][0x18]), the local window (from c[0x0][0x20]) or global memory",
+        summary: "Load through a generic address (`-G` code, or a pointer whose space ptxas cannot tell): d = [a + offset], the 64-bit address (.E) in the shared window (from c[0x0][0x18]), the local window (from c[0x0][0x20]), the __constant__ window (from c[0x0][0x50]) or global memory",
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
