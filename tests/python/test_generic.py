@@ -149,6 +149,7 @@ def test_the_constant_window_is_read_only_and_as_long_as_the_bank(body, phrase):
 @pytest.mark.parametrize("space, base, want", [
     ("S", SHARED_WINDOW, 1), ("S", LOCAL_WINDOW, 0), ("S", SHARED_WINDOW + (1 << 24), 0),
     ("L", LOCAL_WINDOW + 0x40, 1), ("L", SHARED_WINDOW, 0), ("G", 0x1_0000_0000, 1), ("G", SHARED_WINDOW, 0),
+    ("G", CONST_WINDOW + 0x10, 1), ("S", CONST_WINDOW, 0), ("L", CONST_WINDOW, 0),
 ])
 def test_qspc_tells_the_space_of_a_generic_address(space, base, want):
     body = f"""MOV R2, {base & 0xffffffff:#x} ;

@@ -2743,7 +2743,7 @@ pub static FORMS: &[FormDef] = &[
         form: 0,
         unit: Unit::Int,
         class: Class::Alu,
-        summary: "Query the space of a generic address: p = (a + offset lies in the window .S shared / .L local; .G: in neither); d = 0",
+        summary: "Query the space of a generic address: p = (a + offset lies in the window .S shared / .L local; .G: in neither, the __constant__ window counting as global); d = 0",
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "space", options: &["S", "L", "G"], regs: &[], field: BitField { lo: 21, width: 2 } },

@@ -422,7 +422,7 @@ pub(crate) enum OpKind {
         unsigned: bool,
     },
     /// `QSPC`: whether each lane's generic address lies in the window of `space` (`Global`: in
-    /// neither window); `d` gets 0.
+    /// neither the shared nor the local window; the `__constant__` window is global); `d` gets 0.
     Qspc {
         p: u8,
         d: R,

@@ -431,7 +431,9 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, G>, k: &OpKind, 
             let addr = addresses(w, base, true, off);
             let mut bits = 0u32;
             for (sp, lanes, _) in split_generic(exec, &addr) {
-                if sp == space {
+                // `__constant__` data resides in device (global) memory (CUDA C++ Programming
+                // Guide, "Device Memory Accesses"): its window counts as global
+                if sp == space || (sp == Space::Const && space == Space::Global) {
                     bits |= lanes;
                 }
             }
