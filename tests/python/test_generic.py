@@ -1,5 +1,5 @@
 """The forms nvcc's -G code adds: generic LD/ST/ATOM through the shared and local windows
-(c[0x0][0x18], c[0x0][0x20]), QSPC, SGXT, IMAD.WIDE.U32.X, SR_LMEMHIOFF, and CALL.ABS, which is
+(c[0x0][0x18], c[0x0][0x20]) and the read-only __constant__ window (c[0x0][0x50]), QSPC, SGXT, IMAD.WIDE.U32.X, SR_LMEMHIOFF, and CALL.ABS, which is
 refused with a clear reason. Each case is a small own-dialect kernel against a NumPy model."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import otc_emu
 SASS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sass"
 U32, I32 = np.uint32, np.int32
 SHARED_WINDOW, LOCAL_WINDOW = 0x0000_7E00_0000_0000, 0x0000_7F00_0000_0000
+CONST_WINDOW = 0x0000_7D00_0000_0000
 
 # R2:R3 = generic address of the space (R0 = tid), R6:R7 = &out[tid]
 PROLOGUE = """.param ptr out
@@ -98,9 +99,57 @@ STG.E.SYS [R2+0x4], R12 ;
     assert got[0] == 64 and got[1] == sum(range(64))
 
 
+# R2:R3 = c[0x0][0x50] (the generic address of constant bank 3) + R0 * 4
+CONST_ADDRESS = """MOV R2, c[0x0][0x50] ;
+MOV R3, c[0x0][0x54] ;
+IMAD.SHL.U32 R8, R0, 0x4, RZ ;
+IADD3 R2, P0, R2, R8, RZ ;
+IADD3.X R3, RZ, R3, RZ, P0, !PT ;
+"""
+
+
+def _const_window_kernel(body: str, table: np.ndarray):
+    prog = otc_emu.assemble(".kernel k\n" + PROLOGUE + CONST_ADDRESS + body + "EXIT ;\n")
+    dev = otc_emu.Device(timing=False)
+    dev.write_constant(3, 0, table.tobytes())
+    out = dev.zeros(32, U32)
+    dev.launch(prog, "k", 1, 32, [out])
+    return out.numpy()
+
+
+@pytest.mark.parametrize("load, extra, want", [
+    ("LD.E.SYS R10, [R2] ;", 0, lambda t: t[:32]),
+    ("LD.E.SYS R10, [R2+0x40] ;", 0, lambda t: t[16:48]),
+    ("LD.E.U16.SYS R10, [R2+0x2] ;", 0, lambda t: t[:32] >> 16),
+    ("LD.E.64.SYS R10, [R2] ;\nIADD3 R10, R10, R11, RZ ;", 0, None),
+])
+def test_generic_loads_read_constant_bank_3_through_its_window(load, extra, want):
+    table = np.random.default_rng(9).integers(0, 1 << 32, 64, dtype=np.uint64).astype(U32)
+    if want is None:  # .64 at R2 = 4 * tid needs 8-byte alignment: even lanes only
+        body = "LOP3.LUT R9, R0, 0x1, RZ, 0xc0, !PT ;\nISETP.NE.AND P1, PT, R9, RZ, PT ;\n@P1 EXIT ;\n" + load
+        got = _const_window_kernel(body + "\nSTG.E.SYS [R6], R10 ;\n", table)
+        pairs = table[0:64:2][:16] + table[1:64:2][:16]
+        np.testing.assert_array_equal(got[0::2], pairs.astype(U32))
+        return
+    got = _const_window_kernel(load + "\nSTG.E.SYS [R6], R10 ;\n", table)
+    np.testing.assert_array_equal(got, want(table).astype(U32))
+
+
+@pytest.mark.parametrize("body, phrase", [
+    ("ST.E.SYS [R2], R0 ;\n", "4-byte store .*__constant__ window.*read-only"),
+    ("ATOM.E.ADD.STRONG.GPU PT, R10, [R2], R0 ;\n", "4-byte atomic .*__constant__ window.*read-only"),
+    ("LD.E.SYS R10, [R2+0x100] ;\n", "constant access at 0x1.. \\(lane \\d+\\) is out of range"),
+])
+def test_the_constant_window_is_read_only_and_as_long_as_the_bank(body, phrase):
+    with pytest.raises(otc_emu.GuestFault, match=phrase) as info:
+        _const_window_kernel(body, np.zeros(64, U32))  # bank 3 holds 256 bytes
+    assert info.value.kind == "out_of_bounds"
+
+
 @pytest.mark.parametrize("space, base, want", [
     ("S", SHARED_WINDOW, 1), ("S", LOCAL_WINDOW, 0), ("S", SHARED_WINDOW + (1 << 24), 0),
     ("L", LOCAL_WINDOW + 0x40, 1), ("L", SHARED_WINDOW, 0), ("G", 0x1_0000_0000, 1), ("G", SHARED_WINDOW, 0),
+    ("G", CONST_WINDOW + 0x10, 1), ("S", CONST_WINDOW, 0), ("L", CONST_WINDOW, 0),
 ])
 def test_qspc_tells_the_space_of_a_generic_address(space, base, want):
     body = f"""MOV R2, {base & 0xffffffff:#x} ;

@@ -2,7 +2,8 @@
 //! * constant loads (`LDC`, every width, with and without an index register): each assembles to
 //!   the expected operand, prints back as nvcc prints it, encodes and decodes to itself, and its
 //!   disassembly reassembles to the same instruction;
-//! * `ATOMS.CAST.SPIN.64` (modifiers in nvcc's order): the same words as before `.SPIN` moved.
+//! * `ATOMS.CAST.SPIN.64`, `ATOMG`/`ATOM` `.CAST.SPIN.64` (modifiers in nvcc's order): the same
+//!   words as before `.SPIN` moved.
 
 use otc_asm::{assemble, disassemble};
 use otc_isa::{Instruction, Value, RZ};
@@ -70,25 +71,39 @@ fn bad_ldc_addresses_are_named() {
     }
 }
 
-/// Shared-memory CAS as cuobjdump prints it (`.SPIN` before `.64`) and in the other order: the
-/// same instruction, printed as nvcc prints it, with the words the binary format held for it
-/// before `.SPIN` moved in the text (recorded from that build: binaries keep their meaning).
+/// CAS as cuobjdump prints it (`.SPIN` before `.64`: `ATOMS.CAST.SPIN.64`) and in the other
+/// order: the same instruction, printed as nvcc prints it, with the words the binary format held
+/// for it before `.SPIN` moved in the text (recorded from those builds: binaries keep their
+/// meaning). nvcc 11.8 emits `.CAST.SPIN` only for shared memory in the corpus; the global and
+/// generic forms (ATOMG, ATOM) follow the same order.
 #[rustfmt::skip]
-const ATOMS_CAS_FORMS: &[(&str, &str, u128)] = &[
+const CAS_FORMS: &[(&str, &str, u128)] = &[
     ("ATOMS.CAST.SPIN.64 R2, [R4], R6, R8 ;", "ATOMS.CAST.SPIN.64 R2, [R4], R6, R8", 0x0000_0000_0000_1006_0000_0004_02ee_0214),
     ("ATOMS.CAST.64.SPIN R2, [R4], R6, R8 ;", "ATOMS.CAST.SPIN.64 R2, [R4], R6, R8", 0x0000_0000_0000_1006_0000_0004_02ee_0214),
     ("ATOMS.CAST.SPIN R2, [R4], R6, R8 ;", "ATOMS.CAST.SPIN R2, [R4], R6, R8", 0x0000_0000_0000_1006_0000_0004_02ae_0214),
     ("ATOMS.CAS.64 R2, [R4], R6, R8 ;", "ATOMS.CAS.64 R2, [R4], R6, R8", 0x0000_0000_0000_1006_0000_0004_024e_0214),
+    ("ATOMG.E.CAST.SPIN.64.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOMG.E.CAST.SPIN.64.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7bae_0211),
+    ("ATOMG.E.CAST.64.SPIN.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOMG.E.CAST.SPIN.64.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7bae_0211),
+    ("ATOMG.E.CAST.SPIN.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOMG.E.CAST.SPIN.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7b2e_0211),
+    ("ATOMG.E.CAS.64.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOMG.E.CAS.64.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7a8e_0211),
+    ("ATOMG.E.CAS.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOMG.E.CAS.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7a0e_0211),
+    ("ATOM.E.CAST.SPIN.64.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOM.E.CAST.SPIN.64.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7bae_0216),
+    ("ATOM.E.CAST.64.SPIN.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOM.E.CAST.SPIN.64.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7bae_0216),
+    ("ATOM.E.CAS.64.STRONG.GPU PT, R2, [R4], R6, R8 ;", "ATOM.E.CAS.64.STRONG.GPU PT, R2, [R4], R6, R8", 0x0000_0000_0008_0300_0000_0201_7a8e_0216),
 ];
 
 #[test]
-fn atoms_cas_modifiers_in_either_order_mean_the_same_words() {
-    for &(text, canonical, word) in ATOMS_CAS_FORMS {
+fn cas_modifiers_in_either_order_mean_the_same_words() {
+    for &(text, canonical, word) in CAS_FORMS {
         let inst = only_instruction(text);
         assert_eq!(inst.text(), canonical, "{text}");
         assert_eq!(inst.encode().unwrap(), word, "{text}: words");
         assert_eq!(Instruction::decode(word).unwrap(), inst, "{text}: decode");
-        assert_eq!(inst.operand_regs(0), if text.contains(".64") { 2 } else { 1 }, "{text}: d is a pair for .64");
+        let d = if text.starts_with("ATOMS") { 0 } else { 1 }; // ATOMG/ATOM write the predicate first
+        assert_eq!(inst.operand_regs(d), if text.contains(".64") { 2 } else { 1 }, "{text}: d is a pair for .64");
+        // the disassembler's listing assembles back to the same instruction
+        let again = assemble(&disassemble(&assemble(text, "cas").unwrap()), "cas").unwrap();
+        assert_eq!(again.kernels[0].instructions[0], inst, "{text}: disassembly round trip");
     }
 }
 

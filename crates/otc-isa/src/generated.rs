@@ -2743,7 +2743,7 @@ pub static FORMS: &[FormDef] = &[
         form: 0,
         unit: Unit::Int,
         class: Class::Alu,
-        summary: "Query the space of a generic address: p = (a + offset lies in the window .S shared / .L local; .G: in neither); d = 0",
+        summary: "Query the space of a generic address: p = (a + offset lies in the window .S shared / .L local; .G: in neither, the __constant__ window counting as global); d = 0",
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "space", options: &["S", "L", "G"], regs: &[], field: BitField { lo: 21, width: 2 } },
@@ -4233,7 +4233,7 @@ pub static FORMS: &[FormDef] = &[
         form: 0,
         unit: Unit::Mem,
         class: Class::Memory(MemoryClass::GlobalLoad),
-        summary: "Load through a generic address (`-G` code): d = [a + offset], the 64-bit address (.E) in the shared window (from c[0x0][0x18]), the local window (from c[0x0][0x20]) or global memory",
+        summary: "Load through a generic address (`-G` code, or a pointer whose space ptxas cannot tell): d = [a + offset], the 64-bit address (.E) in the shared window (from c[0x0][0x18]), the local window (from c[0x0][0x20]), the __constant__ window (from c[0x0][0x50]) or global memory",
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "size", options: &["", "U8", "S8", "U16", "S16", "64", "128"], regs: &[1, 1, 1, 1, 1, 2, 4], field: BitField { lo: 21, width: 3 } },
@@ -4298,17 +4298,17 @@ pub static FORMS: &[FormDef] = &[
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "op", options: &["CAS", "CAST"], regs: &[], field: BitField { lo: 21, width: 1 } },
-            ModGroupDef { name: "type", options: &["", "U32", "64"], regs: &[1, 1, 2], field: BitField { lo: 22, width: 2 } },
             ModGroupDef { name: "spin", options: &["", "SPIN"], regs: &[], field: BitField { lo: 24, width: 1 } },
+            ModGroupDef { name: "type", options: &["", "U32", "64"], regs: &[1, 1, 2], field: BitField { lo: 22, width: 2 } },
             ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 25, width: 1 } },
             ModGroupDef { name: "scope", options: &["", "CTA", "GPU", "SYS"], regs: &[], field: BitField { lo: 26, width: 2 } },
         ],
         operands: &[
             OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 28, width: 3 }, flags: &[] },
-            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(2), field: BitField { lo: 31, width: 8 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(3), field: BitField { lo: 31, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
-            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
-            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 80, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 88, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(3), field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: Some(3), field: BitField { lo: 80, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 88, width: 1 } }] },
         ],
     },
     FormDef {
@@ -4401,17 +4401,17 @@ pub static FORMS: &[FormDef] = &[
         mods: &[
             ModGroupDef { name: "e", options: &["E"], regs: &[], field: BitField { lo: 21, width: 0 } },
             ModGroupDef { name: "op", options: &["CAS", "CAST"], regs: &[], field: BitField { lo: 21, width: 1 } },
-            ModGroupDef { name: "type", options: &["", "U32", "64"], regs: &[1, 1, 2], field: BitField { lo: 22, width: 2 } },
             ModGroupDef { name: "spin", options: &["", "SPIN"], regs: &[], field: BitField { lo: 24, width: 1 } },
+            ModGroupDef { name: "type", options: &["", "U32", "64"], regs: &[1, 1, 2], field: BitField { lo: 22, width: 2 } },
             ModGroupDef { name: "sem", options: &["", "STRONG"], regs: &[], field: BitField { lo: 25, width: 1 } },
             ModGroupDef { name: "scope", options: &["", "CTA", "GPU", "SYS"], regs: &[], field: BitField { lo: 26, width: 2 } },
         ],
         operands: &[
             OperandDef { name: "p", kind: Kind::P, write: true, regs_from: None, field: BitField { lo: 28, width: 3 }, flags: &[] },
-            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(2), field: BitField { lo: 31, width: 8 }, flags: &[] },
+            OperandDef { name: "d", kind: Kind::R, write: true, regs_from: Some(3), field: BitField { lo: 31, width: 8 }, flags: &[] },
             OperandDef { name: "a", kind: Kind::M, write: false, regs_from: None, field: BitField { lo: 39, width: 32 }, flags: &[] },
-            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
-            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: Some(2), field: BitField { lo: 80, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 88, width: 1 } }] },
+            OperandDef { name: "b", kind: Kind::R, write: false, regs_from: Some(3), field: BitField { lo: 71, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 79, width: 1 } }] },
+            OperandDef { name: "c", kind: Kind::R, write: false, regs_from: Some(3), field: BitField { lo: 80, width: 8 }, flags: &[FlagField { flag: Flag::Reuse, field: BitField { lo: 88, width: 1 } }] },
         ],
     },
     FormDef {

@@ -259,6 +259,12 @@ pub const SHARED_WINDOW: u64 = 0x0000_7e00_0000_0000;
 pub const LOCAL_WINDOW: u64 = 0x0000_7f00_0000_0000;
 /// Size of each generic window.
 pub const WINDOW_BYTES: u64 = 1 << 24;
+/// The generic address of byte 0 of constant bank 3 (the module's `__constant__` data), which a
+/// launch puts in `c[0x0][0x50]` as the CUDA driver does: nvcc 11.8 builds `&const_array` as
+/// `c[0x0][0x50..0x58] + offset` when it cannot turn the access into an `LDC`
+/// (tests/fixtures/cuda/const_generic.cu). Generic loads there read the bank; stores and atomics
+/// fault (the emulator keeps the bank read-only). The window spans a whole bank (64 KiB).
+pub const CONST_WINDOW: u64 = 0x0000_7d00_0000_0000;
 /// Size of constant bank 0 as the emulator lays it out (64 KiB as on sm_70).
 pub const CONST_BANK_BYTES: u32 = 64 * 1024;
 

@@ -2,8 +2,9 @@
 //!
 //! Constant bank 0 of a launch: blockDim at 0x0/0x4/0x8, gridDim at 0xc/0x10/0x14, the 64-bit
 //! bases of the generic shared and local windows at 0x18 and 0x20 (`config::SHARED_WINDOW`), the
-//! stack pointer (top of the thread's local window) at 0x28, the number of SMs (`%nsmid`) at 0x10c,
-//! the parameters from 0x160; everything else reads zero. The bank ends with the parameters: a
+//! stack pointer (top of the thread's local window) at 0x28, the generic address of constant
+//! bank 3 (`config::CONST_WINDOW`, where `&const_array` points) at 0x50, the number of SMs
+//! (`%nsmid`) at 0x10c, the parameters from 0x160; everything else reads zero. The bank ends with the parameters: a
 //! constant operand past them faults.
 //!
 //! # Determinism: the CTA-order rule
@@ -368,6 +369,8 @@ impl Device {
         put(&mut bank0, 0x20, crate::config::LOCAL_WINDOW as u32);
         put(&mut bank0, 0x24, (crate::config::LOCAL_WINDOW >> 32) as u32);
         put(&mut bank0, 0x28, local);
+        put(&mut bank0, 0x50, crate::config::CONST_WINDOW as u32);
+        put(&mut bank0, 0x54, (crate::config::CONST_WINDOW >> 32) as u32);
         put(&mut bank0, 0x10c, cfg.num_sms.max(1));
         bank0[PARAM_BASE as usize..PARAM_BASE as usize + params.len()].copy_from_slice(params);
         let mut banks = self.banks.clone();

@@ -124,8 +124,12 @@ pub(crate) enum Space {
     Shared,
     Local,
     /// A generic address (`LD`/`ST`/`ATOM`): each lane's address picks its space by the windows
-    /// of [`crate::config::SHARED_WINDOW`] and [`crate::config::LOCAL_WINDOW`].
+    /// of [`crate::config::SHARED_WINDOW`], [`crate::config::LOCAL_WINDOW`] and
+    /// [`crate::config::CONST_WINDOW`].
     Generic,
+    /// Constant bank 3 (`__constant__` data) reached through a generic address: read-only. Only
+    /// [`Space::Generic`] accesses resolve to it.
+    Const,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -418,7 +422,7 @@ pub(crate) enum OpKind {
         unsigned: bool,
     },
     /// `QSPC`: whether each lane's generic address lies in the window of `space` (`Global`: in
-    /// neither window); `d` gets 0.
+    /// neither the shared nor the local window; the `__constant__` window is global); `d` gets 0.
     Qspc {
         p: u8,
         d: R,

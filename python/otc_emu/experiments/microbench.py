@@ -27,25 +27,32 @@ LISTING = Path(__file__).parent / "data" / "microbench.sass"
 
 CLOCK = "SR_CLOCKLO"
 #: Published values: (value or (low, high) range, source). A range counts as no error inside it.
-#: Sources marked "recalled" are the values the project's notes give for the paper
-#: (shared/reference/volta-sm70-notes.md section 5; configs/v100.toml); check them against the
-#: paper's text before relying on a single one.
+#: Jia et al.'s text could not be opened here (only its front matter is reachable), so its
+#: numbers stay as the machine file cites them, marked "Jia not re-checked". Each latency is
+#: checked against an independent public measurement of the same GV100 SM: [ARA] Arafa, Badawy,
+#: Chennupati, Santhi, Eidenbenz, "Low Overhead Instruction Latency Characterization for NVIDIA
+#: GPGPUs" (HPEC 2019, arXiv 1905.08778), measured on a Titan V, raw outputs in the repository
+#: NMSU-PEARL/GPUs-ISA-Latencies (ALU/output/Volta/TITANV/<file>: "number of cycles = N") and
+#: their per-architecture table in lanl/PPT code/apps/PPT-GPU/configs/arch_latencies_config.py
+#: (class Volta). DRAM bandwidth: [GPI] GPUInspector.jl docs/src/devices/v100_sxm2.md, a
+#: Tesla V100-SXM2-32GB. docs/timing.md section 6.1 lists what each source says.
 PUBLISHED: dict[str, tuple[float | tuple[float, float], str]] = {
-    "FFMA": (4, "JIA ch. 4: fp32 and integer ops 4 cycles (recalled)"),
-    "FADD": (4, "JIA ch. 4 (recalled)"),
-    "FMUL": (4, "JIA ch. 4 (recalled)"),
-    "LOP3.LUT": (4, "JIA ch. 4 (recalled)"),
-    "IMAD": ((4, 5), "notes: IMAD ~4-5 (recalled from JIA)"),
-    "HFMA2": (6, "notes: HADD2/HFMA2 ~6 (recalled from JIA)"),
-    "DADD": (8, "JIA ch. 4: fp64 8 cycles (recalled)"),
-    "DFMA": (8, "JIA ch. 4: fp64 8 cycles (recalled)"),
-    "smem": (19, "JIA ch. 3: shared memory load latency [v100.toml]"),
-    "L1": (28, "JIA ch. 3: L1 hit [v100.toml]"),
-    "L2": (193, "JIA ch. 3: L2 hit [v100.toml]"),
-    "DRAM": ((300, 460), "notes: DRAM 300-460 (range of published values)"),
-    "l2_bw": (2155, "JIA ch. 3: L2 bandwidth [v100.toml]"),
-    "dram_bw": (750, "JIA ch. 3: achieved global-memory bandwidth (recalled)"),
-    "wmma_first_to_result": (44, "RAI Titan V: first HMMA issued at 10, result at 54"),
+    "FFMA": (4, "ARA Titan V: ALU/output/Volta/TITANV/FFMa (fma.rn.f32 -> FFMA) 4; JIA 4 (not re-checked)"),
+    "FADD": (4, "ARA Titan V: ALU/output/Volta/TITANV/FAdd (add.f32 -> FADD) 4"),
+    "FMUL": (4, "ARA: lanl/PPT arch_latencies_config.py class Volta, fmul = 4"),
+    "LOP3.LUT": (4, "ARA Titan V: ALU/output/Volta/TITANV/And (and.b32 -> LOP3.LUT) 4"),
+    "IMAD": (4, "ARA Titan V: ALU/output/Volta/TITANV/Mul (mul.lo.u32, printed IMUL: sm_70's IMAD) 4"),
+    "HFMA2": (6, "ARA Titan V: ALU/output/Volta/TITANV/HFFMa (fma.rn.f16, printed HFMA: sm_70's HFMA2) 6"),
+    "DADD": (8, "ARA Titan V: ALU/output/Volta/TITANV/DFAdd (add.rn.f64 -> DADD) 8"),
+    "DFMA": (8, "ARA Titan V: ALU/output/Volta/TITANV/DFFMA (fma.rn.f64 -> DFMA) 8"),
+    "smem": (19, "JIA ch. 3 as v100.toml cites it (Jia not re-checked); ARA Titan V (PPT class Volta): 18"),
+    "L1": (28, "JIA ch. 3 as v100.toml cites it (Jia not re-checked); ARA Titan V (PPT class Volta): 26"),
+    "L2": (193, "JIA ch. 3 as v100.toml cites it (Jia not re-checked); ARA Titan V (PPT class Volta): 198"),
+    "DRAM": ((300, 460), "notes: 300-460 (unverified range); ARA Titan V (PPT class Volta): 362, inside it"),
+    "l2_bw": (2155, "JIA ch. 3 as v100.toml cites it (Jia not re-checked; no independent V100 value found)"),
+    "dram_bw": ((776, 810), "GPI V100-SXM2-32GB: memcpy 722.31 GiB/s = 776 GB/s, saxpy 754.39 GiB/s = 810 GB/s "
+                "(read+write streams; theoretical 836.4 GiB/s = 898 GB/s)"),
+    "wmma_first_to_result": (44, "RAI Titan V: first HMMA issued at 10, result at 54 (the notes; RAI not re-checked)"),
     "wmma_tflops": (125, "V100 whitepaper peak (a specification, not a measurement)"),
 }
 
@@ -346,7 +353,8 @@ def _notes(rows: list[dict]) -> list[str]:
             "latencies from the issue cycles of the two clock reads (CS2R SR_CLOCKLO) over the dependent instructions "
             "between them, the staircase from the cycles of 1024 chased loads after a warming pass, bandwidth from "
             "bytes read over the kernel's time. 'model, control bits': scheduler.use_control_bits = true. "
-            "'recalled' sources are the project's notes of the paper, not checked against its text (docs/timing.md)."]
+            "'not re-checked': the value as the machine file or the notes cite the paper, whose text was not at hand; "
+            "ARA and GPI are the independent measurements that confirm or replace them (docs/timing.md section 6.1)."]
 
 
 def _view(columns, rows):

@@ -7,7 +7,7 @@
 //! instruction (the fault names every faulting lane and the first address) with no partial
 //! effect. Atomics of one instruction are applied lane by lane in ascending lane order.
 
-use crate::config::{LOCAL_WINDOW, SHARED_WINDOW, WINDOW_BYTES};
+use crate::config::{CONST_BANK_BYTES, CONST_WINDOW, LOCAL_WINDOW, SHARED_WINDOW, WINDOW_BYTES};
 use crate::decode::{AtomOp, AtomTy, MSize, OpKind, Space, R};
 use crate::fault::{FaultKind, MemorySpace, RawFault};
 use crate::fp::{self, Rnd, F16, F64};
@@ -209,15 +209,23 @@ fn ensure_local<G: GlobalMem>(w: &mut Warp, x: &Exec<'_, '_, G>) {
 }
 
 /// The lanes of `exec` whose generic addresses lie in each space, with the addresses inside
-/// that space (`config::SHARED_WINDOW`): only the spaces some lane uses.
+/// that space (`config::SHARED_WINDOW`, `LOCAL_WINDOW`, `CONST_WINDOW`): only the spaces some
+/// lane uses.
 fn split_generic(exec: u32, addr: &[u64; 32]) -> impl Iterator<Item = (Space, u32, [u64; 32])> {
-    let mut parts = [(Space::Global, 0u32, [0u64; 32]), (Space::Shared, 0, [0; 32]), (Space::Local, 0, [0; 32])];
+    let mut parts = [
+        (Space::Global, 0u32, [0u64; 32]),
+        (Space::Shared, 0, [0; 32]),
+        (Space::Local, 0, [0; 32]),
+        (Space::Const, 0, [0; 32]),
+    ];
     for l in lanes(exec) {
         let a = addr[l];
         let (i, at) = if a.wrapping_sub(SHARED_WINDOW) < WINDOW_BYTES {
             (1, a - SHARED_WINDOW)
         } else if a.wrapping_sub(LOCAL_WINDOW) < WINDOW_BYTES {
             (2, a - LOCAL_WINDOW)
+        } else if a.wrapping_sub(CONST_WINDOW) < CONST_BANK_BYTES as u64 {
+            (3, a - CONST_WINDOW)
         } else {
             (0, a)
         };
@@ -225,6 +233,59 @@ fn split_generic(exec: u32, addr: &[u64; 32]) -> impl Iterator<Item = (Space, u3
         parts[i].2[l] = at;
     }
     parts.into_iter().filter(|p| p.1 != 0)
+}
+
+/// Constant bank 3 as the generic window shows it (empty when the kernel has none).
+fn const_bank<'b, G: GlobalMem>(x: &Exec<'b, G>) -> &'b [u8] {
+    x.banks.get(3).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The fault of a store or atomic whose generic address lies in the read-only constant window.
+fn const_write_fault(w: &Warp, exec: u32, addr: &[u64; 32], what: &str) -> RawFault {
+    let l = exec.trailing_zeros() as usize;
+    fault(
+        w,
+        exec,
+        FaultKind::OutOfBounds(MemorySpace::Constant),
+        format!(
+            "{what} at {:#x} (lane {l}) lies in the __constant__ window (bank 3 at generic address {CONST_WINDOW:#x}), \
+             which is read-only",
+            CONST_WINDOW + addr[l]
+        ),
+        Some(CONST_WINDOW + addr[l]),
+    )
+}
+
+/// Loads of the lanes of `exec` from the window `mem` (shared memory, constant bank 3) at the
+/// offsets `addr`, checked against its length.
+#[inline(always)]
+fn load_window(
+    w: &Warp,
+    mem: &[u8],
+    space: MemorySpace,
+    addr: &[u64; 32],
+    exec: u32,
+    size: MSize,
+    out: &mut [[u32; 32]; 4],
+) -> Result<(), RawFault> {
+    let n = size.bytes();
+    check_window(w, exec, addr, n, space, mem.len() as u64)?;
+    let at = |l: usize| addr[l] as usize;
+    match size {
+        MSize::B32 => gather_slice::<1>(mem, exec, at, out),
+        MSize::B64 => gather_slice::<2>(mem, exec, at, out),
+        MSize::B128 => gather_slice::<4>(mem, exec, at, out),
+        _ => {
+            for l in lanes(exec) {
+                let a = addr[l] as usize;
+                let v = load_words(&mem[a..a + n], size);
+                for (r, o) in out.iter_mut().enumerate().take(size.regs()) {
+                    o[l] = v[r];
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Loads of the lanes of `exec` from `space` at `addr` into `out` (registers of the lanes).
@@ -257,25 +318,8 @@ fn load<G: GlobalMem>(
                 }),
             }
         }
-        Space::Shared => {
-            let len = x.shared.len() as u64;
-            check_window(w, exec, &addr, n, MemorySpace::Shared, len)?;
-            let at = |l: usize| addr[l] as usize;
-            match size {
-                MSize::B32 => gather_slice::<1>(x.shared, exec, at, out),
-                MSize::B64 => gather_slice::<2>(x.shared, exec, at, out),
-                MSize::B128 => gather_slice::<4>(x.shared, exec, at, out),
-                _ => {
-                    for l in lanes(exec) {
-                        let a = addr[l] as usize;
-                        let v = load_words(&x.shared[a..a + n], size);
-                        for r in 0..regs {
-                            out[r][l] = v[r];
-                        }
-                    }
-                }
-            }
-        }
+        Space::Shared => load_window(w, x.shared, MemorySpace::Shared, &addr, exec, size, out)?,
+        Space::Const => load_window(w, const_bank(x), MemorySpace::Constant, &addr, exec, size, out)?,
         Space::Local | Space::Generic => {
             let len = local_size(x);
             check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
@@ -340,6 +384,7 @@ fn store<G: GlobalMem>(
                 }
             }
         }
+        Space::Const => return Err(const_write_fault(w, exec, &addr, &format!("{n}-byte store"))),
         Space::Local | Space::Generic => {
             let len = local_size(x);
             check_window(w, exec, &addr, n, MemorySpace::Local, len)?;
@@ -386,7 +431,9 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &OpKi
             let addr = addresses(w, base, true, off);
             let mut bits = 0u32;
             for (sp, lanes, _) in split_generic(exec, &addr) {
-                if sp == space {
+                // `__constant__` data resides in device (global) memory (CUDA C++ Programming
+                // Guide, "Device Memory Accesses"): its window counts as global
+                if sp == space || (sp == Space::Const && space == Space::Global) {
                     bits |= lanes;
                 }
             }
@@ -455,6 +502,7 @@ pub(super) fn exec<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &OpKi
                             ret[1][l] = (r >> 32) as u32;
                         }
                     }
+                    Space::Const => return Err(const_write_fault(w, exec, &addr, &format!("{n}-byte atomic"))),
                     Space::Local | Space::Generic => {
                         // no atomics on local memory: the lanes' addresses fault as outside it
                         check_window(w, exec, &addr, n, MemorySpace::Local, 0)?;
