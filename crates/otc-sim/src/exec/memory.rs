@@ -236,7 +236,7 @@ fn split_generic(exec: u32, addr: &[u64; 32]) -> impl Iterator<Item = (Space, u3
 }
 
 /// Constant bank 3 as the generic window shows it (empty when the kernel has none).
-fn const_bank<'b, G: GlobalMem>(x: &Exec<'b, G>) -> &'b [u8] {
+fn const_bank<'b, G: GlobalMem>(x: &Exec<'b, '_, G>) -> &'b [u8] {
     x.banks.get(3).map(Vec::as_slice).unwrap_or(&[])
 }
 
