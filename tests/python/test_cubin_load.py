@@ -110,3 +110,15 @@ def test_cli_runs_a_cubin(tmp_path):
             "--out", str(tmp_path / "out"), "--no-timing"]
     assert cli.main(argv) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "arg3.npy"), 2 * x + y)
+
+
+def test_the_encoding_table_is_up_to_date():
+    """isa/sm70-encoding.toml is what isa/sm70_learn.py learns from the committed listings."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, str(ROOT / "isa" / "sm70_learn.py"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import re
+
+    m = re.search(r"(\d+) of (\d+) instructions decode back to their text", r.stderr)
+    assert m and m.group(1) == m.group(2), r.stderr  # every word of every listing
