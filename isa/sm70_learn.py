@@ -7,11 +7,11 @@ NVIDIA opcode (bits 0..11 of the word), where each operand's fields sit (registe
 immediates, constant bank and offset, memory base and offset, branch targets, predicate numbers)
 and which single bits carry an operand's `-`, `|..|`, `!`/`~` and `.reuse`. The bits that remain
 (the "residual": modifiers, suffixes such as `.H0_H0`, operand fields that never varied) are kept
-as a table from residual to text. The result is `isa/sm70-encoding.toml`, which the decoder in
+as a table from residual to text. The result is `isa/sm70/encoding.toml`, which the decoder in
 crates/otc-asm/src/sm70.rs reads.
 
 Usage:
-    python3 isa/sm70_learn.py            rewrite isa/sm70-encoding.toml
+    python3 isa/sm70_learn.py            rewrite isa/sm70/encoding.toml
     python3 isa/sm70_learn.py --check    fail when it is stale
     python3 isa/sm70_learn.py --holdout  learn from the -O3 listings only and report how many
                                          instructions of the other listings (-G, -lineinfo) decode
@@ -36,7 +36,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SASS = os.path.join(ROOT, "tests", "fixtures", "sass")
-OUT = os.path.join(ROOT, "isa", "sm70-encoding.toml")
+OUT = os.path.join(ROOT, "isa", "sm70", "encoding.toml")
 
 LINE = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s*(.*?)\s*/\* 0x([0-9a-f]{16}) \*/\s*$")
 HIGH = re.compile(r"^\s*/\* 0x([0-9a-f]{16}) \*/\s*$")
@@ -360,10 +360,83 @@ def learn_samples(key, kinds, seps, samples, problems, split=True):
             vals = [s["ops"][oi][1][fname] for s in samples]
             if fname == "i" and all(v > 0 and v & (v - 1) == 0 for v in vals):
                 pow2.append(oi)
+    derived = generalise(entries) if split else {}
     g = {"kinds": kinds, "seps": seps, "fields": fields, "flags": flags, "mask": mask,
-         "entries": entries, "enums": enums, "samples": len(samples), "pow2": pow2}
+         "entries": {**derived, **entries}, "derived": set(derived), "enums": enums, "samples": len(samples),
+         "pow2": pow2}
     g["entries_key"] = min(entries)
     return [g]
+
+
+def generalise(entries):
+    """Forms for modifier combinations the corpus shows only in parts, on the assumption that
+    each modifier's bits are its own (the word is the XOR of its parts): where two forms differ in
+    one modifier (`ISETP.LT.AND` / `ISETP.GT.AND`, or `.U32` present or not) and every such pair in
+    the opcode's samples, at least two, differs in the same bits, that change is applied to the
+    other forms where the modifier stands between the same neighbours as in one of the pairs
+    (`ISETP.LT.U32.OR` from `ISETP.LT.OR`), twice over. A derived form never
+    replaces a seen one, and two derived forms that claim one residual are both dropped."""
+    def tokens(m):
+        return m.split(".")
+
+    changes = collections.defaultdict(set)  # (kind, a, b) -> residual differences
+    contexts = collections.defaultdict(set)  # (kind, a, b) -> (token before, token after) seen
+    counts = collections.Counter()
+    items = sorted(entries.items())
+
+    def around(t, j, skip=1):
+        return (t[j - 1], t[j + skip] if j + skip < len(t) else None)
+
+    for i, (r1, (m1, f1)) in enumerate(items):
+        t1 = tokens(m1)
+        for r2, (m2, f2) in items[i + 1:]:
+            t2 = tokens(m2)
+            if f1 != f2 or t1[0] != t2[0]:
+                continue
+            for (ta, ra), (tb, rb) in (((t1, r1), (t2, r2)), ((t2, r2), (t1, r1))):
+                key = None
+                if len(ta) == len(tb):
+                    diff = [j for j in range(len(ta)) if ta[j] != tb[j]]
+                    if len(diff) == 1:
+                        j = diff[0]
+                        key, ctx = ("sub", ta[j], tb[j]), around(ta, j)
+                elif len(tb) == len(ta) + 1:
+                    for j in range(1, len(tb)):
+                        if ta == tb[:j] + tb[j + 1:]:
+                            key, ctx = ("ins", None, tb[j]), around(tb, j)
+                            break
+                if key:
+                    changes[key].add(ra ^ rb)
+                    contexts[key].add(ctx)
+                    counts[key] += 1
+    rules = [(k, next(iter(d))) for k, d in sorted(changes.items()) if len(d) == 1 and counts[k] >= 2]
+    known = dict(entries)
+    derived = {}
+    for _ in range(2):
+        proposals = collections.defaultdict(set)
+        for r, (m, f) in sorted(known.items()):
+            t = tokens(m)
+            for (kind, a, b), d in rules:
+                if b in t:
+                    continue
+                ctxs = contexts[(kind, a, b)]
+                if kind == "sub":
+                    for j in range(1, len(t)):
+                        if t[j] == a and around(t, j) in ctxs:
+                            proposals[r ^ d].add((".".join(t[:j] + [b] + t[j + 1:]), f))
+                else:
+                    for j in range(1, len(t) + 1):
+                        if (t[j - 1], t[j] if j < len(t) else None) in ctxs:
+                            proposals[r ^ d].add((".".join(t[:j] + [b] + t[j:]), f))
+        added = False
+        for r, vals in sorted(proposals.items()):
+            if r in known or len(vals) != 1:
+                continue
+            known[r] = derived[r] = next(iter(vals))
+            added = True
+        if not added:
+            break
+    return derived
 
 
 def split_by_mnemonic(key, kinds, seps, samples, problems):
@@ -575,6 +648,8 @@ def render(table, sources):
                 lines.append("[[group.form]]")
                 lines.append("residual = " + toml_str(f"{residual:#034x}"))
                 lines.append("mnemonic = " + toml_str(mnem))
+                if residual in g["derived"]:
+                    lines.append("derived = true  # a combination of modifiers seen apart (isa/sm70_learn.py: generalise)")
                 ops = []
                 for kind, ff, suffix, fv in fixed:
                     items = []

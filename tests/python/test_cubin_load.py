@@ -1,5 +1,5 @@
 """Loading an nvcc .cubin directly (issue 17): the code is decoded from its sm_70 instruction words
-(crates/otc-asm/src/sm70.rs, isa/sm70-encoding.toml), with no cuobjdump step. For one kernel of
+(crates/otc-asm/src/sm70.rs, isa/sm70/encoding.toml), with no cuobjdump step. For one kernel of
 each -O3 corpus listing, the program from the cubin passes the same NumPy reference as the program
 from the listing; crates/otc-asm/tests/sm70_decode.rs checks every word instruction by instruction."""
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_cli_runs_a_cubin(tmp_path):
 
 
 def test_the_encoding_table_is_up_to_date():
-    """isa/sm70-encoding.toml is what isa/sm70_learn.py learns from the committed listings."""
+    """isa/sm70/encoding.toml is what isa/sm70_learn.py learns from the committed listings."""
     import subprocess
 
     r = subprocess.run([sys.executable, str(ROOT / "isa" / "sm70_learn.py"), "--check"], capture_output=True, text=True)

@@ -1,5 +1,5 @@
 //! NVIDIA sm_70 instruction words -> `cuobjdump -sass` text, by the table
-//! `isa/sm70-encoding.toml` that `python3 isa/sm70_learn.py` learns from the committed listings
+//! `isa/sm70/encoding.toml` that `python3 isa/sm70_learn.py` learns from the committed listings
 //! (docs/cubin.md). Nothing here names an instruction: the table does. The Python twin of this
 //! decoder (`decode` in sm70_learn.py) checks the table against every word of the corpus.
 //!
@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-const TABLE_TEXT: &str = include_str!("../../../isa/sm70-encoding.toml");
+const TABLE_TEXT: &str = include_str!("../../../isa/sm70/encoding.toml");
 
 struct Field {
     op: usize,
@@ -63,15 +63,15 @@ struct Table {
 
 fn hex128(v: &toml::Value) -> u128 {
     let s = v.as_str().unwrap_or("0x0");
-    u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("sm70-encoding.toml: hex")
+    u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("sm70/encoding.toml: hex")
 }
 
 fn int(v: &toml::Value) -> i64 {
-    v.as_integer().expect("sm70-encoding.toml: integer")
+    v.as_integer().expect("sm70/encoding.toml: integer")
 }
 
 fn string(v: &toml::Value) -> String {
-    v.as_str().expect("sm70-encoding.toml: string").to_string()
+    v.as_str().expect("sm70/encoding.toml: string").to_string()
 }
 
 fn array(v: Option<&toml::Value>) -> &[toml::Value] {
@@ -79,7 +79,7 @@ fn array(v: Option<&toml::Value>) -> &[toml::Value] {
 }
 
 fn parse_table() -> Table {
-    let doc: toml::Table = TABLE_TEXT.parse().expect("isa/sm70-encoding.toml parses (it is generated)");
+    let doc: toml::Table = TABLE_TEXT.parse().expect("isa/sm70/encoding.toml parses (it is generated)");
     let mut groups: HashMap<u16, Vec<Group>> = HashMap::new();
     let mut names = HashMap::new();
     for g in array(doc.get("group")) {
@@ -379,6 +379,47 @@ mod tests {
         for (pc, lo, hi, text) in cases {
             assert_eq!(decode_word(word(lo, hi), pc).as_deref(), Some(text), "{lo:#x}");
         }
+    }
+
+    /// A word of each form of the table: its residual, the opcode, no guard, and each field a
+    /// value the assembler takes (registers R0, branch targets 0, a known special register).
+    fn sample_word(opcode: u16, g: &Group, residual: u128) -> u128 {
+        let mut w = residual | opcode as u128 | 7 << 12;
+        for f in &g.fields {
+            let raw: i64 = match (f.name.as_str(), f.relative) {
+                ("t", true) => -16 / f.scale, // target 0 from the instruction at 0
+                ("sr", _) => *g.names.keys().min().unwrap(),
+                ("p", _) => 7,
+                _ => 0,
+            };
+            w |= ((raw as u128) & ((1u128 << f.width) - 1)) << f.pos;
+        }
+        w
+    }
+
+    #[test]
+    fn every_form_of_the_table_decodes_to_text_the_assembler_takes() {
+        let t = table();
+        let mut checked = 0;
+        for (&opcode, groups) in &t.groups {
+            for g in groups {
+                for (&residual, form) in &g.forms {
+                    if !g.pow2.is_empty() {
+                        continue; // needs a power of two in its immediate: covered by the corpus tests
+                    }
+                    let w = sample_word(opcode, g, residual);
+                    let text = decode_word(w, 0).unwrap_or_else(|| panic!("{} ({w:#034x})", form.mnemonic));
+                    let listing = format!(
+                        "\tcode for sm_70\n\t\tFunction : t\n        /*0000*/ {text} /* 0x{:016x} */\n        /* 0x{:016x} */\n",
+                        w as u64,
+                        (w >> 64) as u64
+                    );
+                    crate::assemble(&listing, "t").unwrap_or_else(|e| panic!("{text}: {e}"));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 400, "{checked}");
     }
 
     #[test]
