@@ -201,6 +201,32 @@ CANDIDATES = {
 WIDTH = {"r": 8, "p": 3, "b": 4, "bank": 5, "sr": 8}
 
 
+# NVIDIA's numbers of the special registers S2R reads (the 8-bit field at bit 72), as the public
+# Maxwell/Volta tables give them (e.g. yuzu's shader recompiler, s2r.cpp), limited to the names
+# otc-emu's assembler knows (isa/encoding.toml). Every S2R of the corpus agrees with it (checked
+# below); SR_VIRTUALSMID (67 on sm_70) comes from the corpus alone.
+KNOWN_SPECIAL_REGISTERS = {
+    0: "SR_LANEID", 3: "SR_VIRTID", 32: "SR_TID", 33: "SR_TID.X", 34: "SR_TID.Y", 35: "SR_TID.Z",
+    37: "SR_CTAID.X", 38: "SR_CTAID.Y", 39: "SR_CTAID.Z", 55: "SR_LMEMHIOFF", 56: "SR_EQMASK",
+    57: "SR_LTMASK", 58: "SR_LEMASK", 59: "SR_GTMASK", 60: "SR_GEMASK", 61: "SR_REGALLOC",
+    80: "SR_CLOCKLO", 81: "SR_CLOCKHI", 82: "SR_GLOBALTIMERLO", 83: "SR_GLOBALTIMERHI",
+}
+
+
+def with_known_special_registers(names, samples):
+    """An S2R's learned names, completed from KNOWN_SPECIAL_REGISTERS (which they must agree with)."""
+    if not samples[0]["mnem"] == "S2R":
+        return names
+    for v, n in names.items():
+        known = KNOWN_SPECIAL_REGISTERS.get(v)
+        rev = {k: x for x, k in KNOWN_SPECIAL_REGISTERS.items()}.get(n)
+        if (known is not None and known != n) or (rev is not None and rev != v):
+            raise SystemExit(f"S2R {n} is {v} in the corpus, which disagrees with KNOWN_SPECIAL_REGISTERS")
+    out = dict(KNOWN_SPECIAL_REGISTERS)
+    out.update(names)
+    return out
+
+
 def extract(word, pos, width, signed, scale):
     v = (word >> pos) & ((1 << width) - 1)
     if signed and v >> (width - 1):
@@ -289,7 +315,7 @@ def learn_group(samples, n_ops, kinds, pin_constants=False):
                 if fname == "sr":
                     mp = consistent(samples, getter, c, enum=True)
                     if mp:
-                        enums[(oi, fname)] = {v: k for k, v in mp.items()}
+                        enums[(oi, fname)] = with_known_special_registers({v: k for k, v in mp.items()}, samples)
                         chosen = (c, mode)
                         break
                     continue
