@@ -122,3 +122,39 @@ def test_the_encoding_table_is_up_to_date():
 
     m = re.search(r"(\d+) of (\d+) instructions decode back to their text", r.stderr)
     assert m and m.group(1) == m.group(2), r.stderr  # every word of every listing
+
+
+def _code_sections(data: bytes) -> dict[str, tuple[int, int]]:
+    """{function: (file offset, size)} of the .text.* sections of an ELF64 cubin."""
+    import struct
+
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    headers = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    strtab = headers[shstrndx][4]
+    out = {}
+    for name_at, _, _, _, offset, size in headers:
+        name = data[strtab + name_at:data.index(b"\0", strtab + name_at)].decode()
+        if name.startswith(".text."):
+            out[name[len(".text."):]] = (offset, size)
+    return out
+
+
+def test_cli_runs_one_kernel_of_a_cubin_whose_other_kernels_do_not_decode(tmp_path):
+    data = bytearray((CUBIN / "vecadd.cubin").read_bytes())
+    sections = _code_sections(bytes(data))
+    assert set(sections) == {"vadd_f32", "vadd_i32", "vadd_gridstride", "saxpy"}
+    offset, _ = sections["vadd_f32"]
+    data[offset + 10] ^= 0x01  # a stray bit in vadd_f32's first word
+    path = tmp_path / "broken.cubin"
+    path.write_bytes(bytes(data))
+    with pytest.raises(otc_emu.AssemblyError, match="kernel vadd_f32, offset 0x0000"):
+        otc_emu.load(path)
+    x = np.arange(32, dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", x)
+    argv = ["run", str(path), "--kernel", "saxpy", "--arg", "i32:32", "--arg", "f32:3", "--arg",
+            str(tmp_path / "x.npy"), "--arg", str(tmp_path / "y.npy"), "--out", str(tmp_path / "out"), "--no-timing"]
+    assert cli.main(argv) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "arg3.npy"), 4 * x)
+    assert cli.main([*argv[:3], "vadd_f32", *argv[4:]]) != 0  # the broken kernel is still an error

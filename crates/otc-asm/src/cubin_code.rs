@@ -3,7 +3,7 @@
 //! any listing, then given the cubin's constant banks, `__device__` data and relocations
 //! ([`Program::attach_cubin`]). No cuobjdump step is needed.
 
-use object::read::elf::{ElfFile64, SectionHeader};
+use object::read::elf::{ElfFile64, FileHeader, SectionHeader};
 use object::read::{Object, ObjectSection, ObjectSymbol};
 use object::Endianness;
 
@@ -33,6 +33,9 @@ fn err(source: &str, m: String) -> AsmError {
 pub fn cubin_functions(data: &[u8], source: &str) -> Result<Vec<CubinFunction>, AsmError> {
     let file = ElfFile64::<Endianness>::parse(data).map_err(|e| err(source, format!("not a 64-bit ELF cubin: {e}")))?;
     let endian = file.endian();
+    if file.elf_header().e_machine(endian) != object::elf::EM_CUDA {
+        return Err(err(source, "an ELF file, but not for CUDA (e_machine is not EM_CUDA)".into()));
+    }
     let mut out = Vec::new();
     for section in file.sections() {
         let Ok(name) = section.name() else { continue };
