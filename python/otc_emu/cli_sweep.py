@@ -85,6 +85,8 @@ def _spec_from(args: argparse.Namespace) -> dict:
     if args.conv:
         spec["conv"] = [{"name": name, **({"modes": args.conv_modes.split(",")} if args.conv_modes else {})}
                         for name in args.conv]
+    if args.model:
+        spec["model"] = [{"name": name} for name in args.model]
     if args.sms is not None:
         spec["sms"] = args.sms
     if args.seed is not None:
@@ -103,7 +105,7 @@ def add_sweep_parser(sub, add_output_options) -> None:
         "DIR/NAME.csv, DIR/NAME.json and with --heatmap X,Y a PNG. docs/experiments.md has the details.",
     )
     p.add_argument("spec", nargs="?", metavar="SPEC.toml", help="the sweep as a TOML file (keys: name, machines, grid, "
-                   "gemm, conv, sms, seed)")
+                   "gemm, conv, model, sms, seed)")
     p.add_argument("--out", metavar="DIR", required=True, help="directory for the points and the results")
     p.add_argument("--name", help="the sweep's name: its files are DIR/NAME.* (default: sweep)")
     p.add_argument("--machine", action="append", metavar="M1,M2",
@@ -117,6 +119,9 @@ def add_sweep_parser(sub, add_output_options) -> None:
     p.add_argument("--conv", action="append", metavar="LAYER", help="a convolution layer of the layers experiment by "
                    "name, e.g. 'ResNet-18 conv4_x'; repeatable (shapes of other layers: in the TOML spec)")
     p.add_argument("--conv-modes", metavar="M1,M2", help="modes of the --conv layers (default: the implicit conv modes)")
+    p.add_argument("--model", action="append", metavar="MODEL", help="every layer of a model of the fig22 experiment "
+                   "(Table II), e.g. 'ResNet-18', with every case, each layer the band fig22 runs; repeatable (layers, "
+                   "cases and budget: in the TOML spec)")
     p.add_argument("--sms", type=int, default=None, help="run on this many SMs of each machine with their bandwidth share "
                    "(default: the whole machine)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the operands (default 0)")

@@ -329,9 +329,18 @@ def prune_vector_wise(x: np.ndarray, sparsity: float = 0.75, axis: int = 0, vect
     return _keep_largest_in_groups(x, axis, vector, vector - int(round(s * vector)), f"vector-wise sparsity ({vector})")
 
 
+def ranking_magnitude(x: np.ndarray) -> np.ndarray:
+    """|x| as float32 for the magnitude pruners, with NaN ranked as the largest magnitude (like
+    Inf): a NaN in the data is kept, so it reaches the product as it would unpruned, instead of
+    being dropped silently (np.abs(NaN) sorts last, which pruned NaNs first)."""
+    a = np.abs(np.asarray(x, dtype=np.float32))
+    return np.where(np.isnan(a), np.float32(np.inf), a)
+
+
 def _keep_largest_in_groups(x: np.ndarray, axis: int, group: int, keep: int, what: str) -> np.ndarray:
-    """Keep the ``keep`` largest magnitudes (the earlier on ties) of every ``group`` consecutive
-    elements along ``axis``; a float16 copy."""
+    """Keep the ``keep`` largest magnitudes (the earlier on ties; NaN counts as the largest, see
+    :func:`ranking_magnitude`) of every ``group`` consecutive elements along ``axis``; a float16
+    copy."""
     a = _as_matrix(x)
     if axis not in (0, 1):
         raise ValueError(f"axis must be 0 or 1, got {axis}")
@@ -339,7 +348,7 @@ def _keep_largest_in_groups(x: np.ndarray, axis: int, group: int, keep: int, wha
     if m.shape[1] % group:
         raise ValueError(f"{what} needs the length along axis {axis} to be a multiple of {group}, got {m.shape[1]}")
     g = m.reshape(m.shape[0], -1, group)
-    order = np.argsort(-np.abs(g.astype(np.float32)), axis=2, kind="stable")
+    order = np.argsort(-ranking_magnitude(g), axis=2, kind="stable")
     kept = np.zeros_like(g, dtype=bool)
     np.put_along_axis(kept, order[:, :, :keep], True, axis=2)
     out = np.where(kept, g, 0).reshape(m.shape).astype(np.float16)

@@ -104,14 +104,16 @@ def prune_hss(x: np.ndarray, spec: str | HssSpec, axis: int = 1) -> np.ndarray:
     HighLight does (Sec. 4.2), rank by rank from C0 up: at C0 keep the G0 values of largest
     magnitude in each block of H0; at a higher rank keep the G coordinates of each fiber whose
     payload (a lower-rank block, already pruned) has the largest mean magnitude. Ties keep the
-    earlier coordinate. Returns float16."""
+    earlier coordinate; NaN ranks as the largest magnitude (kept, like Inf). Returns float16."""
+    from .sparse import ranking_magnitude  # sparse imports this module at its end
+
     sp = parse_spec(spec)
     m = _rows(x, axis, sp.period, sp).astype(np.float32)
     keep = np.ones(m.shape, dtype=bool)
     block = 1
     for r in reversed(sp.ranks):
         # payload score of each coordinate of this rank: mean magnitude of its block of `block` values
-        vals = np.where(keep, np.abs(m), 0.0).reshape(m.shape[0], -1, r.h, block)
+        vals = np.where(keep, ranking_magnitude(m), 0.0).reshape(m.shape[0], -1, r.h, block)
         score = vals.mean(axis=3)
         order = np.argsort(-score, axis=2, kind="stable")
         k = np.zeros(score.shape, dtype=bool)

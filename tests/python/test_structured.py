@@ -65,6 +65,24 @@ def test_prune_hss_keeps_the_largest_values_and_blocks():
     np.testing.assert_array_equal(sparse.prune_hss(row, "C1(1:2)->C0(2:4)"), [[0, 0, 0, 0, 9, 0, 0, 1]])
 
 
+nan, inf = np.float16("nan"), np.float16("inf")
+
+
+@pytest.mark.parametrize("prune, row, kept", [
+    # NaN ranks as the largest magnitude (like Inf), so the magnitude pruners keep it
+    (lambda x: sparse.prune_2_4(x), [1, nan, 3, 2], [0, nan, 3, 0]),
+    (lambda x: sparse.prune_2_4(x), [nan, -inf, 3, 2], [nan, -inf, 0, 0]),
+    (lambda x: sparse.prune_2_4(x), [nan, nan, nan, 2], [nan, nan, 0, 0]),  # ties keep the earlier
+    (lambda x: sparse.prune_vector_wise(x, 0.75, axis=1, vector=4), [1, 2, nan, 3], [0, 0, nan, 0]),
+    (lambda x: sparse.prune_hss(x, "C0(2:4)"), [1, nan, 3, 2], [0, nan, 3, 0]),
+    # at C1 the block holding a NaN has the largest mean magnitude
+    (lambda x: sparse.prune_hss(x, "C1(1:2)->C0(2:4)"), [9, 9, 0, 0, nan, 0, 0, 1], [0, 0, 0, 0, nan, 0, 0, 1]),
+])
+def test_magnitude_pruners_keep_nans(prune, row, kept):
+    out = prune(np.array([row], np.float16))
+    np.testing.assert_array_equal(out, np.array([kept], np.float16))  # NaNs compare equal here
+
+
 @pytest.mark.parametrize("density, spec", sorted(structured.DENSITY_SPECS.items()))
 def test_prune_to_density(density, spec):
     x = np.random.default_rng(1).standard_normal((8, 128)).astype(np.float16) + np.float16(8)

@@ -158,6 +158,46 @@ def test_sweep_points_are_the_experiments_points(tmp_path: Path):
     assert experiments.run_experiment(sweep.sweep_experiment(spec), tmp_path / "file").ran == 1
 
 
+def test_model_workloads_are_fig22s_points(tmp_path: Path):
+    """A model workload measures what fig22 measures for the same layer band, case and machine; a
+    bandwidth in the grid is scaled to the band's SMs as fig22's slice scales the machine's."""
+    from otc_emu.experiments import fig22
+
+    spec = {"model": [{"name": "ResNet-18", "layers": ["layer4 3x3", "layer4 downsample"], "budget": 0.5,
+                       "cases": ["dense_implicit", "dual_sparse_implicit", "dual_sparse_gemm"]}],
+            "machines": ["dstc-paper"], "grid": {"memory.dram_bandwidth_gbs": [450.0]}}
+    out = experiments.run_experiment(sweep.sweep_experiment(spec), tmp_path)
+    assert [(r["workload"], r["mode"]) for r in out.rows] == [
+        (f"ResNet-18 {layer}", case) for layer in ("layer4 3x3", "layer4 downsample")
+        for case in ("dense_implicit", "dual_sparse_implicit")]  # a GEMM case does not apply to a conv layer
+    pts = [p for p in fig22._points({"models": ["ResNet-18"], "budget": 0.5, "machine": "dstc-paper",
+                                     "settings": {"memory.dram_bandwidth_gbs": 450.0}})
+           if p["run"]["name"] == "layer4 3x3" and p["case"] in ("dense_implicit", "dual_sparse_implicit")]
+    scale = pts[0]["sms"] / 80
+    for p in pts:
+        p["device"]["settings"]["memory.dram_bandwidth_gbs"] = 450.0 * scale
+        row = next(r for r in out.rows if r["workload"] == "ResNet-18 layer4 3x3" and r["mode"] == p["case"])
+        assert row["cycles"] == fig22.measure(p)["cycles"] and row["ok"]
+    dense = next(r for r in out.rows if r["workload"] == "ResNet-18 layer4 3x3" and r["mode"] == "dense_implicit")
+    assert dense["speedup"] == 1.0
+
+
+@pytest.mark.parametrize("spec, error", [
+    ({"model": [{"name": "AlexNet"}]}, "model workload 1: name must be a model of VGG-16, ResNet-18"),
+    ({"model": [{"name": "BERT-base", "layers": ["QKV", "FFN3"]}]}, "model workload 1: BERT-base has no layer(s) 'FFN3'; its layers: QKV,"),
+    ({"model": [{"name": "BERT-base", "cases": ["dual"]}]}, "model workload 1: unknown case(s) dual; cases: dense_explicit,"),
+    ({"model": [{"name": "BERT-base", "cases": ["dense_implicit"]}]}, "model workload 1: none of the cases is one of QKV's (gemm layer)"),
+    ({"model": [{"name": "BERT-base", "budget": 0}]}, 'model workload 1: budget must be a positive number of million MACs or "full", got 0'),
+    ({"model": [{"name": "BERT-base", "size": 4}]}, "model workload 1: unknown key(s) size; known: budget, cases, layers, name"),
+])
+def test_bad_model_workloads_are_refused(spec, error, tmp_path: Path):
+    import re
+
+    with pytest.raises(otc_emu.OtcError, match=re.escape(error)):
+        experiments.run_experiment(sweep.sweep_experiment(spec), tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("spec, error", [
     ({"grids": {}}, "unknown sweep key(s) grids; known:"),
     ({"grid": {"accbuf.no_such_key": [1]}}, r"machine v100, accbuf.no_such_key=1: .*accbuf.no_such_key"),
@@ -217,3 +257,19 @@ def test_cli_sweep_heatmap(tmp_path: Path, capsys):
 def test_cli_executor_options(args, error, tmp_path: Path, capsys):
     assert main(["experiment", "table3", "--out", str(tmp_path), "--size", "6", "--channels", "2", *args]) == 1
     assert error in capsys.readouterr().err
+
+
+def test_cli_sweep_model_flag(tmp_path: Path, capsys):
+    """--model names a fig22 model: each of its layers with every case (here refused at once)."""
+    assert main(["sweep", "--out", str(tmp_path), "--model", "AlexNet"]) == 1
+    assert "model workload 1: name must be a model of VGG-16" in capsys.readouterr().err
+    from otc_emu.cli_sweep import _spec_from
+
+    args = type("Args", (), {k: None for k in ("spec", "name", "machine", "grid", "size", "modes", "sparsity_a",
+                                                "sparsity_b", "conv", "sms", "seed")})()
+    args.model = ["LSTM LM", "BERT-base"]
+    spec = sweep.normalise_spec(_spec_from(args))
+    assert [(w["model"], w["layer"]["name"]) for w in spec["workloads"]] == [
+        ("LSTM LM", "LSTM W_ih (35 steps)"), ("LSTM LM", "LSTM W_hh (1 step)"),
+        ("BERT-base", "QKV"), ("BERT-base", "attention out"), ("BERT-base", "FFN1"), ("BERT-base", "FFN2")]
+    assert spec["workloads"][0]["modes"][0] == "dense_gemm"  # the baseline first

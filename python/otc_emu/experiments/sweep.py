@@ -6,9 +6,11 @@ A sweep is an experiment whose points are the product of
   the keys to change), or a named machine where the Device knows names (``Device(machine=...)``);
 - ``grid``: machine keys and their values (``{"accbuf.collector_window": [1, 4, 8]}``): any cycle-
   model key or functional setting the Device takes;
-- ``gemm`` workloads (``m``/``n``/``k`` or ``size``, ``modes``, ``sparsity_a``, ``sparsity_b``) and
+- ``gemm`` workloads (``m``/``n``/``k`` or ``size``, ``modes``, ``sparsity_a``, ``sparsity_b``),
   ``conv`` workloads (a layer of :data:`LAYERS` by ``name`` or its shape, and ``modes``: GEMM modes
-  on the layer's explicit-im2col GEMM or implicit-convolution modes);
+  on the layer's explicit-im2col GEMM or implicit-convolution modes) and ``model`` workloads (the
+  layers of a model of the fig22 experiment, Table II, with its ``cases``, each layer as the band
+  of rows fig22 runs on its share of the SMs: ``budget`` million MACs, or ``"full"``);
 
 run on ``sms`` SMs of the machine (its bandwidth scaled to their share; None: the whole machine).
 Each point builds its own Device from the machine, the point's settings and ``sms``, so a point
@@ -39,7 +41,8 @@ SWEEP_GEMM_MODES = ("hmma", "owmma", "spgemm_a", "spgemm")
 DEFAULT_GEMM = {"size": 256, "modes": list(SWEEP_GEMM_MODES), "sparsity_a": [0.0], "sparsity_b": [0.0]}
 #: The model keys that carry bandwidth, scaled by the share of SMs a slice keeps (as Device.v100_slice does).
 BANDWIDTH_KEYS = ("memory.l2_bandwidth_gbs", "memory.dram_bandwidth_gbs")
-SPEC_KEYS = {"name", "machines", "grid", "gemm", "conv", "sms", "seed"}
+SPEC_KEYS = {"name", "machines", "grid", "gemm", "conv", "model", "sms", "seed"}
+MODEL_KEYS = {"name", "layers", "cases", "budget"}
 #: Point fields a table column or a heatmap axis can name, besides the grid's keys.
 AXES = ("machine", "workload", "sparsity_a", "sparsity_b", "mode")
 
@@ -134,6 +137,44 @@ def _conv_workload(w: dict, i: int) -> dict:
     return {"kind": "conv", "layer": layer.as_dict(), "modes": modes}
 
 
+def _model_workloads(w: dict, i: int) -> list[dict]:
+    """A ``model`` workload: one workload per layer of a fig22 model (Table II), run as fig22 runs it."""
+    from . import fig22
+    from .fig22_models import MODELS, Conv
+
+    where = f"model workload {i + 1}"
+    unknown = set(w) - MODEL_KEYS
+    if unknown:
+        raise OtcError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(MODEL_KEYS))}")
+    if w.get("name") not in MODELS:
+        raise OtcError(f"{where}: name must be a model of {', '.join(MODELS)}, got {w.get('name')!r}")
+    layers = MODELS[w["name"]]
+    wanted = [str(x) for x in _list(w.get("layers", [L.name for L in layers]))]
+    missing = [x for x in wanted if x not in {L.name for L in layers}]
+    if missing or not wanted:
+        raise OtcError(f"{where}: {w['name']} has no layer(s) {', '.join(map(repr, missing)) or '(none)'}; its layers: "
+                       f"{', '.join(L.name for L in layers)}")
+    given = [str(c) for c in _list(w.get("cases", []))]
+    bad = [c for c in given if c not in fig22.CONV_CASES and c not in fig22.GEMM_CASES]
+    if bad:
+        raise OtcError(f"{where}: unknown case(s) {', '.join(bad)}; cases: {', '.join([*fig22.CONV_CASES, *fig22.GEMM_CASES])}")
+    budget = w.get("budget", fig22.DEFAULT_BUDGET)
+    if budget != "full" and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
+        raise OtcError(f"{where}: budget must be a positive number of million MACs or \"full\", got {budget!r}")
+    out = []
+    for layer in (L for L in layers if L.name in wanted):
+        kind = "conv" if isinstance(layer, Conv) else "gemm"
+        known = fig22.CONV_CASES if kind == "conv" else fig22.GEMM_CASES
+        cases = [c for c in given if c in known] if given else [fig22.BASELINE[kind], *(c for c in known if c != fig22.BASELINE[kind])]
+        if not cases:
+            raise OtcError(f"{where}: none of the cases is one of {layer.name}'s ({kind} layer): {', '.join(known)}")
+        cases = [c for c in cases if fig22.case_available(known[c][1])]
+        band, sms = fig22.scaled(layer, None if budget == "full" else float(budget) * 1e6)
+        out.append({"kind": "model", "model": w["name"], "layer_kind": kind, "layer": layer.as_dict(),
+                    "run": band.as_dict(), "band_sms": sms, "modes": cases})
+    return out
+
+
 def normalise_spec(spec: dict) -> dict:
     """The spec with defaults filled in and every value checked (OtcError naming the bad one),
     every machine and grid setting tried on a Device, before any point runs."""
@@ -149,12 +190,13 @@ def normalise_spec(spec: dict) -> dict:
             raise OtcError(f"grid key {k}: no values")
     gemms = [_gemm_workload(dict(w), i) for i, w in enumerate(_list(spec.get("gemm") or []))]
     convs = [_conv_workload(dict(w), i) for i, w in enumerate(_list(spec.get("conv") or []))]
-    if not gemms and not convs:
+    models = [x for i, w in enumerate(_list(spec.get("model") or [])) for x in _model_workloads(dict(w), i)]
+    if not gemms and not convs and not models:
         gemms = [_gemm_workload({}, 0)]
     sms = spec.get("sms")
     sms = None if sms in (None, 0, "all") else _positive(sms, "sms")
     out = {"name": str(spec.get("name") or "sweep"), "machines": [str(m) for m in _list(spec.get("machines") or ["v100"])],
-           "grid": grid, "workloads": gemms + convs, "sms": sms, "seed": _seed(spec.get("seed", 0))}
+           "grid": grid, "workloads": gemms + convs + models, "sms": sms, "seed": _seed(spec.get("seed", 0))}
     for machine in out["machines"]:  # every machine and every value of every key, on a Device, now
         for k, vs in grid.items():
             for v in vs:
@@ -228,15 +270,20 @@ def _points(spec: dict) -> list[dict]:
                     pts += [{**base, "workload": {"kind": "gemm", "m": w["m"], "n": w["n"], "k": w["k"], "sparsity_a": sa,
                                                   "sparsity_b": sb}, "mode": mode, "baseline": w["modes"][0]}
                             for sa in w["sparsity_a"] for sb in w["sparsity_b"] for mode in w["modes"]]
-                else:
+                elif w["kind"] == "conv":
                     pts += [{**base, "workload": {"kind": "conv", "layer": w["layer"]}, "mode": mode, "baseline": w["modes"][0]}
                             for mode in w["modes"]]
+                else:
+                    pts += [{**base, "workload": {k: v for k, v in w.items() if k != "modes"}, "mode": case,
+                             "baseline": w["modes"][0]} for case in w["modes"]]
     return pts
 
 
 def _measure(p: dict) -> dict:
-    device = machine_device(p["machine"], p["settings"], p["sms"])
     w = p["workload"]
+    if w["kind"] == "model":
+        return _measure_model(p)
+    device = machine_device(p["machine"], p["settings"], p["sms"])
     if w["kind"] == "gemm":
         a, b = gemm_operands(w["m"], w["n"], w["k"], w["sparsity_a"], w["sparsity_b"], p["seed"])
         return gemm_point(a, b, p["mode"], device=device)
@@ -244,9 +291,28 @@ def _measure(p: dict) -> dict:
                                            "seed": p["seed"]}, device)
 
 
+def _measure_model(p: dict) -> dict:
+    """A case of a model layer, run as fig22 runs it: its band on the band's share of the SMs
+    (fig22.scaled; the sweep's ``sms`` does not apply), the machine with the point's settings, a
+    bandwidth setting scaled to that share as :func:`machine_device` scales it."""
+    from . import fig22
+
+    w = p["workload"]
+    how, mode = (fig22.CONV_CASES if w["layer_kind"] == "conv" else fig22.GEMM_CASES)[p["mode"]]
+    from ..device import V100_SMS
+
+    scale = w["band_sms"] / V100_SMS  # fig22's bands are shares of the V100's 80 SMs (Device.v100_slice)
+    settings = {k: v * scale if k in BANDWIDTH_KEYS else v for k, v in p["settings"].items()}
+    spec = {**machine_source(p["machine"]), "settings": settings}
+    return fig22.measure({"kind": w["layer_kind"], "run": w["run"], "how": how, "mode": mode, "sms": w["band_sms"],
+                          "seed": p["seed"], "device": spec})
+
+
 def workload_name(w: dict) -> str:
     if w["kind"] == "gemm":
         return f"gemm {w['m']}x{w['n']}x{w['k']}"
+    if w["kind"] == "model":
+        return f"{w['model']} {w['layer']['name']}"
     return f"conv {w['layer']['name']}"
 
 
@@ -304,7 +370,10 @@ def _same_operands(p: dict, mode: str) -> str:
 
 
 def _sources(spec: dict) -> list[Path]:
-    return (emulator_files() + [Path(__file__), Path(workloads.__file__), Path(layer_experiment.__file__)]
+    from . import fig22, fig22_models
+
+    return (emulator_files() + [Path(__file__), Path(workloads.__file__), Path(layer_experiment.__file__),
+                                Path(fig22.__file__), Path(fig22_models.__file__)]
             + machine_files(spec["machines"]))
 
 

@@ -22,12 +22,12 @@ def gemm_operands(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, 
 
 def slice_device(sms: int, spec: dict | None = None):
     """The V100 on ``sms`` of its SMs with the per-SM bandwidth kept (all 80: the plain V100), as
-    machine ``spec["machine"]`` (default v100) with ``spec["settings"]`` (dotted keys; see
-    :func:`experiment.device_spec`)."""
+    machine ``spec["machine"]`` (default v100) or the machine file ``spec["config"]``, with
+    ``spec["settings"]`` (dotted keys; see :func:`experiment.device_spec`)."""
     from ..device import Device
 
     spec = spec or {}
-    return Device.v100_slice(sms, machine=spec.get("machine"), **spec.get("settings", {}))
+    return Device.v100_slice(sms, machine=spec.get("machine"), config=spec.get("config"), **spec.get("settings", {}))
 
 
 
