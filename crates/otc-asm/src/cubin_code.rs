@@ -16,7 +16,8 @@ use crate::sm70;
 const STO_CUDA_ENTRY: u8 = 0x10;
 
 /// One function's code: name, whether it is a kernel (an entry), registers (from the section's
-/// `sh_info`, as `cuobjdump -res-usage` reads them), static shared bytes and the code.
+/// `sh_info`, as `cuobjdump -res-usage` reads them), static shared bytes and the code. The local
+/// memory size is left unknown (the device's default), as for a listing without -res-usage.
 pub struct CubinFunction {
     pub name: String,
     pub entry: bool,
@@ -109,9 +110,8 @@ pub fn program_from_cubin(data: &[u8], source: &str, kernel: Option<&str>) -> Re
                 k.num_regs = f.regs;
                 k.regs_declared = true;
             }
-            if f.shared.is_some() {
-                k.shared_bytes = f.shared;
-            }
+            // no .nv.shared.KERNEL section: no static shared memory (as -res-usage says SHARED:0)
+            k.shared_bytes = Some(f.shared.unwrap_or(0));
         }
     }
     let mut cubin: CubinData = read_cubin(data, source)?;

@@ -124,6 +124,13 @@ fn a_cubin_loads_as_the_listing_printed_from_it() {
             assert_eq!((&k.constants, &k.relocations), (&d.constants, &d.relocations), "{stem} {}", k.name);
         }
         assert_eq!(from_text.globals, from_cubin.globals, "{stem}");
+        // registers and static shared memory as cuobjdump -res-usage gives them
+        let usage = std::fs::read_to_string(fixtures().join("sass").join(format!("{stem}.res-usage.txt"))).unwrap();
+        let with_usage = assemble(&format!("{listing}{usage}"), &stem).unwrap();
+        for k in &with_usage.kernels {
+            let d = from_cubin.kernel(&k.name).unwrap();
+            assert_eq!((k.num_regs, k.shared_bytes), (d.num_regs, d.shared_bytes), "{stem} {}", k.name);
+        }
         // one kernel alone: only it (and no other kernel) is decoded
         let first = names[0];
         let one = program_from_cubin(&data, &stem, Some(first)).unwrap();
