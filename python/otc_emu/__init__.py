@@ -5,6 +5,7 @@ The public API::
     import otc_emu
     prog = otc_emu.assemble(text, "saxpy.sass")    # own dialect or a cuobjdump -sass listing
     prog = otc_emu.load("saxpy.otc")               # binary program or source text, by content
+    prog = otc_emu.load_cubin("k.cubin", kernel="saxpy")  # an nvcc .cubin, code decoded from the ELF
     k = prog.kernels["saxpy"]                      # read-only mapping name -> Kernel
     k.params, k.num_regs, k.instructions()
     prog.to_bytes(); prog.save(path); otc_emu.Program.from_bytes(data)
@@ -41,9 +42,16 @@ from . import fragments, sparse
 from .device import Device, DeviceArray, Issue, LaunchResult, Stats, Warp, find_kernel, machines
 from . import kernels, report  # noqa: E402  (need load and Device above)
 
+
+def load_cubin(cubin, kernel=None):
+    """An nvcc ``.cubin`` (a path or its bytes) as a Program, with no cuobjdump step: the code is
+    decoded from its sm_70 instruction words (``Program.from_cubin``). ``kernel``: only that kernel."""
+    return Program.from_cubin(cubin, kernel)
+
 __all__ = [
     "assemble",
     "load",
+    "load_cubin",
     "Program",
     "Kernel",
     "Param",

@@ -190,6 +190,9 @@ class Program:
     @staticmethod
     def from_bytes(data: bytes | bytearray, name: str = "<bytes>") -> Program:
         """Read the binary format. Raises AssemblyError (kind 'binary-format')."""
+    @staticmethod
+    def from_cubin(cubin: str | os.PathLike[str] | bytes, kernel: str | None = None) -> Program:
+        """An nvcc .cubin, code decoded from its sm_70 words. Raises AssemblyError (kind 'cubin')."""
     def disassemble(self) -> str:
         """Canonical text (the own dialect) that assembles back to the same code."""
     def save(self, path: str | os.PathLike[str]) -> None:

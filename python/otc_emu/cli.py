@@ -316,11 +316,22 @@ def parse_const(spec: str) -> tuple[int, bytes]:
         raise LaunchError(f"--const {spec}: cannot read {path}: {e}") from None
 
 
+def _load_program(args: argparse.Namespace) -> Program:
+    """The program to run; of a .cubin whose other kernels hold a word the decoder does not know,
+    only the kernel asked for (docs/cubin.md)."""
+    try:
+        return load(args.program, cubin=getattr(args, "cubin", None))
+    except _core.AssemblyError as e:
+        if e.kind != "cubin" or args.kernel is None or Path(args.program).read_bytes()[:4] != b"\x7fELF":
+            raise
+        return Program.from_cubin(args.program, args.kernel)
+
+
 def run_program(args: argparse.Namespace) -> dict:
     """Load, launch and save outputs for ``run`` / ``profile``; plain data out."""
     import numpy as np
 
-    program = load(args.program, cubin=getattr(args, "cubin", None))
+    program = _load_program(args)
     kernels = program.kernels
     name = args.kernel
     if name is None:
@@ -385,7 +396,7 @@ def _run_profiled(args: argparse.Namespace) -> tuple[dict, Any]:
         profiling.check_source_options(args)
     with profiling.recording_for(args):
         run = run_program(args)
-    program = load(run["program"])
+    program = _load_program(args)
     profiling.write_timelines(args, {run["kernel"]: (run["stats"], program, run["kernel"])},
                               None if args.json else _console(args))
     return run, program

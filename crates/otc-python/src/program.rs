@@ -74,6 +74,29 @@ impl PyProgram {
         Ok(PyProgram::new(p))
     }
 
+    /// Load an nvcc `.cubin` (a path, or its bytes) with no cuobjdump step: the code of each
+    /// function is decoded from its sm_70 instruction words, and the cubin's constant banks,
+    /// `__device__` data and relocations are attached. `kernel`: decode only that kernel (and the
+    /// functions -G code calls). A word the decoder does not know raises AssemblyError naming the
+    /// kernel, the offset, the word and the nearest known opcode.
+    #[staticmethod]
+    #[pyo3(signature = (cubin, kernel = None))]
+    fn from_cubin(py: Python<'_>, cubin: &Bound<'_, PyAny>, kernel: Option<String>) -> Result<Self, Error> {
+        let (data, name) = if let Ok(b) = cubin.extract::<PyBackedBytes>() {
+            (b.to_vec(), "<cubin>".to_string())
+        } else {
+            let path: PathBuf = cubin.extract().map_err(|_| {
+                let ty = cubin.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                Error::Py(PyTypeError::new_err(format!("from_cubin takes a path or bytes, got {ty}")))
+            })?;
+            let name = path.display().to_string();
+            let data = std::fs::read(&path).map_err(|err| Error::Io { path: name.clone(), err })?;
+            (data, name)
+        };
+        let p = py.detach(|| guard(|| Ok(otc_asm::program_from_cubin(&data, &name, kernel.as_deref())?)))?;
+        Ok(PyProgram::new(p))
+    }
+
     /// Canonical text (the own dialect) that assembles back to the same code.
     fn disassemble(&self, py: Python<'_>) -> Result<String, Error> {
         let p = Arc::clone(&self.inner);
