@@ -38,6 +38,7 @@ pub mod config;
 pub mod memory;
 mod packed;
 mod record;
+pub mod sample;
 mod sm;
 pub mod stats;
 pub mod timeline;
@@ -61,6 +62,7 @@ pub use trace::{
 use memory::SectorCache;
 use record::record_trace;
 pub use record::CtaRecorder;
+pub use sample::Sample;
 pub use sm::IssueRecord;
 use sm::{PreparedCta, Resolved, RunStatus, SmSim};
 use stats::SmStats;
@@ -134,6 +136,10 @@ pub struct Simulator {
     timeline: Option<TimelineSpec>,
     /// The static event of each instruction seen so far (see [`packed`]).
     protos: packed::Protos,
+    /// Sampled timing: which SMs are simulated ([`Simulator::set_sample`]).
+    sample: Option<sample::Sampler>,
+    /// Sector lookups of the L2 pre-pass so far: [hits, misses].
+    prepass: [u64; 2],
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -182,6 +188,8 @@ impl Simulator {
             log_issues: false,
             timeline: None,
             protos: Default::default(),
+            sample: None,
+            prepass: [0; 2],
         })
     }
 
@@ -270,6 +278,9 @@ impl Simulator {
             l1_bytes,
         };
         self.sms = (0..c.gpu.num_sms).map(|_| SmSim::new(&resolved)).collect();
+        if let Some(s) = &mut self.sample {
+            s.resolve(c.gpu.num_sms, (c.gpu.num_sms as u64).min(self.num_ctas.max(1)) as u32);
+        }
         if self.log_issues {
             for sm in &mut self.sms {
                 sm.log = Some(Vec::new());
@@ -339,14 +350,22 @@ impl Simulator {
                 reason: format!("{} bytes of shared memory > the carve-out of {} bytes", ready.smem, r.shared_capacity),
             });
         }
+        let before = self.prepass;
         ready.gmem = self
             .l2_lookup(&mut ready.sectors, &ready.accesses)
             .map_err(|_| TimingError::OutOfMemory { what: format!("the sector streams of CTA {index}") })?;
         ready.sectors = Vec::new();
         ready.accesses = Vec::new();
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
-        self.sms[sm].queue.push_back(ready);
         self.pushed += 1;
+        if let Some(s) = &mut self.sample {
+            let work = ready.packed.iter().map(|p| p.len() as u64).sum();
+            let prepass = [self.prepass[0] - before[0], self.prepass[1] - before[1]];
+            if !s.place(sm, ready.trace.warps.len() as u64, work, prepass) {
+                return Ok(()); // not timed: it only went through the L2 pre-pass
+            }
+        }
+        self.sms[sm].queue.push_back(ready);
         self.buffered += 1;
         if self.buffered >= self.batch {
             self.advance();
@@ -424,6 +443,7 @@ impl Simulator {
                 let pc = readers[w].next(&mut sectors[w], None, false, &mut buf);
                 for s in &mut buf {
                     let hit = self.l2.access(*s);
+                    self.prepass[!hit as usize] += 1;
                     *s = *s << 1 | hit as u64;
                 }
                 out[w].push(pc, &buf);
@@ -439,6 +459,13 @@ impl Simulator {
         self.sms.par_iter_mut().for_each(|sm| {
             let _: RunStatus = sm.run(r);
         });
+    }
+
+    /// Time only the CTAs of `sms` evenly spaced SMs (0: one in [`sample::DEFAULT_FRACTION`],
+    /// at least 2; every CTA still goes through the L2 pre-pass) and extrapolate the statistics
+    /// from them ([`sample`]; [`Stats::sample`] says what was timed). Call before the first push.
+    pub fn set_sample(&mut self, sms: u32) {
+        self.sample = Some(sample::Sampler::new(sms));
     }
 
     /// How many CTAs are buffered before the SMs are advanced (default 8 per SM). Results do
@@ -494,8 +521,21 @@ impl Simulator {
         if self.sms.is_empty() {
             cycles = vec![0; self.cfg.gpu.num_sms as usize];
         }
+        let mut sample = None;
+        if let Some(s) = self.sample.as_ref().filter(|s| !s.work.is_empty()) {
+            let (scaled, predicted, described) = s.extrapolate(&total, &cycles);
+            if !described.exact {
+                for row in &mut rows {
+                    for v in row.iter_mut() {
+                        *v = (*v as f64 * described.scale).round() as u64;
+                    }
+                }
+            }
+            (total, cycles, sample) = (scaled, predicted, Some(described));
+        }
         let mut stats = Stats::build(&total, cycles, self.cfg.gpu.clock_mhz, self.cfg.sm.sub_cores);
         stats.by_pc = rows;
+        stats.sample = sample;
         if let Some(spec) = self.timeline.take() {
             stats.timeline = Some(Timeline { from: spec.from, to: spec.to, sms: spec.sms, events });
         }

@@ -1,0 +1,274 @@
+//! Sampled timing: simulate the SMs of a sample and extrapolate (never the default).
+//!
+//! CTAs are placed statically (the i-th CTA on SM `i % num_sms`) and SMs share nothing but the
+//! L2 contents, decided by the pre-pass in CTA order, and fixed bandwidth shares. So when every
+//! CTA still goes through the L2 pre-pass, an SM simulated alone gives exactly the cycles and
+//! counters it gives in the full simulation. Sampled timing ([`crate::Simulator::set_sample`])
+//! therefore times only the CTAs of `n` evenly spaced SMs of the `U` SMs that get CTAs (SMs
+//! `floor(j U / n)`, `j = 0..n`: SM 0, which gets the most CTAs and the coldest L2, is always
+//! one): every other CTA is recorded, looked up in the L2 and dropped. `n` is given, or by
+//! default one SM in [`DEFAULT_FRACTION`], at least 2 (10 of the V100's 80). The choice
+//! depends only on `U` and `n`, never on the host threads. With `U <= n` every SM is timed and
+//! the statistics equal the full ones (`exact`).
+//!
+//! Extrapolation ([`Sample`]):
+//! - **Counters** (and the per-pc rows) of the timed SMs are scaled by `scale` = warp-instructions
+//!   of the launch / warp-instructions of the timed SMs (a ratio estimator; the warp-instructions
+//!   of every CTA are known from its recorded trace). The L2 counters scale by the L2 pre-pass's
+//!   own counts, known for every CTA: `l2.hits` by its hits (all / timed CTAs), `l2.misses`,
+//!   `dram.read_bytes` and `dram.write_bytes` by its misses (the first CTAs of a GEMM miss
+//!   where the later ones hit: scaling those by the work would overcount). `ctas`, `warps`,
+//!   `sms_used` and `warp_instructions` are exact; `occupancy.max_ctas_per_sm` is the timed SMs'.
+//! - **Cycles**: the kernel takes as long as its slowest SM. A timed SM has its exact cycles; an
+//!   untimed SM `j` is predicted from its work (its CTAs' warp-instructions `w_j`) as
+//!   `w_j x median(c_i / w_i)` over the timed SMs. `cycles` is the largest of both; `sm_cycles`
+//!   holds the timed SMs' cycles and the predictions.
+//! - **Expected error** of `cycles`: `sm_prediction_error` is the largest leave-one-out error of
+//!   that prediction over the timed SMs (each predicted from the others' median), `e`; an
+//!   untimed SM may then take up to `(1 + e)` times its prediction, and `expected_error` is by
+//!   how much that could exceed `cycles`: `max(0, max_j pred_j (1 + e) - cycles) / cycles` over
+//!   the untimed SMs (0 when the sample is the whole launch; infinite with one timed SM of
+//!   several, where no spread can be measured).
+
+use crate::stats::SmStats;
+
+/// By default sampled timing times one SM in this many (at least 2).
+pub const DEFAULT_FRACTION: u32 = 8;
+
+/// What a sampled simulation timed, and how its statistics were extrapolated (in
+/// [`crate::Stats::sample`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// The SMs whose CTAs were simulated (ascending).
+    pub timed_sms: Vec<u32>,
+    /// SMs that got CTAs.
+    pub sms_used: u32,
+    /// CTAs simulated / in the launch.
+    pub ctas_timed: u64,
+    pub ctas: u64,
+    /// Warp-instructions of the timed CTAs / of the launch.
+    pub warp_instructions_timed: u64,
+    pub warp_instructions: u64,
+    /// The factor the counters of the timed SMs were multiplied by.
+    pub scale: f64,
+    /// The slowest timed SM's cycles.
+    pub cycles_timed: u64,
+    /// Largest relative error of the per-SM cycle prediction over the timed SMs, each predicted
+    /// from the others (leave-one-out).
+    pub sm_prediction_error: f64,
+    /// Expected relative error of `cycles`: how far an untimed SM, within the prediction error,
+    /// could run past the estimate (see the module docs).
+    pub expected_error: f64,
+    /// Every SM that got CTAs was timed: the statistics are those of full timing.
+    pub exact: bool,
+}
+
+/// How the SMs of a launch are sampled, and what the untimed ones did (work per SM).
+#[derive(Clone, Debug)]
+pub(crate) struct Sampler {
+    /// SMs to time (0: the default, one in [`DEFAULT_FRACTION`], at least 2).
+    pub sms: u32,
+    /// Per SM: whether it is timed (decided at the first push).
+    pub timed: Vec<bool>,
+    /// Per SM: warp-instructions of its CTAs (timed or not).
+    pub work: Vec<u64>,
+    /// L2 pre-pass sector [hits, misses] of every CTA / of the timed CTAs.
+    pub prepass: [u64; 2],
+    pub prepass_timed: [u64; 2],
+    pub ctas: u64,
+    pub ctas_timed: u64,
+    pub warps: u64,
+}
+
+impl Sampler {
+    pub fn new(sms: u32) -> Sampler {
+        Sampler {
+            sms,
+            timed: Vec::new(),
+            work: Vec::new(),
+            prepass: [0; 2],
+            prepass_timed: [0; 2],
+            ctas: 0,
+            ctas_timed: 0,
+            warps: 0,
+        }
+    }
+
+    /// Choose the timed SMs among the `used` SMs (of `num_sms`) that get CTAs.
+    pub fn resolve(&mut self, num_sms: u32, used: u32) {
+        let want = if self.sms == 0 { used.div_ceil(DEFAULT_FRACTION).max(2) } else { self.sms };
+        let n = want.min(used.max(1)) as u64;
+        let used = used.max(1) as u64;
+        self.timed = vec![false; num_sms as usize];
+        for j in 0..n {
+            self.timed[(j * used / n) as usize] = true;
+        }
+        self.work = vec![0; num_sms as usize];
+    }
+
+    /// Account a CTA of `warps` warps, `work` warp-instructions and `prepass` L2 pre-pass
+    /// [hits, misses] placed on SM `sm`; whether it is to be simulated.
+    pub fn place(&mut self, sm: usize, warps: u64, work: u64, prepass: [u64; 2]) -> bool {
+        self.ctas += 1;
+        self.warps += warps;
+        self.work[sm] += work;
+        let timed = self.timed[sm];
+        self.ctas_timed += timed as u64;
+        for i in 0..2 {
+            self.prepass[i] += prepass[i];
+            self.prepass_timed[i] += prepass[i] * timed as u64;
+        }
+        timed
+    }
+
+    /// Extrapolate the summed statistics `timed` of the timed SMs, whose cycles are `sm_cycles`
+    /// (0 for the untimed ones): the scaled statistics, every SM's cycles (the untimed ones
+    /// predicted) and the description of the sample.
+    pub fn extrapolate(&self, timed: &SmStats, sm_cycles: &[u64]) -> (SmStats, Vec<u64>, Sample) {
+        let used = self.work.iter().filter(|&&w| w > 0).count() as u32;
+        let timed_sms: Vec<u32> =
+            (0..sm_cycles.len()).filter(|&i| self.timed[i] && self.work[i] > 0).map(|i| i as u32).collect();
+        let total: u64 = self.work.iter().sum();
+        let w_timed: u64 = timed_sms.iter().map(|&i| self.work[i as usize]).sum();
+        let scale = if w_timed == 0 { 1.0 } else { total as f64 / w_timed as f64 };
+        let exact = timed_sms.len() as u32 == used;
+        // Cycles per warp-instruction of each timed SM.
+        let rates: Vec<f64> =
+            timed_sms.iter().map(|&i| sm_cycles[i as usize] as f64 / self.work[i as usize] as f64).collect();
+        let mut cycles = sm_cycles.to_vec();
+        if !exact {
+            let m = median(&rates);
+            for (i, c) in cycles.iter_mut().enumerate() {
+                if !self.timed[i] && self.work[i] > 0 {
+                    *c = (self.work[i] as f64 * m).round() as u64;
+                }
+            }
+        }
+        let sm_prediction_error = match rates.len() {
+            _ if exact => 0.0,
+            0 | 1 => f64::INFINITY,
+            _ => (0..rates.len())
+                .map(|k| {
+                    let others: Vec<f64> =
+                        rates.iter().enumerate().filter(|&(i, _)| i != k).map(|(_, &r)| r).collect();
+                    (median(&others) - rates[k]).abs() / rates[k]
+                })
+                .fold(0.0, f64::max),
+        };
+        let estimate = cycles.iter().copied().max().unwrap_or(0) as f64;
+        let worst_untimed = (0..cycles.len())
+            .filter(|&i| !self.timed[i] && self.work[i] > 0)
+            .map(|i| cycles[i] as f64 * (1.0 + sm_prediction_error))
+            .fold(0.0, f64::max);
+        let expected_error = if exact || estimate == 0.0 { 0.0 } else { (worst_untimed - estimate).max(0.0) / estimate };
+        let mut s = if exact { timed.clone() } else { timed.scaled(scale) };
+        if !exact {
+            // all / timed pre-pass hits or misses; the work's scale when the timed CTAs had none
+            let by = |i: usize| match self.prepass_timed[i] {
+                0 => scale,
+                t => self.prepass[i] as f64 / t as f64,
+            };
+            let times = |v: u64, f: f64| (v as f64 * f).round() as u64;
+            s.l2_hits = times(timed.l2_hits, by(0));
+            s.l2_misses = times(timed.l2_misses, by(1));
+            s.dram_read_bytes = times(timed.dram_read_bytes, by(1));
+            s.dram_write_bytes = times(timed.dram_write_bytes, by(1));
+        }
+        s.warp_instructions = if exact { timed.warp_instructions } else { total };
+        s.ctas = self.ctas;
+        s.warps = self.warps;
+        let sample = Sample {
+            timed_sms,
+            sms_used: used,
+            ctas_timed: self.ctas_timed,
+            ctas: self.ctas,
+            warp_instructions_timed: w_timed,
+            warp_instructions: total,
+            scale,
+            cycles_timed: sm_cycles.iter().copied().max().unwrap_or(0),
+            sm_prediction_error,
+            expected_error,
+            exact,
+        };
+        (s, cycles, sample)
+    }
+}
+
+/// The median of non-empty `v` (the mean of the middle two for an even count).
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        return 0.0;
+    }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_sms_are_evenly_spaced_and_include_sm_0() {
+        for (sms, used, want) in [
+            (8, 80, vec![0, 10, 20, 30, 40, 50, 60, 70]),
+            (8, 64, vec![0, 8, 16, 24, 32, 40, 48, 56]),
+            (4, 6, vec![0, 1, 3, 4]),
+            (8, 5, vec![0, 1, 2, 3, 4]),
+            (1, 80, vec![0]),
+            (0, 80, vec![0, 8, 16, 24, 32, 40, 48, 56, 64, 72]),
+            (0, 4, vec![0, 2]),
+            (0, 1, vec![0]),
+        ] {
+            let mut s = Sampler::new(sms);
+            s.resolve(80, used);
+            let got: Vec<usize> = (0..80).filter(|&i| s.timed[i]).collect();
+            assert_eq!(got, want, "{sms} of {used}");
+        }
+    }
+
+    #[test]
+    fn untimed_sms_are_predicted_from_their_work_and_counters_scaled() {
+        // 4 SMs used, SMs 0 and 2 timed at 10 cycles per warp-instruction (100 / 10, 120 / 12);
+        // SM 3 has three times SM 1's work.
+        let mut s = Sampler::new(2);
+        s.resolve(4, 4);
+        assert_eq!(s.timed, vec![true, false, true, false]);
+        for (sm, work) in [(0, 10), (1, 10), (2, 12), (3, 30)] {
+            assert_eq!(s.place(sm, 4, work, [sm as u64, 1]), sm % 2 == 0);
+        }
+        let mut timed = SmStats::new(1);
+        timed.warp_instructions = 22;
+        timed.issue_cycles = 44;
+        timed.l2_hits = 3; // pre-pass hits: 6 of all, 2 timed
+        timed.l2_misses = 5; // pre-pass misses: 4 of all, 2 timed
+        timed.max_resident = 2;
+        let (scaled, cycles, sample) = s.extrapolate(&timed, &[100, 0, 120, 0]);
+        assert_eq!(cycles, vec![100, 100, 120, 300]);
+        assert_eq!(sample.scale, 62.0 / 22.0);
+        assert_eq!((scaled.warp_instructions, scaled.issue_cycles), (62, 124));
+        assert_eq!((scaled.l2_hits, scaled.l2_misses), (9, 10));
+        assert_eq!((scaled.ctas, scaled.warps, scaled.max_resident), (4, 16, 2));
+        assert_eq!(sample.timed_sms, vec![0, 2]);
+        assert_eq!((sample.ctas_timed, sample.cycles_timed), (2, 120));
+        assert_eq!((sample.sm_prediction_error, sample.expected_error), (0.0, 0.0));
+        assert!(!sample.exact);
+        // rates 10 and 12: each predicted from the other is off by 2/10 and 2/12; SM 3 (work
+        // 30, predicted 330 at the median 11) may take 1.2 x 330 = 396
+        let (_, cycles, sample) = s.extrapolate(&timed, &[100, 0, 144, 0]);
+        assert_eq!(cycles, vec![100, 110, 144, 330]);
+        assert!((sample.sm_prediction_error - 0.2).abs() < 1e-12, "{}", sample.sm_prediction_error);
+        assert!((sample.expected_error - 66.0 / 330.0).abs() < 1e-12, "{}", sample.expected_error);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
