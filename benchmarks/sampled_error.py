@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 import otc_emu
-from otc_emu import conv2d, im2col, kernels, sparse, structured
+from otc_emu import im2col, kernels, sparse, structured
+from otc_emu.conv import conv2d
 from otc_emu._operands import shipped_program
 from otc_emu.experiments.ablation import POINTS
 from otc_emu.experiments.workloads import gemm_operands
@@ -33,11 +34,22 @@ from otc_emu.experiments.workloads import gemm_operands
 COUNTERS = ("issue.cycles", "stall.memory", "tensor.busy_cycles", "l2.misses", "dram.read_bytes")
 
 
+def _device(timing, sms=80, machine=None, settings=None):
+    """The V100 on ``sms`` SMs; the cycle model off for ``timing="off"``."""
+    off = {"timing": False} if timing == "off" else {}
+    return otc_emu.Device.v100_slice(sms, machine=machine, **(settings or {}), **off)
+
+
+def _mode(timing):
+    """The launches' ``timing`` argument for a run (``"off"`` is a Device without the model)."""
+    return None if timing == "off" else timing
+
+
 def _program_case(file, kernel, grid, block, make_args):
     def run(timing):
-        dev = otc_emu.Device()
+        dev = _device(timing)
         args = make_args(dev)
-        res = dev.launch(shipped_program(file), kernel, grid=grid, block=block, args=args, timing=timing)
+        res = dev.launch(shipped_program(file), kernel, grid=grid, block=block, args=args, timing=_mode(timing))
         outs = b"".join(a.numpy().tobytes() for a in args if isinstance(a, otc_emu.DeviceArray))
         return outs, res.stats
     return run
@@ -66,11 +78,16 @@ def _examples():
     }
 
 
+def _pruned(x, sparsity, seed):
+    """``x`` (any shape) with a random ``sparsity`` fraction of zeros."""
+    return sparse.prune_random(x.reshape(x.shape[0], -1), sparsity, seed=seed).reshape(x.shape)
+
+
 def _im2col_case(design):
     def run(timing):
-        x = sparse.prune_random(np.random.default_rng(3).standard_normal((64, 56, 56)), 0.7, seed=4)
-        with otc_emu.timing_mode(timing):
-            res = im2col.lower(x, 3, 3, padding=1, design=design, device=otc_emu.Device())
+        x = _pruned(np.random.default_rng(3).standard_normal((64, 56, 56)), 0.7, 4)
+        with otc_emu.timing_mode(_mode(timing)):
+            res = im2col.lower(x, 3, 3, padding=1, design=design, device=_device(timing))
         return res.cols.tobytes(), res.stats
     return run
 
@@ -82,8 +99,7 @@ def _gemm_case(mode, size, sa, sb, sms=80, machine=None, settings=None):
             a = structured.prune_to_density(a, 0.5 if mode == "sp24" else 0.25)
         elif mode == "vstc":
             b = sparse.prune_vector_wise(b, 0.75)
-        dev = otc_emu.Device.v100_slice(sms, machine=machine, **(settings or {}))
-        res = kernels.gemm(a, b, mode=mode, device=dev, timing=timing)
+        res = kernels.gemm(a, b, mode=mode, device=_device(timing, sms, machine, settings), timing=_mode(timing))
         return res.c.tobytes(), res.stats
     return run
 
@@ -91,10 +107,9 @@ def _gemm_case(mode, size, sa, sb, sms=80, machine=None, settings=None):
 def _conv_case(mode, sparsity, n=8, c=64, hw=28, k=64):
     def run(timing):
         rng = np.random.default_rng(11)
-        x = sparse.prune_relu(rng.standard_normal((n, c, hw, hw)), sparsity) if sparsity else rng.standard_normal(
-            (n, c, hw, hw))
-        w = sparse.prune_random(rng.standard_normal((k, c, 3, 3)), sparsity, seed=12)
-        res = conv2d(x, w, padding=1, mode=mode, device=otc_emu.Device(), timing=timing)
+        x = _pruned(rng.standard_normal((n, c, hw, hw)), sparsity, 13)
+        w = _pruned(rng.standard_normal((k, c, 3, 3)), sparsity, 12)
+        res = conv2d(x, w, padding=1, mode=mode, device=_device(timing), timing=_mode(timing))
         return res.y.tobytes(), res.stats
     return run
 
@@ -134,35 +149,37 @@ def measure(name, run):
     t1 = time.process_time()
     out_s, s = run("sampled")
     t2 = time.process_time()
-    if out_full != out_s:
-        raise SystemExit(f"{name}: outputs differ between full and sampled timing")
+    out_off, _ = run("off")
+    t3 = time.process_time()
+    if not out_full == out_s == out_off:
+        raise SystemExit(f"{name}: outputs differ between full, sampled and no timing")
     smp = s.sample
     return {
         "case": name, "cycles": full.cycles, "estimate": s.cycles, "error": _rel(s.cycles, full.cycles),
         "expected": smp["expected_error"], "timed": f"{len(smp['timed_sms'])}/{smp['sms_used']}",
         "ctas": f"{smp['ctas_timed']}/{smp['ctas']}",
         "counters": {k: _rel(s.counters.get(k, 0), full.counters.get(k, 0)) for k in COUNTERS},
-        "cpu_full": t1 - t0, "cpu_sampled": t2 - t1,
+        "cpu_full": t1 - t0, "cpu_sampled": t2 - t1, "cpu_off": t3 - t2,
     }
 
 
 def table(rows) -> str:
     pct = lambda v: "-" if v != v or v == float("inf") else f"{100 * v:+.2f}%"  # noqa: E731
     head = ("| case | timed SMs | timed CTAs | cycles (full) | estimate | error | expected | "
-            + " | ".join(COUNTERS) + " | CPU s full | CPU s sampled |")
+            + " | ".join(COUNTERS) + " | CPU s full | sampled | untimed |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(f"| {r['case']} | {r['timed']} | {r['ctas']} | {r['cycles']} | {r['estimate']} | "
                      f"{pct(r['error'])} | {pct(r['expected']).lstrip('+')} | "
                      + " | ".join(pct(r["counters"][k]) for k in COUNTERS)
-                     + f" | {r['cpu_full']:.2f} | {r['cpu_sampled']:.2f} |")
+                     + f" | {r['cpu_full']:.2f} | {r['cpu_sampled']:.2f} | {r['cpu_off']:.2f} |")
     errs = [abs(r["error"]) for r in rows]
     estimated = [r for r in rows if r["timed"].split("/")[0] != r["timed"].split("/")[1]]
     lines.append("")
     lines.append(f"{len(rows)} cases, {len(estimated)} estimated (the others timed every SM: exact); "
                  f"cycles error: max {100 * max(errs):.2f}%, mean {100 * sum(errs) / len(errs):.3f}%; "
                  f"CPU seconds: full {sum(r['cpu_full'] for r in rows):.1f}, "
-                 f"sampled {sum(r['cpu_sampled'] for r in rows):.1f}")
+                 f"sampled {sum(r['cpu_sampled'] for r in rows):.1f}, untimed {sum(r['cpu_off'] for r in rows):.1f}")
     return "\n".join(lines)
 
 
@@ -172,7 +189,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", metavar="TEXT", help="only the cases whose name contains TEXT")
     p.add_argument("--out", type=Path, help="also write the table (markdown) here")
     p.add_argument("--one", metavar="CASE", help="run one case once (no comparison), for paired timing")
-    p.add_argument("--timing", default="sampled", help="with --one: full or sampled (default sampled)")
+    p.add_argument("--timing", default="sampled", help="with --one: full, sampled or off (default sampled)")
     p.add_argument("--list", action="store_true", help="list the cases")
     args = p.parse_args(argv)
     all_cases = cases(args.quick)
@@ -190,7 +207,8 @@ def main(argv=None) -> int:
         rows.append(measure(name, run))
         r = rows[-1]
         print(f"{name}: {r['cycles']} -> {r['estimate']} ({100 * r['error']:+.2f}%, expected "
-              f"{100 * r['expected']:.2f}%), CPU {r['cpu_full']:.2f} -> {r['cpu_sampled']:.2f} s", flush=True)
+              f"{100 * r['expected']:.2f}%), CPU {r['cpu_full']:.2f} -> {r['cpu_sampled']:.2f} s "
+              f"(untimed {r['cpu_off']:.2f} s)", flush=True)
     text = table(rows)
     print(text)
     if args.out:

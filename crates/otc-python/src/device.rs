@@ -273,6 +273,7 @@ fn sample_dict<'py>(py: Python<'py>, s: &otc_timing::Sample) -> PyResult<Bound<'
     d.set_item("scale", s.scale)?;
     d.set_item("cycles_timed", s.cycles_timed)?;
     d.set_item("sm_prediction_error", s.sm_prediction_error)?;
+    d.set_item("predictor", s.predictor)?;
     d.set_item("expected_error", s.expected_error)?;
     d.set_item("exact", s.exact)?;
     Ok(d)

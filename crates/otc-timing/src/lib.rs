@@ -138,8 +138,9 @@ pub struct Simulator {
     protos: packed::Protos,
     /// Sampled timing: which SMs are simulated ([`Simulator::set_sample`]).
     sample: Option<sample::Sampler>,
-    /// Sector lookups of the L2 pre-pass so far: [hits, misses].
-    prepass: [u64; 2],
+    /// Sector lookups of the L2 pre-pass so far (counted for sampled timing only): [load hits,
+    /// load misses, store hits, store misses].
+    prepass: [u64; 4],
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -189,7 +190,7 @@ impl Simulator {
             timeline: None,
             protos: Default::default(),
             sample: None,
-            prepass: [0; 2],
+            prepass: [0; 4],
         })
     }
 
@@ -279,7 +280,7 @@ impl Simulator {
         };
         self.sms = (0..c.gpu.num_sms).map(|_| SmSim::new(&resolved)).collect();
         if let Some(s) = &mut self.sample {
-            s.resolve(c.gpu.num_sms, (c.gpu.num_sms as u64).min(self.num_ctas.max(1)) as u32);
+            s.resolve(c.gpu.num_sms, (c.gpu.num_sms as u64).min(self.num_ctas.max(1)) as u32, self.num_ctas);
         }
         if self.log_issues {
             for sm in &mut self.sms {
@@ -352,7 +353,7 @@ impl Simulator {
         }
         let before = self.prepass;
         ready.gmem = self
-            .l2_lookup(&mut ready.sectors, &ready.accesses)
+            .l2_lookup(&mut ready.sectors, &ready.accesses, &ready.protos)
             .map_err(|_| TimingError::OutOfMemory { what: format!("the sector streams of CTA {index}") })?;
         ready.sectors = Vec::new();
         ready.accesses = Vec::new();
@@ -360,8 +361,9 @@ impl Simulator {
         self.pushed += 1;
         if let Some(s) = &mut self.sample {
             let work = ready.packed.iter().map(|p| p.len() as u64).sum();
-            let prepass = [self.prepass[0] - before[0], self.prepass[1] - before[1]];
-            if !s.place(sm, ready.trace.warps.len() as u64, work, prepass) {
+            let longest = ready.packed.iter().map(|p| p.len() as u64).max().unwrap_or(0);
+            let prepass = std::array::from_fn(|i| self.prepass[i] - before[i]);
+            if !s.place(sm, ready.trace.warps.len() as u64, (work, longest), prepass) {
                 return Ok(()); // not timed: it only went through the L2 pre-pass
             }
         }
@@ -430,7 +432,9 @@ impl Simulator {
         &mut self,
         sectors: &mut [VecDeque<Vec<u8>>],
         accesses: &[usize],
+        protos: &packed::Protos,
     ) -> Result<Vec<VecDeque<Vec<u8>>>, access_stream::StreamOutOfMemory> {
+        let counting = self.sample.is_some();
         let longest = accesses.iter().copied().max().unwrap_or(0);
         let mut readers = vec![access_stream::AccessReader::default(); sectors.len()];
         let mut out: Vec<_> = (0..sectors.len()).map(|_| access_stream::AccessEncoder::new(false, true)).collect();
@@ -441,9 +445,16 @@ impl Simulator {
                     continue;
                 }
                 let pc = readers[w].next(&mut sectors[w], None, false, &mut buf);
+                let store = counting
+                    && matches!(
+                        protos.get((pc / trace::INSTRUCTION_BYTES) as usize),
+                        Some(Some(Event { kind: EventKind::Mem { op: MemOp::Store, .. }, .. }))
+                    );
                 for s in &mut buf {
                     let hit = self.l2.access(*s);
-                    self.prepass[!hit as usize] += 1;
+                    if counting {
+                        self.prepass[(store as usize) << 1 | !hit as usize] += 1;
+                    }
                     *s = *s << 1 | hit as u64;
                 }
                 out[w].push(pc, &buf);

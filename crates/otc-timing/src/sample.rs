@@ -15,14 +15,17 @@
 //! - **Counters** (and the per-pc rows) of the timed SMs are scaled by `scale` = warp-instructions
 //!   of the launch / warp-instructions of the timed SMs (a ratio estimator; the warp-instructions
 //!   of every CTA are known from its recorded trace). The L2 counters scale by the L2 pre-pass's
-//!   own counts, known for every CTA: `l2.hits` by its hits (all / timed CTAs), `l2.misses`,
-//!   `dram.read_bytes` and `dram.write_bytes` by its misses (the first CTAs of a GEMM miss
-//!   where the later ones hit: scaling those by the work would overcount). `ctas`, `warps`,
+//!   own counts, known for every CTA: `l2.hits` by its hits (all / timed CTAs), `l2.misses` by
+//!   its misses, `dram.read_bytes` by its load misses, `dram.write_bytes` by its store misses
+//!   (the first CTAs of a GEMM miss where the later ones hit: scaling those by the work would
+//!   overcount). `ctas`, `warps`,
 //!   `sms_used` and `warp_instructions` are exact; `occupancy.max_ctas_per_sm` is the timed SMs'.
 //! - **Cycles**: the kernel takes as long as its slowest SM. A timed SM has its exact cycles; an
-//!   untimed SM `j` is predicted from its work (its CTAs' warp-instructions `w_j`) as
-//!   `w_j x median(c_i / w_i)` over the timed SMs. `cycles` is the largest of both; `sm_cycles`
-//!   holds the timed SMs' cycles and the predictions.
+//!   untimed SM `j` is predicted from a proxy `x_j` as `x_j x median(c_i / x_i)` over the timed
+//!   SMs that ran as many CTAs (else all timed SMs). The proxy is its work (its CTAs'
+//!   warp-instructions) or its span (the sum of each CTA's longest warp: a latency-bound CTA
+//!   takes as long as its longest warp), whichever predicts the timed SMs better (below).
+//!   `cycles` is the largest of all; `sm_cycles` holds the timed SMs' cycles and the predictions.
 //! - **Expected error** of `cycles`: `sm_prediction_error` is the largest leave-one-out error of
 //!   that prediction over the timed SMs (each predicted from the others' median), `e`; an
 //!   untimed SM may then take up to `(1 + e)` times its prediction, and `expected_error` is by
@@ -56,6 +59,10 @@ pub struct Sample {
     /// Largest relative error of the per-SM cycle prediction over the timed SMs, each predicted
     /// from the others (leave-one-out).
     pub sm_prediction_error: f64,
+    /// What the untimed SMs' cycles were predicted from: `"work"` (warp-instructions of their
+    /// CTAs), `"span"` (the sum over their CTAs of each one's longest warp, for latency-bound
+    /// CTAs) or `"none"` (every SM timed).
+    pub predictor: &'static str,
     /// Expected relative error of `cycles`: how far an untimed SM, within the prediction error,
     /// could run past the estimate (see the module docs).
     pub expected_error: f64,
@@ -70,11 +77,15 @@ pub(crate) struct Sampler {
     pub sms: u32,
     /// Per SM: whether it is timed (decided at the first push).
     pub timed: Vec<bool>,
-    /// Per SM: warp-instructions of its CTAs (timed or not).
+    /// Per SM: warp-instructions of its CTAs (timed or not), the sum over them of each CTA's
+    /// longest warp (its warp-instructions), and how many CTAs it got.
     pub work: Vec<u64>,
-    /// L2 pre-pass sector [hits, misses] of every CTA / of the timed CTAs.
-    pub prepass: [u64; 2],
-    pub prepass_timed: [u64; 2],
+    pub span: Vec<u64>,
+    pub ctas_on: Vec<u64>,
+    /// L2 pre-pass sectors of every CTA / of the timed CTAs: [load hits, load misses, store
+    /// hits, store misses].
+    pub prepass: [u64; 4],
+    pub prepass_timed: [u64; 4],
     pub ctas: u64,
     pub ctas_timed: u64,
     pub warps: u64,
@@ -86,35 +97,54 @@ impl Sampler {
             sms,
             timed: Vec::new(),
             work: Vec::new(),
-            prepass: [0; 2],
-            prepass_timed: [0; 2],
+            span: Vec::new(),
+            ctas_on: Vec::new(),
+            prepass: [0; 4],
+            prepass_timed: [0; 4],
             ctas: 0,
             ctas_timed: 0,
             warps: 0,
         }
     }
 
-    /// Choose the timed SMs among the `used` SMs (of `num_sms`) that get CTAs.
-    pub fn resolve(&mut self, num_sms: u32, used: u32) {
+    /// Choose the timed SMs among the `used` SMs (of `num_sms`) that get the `num_ctas` CTAs.
+    /// When the CTAs do not divide evenly, SMs `0..r` (`r = num_ctas % used`) get one CTA more
+    /// than the others: each of the two groups gets its share of the sample (at least one SM),
+    /// evenly spaced within it, so that both CTA counts are timed.
+    pub fn resolve(&mut self, num_sms: u32, used: u32, num_ctas: u64) {
+        let used = used.max(1);
         let want = if self.sms == 0 { used.div_ceil(DEFAULT_FRACTION).max(2) } else { self.sms };
-        let n = want.min(used.max(1)) as u64;
-        let used = used.max(1) as u64;
+        let n = want.min(used) as u64;
+        let r = if num_ctas > used as u64 { num_ctas % used as u64 } else { 0 };
+        let groups = if r == 0 || n < 2 {
+            vec![(0, used as u64, n)]
+        } else {
+            let first = ((n * r + used as u64 / 2) / used as u64).clamp(1, r.min(n - 1));
+            vec![(0, r, first), (r, used as u64, (n - first).min(used as u64 - r))]
+        };
         self.timed = vec![false; num_sms as usize];
-        for j in 0..n {
-            self.timed[(j * used / n) as usize] = true;
+        for (lo, hi, k) in groups {
+            for j in 0..k {
+                self.timed[(lo + j * (hi - lo) / k) as usize] = true;
+            }
         }
         self.work = vec![0; num_sms as usize];
+        self.span = vec![0; num_sms as usize];
+        self.ctas_on = vec![0; num_sms as usize];
     }
 
-    /// Account a CTA of `warps` warps, `work` warp-instructions and `prepass` L2 pre-pass
-    /// [hits, misses] placed on SM `sm`; whether it is to be simulated.
-    pub fn place(&mut self, sm: usize, warps: u64, work: u64, prepass: [u64; 2]) -> bool {
+    /// Account a CTA of `warps` warps, `work` warp-instructions (`longest` in its longest warp)
+    /// and `prepass` L2 pre-pass sectors (as [`Sampler::prepass`]) placed on SM `sm`; whether
+    /// it is to be simulated.
+    pub fn place(&mut self, sm: usize, warps: u64, (work, longest): (u64, u64), prepass: [u64; 4]) -> bool {
         self.ctas += 1;
         self.warps += warps;
         self.work[sm] += work;
+        self.span[sm] += longest;
+        self.ctas_on[sm] += 1;
         let timed = self.timed[sm];
         self.ctas_timed += timed as u64;
-        for i in 0..2 {
+        for i in 0..4 {
             self.prepass[i] += prepass[i];
             self.prepass_timed[i] += prepass[i] * timed as u64;
         }
@@ -132,47 +162,39 @@ impl Sampler {
         let w_timed: u64 = timed_sms.iter().map(|&i| self.work[i as usize]).sum();
         let scale = if w_timed == 0 { 1.0 } else { total as f64 / w_timed as f64 };
         let exact = timed_sms.len() as u32 == used;
-        // Cycles per warp-instruction of each timed SM.
-        let rates: Vec<f64> =
-            timed_sms.iter().map(|&i| sm_cycles[i as usize] as f64 / self.work[i as usize] as f64).collect();
-        let mut cycles = sm_cycles.to_vec();
-        if !exact {
-            let m = median(&rates);
-            for (i, c) in cycles.iter_mut().enumerate() {
-                if !self.timed[i] && self.work[i] > 0 {
-                    *c = (self.work[i] as f64 * m).round() as u64;
-                }
-            }
+        // Predict the untimed SMs from the work or from the span, whichever predicts the timed
+        // SMs better (the work on ties).
+        let (by_work, by_span) =
+            (self.predict(&self.work, &timed_sms, sm_cycles), self.predict(&self.span, &timed_sms, sm_cycles));
+        let (mut cycles, sm_prediction_error, mut predictor) =
+            if by_span.1 < by_work.1 { (by_span.0, by_span.1, "span") } else { (by_work.0, by_work.1, "work") };
+        if exact {
+            (cycles, predictor) = (sm_cycles.to_vec(), "none");
         }
-        let sm_prediction_error = match rates.len() {
-            _ if exact => 0.0,
-            0 | 1 => f64::INFINITY,
-            _ => (0..rates.len())
-                .map(|k| {
-                    let others: Vec<f64> =
-                        rates.iter().enumerate().filter(|&(i, _)| i != k).map(|(_, &r)| r).collect();
-                    (median(&others) - rates[k]).abs() / rates[k]
-                })
-                .fold(0.0, f64::max),
-        };
+        let sm_prediction_error = if exact { 0.0 } else { sm_prediction_error };
         let estimate = cycles.iter().copied().max().unwrap_or(0) as f64;
         let worst_untimed = (0..cycles.len())
             .filter(|&i| !self.timed[i] && self.work[i] > 0)
             .map(|i| cycles[i] as f64 * (1.0 + sm_prediction_error))
             .fold(0.0, f64::max);
-        let expected_error = if exact || estimate == 0.0 { 0.0 } else { (worst_untimed - estimate).max(0.0) / estimate };
+        let expected_error =
+            if exact || estimate == 0.0 { 0.0 } else { (worst_untimed - estimate).max(0.0) / estimate };
         let mut s = if exact { timed.clone() } else { timed.scaled(scale) };
         if !exact {
-            // all / timed pre-pass hits or misses; the work's scale when the timed CTAs had none
-            let by = |i: usize| match self.prepass_timed[i] {
-                0 => scale,
-                t => self.prepass[i] as f64 / t as f64,
+            // all / timed pre-pass sectors of the kinds `kinds` (indices into `prepass`); the
+            // work's scale when the timed CTAs had none
+            let by = |kinds: &[usize]| {
+                let sum = |p: &[u64; 4]| kinds.iter().map(|&i| p[i]).sum::<u64>();
+                match sum(&self.prepass_timed) {
+                    0 => scale,
+                    t => sum(&self.prepass) as f64 / t as f64,
+                }
             };
             let times = |v: u64, f: f64| (v as f64 * f).round() as u64;
-            s.l2_hits = times(timed.l2_hits, by(0));
-            s.l2_misses = times(timed.l2_misses, by(1));
-            s.dram_read_bytes = times(timed.dram_read_bytes, by(1));
-            s.dram_write_bytes = times(timed.dram_write_bytes, by(1));
+            s.l2_hits = times(timed.l2_hits, by(&[0, 2]));
+            s.l2_misses = times(timed.l2_misses, by(&[1, 3]));
+            s.dram_read_bytes = times(timed.dram_read_bytes, by(&[1]));
+            s.dram_write_bytes = times(timed.dram_write_bytes, by(&[3]));
         }
         s.warp_instructions = if exact { timed.warp_instructions } else { total };
         s.ctas = self.ctas;
@@ -187,6 +209,7 @@ impl Sampler {
             scale,
             cycles_timed: sm_cycles.iter().copied().max().unwrap_or(0),
             sm_prediction_error,
+            predictor,
             expected_error,
             exact,
         };
@@ -194,7 +217,46 @@ impl Sampler {
     }
 }
 
-/// The median of non-empty `v` (the mean of the middle two for an even count).
+impl Sampler {
+    /// Every SM's cycles (the timed SMs' as they are, the untimed ones predicted from `proxy`
+    /// per SM, as `proxy x` the median cycles per unit of proxy of the timed SMs that ran as
+    /// many CTAs, else of all), and the largest relative error of that prediction over the
+    /// timed SMs, each predicted from the others (infinite with fewer than 2).
+    fn predict(&self, proxy: &[u64], timed_sms: &[u32], sm_cycles: &[u64]) -> (Vec<u64>, f64) {
+        let rates: Vec<(u64, f64)> = timed_sms
+            .iter()
+            .map(|&i| (self.ctas_on[i as usize], sm_cycles[i as usize] as f64 / proxy[i as usize].max(1) as f64))
+            .collect();
+        let mut cycles = sm_cycles.to_vec();
+        for (i, c) in cycles.iter_mut().enumerate() {
+            if !self.timed[i] && self.work[i] > 0 {
+                *c = (proxy[i] as f64 * peer_rate(&rates, self.ctas_on[i], None)).round() as u64;
+            }
+        }
+        let error = match rates.len() {
+            0 | 1 => f64::INFINITY,
+            _ => (0..rates.len())
+                .map(|k| (peer_rate(&rates, rates[k].0, Some(k)) - rates[k].1).abs() / rates[k].1)
+                .fold(0.0, f64::max),
+        };
+        (cycles, error)
+    }
+}
+
+/// The cycles per warp-instruction predicted for an SM that ran `ctas` CTAs from the timed SMs'
+/// `rates` ((CTAs, rate) each; `skip`: one to leave out): the median of those that ran as many
+/// CTAs (CTAs on one SM overlap, so an SM with one CTA more is not slower in proportion to its
+/// work), else of all.
+fn peer_rate(rates: &[(u64, f64)], ctas: u64, skip: Option<usize>) -> f64 {
+    let pick = |same: bool| -> Vec<f64> {
+        let others = rates.iter().enumerate().filter(|&(i, _)| Some(i) != skip);
+        others.filter(|(_, r)| !same || r.0 == ctas).map(|(_, r)| r.1).collect()
+    };
+    let (same, all) = (pick(true), pick(false));
+    median(if same.is_empty() { &all } else { &same })
+}
+
+/// The median of `v` (the mean of the middle two for an even count; 0 when empty).
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -226,9 +288,28 @@ mod tests {
             (0, 1, vec![0]),
         ] {
             let mut s = Sampler::new(sms);
-            s.resolve(80, used);
+            s.resolve(80, used, used as u64);
             let got: Vec<usize> = (0..80).filter(|&i| s.timed[i]).collect();
             assert_eq!(got, want, "{sms} of {used}");
+        }
+    }
+
+    #[test]
+    fn both_cta_counts_are_timed_when_the_ctas_do_not_divide_evenly() {
+        // (sample, used SMs, CTAs, timed): SMs 0..CTAs % used run one CTA more
+        for (sms, used, ctas, want) in [
+            (0, 80, 100, vec![0, 6, 13, 20, 28, 37, 45, 54, 62, 71]),
+            (4, 4, 6, vec![0, 1, 2, 3]),
+            (2, 8, 9, vec![0, 1]),
+            (2, 8, 15, vec![0, 7]),
+            (3, 8, 12, vec![0, 2, 4]),
+            (1, 8, 12, vec![0]),
+            (0, 80, 160, vec![0, 8, 16, 24, 32, 40, 48, 56, 64, 72]),
+        ] {
+            let mut s = Sampler::new(sms);
+            s.resolve(80, used, ctas);
+            let got: Vec<usize> = (0..80).filter(|&i| s.timed[i]).collect();
+            assert_eq!(got, want, "{sms} of {used}, {ctas} CTAs");
         }
     }
 
@@ -237,10 +318,10 @@ mod tests {
         // 4 SMs used, SMs 0 and 2 timed at 10 cycles per warp-instruction (100 / 10, 120 / 12);
         // SM 3 has three times SM 1's work.
         let mut s = Sampler::new(2);
-        s.resolve(4, 4);
+        s.resolve(4, 4, 4);
         assert_eq!(s.timed, vec![true, false, true, false]);
         for (sm, work) in [(0, 10), (1, 10), (2, 12), (3, 30)] {
-            assert_eq!(s.place(sm, 4, work, [sm as u64, 1]), sm % 2 == 0);
+            assert_eq!(s.place(sm, 4, (work, work), [sm as u64, 1, 0, 0]), sm % 2 == 0);
         }
         let mut timed = SmStats::new(1);
         timed.warp_instructions = 22;
@@ -264,6 +345,21 @@ mod tests {
         assert_eq!(cycles, vec![100, 110, 144, 330]);
         assert!((sample.sm_prediction_error - 0.2).abs() < 1e-12, "{}", sample.sm_prediction_error);
         assert!((sample.expected_error - 66.0 / 330.0).abs() < 1e-12, "{}", sample.expected_error);
+    }
+
+    #[test]
+    fn the_span_predicts_when_it_fits_the_timed_sms_better() {
+        // One CTA per SM. SMs 0 and 2 take 100 cycles with work 40 and 20 but the same longest
+        // warp (10): latency-bound, the span predicts them exactly, the work does not.
+        let mut s = Sampler::new(2);
+        s.resolve(4, 4, 4);
+        for (sm, work, longest) in [(0, 40, 10), (1, 40, 10), (2, 20, 10), (3, 40, 20)] {
+            s.place(sm, 4, (work, longest), [0; 4]);
+        }
+        let (_, cycles, sample) = s.extrapolate(&SmStats::new(1), &[100, 0, 100, 0]);
+        assert_eq!(sample.predictor, "span");
+        assert_eq!(cycles, vec![100, 100, 100, 200]);
+        assert_eq!((sample.sm_prediction_error, sample.expected_error), (0.0, 0.0));
     }
 
     #[test]
