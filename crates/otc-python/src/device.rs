@@ -270,6 +270,7 @@ fn sample_dict<'py>(py: Python<'py>, s: &otc_timing::Sample) -> PyResult<Bound<'
     d.set_item("ctas", s.ctas)?;
     d.set_item("warp_instructions_timed", s.warp_instructions_timed)?;
     d.set_item("warp_instructions", s.warp_instructions)?;
+    d.set_item("warp_instructions_sm0", s.warp_instructions_sm0)?;
     d.set_item("scale", s.scale)?;
     d.set_item("cycles_timed", s.cycles_timed)?;
     d.set_item("sm_prediction_error", s.sm_prediction_error)?;

@@ -150,26 +150,35 @@ pub struct Simulator {
 pub struct Preparer {
     cfg: TimingConfig,
     protos: packed::Protos,
+    /// Sampled timing: per SM, whether its CTAs are not simulated (recorded light).
+    untimed: Option<std::sync::Arc<Vec<bool>>>,
 }
 
 /// A CTA trace made ready by [`Preparer::prepare`], for [`Simulator::push_prepared`].
 pub struct PreparedTrace {
     index: u64,
     ready: Result<PreparedCta, TimingError>,
+    /// For a CTA recorded light (sampled timing, not simulated): its warp-instructions and
+    /// those of its longest warp.
+    light_work: Option<(u64, u64)>,
 }
 
 impl Preparer {
     /// Prepare the CTA that will be pushed `index`-th (its linear CTA index).
     pub fn prepare(&self, index: u64, cta: CtaTrace) -> PreparedTrace {
         let mut protos = self.protos.clone();
-        PreparedTrace { index, ready: Simulator::prepare_with(&self.cfg, &mut protos, index, cta) }
+        PreparedTrace { index, ready: Simulator::prepare_with(&self.cfg, &mut protos, index, cta), light_work: None }
     }
 
     /// A recorder for the CTA that will be pushed `index`-th, of `warps` warps: the events it
     /// records give the [`PreparedTrace`] that [`Preparer::prepare`] gives for a [`CtaTrace`]
     /// of the same events, without storing them.
     pub fn recorder(&self, index: u64, warps: u32) -> CtaRecorder<'_> {
-        CtaRecorder::new(&self.cfg, self.protos.clone(), index, warps)
+        let rec = CtaRecorder::new(&self.cfg, self.protos.clone(), index, warps);
+        match &self.untimed {
+            Some(u) if u[(index % u.len() as u64) as usize] => rec.light(),
+            _ => rec,
+        }
     }
 }
 
@@ -279,9 +288,6 @@ impl Simulator {
             l1_bytes,
         };
         self.sms = (0..c.gpu.num_sms).map(|_| SmSim::new(&resolved)).collect();
-        if let Some(s) = &mut self.sample {
-            s.resolve(c.gpu.num_sms, (c.gpu.num_sms as u64).min(self.num_ctas.max(1)) as u32, self.num_ctas);
-        }
         if self.log_issues {
             for sm in &mut self.sms {
                 sm.log = Some(Vec::new());
@@ -301,7 +307,7 @@ impl Simulator {
     pub fn push(&mut self, cta: CtaTrace) -> Result<(), TimingError> {
         let index = self.pushed;
         let ready = Self::prepare_with(&self.cfg, &mut self.protos, index, cta);
-        self.push_prepared(PreparedTrace { index, ready })
+        self.push_prepared(PreparedTrace { index, ready, light_work: None })
     }
 
     /// Checks that the machine has every instruction of the launch (`templates`, index =
@@ -331,7 +337,8 @@ impl Simulator {
                 Some(e)
             })
             .collect();
-        Preparer { cfg: self.cfg.clone(), protos: std::sync::Arc::new(protos) }
+        let untimed = self.sample.as_ref().map(|s| std::sync::Arc::new(s.timed.iter().map(|t| !t).collect()));
+        Preparer { cfg: self.cfg.clone(), protos: std::sync::Arc::new(protos), untimed }
     }
 
     /// Add the next CTA, prepared by [`Preparer::prepare`] with its index in linear CTA order
@@ -360,10 +367,12 @@ impl Simulator {
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
         self.pushed += 1;
         if let Some(s) = &mut self.sample {
-            let work = ready.packed.iter().map(|p| p.len() as u64).sum();
-            let longest = ready.packed.iter().map(|p| p.len() as u64).max().unwrap_or(0);
+            let lens = ready.packed.iter().map(|p| p.len() as u64);
+            let (work, longest) = p.light_work.unwrap_or_else(|| (lens.clone().sum(), lens.max().unwrap_or(0)));
             let prepass = std::array::from_fn(|i| self.prepass[i] - before[i]);
-            if !s.place(sm, ready.trace.warps.len() as u64, (work, longest), prepass) {
+            let timed = s.place(sm, ready.trace.warps.len() as u64, (work, longest), prepass);
+            debug_assert!(timed != p.light_work.is_some(), "CTA {index}: recorded light exactly when not timed");
+            if !timed {
                 return Ok(()); // not timed: it only went through the L2 pre-pass
             }
         }
@@ -476,7 +485,10 @@ impl Simulator {
     /// at least 2; every CTA still goes through the L2 pre-pass) and extrapolate the statistics
     /// from them ([`sample`]; [`Stats::sample`] says what was timed). Call before the first push.
     pub fn set_sample(&mut self, sms: u32) {
-        self.sample = Some(sample::Sampler::new(sms));
+        let mut s = sample::Sampler::new(sms);
+        let num_sms = self.cfg.gpu.num_sms;
+        s.resolve(num_sms, (num_sms as u64).min(self.num_ctas.max(1)) as u32, self.num_ctas);
+        self.sample = Some(s);
     }
 
     /// How many CTAs are buffered before the SMs are advanced (default 8 per SM). Results do
@@ -521,9 +533,16 @@ impl Simulator {
         let mut cycles = Vec::with_capacity(self.cfg.gpu.num_sms as usize);
         let mut rows = Vec::new();
         let mut events = Vec::new();
-        for sm in &mut self.sms {
-            total.add(&sm.stats);
-            by_pc::add_rows(&mut rows, &sm.by_pc);
+        // sampled timing: SM 0's statistics and per-pc rows apart from the others'
+        let (mut first, mut rows_first) = (SmStats::new(otc_isa::FORMS.len()), Vec::new());
+        for (i, sm) in self.sms.iter_mut().enumerate() {
+            if i == 0 && self.sample.is_some() {
+                first.add(&sm.stats);
+                by_pc::add_rows(&mut rows_first, &sm.by_pc);
+            } else {
+                total.add(&sm.stats);
+                by_pc::add_rows(&mut rows, &sm.by_pc);
+            }
             cycles.push(sm.end);
             if let Some(tl) = sm.timeline.take() {
                 events.extend(tl.finish());
@@ -533,15 +552,17 @@ impl Simulator {
             cycles = vec![0; self.cfg.gpu.num_sms as usize];
         }
         let mut sample = None;
-        if let Some(s) = self.sample.as_ref().filter(|s| !s.work.is_empty()) {
-            let (scaled, predicted, described) = s.extrapolate(&total, &cycles);
+        if let Some(s) = &self.sample {
+            let (scaled, predicted, described) = s.extrapolate(&first, &total, &cycles);
+            let alone = described.warp_instructions_timed <= described.warp_instructions_sm0;
             if !described.exact {
-                for row in &mut rows {
+                for row in rows.iter_mut().chain(rows_first.iter_mut().filter(|_| alone)) {
                     for v in row.iter_mut() {
                         *v = (*v as f64 * described.scale).round() as u64;
                     }
                 }
             }
+            by_pc::add_rows(&mut rows, &rows_first);
             (total, cycles, sample) = (scaled, predicted, Some(described));
         }
         let mut stats = Stats::build(&total, cycles, self.cfg.gpu.clock_mhz, self.cfg.sm.sub_cores);

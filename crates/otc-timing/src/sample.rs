@@ -12,9 +12,11 @@
 //! the statistics equal the full ones (`exact`).
 //!
 //! Extrapolation ([`Sample`]):
-//! - **Counters** (and the per-pc rows) of the timed SMs are scaled by `scale` = warp-instructions
-//!   of the launch / warp-instructions of the timed SMs (a ratio estimator; the warp-instructions
-//!   of every CTA are known from its recorded trace). The L2 counters scale by the L2 pre-pass's
+//! - **Counters** (and the per-pc rows): SM 0's count once (a certainty unit: always timed, and
+//!   with the coldest L2 it would overcount misses and memory stalls if it stood for others);
+//!   those of the other timed SMs are scaled by `scale` = warp-instructions of the other SMs /
+//!   of the other timed SMs (a ratio estimator; the warp-instructions of every CTA are known from
+//!   its recorded trace). With SM 0 alone timed, its counters are scaled to the whole launch. The L2 counters scale by the L2 pre-pass's
 //!   own counts, known for every CTA: `l2.hits` by its hits (all / timed CTAs), `l2.misses` by
 //!   its misses, `dram.read_bytes` by its load misses, `dram.write_bytes` by its store misses
 //!   (the first CTAs of a GEMM miss where the later ones hit: scaling those by the work would
@@ -52,7 +54,12 @@ pub struct Sample {
     /// Warp-instructions of the timed CTAs / of the launch.
     pub warp_instructions_timed: u64,
     pub warp_instructions: u64,
-    /// The factor the counters of the timed SMs were multiplied by.
+    /// Warp-instructions of SM 0's CTAs.
+    pub warp_instructions_sm0: u64,
+    /// The factor the counters of the timed SMs other than SM 0 were multiplied by:
+    /// `(warp_instructions - warp_instructions_sm0) / (warp_instructions_timed -
+    /// warp_instructions_sm0)` (SM 0 counts once); with SM 0 alone timed, SM 0's:
+    /// `warp_instructions / warp_instructions_timed`.
     pub scale: f64,
     /// The slowest timed SM's cycles.
     pub cycles_timed: u64,
@@ -82,10 +89,11 @@ pub(crate) struct Sampler {
     pub work: Vec<u64>,
     pub span: Vec<u64>,
     pub ctas_on: Vec<u64>,
-    /// L2 pre-pass sectors of every CTA / of the timed CTAs: [load hits, load misses, store
-    /// hits, store misses].
+    /// L2 pre-pass sectors of every CTA / of the timed CTAs / of SM 0's CTAs: [load hits, load
+    /// misses, store hits, store misses].
     pub prepass: [u64; 4],
     pub prepass_timed: [u64; 4],
+    pub prepass_first: [u64; 4],
     pub ctas: u64,
     pub ctas_timed: u64,
     pub warps: u64,
@@ -101,6 +109,7 @@ impl Sampler {
             ctas_on: Vec::new(),
             prepass: [0; 4],
             prepass_timed: [0; 4],
+            prepass_first: [0; 4],
             ctas: 0,
             ctas_timed: 0,
             warps: 0,
@@ -147,20 +156,34 @@ impl Sampler {
         for i in 0..4 {
             self.prepass[i] += prepass[i];
             self.prepass_timed[i] += prepass[i] * timed as u64;
+            self.prepass_first[i] += prepass[i] * (sm == 0) as u64;
         }
         timed
     }
 
-    /// Extrapolate the summed statistics `timed` of the timed SMs, whose cycles are `sm_cycles`
-    /// (0 for the untimed ones): the scaled statistics, every SM's cycles (the untimed ones
-    /// predicted) and the description of the sample.
-    pub fn extrapolate(&self, timed: &SmStats, sm_cycles: &[u64]) -> (SmStats, Vec<u64>, Sample) {
+    /// Extrapolate the statistics of SM 0 (`first`) and the summed statistics of the other timed
+    /// SMs (`rest`), whose cycles are `sm_cycles` (0 for the untimed ones): the estimated
+    /// statistics, every SM's cycles (the untimed ones predicted) and the description of the
+    /// sample (its `scale` multiplies `rest`, and the per-pc rows of the other timed SMs).
+    pub fn extrapolate(&self, first: &SmStats, rest: &SmStats, sm_cycles: &[u64]) -> (SmStats, Vec<u64>, Sample) {
+        let mut timed = first.clone();
+        timed.add(rest);
+        let timed = &timed;
         let used = self.work.iter().filter(|&&w| w > 0).count() as u32;
         let timed_sms: Vec<u32> =
             (0..sm_cycles.len()).filter(|&i| self.timed[i] && self.work[i] > 0).map(|i| i as u32).collect();
         let total: u64 = self.work.iter().sum();
         let w_timed: u64 = timed_sms.iter().map(|&i| self.work[i as usize]).sum();
-        let scale = if w_timed == 0 { 1.0 } else { total as f64 / w_timed as f64 };
+        // SM 0 is always timed and counts once (its L2 is the coldest: weighting it like the
+        // others would overcount misses and memory stalls); the other timed SMs stand for the
+        // other SMs. With SM 0 alone timed, it stands for all.
+        let w0 = self.work.first().copied().unwrap_or(0);
+        let alone = w_timed <= w0;
+        let scale = match (w_timed, alone) {
+            (0, _) => 1.0,
+            (_, true) => total as f64 / w_timed as f64,
+            _ => (total - w0) as f64 / (w_timed - w0) as f64,
+        };
         let exact = timed_sms.len() as u32 == used;
         // Predict the untimed SMs from the work or from the span, whichever predicts the timed
         // SMs better (the work on ties).
@@ -179,23 +202,30 @@ impl Sampler {
             .fold(0.0, f64::max);
         let expected_error =
             if exact || estimate == 0.0 { 0.0 } else { (worst_untimed - estimate).max(0.0) / estimate };
-        let mut s = if exact { timed.clone() } else { timed.scaled(scale) };
-        if !exact {
-            // all / timed pre-pass sectors of the kinds `kinds` (indices into `prepass`); the
-            // work's scale when the timed CTAs had none
+        let mut s = if exact {
+            timed.clone()
+        } else {
+            // (SM 0 as it is, or nothing when it stands for all; the SMs it scales)
+            let (kept, scaled, kept_prepass) =
+                if alone { (SmStats::new(0), timed, [0; 4]) } else { (first.clone(), rest, self.prepass_first) };
+            let mut s = kept.clone();
+            s.add(&scaled.scaled(scale));
+            // all / timed pre-pass sectors of the kinds `kinds` (indices into `prepass`) of the
+            // scaled SMs; the work's scale when their timed CTAs had none
             let by = |kinds: &[usize]| {
-                let sum = |p: &[u64; 4]| kinds.iter().map(|&i| p[i]).sum::<u64>();
+                let sum = |p: &[u64; 4]| kinds.iter().map(|&i| p[i] - kept_prepass[i]).sum::<u64>();
                 match sum(&self.prepass_timed) {
                     0 => scale,
                     t => sum(&self.prepass) as f64 / t as f64,
                 }
             };
             let times = |v: u64, f: f64| (v as f64 * f).round() as u64;
-            s.l2_hits = times(timed.l2_hits, by(&[0, 2]));
-            s.l2_misses = times(timed.l2_misses, by(&[1, 3]));
-            s.dram_read_bytes = times(timed.dram_read_bytes, by(&[1]));
-            s.dram_write_bytes = times(timed.dram_write_bytes, by(&[3]));
-        }
+            s.l2_hits = kept.l2_hits + times(scaled.l2_hits, by(&[0, 2]));
+            s.l2_misses = kept.l2_misses + times(scaled.l2_misses, by(&[1, 3]));
+            s.dram_read_bytes = kept.dram_read_bytes + times(scaled.dram_read_bytes, by(&[1]));
+            s.dram_write_bytes = kept.dram_write_bytes + times(scaled.dram_write_bytes, by(&[3]));
+            s
+        };
         s.warp_instructions = if exact { timed.warp_instructions } else { total };
         s.ctas = self.ctas;
         s.warps = self.warps;
@@ -205,6 +235,7 @@ impl Sampler {
             ctas_timed: self.ctas_timed,
             ctas: self.ctas,
             warp_instructions_timed: w_timed,
+            warp_instructions_sm0: w0,
             warp_instructions: total,
             scale,
             cycles_timed: sm_cycles.iter().copied().max().unwrap_or(0),
@@ -321,19 +352,26 @@ mod tests {
         s.resolve(4, 4, 4);
         assert_eq!(s.timed, vec![true, false, true, false]);
         for (sm, work) in [(0, 10), (1, 10), (2, 12), (3, 30)] {
-            assert_eq!(s.place(sm, 4, (work, work), [sm as u64, 1, 0, 0]), sm % 2 == 0);
+            assert_eq!(s.place(sm, 4, (work, work), [sm as u64, (sm != 3) as u64, 0, 0]), sm % 2 == 0);
         }
-        let mut timed = SmStats::new(1);
-        timed.warp_instructions = 22;
-        timed.issue_cycles = 44;
-        timed.l2_hits = 3; // pre-pass hits: 6 of all, 2 timed
-        timed.l2_misses = 5; // pre-pass misses: 4 of all, 2 timed
-        timed.max_resident = 2;
-        let (scaled, cycles, sample) = s.extrapolate(&timed, &[100, 0, 120, 0]);
+        let mut first = SmStats::new(1);
+        first.warp_instructions = 10;
+        first.issue_cycles = 30;
+        first.l2_hits = 1;
+        first.l2_misses = 3;
+        first.max_resident = 2;
+        let mut rest = SmStats::new(1); // SM 2
+        rest.warp_instructions = 12;
+        rest.issue_cycles = 14;
+        rest.l2_hits = 2; // pre-pass hits of SMs 1..4: 6 of all, 2 timed
+        rest.l2_misses = 2; // pre-pass misses of SMs 1..4: 2 of all, 1 timed
+        rest.max_resident = 1;
+        let (scaled, cycles, sample) = s.extrapolate(&first, &rest, &[100, 0, 120, 0]);
         assert_eq!(cycles, vec![100, 100, 120, 300]);
-        assert_eq!(sample.scale, 62.0 / 22.0);
-        assert_eq!((scaled.warp_instructions, scaled.issue_cycles), (62, 124));
-        assert_eq!((scaled.l2_hits, scaled.l2_misses), (9, 10));
+        // SMs 1..4 did 52 warp-instructions, SM 2 of them 12
+        assert_eq!(sample.scale, 52.0 / 12.0);
+        assert_eq!((scaled.warp_instructions, scaled.issue_cycles), (62, 30 + 61));
+        assert_eq!((scaled.l2_hits, scaled.l2_misses), (1 + 6, 3 + 4));
         assert_eq!((scaled.ctas, scaled.warps, scaled.max_resident), (4, 16, 2));
         assert_eq!(sample.timed_sms, vec![0, 2]);
         assert_eq!((sample.ctas_timed, sample.cycles_timed), (2, 120));
@@ -341,7 +379,7 @@ mod tests {
         assert!(!sample.exact);
         // rates 10 and 12: each predicted from the other is off by 2/10 and 2/12; SM 3 (work
         // 30, predicted 330 at the median 11) may take 1.2 x 330 = 396
-        let (_, cycles, sample) = s.extrapolate(&timed, &[100, 0, 144, 0]);
+        let (_, cycles, sample) = s.extrapolate(&first, &rest, &[100, 0, 144, 0]);
         assert_eq!(cycles, vec![100, 110, 144, 330]);
         assert!((sample.sm_prediction_error - 0.2).abs() < 1e-12, "{}", sample.sm_prediction_error);
         assert!((sample.expected_error - 66.0 / 330.0).abs() < 1e-12, "{}", sample.expected_error);
@@ -356,7 +394,7 @@ mod tests {
         for (sm, work, longest) in [(0, 40, 10), (1, 40, 10), (2, 20, 10), (3, 40, 20)] {
             s.place(sm, 4, (work, longest), [0; 4]);
         }
-        let (_, cycles, sample) = s.extrapolate(&SmStats::new(1), &[100, 0, 100, 0]);
+        let (_, cycles, sample) = s.extrapolate(&SmStats::new(1), &SmStats::new(1), &[100, 0, 100, 0]);
         assert_eq!(sample.predictor, "span");
         assert_eq!(cycles, vec![100, 100, 100, 200]);
         assert_eq!((sample.sm_prediction_error, sample.expected_error), (0.0, 0.0));
