@@ -37,7 +37,7 @@ def test_sampled_results_are_exact_and_the_timed_sms_cycles_are_the_full_ones(mo
     sample = s.sample
     used = f.counters["sms_used"]
     assert sample["sms_used"] == used
-    # one SM in 8, at least 2, evenly spaced from SM 0
+    # one SM in 8, at least 2, from SM 0
     n = min(used, max(2, -(-used // 8)))
     assert len(sample["timed_sms"]) == n and sample["timed_sms"][0] == 0
     assert s.estimated == (n < used) == (not sample["exact"])
@@ -64,11 +64,11 @@ def test_sampled_cycles_and_counters_estimate_the_full_ones():
     s = kernels.gemm(a, b, mode="spgemm", timing="sampled").stats
     assert s.estimated
     assert s.cycles == pytest.approx(full.cycles, rel=0.02)
-    # scaled by the work, or by the L2 pre-pass for the L2 counters: within a few percent, where a
-    # missing scale (8x) or L2 misses scaled by the work (2x) would not be (dram.read_bytes is
-    # further off: docs/timing.md 1.2)
-    for key in ("issue.cycles", "tensor.busy_cycles", "gmem.read_sectors", "l2.misses"):
-        assert s.counters[key] == pytest.approx(full.counters[key], rel=0.1), key
+    # scaled by the work: within a few percent, where a missing scale (8x) would not be
+    for key in ("issue.cycles", "tensor.busy_cycles", "gmem.read_sectors"):
+        assert s.counters[key] == pytest.approx(full.counters[key], rel=0.05), key
+    # by the L2 pre-pass: measured +14% here (docs/timing.md 1.2), where scaling by the work gave 2x
+    assert s.counters["l2.misses"] == pytest.approx(full.counters["l2.misses"], rel=0.25)
 
 
 def test_the_sample_does_not_depend_on_host_threads():
@@ -91,7 +91,7 @@ def test_sampled_n_sms_and_timing_mode():
     a, b = _operands()
     with otc_emu.timing_mode("sampled:5"):
         s = kernels.gemm(a, b, mode="spgemm").stats
-    assert s.sample["timed_sms"] == [0, 12, 25, 38, 51]  # floor(j * 64 / 5)
+    assert s.sample["timed_sms"] == [0, 20, 28, 49, 57]  # floor((j + frac(0.618 j)) * 64 / 5)
     x = np.random.default_rng(1).standard_normal((2, 32, 14, 14))
     w = np.random.default_rng(2).standard_normal((64, 32, 3, 3))
     res = conv2d(x, w, padding=1, timing="sampled")

@@ -18,7 +18,8 @@ struct Case {
     inputs: Vec<Vec<u8>>,
     output: usize,
     scalars: Vec<u32>,
-    /// The SMs a sample of 3 times: evenly spaced, both CTA counts when they differ.
+    /// The SMs a sample of 3 times: one per equal part (jittered), both CTA counts when they
+    /// differ.
     timed: Vec<u32>,
 }
 
@@ -36,7 +37,7 @@ fn cases() -> Vec<Case> {
             inputs: vec![f32s(n), f32s(n)],
             output: 4 * n,
             scalars: vec![n as u32],
-            timed: vec![0, 2, 5],
+            timed: vec![0, 4, 5],
         },
         Case {
             name: "vadd_gridstride, 12 CTAs",
@@ -46,7 +47,7 @@ fn cases() -> Vec<Case> {
             inputs: vec![f32s(n), f32s(n)],
             output: 4 * n,
             scalars: vec![n as u32],
-            timed: vec![0, 2, 4], // SMs 0..4 run 2 CTAs, 4..8 one
+            timed: vec![0, 3, 4], // SMs 0..4 run 2 CTAs, 4..8 one
         },
         Case {
             name: "reduce_static, 21 CTAs",
@@ -56,7 +57,7 @@ fn cases() -> Vec<Case> {
             inputs: vec![f32s(21 * 128)],
             output: 4 * 21,
             scalars: vec![],
-            timed: vec![0, 2, 5], // SMs 0..5 run 3 CTAs, 5..8 two
+            timed: vec![0, 4, 5], // SMs 0..5 run 3 CTAs, 5..8 two
         },
     ]
 }

@@ -4,9 +4,10 @@
 //! L2 contents, decided by the pre-pass in CTA order, and fixed bandwidth shares. So when every
 //! CTA still goes through the L2 pre-pass, an SM simulated alone gives exactly the cycles and
 //! counters it gives in the full simulation. Sampled timing ([`crate::Simulator::set_sample`])
-//! therefore times only the CTAs of `n` evenly spaced SMs of the `U` SMs that get CTAs (SMs
-//! `floor(j U / n)`, `j = 0..n`: SM 0, which gets the most CTAs and the coldest L2, is always
-//! one): every other CTA is recorded, looked up in the L2 and dropped. `n` is given, or by
+//! therefore times only the CTAs of `n` of the `U` SMs that get CTAs, one in each of `n` equal
+//! parts, SM `floor((j + u_j) U / n)` with `u_0 = 0` (SM 0, which gets the most CTAs and the
+//! coldest L2, is always one) and `u_j = frac(j x 0.618...)` (a fixed jitter, so that the sample
+//! does not alias a grid whose width divides `U / n`): every other CTA is recorded, looked up in the L2 and dropped. `n` is given, or by
 //! default one SM in [`DEFAULT_FRACTION`], at least 2 (10 of the V100's 80). The choice
 //! depends only on `U` and `n`, never on the host threads. With `U <= n` every SM is timed and
 //! the statistics equal the full ones (`exact`).
@@ -39,6 +40,9 @@ use crate::stats::SmStats;
 
 /// By default sampled timing times one SM in this many (at least 2).
 pub const DEFAULT_FRACTION: u32 = 8;
+
+/// The jitter step of the timed SMs' positions (1 / golden ratio: its multiples spread evenly).
+const JITTER: f64 = 0.618_033_988_749_894_9;
 
 /// What a sampled simulation timed, and how its statistics were extrapolated (in
 /// [`crate::Stats::sample`]).
@@ -134,7 +138,12 @@ impl Sampler {
         self.timed = vec![false; num_sms as usize];
         for (lo, hi, k) in groups {
             for j in 0..k {
-                self.timed[(lo + j * (hi - lo) / k) as usize] = true;
+                // SM lo + (j + u_j) (hi - lo) / k with u_0 = 0 and u_j = frac(j / golden ratio):
+                // one SM in each of k equal parts, jittered so that the sample does not alias a
+                // grid whose width divides the stride (every timed CTA in one grid column)
+                let u = (j as f64 * JITTER).fract();
+                self.timed[(lo + (((j as f64 + u) * (hi - lo) as f64 / k as f64) as u64).min(hi - lo - 1)) as usize] =
+                    true;
             }
         }
         self.work = vec![0; num_sms as usize];
@@ -307,15 +316,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timed_sms_are_evenly_spaced_and_include_sm_0() {
+    fn timed_sms_are_one_per_equal_part_jittered_and_include_sm_0() {
         for (sms, used, want) in [
-            (8, 80, vec![0, 10, 20, 30, 40, 50, 60, 70]),
-            (8, 64, vec![0, 8, 16, 24, 32, 40, 48, 56]),
-            (4, 6, vec![0, 1, 3, 4]),
+            (8, 80, vec![0, 16, 22, 38, 44, 50, 67, 73]),
+            (8, 64, vec![0, 12, 17, 30, 35, 40, 53, 58]),
+            (4, 6, vec![0, 2, 3, 5]),
             (8, 5, vec![0, 1, 2, 3, 4]),
             (1, 80, vec![0]),
-            (0, 80, vec![0, 8, 16, 24, 32, 40, 48, 56, 64, 72]),
-            (0, 4, vec![0, 2]),
+            (0, 80, vec![0, 12, 17, 30, 35, 40, 53, 58, 71, 76]),
+            (0, 4, vec![0, 3]),
             (0, 1, vec![0]),
         ] {
             let mut s = Sampler::new(sms);
@@ -329,13 +338,13 @@ mod tests {
     fn both_cta_counts_are_timed_when_the_ctas_do_not_divide_evenly() {
         // (sample, used SMs, CTAs, timed): SMs 0..CTAs % used run one CTA more
         for (sms, used, ctas, want) in [
-            (0, 80, 100, vec![0, 6, 13, 20, 28, 37, 45, 54, 62, 71]),
+            (0, 80, 100, vec![0, 10, 14, 20, 33, 39, 53, 58, 63, 77]),
             (4, 4, 6, vec![0, 1, 2, 3]),
             (2, 8, 9, vec![0, 1]),
             (2, 8, 15, vec![0, 7]),
-            (3, 8, 12, vec![0, 2, 4]),
+            (3, 8, 12, vec![0, 3, 4]),
             (1, 8, 12, vec![0]),
-            (0, 80, 160, vec![0, 8, 16, 24, 32, 40, 48, 56, 64, 72]),
+            (0, 80, 160, vec![0, 12, 17, 30, 35, 40, 53, 58, 71, 76]),
         ] {
             let mut s = Sampler::new(sms);
             s.resolve(80, used, ctas);
@@ -346,13 +355,13 @@ mod tests {
 
     #[test]
     fn untimed_sms_are_predicted_from_their_work_and_counters_scaled() {
-        // 4 SMs used, SMs 0 and 2 timed at 10 cycles per warp-instruction (100 / 10, 120 / 12);
-        // SM 3 has three times SM 1's work.
+        // 4 SMs used, SMs 0 and 3 timed at 10 cycles per warp-instruction (100 / 10, 120 / 12);
+        // SM 2 has three times SM 1's work.
         let mut s = Sampler::new(2);
         s.resolve(4, 4, 4);
-        assert_eq!(s.timed, vec![true, false, true, false]);
-        for (sm, work) in [(0, 10), (1, 10), (2, 12), (3, 30)] {
-            assert_eq!(s.place(sm, 4, (work, work), [sm as u64, (sm != 3) as u64, 0, 0]), sm % 2 == 0);
+        assert_eq!(s.timed, vec![true, false, false, true]);
+        for (sm, work) in [(0, 10), (1, 10), (2, 30), (3, 12)] {
+            assert_eq!(s.place(sm, 4, (work, work), [sm as u64, (sm != 2) as u64, 0, 0]), sm == 0 || sm == 3);
         }
         let mut first = SmStats::new(1);
         first.warp_instructions = 10;
@@ -360,43 +369,43 @@ mod tests {
         first.l2_hits = 1;
         first.l2_misses = 3;
         first.max_resident = 2;
-        let mut rest = SmStats::new(1); // SM 2
+        let mut rest = SmStats::new(1); // SM 3
         rest.warp_instructions = 12;
         rest.issue_cycles = 14;
-        rest.l2_hits = 2; // pre-pass hits of SMs 1..4: 6 of all, 2 timed
+        rest.l2_hits = 2; // pre-pass hits of SMs 1..4: 6 of all, 3 timed
         rest.l2_misses = 2; // pre-pass misses of SMs 1..4: 2 of all, 1 timed
         rest.max_resident = 1;
-        let (scaled, cycles, sample) = s.extrapolate(&first, &rest, &[100, 0, 120, 0]);
-        assert_eq!(cycles, vec![100, 100, 120, 300]);
-        // SMs 1..4 did 52 warp-instructions, SM 2 of them 12
+        let (scaled, cycles, sample) = s.extrapolate(&first, &rest, &[100, 0, 0, 120]);
+        assert_eq!(cycles, vec![100, 100, 300, 120]);
+        // SMs 1..4 did 52 warp-instructions, SM 3 of them 12
         assert_eq!(sample.scale, 52.0 / 12.0);
         assert_eq!((scaled.warp_instructions, scaled.issue_cycles), (62, 30 + 61));
-        assert_eq!((scaled.l2_hits, scaled.l2_misses), (1 + 6, 3 + 4));
+        assert_eq!((scaled.l2_hits, scaled.l2_misses), (1 + 4, 3 + 4));
         assert_eq!((scaled.ctas, scaled.warps, scaled.max_resident), (4, 16, 2));
-        assert_eq!(sample.timed_sms, vec![0, 2]);
+        assert_eq!(sample.timed_sms, vec![0, 3]);
         assert_eq!((sample.ctas_timed, sample.cycles_timed), (2, 120));
         assert_eq!((sample.sm_prediction_error, sample.expected_error), (0.0, 0.0));
         assert!(!sample.exact);
-        // rates 10 and 12: each predicted from the other is off by 2/10 and 2/12; SM 3 (work
+        // rates 10 and 12: each predicted from the other is off by 2/10 and 2/12; SM 2 (work
         // 30, predicted 330 at the median 11) may take 1.2 x 330 = 396
-        let (_, cycles, sample) = s.extrapolate(&first, &rest, &[100, 0, 144, 0]);
-        assert_eq!(cycles, vec![100, 110, 144, 330]);
+        let (_, cycles, sample) = s.extrapolate(&first, &rest, &[100, 0, 0, 144]);
+        assert_eq!(cycles, vec![100, 110, 330, 144]);
         assert!((sample.sm_prediction_error - 0.2).abs() < 1e-12, "{}", sample.sm_prediction_error);
         assert!((sample.expected_error - 66.0 / 330.0).abs() < 1e-12, "{}", sample.expected_error);
     }
 
     #[test]
     fn the_span_predicts_when_it_fits_the_timed_sms_better() {
-        // One CTA per SM. SMs 0 and 2 take 100 cycles with work 40 and 20 but the same longest
+        // One CTA per SM. SMs 0 and 3 take 100 cycles with work 40 and 20 but the same longest
         // warp (10): latency-bound, the span predicts them exactly, the work does not.
         let mut s = Sampler::new(2);
         s.resolve(4, 4, 4);
-        for (sm, work, longest) in [(0, 40, 10), (1, 40, 10), (2, 20, 10), (3, 40, 20)] {
+        for (sm, work, longest) in [(0, 40, 10), (1, 40, 10), (2, 40, 20), (3, 20, 10)] {
             s.place(sm, 4, (work, longest), [0; 4]);
         }
-        let (_, cycles, sample) = s.extrapolate(&SmStats::new(1), &SmStats::new(1), &[100, 0, 100, 0]);
+        let (_, cycles, sample) = s.extrapolate(&SmStats::new(1), &SmStats::new(1), &[100, 0, 0, 100]);
         assert_eq!(sample.predictor, "span");
-        assert_eq!(cycles, vec![100, 100, 100, 200]);
+        assert_eq!(cycles, vec![100, 100, 200, 100]);
         assert_eq!((sample.sm_prediction_error, sample.expected_error), (0.0, 0.0));
     }
 
