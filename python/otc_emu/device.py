@@ -656,7 +656,7 @@ class Device:
 
         ``timing``: ``"full"`` times every CTA (``None``: that of an enclosing
         :func:`timing_mode`, else full); ``"sampled"`` (or ``"sampled:N"``)
-        times only the CTAs of one in :data:`SAMPLE_FRACTION` (at least 2; or N) evenly spaced SMs
+        times only the CTAs of one in :data:`SAMPLE_FRACTION` (at least 2; or N) spread-out SMs
         of those that get CTAs and extrapolates the cycle
         model's statistics (``stats.sample`` says what was timed and the expected error of the
         cycles; docs/timing.md "Sampled timing"). Results are exact either way. A bad value, or

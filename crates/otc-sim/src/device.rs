@@ -155,9 +155,10 @@ impl Device {
         self.timeline = spec;
     }
 
-    /// Make the cycle model of every later timed launch time only the CTAs of `sms` evenly
-    /// spaced SMs (0: the default sample, `otc_timing::sample::DEFAULT_FRACTION`) and extrapolate (`otc_timing::sample`; the statistics' `sample` says what was
-    /// timed); `None`: full timing (the default). Results never depend on it.
+    /// Make the cycle model of every later timed launch time only the CTAs of `sms` spread-out
+    /// SMs (0: the default sample, `otc_timing::sample::DEFAULT_FRACTION`) and extrapolate
+    /// (`otc_timing::sample`; the statistics' `sample` says what was timed); `None`: full timing
+    /// (the default). Results never depend on it.
     pub fn set_timing_sample(&mut self, sms: Option<u32>) {
         self.timing_sample = sms;
     }

@@ -481,7 +481,7 @@ impl Simulator {
         });
     }
 
-    /// Time only the CTAs of `sms` evenly spaced SMs (0: one in [`sample::DEFAULT_FRACTION`],
+    /// Time only the CTAs of `sms` spread-out SMs (0: one in [`sample::DEFAULT_FRACTION`],
     /// at least 2; every CTA still goes through the L2 pre-pass) and extrapolate the statistics
     /// from them ([`sample`]; [`Stats::sample`] says what was timed). Call before the first push.
     pub fn set_sample(&mut self, sms: u32) {

@@ -123,7 +123,7 @@ impl Sampler {
     /// Choose the timed SMs among the `used` SMs (of `num_sms`) that get the `num_ctas` CTAs.
     /// When the CTAs do not divide evenly, SMs `0..r` (`r = num_ctas % used`) get one CTA more
     /// than the others: each of the two groups gets its share of the sample (at least one SM),
-    /// evenly spaced within it, so that both CTA counts are timed.
+    /// spread over it, so that both CTA counts are timed.
     pub fn resolve(&mut self, num_sms: u32, used: u32, num_ctas: u64) {
         let used = used.max(1);
         let want = if self.sms == 0 { used.div_ceil(DEFAULT_FRACTION).max(2) } else { self.sms };
@@ -162,10 +162,10 @@ impl Sampler {
         self.ctas_on[sm] += 1;
         let timed = self.timed[sm];
         self.ctas_timed += timed as u64;
-        for i in 0..4 {
-            self.prepass[i] += prepass[i];
-            self.prepass_timed[i] += prepass[i] * timed as u64;
-            self.prepass_first[i] += prepass[i] * (sm == 0) as u64;
+        for (i, &p) in prepass.iter().enumerate() {
+            self.prepass[i] += p;
+            self.prepass_timed[i] += p * timed as u64;
+            self.prepass_first[i] += p * (sm == 0) as u64;
         }
         timed
     }
