@@ -497,8 +497,9 @@ def timing_mode(timing: str | None) -> Iterator[None]:
 
 
 def timing_sample(timing: str | None, timing_config: Mapping[str, Any] | None) -> int | None:
-    """The number of SMs to time for the ``timing`` argument of a launch (None: every SM), after
-    checking it against the device's cycle-model configuration (None when timing is off)."""
+    """The number of SMs to time for the ``timing`` argument of a launch (None: every SM; 0: the
+    default sample, one in :data:`SAMPLE_FRACTION`), after checking it against the device's cycle-model
+    configuration (None when timing is off)."""
     if timing is None:
         return None
     if not isinstance(timing, str):

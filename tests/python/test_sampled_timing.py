@@ -92,8 +92,8 @@ def test_sampled_n_sms_and_timing_mode():
     with otc_emu.timing_mode("sampled:5"):
         s = kernels.gemm(a, b, mode="spgemm").stats
     assert s.sample["timed_sms"] == [0, 20, 28, 49, 57]  # floor((j + frac(0.618 j)) * 64 / 5)
-    x = np.random.default_rng(1).standard_normal((2, 32, 14, 14))
-    w = np.random.default_rng(2).standard_normal((64, 32, 3, 3))
+    x = np.random.default_rng(1).standard_normal((2, 32, 14, 14)).astype(np.float16)
+    w = np.random.default_rng(2).standard_normal((64, 32, 3, 3)).astype(np.float16)
     res = conv2d(x, w, padding=1, timing="sampled")
     assert res.stats.sample is not None
     assert np.array_equal(res.y, conv2d(x, w, padding=1).y)
