@@ -73,10 +73,10 @@ def _sample_rows(smp: Mapping) -> list[Row]:
     finite = lambda v: 100.0 * v if v == v and v != float("inf") else None  # noqa: E731
     return [("Timed SMs", f"of {smp['sms_used']} used", len(smp["timed_sms"])),
             ("Timed CTAs", f"of {smp['ctas']}", smp["ctas_timed"]),
-            ("Counter scale", "launch / timed warp-inst", smp["scale"]),
+            ("Counter scale (SMs but 0)", "warp-inst / timed", smp["scale"]),
             ("Slowest timed SM", "cycle", smp["cycles_timed"]),
             ("Per-SM prediction error", "%", finite(smp["sm_prediction_error"])),
-            ("Expected error of cycles", "%", finite(smp["expected_error"]))]
+            ("Expected error of cycles", "% (blank: unknown)", finite(smp["expected_error"]))]
 
 
 def _pct(v):
