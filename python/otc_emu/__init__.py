@@ -40,6 +40,7 @@ from ._core import (
 )
 from . import fragments, sparse
 from .device import Device, DeviceArray, Issue, LaunchResult, Stats, Warp, find_kernel, machines
+from .device import timing_mode
 from . import kernels, report  # noqa: E402  (need load and Device above)
 
 
@@ -68,6 +69,7 @@ __all__ = [
     "Warp",
     "find_kernel",
     "machines",
+    "timing_mode",
     "fragments",
     "kernels",
     "report",

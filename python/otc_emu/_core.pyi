@@ -80,11 +80,13 @@ class Device:
         params: bytes,
         dynamic_shared: int = 0,
         timeline: tuple[int, int, list[int]] | None = None,
+        sample_sms: int | None = None,
     ) -> dict[str, Any]:
         """Run a kernel; returns {"counters", "by_opcode", "by_pc"} and, when the cycle model
         ran, "metrics", "sm_cycles", "per_pc" (column -> values per instruction) and, when
         ``timeline`` = (first cycle, end cycle, SMs) asked for one, "timeline" ({"from", "to",
-        "sms", "events": [(kind, sm, unit, slot, warp, pc, start, end, detail)]})."""
+        "sms", "events": [(kind, sm, unit, slot, warp, pc, start, end, detail)]}); with
+        ``sample_sms`` (sampled timing: only the CTAs of that many SMs are timed) also "sample"."""
 
 class Warp:
     """One warp on a fresh SM, for instruction-level tests (wrapped by otc_emu.Warp)."""

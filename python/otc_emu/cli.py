@@ -665,6 +665,13 @@ def _add_machine_options(p: argparse.ArgumentParser) -> None:
 def _add_device_options(p: argparse.ArgumentParser) -> None:
     _add_machine_options(p)
     p.add_argument("--no-timing", action="store_true", help="switch the cycle model off (faster, same results, no cycles)")
+    _add_timing_option(p)
+
+
+def _add_timing_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timing", metavar="MODE", help="full (default) or sampled: time only the CTAs of one SM in 8 "
+                   "(sampled:N, N SMs) and extrapolate the cycle model's statistics, with the expected error "
+                   "(docs/timing.md \"Sampled timing\"); results are exact either way")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -762,6 +769,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "spgemm_a, the heatmap of OHMMAs per output tile)")
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
+    _add_timing_option(p)
     _add_output_options(p, "print the comparison as JSON")
     profiling.add_source_options(p, "the --report mode's kernel")
     profiling.add_timeline_options(p)
@@ -837,6 +845,7 @@ def _add_conv(sub) -> None:
     p.add_argument("--report", metavar="MODE", help="also print the full report of MODE")
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
+    _add_timing_option(p)
     _add_output_options(p, "print the comparison as JSON")
     profiling.add_source_options(p, "the --report mode's kernel")
     profiling.add_timeline_options(p)
@@ -887,7 +896,10 @@ def cmd_conv(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        from .device import timing_mode
+
+        with timing_mode(getattr(args, "timing", None)):
+            return int(args.func(args))
     except KeyboardInterrupt:  # Ctrl-C: finished points are stored; a re-run resumes
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

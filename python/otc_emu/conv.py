@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._operands import as_fp16, run_shipped
-from .device import Device, Stats
+from .device import Device, Stats, timing_mode
 from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2col_dense
 
 __all__ = ["conv2d", "ConvResult", "CONV_MODES", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
@@ -206,11 +206,14 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 
-def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit", device: Device | None = None) -> ConvResult:
+def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit", device: Device | None = None,
+           timing: str | None = None) -> ConvResult:
     """Convolve the NCHW ``x`` with the KCRS ``w`` on the emulated SM (cross-correlation, as in
     deep learning): ``y[n, k, p, q] = sum_{c,r,s} x[n, c, p*stride + r - padding,
     q*stride + s - padding] * w[k, c, r, s]``, zero outside the map. Returns a :class:`ConvResult`
-    with float32 ``y`` of shape (N, K, P, Q). See the module docs for modes and accuracy."""
+    with float32 ``y`` of shape (N, K, P, Q). See the module docs for modes and accuracy.
+    ``timing``: ``"full"`` or ``"sampled"`` (:meth:`Device.launch`; None: full, or that of an
+    enclosing ``otc_emu.timing_mode``)."""
     if mode not in CONV_MODES:
         raise ValueError(f"unknown convolution mode {mode!r}; available: {', '.join(CONV_MODES)}")
     if device is not None and not isinstance(device, Device):
@@ -219,8 +222,10 @@ def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit"
     if x16.shape[0] * p * q * (-(-w16.shape[0] // 32) * 32) >= 2 ** 31:
         raise ValueError("output too large for the kernels' 32-bit indices (N*P*Q*K must stay below 2**31)")
     dev = device if device is not None else Device()
-    if mode == "dense_implicit":
-        y, stats = _dense_implicit(dev, x16, w16, stride, padding, p, q)
-    else:
-        y, stats = _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=mode == "single_sparse_implicit")
+    with timing_mode(timing):
+        if mode == "dense_implicit":
+            y, stats = _dense_implicit(dev, x16, w16, stride, padding, p, q)
+        else:
+            y, stats = _sparse_implicit(dev, x16, w16, stride, padding, p, q,
+                                        weights_only=mode == "single_sparse_implicit")
     return ConvResult(np.ascontiguousarray(y), stats, mode)

@@ -12,20 +12,23 @@ int or float is refused, because its width would be a guess.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import math
 import os
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple, Sequence, Union
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from . import _core, _json
 from ._core import ConfigError, LaunchError, OtcError
 
-__all__ = ["Device", "DeviceArray", "Issue", "LaunchResult", "Stats", "Warp", "machines", "machine_settings"]
+__all__ = ["Device", "DeviceArray", "Issue", "LaunchResult", "Stats", "Warp", "machines", "machine_settings",
+           "timing_mode", "SAMPLE_FRACTION", "TIMING_MODES"]
 
 # Parameter type of `.param` -> the NumPy scalar types accepted for it (the assembler's table).
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
@@ -70,6 +73,11 @@ class Stats:
       :class:`Issue` ``(pc, cycle, result, sub_core)`` (``result``: the cycle from which its
       results can be used); empty otherwise.
     - ``kernel``: the name of the launched kernel (None for a warp run).
+    - ``sample``: for sampled timing (``Device.launch(..., timing="sampled")``), what was timed and
+      how the model's statistics were extrapolated (``timed_sms``, ``sms_used``, ``ctas_timed``,
+      ``ctas``, ``warp_instructions_timed``, ``scale``, ``cycles_timed``, ``sm_prediction_error``,
+      ``expected_error``, ``exact``; docs/timing.md "Sampled timing"); None for full timing. ``estimated`` is True
+      when the model's counters, metrics and ``sm_cycles`` are such an estimate.
 
     ``stats["key"]`` looks up counters, then metrics. ``to_dict()`` / ``to_json()`` hold everything
     but the timeline.
@@ -86,6 +94,13 @@ class Stats:
         self.per_pc: dict[str, list[int]] = _per_pc_columns(data.get("per_pc"), len(self.by_pc))
         self.timeline: dict[str, Any] | None = data.get("timeline")
         self.issues: list[Issue] = [Issue(*i) for i in data.get("issues", [])]
+        self.sample: dict[str, Any] | None = dict(data["sample"]) if "sample" in data else None
+
+    @property
+    def estimated(self) -> bool:
+        """Whether the cycle model's statistics were extrapolated from a sample of the SMs
+        (sampled timing that did not time every SM)."""
+        return self.sample is not None and not self.sample["exact"]
 
     @property
     def timed(self) -> bool:
@@ -453,6 +468,58 @@ def _pack_args(device: "Device", kernel, args: Sequence[Any], kernel_name: str) 
 V100_SMS = 80
 
 
+#: Sampled timing (``timing="sampled"``) simulates the CTAs of one SM in this many of those that get
+#: CTAs, at least 2 (docs/timing.md "Sampled timing"; otc_timing::sample::DEFAULT_FRACTION).
+SAMPLE_FRACTION = 8
+
+#: The values of the ``timing`` argument of :meth:`Device.launch` (and of the GEMM and convolution
+#: wrappers): full timing, or sampled timing (optionally ``"sampled:N"``, N SMs).
+TIMING_MODES = ("full", "sampled")
+
+
+_TIMING: contextvars.ContextVar[str | None] = contextvars.ContextVar("otc_emu_timing", default=None)
+
+
+@contextlib.contextmanager
+def timing_mode(timing: str | None) -> Iterator[None]:
+    """Every launch inside the block whose ``timing`` argument is None uses ``timing`` (``"full"``,
+    ``"sampled"``, ``"sampled:N"``; None: leave it as it is): what ``kernels.gemm(...,
+    timing=...)`` and ``conv2d(..., timing=...)`` use, and a way to run whole experiments
+    sampled. The value is checked at each launch."""
+    if timing is None:
+        yield
+        return
+    token = _TIMING.set(timing)
+    try:
+        yield
+    finally:
+        _TIMING.reset(token)
+
+
+def timing_sample(timing: str | None, timing_config: Mapping[str, Any] | None) -> int | None:
+    """The number of SMs to time for the ``timing`` argument of a launch (None: every SM; 0: the
+    default sample, one in :data:`SAMPLE_FRACTION`), after checking it against the device's cycle-model
+    configuration (None when timing is off)."""
+    if timing is None:
+        return None
+    if not isinstance(timing, str):
+        raise ConfigError(f"timing must be one of {', '.join(map(repr, TIMING_MODES))} or 'sampled:N', "
+                          f"got {_short_repr(timing)}")
+    mode, sep, count = timing.partition(":")
+    if mode not in TIMING_MODES or (sep and mode != "sampled"):
+        raise ConfigError(f"timing must be one of {', '.join(map(repr, TIMING_MODES))} or 'sampled:N', got {timing!r}")
+    if timing_config is None:
+        raise ConfigError(f"timing={timing!r} needs the cycle model, but this Device was made with timing=False")
+    if mode == "full":
+        return None
+    if not sep:
+        return 0  # the default sample (SAMPLE_FRACTION)
+    sms = int(timing_config["gpu.num_sms"])
+    if not count.isdigit() or not 1 <= int(count) <= sms:
+        raise ConfigError(f"timing={timing!r}: N must be a whole number of SMs in 1..{sms} (gpu.num_sms)")
+    return int(count)
+
+
 class Device:
     """An emulated V100-like GPU with its own global memory, and the cycle model beside it.
 
@@ -574,7 +641,7 @@ class Device:
         self._dev.write(address, raw)
 
     def launch(self, program, kernel_name: str, grid, block, args: Iterable[Any] = (), shared_bytes: int | None = None,
-               timeline=None) -> LaunchResult:
+               timeline=None, timing: str | None = None) -> LaunchResult:
         """Run ``kernel_name`` of ``program`` over ``grid`` x ``block`` threads. ``grid`` and
         ``block`` are an int or a tuple of 1 to 3 ints (NumPy integers too; anything else is a
         TypeError); ``shared_bytes`` is dynamic shared memory added to the kernel's static size.
@@ -586,8 +653,18 @@ class Device:
         ``"watchdog"``), and ``KeyboardInterrupt`` on Ctrl-C (the launch stops within a few
         milliseconds; device memory stays readable). Several threads may launch on one Device:
         the launches run one after another. ``kernel_name`` may be the mangled name of a C++
-        kernel or its demangled form (see :func:`find_kernel`)."""
+        kernel or its demangled form (see :func:`find_kernel`).
+
+        ``timing``: ``"full"`` times every CTA (``None``: that of an enclosing
+        :func:`timing_mode`, else full); ``"sampled"`` (or ``"sampled:N"``)
+        times only the CTAs of one in :data:`SAMPLE_FRACTION` (at least 2; or N) spread-out SMs
+        of those that get CTAs and extrapolates the cycle
+        model's statistics (``stats.sample`` says what was timed and the expected error of the
+        cycles; docs/timing.md "Sampled timing"). Results are exact either way. A bad value, or
+        timing on a Device made with ``timing=False``, raises :class:`ConfigError`."""
         from .timeline import active_window
+        timing = timing if timing is not None else _TIMING.get()
+        sample_sms = None if timing is None else timing_sample(timing, self.timing_config)
         kernels = program.kernels
         kernel_name = find_kernel(program, kernel_name)
         g, b = _dim3(grid, "grid"), _dim3(block, "block")
@@ -597,7 +674,7 @@ class Device:
             raise LaunchError(f"shared_bytes must be in 0..2**32-1, got {dyn}")
         window = timeline if timeline is not None else active_window()
         request = None if window is None else (int(window.cycles[0]), int(window.cycles[1]), [int(s) for s in window.sms])
-        stats = self._dev.launch(program, kernel_name, g, b, params, dyn, request)
+        stats = self._dev.launch(program, kernel_name, g, b, params, dyn, request, sample_sms)
         return LaunchResult(kernel_name, g, b, Stats(stats, kernel_name))
 
 

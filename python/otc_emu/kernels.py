@@ -65,7 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
-from .device import Device, Stats
+from .device import Device, Stats, timing_mode
 
 __all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
@@ -237,8 +237,15 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
     return pair_bitmaps, blocks
 
 
-def gemm(a, b, mode: str = "owmma", device: Device | None = None) -> GemmResult:
-    """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy)."""
+def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | None = None) -> GemmResult:
+    """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy).
+    ``timing``: ``"full"`` or ``"sampled"`` (:meth:`Device.launch`; None: full, or that of an
+    enclosing ``otc_emu.timing_mode``)."""
+    with timing_mode(timing):
+        return _gemm(a, b, mode, device)
+
+
+def _gemm(a, b, mode: str, device: Device | None) -> GemmResult:
     if mode not in GEMM_MODES:
         raise ValueError(f"unknown GEMM mode {mode!r}; available: {', '.join(GEMM_MODES)}")
     a16, b16 = as_fp16(a, "a", 2, "2-D matrix", 3), as_fp16(b, "b", 2, "2-D matrix", 3)

@@ -36,11 +36,13 @@ def sections(stats: "Stats") -> list[tuple[str, list[Row]]]:
     out: list[tuple[str, list[Row]]] = []
     summary: list[Row] = []
     if stats.timed:
-        summary += [("Cycles (slowest SM)", "cycle", g("cycles")), ("Time at clock", "us", m.get("time_us")),
+        summary += [("Cycles (slowest SM, estimated)" if stats.estimated else "Cycles (slowest SM)", "cycle", g("cycles")), ("Time at clock", "us", m.get("time_us")),
                     ("IPC (kernel)", "warp-inst/cycle", m.get("ipc")), ("SMs used", "", g("sms_used"))]
     summary += [("Warp instructions", "inst", g("warp_instructions")), ("Thread instructions", "inst", g("thread_instructions")),
                 ("CTAs", "", g("ctas")), ("Warps", "", g("warps"))]
     out.append(("Summary", summary))
+    if stats.sample is not None:
+        out.append(("Sampled timing", _sample_rows(stats.sample)))
     mix = sorted(stats.by_opcode.items(), key=lambda kv: (-kv[1]["warp"], kv[0]))
     total = g("warp_instructions") or 0
     out.append(("Instruction mix", [(op, "% of warp-inst", 100.0 * v["warp"] / total if total else None) for op, v in mix[:12]]))
@@ -64,6 +66,17 @@ def sections(stats: "Stats") -> list[tuple[str, list[Row]]]:
                                ("L2 hit rate", "%", _pct(m.get("l2.hit_rate"))), ("DRAM read", "byte", g("dram.read_bytes")),
                                ("Shared bank conflicts", "conflict", g("smem.bank_conflicts"))]))
     return out
+
+
+def _sample_rows(smp: Mapping) -> list[Row]:
+    """What sampled timing timed and how good its estimate is (docs/timing.md "Sampled timing")."""
+    finite = lambda v: 100.0 * v if v == v and v != float("inf") else None  # noqa: E731
+    return [("Timed SMs", f"of {smp['sms_used']} used", len(smp["timed_sms"])),
+            ("Timed CTAs", f"of {smp['ctas']}", smp["ctas_timed"]),
+            ("Counter scale (SMs but 0)", "warp-inst / timed", smp["scale"]),
+            ("Slowest timed SM", "cycle", smp["cycles_timed"]),
+            ("Per-SM prediction error", "%", finite(smp["sm_prediction_error"])),
+            ("Expected error of cycles", "% (blank: unknown)", finite(smp["expected_error"]))]
 
 
 def _pct(v):
@@ -98,7 +111,7 @@ def comparison(results: Mapping[str, "Stats"], baseline: str) -> list[dict]:
     rows = []
     for mode, s in results.items():
         cyc = s.counters.get("cycles")
-        rows.append({"mode": mode, "cycles": cyc, "speedup": _ratio(base, cyc), "warp_instructions": s.counters.get("warp_instructions"),
+        rows.append({"mode": mode, "cycles": cyc, "estimated": s.estimated, "speedup": _ratio(base, cyc), "warp_instructions": s.counters.get("warp_instructions"),
                      "tensor_busy_cycles": s.counters.get("tensor.busy_cycles"), "ohmma_executed": s.counters.get("ohmma.executed"),
                      "ohmma_skipped": s.counters.get("ohmma.skipped")})
     return rows
@@ -120,7 +133,8 @@ def render_comparison(results: Mapping[str, "Stats"], baseline: str, console: "C
     body = []
     for r in rows:
         sp = "" if r["speedup"] is None else f"{r['speedup']:.2f}"
-        body.append([r["mode"], _fmt(r["cycles"]), sp, _fmt(r["warp_instructions"]), _fmt(r["tensor_busy_cycles"]),
+        cycles = f"~{_fmt(r['cycles'])}" if r["estimated"] else _fmt(r["cycles"])  # ~: sampled timing's estimate
+        body.append([r["mode"], cycles, sp, _fmt(r["warp_instructions"]), _fmt(r["tensor_busy_cycles"]),
                      _fmt(r["ohmma_executed"]), _fmt(r["ohmma_skipped"])])
     for col, cells in zip(t.columns, zip(*body)):
         # numbers and header words never shrink to an ellipsis; headers wrap between words

@@ -17,7 +17,8 @@ PUBLIC = {
     "OtcError", "AssemblyError", "GuestFault", "LaunchError", "ConfigError", "__version__", "V100_TOML",
 }
 # Names defined in Python on top of it.
-PYTHON = {"load_cubin", "Device", "DeviceArray", "LaunchResult", "Stats", "Issue", "Warp", "find_kernel", "fragments", "kernels", "report", "sparse", "machines"}
+PYTHON = {"load_cubin", "Device", "DeviceArray", "LaunchResult", "Stats", "Issue", "Warp", "find_kernel", "fragments", "kernels", "report", "sparse",
+          "machines", "timing_mode"}
 
 
 def test_all_is_the_public_api():

@@ -250,10 +250,33 @@ pub(crate) fn stats_dict<'py>(
         d.set_item("metrics", metrics)?;
         d.set_item("sm_cycles", PyList::new(py, &t.sm_cycles)?)?;
         d.set_item("per_pc", crate::profile::per_pc_dict(py, t)?)?;
+        if let Some(sample) = &t.sample {
+            d.set_item("sample", sample_dict(py, sample)?)?;
+        }
         if let Some(tl) = &t.timeline {
             d.set_item("timeline", crate::profile::timeline_dict(py, tl)?)?;
         }
     }
+    Ok(d)
+}
+
+/// What sampled timing timed and how it extrapolated (`otc_timing::Sample`), as a dict.
+fn sample_dict<'py>(py: Python<'py>, s: &otc_timing::Sample) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("method", "sms")?;
+    d.set_item("timed_sms", PyList::new(py, &s.timed_sms)?)?;
+    d.set_item("sms_used", s.sms_used)?;
+    d.set_item("ctas_timed", s.ctas_timed)?;
+    d.set_item("ctas", s.ctas)?;
+    d.set_item("warp_instructions_timed", s.warp_instructions_timed)?;
+    d.set_item("warp_instructions", s.warp_instructions)?;
+    d.set_item("warp_instructions_sm0", s.warp_instructions_sm0)?;
+    d.set_item("scale", s.scale)?;
+    d.set_item("cycles_timed", s.cycles_timed)?;
+    d.set_item("sm_prediction_error", s.sm_prediction_error)?;
+    d.set_item("predictor", s.predictor)?;
+    d.set_item("expected_error", s.expected_error)?;
+    d.set_item("exact", s.exact)?;
     Ok(d)
 }
 
@@ -357,11 +380,12 @@ impl PyDevice {
     }
 
     /// Launch kernel `name` of `program`; `params` is the packed parameter block; `timeline`:
-    /// (first cycle, end cycle, SM indices) of a timeline for the cycle model to record. Ctrl-C
+    /// (first cycle, end cycle, SM indices) of a timeline for the cycle model to record;
+    /// `sample_sms`: time only the CTAs of that many SMs and extrapolate (sampled timing). Ctrl-C
     /// stops the launch (`interrupt.rs`): KeyboardInterrupt, with the CTAs before the one running
     /// committed to memory.
-    #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0, timeline = None))]
-    #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and seven launch arguments
+    #[pyo3(signature = (program, name, grid, block, params, dynamic_shared = 0, timeline = None, sample_sms = None))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature: self, py and eight launch arguments
     fn launch<'py>(
         &self,
         py: Python<'py>,
@@ -372,6 +396,7 @@ impl PyDevice {
         params: &[u8],
         dynamic_shared: u32,
         timeline: Option<(u64, u64, Vec<u32>)>,
+        sample_sms: Option<u32>,
     ) -> Result<Bound<'py, PyDict>, Error> {
         let (grid, block) = ([grid.0, grid.1, grid.2], [block.0, block.1, block.2]);
         let inner = &self.inner;
@@ -380,6 +405,7 @@ impl PyDevice {
             let mut dev = lock(inner);
             let img = dev.kernel_image(&program.inner, name)?;
             dev.set_timeline(spec);
+            dev.set_timing_sample(sample_sms);
             Ok(dev.launch_timed(&img, grid, block, params, dynamic_shared)?)
         })?;
         Ok(stats_dict(py, &stats, timing.as_ref())?)

@@ -67,6 +67,8 @@ pub struct Device {
     cancel: CancelToken,
     /// The timeline the cycle model records on each timed launch (none by default).
     timeline: Option<otc_timing::TimelineSpec>,
+    /// Sampled timing: the number of SMs whose CTAs the cycle model simulates (none: all).
+    timing_sample: Option<u32>,
     /// The programs whose `__device__` variables live on this device, with the address of their
     /// global segment. The program is kept so that no other one can be taken for it.
     modules: Vec<(Arc<otc_asm::Program>, u64)>,
@@ -94,6 +96,7 @@ impl Device {
             launches: 0,
             cancel: CancelToken::new(),
             timeline: None,
+            timing_sample: None,
             modules: Vec::new(),
         }
     }
@@ -151,6 +154,14 @@ impl Device {
     /// comes back in the timing statistics' `timeline`. Results and statistics do not change.
     pub fn set_timeline(&mut self, spec: Option<otc_timing::TimelineSpec>) {
         self.timeline = spec;
+    }
+
+    /// Make the cycle model of every later timed launch time only the CTAs of `sms` spread-out
+    /// SMs (0: the default sample, `otc_timing::sample::DEFAULT_FRACTION`) and extrapolate
+    /// (`otc_timing::sample`; the statistics' `sample` says what was timed); `None`: full timing
+    /// (the default). Results never depend on it.
+    pub fn set_timing_sample(&mut self, sms: Option<u32>) {
+        self.timing_sample = sms;
     }
 
     /// The flag that stops this device's launches from another thread ([`SimError::Cancelled`]);
@@ -333,6 +344,9 @@ impl Device {
                 }
                 if let Some(spec) = &self.timeline {
                     sim.record_timeline(spec.clone());
+                }
+                if let Some(sms) = self.timing_sample {
+                    sim.set_sample(sms);
                 }
                 // The SMs advance once per `num_sms` CTAs or more: each advance then gives every SM
                 // about one new CTA, so the SMs stay on the threads that last ran them instead of

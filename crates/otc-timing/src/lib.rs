@@ -38,6 +38,7 @@ pub mod config;
 pub mod memory;
 mod packed;
 mod record;
+pub mod sample;
 mod sm;
 pub mod stats;
 pub mod timeline;
@@ -61,6 +62,7 @@ pub use trace::{
 use memory::SectorCache;
 use record::record_trace;
 pub use record::CtaRecorder;
+pub use sample::Sample;
 pub use sm::IssueRecord;
 use sm::{PreparedCta, Resolved, RunStatus, SmSim};
 use stats::SmStats;
@@ -143,6 +145,11 @@ pub struct Simulator {
     timeline: Option<TimelineSpec>,
     /// The static event of each instruction seen so far (see [`packed`]).
     protos: packed::Protos,
+    /// Sampled timing: which SMs are simulated ([`Simulator::set_sample`]).
+    sample: Option<sample::Sampler>,
+    /// Sector lookups of the L2 pre-pass so far (counted for sampled timing only): [load hits,
+    /// load misses, store hits, store misses].
+    prepass: [u64; 4],
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -152,26 +159,35 @@ pub struct Simulator {
 pub struct Preparer {
     cfg: TimingConfig,
     protos: packed::Protos,
+    /// Sampled timing: per SM, whether its CTAs are not simulated (recorded light).
+    untimed: Option<std::sync::Arc<Vec<bool>>>,
 }
 
 /// A CTA trace made ready by [`Preparer::prepare`], for [`Simulator::push_prepared`].
 pub struct PreparedTrace {
     index: u64,
     ready: Result<PreparedCta, TimingError>,
+    /// For a CTA recorded light (sampled timing, not simulated): its warp-instructions and
+    /// those of its longest warp.
+    light_work: Option<(u64, u64)>,
 }
 
 impl Preparer {
     /// Prepare the CTA that will be pushed `index`-th (its linear CTA index).
     pub fn prepare(&self, index: u64, cta: CtaTrace) -> PreparedTrace {
         let mut protos = self.protos.clone();
-        PreparedTrace { index, ready: Simulator::prepare_with(&self.cfg, &mut protos, index, cta) }
+        PreparedTrace { index, ready: Simulator::prepare_with(&self.cfg, &mut protos, index, cta), light_work: None }
     }
 
     /// A recorder for the CTA that will be pushed `index`-th, of `warps` warps: the events it
     /// records give the [`PreparedTrace`] that [`Preparer::prepare`] gives for a [`CtaTrace`]
     /// of the same events, without storing them.
     pub fn recorder(&self, index: u64, warps: u32) -> CtaRecorder<'_> {
-        CtaRecorder::new(&self.cfg, self.protos.clone(), index, warps)
+        let rec = CtaRecorder::new(&self.cfg, self.protos.clone(), index, warps);
+        match &self.untimed {
+            Some(u) if u[(index % u.len() as u64) as usize] => rec.light(),
+            _ => rec,
+        }
     }
 }
 
@@ -191,6 +207,8 @@ impl Simulator {
             log_issues: false,
             timeline: None,
             protos: Default::default(),
+            sample: None,
+            prepass: [0; 4],
         })
     }
 
@@ -298,7 +316,7 @@ impl Simulator {
     pub fn push(&mut self, cta: CtaTrace) -> Result<(), TimingError> {
         let index = self.pushed;
         let ready = Self::prepare_with(&self.cfg, &mut self.protos, index, cta);
-        self.push_prepared(PreparedTrace { index, ready })
+        self.push_prepared(PreparedTrace { index, ready, light_work: None })
     }
 
     /// Checks that the machine has every instruction of the launch (`templates`, index =
@@ -328,7 +346,8 @@ impl Simulator {
                 Some(e)
             })
             .collect();
-        Preparer { cfg: self.cfg.clone(), protos: std::sync::Arc::new(protos) }
+        let untimed = self.sample.as_ref().map(|s| std::sync::Arc::new(s.timed.iter().map(|t| !t).collect()));
+        Preparer { cfg: self.cfg.clone(), protos: std::sync::Arc::new(protos), untimed }
     }
 
     /// Add the next CTA, prepared by [`Preparer::prepare`] with its index in linear CTA order
@@ -348,14 +367,25 @@ impl Simulator {
                 reason: format!("{} bytes of shared memory > the carve-out of {} bytes", ready.smem, r.shared_capacity),
             });
         }
+        let before = self.prepass;
         ready.gmem = self
-            .l2_lookup(&mut ready.sectors, &ready.accesses)
+            .l2_lookup(&mut ready.sectors, &ready.accesses, &ready.protos)
             .map_err(|_| TimingError::OutOfMemory { what: format!("the sector streams of CTA {index}") })?;
         ready.sectors = Vec::new();
         ready.accesses = Vec::new();
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
-        self.sms[sm].queue.push_back(ready);
         self.pushed += 1;
+        if let Some(s) = &mut self.sample {
+            let lens = ready.packed.iter().map(|p| p.len() as u64);
+            let (work, longest) = p.light_work.unwrap_or_else(|| (lens.clone().sum(), lens.max().unwrap_or(0)));
+            let prepass = std::array::from_fn(|i| self.prepass[i] - before[i]);
+            let timed = s.place(sm, ready.trace.warps.len() as u64, (work, longest), prepass);
+            debug_assert!(timed != p.light_work.is_some(), "CTA {index}: recorded light exactly when not timed");
+            if !timed {
+                return Ok(()); // not timed: it only went through the L2 pre-pass
+            }
+        }
+        self.sms[sm].queue.push_back(ready);
         self.buffered += 1;
         if self.buffered >= self.batch {
             self.advance();
@@ -420,7 +450,9 @@ impl Simulator {
         &mut self,
         sectors: &mut [VecDeque<Vec<u8>>],
         accesses: &[usize],
+        protos: &packed::Protos,
     ) -> Result<Vec<VecDeque<Vec<u8>>>, access_stream::StreamOutOfMemory> {
+        let counting = self.sample.is_some();
         let longest = accesses.iter().copied().max().unwrap_or(0);
         let mut readers = vec![access_stream::AccessReader::default(); sectors.len()];
         let mut out: Vec<_> = (0..sectors.len()).map(|_| access_stream::AccessEncoder::new(false, true)).collect();
@@ -431,8 +463,16 @@ impl Simulator {
                     continue;
                 }
                 let pc = readers[w].next(&mut sectors[w], None, false, &mut buf);
+                let store = counting
+                    && matches!(
+                        protos.get((pc / trace::INSTRUCTION_BYTES) as usize),
+                        Some(Some(Event { kind: EventKind::Mem { op: MemOp::Store, .. }, .. }))
+                    );
                 for s in &mut buf {
                     let hit = self.l2.access(*s);
+                    if counting {
+                        self.prepass[(store as usize) << 1 | !hit as usize] += 1;
+                    }
                     *s = *s << 1 | hit as u64;
                 }
                 out[w].push(pc, &buf);
@@ -448,6 +488,16 @@ impl Simulator {
         self.sms.par_iter_mut().for_each(|sm| {
             let _: RunStatus = sm.run(r);
         });
+    }
+
+    /// Time only the CTAs of `sms` spread-out SMs (0: one in [`sample::DEFAULT_FRACTION`],
+    /// at least 2; every CTA still goes through the L2 pre-pass) and extrapolate the statistics
+    /// from them ([`sample`]; [`Stats::sample`] says what was timed). Call before the first push.
+    pub fn set_sample(&mut self, sms: u32) {
+        let mut s = sample::Sampler::new(sms);
+        let num_sms = self.cfg.gpu.num_sms;
+        s.resolve(num_sms, (num_sms as u64).min(self.num_ctas.max(1)) as u32, self.num_ctas);
+        self.sample = Some(s);
     }
 
     /// How many CTAs are buffered before the SMs are advanced (default 8 per SM). Results do
@@ -492,9 +542,16 @@ impl Simulator {
         let mut cycles = Vec::with_capacity(self.cfg.gpu.num_sms as usize);
         let mut rows = Vec::new();
         let mut events = Vec::new();
-        for sm in &mut self.sms {
-            total.add(&sm.stats);
-            by_pc::add_rows(&mut rows, &sm.by_pc);
+        // sampled timing: SM 0's statistics and per-pc rows apart from the others'
+        let (mut first, mut rows_first) = (SmStats::new(otc_isa::FORMS.len()), Vec::new());
+        for (i, sm) in self.sms.iter_mut().enumerate() {
+            if i == 0 && self.sample.is_some() {
+                first.add(&sm.stats);
+                by_pc::add_rows(&mut rows_first, &sm.by_pc);
+            } else {
+                total.add(&sm.stats);
+                by_pc::add_rows(&mut rows, &sm.by_pc);
+            }
             cycles.push(sm.end);
             if let Some(tl) = sm.timeline.take() {
                 events.extend(tl.finish());
@@ -503,8 +560,23 @@ impl Simulator {
         if self.sms.is_empty() {
             cycles = vec![0; self.cfg.gpu.num_sms as usize];
         }
+        let mut sample = None;
+        if let Some(s) = &self.sample {
+            let (scaled, predicted, described) = s.extrapolate(&first, &total, &cycles);
+            let alone = described.warp_instructions_timed <= described.warp_instructions_sm0;
+            if !described.exact {
+                for row in rows.iter_mut().chain(rows_first.iter_mut().filter(|_| alone)) {
+                    for v in row.iter_mut() {
+                        *v = (*v as f64 * described.scale).round() as u64;
+                    }
+                }
+            }
+            by_pc::add_rows(&mut rows, &rows_first);
+            (total, cycles, sample) = (scaled, predicted, Some(described));
+        }
         let mut stats = Stats::build(&total, cycles, self.cfg.gpu.clock_mhz, self.cfg.sm.sub_cores);
         stats.by_pc = rows;
+        stats.sample = sample;
         if let Some(spec) = self.timeline.take() {
             stats.timeline = Some(Timeline { from: spec.from, to: spec.to, sms: spec.sms, events });
         }

@@ -45,6 +45,8 @@ struct WarpRecorder {
     /// Sectors of the executed global/local accesses, with their instructions' pcs (the L2
     /// pre-pass reads them).
     sectors: AccessEncoder,
+    /// Warp-instructions issued (counted by a light recorder only, which packs no events).
+    issued: u64,
 }
 
 /// Records the warps of one CTA (made by [`crate::Preparer::recorder`]); [`CtaRecorder::finish`]
@@ -57,6 +59,9 @@ pub struct CtaRecorder<'a> {
     /// Coalescing buffers.
     lane_addrs: Vec<u64>,
     scratch: Vec<u64>,
+    /// A CTA that sampled timing does not simulate (`crate::sample`): only its global/local
+    /// sectors (for the L2 pre-pass) and its warps' instruction counts are recorded.
+    light: bool,
 }
 
 impl<'a> CtaRecorder<'a> {
@@ -68,7 +73,14 @@ impl<'a> CtaRecorder<'a> {
             warps: (0..warps).map(WarpRecorder::new).collect(),
             lane_addrs: Vec::with_capacity(32),
             scratch: Vec::with_capacity(64),
+            light: false,
         }
+    }
+
+    /// A recorder for a CTA that sampled timing does not simulate (see `light`).
+    pub(crate) fn light(mut self) -> CtaRecorder<'a> {
+        self.light = true;
+        self
     }
 
     fn warp(&mut self, warp: u32) -> &mut WarpRecorder {
@@ -91,6 +103,10 @@ impl<'a> CtaRecorder<'a> {
     /// memory instructions ([`CtaRecorder::mem`]).
     #[inline]
     pub fn event(&mut self, warp: u32, idx: usize, active: u32, executed: u32) {
+        if self.light {
+            self.warp(warp).issued += 1;
+            return;
+        }
         match self.proto(idx) {
             Some(p) if idx < MAX_PCS && !matches!(p.kind, EventKind::Mem { .. }) => {
                 self.warp(warp).events.push_proto(idx as u32, active, executed);
@@ -113,7 +129,21 @@ impl<'a> CtaRecorder<'a> {
         lane_addrs.clear();
         lane_addrs.extend(addrs);
         debug_assert_eq!(lane_addrs.len(), executed.count_ones() as usize, "one address per executed lane");
-        if let Some(p) = self.proto(idx) {
+        if self.light {
+            self.warp(warp).issued += 1;
+            if let Some(&Event { kind: EventKind::Mem { space, bytes, .. }, .. }) = self.proto(idx) {
+                if executed != 0 && matches!(space, MemSpace::Global | MemSpace::Local) {
+                    self.sectors(
+                        warp,
+                        (idx as u32).wrapping_mul(INSTRUCTION_BYTES),
+                        space,
+                        bytes,
+                        executed,
+                        &lane_addrs,
+                    );
+                }
+            }
+        } else if let Some(p) = self.proto(idx) {
             match p.kind {
                 // The proto itself (whose `addrs` is the marker of addresses kept in streams)
                 // extends a run; the sectors and the addresses the model reads go to the streams.
@@ -146,6 +176,15 @@ impl<'a> CtaRecorder<'a> {
     /// `addrs` field is ignored).
     pub fn push(&mut self, warp: u32, mut e: Event, addrs: &[u64]) {
         self.warp(warp);
+        if self.light {
+            self.warps[warp as usize].issued += 1;
+            if let EventKind::Mem { space: space @ (MemSpace::Global | MemSpace::Local), bytes, .. } = e.kind {
+                if e.executed != 0 {
+                    self.sectors(warp, e.pc, space, bytes, e.executed, addrs);
+                }
+            }
+            return;
+        }
         if let EventKind::Mem { space, bytes, .. } = e.kind {
             if e.executed != 0 {
                 self.stream_access(warp, e.pc, e.form, space, bytes, e.executed, addrs);
@@ -206,7 +245,13 @@ impl<'a> CtaRecorder<'a> {
     /// order, `cta` its grid index, and its resources (as in [`CtaTrace`]).
     pub fn finish(self, cta: [u32; 3], shared_bytes: u32, regs_per_thread: u32, threads: u32) -> PreparedTrace {
         let index = self.index;
-        PreparedTrace { index, ready: self.finish_with(cta, shared_bytes, regs_per_thread, threads).map(|(p, _)| p) }
+        // A light CTA's work for sampled timing: its warp-instructions and its longest warp's.
+        let light_work = self.light.then(|| {
+            let counts = self.warps.iter().map(|w| w.issued);
+            (counts.clone().sum(), counts.max().unwrap_or(0))
+        });
+        let ready = self.finish_with(cta, shared_bytes, regs_per_thread, threads).map(|(p, _)| p);
+        PreparedTrace { index, ready, light_work }
     }
 
     /// [`CtaRecorder::finish`], also giving back the proto table (grown by the instructions
@@ -290,6 +335,7 @@ impl WarpRecorder {
             events: PackedBuilder::default(),
             lanes: AccessEncoder::new(false, false),
             sectors: AccessEncoder::new(true, false),
+            issued: 0,
         }
     }
 }

@@ -136,8 +136,22 @@ impl SmStats {
     }
 
     pub fn add(&mut self, o: &SmStats) {
+        self.combine(o, |a, b| a + b);
+        self.max_resident = self.max_resident.max(o.max_resident);
+    }
+
+    /// These statistics with every summed counter multiplied by `factor` (rounded); the
+    /// maximum residency is kept (sampled timing, `crate::sample`).
+    pub fn scaled(&self, factor: f64) -> SmStats {
+        let mut s = self.clone();
+        s.combine(self, |_, b| (b as f64 * factor).round() as u64);
+        s
+    }
+
+    /// `self.x = f(self.x, o.x)` for every summed counter `x`.
+    fn combine(&mut self, o: &SmStats, f: impl Fn(u64, u64) -> u64) {
         macro_rules! sum {
-            ($($f:ident),*) => { $(self.$f += o.$f;)* };
+            ($($f:ident),*) => { $(self.$f = f(self.$f, o.$f);)* };
         }
         sum!(
             warp_instructions,
@@ -193,21 +207,20 @@ impl SmStats {
             macs_skipped_structured,
             issue_removed
         );
-        self.max_resident = self.max_resident.max(o.max_resident);
         if self.per_form.len() < o.per_form.len() {
             self.per_form.resize(o.per_form.len(), 0);
         }
         for (a, b) in self.per_form.iter_mut().zip(&o.per_form) {
-            *a += b;
+            *a = f(*a, *b);
         }
         for i in 0..NUM_REASONS {
-            self.stalls[i] += o.stalls[i];
+            self.stalls[i] = f(self.stalls[i], o.stalls[i]);
         }
         for i in 0..5 {
-            self.accb[i] += o.accb[i];
+            self.accb[i] = f(self.accb[i], o.accb[i]);
         }
         for i in 0..4 {
-            self.tensor_busy_by[i] += o.tensor_busy_by[i];
+            self.tensor_busy_by[i] = f(self.tensor_busy_by[i], o.tensor_busy_by[i]);
         }
     }
 }
@@ -232,6 +245,9 @@ pub struct Stats {
     pub by_pc: Vec<crate::PcRow>,
     /// The timeline, when one was asked for ([`crate::Simulator::record_timeline`]).
     pub timeline: Option<crate::Timeline>,
+    /// Sampled timing ([`crate::Simulator::set_sample`]): what was timed and how the counters,
+    /// `cycles` and `sm_cycles` were extrapolated; None for full timing.
+    pub sample: Option<crate::Sample>,
 }
 
 impl Stats {
@@ -338,7 +354,7 @@ impl Stats {
             m.insert(format!("stall_fraction.{}", r.name()), ratio(s.stalls[r as usize], sub_cycles));
         }
         m.insert("issue_fraction".to_string(), ratio(s.issue_cycles, sub_cycles));
-        Stats { counters: c, metrics: m, sm_cycles, by_pc: Vec::new(), timeline: None }
+        Stats { counters: c, metrics: m, sm_cycles, by_pc: Vec::new(), timeline: None, sample: None }
     }
 
     /// A counter (0 when absent).
