@@ -391,6 +391,9 @@ pub(crate) struct SmSim {
     scratch: Vec<u64>,
     /// The lane addresses of the access being timed.
     lane_scratch: Vec<u64>,
+    /// The last shared-memory access of recent instructions and its wavefronts
+    /// ([`memory::SmemMemo`]; empty until the SM's first shared access).
+    smem_memo: Vec<memory::SmemMemo>,
     outcome: Vec<Outcome>,
     /// Per instruction (pc / 16): its plan, once a warp decoded it.
     plans: Vec<Option<Plan>>,
@@ -476,6 +479,7 @@ impl SmSim {
             stats: SmStats::new(FORMS.len()),
             scratch: Vec::new(),
             lane_scratch: Vec::new(),
+            smem_memo: Vec::new(),
             outcome: Vec::new(),
             plans: Vec::new(),
             log: None,
