@@ -34,15 +34,15 @@ impl SmSim {
                 let lanes_v = &lanes_v[..addrs.len().min(32)];
                 let atomic = op == MemOp::Atomic;
                 let period = m.shared_banks as u64 * m.shared_bank_bytes as u64;
-                if self.smem_memo.is_empty() {
-                    self.smem_memo = vec![SmemMemo::EMPTY; SMEM_MEMO_ENTRIES];
-                }
-                let memo = &mut self.smem_memo[(e.pc / INSTRUCTION_BYTES) as usize % SMEM_MEMO_ENTRIES];
-                let (wave, phases) = match memo.lookup(e.pc, lanes_v, bytes, atomic, period) {
+                let memo = self.smem_memo_of(e.pc);
+                let known = memo.and_then(|i| self.smem_memo[i].lookup(e.pc, lanes_v, bytes, atomic, period));
+                let (wave, phases) = match known {
                     Some(known) => known,
                     None => {
                         let found = shared_wavefronts(lanes_v, bytes, m.shared_banks, m.shared_bank_bytes, atomic);
-                        memo.store(e.pc, lanes_v, bytes, atomic, found);
+                        if let Some(i) = memo {
+                            self.smem_memo[i].store(e.pc, lanes_v, bytes, atomic, found);
+                        }
                         found
                     }
                 };
@@ -187,8 +187,32 @@ impl SmSim {
     }
 }
 
-/// Entries of [`SmSim::smem_memo`] (direct-mapped by instruction).
-const SMEM_MEMO_ENTRIES: usize = 16;
+/// Instructions with an entry in [`SmSim::smem_memo`]; the shared accesses of any others are
+/// computed each time.
+const SMEM_MEMO_ENTRIES: usize = 1024;
+
+impl SmSim {
+    /// The index in `smem_memo` of the shared-memory instruction at `pc`, made on its first
+    /// access (None beyond [`SMEM_MEMO_ENTRIES`] instructions or off the instruction grid).
+    fn smem_memo_of(&mut self, pc: u32) -> Option<usize> {
+        let idx = (pc / INSTRUCTION_BYTES) as usize;
+        if !pc.is_multiple_of(INSTRUCTION_BYTES) || idx >= crate::packed::MAX_PCS {
+            return None;
+        }
+        if self.smem_slot.len() <= idx {
+            self.smem_slot.resize(idx + 1, 0);
+        }
+        match self.smem_slot[idx] {
+            0 if self.smem_memo.len() < SMEM_MEMO_ENTRIES => {
+                self.smem_memo.push(SmemMemo::EMPTY);
+                self.smem_slot[idx] = self.smem_memo.len() as u16;
+                Some(self.smem_memo.len() - 1)
+            }
+            0 => None,
+            slot => Some(slot as usize - 1),
+        }
+    }
+}
 
 /// The last shared-memory access of an instruction and its (wavefronts, phases). An access of
 /// the same lanes whose addresses all moved by one multiple of `banks x bank_bytes` (a

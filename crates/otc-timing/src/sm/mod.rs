@@ -391,9 +391,10 @@ pub(crate) struct SmSim {
     scratch: Vec<u64>,
     /// The lane addresses of the access being timed.
     lane_scratch: Vec<u64>,
-    /// The last shared-memory access of recent instructions and its wavefronts
-    /// ([`memory::SmemMemo`]; empty until the SM's first shared access).
+    /// The last shared-memory access of each shared-memory instruction and its wavefronts
+    /// ([`memory::SmemMemo`]), and per instruction (pc / 16) its entry + 1 (0: none yet).
     smem_memo: Vec<memory::SmemMemo>,
+    smem_slot: Vec<u16>,
     outcome: Vec<Outcome>,
     /// Per instruction (pc / 16): its plan, once a warp decoded it.
     plans: Vec<Option<Plan>>,
@@ -480,6 +481,7 @@ impl SmSim {
             scratch: Vec::new(),
             lane_scratch: Vec::new(),
             smem_memo: Vec::new(),
+            smem_slot: Vec::new(),
             outcome: Vec::new(),
             plans: Vec::new(),
             log: None,
