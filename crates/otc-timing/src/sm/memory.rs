@@ -189,7 +189,7 @@ impl SmSim {
 
 /// Instructions with an entry in [`SmSim::smem_memo`]; the shared accesses of any others are
 /// computed each time.
-const SMEM_MEMO_ENTRIES: usize = 1024;
+const SMEM_MEMO_ENTRIES: usize = 256;
 
 impl SmSim {
     /// The index in `smem_memo` of the shared-memory instruction at `pc`, made on its first
@@ -219,23 +219,32 @@ impl SmSim {
 /// double-buffered stage, the next k of a loop) puts the same words, shifted by a multiple of the
 /// bank count, on the same banks: its wavefronts are the same, and [`shared_wavefronts`] (a sort
 /// of the phase's words when two of them share a bank) is not run again. Only addresses below
-/// 2^32 (all shared offsets) are remembered, so that the word keys' 40-bit truncation cannot
-/// tell the two accesses apart.
+/// 2^31 (shared offsets) are remembered: the word keys' 40-bit truncation then cannot tell two
+/// accesses apart, and an address minus the first one fits an `i32` (kept as its `u32` bits).
 #[derive(Clone, Copy)]
 pub(super) struct SmemMemo {
     pc: u32,
     n: u8,
     atomic: bool,
     bytes: u32,
-    /// Lane 0's address; the lanes, each with its address minus `first`.
+    /// The first lane's address; the lanes, and each one's address minus `first`.
     first: u64,
-    lanes: [(u32, u64); 32],
+    lanes: [u8; 32],
+    rel: [u32; 32],
     result: (u32, u32),
 }
 
 impl SmemMemo {
-    const EMPTY: SmemMemo =
-        SmemMemo { pc: u32::MAX, n: 0, atomic: false, bytes: 0, first: 0, lanes: [(0, 0); 32], result: (0, 0) };
+    const EMPTY: SmemMemo = SmemMemo {
+        pc: u32::MAX,
+        n: 0,
+        atomic: false,
+        bytes: 0,
+        first: 0,
+        lanes: [0; 32],
+        rel: [0; 32],
+        result: (0, 0),
+    };
 
     /// The remembered result if `lanes` is the remembered access moved by a multiple of `period`.
     #[inline]
@@ -250,24 +259,24 @@ impl SmemMemo {
         {
             return None;
         }
-        let mut differ = 0u64;
-        let mut high = 0u64;
-        for (&(lane, a), &(l0, rel)) in lanes.iter().zip(&self.lanes) {
-            differ |= (lane ^ l0) as u64 | (a.wrapping_sub(first) ^ rel);
+        let (mut differ, mut high) = (0u32, 0u64);
+        for ((&(lane, a), &l0), &rel) in lanes.iter().zip(&self.lanes).zip(&self.rel) {
+            differ |= (lane ^ l0 as u32) | (a.wrapping_sub(first) as u32 ^ rel);
             high |= a;
         }
-        (differ == 0 && high >> 32 == 0).then_some(self.result)
+        (differ == 0 && high >> 31 == 0).then_some(self.result)
     }
 
     fn store(&mut self, pc: u32, lanes: &[(u32, u64)], bytes: u32, atomic: bool, result: (u32, u32)) {
         let Some(&(_, first)) = lanes.first() else { return };
-        if lanes.iter().any(|&(_, a)| a >> 32 != 0) {
+        if lanes.iter().any(|&(lane, a)| a >> 31 != 0 || lane > 31) {
             self.pc = u32::MAX;
             return;
         }
-        *self = SmemMemo { pc, n: lanes.len() as u8, atomic, bytes, first, lanes: [(0, 0); 32], result };
-        for (slot, &(lane, a)) in self.lanes.iter_mut().zip(lanes) {
-            *slot = (lane, a.wrapping_sub(first));
+        *self = SmemMemo { pc, n: lanes.len() as u8, atomic, bytes, first, result, ..SmemMemo::EMPTY };
+        for (i, &(lane, a)) in lanes.iter().enumerate().take(32) {
+            self.lanes[i] = lane as u8;
+            self.rel[i] = a.wrapping_sub(first) as u32;
         }
     }
 }
@@ -303,6 +312,14 @@ mod tests {
             (row128.clone(), lanes((0..32).map(|l| 32 * l)), 16, false), // another shape
             (conflict.clone(), conflict[1..].to_vec(), 4, false),        // other lanes
             (lanes((0..32).map(|l| (1u64 << 33) + 256 * l)), lanes((0..32).map(|l| (1u64 << 33) + 256 * l)), 4, false),
+            (lanes((0..32).map(|l| (1u64 << 31) + 256 * l)), lanes((0..32).map(|l| (1u64 << 31) + 256 * l)), 4, false),
+            // the same offsets modulo 2^32 but not the same shape
+            (
+                lanes((0..32).map(|l| 0x1000 + 256 * l)),
+                lanes((0..32).map(|l| 0x1000 + 256 * l + (l & 1) * 0x1_0000_0000)),
+                4,
+                false,
+            ),
         ];
         for (i, (first, then, bytes, answered)) in cases.iter().enumerate() {
             let mut memo = SmemMemo::EMPTY;
