@@ -393,6 +393,10 @@ pub(crate) struct SmSim {
     scratch: Vec<u64>,
     /// The lane addresses of the access being timed.
     lane_scratch: Vec<u64>,
+    /// The last shared-memory access of each shared-memory instruction and its wavefronts
+    /// ([`memory::SmemMemo`]), and per instruction (pc / 16) its entry + 1 (0: none yet).
+    smem_memo: Vec<memory::SmemMemo>,
+    smem_slot: Vec<u16>,
     outcome: Vec<Outcome>,
     /// Per instruction (pc / 16): its plan, once a warp decoded it.
     plans: Vec<Option<Plan>>,
@@ -482,6 +486,8 @@ impl SmSim {
             stats: SmStats::new(FORMS.len()),
             scratch: Vec::new(),
             lane_scratch: Vec::new(),
+            smem_memo: Vec::new(),
+            smem_slot: Vec::new(),
             outcome: Vec::new(),
             plans: Vec::new(),
             log: None,
@@ -1388,9 +1394,18 @@ impl Plan {
                 continue;
             }
             let k = p.ngroups as usize;
-            p.word[k] = (base >> 6) as u8;
-            p.mask[k] = if count == 64 { u64::MAX } else { ((1u64 << count) - 1) << lo };
-            if fwd_mask & (1 << slot) != 0 {
+            let word = (base >> 6) as u8;
+            let mask = if count == 64 { u64::MAX } else { ((1u64 << count) - 1) << lo };
+            let fwd = fwd_mask & (1 << slot) != 0;
+            // A group equal to an earlier one (a tensor instruction's destination is its
+            // accumulator) cannot change the scan: the earlier visit cleared its ready registers
+            // and raised the cycle to each pending one's, which an equal cycle does not replace.
+            if (0..k).any(|j| p.word[j] == word && p.mask[j] == mask && (p.fwd >> j & 1 != 0) == fwd) {
+                continue;
+            }
+            p.word[k] = word;
+            p.mask[k] = mask;
+            if fwd {
                 p.fwd |= 1 << k;
             }
             p.ngroups += 1;
