@@ -353,13 +353,10 @@ pub mod avx2 {
             _mm256_cmpeq_epi32(_mm256_and_si256(c, _mm256_set1_epi32(0x7fff_ffff)), zero),
             _mm256_set1_epi32(-1),
         );
-        let cf = if F16 {
-            // an fp16 accumulator is an fp32 normal or zero: its field is its model exponent
-            _mm256_and_si256(c, exp)
-        } else {
-            // an fp32 subnormal's model exponent is -126 (field 1)
-            _mm256_and_si256(c_nonzero, _mm256_max_epu32(_mm256_and_si256(c, exp), _mm256_set1_epi32(1 << 23)))
-        };
+        // the accumulator's field: an fp16 accumulator is an fp32 normal or zero, so this is its
+        // model exponent; an fp32 subnormal's (-126) is not (field 0), which changes nothing: with
+        // a product E >= -28, and without one the result is c itself
+        let cf = _mm256_and_si256(c, exp);
         let no_product = _mm256_cmpeq_epi32(em, zero);
         let em = _mm256_max_epu32(em, cf);
         let em = if F16 { _mm256_max_epu32(em, _mm256_set1_epi32(F16_OUT_MIN_FIELD as i32)) } else { em };
