@@ -2,8 +2,8 @@
 //! `u = 2^(E - 23)` and truncated to an integer by a float-to-int conversion, the integers summed
 //! exactly, the sum converted back once. It serves the steps the one-product `T + trunc_u(t)`
 //! formulation of [`crate::float_lanes`] does not: the fp16 accumulators (one and four products,
-//! `OHMMA.8161.F16` and `HMMA.884.F16`) on every host, and the four-product fp32 step (`HMMA.884`)
-//! on hosts without AVX-512.
+//! `OHMMA.8161.F16` and `HMMA.884.F16`) on every host, and the fp32 steps on hosts with AVX2 but
+//! not AVX-512.
 //!
 //! Why it is exact (finite inputs; `E` the largest model exponent of the terms present, for fp16
 //! output at least -19, as in the crate docs):
@@ -29,8 +29,9 @@
 //!
 //! The portable version rounds with round-to-nearest arithmetic only and corrects by comparing
 //! the converted value with the integer (no change of the floating-point environment); the
-//! AVX-512 version uses `{rz-sae}` conversions and `vcvtps2ph`. Both are proven against the
-//! reference by the crate's tests.
+//! AVX-512 version uses `{rz-sae}` conversions and `vcvtps2ph`; the AVX2 version (with F16C) the
+//! portable correction in vectors and `vcvtps2ph`, and serves the fp32 accumulators too (one and
+//! four products). All are proven against the reference by the crate's tests.
 
 use crate::float_lanes::{f16_to_f32, product_term, EXP, SPECIAL_PRODUCT_FIELD};
 
