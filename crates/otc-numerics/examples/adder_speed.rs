@@ -201,4 +201,105 @@ fn other_batches() {
         |i, c| (std::array::from_fn(|j| otc_numerics::dot1_f16(TensorArith::V100, a4[i][0][j], b4[i][0][j], c[j])), 0),
     );
     println!("dot1_f16 x 128 (scalar, the same OHMMA): {ns:.1} CPU-ns");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c") {
+        // SAFETY: the host has AVX2 and F16C (and the rest of x86-64-v3 with them).
+        unsafe { avx2_formulations(&a4, &b4) };
+    }
+}
+
+/// The batches compiled for AVX2 (x86-64-v3): each inlines the crate's generic batch, so the
+/// compiler vectorises it for these features.
+#[cfg(target_arch = "x86_64")]
+mod v3 {
+    macro_rules! wrap {
+        ($($name:ident: $f:path, ($t:ty) -> $r:ty;)*) => {$(
+            #[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2,lzcnt,popcnt")]
+            pub unsafe fn $name(a: &$t, b: &$t, c: &$r, o: &mut $r) -> [u64; 2] {
+                $f(a, b, c, o)
+            }
+        )*};
+    }
+    wrap! {
+        int1: otc_numerics::dot1_f32_v100_lanes, ([u16; 128]) -> [u32; 128];
+        fp1: otc_numerics::dot1_f32_v100_lanes_fp, ([u16; 128]) -> [u32; 128];
+        int4: otc_numerics::dot4_f32_v100_lanes, ([[u16; 64]; 4]) -> [u32; 64];
+        fp4: otc_numerics::dot4_f32_v100_lanes_fp, ([[u16; 64]; 4]) -> [u32; 64];
+        fp1_f16: otc_numerics::dot1_f16_v100_lanes_fp, ([u16; 128]) -> [u16; 128];
+        fp4_f16: otc_numerics::dot4_f16_v100_lanes_fp, ([[u16; 128]; 4]) -> [u16; 128];
+    }
+}
+
+/// Each formulation that an AVX2 host could run, side by side in one process (CPU-ns per batch
+/// of the shape otc-sim runs): the integer batch and the portable float one compiled for AVX2,
+/// and the AVX2 intrinsics of `float_avx2`.
+///
+/// # Safety
+/// The host must have AVX2, FMA, F16C, BMI1/2, LZCNT and POPCNT.
+#[cfg(target_arch = "x86_64")]
+unsafe fn avx2_formulations(a4: &[[[u16; 128]; 4]], b4: &[[[u16; 128]; 4]]) {
+    use otc_numerics::float_avx2 as v2;
+    let sets = a4.len();
+    let reps = 20_000;
+    let half = |x: &[u16; 128]| -> [u16; 64] { x[..64].try_into().unwrap() };
+    type F32x128 = unsafe fn(&[u16; 128], &[u16; 128], &[u32; 128], &mut [u32; 128]) -> [u64; 2];
+    let one_f32: [(&str, F32x128); 3] =
+        [("integer", v3::int1), ("portable float", v3::fp1), ("AVX2 intrinsics", v2::dot1_f32_v100_lanes::<128>)];
+    for (name, f) in one_f32 {
+        let (ns, special) = time_batch(
+            sets,
+            reps,
+            [0u32; 128],
+            |c| c,
+            |i, c| {
+                let mut out = [0u32; 128];
+                // SAFETY: the caller's promise.
+                let s = unsafe { f(&a4[i][0], &b4[i][0], c, &mut out) }[0];
+                (out, s)
+            },
+        );
+        println!("AVX2 build, fp32 one-product batch (128 elements), {name}: {ns:.1} CPU-ns  ({special:#x})");
+    }
+    type F32x64 = unsafe fn(&[[u16; 64]; 4], &[[u16; 64]; 4], &[u32; 64], &mut [u32; 64]) -> [u64; 2];
+    let four_f32: [(&str, F32x64); 3] =
+        [("integer", v3::int4), ("portable float", v3::fp4), ("AVX2 intrinsics", v2::dot4_f32_v100_lanes::<64>)];
+    for (name, f) in four_f32 {
+        let (ns, special) = time_batch(
+            sets,
+            reps,
+            [0u32; 64],
+            |c| c,
+            |i, c| {
+                let (a, b) = (a4[i].map(|r| half(&r)), b4[i].map(|r| half(&r)));
+                let mut out = [0u32; 64];
+                // SAFETY: the caller's promise.
+                let s = unsafe { f(&a, &b, c, &mut out) }[0];
+                (out, s)
+            },
+        );
+        println!("AVX2 build, fp32 HMMA.884 STEP (64 elements), {name}: {ns:.1} CPU-ns  ({special:#x})");
+    }
+    type F16x1 = unsafe fn(&[u16; 128], &[u16; 128], &[u16; 128], &mut [u16; 128]) -> [u64; 2];
+    type F16x4 = unsafe fn(&[[u16; 128]; 4], &[[u16; 128]; 4], &[u16; 128], &mut [u16; 128]) -> [u64; 2];
+    let one_f16: [(&str, F16x1); 2] =
+        [("portable float", v3::fp1_f16), ("AVX2 intrinsics", v2::dot1_f16_v100_lanes::<128>)];
+    let four_f16: [(&str, F16x4); 2] =
+        [("portable float", v3::fp4_f16), ("AVX2 intrinsics", v2::dot4_f16_v100_lanes::<128>)];
+    for ((n1, f1), (n4, f4)) in one_f16.into_iter().zip(four_f16) {
+        let feed = |c: [u16; 128]| c.map(|h| h & 0xbfff);
+        let (ns1, s1) = time_batch(sets, reps, [0u16; 128], feed, |i, c| {
+            let mut out = [0u16; 128];
+            // SAFETY: the caller's promise.
+            let s = unsafe { f1(&a4[i][0], &b4[i][0], c, &mut out) }[0];
+            (out, s)
+        });
+        let (ns4, s4) = time_batch(sets, reps, [0u16; 128], feed, |i, c| {
+            let mut out = [0u16; 128];
+            // SAFETY: the caller's promise.
+            let s = unsafe { f4(&a4[i], &b4[i], c, &mut out) }[0];
+            (out, s)
+        });
+        println!("AVX2 build, fp16 OHMMA (128 elements), {n1}: {ns1:.1} CPU-ns  ({s1:#x})");
+        println!("AVX2 build, fp16 HMMA.884 STEP (128 elements), {n4}: {ns4:.1} CPU-ns  ({s4:#x})");
+    }
 }

@@ -34,7 +34,7 @@
 /// Exponent field mask of fp32.
 pub(crate) const EXP: u32 = 0x7f80_0000;
 /// Exponent field of `2^-14` (the fp16 clamp) in fp32.
-const F16_MIN_FIELD: u32 = 113 << 23;
+pub(crate) const F16_MIN_FIELD: u32 = 113 << 23;
 /// The smallest value of a product's exponent field sum that means an infinite or NaN factor.
 pub(crate) const SPECIAL_PRODUCT_FIELD: u32 = 241 << 23;
 

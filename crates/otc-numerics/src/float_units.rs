@@ -2,8 +2,8 @@
 //! `u = 2^(E - 23)` and truncated to an integer by a float-to-int conversion, the integers summed
 //! exactly, the sum converted back once. It serves the steps the one-product `T + trunc_u(t)`
 //! formulation of [`crate::float_lanes`] does not: the fp16 accumulators (one and four products,
-//! `OHMMA.8161.F16` and `HMMA.884.F16`) on every host, and the four-product fp32 step (`HMMA.884`)
-//! on hosts without AVX-512.
+//! `OHMMA.8161.F16` and `HMMA.884.F16`) on every host, and the fp32 steps on hosts with AVX2 but
+//! not AVX-512.
 //!
 //! Why it is exact (finite inputs; `E` the largest model exponent of the terms present, for fp16
 //! output at least -19, as in the crate docs):
@@ -29,8 +29,9 @@
 //!
 //! The portable version rounds with round-to-nearest arithmetic only and corrects by comparing
 //! the converted value with the integer (no change of the floating-point environment); the
-//! AVX-512 version uses `{rz-sae}` conversions and `vcvtps2ph`. Both are proven against the
-//! reference by the crate's tests.
+//! AVX-512 version uses `{rz-sae}` conversions and `vcvtps2ph`; the AVX2 version (with F16C) the
+//! portable correction in vectors and `vcvtps2ph`, and serves the fp32 accumulators too (one and
+//! four products). All are proven against the reference by the crate's tests.
 
 use crate::float_lanes::{f16_to_f32, product_term, EXP, SPECIAL_PRODUCT_FIELD};
 
@@ -291,6 +292,218 @@ pub mod avx512 {
         // SAFETY: the host has AVX-512F (the caller's promise).
         halves_vectors16(c, out, |v, cv| unsafe {
             dot_f16_x16([0, 1, 2, 3].map(|k| halves16(&a[k], v)), [0, 1, 2, 3].map(|k| halves16(&b[k], v)), cv)
+        })
+    }
+}
+
+/// The steps by units of `u` on 8 lanes of AVX2 vectors, with F16C for the fp16 conversions
+/// (x86-64-v3): the fp16 accumulators (one and four products) and the fp32 ones.
+///
+/// Without AVX-512 there are no embedded rounding modes, and switching MXCSR to round-toward-zero
+/// around the batch would be undefined behaviour for the compiler (it assumes round-to-nearest
+/// when it moves or folds float operations), so the two roundings that are not to nearest come
+/// from instructions that do not depend on it or from a correction: each term is truncated to its
+/// integer by `vcvttps2dq` (truncating whatever MXCSR says); the sum is converted back by the
+/// round-to-nearest `vcvtdq2ps` and stepped back one unit in the last place where the conversion
+/// back (exact: an integer below `2^28`) shows it moved away from zero, the odd bit (fp16 output)
+/// set where it differs from the sum; `vcvtps2ph` rounds to nearest even by its immediate.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{EXP, F16_OUT_MIN_FIELD, SPECIAL_PRODUCT_FIELD};
+    use crate::float_lanes::F16_MIN_FIELD;
+
+    /// `a >= b` as unsigned 32-bit lanes (all ones where it holds).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn ge_epu32(a: __m256i, b: __m256i) -> __m256i {
+        _mm256_cmpeq_epi32(_mm256_max_epu32(a, b), a)
+    }
+
+    /// `d = c + sum_k x[k] * y[k]` (V100 model) on 8 lanes: the factors as fp32 (from
+    /// `vcvtph2ps`), `c` an fp16 accumulator as fp32 when `F16` (the result: 8 fp16 values in
+    /// the low half), else the fp32 accumulator's bits (the result: 8 fp32 values). Returns the
+    /// result and the lanes (bit mask) with an infinity or a NaN among their inputs (their result
+    /// is unspecified). The formulation of [`super::avx512::dot_f16_x16`] and
+    /// [`crate::float_avx512_dot4::dot4_f32_x16`] with the roundings above.
+    ///
+    /// # Safety
+    /// Callable only where AVX2 and F16C are enabled (a caller without them needs `unsafe`).
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub fn dot_x8<const N: usize, const F16: bool>(x: [__m256; N], y: [__m256; N], c: __m256i) -> (__m256i, u8) {
+        let exp = _mm256_set1_epi32(EXP as i32);
+        let clamp = _mm256_set1_epi32(F16_MIN_FIELD as i32);
+        let zero = _mm256_setzero_si256();
+        let mut p = [_mm256_setzero_ps(); N];
+        let mut em = zero;
+        let mut special_p = zero;
+        for k in 0..N {
+            p[k] = _mm256_mul_ps(x[k], y[k]); // exact
+            let xf = _mm256_max_epu32(_mm256_and_si256(_mm256_castps_si256(x[k]), exp), clamp);
+            let yf = _mm256_max_epu32(_mm256_and_si256(_mm256_castps_si256(y[k]), exp), clamp);
+            let pf = _mm256_add_epi32(_mm256_sub_epi32(xf, _mm256_set1_epi32(127 << 23)), yf);
+            special_p = _mm256_max_epu32(special_p, pf);
+            // a zero product takes no part in E (NaN compares unequal to 0: flagged anyway)
+            let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(p[k], _mm256_setzero_ps());
+            em = _mm256_max_epu32(em, _mm256_and_si256(pf, _mm256_castps_si256(nonzero)));
+        }
+        let c_nonzero = _mm256_xor_si256(
+            _mm256_cmpeq_epi32(_mm256_and_si256(c, _mm256_set1_epi32(0x7fff_ffff)), zero),
+            _mm256_set1_epi32(-1),
+        );
+        // the accumulator's field: an fp16 accumulator is an fp32 normal or zero, so this is its
+        // model exponent; an fp32 subnormal's (-126) is not (field 0), which changes nothing: with
+        // a product E >= -28, and without one the result is c itself
+        let cf = _mm256_and_si256(c, exp);
+        let no_product = _mm256_cmpeq_epi32(em, zero);
+        let em = _mm256_max_epu32(em, cf);
+        let em = if F16 { _mm256_max_epu32(em, _mm256_set1_epi32(F16_OUT_MIN_FIELD as i32)) } else { em };
+        // 2^(23 - E) and 2^(E - 23), normal numbers (see the module docs of `float_units`)
+        let scale = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_set1_epi32(277 << 23), em));
+        let unscale = _mm256_castsi256_ps(_mm256_sub_epi32(em, _mm256_set1_epi32(23 << 23)));
+        let units = |t: __m256| _mm256_cvttps_epi32(_mm256_mul_ps(t, scale));
+        let mut sum = units(_mm256_castsi256_ps(c));
+        for pk in p {
+            sum = _mm256_add_epi32(sum, units(pk));
+        }
+        // toward zero at 24 bits: the nearest conversion, one ulp back where it moved away
+        let f = _mm256_cvtepi32_ps(sum);
+        let back = _mm256_cvttps_epi32(f);
+        let away = _mm256_cmpgt_epi32(_mm256_abs_epi32(back), _mm256_abs_epi32(sum));
+        let rz = _mm256_add_epi32(_mm256_castps_si256(f), away);
+        let special = _mm256_or_si256(
+            ge_epu32(special_p, _mm256_set1_epi32(SPECIAL_PRODUCT_FIELD as i32)),
+            _mm256_cmpeq_epi32(cf, exp),
+        );
+        let mask = _mm256_movemask_ps(_mm256_castsi256_ps(special)) as u8;
+        if F16 {
+            // rounded to odd: the last bit set where the conversion dropped any
+            let inexact = _mm256_andnot_si256(_mm256_cmpeq_epi32(back, sum), _mm256_set1_epi32(1));
+            let d = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_or_si256(rz, inexact)), unscale);
+            (_mm256_castsi128_si256(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(d)), mask)
+        } else {
+            let d = _mm256_castps_si256(_mm256_mul_ps(_mm256_castsi256_ps(rz), unscale));
+            // without a product the result is c itself (+0 for a zero c)
+            (_mm256_blendv_epi8(d, _mm256_and_si256(c, c_nonzero), no_product), mask)
+        }
+    }
+
+    /// Elements `8 v .. 8 v + 8` of an fp16 array as fp32.
+    ///
+    /// # Safety
+    /// The host must have F16C; `8 v + 8 <= L`.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub(crate) unsafe fn halves8<const L: usize>(h: &[u16; L], v: usize) -> __m256 {
+        // SAFETY: in bounds by the caller's promise; an unaligned load.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(h.as_ptr().add(8 * v) as *const __m128i)) }
+    }
+
+    /// A batch of `L` elements (a multiple of 8) as vectors: `out` = `step(v, c)` for the `v`-th
+    /// 8 elements of `c` (`c` as fp32 bits, fp16 ones converted); the special masks as the
+    /// batch's mask.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    fn vectors8<const L: usize, T: Copy>(
+        c: &[T; L],
+        out: &mut [T; L],
+        mut step: impl FnMut(usize, __m256i) -> (__m256i, u8),
+    ) -> [u64; 2] {
+        // (instantiated for any `L` by the host dispatch, which calls it for whole vectors only)
+        const { assert!(L <= 128, "at most 128 elements") };
+        assert!(L.is_multiple_of(8) && (size_of::<T>() == 2 || size_of::<T>() == 4), "whole vectors");
+        let mut special = [0u64; 2];
+        for v in 0..L / 8 {
+            // SAFETY: 8 elements at 8 * v of L-element arrays, unaligned loads and stores.
+            unsafe {
+                let src = c.as_ptr().add(8 * v);
+                let dst = out.as_mut_ptr().add(8 * v);
+                let m = if size_of::<T>() == 2 {
+                    let cv = _mm256_cvtph_ps(_mm_loadu_si128(src as *const __m128i));
+                    let (d, m) = step(v, _mm256_castps_si256(cv));
+                    _mm_storeu_si128(dst as *mut __m128i, _mm256_castsi256_si128(d));
+                    m
+                } else {
+                    let (d, m) = step(v, _mm256_loadu_si256(src as *const __m256i));
+                    _mm256_storeu_si256(dst as *mut __m256i, d);
+                    m
+                };
+                special[v / 8] |= u64::from(m) << (8 * (v % 8));
+            }
+        }
+        special
+    }
+
+    /// [`crate::dot1_f16_v100_lanes_fp`] on 8-lane vectors (`L` a multiple of 8).
+    ///
+    /// # Safety
+    /// The host must have AVX2 and F16C.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn dot1_f16_v100_lanes<const L: usize>(
+        a: &[u16; L],
+        b: &[u16; L],
+        c: &[u16; L],
+        out: &mut [u16; L],
+    ) -> [u64; 2] {
+        // SAFETY: the host has AVX2 and F16C (the caller's promise).
+        vectors8(c, out, |v, cv| unsafe { dot_x8::<1, true>([halves8(a, v)], [halves8(b, v)], cv) })
+    }
+
+    /// [`crate::dot4_f16_v100_lanes_fp`] on 8-lane vectors (`L` a multiple of 8).
+    ///
+    /// # Safety
+    /// The host must have AVX2 and F16C.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn dot4_f16_v100_lanes<const L: usize>(
+        a: &[[u16; L]; 4],
+        b: &[[u16; L]; 4],
+        c: &[u16; L],
+        out: &mut [u16; L],
+    ) -> [u64; 2] {
+        // SAFETY: the host has AVX2 and F16C (the caller's promise).
+        vectors8(c, out, |v, cv| unsafe {
+            dot_x8::<4, true>([0, 1, 2, 3].map(|k| halves8(&a[k], v)), [0, 1, 2, 3].map(|k| halves8(&b[k], v)), cv)
+        })
+    }
+
+    /// [`crate::dot1_f32_v100_lanes`] (fp32 accumulators, one product) by units of `u` on 8-lane
+    /// vectors (`L` a multiple of 8).
+    ///
+    /// # Safety
+    /// The host must have AVX2 and F16C.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn dot1_f32_v100_lanes<const L: usize>(
+        a: &[u16; L],
+        b: &[u16; L],
+        c: &[u32; L],
+        out: &mut [u32; L],
+    ) -> [u64; 2] {
+        // SAFETY: the host has AVX2 and F16C (the caller's promise).
+        vectors8(c, out, |v, cv| unsafe { dot_x8::<1, false>([halves8(a, v)], [halves8(b, v)], cv) })
+    }
+
+    /// [`crate::dot4_f32_v100_lanes`] (`HMMA.884`, fp32 accumulators) by units of `u` on 8-lane
+    /// vectors (`L` a multiple of 8).
+    ///
+    /// # Safety
+    /// The host must have AVX2 and F16C.
+    #[inline]
+    #[target_feature(enable = "avx2,f16c")]
+    pub unsafe fn dot4_f32_v100_lanes<const L: usize>(
+        a: &[[u16; L]; 4],
+        b: &[[u16; L]; 4],
+        c: &[u32; L],
+        out: &mut [u32; L],
+    ) -> [u64; 2] {
+        // SAFETY: the host has AVX2 and F16C (the caller's promise).
+        vectors8(c, out, |v, cv| unsafe {
+            dot_x8::<4, false>([0, 1, 2, 3].map(|k| halves8(&a[k], v)), [0, 1, 2, 3].map(|k| halves8(&b[k], v)), cv)
         })
     }
 }

@@ -140,6 +140,8 @@ pub use float_lanes::avx512 as float_avx512;
 pub use float_lanes::avx512_dot4 as float_avx512_dot4;
 pub use float_lanes::dot1_f32_v100_lanes_fp;
 #[cfg(target_arch = "x86_64")]
+pub use float_units::avx2 as float_avx2;
+#[cfg(target_arch = "x86_64")]
 pub use float_units::avx512 as float_avx512_f16;
 pub use float_units::{dot1_f16_v100_lanes_fp, dot4_f16_v100_lanes_fp, dot4_f32_v100_lanes_fp};
 
@@ -580,7 +582,7 @@ fn each_row<const L: usize, const R: usize>(
 pub enum VectorLevel {
     /// The baseline target (x86-64 SSE2, or any other architecture).
     Base,
-    /// x86-64-v3: AVX2, FMA, BMI1/2, LZCNT, POPCNT.
+    /// x86-64-v3: AVX2, FMA, F16C, BMI1/2, LZCNT, POPCNT.
     Avx2,
     /// x86-64-v4 subsets: AVX-512 F/BW/VL/DQ/CD on top of `Avx2`.
     Avx512,
@@ -605,7 +607,8 @@ pub fn vector_level() -> VectorLevel {
 #[cfg(target_arch = "x86_64")]
 fn host_vector_level() -> VectorLevel {
     use std::arch::is_x86_feature_detected as has;
-    let v3 = has!("avx2") && has!("fma") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt");
+    let v3 =
+        has!("avx2") && has!("fma") && has!("f16c") && has!("bmi1") && has!("bmi2") && has!("lzcnt") && has!("popcnt");
     let v4 = has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq") && has!("avx512cd");
     match (v3, v4) {
         (true, true) => VectorLevel::Avx512,
@@ -642,13 +645,24 @@ macro_rules! host_dispatch {
         }
         $portable($($arg),*)
     }};
+    // ... and with AVX2 the floating-point batch `$float2` (whole 8-lane vectors)
+    ($float:path, avx2: $float2:path, $portable:ident ($($arg:ident),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if host_vectors::avx2() && !host_vectors::avx512() && L.is_multiple_of(8) {
+                // SAFETY: the AVX2 level means the host has AVX2 and F16C.
+                return unsafe { $float2($($arg),*) };
+            }
+        }
+        host_dispatch!($float, $portable($($arg),*))
+    }};
 }
 
 /// [`dot1_f32_v100_lanes`] in the host's widest vectors, chosen once per process (the environment
 /// variable `OTC_SIM_ISA` = `base` | `avx2` lowers the choice, for testing): the floating-point
-/// formulation of [`float_avx512`] with AVX-512 (`L` a multiple of 16), else the portable one,
-/// [`dot1_f32_v100_lanes_fp`], compiled for AVX2 or the baseline. The same bits and flags on every
-/// host.
+/// formulation of [`float_avx512`] with AVX-512 (`L` a multiple of 16), the one by units of `u` of
+/// [`float_avx2`] with AVX2 (`L` a multiple of 8; half the time of the integer batch compiled for
+/// AVX2), else the portable one, [`dot1_f32_v100_lanes_fp`]. The same bits and flags on every host.
 #[inline]
 #[allow(unsafe_code)]
 pub fn dot1_f32_v100_lanes_host<const L: usize>(
@@ -657,7 +671,11 @@ pub fn dot1_f32_v100_lanes_host<const L: usize>(
     c: &[u32; L],
     out: &mut [u32; L],
 ) -> [u64; 2] {
-    host_dispatch!(float_lanes::avx512::dot1_f32_v100_lanes, dot1_f32_v100_lanes_fp(a, b, c, out))
+    host_dispatch!(
+        float_lanes::avx512::dot1_f32_v100_lanes,
+        avx2: float_units::avx2::dot1_f32_v100_lanes,
+        dot1_f32_v100_lanes_fp(a, b, c, out)
+    )
 }
 
 /// [`dot1_f32_v100_rows`] in the host's widest vectors, like [`dot1_f32_v100_lanes_host`].
@@ -672,8 +690,9 @@ pub fn dot1_f32_v100_rows_host<const L: usize, const R: usize>(
 }
 
 /// [`dot4_f32_v100_lanes`] in the host's widest vectors, like [`dot1_f32_v100_lanes_host`]: the
-/// floating-point formulation of [`float_avx512_dot4`] with AVX-512 (`L` a multiple of 16), else
-/// the integer batch compiled for AVX2 or the baseline. The same bits and flags on every host.
+/// floating-point formulation of [`float_avx512_dot4`] with AVX-512 (`L` a multiple of 16), that of
+/// [`float_avx2`] with AVX2 (`L` a multiple of 8), else the integer batch (in the baseline build
+/// faster than the portable float one). The same bits and flags on every host.
 #[inline]
 #[allow(unsafe_code)]
 pub fn dot4_f32_v100_lanes_host<const L: usize>(
@@ -682,13 +701,17 @@ pub fn dot4_f32_v100_lanes_host<const L: usize>(
     c: &[u32; L],
     out: &mut [u32; L],
 ) -> [u64; 2] {
-    host_dispatch!(float_lanes::avx512_dot4::dot4_f32_v100_lanes, dot4_f32_v100_lanes(a, b, c, out))
+    host_dispatch!(
+        float_lanes::avx512_dot4::dot4_f32_v100_lanes,
+        avx2: float_units::avx2::dot4_f32_v100_lanes,
+        dot4_f32_v100_lanes(a, b, c, out)
+    )
 }
 
 /// [`dot1_f16_v100_lanes_fp`] (`OHMMA.8161` with fp16 accumulators) in the host's widest vectors,
 /// like [`dot1_f32_v100_lanes_host`]: the AVX-512 formulation of [`float_avx512_f16`] (`L` a
-/// multiple of 16), else the portable one compiled for AVX2 or the baseline. The same bits and
-/// flags on every host.
+/// multiple of 16), the AVX2 one of [`float_avx2`] (`L` a multiple of 8), else the portable one.
+/// The same bits and flags on every host.
 #[inline]
 #[allow(unsafe_code)]
 pub fn dot1_f16_v100_lanes_host<const L: usize>(
@@ -697,7 +720,11 @@ pub fn dot1_f16_v100_lanes_host<const L: usize>(
     c: &[u16; L],
     out: &mut [u16; L],
 ) -> [u64; 2] {
-    host_dispatch!(float_units::avx512::dot1_f16_v100_lanes, dot1_f16_v100_lanes_fp(a, b, c, out))
+    host_dispatch!(
+        float_units::avx512::dot1_f16_v100_lanes,
+        avx2: float_units::avx2::dot1_f16_v100_lanes,
+        dot1_f16_v100_lanes_fp(a, b, c, out)
+    )
 }
 
 /// [`dot4_f16_v100_lanes_fp`] (`HMMA.884` with fp16 accumulators) in the host's widest vectors,
@@ -710,7 +737,11 @@ pub fn dot4_f16_v100_lanes_host<const L: usize>(
     c: &[u16; L],
     out: &mut [u16; L],
 ) -> [u64; 2] {
-    host_dispatch!(float_units::avx512::dot4_f16_v100_lanes, dot4_f16_v100_lanes_fp(a, b, c, out))
+    host_dispatch!(
+        float_units::avx512::dot4_f16_v100_lanes,
+        avx2: float_units::avx2::dot4_f16_v100_lanes,
+        dot4_f16_v100_lanes_fp(a, b, c, out)
+    )
 }
 
 /// The lane batches compiled for wider vectors than the baseline target (x86-64 hosts only).
@@ -743,9 +774,9 @@ mod host_vectors {
                     crate::dot1_f32_v100_lanes_fp(a, b, c, out)
                 }
 
-                // Built for the tests only: without AVX-512 the integer batch is faster (measured
-                // per 64-element STEP: 150 against 237 CPU-ns with AVX2, 615 against 645 in the
-                // baseline), so the host dispatch keeps it.
+                // Built for the tests only: the integer batch is faster (measured per 64-element
+                // STEP: 150 against 237 CPU-ns with AVX2, 615 against 645 in the baseline), and
+                // with AVX2 the intrinsics of `float_units::avx2` are faster than both.
                 #[allow(dead_code)]
                 #[target_feature(enable = $features)]
                 pub(crate) unsafe fn dot4_f32_v100_lanes_fp<const L: usize>(

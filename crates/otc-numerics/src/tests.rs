@@ -924,6 +924,12 @@ macro_rules! host_builds {
     }};
 }
 
+/// Whether the host runs the AVX2 intrinsics of `float_units::avx2` (AVX2 and F16C).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_f16c() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c")
+}
+
 /// Every floating-point formulation of the one-product batch that this host can run, whatever
 /// `OTC_SIM_ISA` says: the portable one in the baseline build and in the AVX2 and AVX-512 builds,
 /// and the AVX-512 intrinsics.
@@ -946,6 +952,10 @@ fn float_batches<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u32; L]) -> Ve
                 runs.push((unsafe { float_lanes::avx512::dot1_f32_v100_lanes(a, b, c, &mut out) }, out));
             }
         }
+        if has_avx2_f16c() && L.is_multiple_of(8) {
+            // SAFETY: the host has AVX2 and F16C.
+            runs.push((unsafe { float_units::avx2::dot1_f32_v100_lanes(a, b, c, &mut out) }, out));
+        }
     }
     runs
 }
@@ -965,6 +975,14 @@ fn check_float_batch4<const L: usize>(
         let mut fp_out = [0u32; L];
         // SAFETY: the host has AVX-512F.
         let fp_special = unsafe { float_lanes::avx512_dot4::dot4_f32_v100_lanes(a, b, c, &mut fp_out) };
+        assert_same_batch(special, out, fp_special, &fp_out);
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    if has_avx2_f16c() && L.is_multiple_of(8) {
+        let mut fp_out = [0u32; L];
+        // SAFETY: the host has AVX2 and F16C.
+        let fp_special = unsafe { float_units::avx2::dot4_f32_v100_lanes(a, b, c, &mut fp_out) };
         assert_same_batch(special, out, fp_special, &fp_out);
     }
     // the portable formulation by units of u, in every build the host runs
@@ -1300,6 +1318,15 @@ fn float_batches_equal_the_reference_on_every_accumulator_exponent() {
     }
 }
 
+/// The fp32 sweep's four-product batch: each pair `(a, b)` as the first product, next to a
+/// cancelling `(a, -b')` of the next element, the swapped `(b, a)` and `(1, -b)`.
+fn sweep_four(la: &[u16; 128], lb: &[u16; 128]) -> ([[u16; 128]; 4], [[u16; 128]; 4]) {
+    (
+        [*la, *la, *lb, [0x3c00; 128]],
+        [*lb, std::array::from_fn(|i| lb[(i + 1) % 128] ^ 0x8000), *la, std::array::from_fn(|i| lb[i] ^ 0x8000)],
+    )
+}
+
 /// The factors `a` of this process's shard of an exhaustive sweep: `OTC_SWEEP_SHARD=i/n` takes
 /// every `a` with `a % n == i` (all of them without the variable), so a sweep too long for one
 /// sitting runs as `n` processes, each reporting its own pass; a malformed value is an error.
@@ -1359,13 +1386,7 @@ fn every_fp16_pair_through_the_float_batches() {
                     }
                 }
                 if c == 0 || c == 0x3f80_0000 || c == 0xb380_0001 {
-                    let qa = [la, la, lb, [0x3c00; 128]];
-                    let qb = [
-                        lb,
-                        std::array::from_fn(|i| lb[(i + 1) % 128] ^ 0x8000),
-                        la,
-                        std::array::from_fn(|i| lb[i] ^ 0x8000),
-                    ];
+                    let (qa, qb) = sweep_four(&la, &lb);
                     let mut out = [0u32; 128];
                     let special = dot4_f32_v100_lanes(&qa, &qb, &lc, &mut out);
                     check_float_batch4(&qa, &qb, &lc, special, &out);
@@ -1391,6 +1412,13 @@ fn f16_batches1<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u16; L]) -> Vec
         // SAFETY: the host has AVX-512F.
         runs.push((unsafe { float_units::avx512::dot1_f16_v100_lanes(a, b, c, &mut out) }, out));
     }
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    if has_avx2_f16c() && L.is_multiple_of(8) {
+        let mut out = [0u16; L];
+        // SAFETY: the host has AVX2 and F16C.
+        runs.push((unsafe { float_units::avx2::dot1_f16_v100_lanes(a, b, c, &mut out) }, out));
+    }
     let mut out = [0u16; L];
     runs.push((dot1_f16_v100_lanes_host(a, b, c, &mut out), out));
     runs
@@ -1405,6 +1433,13 @@ fn f16_batches4<const L: usize>(a: &[[u16; L]; 4], b: &[[u16; L]; 4], c: &[u16; 
         let mut out = [0u16; L];
         // SAFETY: the host has AVX-512F.
         runs.push((unsafe { float_units::avx512::dot4_f16_v100_lanes(a, b, c, &mut out) }, out));
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    if has_avx2_f16c() && L.is_multiple_of(8) {
+        let mut out = [0u16; L];
+        // SAFETY: the host has AVX2 and F16C.
+        runs.push((unsafe { float_units::avx2::dot4_f16_v100_lanes(a, b, c, &mut out) }, out));
     }
     let mut out = [0u16; L];
     runs.push((dot4_f16_v100_lanes_host(a, b, c, &mut out), out));
@@ -1683,5 +1718,94 @@ fn every_fp16_pair_through_the_float_f16_batches() {
             }
         }
         eprintln!("fp16 accumulator {c:#06x}: every pair of the shard agrees");
+    }
+}
+
+/// Every pair of fp16 factors through the AVX2 intrinsics of `float_units::avx2` alone (the
+/// formulations the other sweeps cover are not run again): the fp32 and fp16 one-product batches
+/// for the accumulators of the fp32 and fp16 sweeps against the scalar fast paths (themselves
+/// swept over every pair against the reference), and the four-product batches with every pair
+/// next to a cancelling and a shifted product for 3 of each against the integer batch (fp32) and
+/// the scalar fast path (fp16). Run by hand, in shards if need be (see [`sweep_shard`]):
+/// `cargo test --release -p otc-numerics -- --ignored every_fp16_pair_through_the_avx2`.
+#[cfg(target_arch = "x86_64")]
+#[test]
+#[ignore]
+#[allow(unsafe_code)]
+fn every_fp16_pair_through_the_avx2_batches() {
+    assert!(has_avx2_f16c(), "this sweep needs a host with AVX2 and F16C");
+    let f32_accumulators = [
+        0u32,
+        0x8000_0000,
+        0x0000_0001,
+        0x8040_0000,
+        0x3f80_0000,
+        0xb380_0001,
+        0x1f80_0000,
+        0x5f80_0000,
+        0x7f7f_ffff,
+        0xff7f_ffff,
+    ];
+    let f16_accumulators = [0u16, 0x8000, 0x3c00, 0x0001, 0x8200, 0x7bff, 0xfbff, 0x1400, 0x4a00, 0xc3ff];
+    let shard: Vec<u16> = sweep_shard().collect();
+    let special_f32 = |c: u32| c & 0x7f80_0000 == 0x7f80_0000;
+    for (c, h) in f32_accumulators.into_iter().zip(f16_accumulators) {
+        for &a in &shard {
+            for chunk in 0..512u32 {
+                let la = [a; 128];
+                let lb: [u16; 128] = std::array::from_fn(|i| (chunk * 128 + i as u32) as u16);
+                let is_special = |i: usize| is_special_f16(a) | is_special_f16(lb[i]);
+                // fp32, one product
+                let lc = [c; 128];
+                let mut out = [0u32; 128];
+                // SAFETY: the host has AVX2 and F16C (asserted above).
+                let flags = unsafe { float_units::avx2::dot1_f32_v100_lanes(&la, &lb, &lc, &mut out) };
+                for i in 0..128 {
+                    let special = is_special(i) | special_f32(c);
+                    assert_eq!(flags[i / 64] >> (i % 64) & 1 == 1, special, "flag a={a:#06x} b={:#06x}", lb[i]);
+                    if !special {
+                        let want = dot1_f32(V100, a, lb[i], c);
+                        assert_eq!(out[i], want, "avx2 f32 a={a:#06x} b={:#06x} c={c:#010x}", lb[i]);
+                    }
+                }
+                // fp16, one product
+                let lh = [h; 128];
+                let special: [bool; 128] = std::array::from_fn(|i| is_special(i) | is_special_f16(h));
+                let want: [u16; 128] = std::array::from_fn(|i| dot1_f16(V100, a, lb[i], h));
+                let mut out16 = [0u16; 128];
+                // SAFETY: as above.
+                let flags = unsafe { float_units::avx2::dot1_f16_v100_lanes(&la, &lb, &lh, &mut out16) };
+                assert_f16_runs(&[(flags, out16)], &special, &want, |i| {
+                    format!("avx2 f16 a={a:#06x} b={:#06x} c={h:#06x}", lb[i])
+                });
+                if c == 0 || c == 0x3f80_0000 || c == 0xb380_0001 {
+                    // fp32, four products: the integer batch's bits and flags
+                    let (qa, qb) = sweep_four(&la, &lb);
+                    let mut want = [0u32; 128];
+                    let want_flags = dot4_f32_v100_lanes(&qa, &qb, &lc, &mut want);
+                    let mut out = [0u32; 128];
+                    // SAFETY: as above.
+                    let flags = unsafe { float_units::avx2::dot4_f32_v100_lanes(&qa, &qb, &lc, &mut out) };
+                    assert_same_batch(want_flags, &want, flags, &out);
+                }
+                if h == 0 || h == 0x3c00 || h == 0x0001 {
+                    // fp16, four products
+                    let (qa, qb) = four_of(&la, &lb);
+                    let special4: [bool; 128] = std::array::from_fn(|i| {
+                        (0..4).any(|k| is_special_f16(qa[k][i]) | is_special_f16(qb[k][i])) | is_special_f16(h)
+                    });
+                    let want4: [u16; 128] = std::array::from_fn(|i| {
+                        dot4_f16(V100, std::array::from_fn(|k| qa[k][i]), std::array::from_fn(|k| qb[k][i]), h)
+                    });
+                    let mut out4 = [0u16; 128];
+                    // SAFETY: as above.
+                    let flags = unsafe { float_units::avx2::dot4_f16_v100_lanes(&qa, &qb, &lh, &mut out4) };
+                    assert_f16_runs(&[(flags, out4)], &special4, &want4, |i| {
+                        format!("avx2 x4 a={a:#06x} b={:#06x} c={h:#06x}", lb[i])
+                    });
+                }
+            }
+        }
+        eprintln!("accumulators {c:#010x} (fp32), {h:#06x} (fp16): every pair of the shard agrees");
     }
 }

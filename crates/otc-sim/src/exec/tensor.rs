@@ -85,6 +85,10 @@ struct Gathers {
     f32: [[[HmmaGather; 4]; 2]; 2],
     /// f16[a_col][b_col][step] (fp16 accumulators have STEP0 and STEP1)
     f16: [[[HmmaGather16; 2]; 2]; 2],
+    /// The fp16 STEP's C half of element `j = 32 * i + l` (lane l's register `i / 2`, half
+    /// `i % 2`), and its inverse: the element that half `p` of the D pair receives.
+    c16: [u16; 128],
+    d16: [u16; 128],
 }
 
 fn gathers() -> &'static Gathers {
@@ -125,9 +129,12 @@ fn gathers() -> &'static Gathers {
             }
             g
         };
+        let c16: [u16; 128] = std::array::from_fn(|j| pair_index((j / 64) as u8, j % 32, (j / 32 % 2) as u8));
         Gathers {
             f32: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build(ac, bc, st)))),
             f16: std::array::from_fn(|ac| std::array::from_fn(|bc| std::array::from_fn(|st| build16(ac, bc, st)))),
+            c16,
+            d16: inverse_halves(&c16),
         }
     })
 }
@@ -191,20 +198,28 @@ unsafe fn gather_pair_avx512<const L: usize, const R: usize>(
             _mm512_loadu_si512(src.add(3)),
         )
     };
-    let high = _mm512_set1_epi16(64);
     for k in 0..R {
         for h in 0..L / 32 {
             // SAFETY: 32 halves (64 bytes) at offset 32 * h of an L-element row, in and out.
             unsafe {
                 let ix = _mm512_loadu_si512(idx[k].as_ptr().add(32 * h) as *const __m512i);
-                let lo = _mm512_permutex2var_epi16(z0, ix, z1);
-                let hi = _mm512_permutex2var_epi16(z2, ix, z3);
-                let v = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(ix, high), lo, hi);
+                let v = permute_halves(&[z0, z1, z2, z3], ix);
                 _mm512_storeu_si512(out[k].as_mut_ptr().add(32 * h) as *mut __m512i, v);
             }
         }
     }
     out
+}
+
+/// Halves `ix` (32 indices below 128) of the 128 halves held in four vectors `z`: two word
+/// permutes and a blend.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn permute_halves(z: &[std::arch::x86_64::__m512i; 4], ix: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let lo = _mm512_permutex2var_epi16(z[0], ix, z[1]);
+    let hi = _mm512_permutex2var_epi16(z[2], ix, z[3]);
+    _mm512_mask_blend_epi16(_mm512_test_epi16_mask(ix, _mm512_set1_epi16(64)), lo, hi)
 }
 
 /// The four vectors of 32 halves of a register pair (256 contiguous bytes).
@@ -224,10 +239,7 @@ fn gather_f32x32(z: &[std::arch::x86_64::__m512i; 4], ix: &[u16]) -> [std::arch:
     use std::arch::x86_64::*;
     assert!(ix.len() >= 32, "32 indices");
     // SAFETY: 32 indices (64 bytes), an unaligned load.
-    let ix = unsafe { _mm512_loadu_si512(ix.as_ptr() as *const __m512i) };
-    let lo = _mm512_permutex2var_epi16(z[0], ix, z[1]);
-    let hi = _mm512_permutex2var_epi16(z[2], ix, z[3]);
-    let v = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(ix, _mm512_set1_epi16(64)), lo, hi);
+    let v = permute_halves(z, unsafe { _mm512_loadu_si512(ix.as_ptr() as *const __m512i) });
     [_mm512_cvtph_ps(_mm512_castsi512_si256(v)), _mm512_cvtph_ps(_mm512_extracti64x4_epi64::<1>(v))]
 }
 
@@ -271,6 +283,69 @@ fn hmma_f32_fused_avx512(w: &mut Warp, [d, a, b, c]: [u16; 4], exec: u32, g: &Hm
         }
     }
     true
+}
+
+/// An fp16-accumulator tensor instruction (the dense `OHMMA.8161.F16`, `N = 1`, or an
+/// `HMMA.884.F16` STEP, `N = 4`) with the operands delivered from the register file straight into
+/// vector registers: element `j`'s factors `k` are halves `ai[k][j]`, `bi[k][j]` of the A and B
+/// pairs and its accumulator half `ci[j]` of the C pair (indices by [`pair_index`], gathered by
+/// [`gather_f32x32`]); half `p` of the D pair receives element `di[p]` (the inverse of `ci`), by
+/// the same word permutes, written in place (masked by `exec`) after all 128 results are computed,
+/// so D may overlap any operand. Returns `false`, having written nothing, when an element has an
+/// infinity or a NaN among its inputs (the caller's general path does those).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn f16_fused_avx512<const N: usize>(
+    w: &mut Warp,
+    [d, a, b, c]: [u16; 4],
+    exec: u32,
+    ai: &[[u16; 128]; N],
+    bi: &[[u16; 128]; N],
+    ci: &[u16; 128],
+    di: &[u16; 128],
+) -> bool {
+    use otc_numerics::float_avx512_f16::dot_f16_x16;
+    use std::arch::x86_64::*;
+    let (za, zb, zc) = (pair_vectors(pair(w, a)), pair_vectors(pair(w, b)), pair_vectors(pair(w, c)));
+    // res[v]: the fp16 results of elements 32 v .. 32 v + 32
+    let mut res = [_mm512_setzero_si512(); 4];
+    let mut special = 0u16;
+    for (v, out) in res.iter_mut().enumerate() {
+        let x: [[__m512; 2]; N] = std::array::from_fn(|k| gather_f32x32(&za, &ai[k][32 * v..]));
+        let y: [[__m512; 2]; N] = std::array::from_fn(|k| gather_f32x32(&zb, &bi[k][32 * v..]));
+        let cv = gather_f32x32(&zc, &ci[32 * v..]);
+        let (d0, m0) = dot_f16_x16(x.map(|h| h[0]), y.map(|h| h[0]), cv[0]);
+        let (d1, m1) = dot_f16_x16(x.map(|h| h[1]), y.map(|h| h[1]), cv[1]);
+        *out = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(d0), d1);
+        special |= m0 | m1;
+    }
+    if special != 0 {
+        return false;
+    }
+    let d = d as usize;
+    let dregs: &mut [[u32; 32]; 2] = (&mut w.regs[d..d + 2]).try_into().expect("two D registers");
+    for v in 0..4 {
+        // halves 32 v .. 32 v + 32 of the pair: lanes 16 (v % 2) .. + 16 of register v / 2
+        // SAFETY: 32 indices (64 bytes), an unaligned load; 16 lanes of a 32-lane register, an
+        // unaligned masked store.
+        unsafe {
+            let dv = permute_halves(&res, _mm512_loadu_si512(di.as_ptr().add(32 * v) as *const __m512i));
+            let h = v % 2;
+            let dst = dregs[v / 2].as_mut_ptr().add(16 * h) as *mut i32;
+            _mm512_mask_storeu_epi32(dst, (exec >> (16 * h)) as u16, dv);
+        }
+    }
+    true
+}
+
+/// The inverse of a permutation of the 128 halves of a register pair.
+fn inverse_halves(p: &[u16; 128]) -> [u16; 128] {
+    let mut inv = [u16::MAX; 128];
+    for (j, &h) in p.iter().enumerate() {
+        inv[h as usize & 127] = j as u16;
+    }
+    assert!(inv.iter().all(|&j| j < 128), "a permutation of the pair's halves");
+    inv
 }
 
 #[inline(always)]
@@ -362,7 +437,15 @@ fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
         TensorOp::Hmma { d, a, b, c, f32: false, step, a_col, b_col } if arith == TensorArith::V100 => {
             // The 128 fp16 dot steps of the warp at once (element j = 32 * i + l: lane l's result
             // i, D register i / 2, half i % 2); lanes outside `exec` are computed, not written.
-            let g = &gathers().f16[a_col as usize][b_col as usize][step as usize & 1];
+            let gs = gathers();
+            let g = &gs.f16[a_col as usize][b_col as usize][step as usize & 1];
+            #[cfg(target_arch = "x86_64")]
+            if super::level() == super::Level::Avx512 {
+                // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+                if unsafe { f16_fused_avx512(w, [d, a, b, c], exec, &g.a, &g.b, &gs.c16, &gs.d16) } {
+                    return;
+                }
+            }
             let av = gather_pair(pair(w, a), &g.a);
             let bv = gather_pair(pair(w, b), &g.b);
             let cv: [u16; 128] =
@@ -489,6 +572,8 @@ struct OTables {
     /// accumulator element): its A and B factors, and its place in the C/D pair (a permutation
     /// of the pair's 128 halves).
     f16_idx: [[u16; 128]; 3],
+    /// The inverse of `f16_idx[2]`: the element that half `p` of the D pair receives.
+    f16_d_idx: [u16; 128],
     /// In the regular fp32 layout: the tile row and column of lane l's element in C register r,
     /// as `sp_row[r][l]`, `sp_col[r][l]` (where a sparse OHMMA lands its product).
     sp_row: [[i32; 32]; 4],
@@ -504,6 +589,7 @@ fn otables() -> &'static OTables {
             a_idx: [[0; 32]; 1],
             b_idx: std::array::from_fn(|r| std::array::from_fn(|l| pair_index(r as u8 / 2, l, r as u8 % 2))),
             f16_idx: [[0; 128]; 3],
+            f16_d_idx: [0; 128],
             sp_row: [[0; 32]; 4],
             sp_col: [[0; 32]; 4],
         };
@@ -539,6 +625,7 @@ fn otables() -> &'static OTables {
                     }
                 }
                 assert!(seen.iter().all(|&x| x), "fp16 OHMMA: every half of the C/D pair is one element");
+                t.f16_d_idx = inverse_halves(&t.f16_idx[2]);
             }
             if fi == 0 {
                 // The fp32 path indexes element (lane, register) directly.
@@ -766,7 +853,15 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &TensorOp, e
         TensorOp::Ohmma { d, a, b, c, f32: false } if arith == TensorArith::V100 => {
             // All 128 fp16 products of the warp at once, lanes outside `exec` computed and not
             // written (element j = 4 * l + n: lane l's n-th accumulator element).
-            let [ai, bi, ci] = &otables().f16_idx;
+            let ot = otables();
+            let [ai, bi, ci] = &ot.f16_idx;
+            #[cfg(target_arch = "x86_64")]
+            if super::level() == super::Level::Avx512 {
+                // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+                if unsafe { f16_fused_avx512(w, [d, a, b, c], exec, &[*ai], &[*bi], ci, &ot.f16_d_idx) } {
+                    return Ok(Flow::Next);
+                }
+            }
             let [av] = gather_pair(pair(w, a), &[*ai]);
             let [bv] = gather_pair(pair(w, b), &[*bi]);
             let [cv] = gather_pair(pair(w, c), &[*ci]);
@@ -1199,6 +1294,116 @@ mod tests {
     }
 
     use super::*;
+
+    /// The fused fp16 paths (where the host has AVX-512) against the scalar reference element by
+    /// element through the fragment tables (not the gather tables they use): corner-biased values
+    /// (zeros, subnormals, sums near the fp16 overflow, cancellations), D over C, over A and apart,
+    /// random exec masks; a warp-instruction with an infinity or a NaN among any element's inputs
+    /// reports it and writes nothing.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    fn fused_f16_paths_equal_the_scalar_reference() {
+        use std::arch::is_x86_feature_detected as has;
+        if !(has!("avx512f") && has!("avx512bw")) {
+            return;
+        }
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let (ot, gs, t) = (otables(), gathers(), tables());
+        for round in 0..300 {
+            // 1 round in 6 with one infinity or NaN somewhere among the operands
+            let special = round % 6 == 5;
+            let mut w = Warp::new(12, 0, u32::MAX, [[0; 32]; 3]);
+            for r in 0..12 {
+                for l in 0..32 {
+                    let h = |x: u64| -> u32 {
+                        let sign = ((x >> 20) & 1) as u32 * 0x8000;
+                        sign | match x % 8 {
+                            0 => 0,
+                            1 => (x >> 8) as u32 & 0x3ff,
+                            2 => 0x7800 | (x >> 8) as u32 & 0x3ff,
+                            _ => ((12 + (x >> 24) % 8) as u32) << 10 | (x >> 8) as u32 & 0x3ff,
+                        }
+                    };
+                    let (x, y) = (next(), next());
+                    w.regs[r][l] = h(x) | h(y) << 16;
+                }
+            }
+            if special {
+                let x = next();
+                w.regs[(x % 8) as usize][(x >> 8) as usize % 32] |= 0x7c00 << (16 * ((x >> 16) & 1)) as u32;
+            }
+            let exec = next() as u32 | 1;
+            let before = w.regs.clone();
+            let old = Warp { regs: before.clone(), ..Warp::new(12, 0, u32::MAX, [[0; 32]; 3]) };
+            let is_special = |h: u16| h & 0x7c00 == 0x7c00;
+            let (a, b) = (0u16, 2u16);
+            for (d, c) in [(8u16, 4u16), (4, 4), (0, 4)] {
+                // OHMMA.8161.F16: lane l's element (e.reg, e.half) from its own A and B halves
+                w.regs.clone_from(&before);
+                let [ai, bi, ci] = &ot.f16_idx;
+                // SAFETY: the host has AVX-512F/BW (checked above).
+                let done = unsafe { f16_fused_avx512(&mut w, [d, a, b, c], exec, &[*ai], &[*bi], ci, &ot.f16_d_idx) };
+                let mut any_special = false;
+                let mut want = before[d as usize..d as usize + 2].to_vec();
+                for (l, te) in ot.e[1].iter().enumerate() {
+                    for e in te {
+                        let (x, y, z) = (
+                            own_half(&old, a, l, e.a),
+                            own_half(&old, b, l, e.b),
+                            own_half(&old, c, l, (e.reg, e.half)),
+                        );
+                        any_special |= is_special(x) | is_special(y) | is_special(z);
+                        if exec >> l & 1 == 1 {
+                            let r = &mut want[e.reg as usize][l];
+                            let sh = 16 * e.half as u32;
+                            *r = (*r & !(0xffff << sh)) | u32::from(dot1_f16(TensorArith::V100, x, y, z)) << sh;
+                        }
+                    }
+                }
+                assert_eq!(done, !any_special, "OHMMA round {round}: flags");
+                let got = if done { want } else { before[d as usize..d as usize + 2].to_vec() };
+                assert_eq!(&w.regs[d as usize..d as usize + 2], &got[..], "OHMMA.F16 round {round} d={d} c={c}");
+                // HMMA.884.F16, every layout and STEP
+                for (ac, bc, step) in (0..8).map(|i| (i & 1, i >> 1 & 1, i >> 2)) {
+                    w.regs.clone_from(&before);
+                    let g = &gs.f16[ac][bc][step];
+                    // SAFETY: as above.
+                    let done = unsafe { f16_fused_avx512(&mut w, [d, a, b, c], exec, &g.a, &g.b, &gs.c16, &gs.d16) };
+                    let mut any_special = false;
+                    let mut want = before[d as usize..d as usize + 2].to_vec();
+                    for l in 0..32 {
+                        let q = (l % 16) / 4;
+                        for i in 0..4 {
+                            let (row, col) = t.d16[l][4 * step + i];
+                            let av: [u16; 4] = std::array::from_fn(|k| half_of(&old, a, t.a[ac][q][row as usize][k]));
+                            let bv: [u16; 4] = std::array::from_fn(|k| half_of(&old, b, t.b[bc][q][k][col as usize]));
+                            let cv = (before[c as usize + i / 2][l] >> (16 * (i % 2))) as u16;
+                            any_special |= av.iter().chain(&bv).any(|&h| is_special(h)) | is_special(cv);
+                            if exec >> l & 1 == 1 {
+                                let r = &mut want[i / 2][l];
+                                let sh = 16 * (i % 2) as u32;
+                                *r = (*r & !(0xffff << sh)) | u32::from(dot4_f16(TensorArith::V100, av, bv, cv)) << sh;
+                            }
+                        }
+                    }
+                    assert_eq!(done, !any_special, "HMMA round {round}: flags");
+                    let got = if done { want } else { before[d as usize..d as usize + 2].to_vec() };
+                    assert_eq!(
+                        &w.regs[d as usize..d as usize + 2],
+                        &got[..],
+                        "HMMA.F16 {ac} {bc} STEP{step} round {round} d={d}"
+                    );
+                }
+            }
+        }
+    }
 
     /// The batches as the simulator calls them (the AVX2 build where the host has it) give the
     /// scalar reference's bits, special values included.
