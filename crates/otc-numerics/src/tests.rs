@@ -1401,24 +1401,32 @@ fn every_fp16_pair_through_the_float_batches() {
 // fp16 accumulators by units of u (`float_units`) against the reference
 // ---------------------------------------------------------------------------------------------
 
+/// Push onto `runs` the `float_units` intrinsics of `$batch` this host can run: AVX-512F on
+/// multiples of 16 lanes, AVX2 + F16C on multiples of 8.
+macro_rules! float_unit_intrinsics {
+    ($runs:ident, $lanes:expr, $batch:ident ($($arg:expr),*), $out:expr) => {
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") && $lanes.is_multiple_of(16) {
+                let mut out = $out;
+                // SAFETY: the host has AVX-512F.
+                $runs.push((unsafe { float_units::avx512::$batch($($arg),*, &mut out) }, out));
+            }
+            if has_avx2_f16c() && $lanes.is_multiple_of(8) {
+                let mut out = $out;
+                // SAFETY: the host has AVX2 and F16C.
+                $runs.push((unsafe { float_units::avx2::$batch($($arg),*, &mut out) }, out));
+            }
+        }
+    };
+}
+
 /// Every formulation of the one-product fp16-accumulator batch this host can run (whatever
-/// `OTC_SIM_ISA` says): the portable one in every build, and the AVX-512 intrinsics.
+/// `OTC_SIM_ISA` says): the portable one in every build, and the intrinsics of `float_units`.
 fn f16_batches1<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u16; L]) -> Vec<([u64; 2], [u16; L])> {
     let mut runs = host_builds!(dot1_f16_v100_lanes_fp(a, b, c), [0u16; L]);
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    if std::arch::is_x86_feature_detected!("avx512f") && L.is_multiple_of(16) {
-        let mut out = [0u16; L];
-        // SAFETY: the host has AVX-512F.
-        runs.push((unsafe { float_units::avx512::dot1_f16_v100_lanes(a, b, c, &mut out) }, out));
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    if has_avx2_f16c() && L.is_multiple_of(8) {
-        let mut out = [0u16; L];
-        // SAFETY: the host has AVX2 and F16C.
-        runs.push((unsafe { float_units::avx2::dot1_f16_v100_lanes(a, b, c, &mut out) }, out));
-    }
+    float_unit_intrinsics!(runs, L, dot1_f16_v100_lanes(a, b, c), [0u16; L]);
     let mut out = [0u16; L];
     runs.push((dot1_f16_v100_lanes_host(a, b, c, &mut out), out));
     runs
@@ -1427,20 +1435,7 @@ fn f16_batches1<const L: usize>(a: &[u16; L], b: &[u16; L], c: &[u16; L]) -> Vec
 /// Every formulation of the four-product fp16-accumulator batch this host can run.
 fn f16_batches4<const L: usize>(a: &[[u16; L]; 4], b: &[[u16; L]; 4], c: &[u16; L]) -> Vec<([u64; 2], [u16; L])> {
     let mut runs = host_builds!(dot4_f16_v100_lanes_fp(a, b, c), [0u16; L]);
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    if std::arch::is_x86_feature_detected!("avx512f") && L.is_multiple_of(16) {
-        let mut out = [0u16; L];
-        // SAFETY: the host has AVX-512F.
-        runs.push((unsafe { float_units::avx512::dot4_f16_v100_lanes(a, b, c, &mut out) }, out));
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    if has_avx2_f16c() && L.is_multiple_of(8) {
-        let mut out = [0u16; L];
-        // SAFETY: the host has AVX2 and F16C.
-        runs.push((unsafe { float_units::avx2::dot4_f16_v100_lanes(a, b, c, &mut out) }, out));
-    }
+    float_unit_intrinsics!(runs, L, dot4_f16_v100_lanes(a, b, c), [0u16; L]);
     let mut out = [0u16; L];
     runs.push((dot4_f16_v100_lanes_host(a, b, c, &mut out), out));
     runs
