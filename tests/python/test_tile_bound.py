@@ -77,3 +77,13 @@ def test_bounds_hold_against_the_model(sa, sb):
     assert hmma.counters["cycles"] >= t.dram_cycles  # the DRAM bound holds for every kernel
     needed = tile_bound(a, b, 2, 2, dev.timing_config, "needed")
     assert needed.ldst <= t.ldst and needed.records == t.records
+    # spgemm is the 32x32 tile: one ACCB.BMAP per record (and per no-op record padding a list),
+    # its OHMMAs the bound's
+    spgemm = kernels.gemm(a, b, mode="spgemm", device=otc_emu.Device.v100_slice(2)).stats
+    t1 = tile_bound(a, b, 1, 1, dev.timing_config, "issued")
+    assert spgemm.counters["accb.bmap"] >= t1.records == t1.unit_k
+    if sb == 0.0:  # every k listed: no padding
+        assert spgemm.counters["accb.bmap"] == t1.records
+    assert spgemm.counters["ohmma.executed"] == t1.ohmmas == t.ohmmas
+    ldst1 = sum(v["warp"] for op, v in spgemm.by_opcode.items() if op.startswith(("LDG", "LDS", "STG", "STS")))
+    assert ldst1 >= t1.ldst and spgemm.counters["cycles"] >= t1.bound_cycles
