@@ -1,4 +1,4 @@
-"""The LD/ST-interval, tensor and DRAM bounds of otc_emu.tile_bound at the headline points, per warp-tile
+"""The LD/ST-interval, data-pipe, tensor and DRAM bounds of otc_emu.tile_bound at the headline points, per warp-tile
 shape, as ceilings on the speedup over a measured hmma run, beside measured spgemm_wide runs
 (docs/kernels.md, "What any kernel can reach", quotes the output). Run by hand:
 
@@ -37,7 +37,8 @@ for sa, sb in POINTS:
             row["dram_cycles"] = round(tb.dram_cycles)
             row["shapes"][f"{32 * r}x{32 * c} {policy}"] = {
                 "records": tb.records, "ldst_per_record": round(tb.ldst_per_record, 2),
-                "ldst_cycles": round(tb.ldst_cycles), "tensor_cycles": round(tb.tensor_cycles),
+                "ldst_cycles": round(tb.ldst_cycles), "pipe_cycles": round(tb.pipe_cycles),
+                "tensor_cycles": round(tb.tensor_cycles),
                 "ceiling": round(tb.ceiling(hmma), 2)}
     if args.measure:
         wdev = otc_emu.Device.v100_slice(args.sms, machine=args.machine, **BEYOND["spgemm_wide"])

@@ -10,8 +10,9 @@ registers, at most 4 (16 bytes) per load instruction, so 2r + c value loads; and
 k and the r + c bitmaps (warp-uniform: ACCB.BMAP needs them in every lane), at least
 ceil((1 + r + c) / 4) loads. Every load or store instruction occupies its sub-core's LD/ST unit for
 ``units.mem.ii`` cycles (predicated off or not), and every one that executes takes at least one
-cycle of the SM's data pipe (shared by the sub-cores), so the LD/ST bound below also bounds the
-pipe whenever each instruction is one wavefront. The tensor unit needs one cycle per executed
+cycle of the SM's data pipe (one transaction of up to 4 sectors or one shared wavefront per cycle,
+shared by the sub-cores): two bounds, the second the binding one when ``units.mem.ii`` is below the
+number of sub-cores (``dstc-paper``'s premise ldst-one-per-sm). The tensor unit needs one cycle per executed
 OHMMA and one per ACCB.BMAP of a unit with work. And DRAM must take C (M x N fp32, written whole,
 as every kernel here writes it) and read, once, 2 bytes per operand non-zero that meets a non-zero
 on the other side (the L2 is cold at launch; bitmaps and metadata not counted): at
@@ -50,10 +51,11 @@ class TileBound:
     ldst: int                     # load/store instructions of the policy, all warp tiles
     ldst_per_record: float        # of which per record (values and record)
     ldst_cycles: float            # per sub-core: ldst * units.mem.ii / sub-cores
+    pipe_cycles: float            # per SM: the executed load/stores (the needed ones) / SMs
     tensor_cycles: float          # per sub-core: (ohmmas + unit_k BMAPs) x their cycles / sub-cores
     dram_bytes: int               # C written, the operands' needed non-zeros read
     dram_cycles: float            # dram_bytes at the machine's DRAM bandwidth
-    bound_cycles: float           # max of the three
+    bound_cycles: float           # max of the four
 
     def ceiling(self, hmma_cycles: float) -> float:
         """The highest speedup over a measured hmma run these bounds allow."""
@@ -95,26 +97,26 @@ def tile_bound(a: np.ndarray, b: np.ndarray, rows: int, cols: int, machine: dict
     unit_k = int(((an > 0).astype(np.int64) @ (bn > 0).astype(np.int64).T).sum())
     ohmmas = int(((-(-an // 8)) @ (-(-bn // 16)).T).sum())
     record_loads = -(-(1 + rows + cols) // REGS_PER_LOAD)
-    if policy == "issued":
-        values = records * (rows * A_REGS + cols * B_REGS) // REGS_PER_LOAD
-    else:
-        a_need = ((an > 0).astype(np.int64) + (an > 16)).reshape(ga, rows, k).sum(axis=1)
-        b_need = (bn > 0).astype(np.int64).reshape(gb, cols, k).sum(axis=1)
-        values = int((a_need @ b_any.T).sum() + (a_any @ b_need.T).sum())
+    a_need = ((an > 0).astype(np.int64) + (an > 16)).reshape(ga, rows, k).sum(axis=1)
+    b_need = (bn > 0).astype(np.int64).reshape(gb, cols, k).sum(axis=1)
+    needed = int((a_need @ b_any.T).sum() + (a_any @ b_need.T).sum())  # value loads that execute
+    values = records * (rows * A_REGS + cols * B_REGS) // REGS_PER_LOAD if policy == "issued" else needed
     tiles = ga * gb
     list_build = tiles * (k // 32) * (-(-(rows + cols) // REGS_PER_LOAD) + 1)
     store = tiles * rows * cols * 8
-    ldst = int(values + records * record_loads + list_build + store)
+    other = records * record_loads + list_build + store
+    ldst = int(values + other)
     subs = machine["gpu.num_sms"] * machine["sm.sub_cores"]
     ldst_cycles = ldst * machine["units.mem.ii"] / subs
+    pipe_cycles = (needed + other) / machine["gpu.num_sms"]
     tensor_cycles = (ohmmas * machine["tensor.ohmma_sparse.cycles"] + unit_k * machine["tensor.accb_bmap.cycles"]) / subs
     m, n = a.shape[0], b.shape[1]
     # C is written whole (every kernel here writes it dense); of the operands only the non-zeros that
     # meet a non-zero on the other side (A column k with B row k non-empty) need to be read.
     a_col, b_row = (a != 0).any(axis=0), (b != 0).any(axis=1)
-    needed = np.count_nonzero(a[:, b_row]) + np.count_nonzero(b[a_col, :])
-    dram_bytes = 4 * m * n + 2 * int(needed)
+    dram_bytes = 4 * m * n + 2 * int(np.count_nonzero(a[:, b_row]) + np.count_nonzero(b[a_col, :]))
     dram_cycles = dram_bytes / (machine["memory.dram_bandwidth_gbs"] * 1e3 / machine["gpu.clock_mhz"])
     return TileBound(rows, cols, records, per_tile, unit_k, ohmmas, ldst,
                      (values + records * record_loads) / records if records else 0.0,
-                     ldst_cycles, tensor_cycles, dram_bytes, dram_cycles, max(ldst_cycles, tensor_cycles, dram_cycles))
+                     ldst_cycles, pipe_cycles, tensor_cycles, dram_bytes, dram_cycles,
+                     max(ldst_cycles, pipe_cycles, tensor_cycles, dram_cycles))

@@ -47,7 +47,10 @@ def test_counts_of_a_hand_made_case(rows, cols, policy, records, ldst):
     subs = MACHINE["gpu.num_sms"] * MACHINE["sm.sub_cores"]
     assert t.ldst_cycles == ldst * MACHINE["units.mem.ii"] / subs
     assert t.tensor_cycles == (7 + 2) / subs
-    assert t.bound_cycles == max(t.ldst_cycles, t.tensor_cycles, t.dram_cycles)
+    # the data pipe: the executed load/stores (the needed policy's) per SM
+    executed = tile_bound(a, b, rows, cols, MACHINE, "needed").ldst
+    assert t.pipe_cycles == executed / MACHINE["gpu.num_sms"]
+    assert t.bound_cycles == max(t.ldst_cycles, t.pipe_cycles, t.tensor_cycles, t.dram_cycles)
 
 
 def test_bad_arguments():
@@ -74,6 +77,10 @@ def test_bounds_hold_against_the_model(sa, sb):
     ldst = sum(v["warp"] for op, v in wide.by_opcode.items() if op.startswith(("LDG", "LDS", "STG", "STS")))
     assert ldst >= t.ldst
     assert wide.counters["cycles"] >= t.bound_cycles
+    paper = otc_emu.Device.v100_slice(2, machine="dstc-paper", **kernels.WIDE_MACHINE)  # interval 1: the pipe binds
+    tp = tile_bound(a, b, 2, 2, paper.timing_config, "issued")
+    assert tp.pipe_cycles >= tp.ldst_cycles
+    assert kernels.gemm(a, b, mode="spgemm_wide", device=paper).stats.counters["cycles"] >= tp.bound_cycles
     assert hmma.counters["cycles"] >= t.dram_cycles  # the DRAM bound holds for every kernel
     needed = tile_bound(a, b, 2, 2, dev.timing_config, "needed")
     assert needed.ldst <= t.ldst and needed.records == t.records
