@@ -1137,6 +1137,35 @@ fn sparse_ohmma_fused_avx512(
     true
 }
 
+/// Where each tile row and column of the sparse OHMMA (m, n) lands in the accumulation buffer
+/// under the bitmaps whose set bits are `rows` and `cols` (from [`bit_positions`]): `rowpos[row]`
+/// = 32 x the row's bitmap position, `colpos[col]` = the column's, -1 where none lands (rows
+/// 8..16 never do).
+fn landing_positions(
+    (rows, na): ([u8; 32], usize),
+    (cols, nb): ([u8; 32], usize),
+    m: u8,
+    n: u8,
+) -> ([i32; 16], [i32; 16]) {
+    let rowpos = std::array::from_fn(|row| {
+        let kk = 8 * m as usize + row;
+        if row < 8 && kk < na {
+            i32::from(rows[kk & 31]) * 32
+        } else {
+            -1
+        }
+    });
+    let colpos = std::array::from_fn(|col| {
+        let jj = 16 * n as usize + col;
+        if jj < nb {
+            i32::from(cols[jj & 31])
+        } else {
+            -1
+        }
+    });
+    (rowpos, colpos)
+}
+
 /// One sparse-mode OHMMA (m, n) from the A pair at `a` and the B pair at `b`, gathered through the
 /// buffer's bitmaps and accumulated at the landing positions (the sparse OHMMA and each OHMMA of a
 /// sequenced SpWMMA), into accumulation buffer `buf`.
@@ -1168,28 +1197,18 @@ fn sparse_ohmma(
     #[cfg(target_arch = "x86_64")]
     let landing = (na.saturating_sub(8 * m as usize)).min(8) * (nb.saturating_sub(16 * n as usize)).min(16);
     #[cfg(target_arch = "x86_64")]
-    if arith == TensorArith::V100 && landing > 8 && ot.f32_regular && super::level() == super::Level::Avx512 {
-        // where each tile row / column of this (m, n) lands in the buffer, -1 where none does
-        let rowpos: [i32; 16] = std::array::from_fn(|row| {
-            let kk = 8 * m as usize + row;
-            if row < 8 && kk < na {
-                i32::from(rows[kk & 31]) * 32
-            } else {
-                -1
-            }
-        });
-        let colpos: [i32; 16] = std::array::from_fn(|col| {
-            let jj = 16 * n as usize + col;
-            if jj < nb {
-                i32::from(cols[jj & 31])
-            } else {
-                -1
-            }
-        });
-        let (a32, b32) = regular_operands(w, a, b);
-        let buf = w.accb[buf as usize].as_mut().expect("checked");
-        // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
-        if unsafe { sparse_ohmma_fused_avx512(&mut buf.data, &a32, &b32, &rowpos, &colpos, ot) } {
+    if arith == TensorArith::V100 && landing > 8 && ot.f32_regular && super::level() != super::Level::Base {
+        let (rowpos, colpos) = landing_positions((rows, na), (cols, nb), m, n);
+        let done = if super::level() == super::Level::Avx512 {
+            let (a32, b32) = regular_operands(w, a, b);
+            let buf = w.accb[buf as usize].as_mut().expect("checked");
+            // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+            unsafe { sparse_ohmma_fused_avx512(&mut buf.data, &a32, &b32, &rowpos, &colpos, ot) }
+        } else {
+            // SAFETY: the AVX2 level includes AVX2 and F16C (checked on the host by `level`).
+            unsafe { fused_avx2::sparse_ohmma(w, a, b, buf as usize, &rowpos, &colpos) }
+        };
+        if done {
             return Ok(());
         }
     }
@@ -1429,6 +1448,115 @@ mod tests {
         (want, special)
     }
 
+    /// Two corner-biased finite fp16 values (zeros, subnormals, near the overflow, about 1) from
+    /// random bits, as one register.
+    fn corner_halves(x: u64, y: u64) -> u32 {
+        let h = |x: u64| -> u32 {
+            let sign = ((x >> 20) & 1) as u32 * 0x8000;
+            sign | match x % 8 {
+                0 => 0,
+                1 => (x >> 8) as u32 & 0x3ff,
+                2 => 0x7800 | (x >> 8) as u32 & 0x3ff,
+                _ => ((12 + (x >> 24) % 8) as u32) << 10 | (x >> 8) as u32 & 0x3ff,
+            }
+        };
+        h(x) | h(y) << 16
+    }
+
+    /// The vector sparse OHMMAs of every level the host has (whatever `OTC_SIM_ISA` says) against
+    /// the scalar accumulation through the fragment tables: random bitmaps (from no landing
+    /// product to 128), every (m, n), corner-biased operands and accumulators, 1 round in 6 with an
+    /// infinity or a NaN among the operands or accumulators, which must write nothing if a landing
+    /// product meets it. As in [`check_fused_paths`], a path may decline other rounds (AVX-512:
+    /// accumulators of 2^114 and more) but must take 9 in 10 of those without special values.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    fn fused_sparse_ohmma_equals_the_scalar_reference() {
+        use std::arch::is_x86_feature_detected as has;
+        type Path = fn(&mut Warp, &[i32; 16], &[i32; 16]) -> bool;
+        let mut levels: Vec<(&str, Path)> = Vec::new();
+        if has!("avx512f") && has!("avx512bw") {
+            levels.push(("avx512", |w, rowpos, colpos| {
+                let (a32, b32) = regular_operands(w, 0, 2);
+                let data = &mut w.accb[0].as_mut().expect("a buffer").data;
+                // SAFETY: the host has AVX-512F/BW (checked above).
+                unsafe { sparse_ohmma_fused_avx512(data, &a32, &b32, rowpos, colpos, otables()) }
+            }));
+        }
+        if has!("avx2") && has!("f16c") {
+            // SAFETY: the host has AVX2 and F16C (checked above).
+            levels.push(("avx2", |w, rowpos, colpos| unsafe { fused_avx2::sparse_ohmma(w, 0, 2, 0, rowpos, colpos) }));
+        }
+        let mut s = 0x7f4a_7c15_9e37_79b9u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let ot = otables();
+        for (level, path) in levels {
+            let (mut taken, mut finite) = (0, 0);
+            for round in 0..3000 {
+                let mut w = Warp::new(4, 0, u32::MAX, [[0; 32]; 3]);
+                for r in 0..4 {
+                    for l in 0..32 {
+                        w.regs[r][l] = corner_halves(next(), next());
+                    }
+                }
+                let mut data: [u32; 1024] = std::array::from_fn(|_| corner_halves(next(), next()));
+                let special = round % 6 == 5;
+                if special {
+                    let x = next();
+                    if x >> 40 & 1 == 0 {
+                        w.regs[(x % 4) as usize][(x >> 8) as usize % 32] |= 0x7c00 << (16 * ((x >> 16) & 1)) as u32;
+                    } else {
+                        data[(x >> 8) as usize % 1024] = 0xff80_0000;
+                    }
+                }
+                // bitmaps from empty to full, (m, n) over every group
+                let dense = |x: u64| match x % 4 {
+                    0 => x as u32 & (x >> 32) as u32,
+                    1 => x as u32,
+                    2 => x as u32 | (x >> 32) as u32,
+                    _ => u32::MAX,
+                };
+                let (abm, bbm, m, n) = (dense(next()), dense(next()), (round % 4) as u8, (round / 4 % 2) as u8);
+                let ((rows, na), (cols, nb)) = (bit_positions(abm), bit_positions(bbm));
+                let (mut want, mut any_special) = (data, false);
+                for (l, te) in ot.e[0].iter().enumerate() {
+                    for e in te {
+                        let (kk, jj) = (8 * m as usize + e.row as usize, 16 * n as usize + e.col as usize);
+                        if kk < na && jj < nb {
+                            let pos = rows[kk] as usize * 32 + cols[jj] as usize;
+                            let (x, y) = (own_half(&w, 0, l, e.a), own_half(&w, 2, l, e.b));
+                            any_special |= [x, y].iter().any(|&h| h & 0x7c00 == 0x7c00);
+                            any_special |= data[pos] & 0x7f80_0000 == 0x7f80_0000;
+                            want[pos] = dot1_f32(TensorArith::V100, x, y, data[pos]);
+                        }
+                    }
+                }
+                w.accb[0] = Some(Box::new(AccBuffer { data, bitmaps: Some((abm, bbm)) }));
+                let (rowpos, colpos) = landing_positions((rows, na), (cols, nb), m, n);
+                let done = path(&mut w, &rowpos, &colpos);
+                let got = &w.accb[0].as_ref().expect("a buffer").data;
+                if any_special {
+                    assert!(!done, "{level} round {round}: special inputs, yet written");
+                } else {
+                    finite += 1;
+                }
+                if done {
+                    taken += 1;
+                    assert!(got == &want, "{level} round {round}: m={m} n={n} abm={abm:#x} bbm={bbm:#x}");
+                } else {
+                    assert!(got == &data, "{level} round {round}: declined, yet written");
+                }
+            }
+            assert!(10 * taken >= 9 * finite, "{level}: took {taken} of {finite} rounds without special values");
+        }
+    }
+
     /// Checks a level's fused paths (`fused(kind, warp, [d, a, b, c], exec)`, `false` = wrote
     /// nothing) against [`reference`] on corner-biased finite values (zeros, subnormals, sums near
     /// the fp16 overflow, cancellations), D over C, over A and B, and apart, random exec masks; 1
@@ -1451,17 +1579,7 @@ mod tests {
             let mut w = Warp::new(12, 0, u32::MAX, [[0; 32]; 3]);
             for r in 0..12 {
                 for l in 0..32 {
-                    let h = |x: u64| -> u32 {
-                        let sign = ((x >> 20) & 1) as u32 * 0x8000;
-                        sign | match x % 8 {
-                            0 => 0,
-                            1 => (x >> 8) as u32 & 0x3ff,
-                            2 => 0x7800 | (x >> 8) as u32 & 0x3ff,
-                            _ => ((12 + (x >> 24) % 8) as u32) << 10 | (x >> 8) as u32 & 0x3ff,
-                        }
-                    };
-                    let (x, y) = (next(), next());
-                    w.regs[r][l] = h(x) | h(y) << 16;
+                    w.regs[r][l] = corner_halves(next(), next());
                 }
             }
             if special {

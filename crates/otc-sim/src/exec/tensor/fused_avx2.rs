@@ -315,3 +315,76 @@ pub(super) fn hmma_f16(w: &mut Warp, regs: [u16; 4], exec: u32, a_col: bool, b_c
     let (ac, bc, st) = (a_col as usize, b_col as usize, step as usize & 1);
     f16::<4>(w, regs, exec, &t.hmma16_a[ac][bc][st], &t.hmma16_b[ac][bc][st])
 }
+
+/// A sparse-mode fp32 OHMMA in the regular layout with the accumulators delivered in vectors (as
+/// `super::sparse_ohmma_fused_avx512`): per 8 lanes of a C register, the landing positions from
+/// the tile row and column tables and the bitmaps' positions (`rowpos`, `colpos`: -1 where nothing
+/// lands; a tile row is below 8), the accumulators gathered from the buffer `buf` (`vpgatherdd`),
+/// the products added by the units step, the results stored back after all 128 are computed (the
+/// positions are distinct). Returns `false`, having written nothing, when a landing product has an
+/// infinity or a NaN among its inputs.
+#[target_feature(enable = "avx2,f16c")]
+pub(super) fn sparse_ohmma(w: &mut Warp, a: u16, b: u16, buf: usize, rowpos: &[i32; 16], colpos: &[i32; 16]) -> bool {
+    let (t, ot) = (tables(), otables());
+    let (ap, bp) = (pair(w, a), pair(w, b));
+    let x: [__m256; 4] = std::array::from_fn(|v| f32x8(ap, &t.ohmma_a[v]));
+    let y: [[__m256; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|v| f32x8(bp, &t.ohmma_b[r][v])));
+    let Some(acc) = w.accb[buf].as_mut() else { return false };
+    let data = &mut acc.data;
+    let load = |p: &[i32]| {
+        assert!(p.len() >= 8, "8 lanes");
+        // SAFETY: 8 i32 (32 bytes), an unaligned load.
+        unsafe { _mm256_loadu_si256(p.as_ptr() as *const __m256i) }
+    };
+    let (rp, cp_lo, cp_hi) = (load(&rowpos[..8]), load(&colpos[..8]), load(&colpos[8..]));
+    let (zero, seven) = (_mm256_setzero_si256(), _mm256_set1_epi32(7));
+    let mut out = [(zero, 0u8, zero); 16];
+    let mut special = 0u8;
+    for r in 0..4 {
+        for v in 0..4 {
+            let row = load(&ot.sp_row[r][8 * v..]);
+            let col = load(&ot.sp_col[r][8 * v..]);
+            let rv = _mm256_permutevar8x32_epi32(rp, row);
+            let cv = _mm256_blendv_epi8(
+                _mm256_permutevar8x32_epi32(cp_lo, col),
+                _mm256_permutevar8x32_epi32(cp_hi, col),
+                _mm256_cmpgt_epi32(col, seven),
+            );
+            // a position is -1 where nothing lands: both non-negative where the product lands
+            let lands = _mm256_cmpgt_epi32(_mm256_or_si256(rv, cv), _mm256_set1_epi32(-1));
+            let bits = _mm256_movemask_ps(_mm256_castsi256_ps(lands)) as u8;
+            if bits == 0 {
+                continue;
+            }
+            // row * 32 + column, below 1024 where the product lands
+            let pos = _mm256_add_epi32(rv, cv);
+            // SAFETY: the gathered lanes' positions are within the 1024-element buffer.
+            let c = unsafe { _mm256_mask_i32gather_epi32::<4>(zero, data.as_ptr() as *const i32, pos, lands) };
+            let (d, m) = dot_x8::<1, false>([x[v]], [y[r][v]], c);
+            special |= m & bits;
+            // the lanes where nothing lands repeat the first landing lane's store (the same
+            // position and value), so all 8 are stored without a branch per lane
+            let first = _mm256_set1_epi32(bits.trailing_zeros() as i32);
+            let fill = |x: __m256i| _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(x, first), x, lands);
+            out[4 * r + v] = (fill(d), bits, fill(pos));
+        }
+    }
+    if special != 0 {
+        return false;
+    }
+    for (d, bits, pos) in out {
+        if bits == 0 {
+            continue;
+        }
+        let (mut dv, mut pv) = ([0u32; 8], [0u32; 8]);
+        // SAFETY: 8 lanes (32 bytes) each, unaligned stores.
+        unsafe {
+            _mm256_storeu_si256(dv.as_mut_ptr() as *mut __m256i, d);
+            _mm256_storeu_si256(pv.as_mut_ptr() as *mut __m256i, pos);
+        }
+        for (&p, &x) in pv.iter().zip(&dv) {
+            data[p as usize & 1023] = x;
+        }
+    }
+    true
+}
