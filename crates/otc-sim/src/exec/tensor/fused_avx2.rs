@@ -328,7 +328,8 @@ pub(super) fn sparse_ohmma(w: &mut Warp, a: u16, b: u16, buf: usize, rowpos: &[i
     let (t, ot) = (tables(), otables());
     let (ap, bp) = (pair(w, a), pair(w, b));
     let x: [__m256; 4] = std::array::from_fn(|v| f32x8(ap, &t.ohmma_a[v]));
-    let y: [[__m256; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|v| f32x8(bp, &t.ohmma_b[r][v])));
+    // B of the groups where a product lands, gathered there
+    let bregs = *bp;
     let Some(acc) = w.accb[buf].as_mut() else { return false };
     let data = &mut acc.data;
     let load = |p: &[i32]| {
@@ -360,7 +361,7 @@ pub(super) fn sparse_ohmma(w: &mut Warp, a: u16, b: u16, buf: usize, rowpos: &[i
             let pos = _mm256_add_epi32(rv, cv);
             // SAFETY: the gathered lanes' positions are within the 1024-element buffer.
             let c = unsafe { _mm256_mask_i32gather_epi32::<4>(zero, data.as_ptr() as *const i32, pos, lands) };
-            let (d, m) = dot_x8::<1, false>([x[v]], [y[r][v]], c);
+            let (d, m) = dot_x8::<1, false>([x[v]], [f32x8(&bregs, &t.ohmma_b[r][v])], c);
             special |= m & bits;
             // the lanes where nothing lands repeat the first landing lane's store (the same
             // position and value), so all 8 are stored without a branch per lane
