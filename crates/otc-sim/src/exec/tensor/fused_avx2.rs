@@ -2,11 +2,12 @@
 //! `OHMMA.8161` and the fp32 and fp16 `HMMA.884` STEPs gather their A and B factors from the
 //! register file straight into 8-lane fp32 vectors, run the units step of
 //! `otc_numerics::float_avx2::dot_x8` (the batch the AVX2 level dispatches to, so the same bits),
-//! and read C and write D in place with masked stores after all results are computed (D may
-//! overlap any operand). AVX2 has no word permute across the vector, so a gather of 8 halves is
-//! prepared once per table ([`Halves8`]): the dwords holding them by one `vpermd` per 8-lane slice
-//! of the pair they come from (one or two for these layouts), the halves picked and packed by one
-//! `vpshufb` and one `vpermq`, and widened by `vcvtph2ps`.
+//! and read C and write D in place after all results are computed (D may overlap any operand);
+//! the sparse OHMMA does the same with the accumulators in the buffer. AVX2 has no word permute
+//! across the vector, so a gather of 8 halves is prepared once per table ([`Halves8`]): the dwords
+//! holding them by one `vpermd` per 8-lane slice of the pair they come from (one for 1,568 of the
+//! 2,100 plans, two for the rest), the halves picked and packed by one `vpshufb` and one
+//! `vpermq`, and widened by `vcvtph2ps`.
 //!
 //! The elements are ordered so that C and D are the registers' own order: fp32, element
 //! `j = 32 r + l` is lane l of C/D register r; fp16, element `p` is half `p` of the C/D pair
@@ -209,14 +210,23 @@ pub(super) fn ohmma_f32(w: &mut Warp, [d, a, b, c]: [u16; 4], exec: u32) -> bool
     let c = c as usize;
     let cregs: &[[u32; 32]; 4] = w.regs[c..c + 4].try_into().expect("four C registers");
     let x: [__m256; 4] = std::array::from_fn(|v| f32x8(ap, &t.ohmma_a[v]));
+    // the regular layout's B: lane l's accumulator in C register r takes half r % 2 of lane l of
+    // B register r / 2, so 8 lanes of a B register give two registers' B (low halves, high halves)
+    // by one byte shuffle and one qword permute
+    let split = _mm256_setr_epi8(
+        0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+    );
     let mut res = [[_mm256_setzero_si256(); 4]; 4];
     let mut special = 0u8;
-    for (r, out) in res.iter_mut().enumerate() {
-        for (v, o) in out.iter_mut().enumerate() {
-            let y = f32x8(bp, &t.ohmma_b[r][v]);
-            let (dv, m) = dot_x8::<1, false>([x[v]], [y], load8(&cregs[r], 8 * v));
-            *o = dv;
-            special |= m;
+    for (q, breg) in bp.iter().enumerate() {
+        for v in 0..4 {
+            let halves = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_shuffle_epi8(load8(breg, 8 * v), split));
+            let ys = [_mm256_castsi256_si128(halves), _mm256_extracti128_si256::<1>(halves)];
+            for (r, y) in [2 * q, 2 * q + 1].into_iter().zip(ys) {
+                let (dv, m) = dot_x8::<1, false>([x[v]], [_mm256_cvtph_ps(y)], load8(&cregs[r], 8 * v));
+                res[r][v] = dv;
+                special |= m;
+            }
         }
     }
     if special != 0 {
