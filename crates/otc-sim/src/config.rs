@@ -48,6 +48,10 @@ pub struct DeviceConfig {
     /// The model places CTAs on its own `gpu.num_sms` SMs (independent of `num_sms`, which is
     /// what the program sees in `SR_SMID` and `c[0x0][0x10c]`).
     pub timing: Option<otc_timing::TimingConfig>,
+    /// Feed the cycle model each CTA's events in parts of this many per warp, each when the
+    /// model's SM asks for it (0 = whole CTAs, the default). Statistics never depend on it: it
+    /// checks the model's suspend point for the co-simulation (`otc_timing::Simulator::set_segment_events`).
+    pub timing_segment: usize,
 }
 
 impl Default for DeviceConfig {
@@ -64,6 +68,7 @@ impl Default for DeviceConfig {
             stack_bytes: 1024,
             parallel_batch: 0,
             timing: Some(otc_timing::TimingConfig::v100()),
+            timing_segment: 0,
         }
     }
 }
@@ -181,6 +186,12 @@ pub const SETTINGS: &[Setting] = &[
         kind: SettingKind::Bool,
         help: "run the cycle model beside every launch (True, default) or not (False); results never change",
     },
+    Setting {
+        name: "timing_segment",
+        kind: SettingKind::Int { min: 0, max: 1 << 30 },
+        help: "feed the cycle model each CTA's events in parts of this many per warp, as its SMs ask (0 = whole \
+               CTAs); a check of the co-simulation, statistics never change",
+    },
 ];
 
 impl DeviceConfig {
@@ -231,6 +242,7 @@ impl DeviceConfig {
             }
             ("stack_bytes", v) => self.stack_bytes = int(v).ok_or_else(|| setting.kind.describe())? as u32,
             ("parallel_batch", v) => self.parallel_batch = int(v).ok_or_else(|| setting.kind.describe())? as usize,
+            ("timing_segment", v) => self.timing_segment = int(v).ok_or_else(|| setting.kind.describe())? as usize,
             _ => return want(),
         }
         Ok(())

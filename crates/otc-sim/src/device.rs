@@ -348,6 +348,7 @@ impl Device {
                 if let Some(sms) = self.timing_sample {
                     sim.set_sample(sms);
                 }
+                sim.set_segment_events(cfg.timing_segment);
                 // The SMs advance once per `num_sms` CTAs or more: each advance then gives every SM
                 // about one new CTA, so the SMs stay on the threads that last ran them instead of
                 // being stolen in small, unbalanced advances (which cost ~20% more model time in

@@ -35,6 +35,7 @@ pub mod accbuf;
 mod access_stream;
 pub mod by_pc;
 pub mod config;
+mod feed;
 pub mod memory;
 mod packed;
 mod record;
@@ -150,6 +151,10 @@ pub struct Simulator {
     /// Sector lookups of the L2 pre-pass so far (counted for sampled timing only): [load hits,
     /// load misses, store hits, store misses].
     prepass: [u64; 4],
+    /// [`Simulator::set_segment_events`]: events per warp in each part (0: CTAs whole), and the
+    /// parts of the open CTAs not given yet, by linear index.
+    segment_events: usize,
+    held: std::collections::HashMap<u64, Vec<VecDeque<feed::WarpPart>>>,
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -209,6 +214,8 @@ impl Simulator {
             protos: Default::default(),
             sample: None,
             prepass: [0; 4],
+            segment_events: 0,
+            held: Default::default(),
         })
     }
 
@@ -385,6 +392,17 @@ impl Simulator {
                 return Ok(()); // not timed: it only went through the L2 pre-pass
             }
         }
+        if self.segment_events > 0 {
+            // queued with no events; its SM asks for them part by part (`Simulator::serve`)
+            let parts = feed::split(&mut ready, self.segment_events)
+                .map_err(|_| TimingError::OutOfMemory { what: format!("the parts of CTA {index}") })?;
+            let mut f = feed::Feed::new(index, parts.len());
+            for (w, p) in parts.iter().enumerate() {
+                f.give(w, None, p.is_empty());
+            }
+            ready.feed = Some(Box::new(f));
+            self.held.insert(index, parts);
+        }
         self.sms[sm].queue.push_back(ready);
         self.buffered += 1;
         if self.buffered >= self.batch {
@@ -481,13 +499,53 @@ impl Simulator {
         out.into_iter().map(|e| e.finish()).collect()
     }
 
-    /// Run every SM as far as the CTAs pushed so far allow.
+    /// Run every SM as far as the CTAs pushed so far allow (serving the SMs that ask for
+    /// events, [`feed`], and running them on).
     fn advance(&mut self) {
         self.buffered = 0;
         let Some(r) = self.resolved.as_ref() else { return };
-        self.sms.par_iter_mut().for_each(|sm| {
-            let _: RunStatus = sm.run(r);
-        });
+        let asks = |st: RunStatus| match st {
+            RunStatus::NeedEvents(cta) => Some(cta),
+            _ => None,
+        };
+        let mut asking: Vec<Option<u64>> = self.sms.par_iter_mut().map(|sm| asks(sm.run(r))).collect();
+        while asking.iter().any(Option::is_some) {
+            for (sm, cta) in asking.iter().enumerate() {
+                if let Some(cta) = *cta {
+                    Self::serve(&mut self.held, r, &mut self.sms[sm], cta);
+                }
+            }
+            asking = self.sms.par_iter_mut().zip(asking).map(|(sm, a)| a.and_then(|_| asks(sm.run(r)))).collect();
+        }
+    }
+
+    /// Give the open CTA `index` on `sm` the next part of each of its warps' held events (all
+    /// of them end when none are held, so that a run always progresses).
+    fn serve(
+        held: &mut std::collections::HashMap<u64, Vec<VecDeque<feed::WarpPart>>>,
+        r: &Resolved,
+        sm: &mut SmSim,
+        index: u64,
+    ) {
+        let (parts, last) = match held.get_mut(&index) {
+            Some(warps) => {
+                let parts: Vec<_> = warps.iter_mut().map(|q| q.pop_front()).collect();
+                let last: Vec<bool> = warps.iter().map(|q| q.is_empty()).collect();
+                if last.iter().all(|&l| l) {
+                    held.remove(&index);
+                }
+                (parts, last)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        sm.append(r, index, parts, &last);
+    }
+
+    /// Feed every CTA (of the timed SMs) to its SM in parts of `events` events per warp, each
+    /// given only when the SM asks for it (0: whole CTAs, the default). A check of the
+    /// co-simulation's suspend point ([`feed`]): the statistics are those of whole CTAs.
+    pub fn set_segment_events(&mut self, events: usize) {
+        self.segment_events = events;
     }
 
     /// Time only the CTAs of `sms` spread-out SMs (0: one in [`sample::DEFAULT_FRACTION`],

@@ -284,6 +284,7 @@ impl<'a> CtaRecorder<'a> {
                 regs_per_warp,
                 smem,
                 nwarps,
+                feed: None,
             },
             protos,
         ))
