@@ -5,6 +5,7 @@ parts of any size, every kernel of programs/ gives the statistics of its whole t
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import otc_emu
@@ -22,12 +23,12 @@ EXTRA = {
 SEGMENTS = [1, 7, 64, 1 << 30]
 
 
-def _run_with_segment(monkeypatch, name, segment):
+def _run_with_segment(monkeypatch, name, segment, **settings):
     plain = otc_emu.Device
 
     class Segmented(plain):
         def __init__(self, config=None, machine=None, **overrides):
-            super().__init__(config, machine, **{"timing_segment": segment, **overrides})
+            super().__init__(config, machine, **{"timing_segment": segment, **settings, **overrides})
 
     with monkeypatch.context() as m:
         m.setattr(otc_emu, "Device", Segmented)
@@ -37,7 +38,7 @@ def _run_with_segment(monkeypatch, name, segment):
 
 @pytest.mark.parametrize("name", sorted(CASES) + sorted(EXTRA))
 def test_every_program_fed_in_parts_gives_the_statistics_of_whole_traces(monkeypatch, name):
-    whole = _run_with_segment(monkeypatch, name, 0)
+    whole = _run_with_segment(monkeypatch, name, 0, cosim=False)
     assert whole["counters"]["cycles"] > 0
     for segment in SEGMENTS:
         got = _run_with_segment(monkeypatch, name, segment)
@@ -46,7 +47,7 @@ def test_every_program_fed_in_parts_gives_the_statistics_of_whole_traces(monkeyp
 
 def test_sampled_timing_fed_in_parts_is_unchanged():
     def run(segment):
-        dev = otc_emu.Device(timing_segment=segment, threads=2)
+        dev = otc_emu.Device(timing_segment=segment, threads=2, cosim=False)
         return CASES_SAMPLED(dev)
 
     assert run(5) == run(0)
@@ -65,3 +66,51 @@ def test_the_setting_is_range_checked():
     assert otc_emu.Device(timing_segment=64).config["timing_segment"] == 64
     with pytest.raises(otc_emu.ConfigError, match="timing_segment"):
         otc_emu.Device(timing_segment=-1)
+
+
+# ------------------------------------------------------------------ co-simulation (cosim=True)
+
+
+def _run_recording(monkeypatch, name, **settings):
+    """Run case `name` with `settings` on every Device it makes: (statistics, every array's bytes)."""
+    plain = otc_emu.Device
+    arrays = []
+
+    class Recording(plain):
+        def __init__(self, config=None, machine=None, **overrides):
+            super().__init__(config, machine, **{**overrides, **settings})
+
+        def empty(self, shape, dtype=np.float32):
+            a = super().empty(shape, dtype)
+            arrays.append(a)
+            return a
+
+    freed = []
+    free = otc_emu.DeviceArray.free
+
+    def keep_then_free(a):  # what an array held when the code under test frees it
+        if not a._freed:
+            freed.append(a.numpy().tobytes())
+        free(a)
+
+    with monkeypatch.context() as m:
+        m.setattr(otc_emu, "Device", Recording)
+        m.setattr(otc_emu.DeviceArray, "free", keep_then_free)
+        stats, _, _ = {**CASES, **EXTRA}[name]()
+    return stats.to_dict(), freed + [a.numpy().tobytes() for a in arrays if not a._freed]
+
+
+FUNCTIONAL = ["warp_instructions", "thread_instructions", "predicated_thread_instructions", "ctas", "warps",
+              "threads", "issue.cycles", "gmem.read_sectors", "gmem.write_sectors", "smem.wavefronts",
+              "tensor.busy_cycles"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES) + sorted(EXTRA))
+def test_co_simulation_gives_the_linear_bits_and_is_deterministic(monkeypatch, name):
+    linear, linear_bits = _run_recording(monkeypatch, name, cosim=False, threads=1)
+    one, one_bits = _run_recording(monkeypatch, name, cosim=True, threads=1)
+    two, two_bits = _run_recording(monkeypatch, name, cosim=True, threads=2)
+    assert one_bits == linear_bits, f"{name}: every array as the linear run leaves it"
+    assert two_bits == one_bits and two == one, f"{name}: identical for 1 and 2 threads"
+    for key in FUNCTIONAL:
+        assert one["counters"].get(key) == linear["counters"].get(key), f"{name}: {key}"

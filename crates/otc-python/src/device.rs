@@ -200,6 +200,7 @@ fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, Py
     d.set_item("stack_bytes", c.stack_bytes)?;
     d.set_item("parallel_batch", c.parallel_batch)?;
     d.set_item("timing_segment", c.timing_segment)?;
+    d.set_item("cosim", c.cosim)?;
     d.set_item("timing", c.timing.is_some())?;
     Ok(d)
 }

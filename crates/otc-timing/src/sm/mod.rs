@@ -1328,7 +1328,14 @@ impl SmSim {
     /// its starved warps: each does what its issue (or launch) would have done with the events
     /// there then (decode, plan, the removal of predicated-off tensor instructions, the branch
     /// refill from its last pc, or finishing with the drain of that cycle). False: no such CTA.
-    pub fn append(&mut self, r: &Resolved, index: u64, parts: Vec<Option<WarpPart>>, last: &[bool]) -> bool {
+    pub fn append(
+        &mut self,
+        r: &Resolved,
+        index: u64,
+        parts: Vec<Option<WarpPart>>,
+        last: &[bool],
+        protos: Option<Protos>,
+    ) -> bool {
         let is = |p: &PreparedCta| p.feed.as_ref().is_some_and(|f| f.index == index);
         let slot = self.ctas.iter().position(|c| c.as_ref().is_some_and(|c| is(&c.p)));
         let p = match slot {
@@ -1338,6 +1345,9 @@ impl SmSim {
                 None => return false,
             },
         };
+        if let Some(protos) = protos {
+            p.protos = protos; // the table only grows: earlier parts decode against it too
+        }
         let feed = p.feed.as_mut().unwrap();
         let mut parts = parts.into_iter();
         for w in 0..feed.ended.len() {

@@ -1,0 +1,199 @@
+//! Co-simulation (issue 16; docs/timing.md "Bounding it: co-simulation"): the cycle model reads
+//! each warp's events while the functional run makes them, so that what it holds per resident
+//! CTA is one chunk per warp, whatever the kernel's length.
+//!
+//! The CTAs are opened on the model's SMs in linear order (CTA `i` on SM `i % gpu.num_sms`, as
+//! `Simulator::push` places them) before they run. In each round every SM runs until it needs a
+//! CTA or events (`Simulator::run_sms`, SMs in parallel); the driver then serves the requests in
+//! SM order, each with one chunk of the CTA's warp-instructions ([`CHUNK_PER_WARP`] per warp)
+//! run as a [`CtaRun`] and handed over as a segment (`Simulator::give`, which looks its
+//! accesses up in the L2). Everything happens in that order, so results and statistics are the
+//! same for any host thread count.
+//!
+//! Bits: every windowed CTA runs on a [`SpecView`] of the memory as it was when the launch
+//! started; CTAs commit in linear order as soon as they and every CTA before them have ended,
+//! into an overlay applied to memory when the launch ends. The result is that of running the
+//! CTAs one after another (`device.rs`) unless a CTA read what an earlier one wrote (a byte of
+//! an allocation that tracks its reads, or any byte of one that does not: conservative) or a
+//! CTA faulted, hit the watchdog or the launch's instruction budget: then the launch is given up
+//! ([`Outcome::Fallback`]; memory untouched) and the device runs it the linear way, which gives
+//! exactly the sequential result or fault, with the model fed whole CTAs. Launches with global
+//! or generic atomics or reductions never co-simulate ([`eligible`]): their CTAs observe each
+//! other by design.
+
+use std::collections::BTreeMap;
+
+use otc_timing::{Preparer, Request, Simulator, TimingError};
+
+use crate::cta::{CtaRun, Launch, WARP_SLICE};
+use crate::decode::{Op, OpKind, Space};
+use crate::memory::{bits_intersect, set_bit, GlobalMemory, PageMap, PageMask, SpecPage, SpecPages, SpecView, PAGE};
+use crate::stats::Counters;
+
+/// Warp-instructions per warp in each chunk a CTA runs for its SM.
+pub(crate) const CHUNK_PER_WARP: u64 = WARP_SLICE as u64;
+
+/// Whether a launch of `ops` may co-simulate: no global or generic atomics or reductions.
+pub(crate) fn eligible(ops: &[Op]) -> bool {
+    !ops.iter().any(|op| matches!(op.kind, OpKind::Atom { space, .. } if space != Space::Shared))
+}
+
+/// How a co-simulated launch ended.
+pub(crate) enum Outcome {
+    /// Every CTA committed: the writes to apply (`apply`) and the counters.
+    Done { overlay: Overlay, counters: Counters },
+    /// Run the launch the linear way instead (why, for the docs and tests).
+    Fallback(&'static str),
+    /// The cycle model failed.
+    Model(TimingError),
+}
+
+/// The bytes written by the committed CTAs, by page, with their masks.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    data: PageMap<Box<[u8]>>,
+    written: PageMap<PageMask>,
+    /// Allocations written (bit per allocation index).
+    allocs: Vec<u64>,
+}
+
+impl Overlay {
+    /// Add a committed CTA's writes (later CTAs' bytes replace earlier ones').
+    fn merge(&mut self, pages: SpecPages) {
+        for (k, p) in pages {
+            let (Some(data), Some(w)) = (p.data, p.written) else { continue };
+            set_bit(&mut self.allocs, (k >> 40) as usize);
+            let mask = self.written.entry(k).or_insert([0; PAGE / 64]);
+            match self.data.get_mut(&k) {
+                None => {
+                    self.data.insert(k, data);
+                    *mask = *w;
+                }
+                Some(dst) => {
+                    for (i, (&bits, m)) in w.iter().zip(mask.iter_mut()).enumerate() {
+                        let mut b = bits;
+                        while b != 0 {
+                            let j = i * 64 + b.trailing_zeros() as usize;
+                            dst[j] = data[j];
+                            b &= b - 1;
+                        }
+                        *m |= bits;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Apply the writes to memory.
+    pub fn apply(self, mem: &mut GlobalMemory) {
+        let Overlay { data, mut written, .. } = self;
+        let pages: SpecPages = data
+            .into_iter()
+            .map(|(k, d)| {
+                let w = written.remove(&k).unwrap_or([0; PAGE / 64]);
+                (k, SpecPage { data: Some(d), written: Some(Box::new(w)), read: Box::new([0; PAGE / 64]) })
+            })
+            .collect();
+        SpecView::commit_pages(pages, mem, &mut PageMap::default());
+    }
+}
+
+/// A running CTA of the window.
+struct Windowed<'l, 'm> {
+    run: CtaRun<'l>,
+    view: SpecView<'m>,
+}
+
+/// An ended CTA waiting for the CTAs before it to commit: its writes and what it read.
+struct Ended {
+    pages: SpecPages,
+    untracked_reads: Vec<u64>,
+}
+
+/// Co-simulate the launch `l` of `total` CTAs against `base` (unchanged: see [`Outcome`]), with
+/// the launch's instruction `budget`, the model `sim` and its `preparer`.
+pub(crate) fn run(
+    l: &Launch<'_>,
+    total: u64,
+    base: &GlobalMemory,
+    budget: u64,
+    sim: &mut Simulator,
+    preparer: &Preparer,
+    num_sms: u64,
+) -> Outcome {
+    // Reads of every allocation are recorded as "the CTA read it" (none is tracked byte by byte).
+    let tracked = vec![false; base.num_allocations()];
+    let n_ops = l.ops.len();
+    let chunk = CHUNK_PER_WARP * l.warps_per_cta() as u64;
+    let mut window: BTreeMap<u64, Windowed<'_, '_>> = BTreeMap::new();
+    let mut ended: BTreeMap<u64, Ended> = BTreeMap::new();
+    let mut overlay = Overlay::default();
+    // the counters are sums: every CTA adds to them as it runs (dropped with the launch on a
+    // fallback)
+    let mut counters = Counters::new(n_ops);
+    let (mut opened, mut committed, mut executed) = (0u64, 0u64, 0u64);
+    let open = |sim: &mut Simulator, opened: &mut u64| -> Result<(), TimingError> {
+        let to = (*opened + num_sms).min(total);
+        while *opened < to {
+            sim.open(preparer, l.cta_index(*opened), l.shared_bytes, l.num_regs, l.threads_per_cta())?;
+            *opened += 1;
+        }
+        if *opened == total {
+            sim.end_stream();
+        }
+        Ok(())
+    };
+    if let Err(e) = open(sim, &mut opened) {
+        return Outcome::Model(e);
+    }
+    loop {
+        let requests = sim.run_sms();
+        if requests.iter().all(|r| *r == Request::Done) {
+            break;
+        }
+        for request in &requests {
+            let Request::Events(index) = *request else { continue };
+            let w = window.entry(index).or_insert_with(|| Windowed {
+                run: CtaRun::segmented(l, index, budget),
+                view: SpecView::new(base, &tracked),
+            });
+            let out = w.run.step(l, &mut w.view, &mut counters.per_inst, chunk);
+            let (seg, warps_ended) = match w.run.take_segment() {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => return Outcome::Model(e),
+                None => return Outcome::Fallback("the launch is not recorded"),
+            };
+            if let Some(out) = out {
+                if out.fault.is_some() {
+                    return Outcome::Fallback("a CTA faulted");
+                }
+                executed += out.executed;
+                if executed > budget {
+                    return Outcome::Fallback("the launch ran past max_instructions");
+                }
+                let w = window.remove(&index).expect("running");
+                ended.insert(index, Ended { pages: w.view.pages, untracked_reads: w.view.untracked_reads });
+                // commit in linear order as far as every CTA has ended
+                while let Some(e) = ended.remove(&committed) {
+                    if bits_intersect(&e.untracked_reads, &overlay.allocs)
+                        || SpecView::pages_conflict(&e.pages, &overlay.written)
+                    {
+                        return Outcome::Fallback("a CTA read what an earlier CTA wrote");
+                    }
+                    overlay.merge(e.pages);
+                    committed += 1;
+                }
+            }
+            if let Err(e) = sim.give(index, seg, &warps_ended) {
+                return Outcome::Model(e);
+            }
+        }
+        if requests.contains(&Request::Cta) && opened < total {
+            if let Err(e) = open(sim, &mut opened) {
+                return Outcome::Model(e);
+            }
+        }
+    }
+    debug_assert_eq!(committed, total, "every CTA ran");
+    Outcome::Done { overlay, counters }
+}
