@@ -57,29 +57,68 @@ pub(crate) struct Overlay {
     allocs: Vec<u64>,
 }
 
+/// A page an ended CTA read or wrote, kept small while it waits to commit: the bytes it read
+/// (none: `None`), those it wrote and their values in ascending order. (Its `SpecPage` holds a
+/// copy of the whole page: a 128-row C tile touches 128 pages.)
+struct CompactPage {
+    key: u64,
+    read: Option<Box<PageMask>>,
+    written: Option<Box<PageMask>>,
+    bytes: Vec<u8>,
+}
+
+/// The positions of the set bits of a page mask, ascending.
+fn mask_bytes(mask: &PageMask) -> impl Iterator<Item = usize> + '_ {
+    mask.iter().enumerate().flat_map(|(i, &bits)| {
+        let mut b = bits;
+        std::iter::from_fn(move || {
+            (b != 0).then(|| {
+                let j = i * 64 + b.trailing_zeros() as usize;
+                b &= b - 1;
+                j
+            })
+        })
+    })
+}
+
+fn compact(pages: SpecPages) -> Vec<CompactPage> {
+    pages
+        .into_iter()
+        .filter_map(|(key, p)| {
+            let read = p.read.iter().any(|&w| w != 0).then_some(p.read);
+            let (written, bytes) = match (p.data, p.written) {
+                (Some(d), Some(w)) => {
+                    let bytes = mask_bytes(&w).map(|j| d[j]).collect();
+                    (Some(w), bytes)
+                }
+                _ => (None, Vec::new()),
+            };
+            (read.is_some() || written.is_some()).then_some(CompactPage { key, read, written, bytes })
+        })
+        .collect()
+}
+
 impl Overlay {
+    /// Whether a CTA that read `pages` read a byte of the overlay.
+    fn conflicts(&self, pages: &[CompactPage]) -> bool {
+        pages.iter().any(|p| match (&p.read, self.written.get(&p.key)) {
+            (Some(r), Some(w)) => r.iter().zip(w.iter()).any(|(r, w)| r & w != 0),
+            _ => false,
+        })
+    }
+
     /// Add a committed CTA's writes (later CTAs' bytes replace earlier ones').
-    fn merge(&mut self, pages: SpecPages) {
-        for (k, p) in pages {
-            let (Some(data), Some(w)) = (p.data, p.written) else { continue };
-            set_bit(&mut self.allocs, (k >> 40) as usize);
-            let mask = self.written.entry(k).or_insert([0; PAGE / 64]);
-            match self.data.get_mut(&k) {
-                None => {
-                    self.data.insert(k, data);
-                    *mask = *w;
-                }
-                Some(dst) => {
-                    for (i, (&bits, m)) in w.iter().zip(mask.iter_mut()).enumerate() {
-                        let mut b = bits;
-                        while b != 0 {
-                            let j = i * 64 + b.trailing_zeros() as usize;
-                            dst[j] = data[j];
-                            b &= b - 1;
-                        }
-                        *m |= bits;
-                    }
-                }
+    fn merge(&mut self, pages: Vec<CompactPage>) {
+        for p in pages {
+            let Some(w) = p.written else { continue };
+            set_bit(&mut self.allocs, (p.key >> 40) as usize);
+            let mask = self.written.entry(p.key).or_insert([0; PAGE / 64]);
+            let dst = self.data.entry(p.key).or_insert_with(|| vec![0u8; PAGE].into_boxed_slice());
+            for (j, &v) in mask_bytes(&w).zip(&p.bytes) {
+                dst[j] = v;
+            }
+            for (m, &bits) in mask.iter_mut().zip(w.iter()) {
+                *m |= bits;
             }
         }
     }
@@ -106,7 +145,7 @@ struct Windowed<'l, 'm> {
 
 /// An ended CTA waiting for the CTAs before it to commit: its writes and what it read.
 struct Ended {
-    pages: SpecPages,
+    pages: Vec<CompactPage>,
     untracked_reads: Vec<u64>,
 }
 
@@ -172,12 +211,10 @@ pub(crate) fn run(
                     return Outcome::Fallback("the launch ran past max_instructions");
                 }
                 let w = window.remove(&index).expect("running");
-                ended.insert(index, Ended { pages: w.view.pages, untracked_reads: w.view.untracked_reads });
+                ended.insert(index, Ended { pages: compact(w.view.pages), untracked_reads: w.view.untracked_reads });
                 // commit in linear order as far as every CTA has ended
                 while let Some(e) = ended.remove(&committed) {
-                    if bits_intersect(&e.untracked_reads, &overlay.allocs)
-                        || SpecView::pages_conflict(&e.pages, &overlay.written)
-                    {
+                    if bits_intersect(&e.untracked_reads, &overlay.allocs) || overlay.conflicts(&e.pages) {
                         return Outcome::Fallback("a CTA read what an earlier CTA wrote");
                     }
                     overlay.merge(e.pages);
