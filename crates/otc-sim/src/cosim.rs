@@ -6,7 +6,7 @@
 //! `Simulator::push` places them) before they run. In each round every SM runs until it needs a
 //! CTA or events (`Simulator::run_sms`, SMs in parallel); the driver then serves the requests in
 //! SM order, each with one chunk of the CTA's warp-instructions ([`CHUNK_PER_WARP`] per warp)
-//! run as a [`CtaRun`] and handed over as a segment (`Simulator::give`, which looks its
+//! run as a [`CtaRun`] (the chunks of a round on the pool's threads) and handed over as a segment (`Simulator::give`, which looks its
 //! accesses up in the L2). Everything happens in that order, so results and statistics are the
 //! same for any host thread count.
 //!
@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 
 use otc_timing::{Preparer, Request, Simulator, TimingError};
+use rayon::prelude::*;
 
 use crate::cta::{CtaRun, Launch, WARP_SLICE};
 use crate::decode::{Op, OpKind, Space};
@@ -167,8 +168,7 @@ pub(crate) fn run(
     let mut window: BTreeMap<u64, Windowed<'_, '_>> = BTreeMap::new();
     let mut ended: BTreeMap<u64, Ended> = BTreeMap::new();
     let mut overlay = Overlay::default();
-    // the counters are sums: every CTA adds to them as it runs (dropped with the launch on a
-    // fallback)
+    // the counters are sums: every chunk adds to them (dropped with the launch on a fallback)
     let mut counters = Counters::new(n_ops);
     let (mut opened, mut committed, mut executed) = (0u64, 0u64, 0u64);
     let open = |sim: &mut Simulator, opened: &mut u64| -> Result<(), TimingError> {
@@ -190,35 +190,59 @@ pub(crate) fn run(
         if requests.iter().all(|r| *r == Request::Done) {
             break;
         }
-        for request in &requests {
-            let Request::Events(index) = *request else { continue };
-            let w = window.entry(index).or_insert_with(|| Windowed {
-                run: CtaRun::segmented(l, index, budget),
-                view: SpecView::new(base, &tracked),
-            });
-            let out = w.run.step(l, &mut w.view, &mut counters.per_inst, chunk);
-            let (seg, warps_ended) = match w.run.take_segment() {
+        // The round's chunks: each on its own CTA, on the pool's threads; what they hand over
+        // goes in in SM order, so everything is as if they ran one after another.
+        let mut round: Vec<(u64, Windowed<'_, '_>)> = requests
+            .iter()
+            .filter_map(|r| match *r {
+                Request::Events(index) => Some(index),
+                _ => None,
+            })
+            .map(|index| {
+                let w = window.remove(&index).unwrap_or_else(|| Windowed {
+                    run: CtaRun::segmented(l, index, budget),
+                    view: SpecView::new(base, &tracked),
+                });
+                (index, w)
+            })
+            .collect();
+        let stepped: Vec<_> = round
+            .par_iter_mut()
+            .map(|(_, w)| {
+                let mut c = Counters::new(n_ops);
+                let out = w.run.step(l, &mut w.view, &mut c.per_inst, chunk);
+                (out, w.run.take_segment(), c)
+            })
+            .collect();
+        for ((index, w), (out, seg, c)) in round.into_iter().zip(stepped) {
+            counters.add(&c);
+            let (seg, warps_ended) = match seg {
                 Some(Ok(s)) => s,
                 Some(Err(e)) => return Outcome::Model(e),
                 None => return Outcome::Fallback("the launch is not recorded"),
             };
-            if let Some(out) = out {
-                if out.fault.is_some() {
-                    return Outcome::Fallback("a CTA faulted");
+            match out {
+                None => {
+                    window.insert(index, w);
                 }
-                executed += out.executed;
-                if executed > budget {
-                    return Outcome::Fallback("the launch ran past max_instructions");
-                }
-                let w = window.remove(&index).expect("running");
-                ended.insert(index, Ended { pages: compact(w.view.pages), untracked_reads: w.view.untracked_reads });
-                // commit in linear order as far as every CTA has ended
-                while let Some(e) = ended.remove(&committed) {
-                    if bits_intersect(&e.untracked_reads, &overlay.allocs) || overlay.conflicts(&e.pages) {
-                        return Outcome::Fallback("a CTA read what an earlier CTA wrote");
+                Some(out) => {
+                    if out.fault.is_some() {
+                        return Outcome::Fallback("a CTA faulted");
                     }
-                    overlay.merge(e.pages);
-                    committed += 1;
+                    executed += out.executed;
+                    if executed > budget {
+                        return Outcome::Fallback("the launch ran past max_instructions");
+                    }
+                    ended
+                        .insert(index, Ended { pages: compact(w.view.pages), untracked_reads: w.view.untracked_reads });
+                    // commit in linear order as far as every CTA has ended
+                    while let Some(e) = ended.remove(&committed) {
+                        if bits_intersect(&e.untracked_reads, &overlay.allocs) || overlay.conflicts(&e.pages) {
+                            return Outcome::Fallback("a CTA read what an earlier CTA wrote");
+                        }
+                        overlay.merge(e.pages);
+                        committed += 1;
+                    }
                 }
             }
             if let Err(e) = sim.give(index, seg, &warps_ended) {
