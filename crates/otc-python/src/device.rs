@@ -331,6 +331,16 @@ impl PyDevice {
         t.as_ref().map(|t| timing_dict(py, t)).transpose()
     }
 
+    /// How the last launch used the co-simulation (`cosim=True`): "co-simulated", the reason it
+    /// fell back to the linear path, or None when it did not try.
+    fn last_cosim(&self, py: Python<'_>) -> Result<Option<String>, Error> {
+        let how = self.with(py, |d| Ok(d.last_cosim()))?;
+        Ok(how.map(|h| match h {
+            Ok(()) => "co-simulated".to_string(),
+            Err(why) => why.to_string(),
+        }))
+    }
+
     /// Descriptions of the settings, as a dict name -> text.
     #[staticmethod]
     fn settings<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
