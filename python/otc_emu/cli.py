@@ -327,11 +327,13 @@ def _load_program(args: argparse.Namespace) -> Program:
         return Program.from_cubin(args.program, args.kernel)
 
 
-def run_program(args: argparse.Namespace) -> dict:
-    """Load, launch and save outputs for ``run`` / ``profile``; plain data out."""
+def run_program(args: argparse.Namespace, program: Program | None = None) -> dict:
+    """Load (unless ``program`` is given), launch and save outputs for ``run`` / ``profile``; plain
+    data out."""
     import numpy as np
 
-    program = _load_program(args)
+    if program is None:
+        program = _load_program(args)
     kernels = program.kernels
     name = args.kernel
     if name is None:
@@ -394,9 +396,9 @@ def _run_profiled(args: argparse.Namespace) -> tuple[dict, Any]:
     """run_program with --timeline recorded and written; (the run, the program)."""
     if hasattr(args, "source"):
         profiling.check_source_options(args)
+    program = _load_program(args)  # loaded once: the run and its timelines use the same one
     with profiling.recording_for(args):
-        run = run_program(args)
-    program = _load_program(args)
+        run = run_program(args, program)
     profiling.write_timelines(args, {run["kernel"]: (run["stats"], program, run["kernel"])},
                               None if args.json else _console(args))
     return run, program

@@ -174,6 +174,9 @@ def test_cli_fig21_matrices(tmp_path: Path, capsys):
     assert len(rows) == 2 * (7 * 4 + 1 + 7 + 2 * 4) and {r["machine"] for r in rows} == {"v100", "dstc-paper"}
     assert "csr: speedup over hmma [x], 32^3 on 4 SMs, machine dstc-paper" in text and "vstc: speedup over hmma" in text
     assert "sp24: speedup over hmma" in text and "hss: speedup over hmma" in text
+    # spgemm_wide (beyond the paper) over the whole grid, on both machines, with the keys it needs
+    assert "spgemm_wide: speedup over hmma [x], 32^3 on 4 SMs, machine dstc-paper" in text
+    assert sum("speedup_spgemm_wide" in r for r in rows) == 2 * 7 * 4
     assert all(r["ok"] for r in rows)
     best = max(r.get("speedup_spgemm", 0) for r in rows)
     assert f"{best:.2f}" in text

@@ -18,7 +18,7 @@ def test_dstc_paper_changes_exactly_the_keys_of_its_file():
     changed = {k for k in v100 if v100[k] != paper[k]}
     assert changed == set(machine_settings("dstc-paper")) == {
         "tensor.hmma884_f32.cycles", "tensor.hmma884_f32.latency", "tensor.hmma884_f16.latency",
-        "tensor.hmma884_vs.cycles", "tensor.hmma884_vs.latency", "scheduler.drop_predicated_off_tensor",
+        "tensor.hmma884_vs.cycles", "tensor.hmma884_vs.latency", "scheduler.drop_predicated_off_tensor", "units.mem.ii",
         *(f"tensor.{c}.{k}" for c in ("hmma_sp24", "hmma_hss4", "hmma_hss8") for k in ("cycles", "latency"))}
     assert otc_emu.Device(machine="v100").timing_config == v100
     assert machine_settings(None) == machine_settings("v100") == {}
@@ -61,7 +61,7 @@ def test_premises_cover_the_machine_file():
     from otc_emu.experiments import ablation
 
     premises = ablation.premises("dstc-paper")
-    assert [p.name for p in premises] == ["hmma-half-rate", "drop-predicated-off"]
+    assert [p.name for p in premises] == ["hmma-half-rate", "drop-predicated-off", "ldst-one-per-sm"]
     keys = [k for p in premises for k in p.settings]
     assert sorted(keys) == sorted(machine_settings("dstc-paper")), "every key of the file belongs to one premise"
     assert all(p.source for p in premises)

@@ -49,7 +49,8 @@ fn shipped_machines_load_validate_and_differ_only_where_they_say() {
             "tensor.hmma_hss8.cycles",
             "tensor.hmma_hss8.latency",
             "tensor.hmma_sp24.cycles",
-            "tensor.hmma_sp24.latency"
+            "tensor.hmma_sp24.latency",
+            "units.mem.ii"
         ],
         "dstc-paper changes exactly its premises' keys"
     );
@@ -244,4 +245,39 @@ fn half_rate_hmma_doubles_the_wmma_tensor_cycles() {
     assert_eq!(v.counter("tensor.busy_cycles.hmma"), 32);
     assert_eq!(p.counter("tensor.busy_cycles.hmma"), 64);
     assert_eq!(diffs(&pc).iter().max(), Some(&4), "a STEP every 4 cycles: {pc:?} (v100: {vc:?})");
+}
+
+#[test]
+fn ldst_one_per_sm_takes_a_load_every_cycle_and_the_data_pipe_still_shares_them() {
+    // 24 independent LDS (lane l reads word l: one wavefront each). v100: a sub-core's LD/ST unit
+    // takes one every units.mem.ii = 4 cycles, executed or predicated off. dstc-paper (Accel-Sim's
+    // one LD/ST unit per SM, no initiation interval): one per cycle; four warps on the four
+    // sub-cores then share the SM's data pipe (one wavefront per cycle) and take as long as on
+    // v100, while predicated-off loads, which take no wavefront, go at one per cycle per sub-core.
+    let text = repeat(24, |i| format!("LDS R{}, [R1] ;", 4 + i));
+    let paper = TimingConfig::machine("dstc-paper").unwrap();
+    assert_eq!((TimingConfig::v100().units.mem.ii, paper.units.mem.ii), (4, 1));
+    type Events = fn(usize, &otc_isa::Instruction) -> Ev;
+    let cases: [(Events, &str); 2] = [(|_, _| Ev::All, "executed"), (|_, _| Ev::Exec(0), "predicated off")];
+    for (ev, name) in cases {
+        let (_, _, vc) = timeline(&TimingConfig::v100(), cta(vec![warp(&text, ev)]));
+        let (_, _, pc) = timeline(&paper, cta(vec![warp(&text, ev)]));
+        assert!(diffs(&vc).iter().all(|&d| d == 4), "{name}, v100: {vc:?}");
+        assert!(diffs(&pc).iter().all(|&d| d == 1), "{name}, dstc-paper: {pc:?}");
+    }
+    // (cycles of the CTA, last issue cycle of any warp) for four warps, one per sub-core
+    let four = |cfg: &TimingConfig, ev: Events| {
+        let insts = common::assemble(&text);
+        let (s, issue) = issue_cycles(cfg, cta((0..4).map(|w| warp_of(&insts, w, ev)).collect()));
+        (s.counter("cycles"), issue.iter().map(|w| *w.last().unwrap()).max().unwrap())
+    };
+    let ((v_exec, _), (p_exec, p_issue)) = (four(&TimingConfig::v100(), |_, _| Ev::All), four(&paper, |_, _| Ev::All));
+    assert_eq!(p_issue, 23, "issued one per cycle per sub-core");
+    assert!(
+        p_exec >= 96 && p_exec <= v_exec,
+        "executed, 4 warps: 96 wavefronts through the pipe ({p_exec} vs v100 {v_exec})"
+    );
+    assert!(v_exec - p_exec <= 4, "the pipe binds both ({p_exec} vs {v_exec})");
+    let ((v_off, _), (p_off, _)) = (four(&TimingConfig::v100(), |_, _| Ev::Exec(0)), four(&paper, |_, _| Ev::Exec(0)));
+    assert!(4 * p_off <= v_off + 8, "predicated off, 4 warps: no pipe, a quarter of the cycles ({p_off} vs {v_off})");
 }

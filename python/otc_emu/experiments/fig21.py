@@ -2,7 +2,9 @@
 sparsities (the paper's Fig. 21, there 4096^3 on a V100 against CUTLASS), with the paper's other
 curves: the cuSPARSE-like csr at B 99% for A 90..99.9% and the vector-wise Sparse Tensor Core
 (vstc) at its pattern (B 75%, 4 of 16 along k), and the structured-sparse A designs at the
-densities their patterns allow (sp24 at A 50%, hss at A 75 / 87.5 / 93.75%, B as the grid), on
+densities their patterns allow (sp24 at A 50%, hss at A 75 / 87.5 / 93.75%, B as the grid), and,
+beyond the paper, spgemm_wide (a 64x64 warp tile of four accumulation buffers with the sequenced
+SpWMMA, run with the keys it needs, kernels.WIDE_MACHINE, on top of the machine) over the grid, on
 both machines (v100 and dstc-paper) unless ``machine`` names one."""
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import OtcError
+from ..kernels import WIDE_MACHINE
 from . import workloads
 from .experiment import Experiment, option, sms_option, with_device
 from .plot import require_matplotlib, save_figure
@@ -48,10 +51,15 @@ def _points(o: dict) -> list[dict]:
         grid += [(sa, FIG21_CSR_SPARSITY_B, mode, None) for sa in FIG21_CSR_SPARSITY_A for mode in ("hmma", "csr")]
         grid += [(sa, FIG21_VSTC_SPARSITY_B, mode, "vector_wise") for sa in sa_list for mode in ("hmma", "vstc")]
         grid += [(sa, sb, m, "structured_a") for mode, sa in FIG21_STRUCTURED for sb in sb_list for m in ("hmma", mode)]
+        grid += [(sa, sb, "spgemm_wide", "wide_tile") for sa in sa_list for sb in sb_list]  # hmma: the grid's
     out = []
     for machine in [o["machine"]] if o.get("machine") else FIG21_MACHINES:
         for sa, sb, mode, pattern in dict.fromkeys(grid):
             point = {"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": seed}
+            if pattern == "wide_tile":  # the grid's operands on the machine with the wide tile's keys
+                wide = {**o, "machine": machine, "settings": {**o.get("settings", {}), **WIDE_MACHINE}}
+                out.append(with_device(point, wide))
+                continue
             key = "a_pattern" if pattern == "structured_a" else "b_pattern"
             out.append(with_device({**point, key: pattern} if pattern else point, {**o, "machine": machine}))
     return out

@@ -23,6 +23,9 @@ use crate::state::{lanes, AccBuffer, Warp};
 
 use super::{fault, ExResult, Exec, Flow};
 
+#[cfg(target_arch = "x86_64")]
+mod fused_avx2;
+
 /// Where an fp16 element lives: (lane, register in the pair, half).
 type Place = (u8, u8, u8);
 
@@ -415,6 +418,13 @@ fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
                     return;
                 }
             }
+            #[cfg(target_arch = "x86_64")]
+            if super::level() == super::Level::Avx2 {
+                // SAFETY: the AVX2 level includes AVX2 and F16C (checked on the host by `level`).
+                if unsafe { fused_avx2::hmma_f32(w, [d, a, b, c], exec, a_col, b_col, step) } {
+                    return;
+                }
+            }
             let av = gather_pair(pair(w, a), &g.a);
             let bv = gather_pair(pair(w, b), &g.b);
             let mut cv = [0u32; 64];
@@ -443,6 +453,13 @@ fn exec_lanes(w: &mut Warp, arith: TensorArith, k: &TensorOp, exec: u32) {
             if super::level() == super::Level::Avx512 {
                 // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
                 if unsafe { f16_fused_avx512(w, [d, a, b, c], exec, &g.a, &g.b, &gs.c16, &gs.d16) } {
+                    return;
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if super::level() == super::Level::Avx2 {
+                // SAFETY: the AVX2 level includes AVX2 and F16C (checked on the host by `level`).
+                if unsafe { fused_avx2::hmma_f16(w, [d, a, b, c], exec, a_col, b_col, step) } {
                     return;
                 }
             }
@@ -656,6 +673,11 @@ fn own_half(w: &Warp, base: u16, l: usize, p: (u8, u8)) -> u16 {
 /// In the regular fp32 layout: every lane's A value, and per C register r every lane's B value.
 #[inline(always)]
 fn regular_operands(w: &Warp, a: u16, b: u16) -> ([u16; 32], [[u16; 32]; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::level() == super::Level::Avx2 {
+        // SAFETY: the AVX2 level includes AVX2 (checked on the host by `level`).
+        return unsafe { fused_avx2::regular_operands(w, a, b) };
+    }
     let ot = otables();
     let [av] = gather_pair(pair(w, a), &ot.a_idx);
     (av, gather_pair(pair(w, b), &ot.b_idx))
@@ -803,6 +825,13 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &TensorOp, e
                     return Ok(Flow::Next);
                 }
             }
+            #[cfg(target_arch = "x86_64")]
+            if ot.f32_regular && super::level() == super::Level::Avx2 {
+                // SAFETY: the AVX2 level includes AVX2 and F16C (checked on the host by `level`).
+                if unsafe { fused_avx2::ohmma_f32(w, [d, a, b, c], exec) } {
+                    return Ok(Flow::Next);
+                }
+            }
             if ot.f32_regular {
                 // Lane l's A value serves its four accumulators; B comes from two registers.
                 let (av, bv) = regular_operands(w, a, b);
@@ -859,6 +888,13 @@ fn exec_otc<G: GlobalMem>(w: &mut Warp, x: &mut Exec<'_, '_, G>, k: &TensorOp, e
             if super::level() == super::Level::Avx512 {
                 // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
                 if unsafe { f16_fused_avx512(w, [d, a, b, c], exec, &[*ai], &[*bi], ci, &ot.f16_d_idx) } {
+                    return Ok(Flow::Next);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if super::level() == super::Level::Avx2 {
+                // SAFETY: the AVX2 level includes AVX2 and F16C (checked on the host by `level`).
+                if unsafe { fused_avx2::ohmma_f16(w, [d, a, b, c], exec) } {
                     return Ok(Flow::Next);
                 }
             }
@@ -1101,6 +1137,35 @@ fn sparse_ohmma_fused_avx512(
     true
 }
 
+/// Where each tile row and column of the sparse OHMMA (m, n) lands in the accumulation buffer
+/// under the bitmaps whose set bits are `rows` and `cols` (from [`bit_positions`]): `rowpos[row]`
+/// = 32 x the row's bitmap position, `colpos[col]` = the column's, -1 where none lands (rows
+/// 8..16 never do).
+fn landing_positions(
+    (rows, na): ([u8; 32], usize),
+    (cols, nb): ([u8; 32], usize),
+    m: u8,
+    n: u8,
+) -> ([i32; 16], [i32; 16]) {
+    let rowpos = std::array::from_fn(|row| {
+        let kk = 8 * m as usize + row;
+        if row < 8 && kk < na {
+            i32::from(rows[kk & 31]) * 32
+        } else {
+            -1
+        }
+    });
+    let colpos = std::array::from_fn(|col| {
+        let jj = 16 * n as usize + col;
+        if jj < nb {
+            i32::from(cols[jj & 31])
+        } else {
+            -1
+        }
+    });
+    (rowpos, colpos)
+}
+
 /// One sparse-mode OHMMA (m, n) from the A pair at `a` and the B pair at `b`, gathered through the
 /// buffer's bitmaps and accumulated at the landing positions (the sparse OHMMA and each OHMMA of a
 /// sequenced SpWMMA), into accumulation buffer `buf`.
@@ -1132,28 +1197,18 @@ fn sparse_ohmma(
     #[cfg(target_arch = "x86_64")]
     let landing = (na.saturating_sub(8 * m as usize)).min(8) * (nb.saturating_sub(16 * n as usize)).min(16);
     #[cfg(target_arch = "x86_64")]
-    if arith == TensorArith::V100 && landing > 8 && ot.f32_regular && super::level() == super::Level::Avx512 {
-        // where each tile row / column of this (m, n) lands in the buffer, -1 where none does
-        let rowpos: [i32; 16] = std::array::from_fn(|row| {
-            let kk = 8 * m as usize + row;
-            if row < 8 && kk < na {
-                i32::from(rows[kk & 31]) * 32
-            } else {
-                -1
-            }
-        });
-        let colpos: [i32; 16] = std::array::from_fn(|col| {
-            let jj = 16 * n as usize + col;
-            if jj < nb {
-                i32::from(cols[jj & 31])
-            } else {
-                -1
-            }
-        });
-        let (a32, b32) = regular_operands(w, a, b);
-        let buf = w.accb[buf as usize].as_mut().expect("checked");
-        // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
-        if unsafe { sparse_ohmma_fused_avx512(&mut buf.data, &a32, &b32, &rowpos, &colpos, ot) } {
+    if arith == TensorArith::V100 && landing > 8 && ot.f32_regular && super::level() != super::Level::Base {
+        let (rowpos, colpos) = landing_positions((rows, na), (cols, nb), m, n);
+        let done = if super::level() == super::Level::Avx512 {
+            let (a32, b32) = regular_operands(w, a, b);
+            let buf = w.accb[buf as usize].as_mut().expect("checked");
+            // SAFETY: the AVX-512 level includes AVX-512F/BW (checked on the host by `level`).
+            unsafe { sparse_ohmma_fused_avx512(&mut buf.data, &a32, &b32, &rowpos, &colpos, ot) }
+        } else {
+            // SAFETY: the AVX2 level includes AVX2 and F16C (checked on the host by `level`).
+            unsafe { fused_avx2::sparse_ohmma(w, a, b, buf as usize, &rowpos, &colpos) }
+        };
+        if done {
             return Ok(());
         }
     }
@@ -1225,6 +1280,13 @@ mod tests {
         let bv = super::gather_pair(super::pair(&w, 2), &ot.b_idx);
         assert_eq!([av], super::gather_pair_scalar(super::pair(&w, 0), &ot.a_idx));
         assert_eq!(bv, super::gather_pair_scalar(super::pair(&w, 2), &ot.b_idx));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the host has AVX2 (checked).
+            #[allow(unsafe_code)]
+            let avx2 = unsafe { super::fused_avx2::regular_operands(&w, 0, 2) };
+            assert_eq!(avx2, (av, bv), "the AVX2 gathers of the regular layout");
+        }
         for (l, elems) in ot.e[0].iter().enumerate() {
             for e in elems {
                 assert_eq!(av[l], super::own_half(&w, 0, l, e.a), "A of lane {l}");
@@ -1295,19 +1357,213 @@ mod tests {
 
     use super::*;
 
-    /// The fused fp16 paths (where the host has AVX-512) against the scalar reference element by
-    /// element through the fragment tables (not the gather tables they use): corner-biased values
-    /// (zeros, subnormals, sums near the fp16 overflow, cancellations), D over C, over A and apart,
-    /// random exec masks; a warp-instruction with an infinity or a NaN among any element's inputs
-    /// reports it and writes nothing.
+    /// A tensor instruction family with a fused path: the dense fp32 / fp16 OHMMA, an fp32 / fp16
+    /// HMMA.884 STEP (A layout, B layout, STEP).
+    #[derive(Clone, Copy, Debug)]
+    enum Fused {
+        OhmmaF32,
+        OhmmaF16,
+        HmmaF32(usize, usize, usize),
+        HmmaF16(usize, usize, usize),
+    }
+
+    impl Fused {
+        fn all() -> Vec<Fused> {
+            let mut v = vec![Fused::OhmmaF32, Fused::OhmmaF16];
+            v.extend((0..16).map(|i| Fused::HmmaF32(i & 1, i >> 1 & 1, i >> 2)));
+            v.extend((0..8).map(|i| Fused::HmmaF16(i & 1, i >> 1 & 1, i >> 2)));
+            v
+        }
+
+        fn d_regs(self) -> usize {
+            if matches!(self, Fused::OhmmaF32) {
+                4
+            } else {
+                2
+            }
+        }
+    }
+
+    /// The D registers the scalar reference gives for `kind` on the warp `old` (lanes outside
+    /// `exec` keep `old`'s values), element by element through the fragment tables (not the
+    /// gather tables the fast paths use), and whether an element has an infinity or a NaN among
+    /// its inputs.
+    fn reference(kind: Fused, old: &Warp, [d, a, b, c]: [u16; 4], exec: u32) -> (Vec<[u32; 32]>, bool) {
+        let (ot, t) = (otables(), tables());
+        let h16 = |h: u16| h & 0x7c00 == 0x7c00;
+        let f32_special = |x: u32| x & 0x7f80_0000 == 0x7f80_0000;
+        let mut want = old.regs[d as usize..d as usize + kind.d_regs()].to_vec();
+        let mut special = false;
+        let mut put = |reg: usize, l: usize, half: Option<usize>, v: u32| {
+            if exec >> l & 1 == 1 {
+                let r = &mut want[reg][l];
+                *r = match half {
+                    None => v,
+                    Some(h) => (*r & !(0xffff << (16 * h))) | v << (16 * h),
+                };
+            }
+        };
+        match kind {
+            Fused::OhmmaF32 | Fused::OhmmaF16 => {
+                let f32 = matches!(kind, Fused::OhmmaF32);
+                for (l, te) in ot.e[if f32 { 0 } else { 1 }].iter().enumerate() {
+                    for e in te {
+                        let (x, y) = (own_half(old, a, l, e.a), own_half(old, b, l, e.b));
+                        special |= h16(x) | h16(y);
+                        if f32 {
+                            let z = old.regs[c as usize + e.reg as usize][l];
+                            special |= f32_special(z);
+                            put(e.reg as usize, l, None, dot1_f32(TensorArith::V100, x, y, z));
+                        } else {
+                            let z = own_half(old, c, l, (e.reg, e.half));
+                            special |= h16(z);
+                            let r = u32::from(dot1_f16(TensorArith::V100, x, y, z));
+                            put(e.reg as usize, l, Some(e.half as usize), r);
+                        }
+                    }
+                }
+            }
+            Fused::HmmaF32(ac, bc, step) | Fused::HmmaF16(ac, bc, step) => {
+                let f32 = matches!(kind, Fused::HmmaF32(..));
+                for l in 0..32 {
+                    let q = (l % 16) / 4;
+                    for i in 0..if f32 { 2 } else { 4 } {
+                        let (row, col) = if f32 { t.d32[l][2 * step + i] } else { t.d16[l][4 * step + i] };
+                        let av: [u16; 4] = std::array::from_fn(|k| half_of(old, a, t.a[ac][q][row as usize][k]));
+                        let bv: [u16; 4] = std::array::from_fn(|k| half_of(old, b, t.b[bc][q][k][col as usize]));
+                        special |= av.iter().chain(&bv).any(|&h| h16(h));
+                        if f32 {
+                            let z = old.regs[c as usize + i][l];
+                            special |= f32_special(z);
+                            put(i, l, None, dot4_f32(TensorArith::V100, av, bv, z));
+                        } else {
+                            let z = (old.regs[c as usize + i / 2][l] >> (16 * (i % 2))) as u16;
+                            special |= h16(z);
+                            put(i / 2, l, Some(i % 2), u32::from(dot4_f16(TensorArith::V100, av, bv, z)));
+                        }
+                    }
+                }
+            }
+        }
+        (want, special)
+    }
+
+    /// Two corner-biased finite fp16 values (zeros, subnormals, near the overflow, about 1) from
+    /// random bits, as one register.
+    fn corner_halves(x: u64, y: u64) -> u32 {
+        let h = |x: u64| -> u32 {
+            let sign = ((x >> 20) & 1) as u32 * 0x8000;
+            sign | match x % 8 {
+                0 => 0,
+                1 => (x >> 8) as u32 & 0x3ff,
+                2 => 0x7800 | (x >> 8) as u32 & 0x3ff,
+                _ => ((12 + (x >> 24) % 8) as u32) << 10 | (x >> 8) as u32 & 0x3ff,
+            }
+        };
+        h(x) | h(y) << 16
+    }
+
+    /// The vector sparse OHMMAs of every level the host has (whatever `OTC_SIM_ISA` says) against
+    /// the scalar accumulation through the fragment tables: random bitmaps (from no landing
+    /// product to 128), every (m, n), corner-biased operands and accumulators, 1 round in 6 with an
+    /// infinity or a NaN among the operands or accumulators, which must write nothing if a landing
+    /// product meets it. As in [`check_fused_paths`], a path may decline other rounds (AVX-512:
+    /// accumulators of 2^114 and more) but must take 9 in 10 of those without special values.
     #[test]
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    fn fused_f16_paths_equal_the_scalar_reference() {
+    fn fused_sparse_ohmma_equals_the_scalar_reference() {
         use std::arch::is_x86_feature_detected as has;
-        if !(has!("avx512f") && has!("avx512bw")) {
-            return;
+        type Path = fn(&mut Warp, &[i32; 16], &[i32; 16]) -> bool;
+        let mut levels: Vec<(&str, Path)> = Vec::new();
+        if has!("avx512f") && has!("avx512bw") {
+            levels.push(("avx512", |w, rowpos, colpos| {
+                let (a32, b32) = regular_operands(w, 0, 2);
+                let data = &mut w.accb[0].as_mut().expect("a buffer").data;
+                // SAFETY: the host has AVX-512F/BW (checked above).
+                unsafe { sparse_ohmma_fused_avx512(data, &a32, &b32, rowpos, colpos, otables()) }
+            }));
         }
+        if has!("avx2") && has!("f16c") {
+            // SAFETY: the host has AVX2 and F16C (checked above).
+            levels.push(("avx2", |w, rowpos, colpos| unsafe { fused_avx2::sparse_ohmma(w, 0, 2, 0, rowpos, colpos) }));
+        }
+        let mut s = 0x7f4a_7c15_9e37_79b9u64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let ot = otables();
+        for (level, path) in levels {
+            let (mut taken, mut finite) = (0, 0);
+            for round in 0..3000 {
+                let mut w = Warp::new(4, 0, u32::MAX, [[0; 32]; 3]);
+                for r in 0..4 {
+                    for l in 0..32 {
+                        w.regs[r][l] = corner_halves(next(), next());
+                    }
+                }
+                let mut data: [u32; 1024] = std::array::from_fn(|_| corner_halves(next(), next()));
+                let special = round % 6 == 5;
+                if special {
+                    let x = next();
+                    if x >> 40 & 1 == 0 {
+                        w.regs[(x % 4) as usize][(x >> 8) as usize % 32] |= 0x7c00 << (16 * ((x >> 16) & 1)) as u32;
+                    } else {
+                        data[(x >> 8) as usize % 1024] = 0xff80_0000;
+                    }
+                }
+                // bitmaps from empty to full, (m, n) over every group
+                let dense = |x: u64| match x % 4 {
+                    0 => x as u32 & (x >> 32) as u32,
+                    1 => x as u32,
+                    2 => x as u32 | (x >> 32) as u32,
+                    _ => u32::MAX,
+                };
+                let (abm, bbm, m, n) = (dense(next()), dense(next()), (round % 4) as u8, (round / 4 % 2) as u8);
+                let ((rows, na), (cols, nb)) = (bit_positions(abm), bit_positions(bbm));
+                let (mut want, mut any_special) = (data, false);
+                for (l, te) in ot.e[0].iter().enumerate() {
+                    for e in te {
+                        let (kk, jj) = (8 * m as usize + e.row as usize, 16 * n as usize + e.col as usize);
+                        if kk < na && jj < nb {
+                            let pos = rows[kk] as usize * 32 + cols[jj] as usize;
+                            let (x, y) = (own_half(&w, 0, l, e.a), own_half(&w, 2, l, e.b));
+                            any_special |= [x, y].iter().any(|&h| h & 0x7c00 == 0x7c00);
+                            any_special |= data[pos] & 0x7f80_0000 == 0x7f80_0000;
+                            want[pos] = dot1_f32(TensorArith::V100, x, y, data[pos]);
+                        }
+                    }
+                }
+                w.accb[0] = Some(Box::new(AccBuffer { data, bitmaps: Some((abm, bbm)) }));
+                let (rowpos, colpos) = landing_positions((rows, na), (cols, nb), m, n);
+                let done = path(&mut w, &rowpos, &colpos);
+                let got = &w.accb[0].as_ref().expect("a buffer").data;
+                if any_special {
+                    assert!(!done, "{level} round {round}: special inputs, yet written");
+                } else {
+                    finite += 1;
+                }
+                if done {
+                    taken += 1;
+                    assert!(got == &want, "{level} round {round}: m={m} n={n} abm={abm:#x} bbm={bbm:#x}");
+                } else {
+                    assert!(got == &data, "{level} round {round}: declined, yet written");
+                }
+            }
+            assert!(10 * taken >= 9 * finite, "{level}: took {taken} of {finite} rounds without special values");
+        }
+    }
+
+    /// Checks a level's fused paths (`fused(kind, warp, [d, a, b, c], exec)`, `false` = wrote
+    /// nothing) against [`reference`] on corner-biased finite values (zeros, subnormals, sums near
+    /// the fp16 overflow, cancellations), D over C, over A and B, and apart, random exec masks; 1
+    /// round in 6 with an infinity or a NaN among the operands, which must write nothing. A path
+    /// may also decline other rounds (the AVX-512 fp32 steps flag accumulators of 2^114 and more),
+    /// but must take at least 9 in 10 of the rounds without special values.
+    fn check_fused_paths(level: &str, fused: impl Fn(Fused, &mut Warp, [u16; 4], u32) -> bool) {
         let mut s = 0x2545_f491_4f6c_dd1du64;
         let mut next = move || {
             s ^= s << 13;
@@ -1315,93 +1571,103 @@ mod tests {
             s ^= s << 17;
             s
         };
-        let (ot, gs, t) = (otables(), gathers(), tables());
-        for round in 0..300 {
-            // 1 round in 6 with one infinity or NaN somewhere among the operands
+        let kinds = Fused::all();
+        let mut taken = vec![0usize; kinds.len()];
+        let mut finite_rounds = 0;
+        for round in 0..200 {
             let special = round % 6 == 5;
             let mut w = Warp::new(12, 0, u32::MAX, [[0; 32]; 3]);
             for r in 0..12 {
                 for l in 0..32 {
-                    let h = |x: u64| -> u32 {
-                        let sign = ((x >> 20) & 1) as u32 * 0x8000;
-                        sign | match x % 8 {
-                            0 => 0,
-                            1 => (x >> 8) as u32 & 0x3ff,
-                            2 => 0x7800 | (x >> 8) as u32 & 0x3ff,
-                            _ => ((12 + (x >> 24) % 8) as u32) << 10 | (x >> 8) as u32 & 0x3ff,
-                        }
-                    };
-                    let (x, y) = (next(), next());
-                    w.regs[r][l] = h(x) | h(y) << 16;
+                    w.regs[r][l] = corner_halves(next(), next());
                 }
             }
             if special {
                 let x = next();
-                w.regs[(x % 8) as usize][(x >> 8) as usize % 32] |= 0x7c00 << (16 * ((x >> 16) & 1)) as u32;
+                if x >> 40 & 1 == 0 {
+                    w.regs[(x % 8) as usize][(x >> 8) as usize % 32] |= 0x7c00 << (16 * ((x >> 16) & 1)) as u32;
+                } else {
+                    // an fp32 infinity among the accumulators (an fp16 NaN in its high half)
+                    w.regs[4 + (x % 4) as usize][(x >> 8) as usize % 32] = 0xff80_0000;
+                }
+            } else {
+                finite_rounds += 1;
             }
-            let exec = next() as u32 | 1;
+            let exec = if round % 7 == 0 { u32::MAX } else { next() as u32 | 1 };
             let before = w.regs.clone();
             let old = Warp { regs: before.clone(), ..Warp::new(12, 0, u32::MAX, [[0; 32]; 3]) };
-            let is_special = |h: u16| h & 0x7c00 == 0x7c00;
-            let (a, b) = (0u16, 2u16);
-            for (d, c) in [(8u16, 4u16), (4, 4), (0, 4)] {
-                // OHMMA.8161.F16: lane l's element (e.reg, e.half) from its own A and B halves
-                w.regs.clone_from(&before);
-                let [ai, bi, ci] = &ot.f16_idx;
-                // SAFETY: the host has AVX-512F/BW (checked above).
-                let done = unsafe { f16_fused_avx512(&mut w, [d, a, b, c], exec, &[*ai], &[*bi], ci, &ot.f16_d_idx) };
-                let mut any_special = false;
-                let mut want = before[d as usize..d as usize + 2].to_vec();
-                for (l, te) in ot.e[1].iter().enumerate() {
-                    for e in te {
-                        let (x, y, z) = (
-                            own_half(&old, a, l, e.a),
-                            own_half(&old, b, l, e.b),
-                            own_half(&old, c, l, (e.reg, e.half)),
-                        );
-                        any_special |= is_special(x) | is_special(y) | is_special(z);
-                        if exec >> l & 1 == 1 {
-                            let r = &mut want[e.reg as usize][l];
-                            let sh = 16 * e.half as u32;
-                            *r = (*r & !(0xffff << sh)) | u32::from(dot1_f16(TensorArith::V100, x, y, z)) << sh;
-                        }
-                    }
-                }
-                assert_eq!(done, !any_special, "OHMMA round {round}: flags");
-                let got = if done { want } else { before[d as usize..d as usize + 2].to_vec() };
-                assert_eq!(&w.regs[d as usize..d as usize + 2], &got[..], "OHMMA.F16 round {round} d={d} c={c}");
-                // HMMA.884.F16, every layout and STEP
-                for (ac, bc, step) in (0..8).map(|i| (i & 1, i >> 1 & 1, i >> 2)) {
+            for (ki, &kind) in kinds.iter().enumerate() {
+                for (d, c) in [(8u16, 4u16), (4, 4), (0, 4)] {
+                    let regs = [d, 0, 2, c];
                     w.regs.clone_from(&before);
-                    let g = &gs.f16[ac][bc][step];
-                    // SAFETY: as above.
-                    let done = unsafe { f16_fused_avx512(&mut w, [d, a, b, c], exec, &g.a, &g.b, &gs.c16, &gs.d16) };
-                    let mut any_special = false;
-                    let mut want = before[d as usize..d as usize + 2].to_vec();
-                    for l in 0..32 {
-                        let q = (l % 16) / 4;
-                        for i in 0..4 {
-                            let (row, col) = t.d16[l][4 * step + i];
-                            let av: [u16; 4] = std::array::from_fn(|k| half_of(&old, a, t.a[ac][q][row as usize][k]));
-                            let bv: [u16; 4] = std::array::from_fn(|k| half_of(&old, b, t.b[bc][q][k][col as usize]));
-                            let cv = (before[c as usize + i / 2][l] >> (16 * (i % 2))) as u16;
-                            any_special |= av.iter().chain(&bv).any(|&h| is_special(h)) | is_special(cv);
-                            if exec >> l & 1 == 1 {
-                                let r = &mut want[i / 2][l];
-                                let sh = 16 * (i % 2) as u32;
-                                *r = (*r & !(0xffff << sh)) | u32::from(dot4_f16(TensorArith::V100, av, bv, cv)) << sh;
-                            }
-                        }
+                    let done = fused(kind, &mut w, regs, exec);
+                    let (want, any_special) = reference(kind, &old, regs, exec);
+                    let n = kind.d_regs();
+                    let span = d as usize..d as usize + n;
+                    if any_special {
+                        assert!(!done, "{level} {kind:?} round {round}: special inputs, yet written");
                     }
-                    assert_eq!(done, !any_special, "HMMA round {round}: flags");
-                    let got = if done { want } else { before[d as usize..d as usize + 2].to_vec() };
-                    assert_eq!(
-                        &w.regs[d as usize..d as usize + 2],
-                        &got[..],
-                        "HMMA.F16 {ac} {bc} STEP{step} round {round} d={d}"
-                    );
+                    if done {
+                        taken[ki] += 1;
+                        assert_eq!(&w.regs[span], &want[..], "{level} {kind:?} round {round} d={d} c={c}");
+                    } else {
+                        assert_eq!(w.regs, before, "{level} {kind:?} round {round}: declined, yet written");
+                    }
                 }
             }
+        }
+        for (kind, n) in kinds.iter().zip(taken) {
+            assert!(
+                10 * n >= 9 * 3 * finite_rounds,
+                "{level} {kind:?}: took {n} of {} finite rounds",
+                3 * finite_rounds
+            );
+        }
+    }
+
+    /// The fused paths of every vector level the host has (whatever `OTC_SIM_ISA` says) against
+    /// the scalar reference through the fragment tables.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    fn fused_paths_equal_the_scalar_reference() {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx512bw") {
+            let (ot, gs) = (otables(), gathers());
+            check_fused_paths("avx512", |kind, w, regs, exec| {
+                // SAFETY: the host has AVX-512F/BW (checked above).
+                unsafe {
+                    match kind {
+                        Fused::OhmmaF32 => ohmma_f32_fused_avx512(w, regs, exec, &ot.a_idx[0]),
+                        Fused::OhmmaF16 => {
+                            let [ai, bi, ci] = &ot.f16_idx;
+                            f16_fused_avx512(w, regs, exec, &[*ai], &[*bi], ci, &ot.f16_d_idx)
+                        }
+                        Fused::HmmaF32(ac, bc, step) => hmma_f32_fused_avx512(w, regs, exec, &gs.f32[ac][bc][step]),
+                        Fused::HmmaF16(ac, bc, step) => {
+                            let g = &gs.f16[ac][bc][step];
+                            f16_fused_avx512(w, regs, exec, &g.a, &g.b, &gs.c16, &gs.d16)
+                        }
+                    }
+                }
+            });
+        }
+        if has!("avx2") && has!("f16c") {
+            check_fused_paths("avx2", |kind, w, regs, exec| {
+                // SAFETY: the host has AVX2 and F16C (checked above).
+                unsafe {
+                    match kind {
+                        Fused::OhmmaF32 => fused_avx2::ohmma_f32(w, regs, exec),
+                        Fused::OhmmaF16 => fused_avx2::ohmma_f16(w, regs, exec),
+                        Fused::HmmaF32(ac, bc, step) => {
+                            fused_avx2::hmma_f32(w, regs, exec, ac == 1, bc == 1, step as u8)
+                        }
+                        Fused::HmmaF16(ac, bc, step) => {
+                            fused_avx2::hmma_f16(w, regs, exec, ac == 1, bc == 1, step as u8)
+                        }
+                    }
+                }
+            });
         }
     }
 
