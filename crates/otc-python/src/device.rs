@@ -199,6 +199,8 @@ fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, Py
     d.set_item("default_local_bytes", c.default_local_bytes)?;
     d.set_item("stack_bytes", c.stack_bytes)?;
     d.set_item("parallel_batch", c.parallel_batch)?;
+    d.set_item("timing_segment", c.timing_segment)?;
+    d.set_item("cosim", c.cosim)?;
     d.set_item("timing", c.timing.is_some())?;
     Ok(d)
 }
@@ -327,6 +329,16 @@ impl PyDevice {
     fn timing_config<'py>(&self, py: Python<'py>) -> Result<Option<Bound<'py, PyDict>>, Error> {
         let t = self.with(py, |d| Ok(d.config().timing.clone()))?;
         t.as_ref().map(|t| timing_dict(py, t)).transpose()
+    }
+
+    /// How the last launch used the co-simulation (`cosim=True`): "co-simulated", the reason it
+    /// fell back to the linear path, or None when it did not try.
+    fn last_cosim(&self, py: Python<'_>) -> Result<Option<String>, Error> {
+        let how = self.with(py, |d| Ok(d.last_cosim()))?;
+        Ok(how.map(|h| match h {
+            Ok(()) => "co-simulated".to_string(),
+            Err(why) => why.to_string(),
+        }))
     }
 
     /// Descriptions of the settings, as a dict name -> text.

@@ -48,6 +48,15 @@ pub struct DeviceConfig {
     /// The model places CTAs on its own `gpu.num_sms` SMs (independent of `num_sms`, which is
     /// what the program sees in `SR_SMID` and `c[0x0][0x10c]`).
     pub timing: Option<otc_timing::TimingConfig>,
+    /// Feed the cycle model each CTA's events in parts of this many per warp, each when the
+    /// model's SM asks for it (0 = whole CTAs, the default). Statistics never depend on it: it
+    /// checks the model's suspend point for the co-simulation (`otc_timing::Simulator::set_segment_events`).
+    pub timing_segment: usize,
+    /// Co-simulation (docs/timing.md "Bounding it"): with timing on, the model reads each warp's
+    /// events while the CTAs run, so that what it holds per CTA does not grow with the kernel's
+    /// length (off by default: whole CTAs, the L2 seeing them in CTA order; see the docs for
+    /// what it costs today). Results never depend on it.
+    pub cosim: bool,
 }
 
 impl Default for DeviceConfig {
@@ -64,6 +73,8 @@ impl Default for DeviceConfig {
             stack_bytes: 1024,
             parallel_batch: 0,
             timing: Some(otc_timing::TimingConfig::v100()),
+            timing_segment: 0,
+            cosim: false,
         }
     }
 }
@@ -181,6 +192,18 @@ pub const SETTINGS: &[Setting] = &[
         kind: SettingKind::Bool,
         help: "run the cycle model beside every launch (True, default) or not (False); results never change",
     },
+    Setting {
+        name: "timing_segment",
+        kind: SettingKind::Int { min: 0, max: 1 << 30 },
+        help: "feed the cycle model each CTA's events in parts of this many per warp, as its SMs ask (0 = whole \
+               CTAs); a check of the co-simulation, statistics never change",
+    },
+    Setting {
+        name: "cosim",
+        kind: SettingKind::Bool,
+        help: "co-simulate: the cycle model reads each warp's events while the CTAs run (True) instead of whole \
+               CTAs (False, default); results never change, statistics through the L2 order",
+    },
 ];
 
 impl DeviceConfig {
@@ -231,6 +254,8 @@ impl DeviceConfig {
             }
             ("stack_bytes", v) => self.stack_bytes = int(v).ok_or_else(|| setting.kind.describe())? as u32,
             ("parallel_batch", v) => self.parallel_batch = int(v).ok_or_else(|| setting.kind.describe())? as usize,
+            ("cosim", SettingValue::Bool(on)) => self.cosim = *on,
+            ("timing_segment", v) => self.timing_segment = int(v).ok_or_else(|| setting.kind.describe())? as usize,
             _ => return want(),
         }
         Ok(())

@@ -127,6 +127,8 @@ pub(crate) struct CtaRun<'l> {
     left: u64,
     budget: u64,
     ended: bool,
+    /// Co-simulation: the recording is cut by [`CtaRun::take_segment`], also after the end.
+    segmented: bool,
 }
 
 impl<'l> CtaRun<'l> {
@@ -163,9 +165,23 @@ impl<'l> CtaRun<'l> {
             left: limit,
             budget,
             ended: false,
+            segmented: false,
         }
     }
 
+    /// [`CtaRun::new`] for the co-simulation (`cosim.rs`): its recording is handed over in
+    /// segments ([`CtaRun::take_segment`]), the outcome of its last step carries no trace.
+    pub fn segmented(l: &Launch<'l>, linear: u64, budget: u64) -> CtaRun<'l> {
+        CtaRun { segmented: true, ..CtaRun::new(l, linear, budget) }
+    }
+
+    /// The events recorded since the last cut (timing on), and per warp whether it has ended
+    /// (it records nothing more).
+    pub fn take_segment(&mut self) -> Option<Result<(otc_timing::Segment, Vec<bool>), otc_timing::TimingError>> {
+        let seg = self.tracer.as_mut()?.take_segment();
+        let ended = self.warps.iter().map(|w| self.ended || w.done()).collect();
+        Some(seg.map(|s| (s, ended)))
+    }
     /// Run at most `chunk` warp-instructions of the CTA against `global`, adding to `counters`:
     /// `None` while it can run on, its outcome once it has ended (call no more after that).
     pub fn step<G: GlobalMem>(
@@ -197,8 +213,12 @@ impl<'l> CtaRun<'l> {
                 f.message = format!("the CTA ran its limit of {} issue cycles (max_cycles)", self.limit);
             }
         }
-        let trace = match (fault.is_none(), self.tracer.take()) {
+        let trace = match (fault.is_none() && !self.segmented, self.tracer.take()) {
             (true, Some(t)) => Some(t.finish(self.env.ctaid, l.shared_bytes, l.num_regs, l.threads_per_cta())),
+            (false, t) if self.segmented => {
+                self.tracer = t;
+                None
+            }
             _ => None,
         };
         Some(CtaOutcome { executed: self.limit - self.left, fault, trace })

@@ -72,6 +72,8 @@ pub struct Device {
     /// The programs whose `__device__` variables live on this device, with the address of their
     /// global segment. The program is kept so that no other one can be taken for it.
     modules: Vec<(Arc<otc_asm::Program>, u64)>,
+    /// How the last launch used the co-simulation ([`Device::last_cosim`]).
+    last_cosim: Option<Result<(), &'static str>>,
 }
 
 impl std::fmt::Debug for Device {
@@ -98,7 +100,15 @@ impl Device {
             timeline: None,
             timing_sample: None,
             modules: Vec::new(),
+            last_cosim: None,
         }
+    }
+
+    /// Whether the last launch co-simulated (`cosim.rs`): `None` when it did not try (timing
+    /// off, sampled, atomics, `cosim` off), `Some(Err(why))` when it gave up and ran the linear
+    /// way, `Some(Ok(()))` when it co-simulated.
+    pub fn last_cosim(&self) -> Option<Result<(), &'static str>> {
+        self.last_cosim
     }
 
     /// The address of the global segment (`__device__` variables, see `otc_asm::globals`) of
@@ -331,31 +341,30 @@ impl Device {
         let batch = if cfg.parallel_batch > 0 { cfg.parallel_batch } else { 8 * nthreads };
 
         // ---------------------------------------------------------------- cycle model
-        let sink = match &cfg.timing {
-            None => None,
+        let (timeline, timing_sample) = (self.timeline.clone(), self.timing_sample);
+        let make_sim = || match &cfg.timing {
+            None => Ok::<_, SimError>(None),
             Some(tc) => {
-                let timing_err = |e: TimingError| bad(format!("cycle model: {e}"));
-                let mut sim = match Simulator::new(tc, total) {
-                    Ok(s) => s,
-                    Err(e) => return timing_err(e),
-                };
-                if let Err(e) = sim.check_fits(threads as u32, kernel.num_regs, shared as u32) {
-                    return timing_err(e);
-                }
-                if let Some(spec) = &self.timeline {
+                let timing_err =
+                    |e: TimingError| SimError::Launch(format!("kernel `{}`: cycle model: {e}", kernel.name));
+                let mut sim = Simulator::new(tc, total).map_err(timing_err)?;
+                sim.check_fits(threads as u32, kernel.num_regs, shared as u32).map_err(timing_err)?;
+                if let Some(spec) = &timeline {
                     sim.record_timeline(spec.clone());
                 }
-                if let Some(sms) = self.timing_sample {
+                if let Some(sms) = timing_sample {
                     sim.set_sample(sms);
                 }
+                sim.set_segment_events(cfg.timing_segment);
                 // The SMs advance once per `num_sms` CTAs or more: each advance then gives every SM
                 // about one new CTA, so the SMs stay on the threads that last ran them instead of
                 // being stolen in small, unbalanced advances (which cost ~20% more model time in
                 // cache misses with two threads).
                 sim.set_batch(batch.max(tc.gpu.num_sms as usize));
-                Some(sim)
+                Ok(Some(sim))
             }
         };
+        let mut sink = make_sim()?;
         let templates: Option<Vec<EventTemplate>> =
             cfg.timing.as_ref().map(|_| kernel.instructions.iter().map(EventTemplate::new).collect());
         if let (Some(sim), Some(t)) = (&sink, &templates) {
@@ -434,6 +443,34 @@ impl Device {
                 }
             }
         }
+        // Co-simulation (`cosim.rs`): the model reads each warp's events while the CTAs run, so
+        // that its memory stays bounded; the linear path below when it does not apply or gives up.
+        let cosim = cfg.cosim && cfg.timing_segment == 0 && timing_sample.is_none() && crate::cosim::eligible(&ops);
+        let mut cosim_done = None;
+        self.last_cosim = None;
+        if let (true, Some(sim), Some(prep), Some(tc)) = (cosim, sink.as_mut(), preparer.as_ref(), cfg.timing.as_ref())
+        {
+            let base = &self.memory;
+            let launch_ref = &launch;
+            let mut go = move || crate::cosim::run(launch_ref, total, base, budget, sim, prep, tc.gpu.num_sms as u64);
+            let out = match &self.pool {
+                Some(p) => p.install(go),
+                None => go(),
+            };
+            match out {
+                crate::cosim::Outcome::Done { overlay, counters: c } => {
+                    overlay.apply(&mut self.memory);
+                    counters.add(&c);
+                    cosim_done = sink.take();
+                    self.last_cosim = Some(Ok(()));
+                }
+                crate::cosim::Outcome::Model(e) => return bad(format!("cycle model: {e}")),
+                crate::cosim::Outcome::Fallback(why) => {
+                    self.last_cosim = Some(Err(why));
+                    sink = make_sim()?;
+                }
+            }
+        }
         let mem = &mut self.memory;
         let pool = &self.pool;
         let counters_ref = &mut counters;
@@ -446,65 +483,77 @@ impl Device {
         // With several host threads the cycle model runs on a thread of its own, fed the
         // committed CTAs in order through a bounded channel, so that it overlaps the functional
         // rounds instead of running between them (same pushes in the same order: same result).
-        let (result, timing) = std::thread::scope(|scope| {
-            let mut model: Option<std::thread::ScopedJoinHandle<'_, Option<Result<TimingStats, TimingError>>>> = None;
-            let mut sink = match sink {
-                Some(mut sim) if !sequential => {
-                    let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::PreparedTrace>(batch);
-                    model = Some(scope.spawn(move || {
-                        // Each push runs in the device's pool (the SMs advance in parallel
-                        // there); this thread only waits for the next committed CTA.
-                        let mut err = None;
-                        let stopped =
-                            || watch_ref.cancelled() || abandon_ref.load(std::sync::atomic::Ordering::Relaxed);
-                        for t in rx {
-                            if err.is_none() && !stopped() {
-                                let pushed = match pool {
-                                    Some(p) => p.install(|| sim.push_prepared(t)),
-                                    None => sim.push_prepared(t),
-                                };
-                                err = pushed.err();
+        let (result, timing) = if let Some(sim) = cosim_done {
+            let finish = || sim.finish();
+            (
+                Ok(()),
+                Some(match pool {
+                    Some(p) => p.install(finish),
+                    None => finish(),
+                }),
+            )
+        } else {
+            std::thread::scope(|scope| {
+                let mut model: Option<std::thread::ScopedJoinHandle<'_, Option<Result<TimingStats, TimingError>>>> =
+                    None;
+                let mut sink = match sink {
+                    Some(mut sim) if !sequential => {
+                        let (tx, rx) = std::sync::mpsc::sync_channel::<otc_timing::PreparedTrace>(batch);
+                        model = Some(scope.spawn(move || {
+                            // Each push runs in the device's pool (the SMs advance in parallel
+                            // there); this thread only waits for the next committed CTA.
+                            let mut err = None;
+                            let stopped =
+                                || watch_ref.cancelled() || abandon_ref.load(std::sync::atomic::Ordering::Relaxed);
+                            for t in rx {
+                                if err.is_none() && !stopped() {
+                                    let pushed = match pool {
+                                        Some(p) => p.install(|| sim.push_prepared(t)),
+                                        None => sim.push_prepared(t),
+                                    };
+                                    err = pushed.err();
+                                }
                             }
-                        }
-                        match (err, pool) {
-                            // the result is dropped (see `abandon`)
-                            (None, _) if stopped() => None,
-                            (Some(e), _) => Some(Err(e)),
-                            (None, Some(p)) => Some(p.install(move || sim.finish())),
-                            (None, None) => Some(sim.finish()),
-                        }
-                    }));
-                    Some(TimingSink::Threaded(tx))
-                }
-                Some(sim) => Some(TimingSink::Inline { sim: Box::new(sim), err: None }),
-                None => None,
-            };
-            let run = move || {
-                let result = if sequential {
-                    run_sequential(launch_ref, 0, total, mem, counters_ref, budget, &mut sink)
-                } else {
-                    run_parallel(launch_ref, total, mem, counters_ref, budget, batch, &mut sink)
+                            match (err, pool) {
+                                // the result is dropped (see `abandon`)
+                                (None, _) if stopped() => None,
+                                (Some(e), _) => Some(Err(e)),
+                                (None, Some(p)) => Some(p.install(move || sim.finish())),
+                                (None, None) => Some(sim.finish()),
+                            }
+                        }));
+                        Some(TimingSink::Threaded(tx))
+                    }
+                    Some(sim) => Some(TimingSink::Inline { sim: Box::new(sim), err: None }),
+                    None => None,
                 };
-                if result.is_err() {
-                    abandon_ref.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                let timing = match (&result, sink) {
-                    (Ok(()), Some(s @ TimingSink::Inline { .. })) => Some(s.finish()),
-                    _ => None, // a threaded sink is dropped here, which ends the model's input
+                let run = move || {
+                    let result = if sequential {
+                        run_sequential(launch_ref, 0, total, mem, counters_ref, budget, &mut sink)
+                    } else {
+                        run_parallel(launch_ref, total, mem, counters_ref, budget, batch, &mut sink)
+                    };
+                    if result.is_err() {
+                        abandon_ref.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let timing = match (&result, sink) {
+                        (Ok(()), Some(s @ TimingSink::Inline { .. })) => Some(s.finish()),
+                        _ => None, // a threaded sink is dropped here, which ends the model's input
+                    };
+                    (result, timing)
+                };
+                let (result, timing) = match pool {
+                    Some(p) => p.install(run),
+                    None => run(),
+                };
+                let joined = model.and_then(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+                let timing = match (&result, joined) {
+                    (Ok(()), Some(t)) => Some(t),
+                    _ => timing,
                 };
                 (result, timing)
-            };
-            let (result, timing) = match pool {
-                Some(p) => p.install(run),
-                None => run(),
-            };
-            let joined = model.and_then(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-            let timing = match (&result, joined) {
-                (Ok(()), Some(t)) => Some(t),
-                _ => timing,
-            };
-            (result, timing)
-        });
+            })
+        };
         counters.ctas = total;
         counters.warps = total * warps as u64;
         counters.threads = total * threads;

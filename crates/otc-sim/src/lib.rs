@@ -106,6 +106,7 @@
 #[cfg(test)]
 mod class_coverage;
 mod config;
+mod cosim;
 mod cta;
 mod decode;
 pub mod device;

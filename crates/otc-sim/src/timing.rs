@@ -48,6 +48,11 @@ impl<'a> Tracer<'a> {
         self.rec.finish(cta, shared_bytes, regs_per_thread, threads)
     }
 
+    /// Cut the recording here (co-simulation, `cosim.rs`): the events since the last cut.
+    pub fn take_segment(&mut self) -> Result<otc_timing::Segment, otc_timing::TimingError> {
+        self.rec.take_segment()
+    }
+
     /// Record one issue of `op` (instruction index `pc`) by warp `w` with the lanes `active`,
     /// of which `exec` passed the guard. Called before the instruction runs.
     #[inline(never)]

@@ -15,22 +15,6 @@ mod common;
 use common::*;
 use otc_sim::{Device, DeviceConfig};
 
-const CHAIN: &str = "
-.kernel chain
-.param ptr data
-    S2R R0, SR_TID.X ;
-    ISETP.NE.AND P0, PT, R0, RZ, PT ;
-    @P0 EXIT ;
-    S2R R1, SR_CTAID.X ;
-    MOV R2, c[0x0][0x160] ;
-    MOV R3, c[0x0][0x164] ;
-    IMAD.WIDE.U32 R4, R1, 0x4, R2 ;
-    LDG.E.SYS R6, [R4] ;
-    IADD3 R6, R6, R1, RZ ;
-    STG.E.SYS [R4+0x4], R6 ;
-    EXIT ;
-";
-
 const TICKETS: &str = "
 .kernel tickets
 .param ptr counter

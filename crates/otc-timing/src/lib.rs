@@ -35,6 +35,7 @@ pub mod accbuf;
 mod access_stream;
 pub mod by_pc;
 pub mod config;
+mod feed;
 pub mod memory;
 mod packed;
 mod record;
@@ -61,11 +62,22 @@ pub use trace::{
 
 use memory::SectorCache;
 use record::record_trace;
-pub use record::CtaRecorder;
+pub use record::{CtaRecorder, Segment};
 pub use sample::Sample;
 pub use sm::IssueRecord;
 use sm::{PreparedCta, Resolved, RunStatus, SmSim};
 use stats::SmStats;
+
+/// What an SM asks for when [`Simulator::run_sms`] returns (co-simulation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Its queue of CTAs ran dry: open more ([`Simulator::open`]) or end the stream.
+    Cta,
+    /// A warp of the open CTA of this linear index ran out of events: give it more.
+    Events(u64),
+    /// It has run everything.
+    Done,
+}
 
 /// Errors of a simulation.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -150,6 +162,10 @@ pub struct Simulator {
     /// Sector lookups of the L2 pre-pass so far (counted for sampled timing only): [load hits,
     /// load misses, store hits, store misses].
     prepass: [u64; 4],
+    /// [`Simulator::set_segment_events`]: events per warp in each part (0: CTAs whole), and the
+    /// parts of the open CTAs not given yet, by linear index.
+    segment_events: usize,
+    held: std::collections::HashMap<u64, Vec<VecDeque<feed::WarpPart>>>,
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -209,6 +225,8 @@ impl Simulator {
             protos: Default::default(),
             sample: None,
             prepass: [0; 4],
+            segment_events: 0,
+            held: Default::default(),
         })
     }
 
@@ -356,17 +374,7 @@ impl Simulator {
         let index = self.pushed;
         assert_eq!(p.index, index, "CTAs are pushed in linear CTA order");
         let mut ready = p.ready?;
-        if self.resolved.is_none() {
-            self.resolve(ready.nwarps, ready.trace.threads, ready.regs_per_warp, ready.smem);
-        }
-        let r = self.resolved.as_ref().unwrap();
-        if ready.smem > r.shared_capacity {
-            return Err(TimingError::CtaTooLarge {
-                index,
-                cta: ready.trace.cta,
-                reason: format!("{} bytes of shared memory > the carve-out of {} bytes", ready.smem, r.shared_capacity),
-            });
-        }
+        self.admit(index, &ready)?;
         let before = self.prepass;
         ready.gmem = self
             .l2_lookup(&mut ready.sectors, &ready.accesses, &ready.protos)
@@ -385,10 +393,37 @@ impl Simulator {
                 return Ok(()); // not timed: it only went through the L2 pre-pass
             }
         }
+        if self.segment_events > 0 {
+            // queued with no events; its SM asks for them part by part (`Simulator::serve`)
+            let parts = feed::split(&mut ready, self.segment_events)
+                .map_err(|_| TimingError::OutOfMemory { what: format!("the parts of CTA {index}") })?;
+            let mut f = feed::Feed::new(index, parts.len());
+            for (w, p) in parts.iter().enumerate() {
+                f.give(w, None, p.is_empty());
+            }
+            ready.feed = Some(Box::new(f));
+            self.held.insert(index, parts);
+        }
         self.sms[sm].queue.push_back(ready);
         self.buffered += 1;
         if self.buffered >= self.batch {
             self.advance();
+        }
+        Ok(())
+    }
+
+    /// Resolve the SMs from the first CTA; check that CTA `index` fits the carve-out.
+    fn admit(&mut self, index: u64, ready: &PreparedCta) -> Result<(), TimingError> {
+        if self.resolved.is_none() {
+            self.resolve(ready.nwarps, ready.trace.threads, ready.regs_per_warp, ready.smem);
+        }
+        let r = self.resolved.as_ref().unwrap();
+        if ready.smem > r.shared_capacity {
+            return Err(TimingError::CtaTooLarge {
+                index,
+                cta: ready.trace.cta,
+                reason: format!("{} bytes of shared memory > the carve-out of {} bytes", ready.smem, r.shared_capacity),
+            });
         }
         Ok(())
     }
@@ -481,13 +516,125 @@ impl Simulator {
         out.into_iter().map(|e| e.finish()).collect()
     }
 
-    /// Run every SM as far as the CTAs pushed so far allow.
+    /// Run every SM as far as the CTAs pushed so far allow (serving the SMs that ask for
+    /// events, [`feed`], and running them on).
     fn advance(&mut self) {
         self.buffered = 0;
         let Some(r) = self.resolved.as_ref() else { return };
-        self.sms.par_iter_mut().for_each(|sm| {
-            let _: RunStatus = sm.run(r);
-        });
+        let asks = |st: RunStatus| match st {
+            RunStatus::NeedEvents(cta) => Some(cta),
+            _ => None,
+        };
+        let mut asking: Vec<Option<u64>> = self.sms.par_iter_mut().map(|sm| asks(sm.run(r))).collect();
+        while asking.iter().any(Option::is_some) {
+            for (sm, cta) in asking.iter().enumerate() {
+                if let Some(cta) = *cta {
+                    Self::serve(&mut self.held, r, &mut self.sms[sm], cta);
+                }
+            }
+            asking = self.sms.par_iter_mut().zip(asking).map(|(sm, a)| a.and_then(|_| asks(sm.run(r)))).collect();
+        }
+    }
+
+    /// Give the open CTA `index` on `sm` the next part of each of its warps' held events (all
+    /// of them end when none are held, so that a run always progresses).
+    fn serve(
+        held: &mut std::collections::HashMap<u64, Vec<VecDeque<feed::WarpPart>>>,
+        r: &Resolved,
+        sm: &mut SmSim,
+        index: u64,
+    ) {
+        let (parts, last) = match held.get_mut(&index) {
+            Some(warps) => {
+                let parts: Vec<_> = warps.iter_mut().map(|q| q.pop_front()).collect();
+                let last: Vec<bool> = warps.iter().map(|q| q.is_empty()).collect();
+                if last.iter().all(|&l| l) {
+                    held.remove(&index);
+                }
+                (parts, last)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        sm.append(r, index, parts, &last, None);
+    }
+
+    /// Co-simulation (docs/timing.md "Bounding it"): queue the next CTA in linear CTA order on
+    /// its SM *open*, with its resources and no events; its SM asks for them
+    /// ([`Simulator::run_sms`]) and [`Simulator::give`] hands them over as the functional run
+    /// makes them. `preparer` is this simulator's; the arguments are those of
+    /// [`CtaRecorder::finish`]. Not with sampled timing.
+    pub fn open(
+        &mut self,
+        preparer: &Preparer,
+        cta: [u32; 3],
+        shared_bytes: u32,
+        regs_per_thread: u32,
+        threads: u32,
+    ) -> Result<(), TimingError> {
+        let index = self.pushed;
+        let warps = threads.div_ceil(32);
+        let rec = CtaRecorder::new(&self.cfg, preparer.protos.clone(), index, warps);
+        let (mut ready, _) = rec.finish_with(cta, shared_bytes, regs_per_thread, threads)?;
+        self.admit(index, &ready)?;
+        ready.sectors = Vec::new();
+        ready.accesses = Vec::new();
+        ready.gmem = (0..warps).map(|_| VecDeque::new()).collect();
+        ready.feed = Some(Box::new(feed::Feed::new(index, warps as usize)));
+        let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
+        self.pushed += 1;
+        self.sms[sm].queue.push_back(ready);
+        Ok(())
+    }
+
+    /// Run every SM until it needs a CTA or events, or is done: per SM, in SM order, what it
+    /// asks for (co-simulation; see [`Simulator::open`]).
+    pub fn run_sms(&mut self) -> Vec<Request> {
+        let Some(r) = self.resolved.as_ref() else { return Vec::new() };
+        self.sms
+            .par_iter_mut()
+            .map(|sm| match sm.run(r) {
+                RunStatus::NeedEvents(cta) => Request::Events(cta),
+                RunStatus::NeedCta => Request::Cta,
+                RunStatus::Finished => Request::Done,
+            })
+            .collect()
+    }
+
+    /// No CTA is opened after those so far (co-simulation): the SMs run to their end.
+    pub fn end_stream(&mut self) {
+        for sm in &mut self.sms {
+            sm.stream_done = true;
+        }
+    }
+
+    /// Give the open CTA of linear index `index` the events its recorder cut (`seg`);
+    /// `ended[w]`: warp `w` records nothing after them. Its global and local accesses are looked
+    /// up in the L2 now (the L2 sees the segments in the order they are given, the warps of a
+    /// segment interleaved access by access).
+    pub fn give(&mut self, index: u64, mut seg: Segment, ended: &[bool]) -> Result<(), TimingError> {
+        let gmem = self
+            .l2_lookup(&mut seg.sectors, &seg.accesses, &seg.protos)
+            .map_err(|_| TimingError::OutOfMemory { what: format!("the sector streams of CTA {index}") })?;
+        let parts = seg
+            .packed
+            .into_iter()
+            .zip(gmem)
+            .zip(seg.lane_addrs)
+            .map(|((packed, gmem), lane_addrs)| {
+                (packed.len() > 0).then_some(feed::WarpPart { packed, gmem, lane_addrs })
+            })
+            .collect();
+        let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
+        let Some(r) = self.resolved.as_ref() else { return Ok(()) };
+        self.sms[sm].append(r, index, parts, ended, Some(seg.protos));
+        Ok(())
+    }
+
+    /// Feed every CTA (of the timed SMs) to its SM in parts of `events` events per warp, each
+    /// given only when the SM asks for it (0: whole CTAs, the default). A check of the
+    /// co-simulation's suspend point ([`feed`]): the statistics are those of whole CTAs.
+    pub fn set_segment_events(&mut self, events: usize) {
+        self.segment_events = events;
     }
 
     /// Time only the CTAs of `sms` spread-out SMs (0: one in [`sample::DEFAULT_FRACTION`],

@@ -284,6 +284,7 @@ impl<'a> CtaRecorder<'a> {
                 regs_per_warp,
                 smem,
                 nwarps,
+                feed: None,
             },
             protos,
         ))
@@ -293,7 +294,7 @@ impl<'a> CtaRecorder<'a> {
     /// the events and accesses recorded since the last cut, packed and encoded from a fresh
     /// state, so that each segment decodes without the ones before it; the warps go on
     /// recording from a fresh state. [`CtaRecorder::finish`] is the last cut.
-    pub(crate) fn take_segment(&mut self) -> Result<Segment, TimingError> {
+    pub fn take_segment(&mut self) -> Result<Segment, TimingError> {
         let n = self.warps.len();
         let mut seg = Segment {
             packed: Vec::with_capacity(n),
@@ -319,13 +320,13 @@ impl<'a> CtaRecorder<'a> {
 
 /// A cut of a CTA's recording ([`CtaRecorder::take_segment`]), per warp: the packed events, the
 /// sector stream (with pcs) and its number of accesses, the lane-address stream; and the proto
-/// table the events are packed against.
-pub(crate) struct Segment {
-    pub packed: Vec<Packed>,
-    pub sectors: Vec<VecDeque<Vec<u8>>>,
-    pub accesses: Vec<usize>,
-    pub lane_addrs: Vec<VecDeque<Vec<u8>>>,
-    pub protos: Protos,
+/// table the events are packed against. Given to the model with [`crate::Simulator::give`].
+pub struct Segment {
+    pub(crate) packed: Vec<Packed>,
+    pub(crate) sectors: Vec<VecDeque<Vec<u8>>>,
+    pub(crate) accesses: Vec<usize>,
+    pub(crate) lane_addrs: Vec<VecDeque<Vec<u8>>>,
+    pub(crate) protos: Protos,
 }
 
 impl WarpRecorder {

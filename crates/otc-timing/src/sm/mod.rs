@@ -13,6 +13,7 @@ use crate::accbuf::AccBuf;
 use crate::access_stream::AccessReader;
 use crate::by_pc::{self, PcRow};
 use crate::config::{SchedulerPolicy, TimingConfig, UnitTiming};
+use crate::feed::{Feed, WarpPart};
 use crate::memory::{shared_wavefronts, Lookup, SectorCache};
 use crate::packed::{Cursor, Packed, Protos};
 use crate::stats::{Reason, SmStats, NUM_REASONS};
@@ -162,6 +163,45 @@ pub(crate) struct PreparedCta {
     pub smem: u32,
     /// Warp slots the CTA takes: max(ceil(threads / 32), traced warps).
     pub nwarps: u32,
+    /// A CTA fed its events in parts while it runs ([`crate::feed`]): the parts given and not
+    /// reached yet. `None`: the events above are all there are.
+    pub feed: Option<Box<Feed>>,
+}
+
+impl PreparedCta {
+    /// Move warp `w` past its event and decode the next one into `w.ev`; false when it has no
+    /// event buffered (it ended, or is starved: [`PreparedCta::warp_ended`]).
+    #[inline]
+    fn next_event(&mut self, w: &mut Warp) -> bool {
+        let p = &self.packed[w.w];
+        p.step(&mut w.cur);
+        p.get_into(&self.protos, &w.cur, &mut w.ev) || self.next_part(w)
+    }
+
+    /// Warp `w` read its part to the end: start on its next part (cursor and access readers
+    /// restart; the part decodes alone) and decode its first event; false when none is there.
+    #[cold]
+    fn next_part(&mut self, w: &mut Warp) -> bool {
+        let Some(feed) = self.feed.as_mut() else { return false };
+        while let Some(part) = feed.parts[w.w].pop_front() {
+            let wi = w.w;
+            self.packed[wi] = part.packed;
+            self.gmem[wi] = part.gmem;
+            self.lane_addrs[wi] = part.lane_addrs;
+            w.cur = self.packed[wi].start();
+            w.gmem = AccessReader::default();
+            w.lane_addrs = AccessReader::default();
+            if self.packed[wi].get_into(&self.protos, &w.cur, &mut w.ev) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Warp `wi` has no events left to come: its trace is whole, or its last part was given.
+    fn warp_ended(&self, wi: usize) -> bool {
+        self.feed.as_ref().is_none_or(|f| f.ended[wi] && f.parts[wi].is_empty())
+    }
 }
 
 struct CtaSlot {
@@ -225,6 +265,9 @@ struct Warp {
     /// The (active, executed) masks of the last issue and their lane counts.
     masks: (u32, u32),
     lanes: (u64, u64),
+    /// Starved ([`crate::feed`]): its buffered events ran out while more are to come, at the
+    /// issue of cycle `.0` after the instruction at pc `.1` (`None`: at its launch).
+    starved: Option<(u64, Option<u32>)>,
 }
 
 /// A placeholder for [`Warp::ev`] before a warp has an event.
@@ -283,6 +326,7 @@ impl Warp {
             plan: NO_PLAN,
             masks: (0, 0),
             lanes: (0, 0),
+            starved: None,
         }
     }
 
@@ -315,6 +359,7 @@ impl Warp {
         self.mem_done = 0;
         self.last_write = 0;
         self.own = None;
+        self.starved = None;
     }
 
     /// Registers `base..base + count` (within the 256) are written at `ready` (forwardable to a
@@ -362,6 +407,9 @@ struct SubCore {
 pub(crate) enum RunStatus {
     /// Its CTA queue is empty and more CTAs may come.
     NeedCta,
+    /// A warp of the open CTA of this linear index is starved ([`crate::feed`]): give the CTA
+    /// more events ([`SmSim::append`]) and run again.
+    NeedEvents(u64),
     Finished,
 }
 
@@ -405,6 +453,11 @@ pub(crate) struct SmSim {
     pub by_pc: Vec<PcRow>,
     /// The timeline recorder, on the sampled SMs when a timeline is asked for.
     pub timeline: Option<Box<timeline::Recorder>>,
+    /// Warps starved ([`Warp::starved`]).
+    starved: u32,
+    /// This cycle's retirements and launches are done: a run that stopped for a warp starved at
+    /// its launch resumes after them.
+    launched: bool,
 }
 
 /// What [`SmSim::schedule`] did on a sub-core: issued, or not until `next` because of
@@ -493,6 +546,8 @@ impl SmSim {
             log: None,
             by_pc: Vec::new(),
             timeline: None,
+            starved: 0,
+            launched: false,
         }
     }
 
@@ -506,7 +561,7 @@ impl SmSim {
             && p.smem <= self.free_smem
     }
 
-    fn launch(&mut self, r: &Resolved, p: PreparedCta) {
+    fn launch(&mut self, r: &Resolved, mut p: PreparedCta) {
         if !self.l1_ready {
             let m = &r.cfg.memory;
             self.l1 = SectorCache::new(r.l1_bytes, m.line_bytes, m.sector_bytes, m.l1_ways);
@@ -541,12 +596,22 @@ impl SmSim {
             let sub = ws % nsub;
             self.age += 1;
             self.warps[ws].reset(slot, wi, self.age, sub, t);
-            self.warps[ws].cur = p.packed[wi].start();
-            self.warps[ws].ev = p.packed[wi].get(&p.protos, self.warps[ws].cur).unwrap_or(NO_EVENT);
-            self.warps[ws].plan = plan_of(&mut self.plans, r, &self.warps[ws].ev);
-            let has_events = p.packed[wi].len() > 0
-                && Self::drop_removed(r, &mut self.stats, &mut self.plans, &p, &mut self.warps[ws]).0;
-            if !has_events {
+            let w = &mut self.warps[ws];
+            w.cur = p.packed[wi].start();
+            let first = p.packed[wi].get_into(&p.protos, &w.cur, &mut w.ev) || p.next_part(w);
+            if !first {
+                w.ev = NO_EVENT;
+            }
+            w.plan = plan_of(&mut self.plans, r, &w.ev);
+            let has_events = first && Self::drop_removed(r, &mut self.stats, &mut self.plans, &mut p, w).0;
+            if !has_events && !p.warp_ended(wi) {
+                // Starved at launch: live, on its sub-core, refilled before it is scheduled.
+                self.warps[ws].starved = Some((t, None));
+                self.starved += 1;
+                self.subs[sub].warps.push(ws);
+                self.subs[sub].wake = (0, Reason::Idle);
+                live += 1;
+            } else if !has_events {
                 self.warps[ws].live = false;
             } else {
                 self.subs[sub].warps.push(ws);
@@ -624,17 +689,28 @@ impl SmSim {
     /// Simulate until the CTA queue runs dry (and more may come) or everything is done.
     pub fn run(&mut self, r: &Resolved) -> RunStatus {
         loop {
-            self.retire_ctas(r);
-            while let Some(p) = self.queue.front() {
-                if self.launch_blocked || self.t < self.launch_ready {
-                    break;
+            // A starved warp stops the SM at the start of the cycle after its issue (or after
+            // its launch), before anything else happens in it.
+            if self.starved > 0 {
+                return RunStatus::NeedEvents(self.starved_cta());
+            }
+            if !std::mem::take(&mut self.launched) {
+                self.retire_ctas(r);
+                while let Some(p) = self.queue.front() {
+                    if self.launch_blocked || self.t < self.launch_ready {
+                        break;
+                    }
+                    if self.fits(r, p) {
+                        let p = self.queue.pop_front().unwrap();
+                        self.launch(r, p);
+                    } else {
+                        self.launch_blocked = true;
+                        break;
+                    }
                 }
-                if self.fits(r, p) {
-                    let p = self.queue.pop_front().unwrap();
-                    self.launch(r, p);
-                } else {
-                    self.launch_blocked = true;
-                    break;
+                if self.starved > 0 {
+                    self.launched = true;
+                    return RunStatus::NeedEvents(self.starved_cta());
                 }
             }
             if self.queue.is_empty() && !self.stream_done && self.resident < r.cfg.sm.max_ctas && self.free_warps > 0 {
@@ -1148,13 +1224,9 @@ impl SmSim {
             }
             w.own = None;
             w.pos += 1;
-            // Decode the next event (None: the warp's trace ends).
-            next = match self.ctas[w.cta].as_ref() {
-                Some(c) => {
-                    let p = &c.p.packed[w.w];
-                    p.step(&mut w.cur);
-                    p.get_into(&c.p.protos, &w.cur, &mut w.ev)
-                }
+            // Decode the next event (false: the warp's trace ends, or it is starved).
+            next = match self.ctas[w.cta].as_mut() {
+                Some(c) => c.p.next_event(w),
                 None => false,
             };
             if next {
@@ -1165,8 +1237,8 @@ impl SmSim {
         let mut last_pc = e.pc;
         if next && r.cfg.scheduler.drop_predicated_off_tensor {
             let w = &mut self.warps[ws];
-            if let Some(c) = self.ctas[w.cta].as_ref() {
-                let (more, removed) = Self::drop_removed(r, &mut self.stats, &mut self.plans, &c.p, w);
+            if let Some(c) = self.ctas[w.cta].as_mut() {
+                let (more, removed) = Self::drop_removed(r, &mut self.stats, &mut self.plans, &mut c.p, w);
                 next = more;
                 last_pc = removed.unwrap_or(last_pc);
             }
@@ -1213,17 +1285,114 @@ impl SmSim {
 
         // Next instruction: a taken control transfer refills the instruction buffer.
         match next.then_some(self.warps[ws].ev.pc) {
-            Some(pc) => {
-                if pc != last_pc.wrapping_add(INSTRUCTION_BYTES) && c.sm.branch_refill_cycles > 0 {
-                    let w = &mut self.warps[ws];
-                    let at = t + 1 + c.sm.branch_refill_cycles as u64;
-                    if at > w.next_issue {
-                        w.next_issue = at;
-                        w.next_reason = Reason::Frontend;
-                    }
-                }
+            Some(pc) => self.branch_refill(r, ws, t, last_pc, pc),
+            None if !self.cta_of(ws).p.warp_ended(self.warps[ws].w) => {
+                // more events are to come: the refill goes on from here (`SmSim::refill`)
+                self.warps[ws].starved = Some((t, Some(last_pc)));
+                self.starved += 1;
             }
             None => self.finish_warp(r, ws),
+        }
+    }
+
+    /// The issue at cycle `t` of warp `ws`'s instruction at `last_pc` is followed by one at `pc`:
+    /// a taken control transfer refills the instruction buffer.
+    #[inline]
+    fn branch_refill(&mut self, r: &Resolved, ws: usize, t: u64, last_pc: u32, pc: u32) {
+        let refill = r.cfg.sm.branch_refill_cycles as u64;
+        if pc != last_pc.wrapping_add(INSTRUCTION_BYTES) && refill > 0 {
+            let w = &mut self.warps[ws];
+            let at = t + 1 + refill;
+            if at > w.next_issue {
+                w.next_issue = at;
+                w.next_reason = Reason::Frontend;
+            }
+        }
+    }
+
+    /// The resident CTA of warp slot `ws`.
+    fn cta_of(&self, ws: usize) -> &CtaSlot {
+        self.ctas[self.warps[ws].cta].as_ref().expect("a live warp's CTA is resident")
+    }
+
+    /// The linear index of the open CTA of a starved warp.
+    #[cold]
+    fn starved_cta(&self) -> u64 {
+        let ws = self.warps.iter().position(|w| w.reserved && w.starved.is_some()).expect("a starved warp");
+        self.cta_of(ws).p.feed.as_ref().map_or(0, |f| f.index)
+    }
+
+    /// Give the open CTA of linear index `index` (resident or queued) the next part of each
+    /// warp (`parts[w]`, `None`: none this time; `last[w]`: no part comes after it, true for
+    /// the warps beyond `last`) and refill
+    /// its starved warps: each does what its issue (or launch) would have done with the events
+    /// there then (decode, plan, the removal of predicated-off tensor instructions, the branch
+    /// refill from its last pc, or finishing with the drain of that cycle). False: no such CTA.
+    pub fn append(
+        &mut self,
+        r: &Resolved,
+        index: u64,
+        parts: Vec<Option<WarpPart>>,
+        last: &[bool],
+        protos: Option<Protos>,
+    ) -> bool {
+        let is = |p: &PreparedCta| p.feed.as_ref().is_some_and(|f| f.index == index);
+        let slot = self.ctas.iter().position(|c| c.as_ref().is_some_and(|c| is(&c.p)));
+        let p = match slot {
+            Some(i) => &mut self.ctas[i].as_mut().unwrap().p,
+            None => match self.queue.iter_mut().find(|p| is(p)) {
+                Some(p) => p,
+                None => return false,
+            },
+        };
+        if let Some(protos) = protos {
+            p.protos = protos; // the table only grows: earlier parts decode against it too
+        }
+        let feed = p.feed.as_mut().unwrap();
+        let mut parts = parts.into_iter();
+        for w in 0..feed.ended.len() {
+            feed.give(w, parts.next().flatten(), last.get(w).copied().unwrap_or(true));
+        }
+        let Some(i) = slot else { return true };
+        for ws in self.ctas[i].as_ref().unwrap().warp_slots.clone() {
+            if self.warps[ws].starved.is_some() {
+                self.refill(r, ws);
+            }
+        }
+        true
+    }
+
+    /// Refill starved warp `ws` from the parts its CTA was given.
+    fn refill(&mut self, r: &Resolved, ws: usize) {
+        let Some((t, last)) = self.warps[ws].starved else { return };
+        let w = &mut self.warps[ws];
+        let c = self.ctas[w.cta].as_mut().unwrap();
+        let mut next = c.p.next_part(w);
+        let mut last_pc = last;
+        if next {
+            w.plan = plan_of(&mut self.plans, r, &w.ev);
+            let (more, removed) = Self::drop_removed(r, &mut self.stats, &mut self.plans, &mut c.p, w);
+            next = more;
+            last_pc = removed.or(last_pc);
+        }
+        if !next && !c.p.warp_ended(w.w) {
+            w.starved = Some((t, last_pc));
+            return;
+        }
+        w.starved = None;
+        self.starved -= 1;
+        match (next, last_pc) {
+            (true, Some(lp)) => {
+                let pc = self.warps[ws].ev.pc;
+                self.branch_refill(r, ws, t, lp, pc);
+            }
+            (true, None) => {} // starved at launch: scheduled from its launch cycle on
+            (false, _) => {
+                // its trace ended where it starved: finish it as of then
+                let now = std::mem::replace(&mut self.t, t);
+                self.finish_warp(r, ws);
+                self.t = now;
+            }
         }
     }
 
@@ -1236,7 +1405,7 @@ impl SmSim {
         r: &Resolved,
         stats: &mut SmStats,
         plans: &mut Vec<Option<Plan>>,
-        p: &PreparedCta,
+        p: &mut PreparedCta,
         w: &mut Warp,
     ) -> (bool, Option<u32>) {
         let mut last = None;
@@ -1256,9 +1425,7 @@ impl SmSim {
             tensor::count_skipped_tensor(stats, tc, r.cfg.tensor.cost(tc).macs as u64);
             last = Some(e.pc);
             w.pos += 1;
-            let packed = &p.packed[w.w];
-            packed.step(&mut w.cur);
-            if !packed.get_into(&p.protos, &w.cur, &mut w.ev) {
+            if !p.next_event(w) {
                 return (false, last);
             }
             w.plan = plan_of(plans, r, &w.ev);
