@@ -62,6 +62,8 @@ class Device:
     def config(self) -> dict[str, Any]: ...
     def timing_config(self) -> dict[str, Any] | None:
         """The cycle model's configuration (dotted key -> value), or None when timing is off."""
+    def last_cosim(self) -> str | None:
+        """How the last launch used the co-simulation: "co-simulated", the fallback's reason, or None."""
     @staticmethod
     def settings() -> dict[str, str]:
         """Every setting with its description."""

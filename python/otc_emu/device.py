@@ -573,6 +573,13 @@ class Device:
         """Every key of the cycle model's configuration with its value, or None when it is off."""
         return self._dev.timing_config()
 
+    @property
+    def last_cosim(self) -> str | None:
+        """How the last launch used the co-simulation (``Device(cosim=True)``, docs/timing.md):
+        ``"co-simulated"``, the reason it fell back to the linear path (same results, today's
+        statistics), or None when it did not try."""
+        return self._dev.last_cosim()
+
     @staticmethod
     def settings() -> dict[str, str]:
         """The functional settings with their descriptions."""

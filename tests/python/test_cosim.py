@@ -100,7 +100,7 @@ def _run_recording(monkeypatch, name, **settings):
         m.setattr(otc_emu.DeviceArray, "free", keep_then_free)
         stats, _, _ = {**CASES, **EXTRA}[name]()
     # how the case's (last) launch went: "co-simulated", why it fell back, or None
-    how = devices[-1]._dev.last_cosim() if devices else None
+    how = devices[-1].last_cosim if devices else None
     return stats.to_dict(), freed + [a.numpy().tobytes() for a in arrays if not a._freed], how
 
 
