@@ -64,6 +64,8 @@ class Device:
         """The cycle model's configuration (dotted key -> value), or None when timing is off."""
     def last_cosim(self) -> str | None:
         """How the last launch used the co-simulation: "co-simulated", the fallback's reason, or None."""
+    def last_trace_peak_bytes(self) -> int | None:
+        """The most bytes of CTA traces the cycle model held at once in the last launch, or None."""
     @staticmethod
     def settings() -> dict[str, str]:
         """Every setting with its description."""

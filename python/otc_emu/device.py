@@ -580,6 +580,14 @@ class Device:
         statistics), or None when it did not try."""
         return self._dev.last_cosim()
 
+    @property
+    def last_trace_peak_bytes(self) -> int | None:
+        """The most bytes of CTA traces (packed events and access streams) the cycle model held
+        at once during the last launch, or None when it was not timed (docs/timing.md
+        "Bounding it"). What ``cosim=True`` bounds; not a statistic (it depends on how CTAs are
+        fed, so it is not in ``Stats``)."""
+        return self._dev.last_trace_peak_bytes()
+
     @staticmethod
     def settings() -> dict[str, str]:
         """The functional settings with their descriptions."""

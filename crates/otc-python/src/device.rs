@@ -341,6 +341,12 @@ impl PyDevice {
         }))
     }
 
+    /// The most bytes of CTA traces the cycle model held at once in the last launch, or None
+    /// when it was not timed.
+    fn last_trace_peak_bytes(&self, py: Python<'_>) -> Result<Option<u64>, Error> {
+        self.with(py, |d| Ok(d.last_trace_peak_bytes()))
+    }
+
     /// Descriptions of the settings, as a dict name -> text.
     #[staticmethod]
     fn settings<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -74,6 +74,8 @@ pub struct Device {
     modules: Vec<(Arc<otc_asm::Program>, u64)>,
     /// How the last launch used the co-simulation ([`Device::last_cosim`]).
     last_cosim: Option<Result<(), &'static str>>,
+    /// [`Device::last_trace_peak_bytes`].
+    last_trace_peak: Option<u64>,
 }
 
 impl std::fmt::Debug for Device {
@@ -101,7 +103,15 @@ impl Device {
             timing_sample: None,
             modules: Vec::new(),
             last_cosim: None,
+            last_trace_peak: None,
         }
+    }
+
+    /// The most bytes of CTA traces (packed events and access streams) the cycle model held at
+    /// once during the last launch (`otc_timing::Simulator::trace_peak_bytes`); `None` when it
+    /// was not timed or failed. What co-simulation bounds (docs/timing.md); not a statistic.
+    pub fn last_trace_peak_bytes(&self) -> Option<u64> {
+        self.last_trace_peak
     }
 
     /// Whether the last launch co-simulated (`cosim.rs`): `None` when it did not try (timing
@@ -342,6 +352,9 @@ impl Device {
 
         // ---------------------------------------------------------------- cycle model
         let (timeline, timing_sample) = (self.timeline.clone(), self.timing_sample);
+        self.last_trace_peak = None;
+        // The model's trace peak, stored when it finishes (on whichever thread that is).
+        let trace_peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let make_sim = || match &cfg.timing {
             None => Ok::<_, SimError>(None),
             Some(tc) => {
@@ -356,6 +369,7 @@ impl Device {
                     sim.set_sample(sms);
                 }
                 sim.set_segment_events(cfg.timing_segment);
+                sim.share_trace_peak(trace_peak.clone());
                 // The SMs advance once per `num_sms` CTAs or more: each advance then gives every SM
                 // about one new CTA, so the SMs stay on the threads that last ran them instead of
                 // being stolen in small, unbalanced advances (which cost ~20% more model time in
@@ -561,7 +575,10 @@ impl Device {
             Ok(()) => {
                 let timing = match timing {
                     None => None,
-                    Some(Ok(t)) => Some(t),
+                    Some(Ok(t)) => {
+                        self.last_trace_peak = Some(trace_peak.load(std::sync::atomic::Ordering::Relaxed));
+                        Some(t)
+                    }
                     // Not reachable for traces this crate records (the CTA was checked above).
                     Some(Err(e)) => return bad(format!("cycle model: {e}")),
                 };

@@ -136,3 +136,43 @@ fn counter(json: &str, name: &str) -> u64 {
     let at = json.find(&key).unwrap_or_else(|| panic!("{name} in {json}")) + key.len();
     json[at..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
+
+/// The walk of benchmarks/cosim_bound.py (its `SOURCE`): every thread sums `steps` words of a
+/// table at positions from an LCG in its registers, so its sector streams never repeat and a
+/// CTA's trace grows with `steps`.
+fn lcg_walk() -> KernelImage {
+    let file = include_str!("../../../benchmarks/cosim_bound.py");
+    let start = file.find("SOURCE = \"\"\"").expect("cosim_bound.py has SOURCE") + 12;
+    let len = file[start..].find("\"\"\"").expect("SOURCE ends");
+    kernel(&file[start..start + len])
+}
+
+/// The cycle model's trace peak of an LCG walk of `steps` (8 CTAs of 64 threads on 4 SMs).
+fn walk_trace_peak(cosim: bool, steps: u32) -> u64 {
+    let k = lcg_walk();
+    let (grid, block, words) = (8u32, 64u32, 1u32 << 16);
+    let mut d = Device::new(config(cosim, 1));
+    let table = upload(&mut d, &vec![0u8; 4 * words as usize]);
+    let out = upload(&mut d, &vec![0u8; 4 * (grid * block) as usize]);
+    let params = Params::new().ptr(table).ptr(out).u32(steps).u32(words - 1);
+    d.launch_timed(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).unwrap();
+    assert_eq!(d.last_cosim(), cosim.then_some(Ok(())));
+    d.last_trace_peak_bytes().expect("timed")
+}
+
+#[test]
+fn co_simulation_bounds_the_trace_bytes_the_model_holds() {
+    // both lengths need several chunks per warp (4,096 warp-instructions, ~455 steps)
+    let (short, long) = (1024, 4096);
+    let linear = [walk_trace_peak(false, short), walk_trace_peak(false, long)];
+    let cosim = [walk_trace_peak(true, short), walk_trace_peak(true, long)];
+    assert!(linear[1] > 3 * linear[0], "whole traces grow with the walk: {linear:?}");
+    assert!(cosim[0] > 0 && cosim[1] * 4 < cosim[0] * 5, "chunks do not: {cosim:?}");
+    assert!(cosim[1] * 3 < linear[1], "a chunk is far less than a whole trace: {cosim:?} {linear:?}");
+    let mut d = Device::new(DeviceConfig { timing: None, ..config(false, 1) });
+    assert_eq!(d.last_trace_peak_bytes(), None);
+    let out = upload(&mut d, &[0u8; 4 * 64]);
+    let k = kernel(STORES);
+    d.launch_timed(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(out).u32(1).u32(1).bytes(), 0).unwrap();
+    assert_eq!(d.last_trace_peak_bytes(), None, "not timed");
+}

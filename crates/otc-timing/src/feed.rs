@@ -28,6 +28,18 @@ pub(crate) struct WarpPart {
     pub lane_addrs: VecDeque<Vec<u8>>,
 }
 
+impl WarpPart {
+    /// Heap bytes held (its packed events and access streams).
+    pub fn heap_bytes(&self) -> usize {
+        self.packed.heap_bytes() + stream_bytes(&self.gmem) + stream_bytes(&self.lane_addrs)
+    }
+}
+
+/// Heap bytes of an encoded access stream's chunks.
+pub(crate) fn stream_bytes(s: &VecDeque<Vec<u8>>) -> usize {
+    s.iter().map(Vec::capacity).sum()
+}
+
 /// What an open CTA has been given and not reached yet.
 pub(crate) struct Feed {
     /// The CTA's linear index (its push order), which `RunStatus::NeedEvents` names.

@@ -166,6 +166,12 @@ pub struct Simulator {
     /// parts of the open CTAs not given yet, by linear index.
     segment_events: usize,
     held: std::collections::HashMap<u64, Vec<VecDeque<feed::WarpPart>>>,
+    /// The bytes of the parts in `held`.
+    held_bytes: usize,
+    /// The most trace bytes held at once so far ([`Simulator::trace_peak_bytes`]), and where
+    /// [`Simulator::finish`] stores it ([`Simulator::share_trace_peak`]).
+    trace_peak: usize,
+    trace_peak_out: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -227,6 +233,9 @@ impl Simulator {
             prepass: [0; 4],
             segment_events: 0,
             held: Default::default(),
+            held_bytes: 0,
+            trace_peak: 0,
+            trace_peak_out: None,
         })
     }
 
@@ -402,9 +411,11 @@ impl Simulator {
                 f.give(w, None, p.is_empty());
             }
             ready.feed = Some(Box::new(f));
+            self.held_bytes += parts.iter().flatten().map(feed::WarpPart::heap_bytes).sum::<usize>();
             self.held.insert(index, parts);
         }
-        self.sms[sm].queue.push_back(ready);
+        self.sms[sm].enqueue(ready);
+        self.note_trace_bytes();
         self.buffered += 1;
         if self.buffered >= self.batch {
             self.advance();
@@ -529,7 +540,7 @@ impl Simulator {
         while asking.iter().any(Option::is_some) {
             for (sm, cta) in asking.iter().enumerate() {
                 if let Some(cta) = *cta {
-                    Self::serve(&mut self.held, r, &mut self.sms[sm], cta);
+                    Self::serve(&mut self.held, &mut self.held_bytes, r, &mut self.sms[sm], cta);
                 }
             }
             asking = self.sms.par_iter_mut().zip(asking).map(|(sm, a)| a.and_then(|_| asks(sm.run(r)))).collect();
@@ -540,6 +551,7 @@ impl Simulator {
     /// of them end when none are held, so that a run always progresses).
     fn serve(
         held: &mut std::collections::HashMap<u64, Vec<VecDeque<feed::WarpPart>>>,
+        held_bytes: &mut usize,
         r: &Resolved,
         sm: &mut SmSim,
         index: u64,
@@ -547,6 +559,7 @@ impl Simulator {
         let (parts, last) = match held.get_mut(&index) {
             Some(warps) => {
                 let parts: Vec<_> = warps.iter_mut().map(|q| q.pop_front()).collect();
+                *held_bytes -= parts.iter().flatten().map(feed::WarpPart::heap_bytes).sum::<usize>();
                 let last: Vec<bool> = warps.iter().map(|q| q.is_empty()).collect();
                 if last.iter().all(|&l| l) {
                     held.remove(&index);
@@ -582,7 +595,8 @@ impl Simulator {
         ready.feed = Some(Box::new(feed::Feed::new(index, warps as usize)));
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
         self.pushed += 1;
-        self.sms[sm].queue.push_back(ready);
+        self.sms[sm].enqueue(ready);
+        self.note_trace_bytes();
         Ok(())
     }
 
@@ -627,7 +641,30 @@ impl Simulator {
         let sm = (index % self.cfg.gpu.num_sms as u64) as usize;
         let Some(r) = self.resolved.as_ref() else { return Ok(()) };
         self.sms[sm].append(r, index, parts, ended, Some(seg.protos));
+        self.note_trace_bytes();
         Ok(())
+    }
+
+    /// Take the trace bytes held now into the peak. Called after each addition (a CTA queued,
+    /// a part given): the SMs only drop bytes while they run, so the peak is at one of these.
+    fn note_trace_bytes(&mut self) {
+        let now = self.held_bytes + self.sms.iter().map(|sm| sm.trace_bytes).sum::<usize>();
+        self.trace_peak = self.trace_peak.max(now);
+    }
+
+    /// The most bytes of CTA traces the model has held at once so far: over the CTAs queued
+    /// and resident on the SMs (and parts held back by [`Simulator::set_segment_events`]),
+    /// their packed events and access streams, each part counted from when it is added until
+    /// its warp moves past it or its CTA retires. Not a statistic (it depends on how CTAs are
+    /// fed: batch size, co-simulation); what bounds the model's memory (docs/timing.md).
+    pub fn trace_peak_bytes(&self) -> u64 {
+        self.trace_peak as u64
+    }
+
+    /// [`Simulator::finish`] stores [`Simulator::trace_peak_bytes`] in `cell` (for a caller
+    /// that hands the simulator away, e.g. to a thread of its own).
+    pub fn share_trace_peak(&mut self, cell: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.trace_peak_out = Some(cell);
     }
 
     /// Feed every CTA (of the timed SMs) to its SM in parts of `events` events per warp, each
@@ -685,6 +722,13 @@ impl Simulator {
             sm.stream_done = true;
         }
         self.advance();
+        debug_assert!(
+            self.held_bytes == 0 && self.sms.iter().all(|sm| sm.trace_bytes == 0),
+            "every trace byte counted is taken off when its CTA retires"
+        );
+        if let Some(cell) = &self.trace_peak_out {
+            cell.store(self.trace_peak as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut total = SmStats::new(otc_isa::FORMS.len());
         let mut cycles = Vec::with_capacity(self.cfg.gpu.num_sms as usize);
         let mut rows = Vec::new();

@@ -197,7 +197,6 @@ impl Packed {
     }
 
     /// Heap bytes held.
-    #[allow(dead_code)]
     pub fn heap_bytes(&self) -> usize {
         self.runs.capacity() + self.whole.capacity() * std::mem::size_of::<Event>()
     }

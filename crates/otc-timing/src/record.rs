@@ -285,6 +285,7 @@ impl<'a> CtaRecorder<'a> {
                 smem,
                 nwarps,
                 feed: None,
+                bytes: Default::default(),
             },
             protos,
         ))

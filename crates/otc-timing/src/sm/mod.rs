@@ -166,9 +166,31 @@ pub(crate) struct PreparedCta {
     /// A CTA fed its events in parts while it runs ([`crate::feed`]): the parts given and not
     /// reached yet. `None`: the events above are all there are.
     pub feed: Option<Box<Feed>>,
+    /// The trace bytes its SM counts for it ([`SmSim::trace_bytes`]).
+    pub bytes: TraceBytes,
+}
+
+/// A CTA's share of [`SmSim::trace_bytes`]: each part (its packed events and access streams)
+/// counts as it was given, until the warp moves past it or the CTA retires (the access chunks
+/// a warp frees as it reads are not taken off: an upper bound, and no work per event).
+#[derive(Default)]
+pub(crate) struct TraceBytes {
+    /// Per warp: the bytes of the part it reads.
+    part: Vec<usize>,
+    /// Everything counted for the CTA now: its warps' parts and those given, not reached yet.
+    held: usize,
+    /// Parts dropped since the SM last took them off its count (`SmSim::collect_released`).
+    released: usize,
 }
 
 impl PreparedCta {
+    /// The bytes of warp `w`'s current part.
+    fn warp_bytes(&self, w: usize) -> usize {
+        self.packed[w].heap_bytes()
+            + self.gmem.get(w).map_or(0, crate::feed::stream_bytes)
+            + self.lane_addrs.get(w).map_or(0, crate::feed::stream_bytes)
+    }
+
     /// Move warp `w` past its event and decode the next one into `w.ev`; false when it has no
     /// event buffered (it ended, or is starved: [`PreparedCta::warp_ended`]).
     #[inline]
@@ -185,6 +207,9 @@ impl PreparedCta {
         let Some(feed) = self.feed.as_mut() else { return false };
         while let Some(part) = feed.parts[w.w].pop_front() {
             let wi = w.w;
+            let old = std::mem::replace(&mut self.bytes.part[wi], part.heap_bytes());
+            self.bytes.held -= old;
+            self.bytes.released += old;
             self.packed[wi] = part.packed;
             self.gmem[wi] = part.gmem;
             self.lane_addrs[wi] = part.lane_addrs;
@@ -415,7 +440,10 @@ pub(crate) enum RunStatus {
 
 pub(crate) struct SmSim {
     pub t: u64,
-    pub queue: VecDeque<PreparedCta>,
+    queue: VecDeque<PreparedCta>,
+    /// The trace bytes of the CTAs queued and resident here ([`TraceBytes`]), kept up to date
+    /// where CTAs and parts come and go; exact whenever the SM is not running.
+    pub trace_bytes: usize,
     pub stream_done: bool,
     ctas: Vec<Option<CtaSlot>>,
     warps: Vec<Warp>,
@@ -517,6 +545,7 @@ impl SmSim {
         SmSim {
             t: 0,
             queue: VecDeque::new(),
+            trace_bytes: 0,
             stream_done: false,
             ctas: Vec::new(),
             warps: Vec::new(),
@@ -660,6 +689,7 @@ impl SmSim {
             };
             if done {
                 let c = self.ctas[i].take().unwrap();
+                self.trace_bytes -= c.p.bytes.held + c.p.bytes.released;
                 self.launch_blocked = false;
                 for &ws in &c.warp_slots {
                     self.warps[ws].live = false;
@@ -686,8 +716,29 @@ impl SmSim {
         }
     }
 
+    /// Queue the next CTA of this SM (in linear CTA order).
+    pub fn enqueue(&mut self, mut p: PreparedCta) {
+        p.bytes.part = (0..p.packed.len()).map(|w| p.warp_bytes(w)).collect();
+        p.bytes.held = p.bytes.part.iter().sum();
+        self.trace_bytes += p.bytes.held;
+        self.queue.push_back(p);
+    }
+
+    /// Take the parts the resident CTAs' warps moved past off [`SmSim::trace_bytes`].
+    fn collect_released(&mut self) {
+        for c in self.ctas.iter_mut().flatten() {
+            self.trace_bytes -= std::mem::take(&mut c.p.bytes.released);
+        }
+    }
+
     /// Simulate until the CTA queue runs dry (and more may come) or everything is done.
     pub fn run(&mut self, r: &Resolved) -> RunStatus {
+        let status = self.run_until_stop(r);
+        self.collect_released();
+        status
+    }
+
+    fn run_until_stop(&mut self, r: &Resolved) -> RunStatus {
         loop {
             // A starved warp stops the SM at the start of the cycle after its issue (or after
             // its launch), before anything else happens in it.
@@ -1348,17 +1399,21 @@ impl SmSim {
         if let Some(protos) = protos {
             p.protos = protos; // the table only grows: earlier parts decode against it too
         }
+        let added: usize = parts.iter().flatten().map(WarpPart::heap_bytes).sum();
+        p.bytes.held += added;
         let feed = p.feed.as_mut().unwrap();
         let mut parts = parts.into_iter();
         for w in 0..feed.ended.len() {
             feed.give(w, parts.next().flatten(), last.get(w).copied().unwrap_or(true));
         }
+        self.trace_bytes += added;
         let Some(i) = slot else { return true };
         for ws in self.ctas[i].as_ref().unwrap().warp_slots.clone() {
             if self.warps[ws].starved.is_some() {
                 self.refill(r, ws);
             }
         }
+        self.collect_released();
         true
     }
 
