@@ -7,6 +7,11 @@ growth over the walk's launch, and the CPU seconds of the launch.
 
     python3 benchmarks/cosim_bound.py                       # lengths 256 1024 4096, both paths
     python3 benchmarks/cosim_bound.py --lengths 512 2048 --ctas 160 --threads 2
+    python3 benchmarks/cosim_bound.py --lengths 8192 32768 --max-trace-bytes 268435456
+
+``--max-trace-bytes`` sets the watchdog that bounds the whole traces by default (2**31): a linear
+run whose CTA passes its share stops with a watchdog fault, reported as "stopped" with the peak
+it reached.
 
 Not part of CI (seconds to a minute per run)."""
 
@@ -79,16 +84,23 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def probe(steps: int, ctas: int, block: int, cosim: bool, threads: int) -> dict:
+def probe(steps: int, ctas: int, block: int, cosim: bool, threads: int, max_trace_bytes: int | None) -> dict:
     """In this (fresh) process: one walk launch; peak RSS before and after, CPU seconds."""
     table = np.random.default_rng(16).integers(0, 1 << 20, TABLE_WORDS, dtype=np.uint32)
-    dev = otc_emu.Device(threads=threads, cosim=cosim)
+    limit = {} if max_trace_bytes is None else {"max_trace_bytes": max_trace_bytes}
+    dev = otc_emu.Device(threads=threads, cosim=cosim, **limit)
     prog = otc_emu.assemble(SOURCE, "lcg_walk.sass")
     t = dev.to_device(table)
     out = dev.zeros(ctas * block, np.uint32)
     before = peak_rss()
     cpu = time.process_time()
-    res = dev.launch(prog, "lcg_walk", ctas, block, [t, out, np.uint32(steps), np.uint32(TABLE_WORDS - 1)])
+    try:
+        res = dev.launch(prog, "lcg_walk", ctas, block, [t, out, np.uint32(steps), np.uint32(TABLE_WORDS - 1)])
+    except otc_emu.GuestFault as f:
+        if "max_trace_bytes" not in str(f):
+            raise
+        return {"steps": steps, "cosim": cosim, "peak_before": before, "peak_after": peak_rss(),
+                "cpu_s": time.process_time() - cpu, "cycles": None, "how": f"stopped: {str(f)[:90]}..."}
     cpu = time.process_time() - cpu
     after = peak_rss()
     if not np.array_equal(out.numpy(), reference(ctas * block, steps, table)):
@@ -105,11 +117,12 @@ def main() -> int:
     ap.add_argument("--ctas", type=int, default=160, help="grid (CTAs); default 2 per SM of the v100")
     ap.add_argument("--block", type=int, default=128, help="threads per CTA")
     ap.add_argument("--threads", type=int, default=1, help="host threads")
+    ap.add_argument("--max-trace-bytes", type=int, default=None, help="the watchdog's limit (default: the device's)")
     ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--cosim", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
-        print(json.dumps(probe(args.lengths[0], args.ctas, args.block, args.cosim, args.threads)))
+        print(json.dumps(probe(args.lengths[0], args.ctas, args.block, args.cosim, args.threads, args.max_trace_bytes)))
         return 0
     print(f"lcg_walk: {args.ctas} CTAs of {args.block} threads, {args.threads} host thread(s)")
     print(f"{'steps':>6} {'path':>7} {'peak RSS':>9} {'launch growth':>14} {'CPU s':>7} {'cycles':>10}")
@@ -117,11 +130,13 @@ def main() -> int:
         for cosim in (False, True):
             cmd = [sys.executable, __file__, "--probe", "--lengths", str(steps), "--ctas", str(args.ctas),
                    "--block", str(args.block), "--threads", str(args.threads)] + (["--cosim"] if cosim else [])
+            if args.max_trace_bytes is not None:
+                cmd += ["--max-trace-bytes", str(args.max_trace_bytes)]
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
             grow = r["peak_after"] - r["peak_before"]
             path = "cosim" if cosim else "linear"
             print(f"{steps:>6} {path:>7} {r['peak_after'] / 2**20:>5.0f} MiB {grow / 2**20:>10.0f} MiB "
-                  f"{r['cpu_s']:>7.2f} {r['cycles']:>10,}" + (f"  ({r['how']})" if r["how"] else ""), flush=True)
+                  f"{r['cpu_s']:>7.2f} {r['cycles'] or 0:>10,}" + (f"  ({r['how']})" if r["how"] else ""), flush=True)
     return 0
 
 

@@ -290,6 +290,12 @@ class LaunchResult:
     stats: Stats
 
 
+def _byte_view(a: np.ndarray) -> np.ndarray:
+    """The bytes of the C-contiguous array ``a`` as a 1-D uint8 view (no copy), for the binding's
+    ``read_into``/``write_array``."""
+    return a.reshape(-1).view(np.uint8)
+
+
 @dataclass(eq=False)
 class DeviceArray:
     """An allocation in device global memory with a NumPy shape and dtype. It belongs to the
@@ -319,16 +325,17 @@ class DeviceArray:
     def numpy(self) -> np.ndarray:
         """Copy the array back to the host."""
         self._check()
-        data = self.device._dev.read(self.address, self.nbytes)
-        return np.frombuffer(data, dtype=self.dtype).reshape(self.shape).copy()
+        out = np.empty(self.shape, dtype=self.dtype)
+        self.device._dev.read_into(self.address, _byte_view(out))  # straight into the new array
+        return out
 
     def write(self, array) -> None:
         """Overwrite the array's contents from the host (same shape; converted to its dtype)."""
         self._check()
-        a = np.ascontiguousarray(np.asarray(array, dtype=self.dtype))
+        a = np.require(np.asarray(array, dtype=self.dtype), requirements="C")  # (keeps 0-d arrays 0-d)
         if a.shape != self.shape:
             raise ValueError(f"shape {a.shape} does not match the device array's {self.shape}")
-        self.device._dev.write(self.address, a.tobytes())
+        self.device._dev.write_array(self.address, _byte_view(a))
 
     def free(self) -> None:
         """Free the device memory now (later uses raise OtcError); freeing twice does nothing."""
@@ -611,16 +618,15 @@ class Device:
         return DeviceArray(self, addr, shp, dt)
 
     def zeros(self, shape, dtype=np.float32) -> DeviceArray:
-        arr = self.empty(shape, dtype)
-        self._dev.write(arr.address, bytes(arr.nbytes))
-        return arr
+        # every allocation starts zero-filled (otc_sim's GlobalMemory::alloc), freed memory too
+        return self.empty(shape, dtype)
 
     def to_device(self, array) -> DeviceArray:
         a = np.require(np.asarray(array), requirements="C")  # (ascontiguousarray makes 0-d arrays 1-d)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"cannot copy an array of dtype {a.dtype} to the device")
         arr = self.empty(a.shape, a.dtype)
-        self._dev.write(arr.address, a.tobytes())
+        self._dev.write_array(arr.address, _byte_view(a))
         return arr
 
     def write_constant(self, bank: int, offset: int, data) -> None:

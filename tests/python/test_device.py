@@ -206,3 +206,32 @@ def test_v100_slice_keeps_each_sms_share_of_the_bandwidth(sms):
 def test_v100_slice_refuses_what_is_not_a_slice(sms):
     with pytest.raises(ValueError, match="sms must be an integer in 1..80"):
         otc_emu.Device.v100_slice(sms)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        np.arange(24, dtype=np.float16).reshape(2, 3, 4),
+        np.array(7, dtype=np.int32),  # 0-d
+        np.array([True, False, True]),
+        np.arange(12, dtype=">u4"),  # non-native byte order
+        np.arange(64, dtype=np.float64).reshape(8, 8)[::2, 1::3],  # not contiguous
+        np.zeros((0, 5), np.float32),
+    ],
+)
+def test_arrays_go_to_the_device_and_back_unchanged(host):
+    dev = otc_emu.Device(timing=False)
+    arr = dev.to_device(host)
+    back = arr.numpy()
+    assert back.shape == host.shape and back.dtype == host.dtype and np.array_equal(back, host)
+    assert back.flags.writeable and back.flags.c_contiguous
+    arr.write(host[::-1] if host.ndim else host)
+    assert np.array_equal(arr.numpy(), host[::-1] if host.ndim else host)
+
+
+def test_zeros_are_zero_after_other_arrays_held_data():
+    dev = otc_emu.Device(timing=False)
+    junk = dev.to_device(np.full(1 << 16, 0xAB, np.uint8))
+    junk.free()
+    assert not dev.zeros((128, 128), np.float32).numpy().any()
+    assert not dev.empty(100, np.uint16).numpy().any()  # "zeroed in practice", as documented

@@ -98,7 +98,15 @@ def test_finding1_spinning_warp_beside_a_barrier_stops():
     assert (info.value.kind, info.value.warp, info.value.pc) == ("watchdog", 1, 5 * 16)
 
 
-@pytest.mark.parametrize("limits", [{"max_cycles": None}, {"max_cycles": None, "max_instructions": None}])
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_cycles": None},
+        {"max_cycles": None, "max_instructions": None},
+        # a CTA limit below the launch's: the deadline still names max_seconds, not max_cycles
+        {"max_cycles": 2**39},
+    ],
+)
 def test_wall_clock_watchdog_names_pc_and_warp(limits):
     dev = otc_emu.Device(max_seconds=0.3, **limits)
     start = time.monotonic()

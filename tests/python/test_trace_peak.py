@@ -26,7 +26,7 @@ SHORT, LONG = 1024, 4096
 
 
 def _walk(steps: int, **settings) -> otc_emu.Device:
-    dev = otc_emu.Device(threads=1, **settings)
+    dev = otc_emu.Device(**{"threads": 1, **settings})
     table = np.random.default_rng(16).integers(0, 1 << 20, TABLE_WORDS, dtype=np.uint32)
     t = dev.to_device(table)
     out = dev.zeros(CTAS * BLOCK, np.uint32)
@@ -67,3 +67,40 @@ def test_the_peak_is_the_same_on_a_second_run_and_none_without_timing():
     assert _walk(SHORT, cosim=True).last_trace_peak_bytes == first
     assert _walk(SHORT, timing=False).last_trace_peak_bytes is None
     assert otc_emu.Device().last_trace_peak_bytes is None  # no launch yet
+
+
+# ------------------------------------------------------------------ the default bound: max_trace_bytes
+
+
+def _walk_raises(steps: int, **settings) -> otc_emu.GuestFault:
+    with pytest.raises(otc_emu.GuestFault) as info:
+        _walk(steps, **settings)
+    return info.value
+
+
+def test_max_trace_bytes_is_a_watchdog_on_by_default():
+    assert otc_emu.Device().config["max_trace_bytes"] == 2**31
+    assert otc_emu.Device(max_trace_bytes=None).config["max_trace_bytes"] is None
+    assert "max_trace_bytes" in otc_emu.Device.settings()
+
+
+def test_a_trace_past_its_share_of_max_trace_bytes_stops_the_launch_the_same_way_for_any_thread_count(peaks):
+    # The 8 CTAs are resident at once, so each may record budget / 8: twice the whole short walk
+    # fits (each CTA's share is about twice its trace), the walk four times as long does not.
+    budget = 2 * peaks[False, SHORT]
+    assert _walk(SHORT, max_trace_bytes=budget).last_trace_peak_bytes <= budget
+    faults = [_walk_raises(LONG, max_trace_bytes=budget, threads=n) for n in (1, 2)]
+    f = faults[0]
+    assert (f.kind, f.cta) == ("watchdog", (0, 0, 0))
+    assert f"{budget // CTAS} bytes" in str(f) and "max_trace_bytes" in str(f) and "cosim=True" in str(f)
+    assert [(g.pc, g.warp, g.cta, str(g)) for g in faults[1:]] == [(f.pc, f.warp, f.cta, str(f))]
+    # co-simulated, a CTA records one chunk per warp at a time: the long walk runs within it
+    dev = _walk(LONG, max_trace_bytes=budget, cosim=True)
+    assert dev.last_cosim == "co-simulated" and dev.last_trace_peak_bytes <= budget
+    assert _walk(LONG, max_trace_bytes=None).last_trace_peak_bytes > budget
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "1000", True])
+def test_bad_max_trace_bytes_is_a_config_error(value):
+    with pytest.raises(otc_emu.ConfigError, match="max_trace_bytes"):
+        otc_emu.Device(max_trace_bytes=value)

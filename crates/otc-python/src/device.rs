@@ -2,7 +2,7 @@
 //! (`otc_sim::WarpHarness`). Conversions only; the Python layer (`otc_emu.device`) adds NumPy
 //! arrays, argument packing and statistics objects.
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1};
 use std::sync::Mutex;
 
 use otc_sim::{CancelToken, DeviceConfig, LaunchStats, SettingKind, SettingValue, TensorArith, WarpHarness, SETTINGS};
@@ -195,6 +195,7 @@ fn config_dict<'py>(py: Python<'py>, c: &DeviceConfig) -> PyResult<Bound<'py, Py
     d.set_item("max_instructions", c.max_instructions)?;
     d.set_item("max_cycles", c.max_cycles)?;
     d.set_item("max_seconds", c.max_seconds)?;
+    d.set_item("max_trace_bytes", c.max_trace_bytes)?;
     d.set_item("threads", c.threads)?;
     d.set_item("default_local_bytes", c.default_local_bytes)?;
     d.set_item("stack_bytes", c.stack_bytes)?;
@@ -368,6 +369,21 @@ impl PyDevice {
 
     fn write(&self, py: Python<'_>, address: u64, data: &[u8]) -> Result<(), Error> {
         self.with(py, |d| Ok(d.write(address, data)?))
+    }
+
+    /// Write the bytes of a contiguous uint8 array (a view of any array's bytes) at `address`,
+    /// without a copy on the way.
+    fn write_array(&self, py: Python<'_>, address: u64, data: PyReadonlyArray1<'_, u8>) -> Result<(), Error> {
+        let bytes =
+            data.as_slice().map_err(|_| Error::Value("the bytes to write must be a contiguous array".into()))?;
+        self.with(py, |d| Ok(d.write(address, bytes)?))
+    }
+
+    /// Read `out.len()` bytes at `address` into the contiguous uint8 array `out` (a view of the
+    /// host array that receives them), without a copy on the way.
+    fn read_into(&self, py: Python<'_>, address: u64, mut out: PyReadwriteArray1<'_, u8>) -> Result<(), Error> {
+        let buf = out.as_slice_mut().map_err(|_| Error::Value("the array to read into must be contiguous".into()))?;
+        self.with(py, |d| Ok(d.read_into(address, buf)?))
     }
 
     fn read<'py>(&self, py: Python<'py>, address: u64, nbytes: usize) -> Result<Bound<'py, PyBytes>, Error> {

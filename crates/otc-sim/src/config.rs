@@ -28,6 +28,13 @@ pub struct DeviceConfig {
     /// Watchdog: the most wall-clock seconds one launch may run (`None` = no limit; default
     /// [`DEFAULT_MAX_SECONDS`]). Unlike the two counts, where it fires depends on the host.
     pub max_seconds: Option<f64>,
+    /// Watchdog of the cycle model's memory: the most bytes of CTA traces it may hold (`None` =
+    /// no limit; default [`DEFAULT_MAX_TRACE_BYTES`]). Each CTA's recording may take this over
+    /// the number of CTAs the model's GPU holds at once (at most the grid); a CTA that records
+    /// more stops with a watchdog fault at the first warp slice past it, so the fault is the same
+    /// for any thread count. The co-simulation (`cosim`) records one chunk per warp at a time
+    /// and so stays far below it (docs/timing.md "Bounding it").
+    pub max_trace_bytes: Option<u64>,
     /// Host threads that run CTAs in parallel (`None` = rayon's default). Results and
     /// statistics are identical for every value.
     pub threads: Option<usize>,
@@ -68,6 +75,7 @@ impl Default for DeviceConfig {
             max_instructions: Some(DEFAULT_MAX_INSTRUCTIONS),
             max_cycles: Some(DEFAULT_MAX_CYCLES),
             max_seconds: Some(DEFAULT_MAX_SECONDS),
+            max_trace_bytes: Some(DEFAULT_MAX_TRACE_BYTES),
             threads: None,
             default_local_bytes: 1024,
             stack_bytes: 1024,
@@ -86,6 +94,10 @@ pub const DEFAULT_MAX_INSTRUCTIONS: u64 = 1 << 40;
 pub const DEFAULT_MAX_CYCLES: u64 = 1 << 26;
 /// Default wall-clock watchdog: one hour per launch.
 pub const DEFAULT_MAX_SECONDS: f64 = 3600.0;
+/// Default bound of the cycle model's trace memory: 2 GiB (the model adds about 56 MiB to a 4096^3
+/// owmma GEMM;
+/// a kernel whose trace does not compress about 80 bytes per warp per scattered load).
+pub const DEFAULT_MAX_TRACE_BYTES: u64 = 2 << 30;
 
 /// What a device setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +180,12 @@ pub const SETTINGS: &[Setting] = &[
         help: "watchdog: most wall-clock seconds per launch (default 3600; None = no limit)",
     },
     Setting {
+        name: "max_trace_bytes",
+        kind: SettingKind::OptInt { min: 1, max: u64::MAX },
+        help: "watchdog: most bytes of CTA traces the cycle model holds, shared among the CTAs it holds at once \
+               (default 2**31; None = no limit)",
+    },
+    Setting {
         name: "threads",
         kind: SettingKind::OptInt { min: 1, max: 4096 },
         help: "host threads running CTAs (None = all cores); results never depend on it",
@@ -244,6 +262,7 @@ impl DeviceConfig {
             }
             ("max_instructions", v) => self.max_instructions = opt(v).ok_or_else(|| setting.kind.describe())?,
             ("max_cycles", v) => self.max_cycles = opt(v).ok_or_else(|| setting.kind.describe())?,
+            ("max_trace_bytes", v) => self.max_trace_bytes = opt(v).ok_or_else(|| setting.kind.describe())?,
             ("max_seconds", SettingValue::Unset) => self.max_seconds = None,
             ("max_seconds", &SettingValue::Seconds(x)) if x > 0.0 && x <= MAX_SETTING_SECONDS => {
                 self.max_seconds = Some(x)

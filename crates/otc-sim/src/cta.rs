@@ -209,7 +209,9 @@ impl<'l> CtaRun<'l> {
         let Ran::Ended(mut fault) = ran else { return None };
         self.ended = true;
         if let Some(f) = &mut fault {
-            if f.kind == FaultKind::Watchdog && self.limit < self.budget {
+            // the instruction count ran out at the CTA's own limit (not the deadline, a cancel or
+            // the trace share, which keep their messages)
+            if f.kind == FaultKind::Watchdog && self.left == 0 && self.limit < self.budget {
                 f.message = format!("the CTA ran its limit of {} issue cycles (max_cycles)", self.limit);
             }
         }
@@ -298,7 +300,8 @@ impl Sched {
                             if !warps[wi].runnable() {
                                 break;
                             }
-                            if let Some(why) = watch.poll(&mut self.polls) {
+                            let trace = || x.tracer.as_ref().and_then(|t| watch.trace_over(t.bytes()));
+                            if let Some(why) = watch.poll(&mut self.polls).or_else(trace) {
                                 return Ran::Ended(Some(interrupted(&warps[wi], why)));
                             }
                             WARP_SLICE
@@ -374,6 +377,15 @@ fn interrupted(w: &Warp, why: Interrupt) -> RawFault {
         Interrupt::Deadline(s) => {
             (FaultKind::Watchdog, format!("the launch ran its wall-clock limit of {s} seconds (max_seconds)"))
         }
+        Interrupt::TraceBytes(t) => (
+            FaultKind::Watchdog,
+            format!(
+                "the cycle model's trace of this CTA passed {} bytes, its share of max_trace_bytes = {} over the {} \
+                 CTAs the model holds at once; co-simulate (cosim=True, --set cosim=true), which holds one chunk \
+                 per warp, or raise max_trace_bytes, or run without the cycle model (timing=False, --no-timing)",
+                t.per_cta, t.total, t.resident
+            ),
+        ),
     };
     RawFault { pc: w.pc * 16, warp: w.id, lanes: w.active, kind, message, address: None }
 }

@@ -49,7 +49,7 @@ use crate::decode::{decode_all, DecodeCtx};
 use crate::fault::{FaultKind, GuestFault, MemorySpace, RawFault, SimError};
 use crate::memory::{GlobalMemory, PageMask, SpecView};
 use crate::stats::{Counters, LaunchStats};
-use crate::watchdog::{CancelToken, Watch};
+use crate::watchdog::{CancelToken, TraceShare, Watch};
 use otc_timing::{EventTemplate, Simulator, Stats as TimingStats, TimingError};
 
 pub use crate::config::CONST_BANKS;
@@ -224,6 +224,12 @@ impl Device {
         self.memory.read(addr, len).map_err(SimError::Memory)
     }
 
+    /// Copy `out.len()` bytes out of global memory into `out` (the range must lie inside one
+    /// allocation): [`Device::read`] without a buffer of its own.
+    pub fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<(), SimError> {
+        self.memory.read_into(addr, out).map_err(SimError::Memory)
+    }
+
     /// The allocations as (address, size).
     pub fn allocations(&self) -> Vec<(u64, u64)> {
         self.memory.allocations()
@@ -379,6 +385,17 @@ impl Device {
             }
         };
         let mut sink = make_sim()?;
+        // The model's trace memory is shared among the CTAs it can hold at once (watchdog.rs).
+        let trace_share = match (&sink, cfg.max_trace_bytes) {
+            (Some(sim), Some(total_bytes)) => {
+                let resident = sim
+                    .resident_ctas(threads as u32, kernel.num_regs, shared as u32)
+                    .map_err(|e| SimError::Launch(format!("kernel `{}`: cycle model: {e}", kernel.name)))?
+                    .min(total.max(1));
+                Some(TraceShare { per_cta: total_bytes / resident, total: total_bytes, resident })
+            }
+            _ => None,
+        };
         let templates: Option<Vec<EventTemplate>> =
             cfg.timing.as_ref().map(|_| kernel.instructions.iter().map(EventTemplate::new).collect());
         if let (Some(sim), Some(t)) = (&sink, &templates) {
@@ -427,7 +444,7 @@ impl Device {
             DecodeCtx { num_regs: kernel.num_regs, banks: &banks, len: kernel.instructions.len(), end_exits: false };
         let ops = decode_all(&kernel.instructions, &cx);
         self.launches = self.launches.wrapping_add(1);
-        let watch = Watch::new(self.cancel.clone(), cfg.max_seconds);
+        let watch = Watch::new(self.cancel.clone(), cfg.max_seconds).with_trace_share(trace_share);
         let launch = Launch {
             ops: &ops,
             banks: &banks,

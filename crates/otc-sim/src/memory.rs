@@ -76,7 +76,7 @@ impl GlobalMemory {
         let mut data = Vec::new();
         data.try_reserve_exact(bytes as usize)
             .map_err(|_| format!("host memory exhausted allocating {bytes} bytes"))?;
-        data.resize(bytes as usize, 0);
+        data.resize(bytes as usize, 0); // zero-filled: Python's `Device.zeros` relies on it
         self.allocs.push(Allocation { base, data, freed: false });
         self.next = next;
         Ok(base)
@@ -142,12 +142,21 @@ impl GlobalMemory {
 
     /// Host read (must lie inside one allocation).
     pub fn read(&mut self, addr: u64, len: usize) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; len];
+        self.read_into(addr, &mut out)?;
+        Ok(out)
+    }
+
+    /// Copy `out.len()` bytes at `addr` into `out` (the range must lie inside one allocation).
+    pub fn read_into(&mut self, addr: u64, out: &mut [u8]) -> Result<(), String> {
+        let len = out.len();
         let i = self
             .find(addr, len as u64)
             .ok_or_else(|| format!("{len} bytes at {addr:#x} are not inside one allocation"))?;
         let a = &self.allocs[i];
         let off = (addr - a.base) as usize;
-        Ok(a.data[off..off + len].to_vec())
+        out.copy_from_slice(&a.data[off..off + len]);
+        Ok(())
     }
 
     /// Number of allocations (the bound of an allocation index).

@@ -43,6 +43,11 @@ impl<'a> Tracer<'a> {
         Tracer { templates, rec: preparer.recorder(linear, warps), warps }
     }
 
+    /// Bytes recorded since the tracer was made or last cut.
+    pub fn bytes(&self) -> usize {
+        self.rec.bytes()
+    }
+
     /// The CTA's prepared trace.
     pub fn finish(self, cta: [u32; 3], shared_bytes: u32, regs_per_thread: u32, threads: u32) -> PreparedTrace {
         self.rec.finish(cta, shared_bytes, regs_per_thread, threads)

@@ -48,6 +48,20 @@ pub(crate) enum Interrupt {
     Cancelled,
     /// The wall-clock limit (`max_seconds`) passed.
     Deadline(f64),
+    /// The CTA's trace for the cycle model passed its share of `max_trace_bytes`.
+    TraceBytes(TraceShare),
+}
+
+/// A CTA's share of the cycle model's trace memory (`max_trace_bytes` over the CTAs the model
+/// holds at once), for the watchdog that keeps the model's memory bounded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct TraceShare {
+    /// Bytes one CTA's recording may reach.
+    pub per_cta: u64,
+    /// `max_trace_bytes`.
+    pub total: u64,
+    /// The CTAs the model holds at once (the share's divisor).
+    pub resident: u64,
 }
 
 /// What the scheduling loop polls during one launch: the cancel flag and the deadline.
@@ -55,6 +69,7 @@ pub(crate) enum Interrupt {
 pub(crate) struct Watch {
     token: CancelToken,
     deadline: Option<(Instant, f64)>,
+    trace: Option<TraceShare>,
 }
 
 /// Polls between two reads of the clock (the flag is read at every poll).
@@ -66,7 +81,23 @@ impl Watch {
             let now = Instant::now();
             (now.checked_add(Duration::from_secs_f64(s)).unwrap_or(now + Duration::from_secs(1 << 40)), s)
         });
-        Watch { token, deadline }
+        Watch { token, deadline, trace: None }
+    }
+
+    /// Also stop a CTA whose recording for the cycle model passes `share.per_cta` bytes.
+    pub fn with_trace_share(mut self, share: Option<TraceShare>) -> Watch {
+        self.trace = share;
+        self
+    }
+
+    /// Whether a CTA that has recorded `bytes` for the cycle model must stop (checked where
+    /// [`Watch::poll`] is, so at the same, deterministic points for any thread count).
+    #[inline]
+    pub fn trace_over(&self, bytes: usize) -> Option<Interrupt> {
+        match self.trace {
+            Some(t) if bytes as u64 > t.per_cta => Some(Interrupt::TraceBytes(t)),
+            _ => None,
+        }
     }
 
     /// Whether the launch must stop; `polls` is the caller's poll counter (the clock is read

@@ -176,3 +176,55 @@ fn co_simulation_bounds_the_trace_bytes_the_model_holds() {
     d.launch_timed(&k, [1, 1, 1], [64, 1, 1], Params::new().ptr(out).u32(1).u32(1).bytes(), 0).unwrap();
     assert_eq!(d.last_trace_peak_bytes(), None, "not timed");
 }
+
+/// An LCG walk of `steps` (as [`walk_trace_peak`]) under `max_trace_bytes = budget`: the launch's
+/// result and the model's trace peak.
+fn walk_under_budget(
+    cosim: bool,
+    threads: usize,
+    steps: u32,
+    budget: u64,
+) -> (Result<(), otc_sim::SimError>, Option<u64>) {
+    let k = lcg_walk();
+    let (grid, block, words) = (8u32, 64u32, 1u32 << 16);
+    let mut d = Device::new(DeviceConfig { max_trace_bytes: Some(budget), ..config(cosim, threads) });
+    let table = upload(&mut d, &vec![0u8; 4 * words as usize]);
+    let out = upload(&mut d, &vec![0u8; 4 * (grid * block) as usize]);
+    let params = Params::new().ptr(table).ptr(out).u32(steps).u32(words - 1);
+    let r = d.launch_timed(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).map(|_| ());
+    assert!(d.read(out, 4).is_ok(), "memory stays readable");
+    (r, d.last_trace_peak_bytes())
+}
+
+#[test]
+fn max_trace_bytes_stops_a_ctas_trace_past_its_share_the_same_way_for_any_thread_count() {
+    // 8 CTAs, all resident at once on 4 SMs: each may record budget / 8 bytes (the linear
+    // walk records about 130 bytes per CTA per step: 1.06 MB at 1,024 steps for all 8)
+    let budget = 2u64 << 20;
+    let (ok, peak) = walk_under_budget(false, 1, 1024, budget);
+    assert!(ok.is_ok(), "{ok:?}");
+    assert!(peak.expect("timed") <= budget, "{peak:?}");
+    let faults: Vec<_> = [1, 2]
+        .iter()
+        .map(|&threads| match walk_under_budget(false, threads, 4096, budget).0 {
+            Err(otc_sim::SimError::Fault(f)) => f,
+            other => panic!("a watchdog fault, not {other:?}"),
+        })
+        .collect();
+    let f = &faults[0];
+    assert_eq!(f.kind, otc_sim::FaultKind::Watchdog);
+    assert_eq!(f.cta, [0, 0, 0], "the first CTA in linear order");
+    let share = (budget / 8).to_string();
+    assert!(
+        f.message.contains(&share) && f.message.contains("max_trace_bytes") && f.message.contains("cosim"),
+        "{}",
+        f.message
+    );
+    assert_eq!(faults[0], faults[1], "the same fault for 1 and 2 threads");
+    // co-simulated, each recording is one chunk per warp: the same walk fits
+    let (ok, peak) = walk_under_budget(true, 2, 4096, budget);
+    assert!(ok.is_ok(), "{ok:?}");
+    assert!(peak.expect("timed") <= budget, "{peak:?}");
+    // no limit: the walk runs
+    assert!(walk_under_budget(false, 1, 4096, u64::MAX).0.is_ok());
+}

@@ -86,6 +86,8 @@ pub(crate) struct AccessEncoder {
     out: Vec<u8>,
     pcs: PcStates,
     accesses: usize,
+    /// Bytes in `chunks`.
+    chunked: usize,
     failed: bool,
 }
 
@@ -104,6 +106,7 @@ impl AccessEncoder {
         let need = 5 + 1 + 10 + 10 * n + n.div_ceil(8);
         if self.out.len() >= CHUNK_BYTES {
             self.out.shrink_to_fit();
+            self.chunked += self.out.len();
             self.chunks.push_back(std::mem::take(&mut self.out));
         }
         if self.out.capacity() - self.out.len() < need {
@@ -166,6 +169,11 @@ impl AccessEncoder {
     /// Accesses written.
     pub fn accesses(&self) -> usize {
         self.accesses
+    }
+
+    /// Bytes of the stream written so far.
+    pub fn bytes(&self) -> usize {
+        self.chunked + self.out.len()
     }
 
     /// The chunks, or `Err` when memory for them could not be reserved.

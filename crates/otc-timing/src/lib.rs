@@ -286,6 +286,24 @@ impl Simulator {
         self.sizes(self.pushed, &cta).map(|_| ())
     }
 
+    /// The most CTAs of this shape the model's GPU holds at once: its SMs times the CTAs one SM
+    /// can hold by warps, threads, registers and shared memory (`max_trace_bytes` is shared
+    /// among them, `otc-sim`'s watchdog). At least 1.
+    pub fn resident_ctas(&self, threads: u32, regs_per_thread: u32, shared_bytes: u32) -> Result<u64, TimingError> {
+        let cta = CtaTrace { cta: [0; 3], warps: Vec::new(), shared_bytes, regs_per_thread, threads };
+        let (nwarps, regs_per_warp, smem) = self.sizes(self.pushed, &cta)?;
+        let c = &self.cfg.sm;
+        let mut per_sm = c
+            .max_ctas
+            .min(c.max_warps / nwarps.max(1))
+            .min(c.max_threads / threads.max(1))
+            .min(c.registers / (regs_per_warp * nwarps).max(1));
+        if let Some(by_shared) = c.max_shared_bytes.checked_div(smem) {
+            per_sm = per_sm.min(by_shared);
+        }
+        Ok(per_sm.max(1) as u64 * self.cfg.gpu.num_sms as u64)
+    }
+
     /// Decide the shared-memory carve-out from the first CTA: the smallest carve-out that holds
     /// the shared memory of as many CTAs as the other limits allow; the rest is L1.
     fn resolve(&mut self, nwarps: u32, threads: u32, regs_per_warp: u32, smem: u32) {

@@ -336,6 +336,11 @@ impl PackedBuilder {
         }
     }
 
+    /// Bytes packed so far (the events kept whole included).
+    pub fn bytes(&self) -> usize {
+        self.out.len() + self.block.len() + self.last.len() + self.whole.len() * std::mem::size_of::<Event>()
+    }
+
     /// The packed events, or `Err` when memory for them could not be reserved.
     pub fn finish(mut self) -> Result<Packed, crate::access_stream::StreamOutOfMemory> {
         self.flush();

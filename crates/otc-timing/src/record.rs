@@ -77,6 +77,12 @@ impl<'a> CtaRecorder<'a> {
         }
     }
 
+    /// Bytes recorded since the recorder was made or last cut ([`CtaRecorder::take_segment`]):
+    /// the packed events and access streams of every warp (what `max_trace_bytes` bounds).
+    pub fn bytes(&self) -> usize {
+        self.warps.iter().map(|w| w.events.bytes() + w.lanes.bytes() + w.sectors.bytes()).sum()
+    }
+
     /// A recorder for a CTA that sampled timing does not simulate (see `light`).
     pub(crate) fn light(mut self) -> CtaRecorder<'a> {
         self.light = true;
