@@ -3,7 +3,10 @@
 //! Three limits bound every launch ([`crate::DeviceConfig`]): `max_instructions` (warp-
 //! instructions per launch) and `max_cycles` (issue cycles per CTA) are counted in CTA order, so
 //! the fault they raise is the same for any thread count; `max_seconds` (wall-clock seconds per
-//! launch) depends on the host's speed by nature. All three end the launch with a
+//! launch) depends on the host's speed by nature. With the cycle model on, a fourth,
+//! `max_trace_bytes`, bounds its memory: each CTA's recording may take its share (the limit
+//! over the CTAs the model holds at once, [`TraceShare`]), checked where the deadline is, at
+//! points that do not depend on the thread count. All of them end the launch with a
 //! `FaultKind::Watchdog` guest fault naming the pc and warp that was running.
 //!
 //! A [`CancelToken`] stops a launch from another thread (the Python binding sets it when
