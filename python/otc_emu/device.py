@@ -595,6 +595,16 @@ class Device:
         fed, so it is not in ``Stats``)."""
         return self._dev.last_trace_peak_bytes()
 
+    def resident_ctas(self, threads: int, regs: int, shared_bytes: int = 0) -> int | None:
+        """How many CTAs of ``threads`` threads, ``regs`` registers per thread and ``shared_bytes``
+        of shared memory the cycle model's GPU holds at once: its SMs times the CTAs one SM holds by
+        warps, threads, registers and shared memory (occupancy); None when timing is off. A CTA that
+        cannot be resident at all is a :class:`LaunchError`."""
+        sizes = [_uint(v, what) for v, what in ((threads, "threads"), (regs, "regs"), (shared_bytes, "shared_bytes"))]
+        if any(not 0 <= v < 2**32 for v in sizes):
+            raise LaunchError(f"resident_ctas: threads, regs and shared_bytes must be in 0..2**32-1, got {sizes}")
+        return self._dev.resident_ctas(*sizes)
+
     @staticmethod
     def settings() -> dict[str, str]:
         """The functional settings with their descriptions."""

@@ -33,8 +33,9 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
 - ``"spgemm_wide"``: beyond the paper: a 64x64 warp tile of four accumulation buffers (``.BUF1``..
   ``.BUF3``) sharing one record, one k and one pair of addresses per listed k (loads the k's
   flags do not need skipped), each 32x32 unit's
-  set run by one sequenced SpWMMA (``programs/spgemm_wide.sass``; operands from
-  :func:`spgemm_wide_operand`). The same OHMMAs and bits as spgemm. Needs
+  set run by one sequenced SpWMMA (``programs/spgemm_wide.sass``, or the deeper software pipeline
+  ``spgemm_wide_d4..6.sass`` that :func:`wide_depth` picks by occupancy, named in
+  ``GemmResult.program``; operands from :func:`spgemm_wide_operand`). The same OHMMAs and bits as spgemm. Needs
   ``tensor.accbufs_per_warp = 4`` and ``tensor.spwmma_sequencer = true`` (``WIDE_MACHINE``).
 - ``"csr"``: the cuSPARSE-like baseline on the CUDA cores (:mod:`otc_emu.csr`, docs/csr.md): A and
   B in CSR, row-wise Gustavson, one warp per row of A, FFMA into a shared-memory row accumulator;
@@ -67,7 +68,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -93,6 +94,8 @@ class GemmResult:
     c: np.ndarray
     stats: Stats
     mode: str
+    #: The shipped program that ran, where a mode has several (spgemm_wide: one per pipeline depth).
+    program: str | None = None
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -211,6 +214,29 @@ def _owmma_operand(x: np.ndarray, operand: str) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+#: spgemm_wide's software-pipeline depths (record i + depth - 1 loads while record i computes), one
+#: shipped program each (``programs/generators/spgemm_wide.py --depth N``); :func:`wide_depth` picks.
+WIDE_DEPTHS = {3: "spgemm_wide.sass", 4: "spgemm_wide_d4.sass", 5: "spgemm_wide_d5.sass", 6: "spgemm_wide_d6.sass"}
+
+
+def wide_depth(device: Device, ctas: int) -> int:
+    """spgemm_wide's pipeline depth for a launch of ``ctas`` CTAs on ``device``: of the depths whose
+    CTAs the cycle model's GPU holds in the fewest waves (``ceil(ctas / CTAs held at once)``, by
+    registers, warps and shared memory: ``Device.resident_ctas``), the deepest. A deeper pipeline
+    keeps more loads in flight per warp but takes more registers (120, 148, 180, 208 per thread),
+    so fewer CTAs are resident; where that adds a wave, the last one runs with few warps and cannot
+    hide its loads' latency (docs/kernels.md, "Pipeline depth"). The bits are the same at every
+    depth; without the cycle model, depth 3."""
+    waves = {}
+    for depth, file in WIDE_DEPTHS.items():
+        kern = shipped_program(file).kernels["spgemm_wide"]
+        held = device.resident_ctas(32, kern.num_regs, kern.shared_bytes or 0)
+        if held is None:
+            return 3
+        waves[depth] = -(-ctas // held)
+    return min(waves, key=lambda d: (waves[d], -d))
+
+
 #: The machine settings spgemm_wide needs on top of a machine file (beyond the paper).
 WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 
@@ -280,9 +306,10 @@ def _gemm(a, b, mode: str, device: Device | None) -> GemmResult:
         a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A")
         b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B")
         pm, pn = mp // 64, np_ // 64
-        c, stats = run_shipped(dev, file, kernel, [*a_ops, *b_ops], (mp, np_), (pn, pm), 32,
+        depth = wide_depth(dev, pm * pn)
+        c, stats = run_shipped(dev, WIDE_DEPTHS[depth], kernel, [*a_ops, *b_ops], (mp, np_), (pn, pm), 32,
                                [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn)], crop=(m, n))
-        return GemmResult(c, stats, mode)
+        return GemmResult(c, stats, mode, program=WIDE_DEPTHS[depth])
     if mode in ("sp24", "hss"):  # structured-sparse A (kernels_structured.py)
         from .kernels_structured import structured_gemm
 

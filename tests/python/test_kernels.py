@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from unittest import mock
+
 import numpy as np
 import pytest
 
@@ -103,20 +105,56 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
 
 @pytest.mark.parametrize("sa, sb", [(0.0, 0.0), (0.25, 0.0), (0.75, 0.5), (0.5, 0.99), (0.99, 0.5), (0.999, 0.99), (1.0, 0.0)])
 @pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100)])
-def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb):
+@pytest.mark.parametrize("depth", sorted(kernels.WIDE_DEPTHS))
+def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, depth):
     rng = np.random.default_rng(int(sa * 1000) + int(sb * 10) + m)
     a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=7)
     b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=8)
-    wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE))
+    with mock.patch.object(kernels, "wide_depth", lambda dev, ctas: depth):  # every pipeline depth
+        wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE))
+    assert wide.program == kernels.WIDE_DEPTHS[depth]
     np.testing.assert_array_equal(wide.c, kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c)
     c = wide.stats.counters
     assert c["spwmma.ohmmas"] == expected_ohmmas(a, b)
     assert c["ohmma.issued"] == 0
     # one record per k where some unit of a 64x64 tile has work, each 4 x (BMAP, SpWMMA), plus at
-    # most 2 no-op records per list (a list per chunk of 32 k at most)
+    # most depth - 1 no-op records per list (a list per chunk of 32 k at most)
     records, lists = wide_records(a, b), -(-m // 64) * -(-n // 64) * -(-k // 32)
     assert c["spwmma.issued"] == c["accb.bmap"]
-    assert 4 * records <= c["spwmma.issued"] <= 4 * (records + 2 * lists)
+    assert 4 * records <= c["spwmma.issued"] <= 4 * (records + (depth - 1) * lists)
+
+
+@pytest.mark.parametrize(
+    "sms, ctas, depth",
+    [
+        # CTAs held at once per SM at depths 3, 4, 5, 6: 17, 13, 11, 9 (120, 148, 180, 208 registers)
+        (4, 64, 3),  # 512^3 on 4 SMs: 16 per SM, one wave only at depth 3
+        (80, 256, 6),  # 1024^3: 4 per SM, one wave at every depth
+        (80, 800, 5),  # 10 per SM: one wave down to depth 5
+        (80, 1024, 4),  # 2048^3: 12.8 per SM
+        (80, 4096, 4),  # 4096^3: 51.2 per SM, four waves at depths 3 and 4, five and six deeper
+        (80, 1, 6),
+        (1, 17, 3),  # one wave at depth 3, two deeper
+        (1, 18, 6),  # two waves at every depth
+    ],
+)
+def test_wide_depth_is_the_deepest_of_those_needing_the_fewest_waves(sms, ctas, depth):
+    dev = otc_emu.Device.v100_slice(sms, **kernels.WIDE_MACHINE)
+    assert [dev.resident_ctas(32, r, 1024) for r in (120, 148, 180, 208)] == [17 * sms, 13 * sms, 11 * sms, 9 * sms]
+    assert kernels.wide_depth(dev, ctas) == depth
+    assert kernels.wide_depth(otc_emu.Device(timing=False), ctas) == 3  # no model: bits are the same
+
+
+def test_resident_ctas_checks_its_arguments():
+    dev = otc_emu.Device()
+    assert otc_emu.Device(timing=False).resident_ctas(32, 32) is None
+    assert dev.resident_ctas(1024, 64) == 80  # 64 regs x 1024 threads: one CTA per SM
+    with pytest.raises(otc_emu.LaunchError, match="registers"):
+        dev.resident_ctas(1024, 255)
+    with pytest.raises(otc_emu.LaunchError, match="2\\*\\*32"):
+        dev.resident_ctas(32, 32, 2**32)
+    with pytest.raises(TypeError, match="threads"):
+        dev.resident_ctas(32.0, 32)
 
 
 def wide_records(a, b):
@@ -272,3 +310,11 @@ def test_gemm_programs_are_their_generators_output(program, tmp_path):
     out = tmp_path / f"{program}.sass"
     subprocess.run([sys.executable, str(generator), str(out)], check=True)
     assert out.read_text() == Path(kernels.PROGRAMS / f"{program}.sass").read_text()
+
+
+@pytest.mark.parametrize("depth", [4, 5, 6])
+def test_spgemm_wide_deeper_pipelines_are_their_generators_output(depth, tmp_path):
+    out = tmp_path / "wide.sass"
+    generator = kernels.PROGRAMS / "generators" / "spgemm_wide.py"
+    subprocess.run([sys.executable, str(generator), "--depth", str(depth), str(out)], check=True)
+    assert out.read_text() == Path(kernels.PROGRAMS / f"spgemm_wide_d{depth}.sass").read_text()

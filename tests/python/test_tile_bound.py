@@ -69,11 +69,15 @@ def test_bounds_hold_against_the_model(sa, sb):
     a = otc_emu.sparse.prune_random(rng.standard_normal((128, 128)), sa, seed=1).astype(np.float16)
     b = otc_emu.sparse.prune_random(rng.standard_normal((128, 128)), sb, seed=2).astype(np.float16)
     dev = otc_emu.Device.v100_slice(2, **kernels.WIDE_MACHINE)
-    wide = kernels.gemm(a, b, mode="spgemm_wide", device=dev).stats
+    run = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
+    wide = run.stats
     hmma = kernels.gemm(a, b, mode="hmma", device=otc_emu.Device.v100_slice(2)).stats
     t = tile_bound(a, b, 2, 2, dev.timing_config, "issued")
-    # spgemm_wide walks exactly these records per warp tile, in groups of 3 (one list run at K = 128)
-    assert wide.counters["spwmma.issued"] == 4 * 3 * int(np.sum(-(-t.records_per_tile // 3)))
+    # spgemm_wide walks exactly these records per warp tile, in groups of its pipeline depth (one
+    # list run at K = 128; 4 CTAs on 2 SMs: one wave at any depth, so the deepest, 6)
+    depth = {file: d for d, file in kernels.WIDE_DEPTHS.items()}[run.program]
+    assert depth == 6
+    assert wide.counters["spwmma.issued"] == 4 * depth * int(np.sum(-(-t.records_per_tile // depth)))
     ldst = sum(v["warp"] for op, v in wide.by_opcode.items() if op.startswith(("LDG", "LDS", "STG", "STS")))
     assert ldst >= t.ldst
     assert wide.counters["cycles"] >= t.bound_cycles

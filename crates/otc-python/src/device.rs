@@ -332,6 +332,17 @@ impl PyDevice {
         t.as_ref().map(|t| timing_dict(py, t)).transpose()
     }
 
+    /// How many CTAs of `threads` threads, `regs` registers per thread and `shared` bytes of
+    /// shared memory the cycle model's GPU holds at once (its SMs times the CTAs one SM holds),
+    /// or None when timing is off. A launch that cannot be resident is a LaunchError.
+    fn resident_ctas(&self, py: Python<'_>, threads: u32, regs: u32, shared: u32) -> Result<Option<u64>, Error> {
+        let Some(t) = self.with(py, |d| Ok(d.config().timing.clone()))? else { return Ok(None) };
+        let launch_error =
+            |e: otc_timing::TimingError| Error::Sim(otc_sim::SimError::Launch(format!("cycle model: {e}")));
+        let sim = otc_timing::Simulator::new(&t, 1).map_err(launch_error)?;
+        Ok(Some(sim.resident_ctas(threads, regs, shared).map_err(launch_error)?))
+    }
+
     /// How the last launch used the co-simulation (`cosim=True`): "co-simulated", the reason it
     /// fell back to the linear path, or None when it did not try.
     fn last_cosim(&self, py: Python<'_>) -> Result<Option<String>, Error> {

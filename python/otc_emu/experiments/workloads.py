@@ -53,6 +53,8 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
                      "max_abs_err": float(np.max(np.abs(res.c - ex))) if res.c.size else 0.0}
         if am is not a:  # hss runs one of two programs (by A's pattern): the profiling views need which
             out[mode]["program"] = program_of(am, mode)
+        elif res.program:  # spgemm_wide: the pipeline depth kernels.wide_depth picked
+            out[mode]["program"] = (res.program, kernels.GEMM_MODES[mode][1])
         if progress is not None:
             progress.advance()
     out["_operands"] = (a, b)

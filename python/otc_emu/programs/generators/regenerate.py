@@ -15,6 +15,10 @@ if __name__ == "__main__":
     for name in GENERATORS:
         subprocess.run([sys.executable, str(HERE / f"{name}.py"), str(HERE.parent / f"{name}.sass")], check=True)
         print(f"wrote {HERE.parent / f'{name}.sass'}")
+    for depth in (4, 5, 6):  # spgemm_wide's deeper pipelines (depth 3 is spgemm_wide.sass, above)
+        target = HERE.parent / f"spgemm_wide_d{depth}.sass"
+        subprocess.run([sys.executable, str(HERE / "spgemm_wide.py"), "--depth", str(depth), str(target)], check=True)
+        print(f"wrote {target}")
     for variant in ("sp24", "hss4", "hss8"):  # one script, three programs
         target = HERE.parent / f"{variant}_gemm.sass"
         subprocess.run([sys.executable, str(HERE / "structured_gemm.py"), variant, str(target)], check=True)
