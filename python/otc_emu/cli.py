@@ -468,6 +468,8 @@ def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
     for r in rows:
         r["within_bound"] = runs[r["mode"]]["within_bound"]
         r["max_abs_err"] = runs[r["mode"]]["max_abs_err"]
+        if "program" in runs[r["mode"]]:  # the mode picks one of several programs (hss, spgemm_wide)
+            r["program"] = runs[r["mode"]]["program"][0]
     return rows
 
 
@@ -496,7 +498,8 @@ def cmd_gemm(args: argparse.Namespace) -> int:
         for mode in modes:
             r = runs[mode]
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
-            console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
+            ran = f" (ran {r['program'][0]})" if "program" in r else ""
+            console.print(f"{mode}{ran}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
             runs[args.report]["stats"].report(console, title=f"{args.report} report")
             if args.report in ("spgemm", "spgemm_a"):  # the sparse kernels' work per output tile

@@ -390,3 +390,16 @@ def test_gemm_report_of_a_sparse_mode_adds_the_heatmap(mode, heatmap_shown, caps
     assert f"{mode} report" in out and "Section: Tensor core" in out
     assert ("OHMMAs executed per 32x32 output tile" in out) is heatmap_shown
     assert ("= the emulator's ohmma.executed counter" in out) is heatmap_shown
+
+
+@pytest.mark.parametrize("sms, program", [("80", "spgemm_wide_d6.sass"), ("1", "spgemm_wide.sass")])
+def test_gemm_names_the_spgemm_wide_program_it_ran(sms, program):
+    # 256^3: 16 one-warp CTAs; 80 SMs hold them in one wave at any depth (the deepest), one SM at
+    # depth 3 only (17 per SM; 13 at depth 4)
+    wide = ["--set", "tensor.accbufs_per_warp=4", "--set", "tensor.spwmma_sequencer=true"]
+    run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "hmma,spgemm_wide", "--sms", sms, *wide, "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {r["mode"]: r for r in json.loads(run.stdout)["modes"]}
+    assert rows["spgemm_wide"]["program"] == program and "program" not in rows["hmma"]
+    run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "spgemm_wide", "--sms", sms, *wide, "--no-color")
+    assert f"spgemm_wide (ran {program})" in " ".join(run.stdout.split()), run.stdout[-2000:]
