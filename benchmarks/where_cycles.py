@@ -45,8 +45,14 @@ if unknown:
 sparse_modes = [m for m in args.modes.split(",") if m]
 
 
+ran = {}  # mode -> the program it ran, where it picks one (spgemm_wide's pipeline depth)
+
+
 def run(a, b, mode, device, label):
-    st = kernels.gemm(a, b, mode=mode, device=device).stats
+    res = kernels.gemm(a, b, mode=mode, device=device)
+    st = res.stats
+    if res.program:
+        ran[mode] = res.program
     if args.dump:
         with open(args.dump, "a") as f:
             f.write(json.dumps({"point": label, "mode": mode, "size": args.size, "sms": args.sms,
@@ -91,5 +97,7 @@ for label, sa, sb, point_mode in ablation.POINTS:
                "non_ohmma_per_listed_k": round((c["warp_instructions"] - tensor_insts) / listed, 2) if listed else None,
                "hmma_issue_fraction": round(base["issue.cycles"] / (base["issue.cycles"] + sum(
                    v for k, v in base.items() if k.startswith("stall."))), 3)}
+        if mode in ran:
+            row["program"] = ran[mode]
         out.append(row)
         print(json.dumps(row), flush=True)
