@@ -26,8 +26,10 @@
 //! - **Cycles**: the kernel takes as long as its slowest SM. A timed SM has its exact cycles; an
 //!   untimed SM `j` is predicted from a proxy `x_j` as `x_j x median(c_i / x_i)` over the timed
 //!   SMs that ran as many CTAs (else all timed SMs). The proxy is its work (its CTAs'
-//!   warp-instructions) or its span (the sum of each CTA's longest warp: a latency-bound CTA
-//!   takes as long as its longest warp), whichever predicts the timed SMs better (below).
+//!   warp-instructions), its span (the sum of each CTA's longest warp: a latency-bound CTA
+//!   takes as long as its longest warp) or its peak (the longest warp of any of its CTAs:
+//!   latency-bound CTAs resident together overlap), whichever predicts the timed SMs best
+//!   (below; the earlier on ties).
 //!   `cycles` is the largest of all; `sm_cycles` holds the timed SMs' cycles and the predictions.
 //! - **Expected error** of `cycles`: `sm_prediction_error` is the largest leave-one-out error of
 //!   that prediction over the timed SMs (each predicted from the others' median), `e`; an
@@ -71,7 +73,8 @@ pub struct Sample {
     /// from the others (leave-one-out).
     pub sm_prediction_error: f64,
     /// What the untimed SMs' cycles were predicted from: `"work"` (warp-instructions of their
-    /// CTAs), `"span"` (the sum over their CTAs of each one's longest warp, for latency-bound
+    /// CTAs), `"peak"` (the longest warp of any of their CTAs, for latency-bound CTAs that run
+    /// together), `"span"` (the sum over their CTAs of each one's longest warp, for latency-bound
     /// CTAs) or `"none"` (every SM timed).
     pub predictor: &'static str,
     /// Expected relative error of `cycles`: how far an untimed SM, within the prediction error,
@@ -92,6 +95,8 @@ pub(crate) struct Sampler {
     /// longest warp (its warp-instructions), and how many CTAs it got.
     pub work: Vec<u64>,
     pub span: Vec<u64>,
+    /// Per SM: the most warp-instructions of one warp of its CTAs.
+    pub peak: Vec<u64>,
     pub ctas_on: Vec<u64>,
     /// L2 pre-pass sectors of every CTA / of the timed CTAs / of SM 0's CTAs: [load hits, load
     /// misses, store hits, store misses].
@@ -110,6 +115,7 @@ impl Sampler {
             timed: Vec::new(),
             work: Vec::new(),
             span: Vec::new(),
+            peak: Vec::new(),
             ctas_on: Vec::new(),
             prepass: [0; 4],
             prepass_timed: [0; 4],
@@ -148,6 +154,7 @@ impl Sampler {
         }
         self.work = vec![0; num_sms as usize];
         self.span = vec![0; num_sms as usize];
+        self.peak = vec![0; num_sms as usize];
         self.ctas_on = vec![0; num_sms as usize];
     }
 
@@ -159,6 +166,7 @@ impl Sampler {
         self.warps += warps;
         self.work[sm] += work;
         self.span[sm] += longest;
+        self.peak[sm] = self.peak[sm].max(longest);
         self.ctas_on[sm] += 1;
         let timed = self.timed[sm];
         self.ctas_timed += timed as u64;
@@ -194,12 +202,16 @@ impl Sampler {
             _ => (total - w0) as f64 / (w_timed - w0) as f64,
         };
         let exact = timed_sms.len() as u32 == used;
-        // Predict the untimed SMs from the work or from the span, whichever predicts the timed
-        // SMs better (the work on ties).
-        let (by_work, by_span) =
-            (self.predict(&self.work, &timed_sms, sm_cycles), self.predict(&self.span, &timed_sms, sm_cycles));
-        let (mut cycles, sm_prediction_error, mut predictor) =
-            if by_span.1 < by_work.1 { (by_span.0, by_span.1, "span") } else { (by_work.0, by_work.1, "work") };
+        // Predict the untimed SMs from the work, the span or the peak, whichever predicts the
+        // timed SMs best (the earlier on ties).
+        let mut best: Option<(Vec<u64>, f64, &'static str)> = None;
+        for (proxy, name) in [(&self.work, "work"), (&self.span, "span"), (&self.peak, "peak")] {
+            let (c, e) = self.predict(proxy, &timed_sms, sm_cycles);
+            if best.as_ref().is_none_or(|b| e < b.1) {
+                best = Some((c, e, name));
+            }
+        }
+        let (mut cycles, sm_prediction_error, mut predictor) = best.expect("three proxies");
         if exact {
             (cycles, predictor) = (sm_cycles.to_vec(), "none");
         }
@@ -406,6 +418,24 @@ mod tests {
         let (_, cycles, sample) = s.extrapolate(&SmStats::new(1), &SmStats::new(1), &[100, 0, 0, 100]);
         assert_eq!(sample.predictor, "span");
         assert_eq!(cycles, vec![100, 100, 200, 100]);
+        assert_eq!((sample.sm_prediction_error, sample.expected_error), (0.0, 0.0));
+    }
+
+    #[test]
+    fn the_peak_predicts_when_resident_ctas_overlap() {
+        // SMs 0 and 3 timed. Two CTAs on SMs 0..2, one on SM 3; every CTA latency-bound (its
+        // longest warp sets its time) and the two of an SM resident together, so an SM takes as
+        // long as its longest CTA: 10 cycles per warp-instruction of it. The work and the span
+        // add the two CTAs up and mispredict SM 3 from SM 0; the peak does not.
+        let mut s = Sampler::new(2);
+        s.resolve(4, 4, 7);
+        assert_eq!(s.timed, vec![true, false, false, true]);
+        for (sm, longest) in [(0, 10), (0, 4), (1, 10), (1, 10), (2, 30), (2, 5), (3, 12)] {
+            s.place(sm, 4, (4 * longest, longest), [0; 4]);
+        }
+        let (_, cycles, sample) = s.extrapolate(&SmStats::new(1), &SmStats::new(1), &[100, 0, 0, 120]);
+        assert_eq!(sample.predictor, "peak");
+        assert_eq!(cycles, vec![100, 100, 300, 120]);
         assert_eq!((sample.sm_prediction_error, sample.expected_error), (0.0, 0.0));
     }
 
