@@ -99,6 +99,10 @@ class GemmResult:
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``x`` zero-padded to ``rows`` x ``cols``; ``x`` itself when it has that shape (the operand
+    builders only read it: a 4096^2 operand's copy is 32 MiB of peak memory)."""
+    if x.shape == (rows, cols):
+        return x
     out = np.zeros((rows, cols), dtype=x.dtype)
     out[: x.shape[0], : x.shape[1]] = x
     return out

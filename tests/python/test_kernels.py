@@ -318,3 +318,22 @@ def test_spgemm_wide_deeper_pipelines_are_their_generators_output(depth, tmp_pat
     generator = kernels.PROGRAMS / "generators" / "spgemm_wide.py"
     subprocess.run([sys.executable, str(generator), "--depth", str(depth), str(out)], check=True)
     assert out.read_text() == Path(kernels.PROGRAMS / f"spgemm_wide_d{depth}.sass").read_text()
+
+
+@pytest.mark.parametrize("mode", ["owmma", "hmma", "spgemm", "spgemm_a", "spgemm_seq", "spgemm_wide", "csr", "vstc", "sp24"])
+def test_gemm_leaves_its_operands_unchanged(mode):
+    # 128^3 needs no padding, so the kernels' operand builders get the caller's fp16 arrays
+    # themselves (no copy): they must only read them
+    rng = np.random.default_rng(11)
+    a = sparse.prune_random(rng.standard_normal((128, 128)), 0.5, seed=1).astype(np.float16)
+    b = sparse.prune_random(rng.standard_normal((128, 128)), 0.5, seed=2).astype(np.float16)
+    if mode == "vstc":
+        b = sparse.prune_vector_wise(b, 0.75).astype(np.float16)
+    if mode == "sp24":
+        a = sparse.prune_2_4(a).astype(np.float16)
+    a_before, b_before = a.copy(), b.copy()
+    dev = otc_emu.Device(timing=False, **(kernels.WIDE_MACHINE if mode == "spgemm_wide" else {}),
+                         **({"tensor.spwmma_sequencer": True} if mode == "spgemm_seq" else {}))
+    res = kernels.gemm(a, b, mode=mode, device=dev)
+    assert np.array_equal(a, a_before) and np.array_equal(b, b_before)
+    assert np.all(np.abs(res.c - a.astype(np.float64) @ b.astype(np.float64)) <= kernels.error_bound(a, b))
