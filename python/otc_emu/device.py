@@ -601,7 +601,7 @@ class Device:
         warps, threads, registers and shared memory (occupancy); None when timing is off. A CTA that
         cannot be resident at all is a :class:`LaunchError`."""
         sizes = [_uint(v, what) for v, what in ((threads, "threads"), (regs, "regs"), (shared_bytes, "shared_bytes"))]
-        if any(not 0 <= v < 2**32 for v in sizes):
+        if any(not 0 <= v < _U32_LIMIT for v in sizes):
             raise LaunchError(f"resident_ctas: threads, regs and shared_bytes must be in 0..2**32-1, got {sizes}")
         return self._dev.resident_ctas(*sizes)
 

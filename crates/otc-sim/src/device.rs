@@ -361,11 +361,10 @@ impl Device {
         self.last_trace_peak = None;
         // The model's trace peak, stored when it finishes (on whichever thread that is).
         let trace_peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let timing_err = |e: TimingError| SimError::Launch(format!("kernel `{}`: cycle model: {e}", kernel.name));
         let make_sim = || match &cfg.timing {
             None => Ok::<_, SimError>(None),
             Some(tc) => {
-                let timing_err =
-                    |e: TimingError| SimError::Launch(format!("kernel `{}`: cycle model: {e}", kernel.name));
                 let mut sim = Simulator::new(tc, total).map_err(timing_err)?;
                 sim.check_fits(threads as u32, kernel.num_regs, shared as u32).map_err(timing_err)?;
                 if let Some(spec) = &timeline {
@@ -390,7 +389,7 @@ impl Device {
             (Some(sim), Some(total_bytes)) => {
                 let resident = sim
                     .resident_ctas(threads as u32, kernel.num_regs, shared as u32)
-                    .map_err(|e| SimError::Launch(format!("kernel `{}`: cycle model: {e}", kernel.name)))?
+                    .map_err(timing_err)?
                     .min(total.max(1));
                 Some(TraceShare { per_cta: total_bytes / resident, total: total_bytes, resident })
             }

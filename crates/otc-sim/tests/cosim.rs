@@ -147,17 +147,29 @@ fn lcg_walk() -> KernelImage {
     kernel(&file[start..start + len])
 }
 
-/// The cycle model's trace peak of an LCG walk of `steps` (8 CTAs of 64 threads on 4 SMs).
-fn walk_trace_peak(cosim: bool, steps: u32) -> u64 {
+/// What a walk gives: the launch's result, the model's trace peak and how the launch used the
+/// co-simulation (`Device::last_cosim`).
+type Walked = (Result<(), otc_sim::SimError>, Option<u64>, Option<Result<(), &'static str>>);
+
+/// An LCG walk of `steps` (8 CTAs of 64 threads) on a device of `cfg`.
+fn walk(cfg: DeviceConfig, steps: u32) -> Walked {
     let k = lcg_walk();
     let (grid, block, words) = (8u32, 64u32, 1u32 << 16);
-    let mut d = Device::new(config(cosim, 1));
+    let mut d = Device::new(cfg);
     let table = upload(&mut d, &vec![0u8; 4 * words as usize]);
     let out = upload(&mut d, &vec![0u8; 4 * (grid * block) as usize]);
     let params = Params::new().ptr(table).ptr(out).u32(steps).u32(words - 1);
-    d.launch_timed(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).unwrap();
-    assert_eq!(d.last_cosim(), cosim.then_some(Ok(())));
-    d.last_trace_peak_bytes().expect("timed")
+    let r = d.launch_timed(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).map(|_| ());
+    assert!(d.read(out, 4).is_ok(), "memory stays readable");
+    (r, d.last_trace_peak_bytes(), d.last_cosim())
+}
+
+/// The cycle model's trace peak of an LCG walk of `steps` on 4 SMs.
+fn walk_trace_peak(cosim: bool, steps: u32) -> u64 {
+    let (r, peak, how) = walk(config(cosim, 1), steps);
+    r.unwrap();
+    assert_eq!(how, cosim.then_some(Ok(())));
+    peak.expect("timed")
 }
 
 #[test]
@@ -177,23 +189,16 @@ fn co_simulation_bounds_the_trace_bytes_the_model_holds() {
     assert_eq!(d.last_trace_peak_bytes(), None, "not timed");
 }
 
-/// An LCG walk of `steps` (as [`walk_trace_peak`]) under `max_trace_bytes = budget`: the launch's
-/// result and the model's trace peak.
+/// An LCG walk of `steps` on 4 SMs under `max_trace_bytes = budget`: the launch's result and the
+/// model's trace peak.
 fn walk_under_budget(
     cosim: bool,
     threads: usize,
     steps: u32,
     budget: u64,
 ) -> (Result<(), otc_sim::SimError>, Option<u64>) {
-    let k = lcg_walk();
-    let (grid, block, words) = (8u32, 64u32, 1u32 << 16);
-    let mut d = Device::new(DeviceConfig { max_trace_bytes: Some(budget), ..config(cosim, threads) });
-    let table = upload(&mut d, &vec![0u8; 4 * words as usize]);
-    let out = upload(&mut d, &vec![0u8; 4 * (grid * block) as usize]);
-    let params = Params::new().ptr(table).ptr(out).u32(steps).u32(words - 1);
-    let r = d.launch_timed(&k, [grid, 1, 1], [block, 1, 1], params.bytes(), 0).map(|_| ());
-    assert!(d.read(out, 4).is_ok(), "memory stays readable");
-    (r, d.last_trace_peak_bytes())
+    let (r, peak, _) = walk(DeviceConfig { max_trace_bytes: Some(budget), ..config(cosim, threads) }, steps);
+    (r, peak)
 }
 
 #[test]
