@@ -248,23 +248,44 @@ WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.ndarray]:
     """The format spgemm_wide reads, for an A (M x K) or B (K x N) operand whose M or N is a
     multiple of 64 and K of 32, from :func:`spgemm_operand`'s element bitmaps and values with
-    tiles 2p and 2p + 1 side by side per k. Returns (bitmaps uint32 (pairs, K, 2): what the list
-    build scans; blocks uint32 (pairs, K + 1, 40 for A / 48 for B words)): per k the two tiles'
-    slices (32 words), then the bitmap pair once per 16-byte lane offset of the kernel's loads
-    (A: 2 copies, B: 4), so one broadcast load at a fixed offset reads it in every lane. Slice K
-    is all zero: the kernel's no-op records point there."""
+    tiles 2p and 2p + 1 side by side per k. Returns (load flags uint8 (pairs, K): what the list
+    build scans, one byte per k; blocks uint32 (pairs, K + 1, 40 for A / 48 for B words)).
+
+    The flags of a k say which of the record's loads it needs: for A, bit 0 / 2 = tile 2p / 2p + 1
+    has a non-zero at k, bit 1 / 3 = it has more than 16 (its value pairs m = 2, 3 are used); for
+    B, bit 4 / 5 = tile 2p / 2p + 1 has a non-zero at k, so that the kernel ORs the two bytes into
+    the record's flags. A block holds per k the two tiles' slices (32 words), then the bitmap pair
+    once per 16-byte lane offset of the kernel's loads (A: 2 copies, B: 4), so one broadcast load
+    at a fixed offset reads it in every lane. Slice K is all zero: the kernel's no-op records point
+    there."""
     axis = 0 if operand == "A" else 1
     if operand in ("A", "B") and x.shape[axis] % 64:
         raise ValueError(f"the {operand} operand of spgemm_wide must be padded to 64 along {'M' if axis == 0 else 'N'}, got shape {x.shape}")
     _, bitmaps, values = spgemm_operand(x, operand)
     pairs, k = bitmaps.shape[0] // 2, bitmaps.shape[1]
     pair_bitmaps = np.ascontiguousarray(bitmaps.reshape(pairs, 2, k).transpose(0, 2, 1))
+    nonempty = pair_bitmaps != 0
+    if operand == "A":
+        counts = np.bitwise_count(pair_bitmaps) if hasattr(np, "bitwise_count") else _popcount32(pair_bitmaps)
+        wide = counts > 16
+        flags = nonempty[..., 0] | wide[..., 0] << 1 | nonempty[..., 1] << 2 | wide[..., 1] << 3
+    else:
+        flags = nonempty[..., 0].astype(np.uint8) << 4 | nonempty[..., 1].astype(np.uint8) << 5
     copies = 2 if operand == "A" else 4
     blocks = np.zeros((pairs, k + 1, 32 + 4 * copies), np.uint32)
     blocks[:, :k, :32] = values.reshape(pairs, 2, k, 32).transpose(0, 2, 1, 3).reshape(pairs, k, 64).view(np.uint32)
     for c in range(copies):
         blocks[:, :k, 32 + 4 * c:34 + 4 * c] = pair_bitmaps
-    return pair_bitmaps, blocks
+    return np.ascontiguousarray(flags, dtype=np.uint8), blocks
+
+
+def _popcount32(x: np.ndarray) -> np.ndarray:
+    """Set bits per uint32 element (NumPy < 2.0 has no bitwise_count)."""
+    x = x.astype(np.uint64)
+    x = x - ((x >> 1) & 0x55555555)
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F
+    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
 
 
 def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | None = None) -> GemmResult:
