@@ -104,7 +104,9 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
 
 
 @pytest.mark.parametrize("sa, sb", [(0.0, 0.0), (0.25, 0.0), (0.75, 0.5), (0.5, 0.99), (0.99, 0.5), (0.999, 0.99), (1.0, 0.0)])
-@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100)])
+# (64, 64, 1056): 33 chunks of k, so that lists end and resume at every slot of the list build's
+# flag prefetch (chunk c % 4) and the last chunks have no flags to prefetch
+@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100), (64, 64, 1056)])
 @pytest.mark.parametrize("depth", sorted(kernels.WIDE_DEPTHS))
 def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, depth):
     rng = np.random.default_rng(int(sa * 1000) + int(sb * 10) + m)

@@ -24,6 +24,8 @@ KR = {b: 32 + 4 * NB + b for b in range(NB)}   # record word of a buffer
 V0 = (32 + 5 * NB + 3) // 4 * 4            # the first value register (a multiple of 4: 128-bit loads)
 V = {b: V0 + 24 * b for b in range(NB)}    # values: A tile 0 (8), A tile 1 (8), B tile 0 (4), B tile 1 (4)
 WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+FLAG_AHEAD = 4              # (a power of two) chunks whose load flags the list build has in flight (slots R16..R23)
+FLAG_REGS = {j: (16 + 2 * j, 17 + 2 * j) for j in range(FLAG_AHEAD)}   # (A, B) flag registers of slot j
 SHARED = 1024               # the list, its padding and what the pipeline reads past it (cleared once)
 assert RS * (LIST + 2 * NB + 2) <= SHARED
 
@@ -128,21 +130,35 @@ e("""    ACCB.CLEAR ;                                   // the four units' buffe
     ACCB.CLEAR.BUF3 ;
     MOV R11, RZ ;                                  // the next chunk c
     ISETP.EQ.U32.AND P0, PT, R10, RZ, PT ;
-    @P0 BRA store ;
-    LDG.E.U8.SYS R16, [R2] ;                       // chunk 0's load flags: A pair, B pair of k = lane
-    LDG.E.U8.SYS R18, [R4] ;
-list_start:
+    @P0 BRA store ;""")
+# The list build's flags are loaded FLAG_AHEAD chunks ahead, one register pair per chunk slot, in a
+# loop unrolled FLAG_AHEAD times (slot j holds chunk c when c % FLAG_AHEAD = j), so that each
+# chunk's loads have FLAG_AHEAD chunks of list building to arrive in.
+for j in range(FLAG_AHEAD):
+    a, b = FLAG_REGS[j]
+    e(f"    ISETP.GT.U32.AND P1, PT, R10, {j:#x}, PT ;" + (f"        // chunks 0..{FLAG_AHEAD - 1}'s load flags: A pair, B pair of k = 32c + lane" if j == 0 else ""))
+    off = f"+{32 * j:#x}" if j else ""
+    e(f"    @P1 LDG.E.U8.SYS R{a}, [R2{off}] ;")
+    e(f"    @P1 LDG.E.U8.SYS R{b}, [R4{off}] ;")
+e(f"""list_start:
     MOV R13, RZ ;                                  // records in the list
-chunk_loop:                                        // chunk R11's load flags in R16, R18
-    LOP3.LUT R30, R16, R18, RZ, 0xfc, !PT ;        // the k's load flags: A bits 0-3, B bits 4, 5
+    LOP3.LUT R30, R11, {FLAG_AHEAD - 1:#x}, RZ, 0xc0, !PT ;        // chunk c's slot (c % {FLAG_AHEAD})""")
+for j in range(1, FLAG_AHEAD):
+    e(f"    ISETP.EQ.U32.AND P0, PT, R30, {j:#x}, PT ;")
+    e(f"    @P0 BRA chunk{j} ;")
+for j in range(FLAG_AHEAD):
+    a, b = FLAG_REGS[j]
+    e(f"chunk{j}:" + ("                                            // chunk c = R11, its load flags in its slot" if j == 0 else ""))
+    e(f"""    LOP3.LUT R30, R{a}, R{b}, RZ, 0xfc, !PT ;        // the k's load flags: A bits 0-3, B bits 4, 5
     LEA R31, R11, R0, 0x5 ;                        // k = 32c + lane
-    IADD3 R11, R11, 0x1, RZ ;
-    ISETP.LT.U32.AND P1, PT, R11, R10, PT ;        // the next chunk, one ahead
-    @P1 IMAD.WIDE.U32 R24, R11, 0x20, R2 ;
-    @P1 IMAD.WIDE.U32 R26, R11, 0x20, R4 ;
-    @P1 LDG.E.U8.SYS R16, [R24] ;
-    @P1 LDG.E.U8.SYS R18, [R26] ;
     LEA R31, R31, R30, 0x8 ;                       // jk = k << 8 | flags
+    IADD3 R25, R11, {FLAG_AHEAD:#x}, RZ ;                    // chunk c + {FLAG_AHEAD} into this slot
+    IADD3 R11, R11, 0x1, RZ ;
+    ISETP.LT.U32.AND P1, PT, R25, R10, PT ;
+    @P1 IMAD.WIDE.U32 R26, R25, 0x20, R4 ;
+    @P1 LDG.E.U8.SYS R{b}, [R26] ;
+    @P1 IMAD.WIDE.U32 R24, R25, 0x20, R2 ;
+    @P1 LDG.E.U8.SYS R{a}, [R24] ;
     LOP3.LUT P0, RZ, R30, 0x5, RZ, 0xc0, !PT ;     // some A tile has a non-zero at k
     LOP3.LUT P2, RZ, R30, 0x30, RZ, 0xc0, !PT ;    // some B tile has a non-zero at k
     PLOP3.LUT P0, PT, P0, P2, PT, 0x80, 0x0 ;      // this lane's k has work
@@ -154,9 +170,10 @@ chunk_loop:                                        // chunk R11's load flags in 
     @P0 STS [R25], R31 ;                           // the list, k ascending
     POPC R24, R24 ;
     IADD3 R13, R13, R24, RZ ;                      // records in the list
-    ISETP.LT.U32.AND P1, PT, R11, R10, PT ;        // a chunk is left""")
-e(f"""    ISETP.LE.U32.AND P0, PT, R13, {LIST - 32:#x}, P1 ;       // room for another chunk, and one is left
-    @P0 BRA chunk_loop ;""")
+    ISETP.LT.U32.AND P1, PT, R11, R10, PT ;        // a chunk is left
+    ISETP.LE.U32.AND P0, PT, R13, {LIST - 32:#x}, P1 ;       // room for another chunk, and one is left""")
+    e("    @!P0 BRA list_built ;" if j < FLAG_AHEAD - 1 else "    @P0 BRA chunk0 ;")
+e("list_built:")
 e(f"""    ISETP.EQ.U32.AND P0, PT, R13, RZ, PT ;         // nothing to run
     @P0 BRA list_end ;
     ISETP.LT.U32.AND P0, PT, R0, {NB - 1:#x}, PT ;         // pad the list to whole groups: lanes 0..{NB - 2}
