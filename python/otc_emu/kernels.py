@@ -248,8 +248,10 @@ WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.ndarray]:
     """The format spgemm_wide reads, for an A (M x K) or B (K x N) operand whose M or N is a
     multiple of 64 and K of 32, from :func:`spgemm_operand`'s element bitmaps and values with
-    tiles 2p and 2p + 1 side by side per k. Returns (load flags uint8 (pairs, K): what the list
-    build scans, one byte per k; blocks uint32 (pairs, K + 1, 40 for A / 48 for B words)).
+    tiles 2p and 2p + 1 side by side per k. Returns (load flags uint8 (pairs, 128 ceil(K / 128)): what the list
+    build scans, one byte per k, laid out for loads of 4 chunks of 32 k per lane: per group g of 4
+    chunks and lane l, 4 bytes, byte b for k = 32 (4 g + b) + l; blocks uint32 (pairs, K + 1, 40
+    for A / 48 for B words)).
 
     The flags of a k say which of the record's loads it needs: for A, bit 0 / 2 = tile 2p / 2p + 1
     has a non-zero at k, bit 1 / 3 = it has more than 16 (its value pairs m = 2, 3 are used); for
@@ -276,7 +278,13 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
     blocks[:, :k, :32] = values.reshape(pairs, 2, k, 32).transpose(0, 2, 1, 3).reshape(pairs, k, 64).view(np.uint32)
     for c in range(copies):
         blocks[:, :k, 32 + 4 * c:34 + 4 * c] = pair_bitmaps
-    return np.ascontiguousarray(flags, dtype=np.uint8), blocks
+    # The list build loads a lane's flags for 4 chunks of 32 k at once: per group of 4 chunks, per
+    # lane l, 4 bytes, byte b for k = 32 (4 group + b) + l (chunks past K's are zero: no work).
+    groups = -(-(k // 32) // 4)
+    grouped = np.zeros((pairs, groups * 128), np.uint8)
+    grouped[:, :k] = flags
+    grouped = grouped.reshape(pairs, groups, 4, 32).transpose(0, 1, 3, 2).reshape(pairs, groups * 128)
+    return np.ascontiguousarray(grouped), blocks
 
 
 def _popcount32(x: np.ndarray) -> np.ndarray:

@@ -24,8 +24,9 @@ KR = {b: 32 + 4 * NB + b for b in range(NB)}   # record word of a buffer
 V0 = (32 + 5 * NB + 3) // 4 * 4            # the first value register (a multiple of 4: 128-bit loads)
 V = {b: V0 + 24 * b for b in range(NB)}    # values: A tile 0 (8), A tile 1 (8), B tile 0 (4), B tile 1 (4)
 WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
-FLAG_AHEAD = 4              # (a power of two) chunks whose load flags the list build has in flight (slots R16..R23)
-FLAG_REGS = {j: (16 + 2 * j, 17 + 2 * j) for j in range(FLAG_AHEAD)}   # (A, B) flag registers of slot j
+GROUP = 4                   # chunks whose load flags one 32-bit load per lane brings (a byte each)
+SLOTS = 4                   # groups in flight in the list build: SLOTS * GROUP chunks ahead
+FLAG_REGS = {j: (16 + 2 * j, 17 + 2 * j) for j in range(SLOTS)}   # (A, B) flag registers of slot j (R16..R23)
 SHARED = 1024               # the list, its padding and what the pipeline reads past it (cleared once)
 assert RS * (LIST + 2 * NB + 2) <= SHARED
 
@@ -120,8 +121,16 @@ def operand_base(dst: int, param: int, row: int, lane: str, scale: int, what: st
         e(f"    IADD3.X R{dst + 1}, RZ, R{dst + 1}, RZ, P0, !PT ;")
 
 
-operand_base(2, 0x160, 28, "R0", 1, "&aflg[tp][lane]")
-operand_base(4, 0x170, 29, "R0", 1, "&bflg[tq][lane]")
+e(f"""    IADD3 R31, R10, {GROUP - 1:#x}, RZ ;
+    SHF.R.U32.HI R31, RZ, {GROUP.bit_length() - 1:#x}, R31 ;
+    SHF.L.U32 R31, R31, {(32 * GROUP).bit_length() - 1:#x}, RZ ;                  // a pair's flag bytes: {32 * GROUP} per group of {GROUP} chunks
+    SHF.L.U32 R30, R0, {GROUP.bit_length() - 1:#x}, RZ ;                   // the lane's {GROUP} bytes in a group""")
+for dst, param, row, what in ((2, 0x160, 28, "&aflg[tp][0][lane]"), (4, 0x170, 29, "&bflg[tq][0][lane]")):
+    e(f"    IMAD R24, R{row}, R31, R30 ;")
+    e(f"    MOV R{dst}, c[0x0][{param:#x}] ;")
+    e(f"    MOV R{dst + 1}, c[0x0][{param + 4:#x}] ;")
+    e(f"    IADD3 R{dst}, P0, R{dst}, R24, RZ ;".ljust(51) + f"// {what}")
+    e(f"    IADD3.X R{dst + 1}, RZ, R{dst + 1}, RZ, P0, !PT ;")
 operand_base(6, 0x168, 28, "R28", AB, "&ablk[tp][0]", 25)
 operand_base(8, 0x178, 29, "R29", BB, "&bblk[tq][0]", 26)
 e("""    ACCB.CLEAR ;                                   // the four units' buffers
@@ -131,35 +140,45 @@ e("""    ACCB.CLEAR ;                                   // the four units' buffe
     MOV R11, RZ ;                                  // the next chunk c
     ISETP.EQ.U32.AND P0, PT, R10, RZ, PT ;
     @P0 BRA store ;""")
-# The list build's flags are loaded FLAG_AHEAD chunks ahead, one register pair per chunk slot, in a
-# loop unrolled FLAG_AHEAD times (slot j holds chunk c when c % FLAG_AHEAD = j), so that each
-# chunk's loads have FLAG_AHEAD chunks of list building to arrive in.
-for j in range(FLAG_AHEAD):
+# The list build's flags come GROUP chunks per load (lane l's word of group g holds, in byte b, the
+# flags of k = 32 (GROUP g + b) + l), SLOTS groups ahead, one register pair per slot (slot j holds
+# group g when g % SLOTS = j), in a loop unrolled over SLOTS * GROUP chunks, so that each group's
+# loads have SLOTS groups of list building to arrive in.
+for j in range(SLOTS):
     a, b = FLAG_REGS[j]
-    e(f"    ISETP.GT.U32.AND P1, PT, R10, {j:#x}, PT ;" + (f"        // chunks 0..{FLAG_AHEAD - 1}'s load flags: A pair, B pair of k = 32c + lane" if j == 0 else ""))
-    off = f"+{32 * j:#x}" if j else ""
-    e(f"    @P1 LDG.E.U8.SYS R{a}, [R2{off}] ;")
-    e(f"    @P1 LDG.E.U8.SYS R{b}, [R4{off}] ;")
+    e(f"    ISETP.GT.U32.AND P1, PT, R10, {GROUP * j:#x}, PT ;" + (f"        // groups 0..{SLOTS - 1}'s load flags: A pair, B pair" if j == 0 else ""))
+    off = f"+{32 * GROUP * j:#x}" if j else ""
+    e(f"    @P1 LDG.E.SYS R{a}, [R2{off}] ;")
+    e(f"    @P1 LDG.E.SYS R{b}, [R4{off}] ;")
+UNROLL = SLOTS * GROUP
 e(f"""list_start:
     MOV R13, RZ ;                                  // records in the list
-    LOP3.LUT R30, R11, {FLAG_AHEAD - 1:#x}, RZ, 0xc0, !PT ;        // chunk c's slot (c % {FLAG_AHEAD})""")
-for j in range(1, FLAG_AHEAD):
+    LOP3.LUT R30, R11, {UNROLL - 1:#x}, RZ, 0xc0, !PT ;        // where chunk c's flags are (c % {UNROLL})""")
+for j in range(1, UNROLL):
     e(f"    ISETP.EQ.U32.AND P0, PT, R30, {j:#x}, PT ;")
     e(f"    @P0 BRA chunk{j} ;")
-for j in range(FLAG_AHEAD):
-    a, b = FLAG_REGS[j]
-    e(f"chunk{j}:" + ("                                            // chunk c = R11, its load flags in its slot" if j == 0 else ""))
-    e(f"""    LOP3.LUT R30, R{a}, R{b}, RZ, 0xfc, !PT ;        // the k's load flags: A bits 0-3, B bits 4, 5
-    LEA R31, R11, R0, 0x5 ;                        // k = 32c + lane
+for j in range(UNROLL):
+    slot, byte = divmod(j, GROUP)
+    a, b = FLAG_REGS[slot]
+    e(f"chunk{j}:" + ("                                            // chunk c = R11: its flags are byte c % 4 of its slot" if j == 0 else ""))
+    e(f"    LOP3.LUT R30, R{a}, R{b}, RZ, 0xfc, !PT ;" + ("        // the group's load flags: A bits 0-3, B bits 4, 5 per byte" if j == 0 else ""))
+    if byte:
+        e(f"    SHF.R.U32.HI R30, RZ, {8 * byte:#x}, R30 ;")
+    if byte < GROUP - 1:
+        e("    LOP3.LUT R30, R30, 0x3f, RZ, 0xc0, !PT ;" + ("        // this chunk's byte" if j == 0 else ""))
+    e("""    LEA R31, R11, R0, 0x5 ;                        // k = 32c + lane
     LEA R31, R31, R30, 0x8 ;                       // jk = k << 8 | flags
-    IADD3 R25, R11, {FLAG_AHEAD:#x}, RZ ;                    // chunk c + {FLAG_AHEAD} into this slot
-    IADD3 R11, R11, 0x1, RZ ;
-    ISETP.LT.U32.AND P1, PT, R25, R10, PT ;
-    @P1 IMAD.WIDE.U32 R26, R25, 0x20, R4 ;
-    @P1 LDG.E.U8.SYS R{b}, [R26] ;
-    @P1 IMAD.WIDE.U32 R24, R25, 0x20, R2 ;
-    @P1 LDG.E.U8.SYS R{a}, [R24] ;
-    LOP3.LUT P0, RZ, R30, 0x5, RZ, 0xc0, !PT ;     // some A tile has a non-zero at k
+    IADD3 R11, R11, 0x1, RZ ;""")
+    if byte == GROUP - 1:  # the group's last chunk: its slot takes group g + SLOTS
+        e(f"""    SHF.R.U32.HI R25, RZ, {GROUP.bit_length() - 1:#x}, R11 ;
+    IADD3 R25, R25, {SLOTS - 1:#x}, RZ ;                    // group g + {SLOTS} into this slot
+    SHF.L.U32 R24, R25, {GROUP.bit_length() - 1:#x}, RZ ;
+    ISETP.LT.U32.AND P1, PT, R24, R10, PT ;        // (its first chunk exists)
+    @P1 IMAD.WIDE.U32 R26, R25, {32 * GROUP:#x}, R4 ;
+    @P1 LDG.E.SYS R{b}, [R26] ;
+    @P1 IMAD.WIDE.U32 R24, R25, {32 * GROUP:#x}, R2 ;
+    @P1 LDG.E.SYS R{a}, [R24] ;""")
+    e(f"""    LOP3.LUT P0, RZ, R30, 0x5, RZ, 0xc0, !PT ;     // some A tile has a non-zero at k
     LOP3.LUT P2, RZ, R30, 0x30, RZ, 0xc0, !PT ;    // some B tile has a non-zero at k
     PLOP3.LUT P0, PT, P0, P2, PT, 0x80, 0x0 ;      // this lane's k has work
     VOTE.ANY R24, PT, P0 ;                         // ballot: the k of the chunk with work
@@ -172,7 +191,7 @@ for j in range(FLAG_AHEAD):
     IADD3 R13, R13, R24, RZ ;                      // records in the list
     ISETP.LT.U32.AND P1, PT, R11, R10, PT ;        // a chunk is left
     ISETP.LE.U32.AND P0, PT, R13, {LIST - 32:#x}, P1 ;       // room for another chunk, and one is left""")
-    e("    @!P0 BRA list_built ;" if j < FLAG_AHEAD - 1 else "    @P0 BRA chunk0 ;")
+    e("    @!P0 BRA list_built ;" if j < UNROLL - 1 else "    @P0 BRA chunk0 ;")
 e("list_built:")
 e(f"""    ISETP.EQ.U32.AND P0, PT, R13, RZ, PT ;         // nothing to run
     @P0 BRA list_end ;
