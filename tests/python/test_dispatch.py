@@ -98,3 +98,13 @@ def test_dispatch_is_settable_like_other_keys():
 
     args = argparse.Namespace(machine="dstc-paper", config=None, set=["gpu.cta_dispatch=dynamic"], no_timing=False)
     assert device_from_args(args).timing_config["gpu.cta_dispatch"] == "dynamic"
+
+
+def test_dynamic_dispatch_fed_in_parts_gives_the_statistics_of_whole_ctas():
+    a, b = gemm_operands(512, 512, 128, 0.0, 0.9, 0)
+    extra = kernels.WIDE_MACHINE
+    whole = kernels.gemm(a, b, mode="spgemm_wide", device=_device("dynamic", "dstc-paper", extra))
+    for segment in (7, 64):
+        dev = _device("dynamic", "dstc-paper", extra, timing_segment=segment)
+        got = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
+        assert got.stats.to_dict() == whole.stats.to_dict(), f"parts of {segment} events"

@@ -17,8 +17,9 @@
 //! ```
 //!
 //! Model summary (docs/timing.md has the details and every parameter):
-//! - CTAs are placed statically: the i-th CTA pushed goes to SM `i % num_sms`; each SM runs its
-//!   CTAs in order, as many at once as registers, shared memory, warp slots, threads and the CTA
+//! - CTAs are placed statically by default: the i-th CTA pushed goes to SM `i % num_sms`
+//!   (`gpu.cta_dispatch = "dynamic"`: to the SM that has room for it first, [`Simulator`]'s
+//!   `dispatch`); each SM runs its CTAs in order, as many at once as registers, shared memory, warp slots, threads and the CTA
 //!   limit allow. SMs are simulated independently (in parallel with rayon); the kernel takes as
 //!   long as the slowest SM. Results do not depend on the number of host threads.
 //! - Per SM: `sub_cores` sub-cores; a warp runs on sub-core `slot % sub_cores` where `slot` is its
