@@ -519,6 +519,9 @@ def timing_sample(timing: str | None, timing_config: Mapping[str, Any] | None) -
         raise ConfigError(f"timing={timing!r} needs the cycle model, but this Device was made with timing=False")
     if mode == "full":
         return None
+    if str(timing_config.get("gpu.cta_dispatch", "static")).lower() == "dynamic":
+        raise ConfigError(f"timing={timing!r}: sampled timing needs static CTA placement, but this device has "
+                          "gpu.cta_dispatch = 'dynamic' (use timing='full' or gpu.cta_dispatch = 'static')")
     if not sep:
         return 0  # the default sample (SAMPLE_FRACTION)
     sms = int(timing_config["gpu.num_sms"])

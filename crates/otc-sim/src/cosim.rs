@@ -161,6 +161,11 @@ pub(crate) fn run(
     preparer: &Preparer,
     num_sms: u64,
 ) -> Outcome {
+    if sim.dispatches_dynamically() {
+        // the model opens CTA i on SM i % num_sms before it runs; dynamic dispatch places a CTA
+        // only when an SM frees up
+        return Outcome::Fallback("dynamic CTA dispatch (gpu.cta_dispatch) places CTAs as SMs free up");
+    }
     // Reads of every allocation are recorded as "the CTA read it" (none is tracked byte by byte).
     let tracked = vec![false; base.num_allocations()];
     let n_ops = l.ops.len();

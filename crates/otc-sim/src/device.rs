@@ -371,7 +371,7 @@ impl Device {
                     sim.record_timeline(spec.clone());
                 }
                 if let Some(sms) = timing_sample {
-                    sim.set_sample(sms);
+                    sim.set_sample(sms).map_err(timing_err)?;
                 }
                 sim.set_segment_events(cfg.timing_segment);
                 sim.share_trace_peak(trace_peak.clone());

@@ -139,6 +139,11 @@ impl From<Vec<u32>> for ConfigValue {
         ConfigValue::List(v.into_iter().map(|x| ConfigValue::Int(x as i64)).collect())
     }
 }
+impl From<CtaDispatch> for ConfigValue {
+    fn from(v: CtaDispatch) -> Self {
+        ConfigValue::Str(v.name().into())
+    }
+}
 impl From<SchedulerPolicy> for ConfigValue {
     fn from(v: SchedulerPolicy) -> Self {
         ConfigValue::Str(v.name().into())
@@ -220,6 +225,42 @@ impl FromConfig for SchedulerPolicy {
     }
 }
 
+impl FromConfig for CtaDispatch {
+    fn from_config(key: &str, v: &ConfigValue) -> Result<Self, ConfigError> {
+        match v {
+            ConfigValue::Str(s) => match s.to_ascii_lowercase().as_str() {
+                "static" => Ok(CtaDispatch::Static),
+                "dynamic" => Ok(CtaDispatch::Dynamic),
+                _ => Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: format!("`{s}` is not a CTA dispatch: static or dynamic"),
+                }),
+            },
+            _ => Err(wrong(key, "a string (\"static\" or \"dynamic\")", v)),
+        }
+    }
+}
+
+/// How CTAs are placed on SMs (`gpu.cta_dispatch`; docs/timing.md section 3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CtaDispatch {
+    /// The i-th CTA goes to SM `i % num_sms`.
+    #[default]
+    Static,
+    /// The next CTA goes to the SM that has room for it first (ties: round-robin after the SM
+    /// that got the previous CTA), as the hardware's and GPGPU-Sim's dispatcher does.
+    Dynamic,
+}
+
+impl CtaDispatch {
+    pub fn name(self) -> &'static str {
+        match self {
+            CtaDispatch::Static => "static",
+            CtaDispatch::Dynamic => "dynamic",
+        }
+    }
+}
+
 /// Warp scheduling policy of each sub-core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SchedulerPolicy {
@@ -257,6 +298,7 @@ pub struct GpuConfig {
     pub name: String,
     pub num_sms: u32,
     pub clock_mhz: f64,
+    pub cta_dispatch: CtaDispatch,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -454,6 +496,7 @@ keys! {
     "gpu.name" => gpu.name: String,
     "gpu.num_sms" => gpu.num_sms: u32,
     "gpu.clock_mhz" => gpu.clock_mhz: f64,
+    "gpu.cta_dispatch" => gpu.cta_dispatch: CtaDispatch,
     "sm.sub_cores" => sm.sub_cores: u32,
     "sm.max_warps" => sm.max_warps: u32,
     "sm.max_threads" => sm.max_threads: u32,

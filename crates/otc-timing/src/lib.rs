@@ -17,8 +17,9 @@
 //! ```
 //!
 //! Model summary (docs/timing.md has the details and every parameter):
-//! - CTAs are placed statically: the i-th CTA pushed goes to SM `i % num_sms`; each SM runs its
-//!   CTAs in order, as many at once as registers, shared memory, warp slots, threads and the CTA
+//! - CTAs are placed statically by default: the i-th CTA pushed goes to SM `i % num_sms`
+//!   (`gpu.cta_dispatch = "dynamic"`: to the SM that has room for it first, [`Simulator`]'s
+//!   `dispatch`); each SM runs its CTAs in order, as many at once as registers, shared memory, warp slots, threads and the CTA
 //!   limit allow. SMs are simulated independently (in parallel with rayon); the kernel takes as
 //!   long as the slowest SM. Results do not depend on the number of host threads.
 //! - Per SM: `sub_cores` sub-cores; a warp runs on sub-core `slot % sub_cores` where `slot` is its
@@ -51,7 +52,8 @@ use rayon::prelude::*;
 
 pub use by_pc::{PcRow, PC_COLUMNS};
 pub use config::{
-    all_keys, tensor_keys, ConfigError, ConfigValue, SchedulerPolicy, TensorCost, TimingConfig, KEYS, MACHINES,
+    all_keys, tensor_keys, ConfigError, ConfigValue, CtaDispatch, SchedulerPolicy, TensorCost, TimingConfig, KEYS,
+    MACHINES,
 };
 pub use stats::{Reason, Stats};
 pub use timeline::{Timeline, TimelineEvent, TimelineKind, TimelineSpec};
@@ -172,6 +174,12 @@ pub struct Simulator {
     /// [`Simulator::finish`] stores it ([`Simulator::share_trace_peak`]).
     trace_peak: usize,
     trace_peak_out: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Dynamic CTA dispatch (`gpu.cta_dispatch = "dynamic"`, [`Simulator::dispatch`]): the CTAs
+    /// pushed and not given to an SM yet, in linear order, their trace bytes, and the SM that
+    /// got the last CTA (where the round-robin among SMs asking at the same cycle starts after).
+    pending: VecDeque<PreparedCta>,
+    pending_bytes: usize,
+    last_sm: usize,
 }
 
 /// The part of [`Simulator::push`] that depends on one CTA alone (checks, coalescing, packing),
@@ -236,6 +244,9 @@ impl Simulator {
             held_bytes: 0,
             trace_peak: 0,
             trace_peak_out: None,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            last_sm: config.gpu.num_sms as usize - 1,
         })
     }
 
@@ -340,6 +351,12 @@ impl Simulator {
             dram_mc_per_sector: mc(c.memory.dram_bandwidth_gbs),
             shared_capacity: carve as u32,
             l1_bytes,
+            dispatch_shape: (c.gpu.cta_dispatch == CtaDispatch::Dynamic).then_some(sm::CtaShape {
+                nwarps,
+                threads,
+                regs_per_warp,
+                smem,
+            }),
         };
         self.sms = (0..c.gpu.num_sms).map(|_| SmSim::new(&resolved)).collect();
         if self.log_issues {
@@ -432,7 +449,23 @@ impl Simulator {
             self.held_bytes += parts.iter().flatten().map(feed::WarpPart::heap_bytes).sum::<usize>();
             self.held.insert(index, parts);
         }
-        self.sms[sm].enqueue(ready);
+        if let Some(shape) = r_shape(&self.resolved) {
+            if sm::CtaShape::of(&ready) != shape {
+                return Err(TimingError::Config(ConfigError::Invalid {
+                    key: "gpu.cta_dispatch".into(),
+                    message: format!(
+                        "\"dynamic\" needs every CTA of a launch to take the same resources, but CTA {index} \
+                         takes {:?} and the first {:?}",
+                        sm::CtaShape::of(&ready),
+                        shape
+                    ),
+                }));
+            }
+            self.pending_bytes += ready.count_bytes();
+            self.pending.push_back(ready);
+        } else {
+            self.sms[sm].enqueue(ready);
+        }
         self.note_trace_bytes();
         self.buffered += 1;
         if self.buffered >= self.batch {
@@ -549,20 +582,82 @@ impl Simulator {
     /// events, [`feed`], and running them on).
     fn advance(&mut self) {
         self.buffered = 0;
-        let Some(r) = self.resolved.as_ref() else { return };
-        let asks = |st: RunStatus| match st {
-            RunStatus::NeedEvents(cta) => Some(cta),
-            _ => None,
+        if self.resolved.as_ref().is_some_and(|r| r.dispatch_shape.is_some()) {
+            self.dispatch();
+        } else {
+            let all = vec![true; self.sms.len()];
+            self.run_serving(&all);
+        }
+    }
+
+    /// Run the SMs `go[i]` (in parallel) until each needs a CTA or is done, serving those that
+    /// ask for events ([`feed`]); per SM, whether it stopped asking for a CTA.
+    fn run_serving(&mut self, go: &[bool]) -> Vec<bool> {
+        let Some(r) = self.resolved.as_ref() else { return vec![false; self.sms.len()] };
+        let run = |sm: &mut SmSim| match sm.run(r) {
+            RunStatus::NeedEvents(cta) => (Some(cta), false),
+            RunStatus::NeedCta => (None, true),
+            RunStatus::Finished => (None, false),
         };
-        let mut asking: Vec<Option<u64>> = self.sms.par_iter_mut().map(|sm| asks(sm.run(r))).collect();
-        while asking.iter().any(Option::is_some) {
-            for (sm, cta) in asking.iter().enumerate() {
-                if let Some(cta) = *cta {
+        let mut out: Vec<(Option<u64>, bool)> =
+            self.sms.par_iter_mut().zip(go).map(|(sm, &g)| if g { run(sm) } else { (None, false) }).collect();
+        while out.iter().any(|o| o.0.is_some()) {
+            for (sm, o) in out.iter().enumerate() {
+                if let Some(cta) = o.0 {
                     Self::serve(&mut self.held, &mut self.held_bytes, r, &mut self.sms[sm], cta);
                 }
             }
-            asking = self.sms.par_iter_mut().zip(asking).map(|(sm, a)| a.and_then(|_| asks(sm.run(r)))).collect();
+            out = self.sms.par_iter_mut().zip(out).map(|(sm, o)| if o.0.is_some() { run(sm) } else { o }).collect();
         }
+        out.into_iter().map(|o| o.1).collect()
+    }
+
+    /// Dynamic CTA dispatch (`gpu.cta_dispatch = "dynamic"`; docs/timing.md section 3.1): give
+    /// the queued CTAs, in linear order, each to the SM asking for a CTA at the earliest cycle
+    /// (ties: round-robin after the SM that got the previous CTA). Every SM first runs until it
+    /// asks (an SM asks when a CTA of the launch's shape fits it); then the SMs asking at the
+    /// earliest cycle get one CTA each in round-robin order and run (in parallel) until they
+    /// ask again; and so on until the queue is empty. Exact: no SM can ask earlier than those
+    /// asking, since every other SM is stopped at a later request. The SMs asking at one cycle
+    /// run together; after the first wave that is mostly one SM at a time.
+    fn dispatch(&mut self) {
+        let n = self.sms.len();
+        let mut asking = self.run_serving(&vec![true; n]);
+        while !self.pending.is_empty() {
+            let Some(t) = (0..n).filter(|&i| asking[i]).map(|i| self.sms[i].t).min() else { break };
+            let mut go = vec![false; n];
+            let after = self.last_sm;
+            for k in 1..=n {
+                let i = (after + k) % n;
+                if !asking[i] || self.sms[i].t != t {
+                    continue;
+                }
+                let Some(mut p) = self.pending.pop_front() else { break };
+                self.pending_bytes -= p.count_bytes();
+                self.sms[i].enqueue(p);
+                self.last_sm = i;
+                go[i] = true;
+            }
+            let again = self.run_serving(&go);
+            for i in 0..n {
+                if go[i] {
+                    asking[i] = again[i];
+                }
+            }
+        }
+    }
+
+    /// Run the SMs to their end: no CTA comes after those pushed.
+    fn drain(&mut self) {
+        if self.resolved.as_ref().is_some_and(|r| r.dispatch_shape.is_some()) {
+            self.dispatch();
+        }
+        for sm in &mut self.sms {
+            sm.stream_done = true;
+        }
+        self.buffered = 0;
+        let all = vec![true; self.sms.len()];
+        self.run_serving(&all);
     }
 
     /// Give the open CTA `index` on `sm` the next part of each of its warps' held events (all
@@ -593,7 +688,8 @@ impl Simulator {
     /// its SM *open*, with its resources and no events; its SM asks for them
     /// ([`Simulator::run_sms`]) and [`Simulator::give`] hands them over as the functional run
     /// makes them. `preparer` is this simulator's; the arguments are those of
-    /// [`CtaRecorder::finish`]. Not with sampled timing.
+    /// [`CtaRecorder::finish`]. Not with sampled timing, nor with dynamic CTA dispatch (which
+    /// places a CTA only when an SM frees up: [`Simulator::dispatches_dynamically`]).
     pub fn open(
         &mut self,
         preparer: &Preparer,
@@ -602,6 +698,12 @@ impl Simulator {
         regs_per_thread: u32,
         threads: u32,
     ) -> Result<(), TimingError> {
+        if self.dispatches_dynamically() {
+            return Err(TimingError::Config(ConfigError::Invalid {
+                key: "gpu.cta_dispatch".into(),
+                message: "co-simulation places CTAs statically; this machine has \"dynamic\"".into(),
+            }));
+        }
         let index = self.pushed;
         let warps = threads.div_ceil(32);
         let rec = CtaRecorder::new(&self.cfg, preparer.protos.clone(), index, warps);
@@ -666,7 +768,7 @@ impl Simulator {
     /// Take the trace bytes held now into the peak. Called after each addition (a CTA queued,
     /// a part given): the SMs only drop bytes while they run, so the peak is at one of these.
     fn note_trace_bytes(&mut self) {
-        let now = self.held_bytes + self.sms.iter().map(|sm| sm.trace_bytes).sum::<usize>();
+        let now = self.held_bytes + self.pending_bytes + self.sms.iter().map(|sm| sm.trace_bytes).sum::<usize>();
         self.trace_peak = self.trace_peak.max(now);
     }
 
@@ -695,11 +797,24 @@ impl Simulator {
     /// Time only the CTAs of `sms` spread-out SMs (0: one in [`sample::DEFAULT_FRACTION`],
     /// at least 2; every CTA still goes through the L2 pre-pass) and extrapolate the statistics
     /// from them ([`sample`]; [`Stats::sample`] says what was timed). Call before the first push.
-    pub fn set_sample(&mut self, sms: u32) {
+    /// Refused with dynamic CTA dispatch (sampling picks SMs by static placement).
+    pub fn set_sample(&mut self, sms: u32) -> Result<(), TimingError> {
+        if self.dispatches_dynamically() {
+            return Err(TimingError::Config(ConfigError::Invalid {
+                key: "gpu.cta_dispatch".into(),
+                message: "sampled timing needs static CTA placement (\"static\"); this machine has \"dynamic\"".into(),
+            }));
+        }
         let mut s = sample::Sampler::new(sms);
         let num_sms = self.cfg.gpu.num_sms;
         s.resolve(num_sms, (num_sms as u64).min(self.num_ctas.max(1)) as u32, self.num_ctas);
         self.sample = Some(s);
+        Ok(())
+    }
+
+    /// Whether CTAs go to SMs as they free up (`gpu.cta_dispatch = "dynamic"`), not by index.
+    pub fn dispatches_dynamically(&self) -> bool {
+        self.cfg.gpu.cta_dispatch == CtaDispatch::Dynamic
     }
 
     /// How many CTAs are buffered before the SMs are advanced (default 8 per SM). Results do
@@ -726,22 +841,16 @@ impl Simulator {
 
     /// Finish and also return the issue timeline of every SM (SM order, then issue order).
     pub fn finish_with_timeline(mut self) -> Result<(Stats, Vec<Vec<IssueRecord>>), TimingError> {
-        for sm in &mut self.sms {
-            sm.stream_done = true;
-        }
-        self.advance();
+        self.drain();
         let logs = self.sms.iter_mut().map(|sm| sm.log.take().unwrap_or_default()).collect();
         Ok((self.finish()?, logs))
     }
 
     /// Finish the kernel and return its statistics.
     pub fn finish(mut self) -> Result<Stats, TimingError> {
-        for sm in &mut self.sms {
-            sm.stream_done = true;
-        }
-        self.advance();
+        self.drain();
         debug_assert!(
-            self.held_bytes == 0 && self.sms.iter().all(|sm| sm.trace_bytes == 0),
+            self.held_bytes == 0 && self.pending_bytes == 0 && self.sms.iter().all(|sm| sm.trace_bytes == 0),
             "every trace byte counted is taken off when its CTA retires"
         );
         if let Some(cell) = &self.trace_peak_out {
@@ -791,4 +900,9 @@ impl Simulator {
         }
         Ok(stats)
     }
+}
+
+/// The launch's CTA shape under dynamic dispatch (None: static placement or not resolved yet).
+fn r_shape(r: &Option<Resolved>) -> Option<sm::CtaShape> {
+    r.as_ref().and_then(|r| r.dispatch_shape)
 }

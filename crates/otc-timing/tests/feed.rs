@@ -38,14 +38,7 @@ fn warp_trace(c: u64, w: u32, trips: usize) -> WarpTrace {
             "LDS" => Ev::Addrs((0..32u64).map(|l| 4 * ((l * (w as u64 + 1)) % 64)).collect()),
             _ => Ev::All,
         });
-        let base = out.addrs.len() as u32;
-        out.addrs.extend_from_slice(&one.addrs);
-        for mut e in one.events {
-            if let otc_timing::EventKind::Mem { addrs, .. } = &mut e.kind {
-                *addrs += base;
-            }
-            out.events.push(e);
-        }
+        append(&mut out, one);
     }
     out
 }

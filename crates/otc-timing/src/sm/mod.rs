@@ -47,6 +47,25 @@ pub(crate) struct Resolved {
     /// Shared memory available to CTAs per SM (the carve-out) and the L1 capacity beside it.
     pub shared_capacity: u32,
     pub l1_bytes: u64,
+    /// Dynamic CTA dispatch (`gpu.cta_dispatch = "dynamic"`): the launch's CTA shape, which an
+    /// SM with an empty queue asks for ([`RunStatus::NeedCta`]) as soon as it fits. `None`:
+    /// static placement.
+    pub dispatch_shape: Option<CtaShape>,
+}
+
+/// What a CTA takes of an SM: warp slots, threads, registers per warp, shared bytes (rounded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CtaShape {
+    pub nwarps: u32,
+    pub threads: u32,
+    pub regs_per_warp: u32,
+    pub smem: u32,
+}
+
+impl CtaShape {
+    pub fn of(p: &PreparedCta) -> CtaShape {
+        CtaShape { nwarps: p.nwarps, threads: p.trace.threads, regs_per_warp: p.regs_per_warp, smem: p.smem }
+    }
 }
 
 /// What the SM loop needs of a form, resolved once per kernel (no table lookups per event).
@@ -184,6 +203,14 @@ pub(crate) struct TraceBytes {
 }
 
 impl PreparedCta {
+    /// Count its trace bytes into [`PreparedCta::bytes`] (the same count each time until it
+    /// runs) and return them.
+    pub fn count_bytes(&mut self) -> usize {
+        self.bytes.part = (0..self.packed.len()).map(|w| self.warp_bytes(w)).collect();
+        self.bytes.held = self.bytes.part.iter().sum();
+        self.bytes.held
+    }
+
     /// The bytes of warp `w`'s current part.
     fn warp_bytes(&self, w: usize) -> usize {
         self.packed[w].heap_bytes()
@@ -581,11 +608,15 @@ impl SmSim {
     }
 
     fn fits(&self, r: &Resolved, p: &PreparedCta) -> bool {
+        self.fits_shape(r, &CtaShape::of(p))
+    }
+
+    fn fits_shape(&self, r: &Resolved, p: &CtaShape) -> bool {
         let c = &r.cfg.sm;
         let nwarps = p.nwarps;
         self.resident < c.max_ctas
             && nwarps <= self.free_warps
-            && p.trace.threads <= self.free_threads
+            && p.threads <= self.free_threads
             && p.regs_per_warp * nwarps <= self.free_regs
             && p.smem <= self.free_smem
     }
@@ -718,9 +749,7 @@ impl SmSim {
 
     /// Queue the next CTA of this SM (in linear CTA order).
     pub fn enqueue(&mut self, mut p: PreparedCta) {
-        p.bytes.part = (0..p.packed.len()).map(|w| p.warp_bytes(w)).collect();
-        p.bytes.held = p.bytes.part.iter().sum();
-        self.trace_bytes += p.bytes.held;
+        self.trace_bytes += p.count_bytes();
         self.queue.push_back(p);
     }
 
@@ -764,10 +793,24 @@ impl SmSim {
                     return RunStatus::NeedEvents(self.starved_cta());
                 }
             }
-            if self.queue.is_empty() && !self.stream_done && self.resident < r.cfg.sm.max_ctas && self.free_warps > 0 {
+            // dynamic dispatch: ask for a CTA when one of the launch's shape fits, at the cycle
+            // the SM may launch it (the wait for `launch_ready` is a wake-up below)
+            let asking = match &r.dispatch_shape {
+                Some(shape) => self.queue.is_empty() && !self.stream_done && self.fits_shape(r, shape),
+                None => false,
+            };
+            if asking && self.t >= self.launch_ready {
                 return RunStatus::NeedCta;
             }
-            if self.resident == 0 && self.queue.is_empty() {
+            if r.dispatch_shape.is_none()
+                && self.queue.is_empty()
+                && !self.stream_done
+                && self.resident < r.cfg.sm.max_ctas
+                && self.free_warps > 0
+            {
+                return RunStatus::NeedCta;
+            }
+            if self.resident == 0 && self.queue.is_empty() && !asking {
                 if self.stream_done {
                     return RunStatus::Finished;
                 }
@@ -790,7 +833,7 @@ impl SmSim {
             if self.next_done != NEVER {
                 next = next.min(self.next_done.max(t + 1));
             }
-            if !self.queue.is_empty() && self.launch_ready > t {
+            if (!self.queue.is_empty() || asking) && self.launch_ready > t {
                 next = next.min(self.launch_ready);
             }
             if next == NEVER || next <= t {

@@ -57,6 +57,19 @@ pub fn warp_of(insts: &[Instruction], warp_in_cta: u32, mut f: impl FnMut(usize,
     w
 }
 
+/// Append the events of `one` to `out` (its memory events' addresses moved past `out`'s): a
+/// warp that runs `one` after what `out` ran, e.g. another loop trip.
+pub fn append(out: &mut WarpTrace, one: WarpTrace) {
+    let base = out.addrs.len() as u32;
+    out.addrs.extend_from_slice(&one.addrs);
+    for mut e in one.events {
+        if let EventKind::Mem { addrs, .. } = &mut e.kind {
+            *addrs += base;
+        }
+        out.events.push(e);
+    }
+}
+
 pub fn warp(text: &str, f: impl FnMut(usize, &Instruction) -> Ev) -> WarpTrace {
     warp_of(&assemble(text), 0, f)
 }
