@@ -144,11 +144,18 @@ SIGINT_CHILD = textwrap.dedent(
 )
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(cmd, after=0.3, wait_line: bool = True) -> tuple[subprocess.CompletedProcess, float]:
     """Start `cmd`, wait for its first output line (if `wait_line`) and `after` s (or
     `after(line)` s), send SIGINT, wait for the end; returns the result and the seconds from
-    SIGINT to exit."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    SIGINT to exit. The child starts with SIGINT's default action: a shell without job control
+    starts background jobs (`pytest ... &`) with SIGINT ignored, which their children inherit, and
+    a Python started so never raises KeyboardInterrupt."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     first = proc.stdout.readline() if wait_line else ""
     time.sleep(after(first) if callable(after) else after)
     sent = time.monotonic()
