@@ -212,33 +212,38 @@ impl FromConfig for Vec<u32> {
 }
 impl FromConfig for SchedulerPolicy {
     fn from_config(key: &str, v: &ConfigValue) -> Result<Self, ConfigError> {
-        match v {
-            ConfigValue::Str(s) => match s.to_ascii_lowercase().as_str() {
-                "gto" => Ok(SchedulerPolicy::Gto),
-                "lrr" => Ok(SchedulerPolicy::Lrr),
-                _ => {
-                    Err(ConfigError::Invalid { key: key.into(), message: format!("`{s}` is not a policy: gto or lrr") })
-                }
-            },
-            _ => Err(wrong(key, "a string (\"gto\" or \"lrr\")", v)),
-        }
+        named(
+            key,
+            v,
+            "policy",
+            "a string (\"gto\" or \"lrr\")",
+            &[("gto", SchedulerPolicy::Gto), ("lrr", SchedulerPolicy::Lrr)],
+        )
     }
 }
 
 impl FromConfig for CtaDispatch {
     fn from_config(key: &str, v: &ConfigValue) -> Result<Self, ConfigError> {
-        match v {
-            ConfigValue::Str(s) => match s.to_ascii_lowercase().as_str() {
-                "static" => Ok(CtaDispatch::Static),
-                "dynamic" => Ok(CtaDispatch::Dynamic),
-                _ => Err(ConfigError::Invalid {
-                    key: key.into(),
-                    message: format!("`{s}` is not a CTA dispatch: static or dynamic"),
-                }),
-            },
-            _ => Err(wrong(key, "a string (\"static\" or \"dynamic\")", v)),
-        }
+        let choices = [("static", CtaDispatch::Static), ("dynamic", CtaDispatch::Dynamic)];
+        named(key, v, "CTA dispatch", "a string (\"static\" or \"dynamic\")", &choices)
     }
+}
+
+/// A value given by one of the names in `choices` (any case); `what` names the kind of value in
+/// the error, `expected` describes a value of the right type.
+fn named<T: Copy>(
+    key: &str,
+    v: &ConfigValue,
+    what: &str,
+    expected: &'static str,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let ConfigValue::Str(s) = v else { return Err(wrong(key, expected, v)) };
+    let lower = s.to_ascii_lowercase();
+    choices.iter().find(|(name, _)| *name == lower).map(|&(_, value)| value).ok_or_else(|| {
+        let names: Vec<&str> = choices.iter().map(|&(name, _)| name).collect();
+        ConfigError::Invalid { key: key.into(), message: format!("`{s}` is not a {what}: {}", names.join(" or ")) }
+    })
 }
 
 /// How CTAs are placed on SMs (`gpu.cta_dispatch`; docs/timing.md section 3.1).

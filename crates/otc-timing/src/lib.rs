@@ -582,7 +582,7 @@ impl Simulator {
     /// events, [`feed`], and running them on).
     fn advance(&mut self) {
         self.buffered = 0;
-        if self.resolved.as_ref().is_some_and(|r| r.dispatch_shape.is_some()) {
+        if r_shape(&self.resolved).is_some() {
             self.dispatch();
         } else {
             let all = vec![true; self.sms.len()];
@@ -649,7 +649,7 @@ impl Simulator {
 
     /// Run the SMs to their end: no CTA comes after those pushed.
     fn drain(&mut self) {
-        if self.resolved.as_ref().is_some_and(|r| r.dispatch_shape.is_some()) {
+        if r_shape(&self.resolved).is_some() {
             self.dispatch();
         }
         for sm in &mut self.sms {
