@@ -267,8 +267,8 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
     pairs, k = bitmaps.shape[0] // 2, bitmaps.shape[1]
     pair_bitmaps = np.ascontiguousarray(bitmaps.reshape(pairs, 2, k).transpose(0, 2, 1))
     nonempty = pair_bitmaps != 0
-    if operand == "A":
-        counts = np.bitwise_count(pair_bitmaps) if hasattr(np, "bitwise_count") else _popcount32(pair_bitmaps)
+    if operand == "A":  # a slice's non-zeros, as its bitmap counts them, from the operand itself
+        counts = (x.reshape(pairs, 2, 32, k) != 0).sum(axis=2).transpose(0, 2, 1)
         wide = counts > 16
         flags = nonempty[..., 0] | wide[..., 0] << 1 | nonempty[..., 1] << 2 | wide[..., 1] << 3
     else:
@@ -285,15 +285,6 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
     grouped[:, :k] = flags
     grouped = grouped.reshape(pairs, groups, 4, 32).transpose(0, 1, 3, 2).reshape(pairs, groups * 128)
     return np.ascontiguousarray(grouped), blocks
-
-
-def _popcount32(x: np.ndarray) -> np.ndarray:
-    """Set bits per uint32 element (NumPy < 2.0 has no bitwise_count)."""
-    x = x.astype(np.uint64)
-    x = x - ((x >> 1) & 0x55555555)
-    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
-    x = (x + (x >> 4)) & 0x0F0F0F0F
-    return ((x * 0x01010101) & 0xFFFFFFFF) >> 24
 
 
 def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | None = None) -> GemmResult:
