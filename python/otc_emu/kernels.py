@@ -68,7 +68,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -96,6 +96,9 @@ class GemmResult:
     mode: str
     #: The shipped program that ran, where a mode has several (spgemm_wide: one per pipeline depth).
     program: str | None = None
+    #: spgemm_wide's CTA order (:func:`wide_order`): 0, consecutive CTAs walk a row of 64x64 tiles
+    #: (they share an A pair), 1, a column (they share a B pair); None for the other modes.
+    order: int | None = None
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -241,6 +244,36 @@ def wide_depth(device: Device, ctas: int) -> int:
     return min(waves, key=lambda d: (waves[d], -d))
 
 
+#: Set bits of each byte value (the load flags are counted bit by bit).
+_POPCOUNT_U8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None) -> int:
+    """spgemm_wide's CTA order for operands with these load flags (:func:`spgemm_wide_operand`) on a
+    GPU whose L2 holds ``l2_bytes`` (None: no cycle model, order 0). Order 0 launches the grid
+    (tq, tp): consecutive CTAs walk a row of 64x64 tiles and share its A pair, and each row's walk
+    reads every B pair again. Order 1 launches (tp, tq): they walk a column, share its B pair, and
+    each column's walk reads every A pair again. What a walk reads again comes from the L2 if it
+    is still there, else from DRAM. Order 1 is chosen when the A blocks the records read fit in
+    half the L2 (the other half for a walk's own B pair, C tiles and flags) and the B blocks they
+    read exceed the whole L2: then order 1 re-reads only what the L2 keeps, order 0 what it cannot.
+    Otherwise order 0 (when both exceed the L2 each order re-reads one operand from DRAM; with the
+    default static placement order 0 also lets an SM's CTAs share B pairs in its L1, which
+    measured better at the dense points: docs/kernels.md, "CTA order").
+
+    The bytes are counted as the kernel loads them: for each k and pair whose flags give work on
+    that side while some pair of the other operand has work at k too (the k has records), A: its
+    bitmap sector and one sector per value load (non-empty tiles, one more each for more than 16
+    non-zeros); B: two bitmap sectors (the copies per lane offset) and two per non-empty tile."""
+    if l2_bytes is None:
+        return 0
+    a_work, b_work = (a_flags & 0x5) != 0, (b_flags & 0x30) != 0
+    a_sectors = np.where(a_work, 1 + _POPCOUNT_U8[a_flags & 0xF], 0)[:, b_work.any(axis=0)]
+    b_sectors = np.where(b_work, 2 + 2 * _POPCOUNT_U8[b_flags & 0x30], 0)[:, a_work.any(axis=0)]
+    a_bytes, b_bytes = 32 * int(a_sectors.sum()), 32 * int(b_sectors.sum())
+    return int(a_bytes <= l2_bytes // 2 and b_bytes > l2_bytes)
+
+
 #: The machine settings spgemm_wide needs on top of a machine file (beyond the paper).
 WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 
@@ -330,10 +363,12 @@ def _gemm(a, b, mode: str, device: Device | None) -> GemmResult:
         a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A")
         b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B")
         pm, pn = mp // 64, np_ // 64
+        timing = dev.timing_config
         depth = wide_depth(dev, pm * pn)
-        c, stats = run_shipped(dev, WIDE_DEPTHS[depth], kernel, [*a_ops, *b_ops], (mp, np_), (pn, pm), 32,
-                               [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn)], crop=(m, n))
-        return GemmResult(c, stats, mode, program=WIDE_DEPTHS[depth])
+        order = wide_order(a_ops[0], b_ops[0], timing["memory.l2_bytes"] if timing else None)
+        c, stats = run_shipped(dev, WIDE_DEPTHS[depth], kernel, [*a_ops, *b_ops], (mp, np_), (pm, pn) if order else (pn, pm),
+                               32, [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn), np.uint32(order)], crop=(m, n))
+        return GemmResult(c, stats, mode, program=WIDE_DEPTHS[depth], order=order)
     if mode in ("sp24", "hss"):  # structured-sparse A (kernels_structured.py)
         from .kernels_structured import structured_gemm
 
