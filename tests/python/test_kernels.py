@@ -108,13 +108,15 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
 # flag prefetch (chunk c % 4) and the last chunks have no flags to prefetch
 @pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100), (64, 64, 1056)])
 @pytest.mark.parametrize("depth", sorted(kernels.WIDE_DEPTHS))
-def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, depth):
+@pytest.mark.parametrize("order", [0, 1])
+def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, depth, order):
     rng = np.random.default_rng(int(sa * 1000) + int(sb * 10) + m)
     a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=7)
     b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=8)
-    with mock.patch.object(kernels, "wide_depth", lambda dev, ctas: depth):  # every pipeline depth
+    # every pipeline depth, both CTA orders (grid (tq, tp) or (tp, tq))
+    with mock.patch.object(kernels, "wide_depth", lambda dev, ctas: depth), mock.patch.object(kernels, "wide_order", lambda *_: order):
         wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE))
-    assert wide.program == kernels.WIDE_DEPTHS[depth]
+    assert (wide.program, wide.order) == (kernels.WIDE_DEPTHS[depth], order)
     np.testing.assert_array_equal(wide.c, kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c)
     c = wide.stats.counters
     assert c["spwmma.ohmmas"] == expected_ohmmas(a, b)
@@ -167,6 +169,51 @@ def wide_records(a, b):
     nza = (ap != 0).reshape(mp // 64, 64, -1).any(axis=1)  # (tile pair rows, k)
     nzb = (bp != 0).reshape(b.shape[0], np_ // 64, 64).any(axis=2)  # (k, tile pair cols)
     return int((nza.astype(int) @ nzb.astype(int)).sum())
+
+
+def _flags(*rows):
+    return np.array(rows, dtype=np.uint8)
+
+
+# One A pair over 4 k: flags 0x1, 0x3, 0xF, 0x4 read 2, 3, 5, 2 sectors (bitmap + value loads); B
+# has work at k 0, 1, 3 only, so A's k 2 has no record: A reads 7 sectors (224 bytes). Two B pairs,
+# each 0x10, 0x30, -, 0x20: 4, 6, -, 4 sectors (two bitmap sectors, two per tile): 896 bytes.
+A_FLAGS, B_FLAGS = _flags([0x1, 0x3, 0xF, 0x4]), _flags([0x10, 0x30, 0x00, 0x20], [0x10, 0x30, 0x00, 0x20])
+
+
+@pytest.mark.parametrize(
+    "a_flags, b_flags, l2_bytes, order",
+    [
+        (A_FLAGS, B_FLAGS, 448, 1),  # A 224 fits in half the L2, B 896 exceeds it: share B
+        (A_FLAGS, B_FLAGS, 895, 1),
+        (A_FLAGS, B_FLAGS, 446, 0),  # A 224 > 223: A does not fit in half
+        (A_FLAGS, B_FLAGS, 896, 0),  # B 896 does not exceed the L2
+        (A_FLAGS, B_FLAGS, None, 0),  # no cycle model: the first order
+        (_flags([0xF] * 4, [0xF] * 4), _flags([0x10] * 4), 1024, 0),  # A 1280 (2 x 4 x 5 sectors), B 512: keep sharing A
+        (A_FLAGS, np.zeros_like(B_FLAGS), 16, 0),  # no records: nothing read
+        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 128, 1),  # only A's k 0 has a record: A 64, B 192 bytes
+        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 127, 0),
+    ],
+)
+def test_wide_order_shares_b_when_a_fits_in_half_the_l2_and_b_exceeds_it(a_flags, b_flags, l2_bytes, order):
+    assert kernels.wide_order(a_flags, b_flags, l2_bytes) == order
+
+
+def test_spgemm_wide_launches_the_rule_s_order():
+    rng = np.random.default_rng(3)
+    a = sparse.prune_random(rng.standard_normal((128, 256)), 0.999, seed=7)  # 2 x 3 pairs, A almost empty
+    b = sparse.prune_random(rng.standard_normal((256, 192)), 0.0, seed=8)
+    flags = kernels.spgemm_wide_operand(a.astype(np.float16), "A")[0], kernels.spgemm_wide_operand(b.astype(np.float16), "B")[0]
+    ref = kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c
+    results = {}
+    for l2_bytes in (8192, 6291456):  # B's blocks exceed a small L2 (order 1), not the V100's
+        dev = otc_emu.Device(**kernels.WIDE_MACHINE, **{"memory.l2_bytes": l2_bytes})
+        wide = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
+        assert wide.order == kernels.wide_order(*flags, l2_bytes) == (l2_bytes == 8192)
+        np.testing.assert_array_equal(wide.c, ref)
+        results[wide.order] = wide.stats.counters
+    assert results[0]["spwmma.ohmmas"] == results[1]["spwmma.ohmmas"] == expected_ohmmas(a, b)
+    assert kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(timing=False)).order == 0
 
 
 def test_spgemm_wide_needs_the_wide_machine():
