@@ -252,14 +252,13 @@ def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None) -
     """spgemm_wide's CTA order for operands with these load flags (:func:`spgemm_wide_operand`) on a
     GPU whose L2 holds ``l2_bytes`` (None: no cycle model, order 0). Order 0 launches the grid
     (tq, tp): consecutive CTAs walk a row of 64x64 tiles and share its A pair, and each row's walk
-    reads every B pair again. Order 1 launches (tp, tq): they walk a column, share its B pair, and
-    each column's walk reads every A pair again. What a walk reads again comes from the L2 if it
-    is still there, else from DRAM. Order 1 is chosen when the A blocks the records read fit in
-    half the L2 (the other half for a walk's own B pair, C tiles and flags) and the B blocks they
-    read exceed the whole L2: then order 1 re-reads only what the L2 keeps, order 0 what it cannot.
-    Otherwise order 0 (when both exceed the L2 each order re-reads one operand from DRAM; with the
-    default static placement order 0 also lets an SM's CTAs share B pairs in its L1, which
-    measured better at the dense points: docs/kernels.md, "CTA order").
+    reads every B pair again; order 1 launches (tp, tq): they walk a column, share its B pair, and
+    each column's walk reads every A pair again. What a walk reads again comes from DRAM when the
+    operand's blocks exceed the L2. Order 1 is chosen when B's blocks exceed the L2 and outweigh
+    A's (what each order reads again from DRAM); otherwise order 0. Measured at 4096^3: order 1
+    saves 11-40% where it is chosen, except that with the default static placement and a dense A
+    (A75/B0) order 0 measured 18% faster: an SM's CTAs then share its B pairs in its L1, an effect
+    of that placement rule (docs/kernels.md, "CTA order").
 
     The bytes are counted as the kernel loads them: for each k and pair whose flags give work on
     that side while some pair of the other operand has work at k too (the k has records), A: its
@@ -271,7 +270,7 @@ def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None) -
     a_sectors = np.where(a_work, 1 + _POPCOUNT_U8[a_flags & 0xF], 0)[:, b_work.any(axis=0)]
     b_sectors = np.where(b_work, 2 + 2 * _POPCOUNT_U8[b_flags & 0x30], 0)[:, a_work.any(axis=0)]
     a_bytes, b_bytes = 32 * int(a_sectors.sum()), 32 * int(b_sectors.sum())
-    return int(a_bytes <= l2_bytes // 2 and b_bytes > l2_bytes)
+    return int(b_bytes > l2_bytes and b_bytes > a_bytes)
 
 
 #: The machine settings spgemm_wide needs on top of a machine file (beyond the paper).

@@ -184,18 +184,18 @@ A_FLAGS, B_FLAGS = _flags([0x1, 0x3, 0xF, 0x4]), _flags([0x10, 0x30, 0x00, 0x20]
 @pytest.mark.parametrize(
     "a_flags, b_flags, l2_bytes, order",
     [
-        (A_FLAGS, B_FLAGS, 448, 1),  # A 224 fits in half the L2, B 896 exceeds it: share B
+        (A_FLAGS, B_FLAGS, 448, 1),  # B's 896 bytes exceed the L2 and A's 224: share B
         (A_FLAGS, B_FLAGS, 895, 1),
-        (A_FLAGS, B_FLAGS, 446, 0),  # A 224 > 223: A does not fit in half
-        (A_FLAGS, B_FLAGS, 896, 0),  # B 896 does not exceed the L2
+        (A_FLAGS, B_FLAGS, 896, 0),  # B does not exceed the L2: what a walk reads again stays there
         (A_FLAGS, B_FLAGS, None, 0),  # no cycle model: the first order
-        (_flags([0xF] * 4, [0xF] * 4), _flags([0x10] * 4), 1024, 0),  # A 1280 (2 x 4 x 5 sectors), B 512: keep sharing A
+        (_flags([0xF] * 4, [0xF] * 4), _flags([0x10] * 4), 256, 0),  # A 1280 (2 x 4 x 5 sectors) outweighs B 512
+        (_flags([0xF] * 4), _flags([0x10, 0x10, 0x30, 0x30]), 320, 0),  # A 4 x 5 = B 4 + 4 + 6 + 6 sectors: a tie keeps order 0
         (A_FLAGS, np.zeros_like(B_FLAGS), 16, 0),  # no records: nothing read
-        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 128, 1),  # only A's k 0 has a record: A 64, B 192 bytes
-        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 127, 0),
+        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 128, 1),  # only k 0 has records: A 64, B 192 bytes
+        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 192, 0),
     ],
 )
-def test_wide_order_shares_b_when_a_fits_in_half_the_l2_and_b_exceeds_it(a_flags, b_flags, l2_bytes, order):
+def test_wide_order_shares_b_when_its_blocks_exceed_the_l2_and_outweigh_a(a_flags, b_flags, l2_bytes, order):
     assert kernels.wide_order(a_flags, b_flags, l2_bytes) == order
 
 
