@@ -281,8 +281,12 @@ store:
     LEA R22, R28, R22, 0x6 ;                       // 64 * tp + lane / 4
     LOP3.LUT R24, R0, 0x3, RZ, 0xc0, !PT ;
     SHF.L.U32 R24, R24, 0x3, RZ ;                  // 8 * (lane % 4)
-    LEA R24, R29, R24, 0x6 ;                       // 64 * tq + 8 * (lane % 4)
-    IMAD R22, R22, c[0x0][0x188], R24 ;            // row * n + column
+    LOP3.LUT R23, R0, 0x1, RZ, 0xc0, !PT ;
+    ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;         // odd lane: it writes half of its even neighbour's sector
+    SHF.L.U32 R23, R23, 0x2, RZ ;
+    IADD3 R24, R24, -R23, RZ ;                     // 8 * (lane % 4) - 4 * (lane % 2)
+    LEA R24, R29, R24, 0x6 ;                       // 64 * tq + that
+    IMAD R22, R22, c[0x0][0x188], R24 ;            // row * n + column (4 columns left in odd lanes)
     MOV R38, c[0x0][0x180] ;
     MOV R39, c[0x0][0x184] ;
     IMAD.WIDE.U32 R38, R22, 0x4, R38 ;             // &C[row, column] of unit (0, 0)
@@ -295,9 +299,23 @@ for i in range(2):
         e(f"    IADD3 R36, P0, R38, {128 * j:#x}, RZ ;" + ("                // unit (i, j): 32 j columns on" if u == 0 else ""))
         e("    IADD3.X R37, RZ, R39, RZ, P0, !PT ;")
         for q in range(4):
+            # Lane l holds row 8q + l / 4, columns 8 (l % 4) .. + 7: one 32-byte sector. Stored as
+            # they come (two 16-byte halves, two instructions) every sector would be written half
+            # by each, two L2 transactions per sector. Lane pairs swap halves instead so that each
+            # STG.128 writes whole sectors: the first, sectors of even lanes (own columns 0-3, the
+            # odd neighbour their 4-7), the second those of odd lanes (own 4-7, the even one 0-3).
+            first = u == 0 and q == 0
             e(f"    ACCB.MOV.F32{suffix} {{R40, R41, R42, R43, R44, R45, R46, R47}}, {q:#x} ;")
-            e("    STG.E.128.SYS [R36], R40 ;")
-            e("    STG.E.128.SYS [R36+0x10], R44 ;")
+            for r in range(4):
+                e(f"    SEL R{48 + r}, R{40 + r}, R{44 + r}, P1 ;" + ("                      // the half the neighbour writes" if first and r == 0 else ""))
+            for r in range(4):
+                e(f"    SHFL.BFLY PT, R{52 + r}, R{48 + r}, 0x1, 0x1f ;")
+            for r in range(4):
+                e(f"    @P1 MOV R{40 + r}, R{52 + r} ;" + ("                         // odd: the even neighbour's columns 4-7" if first and r == 0 else ""))
+            for r in range(4):
+                e(f"    @!P1 MOV R{44 + r}, R{52 + r} ;" + ("                        // even: the odd neighbour's columns 0-3" if first and r == 0 else ""))
+            e("    STG.E.128.SYS [R36], R40 ;" + ("                    // even lanes' sectors, whole" if first else ""))
+            e("    STG.E.128.SYS [R36+0x20], R44 ;" + ("               // odd lanes' sectors, whole" if first else ""))
             if q < 3:
                 e("    IADD3 R36, P0, R36, R35, RZ ;")
                 e("    IADD3.X R37, RZ, R37, RZ, P0, !PT ;")
