@@ -17,7 +17,9 @@ OHMMA and one per ACCB.BMAP of a unit with work. And DRAM must take C (M x N fp3
 as every kernel here writes it) and read, once, 2 bytes per operand non-zero that meets a non-zero
 on the other side (the L2 is cold at launch; bitmaps and metadata not counted): at
 ``memory.dram_bandwidth_gbs`` (per slice: ``Device.v100_slice`` scales it) this bounds every kernel
-of the product, hmma too, whatever the tile.
+of the product, hmma too, whatever the tile, on hardware that must write C to DRAM within the
+kernel. (The cycle model posts stores: a warp exits with its stores queued, so a run can end before
+C's last writes would have left its DRAM share; its loads' bytes bound it still.)
 
 Two load policies: ``"issued"`` (a fixed load sequence per record, loads of empty tiles predicated
 off but still taking the LD/ST interval, as spgemm_wide does) and ``"needed"`` (only the loads a
