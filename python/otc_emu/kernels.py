@@ -263,12 +263,12 @@ def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None) -
     The bytes are counted as the kernel loads them: for each k and pair whose flags give work on
     that side while some pair of the other operand has work at k too (the k has records), A: its
     bitmap sector and one sector per value load (non-empty tiles, one more each for more than 16
-    non-zeros); B: two bitmap sectors (the copies per lane offset) and two per non-empty tile."""
+    non-zeros); B: its bitmap sector and two per non-empty tile."""
     if l2_bytes is None:
         return 0
     a_work, b_work = (a_flags & 0x5) != 0, (b_flags & 0x30) != 0
     a_sectors = np.where(a_work, 1 + _POPCOUNT_U8[a_flags & 0xF], 0)[:, b_work.any(axis=0)]
-    b_sectors = np.where(b_work, 2 + 2 * _POPCOUNT_U8[b_flags & 0x30], 0)[:, a_work.any(axis=0)]
+    b_sectors = np.where(b_work, 1 + 2 * _POPCOUNT_U8[b_flags & 0x30], 0)[:, a_work.any(axis=0)]
     a_bytes, b_bytes = 32 * int(a_sectors.sum()), 32 * int(b_sectors.sum())
     return int(b_bytes > l2_bytes and b_bytes > a_bytes)
 
@@ -283,15 +283,15 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
     tiles 2p and 2p + 1 side by side per k. Returns (load flags uint8 (pairs, 128 ceil(K / 128)): what the list
     build scans, one byte per k, laid out for loads of 4 chunks of 32 k per lane: per group g of 4
     chunks and lane l, 4 bytes, byte b for k = 32 (4 g + b) + l; blocks uint32 (pairs, K + 1, 40
-    for A / 48 for B words)).
+    words)).
 
     The flags of a k say which of the record's loads it needs: for A, bit 0 / 2 = tile 2p / 2p + 1
     has a non-zero at k, bit 1 / 3 = it has more than 16 (its value pairs m = 2, 3 are used); for
     B, bit 4 / 5 = tile 2p / 2p + 1 has a non-zero at k, so that the kernel ORs the two bytes into
     the record's flags. A block holds per k the two tiles' slices (32 words), then the bitmap pair
-    once per 16-byte lane offset of the kernel's loads (A: 2 copies, B: 4), so one broadcast load
-    at a fixed offset reads it in every lane. Slice K is all zero: the kernel's no-op records point
-    there."""
+    twice, at bytes 128 and 144: the kernel reads A's with the lane's offset of its A value loads
+    (0 or 16 bytes) and B's from the block's base, so one broadcast load reads one sector in every
+    lane. Slice K is all zero: the kernel's no-op records point there."""
     axis = 0 if operand == "A" else 1
     if operand in ("A", "B") and x.shape[axis] % 64:
         raise ValueError(f"the {operand} operand of spgemm_wide must be padded to 64 along {'M' if axis == 0 else 'N'}, got shape {x.shape}")
@@ -305,7 +305,7 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
         flags = nonempty[..., 0] | wide[..., 0] << 1 | nonempty[..., 1] << 2 | wide[..., 1] << 3
     else:
         flags = nonempty[..., 0].astype(np.uint8) << 4 | nonempty[..., 1].astype(np.uint8) << 5
-    copies = 2 if operand == "A" else 4
+    copies = 2
     blocks = np.zeros((pairs, k + 1, 32 + 4 * copies), np.uint32)
     blocks[:, :k, :32] = values.reshape(pairs, 2, k, 32).transpose(0, 2, 1, 3).reshape(pairs, k, 64).view(np.uint32)
     for c in range(copies):

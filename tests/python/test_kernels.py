@@ -177,22 +177,22 @@ def _flags(*rows):
 
 # One A pair over 4 k: flags 0x1, 0x3, 0xF, 0x4 read 2, 3, 5, 2 sectors (bitmap + value loads); B
 # has work at k 0, 1, 3 only, so A's k 2 has no record: A reads 7 sectors (224 bytes). Two B pairs,
-# each 0x10, 0x30, -, 0x20: 4, 6, -, 4 sectors (two bitmap sectors, two per tile): 896 bytes.
+# each 0x10, 0x30, -, 0x20: 3, 5, -, 3 sectors (a bitmap sector, two per tile): 704 bytes.
 A_FLAGS, B_FLAGS = _flags([0x1, 0x3, 0xF, 0x4]), _flags([0x10, 0x30, 0x00, 0x20], [0x10, 0x30, 0x00, 0x20])
 
 
 @pytest.mark.parametrize(
     "a_flags, b_flags, l2_bytes, order",
     [
-        (A_FLAGS, B_FLAGS, 448, 1),  # B's 896 bytes exceed the L2 and A's 224: share B
-        (A_FLAGS, B_FLAGS, 895, 1),
-        (A_FLAGS, B_FLAGS, 896, 0),  # B does not exceed the L2: what a walk reads again stays there
+        (A_FLAGS, B_FLAGS, 448, 1),  # B's 704 bytes exceed the L2 and A's 224: share B
+        (A_FLAGS, B_FLAGS, 703, 1),
+        (A_FLAGS, B_FLAGS, 704, 0),  # B does not exceed the L2: what a walk reads again stays there
         (A_FLAGS, B_FLAGS, None, 0),  # no cycle model: the first order
-        (_flags([0xF] * 4, [0xF] * 4), _flags([0x10] * 4), 256, 0),  # A 1280 (2 x 4 x 5 sectors) outweighs B 512
-        (_flags([0xF] * 4), _flags([0x10, 0x10, 0x30, 0x30]), 320, 0),  # A 4 x 5 = B 4 + 4 + 6 + 6 sectors: a tie keeps order 0
+        (_flags([0xF] * 4, [0xF] * 4), _flags([0x10] * 4), 256, 0),  # A 1280 (2 x 4 x 5 sectors) outweighs B 384
+        (_flags([0xF] * 4), _flags([0x30] * 4), 320, 0),  # A 4 x 5 = B 4 x 5 sectors: a tie keeps order 0
         (A_FLAGS, np.zeros_like(B_FLAGS), 16, 0),  # no records: nothing read
-        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 128, 1),  # only k 0 has records: A 64, B 192 bytes
-        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 192, 0),
+        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 128, 1),  # only k 0 has records: A 64, B 160 bytes
+        (_flags([0x1] * 4), _flags([0x30, 0x00, 0x00, 0x00]), 160, 0),
     ],
 )
 def test_wide_order_shares_b_when_its_blocks_exceed_the_l2_and_outweigh_a(a_flags, b_flags, l2_bytes, order):
