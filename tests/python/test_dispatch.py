@@ -57,8 +57,11 @@ def test_dynamic_dispatch_balances_uneven_ctas():
            for d in ("static", "dynamic")}
     assert got["dynamic"].c.tobytes() == got["static"].c.tobytes()
     cyc = {d: r.stats.to_dict()["sm_cycles"] for d, r in got.items()}
-    assert max(cyc["dynamic"]) < max(cyc["static"]), cyc
+    # Dynamic placement evens the SMs' work out; it need not end sooner: static placement gives SM 0
+    # CTAs of the same B pairs, which its L1 shares (since spgemm_wide reads B's bitmap in one
+    # sector, dynamic ends 2% later here: 106,408 against 104,571 cycles; docs/kernels.md, "CTA order")
     assert max(cyc["dynamic"]) - min(cyc["dynamic"]) < (max(cyc["static"]) - min(cyc["static"])) / 2, cyc
+    assert max(cyc["dynamic"]) < 1.1 * max(cyc["static"]), cyc
 
 
 def test_sampled_timing_is_refused_with_dynamic_dispatch():
