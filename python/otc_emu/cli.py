@@ -470,6 +470,8 @@ def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
         r["max_abs_err"] = runs[r["mode"]]["max_abs_err"]
         if "program" in runs[r["mode"]]:  # the mode picks one of several programs (hss, spgemm_wide)
             r["program"] = runs[r["mode"]]["program"][0]
+        if "order" in runs[r["mode"]]:  # and its CTA order (spgemm_wide: kernels.wide_order)
+            r["cta_order"] = runs[r["mode"]]["order"]
     return rows
 
 
@@ -498,7 +500,8 @@ def cmd_gemm(args: argparse.Namespace) -> int:
         for mode in modes:
             r = runs[mode]
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
-            ran = f" (ran {r['program'][0]})" if "program" in r else ""
+            order = f", CTA order {r['order']}" if "order" in r else ""
+            ran = f" (ran {r['program'][0]}{order})" if "program" in r else ""
             console.print(f"{mode}{ran}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
             runs[args.report]["stats"].report(console, title=f"{args.report} report")

@@ -401,5 +401,11 @@ def test_gemm_names_the_spgemm_wide_program_it_ran(sms, program):
     assert run.returncode == 0, run.stderr[-2000:]
     rows = {r["mode"]: r for r in json.loads(run.stdout)["modes"]}
     assert rows["spgemm_wide"]["program"] == program and "program" not in rows["hmma"]
+    assert rows["spgemm_wide"]["cta_order"] == 0 and "cta_order" not in rows["hmma"]  # nothing exceeds the L2
     run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "spgemm_wide", "--sms", sms, *wide, "--no-color")
-    assert f"spgemm_wide (ran {program})" in " ".join(run.stdout.split()), run.stdout[-2000:]
+    assert f"spgemm_wide (ran {program}, CTA order 0)" in " ".join(run.stdout.split()), run.stdout[-2000:]
+    # A almost empty, B dense, an L2 of 8 KiB: B's blocks exceed it and outweigh A's (kernels.wide_order)
+    run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "spgemm_wide", "--sms", sms, *wide, "--sparsity-a", "0.999",
+              "--set", "memory.l2_bytes=8192", "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout)["modes"][0]["cta_order"] == 1

@@ -55,6 +55,8 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
             out[mode]["program"] = program_of(am, mode)
         elif res.program:  # spgemm_wide: the pipeline depth kernels.wide_depth picked
             out[mode]["program"] = (res.program, kernels.GEMM_MODES[mode][1])
+        if res.order is not None:  # spgemm_wide: the CTA order kernels.wide_order picked
+            out[mode]["order"] = res.order
         if progress is not None:
             progress.advance()
     out["_operands"] = (a, b)
