@@ -255,10 +255,11 @@ def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None) -
     reads every B pair again; order 1 launches (tp, tq): they walk a column, share its B pair, and
     each column's walk reads every A pair again. What a walk reads again comes from DRAM when the
     operand's blocks exceed the L2. Order 1 is chosen when B's blocks exceed the L2 and outweigh
-    A's (what each order reads again from DRAM); otherwise order 0. Measured at 4096^3: order 1
-    saves 11-40% where it is chosen, except that with the default static placement and a dense A
-    (A75/B0) order 0 measured 18% faster: an SM's CTAs then share its B pairs in its L1, an effect
-    of that placement rule (docs/kernels.md, "CTA order").
+    A's (what each order reads again from DRAM); otherwise order 0. Measured at 4096^3 on
+    `dstc-paper`: order 1 takes 16% fewer cycles than order 0 at A99.9/B99, 26% at A99/B99 and,
+    with dynamic placement, 38% at A75/B0; but with the default static placement and B dense
+    (A75/B0) order 0 takes 21% fewer: an SM's CTAs then share its B pairs in its L1, an effect of
+    that placement rule (docs/kernels.md, "CTA order").
 
     The bytes are counted as the kernel loads them: for each k and pair whose flags give work on
     that side while some pair of the other operand has work at k too (the k has records), A: its
@@ -362,9 +363,8 @@ def _gemm(a, b, mode: str, device: Device | None) -> GemmResult:
         a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A")
         b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B")
         pm, pn = mp // 64, np_ // 64
-        timing = dev.timing_config
         depth = wide_depth(dev, pm * pn)
-        order = wide_order(a_ops[0], b_ops[0], timing["memory.l2_bytes"] if timing else None)
+        order = wide_order(a_ops[0], b_ops[0], (dev.timing_config or {}).get("memory.l2_bytes"))
         c, stats = run_shipped(dev, WIDE_DEPTHS[depth], kernel, [*a_ops, *b_ops], (mp, np_), (pm, pn) if order else (pn, pm),
                                32, [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn), np.uint32(order)], crop=(m, n))
         return GemmResult(c, stats, mode, program=WIDE_DEPTHS[depth], order=order)

@@ -145,7 +145,7 @@ for dst, param, row, what in ((2, 0x160, 28, "&aflg[tp][0][lane]"), (4, 0x170, 2
 operand_base(6, 0x168, 28, "R28", AB, "&ablk[tp][0]", 25)
 operand_base(8, 0x178, 29, "R29", BB, "&bblk[tq][0]")
 e("""    IADD3 R12, P0, R8, R26, RZ ;                   // + the lane's offset in a slice: B's values
-    IADD3.X R13, RZ, R9, RZ, P0, !PT ;              // (R8 stays the block's base: its bitmap pair)""")
+    IADD3.X R13, RZ, R9, RZ, P0, !PT ;             // (R8 stays the block's base: its bitmap pair)""")
 e("""    ACCB.CLEAR ;                                   // the four units' buffers
     ACCB.CLEAR.BUF1 ;
     ACCB.CLEAR.BUF2 ;
@@ -165,7 +165,7 @@ for j in range(SLOTS):
     e(f"    @P1 LDG.E.SYS R{b}, [R4{off}] ;")
 UNROLL = SLOTS * GROUP
 e(f"""list_start:
-    MOV R1, RZ ;                                  // records in the list
+    MOV R1, RZ ;                                   // records in the list
     LOP3.LUT R30, R11, {UNROLL - 1:#x}, RZ, 0xc0, !PT ;        // where chunk c's flags are (c % {UNROLL})""")
 for j in range(1, UNROLL):
     e(f"    ISETP.EQ.U32.AND P0, PT, R30, {j:#x}, PT ;")
@@ -197,19 +197,19 @@ for j in range(UNROLL):
     VOTE.ANY R24, PT, P0 ;                         // ballot: the k of the chunk with work
     LOP3.LUT R25, R24, R14, RZ, 0xc0, !PT ;
     POPC R25, R25 ;                                // rank among them
-    IADD3 R25, R25, R1, RZ ;                      // after the records of earlier chunks
+    IADD3 R25, R25, R1, RZ ;                       // after the records of earlier chunks
     SHF.L.U32 R25, R25, 0x2, RZ ;                  // 4 bytes per record
     @P0 STS [R25], R31 ;                           // the list, k ascending
     POPC R24, R24 ;
-    IADD3 R1, R1, R24, RZ ;                      // records in the list
+    IADD3 R1, R1, R24, RZ ;                        // records in the list
     ISETP.LT.U32.AND P1, PT, R11, R10, PT ;        // a chunk is left
     ISETP.LE.U32.AND P0, PT, R1, {LIST - 32:#x}, P1 ;       // room for another chunk, and one is left""")
     e("    @!P0 BRA list_built ;" if j < UNROLL - 1 else "    @P0 BRA chunk0 ;")
 e("list_built:")
-e(f"""    ISETP.EQ.U32.AND P0, PT, R1, RZ, PT ;         // nothing to run
+e(f"""    ISETP.EQ.U32.AND P0, PT, R1, RZ, PT ;          // nothing to run
     @P0 BRA list_end ;
     ISETP.LT.U32.AND P0, PT, R0, {NB - 1:#x}, PT ;         // pad the list to whole groups: lanes 0..{NB - 2}
-    IADD3 R25, R1, R0, RZ ;                       //   write no-op records after its end
+    IADD3 R25, R1, R0, RZ ;                        //   write no-op records after its end
     SHF.L.U32 R25, R25, 0x2, RZ ;
     MOV R30, c[0x0][0x18c] ;
     SHF.L.U32 R30, R30, 0x8, RZ ;                  //   a no-op record: k = K (the zero slice), no flags
@@ -278,7 +278,7 @@ for s in range(NB):
             e(line)
 e(f"""    IADD3 R15, R15, {NB * RS:#x}, RZ ;
     IADD3 R1, R1, -{NB:#x}, RZ ;
-    ISETP.GT.AND P0, PT, R1, RZ, PT ;             // records left
+    ISETP.GT.AND P0, PT, R1, RZ, PT ;              // records left
     @P0 BRA group_loop ;
 list_end:
     ISETP.LT.U32.AND P0, PT, R11, R10, PT ;        // chunks left
