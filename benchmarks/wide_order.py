@@ -7,8 +7,9 @@ takes 0.2-5 CPU-minutes on a 2-core host.
     python benchmarks/wide_order.py [--size 4096] [--machine dstc-paper] [--dispatch static]
         [--points A99.9/B99,A0/B99] [--orders rule,0,1] [--out FILE]
 
-``--orders``: ``rule`` runs what ``kernels.gemm`` picks; 0 and 1 force that order (by replacing
-``kernels.wide_order`` in this process: the one thing this script changes).
+``--orders``: ``rule`` runs what ``kernels.gemm`` picks; 0 and 1 force that order
+(``kernels.gemm(cta_order=...)``). The ``rule`` column is what the rule picks on that machine and
+placement, whichever order ran.
 """
 import argparse
 import json
@@ -16,8 +17,6 @@ import time
 
 from otc_emu import Device, kernels
 from otc_emu.experiments.workloads import gemm_operands
-
-RULE = kernels.wide_order
 
 
 def main() -> None:
@@ -34,14 +33,17 @@ def main() -> None:
     for point in args.points.split(","):
         sa, sb = (float(x) / 100 for x in point.removeprefix("A").split("/B"))
         a, b = gemm_operands(args.size, args.size, args.size, sa, sb, args.seed)
-        l2 = Device.v100_slice(args.sms, machine=args.machine).timing_config["memory.l2_bytes"]
-        rule = RULE(kernels.spgemm_wide_operand(a, "A")[0], kernels.spgemm_wide_operand(b, "B")[0], l2)
+        rule = None
         for order in args.orders.split(","):
-            kernels.wide_order = RULE if order == "rule" else (lambda *_, forced=int(order): forced)
             dev = Device.v100_slice(args.sms, machine=args.machine, **kernels.WIDE_MACHINE,
                                     **{"gpu.cta_dispatch": args.dispatch})
+            if rule is None:  # what kernels.gemm would pick for this launch (padding aside: sizes are multiples of 64)
+                pairs = args.size // 64
+                program = kernels.WIDE_DEPTHS[kernels.wide_depth(dev, pairs * pairs)]
+                rule = kernels.wide_order(kernels.spgemm_wide_operand(a, "A")[0], kernels.spgemm_wide_operand(b, "B")[0],
+                                          dev.timing_config["memory.l2_bytes"], kernels.wide_l1_shares_b(dev, program, pairs, pairs))
             t0 = time.process_time()
-            r = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
+            r = kernels.gemm(a, b, mode="spgemm_wide", device=dev, cta_order=None if order == "rule" else int(order))
             c = dict(r.stats.counters)
             row = {"size": args.size, "sms": args.sms, "machine": args.machine, "dispatch": args.dispatch,
                    "point": point, "rule": rule, "order": r.order, "program": r.program, "cycles": r.stats.cycles,

@@ -481,6 +481,8 @@ def cmd_gemm(args: argparse.Namespace) -> int:
 
     modes = [x.strip() for x in args.modes.split(",") if x.strip()]
     _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
+    if args.cta_order is not None and "spgemm_wide" not in modes:
+        raise OtcError(f"--cta-order {args.cta_order}: only spgemm_wide has a CTA order, and it does not run")
     _check_report(args.report, modes)
     profiling.check_source_options(args, needs="report")
     experiments.check_sms(args.sms)
@@ -488,7 +490,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar, profiling.recording_for(args):
         runs = experiments.run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
-                        sms=args.sms, spec=spec)
+                        sms=args.sms, spec=spec, cta_order=args.cta_order)
     _write_mode_timelines(args, runs, modes, "gemm", None if args.json else console)
     if args.json:
         print(_json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
@@ -775,6 +777,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--report", metavar="MODE", help="also print the full report of MODE (and, for spgemm and "
                    "spgemm_a, the heatmap of OHMMAs per output tile)")
+    p.add_argument("--cta-order", type=int, choices=(0, 1), default=None,
+                   help="spgemm_wide's CTA order: 0, consecutive CTAs share an A pair; 1, a B pair "
+                   "(default: the one kernels.wide_order picks for the launch)")
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
     _add_timing_option(p)

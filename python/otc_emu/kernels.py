@@ -61,6 +61,7 @@ sum of the fp16 inputs by at most about ``K * 2**-23 * sum_k |a[i,k] * b[k,j]|``
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,7 +69,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "wide_l1_shares_b", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -248,18 +249,24 @@ def wide_depth(device: Device, ctas: int) -> int:
 _POPCOUNT_U8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
 
-def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None) -> int:
+def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None, l1_shares_b: bool = False) -> int:
     """spgemm_wide's CTA order for operands with these load flags (:func:`spgemm_wide_operand`) on a
     GPU whose L2 holds ``l2_bytes`` (None: no cycle model, order 0). Order 0 launches the grid
     (tq, tp): consecutive CTAs walk a row of 64x64 tiles and share its A pair, and each row's walk
     reads every B pair again; order 1 launches (tp, tq): they walk a column, share its B pair, and
     each column's walk reads every A pair again. What a walk reads again comes from DRAM when the
     operand's blocks exceed the L2. Order 1 is chosen when B's blocks exceed the L2 and outweigh
-    A's (what each order reads again from DRAM); otherwise order 0. Measured at 4096^3 on
-    `dstc-paper`: order 1 takes 16% fewer cycles than order 0 at A99.9/B99, 26% at A99/B99 and,
-    with dynamic placement, 38% at A75/B0; but with the default static placement and B dense
-    (A75/B0) order 0 takes 21% fewer: an SM's CTAs then share its B pairs in its L1, an effect of
-    that placement rule (docs/kernels.md, "CTA order").
+    A's (what each order reads again from DRAM); otherwise order 0.
+
+    ``l1_shares_b``: the placement gives each SM, in order 0, CTAs of fewer B pairs than it holds
+    at once (static placement: :func:`wide_l1_shares_b`), so that they share those pairs' blocks in its
+    L1. They read a block at the same k, close in time, when their lists hold the same k: when every
+    A pair has work at (almost) every k with records. Then order 0 is kept: where at least 95% of
+    the (A pair, k) with records on the B side have work on the A side too.
+
+    Measured at 4096^3 on `dstc-paper` (docs/kernels.md, "CTA order"): order 1 takes 16% fewer
+    cycles than order 0 at A99.9/B99, 26% at A99/B99 and, with dynamic placement, 38% at A75/B0;
+    with static placement and B dense order 0 takes 27%, 25% and 21% fewer at A25, A50 and A75.
 
     The bytes are counted as the kernel loads them: for each k and pair whose flags give work on
     that side while some pair of the other operand has work at k too (the k has records), A: its
@@ -268,10 +275,26 @@ def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None) -
     if l2_bytes is None:
         return 0
     a_work, b_work = (a_flags & 0x5) != 0, (b_flags & 0x30) != 0
-    a_sectors = np.where(a_work, 1 + _POPCOUNT_U8[a_flags & 0xF], 0)[:, b_work.any(axis=0)]
+    b_ks = b_work.any(axis=0)
+    if l1_shares_b and a_work[:, b_ks].sum() >= 0.95 * a_work.shape[0] * b_ks.sum():
+        return 0
+    a_sectors = np.where(a_work, 1 + _POPCOUNT_U8[a_flags & 0xF], 0)[:, b_ks]
     b_sectors = np.where(b_work, 1 + 2 * _POPCOUNT_U8[b_flags & 0x30], 0)[:, a_work.any(axis=0)]
     a_bytes, b_bytes = 32 * int(a_sectors.sum()), 32 * int(b_sectors.sum())
     return int(b_bytes > l2_bytes and b_bytes > a_bytes)
+
+
+def wide_l1_shares_b(device: Device, program: str, pm: int, pn: int) -> bool:
+    """Whether, in order 0, the SMs hold CTAs of the same B pair at once: static placement (CTA i
+    on SM i mod S, S = the SMs that get CTAs) gives SM s the tile columns (s + S j) mod pn, pn /
+    gcd(S, pn) distinct ones, against the CTAs of ``program`` one SM holds (or gets, if fewer)."""
+    cfg = device.timing_config or {}
+    if cfg.get("gpu.cta_dispatch", "static") != "static" or "gpu.num_sms" not in cfg:
+        return False
+    kern = shipped_program(program).kernels["spgemm_wide"]
+    ctas, sms = pm * pn, min(int(cfg["gpu.num_sms"]), pm * pn)
+    held = (device.resident_ctas(32, kern.num_regs, kern.shared_bytes or 0) or 0) // int(cfg["gpu.num_sms"])
+    return pn // math.gcd(sms, pn) < min(held, -(-ctas // sms))
 
 
 #: The machine settings spgemm_wide needs on top of a machine file (beyond the paper).
@@ -320,17 +343,22 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
     return np.ascontiguousarray(grouped), blocks
 
 
-def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | None = None) -> GemmResult:
+def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | None = None,
+         cta_order: int | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy).
     ``timing``: ``"full"`` or ``"sampled"`` (:meth:`Device.launch`; None: full, or that of an
-    enclosing ``otc_emu.timing_mode``)."""
+    enclosing ``otc_emu.timing_mode``). ``cta_order`` (spgemm_wide only): 0 or 1 launches that
+    CTA order (:attr:`GemmResult.order`) instead of the one :func:`wide_order` picks; the bits are
+    the same in both."""
     with timing_mode(timing):
-        return _gemm(a, b, mode, device)
+        return _gemm(a, b, mode, device, cta_order)
 
 
-def _gemm(a, b, mode: str, device: Device | None) -> GemmResult:
+def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None) -> GemmResult:
     if mode not in GEMM_MODES:
         raise ValueError(f"unknown GEMM mode {mode!r}; available: {', '.join(GEMM_MODES)}")
+    if cta_order is not None and (mode != "spgemm_wide" or isinstance(cta_order, bool) or cta_order not in (0, 1)):
+        raise ValueError(f"cta_order is 0 or 1, for mode 'spgemm_wide' only; got {cta_order!r} for mode {mode!r}")
     a16, b16 = as_fp16(a, "a", 2, "2-D matrix", 3), as_fp16(b, "b", 2, "2-D matrix", 3)
     m, k = a16.shape
     k2, n = b16.shape
@@ -364,7 +392,11 @@ def _gemm(a, b, mode: str, device: Device | None) -> GemmResult:
         b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B")
         pm, pn = mp // 64, np_ // 64
         depth = wide_depth(dev, pm * pn)
-        order = wide_order(a_ops[0], b_ops[0], (dev.timing_config or {}).get("memory.l2_bytes"))
+        if cta_order is None:
+            order = wide_order(a_ops[0], b_ops[0], (dev.timing_config or {}).get("memory.l2_bytes"),
+                               wide_l1_shares_b(dev, WIDE_DEPTHS[depth], pm, pn))
+        else:
+            order = cta_order
         c, stats = run_shipped(dev, WIDE_DEPTHS[depth], kernel, [*a_ops, *b_ops], (mp, np_), (pm, pn) if order else (pn, pm),
                                32, [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn), np.uint32(order)], crop=(m, n))
         return GemmResult(c, stats, mode, program=WIDE_DEPTHS[depth], order=order)

@@ -409,3 +409,22 @@ def test_gemm_names_the_spgemm_wide_program_it_ran(sms, program):
               "--set", "memory.l2_bytes=8192", "--json")
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout)["modes"][0]["cta_order"] == 1
+
+
+@pytest.mark.parametrize("order", ["0", "1"])
+def test_gemm_cta_order_forces_spgemm_wide_s_order(order):
+    wide = ["--set", "tensor.accbufs_per_warp=4", "--set", "tensor.spwmma_sequencer=true"]
+    run = cli("gemm", "-m", "128", "-n", "192", "-k", "128", "--modes", "owmma,spgemm_wide", "--sms", "2", *wide,
+              "--cta-order", order, "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = {r["mode"]: r for r in json.loads(run.stdout)["modes"]}
+    assert rows["spgemm_wide"]["cta_order"] == int(order) and rows["spgemm_wide"]["within_bound"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--modes", "hmma,owmma", "--cta-order", "1"], "only spgemm_wide has a CTA order"),
+    (["--modes", "spgemm_wide", "--cta-order", "2"], "invalid choice"),
+])
+def test_gemm_cta_order_refused_where_it_cannot_apply(args, message):
+    run = cli("gemm", "-m", "64", "-n", "64", "-k", "64", *args)
+    assert run.returncode != 0 and message in run.stderr, run.stderr[-2000:]

@@ -199,6 +199,66 @@ def test_wide_order_shares_b_when_its_blocks_exceed_the_l2_and_outweigh_a(a_flag
     assert kernels.wide_order(a_flags, b_flags, l2_bytes) == order
 
 
+# B dense (two pairs with work at all 4 k, 5 sectors each: 1280 bytes), A one pair: with work at
+# every k, at 3 of 4 (k 2 empty) or at none of them.
+_B_DENSE = _flags([0x30] * 4, [0x30] * 4)
+
+
+@pytest.mark.parametrize(
+    "a_flags, b_flags, l2_bytes, l1_shares_b, order",
+    [
+        (_flags([0x5] * 4), _B_DENSE, 256, False, 1),  # B's 1280 bytes exceed the L2 and A's 4 x 3 x 32
+        (_flags([0x5] * 4), _B_DENSE, 256, True, 0),  # A has work at every k: the SM's CTAs share B in step
+        (_flags([0x1, 0x1, 0x0, 0x1]), _B_DENSE, 256, True, 1),  # at 3 of 4 k (75% < 95%): as without sharing
+        (_flags([0x1, 0x1, 0x0, 0x1]), _B_DENSE, 256, False, 1),
+        (_flags([0x5] * 4), _B_DENSE, 1280, True, 0),  # nothing exceeds the L2: order 0 either way
+        (_flags([0x5] * 4), _B_DENSE, None, True, 0),  # no cycle model
+        (_flags([0x5] * 4, [0x0] * 4), _B_DENSE, 256, True, 1),  # two A pairs, one with no work: 50% of (pair, k)
+        (_flags([0x5] * 4), _flags([0x30, 0x0, 0x0, 0x0]), 32, True, 0),  # only k 0 has records, where A has work
+    ],
+)
+def test_wide_order_keeps_order_0_where_the_l1_shares_b_in_step(a_flags, b_flags, l2_bytes, l1_shares_b, order):
+    assert kernels.wide_order(a_flags, b_flags, l2_bytes, l1_shares_b) == order
+
+
+@pytest.mark.parametrize(
+    "sms, size, settings, shares",
+    [
+        (80, 4096, {}, True),  # SM s: columns (s + 80 j) mod 64, 4 of them, against 13 CTAs held (depth 4)
+        (80, 4096, {"gpu.cta_dispatch": "dynamic"}, False),  # no fixed placement
+        (79, 4096, {}, False),  # 79 and 64 coprime: 64 distinct columns per SM, more than it holds
+        (4, 512, {}, True),  # columns s, s + 4: 2 against 16 CTAs per SM
+        (80, 512, {}, False),  # 64 CTAs on 64 SMs: one each
+        (80, 1024, {}, True),  # 256 CTAs: SM s gets 3-4 CTAs, all of column s mod 16
+    ],
+)
+def test_wide_l1_shares_b_from_static_placement(sms, size, settings, shares):
+    dev = otc_emu.Device.v100_slice(sms, **kernels.WIDE_MACHINE, **settings)
+    pairs = size // 64
+    program = kernels.WIDE_DEPTHS[kernels.wide_depth(dev, pairs * pairs)]
+    assert kernels.wide_l1_shares_b(dev, program, pairs, pairs) is shares
+    assert kernels.wide_l1_shares_b(otc_emu.Device(timing=False), program, pairs, pairs) is False
+
+
+@pytest.mark.parametrize("mode, cta_order", [("owmma", 0), ("spgemm_wide", 2), ("spgemm_wide", True), ("spgemm_wide", "1")])
+def test_gemm_refuses_a_cta_order_it_cannot_launch(mode, cta_order):
+    a = np.eye(64, dtype=np.float16)
+    with pytest.raises(ValueError, match="cta_order is 0 or 1, for mode 'spgemm_wide' only"):
+        kernels.gemm(a, a, mode=mode, device=otc_emu.Device(timing=False), cta_order=cta_order)
+
+
+def test_gemm_launches_the_cta_order_asked_for():
+    rng = np.random.default_rng(5)
+    a = sparse.prune_random(rng.standard_normal((128, 128)), 0.5, seed=1)
+    b = sparse.prune_random(rng.standard_normal((128, 192)), 0.9, seed=2)
+    ref = kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c
+    dev = otc_emu.Device(**kernels.WIDE_MACHINE)
+    for order in (0, 1):
+        wide = kernels.gemm(a, b, mode="spgemm_wide", device=dev, cta_order=order)
+        assert wide.order == order
+        np.testing.assert_array_equal(wide.c, ref)
+
+
 def test_spgemm_wide_launches_the_rule_s_order():
     rng = np.random.default_rng(3)
     a = sparse.prune_random(rng.standard_normal((128, 256)), 0.999, seed=7)  # 2 x 3 pairs, A almost empty
