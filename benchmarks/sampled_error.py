@@ -1,6 +1,7 @@
 """Sampled timing against full timing: the error of the estimate and its CPU time.
 
     python benchmarks/sampled_error.py [--quick] [--out benchmarks/results/sampled_error.md]
+    python benchmarks/sampled_error.py --paper-size --only 4096 --out benchmarks/results/sampled_error_4096.md
     python benchmarks/sampled_error.py --one CASE --timing sampled   # one run (for paired A/B timing)
     python benchmarks/sampled_error.py --list
 
@@ -11,8 +12,10 @@ the relative error of a few extrapolated counters, and the CPU seconds (process 
 threads) of each run. Cases: every kernel of programs/ (the GEMM and convolution programs through
 their modes, the examples on grids that spread over the SMs), the GEMM modes at a few sizes and
 sparsities on the whole V100 and on an 8-SM slice, and the headline points of the ablation and
-fig21 experiments (512^3 on 4 SMs). Outputs must be identical; a case whose outputs differ stops
-the run. Run by hand (minutes), not in CI.
+fig21 experiments (512^3 on 4 SMs), with spgemm_wide's too; ``--paper-size`` adds spgemm_wide at
+the paper's size (4096^3 on 80 SMs, `dstc-paper`: A99.9/B99, A0/B99, A75/B0; full timing takes
+0.2-5 CPU-minutes each there). Outputs must be identical; a case whose outputs differ stops the
+run. Run by hand (minutes), not in CI.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import otc_emu
 from otc_emu import im2col, kernels, sparse, structured
 from otc_emu.conv import conv2d
 from otc_emu._operands import shipped_program
-from otc_emu.experiments.ablation import POINTS
+from otc_emu.experiments.ablation import POINTS, WIDE
 from otc_emu.experiments.workloads import gemm_operands
 
 #: Counters whose extrapolation the table reports (relative error against full timing).
@@ -114,7 +117,7 @@ def _conv_case(mode, sparsity, n=8, c=64, hw=28, k=64):
     return run
 
 
-def cases(quick: bool = False) -> dict:
+def cases(quick: bool = False, paper_size: bool = False) -> dict:
     out = dict(_examples())
     for design in ("dense", "csr", "bitmap"):
         out[f"im2col {design} 64x56x56 3x3"] = _im2col_case(design)
@@ -136,6 +139,15 @@ def cases(quick: bool = False) -> dict:
         for machine in ("v100", "dstc-paper"):
             out[f"headline {label} {mode} 512^3 on 4 SMs, {machine}"] = _gemm_case(mode, 512, sa, sb, sms=4,
                                                                                      machine=machine)
+    for label, sa, sb, mode in POINTS:
+        if mode == "spgemm":  # the wide-tile kernel at the same points (its machine keys on top)
+            for machine in ("v100", "dstc-paper"):
+                out[f"headline {label} spgemm_wide 512^3 on 4 SMs, {machine}"] = _gemm_case(
+                    "spgemm_wide", 512, sa, sb, sms=4, machine=machine, settings=WIDE)
+    if paper_size:
+        for label, sa, sb in (("A99.9/B99", 0.999, 0.99), ("A0/B99", 0.0, 0.99), ("A75/B0", 0.75, 0.0)):
+            out[f"paper size {label} spgemm_wide 4096^3, dstc-paper"] = _gemm_case(
+                "spgemm_wide", 4096, sa, sb, machine="dstc-paper", settings=WIDE)
     return out
 
 
@@ -186,13 +198,14 @@ def table(rows) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="512^3 GEMMs only")
+    p.add_argument("--paper-size", action="store_true", help="add spgemm_wide at 4096^3 (minutes each)")
     p.add_argument("--only", metavar="TEXT", help="only the cases whose name contains TEXT")
     p.add_argument("--out", type=Path, help="also write the table (markdown) here")
     p.add_argument("--one", metavar="CASE", help="run one case once (no comparison), for paired timing")
     p.add_argument("--timing", default="sampled", help="with --one: full, sampled or off (default sampled)")
     p.add_argument("--list", action="store_true", help="list the cases")
     args = p.parse_args(argv)
-    all_cases = cases(args.quick)
+    all_cases = cases(args.quick, args.paper_size)
     if args.list:
         print("\n".join(all_cases))
         return 0
