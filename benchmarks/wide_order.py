@@ -37,11 +37,10 @@ def main() -> None:
         for order in args.orders.split(","):
             dev = Device.v100_slice(args.sms, machine=args.machine, **kernels.WIDE_MACHINE,
                                     **{"gpu.cta_dispatch": args.dispatch})
-            if rule is None:  # what kernels.gemm would pick for this launch (padding aside: sizes are multiples of 64)
-                pairs = args.size // 64
-                program = kernels.WIDE_DEPTHS[kernels.wide_depth(dev, pairs * pairs)]
-                rule = kernels.wide_order(kernels.spgemm_wide_operand(a, "A")[0], kernels.spgemm_wide_operand(b, "B")[0],
-                                          dev.timing_config["memory.l2_bytes"], kernels.wide_l1_shares_b(dev, program, pairs, pairs))
+            if rule is None:  # what kernels.gemm picks for this launch (padding aside: sizes are multiples of 64)
+                program = kernels.WIDE_DEPTHS[kernels.wide_depth(dev, (args.size // 64) ** 2)]
+                rule = kernels.wide_launch_order(kernels.spgemm_wide_operand(a, "A")[0], kernels.spgemm_wide_operand(b, "B")[0],
+                                                 dev, program)
             t0 = time.process_time()
             r = kernels.gemm(a, b, mode="spgemm_wide", device=dev, cta_order=None if order == "rule" else int(order))
             c = dict(r.stats.counters)

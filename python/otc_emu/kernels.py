@@ -69,7 +69,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "wide_l1_shares_b", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -297,6 +297,14 @@ def wide_l1_shares_b(device: Device, program: str, pm: int, pn: int) -> bool:
     return pn // math.gcd(sms, pn) < min(held, -(-ctas // sms))
 
 
+def wide_launch_order(a_flags: np.ndarray, b_flags: np.ndarray, device: Device, program: str) -> int:
+    """The CTA order :func:`gemm` launches spgemm_wide's ``program`` in on ``device`` for operands
+    with these load flags: :func:`wide_order` with the device's L2 and its placement's sharing
+    (:func:`wide_l1_shares_b`)."""
+    return wide_order(a_flags, b_flags, (device.timing_config or {}).get("memory.l2_bytes"),
+                      wide_l1_shares_b(device, program, a_flags.shape[0], b_flags.shape[0]))
+
+
 #: The machine settings spgemm_wide needs on top of a machine file (beyond the paper).
 WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 
@@ -392,11 +400,7 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None) 
         b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B")
         pm, pn = mp // 64, np_ // 64
         depth = wide_depth(dev, pm * pn)
-        if cta_order is None:
-            order = wide_order(a_ops[0], b_ops[0], (dev.timing_config or {}).get("memory.l2_bytes"),
-                               wide_l1_shares_b(dev, WIDE_DEPTHS[depth], pm, pn))
-        else:
-            order = cta_order
+        order = wide_launch_order(a_ops[0], b_ops[0], dev, WIDE_DEPTHS[depth]) if cta_order is None else cta_order
         c, stats = run_shipped(dev, WIDE_DEPTHS[depth], kernel, [*a_ops, *b_ops], (mp, np_), (pm, pn) if order else (pn, pm),
                                32, [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn), np.uint32(order)], crop=(m, n))
         return GemmResult(c, stats, mode, program=WIDE_DEPTHS[depth], order=order)

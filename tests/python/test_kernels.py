@@ -114,8 +114,8 @@ def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_uni
     a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=7)
     b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=8)
     # every pipeline depth, both CTA orders (grid (tq, tp) or (tp, tq))
-    with mock.patch.object(kernels, "wide_depth", lambda dev, ctas: depth), mock.patch.object(kernels, "wide_order", lambda *_: order):
-        wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE))
+    with mock.patch.object(kernels, "wide_depth", lambda dev, ctas: depth):
+        wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE), cta_order=order)
     assert (wide.program, wide.order) == (kernels.WIDE_DEPTHS[depth], order)
     np.testing.assert_array_equal(wide.c, kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c)
     c = wide.stats.counters
@@ -269,7 +269,8 @@ def test_spgemm_wide_launches_the_rule_s_order():
     for l2_bytes in (8192, 6291456):  # B's blocks exceed a small L2 (order 1), not the V100's
         dev = otc_emu.Device(**kernels.WIDE_MACHINE, **{"memory.l2_bytes": l2_bytes})
         wide = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
-        assert wide.order == kernels.wide_order(*flags, l2_bytes) == (l2_bytes == 8192)
+        assert wide.order == kernels.wide_launch_order(*flags, dev, wide.program) == kernels.wide_order(*flags, l2_bytes)
+        assert wide.order == (l2_bytes == 8192)
         np.testing.assert_array_equal(wide.c, ref)
         results[wide.order] = wide.stats.counters
     assert results[0]["spwmma.ohmmas"] == results[1]["spwmma.ohmmas"] == expected_ohmmas(a, b)
