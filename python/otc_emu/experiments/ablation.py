@@ -126,7 +126,7 @@ def _points(o: dict) -> list[dict]:
             for m in ("hmma", st["spgemm"] if mode == "spgemm" else mode):
                 pts.append({"step": st["step"], "step_index": i, "point": label, "mode": m, "sparsity_a": sa,
                             "sparsity_b": sb, "size": size, "sms": sms, "seed": int(o.get("seed", 0)),
-                            "settings": {**st["settings"], **extra}, "step_settings": st["settings"], "extra": extra})
+                            "step_settings": st["settings"], "extra": extra})
     return pts
 
 
