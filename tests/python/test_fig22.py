@@ -27,8 +27,9 @@ TINY = [("tiny CNN", Conv("t 3x3", 4, 32, 6, 6, 3, 1, 1, 0.5, 0.7, 3, "test")),
     ("VGG-16", "conv5_1-3", 24e6, 1, 6),        # 14 rows of 33 M: one row (at least) on 80 / 14 -> 6 SMs
     ("ResNet-18", "layer2.0.conv1", 24e6, 11, 31),  # stride 2: 11 of 28 output rows (2.06 M MACs each) on 31 SMs
     ("ResNet-18", "layer2 downsample", 24e6, 28, 80),  # 1x1/2, 12.8 M MACs: all of it
-    ("BERT-base", "FFN1", 24e6, 96, 2),         # 384 x 768 per output feature: 96 of 3072 on 2 SMs
-    ("LSTM LM", "LSTM W_hh (1 step)", 24e6, 1600, 21),
+    ("BERT-base", "FFN1", 24e6, 128, 3),        # 384 x 768 per output feature: 81 -> 128 of 3072 on 3 SMs
+    ("BERT-base", "FFN2", 24e6, 128, 13),       # 384 x 3072 per feature: 20 -> 128 (a whole hmma tile) of 768
+    ("LSTM LM", "LSTM W_hh (1 step)", 24e6, 1664, 22),  # 10 x 1500 per feature: 1600 -> 1664 of 6000
     ("BERT-base", "QKV", None, 2304, 80),       # --full: the real shape on all 80 SMs
 ])
 def test_a_layer_runs_as_a_band_on_its_share_of_the_sms(model, name, budget, rows_or_features, sms):
@@ -40,6 +41,14 @@ def test_a_layer_runs_as_a_band_on_its_share_of_the_sms(model, name, budget, row
         assert band.macs <= max(budget or 0, layer.macs // layer.p) or band == layer
     else:
         assert band.d_out == rows_or_features and (band.tokens, band.d_in) == (layer.tokens, layer.d_in)
+
+
+def test_a_gemm_band_is_whole_hmma_tiles_so_no_mode_computes_padding_the_layer_does_not():
+    for layers in MODELS.values():
+        for L in (L for L in layers if isinstance(L, Gemm)):
+            for budget in (1e6, 24e6, 200e6):
+                band, _ = fig22.scaled(L, budget)
+                assert band.d_out == L.d_out or (band.d_out % fig22.GEMM_BAND_FEATURES == 0 and band.d_out < L.d_out)
 
 
 def test_every_model_of_table_two_with_counts_and_sources():
@@ -80,6 +89,9 @@ def test_fig22_cases_full_model_and_resume(tmp_path: Path):
     assert rows[("tiny MLP", "t fc")]["speedup_otc_single"] == pytest.approx(
         by[("t fc", "dense_gemm")]["cycles"] / by[("t fc", "otc_single_sparse_gemm")]["cycles"])
     assert rows[("tiny MLP", "t fc")].get("speedup_dense_explicit") is None  # no explicit case for a GEMM layer
+    assert rows[("tiny MLP", "t fc")]["speedup_dual_wide"] == pytest.approx(
+        by[("t fc", "dense_gemm")]["cycles"] / by[("t fc", "dual_sparse_gemm_wide")]["cycles"])
+    assert "speedup_dual_wide" not in rows[("tiny CNN", "t 3x3")]  # the wide tile is a GEMM case only
     again = experiments.run("fig22", tmp_path, opts)
     assert again.ran == 0 and again.skipped == len(pts)
 
@@ -92,6 +104,19 @@ def test_the_sparse_tensor_core_cases_run_vstc_and_only_when_it_exists(monkeypat
     monkeypatch.setattr(kernels, "GEMM_MODES", {m: v for m, v in kernels.GEMM_MODES.items() if m != fig22.STC_MODE})
     assert not any(p["mode"] == fig22.STC_MODE for p in fig22._points(opts))
     assert not fig22.case_available(fig22.STC_MODE)
+
+
+def test_the_wide_tile_case_runs_spgemm_wide_with_its_keys_on_top_of_the_machine():
+    w = sparse.prune_random(np.random.default_rng(1).standard_normal((64, 96)), 0.9, seed=2).astype(np.float16)
+    x = sparse.relu_activations((96, 64), 0.5, seed=3)
+    wide = fig22._gemm_case(w, x, "spgemm_wide", 1, {"machine": "dstc-paper"})
+    ref = fig22._gemm_case(w, x, "spgemm", 1, {"machine": "dstc-paper"})
+    assert wide["ok"] and wide["ohmma_executed"] == ref["ohmma_executed"]  # the same OHMMAs as spgemm
+    assert fig22.mode_spec("spgemm_wide", {"machine": "dstc-paper", "settings": {"gpu.num_sms": 2}}) == {
+        "machine": "dstc-paper", "settings": {"gpu.num_sms": 2, **kernels.WIDE_MACHINE}}
+    assert fig22.mode_spec("spgemm", None) is None
+    with pytest.raises(Exception, match="sequencer|accbufs"):  # without them the launch is refused
+        fig22.gemm_point(w, x, "spgemm_wide", 1)
 
 
 @pytest.mark.parametrize("k", [27, 32, 36, 576])

@@ -17,11 +17,13 @@ CNN cases (normalised to *Dense Implicit*, as the paper does):
   ``single_sparse_implicit`` and ``sparse_implicit``.
 
 GEMM cases (normalised to *Dense GEMM*): ``dense_gemm`` (hmma), ``single_sparse_gemm`` (the
-Sparse Tensor Core, :data:`STC_MODE`, same switch), ``dual_sparse_gemm`` (spgemm), and, as an
-extra the paper does not have, ``otc_single_sparse_gemm`` (spgemm_a: our single-side kernel).
+Sparse Tensor Core, :data:`STC_MODE`, same switch), ``dual_sparse_gemm`` (spgemm), and, as extras
+the paper does not have, ``otc_single_sparse_gemm`` (spgemm_a: our single-side kernel) and
+``dual_sparse_gemm_wide`` (spgemm_wide: the 64x64 warp tile with the sequenced SpWMMA, run with
+the keys it needs, ``kernels.WIDE_MACHINE``, on top of the machine, as fig21 runs it).
 
 Sizes: by default each layer runs as a band of its output rows (convolutions) or output features
-(GEMMs) of at most ``budget`` million MACs on the matching slice of the V100
+(GEMMs, a multiple of :data:`GEMM_BAND_FEATURES`) of at most ``budget`` million MACs on the matching slice of the V100
 (``Device.v100_slice``: the SMs in proportion, each with its share of the bandwidth), so that each
 SM gets about the load the whole layer gives the whole GPU; ``full`` runs the real shapes on all
 80 SMs. A layer's cycles on the full GPU are estimated from its band as cycles x (layer work /
@@ -60,6 +62,7 @@ GEMM_CASES = {
     "single_sparse_gemm": ("gemm", STC_MODE),
     "dual_sparse_gemm": ("gemm", "spgemm"),
     "otc_single_sparse_gemm": ("gemm", "spgemm_a"),
+    "dual_sparse_gemm_wide": ("gemm", "spgemm_wide"),
 }
 BASELINE = {"conv": "dense_implicit", "gemm": "dense_gemm"}
 #: The table's columns: one role per column, the CNN case and the GEMM case that fill it.
@@ -68,10 +71,17 @@ ROLES = (
     ("stc_single", "Single Sparse Explicit / GEMM (STC)", ("single_sparse_explicit", "single_sparse_gemm")),
     ("otc_single", "Single Sparse Implicit / spgemm_a", ("single_sparse_implicit", "otc_single_sparse_gemm")),
     ("dual", "Dual Sparse", ("dual_sparse_implicit", "dual_sparse_gemm")),
+    ("dual_wide", "Dual Sparse GEMM, wide tile", ("dual_sparse_gemm_wide",)),
 )
 MACHINES = ("v100", "dstc-paper")
 #: Default work per layer run, in million multiply-accumulates of the dense layer.
 DEFAULT_BUDGET = 24
+#: A GEMM band's output features (the M of W @ X) are a multiple of this: hmma's and the Sparse
+#: Tensor Core's CTA tile is 128 rows (spgemm_wide's 64 divides it), so that no mode computes
+#: padding rows in a band that it would not compute in the whole layer (whose widths here are
+#: multiples of 128, but for LSTM's 6000). A band of 96 features made hmma compute 128 rows (and
+#: one of 64, 128), which slowed the baseline by 1.33x (2x) against spgemm's 32-row padding.
+GEMM_BAND_FEATURES = 128
 UNAVAILABLE = "unavailable"
 
 
@@ -98,15 +108,29 @@ def stc_operands(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xt, sparse.prune_vector_wise(wt, 1 - KEPT / VECTOR, axis=0)
 
 
+def mode_spec(mode: str, spec: dict | None) -> dict | None:
+    """The machine ``spec`` a GEMM ``mode`` runs on: spgemm_wide's with the keys it needs
+    (``kernels.WIDE_MACHINE``) set on top, as fig21 runs it; the others' unchanged."""
+    from ..kernels import WIDE_MACHINE
+
+    if mode != "spgemm_wide":
+        return spec
+    spec = dict(spec or {})
+    spec["settings"] = dict(sorted({**spec.get("settings", {}), **WIDE_MACHINE}.items()))
+    return spec
+
+
 def _gemm_case(w: np.ndarray, x: np.ndarray, mode: str, sms: int, spec: dict | None) -> dict:
-    """GEMM ``mode`` on W @ X (the Sparse Tensor Core on its own operands, :func:`stc_operands`)."""
+    """GEMM ``mode`` on W @ X (the Sparse Tensor Core on its own operands, :func:`stc_operands`;
+    spgemm_wide on :func:`mode_spec`)."""
     a, b = stc_operands(w, x) if mode == STC_MODE else (w, x)
-    return gemm_point(a, b, mode, sms, spec=spec)
+    return gemm_point(a, b, mode, sms, spec=mode_spec(mode, spec))
 
 
 def scaled(layer: Conv | Gemm, budget_macs: float | None) -> tuple[Conv | Gemm, int]:
     """The band of ``layer`` that runs, and its SMs: all of it on 80 SMs when ``budget_macs`` is
-    None; else at most ``budget_macs`` of it (at least one output row / 64 output features) on
+    None; else at most ``budget_macs`` of it (at least one output row; for a GEMM, output features
+    in whole multiples of :data:`GEMM_BAND_FEATURES`, rounded up, at least one) on
     round(80 x band / layer) SMs, at least one."""
     from ..device import V100_SMS
 
@@ -122,7 +146,8 @@ def scaled(layer: Conv | Gemm, budget_macs: float | None) -> tuple[Conv | Gemm, 
         assert band.p == rows
         return band, max(1, round(V100_SMS * rows / layer.p))
     per_feature = layer.tokens * layer.d_in
-    d_out = int(min(layer.d_out, max(64, -(-(budget_macs // per_feature) // 32) * 32)))
+    step = GEMM_BAND_FEATURES
+    d_out = int(min(layer.d_out, max(step, -(-(budget_macs // per_feature) // step) * step)))
     if d_out == layer.d_out:
         return layer, V100_SMS
     return replace(layer, d_out=d_out), max(1, round(V100_SMS * d_out / layer.d_out))

@@ -65,9 +65,11 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
 
 
 def point_result(stats, ok: bool) -> dict:
-    """What a stored point keeps of a launch: cycles, instruction and tensor counts, the check."""
+    """What a stored point keeps of a launch: cycles, instruction and tensor counts (the OHMMAs a
+    sequenced SpWMMA ran, ``spwmma.ohmmas``, among the executed ones), the check."""
     c = stats.counters
-    return {"cycles": c.get("cycles"), "warp_instructions": c["warp_instructions"], "ohmma_executed": c["ohmma.executed"],
+    return {"cycles": c.get("cycles"), "warp_instructions": c["warp_instructions"],
+            "ohmma_executed": c["ohmma.executed"] + c.get("spwmma.ohmmas", 0),
             "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
 
 
