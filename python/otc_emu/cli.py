@@ -820,9 +820,9 @@ def _add_experiment(sub) -> None:
     p.add_argument("--channels", type=int, default=None,
                    help="table3: channels of the 128-channel layer to emulate (default 128; C of them run on 80 * C / 128 SMs)")
     p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
-    p.add_argument("--full", action="store_true", help="fig22: the real layer shapes on all 80 SMs (hours), not bands")
+    p.add_argument("--full", action="store_true", help="fig22: the real layer shapes on all 80 SMs (hours: Mask R-CNN's FPN P2 too), not bands")
     p.add_argument("--budget", type=float, default=None, metavar="MMAC",
-                   help="fig22: million MACs per layer band (default 24), each band on its share of the 80 SMs")
+                   help="fig22: million MACs per layer band (default 2000: all but two layers whole), each band on its share of the 80 SMs")
     p.add_argument("--models", default=None, metavar="M1,M2",
                    help="fig22: the models to run (default all: VGG-16,ResNet-18,Mask R-CNN,BERT-base,LSTM LM)")
     _add_sms(p, None, "fig21: 4, layers: 80, table3: 80 * channels / 128")

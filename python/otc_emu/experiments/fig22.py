@@ -74,8 +74,12 @@ ROLES = (
     ("dual_wide", "Dual Sparse GEMM, wide tile", ("dual_sparse_gemm_wide",)),
 )
 MACHINES = ("v100", "dstc-paper")
-#: Default work per layer run, in million multiply-accumulates of the dense layer.
-DEFAULT_BUDGET = 24
+#: Default work per layer run, in million multiply-accumulates of the dense layer: every layer
+#: whole on 80 SMs but Mask R-CNN's FPN P2 (23.6 G) and the LSTM's W_ih (3.2 G). Smaller bands
+#: distort the cases whose CTA tiles a band of a few output rows fills worse than the whole layer
+#: does: at 24 (the default until 2026-12-07) hmma's 128-pixel blocks over a band of 1-3 rows of 28
+#: made Dense Explicit 0.42x where the whole VGG-16 conv4_2 gives 0.88x (docs/experiments.md).
+DEFAULT_BUDGET = 2000
 #: A GEMM band's output features (the M of W @ X) are a multiple of this: hmma's and the Sparse
 #: Tensor Core's CTA tile is 128 rows (spgemm_wide's 64 divides it), so that no mode computes
 #: padding rows in a band that it would not compute in the whole layer (whose widths here are
