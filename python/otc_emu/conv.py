@@ -45,7 +45,7 @@ from ._operands import as_fp16, run_shipped
 from .device import Device, Stats, timing_mode
 from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2col_dense
 
-__all__ = ["conv2d", "ConvResult", "CONV_MODES", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
+__all__ = ["conv2d", "ConvResult", "CONV_MODES", "sparse_warps", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
 
 #: Modes of :func:`conv2d`, with the program and kernel that run them.
 CONV_MODES = {
@@ -54,18 +54,52 @@ CONV_MODES = {
     "single_sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
 }
 
-#: Warps per CTA of sparse_implicit (fewer when K has fewer 32-channel tiles): they share one pixel
-#: tile's im2col, each on its own 32 output channels.
+#: The most warps per CTA of sparse_implicit: they share one pixel tile's im2col, each on its own 32
+#: output channels (:func:`sparse_warps` picks 1, 2 or 4 per launch).
 SPARSE_WARPS = 4
 
 
 @dataclass
 class ConvResult:
-    """``y``: the float32 (N, K, P, Q) output; ``stats``: the launch statistics; ``mode``."""
+    """``y``: the float32 (N, K, P, Q) output; ``stats``: the launch statistics; ``mode``;
+    ``warps``: the sparse modes' warps per CTA (:func:`sparse_warps`), None for dense_implicit."""
 
     y: np.ndarray
     stats: Stats
     mode: str
+    warps: int | None = None
+
+
+#: sparse_warps keeps 4 warps per CTA where they give the busiest SM more CTAs than this: each of
+#: its sub-cores then has that many warps or more to hide its loads, and the shared im2col pays.
+LATENCY_BOUND_CTAS = 3
+
+
+def sparse_warps(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
+    """Warps per CTA of the sparse modes for a launch of ``pixel_tiles`` pixel tiles x
+    ``channel_tiles`` 32-channel tiles on ``device``: one per channel tile up to 2. Beyond, 4 (one
+    im2col and its staging shared by four warps), unless 4-warp CTAs give the busiest SM at most
+    :data:`LATENCY_BOUND_CTAS` CTAs under static placement (few warps per sub-core, latency-bound):
+    then of 4, 2 and 1 the one whose busiest SM computes the fewest warp tiles,
+    ``ceil(CTAs / SMs) x warps`` (a CTA's idle warps counted), the larger on a tie. At batch 1 on 80
+    SMs a layer's 4-warp CTAs leave the SMs that got one waiting for those that got two (VGG-16
+    conv4_2: 112 CTAs) or SMs empty (ResNet-18 layer4: 28), and smaller CTAs take 10-26% fewer
+    cycles; with more CTAs per SM the rule's count ties or barely moves while four times the
+    im2col work costs up to 21% (docs/conv.md, "Warps per CTA"). Without the cycle model, 4: the
+    bits and executed OHMMAs do not depend on it."""
+    if channel_tiles <= 2:
+        return channel_tiles
+    cfg = device.timing_config
+    if not cfg or "gpu.num_sms" not in cfg:
+        return SPARSE_WARPS
+    sms = int(cfg["gpu.num_sms"])
+
+    def ctas_per_sm(warps: int) -> int:
+        return -(-pixel_tiles * -(-channel_tiles // warps) // sms)
+
+    if ctas_per_sm(SPARSE_WARPS) > LATENCY_BOUND_CTAS:
+        return SPARSE_WARPS
+    return min((SPARSE_WARPS, 2, 1), key=lambda w: (ctas_per_sm(w) * w, -w))
 
 
 
@@ -178,7 +212,8 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     crs = c * r * s
     crs_p, k_p = -(-crs // 32) * 32, -(-k // 32) * 32  # k runs in chunks of 32
     tiles_n = k_p // 32
-    warps = 1 if tiles_n == 1 else 2 if tiles_n == 2 else SPARSE_WARPS  # warps per CTA: 1, 2 or 4
+    qtiles = -(-q // 32)
+    warps = sparse_warps(dev, tiles_n, n * p * qtiles)
     bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
     # the lane's B pairs n = 0, 1 contiguous: condensed element 16n + 4q + i at position 8q + 4n + i
     bval = bcond.reshape(tiles_n, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(tiles_n, crs_p, 32)
@@ -191,7 +226,6 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     nwords = fmap.bits.shape[1]
     d = (ss // stride).ravel()  # the window's first bit, relative to the tile's first output column
     ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel() * nwords + d // 32, d % 32], axis=1)
-    qtiles = -(-q // 32)
     nn, pp, tt = np.meshgrid(np.arange(n), np.arange(p), np.arange(qtiles), indexing="ij")
     q0 = (tt * 32).ravel()
     valid = np.minimum(32, q - q0)
@@ -203,7 +237,7 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
                     [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bwbm, bbmp, bval],
                     (n * p * q, k_p), (-(-tiles_n // warps), ttab.shape[0]),
                     [np.uint32(k_p), np.uint32(crs_p), np.uint32(tiles_n)], block=32 * warps)
-    return _to_nchw(y, n, k, p * q, (p, q)), stats
+    return _to_nchw(y, n, k, p * q, (p, q)), stats, warps
 
 
 def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit", device: Device | None = None,
@@ -223,9 +257,10 @@ def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit"
         raise ValueError("output too large for the kernels' 32-bit indices (N*P*Q*K must stay below 2**31)")
     dev = device if device is not None else Device()
     with timing_mode(timing):
+        warps = None
         if mode == "dense_implicit":
             y, stats = _dense_implicit(dev, x16, w16, stride, padding, p, q)
         else:
-            y, stats = _sparse_implicit(dev, x16, w16, stride, padding, p, q,
-                                        weights_only=mode == "single_sparse_implicit")
-    return ConvResult(np.ascontiguousarray(y), stats, mode)
+            y, stats, warps = _sparse_implicit(dev, x16, w16, stride, padding, p, q,
+                                               weights_only=mode == "single_sparse_implicit")
+    return ConvResult(np.ascontiguousarray(y), stats, mode, warps)

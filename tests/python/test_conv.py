@@ -160,6 +160,38 @@ def test_timed_launch_sparsity_saves_ohmmas_and_cycles():
     assert set(kernels.CONV_MODES) == {"dense_implicit", "sparse_implicit", "single_sparse_implicit"}
 
 
+@pytest.mark.parametrize("sms, channel_tiles, pixel_tiles, warps", [
+    (80, 1, 28, 1), (80, 2, 28, 2),           # one warp per channel tile up to 2
+    (80, 16, 28, 2),    # VGG-16 conv4_2 at batch 1: 112 / 224 / 448 CTAs -> busiest SM 8 / 6 / 6 tiles: 2 (tie)
+    (80, 16, 14, 1),    # conv5_x: 56 / 112 / 224 CTAs -> 4 / 4 / 3
+    (80, 16, 7, 2),     # ResNet-18 layer4: 28 / 56 / 112 -> 4 / 2 / 2
+    (8, 16, 28, 4),     # the same layer on 8 SMs: 14 CTAs per SM with 4 warps, more than 3: 4
+    (80, 4, 448, 4),    # VGG-16 conv2_1: 448 CTAs, 6 per SM (23 tiles with 1 warp against 24 would not pay)
+    (80, 8, 100, 2),    # Mask R-CNN res4: 200 CTAs, 3 per SM: 12 / 10 / 10 -> 2
+    (80, 3, 10, 1),     # 3 channel tiles: 10 / 20 / 30 CTAs -> 4 / 2 / 1 (a 4-warp CTA's idle warp counts)
+    (4, 5, 6, 1),       # 12 / 18 / 30 CTAs on 4 SMs -> 3 x 4 = 12 / 5 x 2 = 10 / 8 x 1 = 8
+    (4, 4, 3, 1),       # 3 / 6 / 12 CTAs on 4 SMs -> 4 / 4 / 3: 1
+    (4, 4, 8, 4),       # 8 / 16 / 32 CTAs on 4 SMs -> 8 / 8 / 8: 4 (tie)
+])
+def test_sparse_warps_balances_the_busiest_sm_when_latency_bound(sms, channel_tiles, pixel_tiles, warps):
+    dev = otc_emu.Device(**{"gpu.num_sms": sms})
+    assert conv.sparse_warps(dev, channel_tiles, pixel_tiles) == warps
+    assert conv.sparse_warps(FAST, channel_tiles, pixel_tiles) == (channel_tiles if channel_tiles <= 2 else 4)  # untimed: 4
+
+
+@pytest.mark.parametrize("mode", ["sparse_implicit", "single_sparse_implicit"])
+def test_fewer_warps_per_cta_change_no_bit_and_no_ohmma(mode):
+    shape = (1, 8, 7, 7, 160, 3, 3, 1, 1)  # 5 channel tiles, 7 pixel tiles: on 80 SMs 1 warp per CTA
+    x, wt = operands(shape, 0.6, 0.7, seed=5)
+    timed = kernels.conv2d(x, wt, 1, 1, mode)
+    untimed = kernels.conv2d(x, wt, 1, 1, mode, device=FAST)
+    assert (timed.warps, untimed.warps) == (1, 4)
+    assert timed.stats.counters["ctas"] == 7 * 5 and untimed.stats.counters["ctas"] == 7 * 2
+    np.testing.assert_array_equal(timed.y, untimed.y)
+    assert timed.stats.counters["ohmma.executed"] == untimed.stats.counters["ohmma.executed"]
+    assert kernels.conv2d(x, wt, 1, 1, "dense_implicit", device=FAST).warps is None
+
+
 @pytest.mark.parametrize("mark_all", [False, True])
 @pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 1), (3, 2)])
 def test_feature_map_encoding_round_trips(stride, padding, mark_all):
