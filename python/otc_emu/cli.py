@@ -820,7 +820,7 @@ def _add_experiment(sub) -> None:
     p.add_argument("--channels", type=int, default=None,
                    help="table3: channels of the 128-channel layer to emulate (default 128; C of them run on 80 * C / 128 SMs)")
     p.add_argument("--tokens", type=int, default=None, help="layers: BERT-base sequence length (default 128)")
-    p.add_argument("--full", action="store_true", help="fig22: the real layer shapes on all 80 SMs (hours: Mask R-CNN's FPN P2 too), not bands")
+    p.add_argument("--full", action="store_true", help="fig22: every layer whole on all 80 SMs, Mask R-CNN's FPN P2 and the LSTM's W_ih too (slow), not bands")
     p.add_argument("--budget", type=float, default=None, metavar="MMAC",
                    help="fig22: million MACs per layer band (default 2000: all but two layers whole), each band on its share of the 80 SMs")
     p.add_argument("--models", default=None, metavar="M1,M2",

@@ -22,11 +22,12 @@ the paper does not have, ``otc_single_sparse_gemm`` (spgemm_a: our single-side k
 ``dual_sparse_gemm_wide`` (spgemm_wide: the 64x64 warp tile with the sequenced SpWMMA, run with
 the keys it needs, ``kernels.WIDE_MACHINE``, on top of the machine, as fig21 runs it).
 
-Sizes: by default each layer runs as a band of its output rows (convolutions) or output features
-(GEMMs, a multiple of :data:`GEMM_BAND_FEATURES`) of at most ``budget`` million MACs on the matching slice of the V100
-(``Device.v100_slice``: the SMs in proportion, each with its share of the bandwidth), so that each
-SM gets about the load the whole layer gives the whole GPU; ``full`` runs the real shapes on all
-80 SMs. A layer's cycles on the full GPU are estimated from its band as cycles x (layer work /
+Sizes: a layer of at most ``budget`` million MACs (default :data:`DEFAULT_BUDGET`: all but two)
+runs whole on the 80 SMs; a larger one runs as a band of its output rows (convolutions) or output
+features (GEMMs, a multiple of :data:`GEMM_BAND_FEATURES`) of at most that much on the matching
+slice of the V100 (``Device.v100_slice``: the SMs in proportion, each with its share of the
+bandwidth), so that each SM gets about the load the whole layer gives the whole GPU; ``full`` runs
+every layer whole. A layer's cycles on the full GPU are estimated from its band as cycles x (layer work /
 band work) x (SMs of the band / 80), and the full-model speedup weights each layer by that and by
 its count in the model."""
 from __future__ import annotations
