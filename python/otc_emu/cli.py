@@ -472,6 +472,8 @@ def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
             r["program"] = runs[r["mode"]]["program"][0]
         if "order" in runs[r["mode"]]:  # and its CTA order (spgemm_wide: kernels.wide_order)
             r["cta_order"] = runs[r["mode"]]["order"]
+        if "warps" in runs[r["mode"]]:  # the sparse convolutions' warps per CTA (conv.sparse_warps)
+            r["warps_per_cta"] = runs[r["mode"]]["warps"]
     return rows
 
 
@@ -899,7 +901,8 @@ def cmd_conv(args: argparse.Namespace) -> int:
         for mode in modes:
             r = runs[mode]
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
-            console.print(f"{mode}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
+            warps = f" ({r['warps']} warp{'s' if r['warps'] > 1 else ''} per CTA)" if "warps" in r else ""
+            console.print(f"{mode}{warps}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
             stats[args.report].report(console, title=f"{args.report} report")
             _render_mode_source(args, runs, "conv", console)

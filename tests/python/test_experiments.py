@@ -197,6 +197,16 @@ def test_cli_conv(sms, capsys):
     assert out["modes"][0]["cycles"] == res.stats.cycles
 
 
+@pytest.mark.parametrize("sms, warps", [(80, 1), (1, 4)])
+def test_cli_conv_says_the_sparse_modes_warps_per_cta(sms, warps, capsys):
+    # 160 output channels (5 tiles) on a 6 x 6 map (6 pixel tiles): 12 four-warp CTAs, on 80 SMs
+    # at most 3 per SM -> 1 warp; on 1 SM 12 -> 4 (conv.sparse_warps)
+    assert main(["conv", "-c", "4", "-k", "160", "--hw", "6", "--sms", str(sms), "--json"]) == 0
+    rows = {r["mode"]: r for r in json.loads(capsys.readouterr().out)["modes"]}
+    assert "warps_per_cta" not in rows["dense_implicit"]
+    assert rows["sparse_implicit"]["warps_per_cta"] == rows["single_sparse_implicit"]["warps_per_cta"] == warps
+
+
 def test_table3_host_timing_extra(tmp_path: Path):
     out = experiments.run("table3", tmp_path, {**SMALL_TABLE3, "host": True, "repeats": 1})
     assert out.ran == 3 * 4  # the three kernels and one host timing per sparsity
