@@ -43,6 +43,12 @@ def test_a_layer_runs_as_a_band_on_its_share_of_the_sms(model, name, budget, row
         assert band.d_out == rows_or_features and (band.tokens, band.d_in) == (layer.tokens, layer.d_in)
 
 
+def test_the_default_budget_runs_every_layer_whole_but_the_two_giants():
+    banded = {(m, L.name) for m, layers in MODELS.items() for L in layers
+              if fig22.scaled(L, fig22.DEFAULT_BUDGET * 1e6)[0] != L}
+    assert banded == {("Mask R-CNN", "FPN P2 3x3"), ("LSTM LM", "LSTM W_ih (35 steps)")}
+
+
 def test_a_gemm_band_is_whole_hmma_tiles_so_no_mode_computes_padding_the_layer_does_not():
     for layers in MODELS.values():
         for L in (L for L in layers if isinstance(L, Gemm)):
