@@ -31,9 +31,13 @@ def parse_points(text: str) -> list[tuple[float, float]]:
     out = []
     for item in text.split(","):
         a, sep, b = item.partition(":")
-        if not sep:
-            raise SystemExit(f"--points takes A:B pairs of zero fractions (such as 0:0.99), got {item!r}")
-        out.append((float(a), float(b)))
+        try:
+            pair = (float(a), float(b))
+        except ValueError:
+            pair = None
+        if not sep or pair is None or not all(0.0 <= x <= 1.0 for x in pair):
+            raise SystemExit(f"--points takes A:B pairs of zero fractions in [0, 1] (such as 0:0.99), got {item!r}")
+        out.append(pair)
     return out
 
 
