@@ -19,9 +19,8 @@ import argparse
 import json
 import time
 
-from otc_emu import kernels
-from otc_emu.cli import _setting_value
-from otc_emu.experiments.workloads import gemm_operands, gemm_point
+from otc_emu.cli import device_spec
+from otc_emu.experiments.workloads import gemm_operands, gemm_point, mode_spec
 
 POINTS = [(0.0, 0.99), (0.999, 0.99), (0.75, 0.0)]  # (A zeros, B zeros)
 
@@ -43,12 +42,7 @@ def parse_points(text: str) -> list[tuple[float, float]]:
 
 def machines_to_run(args) -> list[tuple[str, dict]]:
     """(label, device spec without the mode's keys) per machine: --machines, or --bridge's steps."""
-    extra = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set takes key=value, got {item!r}")
-        extra[key.strip()] = _setting_value(value)
+    extra = device_spec(argparse.Namespace(set=args.set))["settings"]  # the CLI's --set parsing
     if args.bridge:
         from otc_emu.experiments.ablation import premises, steps
 
@@ -76,37 +70,33 @@ def main() -> None:
     args = ap.parse_args()
     points = parse_points(args.points) if args.points else POINTS
     modes = args.modes.split(",")
+    machines = machines_to_run(args)
     rows = []
-    hmma: dict[str, int] = {}  # hmma's and owmma's cycles do not depend on the data: one run per machine
-    dense: set[tuple[str, str]] = set()
+    dense: dict[tuple[str, str], int] = {}  # hmma's and owmma's cycles do not depend on the data: one run per machine
     for sa, sb in points:
         a, b = gemm_operands(args.size, args.size, args.size, sa, sb, args.seed)
-        for label, base in machines_to_run(args):
+        for label, base in machines:
             for mode in modes:
-                if mode in ("hmma", "owmma") and (label, mode) in dense:
+                if (label, mode) in dense:
                     continue
-                spec = {**base, "settings": dict(base["settings"])}
-                if mode == "spgemm_wide":
-                    spec["settings"].update(kernels.WIDE_MACHINE)
                 t0, c0 = time.time(), time.process_time()
-                r = gemm_point(a, b, mode, args.sms, spec=spec)
+                r = gemm_point(a, b, mode, args.sms, spec=mode_spec(mode, base))
                 row = {"size": args.size, "sms": args.sms, "sa": sa, "sb": sb, "machine": label,
                        "settings": {**(base.get("config") or {}), **base["settings"]}, "mode": mode, "cycles": r["cycles"],
                        "warp_instructions": r["warp_instructions"], "ok": r["ok"],
                        "wall_s": round(time.time() - t0, 1), "cpu_s": round(time.process_time() - c0, 1)}
                 if mode in ("hmma", "owmma"):
-                    dense.add((label, mode))
-                if mode == "hmma":
-                    hmma[label] = r["cycles"]
+                    dense[(label, mode)] = r["cycles"]
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.out:
                     with open(args.out, "a") as f:
                         f.write(json.dumps(row) + "\n")
     for row in rows:
-        if row["mode"] != "hmma" and row["machine"] in hmma:
+        hmma = dense.get((row["machine"], "hmma"))
+        if row["mode"] != "hmma" and hmma:
             print(f"{row['machine']:>24} A {100 * row['sa']:g}% / B {100 * row['sb']:g}%: "
-                  f"{row['mode']} {hmma[row['machine']] / row['cycles']:.2f}x over hmma")
+                  f"{row['mode']} {hmma / row['cycles']:.2f}x over hmma")
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import OtcError
-from ..device import Device, machine_settings, machine_text
+from ..device import machine_settings, machine_text
 from .experiment import Experiment, device_spec, option, sms_option
 from .plot import require_matplotlib, save_figure
 from .store import emulator_files
-from .workloads import gemm_operands
+from .workloads import gemm_operands, slice_device
 
 __all__ = ["Premise", "premises", "steps", "POINTS", "EXPERIMENT", "markdown"]
 
@@ -134,7 +134,7 @@ def _device(p: dict):
     """The slice a point runs on. A step's settings are the machine file's, for the whole V100:
     they go in as the slice's machine configuration, whose bandwidths Device.v100_slice scales to
     the slice (as it does dstc-paper's own); --set / --config on top as they are, as for any slice."""
-    return Device.v100_slice(p["sms"], config=p["step_settings"] or None, **p["extra"])
+    return slice_device(p["sms"], {"config": p["step_settings"] or None, "settings": p["extra"]})
 
 
 def _measure(p: dict) -> dict:

@@ -43,7 +43,7 @@ from .experiment import Experiment, device_spec, option
 from .fig22_models import Conv, Gemm, model_layers
 from .plot import require_matplotlib, save_figure
 from .store import PACKAGE, emulator_files
-from .workloads import ConvLayer, conv_point, conv_weights, feature_map, gemm_layer_operands, gemm_point, point_result, slice_device
+from .workloads import ConvLayer, conv_point, conv_weights, feature_map, gemm_layer_operands, gemm_point, mode_spec, point_result, slice_device
 
 #: The Sparse Tensor Core's GEMM mode (vector-wise, docs/vstc.md). A case whose mode is absent
 #: from kernels.GEMM_MODES is reported unavailable, never run in another mode.
@@ -111,18 +111,6 @@ def stc_operands(w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     xt = np.zeros((x.shape[1], kp), dtype=np.float16)
     xt[:, :k] = x.T
     return xt, sparse.prune_vector_wise(wt, 1 - KEPT / VECTOR, axis=0)
-
-
-def mode_spec(mode: str, spec: dict | None) -> dict | None:
-    """The machine ``spec`` a GEMM ``mode`` runs on: spgemm_wide's with the keys it needs
-    (``kernels.WIDE_MACHINE``) set on top, as fig21 runs it; the others' unchanged."""
-    from ..kernels import WIDE_MACHINE
-
-    if mode != "spgemm_wide":
-        return spec
-    spec = dict(spec or {})
-    spec["settings"] = dict(sorted({**spec.get("settings", {}), **WIDE_MACHINE}.items()))
-    return spec
 
 
 def _gemm_case(w: np.ndarray, x: np.ndarray, mode: str, sms: int, spec: dict | None) -> dict:

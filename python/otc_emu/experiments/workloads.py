@@ -73,6 +73,18 @@ def point_result(stats, ok: bool) -> dict:
             "hmma_executed": c["hmma.executed"], "tensor_busy_cycles": c.get("tensor.busy_cycles"), "ok": ok}
 
 
+def mode_spec(mode: str, spec: dict | None) -> dict | None:
+    """The machine ``spec`` GEMM ``mode`` runs on: spgemm_wide's with the keys it needs
+    (``kernels.WIDE_MACHINE``) set on top, as fig21 runs it; the others' unchanged."""
+    from ..kernels import WIDE_MACHINE
+
+    if mode != "spgemm_wide":
+        return spec
+    spec = dict(spec or {})
+    spec["settings"] = dict(sorted({**spec.get("settings", {}), **WIDE_MACHINE}.items()))
+    return spec
+
+
 def gemm_point(a: np.ndarray, b: np.ndarray, mode: str, sms: int = 80, device=None, spec: dict | None = None) -> dict:
     """C = A x B in ``mode`` on ``device`` (default: machine ``spec`` on ``sms`` SMs, see
     :func:`slice_device`), checked against NumPy."""
