@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import OtcError
-from ..kernels import WIDE_MACHINE
 from . import workloads
-from .experiment import Experiment, option, sms_option, with_device
+from .experiment import Experiment, device_spec, option, sms_option, with_device
 from .plot import require_matplotlib, save_figure
 from .store import emulator_files
-from .workloads import gemm_operands, gemm_point
+from .workloads import gemm_operands, gemm_point, mode_spec
 
 FIG21_SPARSITY_A = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999)
 FIG21_SPARSITY_B = (0.0, 0.5, 0.9, 0.99)
@@ -57,8 +56,7 @@ def _points(o: dict) -> list[dict]:
         for sa, sb, mode, pattern in dict.fromkeys(grid):
             point = {"size": size, "sms": sms, "sparsity_a": sa, "sparsity_b": sb, "mode": mode, "seed": seed}
             if pattern == "wide_tile":  # the grid's operands on the machine with the wide tile's keys
-                wide = {**o, "machine": machine, "settings": {**o.get("settings", {}), **WIDE_MACHINE}}
-                out.append(with_device(point, wide))
+                out.append({**point, "device": mode_spec("spgemm_wide", device_spec({**o, "machine": machine}))})
                 continue
             key = "a_pattern" if pattern == "structured_a" else "b_pattern"
             out.append(with_device({**point, key: pattern} if pattern else point, {**o, "machine": machine}))
