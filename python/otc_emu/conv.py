@@ -52,6 +52,7 @@ CONV_MODES = {
     "dense_implicit": ("conv_dense_implicit.sass", "conv_dense_implicit"),
     "sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
     "single_sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
+    "sparse_implicit_wide": ("conv_sparse_wide.sass", "conv_sparse_wide"),
 }
 
 #: The most warps per CTA of sparse_implicit: they share one pixel tile's im2col, each on its own 32
@@ -202,27 +203,21 @@ def _dense_implicit(dev, x16, w16, stride, padding, p, q):
     return _to_nchw(y, n, k, p * q, (p, q)), stats
 
 
-def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
+def _feature_map_tables(x16, r, s, stride, padding, p, q, weights_only, ahead=2):
+    """The sparse modes' feature-map side: the bitmap-encoded map (values padded for the staging's
+    reads past the end), the k table (padded for a kernel that reads it ``ahead`` chunks ahead) and
+    the pixel-tile table (docs/conv.md, "Formats")."""
     n, c, h, wd = x16.shape
-    k, _, r, s = w16.shape
     fmap = encode_feature_map(x16, stride, padding, mark_all=weights_only)
     if fmap.bits.size >= 2 ** 31:
         raise ValueError("feature map too large for 32-bit word indices")
     hp = fmap.padded_height
     crs = c * r * s
-    crs_p, k_p = -(-crs // 32) * 32, -(-k // 32) * 32  # k runs in chunks of 32
-    tiles_n = k_p // 32
+    crs_p = -(-crs // 32) * 32  # k runs in chunks of 32
     qtiles = -(-q // 32)
-    warps = sparse_warps(dev, tiles_n, n * p * qtiles)
-    bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
-    # the lane's B pairs n = 0, 1 contiguous: condensed element 16n + 4q + i at position 8q + 4n + i
-    bval = bcond.reshape(tiles_n, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(tiles_n, crs_p, 32)
-    # warp bitmaps (the first level): bit l of word (tile, chunk) = slice 32 chunk + l is non-empty
-    bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
-    bwbm = ((bbmp.reshape(tiles_n, crs_p // 32, 32) != 0) * bits).sum(axis=2).astype(np.uint32)
     cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-    # padding k: the tile's own window, but an empty B slice; 64 more entries for the prefetches
-    ktab = np.zeros((crs_p + 64, 2), np.int64)
+    # padding k: the tile's own window, but an empty B slice; `ahead` chunks more for the prefetches
+    ktab = np.zeros((crs_p + 32 * ahead, 2), np.int64)
     nwords = fmap.bits.shape[1]
     d = (ss // stride).ravel()  # the window's first bit, relative to the tile's first output column
     ktab[:crs] = np.stack([((cc * stride + ss % stride) * hp + rr).ravel() * nwords + d // 32, d % 32], axis=1)
@@ -233,10 +228,60 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
                      ((np.uint64(1) << valid.astype(np.uint64)) - np.uint64(1)).astype(np.uint32).view(np.int32),
                      ((nn * p + pp) * q).ravel() + q0], axis=1)
     values = np.concatenate([fmap.values, np.zeros(64, np.float16)])  # the staging loads may read past the end
-    y, stats = _run(dev, *CONV_MODES["sparse_implicit"],
-                    [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32), bwbm, bbmp, bval],
-                    (n * p * q, k_p), (-(-tiles_n // warps), ttab.shape[0]),
+    return [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32)], crs_p
+
+
+def _weight_slices(w16, crs_p, k_p):
+    """The weights as 32-channel tiles: condensed row slices permuted so that a lane's B pairs n = 0, 1
+    are contiguous (condensed element 16n + 4q + i at position 8q + 4n + i), fp16 (tiles, crs_p, 32),
+    and their bitmaps uint32 (tiles, crs_p)."""
+    k, crs = w16.shape[0], int(np.prod(w16.shape[1:]))
+    tiles = k_p // 32
+    bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
+    bval = bcond.reshape(tiles, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(tiles, crs_p, 32)
+    return bval, bbmp
+
+
+def _warp_bitmaps(nonempty: np.ndarray) -> np.ndarray:
+    """(groups, crs_p) booleans -> the first level: bit l of word (group, chunk) = slice 32 chunk + l."""
+    bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
+    return (nonempty.reshape(nonempty.shape[0], -1, 32) * bits).sum(axis=2).astype(np.uint32)
+
+
+def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
+    n = x16.shape[0]
+    k, _, r, s = w16.shape
+    fmap_inputs, crs_p = _feature_map_tables(x16, r, s, stride, padding, p, q, weights_only)
+    k_p = -(-k // 32) * 32
+    tiles_n = k_p // 32
+    pixel_tiles = fmap_inputs[4].shape[0]
+    warps = sparse_warps(dev, tiles_n, pixel_tiles)
+    bval, bbmp = _weight_slices(w16, crs_p, k_p)
+    bwbm = _warp_bitmaps(bbmp != 0)
+    y, stats = _run(dev, *CONV_MODES["sparse_implicit"], fmap_inputs + [bwbm, bbmp, bval],
+                    (n * p * q, k_p), (-(-tiles_n // warps), pixel_tiles),
                     [np.uint32(k_p), np.uint32(crs_p), np.uint32(tiles_n)], block=32 * warps)
+    return _to_nchw(y, n, k, p * q, (p, q)), stats, warps
+
+
+def _sparse_wide(dev, x16, w16, stride, padding, p, q, weights_only=False):
+    """conv_sparse_wide.sass: four 32-channel tiles per warp (a channel group of 128), one sequenced
+    SpWMMA per tile and listed k; K is padded to whole groups with empty slices."""
+    n = x16.shape[0]
+    k, _, r, s = w16.shape
+    fmap_inputs, crs_p = _feature_map_tables(x16, r, s, stride, padding, p, q, weights_only, ahead=3)
+    k_p = -(-k // 128) * 128
+    groups = k_p // 128
+    pixel_tiles = fmap_inputs[4].shape[0]
+    warps = sparse_warps(dev, groups, pixel_tiles)
+    bval, bbmp = _weight_slices(w16, crs_p, k_p)
+    # per group and k the four tiles side by side: slices (groups, crs_p, 4, 32), bitmaps (groups, crs_p, 4)
+    bval = np.ascontiguousarray(bval.reshape(groups, 4, crs_p, 32).transpose(0, 2, 1, 3))
+    bbmp = np.ascontiguousarray(bbmp.reshape(groups, 4, crs_p).transpose(0, 2, 1))
+    bwbm = _warp_bitmaps((bbmp != 0).any(axis=2))
+    y, stats = _run(dev, *CONV_MODES["sparse_implicit_wide"], fmap_inputs + [bwbm, bbmp, bval],
+                    (n * p * q, k_p), (-(-groups // warps), pixel_tiles),
+                    [np.uint32(k_p), np.uint32(crs_p), np.uint32(groups)], block=32 * warps)
     return _to_nchw(y, n, k, p * q, (p, q)), stats, warps
 
 
@@ -260,6 +305,8 @@ def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit"
         warps = None
         if mode == "dense_implicit":
             y, stats = _dense_implicit(dev, x16, w16, stride, padding, p, q)
+        elif mode == "sparse_implicit_wide":
+            y, stats, warps = _sparse_wide(dev, x16, w16, stride, padding, p, q)
         else:
             y, stats, warps = _sparse_implicit(dev, x16, w16, stride, padding, p, q,
                                                weights_only=mode == "single_sparse_implicit")

@@ -69,7 +69,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -307,6 +307,9 @@ def wide_launch_order(a_flags: np.ndarray, b_flags: np.ndarray, device: Device, 
 
 #: The machine settings spgemm_wide needs on top of a machine file (beyond the paper).
 WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
+#: The modes that need WIDE_MACHINE's keys (four accumulation buffers per warp and the sequenced
+#: SpWMMA): experiments run them with the keys set on top of the machine.
+WIDE_MODES = ("spgemm_wide", "sparse_implicit_wide")
 
 
 def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.ndarray]:

@@ -99,6 +99,11 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     # one jump per k into exactly its OHMMAs: none is issued predicated off
     assert sp.stats.counters.get("ohmma.skipped", 0) == 0
     # weights-only sparsity: every lowered element counts as present, the bits stay the same
+    # four channel tiles per warp, one sequenced SpWMMA per tile and listed k: the same OHMMAs in
+    # the same order, so the same bits (V100 and IEEE arithmetic)
+    wide = kernels.conv2d(x, wt, stride, padding, mode="sparse_implicit_wide", device=FAST)
+    np.testing.assert_array_equal(wide.y, sp.y)
+    np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "sparse_implicit_wide", IEEE).y), ieee_model(a, b, 1))
     single = kernels.conv2d(x, wt, stride, padding, mode="single_sparse_implicit", device=FAST)
     np.testing.assert_array_equal(single.y, sp.y)
     assert single.stats.counters["ohmma.executed"] == expected_ohmmas(np.ones(a.shape), b, n, p, q)
@@ -107,6 +112,33 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     # dense: 64x64 CTA blocks of 4x4 16x16 tiles, k in slices of 32 (8 sets of 4 STEPs), zeros included
     pixel_tiles, channel_tiles, k_blocks = 4 * -(-n * p * q // 64), 4 * -(-k // 64), 8 * -(-c * r * s // 32)
     assert dense.stats.counters["hmma.executed"] == pixel_tiles * channel_tiles * k_blocks * 4
+
+
+WIDE = otc_emu.Device.v100_slice(2, **kernels.WIDE_MACHINE)
+
+
+# shapes with 1 and 2 channel groups of 128 (1 and 2 warps per CTA), 1 to 5 chunks of 32 k
+# (records across chunk boundaries: the next chunk's values load during a chunk's records), one
+# output row of 1..37 pixels; sparsities from none to empty sides
+@pytest.mark.parametrize("sx, sw", [(0.0, 0.0), (0.5, 0.5), (0.8, 0.7), (0.99, 0.0), (0.0, 0.99), (1.0, 0.5)])
+@pytest.mark.parametrize("shape", [(1, 8, 10, 10, 128, 3, 3, 1, 1), (1, 16, 12, 20, 200, 3, 3, 2, 1), (2, 3, 5, 37, 130, 1, 1, 1, 0),
+                                   (1, 4, 6, 6, 40, 3, 3, 1, 1)], ids=lambda s: "x".join(map(str, s)))
+def test_wide_kernel_timed_runs_the_formula_s_ohmmas_and_the_same_bits(shape, sx, sw):
+    n, c, h, w, k, r, s, stride, padding = shape
+    x, wt = operands(shape, sx, sw, seed=sum(shape) + int(100 * sx))
+    a, b = conv.lowered_operands(x, wt, stride, padding)
+    wide = kernels.conv2d(x, wt, stride, padding, mode="sparse_implicit_wide", device=WIDE)
+    p, q = wide.y.shape[2:]
+    np.testing.assert_array_equal(to_rows(wide.y), kernels.gemm(a, b, mode="owmma", device=FAST).c)
+    assert wide.stats.counters.get("spwmma.ohmmas", 0) == expected_ohmmas(a, b, n, p, q)
+    assert wide.stats.counters.get("ohmma.issued", 0) == 0  # every OHMMA comes from a sequenced SpWMMA
+    assert wide.warps == min(-(-k // 128), 2)
+
+
+def test_wide_kernel_needs_the_wide_machine():
+    x, wt = operands((1, 4, 8, 8, 16, 3, 3, 1, 1), 0.5, 0.5, seed=3)
+    with pytest.raises(otc_emu.LaunchError, match="accbufs_per_warp"):
+        kernels.conv2d(x, wt, 1, 1, mode="sparse_implicit_wide", device=otc_emu.Device.v100_slice(1))
 
 
 @pytest.mark.parametrize("sw", [0.0, 0.5, 0.9, 0.99, 1.0])
@@ -157,7 +189,7 @@ def test_timed_launch_sparsity_saves_ohmmas_and_cycles():
     assert dense["cycles"] > 0
     assert runs[0.9]["ohmma.executed"] < runs[0.0]["ohmma.executed"] // 2
     assert runs[0.9]["cycles"] < runs[0.0]["cycles"]
-    assert set(kernels.CONV_MODES) == {"dense_implicit", "sparse_implicit", "single_sparse_implicit"}
+    assert set(kernels.CONV_MODES) == {"dense_implicit", "sparse_implicit", "single_sparse_implicit", "sparse_implicit_wide"}
 
 
 @pytest.mark.parametrize("sms, channel_tiles, pixel_tiles, warps", [

@@ -413,7 +413,8 @@ def test_spgemm_long_k_runs_several_lists_and_super_chunks(k, sa, sb, mode):
         assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b)
 
 
-@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "spgemm_wide", "im2col", "conv_sparse_implicit"])
+@pytest.mark.parametrize("program", ["hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "spgemm_wide", "im2col", "conv_sparse_implicit",
+                                     "conv_sparse_wide"])
 def test_gemm_programs_are_their_generators_output(program, tmp_path):
     # the GEMM programs and im2col.sass are generated (programs/generators/); the committed text must not drift
     generator = kernels.PROGRAMS / "generators" / f"{program}.py"

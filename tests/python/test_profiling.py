@@ -126,6 +126,7 @@ CASES = {
     "conv_dense_implicit": _conv("dense_implicit"),
     "conv_sparse_implicit": _conv("sparse_implicit"),
     "conv_sparse_implicit.single": _conv("single_sparse_implicit"),
+    "conv_sparse_wide": _conv("sparse_implicit_wide", **kernels.WIDE_MACHINE),
 }
 
 

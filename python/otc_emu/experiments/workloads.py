@@ -74,11 +74,12 @@ def point_result(stats, ok: bool) -> dict:
 
 
 def mode_spec(mode: str, spec: dict | None) -> dict | None:
-    """The machine ``spec`` GEMM ``mode`` runs on: spgemm_wide's with the keys it needs
-    (``kernels.WIDE_MACHINE``) set on top, as fig21 runs it; the others' unchanged."""
-    from ..kernels import WIDE_MACHINE
+    """The machine ``spec`` GEMM or convolution ``mode`` runs on: the wide modes' (spgemm_wide,
+    sparse_implicit_wide: ``kernels.WIDE_MODES``) with the keys they need (``kernels.WIDE_MACHINE``)
+    set on top, as fig21 runs spgemm_wide; the others' unchanged."""
+    from ..kernels import WIDE_MACHINE, WIDE_MODES
 
-    if mode != "spgemm_wide":
+    if mode not in WIDE_MODES:
         return spec
     spec = dict(spec or {})
     spec["settings"] = dict(sorted({**spec.get("settings", {}), **WIDE_MACHINE}.items()))
@@ -174,11 +175,12 @@ def gemm_layer_operands(d_in: int, d_out: int, tokens: int, sparsity_x: float, s
 def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: int = 80, device=None,
                spec: dict | None = None) -> dict:
     """The layer (batch 1) in implicit-convolution ``mode`` on ``device`` (default: machine
-    ``spec`` on ``sms`` SMs, see :func:`slice_device`), checked against NumPy."""
+    ``spec`` on ``sms`` SMs, see :func:`slice_device`, with :func:`mode_spec`'s keys for the wide
+    mode), checked against NumPy."""
     from .. import kernels, sparse
 
     res = kernels.conv2d(x[None], w, stride=layer.stride, padding=layer.padding, mode=mode,
-                         device=device or slice_device(sms, spec))
+                         device=device or slice_device(sms, mode_spec(mode, spec)))
     cols = sparse.im2col_dense(x, layer.r, layer.r, layer.stride, layer.padding)
     wm = w.reshape(layer.k, -1)
     exact = wm.astype(np.float64) @ cols.astype(np.float64)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GENERATORS = ("hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "spgemm_wide", "im2col", "conv_sparse_implicit", "csr_spgemm",
+GENERATORS = ("hmma_gemm", "owmma_gemm", "spgemm", "spgemm_seq", "spgemm_wide", "im2col", "conv_sparse_implicit", "conv_sparse_wide", "csr_spgemm",
               "vstc_gemm")  # spgemm_seq reads spgemm.sass
 
 if __name__ == "__main__":
