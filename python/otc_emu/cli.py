@@ -474,6 +474,8 @@ def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
             r["cta_order"] = runs[r["mode"]]["order"]
         if "warps" in runs[r["mode"]]:  # the sparse convolutions' warps per CTA (conv.sparse_warps)
             r["warps_per_cta"] = runs[r["mode"]]["warps"]
+        if "units" in runs[r["mode"]]:  # sparse_implicit_wide's channel tiles per warp (conv.wide_units)
+            r["tiles_per_warp"] = runs[r["mode"]]["units"]
     return rows
 
 
@@ -901,7 +903,9 @@ def cmd_conv(args: argparse.Namespace) -> int:
         for mode in modes:
             r = runs[mode]
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
-            warps = f" ({r['warps']} warp{'s' if r['warps'] > 1 else ''} per CTA)" if "warps" in r else ""
+            warps = f" ({r['warps']} warp{'s' if r['warps'] > 1 else ''} per CTA" if "warps" in r else ""
+            if warps:
+                warps += f", {r['units']} channel tile{'s' if r['units'] > 1 else ''} per warp)" if "units" in r else ")"
             console.print(f"{mode}{warps}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
             stats[args.report].report(console, title=f"{args.report} report")

@@ -45,7 +45,7 @@ from ._operands import as_fp16, run_shipped
 from .device import Device, Stats, timing_mode
 from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2col_dense
 
-__all__ = ["conv2d", "ConvResult", "CONV_MODES", "sparse_warps", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
+__all__ = ["conv2d", "ConvResult", "CONV_MODES", "WIDE_PROGRAMS", "sparse_warps", "wide_units", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
 
 #: Modes of :func:`conv2d`, with the program and kernel that run them.
 CONV_MODES = {
@@ -55,6 +55,19 @@ CONV_MODES = {
     "sparse_implicit_wide": ("conv_sparse_wide.sass", "conv_sparse_wide"),
 }
 
+#: sparse_implicit_wide's programs by 32-channel tiles per warp (:func:`wide_units` picks one).
+WIDE_PROGRAMS = {4: ("conv_sparse_wide.sass", "conv_sparse_wide"), 2: ("conv_sparse_wide_u2.sass", "conv_sparse_wide_u2"),
+                 1: ("conv_sparse_wide_u1.sass", "conv_sparse_wide_u1")}
+#: sparse_implicit_wide per record (listed k) of a warp with U tiles: (issued instructions, cycles of
+#: the SM's L1/shared data pipe), the chunk's own work (im2col, weights, staging, list) included;
+#: counted in the model (Mask R-CNN res4 3x3 and VGG-16 conv2_2 on dstc-paper: instructions 34.6 /
+#: 27.0 / 23.8, shared wavefronts 12.8-13.3 / 10.3-10.8 / 10.1-10.3 and global sectors / 4
+#: 5.2-6.6 / 3.4-3.9 / 1.9-2.1 for U = 4 / 2 / 1).
+WIDE_RECORD_COST = {4: (35, 19), 2: (27, 14.5), 1: (24, 12)}
+#: A warp alone on its sub-core takes about this many times its issue slots per record (its loads'
+#: and SpWMMAs' latency; measured 1.5-1.9 at batch 1 on 80 SMs, docs/conv.md).
+LONE_WARP_FACTOR = 1.7
+
 #: The most warps per CTA of sparse_implicit: they share one pixel tile's im2col, each on its own 32
 #: output channels (:func:`sparse_warps` picks 1, 2 or 4 per launch).
 SPARSE_WARPS = 4
@@ -63,12 +76,14 @@ SPARSE_WARPS = 4
 @dataclass
 class ConvResult:
     """``y``: the float32 (N, K, P, Q) output; ``stats``: the launch statistics; ``mode``;
-    ``warps``: the sparse modes' warps per CTA (:func:`sparse_warps`), None for dense_implicit."""
+    ``warps``: the sparse modes' warps per CTA (:func:`sparse_warps`), None for dense_implicit;
+    ``units``: sparse_implicit_wide's 32-channel tiles per warp (:func:`wide_units`), else None."""
 
     y: np.ndarray
     stats: Stats
     mode: str
     warps: int | None = None
+    units: int | None = None
 
 
 #: sparse_warps keeps 4 warps per CTA where they give the busiest SM more CTAs than this: each of
@@ -103,6 +118,31 @@ def sparse_warps(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
     return min((SPARSE_WARPS, 2, 1), key=lambda w: (ctas_per_sm(w) * w, -w))
 
 
+
+
+def wide_units(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
+    """32-channel tiles per warp of sparse_implicit_wide (4, 2 or 1) for a launch of
+    ``pixel_tiles`` x ``channel_tiles`` on ``device``. Four tiles share each record's A operand, list
+    and record words, but make a quarter of the warps: at batch 1 on 80 SMs a layer's four-tile
+    warps leave sub-cores empty and each waits alone on its loads. Per U, with CTAs of
+    :func:`sparse_warps` warps placed statically and m warps on the busiest SM, a record there
+    costs the most of: its sub-cores' issue, ceil(m / sub-cores) x instructions; the SM's data pipe,
+    m x pipe cycles (:data:`WIDE_RECORD_COST`); a lone warp's latency, :data:`LONE_WARP_FACTOR` x
+    instructions. The rule takes the cheapest, the larger U on a tie. Without the cycle model, 4:
+    the bits and the executed OHMMAs do not depend on it."""
+    cfg = device.timing_config
+    if not cfg or "gpu.num_sms" not in cfg:
+        return 4
+    sms, subs = int(cfg["gpu.num_sms"]), int(cfg.get("sm.sub_cores", 4))
+
+    def cost(units: int) -> float:
+        groups = -(-channel_tiles // units)
+        warps = sparse_warps(device, groups, pixel_tiles)
+        m = -(-(-(-groups // warps) * pixel_tiles) // sms) * warps
+        issue, pipe = WIDE_RECORD_COST[units]
+        return max(-(-m // subs) * issue, m * pipe, LONE_WARP_FACTOR * issue)
+
+    return min((4, 2, 1), key=lambda u: (cost(u), -u))
 
 
 def _int_arg(v, name: str, minimum: int) -> int:
@@ -264,50 +304,54 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     return _to_nchw(y, n, k, p * q, (p, q)), stats, warps
 
 
-def _sparse_wide(dev, x16, w16, stride, padding, p, q, weights_only=False):
-    """conv_sparse_wide.sass: four 32-channel tiles per warp (a channel group of 128), one sequenced
-    SpWMMA per tile and listed k; K is padded to whole groups with empty slices."""
+def _sparse_wide(dev, x16, w16, stride, padding, p, q, units=None):
+    """conv_sparse_wide*.sass: U = :func:`wide_units` 32-channel tiles per warp (a channel group),
+    one sequenced SpWMMA per tile and listed k; K is padded to whole groups with empty slices."""
     n = x16.shape[0]
     k, _, r, s = w16.shape
-    fmap_inputs, crs_p = _feature_map_tables(x16, r, s, stride, padding, p, q, weights_only, ahead=3)
-    k_p = -(-k // 128) * 128
-    groups = k_p // 128
+    fmap_inputs, crs_p = _feature_map_tables(x16, r, s, stride, padding, p, q, False, ahead=3)
     pixel_tiles = fmap_inputs[4].shape[0]
+    units = units or wide_units(dev, -(-k // 32), pixel_tiles)
+    k_p = -(-k // (32 * units)) * 32 * units
+    groups = k_p // (32 * units)
     warps = sparse_warps(dev, groups, pixel_tiles)
     bval, bbmp = _weight_slices(w16, crs_p, k_p)
-    # per group and k the four tiles side by side: slices (groups, crs_p, 4, 32), bitmaps (groups, crs_p, 4)
-    bval = np.ascontiguousarray(bval.reshape(groups, 4, crs_p, 32).transpose(0, 2, 1, 3))
-    bbmp = np.ascontiguousarray(bbmp.reshape(groups, 4, crs_p).transpose(0, 2, 1))
+    # per group and k the U tiles side by side: slices (groups, crs_p, U, 32), bitmaps (groups, crs_p, U)
+    bval = np.ascontiguousarray(bval.reshape(groups, units, crs_p, 32).transpose(0, 2, 1, 3))
+    bbmp = np.ascontiguousarray(bbmp.reshape(groups, units, crs_p).transpose(0, 2, 1))
     bwbm = _warp_bitmaps((bbmp != 0).any(axis=2))
-    y, stats = _run(dev, *CONV_MODES["sparse_implicit_wide"], fmap_inputs + [bwbm, bbmp, bval],
+    y, stats = _run(dev, *WIDE_PROGRAMS[units], fmap_inputs + [bwbm, bbmp, bval],
                     (n * p * q, k_p), (-(-groups // warps), pixel_tiles),
                     [np.uint32(k_p), np.uint32(crs_p), np.uint32(groups)], block=32 * warps)
-    return _to_nchw(y, n, k, p * q, (p, q)), stats, warps
+    return _to_nchw(y, n, k, p * q, (p, q)), stats, warps, units
 
 
 def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit", device: Device | None = None,
-           timing: str | None = None) -> ConvResult:
+           timing: str | None = None, units: int | None = None) -> ConvResult:
     """Convolve the NCHW ``x`` with the KCRS ``w`` on the emulated SM (cross-correlation, as in
     deep learning): ``y[n, k, p, q] = sum_{c,r,s} x[n, c, p*stride + r - padding,
     q*stride + s - padding] * w[k, c, r, s]``, zero outside the map. Returns a :class:`ConvResult`
     with float32 ``y`` of shape (N, K, P, Q). See the module docs for modes and accuracy.
     ``timing``: ``"full"`` or ``"sampled"`` (:meth:`Device.launch`; None: full, or that of an
-    enclosing ``otc_emu.timing_mode``)."""
+    enclosing ``otc_emu.timing_mode``). ``units``: sparse_implicit_wide's 32-channel tiles per warp,
+    1, 2 or 4, forced (None: :func:`wide_units` picks)."""
     if mode not in CONV_MODES:
         raise ValueError(f"unknown convolution mode {mode!r}; available: {', '.join(CONV_MODES)}")
     if device is not None and not isinstance(device, Device):
         raise TypeError(f"device must be an otc_emu.Device or None, got {type(device).__name__}")
     x16, w16, stride, padding, p, q = _check(x, w, stride, padding)
-    if x16.shape[0] * p * q * (-(-w16.shape[0] // 32) * 32) >= 2 ** 31:
+    if x16.shape[0] * p * q * (-(-w16.shape[0] // 128) * 128) >= 2 ** 31:
         raise ValueError("output too large for the kernels' 32-bit indices (N*P*Q*K must stay below 2**31)")
+    if units is not None and (mode != "sparse_implicit_wide" or units not in WIDE_PROGRAMS):
+        raise ValueError(f"units: 1, 2 or 4 tiles per warp of mode sparse_implicit_wide, got {units!r} for mode {mode!r}")
     dev = device if device is not None else Device()
     with timing_mode(timing):
-        warps = None
+        warps, picked = None, None
         if mode == "dense_implicit":
             y, stats = _dense_implicit(dev, x16, w16, stride, padding, p, q)
         elif mode == "sparse_implicit_wide":
-            y, stats, warps = _sparse_wide(dev, x16, w16, stride, padding, p, q)
+            y, stats, warps, picked = _sparse_wide(dev, x16, w16, stride, padding, p, q, units)
         else:
             y, stats, warps = _sparse_implicit(dev, x16, w16, stride, padding, p, q,
                                                weights_only=mode == "single_sparse_implicit")
-    return ConvResult(np.ascontiguousarray(y), stats, mode, warps)
+    return ConvResult(np.ascontiguousarray(y), stats, mode, warps, picked)

@@ -117,28 +117,51 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
 WIDE = otc_emu.Device.v100_slice(2, **kernels.WIDE_MACHINE)
 
 
-# shapes with 1 and 2 channel groups of 128 (1 and 2 warps per CTA), 1 to 5 chunks of 32 k
-# (records across chunk boundaries: the next chunk's values load during a chunk's records), one
-# output row of 1..37 pixels; sparsities from none to empty sides
+# shapes with 1 to 7 channel tiles (1 or 2 channel groups of 1, 2 or 4 tiles: CTAs of 1 and 2 warps),
+# 1 to 5 chunks of 32 k (records across chunk boundaries: the next chunk's values load during a
+# chunk's records), output rows of 1..37 pixels; sparsities from none to empty sides; every
+# program (1, 2 and 4 tiles per warp)
+@pytest.mark.parametrize("units", [1, 2, 4])
 @pytest.mark.parametrize("sx, sw", [(0.0, 0.0), (0.5, 0.5), (0.8, 0.7), (0.99, 0.0), (0.0, 0.99), (1.0, 0.5)])
 @pytest.mark.parametrize("shape", [(1, 8, 10, 10, 128, 3, 3, 1, 1), (1, 16, 12, 20, 200, 3, 3, 2, 1), (2, 3, 5, 37, 130, 1, 1, 1, 0),
                                    (1, 4, 6, 6, 40, 3, 3, 1, 1)], ids=lambda s: "x".join(map(str, s)))
-def test_wide_kernel_timed_runs_the_formula_s_ohmmas_and_the_same_bits(shape, sx, sw):
+def test_wide_kernel_timed_runs_the_formula_s_ohmmas_and_the_same_bits(shape, sx, sw, units):
     n, c, h, w, k, r, s, stride, padding = shape
     x, wt = operands(shape, sx, sw, seed=sum(shape) + int(100 * sx))
     a, b = conv.lowered_operands(x, wt, stride, padding)
-    wide = kernels.conv2d(x, wt, stride, padding, mode="sparse_implicit_wide", device=WIDE)
+    wide = kernels.conv2d(x, wt, stride, padding, mode="sparse_implicit_wide", device=WIDE, units=units)
     p, q = wide.y.shape[2:]
     np.testing.assert_array_equal(to_rows(wide.y), kernels.gemm(a, b, mode="owmma", device=FAST).c)
     assert wide.stats.counters.get("spwmma.ohmmas", 0) == expected_ohmmas(a, b, n, p, q)
     assert wide.stats.counters.get("ohmma.issued", 0) == 0  # every OHMMA comes from a sequenced SpWMMA
-    assert wide.warps == min(-(-k // 128), 2)
+    groups = -(-k // (32 * units))
+    assert wide.units == units and wide.warps == conv.sparse_warps(WIDE, groups, n * p * -(-q // 32))
+
+
+# (SMs, channel tiles, pixel tiles, tiles per warp the rule picks): at batch 1 on 80 SMs the fewer
+# warps of 4 tiles leave sub-cores empty (VGG-16 conv4_2: 2 warps on the busiest SM with 4, 3 with
+# 2; ResNet-18 layer4 7 x 7: 1 warp per SM with 4 or 2, 2 with 1); with many CTAs per SM the shared
+# records pay (VGG-16 conv2_2: 448 pixel tiles)
+@pytest.mark.parametrize("sms, channel_tiles, pixel_tiles, units", [
+    (80, 16, 28, 2), (80, 16, 7, 1), (80, 8, 100, 2), (80, 4, 448, 4), (80, 2, 28, 1), (8, 16, 28, 4)])
+def test_wide_units_follow_the_busiest_sub_core(sms, channel_tiles, pixel_tiles, units):
+    dev = otc_emu.Device.v100_slice(sms, machine="dstc-paper", **kernels.WIDE_MACHINE)
+    assert conv.wide_units(dev, channel_tiles, pixel_tiles) == units
+    assert conv.wide_units(FAST, channel_tiles, pixel_tiles) == 4  # untimed: 4
+
+
+def test_wide_units_are_checked():
+    x, wt = operands((1, 4, 8, 8, 16, 3, 3, 1, 1), 0.5, 0.5, seed=3)
+    for mode, units in (("sparse_implicit_wide", 3), ("sparse_implicit", 2)):
+        with pytest.raises(ValueError, match="units"):
+            kernels.conv2d(x, wt, 1, 1, mode=mode, device=FAST, units=units)
 
 
 def test_wide_kernel_needs_the_wide_machine():
     x, wt = operands((1, 4, 8, 8, 16, 3, 3, 1, 1), 0.5, 0.5, seed=3)
-    with pytest.raises(otc_emu.LaunchError, match="accbufs_per_warp"):
-        kernels.conv2d(x, wt, 1, 1, mode="sparse_implicit_wide", device=otc_emu.Device.v100_slice(1))
+    for units, key in ((4, "tensor.accbufs_per_warp"), (1, "tensor.spwmma_sequencer")):  # U = 1: one buffer, the sequencer
+        with pytest.raises(otc_emu.LaunchError, match=key.replace(".", r"\.")):
+            kernels.conv2d(x, wt, 1, 1, mode="sparse_implicit_wide", device=otc_emu.Device.v100_slice(1), units=units)
 
 
 @pytest.mark.parametrize("sw", [0.0, 0.5, 0.9, 0.99, 1.0])

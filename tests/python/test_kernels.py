@@ -423,6 +423,14 @@ def test_gemm_programs_are_their_generators_output(program, tmp_path):
     assert out.read_text() == Path(kernels.PROGRAMS / f"{program}.sass").read_text()
 
 
+@pytest.mark.parametrize("units", [1, 2])
+def test_conv_sparse_wide_variants_are_their_generators_output(units, tmp_path):
+    out = tmp_path / "conv.sass"
+    subprocess.run([sys.executable, str(kernels.PROGRAMS / "generators" / "conv_sparse_wide.py"), "--units", str(units), str(out)],
+                   check=True, cwd=kernels.PROGRAMS / "generators")
+    assert out.read_text() == (kernels.PROGRAMS / f"conv_sparse_wide_u{units}.sass").read_text()
+
+
 @pytest.mark.parametrize("depth", [4, 5, 6])
 def test_spgemm_wide_deeper_pipelines_are_their_generators_output(depth, tmp_path):
     out = tmp_path / "wide.sass"

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 import otc_emu
-from otc_emu import OtcError, im2col, kernels, source_view, sparse, timeline
+from otc_emu import OtcError, conv, im2col, kernels, source_view, sparse, timeline
 from otc_emu.device import PC_COLUMNS
 from conftest import PROGRAM_FILES, PROGRAMS
 from test_cli import cli
@@ -60,13 +60,13 @@ def _structured(spec, m, n, k):
     return run
 
 
-def _conv(mode, **settings):
+def _conv(mode, units=None, **settings):
     def run(window=None):
         x = sparse.relu_activations((32, 8 * 8), 0.5, seed=5).reshape(1, 32, 8, 8)
         w = sparse.prune_random(np.random.default_rng(6).standard_normal((32, 32 * 9)), 0.7, seed=7).reshape(32, 32, 3, 3)
         with timeline.recording(window) if window else _nothing():
-            res = kernels.conv2d(x, w, stride=1, padding=1, mode=mode, device=otc_emu.Device(**settings))
-        file, kernel = kernels.CONV_MODES[mode]
+            res = kernels.conv2d(x, w, stride=1, padding=1, mode=mode, device=otc_emu.Device(**settings), units=units)
+        file, kernel = kernels.CONV_MODES[mode] if units is None else conv.WIDE_PROGRAMS[units]
         return res.stats, otc_emu.load(PROGRAMS / file), kernel
     return run
 
@@ -126,7 +126,9 @@ CASES = {
     "conv_dense_implicit": _conv("dense_implicit"),
     "conv_sparse_implicit": _conv("sparse_implicit"),
     "conv_sparse_implicit.single": _conv("single_sparse_implicit"),
-    "conv_sparse_wide": _conv("sparse_implicit_wide", **kernels.WIDE_MACHINE),
+    "conv_sparse_wide": _conv("sparse_implicit_wide", units=4, **kernels.WIDE_MACHINE),
+    "conv_sparse_wide_u2": _conv("sparse_implicit_wide", units=2, **kernels.WIDE_MACHINE),
+    "conv_sparse_wide_u1": _conv("sparse_implicit_wide", units=1, **kernels.WIDE_MACHINE),
 }
 
 

@@ -187,7 +187,7 @@ def conv_point(layer: ConvLayer, x: np.ndarray, w: np.ndarray, mode: str, sms: i
     y = np.asarray(res.y, dtype=np.float64).reshape(exact.shape)
     ok = bool(np.all(np.abs(y - exact) <= kernels.error_bound(wm, cols)))
     return {**point_result(res.stats, ok), "stats": res.stats, "max_abs_err": float(np.max(np.abs(y - exact))) if y.size else 0.0,
-            "warps": res.warps}
+            "warps": res.warps, **({"units": res.units} if res.units is not None else {})}
 
 
 def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=None, sms: int = 80,
@@ -203,6 +203,8 @@ def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=Non
         out[mode] = {"stats": r["stats"], "within_bound": r["ok"], "max_abs_err": r["max_abs_err"]}
         if r["warps"] is not None:  # the sparse modes: the warps per CTA conv.sparse_warps picked
             out[mode]["warps"] = r["warps"]
+        if "units" in r:  # sparse_implicit_wide: the tiles per warp conv.wide_units picked
+            out[mode]["units"] = r["units"]
         if progress is not None:
             progress.advance()
     return out

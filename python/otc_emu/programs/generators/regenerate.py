@@ -19,6 +19,10 @@ if __name__ == "__main__":
         target = HERE.parent / f"spgemm_wide_d{depth}.sass"
         subprocess.run([sys.executable, str(HERE / "spgemm_wide.py"), "--depth", str(depth), str(target)], check=True)
         print(f"wrote {target}")
+    for units in (2, 1):  # conv_sparse_wide with 2 and 1 tiles per warp (4 is conv_sparse_wide.sass, above)
+        target = HERE.parent / f"conv_sparse_wide_u{units}.sass"
+        subprocess.run([sys.executable, str(HERE / "conv_sparse_wide.py"), "--units", str(units), str(target)], check=True)
+        print(f"wrote {target}")
     for variant in ("sp24", "hss4", "hss8"):  # one script, three programs
         target = HERE.parent / f"{variant}_gemm.sass"
         subprocess.run([sys.executable, str(HERE / "structured_gemm.py"), variant, str(target)], check=True)
