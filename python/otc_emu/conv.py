@@ -27,6 +27,11 @@ Modes (``CONV_MODES``):
 - ``"single_sparse_implicit"``: the paper's *Single Sparse Implicit*: the same kernel with every
   position of the feature map marked present (``encode_feature_map(mark_all=True)``), so only the
   weights' zeros are skipped: ceil(valid outputs of the tile / 8) * ceil(nnz(B row slice) / 16).
+- ``"sparse_implicit_wide"``: beyond the paper: sparse_implicit's formats and im2col, each warp on
+  U = 4, 2 or 1 consecutive 32-channel tiles (:func:`wide_units` picks, ``units=`` forces) in U
+  accumulation buffers, one sequenced SpWMMA per tile and listed k, the next chunk's im2col during
+  this chunk's records (``programs/conv_sparse_wide.sass``, ``_u2``, ``_u1``). The same OHMMAs and
+  bits as sparse_implicit; needs ``kernels.WIDE_MACHINE`` (docs/conv.md, section 3b).
 
 Accuracy: like :func:`otc_emu.kernels.gemm` (the same tensor-core adders):
 ``|y - exact| <= C*R*S * 2**-22 * sum_k |a[m,k] * b[k,j]|`` (:func:`error_bound`). The tensor

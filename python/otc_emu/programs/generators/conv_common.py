@@ -1,10 +1,12 @@
 """The bitmap im2col and the A staging shared by the sparse implicit convolutions
-(conv_sparse_implicit.py: one 32-channel tile per warp; conv_sparse_wide.py: four per warp): the
-per-chunk code up to the weights (`IM2COL_HEAD`: the k table, the row bitmap words and offsets a
-chunk ahead, the next warp bitmap), after them (`im2col_tail()`: S2-S3, the CTA's skip ballot and
-the gathers of the values to stage) and the staging itself (`stage_store()`: between two
-BAR.SYNCs, ending with the jump to `chunk_next` when the warp listed no k). Registers and the
-stage layout are documented in conv_sparse_implicit.py's header; docs/conv.md explains them."""
+(conv_sparse_implicit.py: one 32-channel tile per warp; conv_sparse_wide.py: 1, 2 or 4 per warp
+with the sequenced SpWMMA): the parameters and common set-up (`prologue_head`), the per-chunk code
+up to the weights (`IM2COL_HEAD`: the k table, the row bitmap words and offsets a chunk ahead, the
+next warp bitmap), after them (`im2col_tail()`: S2-S3, the CTA's skip ballot and the gathers of
+the values to stage; `windows_and_gathers()` without the ballot), the staging itself (`stage()`,
+between two BAR.SYNCs; `stage_store()` then jumps to `chunk_next` when the warp listed no k) and
+the pointer advance and store set-up (`tail()`). Registers and the stage layout are documented in
+conv_sparse_implicit.py's header; docs/conv.md explains them."""
 
 IM2COL_HEAD = r"""    MOV R27, R30 ;                                 // chunks left
     ISETP.EQ.U32.AND P0, PT, R27, RZ, PT ;
