@@ -10,12 +10,17 @@ sparse_implicit's."""
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 import otc_emu
-from otc_emu import conv, kernels, sparse
+from otc_emu import kernels
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conv_speedups import operands  # noqa: E402  (ReLU-like maps, randomly pruned weights)
 
 # name: (N, C, H, W, K, R, S, stride, padding, feature-map zeros, weight zeros), fig22's sparsities
 LAYERS = {
@@ -25,14 +30,6 @@ LAYERS = {
     "res4": ((1, 256, 50, 50, 256, 3, 3, 1, 1, 0.65, 0.70), "Mask R-CNN res4 3x3 (256 -> 256, 50 x 50)"),
     "conv2_2": ((1, 128, 112, 112, 128, 3, 3, 1, 1, 0.60, 0.64), "VGG-16 conv2_2 (128 -> 128, 112 x 112)"),
 }
-
-
-def operands(shape, seed=0):
-    n, c, h, w, k, r, s, _, _, sx, sw = shape
-    rng = np.random.default_rng(seed)
-    x = sparse.prune_relu(rng.standard_normal((n * c, h * w)), sx).reshape(n, c, h, w)
-    wt = sparse.prune_random(rng.standard_normal((k, c * r * s)), sw, seed=seed + 1).reshape(k, c, r, s)
-    return x, wt
 
 
 def main() -> None:
@@ -47,7 +44,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in args.layers.split(","):
         shape, title = LAYERS[name]
-        x, wt = operands(shape)
+        x, wt = operands(shape[:9], shape[9], shape[10])
         st, pd = shape[7], shape[8]
         dense = kernels.conv2d(x, wt, st, pd, mode="dense_implicit", device=dev)
         sp = kernels.conv2d(x, wt, st, pd, mode="sparse_implicit", device=dev)
