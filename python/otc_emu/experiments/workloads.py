@@ -203,8 +203,11 @@ def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=Non
         out[mode] = {"stats": r["stats"], "within_bound": r["ok"], "max_abs_err": r["max_abs_err"]}
         if r["warps"] is not None:  # the sparse modes: the warps per CTA conv.sparse_warps picked
             out[mode]["warps"] = r["warps"]
-        if "units" in r:  # sparse_implicit_wide: the tiles per warp conv.wide_units picked
+        if "units" in r:  # sparse_implicit_wide: the tiles per warp conv.wide_units picked, and its program
+            from ..conv import WIDE_PROGRAMS
+
             out[mode]["units"] = r["units"]
+            out[mode]["program"] = WIDE_PROGRAMS[r["units"]]
         if progress is not None:
             progress.advance()
     return out
