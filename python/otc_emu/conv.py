@@ -70,8 +70,8 @@ WIDE_PROGRAMS = {4: ("conv_sparse_wide.sass", "conv_sparse_wide"), 2: ("conv_spa
 #: 5.2-6.6 / 3.4-3.9 / 1.9-2.1 for U = 4 / 2 / 1).
 WIDE_RECORD_COST = {4: (35, 19), 2: (27, 14.5), 1: (24, 12)}
 #: A warp alone on its sub-core takes about this many times its issue slots per record (its loads'
-#: and SpWMMAs' latency; measured 1.5-1.9 at batch 1 on 80 SMs, docs/conv.md).
-LONE_WARP_FACTOR = 1.7
+#: and SpWMMAs' latency; measured 1.15-1.54 at batch 1 on 80 SMs, docs/conv.md section 3b).
+LONE_WARP_FACTOR = 1.3
 
 #: The most warps per CTA of sparse_implicit: they share one pixel tile's im2col, each on its own 32
 #: output channels (:func:`sparse_warps` picks 1, 2 or 4 per launch).

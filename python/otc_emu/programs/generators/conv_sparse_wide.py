@@ -264,19 +264,20 @@ def suffix(u: int) -> str:
 
 def loop() -> list[str]:
     """The record loop: R29 points at record i's words, R28 counts the records left. Within a step
-    the dependent integer instructions stand apart (their latency overlaps the loads and SpWMMAs)."""
+    the integer instructions alternate with the loads (the integer pipe takes a warp-instruction
+    every other cycle) and the dependent ones stand apart (their latency overlaps the loads)."""
     lines = words(0, 0) + words(1, RECORD) + words(2, 2 * RECORD)
     lines += [k_of(0)] + addresses(0) + [k_of(1)] + addresses(1) + operands(0)
     for i in range(4):
         lines.append(f"record_{i}:")
-        lines.append("    IADD3 R28, R28, -0x1, RZ ;")
-        lines.append(k_of(i + 2))
-        lines += words(i + DEPTH, DEPTH * RECORD)
-        lines += operands(i + 1)
-        lines += addresses(i + 2)
-        lines += ["    ISETP.EQ.U32.AND P0, PT, R28, RZ, PT ;",
-                  f"    IADD3 R29, R29, {RECORD:#x}, RZ ;"]
-        lines += units(i)
+        ops = operands(i + 1)  # R2P, then the loads
+        spread = units(i)[:3]  # record i's A pairs spread (MOVs)
+        alu = ["    IADD3 R28, R28, -0x1, RZ ;", k_of(i + 2), ops[0]] + spread + addresses(i + 2) + [
+            "    ISETP.EQ.U32.AND P0, PT, R28, RZ, PT ;", f"    IADD3 R29, R29, {RECORD:#x}, RZ ;"]
+        mio = words(i + DEPTH, DEPTH * RECORD) + ops[1:]
+        for k in range(max(len(alu), len(mio))):  # R2P (alu 2) comes before the first predicated load (mio 4 or 5)
+            lines += alu[k:k + 1] + mio[k:k + 1]
+        lines += units(i)[3:]
         lines.append("    @P0 BRA chunk_next ;                           // the list is done")
     lines.append("    BRA record_0 ;")
     return lines
