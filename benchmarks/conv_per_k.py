@@ -2,12 +2,13 @@
 speed-up over dense_implicit, and the issued warp-instructions per listed k split into OHMMAs and
 the rest, by opcode. Run by hand (not in CI; a minute or two on one core):
 
-    python benchmarks/conv_per_k.py [--layer conv4_x] [--sparsity 0.5:0.8 ...] [--verbose] [--json out.json]
+    python benchmarks/conv_per_k.py [--layer conv4_x] [--sparsity 0.5:0.8 ...] [--modes ...] [--verbose] [--json out.json]
 
 A "listed k" is a (pixel tile, 32-channel tile, k) triple the sparse kernel has to compute: the
 tile's lowered column slice (its window) and the weights' row slice of k are both non-empty
 (single_sparse_implicit: the B slice non-empty and the tile's window holding a valid output).
-"tensor/k" counts issued OHMMAs (executed or predicated off), "other/k" every other issued
+"tensor/k" counts issued OHMMAs (executed or predicated off; sparse_implicit_wide: its sequenced
+SpWMMAs, one per tile and record, run on Device.v100_slice with kernels.WIDE_MACHINE), "other/k" every other issued
 warp-instruction of the run (the im2col, the staging, the list builds and the store included).
 Operands as benchmarks/conv_speedups.py (ReLU-like feature maps, randomly pruned weights); every
 sparse result is checked against the dense one within conv.error_bound.
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import otc_emu
-from otc_emu import conv
+from otc_emu import conv, kernels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conv_speedups import LAYERS, operands  # noqa: E402
@@ -47,7 +48,8 @@ def listed_k(x, w, stride, padding, mode):
 
 
 def run(x, w, stride, padding, mode, sms):
-    dev = otc_emu.Device.v100_slice(sms)
+    # the wide mode runs with the keys it needs (kernels.WIDE_MACHINE), the others on the V100 as is
+    dev = otc_emu.Device.v100_slice(sms, **(kernels.WIDE_MACHINE if mode in kernels.WIDE_MODES else {}))
     res = conv.conv2d(x, w, stride, padding, mode=mode, device=dev)
     c = res.stats.counters
     warp = {op: v["warp"] for op, v in res.stats.by_opcode.items()}
@@ -71,6 +73,8 @@ def main(argv=None) -> int:
     ap.add_argument("--layer", default="conv4_x", choices=[name for name, _, _ in LAYERS])
     ap.add_argument("--sparsity", action="append", metavar="SX:SW", help="feature-map:weight sparsity (repeatable)")
     ap.add_argument("--sms", type=int, default=8, help="SMs of the V100 slice (default 8)")
+    ap.add_argument("--modes", default="sparse_implicit,single_sparse_implicit",
+                    help="sparse modes, comma-separated (sparse_implicit, single_sparse_implicit, sparse_implicit_wide)")
     ap.add_argument("--verbose", action="store_true", help="print the per-opcode split")
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args(argv)
@@ -84,7 +88,7 @@ def main(argv=None) -> int:
         x, w = operands(shape, sx, sw)
         dense = run(x, w, stride, padding, "dense_implicit", args.sms)
         bound = conv.error_bound(x, w, stride, padding)
-        for mode in ("sparse_implicit", "single_sparse_implicit"):
+        for mode in args.modes.split(","):
             r = run(x, w, stride, padding, mode, args.sms)
             if not np.all(np.abs(r.pop("y") - dense["y"]) <= 2 * bound):
                 raise SystemExit(f"{mode}: result outside the documented error bound")
