@@ -97,7 +97,7 @@ def test_fig22_cases_full_model_and_resume(tmp_path: Path):
     assert rows[("tiny MLP", "t fc")].get("speedup_dense_explicit") is None  # no explicit case for a GEMM layer
     assert rows[("tiny MLP", "t fc")]["speedup_dual_wide"] == pytest.approx(
         by[("t fc", "dense_gemm")]["cycles"] / by[("t fc", "dual_sparse_gemm_wide")]["cycles"])
-    # the wide column: spgemm_wide for a GEMM layer, the four-buffer convolution for a CNN layer
+    # the wide column: spgemm_wide for a GEMM layer, sparse_implicit_wide for a CNN layer
     assert rows[("tiny CNN", "t 3x3")]["speedup_dual_wide"] == pytest.approx(
         by[("t 3x3", "dense_implicit")]["cycles"] / by[("t 3x3", "dual_sparse_implicit_wide")]["cycles"])
     assert by[("t 3x3", "dual_sparse_implicit_wide")]["ok"]

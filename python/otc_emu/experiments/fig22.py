@@ -15,9 +15,10 @@ CNN cases (normalised to *Dense Implicit*, as the paper does):
   those weights;
 - ``single_sparse_implicit``, ``dual_sparse_implicit``: ``conv2d`` modes
   ``single_sparse_implicit`` and ``sparse_implicit``;
-- ``dual_sparse_implicit_wide``, beyond the paper: ``conv2d(mode="sparse_implicit_wide")`` (four
-  32-channel tiles per warp in four accumulation buffers, one sequenced SpWMMA per tile and listed
-  k), run with ``kernels.WIDE_MACHINE``'s keys on top of the machine.
+- ``dual_sparse_implicit_wide``, beyond the paper: ``conv2d(mode="sparse_implicit_wide")`` (1, 2
+  or 4 32-channel tiles per warp in as many accumulation buffers, ``conv.wide_units``' pick, one
+  sequenced SpWMMA per tile and listed k), run with ``kernels.WIDE_MACHINE``'s keys on top of the
+  machine.
 
 GEMM cases (normalised to *Dense GEMM*): ``dense_gemm`` (hmma), ``single_sparse_gemm`` (the
 Sparse Tensor Core, :data:`STC_MODE`, same switch), ``dual_sparse_gemm`` (spgemm), and, as extras
@@ -76,7 +77,7 @@ ROLES = (
     ("stc_single", "Single Sparse Explicit / GEMM (STC)", ("single_sparse_explicit", "single_sparse_gemm")),
     ("otc_single", "Single Sparse Implicit / spgemm_a", ("single_sparse_implicit", "otc_single_sparse_gemm")),
     ("dual", "Dual Sparse", ("dual_sparse_implicit", "dual_sparse_gemm")),
-    ("dual_wide", "Dual Sparse, wide (4 buffers per warp)", ("dual_sparse_implicit_wide", "dual_sparse_gemm_wide")),
+    ("dual_wide", "Dual Sparse, wide (beyond the paper)", ("dual_sparse_implicit_wide", "dual_sparse_gemm_wide")),
 )
 MACHINES = ("v100", "dstc-paper")
 #: Default work per layer run, in million multiply-accumulates of the dense layer: every layer

@@ -194,6 +194,8 @@ def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=Non
              spec: dict | None = None) -> dict:
     """Run the layer in each implicit convolution mode on the same operands, on machine ``spec``
     (:func:`slice_device`); for the CLI."""
+    from ..conv import WIDE_PROGRAMS
+
     x, w = conv_operands(layer, seed)
     out = {}
     for mode in modes:
@@ -204,8 +206,6 @@ def run_conv(layer: ConvLayer, modes: Sequence[str], seed: int = 0, progress=Non
         if r["warps"] is not None:  # the sparse modes: the warps per CTA conv.sparse_warps picked
             out[mode]["warps"] = r["warps"]
         if "units" in r:  # sparse_implicit_wide: the tiles per warp conv.wide_units picked, and its program
-            from ..conv import WIDE_PROGRAMS
-
             out[mode]["units"] = r["units"]
             out[mode]["program"] = WIDE_PROGRAMS[r["units"]]
         if progress is not None:
