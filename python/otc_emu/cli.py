@@ -903,10 +903,11 @@ def cmd_conv(args: argparse.Namespace) -> int:
         for mode in modes:
             r = runs[mode]
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
-            warps = f" ({r['warps']} warp{'s' if r['warps'] > 1 else ''} per CTA" if "warps" in r else ""
-            if warps:
-                warps += f", {r['units']} channel tile{'s' if r['units'] > 1 else ''} per warp)" if "units" in r else ")"
-            console.print(f"{mode}{warps}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
+            shape = [f"{r['warps']} warp{'s' if r['warps'] > 1 else ''} per CTA"] if "warps" in r else []
+            if "units" in r:
+                shape.append(f"{r['units']} channel tile{'s' if r['units'] > 1 else ''} per warp")
+            shape_text = f" ({', '.join(shape)})" if shape else ""
+            console.print(f"{mode}{shape_text}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
             stats[args.report].report(console, title=f"{args.report} report")
             _render_mode_source(args, runs, "conv", console)

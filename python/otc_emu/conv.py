@@ -52,17 +52,19 @@ from .sparse import BitmapFeatureMap, conv_output_size, encode_feature_map, im2c
 
 __all__ = ["conv2d", "ConvResult", "CONV_MODES", "WIDE_PROGRAMS", "sparse_warps", "wide_units", "lowered_operands", "error_bound", "encode_feature_map", "BitmapFeatureMap"]
 
-#: Modes of :func:`conv2d`, with the program and kernel that run them.
+#: sparse_implicit_wide's programs by 32-channel tiles per warp (:func:`wide_units` picks one).
+WIDE_PROGRAMS = {4: ("conv_sparse_wide.sass", "conv_sparse_wide"), 2: ("conv_sparse_wide_u2.sass", "conv_sparse_wide_u2"),
+                 1: ("conv_sparse_wide_u1.sass", "conv_sparse_wide_u1")}
+
+#: Modes of :func:`conv2d`, with the program and kernel that run them (sparse_implicit_wide: with 4
+#: tiles per warp; :data:`WIDE_PROGRAMS` has the others).
 CONV_MODES = {
     "dense_implicit": ("conv_dense_implicit.sass", "conv_dense_implicit"),
     "sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
     "single_sparse_implicit": ("conv_sparse_implicit.sass", "conv_sparse_implicit"),
-    "sparse_implicit_wide": ("conv_sparse_wide.sass", "conv_sparse_wide"),
+    "sparse_implicit_wide": WIDE_PROGRAMS[4],
 }
 
-#: sparse_implicit_wide's programs by 32-channel tiles per warp (:func:`wide_units` picks one).
-WIDE_PROGRAMS = {4: ("conv_sparse_wide.sass", "conv_sparse_wide"), 2: ("conv_sparse_wide_u2.sass", "conv_sparse_wide_u2"),
-                 1: ("conv_sparse_wide_u1.sass", "conv_sparse_wide_u1")}
 #: sparse_implicit_wide per record (listed k) of a warp with U tiles: (issued instructions, cycles of
 #: the SM's L1/shared data pipe), the chunk's own work (im2col, weights, staging, list) included;
 #: counted in the model (Mask R-CNN res4 3x3 and VGG-16 conv2_2 on dstc-paper: instructions 34.6 /
@@ -110,19 +112,28 @@ def sparse_warps(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
     bits and executed OHMMAs do not depend on it."""
     if channel_tiles <= 2:
         return channel_tiles
-    cfg = device.timing_config
-    if not cfg or "gpu.num_sms" not in cfg:
+    sms = _timed_sms(device)
+    if sms is None:
         return SPARSE_WARPS
-    sms = int(cfg["gpu.num_sms"])
 
     def ctas_per_sm(warps: int) -> int:
-        return -(-pixel_tiles * -(-channel_tiles // warps) // sms)
+        return _busiest_sm_ctas(channel_tiles, pixel_tiles, warps, sms)
 
     if ctas_per_sm(SPARSE_WARPS) > LATENCY_BOUND_CTAS:
         return SPARSE_WARPS
     return min((SPARSE_WARPS, 2, 1), key=lambda w: (ctas_per_sm(w) * w, -w))
 
 
+def _timed_sms(device: Device) -> int | None:
+    """The SMs of ``device``'s cycle model (None: untimed, or a configuration without them)."""
+    cfg = device.timing_config
+    return int(cfg["gpu.num_sms"]) if cfg and "gpu.num_sms" in cfg else None
+
+
+def _busiest_sm_ctas(channel_tiles: int, pixel_tiles: int, warps: int, sms: int) -> int:
+    """CTAs of ``warps`` warps (one channel tile or group each) on the busiest SM of ``sms`` under
+    static placement, for ``pixel_tiles`` x ``channel_tiles``."""
+    return -(-pixel_tiles * -(-channel_tiles // warps) // sms)
 
 
 def wide_units(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
@@ -135,15 +146,15 @@ def wide_units(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
     m x pipe cycles (:data:`WIDE_RECORD_COST`); a lone warp's latency, :data:`LONE_WARP_FACTOR` x
     instructions. The rule takes the cheapest, the larger U on a tie. Without the cycle model, 4:
     the bits and the executed OHMMAs do not depend on it."""
-    cfg = device.timing_config
-    if not cfg or "gpu.num_sms" not in cfg:
+    sms = _timed_sms(device)
+    if sms is None:
         return 4
-    sms, subs = int(cfg["gpu.num_sms"]), int(cfg.get("sm.sub_cores", 4))
+    subs = int(device.timing_config.get("sm.sub_cores", 4))
 
     def cost(units: int) -> float:
         groups = -(-channel_tiles // units)
         warps = sparse_warps(device, groups, pixel_tiles)
-        m = -(-(-(-groups // warps) * pixel_tiles) // sms) * warps
+        m = _busiest_sm_ctas(groups, pixel_tiles, warps, sms) * warps
         issue, pipe = WIDE_RECORD_COST[units]
         return max(-(-m // subs) * issue, m * pipe, LONE_WARP_FACTOR * issue)
 
@@ -276,21 +287,21 @@ def _feature_map_tables(x16, r, s, stride, padding, p, q, weights_only, ahead=2)
     return [fmap.bits, fmap.word_offsets, values, ktab.astype(np.int32), ttab.astype(np.int32)], crs_p
 
 
-def _weight_slices(w16, crs_p, k_p):
-    """The weights as 32-channel tiles: condensed row slices permuted so that a lane's B pairs n = 0, 1
-    are contiguous (condensed element 16n + 4q + i at position 8q + 4n + i), fp16 (tiles, crs_p, 32),
-    and their bitmaps uint32 (tiles, crs_p)."""
+def _weight_groups(w16, crs_p: int, k_p: int, units: int):
+    """The weights in groups of ``units`` 32-channel tiles (docs/conv.md, "Formats"): per group and k
+    the tiles' condensed row slices side by side, each permuted so that a lane's B pairs n = 0, 1
+    are contiguous (condensed element 16n + 4q + i at position 8q + 4n + i), fp16 (groups, crs_p,
+    32 units); their bitmaps uint32 (groups, crs_p units); and the first level, per group and
+    chunk of 32 k, bit l: some tile's slice of k = 32 chunk + l is non-empty (groups, crs_p / 32)."""
     k, crs = w16.shape[0], int(np.prod(w16.shape[1:]))
-    tiles = k_p // 32
+    tiles, groups = k_p // 32, k_p // (32 * units)
     bcond, bbmp = _condense_rows(_pad2(w16.reshape(k, crs).T, crs_p, k_p))
-    bval = bcond.reshape(tiles, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(tiles, crs_p, 32)
-    return bval, bbmp
-
-
-def _warp_bitmaps(nonempty: np.ndarray) -> np.ndarray:
-    """(groups, crs_p) booleans -> the first level: bit l of word (group, chunk) = slice 32 chunk + l."""
+    bval = bcond.reshape(tiles, crs_p, 2, 4, 4).transpose(0, 1, 3, 2, 4).reshape(groups, units, crs_p, 32)
+    bbmp = bbmp.reshape(groups, units, crs_p).transpose(0, 2, 1)
     bits = np.left_shift(np.uint64(1), np.arange(32, dtype=np.uint64))
-    return (nonempty.reshape(nonempty.shape[0], -1, 32) * bits).sum(axis=2).astype(np.uint32)
+    bwbm = ((bbmp != 0).any(axis=2).reshape(groups, -1, 32) * bits).sum(axis=2).astype(np.uint32)
+    return (np.ascontiguousarray(bval.transpose(0, 2, 1, 3).reshape(groups, crs_p, 32 * units)),
+            np.ascontiguousarray(bbmp.reshape(groups, crs_p * units)), bwbm)
 
 
 def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
@@ -301,8 +312,7 @@ def _sparse_implicit(dev, x16, w16, stride, padding, p, q, weights_only=False):
     tiles_n = k_p // 32
     pixel_tiles = fmap_inputs[4].shape[0]
     warps = sparse_warps(dev, tiles_n, pixel_tiles)
-    bval, bbmp = _weight_slices(w16, crs_p, k_p)
-    bwbm = _warp_bitmaps(bbmp != 0)
+    bval, bbmp, bwbm = _weight_groups(w16, crs_p, k_p, 1)
     y, stats = _run(dev, *CONV_MODES["sparse_implicit"], fmap_inputs + [bwbm, bbmp, bval],
                     (n * p * q, k_p), (-(-tiles_n // warps), pixel_tiles),
                     [np.uint32(k_p), np.uint32(crs_p), np.uint32(tiles_n)], block=32 * warps)
@@ -320,11 +330,7 @@ def _sparse_wide(dev, x16, w16, stride, padding, p, q, units=None):
     k_p = -(-k // (32 * units)) * 32 * units
     groups = k_p // (32 * units)
     warps = sparse_warps(dev, groups, pixel_tiles)
-    bval, bbmp = _weight_slices(w16, crs_p, k_p)
-    # per group and k the U tiles side by side: slices (groups, crs_p, U, 32), bitmaps (groups, crs_p, U)
-    bval = np.ascontiguousarray(bval.reshape(groups, units, crs_p, 32).transpose(0, 2, 1, 3))
-    bbmp = np.ascontiguousarray(bbmp.reshape(groups, units, crs_p).transpose(0, 2, 1))
-    bwbm = _warp_bitmaps((bbmp != 0).any(axis=2))
+    bval, bbmp, bwbm = _weight_groups(w16, crs_p, k_p, units)
     y, stats = _run(dev, *WIDE_PROGRAMS[units], fmap_inputs + [bwbm, bbmp, bval],
                     (n * p * q, k_p), (-(-groups // warps), pixel_tiles),
                     [np.uint32(k_p), np.uint32(crs_p), np.uint32(groups)], block=32 * warps)

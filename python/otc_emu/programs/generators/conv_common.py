@@ -8,6 +8,19 @@ between two BAR.SYNCs; `stage_store()` then jumps to `chunk_next` when the warp 
 the pointer advance and store set-up (`tail()`). Registers and the stage layout are documented in
 conv_sparse_implicit.py's header; docs/conv.md explains them."""
 
+
+def chunk_words(words: tuple[int, int, int], notes: tuple[str, ...] = ()) -> str:
+    """S1 of the chunk whose k table entry is in R36 (word delta, shift), lane-parallel: the two
+    bitmap words holding the lane's window into registers ``words[0]``, ``words[1]`` and the first
+    one's value offset into ``words[2]`` (addresses in R44, R46:R47, R48:R49); ``notes``: the
+    comments of its six lines, in order (empty: none)."""
+    w0, w1, off = words
+    lines = ["IADD3 R44, R8, R36, RZ ;", "IMAD.WIDE.U32 R46, R44, 0x4, R32 ;", "IMAD.WIDE.U32 R48, R44, 0x4, R34 ;",
+             f"LDG.E.SYS R{w0}, [R46] ;", f"LDG.E.SYS R{w1}, [R46+0x4] ;", f"LDG.E.SYS R{off}, [R48] ;"]
+    notes = tuple(notes) + ("",) * (len(lines) - len(notes))
+    return "".join((f"    {line:<47}// {note}" if note else f"    {line}") + "\n" for line, note in zip(lines, notes))
+
+
 IM2COL_HEAD = r"""    MOV R27, R30 ;                                 // chunks left
     ISETP.EQ.U32.AND P0, PT, R27, RZ, PT ;
     @P0 BRA store ;
@@ -15,13 +28,7 @@ IM2COL_HEAD = r"""    MOV R27, R30 ;                                 // chunks l
     ISETP.NE.U32.AND P1, PT, R3, RZ, PT ;
     MOV R31, RZ ;
     @P1 LDG.E.SYS R31, [R6] ;                      //   its warp bitmap,
-    IADD3 R44, R8, R36, RZ ;
-    IMAD.WIDE.U32 R46, R44, 0x4, R32 ;
-    IMAD.WIDE.U32 R48, R44, 0x4, R34 ;
-    LDG.E.SYS R126, [R46] ;                        //   its bitmap words and value offset
-    LDG.E.SYS R127, [R46+0x4] ;
-    LDG.E.SYS R9, [R48] ;
-    MOV R26, R37 ;
+""" + chunk_words((126, 127, 9), ("", "", "", "  its bitmap words and value offset")) + r"""    MOV R26, R37 ;
     LDG.E.64.SYS R36, [R4+0x100] ;                 // and the second chunk's k table entry
 chunk_loop:                                        // this chunk's bitmap words (R126, R127, R9), shift (R26), warp
     MOV R50, R126 ;                                //   bitmap (R31) and the next chunk's k table entry (R36) are loaded
@@ -29,13 +36,9 @@ chunk_loop:                                        // this chunk's bitmap words 
     MOV R52, R9 ;
     MOV R41, R26 ;                                 // lane l: the shift of k = 32c + l
     MOV R42, R31 ;                                 // the warp bitmap of this chunk of weights
-    IADD3 R44, R8, R36, RZ ;                       // S1 of the next chunk: the bitmap word holding the window's first bit
-    IMAD.WIDE.U32 R46, R44, 0x4, R32 ;             // &xbits[word]
-    IMAD.WIDE.U32 R48, R44, 0x4, R34 ;             // &xwoff[word]
-    LDG.E.SYS R126, [R46] ;                        // the two words holding the window (a chunk ahead: the
-    LDG.E.SYS R127, [R46+0x4] ;                    //   host pads the k table by two chunks)
-    LDG.E.SYS R9, [R48] ;                          // and the value offset of the first word
-    MOV R26, R37 ;
+""" + chunk_words((126, 127, 9), ("S1 of the next chunk: the bitmap word holding the window's first bit", "&xbits[word]", "&xwoff[word]",
+                                 "the two words holding the window (a chunk ahead: the", "  host pads the k table by two chunks)",
+                                 "and the value offset of the first word")) + r"""    MOV R26, R37 ;
     LDG.E.64.SYS R36, [R4+0x200] ;                 // the k table entry of the chunk after next
     ISETP.NE.U32.AND P1, PT, R3, RZ, PT ;
     ISETP.GT.U32.AND P1, PT, R27, 0x1, P1 ;
@@ -217,6 +220,52 @@ PROLOGUE_HEAD = r""".kernel @@KERNEL@@
     IMAD R17, R16, 0x190, RZ ;
     LEA R17, R22, R17, 0x2 ;                       // A stage address: 400 k + 4 s
 """
+
+
+PROLOGUE_POINTERS = r"""    SHF.L.U32 R24, R23, 0x3, RZ ;                  // A staging: the next round's k is 8 W further,
+    IMAD R22, R23, 0xc80, RZ ;                     //   its stage address 3200 W
+    MOV R4, c[0x0][0x180] ;
+    MOV R5, c[0x0][0x184] ;
+    IMAD.WIDE.U32 R4, R29, 0x10, R4 ;              // &ttab[tile]
+    LDG.E.128.SYS R8, [R4] ;                       // first word, q0, valid mask, m0
+    MOV R27, c[0x0][0x1ac] ;                       // crs (a multiple of 32)
+    MOV R4, c[0x0][0x178] ;
+    MOV R5, c[0x0][0x17c] ;
+    IMAD.WIDE.U32 R4, R0, 0x8, R4 ;                // &ktab[lane]
+    SHF.R.U32.HI R30, RZ, 0x5, R27 ;               // chunks
+    IMAD R31, R2, R30, RZ ;                        // @@UNIT@@ * chunks
+    MOV R6, c[0x0][0x188] ;
+    MOV R7, c[0x0][0x18c] ;
+    IMAD.WIDE.U32 R6, R31, 0x4, R6 ;               // &bwbm[@@UNIT@@][0]
+    IMAD R31, R2, R27, R0 ;                        // @@UNIT@@ * crs + lane
+    MOV R12, c[0x0][0x190] ;
+    MOV R13, c[0x0][0x194] ;
+    IMAD.WIDE.U32 R12, R31, @@BBMP@@, R12 ;             // &bbmp[@@UNIT@@][lane]
+    IMAD R31, R2, R27, RZ ;
+    MOV R20, c[0x0][0x198] ;
+    MOV R21, c[0x0][0x19c] ;
+    IMAD.WIDE.U32 R20, R31, @@BVAL@@, R20 ;            // &bval[@@UNIT@@][0]
+@@TOUCH@@
+    IADD3 R20, P0, R20, R26, RZ ;                  // + the lane's B offset
+    IADD3.X R21, RZ, R21, RZ, P0, !PT ;
+    MOV R124, R44 ;                                // R124:R125: the L1 @@TOUCHNAME@@ pointer
+    MOV R125, R45 ;
+    MOV R32, c[0x0][0x160] ;                       // xbits
+    MOV R33, c[0x0][0x164] ;
+    MOV R34, c[0x0][0x168] ;                       // xwoff
+    MOV R35, c[0x0][0x16c] ;
+    MOV R38, c[0x0][0x170] ;                       // xvals
+    MOV R39, c[0x0][0x174] ;
+"""
+
+
+def prologue_pointers(unit: str, bbmp: int, bval: int, touch: str, touch_name: str) -> str:
+    """The set-up after the warp's list: the staging's round step, the tile table entry (R8..R11),
+    the k table (R4), the chunks (R30), the warp bitmaps (R6), the slice bitmaps (R12, ``bbmp``
+    bytes per k), the condensed slices (R20, ``bval`` bytes per k, + the lane's B offset), the
+    ``touch`` line that sets R44:R45 for the L1 ``touch_name`` pointer (R124) and the map's pointers."""
+    return (PROLOGUE_POINTERS.replace("@@UNIT@@", unit).replace("@@BBMP@@", hex(bbmp)).replace("@@BVAL@@", hex(bval))
+            .replace("@@TOUCH@@", touch).replace("@@TOUCHNAME@@", touch_name))
 
 
 def prologue_head(kernel: str, count: str, shared: int, unit: str) -> str:
