@@ -67,10 +67,11 @@ CONV_MODES = {
 
 #: sparse_implicit_wide per record (listed k) of a warp with U tiles: (issued instructions, cycles of
 #: the SM's L1/shared data pipe), the chunk's own work (im2col, weights, staging, list) included;
-#: counted in the model (Mask R-CNN res4 3x3 and VGG-16 conv2_2 on dstc-paper: instructions 34.6 /
-#: 27.0 / 23.8, shared wavefronts 12.8-13.3 / 10.3-10.8 / 10.1-10.3 and global sectors / 4
-#: 5.2-6.6 / 3.4-3.9 / 1.9-2.1 for U = 4 / 2 / 1).
-WIDE_RECORD_COST = {4: (35, 19), 2: (27, 14.5), 1: (24, 12)}
+#: counted in the model (Mask R-CNN res4 3x3 and VGG-16 conv2_2 on dstc-paper: instructions 35.4-35.5
+#: / 27.0 / 23.8, shared wavefronts 8.0-8.5 / 10.3-10.8 / 10.1-10.3 and global sectors / 4
+#: 5.8-7.3 / 3.4-3.9 / 1.9-2.1 for U = 4 / 2 / 1; U = 4 reads its records' bitmaps from the
+#: weights' blocks, not from the list: conv_sparse_wide.sass).
+WIDE_RECORD_COST = {4: (35.5, 14.7), 2: (27, 14.5), 1: (24, 12)}
 #: A warp alone on its sub-core takes about this many times its issue slots per record (its loads'
 #: and SpWMMAs' latency; measured 1.15-1.54 at batch 1 on 80 SMs, docs/conv.md section 3b).
 LONE_WARP_FACTOR = 1.3
@@ -144,8 +145,14 @@ def wide_units(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
     :func:`sparse_warps` warps placed statically and m warps on the busiest SM, a record there
     costs the most of: its sub-cores' issue, ceil(m / sub-cores) x instructions; the SM's data pipe,
     m x pipe cycles (:data:`WIDE_RECORD_COST`); a lone warp's latency, :data:`LONE_WARP_FACTOR` x
-    instructions. The rule takes the cheapest, the larger U on a tie. Without the cycle model, 4:
-    the bits and the executed OHMMAs do not depend on it."""
+    instructions. The rule takes the cheapest, the larger U on a tie. Four tiles with several warps
+    per CTA are not taken where the busiest SM holds at most one warp per sub-core: the warps of a
+    CTA take different channel groups, whose 9 KiB of weights per chunk each stream through one
+    L1, and a warp alone on its sub-core waits out every miss (Mask R-CNN res4 and VGG-16 conv4_2
+    at batch 1 on 80 SMs, two warps per CTA: 43-54% L1 misses, 1.3-1.6x the cycles of two tiles;
+    with more warps per SM the misses are hidden: conv4_2 on 8 SMs, four tiles 0.63x the cycles
+    of two; docs/conv.md, section 3b). Without the cycle model, 4: the bits and the executed
+    OHMMAs do not depend on it."""
     sms = _timed_sms(device)
     if sms is None:
         return 4
@@ -155,6 +162,8 @@ def wide_units(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
         groups = -(-channel_tiles // units)
         warps = sparse_warps(device, groups, pixel_tiles)
         m = _busiest_sm_ctas(groups, pixel_tiles, warps, sms) * warps
+        if units == 4 and warps > 1 and m <= subs:
+            return float("inf")
         issue, pipe = WIDE_RECORD_COST[units]
         return max(-(-m // subs) * issue, m * pipe, LONE_WARP_FACTOR * issue)
 
@@ -331,6 +340,13 @@ def _sparse_wide(dev, x16, w16, stride, padding, p, q, units=None):
     groups = k_p // (32 * units)
     warps = sparse_warps(dev, groups, pixel_tiles)
     bval, bbmp, bwbm = _weight_groups(w16, crs_p, k_p, units)
+    if units == 4:
+        # per k the four condensed slices, then a 32-byte sector holding their bitmaps (the records
+        # read them there, from the slices' L1 lines: conv_sparse_wide.sass)
+        blocks = np.zeros((groups, crs_p, 32 * units + 16), np.uint16)
+        blocks[:, :, :32 * units] = bval.view(np.uint16)
+        blocks[:, :, 32 * units:34 * units] = bbmp.reshape(groups, crs_p, units).view(np.uint16)
+        bval = blocks.view(np.float16)
     y, stats = _run(dev, *WIDE_PROGRAMS[units], fmap_inputs + [bwbm, bbmp, bval],
                     (n * p * q, k_p), (-(-groups // warps), pixel_tiles),
                     [np.uint32(k_p), np.uint32(crs_p), np.uint32(groups)], block=32 * warps)

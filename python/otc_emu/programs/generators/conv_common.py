@@ -138,11 +138,14 @@ def stage_store() -> str:
     return stage() + EMPTY_LIST
 
 
-def tail(slices_per_k: int, tile_shift: int, what: str) -> str:
+def tail(slices_per_k: int, tile_shift: int, what: str, advance: str = "", bval_per_k: int = 0) -> str:
     """chunk_next (the pointers to the next 32 k: bitmaps of ``slices_per_k`` tiles per k, their
-    condensed slices) and the store's set-up: the column of the warp's first output channel is
+    condensed slices, ``bval_per_k`` bytes per k (default 64 per tile), then the kernel's own
+    ``advance`` lines) and the store's set-up: the column of the warp's first output channel is
     ``2**tile_shift`` x R2 (``what``: the warp's tile or group); @@STORE_ROWS@@ then the stores."""
-    return TAIL.replace("@@BBMP@@", hex(0x80 * slices_per_k)).replace("@@BVAL@@", hex(0x800 * slices_per_k)) \
+    bval_per_k = bval_per_k or 64 * slices_per_k
+    return TAIL.replace("@@BBMP@@", hex(0x80 * slices_per_k)).replace("@@BVAL@@", hex(32 * bval_per_k)) \
+        .replace("@@ADVANCE@@", advance) \
         .replace("@@SHIFT@@", hex(tile_shift)).replace("@@WHAT@@", what).replace("@@COLUMN@@", f"{2 ** tile_shift} * {what}")
 
 
@@ -157,7 +160,7 @@ TAIL = r"""chunk_next:
     IADD3.X R21, RZ, R21, RZ, P0, !PT ;
     IADD3 R124, P0, R124, @@BVAL@@, RZ ;
     IADD3.X R125, RZ, R125, RZ, P0, !PT ;
-    IADD3 R27, R27, -0x1, RZ ;
+@@ADVANCE@@    IADD3 R27, R27, -0x1, RZ ;
     ISETP.NE.AND P0, PT, R27, RZ, PT ;
     @P0 BRA chunk_loop ;
 
