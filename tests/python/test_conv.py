@@ -141,7 +141,9 @@ def test_wide_kernel_timed_runs_the_formula_s_ohmmas_and_the_same_bits(shape, sx
 # (SMs, channel tiles, pixel tiles, tiles per warp the rule picks): at batch 1 on 80 SMs the fewer
 # warps of 4 tiles leave sub-cores empty (VGG-16 conv4_2: 2 warps on the busiest SM with 4, 3 with
 # 2; ResNet-18 layer4 7 x 7: 1 warp per SM with 4 or 2, 2 with 1); with many CTAs per SM the shared
-# records pay (VGG-16 conv2_2: 448 pixel tiles)
+# records pay (VGG-16 conv2_2: 448 pixel tiles). Mask R-CNN res4 (8 tiles, 100 pixel tiles): 4 tiles
+# would be the cheapest by the counts, but two warps per CTA with one warp per sub-core are
+# refused (their two groups' weights miss in the L1); on 8 SMs (many warps per SM) 4 tiles again
 @pytest.mark.parametrize("sms, channel_tiles, pixel_tiles, units", [
     (80, 16, 28, 2), (80, 16, 7, 1), (80, 8, 100, 2), (80, 4, 448, 4), (80, 2, 28, 1), (8, 16, 28, 4)])
 def test_wide_units_follow_the_busiest_sub_core(sms, channel_tiles, pixel_tiles, units):
