@@ -85,8 +85,8 @@ if BITMAPS_IN_BVAL:
 else:
     LIST_TEXT = r"""// 3. The list, lane-parallel: a k has work when its window and some slice are non-empty; its
 //    record (window, the U slice bitmaps, k << 8 | flags, flag bit u + 1: slice u non-empty)
-//    goes to the warp's list in shared memory at its rank, k ascending; lane 0 writes a no-op
-//    record (all zero) after the last."""
+//    goes to the warp's list in shared memory at its rank, k ascending; lanes 0..2 write no-op
+//    records (all zero) after the last."""
     RECORD_TEXT = r"""// 5. The records, software-pipelined (record i + 3's words load, i + 2's addresses are computed,
 //    i + 1's operands load while record i runs): LDS.128 (the words; with four tiles the bitmaps
 //    come from bval instead: conv_sparse_wide.sass), SHF (k), R2P (flags to P1..PU), IMAD (its
