@@ -149,7 +149,7 @@ def wide_units(device: Device, channel_tiles: int, pixel_tiles: int) -> int:
     per CTA are not taken where the busiest SM holds at most one warp per sub-core: the warps of a
     CTA take different channel groups, whose 9 KiB of weights per chunk each stream through one
     L1, and a warp alone on its sub-core waits out every miss (Mask R-CNN res4 and VGG-16 conv4_2
-    at batch 1 on 80 SMs, two warps per CTA: 43-54% L1 misses, 1.3-1.6x the cycles of two tiles;
+    at batch 1 on 80 SMs, two warps per CTA: 43-50% L1 misses, 1.4-1.6x the cycles of two tiles;
     with more warps per SM the misses are hidden: conv4_2 on 8 SMs, four tiles 0.63x the cycles
     of two; docs/conv.md, section 3b). Without the cycle model, 4: the bits and the executed
     OHMMAs do not depend on it."""
