@@ -98,12 +98,12 @@ def test_conv_matches_numpy_the_exact_models_and_the_ohmma_formula(shape, sx, sw
     assert sp.stats.counters["ohmma.executed"] == expected_ohmmas(a, b, n, p, q)
     # one jump per k into exactly its OHMMAs: none is issued predicated off
     assert sp.stats.counters.get("ohmma.skipped", 0) == 0
-    # weights-only sparsity: every lowered element counts as present, the bits stay the same
     # four channel tiles per warp, one sequenced SpWMMA per tile and listed k: the same OHMMAs in
     # the same order, so the same bits (V100 and IEEE arithmetic)
     wide = kernels.conv2d(x, wt, stride, padding, mode="sparse_implicit_wide", device=FAST)
     np.testing.assert_array_equal(wide.y, sp.y)
     np.testing.assert_array_equal(to_rows(kernels.conv2d(x, wt, stride, padding, "sparse_implicit_wide", IEEE).y), ieee_model(a, b, 1))
+    # weights-only sparsity: every lowered element counts as present, the bits stay the same
     single = kernels.conv2d(x, wt, stride, padding, mode="single_sparse_implicit", device=FAST)
     np.testing.assert_array_equal(single.y, sp.y)
     assert single.stats.counters["ohmma.executed"] == expected_ohmmas(np.ones(a.shape), b, n, p, q)
