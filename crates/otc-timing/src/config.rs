@@ -21,8 +21,9 @@ pub const MACHINES: &[(&str, &str, &str)] = &[
     ("v100", "the V100 (sm_70) with outer-product tensor cores, Volta-faithful (the default)", V100_TOML),
     (
         "dstc-paper",
-        "the DSTC paper's evaluation premises: Accel-Sim's half-rate HMMA (latency 8, interval 4) and \
-         predicated-off tensor instructions removed before issue",
+        "the DSTC paper's evaluation premises, as Accel-Sim's QV100 of 2020 had them: half-rate HMMA \
+         (latency 8, interval 4), predicated-off tensor instructions removed before issue, one LD/ST unit \
+         per SM, cores and L2 at 1132 MHz",
         include_str!("../configs/dstc-paper.toml"),
     ),
 ];

@@ -38,6 +38,9 @@ fn shipped_machines_load_validate_and_differ_only_where_they_say() {
     assert_eq!(
         differ,
         [
+            "gpu.clock_mhz",
+            "memory.dram_bandwidth_gbs",
+            "memory.l2_bandwidth_gbs",
             "scheduler.drop_predicated_off_tensor",
             "tensor.hmma884_f16.latency",
             "tensor.hmma884_f32.cycles",
@@ -56,6 +59,12 @@ fn shipped_machines_load_validate_and_differ_only_where_they_say() {
     );
     let f32 = p.tensor.cost(otc_isa::TensorClass::Hmma884F32);
     assert_eq!((f32.cycles, f32.latency), (4, 8), "Accel-Sim's 8,4");
+    // accel-sim-clocks: per core cycle, 64 L2 sub-partitions x 32 bytes and 32 HBM channels x 16
+    // bytes x 2 per 850 MHz command clock (the model turns GB/s into bytes per cycle with the clock)
+    let per_cycle = |gbs: f64, c: &TimingConfig| gbs * 1000.0 / c.gpu.clock_mhz;
+    assert_eq!(per_cycle(p.memory.l2_bandwidth_gbs, p), 64.0 * 32.0);
+    assert!((per_cycle(p.memory.dram_bandwidth_gbs, p) - 32.0 * 16.0 * 2.0 * 850.0 / 1132.0).abs() < 1e-9);
+    assert!(per_cycle(v.memory.l2_bandwidth_gbs, &v) < 1409.0 && per_cycle(v.memory.dram_bandwidth_gbs, &v) < 589.0);
     for (name, description, text) in MACHINES {
         assert!(!description.is_empty() && !description.contains('\n'), "{name}: one-line description");
         TimingConfig::from_toml_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));

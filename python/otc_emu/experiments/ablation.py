@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import OtcError
-from ..device import machine_settings, machine_text
+from ..device import Device, machine_settings, machine_text
 from .experiment import Experiment, device_spec, option, sms_option
 from .plot import require_matplotlib, save_figure
 from .store import emulator_files
-from .workloads import gemm_operands, slice_device
+from .workloads import gemm_operands
 
 __all__ = ["Premise", "premises", "steps", "POINTS", "EXPERIMENT", "markdown"]
 
@@ -126,8 +126,15 @@ def _points(o: dict) -> list[dict]:
             for m in ("hmma", st["spgemm"] if mode == "spgemm" else mode):
                 pts.append({"step": st["step"], "step_index": i, "point": label, "mode": m, "sparsity_a": sa,
                             "sparsity_b": sb, "size": size, "sms": sms, "seed": int(o.get("seed", 0)),
-                            "settings": {**st["settings"], **extra}})
+                            "settings": {**st["settings"], **extra}, "step_settings": st["settings"], "extra": extra})
     return pts
+
+
+def _device(p: dict):
+    """The slice a point runs on. A step's settings are the machine file's, for the whole V100:
+    they go in as the slice's machine configuration, whose bandwidths Device.v100_slice scales to
+    the slice (as it does dstc-paper's own); --set / --config on top as they are, as for any slice."""
+    return Device.v100_slice(p["sms"], config=p["step_settings"] or None, **p["extra"])
 
 
 def _measure(p: dict) -> dict:
@@ -136,7 +143,7 @@ def _measure(p: dict) -> dict:
     from .. import kernels
 
     a, b = gemm_operands(p["size"], p["size"], p["size"], p["sparsity_a"], p["sparsity_b"], p["seed"])
-    dev = slice_device(p["sms"], {"settings": p["settings"]})
+    dev = _device(p)
     res = kernels.gemm(a, b, mode=p["mode"], device=dev)
     exact = a.astype(np.float64) @ b.astype(np.float64)
     c = res.stats.counters
