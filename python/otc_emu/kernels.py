@@ -312,7 +312,7 @@ WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 WIDE_MODES = ("spgemm_wide", "sparse_implicit_wide")
 
 
-def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.ndarray]:
+def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The format spgemm_wide reads, for an A (M x K) or B (K x N) operand whose M or N is a
     multiple of 64 and K of 32, from :func:`spgemm_operand`'s element bitmaps and values with
     tiles 2p and 2p + 1 side by side per k. Returns (load flags uint8 (pairs, 128 ceil(K / 128)): what the list
@@ -328,23 +328,30 @@ def spgemm_wide_operand(x: np.ndarray, operand: str) -> tuple[np.ndarray, np.nda
     (0 or 16 bytes) and B's from the block's base, so one broadcast load reads one sector in every
     lane. Slice K is all zero: the kernel's no-op records point there."""
     axis = 0 if operand == "A" else 1
-    if operand in ("A", "B") and x.shape[axis] % 64:
-        raise ValueError(f"the {operand} operand of spgemm_wide must be padded to 64 along {'M' if axis == 0 else 'N'}, got shape {x.shape}")
+    if tiles not in ((2, 4) if operand == "A" else (1, 2)):
+        raise ValueError(f"spgemm_wide groups 2 or 4 tiles of A, 1 or 2 of B; got {tiles} for {operand!r}")
+    if operand in ("A", "B") and x.shape[axis] % (32 * tiles):
+        raise ValueError(f"the {operand} operand of spgemm_wide must be padded to {32 * tiles} along {'M' if axis == 0 else 'N'}, got shape {x.shape}")
     _, bitmaps, values = spgemm_operand(x, operand)
-    pairs, k = bitmaps.shape[0] // 2, bitmaps.shape[1]
-    pair_bitmaps = np.ascontiguousarray(bitmaps.reshape(pairs, 2, k).transpose(0, 2, 1))
+    pairs, k = bitmaps.shape[0] // tiles, bitmaps.shape[1]
+    pair_bitmaps = np.ascontiguousarray(bitmaps.reshape(pairs, tiles, k).transpose(0, 2, 1))
     nonempty = pair_bitmaps != 0
     if operand == "A":  # a slice's non-zeros, as its bitmap counts them, from the operand itself
-        counts = (x.reshape(pairs, 2, 32, k) != 0).sum(axis=2).transpose(0, 2, 1)
+        counts = (x.reshape(pairs, tiles, 32, k) != 0).sum(axis=2).transpose(0, 2, 1)
         wide = counts > 16
-        flags = nonempty[..., 0] | wide[..., 0] << 1 | nonempty[..., 1] << 2 | wide[..., 1] << 3
-    else:
+        flags = np.zeros((pairs, k), np.uint8)
+        for t in range(tiles):
+            flags |= (nonempty[..., t].astype(np.uint8) << (2 * t)) | (wide[..., t].astype(np.uint8) << (2 * t + 1))
+    elif tiles == 2:
         flags = nonempty[..., 0].astype(np.uint8) << 4 | nonempty[..., 1].astype(np.uint8) << 5
+    else:
+        flags = nonempty[..., 0].astype(np.uint8)
     copies = 2
-    blocks = np.zeros((pairs, k + 1, 32 + 4 * copies), np.uint32)
-    blocks[:, :k, :32] = values.reshape(pairs, 2, k, 32).transpose(0, 2, 1, 3).reshape(pairs, k, 64).view(np.uint32)
+    words = 16 * tiles
+    blocks = np.zeros((pairs, k + 1, words + 4 * copies), np.uint32)
+    blocks[:, :k, :words] = values.reshape(pairs, tiles, k, 32).transpose(0, 2, 1, 3).reshape(pairs, k, 32 * tiles).view(np.uint32)
     for c in range(copies):
-        blocks[:, :k, 32 + 4 * c:34 + 4 * c] = pair_bitmaps
+        blocks[:, :k, words + 4 * c:words + tiles + 4 * c] = pair_bitmaps
     # The list build loads a lane's flags for 4 chunks of 32 k at once: per group of 4 chunks, per
     # lane l, 4 bytes, byte b for k = 32 (4 group + b) + l (chunks past K's are zero: no work).
     groups = -(-(k // 32) // 4)

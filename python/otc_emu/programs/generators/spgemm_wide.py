@@ -13,16 +13,28 @@ from pathlib import Path
 DEPTHS = (3, 4, 5, 6)       # the shipped variants
 args = sys.argv[1:]
 NB = 3                      # record / operand buffers: record i + NB - 1 loads while record i computes
-if args[:1] == ["--depth"]:
-    NB, args = int(args[1]), args[2:]
+TA, TB = 2, 2               # the warp tile: TA A tiles x TB B tiles of 32 (64x64; --tall: 128x32)
+while args[:1] in (["--depth"], ["--tall"]):
+    if args[0] == "--tall":
+        TA, TB, args = 4, 1, args[1:]
+    else:
+        NB, args = int(args[1]), args[2:]
 assert NB in DEPTHS, f"depth {NB}: one of {DEPTHS}"
+TALL = TA == 4
 LIST = 128                  # records a list run holds (chunks are appended while 32 more fit)
 RS = 4                      # record: one word jk = k << 8 | load flags
-AB, BB = 160, 160           # bytes per k of a tile pair's block: two slices, then the bitmap pair twice
-BM = {b: 32 + 4 * b for b in range(NB)}    # bitmaps of a buffer: A tiles 0, 1; B tiles 0, 1
-KR = {b: 32 + 4 * NB + b for b in range(NB)}   # record word of a buffer
-V0 = (32 + 5 * NB + 3) // 4 * 4            # the first value register (a multiple of 4: 128-bit loads)
-V = {b: V0 + 24 * b for b in range(NB)}    # values: A tile 0 (8), A tile 1 (8), B tile 0 (4), B tile 1 (4)
+AB, BB = 64 * TA + 32, 64 * TB + 32    # bytes per k of a tile group's block: its slices, then its bitmaps twice
+if TALL:
+    BM = {b: 32 + 4 * b for b in range(NB)}        # A tiles 0..3's bitmaps (one 128-bit load)
+    BBM = {b: 32 + 4 * NB + b for b in range(NB)}  # the B tile's bitmap
+    KR = {b: 32 + 5 * NB + b for b in range(NB)}   # record word of a buffer
+    V0 = (32 + 6 * NB + 3) // 4 * 4
+else:
+    BM = {b: 32 + 4 * b for b in range(NB)}    # bitmaps of a buffer: A tiles 0, 1; B tiles 0, 1
+    KR = {b: 32 + 4 * NB + b for b in range(NB)}   # record word of a buffer
+    V0 = (32 + 5 * NB + 3) // 4 * 4            # the first value register (a multiple of 4: 128-bit loads)
+VB = 8 * TA + 4 * TB        # value registers per buffer: A tiles (8 each), then B tiles (4 each)
+V = {b: V0 + VB * b for b in range(NB)}    # values: A tile 0 (8), A tile 1 (8), B tile 0 (4), B tile 1 (4)
 WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 GROUP = 4                   # chunks whose load flags one 32-bit load per lane brings (a byte each)
 SLOTS = 4                   # groups in flight in the list build: SLOTS * GROUP chunks ahead
@@ -174,11 +186,20 @@ for j in range(UNROLL):
     slot, byte = divmod(j, GROUP)
     a, b = FLAG_REGS[slot]
     e(f"chunk{j}:" + (f"                                            // chunk c = R11: its flags are byte c % {GROUP} of its slot" if j == 0 else ""))
-    e(f"    LOP3.LUT R30, R{a}, R{b}, RZ, 0xfc, !PT ;" + ("        // the group's load flags: A bits 0-3, B bits 4, 5 per byte" if j == 0 else ""))
-    if byte:
-        e(f"    SHF.R.U32.HI R30, RZ, {8 * byte:#x}, R30 ;")
-    if byte < GROUP - 1:  # (the top byte needs no mask: the flags use bits 0-5 of each byte)
-        e("    LOP3.LUT R30, R30, 0x3f, RZ, 0xc0, !PT ;" + ("        // this chunk's byte" if j == 0 else ""))
+    if TALL:  # A's byte holds all eight flags (the record's); B's is 1 where its tile has a non-zero
+        src = f"R{a}"
+        if byte:
+            e(f"    SHF.R.U32.HI R30, RZ, {8 * byte:#x}, R{a} ;")
+            src = "R30"
+        if byte < GROUP - 1:
+            e(f"    LOP3.LUT R30, {src}, 0xff, RZ, 0xc0, !PT ;" + ("        // A's load flags at k" if j == 0 else ""))
+        e(f"    LOP3.LUT P2, RZ, R{b}, {1 << 8 * byte:#x}, RZ, 0xc0, !PT ;" + ("        // the B tile has a non-zero at k" if j == 0 else ""))
+    else:
+        e(f"    LOP3.LUT R30, R{a}, R{b}, RZ, 0xfc, !PT ;" + ("        // the group's load flags: A bits 0-3, B bits 4, 5 per byte" if j == 0 else ""))
+        if byte:
+            e(f"    SHF.R.U32.HI R30, RZ, {8 * byte:#x}, R30 ;")
+        if byte < GROUP - 1:  # (the top byte needs no mask: the flags use bits 0-5 of each byte)
+            e("    LOP3.LUT R30, R30, 0x3f, RZ, 0xc0, !PT ;" + ("        // this chunk's byte" if j == 0 else ""))
     e("""    LEA R31, R11, R0, 0x5 ;                        // k = 32c + lane
     LEA R31, R31, R30, 0x8 ;                       // jk = k << 8 | flags
     IADD3 R11, R11, 0x1, RZ ;""")
@@ -191,9 +212,12 @@ for j in range(UNROLL):
     @P1 LDG.E.SYS R{b}, [R26] ;
     @P1 IMAD.WIDE.U32 R24, R25, {32 * GROUP:#x}, R2 ;
     @P1 LDG.E.SYS R{a}, [R24] ;""")
-    e(f"""    LOP3.LUT P0, RZ, R30, 0x5, RZ, 0xc0, !PT ;     // some A tile has a non-zero at k
-    LOP3.LUT P2, RZ, R30, 0x30, RZ, 0xc0, !PT ;    // some B tile has a non-zero at k
-    PLOP3.LUT P0, PT, P0, P2, PT, 0x80, 0x0 ;      // this lane's k has work
+    if TALL:
+        e("    LOP3.LUT P0, RZ, R30, 0x55, RZ, 0xc0, !PT ;    // some A tile has a non-zero at k")
+    else:
+        e("""    LOP3.LUT P0, RZ, R30, 0x5, RZ, 0xc0, !PT ;     // some A tile has a non-zero at k
+    LOP3.LUT P2, RZ, R30, 0x30, RZ, 0xc0, !PT ;    // some B tile has a non-zero at k""")
+    e(f"""    PLOP3.LUT P0, PT, P0, P2, PT, 0x80, 0x0 ;      // this lane's k has work
     VOTE.ANY R24, PT, P0 ;                         // ballot: the k of the chunk with work
     LOP3.LUT R25, R24, R14, RZ, 0xc0, !PT ;
     POPC R25, R25 ;                                // rank among them
@@ -227,6 +251,8 @@ def loads(b: int, first: bool = False) -> tuple[list[str], list[str]]:
     used; a load predicated off takes no sector and no cycle of the data pipe)."""
     v = V[b]
     c = (lambda text: text) if first else (lambda text: "")
+    if TALL:
+        return loads_tall(b, c)
     setup = [f"    SHF.R.U32.HI R30, RZ, 0x8, R{KR[b]} ;" + c("          // k"),
              f"    IMAD.WIDE.U32 R24, R30, {AB:#x}, R6 ;" + c(f"          // A block: base + {AB} k"),
              f"    IMAD.WIDE.U32 R26, R30, {BB:#x}, R12 ;" + c(f"         // B block: base + {BB} k"),
@@ -243,10 +269,42 @@ def loads(b: int, first: bool = False) -> tuple[list[str], list[str]]:
     return setup, ld
 
 
+def loads_tall(b: int, c) -> tuple[list[str], list[str]]:
+    """loads() of the 128x32 warp tile: A's four bitmaps in one broadcast LDG.128, the B tile's in
+    one LDG.32, A tile t's pairs m = 0, 1 and 2, 3 on flag bits 2t and 2t + 1 (P0..P6 by R2P; bit 7
+    into P0 once tile 0's loads have issued), and the B tile's values unguarded (a listed k has a
+    non-zero in it)."""
+    v = V[b]
+    setup = [f"    SHF.R.U32.HI R30, RZ, 0x8, R{KR[b]} ;" + c("          // k"),
+             f"    IMAD.WIDE.U32 R24, R30, {AB:#x}, R6 ;" + c(f"          // A block: base + {AB} k"),
+             f"    IMAD.WIDE.U32 R26, R30, {BB:#x}, R12 ;" + c(f"          // B block: base + {BB} k"),
+             f"    IMAD.WIDE.U32 R30, R30, {BB:#x}, R8 ;" + c("          // its bitmap, the same for every lane"),
+             f"    R2P PR, R{KR[b]}, 0x7f ;" + c("                       // the flags: P0..P6")]
+    ld = [f"    LDG.E.128.SYS R{BM[b]}, [R24+{64 * TA:#x}] ;" + c("            // the A bitmaps (the copy at the lane's offset)"),
+          f"    LDG.E.SYS R{BBM[b]}, [R30+{64 * TB:#x}] ;" + c("                 // the B bitmap (one sector)")]
+    for t in range(TA):
+        for half in range(2):
+            bit = 2 * t + half
+            if bit == 7:
+                ld.append(f"    LOP3.LUT P0, RZ, R{KR[b]}, 0x80, RZ, 0xc0, !PT ;" + c("  // flag bit 7: P0 is free again"))
+            ld.append(f"    @P{bit % 7} LDG.E.128.SYS R{v + 8 * t + 4 * half}, [R24+{64 * t + 32 * half:#x}] ;" +
+                      (c(f"        // A tile {t}: pairs m = 0, 1") if half == 0 and t == 0 else ""))
+    ld.append(f"    LDG.E.128.SYS R{v + 8 * TA}, [R26] ;" + c("                // the B tile: pairs n = 0, 1"))
+    return setup, ld
+
+
 def compute(b: int, first: bool = False) -> list[list[str]]:
     """The record in buffer b: unit (i, j) = A tile i x B tile j into accumulation buffer 2i + j
     (per unit its ACCB.BMAP and sequenced SpWMMA)."""
     units = []
+    if TALL:
+        for i in range(TA):
+            suffix = f".BUF{i}" if i else ""
+            a = ", ".join(f"R{V[b] + 8 * i + r}" for r in range(8))
+            bb = ", ".join(f"R{V[b] + 8 * TA + r}" for r in range(4))
+            units.append([f"    ACCB.BMAP{suffix} R{BM[b] + i}, R{BBM[b]} ;",
+                          f"    HMMA.SPWMMA.32321.F32.F32{suffix} {{{a}}}, {{{bb}}} ;"])
+        return units
     for i in range(2):
         for j in range(2):
             u = 2 * i + j
@@ -273,8 +331,9 @@ for s in range(NB):
     setup, ld = loads((s + NB - 1) % NB)
     for line in setup:
         e(line)
+    per = -(-len(ld) // 4)
     for u, unit in enumerate(compute(s, first=s == 0)):
-        for line in unit + ld[2 * u:2 * u + 2]:
+        for line in unit + ld[per * u:per * u + per]:
             e(line)
 e(f"""    IADD3 R15, R15, {NB * RS:#x}, RZ ;
     IADD3 R1, R1, -{NB:#x}, RZ ;
@@ -285,23 +344,23 @@ list_end:
     @P0 BRA list_start ;
 store:
     SHF.R.U32.HI R22, RZ, 0x2, R0 ;                // lane / 4: the row inside each 8-row quarter
-    LEA R22, R28, R22, 0x6 ;                       // 64 * tp + lane / 4
+    LEA R22, R28, R22, {(32 * TA).bit_length() - 1:#x} ;                       // {32 * TA} * tp + lane / 4
     LOP3.LUT R24, R0, 0x3, RZ, 0xc0, !PT ;
     SHF.L.U32 R24, R24, 0x3, RZ ;                  // 8 * (lane % 4)
     LOP3.LUT R23, R0, 0x1, RZ, 0xc0, !PT ;
     ISETP.NE.U32.AND P1, PT, R23, RZ, PT ;         // odd lane: it writes half of its even neighbour's sector
     SHF.L.U32 R23, R23, 0x2, RZ ;
     IADD3 R24, R24, -R23, RZ ;                     // 8 * (lane % 4) - 4 * (lane % 2)
-    LEA R24, R29, R24, 0x6 ;                       // 64 * tq + that
+    LEA R24, R29, R24, {(32 * TB).bit_length() - 1:#x} ;                       // {32 * TB} * tq + that
     IMAD R22, R22, c[0x0][0x188], R24 ;            // row * n + column (4 columns left in odd lanes)
     MOV R38, c[0x0][0x180] ;
     MOV R39, c[0x0][0x184] ;
     IMAD.WIDE.U32 R38, R22, 0x4, R38 ;             // &C[row, column] of unit (0, 0)
     MOV R35, c[0x0][0x188] ;
     IMAD.SHL.U32 R35, R35, 0x20, RZ ;              // 8 rows further: 8 * n * 4 bytes""")
-for i in range(2):
-    for j in range(2):
-        u = 2 * i + j
+for i in range(TA):
+    for j in range(TB):
+        u = TB * i + j
         suffix = f".BUF{u}" if u else ""
         e(f"    IADD3 R36, P0, R38, {128 * j:#x}, RZ ;" + ("                // unit (i, j): 32 j columns on" if u == 0 else ""))
         e("    IADD3.X R37, RZ, R39, RZ, P0, !PT ;")
@@ -328,10 +387,12 @@ for i in range(2):
                 e("    IADD3.X R37, RZ, R37, RZ, P0, !PT ;")
     if i == 0:
         e("    IMAD.SHL.U32 R34, R35, 0x4, RZ ;")
+    if i < TA - 1:
         e("    IADD3 R38, P0, R38, R34, RZ ;                  // unit row 1: 32 rows on")
         e("    IADD3.X R39, RZ, R39, RZ, P0, !PT ;")
 e("    EXIT ;")
 e(".end")
 
-path = args[0] if args else Path(__file__).resolve().parents[1] / ("spgemm_wide.sass" if NB == 3 else f"spgemm_wide_d{NB}.sass")
+stem = "spgemm_tall" if TALL else "spgemm_wide"
+path = args[0] if args else Path(__file__).resolve().parents[1] / (f"{stem}.sass" if NB == 3 else f"{stem}_d{NB}.sass")
 Path(path).write_text("\n".join(out) + "\n")
