@@ -31,7 +31,7 @@ def run(n: int, sms: int, machine: str, points: list[str]) -> list[dict]:
         chosen = kernels.wide_depth(dev, (n // 64) ** 2)
         cycles = {}
         for depth in sorted({3, chosen}):
-            with mock.patch.object(kernels, "wide_depth", lambda d, c: depth):
+            with mock.patch.object(kernels, "wide_depth", lambda d, c, tile="64x64": depth):
                 cycles[depth] = kernels.gemm(a, b, mode="spgemm_wide", device=dev).stats.counters["cycles"]
         row = {"size": n, "sms": sms, "machine": machine, "point": label, "hmma": hmma, "depth": chosen,
                "cycles_depth3": cycles[3], "cycles": cycles[chosen],

@@ -472,6 +472,8 @@ def _gemm_rows(runs: dict, modes: Sequence[str]) -> list[dict]:
             r["program"] = runs[r["mode"]]["program"][0]
         if "order" in runs[r["mode"]]:  # and its CTA order (spgemm_wide: kernels.wide_order)
             r["cta_order"] = runs[r["mode"]]["order"]
+        if "tile" in runs[r["mode"]]:  # and its warp tile (spgemm_wide: kernels.wide_tile)
+            r["warp_tile"] = runs[r["mode"]]["tile"]
         if "warps" in runs[r["mode"]]:  # the sparse convolutions' warps per CTA (conv.sparse_warps)
             r["warps_per_cta"] = runs[r["mode"]]["warps"]
         if "units" in runs[r["mode"]]:  # sparse_implicit_wide's channel tiles per warp (conv.wide_units)
@@ -487,6 +489,8 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     _check_gemm_args(modes, args.m, args.n, args.k, args.sparsity_a, args.sparsity_b)
     if args.cta_order is not None and "spgemm_wide" not in modes:
         raise OtcError(f"--cta-order {args.cta_order}: only spgemm_wide has a CTA order, and it does not run")
+    if args.wide_tile is not None and "spgemm_wide" not in modes:
+        raise OtcError(f"--wide-tile {args.wide_tile}: only spgemm_wide has a choice of warp tile, and it does not run")
     _check_report(args.report, modes)
     profiling.check_source_options(args, needs="report")
     experiments.check_sms(args.sms)
@@ -494,7 +498,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar, profiling.recording_for(args):
         runs = experiments.run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
-                        sms=args.sms, spec=spec, cta_order=args.cta_order)
+                        sms=args.sms, spec=spec, cta_order=args.cta_order, wide_tile=args.wide_tile)
     _write_mode_timelines(args, runs, modes, "gemm", None if args.json else console)
     if args.json:
         print(_json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
@@ -506,7 +510,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
         for mode in modes:
             r = runs[mode]
             verdict = "within the documented bound" if r["within_bound"] else "OUTSIDE the documented bound"
-            order = f", CTA order {r['order']}" if "order" in r else ""
+            order = (f", warp tile {r['tile']}" if "tile" in r else "") + (f", CTA order {r['order']}" if "order" in r else "")
             ran = f" (ran {r['program'][0]}{order})" if "program" in r else ""
             console.print(f"{mode}{ran}: result vs NumPy float64: max |err| {r['max_abs_err']:.3g}, {verdict}")
         if args.report:
@@ -784,6 +788,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cta-order", type=int, choices=(0, 1), default=None,
                    help="spgemm_wide's CTA order: 0, consecutive CTAs share an A pair; 1, a B pair "
                    "(default: the one kernels.wide_order picks for the launch)")
+    p.add_argument("--wide-tile", choices=("64x64", "128x32"), default=None,
+                   help="spgemm_wide's warp tile: 64x64 (two A tiles x two B tiles) or 128x32 (four x one) "
+                   "(default: the one kernels.wide_tile picks for the operands)")
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
     _add_timing_option(p)

@@ -69,7 +69,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "wide_depth", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -100,6 +100,8 @@ class GemmResult:
     #: spgemm_wide's CTA order (:func:`wide_order`): 0, consecutive CTAs walk a row of 64x64 tiles
     #: (they share an A pair), 1, a column (they share a B pair); None for the other modes.
     order: int | None = None
+    #: spgemm_wide's warp tile (:func:`wide_tile`): "64x64" or "128x32"; None for the other modes.
+    tile: str | None = None
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -225,24 +227,107 @@ def _owmma_operand(x: np.ndarray, operand: str) -> np.ndarray:
 #: spgemm_wide's software-pipeline depths (record i + depth - 1 loads while record i computes), one
 #: shipped program each (``programs/generators/spgemm_wide.py --depth N``); :func:`wide_depth` picks.
 WIDE_DEPTHS = {3: "spgemm_wide.sass", 4: "spgemm_wide_d4.sass", 5: "spgemm_wide_d5.sass", 6: "spgemm_wide_d6.sass"}
+#: The same for the 128x32 warp tile (``spgemm_wide.py --tall [--depth N]``: 160 and 200 registers
+#: per thread; a third buffer of 36 value registers more would pass 255 at depth 6 and leave 8 CTAs
+#: per SM at depth 5).
+TALL_DEPTHS = {3: "spgemm_tall.sass", 4: "spgemm_tall_d4.sass"}
+#: spgemm_wide's warp tiles (rows x columns of C per warp) and their programs by depth.
+WIDE_TILES = {"64x64": WIDE_DEPTHS, "128x32": TALL_DEPTHS}
 
 
-def wide_depth(device: Device, ctas: int) -> int:
-    """spgemm_wide's pipeline depth for a launch of ``ctas`` CTAs on ``device``: of the depths whose
-    CTAs the cycle model's GPU holds in the fewest waves (``ceil(ctas / CTAs held at once)``, by
-    registers, warps and shared memory: ``Device.resident_ctas``), the deepest. A deeper pipeline
-    keeps more loads in flight per warp but takes more registers (120, 148, 180, 208 per thread),
-    so fewer CTAs are resident; where that adds a wave, the last one runs with few warps and cannot
-    hide its loads' latency (docs/kernels.md, "Pipeline depth"). The bits are the same at every
-    depth; without the cycle model, depth 3."""
+def wide_depth(device: Device, ctas: int, tile: str = "64x64") -> int:
+    """spgemm_wide's pipeline depth for a launch of ``ctas`` CTAs of warp tile ``tile`` (a key of
+    :data:`WIDE_TILES`) on ``device``: of the depths whose CTAs the cycle model's GPU holds in the
+    fewest waves (``ceil(ctas / CTAs held at once)``, by registers, warps and shared memory:
+    ``Device.resident_ctas``), the deepest. A deeper pipeline keeps more loads in flight per warp
+    but takes more registers (64x64: 120, 148, 180, 208 per thread; 128x32: 160, 200), so fewer
+    CTAs are resident; where that adds a wave, the last one runs with few warps and cannot hide its
+    loads' latency (docs/kernels.md, "Pipeline depth"). The bits are the same at every depth;
+    without the cycle model, depth 3."""
+    waves = _wide_waves(device, ctas, tile)
+    if waves is None:
+        return 3
+    return min(waves, key=lambda d: (waves[d], -d))
+
+
+def _wide_waves(device: Device, ctas: int, tile: str) -> dict[int, int] | None:
+    """Per depth of ``tile``'s programs, the waves in which ``device`` runs ``ctas`` CTAs (None
+    without the cycle model)."""
     waves = {}
-    for depth, file in WIDE_DEPTHS.items():
+    for depth, file in WIDE_TILES[tile].items():
         kern = shipped_program(file).kernels["spgemm_wide"]
         held = device.resident_ctas(32, kern.num_regs, kern.shared_bytes or 0)
         if held is None:
-            return 3
+            return None
         waves[depth] = -(-ctas // held)
-    return min(waves, key=lambda d: (waves[d], -d))
+    return waves
+
+
+#: Issued warp-instructions per record in the record loops of the two tiles' programs (counted in
+#: them: the record's LDS, SHF, three IMAD.WIDE, R2P, 4 x (ACCB.BMAP, SpWMMA), and its loads: 64x64
+#: two LDG.64 and six LDG.128; 128x32 an LDG.128 and an LDG.32 of bitmaps, nine LDG.128 of values
+#: and the LOP3 that frees P0 for flag bit 7).
+WIDE_RECORD_INSTRUCTIONS = {"64x64": 22, "128x32": 26}
+
+
+def _slices_nonempty(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the 32-row (A, axis 0) or 32-column (B, axis 1) tiles of ``x`` (padded to 32), per tile
+    and k: whether its slice has a non-zero, and whether more than 16 (bool arrays (tiles, K))."""
+    counts = (x != 0).reshape(x.shape[0] // 32, 32, x.shape[1]).sum(axis=1) if axis == 0 else \
+        (x != 0).reshape(x.shape[0], x.shape[1] // 32, 32).sum(axis=2).T
+    return counts > 0, counts > 16
+
+
+def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, int]]:
+    """Per warp tile of spgemm_wide (a key of :data:`WIDE_TILES`), the records and the global-memory
+    sectors their loads read for ``a16 @ b16`` (padded to 128 along M and N, 32 along K), as the
+    program loads them. A record is a k at which some unit of the warp tile has work on both sides
+    (64x64: an A pair and a B pair with a non-zero at k; 128x32: a quad of A tiles and one B tile);
+    it reads its tile groups' bitmap sector each, per non-empty A tile one sector of values and one
+    more for more than 16 non-zeros, per non-empty B tile two."""
+    m, n = -(-a16.shape[0] // 128) * 128, -(-b16.shape[1] // 128) * 128
+    k = -(-a16.shape[1] // 32) * 32
+    a_ne, a_wide = _slices_nonempty(_pad(a16, m, k), 0)
+    b_ne, _ = _slices_nonempty(_pad(b16, k, n), 1)
+    counts = {}
+    for tile, (ta, tb) in {"64x64": (2, 2), "128x32": (4, 1)}.items():
+        # per group of ta A tiles (tb B tiles) and k: its non-empty tiles, and the sectors it loads
+        a_n = a_ne.reshape(-1, ta, k).sum(axis=1)
+        a_sect = np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0)
+        b_n = b_ne.reshape(-1, tb, k).sum(axis=1)
+        b_sect = np.where(b_n > 0, 1 + 2 * b_n, 0)
+        na, nb = (a_n > 0).sum(axis=0), (b_n > 0).sum(axis=0)  # groups with work, per k
+        counts[tile] = (int((na * nb).sum()), int((a_sect.sum(axis=0) * nb + na * b_sect.sum(axis=0)).sum()))
+    return counts
+
+
+def wide_tile_cost(a16: np.ndarray, b16: np.ndarray, device: Device) -> dict[str, float] | None:
+    """An estimate, per warp tile of spgemm_wide, of the cycles of ``a16 @ b16`` on ``device`` (None
+    without the cycle model): the sum of two throughput bounds from :func:`wide_tile_counts`. A sum,
+    not the larger: the kernel's loads and its other instructions do not overlap (docs/kernels.md,
+    "What the bounds say": its LD/ST and tensor units are each busy about half the time, its cycles
+    1.5-2x its largest bound).
+
+    - L2: the records' sectors and C's (M N fp32), each 32 bytes of the L2's bandwidth per core
+      cycle (``memory.l2_bandwidth_gbs`` over ``gpu.clock_mhz``); L1 hits are not counted.
+    - Issue: records times :data:`WIDE_RECORD_INSTRUCTIONS` over the SMs' sub-cores."""
+    cfg = device.timing_config
+    if not cfg:
+        return None
+    m, n = -(-a16.shape[0] // 128) * 128, -(-b16.shape[1] // 128) * 128
+    bytes_per_cycle = float(cfg["memory.l2_bandwidth_gbs"]) * 1000.0 / float(cfg["gpu.clock_mhz"])
+    sub_cores = int(cfg["sm.sub_cores"]) * int(cfg["gpu.num_sms"])
+    return {tile: (sectors + m * n * 4 / 32) * 32 / bytes_per_cycle + records * WIDE_RECORD_INSTRUCTIONS[tile] / sub_cores
+            for tile, (records, sectors) in wide_tile_counts(a16, b16).items()}
+
+
+def wide_tile(a16: np.ndarray, b16: np.ndarray, device: Device) -> str:
+    """The warp tile :func:`gemm` runs spgemm_wide with: 128x32 where :func:`wide_tile_cost` gives it
+    fewer cycles than 64x64; otherwise, and without the cycle model, 64x64. Four A tiles per record
+    list fewer records where B is very sparse (a record needs only one B tile with work) but each
+    reads all four A slices: docs/kernels.md, "The 128x32 warp tile"."""
+    cost = wide_tile_cost(a16, b16, device)
+    return "128x32" if cost is not None and cost["128x32"] < cost["64x64"] else "64x64"
 
 
 #: Set bits of each byte value (the load flags are counted bit by bit).
@@ -326,7 +411,11 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
     the record's flags. A block holds per k the two tiles' slices (32 words), then the bitmap pair
     twice, at bytes 128 and 144: the kernel reads A's with the lane's offset of its A value loads
     (0 or 16 bytes) and B's from the block's base, so one broadcast load reads one sector in every
-    lane. Slice K is all zero: the kernel's no-op records point there."""
+    lane. Slice K is all zero: the kernel's no-op records point there.
+
+    ``tiles``: the tiles of a group (2: the 64x64 warp tile's pairs; A 4 or B 1: the 128x32 tile's,
+    ``spgemm_wide.py --tall``): then A's byte holds bits 2t / 2t + 1 of its tile t = 0..3, B's bit 0,
+    and a block holds the group's slices (32 tiles words), then its bitmaps twice, 16 bytes apart."""
     axis = 0 if operand == "A" else 1
     if tiles not in ((2, 4) if operand == "A" else (1, 2)):
         raise ValueError(f"spgemm_wide groups 2 or 4 tiles of A, 1 or 2 of B; got {tiles} for {operand!r}")
@@ -362,21 +451,26 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
 
 
 def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | None = None,
-         cta_order: int | None = None) -> GemmResult:
+         cta_order: int | None = None, wide_tile: str | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy).
     ``timing``: ``"full"`` or ``"sampled"`` (:meth:`Device.launch`; None: full, or that of an
     enclosing ``otc_emu.timing_mode``). ``cta_order`` (spgemm_wide only): 0 or 1 launches that
     CTA order (:attr:`GemmResult.order`) instead of the one :func:`wide_order` picks; the bits are
-    the same in both."""
+    the same in both. ``wide_tile`` (spgemm_wide only): ``"64x64"`` or ``"128x32"`` runs that warp
+    tile (:attr:`GemmResult.tile`) instead of the one :func:`wide_tile` picks; the bits are the
+    same in both."""
     with timing_mode(timing):
-        return _gemm(a, b, mode, device, cta_order)
+        return _gemm(a, b, mode, device, cta_order, wide_tile)
 
 
-def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None) -> GemmResult:
+def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, tile: str | None = None) -> GemmResult:
     if mode not in GEMM_MODES:
         raise ValueError(f"unknown GEMM mode {mode!r}; available: {', '.join(GEMM_MODES)}")
     if cta_order is not None and (mode != "spgemm_wide" or isinstance(cta_order, bool) or cta_order not in (0, 1)):
         raise ValueError(f"cta_order is 0 or 1, for mode 'spgemm_wide' only; got {cta_order!r} for mode {mode!r}")
+    if tile is not None and (mode != "spgemm_wide" or tile not in WIDE_TILES):
+        raise ValueError(f"wide_tile is one of {', '.join(map(repr, WIDE_TILES))}, for mode 'spgemm_wide' only; "
+                         f"got {tile!r} for mode {mode!r}")
     a16, b16 = as_fp16(a, "a", 2, "2-D matrix", 3), as_fp16(b, "b", 2, "2-D matrix", 3)
     m, k = a16.shape
     k2, n = b16.shape
@@ -404,16 +498,22 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None) 
         c, stats = run_shipped(dev, file, kernel, [*a_ops, *b_ops], (mp, np_), (-(-tn // 2), -(-tm // 2)), 128,
                                [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)], crop=(m, n))
         return GemmResult(c, stats, mode)
-    if mode == "spgemm_wide":  # 64x64 warp tiles of four accumulation buffers, one warp per CTA
-        mp, np_, k = -(-m // 64) * 64, -(-n // 64) * 64, -(-k // 32) * 32
-        a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A")
-        b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B")
-        pm, pn = mp // 64, np_ // 64
-        depth = wide_depth(dev, pm * pn)
-        order = wide_launch_order(a_ops[0], b_ops[0], dev, WIDE_DEPTHS[depth]) if cta_order is None else cta_order
-        c, stats = run_shipped(dev, WIDE_DEPTHS[depth], kernel, [*a_ops, *b_ops], (mp, np_), (pm, pn) if order else (pn, pm),
+    if mode == "spgemm_wide":  # warp tiles of four accumulation buffers (64x64 or 128x32), one warp per CTA
+        tile = tile or wide_tile(a16, b16, dev)
+        ta, tb = (2, 2) if tile == "64x64" else (4, 1)  # A and B tiles of 32 per warp tile
+        mp, np_, k = -(-m // (32 * ta)) * 32 * ta, -(-n // (32 * tb)) * 32 * tb, -(-k // 32) * 32
+        a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A", ta)
+        b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B", tb)
+        pm, pn = mp // (32 * ta), np_ // (32 * tb)
+        depth = wide_depth(dev, pm * pn, tile)
+        program = WIDE_TILES[tile][depth]
+        if cta_order is not None:
+            order = cta_order
+        else:  # (the rule counts the 64x64 tile's pair flags; the 128x32 tile runs where B is very sparse: order 0)
+            order = wide_launch_order(a_ops[0], b_ops[0], dev, program) if tile == "64x64" else 0
+        c, stats = run_shipped(dev, program, kernel, [*a_ops, *b_ops], (mp, np_), (pm, pn) if order else (pn, pm),
                                32, [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn), np.uint32(order)], crop=(m, n))
-        return GemmResult(c, stats, mode, program=WIDE_DEPTHS[depth], order=order)
+        return GemmResult(c, stats, mode, program=program, order=order, tile=tile)
     if mode in ("sp24", "hss"):  # structured-sparse A (kernels_structured.py)
         from .kernels_structured import structured_gemm
 

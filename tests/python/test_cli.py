@@ -392,20 +392,32 @@ def test_gemm_report_of_a_sparse_mode_adds_the_heatmap(mode, heatmap_shown, caps
     assert ("= the emulator's ohmma.executed counter" in out) is heatmap_shown
 
 
-@pytest.mark.parametrize("sms, program", [("80", "spgemm_wide_d6.sass"), ("1", "spgemm_wide.sass")])
-def test_gemm_names_the_spgemm_wide_program_it_ran(sms, program):
+@pytest.mark.parametrize("sms, tile, asked, program", [
+    ("80", "64x64", True, "spgemm_wide_d6.sass"),
+    ("1", "64x64", True, "spgemm_wide.sass"),
+    ("80", "128x32", False, "spgemm_tall_d4.sass"),  # the defaults, A 90% / B 99% zeros: kernels.wide_tile's pick
+    ("1", "128x32", True, "spgemm_tall_d4.sass"),
+])
+def test_gemm_names_the_spgemm_wide_program_it_ran(sms, tile, asked, program):
     # 256^3: 16 one-warp CTAs; 80 SMs hold them in one wave at any depth (the deepest), one SM at
-    # depth 3 only (17 per SM; 13 at depth 4)
+    # depth 3 only for 64x64 (17 per SM; 13 at depth 4), in two waves at both depths for 128x32
+    # (12 and 10 per SM: depth 4)
     wide = ["--set", "tensor.accbufs_per_warp=4", "--set", "tensor.spwmma_sequencer=true"]
+    wide += ["--wide-tile", tile] if asked else []
     run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "hmma,spgemm_wide", "--sms", sms, *wide, "--json")
     assert run.returncode == 0, run.stderr[-2000:]
     rows = {r["mode"]: r for r in json.loads(run.stdout)["modes"]}
     assert rows["spgemm_wide"]["program"] == program and "program" not in rows["hmma"]
+    assert rows["spgemm_wide"]["warp_tile"] == tile and "warp_tile" not in rows["hmma"]
     assert rows["spgemm_wide"]["cta_order"] == 0 and "cta_order" not in rows["hmma"]  # nothing exceeds the L2
     run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "spgemm_wide", "--sms", sms, *wide, "--no-color")
-    assert f"spgemm_wide (ran {program}, CTA order 0)" in " ".join(run.stdout.split()), run.stdout[-2000:]
-    # A almost empty, B dense, an L2 of 8 KiB: B's blocks exceed it and outweigh A's (kernels.wide_order)
-    run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "spgemm_wide", "--sms", sms, *wide, "--sparsity-a", "0.999",
+    assert f"spgemm_wide (ran {program}, warp tile {tile}, CTA order 0)" in " ".join(run.stdout.split()), run.stdout[-2000:]
+
+
+def test_gemm_cta_order_comes_from_the_rule():
+    wide = ["--set", "tensor.accbufs_per_warp=4", "--set", "tensor.spwmma_sequencer=true"]
+    # A almost empty, an L2 of 8 KiB: B's blocks exceed it and outweigh A's (kernels.wide_order)
+    run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "spgemm_wide", "--sms", "1", *wide, "--sparsity-a", "0.999",
               "--set", "memory.l2_bytes=8192", "--json")
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads(run.stdout)["modes"][0]["cta_order"] == 1
@@ -424,6 +436,8 @@ def test_gemm_cta_order_forces_spgemm_wide_s_order(order):
 @pytest.mark.parametrize("args, message", [
     (["--modes", "hmma,owmma", "--cta-order", "1"], "only spgemm_wide has a CTA order"),
     (["--modes", "spgemm_wide", "--cta-order", "2"], "invalid choice"),
+    (["--modes", "hmma", "--wide-tile", "128x32"], "only spgemm_wide has a choice of warp tile"),
+    (["--modes", "spgemm_wide", "--wide-tile", "32x128"], "invalid choice"),
 ])
 def test_gemm_cta_order_refused_where_it_cannot_apply(args, message):
     run = cli("gemm", "-m", "64", "-n", "64", "-k", "64", *args)

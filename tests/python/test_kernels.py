@@ -11,6 +11,7 @@ import pytest
 
 import otc_emu
 from otc_emu import kernels, sparse
+from otc_emu.experiments.workloads import gemm_operands
 
 SHAPES = [(16, 16, 16), (1, 1, 1), (33, 47, 65), (16, 32, 7), (48, 16, 0), (200, 300, 40)]  # the last: several CTAs both ways
 
@@ -107,23 +108,25 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
 # (64, 64, 1056): 33 chunks of k, so that lists end and resume at every slot of the list build's
 # flag prefetch (chunk c % 4) and the last chunks have no flags to prefetch
 @pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100), (64, 64, 1056)])
-@pytest.mark.parametrize("depth", sorted(kernels.WIDE_DEPTHS))
+@pytest.mark.parametrize("tile, depth", [(tile, depth) for tile, depths in kernels.WIDE_TILES.items() for depth in sorted(depths)])
 @pytest.mark.parametrize("order", [0, 1])
-def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, depth, order):
+def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, tile, depth, order):
     rng = np.random.default_rng(int(sa * 1000) + int(sb * 10) + m)
     a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=7)
     b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=8)
-    # every pipeline depth, both CTA orders (grid (tq, tp) or (tp, tq))
-    with mock.patch.object(kernels, "wide_depth", lambda dev, ctas: depth):
-        wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE), cta_order=order)
-    assert (wide.program, wide.order) == (kernels.WIDE_DEPTHS[depth], order)
+    # every warp tile and pipeline depth, both CTA orders (grid (tq, tp) or (tp, tq))
+    with mock.patch.object(kernels, "wide_depth", lambda dev, ctas, tile="64x64": depth):
+        wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE), cta_order=order,
+                            wide_tile=tile)
+    assert (wide.program, wide.order, wide.tile) == (kernels.WIDE_TILES[tile][depth], order, tile)
     np.testing.assert_array_equal(wide.c, kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c)
     c = wide.stats.counters
     assert c["spwmma.ohmmas"] == expected_ohmmas(a, b)
     assert c["ohmma.issued"] == 0
-    # one record per k where some unit of a 64x64 tile has work, each 4 x (BMAP, SpWMMA), plus at
+    # one record per k where some unit of the warp tile has work, each 4 x (BMAP, SpWMMA), plus at
     # most depth - 1 no-op records per list (a list per chunk of 32 k at most)
-    records, lists = wide_records(a, b), -(-m // 64) * -(-n // 64) * -(-k // 32)
+    rows, cols = (64, 64) if tile == "64x64" else (128, 32)
+    records, lists = wide_records(a, b, rows, cols), -(-m // rows) * -(-n // cols) * -(-k // 32)
     assert c["spwmma.issued"] == c["accb.bmap"]
     assert 4 * records <= c["spwmma.issued"] <= 4 * (records + (depth - 1) * lists)
 
@@ -161,13 +164,13 @@ def test_resident_ctas_checks_its_arguments():
         dev.resident_ctas(32.0, 32)
 
 
-def wide_records(a, b):
-    """(64x64 warp tile, k) pairs where some 32x32 unit has non-zeros in both slices."""
-    mp, np_ = -(-a.shape[0] // 64) * 64, -(-b.shape[1] // 64) * 64
+def wide_records(a, b, rows=64, cols=64):
+    """(rows x cols warp tile, k) pairs where some 32x32 unit has non-zeros in both slices."""
+    mp, np_ = -(-a.shape[0] // rows) * rows, -(-b.shape[1] // cols) * cols
     ap = np.zeros((mp, a.shape[1])); ap[: a.shape[0]] = a
     bp = np.zeros((b.shape[0], np_)); bp[:, : b.shape[1]] = b
-    nza = (ap != 0).reshape(mp // 64, 64, -1).any(axis=1)  # (tile pair rows, k)
-    nzb = (bp != 0).reshape(b.shape[0], np_ // 64, 64).any(axis=2)  # (k, tile pair cols)
+    nza = (ap != 0).reshape(mp // rows, rows, -1).any(axis=1)  # (tile group rows, k)
+    nzb = (bp != 0).reshape(b.shape[0], np_ // cols, cols).any(axis=2)  # (k, tile group cols)
     return int((nza.astype(int) @ nzb.astype(int)).sum())
 
 
@@ -275,6 +278,64 @@ def test_spgemm_wide_launches_the_rule_s_order():
         results[wide.order] = wide.stats.counters
     assert results[0]["spwmma.ohmmas"] == results[1]["spwmma.ohmmas"] == expected_ohmmas(a, b)
     assert kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(timing=False)).order == 0
+
+
+@pytest.mark.parametrize("mode, tile", [("owmma", "64x64"), ("spgemm_wide", "32x32"), ("spgemm_wide", "tall"), ("spgemm_wide", 64)])
+def test_gemm_refuses_a_wide_tile_it_cannot_launch(mode, tile):
+    a = np.eye(64, dtype=np.float16)
+    with pytest.raises(ValueError, match="wide_tile is one of '64x64', '128x32', for mode 'spgemm_wide' only"):
+        kernels.gemm(a, a, mode=mode, device=otc_emu.Device(timing=False), wide_tile=tile)
+
+
+@pytest.mark.parametrize("sa, sb", [(0.0, 0.0), (0.75, 0.5), (0.5, 0.99), (0.999, 0.99), (1.0, 0.0)])
+@pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100), (256, 96, 64)])
+def test_wide_tile_counts_the_records_each_tile_lists(m, n, k, sa, sb):
+    rng = np.random.default_rng(int(sa * 1000) + m)
+    a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=3).astype(np.float16)
+    b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=4).astype(np.float16)
+    counts = kernels.wide_tile_counts(a, b)
+    assert counts["64x64"][0] == wide_records(a, b, 64, 64)
+    assert counts["128x32"][0] == wide_records(a, b, 128, 32)
+
+
+def test_wide_tile_counts_the_sectors_the_program_loads():
+    # A: tile 0 with 17 non-zeros at k 0 (values in 2 sectors), tile 2 with one at k 1; B: tile 0
+    # with one non-zero at k 0 and k 1, tile 1 with one at k 1
+    a = np.zeros((128, 32), np.float16)
+    a[:17, 0] = 1
+    a[64, 1] = 1
+    b = np.zeros((32, 64), np.float16)
+    b[0, 0] = b[1, 0] = b[1, 32] = 1
+    # 64x64: k 0, A pair 0 (bitmap + 2) x B pair 0 (bitmap + 2); k 1, A pair 1 (bitmap + 1) x B
+    # pair 0 (bitmap + 2 x 2): 1 + 1 records, 6 + 7 sectors
+    assert kernels.wide_tile_counts(a, b)["64x64"] == (2, 6 + 7)
+    # 128x32: k 0, the A quad (bitmap + 2) x B tile 0 (bitmap + 2); k 1, the quad (bitmap + 1) x B
+    # tiles 0 and 1 (bitmap + 2 each): 1 + 2 records, 6 + 2 x 5 sectors
+    assert kernels.wide_tile_counts(a, b)["128x32"] == (3, 6 + 10)
+
+
+@pytest.mark.parametrize(
+    "sa, sb, machine, tile",
+    [
+        # measured at 512^3 on 4 SMs (docs/kernels.md, "The 128x32 warp tile"): 128x32 takes 15% (v100)
+        # and 8% fewer cycles at A0/B99, 16% / 7% more at A75/B0; about the same at A99.9/B99
+        (0.0, 0.99, "v100", "128x32"),
+        (0.0, 0.99, "dstc-paper", "128x32"),
+        (0.5, 0.99, "v100", "128x32"),
+        (0.75, 0.0, "v100", "64x64"),
+        (0.75, 0.0, "dstc-paper", "64x64"),
+        (0.0, 0.0, "v100", "64x64"),
+        (0.999, 0.99, "v100", "64x64"),
+        (0.0, 0.9, "v100", "64x64"),
+    ],
+)
+def test_wide_tile_takes_the_tall_tile_where_b_is_very_sparse(sa, sb, machine, tile):
+    a, b = gemm_operands(512, 512, 512, sa, sb, 0)
+    dev = otc_emu.Device.v100_slice(4, machine=machine, **kernels.WIDE_MACHINE)
+    cost = kernels.wide_tile_cost(a.astype(np.float16), b.astype(np.float16), dev)
+    assert kernels.wide_tile(a.astype(np.float16), b.astype(np.float16), dev) == tile
+    assert (cost["128x32"] < cost["64x64"]) == (tile == "128x32")
+    assert kernels.wide_tile(a.astype(np.float16), b.astype(np.float16), otc_emu.Device(timing=False)) == "64x64"
 
 
 def test_spgemm_wide_needs_the_wide_machine():
@@ -431,12 +492,13 @@ def test_conv_sparse_wide_variants_are_their_generators_output(units, tmp_path):
     assert out.read_text() == (kernels.PROGRAMS / f"conv_sparse_wide_u{units}.sass").read_text()
 
 
-@pytest.mark.parametrize("depth", [4, 5, 6])
-def test_spgemm_wide_deeper_pipelines_are_their_generators_output(depth, tmp_path):
+@pytest.mark.parametrize("tile, depth", [("64x64", 4), ("64x64", 5), ("64x64", 6), ("128x32", 3), ("128x32", 4)])
+def test_spgemm_wide_variants_are_their_generators_output(tile, depth, tmp_path):
     out = tmp_path / "wide.sass"
     generator = kernels.PROGRAMS / "generators" / "spgemm_wide.py"
-    subprocess.run([sys.executable, str(generator), "--depth", str(depth), str(out)], check=True)
-    assert out.read_text() == Path(kernels.PROGRAMS / f"spgemm_wide_d{depth}.sass").read_text()
+    tall = ["--tall"] if tile == "128x32" else []
+    subprocess.run([sys.executable, str(generator), *tall, "--depth", str(depth), str(out)], check=True)
+    assert out.read_text() == Path(kernels.PROGRAMS / kernels.WIDE_TILES[tile][depth]).read_text()
 
 
 @pytest.mark.parametrize("mode", ["owmma", "hmma", "spgemm", "spgemm_a", "spgemm_seq", "spgemm_wide", "csr", "vstc", "sp24"])

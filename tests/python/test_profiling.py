@@ -30,16 +30,17 @@ def _launch(file, kernel, grid, block, make_args, **settings):
     return run
 
 
-def _gemm(mode, m, n, k, za, zb, vector_wise_b=False, depth=None, **settings):
-    """``depth``: spgemm_wide's pipeline depth, forced (else the one ``kernels.wide_depth`` picks)."""
+def _gemm(mode, m, n, k, za, zb, vector_wise_b=False, depth=None, tile=None, **settings):
+    """``depth``, ``tile``: spgemm_wide's pipeline depth and warp tile, forced (else the ones
+    ``kernels.wide_depth`` and ``kernels.wide_tile`` pick)."""
     def run(window=None):
         a = sparse.prune_random(np.random.default_rng(1).standard_normal((m, k)), za, seed=2)
         b = sparse.prune_random(np.random.default_rng(3).standard_normal((k, n)), zb, seed=4)
         if vector_wise_b:  # vstc: 4 of 16 along k
             b = sparse.prune_vector_wise(b, zb)
-        forced = mock.patch.object(kernels, "wide_depth", lambda dev, ctas: depth) if depth else _nothing()
+        forced = mock.patch.object(kernels, "wide_depth", lambda dev, ctas, tile="64x64": depth) if depth else _nothing()
         with timeline.recording(window) if window else _nothing(), forced:
-            res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(**settings))
+            res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(**settings), **({"wide_tile": tile} if tile else {}))
         file, kernel = kernels.GEMM_MODES[mode]
         return res.stats, otc_emu.load(PROGRAMS / (res.program or file)), kernel
     return run
@@ -111,11 +112,13 @@ CASES = {
     "spgemm.dense_b": _gemm("spgemm_a", 96, 64, 96, 0.5, 0.0),
     "spgemm.two_threads": _gemm("spgemm", 128, 128, 64, 0.8, 0.95, threads=2),
     "spgemm_seq": _gemm("spgemm_seq", 128, 128, 128, 0.9, 0.9, **{"tensor.spwmma_sequencer": True}),
-    # spgemm_wide at each pipeline depth (128^3 on 80 SMs: 4 CTAs, the rule picks the deepest)
-    "spgemm_wide": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=3, **kernels.WIDE_MACHINE),
-    "spgemm_wide_d4": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=4, **kernels.WIDE_MACHINE),
-    "spgemm_wide_d5": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=5, **kernels.WIDE_MACHINE),
-    "spgemm_wide_d6": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, **kernels.WIDE_MACHINE),
+    # spgemm_wide at each warp tile and pipeline depth (128^3 on 80 SMs: 4 CTAs, the rule picks the deepest)
+    "spgemm_wide": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=3, tile="64x64", **kernels.WIDE_MACHINE),
+    "spgemm_wide_d4": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=4, tile="64x64", **kernels.WIDE_MACHINE),
+    "spgemm_wide_d5": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=5, tile="64x64", **kernels.WIDE_MACHINE),
+    "spgemm_wide_d6": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, tile="64x64", **kernels.WIDE_MACHINE),
+    "spgemm_tall": _gemm("spgemm_wide", 128, 128, 128, 0.5, 0.99, depth=3, tile="128x32", **kernels.WIDE_MACHINE),
+    "spgemm_tall_d4": _gemm("spgemm_wide", 128, 128, 128, 0.5, 0.99, **kernels.WIDE_MACHINE),  # the rule's tile
     "csr_spgemm": _gemm("csr", 96, 64, 64, 0.8, 0.9),
     "vstc_gemm": _gemm("vstc", 128, 128, 64, 0.0, 0.75, vector_wise_b=True),
     "sp24_gemm": _structured("C0(2:4)", 128, 128, 96),

@@ -71,7 +71,7 @@ def test_bounds_hold_against_the_model(sa, sb):
     a = otc_emu.sparse.prune_random(rng.standard_normal((128, 128)), sa, seed=1).astype(np.float16)
     b = otc_emu.sparse.prune_random(rng.standard_normal((128, 128)), sb, seed=2).astype(np.float16)
     dev = otc_emu.Device.v100_slice(2, **kernels.WIDE_MACHINE)
-    run = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
+    run = kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_tile="64x64")  # the bound's 64x64 tile
     wide = run.stats
     hmma = kernels.gemm(a, b, mode="hmma", device=otc_emu.Device.v100_slice(2)).stats
     t = tile_bound(a, b, 2, 2, dev.timing_config, "issued")

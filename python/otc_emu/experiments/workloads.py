@@ -32,11 +32,12 @@ def slice_device(sms: int, spec: dict | None = None):
 
 
 def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: Sequence[str], seed: int = 0,
-             progress=None, sms: int = 80, spec: dict | None = None, cta_order: int | None = None) -> dict:
+             progress=None, sms: int = 80, spec: dict | None = None, cta_order: int | None = None,
+             wide_tile: str | None = None) -> dict:
     """Run kernels.gemm for each mode on the same pruned random operands (:func:`gemm_operands`), on
     machine ``spec`` (:func:`slice_device`); for the CLI: ``runs[mode]`` with stats and the NumPy
-    check, and the operands under ``"_operands"``. ``cta_order``: spgemm_wide's, forced (None: the
-    rule's)."""
+    check, and the operands under ``"_operands"``. ``cta_order``, ``wide_tile``: spgemm_wide's, forced
+    (None: the rules')."""
     from .. import kernels
     from ..kernels_structured import own_pruning, program_of
 
@@ -49,7 +50,9 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
             progress.describe(f"running {mode}")
         am = own_pruning(a, mode, sparsity_a)  # sp24 / hss prune A to their pattern (kernels_structured)
         ex, bd = (exact, bound) if am is a else (am.astype(np.float64) @ b.astype(np.float64), kernels.error_bound(am, b))
-        res = kernels.gemm(am, b, mode=mode, device=slice_device(sms, spec), cta_order=cta_order if mode == "spgemm_wide" else None)
+        wide = mode == "spgemm_wide"
+        res = kernels.gemm(am, b, mode=mode, device=slice_device(sms, spec), cta_order=cta_order if wide else None,
+                           wide_tile=wide_tile if wide else None)
         out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - ex) <= bd)),
                      "max_abs_err": float(np.max(np.abs(res.c - ex))) if res.c.size else 0.0}
         if am is not a:  # hss runs one of two programs (by A's pattern): the profiling views need which
@@ -58,6 +61,8 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
             out[mode]["program"] = (res.program, kernels.GEMM_MODES[mode][1])
         if res.order is not None:  # spgemm_wide: the CTA order kernels.wide_order picked
             out[mode]["order"] = res.order
+        if res.tile is not None:  # and its warp tile (kernels.wide_tile)
+            out[mode]["tile"] = res.tile
         if progress is not None:
             progress.advance()
     out["_operands"] = (a, b)
