@@ -69,7 +69,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "WIDE_TALL_MARGIN", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -237,29 +237,31 @@ WIDE_TILES = {"64x64": WIDE_DEPTHS, "128x32": TALL_DEPTHS}
 
 def wide_depth(device: Device, ctas: int, tile: str = "64x64") -> int:
     """spgemm_wide's pipeline depth for a launch of ``ctas`` CTAs of warp tile ``tile`` (a key of
-    :data:`WIDE_TILES`) on ``device``: of the depths whose CTAs the cycle model's GPU holds in the
-    fewest waves (``ceil(ctas / CTAs held at once)``, by registers, warps and shared memory:
-    ``Device.resident_ctas``), the deepest. A deeper pipeline keeps more loads in flight per warp
-    but takes more registers (64x64: 120, 148, 180, 208 per thread; 128x32: 160, 200), so fewer
-    CTAs are resident; where that adds a wave, the last one runs with few warps and cannot hide its
-    loads' latency (docs/kernels.md, "Pipeline depth"). The bits are the same at every depth;
-    without the cycle model, depth 3."""
+    :data:`WIDE_TILES`) on ``device``: the depth whose CTAs take the fewest CTA slots over the waves
+    in which the cycle model's GPU runs them (``ceil(ctas / held) * min(held, ctas)``, ``held`` the
+    CTAs it holds at once by registers, warps and shared memory: ``Device.resident_ctas``), the
+    deepest of equals. A deeper pipeline keeps more loads in flight per warp but takes more
+    registers (64x64: 120, 148, 180, 208 per thread; 128x32: 160, 200), so fewer CTAs are resident.
+    Why slots: the held CTAs share their SM's throughput, so a wave lasts about as long as it holds
+    CTAs, and a last wave with few of them lasts as long as a full one (alone they cannot hide
+    their loads' latency). The bits are the same at every depth; without the cycle model, depth 3.
+    (Until 2026-12-07 the fewest waves; measured in docs/kernels.md, "Pipeline depth".)"""
     waves = _wide_waves(device, ctas, tile)
     if waves is None:
         return 3
-    return min(waves, key=lambda d: (waves[d], -d))
+    return min(waves, key=lambda d: (waves[d][0] * min(waves[d][1], ctas), -d))
 
 
-def _wide_waves(device: Device, ctas: int, tile: str) -> dict[int, int] | None:
-    """Per depth of ``tile``'s programs, the waves in which ``device`` runs ``ctas`` CTAs (None
-    without the cycle model)."""
+def _wide_waves(device: Device, ctas: int, tile: str) -> dict[int, tuple[int, int]] | None:
+    """Per depth of ``tile``'s programs, the waves in which ``device`` runs ``ctas`` CTAs and the
+    CTAs it holds at once (None without the cycle model)."""
     waves = {}
     for depth, file in WIDE_TILES[tile].items():
         kern = shipped_program(file).kernels["spgemm_wide"]
         held = device.resident_ctas(32, kern.num_regs, kern.shared_bytes or 0)
         if held is None:
             return None
-        waves[depth] = -(-ctas // held)
+        waves[depth] = (-(-ctas // held), held)
     return waves
 
 
@@ -321,13 +323,22 @@ def wide_tile_cost(a16: np.ndarray, b16: np.ndarray, device: Device) -> dict[str
             for tile, (records, sectors) in wide_tile_counts(a16, b16).items()}
 
 
+#: :func:`wide_tile` takes the 128x32 tile only where :func:`wide_tile_cost` gives it at most this
+#: fraction of 64x64's cycles. The estimate leaves out what favours 64x64: its CTA order
+#: (:func:`wide_order`; 128x32 runs order 0) and the L1 hits of CTAs sharing a pair. Measured at
+#: A 99% / B 99% zeros (estimate 0.95 at 4096^3, 0.96 at 1024^3 on 8 SMs), 128x32 took 15% more
+#: cycles at 4096^3 on `v100` and 3-8% more at 1024^3; where the estimate was 0.66-0.84 it took
+#: 12-21% fewer (docs/kernels.md, "The 128x32 warp tile").
+WIDE_TALL_MARGIN = 0.9
+
+
 def wide_tile(a16: np.ndarray, b16: np.ndarray, device: Device) -> str:
     """The warp tile :func:`gemm` runs spgemm_wide with: 128x32 where :func:`wide_tile_cost` gives it
-    fewer cycles than 64x64; otherwise, and without the cycle model, 64x64. Four A tiles per record
-    list fewer records where B is very sparse (a record needs only one B tile with work) but each
-    reads all four A slices: docs/kernels.md, "The 128x32 warp tile"."""
+    at most :data:`WIDE_TALL_MARGIN` of 64x64's cycles; otherwise, and without the cycle model,
+    64x64. Four A tiles per record list fewer records where B is very sparse (a record needs only
+    one B tile with work) but each reads all four A slices: docs/kernels.md, "The 128x32 warp tile"."""
     cost = wide_tile_cost(a16, b16, device)
-    return "128x32" if cost is not None and cost["128x32"] < cost["64x64"] else "64x64"
+    return "128x32" if cost is not None and cost["128x32"] <= WIDE_TALL_MARGIN * cost["64x64"] else "64x64"
 
 
 #: Set bits of each byte value (the load flags are counted bit by bit).
