@@ -7,7 +7,8 @@ about 3 minutes on one core at the default size):
 
 "tensor/k" counts issued OHMMAs (executed or predicated off; HMMA.884 steps for hmma; for
 spgemm_seq its sequenced SpWMMAs, one per listed k, on a machine with the sequencer; for
-spgemm_wide its sequenced SpWMMAs, four per record of a 64x64 warp tile, with
+spgemm_wide its sequenced SpWMMAs, four per record of its warp tile (64x64 or 128x32, as
+kernels.wide_tile picks; the program that ran is printed), with
 tensor.accbufs_per_warp = 4 as well), "other/k"
 every other issued warp-instruction of the run (set-up, bitmap scans and the store included). A
 "listed k" is a (32x32 warp tile, k) pair the kernel has to compute: for spgemm one whose A
@@ -90,7 +91,8 @@ def run(a: np.ndarray, b: np.ndarray, mode: str, sms: int, machine: str = "v100"
             "hmma_executed": c.get("hmma.executed", 0),
             "non_ohmma_per_k": other / max(listed, 1), "ohmma_issued_per_k": ohmma / max(listed, 1),
             "non_ohmma_by_opcode_per_k": dict(sorted(by_op.items(), key=lambda x: -x[1])),
-            "stall_share": stalls, "tensor_utilization": res.stats.metrics.get("tensor.utilization")}
+            "stall_share": stalls, "tensor_utilization": res.stats.metrics.get("tensor.utilization"),
+            **({"warp_tile": res.tile, "program": res.program} if res.tile else {})}
 
 
 def _points(text: str) -> tuple[tuple[float, float], ...]:
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     def line(mode, sa, sb, r):
         print(f"{mode:<9}{sa:>7}{sb:>7}{r['cycles']:>10}{base / r['cycles']:>8.2f}{r['listed_k']:>10}"
-              f"{r['ohmma_issued_per_k']:>9.2f}{r['non_ohmma_per_k']:>9.2f}", flush=True)
+              f"{r['ohmma_issued_per_k']:>9.2f}{r['non_ohmma_per_k']:>9.2f}" + (f"  {r['program']}" if "program" in r else ""), flush=True)
         if args.verbose:
             print("    other per k: " + ", ".join(f"{k} {v:.2f}" for k, v in r["non_ohmma_by_opcode_per_k"].items() if v >= 0.05))
             print("    stalls: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(r["stall_share"].items(), key=lambda x: -x[1]) if v >= 0.02))

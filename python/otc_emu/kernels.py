@@ -35,7 +35,9 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   flags do not need skipped), each 32x32 unit's
   set run by one sequenced SpWMMA (``programs/spgemm_wide.sass``, or the deeper software pipeline
   ``spgemm_wide_d4..6.sass`` that :func:`wide_depth` picks by occupancy, named in
-  ``GemmResult.program``; operands from :func:`spgemm_wide_operand`). The same OHMMAs and bits as spgemm. Needs
+  ``GemmResult.program``; operands from :func:`spgemm_wide_operand`). Where B is very sparse,
+  :func:`wide_tile` runs the same buffers as a 128x32 tile (four A tiles, one B tile:
+  ``spgemm_tall*.sass``; ``GemmResult.tile``, ``gemm(wide_tile=...)``). The same OHMMAs and bits as spgemm. Needs
   ``tensor.accbufs_per_warp = 4`` and ``tensor.spwmma_sequencer = true`` (``WIDE_MACHINE``).
 - ``"csr"``: the cuSPARSE-like baseline on the CUDA cores (:mod:`otc_emu.csr`, docs/csr.md): A and
   B in CSR, row-wise Gustavson, one warp per row of A, FFMA into a shared-memory row accumulator;
@@ -52,7 +54,7 @@ Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: f
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
 other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
 to multiples of 128 and K to 32; owmma M and N to 64 and K to 4; spgemm M and N to 32 and K to 32;
-spgemm_wide M and N to 64 and K to 32.
+spgemm_wide M and N to 64 and K to 32 (its 128x32 tile M to 128, N to 32).
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
