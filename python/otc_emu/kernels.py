@@ -336,11 +336,20 @@ WIDE_TALL_MARGIN = 0.9
 
 def wide_tile(a16: np.ndarray, b16: np.ndarray, device: Device) -> str:
     """The warp tile :func:`gemm` runs spgemm_wide with: 128x32 where :func:`wide_tile_cost` gives it
-    at most :data:`WIDE_TALL_MARGIN` of 64x64's cycles; otherwise, and without the cycle model,
-    64x64. Four A tiles per record list fewer records where B is very sparse (a record needs only
-    one B tile with work) but each reads all four A slices: docs/kernels.md, "The 128x32 warp tile"."""
+    at most :data:`WIDE_TALL_MARGIN` of 64x64's cycles and its one-warp CTAs are at least as many as
+    the GPU's sub-cores; otherwise, and without the cycle model, 64x64. Four A tiles per record list
+    fewer records where B is very sparse (a record needs only one B tile with work) but each reads
+    all four A slices: docs/kernels.md, "The 128x32 warp tile". With fewer CTAs than sub-cores a
+    warp runs its records alone, with no other warp to hide their latency, and a 128x32 record
+    carries up to twice the units of a 64x64 one (the throughput estimate does not see it: an LSTM's
+    recurrent GEMM, 6000 x 1500 x 10 on 80 SMs, 47 CTAs of 128x32 took 1.7x the cycles of 94 of
+    64x64)."""
     cost = wide_tile_cost(a16, b16, device)
-    return "128x32" if cost is not None and cost["128x32"] <= WIDE_TALL_MARGIN * cost["64x64"] else "64x64"
+    if cost is None or cost["128x32"] > WIDE_TALL_MARGIN * cost["64x64"]:
+        return "64x64"
+    cfg = device.timing_config
+    ctas = -(-a16.shape[0] // 128) * -(-b16.shape[1] // 32)
+    return "128x32" if ctas >= int(cfg["sm.sub_cores"]) * int(cfg["gpu.num_sms"]) else "64x64"
 
 
 #: Set bits of each byte value (the load flags are counted bit by bit).

@@ -347,6 +347,18 @@ def test_wide_tile_takes_the_128x32_tile_where_b_is_very_sparse(sa, sb, machine,
     assert kernels.wide_tile(a.astype(np.float16), b.astype(np.float16), otc_emu.Device(timing=False)) == "64x64"
 
 
+@pytest.mark.parametrize("sms, tile", [(4, "128x32"), (16, "128x32"), (17, "64x64"), (80, "64x64")])
+def test_wide_tile_keeps_64x64_where_128x32_leaves_sub_cores_without_a_warp(sms, tile):
+    # 512 x 512 x 128, A 0% / B 99%: 4 x 16 = 64 CTAs of 128x32, the estimate about 0.8x 64x64's;
+    # 64 CTAs fill the 16 and 64 sub-cores of 4 and 16 SMs, not the 68 of 17
+    a, b = gemm_operands(512, 512, 128, 0.0, 0.99, 0)
+    a16, b16 = a.astype(np.float16), b.astype(np.float16)
+    dev = otc_emu.Device.v100_slice(sms, **kernels.WIDE_MACHINE)
+    cost = kernels.wide_tile_cost(a16, b16, dev)
+    assert cost["128x32"] <= kernels.WIDE_TALL_MARGIN * cost["64x64"]
+    assert kernels.wide_tile(a16, b16, dev) == tile
+
+
 def test_spgemm_wide_needs_the_wide_machine():
     a = np.eye(64, dtype=np.float16)
     with pytest.raises(otc_emu.LaunchError, match="tensor.accbufs_per_warp = 1"):
