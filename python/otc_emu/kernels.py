@@ -230,8 +230,8 @@ def _owmma_operand(x: np.ndarray, operand: str) -> np.ndarray:
 #: shipped program each (``programs/generators/spgemm_wide.py --depth N``); :func:`wide_depth` picks.
 WIDE_DEPTHS = {3: "spgemm_wide.sass", 4: "spgemm_wide_d4.sass", 5: "spgemm_wide_d5.sass", 6: "spgemm_wide_d6.sass"}
 #: The same for the 128x32 warp tile (``spgemm_wide.py --tall [--depth N]``: 160 and 200 registers
-#: per thread; a third buffer of 36 value registers more would pass 255 at depth 6 and leave 8 CTAs
-#: per SM at depth 5).
+#: per thread, 36 value registers per record buffer; depth 5 would take 240, 8 CTAs per SM, and
+#: depth 6 more than 255).
 TALL_DEPTHS = {3: "spgemm_tall.sass", 4: "spgemm_tall_d4.sass"}
 #: spgemm_wide's warp tiles (rows x columns of C per warp) and their programs by depth.
 WIDE_TILES = {"64x64": WIDE_DEPTHS, "128x32": TALL_DEPTHS}
