@@ -395,8 +395,11 @@ def test_gemm_report_of_a_sparse_mode_adds_the_heatmap(mode, heatmap_shown, caps
 @pytest.mark.parametrize("sms, tile, asked, program", [
     ("80", "64x64", True, "spgemm_wide_d6.sass"),
     ("1", "64x64", True, "spgemm_wide.sass"),
-    ("80", "128x32", False, "spgemm_tall_d4.sass"),  # the defaults, A 90% / B 99% zeros: kernels.wide_tile's pick
-    ("1", "128x32", True, "spgemm_tall_d4.sass"),
+    # the defaults, A 90% / B 99% zeros: kernels.wide_tile's pick, 128x32 on one SM, not on 80 (its
+    # 16 CTAs would leave most of the 320 sub-cores without a warp)
+    ("1", "128x32", False, "spgemm_tall_d4.sass"),
+    ("80", "64x64", False, "spgemm_wide_d6.sass"),
+    ("80", "128x32", True, "spgemm_tall_d4.sass"),
 ])
 def test_gemm_names_the_spgemm_wide_program_it_ran(sms, tile, asked, program):
     # 256^3: 16 one-warp CTAs; 80 SMs hold them in one wave at any depth (the deepest), one SM at
