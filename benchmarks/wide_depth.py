@@ -32,7 +32,7 @@ def run(n: int, sms: int, machine: str, points: list[str]) -> list[dict]:
         cycles = {}
         for depth in sorted({3, chosen}):
             with mock.patch.object(kernels, "wide_depth", lambda d, c, tile="64x64": depth):
-                cycles[depth] = kernels.gemm(a, b, mode="spgemm_wide", device=dev).stats.counters["cycles"]
+                cycles[depth] = kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_tile="64x64").stats.counters["cycles"]
         row = {"size": n, "sms": sms, "machine": machine, "point": label, "hmma": hmma, "depth": chosen,
                "cycles_depth3": cycles[3], "cycles": cycles[chosen],
                "speedup_depth3": round(hmma / cycles[3], 3), "speedup": round(hmma / cycles[chosen], 3)}

@@ -42,7 +42,8 @@ def main() -> None:
                 rule = kernels.wide_launch_order(kernels.spgemm_wide_operand(a, "A")[0], kernels.spgemm_wide_operand(b, "B")[0],
                                                  dev, program)
             t0 = time.process_time()
-            r = kernels.gemm(a, b, mode="spgemm_wide", device=dev, cta_order=None if order == "rule" else int(order))
+            r = kernels.gemm(a, b, mode="spgemm_wide", device=dev, cta_order=None if order == "rule" else int(order),
+                             wide_tile="64x64")  # the order rule is the 64x64 tile's
             c = dict(r.stats.counters)
             row = {"size": args.size, "sms": args.sms, "machine": args.machine, "dispatch": args.dispatch,
                    "point": point, "rule": rule, "order": r.order, "program": r.program, "cycles": r.stats.cycles,
