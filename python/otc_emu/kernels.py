@@ -71,7 +71,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "WIDE_TALL_MARGIN", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "WIDE_TILE_SHAPES", "BROAD_DEPTHS", "WIDE_TILE_MARGIN", "wide_group_order", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -233,8 +233,13 @@ WIDE_DEPTHS = {3: "spgemm_wide.sass", 4: "spgemm_wide_d4.sass", 5: "spgemm_wide_
 #: per thread, 36 value registers per record buffer; depth 5 would take 240, 8 CTAs per SM, and
 #: depth 6 more than 255).
 TALL_DEPTHS = {3: "spgemm_tall.sass", 4: "spgemm_tall_d4.sass"}
+#: The same for the 32x128 warp tile (``spgemm_wide.py --broad [--depth N]``: 124, 152, 184 and 212
+#: registers per thread).
+BROAD_DEPTHS = {3: "spgemm_broad.sass", 4: "spgemm_broad_d4.sass", 5: "spgemm_broad_d5.sass", 6: "spgemm_broad_d6.sass"}
 #: spgemm_wide's warp tiles (rows x columns of C per warp) and their programs by depth.
-WIDE_TILES = {"64x64": WIDE_DEPTHS, "128x32": TALL_DEPTHS}
+WIDE_TILES = {"64x64": WIDE_DEPTHS, "128x32": TALL_DEPTHS, "32x128": BROAD_DEPTHS}
+#: Each warp tile's A tiles and B tiles of 32.
+WIDE_TILE_SHAPES = {"64x64": (2, 2), "128x32": (4, 1), "32x128": (1, 4)}
 
 
 def wide_depth(device: Device, ctas: int, tile: str = "64x64") -> int:
@@ -267,11 +272,12 @@ def _wide_waves(device: Device, ctas: int, tile: str) -> dict[int, tuple[int, in
     return waves
 
 
-#: Issued warp-instructions per record in the record loops of the two tiles' programs (counted in
+#: Issued warp-instructions per record in the record loops of the tiles' programs (counted in
 #: them: the record's LDS, SHF, three IMAD.WIDE, R2P, 4 x (ACCB.BMAP, SpWMMA), and its loads: 64x64
 #: two LDG.64 and six LDG.128; 128x32 an LDG.128 and an LDG.32 of bitmaps, nine LDG.128 of values
-#: and the LOP3 that frees P0 for flag bit 7).
-WIDE_RECORD_INSTRUCTIONS = {"64x64": 22, "128x32": 26}
+#: and the LOP3 that frees P0 for flag bit 7; 32x128 an LDG.32 and an LDG.128 of bitmaps and six
+#: LDG.128 of values).
+WIDE_RECORD_INSTRUCTIONS = {"64x64": 22, "128x32": 26, "32x128": 22}
 
 
 def _slices_nonempty(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +300,7 @@ def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, i
     a_ne, a_wide = _slices_nonempty(_pad(a16, m, k), 0)
     b_ne, _ = _slices_nonempty(_pad(b16, k, n), 1)
     counts = {}
-    for tile, (ta, tb) in {"64x64": (2, 2), "128x32": (4, 1)}.items():
+    for tile, (ta, tb) in WIDE_TILE_SHAPES.items():
         # per group of ta A tiles (tb B tiles) and k: its non-empty tiles, and the sectors it loads
         a_n = a_ne.reshape(-1, ta, k).sum(axis=1)
         a_sect = np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0)
@@ -325,31 +331,59 @@ def wide_tile_cost(a16: np.ndarray, b16: np.ndarray, device: Device) -> dict[str
             for tile, (records, sectors) in wide_tile_counts(a16, b16).items()}
 
 
-#: :func:`wide_tile` takes the 128x32 tile only where :func:`wide_tile_cost` gives it at most this
-#: fraction of 64x64's cycles. The estimate leaves out what favours 64x64: its CTA order
-#: (:func:`wide_order`; 128x32 runs order 0) and the L1 hits of CTAs sharing a pair. Measured at
-#: A 99% / B 99% zeros (estimate 0.95 at 4096^3, 0.96 at 1024^3 on 8 SMs), 128x32 took 15% more
-#: cycles at 4096^3 on `v100` and 3-8% more at 1024^3; where the estimate was 0.66-0.84 it took
-#: 12-21% fewer (docs/kernels.md, "The 128x32 warp tile").
-WIDE_TALL_MARGIN = 0.9
+#: :func:`wide_tile` takes the 128x32 or 32x128 tile only where :func:`wide_tile_cost` gives it at
+#: most this fraction of 64x64's cycles. The estimate leaves out what favours 64x64: its CTA order
+#: rule's L1 clause (:func:`wide_order`) and the L1 hits of CTAs sharing a pair. Measured at A 99% /
+#: B 99% zeros (estimate 0.95 at 4096^3, 0.96 at 1024^3 on 8 SMs), 128x32 took 15% more cycles at
+#: 4096^3 on `v100` and 3-8% more at 1024^3; where the estimate was 0.66-0.84 it took 12-21% fewer
+#: (docs/kernels.md, "The 128x32 and 32x128 warp tiles").
+WIDE_TILE_MARGIN = 0.9
 
 
 def wide_tile(a16: np.ndarray, b16: np.ndarray, device: Device) -> str:
-    """The warp tile :func:`gemm` runs spgemm_wide with: 128x32 where :func:`wide_tile_cost` gives it
-    at most :data:`WIDE_TALL_MARGIN` of 64x64's cycles and its one-warp CTAs are at least as many as
-    the GPU's sub-cores; otherwise, and without the cycle model, 64x64. Four A tiles per record list
-    fewer records where B is very sparse (a record needs only one B tile with work) but each reads
-    all four A slices: docs/kernels.md, "The 128x32 warp tile". With fewer CTAs than sub-cores a
-    warp runs its records alone, with no other warp to hide their latency, and a 128x32 record
-    carries up to twice the units of a 64x64 one (the throughput estimate does not see it: an LSTM's
-    recurrent GEMM, 6000 x 1500 x 10 on 80 SMs, 47 CTAs of 128x32 took 1.7x the cycles of 94 of
-    64x64)."""
+    """The warp tile :func:`gemm` runs spgemm_wide with: of 128x32 and 32x128, the one with the lower
+    :func:`wide_tile_cost`, where that is at most :data:`WIDE_TILE_MARGIN` of 64x64's and its
+    one-warp CTAs are at least as many as the GPU's sub-cores; otherwise, and without the cycle
+    model, 64x64. Four tiles of one operand per record list fewer records where the other operand
+    is very sparse (a record needs only its one tile with work) but each reads all four slices of
+    the first: docs/kernels.md, "The 128x32 and 32x128 warp tiles". With fewer CTAs than sub-cores a
+    warp runs its records alone, with no other warp to hide their latency, and such a record
+    carries up to twice the units of a 64x64 one (the throughput estimate does not see it: an
+    LSTM's recurrent GEMM, 6000 x 1500 x 10 on 80 SMs, 47 CTAs of 128x32 took 1.7x the cycles of 94
+    of 64x64)."""
     cost = wide_tile_cost(a16, b16, device)
-    if cost is None or cost["128x32"] > WIDE_TALL_MARGIN * cost["64x64"]:
+    if cost is None:
         return "64x64"
     cfg = device.timing_config
-    ctas = -(-a16.shape[0] // 128) * -(-b16.shape[1] // 32)
-    return "128x32" if ctas >= int(cfg["sm.sub_cores"]) * int(cfg["gpu.num_sms"]) else "64x64"
+    sub_cores = int(cfg["sm.sub_cores"]) * int(cfg["gpu.num_sms"])
+    best = "64x64"
+    for tile in ("128x32", "32x128"):
+        ta, tb = WIDE_TILE_SHAPES[tile]
+        ctas = -(-a16.shape[0] // (32 * ta)) * -(-b16.shape[1] // (32 * tb))
+        if cost[tile] <= WIDE_TILE_MARGIN * cost["64x64"] and ctas >= sub_cores and cost[tile] < cost[best]:
+            best = tile
+    return best
+
+
+def wide_group_order(a16: np.ndarray, b16: np.ndarray, tile: str, l2_bytes: int | None) -> int:
+    """The CTA order of the 128x32 and 32x128 tiles (64x64: :func:`wide_order`, from its load flags):
+    order 1 (consecutive CTAs share a B group, every column's walk reads A's groups again) where B's
+    bytes exceed the L2 and outweigh A's, as :func:`wide_order` counts them (each group's sectors at
+    the k where the other operand has work), without its L1 clause; order 0 otherwise and without
+    the cycle model."""
+    if l2_bytes is None:
+        return 0
+    ta, tb = WIDE_TILE_SHAPES[tile]
+    m, n = -(-a16.shape[0] // (32 * ta)) * 32 * ta, -(-b16.shape[1] // (32 * tb)) * 32 * tb
+    k = -(-a16.shape[1] // 32) * 32
+    a_ne, a_wide = _slices_nonempty(_pad(a16, m, k), 0)
+    b_ne, _ = _slices_nonempty(_pad(b16, k, n), 1)
+    a_n, b_n = a_ne.reshape(-1, ta, k).sum(axis=1), b_ne.reshape(-1, tb, k).sum(axis=1)
+    a_sect = np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0)
+    b_sect = np.where(b_n > 0, 1 + 2 * b_n, 0)
+    a_bytes = 32 * int(a_sect[:, (b_n > 0).any(axis=0)].sum())
+    b_bytes = 32 * int(b_sect[:, (a_n > 0).any(axis=0)].sum())
+    return int(b_bytes > l2_bytes and b_bytes > a_bytes)
 
 
 #: Set bits of each byte value (the load flags are counted bit by bit).
@@ -439,8 +473,8 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
     ``spgemm_wide.py --tall``): then A's byte holds bits 2t / 2t + 1 of its tile t = 0..3, B's bit 0,
     and a block holds the group's slices (32 tiles words), then its bitmaps twice, 16 bytes apart."""
     axis = 0 if operand == "A" else 1
-    if tiles not in ((2, 4) if operand == "A" else (1, 2)):
-        raise ValueError(f"spgemm_wide groups 2 or 4 tiles of A, 1 or 2 of B; got {tiles} for {operand!r}")
+    if tiles not in (1, 2, 4):
+        raise ValueError(f"spgemm_wide groups 1, 2 or 4 tiles of an operand; got {tiles} for {operand!r}")
     if operand in ("A", "B") and x.shape[axis] % (32 * tiles):
         raise ValueError(f"the {operand} operand of spgemm_wide must be padded to {32 * tiles} along {'M' if axis == 0 else 'N'}, got shape {x.shape}")
     _, bitmaps, values = spgemm_operand(x, operand)
@@ -455,6 +489,10 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
             flags |= (nonempty[..., t].astype(np.uint8) << (2 * t)) | (wide[..., t].astype(np.uint8) << (2 * t + 1))
     elif tiles == 2:
         flags = nonempty[..., 0].astype(np.uint8) << 4 | nonempty[..., 1].astype(np.uint8) << 5
+    elif tiles == 4:  # (the 32x128 tile: A's bits 0, 1, B's 2-5)
+        flags = np.zeros((pairs, k), np.uint8)
+        for t in range(tiles):
+            flags |= nonempty[..., t].astype(np.uint8) << (2 + t)
     else:
         flags = nonempty[..., 0].astype(np.uint8)
     copies = 2
@@ -522,7 +560,7 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
         return GemmResult(c, stats, mode)
     if mode == "spgemm_wide":  # warp tiles of four accumulation buffers (64x64 or 128x32), one warp per CTA
         tile = tile or wide_tile(a16, b16, dev)
-        ta, tb = (2, 2) if tile == "64x64" else (4, 1)  # A and B tiles of 32 per warp tile
+        ta, tb = WIDE_TILE_SHAPES[tile]  # A and B tiles of 32 per warp tile
         mp, np_, k = -(-m // (32 * ta)) * 32 * ta, -(-n // (32 * tb)) * 32 * tb, -(-k // 32) * 32
         a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A", ta)
         b_ops = spgemm_wide_operand(_pad(b16, k, np_), "B", tb)
@@ -531,8 +569,10 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
         program = WIDE_TILES[tile][depth]
         if cta_order is not None:
             order = cta_order
-        else:  # (the rule counts the 64x64 tile's pair flags; the 128x32 tile runs where B is very sparse: order 0)
-            order = wide_launch_order(a_ops[0], b_ops[0], dev, program) if tile == "64x64" else 0
+        elif tile == "64x64":
+            order = wide_launch_order(a_ops[0], b_ops[0], dev, program)
+        else:
+            order = wide_group_order(a16, b16, tile, (dev.timing_config or {}).get("memory.l2_bytes"))
         c, stats = run_shipped(dev, program, kernel, [*a_ops, *b_ops], (mp, np_), (pm, pn) if order else (pn, pm),
                                32, [np.uint32(np_), np.uint32(k), np.uint32(pm), np.uint32(pn), np.uint32(order)], crop=(m, n))
         return GemmResult(c, stats, mode, program=program, order=order, tile=tile)

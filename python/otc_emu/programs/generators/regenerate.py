@@ -19,10 +19,11 @@ if __name__ == "__main__":
         target = HERE.parent / f"spgemm_wide_d{depth}.sass"
         subprocess.run([sys.executable, str(HERE / "spgemm_wide.py"), "--depth", str(depth), str(target)], check=True)
         print(f"wrote {target}")
-    for depth in (3, 4):  # the 128x32 warp tile (kernels.TALL_DEPTHS)
-        target = HERE.parent / ("spgemm_tall.sass" if depth == 3 else f"spgemm_tall_d{depth}.sass")
-        subprocess.run([sys.executable, str(HERE / "spgemm_wide.py"), "--tall", "--depth", str(depth), str(target)], check=True)
-        print(f"wrote {target}")
+    for flag, stem, depths in (("--tall", "spgemm_tall", (3, 4)), ("--broad", "spgemm_broad", (3, 4, 5, 6))):
+        for depth in depths:  # the 128x32 and 32x128 warp tiles (kernels.TALL_DEPTHS, BROAD_DEPTHS)
+            target = HERE.parent / (f"{stem}.sass" if depth == 3 else f"{stem}_d{depth}.sass")
+            subprocess.run([sys.executable, str(HERE / "spgemm_wide.py"), flag, "--depth", str(depth), str(target)], check=True)
+            print(f"wrote {target}")
     for units in (2, 1):  # conv_sparse_wide with 2 and 1 tiles per warp (4 is conv_sparse_wide.sass, above)
         target = HERE.parent / f"conv_sparse_wide_u{units}.sass"
         subprocess.run([sys.executable, str(HERE / "conv_sparse_wide.py"), "--units", str(units), str(target)], check=True)
