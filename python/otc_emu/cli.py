@@ -788,8 +788,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cta-order", type=int, choices=(0, 1), default=None,
                    help="spgemm_wide's CTA order: 0, consecutive CTAs share an A pair; 1, a B pair "
                    "(default: the one kernels.wide_order picks for the launch)")
-    p.add_argument("--wide-tile", choices=("64x64", "128x32"), default=None,
-                   help="spgemm_wide's warp tile: 64x64 (two A tiles x two B tiles) or 128x32 (four x one) "
+    p.add_argument("--wide-tile", choices=("64x64", "128x32", "32x128"), default=None,
+                   help="spgemm_wide's warp tile: 64x64 (two A tiles x two B tiles), 128x32 (four x one) or 32x128 (one x four) "
                    "(default: the one kernels.wide_tile picks for the operands)")
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)

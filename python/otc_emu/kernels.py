@@ -37,7 +37,8 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   ``spgemm_wide_d4..6.sass`` that :func:`wide_depth` picks by occupancy, named in
   ``GemmResult.program``; operands from :func:`spgemm_wide_operand`). Where B is very sparse,
   :func:`wide_tile` runs the same buffers as a 128x32 tile (four A tiles, one B tile:
-  ``spgemm_tall*.sass``; ``GemmResult.tile``, ``gemm(wide_tile=...)``). The same OHMMAs and bits as spgemm. Needs
+  ``spgemm_tall*.sass``), where A is, as a 32x128 one (``spgemm_broad*.sass``; ``GemmResult.tile``,
+  ``gemm(wide_tile=...)``). The same OHMMAs and bits as spgemm. Needs
   ``tensor.accbufs_per_warp = 4`` and ``tensor.spwmma_sequencer = true`` (``WIDE_MACHINE``).
 - ``"csr"``: the cuSPARSE-like baseline on the CUDA cores (:mod:`otc_emu.csr`, docs/csr.md): A and
   B in CSR, row-wise Gustavson, one warp per row of A, FFMA into a shared-memory row accumulator;
@@ -54,7 +55,7 @@ Inputs: ``a`` is M x K and ``b`` is K x N. fp16 is the tensor-core input type: f
 inputs are converted to fp16 (a ``UserWarning`` says so when the conversion changes a value);
 other dtypes are refused. Zero padding inside (zero products change no sum): hmma pads M and N
 to multiples of 128 and K to 32; owmma M and N to 64 and K to 4; spgemm M and N to 32 and K to 32;
-spgemm_wide M and N to 64 and K to 32 (its 128x32 tile M to 128, N to 32).
+spgemm_wide M and N to 64 and K to 32 (its 128x32 tile M to 128 and N to 32, its 32x128 tile the reverse).
 
 Accuracy: each output element is ``sum_k a[i,k] * b[k,j]`` accumulated in k order through the
 V100 tensor-core adder (products exact, each step truncated to fp32), so it differs from the exact
@@ -102,7 +103,7 @@ class GemmResult:
     #: spgemm_wide's CTA order (:func:`wide_order`): 0, consecutive CTAs walk a row of 64x64 tiles
     #: (they share an A pair), 1, a column (they share a B pair); None for the other modes.
     order: int | None = None
-    #: spgemm_wide's warp tile (:func:`wide_tile`): "64x64" or "128x32"; None for the other modes.
+    #: spgemm_wide's warp tile (:func:`wide_tile`): "64x64", "128x32" or "32x128"; None for the other modes.
     tile: str | None = None
 
 
@@ -469,9 +470,10 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
     (0 or 16 bytes) and B's from the block's base, so one broadcast load reads one sector in every
     lane. Slice K is all zero: the kernel's no-op records point there.
 
-    ``tiles``: the tiles of a group (2: the 64x64 warp tile's pairs; A 4 or B 1: the 128x32 tile's,
-    ``spgemm_wide.py --tall``): then A's byte holds bits 2t / 2t + 1 of its tile t = 0..3, B's bit 0,
-    and a block holds the group's slices (32 tiles words), then its bitmaps twice, 16 bytes apart."""
+    ``tiles``: the tiles of a group (2: the 64x64 warp tile's pairs; A 4 and B 1: the 128x32 tile's,
+    ``spgemm_wide.py --tall``; A 1 and B 4: the 32x128 tile's, ``--broad``): A's byte holds bits
+    2t / 2t + 1 of its tile t, B's bit 0 (one tile) or bits 2 + t (four), and a block holds the
+    group's slices (16 tiles words), then its bitmaps twice, 16 bytes apart."""
     axis = 0 if operand == "A" else 1
     if tiles not in (1, 2, 4):
         raise ValueError(f"spgemm_wide groups 1, 2 or 4 tiles of an operand; got {tiles} for {operand!r}")
@@ -516,7 +518,7 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | 
     ``timing``: ``"full"`` or ``"sampled"`` (:meth:`Device.launch`; None: full, or that of an
     enclosing ``otc_emu.timing_mode``). ``cta_order`` (spgemm_wide only): 0 or 1 launches that
     CTA order (:attr:`GemmResult.order`) instead of the one :func:`wide_order` picks; the bits are
-    the same in both. ``wide_tile`` (spgemm_wide only): ``"64x64"`` or ``"128x32"`` runs that warp
+    the same in both. ``wide_tile`` (spgemm_wide only): ``"64x64"``, ``"128x32"`` or ``"32x128"`` runs that warp
     tile (:attr:`GemmResult.tile`) instead of the one :func:`wide_tile` picks; the bits are the
     same in both."""
     with timing_mode(timing):
