@@ -440,7 +440,7 @@ def test_gemm_cta_order_forces_spgemm_wide_s_order(order):
     (["--modes", "hmma,owmma", "--cta-order", "1"], "only spgemm_wide has a CTA order"),
     (["--modes", "spgemm_wide", "--cta-order", "2"], "invalid choice"),
     (["--modes", "hmma", "--wide-tile", "128x32"], "only spgemm_wide has a choice of warp tile"),
-    (["--modes", "spgemm_wide", "--wide-tile", "32x128"], "invalid choice"),
+    (["--modes", "spgemm_wide", "--wide-tile", "32x32"], "invalid choice"),
 ])
 def test_gemm_cta_order_refused_where_it_cannot_apply(args, message):
     run = cli("gemm", "-m", "64", "-n", "64", "-k", "64", *args)

@@ -119,6 +119,10 @@ CASES = {
     "spgemm_wide_d6": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, tile="64x64", **kernels.WIDE_MACHINE),
     "spgemm_tall": _gemm("spgemm_wide", 128, 128, 128, 0.5, 0.99, depth=3, tile="128x32", **kernels.WIDE_MACHINE),
     "spgemm_tall_d4": _gemm("spgemm_wide", 128, 128, 128, 0.5, 0.99, **kernels.WIDE_MACHINE),  # the rule's tile
+    "spgemm_broad": _gemm("spgemm_wide", 128, 128, 128, 0.99, 0.5, depth=3, tile="32x128", **kernels.WIDE_MACHINE),
+    "spgemm_broad_d4": _gemm("spgemm_wide", 128, 128, 128, 0.99, 0.5, depth=4, tile="32x128", **kernels.WIDE_MACHINE),
+    "spgemm_broad_d5": _gemm("spgemm_wide", 128, 128, 128, 0.99, 0.5, depth=5, tile="32x128", **kernels.WIDE_MACHINE),
+    "spgemm_broad_d6": _gemm("spgemm_wide", 128, 128, 128, 0.99, 0.5, tile="32x128", **kernels.WIDE_MACHINE),
     "csr_spgemm": _gemm("csr", 96, 64, 64, 0.8, 0.9),
     "vstc_gemm": _gemm("vstc", 128, 128, 64, 0.0, 0.75, vector_wise_b=True),
     "sp24_gemm": _structured("C0(2:4)", 128, 128, 96),
