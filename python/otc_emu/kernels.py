@@ -293,9 +293,10 @@ def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, i
     """Per warp tile of spgemm_wide (a key of :data:`WIDE_TILES`), the records and the global-memory
     sectors their loads read for ``a16 @ b16`` (padded to 128 along M and N, 32 along K), as the
     program loads them. A record is a k at which some unit of the warp tile has work on both sides
-    (64x64: an A pair and a B pair with a non-zero at k; 128x32: a quad of A tiles and one B tile);
-    it reads its tile groups' bitmap sector each, per non-empty A tile one sector of values and one
-    more for more than 16 non-zeros, per non-empty B tile two."""
+    (64x64: an A pair and a B pair with a non-zero at k; 128x32: a quad of A tiles and one B tile;
+    32x128: one A tile and a quad of B tiles); it reads its tile groups' bitmap sector each, per
+    non-empty A tile one sector of values and one more for more than 16 non-zeros, per non-empty B
+    tile two."""
     m, n = -(-a16.shape[0] // 128) * 128, -(-b16.shape[1] // 128) * 128
     k = -(-a16.shape[1] // 32) * 32
     a_ne, a_wide = _slices_nonempty(_pad(a16, m, k), 0)
