@@ -19,8 +19,11 @@ import argparse
 import json
 import time
 
+import numpy as np
+
+from otc_emu import kernels
 from otc_emu.cli import device_spec
-from otc_emu.experiments.workloads import gemm_operands, gemm_point, mode_spec
+from otc_emu.experiments.workloads import gemm_operands, gemm_point, mode_spec, slice_device
 
 POINTS = [(0.0, 0.99), (0.999, 0.99), (0.75, 0.0)]  # (A zeros, B zeros)
 
@@ -85,6 +88,9 @@ def main() -> None:
                        "settings": {**(base.get("config") or {}), **base["settings"]}, "mode": mode, "cycles": r["cycles"],
                        "warp_instructions": r["warp_instructions"], "ok": r["ok"],
                        "wall_s": round(time.time() - t0, 1), "cpu_s": round(time.process_time() - c0, 1)}
+                if mode == "spgemm_wide":  # the warp tile kernels.gemm picked (the same rule, again: deterministic)
+                    row["tile"] = kernels.wide_tile(a.astype(np.float16), b.astype(np.float16),
+                                                    slice_device(args.sms, mode_spec(mode, base)))
                 if mode in ("hmma", "owmma"):
                     dense[(label, mode)] = r["cycles"]
                 rows.append(row)
