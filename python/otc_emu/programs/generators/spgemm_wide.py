@@ -297,6 +297,16 @@ def record_lds(b: int, at: int) -> None:
     e(f"    LDS.U R{KR[b]}, [R15+{at * RS:#x}] ;")
 
 
+def record_setup(b: int, c, bitmaps: str, flags: int) -> list[str]:
+    """The record in buffer b's k, its A and B block addresses and B's bitmap address (no lane
+    offset), and its first ``flags`` load flags in P0.. (c: the comment, or nothing)."""
+    return [f"    SHF.R.U32.HI R30, RZ, 0x8, R{KR[b]} ;" + c("          // k"),
+            f"    IMAD.WIDE.U32 R24, R30, {AB:#x}, R6 ;" + c(f"          // A block: base + {AB} k"),
+            f"    IMAD.WIDE.U32 R26, R30, {BB:#x}, R12 ;" + c(f"         // B block: base + {BB} k"),
+            f"    IMAD.WIDE.U32 R30, R30, {BB:#x}, R8 ;" + c(f"          // {bitmaps}, the same for every lane"),
+            f"    R2P PR, R{KR[b]}, {(1 << flags) - 1:#x} ;" + c(f"                       // the flags: P0..P{flags - 1}")]
+
+
 def loads(b: int, first: bool = False) -> tuple[list[str], list[str]]:
     """The bitmaps and values of the record whose word is in buffer b: (the address and flag
     instructions; the eight loads: both bitmap pairs, then each tile's pairs that its flags say are
@@ -307,11 +317,7 @@ def loads(b: int, first: bool = False) -> tuple[list[str], list[str]]:
         return loads_tall(b, c)
     if BROAD:
         return loads_broad(b, c)
-    setup = [f"    SHF.R.U32.HI R30, RZ, 0x8, R{KR[b]} ;" + c("          // k"),
-             f"    IMAD.WIDE.U32 R24, R30, {AB:#x}, R6 ;" + c(f"          // A block: base + {AB} k"),
-             f"    IMAD.WIDE.U32 R26, R30, {BB:#x}, R12 ;" + c(f"         // B block: base + {BB} k"),
-             f"    IMAD.WIDE.U32 R30, R30, {BB:#x}, R8 ;" + c(f"          // its bitmap pair, the same for every lane"),
-             f"    R2P PR, R{KR[b]}, 0x3f ;" + c("                       // the flags: P0..P5")]
+    setup = record_setup(b, c, "its bitmap pair", 6)
     ld = [f"    LDG.E.64.SYS R{BM[b]}, [R24+0x80] ;" + c("             // the A bitmap pair (the copy at the lane's offset)"),
           f"    LDG.E.64.SYS R{BM[b] + 2}, [R30+0x80] ;" + c("             // the B bitmap pair (one sector)"),
           f"    @P0 LDG.E.128.SYS R{v}, [R24] ;" + c("                // A tile 0: pairs m = 0, 1"),
@@ -329,11 +335,7 @@ def loads_tall(b: int, c) -> tuple[list[str], list[str]]:
     into P0 once tile 0's loads have issued), and the B tile's values unguarded (a listed k has a
     non-zero in it)."""
     v = V[b]
-    setup = [f"    SHF.R.U32.HI R30, RZ, 0x8, R{KR[b]} ;" + c("          // k"),
-             f"    IMAD.WIDE.U32 R24, R30, {AB:#x}, R6 ;" + c(f"          // A block: base + {AB} k"),
-             f"    IMAD.WIDE.U32 R26, R30, {BB:#x}, R12 ;" + c(f"          // B block: base + {BB} k"),
-             f"    IMAD.WIDE.U32 R30, R30, {BB:#x}, R8 ;" + c("          // its bitmap, the same for every lane"),
-             f"    R2P PR, R{KR[b]}, 0x7f ;" + c("                       // the flags: P0..P6")]
+    setup = record_setup(b, c, "its bitmap", 7)
     ld = [f"    LDG.E.128.SYS R{BM[b]}, [R24+{64 * TA:#x}] ;" + c("            // the A bitmaps (the copy at the lane's offset)"),
           f"    LDG.E.SYS R{BBM[b]}, [R30+{64 * TB:#x}] ;" + c("                 // the B bitmap (one sector)")]
     for t in range(TA):
@@ -352,11 +354,7 @@ def loads_broad(b: int, c) -> tuple[list[str], list[str]]:
     offset), B's four in one broadcast LDG.128, the A tile's pairs m = 0, 1 and 2, 3 on flag bits 0
     and 1, B tile j's pairs n = 0, 1 on bit 2 + j (P0..P5 by R2P)."""
     v = V[b]
-    setup = [f"    SHF.R.U32.HI R30, RZ, 0x8, R{KR[b]} ;" + c("          // k"),
-             f"    IMAD.WIDE.U32 R24, R30, {AB:#x}, R6 ;" + c(f"          // A block: base + {AB} k"),
-             f"    IMAD.WIDE.U32 R26, R30, {BB:#x}, R12 ;" + c(f"         // B block: base + {BB} k"),
-             f"    IMAD.WIDE.U32 R30, R30, {BB:#x}, R8 ;" + c("          // its bitmaps, the same for every lane"),
-             f"    R2P PR, R{KR[b]}, 0x3f ;" + c("                       // the flags: P0..P5")]
+    setup = record_setup(b, c, "its bitmaps", 6)
     ld = [f"    LDG.E.SYS R{ABM[b]}, [R24+{64 * TA:#x}] ;" + c("                 // the A bitmap (the copy at the lane's offset)"),
           f"    LDG.E.128.SYS R{BM[b]}, [R30+{64 * TB:#x}] ;" + c("           // the B bitmaps (one sector)"),
           f"    @P0 LDG.E.128.SYS R{v}, [R24] ;" + c("                // the A tile: pairs m = 0, 1"),
@@ -367,34 +365,29 @@ def loads_broad(b: int, c) -> tuple[list[str], list[str]]:
     return setup, ld
 
 
+def bitmap_regs(b: int, i: int, j: int) -> tuple[int, int]:
+    """The registers of the bitmaps of A tile i and B tile j in buffer b."""
+    if TALL:
+        return BM[b] + i, BBM[b]
+    if BROAD:
+        return ABM[b], BM[b] + j
+    return BM[b] + i, BM[b] + 2 + j
+
+
 def compute(b: int, first: bool = False) -> list[list[str]]:
-    """The record in buffer b: unit (i, j) = A tile i x B tile j into accumulation buffer 2i + j
+    """The record in buffer b: unit (i, j) = A tile i x B tile j into accumulation buffer TB i + j
     (per unit its ACCB.BMAP and sequenced SpWMMA)."""
     units = []
-    if TALL:
-        for i in range(TA):
-            suffix = f".BUF{i}" if i else ""
-            a = ", ".join(f"R{V[b] + 8 * i + r}" for r in range(8))
-            bb = ", ".join(f"R{V[b] + 8 * TA + r}" for r in range(4))
-            units.append([f"    ACCB.BMAP{suffix} R{BM[b] + i}, R{BBM[b]} ;",
-                          f"    HMMA.SPWMMA.32321.F32.F32{suffix} {{{a}}}, {{{bb}}} ;"])
-        return units
-    if BROAD:
+    for i in range(TA):
         for j in range(TB):
-            suffix = f".BUF{j}" if j else ""
-            a = ", ".join(f"R{V[b] + r}" for r in range(8))
-            bb = ", ".join(f"R{V[b] + 8 + 4 * j + r}" for r in range(4))
-            units.append([f"    ACCB.BMAP{suffix} R{ABM[b]}, R{BM[b] + j} ;",
-                          f"    HMMA.SPWMMA.32321.F32.F32{suffix} {{{a}}}, {{{bb}}} ;"])
-        return units
-    for i in range(2):
-        for j in range(2):
-            u = 2 * i + j
+            u = TB * i + j
             suffix = f".BUF{u}" if u else ""
             a = ", ".join(f"R{V[b] + 8 * i + r}" for r in range(8))
-            bb = ", ".join(f"R{V[b] + 16 + 4 * j + r}" for r in range(4))
-            units.append([f"    ACCB.BMAP{suffix} R{BM[b] + i}, R{BM[b] + 2 + j} ;" + (f"              // unit ({i}, {j}): its scatter positions" if first and u == 0 else ""),
-                          f"    HMMA.SPWMMA.32321.F32.F32{suffix} {{{a}}}, {{{bb}}} ;" + ("   // and its OHMMAs" if first and u == 0 else "")])
+            bb = ", ".join(f"R{V[b] + 8 * TA + 4 * j + r}" for r in range(4))
+            note = first and u == 0 and TA == TB  # (the 64x64 program's comments)
+            abm, bbm = bitmap_regs(b, i, j)
+            units.append([f"    ACCB.BMAP{suffix} R{abm}, R{bbm} ;" + (f"              // unit ({i}, {j}): its scatter positions" if note else ""),
+                          f"    HMMA.SPWMMA.32321.F32.F32{suffix} {{{a}}}, {{{bb}}} ;" + ("   // and its OHMMAs" if note else "")])
     return units
 
 
