@@ -289,6 +289,30 @@ def _slices_nonempty(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return counts > 0, counts > 16
 
 
+def _operand_slices(a16: np.ndarray, b16: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_slices_nonempty` of A and B padded to 128 along M and N (every tile group divides it)
+    and 32 along K: (A non-empty, A more than 16, B non-empty)."""
+    m, n = -(-a16.shape[0] // 128) * 128, -(-b16.shape[1] // 128) * 128
+    k = -(-a16.shape[1] // 32) * 32
+    a_ne, a_wide = _slices_nonempty(_pad(a16, m, k), 0)
+    b_ne, _ = _slices_nonempty(_pad(b16, k, n), 1)
+    return a_ne, a_wide, b_ne
+
+
+def _group_sectors(slices: tuple[np.ndarray, np.ndarray, np.ndarray], tile: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile group of ``tile`` (a key of :data:`WIDE_TILE_SHAPES`) and k, the sectors its
+    record loads read (0: the group has no work at k), for A and for B: a group's bitmap sector
+    and, per non-empty A tile, one sector of values and one more above 16 non-zeros, per non-empty
+    B tile two."""
+    a_ne, a_wide, b_ne = slices
+    ta, tb = WIDE_TILE_SHAPES[tile]
+    k = a_ne.shape[1]
+    a_n = a_ne.reshape(-1, ta, k).sum(axis=1)
+    b_n = b_ne.reshape(-1, tb, k).sum(axis=1)
+    return (np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0),
+            np.where(b_n > 0, 1 + 2 * b_n, 0))
+
+
 def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, int]]:
     """Per warp tile of spgemm_wide (a key of :data:`WIDE_TILES`), the records and the global-memory
     sectors their loads read for ``a16 @ b16`` (padded to 128 along M and N, 32 along K), as the
@@ -297,18 +321,11 @@ def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, i
     32x128: one A tile and a quad of B tiles); it reads its tile groups' bitmap sector each, per
     non-empty A tile one sector of values and one more for more than 16 non-zeros, per non-empty B
     tile two."""
-    m, n = -(-a16.shape[0] // 128) * 128, -(-b16.shape[1] // 128) * 128
-    k = -(-a16.shape[1] // 32) * 32
-    a_ne, a_wide = _slices_nonempty(_pad(a16, m, k), 0)
-    b_ne, _ = _slices_nonempty(_pad(b16, k, n), 1)
+    slices = _operand_slices(a16, b16)
     counts = {}
-    for tile, (ta, tb) in WIDE_TILE_SHAPES.items():
-        # per group of ta A tiles (tb B tiles) and k: its non-empty tiles, and the sectors it loads
-        a_n = a_ne.reshape(-1, ta, k).sum(axis=1)
-        a_sect = np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0)
-        b_n = b_ne.reshape(-1, tb, k).sum(axis=1)
-        b_sect = np.where(b_n > 0, 1 + 2 * b_n, 0)
-        na, nb = (a_n > 0).sum(axis=0), (b_n > 0).sum(axis=0)  # groups with work, per k
+    for tile in WIDE_TILE_SHAPES:
+        a_sect, b_sect = _group_sectors(slices, tile)
+        na, nb = (a_sect > 0).sum(axis=0), (b_sect > 0).sum(axis=0)  # groups with work, per k
         counts[tile] = (int((na * nb).sum()), int((a_sect.sum(axis=0) * nb + na * b_sect.sum(axis=0)).sum()))
     return counts
 
@@ -375,16 +392,9 @@ def wide_group_order(a16: np.ndarray, b16: np.ndarray, tile: str, l2_bytes: int 
     the cycle model."""
     if l2_bytes is None:
         return 0
-    ta, tb = WIDE_TILE_SHAPES[tile]
-    m, n = -(-a16.shape[0] // (32 * ta)) * 32 * ta, -(-b16.shape[1] // (32 * tb)) * 32 * tb
-    k = -(-a16.shape[1] // 32) * 32
-    a_ne, a_wide = _slices_nonempty(_pad(a16, m, k), 0)
-    b_ne, _ = _slices_nonempty(_pad(b16, k, n), 1)
-    a_n, b_n = a_ne.reshape(-1, ta, k).sum(axis=1), b_ne.reshape(-1, tb, k).sum(axis=1)
-    a_sect = np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0)
-    b_sect = np.where(b_n > 0, 1 + 2 * b_n, 0)
-    a_bytes = 32 * int(a_sect[:, (b_n > 0).any(axis=0)].sum())
-    b_bytes = 32 * int(b_sect[:, (a_n > 0).any(axis=0)].sum())
+    a_sect, b_sect = _group_sectors(_operand_slices(a16, b16), tile)
+    a_bytes = 32 * int(a_sect[:, (b_sect > 0).any(axis=0)].sum())
+    b_bytes = 32 * int(b_sect[:, (a_sect > 0).any(axis=0)].sum())
     return int(b_bytes > l2_bytes and b_bytes > a_bytes)
 
 
@@ -490,14 +500,11 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
         flags = np.zeros((pairs, k), np.uint8)
         for t in range(tiles):
             flags |= (nonempty[..., t].astype(np.uint8) << (2 * t)) | (wide[..., t].astype(np.uint8) << (2 * t + 1))
-    elif tiles == 2:
-        flags = nonempty[..., 0].astype(np.uint8) << 4 | nonempty[..., 1].astype(np.uint8) << 5
-    elif tiles == 4:  # (the 32x128 tile: A's bits 0, 1, B's 2-5)
+    else:  # B's tile t at bit first + t, clear of A's bits in the record: 4 (64x64), 0 (128x32), 2 (32x128)
+        first = {2: 4, 1: 0, 4: 2}[tiles]
         flags = np.zeros((pairs, k), np.uint8)
         for t in range(tiles):
-            flags |= nonempty[..., t].astype(np.uint8) << (2 + t)
-    else:
-        flags = nonempty[..., 0].astype(np.uint8)
+            flags |= nonempty[..., t].astype(np.uint8) << (first + t)
     copies = 2
     words = 16 * tiles
     blocks = np.zeros((pairs, k + 1, words + 4 * copies), np.uint32)
@@ -561,7 +568,7 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
         c, stats = run_shipped(dev, file, kernel, [*a_ops, *b_ops], (mp, np_), (-(-tn // 2), -(-tm // 2)), 128,
                                [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)], crop=(m, n))
         return GemmResult(c, stats, mode)
-    if mode == "spgemm_wide":  # warp tiles of four accumulation buffers (64x64 or 128x32), one warp per CTA
+    if mode == "spgemm_wide":  # warp tiles of four accumulation buffers (64x64, 128x32 or 32x128), one warp per CTA
         tile = tile or wide_tile(a16, b16, dev)
         ta, tb = WIDE_TILE_SHAPES[tile]  # A and B tiles of 32 per warp tile
         mp, np_, k = -(-m // (32 * ta)) * 32 * ta, -(-n // (32 * tb)) * 32 * tb, -(-k // 32) * 32
