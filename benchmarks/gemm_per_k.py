@@ -7,7 +7,7 @@ about 3 minutes on one core at the default size):
 
 "tensor/k" counts issued OHMMAs (executed or predicated off; HMMA.884 steps for hmma; for
 spgemm_seq its sequenced SpWMMAs, one per listed k, on a machine with the sequencer; for
-spgemm_wide its sequenced SpWMMAs, four per record of its warp tile (64x64 or 128x32, as
+spgemm_wide its sequenced SpWMMAs, four per record of its warp tile (64x64, 128x32 or 32x128, as
 kernels.wide_tile picks; the program that ran is printed), with
 tensor.accbufs_per_warp = 4 as well), "other/k"
 every other issued warp-instruction of the run (set-up, bitmap scans and the store included). A

@@ -6,7 +6,7 @@ the premises of ``dstc-paper`` added one at a time in the order of its file, end
 preset, then, beyond the paper, the sequenced SpWMMA (kernel ``spgemm_seq``, machine key
 ``tensor.spwmma_sequencer``) on both machines, so that predication and sequencing can be compared
 in issue slots and cycles, and one step more: the wide sequenced tile (kernel ``spgemm_wide``, a
-64x64 warp tile of four accumulation buffers, or 128x32 where ``kernels.wide_tile`` picks it:
+64x64 warp tile of four accumulation buffers, or 128x32 or 32x128 where ``kernels.wide_tile`` picks one:
 ``tensor.accbufs_per_warp = 4`` with the sequencer)
 on both machines. Every point is measured by running the kernels (speedup = hmma cycles
 / mode cycles on the same operands and machine); beside it the tensor-bound ideal from the

@@ -4,7 +4,7 @@ curves: the cuSPARSE-like csr at B 99% for A 90..99.9% and the vector-wise Spars
 (vstc) at its pattern (B 75%, 4 of 16 along k), and the structured-sparse A designs at the
 densities their patterns allow (sp24 at A 50%, hss at A 75 / 87.5 / 93.75%, B as the grid), and,
 beyond the paper, spgemm_wide (a 64x64 warp tile of four accumulation buffers with the sequenced
-SpWMMA, or 128x32 where ``kernels.wide_tile`` picks it, run with the keys it needs, kernels.WIDE_MACHINE, on top of the machine) over the grid, on
+SpWMMA, or 128x32 or 32x128 where ``kernels.wide_tile`` picks one, run with the keys it needs, kernels.WIDE_MACHINE, on top of the machine) over the grid, on
 both machines (v100 and dstc-paper) unless ``machine`` names one."""
 from __future__ import annotations
 
