@@ -491,6 +491,11 @@ def cmd_gemm(args: argparse.Namespace) -> int:
         raise OtcError(f"--cta-order {args.cta_order}: only spgemm_wide has a CTA order, and it does not run")
     if args.wide_tile is not None and "spgemm_wide" not in modes:
         raise OtcError(f"--wide-tile {args.wide_tile}: only spgemm_wide has a choice of warp tile, and it does not run")
+    narrow = {None: None, "on": True, "off": False}[args.wide_narrow]
+    if narrow is not None and "spgemm_wide" not in modes:
+        raise OtcError(f"--wide-narrow {args.wide_narrow}: only spgemm_wide has a narrow program, and it does not run")
+    if narrow is not None and args.wide_tile not in (None, "64x64"):
+        raise OtcError(f"--wide-narrow {args.wide_narrow}: the narrow program is the 64x64 tile's; --wide-tile is {args.wide_tile}")
     _check_report(args.report, modes)
     profiling.check_source_options(args, needs="report")
     experiments.check_sms(args.sms)
@@ -498,7 +503,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     console = _console(args)
     with progress_bar(console, len(modes), "GEMM") as bar, profiling.recording_for(args):
         runs = experiments.run_gemm(args.m, args.n, args.k, args.sparsity_a, args.sparsity_b, modes, args.seed, progress=bar,
-                        sms=args.sms, spec=spec, cta_order=args.cta_order, wide_tile=args.wide_tile)
+                        sms=args.sms, spec=spec, cta_order=args.cta_order, wide_tile=args.wide_tile, wide_narrow=narrow)
     _write_mode_timelines(args, runs, modes, "gemm", None if args.json else console)
     if args.json:
         print(_json.dumps({"m": args.m, "n": args.n, "k": args.k, "sparsity_a": args.sparsity_a, "sms": args.sms,
@@ -791,6 +796,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wide-tile", choices=("64x64", "128x32", "32x128"), default=None,
                    help="spgemm_wide's warp tile: 64x64 (two A tiles x two B tiles), 128x32 (four x one) or 32x128 (one x four) "
                    "(default: the one kernels.wide_tile picks for the operands)")
+    p.add_argument("--wide-narrow", choices=("on", "off"), default=None,
+                   help="spgemm_wide's 64x64 tile: on runs its narrow program (A's loads of pairs m = 2, 3 behind a "
+                   "branch), off the plain one (default: the one kernels.wide_narrow picks for the operands; "
+                   "on implies the 64x64 tile)")
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
     _add_timing_option(p)

@@ -72,7 +72,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "WIDE_TILE_SHAPES", "BROAD_DEPTHS", "WIDE_TILE_MARGIN", "wide_group_order", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "WIDE_TILE_SHAPES", "BROAD_DEPTHS", "WIDE_TILE_MARGIN", "NARROW_DEPTHS", "WIDE_NARROW_MAX_WIDE", "wide_narrow", "wide_group_order", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -237,6 +237,14 @@ TALL_DEPTHS = {3: "spgemm_tall.sass", 4: "spgemm_tall_d4.sass"}
 #: The same for the 32x128 warp tile (``spgemm_wide.py --broad [--depth N]``: 124, 152, 184 and 212
 #: registers per thread).
 BROAD_DEPTHS = {3: "spgemm_broad.sass", 4: "spgemm_broad_d4.sass", 5: "spgemm_broad_d5.sass", 6: "spgemm_broad_d6.sass"}
+#: The 64x64 tile's programs that branch over A's value loads of pairs m = 2, 3 on a narrow record
+#: (no A tile with more than 16 non-zeros at its k; ``spgemm_wide.py --narrow [--depth N]``, the
+#: same registers as :data:`WIDE_DEPTHS`'): :func:`wide_narrow` picks them.
+NARROW_DEPTHS = {3: "spgemm_wide_narrow.sass", 4: "spgemm_wide_narrow_d4.sass", 5: "spgemm_wide_narrow_d5.sass",
+                 6: "spgemm_wide_narrow_d6.sass"}
+#: :func:`wide_narrow`: the narrow program where at most this share of the records is wide.
+#: Measured at 4096^3 on `v100` (docs/kernels.md, "Narrow records"): NARROW_MEASURED.
+WIDE_NARROW_MAX_WIDE = 0.5
 #: spgemm_wide's warp tiles (rows x columns of C per warp) and their programs by depth.
 WIDE_TILES = {"64x64": WIDE_DEPTHS, "128x32": TALL_DEPTHS, "32x128": BROAD_DEPTHS}
 #: Each warp tile's A tiles and B tiles of 32.
@@ -437,6 +445,25 @@ def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None, l
     return int(b_bytes > l2_bytes and b_bytes > a_bytes)
 
 
+def wide_narrow(a_flags: np.ndarray, b_flags: np.ndarray, ldst_interval: int | None) -> bool:
+    """Whether spgemm_wide's 64x64 tile runs its narrow program (:data:`NARROW_DEPTHS`) for operands
+    with these load flags (:func:`spgemm_wide_operand`) on a machine whose sub-core LD/ST unit takes
+    a warp-instruction every ``ldst_interval`` cycles, predicated off or not (``units.mem.ii``; None:
+    no cycle model, the plain program): where that interval is more than the one issue cycle the
+    branch takes, and at most :data:`WIDE_NARROW_MAX_WIDE` of the records are wide (some A tile of
+    the pair has more than 16 non-zeros at the k: flag bit 6), counted over the (A pair, B pair, k)
+    with work on both sides. A narrow record saves two LD/ST intervals; a wide one pays the branch
+    and its loads later in the record (docs/kernels.md, "Narrow records"). A's zeros at random
+    places make a 32-row slice wide with probability 0.43 at 50% zeros and 0.0004 at 75%."""
+    if ldst_interval is None or ldst_interval <= 1:
+        return False
+    a_work, b_work = (a_flags & 0x5) != 0, (b_flags & 0x30) != 0
+    b_pairs = b_work.sum(axis=0)  # (the flags of a k sit at the same place in both layouts)
+    records = int(a_work.sum(axis=0) @ b_pairs)
+    wide = int(((a_flags & 0x40) != 0).sum(axis=0) @ b_pairs)
+    return records > 0 and wide <= WIDE_NARROW_MAX_WIDE * records
+
+
 def wide_l1_shares_b(device: Device, program: str, pm: int, pn: int) -> bool:
     """Whether, in order 0, the SMs hold CTAs of the same B pair at once: static placement (CTA i
     on SM i mod S, S = the SMs that get CTAs) gives SM s the tile columns (s + S j) mod pn, pn /
@@ -500,6 +527,8 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
         flags = np.zeros((pairs, k), np.uint8)
         for t in range(tiles):
             flags |= (nonempty[..., t].astype(np.uint8) << (2 * t)) | (wide[..., t].astype(np.uint8) << (2 * t + 1))
+        if tiles == 2:  # bit 6: some tile uses its pairs m = 2, 3 (the 64x64 program branches over them)
+            flags |= wide.any(axis=-1).astype(np.uint8) << 6
     else:  # B's tile t at bit first + t, clear of A's bits in the record: 4 (64x64), 0 (128x32), 2 (32x128)
         first = {2: 4, 1: 0, 4: 2}[tiles]
         flags = np.zeros((pairs, k), np.uint8)
@@ -521,19 +550,22 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
 
 
 def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | None = None,
-         cta_order: int | None = None, wide_tile: str | None = None) -> GemmResult:
+         cta_order: int | None = None, wide_tile: str | None = None, wide_narrow: bool | None = None) -> GemmResult:
     """C = A x B on the emulated SM (see the module docs for modes, dtypes and accuracy).
     ``timing``: ``"full"`` or ``"sampled"`` (:meth:`Device.launch`; None: full, or that of an
     enclosing ``otc_emu.timing_mode``). ``cta_order`` (spgemm_wide only): 0 or 1 launches that
     CTA order (:attr:`GemmResult.order`) instead of the one :func:`wide_order` picks; the bits are
     the same in both. ``wide_tile`` (spgemm_wide only): ``"64x64"``, ``"128x32"`` or ``"32x128"`` runs that warp
     tile (:attr:`GemmResult.tile`) instead of the one :func:`wide_tile` picks; the bits are the
-    same in both."""
+    same in both. ``wide_narrow`` (spgemm_wide's 64x64 tile only): True or False runs its narrow
+    program (:data:`NARROW_DEPTHS`) or not, instead of what :func:`wide_narrow` picks; the bits are
+    the same."""
     with timing_mode(timing):
-        return _gemm(a, b, mode, device, cta_order, wide_tile)
+        return _gemm(a, b, mode, device, cta_order, wide_tile, wide_narrow)
 
 
-def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, tile: str | None = None) -> GemmResult:
+def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, tile: str | None = None,
+          narrow: bool | None = None) -> GemmResult:
     if mode not in GEMM_MODES:
         raise ValueError(f"unknown GEMM mode {mode!r}; available: {', '.join(GEMM_MODES)}")
     if cta_order is not None and (mode != "spgemm_wide" or isinstance(cta_order, bool) or cta_order not in (0, 1)):
@@ -541,6 +573,9 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
     if tile is not None and (mode != "spgemm_wide" or tile not in WIDE_TILES):
         raise ValueError(f"wide_tile is one of {', '.join(map(repr, WIDE_TILES))}, for mode 'spgemm_wide' only; "
                          f"got {tile!r} for mode {mode!r}")
+    if narrow is not None and (mode != "spgemm_wide" or not isinstance(narrow, bool) or tile not in (None, "64x64")):
+        raise ValueError(f"wide_narrow is True or False, for mode 'spgemm_wide' with its 64x64 tile only; got {narrow!r} "
+                         f"for mode {mode!r}" + (f", wide_tile {tile!r}" if tile is not None else ""))
     a16, b16 = as_fp16(a, "a", 2, "2-D matrix", 3), as_fp16(b, "b", 2, "2-D matrix", 3)
     m, k = a16.shape
     k2, n = b16.shape
@@ -569,7 +604,7 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
                                [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)], crop=(m, n))
         return GemmResult(c, stats, mode)
     if mode == "spgemm_wide":  # warp tiles of four accumulation buffers (64x64, 128x32 or 32x128), one warp per CTA
-        tile = tile or wide_tile(a16, b16, dev)
+        tile = tile or ("64x64" if narrow is not None else wide_tile(a16, b16, dev))
         ta, tb = WIDE_TILE_SHAPES[tile]  # A and B tiles of 32 per warp tile
         mp, np_, k = -(-m // (32 * ta)) * 32 * ta, -(-n // (32 * tb)) * 32 * tb, -(-k // 32) * 32
         a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A", ta)
@@ -577,6 +612,9 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
         pm, pn = mp // (32 * ta), np_ // (32 * tb)
         depth = wide_depth(dev, pm * pn, tile)
         program = WIDE_TILES[tile][depth]
+        ldst_interval = (dev.timing_config or {}).get("units.mem.ii")
+        if tile == "64x64" and (wide_narrow(a_ops[0], b_ops[0], ldst_interval) if narrow is None else narrow):
+            program = NARROW_DEPTHS[depth]
         if cta_order is not None:
             order = cta_order
         elif tile == "64x64":

@@ -108,17 +108,20 @@ def test_spgemm_matches_dense_bits_and_runs_the_predicted_ohmmas(m, n, k, sa, sb
 # (64, 64, 1056): 33 chunks of k, so that lists end and resume at every slot of the list build's
 # flag prefetch (chunk c % 4) and the last chunks have no flags to prefetch
 @pytest.mark.parametrize("m, n, k", [(33, 47, 65), (130, 70, 100), (64, 64, 1056)])
-@pytest.mark.parametrize("tile, depth", [(tile, depth) for tile, depths in kernels.WIDE_TILES.items() for depth in sorted(depths)])
+@pytest.mark.parametrize("tile, depth, narrow", [(tile, depth, False) for tile, depths in kernels.WIDE_TILES.items() for depth in sorted(depths)]
+                         + [("64x64", depth, True) for depth in sorted(kernels.NARROW_DEPTHS)])
 @pytest.mark.parametrize("order", [0, 1])
-def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, tile, depth, order):
+def test_spgemm_wide_runs_the_predicted_ohmmas_with_one_sequenced_spwmma_per_unit(m, n, k, sa, sb, tile, depth, narrow, order):
     rng = np.random.default_rng(int(sa * 1000) + int(sb * 10) + m)
     a = sparse.prune_random(rng.standard_normal((m, k)), sa, seed=7)
     b = sparse.prune_random(rng.standard_normal((k, n)), sb, seed=8)
-    # every warp tile and pipeline depth, both CTA orders (grid (tq, tp) or (tp, tq))
+    # every warp tile and pipeline depth, the 64x64 tile's narrow program too, both CTA orders
+    # (grid (tq, tp) or (tp, tq))
     with mock.patch.object(kernels, "wide_depth", lambda dev, ctas, tile="64x64": depth):
         wide = kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(**kernels.WIDE_MACHINE), cta_order=order,
-                            wide_tile=tile)
-    assert (wide.program, wide.order, wide.tile) == (kernels.WIDE_TILES[tile][depth], order, tile)
+                            wide_tile=tile, wide_narrow=narrow if tile == "64x64" else None)
+    program = (kernels.NARROW_DEPTHS if narrow else kernels.WIDE_TILES[tile])[depth]
+    assert (wide.program, wide.order, wide.tile) == (program, order, tile)
     np.testing.assert_array_equal(wide.c, kernels.gemm(a, b, mode="owmma", device=otc_emu.Device(timing=False)).c)
     c = wide.stats.counters
     assert c["spwmma.ohmmas"] == expected_ohmmas(a, b)
@@ -284,6 +287,79 @@ def test_spgemm_wide_launches_the_rule_s_order():
         results[wide.order] = wide.stats.counters
     assert results[0]["spwmma.ohmmas"] == results[1]["spwmma.ohmmas"] == expected_ohmmas(a, b)
     assert kernels.gemm(a, b, mode="spgemm_wide", device=otc_emu.Device(timing=False)).order == 0
+
+
+# A pair's flags over 4 k (bit 6: some tile has more than 16 non-zeros), against B pairs' (0x30:
+# both tiles with work, 0x10 one, 0 none): a record is an (A pair, B pair, k) with work on both sides
+@pytest.mark.parametrize(
+    "a_flags, b_flags, narrow",
+    [
+        (_flags([0x5] * 4), _flags([0x30] * 4), True),  # no wide record
+        (_flags([0x4F] * 4), _flags([0x30] * 4), False),  # every record wide
+        (_flags([0x4F, 0x4F, 0x5, 0x5]), _flags([0x30] * 4), True),  # 2 of 4: at most half
+        (_flags([0x4F, 0x4F, 0x4F, 0x5]), _flags([0x30] * 4), False),  # 3 of 4
+        (_flags([0x4F, 0x4F, 0x4F, 0x5]), _flags([0x0, 0x0, 0x10, 0x30]), True),  # B has work at k 2, 3 only: 1 of 2
+        (_flags([0x4F, 0x4F, 0x5, 0x5]), _flags([0x30, 0x0, 0x0, 0x0], [0x30, 0x0, 0x30, 0x0]), False),  # 2 of 3 records
+        (_flags([0x4F, 0x5, 0x5, 0x5], [0x4F, 0x4F, 0x0, 0x0]), _flags([0x30] * 4), True),  # 3 of 6 (A's second pair: 2 k)
+        (_flags([0x4F] * 4), np.zeros((1, 4), np.uint8), False),  # no record at all: the plain program
+    ],
+)
+def test_wide_narrow_counts_the_wide_records(a_flags, b_flags, narrow):
+    assert kernels.WIDE_NARROW_MAX_WIDE == 0.5
+    assert kernels.wide_narrow(a_flags, b_flags, 4) is narrow
+    # an LD/ST interval of one cycle (dstc-paper) or no cycle model: the plain program
+    assert kernels.wide_narrow(a_flags, b_flags, 1) is kernels.wide_narrow(a_flags, b_flags, None) is False
+
+
+def test_spgemm_wide_operand_marks_the_wide_k_of_a_pair():
+    rng = np.random.default_rng(9)
+    a = np.zeros((64, 64), np.float16)
+    for col, (n0, n1) in enumerate([(0, 0), (16, 16), (17, 0), (0, 17), (32, 32), (3, 20)] * 10 + [(1, 1)] * 4):
+        a[rng.permutation(32)[:n0], col] = 1
+        a[32 + rng.permutation(32)[:n1], col] = 2
+    flags = kernels.spgemm_wide_operand(a, "A")[0]
+    # the layout interleaves k per lane and group: bytes of k = 32 (4 g + b) + l at 128 g + 4 l + b
+    per_k = flags.reshape(1, -1, 32, 4).transpose(0, 1, 3, 2).reshape(1, -1)[:, :64]
+    counts = (a != 0).reshape(2, 32, 64).sum(axis=1)
+    np.testing.assert_array_equal((per_k & 0x40) != 0, (counts > 16).any(axis=0)[None])
+    np.testing.assert_array_equal(per_k & 0xF, ((counts[0] > 0) | (counts[0] > 16) << 1 | (counts[1] > 0) << 2 | (counts[1] > 16) << 3)[None])
+    assert not (kernels.spgemm_wide_operand(a, "B")[0] & 0x40).any()
+
+
+@pytest.mark.parametrize("sa, narrow", [(0.0, False), (0.25, False), (0.75, True), (0.9, True)])
+def test_spgemm_wide_runs_the_narrow_program_where_the_rule_says(sa, narrow):
+    rng = np.random.default_rng(4)
+    a = sparse.prune_random(rng.standard_normal((128, 256)), sa, seed=3).astype(np.float16)
+    b = rng.standard_normal((256, 128)).astype(np.float16)
+    dev = otc_emu.Device(**kernels.WIDE_MACHINE)
+    a_flags, b_flags = kernels.spgemm_wide_operand(a, "A")[0], kernels.spgemm_wide_operand(b, "B")[0]
+    assert kernels.wide_narrow(a_flags, b_flags, 4) is narrow
+    depth = kernels.wide_depth(dev, 4)
+    runs = {n: kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_narrow=n) for n in (False, True)}
+    picked = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
+    assert picked.tile == "64x64" and picked.program == (kernels.NARROW_DEPTHS if narrow else kernels.WIDE_DEPTHS)[depth]
+    assert [runs[n].program for n in (False, True)] == [kernels.WIDE_DEPTHS[depth], kernels.NARROW_DEPTHS[depth]]
+    plain, nar = runs[False].stats.counters, runs[True].stats.counters
+    np.testing.assert_array_equal(runs[True].c, runs[False].c)
+    np.testing.assert_array_equal(picked.c, runs[False].c)
+    assert nar["spwmma.ohmmas"] == plain["spwmma.ohmmas"] == expected_ohmmas(a, b)
+    # one branch per record run; two loads fewer per record whose k is narrow (no-op records
+    # included), and per record the pipeline loads past a list's end (depth - 1 per list)
+    records, lists = nar["spwmma.issued"] // 4, 2 * 2 * (256 // 32)
+    wide = int(((a_flags & 0x40) != 0).sum(axis=0) @ ((b_flags & 0x30) != 0).sum(axis=0))
+    assert nar["op.BRA"] - plain["op.BRA"] == records
+    assert 2 * (records - wide) <= plain["op.LDG"] - nar["op.LDG"] <= 2 * (records - wide + (depth - 1) * lists)
+    # with an LD/ST interval of one cycle (dstc-paper's premise) or no cycle model: the plain program
+    for other in (otc_emu.Device(machine="dstc-paper", **kernels.WIDE_MACHINE), otc_emu.Device(timing=False)):
+        assert kernels.gemm(a, b, mode="spgemm_wide", device=other).program == kernels.WIDE_DEPTHS[kernels.wide_depth(other, 4)]
+
+
+@pytest.mark.parametrize("narrow, tile, mode", [(1, None, "spgemm_wide"), ("on", None, "spgemm_wide"), (True, "128x32", "spgemm_wide"),
+                                                (False, None, "owmma")])
+def test_gemm_refuses_a_wide_narrow_it_cannot_launch(narrow, tile, mode):
+    a = np.eye(64, dtype=np.float16)
+    with pytest.raises(ValueError, match="wide_narrow is True or False"):
+        kernels.gemm(a, a, mode=mode, device=otc_emu.Device(timing=False), wide_narrow=narrow, wide_tile=tile)
 
 
 @pytest.mark.parametrize("mode, tile", [("owmma", "64x64"), ("spgemm_wide", "32x32"), ("spgemm_wide", "tall"), ("spgemm_wide", 64)])
@@ -527,13 +603,15 @@ def test_conv_sparse_wide_variants_are_their_generators_output(units, tmp_path):
 
 
 @pytest.mark.parametrize("tile, depth", [(tile, depth) for tile, depths in kernels.WIDE_TILES.items() for depth in depths
-                                         if (tile, depth) != ("64x64", 3)])  # (spgemm_wide.sass: the test above)
+                                         if (tile, depth) != ("64x64", 3)]  # (spgemm_wide.sass: the test above)
+                         + [("narrow", depth) for depth in kernels.NARROW_DEPTHS])
 def test_spgemm_wide_variants_are_their_generators_output(tile, depth, tmp_path):
     out = tmp_path / "wide.sass"
     generator = kernels.PROGRAMS / "generators" / "spgemm_wide.py"
-    flag = {"64x64": [], "128x32": ["--tall"], "32x128": ["--broad"]}[tile]
+    flag = {"64x64": [], "128x32": ["--tall"], "32x128": ["--broad"], "narrow": ["--narrow"]}[tile]
     subprocess.run([sys.executable, str(generator), *flag, "--depth", str(depth), str(out)], check=True)
-    assert out.read_text() == Path(kernels.PROGRAMS / kernels.WIDE_TILES[tile][depth]).read_text()
+    programs = kernels.NARROW_DEPTHS if tile == "narrow" else kernels.WIDE_TILES[tile]
+    assert out.read_text() == Path(kernels.PROGRAMS / programs[depth]).read_text()
 
 
 @pytest.mark.parametrize("mode", ["owmma", "hmma", "spgemm", "spgemm_a", "spgemm_seq", "spgemm_wide", "csr", "vstc", "sp24"])

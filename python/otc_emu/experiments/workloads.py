@@ -33,11 +33,11 @@ def slice_device(sms: int, spec: dict | None = None):
 
 def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes: Sequence[str], seed: int = 0,
              progress=None, sms: int = 80, spec: dict | None = None, cta_order: int | None = None,
-             wide_tile: str | None = None) -> dict:
+             wide_tile: str | None = None, wide_narrow: bool | None = None) -> dict:
     """Run kernels.gemm for each mode on the same pruned random operands (:func:`gemm_operands`), on
     machine ``spec`` (:func:`slice_device`); for the CLI: ``runs[mode]`` with stats and the NumPy
-    check, and the operands under ``"_operands"``. ``cta_order``, ``wide_tile``: spgemm_wide's, forced
-    (None: the rules')."""
+    check, and the operands under ``"_operands"``. ``cta_order``, ``wide_tile``, ``wide_narrow``:
+    spgemm_wide's, forced (None: the rules')."""
     from .. import kernels
     from ..kernels_structured import own_pruning, program_of
 
@@ -52,7 +52,7 @@ def run_gemm(m: int, n: int, k: int, sparsity_a: float, sparsity_b: float, modes
         ex, bd = (exact, bound) if am is a else (am.astype(np.float64) @ b.astype(np.float64), kernels.error_bound(am, b))
         wide = mode == "spgemm_wide"
         res = kernels.gemm(am, b, mode=mode, device=slice_device(sms, spec), cta_order=cta_order if wide else None,
-                           wide_tile=wide_tile if wide else None)
+                           wide_tile=wide_tile if wide else None, wide_narrow=wide_narrow if wide else None)
         out[mode] = {"stats": res.stats, "within_bound": bool(np.all(np.abs(res.c - ex) <= bd)),
                      "max_abs_err": float(np.max(np.abs(res.c - ex))) if res.c.size else 0.0}
         if am is not a:  # hss runs one of two programs (by A's pattern): the profiling views need which

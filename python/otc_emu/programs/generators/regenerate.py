@@ -19,8 +19,9 @@ if __name__ == "__main__":
         target = HERE.parent / f"spgemm_wide_d{depth}.sass"
         subprocess.run([sys.executable, str(HERE / "spgemm_wide.py"), "--depth", str(depth), str(target)], check=True)
         print(f"wrote {target}")
-    for flag, stem, depths in (("--tall", "spgemm_tall", (3, 4)), ("--broad", "spgemm_broad", (3, 4, 5, 6))):
-        for depth in depths:  # the 128x32 and 32x128 warp tiles (kernels.TALL_DEPTHS, BROAD_DEPTHS)
+    for flag, stem, depths in (("--tall", "spgemm_tall", (3, 4)), ("--broad", "spgemm_broad", (3, 4, 5, 6)),
+                               ("--narrow", "spgemm_wide_narrow", (3, 4, 5, 6))):
+        for depth in depths:  # the 128x32 and 32x128 warp tiles (kernels.TALL_DEPTHS, BROAD_DEPTHS), the narrow 64x64 one
             target = HERE.parent / (f"{stem}.sass" if depth == 3 else f"{stem}_d{depth}.sass")
             subprocess.run([sys.executable, str(HERE / "spgemm_wide.py"), flag, "--depth", str(depth), str(target)], check=True)
             print(f"wrote {target}")
