@@ -392,21 +392,27 @@ def test_gemm_report_of_a_sparse_mode_adds_the_heatmap(mode, heatmap_shown, caps
     assert ("= the emulator's ohmma.executed counter" in out) is heatmap_shown
 
 
-@pytest.mark.parametrize("sms, tile, asked, program", [
-    ("80", "64x64", True, "spgemm_wide_d6.sass"),
-    ("1", "64x64", True, "spgemm_wide.sass"),
-    # the defaults, A 90% / B 99% zeros: kernels.wide_tile's pick, 128x32 on one SM, not on 80 (its
-    # 16 CTAs would leave most of the 320 sub-cores without a warp)
-    ("1", "128x32", False, "spgemm_tall_d4.sass"),
-    ("80", "64x64", False, "spgemm_wide_d6.sass"),
-    ("80", "128x32", True, "spgemm_tall_d4.sass"),
+@pytest.mark.parametrize("sms, tile, asked, program, narrow", [
+    # the defaults, A 90% / B 99% zeros: no A slice has more than 16 non-zeros, so the 64x64 tile
+    # runs its narrow program (kernels.wide_narrow) unless told not to
+    ("80", "64x64", True, "spgemm_wide_narrow_d6.sass", None),
+    ("1", "64x64", True, "spgemm_wide_narrow.sass", None),
+    ("1", "64x64", True, "spgemm_wide.sass", "off"),
+    ("80", "64x64", False, "spgemm_wide_d6.sass", "off"),
+    # kernels.wide_tile's pick, 128x32 on one SM, not on 80 (its 16 CTAs would leave most of the
+    # 320 sub-cores without a warp)
+    ("1", "128x32", False, "spgemm_tall_d4.sass", None),
+    ("1", "64x64", False, "spgemm_wide_narrow.sass", "on"),  # (on implies 64x64)
+    ("80", "64x64", False, "spgemm_wide_narrow_d6.sass", None),
+    ("80", "128x32", True, "spgemm_tall_d4.sass", None),
 ])
-def test_gemm_names_the_spgemm_wide_program_it_ran(sms, tile, asked, program):
+def test_gemm_names_the_spgemm_wide_program_it_ran(sms, tile, asked, program, narrow):
     # 256^3: 16 one-warp CTAs; 80 SMs hold them in one wave at any depth (the deepest), one SM at
     # depth 3 only for 64x64 (17 per SM; 13 at depth 4), in two waves at both depths for 128x32
     # (12 and 10 per SM: depth 4)
     wide = ["--set", "tensor.accbufs_per_warp=4", "--set", "tensor.spwmma_sequencer=true"]
     wide += ["--wide-tile", tile] if asked else []
+    wide += ["--wide-narrow", narrow] if narrow else []
     run = cli("gemm", "-m", "256", "-n", "256", "-k", "256", "--modes", "hmma,spgemm_wide", "--sms", sms, *wide, "--json")
     assert run.returncode == 0, run.stderr[-2000:]
     rows = {r["mode"]: r for r in json.loads(run.stdout)["modes"]}
@@ -441,6 +447,9 @@ def test_gemm_cta_order_forces_spgemm_wide_s_order(order):
     (["--modes", "spgemm_wide", "--cta-order", "2"], "invalid choice"),
     (["--modes", "hmma", "--wide-tile", "128x32"], "only spgemm_wide has a choice of warp tile"),
     (["--modes", "spgemm_wide", "--wide-tile", "32x32"], "invalid choice"),
+    (["--modes", "hmma", "--wide-narrow", "on"], "only spgemm_wide has a narrow program"),
+    (["--modes", "spgemm_wide", "--wide-narrow", "on", "--wide-tile", "32x128"], "the narrow program is the 64x64 tile's"),
+    (["--modes", "spgemm_wide", "--wide-narrow", "yes"], "invalid choice"),
 ])
 def test_gemm_cta_order_refused_where_it_cannot_apply(args, message):
     run = cli("gemm", "-m", "64", "-n", "64", "-k", "64", *args)

@@ -30,9 +30,12 @@ def _launch(file, kernel, grid, block, make_args, **settings):
     return run
 
 
-def _gemm(mode, m, n, k, za, zb, vector_wise_b=False, depth=None, tile=None, **settings):
-    """``depth``, ``tile``: spgemm_wide's pipeline depth and warp tile, forced (else the ones
-    ``kernels.wide_depth`` and ``kernels.wide_tile`` pick)."""
+RAN: dict = {}  # the program each GEMM case last ran
+
+
+def _gemm(mode, m, n, k, za, zb, vector_wise_b=False, depth=None, tile=None, narrow=None, **settings):
+    """``depth``, ``tile``, ``narrow``: spgemm_wide's pipeline depth, warp tile and narrow program,
+    forced (else the ones ``kernels.wide_depth``, ``kernels.wide_tile`` and ``kernels.wide_narrow`` pick)."""
     def run(window=None):
         a = sparse.prune_random(np.random.default_rng(1).standard_normal((m, k)), za, seed=2)
         b = sparse.prune_random(np.random.default_rng(3).standard_normal((k, n)), zb, seed=4)
@@ -40,8 +43,10 @@ def _gemm(mode, m, n, k, za, zb, vector_wise_b=False, depth=None, tile=None, **s
             b = sparse.prune_vector_wise(b, zb)
         forced = mock.patch.object(kernels, "wide_depth", lambda dev, ctas, tile="64x64": depth) if depth else _nothing()
         with timeline.recording(window) if window else _nothing(), forced:
-            res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(**settings), **({"wide_tile": tile} if tile else {}))
+            wide = ({"wide_tile": tile} if tile else {}) | ({"wide_narrow": narrow} if narrow is not None else {})
+            res = kernels.gemm(a, b, mode=mode, device=otc_emu.Device(**settings), **wide)
         file, kernel = kernels.GEMM_MODES[mode]
+        RAN[run] = res.program or file
         return res.stats, otc_emu.load(PROGRAMS / (res.program or file)), kernel
     return run
 
@@ -113,12 +118,17 @@ CASES = {
     "spgemm.two_threads": _gemm("spgemm", 128, 128, 64, 0.8, 0.95, threads=2),
     "spgemm_seq": _gemm("spgemm_seq", 128, 128, 128, 0.9, 0.9, **{"tensor.spwmma_sequencer": True}),
     # spgemm_wide at each warp tile and pipeline depth (128^3 on 80 SMs: 4 CTAs, the rule picks the deepest)
-    "spgemm_wide": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=3, tile="64x64", **kernels.WIDE_MACHINE),
-    "spgemm_wide_d4": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=4, tile="64x64", **kernels.WIDE_MACHINE),
-    "spgemm_wide_d5": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=5, tile="64x64", **kernels.WIDE_MACHINE),
-    "spgemm_wide_d6": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, tile="64x64", **kernels.WIDE_MACHINE),
+    "spgemm_wide": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=3, tile="64x64", narrow=False, **kernels.WIDE_MACHINE),
+    "spgemm_wide_d4": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=4, tile="64x64", narrow=False, **kernels.WIDE_MACHINE),
+    "spgemm_wide_d5": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=5, tile="64x64", narrow=False, **kernels.WIDE_MACHINE),
+    "spgemm_wide_d6": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, tile="64x64", narrow=False, **kernels.WIDE_MACHINE),
+    # (A 90% zeros: every record narrow, the rule's program)
+    "spgemm_wide_narrow": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=3, **kernels.WIDE_MACHINE),
+    "spgemm_wide_narrow_d4": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=4, **kernels.WIDE_MACHINE),
+    "spgemm_wide_narrow_d5": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, depth=5, **kernels.WIDE_MACHINE),
+    "spgemm_wide_narrow_d6": _gemm("spgemm_wide", 128, 128, 128, 0.9, 0.9, **kernels.WIDE_MACHINE),
     "spgemm_tall": _gemm("spgemm_wide", 128, 128, 128, 0.5, 0.99, depth=3, tile="128x32", **kernels.WIDE_MACHINE),
-    "spgemm_tall_d4": _gemm("spgemm_wide", 128, 128, 128, 0.5, 0.99, **kernels.WIDE_MACHINE),  # the rule's tile
+    "spgemm_tall_d4": _gemm("spgemm_wide", 128, 128, 128, 0.5, 0.99, depth=4, tile="128x32", **kernels.WIDE_MACHINE),
     "spgemm_broad": _gemm("spgemm_wide", 128, 128, 128, 0.99, 0.5, depth=3, tile="32x128", **kernels.WIDE_MACHINE),
     "spgemm_broad_d4": _gemm("spgemm_wide", 128, 128, 128, 0.99, 0.5, depth=4, tile="32x128", **kernels.WIDE_MACHINE),
     "spgemm_broad_d5": _gemm("spgemm_wide", 128, 128, 128, 0.99, 0.5, depth=5, tile="32x128", **kernels.WIDE_MACHINE),
@@ -142,6 +152,12 @@ CASES = {
 def test_every_program_has_a_case():
     covered = {name.split(".")[0] for name in CASES}
     assert {p.stem for p in PROGRAM_FILES} <= covered
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n.startswith(("spgemm_wide", "spgemm_tall", "spgemm_broad"))])
+def test_each_spgemm_wide_case_runs_its_program(name):
+    CASES[name]()  # (the mode picks one of its programs: the case must get the one it is named after)
+    assert RAN[CASES[name]] == f"{name}.sass"
 
 
 def _expected(counters, column):
