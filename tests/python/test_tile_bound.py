@@ -71,7 +71,9 @@ def test_bounds_hold_against_the_model(sa, sb):
     a = otc_emu.sparse.prune_random(rng.standard_normal((128, 128)), sa, seed=1).astype(np.float16)
     b = otc_emu.sparse.prune_random(rng.standard_normal((128, 128)), sb, seed=2).astype(np.float16)
     dev = otc_emu.Device.v100_slice(2, **kernels.WIDE_MACHINE)
-    run = kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_tile="64x64")  # the bound's 64x64 tile
+    # the bound's 64x64 tile; its plain program issues every value load ("issued"), the narrow one
+    # branches over some (below)
+    run = kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_tile="64x64", wide_narrow=False)
     wide = run.stats
     hmma = kernels.gemm(a, b, mode="hmma", device=otc_emu.Device.v100_slice(2)).stats
     t = tile_bound(a, b, 2, 2, dev.timing_config, "issued")
@@ -94,6 +96,9 @@ def test_bounds_hold_against_the_model(sa, sb):
     assert hmma.counters["cycles"] >= t.dram_cycles  # the DRAM bound holds for every kernel
     needed = tile_bound(a, b, 2, 2, dev.timing_config, "needed")
     assert needed.ldst <= t.ldst and needed.records == t.records
+    narrow = kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_narrow=True).stats
+    assert needed.ldst <= sum(v["warp"] for op, v in narrow.by_opcode.items() if op.startswith(("LDG", "LDS", "STG", "STS"))) <= ldst
+    assert narrow.counters["cycles"] >= needed.model_bound_cycles
     # spgemm is the 32x32 tile: one ACCB.BMAP per record (and per no-op record padding a list),
     # its OHMMAs the bound's
     spgemm = kernels.gemm(a, b, mode="spgemm", device=otc_emu.Device.v100_slice(2)).stats
