@@ -61,7 +61,6 @@ SKIP = r"""    ISETP.NE.U32.AND P0, PT, R53, RZ, PT ;
 
 GATHER0 = r"""    ISETP.LT.U32.AND P4, PT, R24, 0x20, PT ;       // round r exists when 8 W r < 32: 1 when W < 4, 2 and 3 when W = 1
     ISETP.LT.U32.AND P5, PT, R24, 0x10, PT ;
-    ISETP.LT.U32.AND P6, PT, R24, 0x10, PT ;
     SHFL.IDX PT, R56, R54, R16, 0x1f ;             // A staging: the first value of k = 8 (w + W r) + l / 4
     IADD3 R56, R56, R19, RZ ;                      // + 8 s
     IMAD.WIDE.U32 R58, R56, 0x2, R38 ;
@@ -77,7 +76,6 @@ GATHER0 = r"""    ISETP.LT.U32.AND P4, PT, R24, 0x20, PT ;       // round r exis
 
 STAGE = r"""    ISETP.LT.U32.AND P4, PT, R24, 0x20, PT ;
     ISETP.LT.U32.AND P5, PT, R24, 0x10, PT ;
-    ISETP.LT.U32.AND P6, PT, R24, 0x10, PT ;
     BAR.SYNC 0x0 ;                                 // every warp is done reading the stage
     STS.U16 [R17], R60 ;                          // element 8s + i: row i, word s (s + 1 in rows with t >= 2), half t % 2
     STS.U16 [R17+0x32], R61 ;
@@ -96,22 +94,33 @@ EMPTY_LIST = r"""    ISETP.EQ.U32.AND P0, PT, R28, RZ, PT ;
 """
 
 
+_ROUNDS = [0]  # staging_rounds() calls so far: each places its own label
+
+
 def staging_rounds(kind):
-    """Rounds 1..3 of the A staging (round r exists when 8 W r < 32: guard P(3 + r)): the gathers
-    of 8 condensed values of k = 8 (w + W r) + l / 4 (`gather`) or their stores to the k's stage
-    slot (`store`); round 0 is written out above."""
-    lines = []
+    """Rounds 1..3 of the A staging (round r exists when 8 W r < 32: W < 4 for round 1 (P4), W = 1
+    for rounds 2 and 3 (P5)): the gathers of 8 condensed values of k = 8 (w + W r) + l / 4
+    (`gather`) or their stores to the k's stage slot (`store`); round 0 is written out above. The
+    rounds that do not exist are branched over, warp-uniformly (W is the launch's): predicated off,
+    each of their loads and stores would still take an issue slot and the sub-core's LD/ST unit for
+    its interval (docs/conv.md)."""
+    _ROUNDS[0] += 1
+    label = f"staged{_ROUNDS[0]}" if kind == "gather" else f"stored{_ROUNDS[0]}"
+    lines = [f"    @!P4 BRA {label} ;" + ("                            // (the rounds that do not exist: W = 4 has only round 0)")]
     for r in (1, 2, 3):
-        p, v = f"@P{3 + r}", 60 + 8 * r
+        v = 60 + 8 * r
+        if r == 2:
+            lines.append(f"    @!P5 BRA {label} ;")
         if kind == "gather":
-            lines.append(f"    {p} IADD3 R57, {'R16' if r == 1 else 'R57'}, R24, RZ ;")
-            lines.append(f"    {p} SHFL.IDX PT, R56, R54, R57, 0x1f ;")
-            lines.append(f"    {p} IADD3 R56, R56, R19, RZ ;")
-            lines.append(f"    {p} IMAD.WIDE.U32 R58, R56, 0x2, R38 ;")
-            lines += [f"    {p} LDG.E.U16.SYS R{v + i}, [R58{f'+{2 * i:#x}' if i else ''}] ;" for i in range(8)]
+            lines.append(f"    IADD3 R57, {'R16' if r == 1 else 'R57'}, R24, RZ ;")
+            lines.append("    SHFL.IDX PT, R56, R54, R57, 0x1f ;")
+            lines.append("    IADD3 R56, R56, R19, RZ ;")
+            lines.append("    IMAD.WIDE.U32 R58, R56, 0x2, R38 ;")
+            lines += [f"    LDG.E.U16.SYS R{v + i}, [R58{f'+{2 * i:#x}' if i else ''}] ;" for i in range(8)]
         else:
-            lines.append(f"    {p} IADD3 R57, {'R17' if r == 1 else 'R57'}, R22, RZ ;")
-            lines += [f"    {p} STS.U16 [R57{f'+{48 * i + 2 * (i % 4):#x}' if i else ''}], R{v + i} ;" for i in range(8)]  # row i: 48 i, one word further when i % 4 >= 2, half i % 2
+            lines.append(f"    IADD3 R57, {'R17' if r == 1 else 'R57'}, R22, RZ ;")
+            lines += [f"    STS.U16 [R57{f'+{48 * i + 2 * (i % 4):#x}' if i else ''}], R{v + i} ;" for i in range(8)]  # row i: 48 i, one word further when i % 4 >= 2, half i % 2
+    lines.append(f"{label}:")
     return "\n".join(lines) + "\n"
 
 

@@ -321,7 +321,7 @@ def fill(text: str) -> str:
 im2col = windows_and_gathers()
 out = [fill(HEADER), fill(PROLOGUE).rstrip("\n")]
 out.append(fill(CHUNK).replace("@@IM2COL@@", im2col).replace("@@TOUCH@@", touch()).replace("@@STAGE@@", stage()) + list_build()
-           + NEXT.replace("@@IM2COL@@", im2col) + LOOP_START.rstrip("\n"))
+           + NEXT.replace("@@IM2COL@@", windows_and_gathers()) + LOOP_START.rstrip("\n"))  # (each call: its own labels)
 out += loop()
 out.append(TAIL.replace("@@STORE_ROWS@@\n", store_rows()))
 
