@@ -494,7 +494,7 @@ def cmd_gemm(args: argparse.Namespace) -> int:
     narrow = {None: None, "on": True, "off": False}[args.wide_narrow]
     if narrow is not None and "spgemm_wide" not in modes:
         raise OtcError(f"--wide-narrow {args.wide_narrow}: only spgemm_wide has a narrow program, and it does not run")
-    if narrow is not None and args.wide_tile not in (None, "64x64"):
+    if narrow and args.wide_tile not in (None, "64x64"):
         raise OtcError(f"--wide-narrow {args.wide_narrow}: the narrow program is the 64x64 tile's; --wide-tile is {args.wide_tile}")
     _check_report(args.report, modes)
     profiling.check_source_options(args, needs="report")
@@ -799,7 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wide-narrow", choices=("on", "off"), default=None,
                    help="spgemm_wide's 64x64 tile: on runs its narrow program (A's loads of pairs m = 2, 3 behind a "
                    "branch), off the plain one (default: the one kernels.wide_narrow picks for the operands; "
-                   "on implies the 64x64 tile)")
+                   "on implies the 64x64 tile, off leaves the tile to the rule)")
     _add_sms(p, 80, "80, the whole V100")
     _add_machine_options(p)
     _add_timing_option(p)

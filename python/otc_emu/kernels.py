@@ -561,9 +561,10 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | 
     CTA order (:attr:`GemmResult.order`) instead of the one :func:`wide_order` picks; the bits are
     the same in both. ``wide_tile`` (spgemm_wide only): ``"64x64"``, ``"128x32"`` or ``"32x128"`` runs that warp
     tile (:attr:`GemmResult.tile`) instead of the one :func:`wide_tile` picks; the bits are the
-    same in both. ``wide_narrow`` (spgemm_wide's 64x64 tile only): True or False runs its narrow
-    program (:data:`NARROW_DEPTHS`) or not, instead of what :func:`wide_narrow` picks; the bits are
-    the same."""
+    same in both. ``wide_narrow`` (spgemm_wide only): True runs the 64x64 tile's narrow program
+    (:data:`NARROW_DEPTHS`), False its plain one where the tile is 64x64, instead of what
+    :func:`wide_narrow` picks; the bits are the same. True with ``wide_tile`` other than
+    ``"64x64"`` is refused."""
     with timing_mode(timing):
         return _gemm(a, b, mode, device, cta_order, wide_tile, wide_narrow)
 
@@ -577,8 +578,8 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
     if tile is not None and (mode != "spgemm_wide" or tile not in WIDE_TILES):
         raise ValueError(f"wide_tile is one of {', '.join(map(repr, WIDE_TILES))}, for mode 'spgemm_wide' only; "
                          f"got {tile!r} for mode {mode!r}")
-    if narrow is not None and (mode != "spgemm_wide" or not isinstance(narrow, bool) or tile not in (None, "64x64")):
-        raise ValueError(f"wide_narrow is True or False, for mode 'spgemm_wide' with its 64x64 tile only; got {narrow!r} "
+    if narrow is not None and (mode != "spgemm_wide" or not isinstance(narrow, bool) or (narrow and tile not in (None, "64x64"))):
+        raise ValueError(f"wide_narrow is True or False, for mode 'spgemm_wide' (True with its 64x64 tile only); got {narrow!r} "
                          f"for mode {mode!r}" + (f", wide_tile {tile!r}" if tile is not None else ""))
     a16, b16 = as_fp16(a, "a", 2, "2-D matrix", 3), as_fp16(b, "b", 2, "2-D matrix", 3)
     m, k = a16.shape
@@ -608,7 +609,7 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
                                [np.uint32(np_), np.uint32(k), np.uint32(tm), np.uint32(tn)], crop=(m, n))
         return GemmResult(c, stats, mode)
     if mode == "spgemm_wide":  # warp tiles of four accumulation buffers (64x64, 128x32 or 32x128), one warp per CTA
-        tile = tile or ("64x64" if narrow is not None else wide_tile(a16, b16, dev))
+        tile = tile or ("64x64" if narrow else wide_tile(a16, b16, dev))  # (the narrow program is 64x64's)
         ta, tb = WIDE_TILE_SHAPES[tile]  # A and B tiles of 32 per warp tile
         mp, np_, k = -(-m // (32 * ta)) * 32 * ta, -(-n // (32 * tb)) * 32 * tb, -(-k // 32) * 32
         a_ops = spgemm_wide_operand(_pad(a16, mp, k), "A", ta)

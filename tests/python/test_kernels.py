@@ -355,11 +355,23 @@ def test_spgemm_wide_runs_the_narrow_program_where_the_rule_says(sa, narrow):
 
 
 @pytest.mark.parametrize("narrow, tile, mode", [(1, None, "spgemm_wide"), ("on", None, "spgemm_wide"), (True, "128x32", "spgemm_wide"),
-                                                (False, None, "owmma")])
+                                                (True, "32x128", "spgemm_wide"), (False, None, "owmma")])
 def test_gemm_refuses_a_wide_narrow_it_cannot_launch(narrow, tile, mode):
     a = np.eye(64, dtype=np.float16)
     with pytest.raises(ValueError, match="wide_narrow is True or False"):
         kernels.gemm(a, a, mode=mode, device=otc_emu.Device(timing=False), wide_narrow=narrow, wide_tile=tile)
+
+
+def test_wide_narrow_false_leaves_the_tile_to_the_rule():
+    rng = np.random.default_rng(6)  # B 99% zeros on one SM: the rule takes 128x32, which has no narrow program
+    a = rng.standard_normal((128, 256)).astype(np.float16)
+    b = sparse.prune_random(rng.standard_normal((256, 128)), 0.99, seed=5).astype(np.float16)
+    dev = otc_emu.Device.v100_slice(1, **kernels.WIDE_MACHINE)
+    picked = kernels.gemm(a, b, mode="spgemm_wide", device=dev)
+    plain = kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_narrow=False)
+    assert plain.tile == picked.tile == kernels.wide_tile(a, b, dev) == "128x32"
+    assert plain.program == picked.program
+    assert kernels.gemm(a, b, mode="spgemm_wide", device=dev, wide_narrow=True).tile == "64x64"
 
 
 @pytest.mark.parametrize("mode, tile", [("owmma", "64x64"), ("spgemm_wide", "32x32"), ("spgemm_wide", "tall"), ("spgemm_wide", 64)])
