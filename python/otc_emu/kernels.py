@@ -414,6 +414,12 @@ def wide_group_order(a16: np.ndarray, b16: np.ndarray, tile: str, l2_bytes: int 
 _POPCOUNT_U8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
 
+def _pair_work(a_flags: np.ndarray, b_flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per 64x64 tile pair and k (:func:`spgemm_wide_operand`'s load flags): whether some A tile of
+    the pair (bits 0, 2) and some B tile (bits 4, 5) has a non-zero."""
+    return (a_flags & 0x5) != 0, (b_flags & 0x30) != 0
+
+
 def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None, l1_shares_b: bool = False) -> int:
     """spgemm_wide's CTA order for operands with these load flags (:func:`spgemm_wide_operand`) on a
     GPU whose L2 holds ``l2_bytes`` (None: no cycle model, order 0). Order 0 launches the grid
@@ -439,7 +445,7 @@ def wide_order(a_flags: np.ndarray, b_flags: np.ndarray, l2_bytes: int | None, l
     non-zeros); B: its bitmap sector and two per non-empty tile."""
     if l2_bytes is None:
         return 0
-    a_work, b_work = (a_flags & 0x5) != 0, (b_flags & 0x30) != 0
+    a_work, b_work = _pair_work(a_flags, b_flags)
     b_ks = b_work.any(axis=0)
     if l1_shares_b and a_work[:, b_ks].sum() >= 0.95 * a_work.shape[0] * b_ks.sum():
         return 0
@@ -461,7 +467,7 @@ def wide_narrow(a_flags: np.ndarray, b_flags: np.ndarray, ldst_interval: int | N
     places make a 32-row slice wide with probability 0.43 at 50% zeros and 0.0004 at 75%."""
     if ldst_interval is None or ldst_interval <= 1:
         return False
-    a_work, b_work = (a_flags & 0x5) != 0, (b_flags & 0x30) != 0
+    a_work, b_work = _pair_work(a_flags, b_flags)
     b_pairs = b_work.sum(axis=0)  # (the flags of a k sit at the same place in both layouts)
     records = int(a_work.sum(axis=0) @ b_pairs)
     wide = int(((a_flags & 0x40) != 0).sum(axis=0) @ b_pairs)

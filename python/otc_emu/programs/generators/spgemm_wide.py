@@ -336,18 +336,7 @@ def loads(b: int, first: bool = False) -> tuple[list[str], list[str]]:
         return loads_tall(b, c)
     if BROAD:
         return loads_broad(b, c)
-    if NARROW:  # flag bit 6 (P6): some A tile uses pairs m = 2, 3; their loads come last (compute())
-        setup = record_setup(b, c, "its bitmap pair", 7)
-        ld = [f"    LDG.E.64.SYS R{BM[b]}, [R24+0x80] ;" + c("             // the A bitmap pair (the copy at the lane's offset)"),
-              f"    LDG.E.64.SYS R{BM[b] + 2}, [R30+0x80] ;" + c("             // the B bitmap pair (one sector)"),
-              f"    @P0 LDG.E.128.SYS R{v}, [R24] ;" + c("                // A tile 0: pairs m = 0, 1"),
-              f"    @P2 LDG.E.128.SYS R{v + 8}, [R24+0x40] ;" + c("          // A tile 1"),
-              f"    @P4 LDG.E.128.SYS R{v + 16}, [R26] ;" + c("                // B tile 0: pairs n = 0, 1"),
-              f"    @P5 LDG.E.128.SYS R{v + 20}, [R26+0x40] ;" + c("          // B tile 1"),
-              f"    @P1 LDG.E.128.SYS R{v + 4}, [R24+0x20] ;" + c("          // A tile 0: pairs m = 2, 3"),
-              f"    @P3 LDG.E.128.SYS R{v + 12}, [R24+0x60] ;" + c("          // A tile 1")]
-        return setup, ld
-    setup = record_setup(b, c, "its bitmap pair", 6)
+    setup = record_setup(b, c, "its bitmap pair", 7 if NARROW else 6)
     ld = [f"    LDG.E.64.SYS R{BM[b]}, [R24+0x80] ;" + c("             // the A bitmap pair (the copy at the lane's offset)"),
           f"    LDG.E.64.SYS R{BM[b] + 2}, [R30+0x80] ;" + c("             // the B bitmap pair (one sector)"),
           f"    @P0 LDG.E.128.SYS R{v}, [R24] ;" + c("                // A tile 0: pairs m = 0, 1"),
@@ -356,6 +345,8 @@ def loads(b: int, first: bool = False) -> tuple[list[str], list[str]]:
           f"    @P3 LDG.E.128.SYS R{v + 12}, [R24+0x60] ;",
           f"    @P4 LDG.E.128.SYS R{v + 16}, [R26] ;" + c("                // B tile 0: pairs n = 0, 1"),
           f"    @P5 LDG.E.128.SYS R{v + 20}, [R26+0x40] ;" + c("          // B tile 1")]
+    if NARROW:  # flag bit 6 (P6): some A tile uses pairs m = 2, 3; their loads come last (compute() branches over them)
+        ld = [ld[i] for i in (0, 1, 2, 4, 6, 7, 3, 5)]
     return setup, ld
 
 
