@@ -502,6 +502,11 @@ WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 WIDE_MODES = ("spgemm_wide", "sparse_implicit_wide")
 
 
+#: Groups of four chunks of zero bitmaps after K in the 128x32 tile's B bitmap array
+#: (:func:`spgemm_wide_operand`, ``tiles=1``; the list build's four slots).
+WIDE_BITMAP_PAD_GROUPS = 4
+
+
 def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The format spgemm_wide reads, for an A (M x K) or B (K x N) operand whose M or N is a
     multiple of 64 and K of 32, from :func:`spgemm_operand`'s element bitmaps and values with
@@ -520,8 +525,11 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
 
     ``tiles``: the tiles of a group (2: the 64x64 warp tile's pairs; A 4 and B 1: the 128x32 tile's,
     ``spgemm_wide.py --tall``; A 1 and B 4: the 32x128 tile's, ``--broad``): A's byte holds bits
-    2t / 2t + 1 of its tile t, B's bit 0 (one tile) or bits 2 + t (four), and a block holds the
-    group's slices (16 tiles words), then its bitmaps twice, 16 bytes apart."""
+    2t / 2t + 1 of its tile t, B's bits 2 + t of its four, and a block holds the group's slices
+    (16 tiles words), then its bitmaps twice, 16 bytes apart. A single B tile (128x32) has no
+    flags: the first array is then its bitmaps, uint32 (tiles, 128 (ceil(K / 128) +
+    :data:`WIDE_BITMAP_PAD_GROUPS`)), a word per k in the flags' layout, which the list build
+    tests and writes into each record."""
     axis = 0 if operand == "A" else 1
     if tiles not in (1, 2, 4):
         raise ValueError(f"spgemm_wide groups 1, 2 or 4 tiles of an operand; got {tiles} for {operand!r}")
@@ -539,7 +547,7 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
             flags |= (nonempty[..., t].astype(np.uint8) << (2 * t)) | (wide[..., t].astype(np.uint8) << (2 * t + 1))
         if tiles == 2:  # bit 6: some tile uses its pairs m = 2, 3 (the 64x64 program branches over them)
             flags |= wide.any(axis=-1).astype(np.uint8) << 6
-    else:  # B's tile t at bit first + t, clear of A's bits in the record: 4 (64x64), 0 (128x32), 2 (32x128)
+    else:  # B's tile t at bit first + t, clear of A's bits in the record: 4 (64x64), 2 (32x128)
         first = {2: 4, 1: 0, 4: 2}[tiles]
         flags = np.zeros((pairs, k), np.uint8)
         for t in range(tiles):
@@ -553,6 +561,14 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
     # The list build loads a lane's flags for 4 chunks of 32 k at once: per group of 4 chunks, per
     # lane l, 4 bytes, byte b for k = 32 (4 group + b) + l (chunks past K's are zero: no work).
     groups = -(-(k // 32) // 4)
+    if operand == "B" and tiles == 1:
+        # The 128x32 tile's list build takes the B tile's bitmap itself (the record's second word),
+        # in the same layout with a word per k, and WIDE_BITMAP_PAD_GROUPS groups of zeros past K
+        # (it reloads four groups at every list start, wherever K ends).
+        grouped = np.zeros((pairs, (groups + WIDE_BITMAP_PAD_GROUPS) * 128), np.uint32)
+        grouped[:, :k] = pair_bitmaps[..., 0]
+        grouped = grouped.reshape(pairs, -1, 4, 32).transpose(0, 1, 3, 2).reshape(pairs, -1)
+        return np.ascontiguousarray(grouped), blocks
     grouped = np.zeros((pairs, groups * 128), np.uint8)
     grouped[:, :k] = flags
     grouped = grouped.reshape(pairs, groups, 4, 32).transpose(0, 1, 3, 2).reshape(pairs, groups * 128)
