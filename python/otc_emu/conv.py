@@ -31,7 +31,8 @@ Modes (``CONV_MODES``):
   U = 4, 2 or 1 consecutive 32-channel tiles (:func:`wide_units` picks, ``units=`` forces) in U
   accumulation buffers, one sequenced SpWMMA per tile and listed k, the next chunk's im2col during
   this chunk's records (``programs/conv_sparse_wide.sass``, ``_u2``, ``_u1``). The same OHMMAs and
-  bits as sparse_implicit; needs ``kernels.WIDE_MACHINE`` (docs/conv.md, section 3b).
+  bits as sparse_implicit; needs ``kernels.WIDE_MACHINE`` (docs/conv.md, section 3b), which
+  ``conv2d`` sets where it makes the device (``device`` None).
 
 Accuracy: like :func:`otc_emu.kernels.gemm` (the same tensor-core adders):
 ``|y - exact| <= C*R*S * 2**-22 * sum_k |a[m,k] * b[k,j]|`` (:func:`error_bound`). The tensor
@@ -371,7 +372,11 @@ def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit"
         raise ValueError("output too large for the kernels' 32-bit indices (N*P*Q*K must stay below 2**31)")
     if units is not None and (mode != "sparse_implicit_wide" or units not in WIDE_PROGRAMS):
         raise ValueError(f"units: 1, 2 or 4 tiles per warp of mode sparse_implicit_wide, got {units!r} for mode {mode!r}")
-    dev = device if device is not None else Device()
+    if device is None:  # without a device, the wide mode gets the keys it needs (a device given is used as it is)
+        from .kernels import WIDE_MACHINE, WIDE_MODES  # kernels imports this module
+
+        device = Device(**(WIDE_MACHINE if mode in WIDE_MODES else {}))
+    dev = device
     with timing_mode(timing):
         warps, picked = None, None
         if mode == "dense_implicit":

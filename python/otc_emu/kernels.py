@@ -42,7 +42,8 @@ Modes (docs/kernels.md has the designs, instruction counts per k and the model's
   LD/ST unit has an issue interval, the 64x64 tile runs ``spgemm_wide_narrow*.sass``, which
   branches over those loads (:func:`wide_narrow`, ``gemm(wide_narrow=...)``). The same OHMMAs and
   bits as spgemm. Needs
-  ``tensor.accbufs_per_warp = 4`` and ``tensor.spwmma_sequencer = true`` (``WIDE_MACHINE``).
+  ``tensor.accbufs_per_warp = 4`` and ``tensor.spwmma_sequencer = true`` (``WIDE_MACHINE``), which
+  ``gemm`` sets where it makes the device (``device`` None).
 - ``"csr"``: the cuSPARSE-like baseline on the CUDA cores (:mod:`otc_emu.csr`, docs/csr.md): A and
   B in CSR, row-wise Gustavson, one warp per row of A, FFMA into a shared-memory row accumulator;
   no padding; n at most 12288.
@@ -583,7 +584,9 @@ def gemm(a, b, mode: str = "owmma", device: Device | None = None, timing: str | 
     CTA order (:attr:`GemmResult.order`) instead of the one :func:`wide_order` picks; the bits are
     the same in both. ``wide_tile`` (spgemm_wide only): ``"64x64"``, ``"128x32"`` or ``"32x128"`` runs that warp
     tile (:attr:`GemmResult.tile`) instead of the one :func:`wide_tile` picks; the bits are the
-    same in both. ``wide_narrow`` (spgemm_wide only): True runs the 64x64 tile's narrow program
+    same in both. With ``device`` None, spgemm_wide runs on ``Device(**WIDE_MACHINE)`` (the others
+    on ``Device()``); a device given must have those keys for a timed launch. ``wide_narrow``
+    (spgemm_wide only): True runs the 64x64 tile's narrow program
     (:data:`NARROW_DEPTHS`), False its plain one where the tile is 64x64, instead of what
     :func:`wide_narrow` picks; the bits are the same. True with ``wide_tile`` other than
     ``"64x64"`` is refused."""
@@ -610,7 +613,8 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
         raise ValueError(f"inner dimensions differ: a is {m}x{k}, b is {k2}x{n}")
     if min(m, n) == 0:
         raise ValueError(f"empty product: a is {m}x{k}, b is {k2}x{n}")
-    dev = device if device is not None else Device()
+    # Without a device, the wide modes get the keys they need (a device given is used as it is)
+    dev = device if device is not None else Device(**(WIDE_MACHINE if mode in WIDE_MODES else {}))
     if mode == "csr":  # CUDA cores, both operands CSR (otc_emu/csr.py)
         from . import csr
 

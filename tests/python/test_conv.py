@@ -164,6 +164,10 @@ def test_wide_kernel_needs_the_wide_machine():
     for units, key in ((4, "tensor.accbufs_per_warp"), (1, "tensor.spwmma_sequencer")):  # U = 1: one buffer, the sequencer
         with pytest.raises(otc_emu.LaunchError, match=key.replace(".", r"\.")):
             kernels.conv2d(x, wt, 1, 1, mode="sparse_implicit_wide", device=otc_emu.Device.v100_slice(1), units=units)
+    # without a device the mode gets the keys it needs: the same bits as sparse_implicit, timed
+    made = kernels.conv2d(x, wt, 1, 1, mode="sparse_implicit_wide", units=4)
+    np.testing.assert_array_equal(made.y, kernels.conv2d(x, wt, 1, 1, mode="sparse_implicit", device=FAST).y)
+    assert made.stats.counters["cycles"] > 0
 
 
 @pytest.mark.parametrize("sw", [0.0, 0.5, 0.9, 0.99, 1.0])

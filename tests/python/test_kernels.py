@@ -468,6 +468,14 @@ def test_spgemm_wide_needs_the_wide_machine():
         kernels.gemm(a, a, mode="spgemm_wide", device=otc_emu.Device(**{"tensor.accbufs_per_warp": 4}))
     untimed = kernels.gemm(a, a, mode="spgemm_wide", device=otc_emu.Device(timing=False))
     np.testing.assert_array_equal(untimed.c, np.eye(64, dtype=np.float32))
+    # without a device the mode gets the keys it needs (timed, the default), and only it
+    made = kernels.gemm(a, a, mode="spgemm_wide")
+    np.testing.assert_array_equal(made.c, untimed.c)
+    assert made.stats.counters["spwmma.issued"] > 0 and made.stats.counters["cycles"] > 0
+    with mock.patch.object(kernels, "Device", wraps=otc_emu.Device) as device:
+        kernels.gemm(a, a, mode="owmma")
+        kernels.gemm(a, a, mode="spgemm_wide")
+    assert [c.kwargs for c in device.call_args_list] == [{}, kernels.WIDE_MACHINE]
 
 
 @pytest.mark.parametrize(
