@@ -288,10 +288,14 @@ def _wide_waves(device: Device, ctas: int, tile: str) -> dict[int, tuple[int, in
 
 #: Issued warp-instructions per record in the record loops of the tiles' programs (counted in
 #: them: the record's LDS, SHF, three IMAD.WIDE, R2P, 4 x (ACCB.BMAP, SpWMMA), and its loads: 64x64
-#: two LDG.64 and six LDG.128; 128x32 an LDG.128 and an LDG.32 of bitmaps, nine LDG.128 of values
-#: and the LOP3 that frees P0 for flag bit 7; 32x128 an LDG.32 and an LDG.128 of bitmaps and six
-#: LDG.128 of values).
-WIDE_RECORD_INSTRUCTIONS = {"64x64": 22, "128x32": 26, "32x128": 22}
+#: two LDG.64 and six LDG.128; 128x32 (two IMAD.WIDE: its record brings B's bitmap) an LDG.128 of
+#: A's bitmaps, nine LDG.128 of values and the LOP3 that frees P0 for flag bit 7; 32x128 an LDG.32
+#: and an LDG.128 of bitmaps and six LDG.128 of values).
+WIDE_RECORD_INSTRUCTIONS = {"64x64": 22, "128x32": 24, "32x128": 22}
+
+#: Sectors the list build reads per warp tile and chunk of 32 k: a byte of load flags per k and
+#: operand (one sector each), or in the 128x32 tile A's flags and B's bitmaps (a word per k: four).
+WIDE_LIST_SECTORS = {"64x64": 2, "128x32": 5, "32x128": 2}
 
 
 def _slices_nonempty(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -315,15 +319,15 @@ def _operand_slices(a16: np.ndarray, b16: np.ndarray) -> tuple[np.ndarray, np.nd
 def _group_sectors(slices: tuple[np.ndarray, np.ndarray, np.ndarray], tile: str) -> tuple[np.ndarray, np.ndarray]:
     """Per tile group of ``tile`` (a key of :data:`WIDE_TILE_SHAPES`) and k, the sectors its
     record loads read (0: the group has no work at k), for A and for B: a group's bitmap sector
-    and, per non-empty A tile, one sector of values and one more above 16 non-zeros, per non-empty
-    B tile two."""
+    (not B's in the 128x32 tile: its record brings it from the list build) and, per non-empty A
+    tile, one sector of values and one more above 16 non-zeros, per non-empty B tile two."""
     a_ne, a_wide, b_ne = slices
     ta, tb = WIDE_TILE_SHAPES[tile]
     k = a_ne.shape[1]
     a_n = a_ne.reshape(-1, ta, k).sum(axis=1)
     b_n = b_ne.reshape(-1, tb, k).sum(axis=1)
     return (np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0),
-            np.where(b_n > 0, 1 + 2 * b_n, 0))
+            np.where(b_n > 0, int(tile != "128x32") + 2 * b_n, 0))
 
 
 def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, int]]:
@@ -331,15 +335,19 @@ def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, i
     sectors their loads read for ``a16 @ b16`` (padded to 128 along M and N, 32 along K), as the
     program loads them. A record is a k at which some unit of the warp tile has work on both sides
     (64x64: an A pair and a B pair with a non-zero at k; 128x32: a quad of A tiles and one B tile;
-    32x128: one A tile and a quad of B tiles); it reads its tile groups' bitmap sector each, per
-    non-empty A tile one sector of values and one more for more than 16 non-zeros, per non-empty B
-    tile two."""
+    32x128: one A tile and a quad of B tiles); it reads its tile groups' bitmap sector each (but
+    the 128x32 tile's B), per non-empty A tile one sector of values and one more for more than 16
+    non-zeros, per non-empty B tile two. The sectors include the list build's
+    (:data:`WIDE_LIST_SECTORS` per warp tile and chunk of 32 k)."""
     slices = _operand_slices(a16, b16)
     counts = {}
     for tile in WIDE_TILE_SHAPES:
         a_sect, b_sect = _group_sectors(slices, tile)
         na, nb = (a_sect > 0).sum(axis=0), (b_sect > 0).sum(axis=0)  # groups with work, per k
-        counts[tile] = (int((na * nb).sum()), int((a_sect.sum(axis=0) * nb + na * b_sect.sum(axis=0)).sum()))
+        ta, tb = WIDE_TILE_SHAPES[tile]  # the launch's warp tiles (not the padding to 128) and chunks
+        warp_tiles = -(-a16.shape[0] // (32 * ta)) * -(-b16.shape[1] // (32 * tb))
+        list_build = warp_tiles * -(-a16.shape[1] // 32) * WIDE_LIST_SECTORS[tile]
+        counts[tile] = (int((na * nb).sum()), int((a_sect.sum(axis=0) * nb + na * b_sect.sum(axis=0)).sum()) + list_build)
     return counts
 
 
@@ -365,16 +373,17 @@ def wide_tile_cost(a16: np.ndarray, b16: np.ndarray, device: Device) -> dict[str
 
 #: :func:`wide_tile` takes the 128x32 or 32x128 tile only where :func:`wide_tile_cost` gives it at
 #: most this fraction of 64x64's cycles. The estimate leaves out what favours 64x64: its CTA order
-#: rule's L1 clause (:func:`wide_order`) and the L1 hits of CTAs sharing a pair. Measured at A 99% /
-#: B 99% zeros (estimate 0.95 at 4096^3, 0.96 at 1024^3 on 8 SMs), 128x32 took 15% more cycles at
-#: 4096^3 on `v100` and 3-8% more at 1024^3; where the estimate was 0.66-0.84 it took 12-21% fewer
-#: (docs/kernels.md, "The 128x32 and 32x128 warp tiles").
-WIDE_TILE_MARGIN = 0.9
+#: rule's L1 clause (:func:`wide_order`) and the L1 hits of CTAs sharing a pair. Set from measured
+#: points (docs/kernels.md, "The 128x32 and 32x128 warp tiles"): at A 99% / B 99% zeros 128x32
+#: (estimate 0.87-0.91 since its records bring B's bitmap) took 15-23% more cycles at 1024^3 on 8
+#: SMs, where at A 0% / B 99% (0.76-0.80) it takes 8-21% fewer; 32x128 at A 99.9% / B 99% at
+#: 4096^3 (0.91) 10% fewer, at A 99% / B 99% (0.95-0.96) 4-5% more.
+WIDE_TILE_MARGIN = {"128x32": 0.85, "32x128": 0.92}
 
 
 def wide_tile(a16: np.ndarray, b16: np.ndarray, device: Device) -> str:
     """The warp tile :func:`gemm` runs spgemm_wide with: of 128x32 and 32x128, the one with the lower
-    :func:`wide_tile_cost`, where that is at most :data:`WIDE_TILE_MARGIN` of 64x64's and its
+    :func:`wide_tile_cost`, where that is at most its :data:`WIDE_TILE_MARGIN` of 64x64's and its
     one-warp CTAs are at least as many as the GPU's sub-cores; otherwise, and without the cycle
     model, 64x64. Four tiles of one operand per record list fewer records where the other operand
     is very sparse (a record needs only its one tile with work) but each reads all four slices of
@@ -392,7 +401,7 @@ def wide_tile(a16: np.ndarray, b16: np.ndarray, device: Device) -> str:
     for tile in ("128x32", "32x128"):
         ta, tb = WIDE_TILE_SHAPES[tile]
         ctas = -(-a16.shape[0] // (32 * ta)) * -(-b16.shape[1] // (32 * tb))
-        if cost[tile] <= WIDE_TILE_MARGIN * cost["64x64"] and ctas >= sub_cores and cost[tile] < cost[best]:
+        if cost[tile] <= WIDE_TILE_MARGIN[tile] * cost["64x64"] and ctas >= sub_cores and cost[tile] < cost[best]:
             best = tile
     return best
 
