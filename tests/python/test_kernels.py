@@ -326,6 +326,24 @@ def test_spgemm_wide_operand_marks_the_wide_k_of_a_pair():
     assert not (kernels.spgemm_wide_operand(a, "B")[0] & 0x40).any()
 
 
+@pytest.mark.parametrize("k", [32, 96, 128, 160, 544])
+def test_spgemm_wide_operand_gives_a_single_b_tile_its_bitmaps(k):
+    # the 128x32 tile's B: no flags but the tile's bitmaps, a u32 per k in the flags' layout (word
+    # of k = 32 (4 g + b) + l at 128 g + 4 l + b), then WIDE_BITMAP_PAD_GROUPS groups of zeros
+    rng = np.random.default_rng(k)
+    b = sparse.prune_random(rng.standard_normal((k, 64)), 0.9, seed=k).astype(np.float16)
+    words, blocks = kernels.spgemm_wide_operand(b, "B", 1)
+    groups = -(-k // 128)
+    assert words.dtype == np.uint32 and words.shape == (2, 128 * (groups + kernels.WIDE_BITMAP_PAD_GROUPS))
+    per_k = words.reshape(2, -1, 32, 4).transpose(0, 1, 3, 2).reshape(2, -1)
+    bits = (b != 0).reshape(k, 2, 32).transpose(1, 0, 2).astype(np.uint64) << np.arange(32, dtype=np.uint64)
+    np.testing.assert_array_equal(per_k[:, :k], bits.sum(axis=2))
+    assert not per_k[:, k:].any()
+    # the blocks as for any group (each k: the slice, then its bitmap twice)
+    np.testing.assert_array_equal(blocks[:, :k, 16], per_k[:, :k])
+    assert blocks.shape == (2, k + 1, 24) and not blocks[:, k].any()
+
+
 @pytest.mark.parametrize("sa, narrow", [(0.0, False), (0.25, False), (0.75, True), (0.9, True)])
 def test_spgemm_wide_runs_the_narrow_program_where_the_rule_says(sa, narrow):
     rng = np.random.default_rng(4)
