@@ -267,7 +267,9 @@ for j in range(SLOTS):
     e(f"    ISETP.GT.U32.AND P1, PT, R10, {GROUP * j:#x}, PT ;" + (f"        // groups 0..{SLOTS - 1}'s load flags: A {'quad' if TALL else 'pair'}" + ("" if TALL else ", B pair") if j == 0 else ""))
     off = f"+{32 * GROUP * j:#x}" if j else ""
     e(f"    @P1 LDG.E.SYS R{a}, [R2{off}] ;")
-    if not TALL:
+    if TALL:  # the first list's B bitmaps with the flags (the array has groups of zeros past K)
+        e(f"    LDG.E.128.SYS R{BMS[j]}, [R4{f'+{32 * 4 * GROUP * j:#x}' if j else ''}] ;" + ("    // and groups 0..3's B bitmaps" if j == 0 else ""))
+    else:
         e(f"    @P1 LDG.E.SYS R{b}, [R4{off}] ;")
 e(f"    SHF.L.U32 R10, R10, {K_SHIFT:#x}, RZ ;                   // kc << {K_SHIFT}: R11 < R10 while a chunk is left")
 UNROLL = SLOTS * GROUP
@@ -275,8 +277,11 @@ e("""list_start:
     MOV R1, RZ ;                                   // the list's bytes""")
 if TALL:
     # The bitmap slots sit in value registers, which the records overwrote since the last list:
-    # reload the groups of chunks c .. c + 15 (slot j holds group g with g % SLOTS = j).
-    e(f"""    SHF.R.U32.HI R24, RZ, {K_SHIFT + 2:#x}, R11 ;                 // group g of chunk c
+    # reload the groups of chunks c .. c + 15 (slot j holds group g with g % SLOTS = j); the first
+    # list's came with the flags.
+    e(f"""    LOP3.LUT P0, RZ, R11, {(0xffffffff << K_SHIFT) & 0xffffffff:#x}, RZ, 0xc0, !PT ;
+    @!P0 BRA reloaded ;                            // chunk 0: the prologue loaded them
+    SHF.R.U32.HI R24, RZ, {K_SHIFT + 2:#x}, R11 ;                 // group g of chunk c
     LOP3.LUT R25, R24, {SLOTS - 1:#x}, RZ, 0xc0, !PT ;         // its slot
     LOP3.LUT R24, R24, {(~(SLOTS - 1)) & 0xffffffff:#x}, RZ, 0xc0, !PT ;
     IMAD.WIDE.U32 R26, R24, {32 * 4 * GROUP:#x}, R4 ;         // the bitmaps of group g - g % {SLOTS}""")
@@ -285,6 +290,7 @@ if TALL:
         e(f"    ISETP.GT.U32.AND P0, PT, R25, {j:#x}, PT ;")
         e(f"    @!P0 LDG.E.128.SYS R{BMS[j]}, [R26{off}] ;")
         e(f"    @P0 LDG.E.128.SYS R{BMS[j]}, [R26+{32 * 4 * GROUP * (SLOTS + j):#x}] ;")
+    e("reloaded:")
 
 
 def dispatch(lo: int, hi: int, fall: bool) -> list[str]:
