@@ -76,7 +76,7 @@ import numpy as np
 from ._operands import PROGRAMS, as_fp16, run_shipped, shipped_program  # noqa: F401  (kernels.PROGRAMS is where tools find them)
 from .device import Device, Stats, timing_mode
 
-__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "WIDE_TILE_SHAPES", "BROAD_DEPTHS", "WIDE_TILE_MARGIN", "NARROW_DEPTHS", "WIDE_NARROW_MAX_WIDE", "wide_narrow", "wide_group_order", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
+__all__ = ["gemm", "GemmResult", "GEMM_MODES", "WIDE_MACHINE", "WIDE_MODES", "WIDE_DEPTHS", "TALL_DEPTHS", "WIDE_TILES", "WIDE_TILE_SHAPES", "BROAD_DEPTHS", "WIDE_TILE_MARGIN", "NARROW_DEPTHS", "WIDE_NARROW_MAX_WIDE", "WIDE_BITMAP_PAD_GROUPS", "wide_narrow", "wide_group_order", "wide_depth", "wide_tile", "wide_tile_cost", "wide_tile_counts", "wide_order", "wide_l1_shares_b", "wide_launch_order", "condense_slices", "spgemm_operand", "spgemm_wide_operand", "error_bound", "conv2d",
            "ConvResult", "CONV_MODES"]
 
 
@@ -377,7 +377,7 @@ def wide_tile_cost(a16: np.ndarray, b16: np.ndarray, device: Device) -> dict[str
 #: points (docs/kernels.md, "The 128x32 and 32x128 warp tiles"): at A 99% / B 99% zeros 128x32
 #: (estimate 0.87-0.91 since its records bring B's bitmap) took 15-23% more cycles at 1024^3 on 8
 #: SMs, where at A 0% / B 99% (0.76-0.80) it takes 8-21% fewer; 32x128 at A 99.9% / B 99% at
-#: 4096^3 (0.91) 10% fewer, at A 99% / B 99% (0.95-0.96) 4-5% more.
+#: 4096^3 (0.91) 10% fewer, at A 99% / B 99% (0.95-0.96) 3-5% more.
 WIDE_TILE_MARGIN = {"128x32": 0.85, "32x128": 0.92}
 
 
