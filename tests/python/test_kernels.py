@@ -326,6 +326,19 @@ def test_spgemm_wide_operand_marks_the_wide_k_of_a_pair():
     assert not (kernels.spgemm_wide_operand(a, "B")[0] & 0x40).any()
 
 
+@pytest.mark.parametrize("program, tile, depth, extra", [(f, t, d, 0) for t, depths in kernels.WIDE_TILES.items() for d, f in depths.items()]
+                         + [(f, "64x64", d, 1) for d, f in kernels.NARROW_DEPTHS.items()])
+def test_wide_record_instructions_are_the_programs(program, tile, depth, extra):
+    # the tile rule's per-record count (kernels.WIDE_RECORD_INSTRUCTIONS) is the record loop's:
+    # depth records per pass (the narrow program's branch one more each) and its three of control
+    from otc_emu._operands import PROGRAMS
+
+    lines = [line.split("//")[0].strip() for line in (PROGRAMS / program).read_text().splitlines()]
+    body = lines[lines.index("group_loop:") + 1:lines.index("@P0 BRA group_loop ;") + 1]
+    issued = [line for line in body if line and not line.endswith(":")]
+    assert len(issued) == depth * (kernels.WIDE_RECORD_INSTRUCTIONS[tile] + extra) + 3
+
+
 @pytest.mark.parametrize("k", [32, 96, 128, 160, 544])
 def test_spgemm_wide_operand_gives_a_single_b_tile_its_bitmaps(k):
     # the 128x32 tile's B: no flags but the tile's bitmaps, a u32 per k in the flags' layout (word
