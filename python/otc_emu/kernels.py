@@ -297,6 +297,16 @@ WIDE_RECORD_INSTRUCTIONS = {"64x64": 22, "128x32": 24, "32x128": 22}
 #: operand (one sector each), or in the 128x32 tile A's flags and B's bitmaps (a word per k: four).
 WIDE_LIST_SECTORS = {"64x64": 2, "128x32": 5, "32x128": 2}
 
+#: The sector of B's bitmaps a record loads (none in the 128x32 tile: the record brings it from
+#: the list build).
+WIDE_RECORD_B_BITMAP_SECTORS = {"64x64": 1, "128x32": 0, "32x128": 1}
+
+
+def _wide_warp_tiles(a16: np.ndarray, b16: np.ndarray, tile: str) -> int:
+    """The one-warp CTAs of spgemm_wide's warp tile ``tile`` for ``a16 @ b16``."""
+    ta, tb = WIDE_TILE_SHAPES[tile]
+    return -(-a16.shape[0] // (32 * ta)) * -(-b16.shape[1] // (32 * tb))
+
 
 def _slices_nonempty(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """For the 32-row (A, axis 0) or 32-column (B, axis 1) tiles of ``x`` (padded to 32), per tile
@@ -319,15 +329,15 @@ def _operand_slices(a16: np.ndarray, b16: np.ndarray) -> tuple[np.ndarray, np.nd
 def _group_sectors(slices: tuple[np.ndarray, np.ndarray, np.ndarray], tile: str) -> tuple[np.ndarray, np.ndarray]:
     """Per tile group of ``tile`` (a key of :data:`WIDE_TILE_SHAPES`) and k, the sectors its
     record loads read (0: the group has no work at k), for A and for B: a group's bitmap sector
-    (not B's in the 128x32 tile: its record brings it from the list build) and, per non-empty A
-    tile, one sector of values and one more above 16 non-zeros, per non-empty B tile two."""
+    (B's: :data:`WIDE_RECORD_B_BITMAP_SECTORS`) and, per non-empty A tile, one sector of values and
+    one more above 16 non-zeros, per non-empty B tile two."""
     a_ne, a_wide, b_ne = slices
     ta, tb = WIDE_TILE_SHAPES[tile]
     k = a_ne.shape[1]
     a_n = a_ne.reshape(-1, ta, k).sum(axis=1)
     b_n = b_ne.reshape(-1, tb, k).sum(axis=1)
     return (np.where(a_n > 0, 1 + a_n + a_wide.reshape(-1, ta, k).sum(axis=1), 0),
-            np.where(b_n > 0, int(tile != "128x32") + 2 * b_n, 0))
+            np.where(b_n > 0, WIDE_RECORD_B_BITMAP_SECTORS[tile] + 2 * b_n, 0))
 
 
 def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, int]]:
@@ -344,9 +354,8 @@ def wide_tile_counts(a16: np.ndarray, b16: np.ndarray) -> dict[str, tuple[int, i
     for tile in WIDE_TILE_SHAPES:
         a_sect, b_sect = _group_sectors(slices, tile)
         na, nb = (a_sect > 0).sum(axis=0), (b_sect > 0).sum(axis=0)  # groups with work, per k
-        ta, tb = WIDE_TILE_SHAPES[tile]  # the launch's warp tiles (not the padding to 128) and chunks
-        warp_tiles = -(-a16.shape[0] // (32 * ta)) * -(-b16.shape[1] // (32 * tb))
-        list_build = warp_tiles * -(-a16.shape[1] // 32) * WIDE_LIST_SECTORS[tile]
+        # the launch's warp tiles (not the padding to 128) and chunks
+        list_build = _wide_warp_tiles(a16, b16, tile) * -(-a16.shape[1] // 32) * WIDE_LIST_SECTORS[tile]
         counts[tile] = (int((na * nb).sum()), int((a_sect.sum(axis=0) * nb + na * b_sect.sum(axis=0)).sum()) + list_build)
     return counts
 
@@ -399,8 +408,7 @@ def wide_tile(a16: np.ndarray, b16: np.ndarray, device: Device) -> str:
     sub_cores = int(cfg["sm.sub_cores"]) * int(cfg["gpu.num_sms"])
     best = "64x64"
     for tile in ("128x32", "32x128"):
-        ta, tb = WIDE_TILE_SHAPES[tile]
-        ctas = -(-a16.shape[0] // (32 * ta)) * -(-b16.shape[1] // (32 * tb))
+        ctas = _wide_warp_tiles(a16, b16, tile)
         if cost[tile] <= WIDE_TILE_MARGIN[tile] * cost["64x64"] and ctas >= sub_cores and cost[tile] < cost[best]:
             best = tile
     return best
@@ -557,8 +565,13 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
             flags |= (nonempty[..., t].astype(np.uint8) << (2 * t)) | (wide[..., t].astype(np.uint8) << (2 * t + 1))
         if tiles == 2:  # bit 6: some tile uses its pairs m = 2, 3 (the 64x64 program branches over them)
             flags |= wide.any(axis=-1).astype(np.uint8) << 6
+    elif tiles == 1:
+        # The 128x32 tile's list build takes the B tile's bitmap itself (the record's second word),
+        # a word per k, with WIDE_BITMAP_PAD_GROUPS groups of zeros past K (it reloads four groups
+        # at every list start, wherever K ends).
+        flags = pair_bitmaps[..., 0]
     else:  # B's tile t at bit first + t, clear of A's bits in the record: 4 (64x64), 2 (32x128)
-        first = {2: 4, 1: 0, 4: 2}[tiles]
+        first = {2: 4, 4: 2}[tiles]
         flags = np.zeros((pairs, k), np.uint8)
         for t in range(tiles):
             flags |= nonempty[..., t].astype(np.uint8) << (first + t)
@@ -569,17 +582,9 @@ def spgemm_wide_operand(x: np.ndarray, operand: str, tiles: int = 2) -> tuple[np
     for c in range(copies):
         blocks[:, :k, words + 4 * c:words + tiles + 4 * c] = pair_bitmaps
     # The list build loads a lane's flags for 4 chunks of 32 k at once: per group of 4 chunks, per
-    # lane l, 4 bytes, byte b for k = 32 (4 group + b) + l (chunks past K's are zero: no work).
-    groups = -(-(k // 32) // 4)
-    if operand == "B" and tiles == 1:
-        # The 128x32 tile's list build takes the B tile's bitmap itself (the record's second word),
-        # in the same layout with a word per k, and WIDE_BITMAP_PAD_GROUPS groups of zeros past K
-        # (it reloads four groups at every list start, wherever K ends).
-        grouped = np.zeros((pairs, (groups + WIDE_BITMAP_PAD_GROUPS) * 128), np.uint32)
-        grouped[:, :k] = pair_bitmaps[..., 0]
-        grouped = grouped.reshape(pairs, -1, 4, 32).transpose(0, 1, 3, 2).reshape(pairs, -1)
-        return np.ascontiguousarray(grouped), blocks
-    grouped = np.zeros((pairs, groups * 128), np.uint8)
+    # lane l, 4 entries, entry b for k = 32 (4 group + b) + l (chunks past K's are zero: no work).
+    groups = -(-(k // 32) // 4) + (WIDE_BITMAP_PAD_GROUPS if operand == "B" and tiles == 1 else 0)
+    grouped = np.zeros((pairs, groups * 128), flags.dtype)
     grouped[:, :k] = flags
     grouped = grouped.reshape(pairs, groups, 4, 32).transpose(0, 1, 3, 2).reshape(pairs, groups * 128)
     return np.ascontiguousarray(grouped), blocks
