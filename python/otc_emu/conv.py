@@ -372,10 +372,10 @@ def conv2d(x, w, stride: int = 1, padding: int = 0, mode: str = "dense_implicit"
         raise ValueError("output too large for the kernels' 32-bit indices (N*P*Q*K must stay below 2**31)")
     if units is not None and (mode != "sparse_implicit_wide" or units not in WIDE_PROGRAMS):
         raise ValueError(f"units: 1, 2 or 4 tiles per warp of mode sparse_implicit_wide, got {units!r} for mode {mode!r}")
-    if device is None:  # without a device, the wide mode gets the keys it needs (a device given is used as it is)
-        from .kernels import WIDE_MACHINE, WIDE_MODES  # kernels imports this module
+    if device is None:
+        from .kernels import _default_device  # kernels imports this module
 
-        device = Device(**(WIDE_MACHINE if mode in WIDE_MODES else {}))
+        device = _default_device(mode)
     dev = device
     with timing_mode(timing):
         warps, picked = None, None

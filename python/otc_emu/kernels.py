@@ -520,6 +520,12 @@ WIDE_MACHINE = {"tensor.accbufs_per_warp": 4, "tensor.spwmma_sequencer": True}
 WIDE_MODES = ("spgemm_wide", "sparse_implicit_wide")
 
 
+def _default_device(mode: str) -> Device:
+    """The device :func:`gemm` and :func:`conv2d` run ``mode`` on when given none: ``Device()``, with
+    :data:`WIDE_MACHINE`'s keys for the wide modes (:data:`WIDE_MODES`), which need them."""
+    return Device(**(WIDE_MACHINE if mode in WIDE_MODES else {}))
+
+
 #: Groups of four chunks of zero bitmaps after K in the 128x32 tile's B bitmap array
 #: (:func:`spgemm_wide_operand`, ``tiles=1``; the list build's four slots).
 WIDE_BITMAP_PAD_GROUPS = 4
@@ -627,8 +633,7 @@ def _gemm(a, b, mode: str, device: Device | None, cta_order: int | None = None, 
         raise ValueError(f"inner dimensions differ: a is {m}x{k}, b is {k2}x{n}")
     if min(m, n) == 0:
         raise ValueError(f"empty product: a is {m}x{k}, b is {k2}x{n}")
-    # Without a device, the wide modes get the keys they need (a device given is used as it is)
-    dev = device if device is not None else Device(**(WIDE_MACHINE if mode in WIDE_MODES else {}))
+    dev = device if device is not None else _default_device(mode)
     if mode == "csr":  # CUDA cores, both operands CSR (otc_emu/csr.py)
         from . import csr
 
